@@ -1,0 +1,38 @@
+# `make run` serves the app at http://127.0.0.1:5000; `make test` runs the suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+
+.PHONY: install run test test-sqlite test-postgresql bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo --if-empty
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+# SQLite always; PostgreSQL too when TEST_DATABASE_URL is set (CI sets it).
+test: install
+	$(MAKE) test-sqlite
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) test-postgresql; \
+	else echo "TEST_DATABASE_URL not set: skipped the PostgreSQL pass."; fi
+
+test-sqlite:
+	TEST_DATABASE_URL= $(BIN)/python -m pytest
+
+test-postgresql:
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/materialize.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,98 @@
+"""Configuration classes; every value can be overridden from the environment."""
+
+import os
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalize_database_url(url: str | None) -> str | None:
+    """Point plain postgres URLs at psycopg 3, the driver we ship."""
+    if not url:
+        return url
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = normalize_database_url(os.environ.get("DATABASE_URL"))
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    # Recurring series are materialised this far ahead; the nightly job keeps it rolling.
+    SESSION_HORIZON_DAYS = _env_int("SESSION_HORIZON_DAYS", 120)
+    API_TOKEN_TTL_HOURS = _env_int("API_TOKEN_TTL_HOURS", 12)
+    SCHEDULER_EMBEDDED = _env_bool("SCHEDULER_EMBEDDED", False)
+
+    API_TITLE = "IOP Scheduler API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    # Served from our own static folder: clinic networks often block CDNs.
+    OPENAPI_SWAGGER_UI_URL = "/static/vendor/swagger-ui/"
+    API_SPEC_OPTIONS = {
+        "info": {
+            "description": "Scheduling for intensive outpatient programs. "
+            "Authenticate with `POST /api/v1/auth/token` and send "
+            "`Authorization: Bearer <token>`.",
+        },
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+        },
+        "security": [{"bearerAuth": []}],
+    }
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+    SCHEDULER_EMBEDDED = _env_bool("SCHEDULER_EMBEDDED", True)
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-only-not-secret"
+    SQLALCHEMY_DATABASE_URI = normalize_database_url(
+        os.environ.get("TEST_DATABASE_URL")
+    ) or "sqlite://"
+    SCHEDULER_EMBEDDED = False
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def check(cls, config) -> None:
+        """Refuse to start a production app that would run on defaults."""
+        missing = [k for k in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY") if not config.get(k)]
+        if missing:
+            names = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL", "SECRET_KEY": "SECRET_KEY"}
+            raise RuntimeError(
+                "Production configuration needs "
+                + " and ".join(names[m] for m in missing)
+                + " set in the environment."
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

@@ -1,0 +1,67 @@
+"""IOP Scheduler: the app factory."""
+
+import os
+import secrets
+
+from flask import Flask
+
+from config import CONFIGS, ProductionConfig
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints and CLI commands."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(root, "instance"),
+        instance_relative_config=True,
+        template_folder=os.path.join(root, "templates"),
+    )
+    config_name = (test_config or {}).get("CONFIG_NAME") or os.environ.get(
+        "SCHEDULER_CONFIG", "development"
+    )
+    if config_name not in CONFIGS:
+        raise RuntimeError(
+            f"SCHEDULER_CONFIG={config_name!r} is not one of {', '.join(CONFIGS)}."
+        )
+    app.config.from_object(CONFIGS[config_name])
+    if test_config:
+        app.config.update(test_config)
+
+    if config_name == "production":
+        ProductionConfig.check(app.config)
+    else:
+        _development_defaults(app)
+
+    from scheduler.extensions import api, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
+    login_manager.init_app(app)
+    api.init_app(app)
+
+    from scheduler import models  # noqa: F401  (registers every table)
+    from scheduler.api import register_api
+    from scheduler.web import register_web
+    from scheduler.cli import register_cli
+
+    register_api(app, api)
+    register_web(app)
+    register_cli(app)
+    return app
+
+
+def _development_defaults(app: Flask) -> None:
+    """Give a local run a SQLite file and a per-install secret in instance/."""
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        path = os.path.join(app.instance_path, "scheduler.sqlite")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    if not app.config.get("SECRET_KEY"):
+        key_file = os.path.join(app.instance_path, "secret_key")
+        if not os.path.exists(key_file):
+            with open(key_file, "w") as fh:
+                fh.write(secrets.token_hex(32))
+            os.chmod(key_file, 0o600)
+        with open(key_file) as fh:
+            app.config["SECRET_KEY"] = fh.read().strip()

@@ -1,0 +1,86 @@
+"""Who is calling: bearer tokens or the login session, and the role each route needs."""
+
+from functools import wraps
+
+from flask import Flask, request
+from flask_login import current_user
+from flask_smorest import abort
+
+from scheduler.extensions import db, login_manager
+from scheduler.models import User
+from scheduler.services import accounts, clock
+from scheduler.services.audit import Actor
+
+STAFF_READ = ("admin", "coordinator", "clinician")
+WRITE = ("admin", "coordinator")
+
+
+def install(app: Flask) -> None:
+    login_manager.user_loader(_load_session_user)
+    login_manager.request_loader(_load_bearer_user)
+
+
+def _load_session_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.is_active else None
+
+
+def _load_bearer_user(req) -> User | None:
+    header = req.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return accounts.user_for_token(db.session, token.strip(), clock.now())
+
+
+def current_actor() -> Actor:
+    """The logged-in user as the audit trail names them."""
+    return Actor(current_user.id, current_user.email)
+
+
+def require_login() -> None:
+    if not current_user.is_authenticated:
+        abort(
+            401,
+            message="Authentication required: send Authorization: Bearer <token> "
+            "from POST /api/v1/auth/token.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def roles_required(*roles: str):
+    """Let only these roles through: 401 when anonymous, 403 for any other role."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            require_login()
+            if current_user.role not in roles:
+                abort(
+                    403,
+                    message=f"Your role ({current_user.role}) may not "
+                    f"{request.method} this resource.",
+                )
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def client_or_staff(client_id_arg: str = "client_id"):
+    """Staff readers pass; a client passes only for their own client id."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            require_login()
+            if current_user.role in STAFF_READ:
+                return view(*args, **kwargs)
+            if current_user.role == "client" and kwargs.get(client_id_arg) == current_user.client_id:
+                return view(*args, **kwargs)
+            abort(403, message="You may only read your own records.")
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,60 @@
+"""Bearer tokens for API callers."""
+
+from flask import current_app
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields
+
+from scheduler.api.access import require_login
+from scheduler.extensions import db
+from scheduler.services import accounts, clock
+
+URL_PREFIX = "/auth"
+blp = Blueprint("auth", __name__, description="Authentication")
+
+
+class TokenRequest(Schema):
+    email = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
+
+
+class TokenResponse(Schema):
+    token = fields.String(required=True)
+    token_type = fields.String(dump_default="Bearer")
+    expires_at = fields.AwareDateTime()
+
+
+class Me(Schema):
+    id = fields.Integer()
+    email = fields.String()
+    role = fields.String()
+    staff_id = fields.Integer(allow_none=True)
+    client_id = fields.Integer(allow_none=True)
+
+
+@blp.route("/token")
+class Token(MethodView):
+    @blp.doc(security=[])
+    @blp.arguments(TokenRequest)
+    @blp.response(200, TokenResponse)
+    def post(self, credentials):
+        """Exchange email and password for a bearer token."""
+        now = clock.now()
+        user = accounts.authenticate(db.session, credentials["email"], credentials["password"], now)
+        if user is None:
+            abort(401, message="Email or password is wrong.")
+        token, row = accounts.issue_api_token(
+            db.session, user, now, current_app.config["API_TOKEN_TTL_HOURS"]
+        )
+        db.session.commit()
+        return {"token": token, "token_type": "Bearer", "expires_at": row.expires_at}
+
+
+@blp.route("/me")
+class CurrentUser(MethodView):
+    @blp.response(200, Me)
+    def get(self):
+        """The account the request is authenticated as."""
+        require_login()
+        return current_user

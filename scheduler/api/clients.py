@@ -1,0 +1,93 @@
+"""Clients: the people in treatment. A client reads only their own record."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from scheduler.api.access import STAFF_READ, WRITE, client_or_staff, current_actor, roles_required
+from scheduler.api.common import PageArgs, RequiredText, list_schema, offset_limit, page_of, patch_schema
+from scheduler.extensions import db
+from scheduler.models import Client
+from scheduler.models.clients import CLIENT_STATUSES
+from scheduler.services import clients
+from scheduler.services.lookup import get_or_404
+
+URL_PREFIX = "/clients"
+blp = Blueprint("clients", __name__, description="Clients")
+
+
+class ClientIn(Schema):
+    name = RequiredText(required=True)
+    program_id = fields.Integer(required=True)
+    admitted_on = fields.Date(required=True)
+    preferred_name = fields.String(allow_none=True, validate=validate.Length(max=120))
+    email = fields.Email(allow_none=True)
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+
+
+class ClientListArgs(PageArgs):
+    program_id = fields.Integer()
+    status = fields.String(validate=validate.OneOf(CLIENT_STATUSES))
+
+
+class ClientOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    preferred_name = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    program_id = fields.Integer()
+    admitted_on = fields.Date()
+    discharged_on = fields.Date(allow_none=True)
+    status = fields.String()
+
+
+ClientPatch = patch_schema(ClientIn, "ClientPatch")
+ClientList = list_schema(ClientOut, "ClientList")
+
+
+@blp.route("")
+class Clients(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.arguments(ClientListArgs, location="query")
+    @blp.response(200, ClientList)
+    def get(self, args):
+        """List clients, optionally of one program or status."""
+        query = select(Client)
+        if "program_id" in args:
+            query = query.where(Client.program_id == args["program_id"])
+        if "status" in args:
+            query = query.where(Client.status == args["status"])
+        offset, limit = offset_limit(args)
+        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        items = db.session.scalars(query.order_by(Client.name, Client.id).offset(offset).limit(limit))
+        return page_of(list(items), total, args)
+
+    @roles_required(*WRITE)
+    @blp.arguments(ClientIn)
+    @blp.response(201, ClientOut)
+    def post(self, data):
+        """Admit a client to a program."""
+        client = clients.create_client(db.session, current_actor(), **data)
+        db.session.commit()
+        return client
+
+
+@blp.route("/<int:client_id>")
+class ClientById(MethodView):
+    @client_or_staff()
+    @blp.response(200, ClientOut)
+    def get(self, client_id):
+        """Read one client; a client may read only their own record."""
+        return get_or_404(db.session, Client, client_id, "client")
+
+    @roles_required(*WRITE)
+    @blp.arguments(ClientPatch)
+    @blp.response(200, ClientOut)
+    def patch(self, changes, client_id):
+        """Edit a client's details."""
+        client = get_or_404(db.session, Client, client_id, "client")
+        clients.update_client(db.session, current_actor(), client, changes)
+        db.session.commit()
+        return client

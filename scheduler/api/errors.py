@@ -1,0 +1,33 @@
+"""Every API error as JSON in one shape: code, status, message and per-field errors."""
+
+from flask import Flask
+from flask_smorest import Api
+from sqlalchemy.exc import IntegrityError
+from werkzeug.http import HTTP_STATUS_CODES
+
+from scheduler.extensions import db
+from scheduler.services.errors import DomainError
+
+
+def error_body(code: int, message: str, errors: dict | None = None) -> dict:
+    body = {"code": code, "status": HTTP_STATUS_CODES.get(code, "Error"), "message": message}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def install(app: Flask, api: Api) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        db.session.rollback()
+        body = error_body(error.status, error.message, error.errors())
+        extra = getattr(error, "body", None)
+        if extra:
+            body.update(extra)
+        return body, error.status
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(error: IntegrityError):
+        # A race lost to another request's insert; nothing was written.
+        db.session.rollback()
+        return error_body(409, "The change conflicts with data saved at the same moment; retry."), 409

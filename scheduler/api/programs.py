@@ -1,0 +1,91 @@
+"""Programs: a level of care for one population in one time zone."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
+from scheduler.api.common import PageArgs, RequiredText, domain_validator, list_schema, offset_limit, page_of, patch_schema
+from scheduler.extensions import db
+from scheduler.models import Program
+from scheduler.models.programs import LEVELS_OF_CARE, POPULATIONS
+from scheduler.services import programs
+from scheduler.services.lookup import get_or_404
+from scheduler.services.recurrence import zone
+
+URL_PREFIX = "/programs"
+blp = Blueprint("programs", __name__, description="Programs")
+
+
+class ProgramIn(Schema):
+    name = RequiredText(required=True)
+    level_of_care = fields.String(required=True, validate=validate.OneOf(LEVELS_OF_CARE))
+    population = fields.String(load_default="adult", validate=validate.OneOf(POPULATIONS))
+    timezone = fields.String(required=True, validate=domain_validator(zone))
+    address = fields.String(allow_none=True, validate=validate.Length(max=300))
+    min_weekly_hours = fields.Decimal(
+        allow_none=True,
+        places=2,
+        validate=validate.Range(min=0, max=80),
+        metadata={"description": "Defaults from level and population (2.1 adult 9, "
+                  "2.1 adolescent 6, 2.5 20, level 1 none); null restores the default."},
+    )
+    is_active = fields.Boolean()
+
+
+class ProgramOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    level_of_care = fields.String()
+    population = fields.String()
+    timezone = fields.String()
+    address = fields.String(allow_none=True)
+    min_weekly_hours = fields.Float(allow_none=True)
+    min_weekly_hours_is_default = fields.Function(lambda p: p.min_weekly_hours_override is None)
+    is_active = fields.Boolean()
+
+
+ProgramPatch = patch_schema(ProgramIn, "ProgramPatch")
+ProgramList = list_schema(ProgramOut, "ProgramList")
+
+
+@blp.route("")
+class Programs(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, ProgramList)
+    def get(self, args):
+        """List programs."""
+        offset, limit = offset_limit(args)
+        total = db.session.scalar(select(func.count(Program.id)))
+        items = db.session.scalars(select(Program).order_by(Program.id).offset(offset).limit(limit))
+        return page_of(list(items), total, args)
+
+    @roles_required(*WRITE)
+    @blp.arguments(ProgramIn)
+    @blp.response(201, ProgramOut)
+    def post(self, data):
+        """Create a program."""
+        program = programs.create_program(db.session, current_actor(), **data)
+        db.session.commit()
+        return program
+
+
+@blp.route("/<int:program_id>")
+class ProgramById(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.response(200, ProgramOut)
+    def get(self, program_id):
+        """Read one program."""
+        return get_or_404(db.session, Program, program_id, "program")
+
+    @roles_required(*WRITE)
+    @blp.arguments(ProgramPatch)
+    @blp.response(200, ProgramOut)
+    def patch(self, changes, program_id):
+        """Edit a program."""
+        program = get_or_404(db.session, Program, program_id, "program")
+        programs.update_program(db.session, current_actor(), program, changes)
+        db.session.commit()
+        return program

@@ -1,0 +1,79 @@
+"""Staff members who facilitate sessions."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
+from scheduler.api.common import PageArgs, RequiredText, list_schema, offset_limit, page_of, patch_schema
+from scheduler.extensions import db
+from scheduler.models import Staff
+from scheduler.models.staff import STAFF_ROLES
+from scheduler.services import staff as staff_service
+from scheduler.services.lookup import get_or_404
+
+URL_PREFIX = "/staff"
+blp = Blueprint("staff", __name__, description="Staff")
+
+
+class StaffIn(Schema):
+    name = RequiredText(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(STAFF_ROLES))
+    email = fields.Email(required=True, allow_none=True)
+    credentials = fields.String(allow_none=True, validate=validate.Length(max=120))
+    is_active = fields.Boolean()
+
+
+class StaffOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    role = fields.String()
+    email = fields.String(allow_none=True)
+    credentials = fields.String(allow_none=True)
+    is_active = fields.Boolean()
+
+
+StaffPatch = patch_schema(StaffIn, "StaffPatch")
+StaffList = list_schema(StaffOut, "StaffList")
+
+
+@blp.route("")
+class StaffMembers(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, StaffList)
+    def get(self, args):
+        """List staff."""
+        offset, limit = offset_limit(args)
+        total = db.session.scalar(select(func.count(Staff.id)))
+        items = db.session.scalars(select(Staff).order_by(Staff.name, Staff.id).offset(offset).limit(limit))
+        return page_of(list(items), total, args)
+
+    @roles_required(*WRITE)
+    @blp.arguments(StaffIn)
+    @blp.response(201, StaffOut)
+    def post(self, data):
+        """Add a staff member."""
+        member = staff_service.create_staff(db.session, current_actor(), **data)
+        db.session.commit()
+        return member
+
+
+@blp.route("/<int:staff_id>")
+class StaffById(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.response(200, StaffOut)
+    def get(self, staff_id):
+        """Read one staff member."""
+        return get_or_404(db.session, Staff, staff_id, "staff member")
+
+    @roles_required(*WRITE)
+    @blp.arguments(StaffPatch)
+    @blp.response(200, StaffOut)
+    def patch(self, changes, staff_id):
+        """Edit a staff member."""
+        member = get_or_404(db.session, Staff, staff_id, "staff member")
+        staff_service.update_staff(db.session, current_actor(), member, changes)
+        db.session.commit()
+        return member

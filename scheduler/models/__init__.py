@@ -1,0 +1,24 @@
+"""SQLAlchemy models, one module per aggregate."""
+
+from scheduler.models.audit import AuditEvent
+from scheduler.models.clients import Client
+from scheduler.models.programs import Program
+from scheduler.models.rooms import Room
+from scheduler.models.series import SessionSeries, series_facilitators
+from scheduler.models.sessions import Session, session_facilitators
+from scheduler.models.staff import Staff
+from scheduler.models.users import ApiToken, User
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Client",
+    "Program",
+    "Room",
+    "Session",
+    "SessionSeries",
+    "Staff",
+    "User",
+    "series_facilitators",
+    "session_facilitators",
+]

@@ -1,0 +1,39 @@
+"""Clients: the people in treatment."""
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from scheduler.extensions import db
+from scheduler.models.programs import Program
+from scheduler.models.types import UTCDateTime
+from scheduler.services.clock import now
+
+CLIENT_STATUSES = ("active", "discharged")
+
+
+class Client(db.Model):
+    __tablename__ = "clients"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'discharged')", name="status"),
+        CheckConstraint(
+            "discharged_on IS NULL OR discharged_on >= admitted_on", name="discharge_after_admit"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    preferred_name: Mapped[str | None] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    program_id: Mapped[int] = mapped_column(
+        ForeignKey("programs.id", ondelete="RESTRICT"), index=True
+    )
+    admitted_on: Mapped[date]
+    discharged_on: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+    program: Mapped[Program] = relationship()

@@ -1,0 +1,53 @@
+"""Programs: a level of care for a population, in one time zone."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from scheduler.extensions import db
+from scheduler.models.types import UTCDateTime
+from scheduler.services.clock import now
+
+LEVELS_OF_CARE = ("1", "2.1", "2.5")
+POPULATIONS = ("adult", "adolescent")
+
+
+def default_min_weekly_hours(level_of_care: str, population: str) -> Decimal | None:
+    """ASAM minimum structured hours a week for a level and population."""
+    if level_of_care == "2.1":
+        return Decimal(6) if population == "adolescent" else Decimal(9)
+    if level_of_care == "2.5":
+        return Decimal(20)
+    return None
+
+
+class Program(db.Model):
+    __tablename__ = "programs"
+    __table_args__ = (
+        CheckConstraint("level_of_care IN ('1', '2.1', '2.5')", name="level_of_care"),
+        CheckConstraint("population IN ('adult', 'adolescent')", name="population"),
+        CheckConstraint(
+            "min_weekly_hours_override IS NULL OR min_weekly_hours_override >= 0",
+            name="min_weekly_hours",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level_of_care: Mapped[str] = mapped_column(String(8))
+    population: Mapped[str] = mapped_column(String(16), default="adult")
+    timezone: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(300))
+    # NULL means "follow the ASAM default for the level", so a level change re-derives it.
+    min_weekly_hours_override: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+    @property
+    def min_weekly_hours(self) -> Decimal | None:
+        if self.min_weekly_hours_override is not None:
+            return self.min_weekly_hours_override
+        return default_min_weekly_hours(self.level_of_care, self.population)

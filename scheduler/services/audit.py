@@ -1,0 +1,68 @@
+"""The audit trail every write goes through."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.models import AuditEvent
+from scheduler.services.clock import now
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user, or the system itself (CLI, jobs)."""
+
+    user_id: int | None
+    label: str
+
+    @classmethod
+    def system(cls, label: str = "system") -> "Actor":
+        return cls(None, label)
+
+
+def to_json(value):
+    """Turn a column value into something a JSON column keeps without loss."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+def snapshot(obj, fields: tuple[str, ...]) -> dict:
+    """The audited state of a row: the named fields, JSON-ready."""
+    return {f: to_json(getattr(obj, f)) for f in fields}
+
+
+def record(
+    db: DbSession,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: int | None,
+    before: dict | None = None,
+    after: dict | None = None,
+    reason: str | None = None,
+) -> AuditEvent:
+    """Add one audit event to the caller's transaction."""
+    if before is not None and after is not None:
+        changed = {k for k in after if before.get(k) != after.get(k)}
+        before = {k: v for k, v in before.items() if k in changed}
+        after = {k: v for k, v in after.items() if k in changed}
+    event = AuditEvent(
+        occurred_at=now(),
+        actor_user_id=actor.user_id,
+        actor=actor.label,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+    db.add(event)
+    return event

@@ -1,0 +1,21 @@
+"""Fetching rows by id with the errors a request needs."""
+
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.services.errors import InvalidField, NotFound
+
+
+def get_or_404(db: DbSession, model, entity_id, entity: str):
+    """The row at a path id, or NotFound (404)."""
+    row = db.get(model, entity_id)
+    if row is None:
+        raise NotFound(entity, entity_id)
+    return row
+
+
+def get_referenced(db: DbSession, model, entity_id, field: str, entity: str):
+    """The row a request field points at, or InvalidField (422) naming that field."""
+    row = db.get(model, entity_id)
+    if row is None:
+        raise InvalidField(field, f"No {entity} with id {entity_id}.")
+    return row

@@ -1,0 +1,387 @@
+"""Recurring series: creation, materialisation, edits that never rewrite history."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.models import Program, Room, Session, SessionSeries, Staff
+from scheduler.models.series import MAX_DURATION_MINUTES, series_facilitators
+from scheduler.models.sessions import session_facilitators
+from scheduler.services import audit
+from scheduler.services.audit import Actor
+from scheduler.services.clock import now as clock_now
+from scheduler.services.errors import InvalidField
+from scheduler.services.lookup import get_referenced
+from scheduler.services.recurrence import Schedule, local_date, parse_rrule, rule_to_text, zone
+
+ONE_TO_ONE_KINDS = {"individual", "medical", "assessment", "case_management", "family"}
+DEFAULT_GROUP_CAPACITY = 12
+
+AUDITED = (
+    "program_id",
+    "kind",
+    "title",
+    "description",
+    "timezone",
+    "start_date",
+    "start_time",
+    "duration_minutes",
+    "rrule",
+    "end_date",
+    "capacity",
+    "room_id",
+    "video_url",
+    "status",
+    "facilitator_ids",
+)
+# Fields whose change moves occurrences in time; the rest are copied onto them.
+SCHEDULE_FIELDS = {"timezone", "start_date", "start_time", "duration_minutes", "rrule", "end_date"}
+COPIED_FIELDS = ("program_id", "kind", "title", "capacity", "room_id", "video_url")
+
+
+@dataclass
+class SeriesChange:
+    """What an edit did to the occurrences, for the response and the audit."""
+
+    updated: int = 0
+    cancelled: int = 0
+    created: int = 0
+
+
+def default_capacity(kind: str) -> int:
+    return 1 if kind in ONE_TO_ONE_KINDS else DEFAULT_GROUP_CAPACITY
+
+
+def schedule_of(series: SessionSeries) -> Schedule:
+    """The recurrence of a stored series."""
+    return Schedule(
+        rule=parse_rrule(series.rrule),
+        start_date=series.start_date,
+        start_time=series.start_time,
+        tz=zone(series.timezone),
+        end_date=series.end_date,
+    )
+
+
+def horizon(now: datetime, horizon_days: int) -> datetime:
+    return now + timedelta(days=horizon_days)
+
+
+def _snapshot(series: SessionSeries) -> dict:
+    data = audit.snapshot(series, AUDITED[:-1])
+    data["facilitator_ids"] = [s.id for s in series.facilitators]
+    return data
+
+
+def _validate(db: DbSession, values: dict) -> None:
+    """Check a series' merged values; raises InvalidField naming the first bad field."""
+    get_referenced(db, Program, values["program_id"], "program_id", "program")
+    zone(values["timezone"])
+    parse_rrule(values["rrule"])
+    duration = values["duration_minutes"]
+    if not 0 < duration <= MAX_DURATION_MINUTES:
+        raise InvalidField(
+            "duration_minutes", f"must be more than 0 and at most {MAX_DURATION_MINUTES} (12 h)."
+        )
+    if values.get("end_date") is not None and values["end_date"] < values["start_date"]:
+        raise InvalidField("end_date", "must not be before start_date.")
+    if values["capacity"] < 1:
+        raise InvalidField("capacity", "must be at least 1.")
+    if values.get("room_id") is not None:
+        room = get_referenced(db, Room, values["room_id"], "room_id", "room")
+        if not room.is_active:
+            raise InvalidField("room_id", f"Room {room.name!r} is not in use.")
+        if values["capacity"] > room.capacity:
+            raise InvalidField(
+                "capacity",
+                f"{values['capacity']} seats do not fit room {room.name!r} "
+                f"(capacity {room.capacity}).",
+            )
+
+
+def _facilitators(db: DbSession, ids, field: str = "facilitator_ids") -> list[Staff]:
+    staff = []
+    for staff_id in dict.fromkeys(ids or ()):
+        member = get_referenced(db, Staff, staff_id, field, "staff member")
+        if not member.is_active:
+            raise InvalidField(field, f"Staff member {staff_id} is not active.")
+        staff.append(member)
+    return staff
+
+
+def create_series(
+    db: DbSession, actor: Actor, *, now: datetime, horizon_days: int, **fields
+) -> tuple[SessionSeries, SeriesChange]:
+    """Add a series and make its occurrences up to the horizon."""
+    facilitator_ids = fields.pop("facilitator_ids", None) or []
+    if fields.get("capacity") is None:
+        fields["capacity"] = default_capacity(fields["kind"])
+    if not fields.get("timezone") and fields.get("program_id") is not None:
+        program = get_referenced(db, Program, fields["program_id"], "program_id", "program")
+        fields["timezone"] = program.timezone
+    _validate(db, fields)
+    fields["rrule"] = rule_to_text(parse_rrule(fields["rrule"]))
+    staff = _facilitators(db, facilitator_ids)
+    series = SessionSeries(**fields)
+    series.facilitators = staff
+    db.add(series)
+    db.flush()
+    created = materialize(db, series, horizon(now, horizon_days))
+    audit.record(db, actor, "create", "series", series.id, after=_snapshot(series))
+    return series, SeriesChange(created=created)
+
+
+def _insert_ignoring_duplicates(db: DbSession):
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(Session).on_conflict_do_nothing(
+            index_elements=["series_id", "original_start"]
+        )
+    if dialect == "sqlite":
+        return sqlite.insert(Session).on_conflict_do_nothing(
+            index_elements=["series_id", "original_start"]
+        )
+    return insert(Session)
+
+
+def _row_for(series: SessionSeries, start: datetime, stamp: datetime) -> dict:
+    return {
+        "series_id": series.id,
+        "program_id": series.program_id,
+        "kind": series.kind,
+        "title": series.title,
+        "timezone": series.timezone,
+        "original_start": start,
+        "starts_at": start,
+        "ends_at": start + timedelta(minutes=series.duration_minutes),
+        "capacity": series.capacity,
+        "room_id": series.room_id,
+        "video_url": series.video_url,
+        "status": "scheduled",
+        "is_overridden": False,
+        "sequence": 0,
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+
+
+def materialize(db: DbSession, series: SessionSeries, until: datetime) -> int:
+    """Make the series' missing occurrences up to `until`; running it twice adds nothing."""
+    after = series.materialized_until
+    if after is not None and after >= until:
+        return 0
+    starts = schedule_of(series).starts_between(after, until)
+    created = _insert_occurrences(db, series, starts)
+    series.materialized_until = until
+    return created
+
+
+def _insert_occurrences(db: DbSession, series: SessionSeries, starts: list[datetime]) -> int:
+    if not starts:
+        return 0
+    stamp = clock_now()
+    rows = [_row_for(series, start, stamp) for start in starts]
+    stmt = _insert_ignoring_duplicates(db).returning(Session.id)
+    new_ids = db.execute(stmt, rows).scalars().all()
+    staff_ids = db.scalars(
+        select(series_facilitators.c.staff_id).where(series_facilitators.c.series_id == series.id)
+    ).all()
+    if new_ids and staff_ids:
+        db.execute(
+            insert(session_facilitators),
+            [{"session_id": sid, "staff_id": staff} for sid in new_ids for staff in staff_ids],
+        )
+    return len(new_ids)
+
+
+def extend_horizon(db: DbSession, now: datetime, horizon_days: int) -> int:
+    """Materialise every active series up to the rolling horizon."""
+    until = horizon(now, horizon_days)
+    created = 0
+    for series in db.scalars(
+        select(SessionSeries).where(
+            or_(SessionSeries.end_date.is_(None), SessionSeries.end_date >= now.date()),
+            or_(
+                SessionSeries.materialized_until.is_(None),
+                SessionSeries.materialized_until < until,
+            ),
+        )
+    ):
+        created += materialize(db, series, until)
+    return created
+
+
+def _regenerable(db: DbSession, series: SessionSeries, now: datetime) -> list[Session]:
+    """Future occurrences a series edit may rewrite: untouched by overrides or attendance."""
+    return list(
+        db.scalars(
+            select(Session)
+            .where(
+                Session.series_id == series.id,
+                Session.starts_at > now,
+                Session.is_overridden.is_(False),
+                or_(
+                    Session.status == "scheduled",
+                    Session.cancelled_by.in_(("series_edit", "series_end")),
+                ),
+            )
+            .order_by(Session.starts_at)
+        )
+    )
+
+
+def update_series(
+    db: DbSession,
+    actor: Actor,
+    series: SessionSeries,
+    changes: dict,
+    *,
+    now: datetime,
+    horizon_days: int,
+    reason: str | None = None,
+) -> tuple[SessionSeries, SeriesChange]:
+    """Edit a series; only future, untouched occurrences follow the edit."""
+    before = _snapshot(series)
+    merged = {k: getattr(series, k) for k in AUDITED[:-1]}
+    merged.update({k: v for k, v in changes.items() if k != "facilitator_ids"})
+    _validate(db, merged)
+    if "rrule" in changes:
+        changes["rrule"] = rule_to_text(parse_rrule(changes["rrule"]))
+    staff = None
+    if "facilitator_ids" in changes:
+        staff = _facilitators(db, changes.pop("facilitator_ids"))
+    if "status" in changes and changes["status"] == "ended":
+        changes.pop("status")  # ending goes through end_series
+    for key, value in changes.items():
+        setattr(series, key, value)
+    if staff is not None:
+        series.facilitators = staff
+    db.flush()
+    result = regenerate(db, series, now=now)
+    result.created += materialize(db, series, horizon(now, horizon_days))
+    after = _snapshot(series)
+    audit.record(db, actor, "update", "series", series.id, before, after, reason=reason)
+    return series, result
+
+
+def end_series(
+    db: DbSession,
+    actor: Actor,
+    series: SessionSeries,
+    end_date,
+    *,
+    now: datetime,
+    reason: str | None = None,
+) -> tuple[SessionSeries, SeriesChange]:
+    """End a series early: its later occurrences are cancelled, none deleted."""
+    if end_date < series.start_date:
+        raise InvalidField("end_date", "must not be before the series' start_date.")
+    before = _snapshot(series)
+    series.end_date = end_date
+    series.status = "ended"
+    db.flush()
+    result = regenerate(db, series, now=now)
+    tz = zone(series.timezone)
+    # Sessions moved by an override end with their series too.
+    for session in db.scalars(
+        select(Session).where(
+            Session.series_id == series.id,
+            Session.is_overridden.is_(True),
+            Session.status == "scheduled",
+            Session.starts_at > now,
+        )
+    ):
+        if local_date(session.original_start or session.starts_at, tz) > end_date:
+            _cancel(session, "series_end", reason or "Series ended")
+            result.cancelled += 1
+    audit.record(db, actor, "end", "series", series.id, before, _snapshot(series), reason=reason)
+    return series, result
+
+
+def _cancel(session: Session, by: str, reason: str) -> None:
+    session.status = "cancelled"
+    session.cancelled_by = by
+    session.cancel_reason = reason
+    session.sequence += 1
+
+
+def regenerate(db: DbSession, series: SessionSeries, *, now: datetime) -> SeriesChange:
+    """Bring future, untouched occurrences in line with the series as it now stands."""
+    result = SeriesChange()
+    window_end = series.materialized_until or now
+    schedule = schedule_of(series)
+    tz = schedule.tz
+    wanted: dict = {}
+    if window_end > now:
+        for start in schedule.starts_between(now, window_end):
+            wanted[local_date(start, tz)] = start
+
+    rows = _regenerable(db, series, now)
+    regenerable_ids = {r.id for r in rows}
+    # A day already held by an override, attendance or the past keeps that occurrence.
+    held_days = {
+        local_date(original, tz)
+        for sid, original in db.execute(
+            select(Session.id, Session.original_start).where(
+                Session.series_id == series.id, Session.original_start.is_not(None)
+            )
+        )
+        if sid not in regenerable_ids
+    }
+    by_day: dict = {}
+    for row in rows:
+        day = local_date(row.original_start or row.starts_at, tz)
+        keep = by_day.get(day)
+        if keep is None or (keep.status != "scheduled" and row.status == "scheduled"):
+            by_day[day] = row
+
+    staff = list(series.facilitators)
+    staff_ids = [s.id for s in staff]
+    end_day = series.end_date
+    for day, row in by_day.items():
+        start = wanted.pop(day, None) if day not in held_days else None
+        if start is None:
+            if row.status == "scheduled":
+                beyond_end = end_day is not None and day > end_day
+                _cancel(
+                    row,
+                    "series_end" if beyond_end else "series_edit",
+                    "Series ended" if beyond_end else "No longer in the series schedule",
+                )
+                result.cancelled += 1
+            continue
+        end = start + timedelta(minutes=series.duration_minutes)
+        moved = (row.starts_at, row.ends_at) != (start, end)
+        relocated = (row.room_id, row.video_url) != (series.room_id, series.video_url)
+        revived = row.status != "scheduled"
+        changed = moved or relocated or revived
+        for field in COPIED_FIELDS:
+            if getattr(row, field) != getattr(series, field):
+                setattr(row, field, getattr(series, field))
+                changed = True
+        if row.timezone != series.timezone:
+            row.timezone = series.timezone
+            changed = True
+        if row.original_start != start:
+            row.original_start = start
+        row.starts_at, row.ends_at = start, end
+        if revived:
+            row.status, row.cancelled_by, row.cancel_reason = "scheduled", None, None
+        if [s.id for s in row.facilitators] != staff_ids:
+            row.facilitators = list(staff)
+            changed = True
+        if moved or relocated or revived:
+            row.sequence += 1
+        if changed:
+            result.updated += 1
+    for day in held_days:
+        wanted.pop(day, None)
+    # Updates first: a re-timed row may free the original_start a new row needs.
+    db.flush()
+    result.created += _insert_occurrences(db, series, sorted(wanted.values()))
+    if result.created:
+        db.expire_all()
+    return result

@@ -1,0 +1,153 @@
+"""Single occurrences: listing, and the overrides a coordinator makes on one."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session as DbSession, selectinload
+
+from scheduler.models import Room, Session, Staff
+from scheduler.models.series import MAX_DURATION_MINUTES
+from scheduler.models.sessions import session_facilitators
+from scheduler.services import audit
+from scheduler.services.audit import Actor
+from scheduler.services.errors import InvalidField
+from scheduler.services.lookup import get_referenced
+
+AUDITED = (
+    "starts_at",
+    "ends_at",
+    "room_id",
+    "video_url",
+    "status",
+    "cancelled_by",
+    "cancel_reason",
+    "is_overridden",
+    "sequence",
+    "facilitator_ids",
+)
+
+
+@dataclass
+class SessionFilter:
+    series_id: int | None = None
+    program_id: int | None = None
+    staff_id: int | None = None
+    room_id: int | None = None
+    status: str | None = None
+    starts_from: datetime | None = None
+    starts_to: datetime | None = None
+
+
+def _snapshot(session: Session) -> dict:
+    data = audit.snapshot(session, AUDITED[:-1])
+    data["facilitator_ids"] = [s.id for s in session.facilitators]
+    return data
+
+
+def list_sessions(
+    db: DbSession, filters: SessionFilter, *, offset: int = 0, limit: int = 50
+) -> tuple[list[Session], int]:
+    """Sessions matching the filters in start order, with the total count."""
+    query = select(Session)
+    if filters.series_id is not None:
+        query = query.where(Session.series_id == filters.series_id)
+    if filters.program_id is not None:
+        query = query.where(Session.program_id == filters.program_id)
+    if filters.room_id is not None:
+        query = query.where(Session.room_id == filters.room_id)
+    if filters.staff_id is not None:
+        query = query.where(
+            Session.id.in_(
+                select(session_facilitators.c.session_id).where(
+                    session_facilitators.c.staff_id == filters.staff_id
+                )
+            )
+        )
+    if filters.status is not None:
+        query = query.where(Session.status == filters.status)
+    # A session overlapping the window counts, so a 17:00–20:00 group shows in a 18:00 query.
+    if filters.starts_from is not None:
+        query = query.where(Session.ends_at > filters.starts_from)
+    if filters.starts_to is not None:
+        query = query.where(Session.starts_at < filters.starts_to)
+    total = db.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.scalars(
+        query.options(selectinload(Session.facilitators))
+        .order_by(Session.starts_at, Session.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return list(rows), total
+
+
+def change_session(
+    db: DbSession,
+    actor: Actor,
+    session: Session,
+    changes: dict,
+    *,
+    reason: str | None = None,
+) -> Session:
+    """Apply one coordinator override (cancel, restore, move, room, substitute) to an occurrence."""
+    before = _snapshot(session)
+    relevant = False
+
+    if "starts_at" in changes or "ends_at" in changes:
+        starts_at = changes.get("starts_at", session.starts_at)
+        ends_at = changes.get("ends_at", session.ends_at)
+        if "ends_at" not in changes:
+            ends_at = starts_at + (session.ends_at - session.starts_at)
+        if ends_at <= starts_at:
+            raise InvalidField("ends_at", "must be after starts_at.")
+        if ends_at - starts_at > timedelta(minutes=MAX_DURATION_MINUTES):
+            raise InvalidField("ends_at", "a session may last at most 12 h.")
+        if (starts_at, ends_at) != (session.starts_at, session.ends_at):
+            session.starts_at, session.ends_at = starts_at, ends_at
+            relevant = True
+
+    if "room_id" in changes and changes["room_id"] != session.room_id:
+        if changes["room_id"] is not None:
+            room = get_referenced(db, Room, changes["room_id"], "room_id", "room")
+            if not room.is_active:
+                raise InvalidField("room_id", f"Room {room.name!r} is not in use.")
+        session.room_id = changes["room_id"]
+        relevant = True
+
+    if "video_url" in changes and changes["video_url"] != session.video_url:
+        session.video_url = changes["video_url"]
+        relevant = True
+
+    if "facilitator_ids" in changes:
+        staff = []
+        for staff_id in dict.fromkeys(changes["facilitator_ids"]):
+            member = get_referenced(db, Staff, staff_id, "facilitator_ids", "staff member")
+            if not member.is_active:
+                raise InvalidField("facilitator_ids", f"Staff member {staff_id} is not active.")
+            staff.append(member)
+        if [s.id for s in staff] != [s.id for s in session.facilitators]:
+            session.facilitators = staff
+            session.is_overridden = True
+
+    status = changes.get("status")
+    if status == "cancelled" and session.status != "cancelled":
+        if not reason:
+            raise InvalidField("reason", "A reason is required to cancel a session.")
+        session.status = "cancelled"
+        session.cancelled_by = "override"
+        session.cancel_reason = reason
+        relevant = True
+    elif status == "scheduled" and session.status == "cancelled":
+        session.status = "scheduled"
+        session.cancelled_by = None
+        session.cancel_reason = None
+        relevant = True
+
+    if relevant:
+        session.is_overridden = True
+        session.sequence += 1
+    after = _snapshot(session)
+    if after != before:
+        db.flush()
+        audit.record(db, actor, "override", "session", session.id, before, after, reason=reason)
+    return session

@@ -1,0 +1,44 @@
+"""Staff members: create and edit."""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.models import Staff
+from scheduler.services import audit
+from scheduler.services.audit import Actor
+from scheduler.services.errors import InvalidField
+
+AUDITED = ("name", "role", "credentials", "email", "is_active")
+
+
+def _check_email_free(db: DbSession, email: str | None, staff_id: int | None = None) -> None:
+    if not email:
+        return
+    clash = db.scalar(select(Staff.id).where(func.lower(Staff.email) == email.lower()))
+    if clash is not None and clash != staff_id:
+        raise InvalidField("email", f"A staff member with email {email!r} already exists.")
+
+
+def create_staff(db: DbSession, actor: Actor, **fields) -> Staff:
+    """Add a staff member."""
+    if fields.get("email"):
+        fields["email"] = fields["email"].strip().lower()
+    _check_email_free(db, fields.get("email"))
+    staff = Staff(**fields)
+    db.add(staff)
+    db.flush()
+    audit.record(db, actor, "create", "staff", staff.id, after=audit.snapshot(staff, AUDITED))
+    return staff
+
+
+def update_staff(db: DbSession, actor: Actor, staff: Staff, changes: dict) -> Staff:
+    """Edit a staff member."""
+    if changes.get("email"):
+        changes["email"] = changes["email"].strip().lower()
+        _check_email_free(db, changes["email"], staff.id)
+    before = audit.snapshot(staff, AUDITED)
+    for key, value in changes.items():
+        setattr(staff, key, value)
+    db.flush()
+    audit.record(db, actor, "update", "staff", staff.id, before, audit.snapshot(staff, AUDITED))
+    return staff

@@ -1,0 +1,84 @@
+"""Fixtures: a fresh app and database per test, on SQLite or on TEST_DATABASE_URL."""
+
+import os
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import text
+
+from config import normalize_database_url
+from scheduler import create_app
+from scheduler.extensions import db as _db
+from scheduler.services import clock
+
+from tests import helpers
+
+PG_URL = normalize_database_url(os.environ.get("TEST_DATABASE_URL"))
+_pg_schema_ready = False
+
+
+def _reset_postgresql() -> None:
+    """Create the schema once per run, then empty every table between tests."""
+    global _pg_schema_ready
+    if not _pg_schema_ready:
+        _db.drop_all()
+        _db.create_all()
+        _pg_schema_ready = True
+        return
+    tables = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
+    with _db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    # A file, not :memory:, so threaded servers and second app instances share it.
+    return PG_URL or f"sqlite:///{tmp_path / 'test.sqlite'}"
+
+
+@pytest.fixture
+def app(database_url):
+    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        if PG_URL:
+            _reset_postgresql()
+        else:
+            _db.create_all()
+        yield app
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    return _db.session
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def now():
+    """A fixed 'now' in the middle of a normal clinic week (Tuesday 2027-02-16, 12:00 UTC)."""
+    at = datetime(2027, 2, 16, 12, 0, tzinfo=timezone.utc)
+    with clock.frozen(at):
+        yield at
+
+
+@pytest.fixture
+def make(db):
+    """Factories that create rows through the services, stating only what a test cares about."""
+    return helpers.Factory(db)
+
+
+@pytest.fixture
+def auth(db, make):
+    """Bearer headers for a user of a given role: auth('coordinator')."""
+    return helpers.AuthHeaders(db, make)
