@@ -2,6 +2,7 @@
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from scheduler.extensions import db
 from scheduler.models.users import USER_ROLES
@@ -16,6 +17,7 @@ def register_cli(app: Flask) -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.option("--email", required=True)
 @click.option("--password", required=True, help="At least 10 characters.")
 @click.option("--role", required=True, type=click.Choice(USER_ROLES))
@@ -41,6 +43,7 @@ def create_user(email, password, role, staff_id, client_id):
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option("--clients", "n_clients", default=24, show_default=True, help="Clients to admit.")
 @click.option("--weeks", default=12, show_default=True, help="Weeks of sessions to make.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database holds a program.")

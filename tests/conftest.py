@@ -1,9 +1,11 @@
 """Fixtures: a fresh app and database per test, on SQLite or on TEST_DATABASE_URL."""
 
+import contextvars
 import os
 from datetime import datetime, timezone
 
 import pytest
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import text
 
 from config import normalize_database_url
@@ -30,6 +32,22 @@ def _reset_postgresql() -> None:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context and database session, as in production."""
+
+    def open(self, *args, **kwargs):
+        # An empty contextvars context hides the test's app context from the request, so
+        # nothing (g, the logged-in user, uncommitted rows) leaks between test and request.
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+class IsolatedCliRunner(FlaskCliRunner):
+    """Each command gets its own app context, as when run from a shell."""
+
+    def invoke(self, *args, **kwargs):
+        return contextvars.Context().run(super().invoke, *args, **kwargs)
+
+
 @pytest.fixture
 def database_url(tmp_path):
     # A file, not :memory:, so threaded servers and second app instances share it.
@@ -39,6 +57,8 @@ def database_url(tmp_path):
 @pytest.fixture
 def app(database_url):
     app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url})
+    app.test_client_class = IsolatedClient
+    app.test_cli_runner_class = IsolatedCliRunner
     with app.app_context():
         if PG_URL:
             _reset_postgresql()

@@ -1,6 +1,6 @@
 """Test factories with sensible defaults, so each test states only what matters to it."""
 
-from datetime import date, datetime, time, timezone
+from datetime import date, time
 
 from scheduler.services import accounts, clients, clock, programs, rooms, series, staff
 from scheduler.services.audit import Actor
@@ -98,7 +98,7 @@ class AuthHeaders:
 
     def for_user(self, user) -> dict:
         token, _ = accounts.issue_api_token(
-            self.db, user, datetime.now(timezone.utc), ttl_hours=1
+            self.db, user, clock.now(), ttl_hours=1
         )
         self.db.commit()
         return {"Authorization": f"Bearer {token}"}

@@ -55,3 +55,13 @@ def test_openapi_document_and_docs_are_served(client):
     assert spec.status_code == 200
     assert "/api/v1/series" in spec.json["paths"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_api_docs_load_their_assets_from_the_app_not_a_cdn(client):
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower()
+    for asset in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
+        response = client.get(f"/static/vendor/swagger-ui/{asset}")
+        assert response.status_code == 200
+        response.close()

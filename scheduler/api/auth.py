@@ -7,6 +7,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 
 from scheduler.api.access import require_login
+from scheduler.api.common import ApiSchema
 from scheduler.extensions import db
 from scheduler.services import accounts, clock
 
@@ -14,7 +15,7 @@ URL_PREFIX = "/auth"
 blp = Blueprint("auth", __name__, description="Authentication")
 
 
-class TokenRequest(Schema):
+class TokenRequest(ApiSchema):
     email = fields.String(required=True)
     password = fields.String(required=True, load_only=True)
 

@@ -6,7 +6,17 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from scheduler.api.access import STAFF_READ, WRITE, client_or_staff, current_actor, roles_required
-from scheduler.api.common import PageArgs, RequiredText, list_schema, offset_limit, page_of, patch_schema
+from scheduler.api.common import (
+    ApiSchema,
+    Id,
+    PageArgs,
+    QueryId,
+    RequiredText,
+    list_schema,
+    offset_limit,
+    page_of,
+    patch_schema,
+)
 from scheduler.extensions import db
 from scheduler.models import Client
 from scheduler.models.clients import CLIENT_STATUSES
@@ -17,17 +27,17 @@ URL_PREFIX = "/clients"
 blp = Blueprint("clients", __name__, description="Clients")
 
 
-class ClientIn(Schema):
+class ClientIn(ApiSchema):
     name = RequiredText(required=True)
-    program_id = fields.Integer(required=True)
+    program_id = Id(required=True)
     admitted_on = fields.Date(required=True)
     preferred_name = fields.String(allow_none=True, validate=validate.Length(max=120))
-    email = fields.Email(allow_none=True)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     phone = fields.String(allow_none=True, validate=validate.Length(max=40))
 
 
 class ClientListArgs(PageArgs):
-    program_id = fields.Integer()
+    program_id = QueryId()
     status = fields.String(validate=validate.OneOf(CLIENT_STATUSES))
 
 

@@ -1,10 +1,105 @@
 """Schemas and helpers shared by the API resources."""
 
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from scheduler.services.errors import InvalidField
+from scheduler.services.lookup import MAX_ID
+
+# Calendar bounds for dates and instants a request may carry. Far-off years overflow
+# datetime arithmetic (a 500) and a series starting in year 1 would materialise every week since.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST_INSTANT = datetime(2101, 1, 1, tzinfo=timezone.utc)
+# Keeps OFFSET inside a 64-bit integer for any per_page.
+MAX_PAGE = 1_000_000
+
+
+def _bad_text(value) -> str | None:
+    """Why a JSON value cannot be stored as text, if it cannot."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "Must not contain NUL characters."
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "Must be valid Unicode text (no lone surrogates)."
+        return None
+    if isinstance(value, list):
+        return next((why for why in map(_bad_text, value) if why), None)
+    if isinstance(value, dict):
+        return next((why for why in map(_bad_text, value.values()) if why), None)
+    return None
+
+
+class ApiSchema(Schema):
+    """Base of every request schema: refuses text no database column can hold."""
+
+    @pre_load
+    def storable_text(self, data, **kwargs):
+        # PostgreSQL rejects NUL in text and every driver rejects lone surrogates; caught
+        # here the answer is a 422 naming the field instead of a 500 from the database.
+        if isinstance(data, dict):
+            problems = ((key, _bad_text(value)) for key, value in data.items())
+            errors = {key: [why] for key, why in problems if why}
+            if errors:
+                raise ValidationError(errors)
+        return data
+
+
+class Id(fields.Integer):
+    """A row id in a request body: a whole number (not 12.5, "12" or true) that can exist."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("strict", True)
+        super().__init__(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+class QueryId(fields.Integer):
+    """A row id in a query string; out-of-range ids are refused before they reach SQL."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+class Count(fields.Integer):
+    """A whole number in a request body: 12.5 is refused rather than truncated to 12."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("strict", True)
+        super().__init__(**kwargs)
+
+
+class CalendarDate(fields.Date):
+    """A date between 2000-01-01 and 2100-12-31."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            validate=validate.Range(
+                min=EARLIEST_DATE,
+                max=LATEST_DATE,
+                error=f"Must be between {EARLIEST_DATE} and {LATEST_DATE}.",
+            ),
+            **kwargs,
+        )
+
+
+class Instant(fields.AwareDateTime):
+    """An ISO 8601 date-time with a UTC offset, in the years 2000 to 2100."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            validate=validate.Range(
+                min=EARLIEST_INSTANT,
+                max=LATEST_INSTANT,
+                max_inclusive=False,
+                error=f"Must be between {EARLIEST_DATE} and {LATEST_DATE}.",
+            ),
+            **kwargs,
+        )
 
 
 def patch_schema(base: type[Schema], name: str) -> type[Schema]:
@@ -17,8 +112,8 @@ def patch_schema(base: type[Schema], name: str) -> type[Schema]:
     return type(name, (base,), {"__init__": __init__})
 
 
-class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+class PageArgs(ApiSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 

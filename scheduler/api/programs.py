@@ -6,7 +6,16 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
-from scheduler.api.common import PageArgs, RequiredText, domain_validator, list_schema, offset_limit, page_of, patch_schema
+from scheduler.api.common import (
+    ApiSchema,
+    PageArgs,
+    RequiredText,
+    domain_validator,
+    list_schema,
+    offset_limit,
+    page_of,
+    patch_schema,
+)
 from scheduler.extensions import db
 from scheduler.models import Program
 from scheduler.models.programs import LEVELS_OF_CARE, POPULATIONS
@@ -18,7 +27,7 @@ URL_PREFIX = "/programs"
 blp = Blueprint("programs", __name__, description="Programs")
 
 
-class ProgramIn(Schema):
+class ProgramIn(ApiSchema):
     name = RequiredText(required=True)
     level_of_care = fields.String(required=True, validate=validate.OneOf(LEVELS_OF_CARE))
     population = fields.String(load_default="adult", validate=validate.OneOf(POPULATIONS))

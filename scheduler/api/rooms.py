@@ -6,7 +6,16 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
-from scheduler.api.common import PageArgs, RequiredText, list_schema, offset_limit, page_of, patch_schema
+from scheduler.api.common import (
+    ApiSchema,
+    Count,
+    PageArgs,
+    RequiredText,
+    list_schema,
+    offset_limit,
+    page_of,
+    patch_schema,
+)
 from scheduler.extensions import db
 from scheduler.models import Room
 from scheduler.services import rooms
@@ -16,9 +25,9 @@ URL_PREFIX = "/rooms"
 blp = Blueprint("rooms", __name__, description="Rooms")
 
 
-class RoomIn(Schema):
+class RoomIn(ApiSchema):
     name = RequiredText(required=True, max_length=120)
-    capacity = fields.Integer(required=True, validate=validate.Range(min=1, max=500))
+    capacity = Count(required=True, validate=validate.Range(min=1, max=500))
     location = fields.String(allow_none=True, validate=validate.Length(max=300))
     is_active = fields.Boolean()
 

@@ -8,7 +8,12 @@ from sqlalchemy import func, select
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
 from scheduler.api.common import (
+    ApiSchema,
+    CalendarDate,
+    Count,
+    Id,
     PageArgs,
+    QueryId,
     RequiredText,
     domain_validator,
     list_schema,
@@ -36,8 +41,8 @@ blp = Blueprint(
 )
 
 
-class SeriesIn(Schema):
-    program_id = fields.Integer(required=True)
+class SeriesIn(ApiSchema):
+    program_id = Id(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(SESSION_KINDS))
     title = RequiredText(required=True)
     description = fields.String(allow_none=True, validate=validate.Length(max=5000))
@@ -45,9 +50,9 @@ class SeriesIn(Schema):
         validate=domain_validator(zone),
         metadata={"description": "IANA zone; defaults to the program's."},
     )
-    start_date = fields.Date(required=True)
+    start_date = CalendarDate(required=True)
     start_time = fields.Time(required=True, metadata={"example": "18:00"})
-    duration_minutes = fields.Integer(
+    duration_minutes = Count(
         required=True,
         validate=validate.Range(
             min=1, max=MAX_DURATION_MINUTES, error="Must be more than 0 and at most 720 (12 h)."
@@ -62,15 +67,18 @@ class SeriesIn(Schema):
             "example": "FREQ=WEEKLY;BYDAY=MO,WE,TH",
         },
     )
-    end_date = fields.Date(allow_none=True, metadata={"description": "Last day, inclusive."})
-    capacity = fields.Integer(
+    end_date = CalendarDate(allow_none=True, metadata={"description": "Last day, inclusive."})
+    capacity = Count(
         allow_none=True,
         validate=validate.Range(min=1, max=500),
-        metadata={"description": "Defaults to 12 for groups and 1 for one-to-one kinds."},
+        metadata={
+            "description": "Defaults to 12 for groups and 1 for one-to-one kinds; "
+            "null in a PATCH restores that default."
+        },
     )
-    room_id = fields.Integer(allow_none=True)
+    room_id = Id(allow_none=True)
     video_url = fields.URL(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
-    facilitator_ids = fields.List(fields.Integer(), load_default=list)
+    facilitator_ids = fields.List(Id(), load_default=list)
 
     @validates_schema
     def end_after_start(self, data, **kwargs):
@@ -85,8 +93,8 @@ class SeriesChanges(SeriesIn):
 SeriesPatch = patch_schema(SeriesChanges, "SeriesPatch")
 
 
-class SeriesEnd(Schema):
-    end_date = fields.Date(required=True, metadata={"description": "Last day that still meets."})
+class SeriesEnd(ApiSchema):
+    end_date = CalendarDate(required=True, metadata={"description": "Last day that still meets."})
     reason = fields.String(validate=validate.Length(max=500))
 
 
@@ -121,7 +129,7 @@ class SeriesOut(Schema):
 
 
 class SeriesListArgs(PageArgs):
-    program_id = fields.Integer()
+    program_id = QueryId()
     kind = fields.String(validate=validate.OneOf(SESSION_KINDS))
 
 
@@ -181,6 +189,9 @@ class SeriesById(MethodView):
         """Edit a series; past, attended and overridden occurrences stay as they were."""
         series = get_or_404(db.session, SessionSeries, series_id, "series")
         reason = changes.pop("reason", None)
+        if "capacity" in changes and changes["capacity"] is None:
+            # As on create: no capacity means the kind's default, not a 500 from None < 1.
+            changes["capacity"] = series_service.default_capacity(changes.get("kind", series.kind))
         series, change = series_service.update_series(
             db.session,
             current_actor(),

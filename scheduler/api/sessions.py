@@ -5,7 +5,17 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
-from scheduler.api.common import LocalDateTime, PageArgs, list_schema, offset_limit, page_of
+from scheduler.api.common import (
+    ApiSchema,
+    Id,
+    Instant,
+    LocalDateTime,
+    PageArgs,
+    QueryId,
+    list_schema,
+    offset_limit,
+    page_of,
+)
 from scheduler.extensions import db
 from scheduler.models import Session
 from scheduler.models.sessions import SESSION_STATUSES
@@ -17,15 +27,15 @@ blp = Blueprint("sessions", __name__, description="Sessions (occurrences)")
 
 
 class SessionListArgs(PageArgs):
-    series_id = fields.Integer()
-    program_id = fields.Integer()
-    staff_id = fields.Integer()
-    room_id = fields.Integer()
+    series_id = QueryId()
+    program_id = QueryId()
+    staff_id = QueryId()
+    room_id = QueryId()
     status = fields.String(validate=validate.OneOf(SESSION_STATUSES))
-    from_ = fields.AwareDateTime(
+    from_ = Instant(
         data_key="from", metadata={"description": "Sessions ending after this instant."}
     )
-    to = fields.AwareDateTime(metadata={"description": "Sessions starting before this instant."})
+    to = Instant(metadata={"description": "Sessions starting before this instant."})
     per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
     @validates_schema
@@ -54,14 +64,14 @@ class SessionOut(Schema):
     sequence = fields.Integer()
 
 
-class SessionPatch(Schema):
+class SessionPatch(ApiSchema):
     status = fields.String(validate=validate.OneOf(SESSION_STATUSES))
     reason = fields.String(validate=validate.Length(min=1, max=500))
-    starts_at = fields.AwareDateTime()
-    ends_at = fields.AwareDateTime()
-    room_id = fields.Integer(allow_none=True)
+    starts_at = Instant()
+    ends_at = Instant()
+    room_id = Id(allow_none=True)
     video_url = fields.URL(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
-    facilitator_ids = fields.List(fields.Integer())
+    facilitator_ids = fields.List(Id())
 
     @validates_schema
     def coherent(self, data, **kwargs):

@@ -6,7 +6,15 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
-from scheduler.api.common import PageArgs, RequiredText, list_schema, offset_limit, page_of, patch_schema
+from scheduler.api.common import (
+    ApiSchema,
+    PageArgs,
+    RequiredText,
+    list_schema,
+    offset_limit,
+    page_of,
+    patch_schema,
+)
 from scheduler.extensions import db
 from scheduler.models import Staff
 from scheduler.models.staff import STAFF_ROLES
@@ -17,10 +25,10 @@ URL_PREFIX = "/staff"
 blp = Blueprint("staff", __name__, description="Staff")
 
 
-class StaffIn(Schema):
+class StaffIn(ApiSchema):
     name = RequiredText(required=True)
     role = fields.String(required=True, validate=validate.OneOf(STAFF_ROLES))
-    email = fields.Email(required=True, allow_none=True)
+    email = fields.Email(required=True, allow_none=True, validate=validate.Length(max=254))
     credentials = fields.String(allow_none=True, validate=validate.Length(max=120))
     is_active = fields.Boolean()
 

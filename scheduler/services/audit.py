@@ -1,7 +1,7 @@
 """The audit trail every write goes through."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
 from sqlalchemy.orm import Session as DbSession
@@ -24,6 +24,10 @@ class Actor:
 
 def to_json(value):
     """Turn a column value into something a JSON column keeps without loss."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        # One spelling per instant: a value fresh from a request keeps the caller's offset,
+        # the same value read back from the database is UTC, and the two must compare equal.
+        return value.astimezone(timezone.utc).isoformat()
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -47,10 +51,15 @@ def record(
     before: dict | None = None,
     after: dict | None = None,
     reason: str | None = None,
-) -> AuditEvent:
-    """Add one audit event to the caller's transaction."""
+) -> AuditEvent | None:
+    """Add one audit event to the caller's transaction.
+
+    An update keeps only the fields that changed; one that changed nothing is not recorded.
+    """
     if before is not None and after is not None:
-        changed = {k for k in after if before.get(k) != after.get(k)}
+        changed = {k for k in after.keys() | before.keys() if before.get(k) != after.get(k)}
+        if not changed:
+            return None
         before = {k: v for k, v in before.items() if k in changed}
         after = {k: v for k, v in after.items() if k in changed}
     event = AuditEvent(

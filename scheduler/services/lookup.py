@@ -4,10 +4,20 @@ from sqlalchemy.orm import Session as DbSession
 
 from scheduler.services.errors import InvalidField, NotFound
 
+# Keys are PostgreSQL INTEGER columns. A larger id names no row, and handing it to the
+# database fails ("integer out of range", or an OverflowError from SQLite) instead of missing.
+MAX_ID = 2**31 - 1
+
+
+def _could_exist(entity_id) -> bool:
+    if isinstance(entity_id, bool) or not isinstance(entity_id, int):
+        return False
+    return 0 < entity_id <= MAX_ID
+
 
 def get_or_404(db: DbSession, model, entity_id, entity: str):
     """The row at a path id, or NotFound (404)."""
-    row = db.get(model, entity_id)
+    row = db.get(model, entity_id) if _could_exist(entity_id) else None
     if row is None:
         raise NotFound(entity, entity_id)
     return row
@@ -15,7 +25,7 @@ def get_or_404(db: DbSession, model, entity_id, entity: str):
 
 def get_referenced(db: DbSession, model, entity_id, field: str, entity: str):
     """The row a request field points at, or InvalidField (422) naming that field."""
-    row = db.get(model, entity_id)
+    row = db.get(model, entity_id) if _could_exist(entity_id) else None
     if row is None:
         raise InvalidField(field, f"No {entity} with id {entity_id}.")
     return row

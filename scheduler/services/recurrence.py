@@ -30,20 +30,15 @@ class Rule:
 
 def zone(name: str, field: str = "timezone") -> ZoneInfo:
     """The IANA zone by name, or InvalidField naming the field."""
-    if not isinstance(name, str) or not name or name != name.strip():
-        raise InvalidField(field, f"Unknown time zone {name!r}; use an IANA name such as America/New_York.")
+    problem = f"Unknown time zone {name!r}; use an IANA name such as America/New_York."
+    # Checked against the list before opening: ZoneInfo also opens files such as "posixrules"
+    # and "localtime" (whatever the host is set to), and an overlong name raises OSError.
+    if not isinstance(name, str) or name not in _known_zones():
+        raise InvalidField(field, problem)
     try:
-        tz = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidField(
-            field, f"Unknown time zone {name!r}; use an IANA name such as America/New_York."
-        ) from None
-    # ZoneInfo also opens files like "posixrules"; only real zone names are accepted.
-    if name not in _known_zones() and name != "UTC":
-        raise InvalidField(
-            field, f"Unknown time zone {name!r}; use an IANA name such as America/New_York."
-        )
-    return tz
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidField(field, problem) from None
 
 
 _zone_names: frozenset[str] | None = None
@@ -52,7 +47,7 @@ _zone_names: frozenset[str] | None = None
 def _known_zones() -> frozenset[str]:
     global _zone_names
     if _zone_names is None:
-        _zone_names = frozenset(available_timezones())
+        _zone_names = (frozenset(available_timezones()) | {"UTC"}) - {"localtime"}
     return _zone_names
 
 
@@ -117,7 +112,9 @@ def parse_rrule(text: str, field: str = "rrule") -> Rule:
 
 
 def _positive_int(value: str, field: str, name: str, maximum: int) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
+    # isdigit() alone lets through "²", which int() refuses, and digit strings too long to parse.
+    well_formed = value.isascii() and value.isdigit() and len(value) <= 6
+    if not well_formed or not 1 <= int(value) <= maximum:
         raise InvalidField(field, f"RRULE {name} must be a whole number from 1 to {maximum}.")
     return int(value)
 
@@ -182,16 +179,26 @@ class Schedule:
         return min(bounds) if bounds else None
 
     def _rrule(self) -> du.rrule:
+        # dateutil deprecates COUNT together with UNTIL (and will refuse it), so with a COUNT
+        # the end date is applied by _local_starts instead.
         return du.rrule(
             self.rule.freq,
             dtstart=datetime.combine(self.start_date, self.start_time),
             interval=self.rule.interval,
             byweekday=self.rule.byweekday,
             count=self.rule.count,
-            until=self._local_until(),
+            until=self._local_until() if self.rule.count is None else None,
             wkst=self.rule.wkst,
             cache=False,
         )
+
+    def _local_starts(self, lo_local: datetime, hi_local: datetime) -> list[datetime]:
+        local_until = self._local_until()
+        return [
+            local
+            for local in self._rrule().between(lo_local, hi_local, inc=True)
+            if local_until is None or local <= local_until
+        ]
 
     def starts_between(self, after: datetime | None, until: datetime) -> list[datetime]:
         """UTC starts with after < start <= until (after None: from the first)."""
@@ -203,7 +210,7 @@ class Schedule:
         hi_local = until.astimezone(self.tz).replace(tzinfo=None) + timedelta(days=1)
         tz = self.tz
         starts = []
-        for local in self._rrule().between(lo_local, hi_local, inc=True):
+        for local in self._local_starts(lo_local, hi_local):
             # fold=0: an ambiguous wall time takes its first instant and a skipped one
             # shifts forward, as RFC 5545 asks.
             instant = local.replace(tzinfo=tz).astimezone(UTC)
@@ -216,9 +223,8 @@ class Schedule:
         local_until = self._local_until()
         if local_until is None and self.rule.count is None:
             return None
-        last = None
         if self.rule.count is not None:
-            occurrences = list(self._rrule())
+            occurrences = [o for o in self._rrule() if local_until is None or o <= local_until]
             last = occurrences[-1] if occurrences else None
         else:
             last = self._rrule().before(local_until, inc=True)

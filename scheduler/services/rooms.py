@@ -3,8 +3,8 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Room
-from scheduler.services import audit
+from scheduler.models import Room, Session, SessionSeries
+from scheduler.services import audit, clock
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
 
@@ -15,6 +15,45 @@ def _check_name_free(db: DbSession, name: str, room_id: int | None = None) -> No
     clash = db.scalar(select(Room.id).where(Room.name == name))
     if clash is not None and clash != room_id:
         raise InvalidField("name", f"A room named {name!r} already exists.")
+
+
+def _check_capacity_fits_bookings(db: DbSession, room: Room, capacity: int) -> None:
+    """A room may not shrink below the seats its active series and future sessions promise."""
+    if capacity >= room.capacity:
+        return
+    series = db.scalar(
+        select(SessionSeries)
+        .where(
+            SessionSeries.room_id == room.id,
+            SessionSeries.status == "active",
+            SessionSeries.capacity > capacity,
+        )
+        .order_by(SessionSeries.capacity.desc(), SessionSeries.id)
+        .limit(1)
+    )
+    if series is not None:
+        raise InvalidField(
+            "capacity",
+            f"Series {series.id} ({series.title!r}) has {series.capacity} places in this room; "
+            "lower its capacity or move it first.",
+        )
+    session = db.scalar(
+        select(Session)
+        .where(
+            Session.room_id == room.id,
+            Session.status == "scheduled",
+            Session.starts_at > clock.now(),
+            Session.capacity > capacity,
+        )
+        .order_by(Session.starts_at, Session.id)
+        .limit(1)
+    )
+    if session is not None:
+        raise InvalidField(
+            "capacity",
+            f"Session {session.id} has {session.capacity} places in this room; "
+            "move it first.",
+        )
 
 
 def create_room(db: DbSession, actor: Actor, **fields) -> Room:
@@ -31,6 +70,8 @@ def update_room(db: DbSession, actor: Actor, room: Room, changes: dict) -> Room:
     """Edit a room."""
     if "name" in changes:
         _check_name_free(db, changes["name"], room.id)
+    if "capacity" in changes:
+        _check_capacity_fits_bookings(db, room, changes["capacity"])
     before = audit.snapshot(room, AUDITED)
     for key, value in changes.items():
         setattr(room, key, value)

@@ -1,14 +1,14 @@
 """Recurring series: creation, materialisation, edits that never rewrite history."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Program, Room, Session, SessionSeries, Staff
-from scheduler.models.series import MAX_DURATION_MINUTES, series_facilitators
+from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS, series_facilitators
 from scheduler.models.sessions import session_facilitators
 from scheduler.services import audit
 from scheduler.services.audit import Actor
@@ -36,6 +36,17 @@ AUDITED = (
     "video_url",
     "status",
     "facilitator_ids",
+)
+REQUIRED = (
+    "program_id",
+    "kind",
+    "title",
+    "timezone",
+    "start_date",
+    "start_time",
+    "duration_minutes",
+    "rrule",
+    "capacity",
 )
 # Fields whose change moves occurrences in time; the rest are copied onto them.
 SCHEDULE_FIELDS = {"timezone", "start_date", "start_time", "duration_minutes", "rrule", "end_date"}
@@ -78,6 +89,12 @@ def _snapshot(series: SessionSeries) -> dict:
 
 def _validate(db: DbSession, values: dict) -> None:
     """Check a series' merged values; raises InvalidField naming the first bad field."""
+    # Services are called by jobs and the CLI too, not only through the API's schemas.
+    for name in REQUIRED:
+        if values.get(name) is None or values.get(name) == "":
+            raise InvalidField(name, "is required.")
+    if values["kind"] not in SESSION_KINDS:
+        raise InvalidField("kind", f"must be one of {', '.join(SESSION_KINDS)}.")
     get_referenced(db, Program, values["program_id"], "program_id", "program")
     zone(values["timezone"])
     parse_rrule(values["rrule"])
@@ -102,6 +119,12 @@ def _validate(db: DbSession, values: dict) -> None:
             )
 
 
+def _check_names(values: dict) -> None:
+    for name in values:
+        if name not in AUDITED:
+            raise InvalidField(name, "is not a field of a series.")
+
+
 def _facilitators(db: DbSession, ids, field: str = "facilitator_ids") -> list[Staff]:
     staff = []
     for staff_id in dict.fromkeys(ids or ()):
@@ -116,9 +139,10 @@ def create_series(
     db: DbSession, actor: Actor, *, now: datetime, horizon_days: int, **fields
 ) -> tuple[SessionSeries, SeriesChange]:
     """Add a series and make its occurrences up to the horizon."""
+    _check_names(fields)
     facilitator_ids = fields.pop("facilitator_ids", None) or []
     if fields.get("capacity") is None:
-        fields["capacity"] = default_capacity(fields["kind"])
+        fields["capacity"] = default_capacity(fields.get("kind"))
     if not fields.get("timezone") and fields.get("program_id") is not None:
         program = get_referenced(db, Program, fields["program_id"], "program_id", "program")
         fields["timezone"] = program.timezone
@@ -174,18 +198,48 @@ def materialize(db: DbSession, series: SessionSeries, until: datetime) -> int:
     if after is not None and after >= until:
         return 0
     starts = schedule_of(series).starts_between(after, until)
+    if after is not None and starts:
+        # An edit may already have given a day past the old bookmark its session (re-timed
+        # there, or held by an override); that day keeps it rather than gaining a second.
+        taken = _days_with_sessions(db, series, since=after - timedelta(days=2))
+        tz = zone(series.timezone)
+        starts = [start for start in starts if local_date(start, tz) not in taken]
     created = _insert_occurrences(db, series, starts)
     series.materialized_until = until
     return created
 
 
+def occurrence_day(session: Session) -> date:
+    """The day the series rule made an occurrence for, on the wall clock of its own zone."""
+    return local_date(session.original_start or session.starts_at, zone(session.timezone))
+
+
+def _days_with_sessions(db: DbSession, series: SessionSeries, since: datetime) -> set[date]:
+    return {
+        local_date(original, zone(tz_name))
+        for original, tz_name in db.execute(
+            select(Session.original_start, Session.timezone).where(
+                Session.series_id == series.id, Session.original_start > since
+            )
+        )
+    }
+
+
 def _insert_occurrences(db: DbSession, series: SessionSeries, starts: list[datetime]) -> int:
     if not starts:
         return 0
+    starts = sorted(starts)
     stamp = clock_now()
-    rows = [_row_for(series, start, stamp) for start in starts]
-    stmt = _insert_ignoring_duplicates(db).returning(Session.id)
-    new_ids = db.execute(stmt, rows).scalars().all()
+    window = (
+        Session.series_id == series.id,
+        Session.original_start >= starts[0],
+        Session.original_start <= starts[-1],
+    )
+    existing = set(db.scalars(select(Session.id).where(*window)))
+    # No RETURNING: drivers then batch the rows as one prepared executemany, which is
+    # several times faster on PostgreSQL than multi-row VALUES with RETURNING.
+    db.execute(_insert_ignoring_duplicates(db), [_row_for(series, s, stamp) for s in starts])
+    new_ids = [sid for sid in db.scalars(select(Session.id).where(*window)) if sid not in existing]
     staff_ids = db.scalars(
         select(series_facilitators.c.staff_id).where(series_facilitators.c.series_id == series.id)
     ).all()
@@ -244,6 +298,8 @@ def update_series(
     reason: str | None = None,
 ) -> tuple[SessionSeries, SeriesChange]:
     """Edit a series; only future, untouched occurrences follow the edit."""
+    changes = dict(changes)  # the caller's dict is left as given
+    _check_names(changes)
     before = _snapshot(series)
     merged = {k: getattr(series, k) for k in AUDITED[:-1]}
     merged.update({k: v for k, v in changes.items() if k != "facilitator_ids"})
@@ -255,12 +311,18 @@ def update_series(
         staff = _facilitators(db, changes.pop("facilitator_ids"))
     if "status" in changes and changes["status"] == "ended":
         changes.pop("status")  # ending goes through end_series
+    old_end = series.end_date
     for key, value in changes.items():
         setattr(series, key, value)
     if staff is not None:
         series.facilitators = staff
+    end_moved = series.end_date != old_end
+    if end_moved and series.status == "ended" and (
+        series.end_date is None or (old_end is not None and series.end_date > old_end)
+    ):
+        series.status = "active"  # moving the end out reopens an ended series
     db.flush()
-    result = regenerate(db, series, now=now)
+    result = regenerate(db, series, now=now, end_moved=end_moved)
     result.created += materialize(db, series, horizon(now, horizon_days))
     after = _snapshot(series)
     audit.record(db, actor, "update", "series", series.id, before, after, reason=reason)
@@ -283,20 +345,7 @@ def end_series(
     series.end_date = end_date
     series.status = "ended"
     db.flush()
-    result = regenerate(db, series, now=now)
-    tz = zone(series.timezone)
-    # Sessions moved by an override end with their series too.
-    for session in db.scalars(
-        select(Session).where(
-            Session.series_id == series.id,
-            Session.is_overridden.is_(True),
-            Session.status == "scheduled",
-            Session.starts_at > now,
-        )
-    ):
-        if local_date(session.original_start or session.starts_at, tz) > end_date:
-            _cancel(session, "series_end", reason or "Series ended")
-            result.cancelled += 1
+    result = regenerate(db, series, now=now, end_moved=True, end_reason=reason)
     audit.record(db, actor, "end", "series", series.id, before, _snapshot(series), reason=reason)
     return series, result
 
@@ -308,80 +357,130 @@ def _cancel(session: Session, by: str, reason: str) -> None:
     session.sequence += 1
 
 
-def regenerate(db: DbSession, series: SessionSeries, *, now: datetime) -> SeriesChange:
-    """Bring future, untouched occurrences in line with the series as it now stands."""
+def regenerate(
+    db: DbSession,
+    series: SessionSeries,
+    *,
+    now: datetime,
+    end_moved: bool = False,
+    end_reason: str | None = None,
+) -> SeriesChange:
+    """Bring future, untouched occurrences in line with the series as it now stands.
+
+    Overrides are left alone, except that when the end date moves, those after it are
+    cancelled and those it had cancelled come back once the end moves past them again.
+    """
     result = SeriesChange()
-    window_end = series.materialized_until or now
     schedule = schedule_of(series)
     tz = schedule.tz
-    wanted: dict = {}
-    if window_end > now:
-        for start in schedule.starts_between(now, window_end):
-            wanted[local_date(start, tz)] = start
-
     rows = _regenerable(db, series, now)
     regenerable_ids = {r.id for r in rows}
     # A day already held by an override, attendance or the past keeps that occurrence.
-    held_days = {
-        local_date(original, tz)
-        for sid, original in db.execute(
-            select(Session.id, Session.original_start).where(
-                Session.series_id == series.id, Session.original_start.is_not(None)
-            )
+    held_days, held_starts = set(), set()
+    for sid, original, tz_name in db.execute(
+        select(Session.id, Session.original_start, Session.timezone).where(
+            Session.series_id == series.id, Session.original_start.is_not(None)
         )
-        if sid not in regenerable_ids
-    }
-    by_day: dict = {}
+    ):
+        if sid not in regenerable_ids:
+            held_days.add(local_date(original, zone(tz_name)))
+            held_starts.add(original)
+    # Rows are matched to the new rule by the day they were made for, in their own zone,
+    # so correcting a series' zone keeps Monday's session on Monday.
+    by_day: dict[date, list[Session]] = {}
     for row in rows:
-        day = local_date(row.original_start or row.starts_at, tz)
-        keep = by_day.get(day)
-        if keep is None or (keep.status != "scheduled" and row.status == "scheduled"):
-            by_day[day] = row
+        by_day.setdefault(occurrence_day(row), []).append(row)
+
+    # Days without a session wait for the horizon job; a day that has one follows the edit
+    # even when its new time lands past the materialised window, so it is never doubled.
+    window_end = series.materialized_until or now
+    reach = max([window_end, *(r.starts_at for r in rows)]) + timedelta(days=2)
+    wanted: dict[date, datetime] = {}
+    for start in schedule.starts_between(now, reach) if reach > now else ():
+        day = local_date(start, tz)
+        if day in held_days or start in held_starts:
+            continue
+        if start <= window_end or day in by_day:
+            wanted[day] = start
 
     staff = list(series.facilitators)
     staff_ids = [s.id for s in staff]
-    end_day = series.end_date
-    for day, row in by_day.items():
-        start = wanted.pop(day, None) if day not in held_days else None
-        if start is None:
-            if row.status == "scheduled":
-                beyond_end = end_day is not None and day > end_day
-                _cancel(
-                    row,
-                    "series_end" if beyond_end else "series_edit",
-                    "Series ended" if beyond_end else "No longer in the series schedule",
-                )
+    for day, day_rows in by_day.items():
+        start = wanted.pop(day, None)
+        keep = None
+        if start is not None:
+            # The row already at this start, else a scheduled one: no unique clash, least churn.
+            keep = next((r for r in day_rows if r.original_start == start), None) or next(
+                (r for r in day_rows if r.status == "scheduled"), day_rows[0]
+            )
+        for row in day_rows:
+            if row is not keep and row.status == "scheduled":
+                if _beyond_end(series, day):
+                    _cancel(row, "series_end", end_reason or "Series ended")
+                else:
+                    _cancel(row, "series_edit", "No longer in the series schedule")
                 result.cancelled += 1
-            continue
-        end = start + timedelta(minutes=series.duration_minutes)
-        moved = (row.starts_at, row.ends_at) != (start, end)
-        relocated = (row.room_id, row.video_url) != (series.room_id, series.video_url)
-        revived = row.status != "scheduled"
-        changed = moved or relocated or revived
-        for field in COPIED_FIELDS:
-            if getattr(row, field) != getattr(series, field):
-                setattr(row, field, getattr(series, field))
-                changed = True
-        if row.timezone != series.timezone:
-            row.timezone = series.timezone
-            changed = True
-        if row.original_start != start:
-            row.original_start = start
-        row.starts_at, row.ends_at = start, end
-        if revived:
-            row.status, row.cancelled_by, row.cancel_reason = "scheduled", None, None
-        if [s.id for s in row.facilitators] != staff_ids:
-            row.facilitators = list(staff)
-            changed = True
-        if moved or relocated or revived:
-            row.sequence += 1
-        if changed:
+        if keep is not None and _follow(keep, series, start, staff, staff_ids):
             result.updated += 1
-    for day in held_days:
-        wanted.pop(day, None)
+    if end_moved:
+        # Only then: a coordinator may later restore one session past the end on purpose.
+        _follow_end(db, series, now, result, end_reason)
     # Updates first: a re-timed row may free the original_start a new row needs.
     db.flush()
     result.created += _insert_occurrences(db, series, sorted(wanted.values()))
     if result.created:
         db.expire_all()
     return result
+
+
+def _beyond_end(series: SessionSeries, day: date) -> bool:
+    return series.end_date is not None and day > series.end_date
+
+
+def _follow(row: Session, series: SessionSeries, start: datetime, staff, staff_ids) -> bool:
+    """Make one regenerable row match the series; True if anything changed."""
+    end = start + timedelta(minutes=series.duration_minutes)
+    moved = (row.starts_at, row.ends_at) != (start, end)
+    relocated = (row.room_id, row.video_url) != (series.room_id, series.video_url)
+    revived = row.status != "scheduled"
+    changed = moved or relocated or revived
+    for field in COPIED_FIELDS:
+        if getattr(row, field) != getattr(series, field):
+            setattr(row, field, getattr(series, field))
+            changed = True
+    if row.timezone != series.timezone:
+        row.timezone = series.timezone
+        changed = True
+    if row.original_start != start:
+        row.original_start = start
+    row.starts_at, row.ends_at = start, end
+    if revived:
+        row.status, row.cancelled_by, row.cancel_reason = "scheduled", None, None
+    if [s.id for s in row.facilitators] != staff_ids:
+        row.facilitators = list(staff)
+        changed = True
+    if moved or relocated or revived:
+        row.sequence += 1
+    return changed
+
+
+def _follow_end(
+    db: DbSession, series: SessionSeries, now: datetime, result: SeriesChange, reason
+) -> None:
+    """Overridden sessions end with their series, and come back if the end moves past them."""
+    for session in db.scalars(
+        select(Session).where(
+            Session.series_id == series.id,
+            Session.is_overridden.is_(True),
+            Session.starts_at > now,
+            or_(Session.status == "scheduled", Session.cancelled_by == "series_end"),
+        )
+    ):
+        beyond = _beyond_end(series, occurrence_day(session))
+        if beyond and session.status == "scheduled":
+            _cancel(session, "series_end", reason or "Series ended")
+            result.cancelled += 1
+        elif not beyond and session.status == "cancelled":
+            session.status, session.cancelled_by, session.cancel_reason = "scheduled", None, None
+            session.sequence += 1
+            result.updated += 1

@@ -111,6 +111,12 @@ def change_session(
             room = get_referenced(db, Room, changes["room_id"], "room_id", "room")
             if not room.is_active:
                 raise InvalidField("room_id", f"Room {room.name!r} is not in use.")
+            if room.capacity < session.capacity:
+                raise InvalidField(
+                    "room_id",
+                    f"Room {room.name!r} seats {room.capacity}; this session has "
+                    f"{session.capacity} places.",
+                )
         session.room_id = changes["room_id"]
         relevant = True
 

@@ -1,0 +1,351 @@
+"""Who may do what: anonymous 401, clients only their own record, clinicians read, writers write."""
+
+import re
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from scheduler.extensions import db as _db
+from scheduler.models import ApiToken, Session
+from scheduler.services import clock
+
+API = "/api/v1"
+PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/openapi.json"),
+          ("GET", "/api/v1/docs")}
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def _clinic_clock(now):
+    """Run every request at the frozen clinic 'now', so token lifetimes are predictable."""
+
+
+def api_routes(app):
+    """(method, rule) for every /api/v1 route, read from the app so new routes are covered."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(API + "/"):
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            routes.append((method, rule.rule))
+    return routes
+
+
+def concrete(rule: str, ids: dict | None = None) -> str:
+    """A URL for a rule, with each <int:x_id> filled from ids (default 1)."""
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str((ids or {}).get(m.group(1), 1)), rule)
+
+
+def call(client, method, url, headers=None):
+    kwargs = {"json": {}} if method in WRITE_METHODS else {}
+    return client.open(url, method=method, headers=headers or {}, **kwargs)
+
+
+def row_counts() -> dict:
+    return {
+        table.name: _db.session.scalar(select(func.count()).select_from(table))
+        for table in _db.metadata.sorted_tables
+    }
+
+
+@pytest.fixture
+def clinic(make):
+    """Rows behind every path id, so a refusal cannot be a 404 in disguise."""
+    program = make.program()
+    room, staff = make.room(), make.staff()
+    series = make.series(program, room_id=room.id, facilitator_ids=[staff.id],
+                         end_date=date(2027, 4, 30))
+    session_id = _db.session.scalar(
+        select(Session.id).where(Session.series_id == series.id).order_by(Session.starts_at)
+    )
+    return {"program_id": program.id, "room_id": room.id, "staff_id": staff.id,
+            "client_id": make.client(program).id, "series_id": series.id,
+            "session_id": session_id}
+
+
+# --- anonymous -------------------------------------------------------------------------------
+
+
+def test_the_route_walk_sees_every_api_resource(app):
+    """Guard for the walks below: they must see the routes they claim to cover."""
+    rules = {rule for _, rule in api_routes(app)}
+    for expected in ("/api/v1/programs/<int:program_id>", "/api/v1/sessions/<int:session_id>",
+                     "/api/v1/series/<int:series_id>/end", "/api/v1/auth/me"):
+        assert expected in rules
+
+
+def test_every_api_route_refuses_an_anonymous_caller_with_401(app, client, clinic):
+    """Apart from the token exchange and the API docs, nothing under /api/v1 is public."""
+    wrong = []
+    for method, rule in api_routes(app):
+        if (method, rule) in PUBLIC:
+            continue
+        response = call(client, method, concrete(rule, clinic))
+        if response.status_code != 401 or response.headers.get("WWW-Authenticate") != "Bearer":
+            wrong.append((method, rule, response.status_code))
+    assert wrong == []
+
+
+def test_an_anonymous_write_writes_nothing(app, client, clinic):
+    """A refused anonymous write leaves every table as it was."""
+    before = row_counts()
+    for method, rule in api_routes(app):
+        if method in WRITE_METHODS and (method, rule) not in PUBLIC:
+            call(client, method, concrete(rule, clinic))
+    assert row_counts() == before
+
+
+def test_the_openapi_document_and_docs_need_no_login(client):
+    """Integrators can read the API description before they have an account."""
+    assert client.get(f"{API}/openapi.json").status_code == 200
+    assert client.get(f"{API}/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer garbage",
+        "Bearer ",
+        "Bearer",
+        "bearer not-a-token-either",
+        "Token abc",
+        "Basic Y29vcmRpbmF0b3I6cGFzc3dvcmQ=",
+        "Bearer " + "A" * 5000,
+        "Bearer \u00ff\u00fe",
+    ],
+)
+def test_a_garbage_authorization_header_answers_401(client, authorization):
+    """Anything but a live bearer token is anonymous."""
+    response = client.get(f"{API}/programs", headers={"Authorization": authorization})
+    assert response.status_code == 401
+
+
+def test_a_token_works_until_it_expires(client, make, auth, now):
+    """A token issued for an hour answers 200 inside the hour and 401 after it."""
+    headers = auth.for_user(make.user("coordinator"))
+    with clock.frozen(now + timedelta(minutes=59)):
+        assert client.get(f"{API}/programs", headers=headers).status_code == 200
+    with clock.frozen(now + timedelta(hours=1)):
+        assert client.get(f"{API}/programs", headers=headers).status_code == 401
+
+
+def test_a_revoked_token_answers_401(client, make, auth, db, now):
+    """Revoking a token shuts it out at once."""
+    headers = auth.for_user(make.user("admin"))
+    for row in db.scalars(select(ApiToken)):
+        row.revoked_at = now
+    db.commit()
+    assert client.get(f"{API}/programs", headers=headers).status_code == 401
+
+
+def test_a_deactivated_users_token_answers_401(client, make, auth, db):
+    """Deactivating an account ends its API access without waiting for the token to expire."""
+    user = make.user("coordinator")
+    headers = auth.for_user(user)
+    user.is_active = False
+    db.commit()
+    assert client.get(f"{API}/programs", headers=headers).status_code == 401
+
+
+def test_one_callers_identity_does_not_carry_over_to_the_next_request(client, auth):
+    """An anonymous request right after an authenticated one is still anonymous."""
+    assert client.get(f"{API}/programs", headers=auth("admin")).status_code == 200
+    assert client.get(f"{API}/programs").status_code == 401
+    clinician = auth("clinician")
+    assert client.post(f"{API}/rooms", json={"name": "R", "capacity": 3},
+                       headers=auth("admin")).status_code == 201
+    assert client.post(f"{API}/rooms", json={"name": "S", "capacity": 3},
+                       headers=clinician).status_code == 403
+
+
+# --- clinicians read, coordinators and admins write -------------------------------------------
+
+
+def test_a_clinician_may_read_every_staff_readable_route(app, client, auth, clinic):
+    """Clinicians see the schedule: every GET answers 200."""
+    headers = auth("clinician")
+    wrong = []
+    for method, rule in api_routes(app):
+        if method == "GET" and (method, rule) not in PUBLIC:
+            response = client.get(concrete(rule, clinic), headers=headers)
+            if response.status_code != 200:
+                wrong.append((rule, response.status_code))
+    assert wrong == []
+
+
+def test_a_clinician_may_not_write_anywhere(app, client, auth, clinic):
+    """Every write route answers 403 to a clinician and writes nothing."""
+    headers = auth("clinician")
+    before = row_counts()
+    wrong = []
+    for method, rule in api_routes(app):
+        if method in WRITE_METHODS and (method, rule) not in PUBLIC:
+            response = call(client, method, concrete(rule, clinic), headers)
+            if response.status_code != 403:
+                wrong.append((method, rule, response.status_code))
+    assert wrong == []
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize("role", ["coordinator", "admin"])
+def test_coordinators_and_admins_may_write(client, auth, clinic, role):
+    """Both writer roles can create and edit records and override a session."""
+    headers = auth(role)
+    room = client.post(f"{API}/rooms", json={"name": "New room", "capacity": 8}, headers=headers)
+    assert room.status_code == 201
+    assert client.patch(f"{API}/rooms/{room.json['id']}", json={"capacity": 9},
+                        headers=headers).status_code == 200
+    assert client.patch(f"{API}/programs/{clinic['program_id']}", json={"name": "Renamed"},
+                        headers=headers).status_code == 200
+    cancel = client.patch(f"{API}/sessions/{clinic['session_id']}",
+                          json={"status": "cancelled", "reason": "Snow"}, headers=headers)
+    assert cancel.status_code == 200
+    assert cancel.json["status"] == "cancelled"
+
+
+# --- clients see only their own record --------------------------------------------------------
+
+
+@pytest.fixture
+def client_user(make):
+    return make.user("client")
+
+
+def test_a_client_reads_their_own_record(client, auth, client_user):
+    """GET /clients/{own id} answers 200 with their record."""
+    response = client.get(f"{API}/clients/{client_user.client_id}",
+                          headers=auth.for_user(client_user))
+    assert response.status_code == 200
+    assert response.json["id"] == client_user.client_id
+
+
+def test_a_client_may_not_read_another_clients_record(client, auth, make, client_user):
+    """Someone else's record answers 403, as does an id that does not exist (no probing)."""
+    headers = auth.for_user(client_user)
+    other = make.client()
+    assert client.get(f"{API}/clients/{other.id}", headers=headers).status_code == 403
+    assert client.get(f"{API}/clients/999999", headers=headers).status_code == 403
+
+
+def test_a_client_may_not_read_any_list_or_staff_record(app, client, auth, clinic, client_user):
+    """Every GET except /auth/me and their own client record answers 403 to a client."""
+    headers = auth.for_user(client_user)
+    wrong = []
+    for method, rule in api_routes(app):
+        if method != "GET" or (method, rule) in PUBLIC or rule.endswith("/auth/me"):
+            continue
+        url = concrete(rule, clinic)  # clinic's client is not this user's client
+        response = client.get(url, headers=headers)
+        if response.status_code != 403:
+            wrong.append((rule, response.status_code))
+    assert wrong == []
+
+
+def test_a_client_may_not_write_even_their_own_record(app, client, auth, clinic, client_user):
+    """Clients change nothing through the API; every write answers 403."""
+    headers = auth.for_user(client_user)
+    ids = {**clinic, "client_id": client_user.client_id}
+    before = row_counts()
+    wrong = []
+    for method, rule in api_routes(app):
+        if method in WRITE_METHODS and (method, rule) not in PUBLIC:
+            response = call(client, method, concrete(rule, ids), headers)
+            if response.status_code != 403:
+                wrong.append((method, rule, response.status_code))
+    assert wrong == []
+    assert row_counts() == before
+
+
+# --- POST /auth/token and GET /auth/me --------------------------------------------------------
+
+
+def test_the_right_password_gives_a_token_that_works(client, make):
+    """email + password exchange for a bearer token that authenticates later requests."""
+    user = make.user("coordinator", password=PASSWORD)
+    response = client.post(f"{API}/auth/token", json={"email": user.email, "password": PASSWORD})
+
+    assert response.status_code == 200
+    assert response.json["token_type"] == "Bearer"
+    headers = {"Authorization": f"Bearer {response.json['token']}"}
+    me = client.get(f"{API}/auth/me", headers=headers)
+    assert me.status_code == 200
+    assert (me.json["id"], me.json["email"], me.json["role"]) == (user.id, user.email,
+                                                                  "coordinator")
+    assert client.post(f"{API}/rooms", json={"name": "R", "capacity": 4},
+                       headers=headers).status_code == 201
+
+
+def test_the_email_is_matched_ignoring_case_and_spaces(client, make):
+    """People type their address as they like; it is still their account."""
+    user = make.user("clinician", password=PASSWORD)
+    response = client.post(f"{API}/auth/token",
+                           json={"email": f"  {user.email.upper()} ", "password": PASSWORD})
+    assert response.status_code == 200
+
+
+def test_the_token_expires_when_the_response_says(client, make, now):
+    """expires_at is in the future, and the token stops working then."""
+    user = make.user("clinician", password=PASSWORD)
+    body = client.post(f"{API}/auth/token",
+                       json={"email": user.email, "password": PASSWORD}).json
+    headers = {"Authorization": f"Bearer {body['token']}"}
+    expires_at = datetime.fromisoformat(body["expires_at"])
+    assert expires_at > now
+    with clock.frozen(expires_at - timedelta(seconds=1)):
+        assert client.get(f"{API}/auth/me", headers=headers).status_code == 200
+    with clock.frozen(expires_at):
+        assert client.get(f"{API}/auth/me", headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {"password": "wrong password!"},
+        {"password": PASSWORD.upper()},
+        {"email": "nobody@clinic.test"},
+    ],
+)
+def test_wrong_credentials_answer_401_without_a_token(client, make, db, credentials):
+    """A wrong password or unknown email gets 401 and no token row is made."""
+    user = make.user("coordinator", password=PASSWORD)
+    tokens = db.scalar(select(func.count(ApiToken.id)))
+    body = {"email": user.email, "password": PASSWORD, **credentials}
+
+    response = client.post(f"{API}/auth/token", json=body)
+
+    assert response.status_code == 401
+    assert "token" not in response.json
+    assert db.scalar(select(func.count(ApiToken.id))) == tokens
+
+
+def test_a_deactivated_user_cannot_get_a_token(client, make, db):
+    """The right password does not open a deactivated account."""
+    user = make.user("coordinator", password=PASSWORD)
+    user.is_active = False
+    db.commit()
+    response = client.post(f"{API}/auth/token", json={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 401
+
+
+def test_an_invited_user_without_a_password_cannot_get_a_token(client, make):
+    """An account whose password was never set cannot be logged into with any password."""
+    user = make.user("clinician")
+    response = client.post(f"{API}/auth/token", json={"email": user.email, "password": ""})
+    assert response.status_code == 401
+
+
+def test_a_token_request_without_a_password_is_refused_naming_it(client):
+    """A malformed token request is a 422 naming the missing field."""
+    response = client.post(f"{API}/auth/token", json={"email": "a@clinic.test"})
+    assert response.status_code == 422
+    assert "password" in response.json["errors"]["json"]
+
+
+def test_me_tells_a_client_which_client_they_are(client, auth, client_user):
+    """GET /auth/me gives a client login its client_id, the key to its own records."""
+    me = client.get(f"{API}/auth/me", headers=auth.for_user(client_user)).json
+    assert (me["role"], me["client_id"], me["staff_id"]) == ("client", client_user.client_id,
+                                                            None)
+    assert "password" not in me and "password_hash" not in me
