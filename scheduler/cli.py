@@ -1,7 +1,7 @@
 """Command-line tools: `flask --app wsgi create-user`, `seed-demo`."""
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 
 from scheduler.extensions import db
@@ -63,7 +63,6 @@ def seed_demo(n_clients, weeks, if_empty):
             n_clients=n_clients,
             weeks=weeks,
             now=clock.now(),
-            horizon_days=max(weeks * 7, current_app.config["SESSION_HORIZON_DAYS"]),
             progress=bar.update,
         )
     db.session.commit()

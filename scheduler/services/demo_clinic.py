@@ -1,7 +1,7 @@
 """A deterministic demo clinic: two programs, group tracks, individual therapy, logins."""
 
 import random
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Callable
 
 from sqlalchemy import func, select
@@ -54,15 +54,19 @@ def seed(
     n_clients: int,
     weeks: int,
     now: datetime,
-    horizon_days: int,
     progress: Callable[[int], None] = lambda n: None,
 ) -> list[tuple[str, str]]:
-    """Create the clinic through the same services the API uses; returns (role, email) logins."""
+    """Create the clinic through the same services the API uses; returns (role, email) logins.
+
+    Series are open-ended, as a running program's are: `weeks` sets how far ahead sessions
+    are made now, and the horizon job keeps them rolling.
+    """
     actor = Actor.system("seed-demo")
     rng = random.Random(2027)
     tz = zone(DEMO_TZ)
     monday = now.astimezone(tz).date() - timedelta(days=now.astimezone(tz).weekday())
-    end = monday + timedelta(weeks=weeks) - timedelta(days=1)
+    # Whole weeks from this Monday, so `--weeks 2` means this week and next.
+    until = datetime.combine(monday + timedelta(weeks=weeks), time.min, tzinfo=tz)
 
     adult = programs.create_program(
         db, actor, name="Evening Program (adults)", level_of_care="2.1",
@@ -82,14 +86,15 @@ def seed(
     progress(1)
     program_rows = (adult, teen)
     for prog, title, days, start, room, facilitators in GROUP_TRACKS:
-        series.create_series(
-            db, actor, now=now, horizon_days=horizon_days,
+        made, _ = series.create_series(
+            db, actor, now=now, horizon_days=0,
             program_id=program_rows[prog].id, kind="group", title=title,
             timezone=DEMO_TZ, start_date=monday, start_time=start, duration_minutes=180,
-            rrule=f"FREQ=WEEKLY;BYDAY={days}", end_date=end, capacity=12,
+            rrule=f"FREQ=WEEKLY;BYDAY={days}", capacity=12,
             room_id=room_rows[room].id,
             facilitator_ids=[staff_rows[i].id for i in facilitators],
         )
+        series.materialize(db, made, until)
         progress(1)
 
     therapists = [s for s in staff_rows if s.role == "therapist"]
@@ -111,13 +116,14 @@ def seed(
         office = offices[(slot % len(therapists)) % len(offices)]
         weekday = ["MO", "TU", "WE", "TH", "FR"][(slot // len(therapists)) % 5]
         hour = INDIVIDUAL_SLOTS[(slot // (len(therapists) * 5)) % len(INDIVIDUAL_SLOTS)]
-        series.create_series(
-            db, actor, now=now, horizon_days=horizon_days,
+        made, _ = series.create_series(
+            db, actor, now=now, horizon_days=0,
             program_id=program.id, kind="individual", title="Individual therapy",
             timezone=DEMO_TZ, start_date=monday, start_time=hour, duration_minutes=50,
-            rrule=f"FREQ=WEEKLY;BYDAY={weekday}", end_date=end, capacity=1,
+            rrule=f"FREQ=WEEKLY;BYDAY={weekday}", capacity=1,
             room_id=office.id, facilitator_ids=[therapist.id],
         )
+        series.materialize(db, made, until)
         slot += 1
         progress(1)
 
