@@ -48,7 +48,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_api(app, api)
     register_web(app)
     register_cli(app)
+    app.before_request(_open_write_transaction)
     return app
+
+
+def _open_write_transaction() -> None:
+    """Give every write request its transaction before it reads what it will decide on."""
+    from flask import request
+
+    from scheduler.extensions import db
+    from scheduler.services.locks import begin_write
+
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        begin_write(db.session)
 
 
 def _development_defaults(app: Flask) -> None:

@@ -28,13 +28,29 @@ login_manager = LoginManager()
 api = Api()
 
 
+def _is_sqlite(dbapi_connection) -> bool:
+    return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
     """Make SQLite enforce foreign keys and wait for locks instead of failing."""
-    module = type(dbapi_connection).__module__
-    if not module.startswith("sqlite3"):
+    if not _is_sqlite(dbapi_connection):
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    # WAL lets readers go on while one writer holds the lock.
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn):
+    """BEGIN IMMEDIATE for write transactions: take SQLite's write lock before reading.
+
+    pysqlite's own BEGIN comes only at the first write, too late for a read-then-write
+    (capacity, conflicts) to be safe. Other transactions keep that default.
+    """
+    if conn.dialect.name == "sqlite" and conn.get_execution_options().get("sqlite_immediate"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

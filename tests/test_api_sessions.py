@@ -113,10 +113,10 @@ def test_moving_a_session_raises_its_sequence_and_keeps_its_original_start(
     """A moved occurrence remembers which rule occurrence it was."""
     session = group["wednesday"]  # Wed 2027-03-03 18:00 New York
     body = patch(client, headers, session.id, {
-        "starts_at": "2027-03-04T17:00:00-05:00", "ends_at": "2027-03-04T19:30:00-05:00"})
+        "starts_at": "2027-03-05T17:00:00-05:00", "ends_at": "2027-03-05T19:30:00-05:00"})
 
-    assert body["starts_at"] == "2027-03-04T17:00:00-05:00"
-    assert body["ends_at"] == "2027-03-04T19:30:00-05:00"
+    assert body["starts_at"] == "2027-03-05T17:00:00-05:00"
+    assert body["ends_at"] == "2027-03-05T19:30:00-05:00"
     assert body["original_start"] == "2027-03-03T18:00:00-05:00"
     assert body["sequence"] == 1
     assert body["is_overridden"] is True
@@ -166,7 +166,7 @@ def test_a_moved_session_keeps_its_time_when_the_series_is_re_timed(
     assert edit.status_code == 200, edit.json
 
     body = client.get(f"{API}/sessions/{session.id}", headers=headers).json
-    assert body["starts_at"] == "2027-03-04T17:00:00-05:00"
+    assert body["starts_at"] == "2027-03-05T17:00:00-05:00"
     untouched = client.get(f"{API}/sessions/{session.id + 1}", headers=headers).json
     assert untouched["starts_at"].endswith("T19:00:00-05:00")
 

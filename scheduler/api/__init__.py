@@ -6,9 +6,22 @@ from flask_smorest import Api
 
 def register_api(app: Flask, api: Api) -> None:
     """Mount every API blueprint and the JSON error handling."""
-    from scheduler.api import access, auth, clients, errors, programs, rooms, series, sessions, staff
+    from scheduler.api import (
+        access,
+        auth,
+        availability,
+        bookings,
+        clients,
+        errors,
+        programs,
+        rooms,
+        series,
+        sessions,
+        staff,
+    )
 
     access.install(app)
     errors.install(app, api)
-    for module in (auth, programs, rooms, staff, clients, series, sessions):
+    for module in (auth, programs, rooms, staff, clients, series, sessions, bookings,
+                   availability):
         api.register_blueprint(module.blp, url_prefix="/api/v1" + module.URL_PREFIX)

@@ -79,6 +79,20 @@ class SeriesIn(ApiSchema):
     room_id = Id(allow_none=True)
     video_url = fields.URL(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
     facilitator_ids = fields.List(Id(), load_default=list)
+    override = fields.Boolean(
+        load_only=True,
+        metadata={"description": "Proceed despite room or staff conflicts; needs a reason."},
+    )
+    reason = fields.String(
+        load_only=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "Why: kept on the audit trail (required with override)."},
+    )
+
+    @validates_schema
+    def override_has_reason(self, data, **kwargs):
+        if data.get("override") and not data.get("reason"):
+            raise ValidationError("A reason is required with override.", "reason")
 
     @validates_schema
     def end_after_start(self, data, **kwargs):
@@ -87,7 +101,7 @@ class SeriesIn(ApiSchema):
 
 
 class SeriesChanges(SeriesIn):
-    reason = fields.String(load_only=True, validate=validate.Length(max=500))
+    pass
 
 
 SeriesPatch = patch_schema(SeriesChanges, "SeriesPatch")
@@ -122,6 +136,7 @@ class SeriesOut(Schema):
     facilitator_ids = fields.Function(lambda s: [f.id for f in s.facilitators])
     status = fields.String()
     materialized_until = fields.AwareDateTime(allow_none=True)
+    warnings = fields.List(fields.String(), dump_default=list)
     occurrences = fields.Nested(
         OccurrenceChanges,
         metadata={"description": "What this write did to the series' occurrences."},
@@ -138,7 +153,13 @@ SeriesList = list_schema(SeriesOut, "SeriesList")
 
 def _with_changes(series, change):
     series.occurrences = change
+    series.warnings = series_service.warnings(series)
     return series
+
+
+def _override_reason(data: dict) -> str | None:
+    reason = data.get("reason")
+    return reason if data.pop("override", False) else None
 
 
 @blp.route("")
@@ -162,12 +183,19 @@ class SeriesCollection(MethodView):
     @blp.arguments(SeriesIn)
     @blp.response(201, SeriesOut)
     def post(self, data):
-        """Create a series and make its occurrences up to the horizon."""
+        """Create a series and make its occurrences up to the horizon.
+
+        A room or facilitator already busy at any occurrence answers 409 with every
+        conflict listed, unless `override` is true and a `reason` is given.
+        """
+        override_reason = _override_reason(data)
+        data.pop("reason", None)
         series, change = series_service.create_series(
             db.session,
             current_actor(),
             now=clock.now(),
             horizon_days=current_app.config["SESSION_HORIZON_DAYS"],
+            override_reason=override_reason,
             **data,
         )
         db.session.commit()
@@ -188,6 +216,7 @@ class SeriesById(MethodView):
     def patch(self, changes, series_id):
         """Edit a series; past, attended and overridden occurrences stay as they were."""
         series = get_or_404(db.session, SessionSeries, series_id, "series")
+        override_reason = _override_reason(changes)
         reason = changes.pop("reason", None)
         if "capacity" in changes and changes["capacity"] is None:
             # As on create: no capacity means the kind's default, not a 500 from None < 1.
@@ -200,6 +229,7 @@ class SeriesById(MethodView):
             now=clock.now(),
             horizon_days=current_app.config["SESSION_HORIZON_DAYS"],
             reason=reason,
+            override_reason=override_reason,
         )
         db.session.commit()
         return _with_changes(series, change)

@@ -1,8 +1,10 @@
 """Sessions: the occurrences of a series, or one-off appointments."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from flask_login import current_user
+from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
 from scheduler.api.common import (
@@ -17,9 +19,9 @@ from scheduler.api.common import (
     page_of,
 )
 from scheduler.extensions import db
-from scheduler.models import Session
+from scheduler.models import Booking, Session
 from scheduler.models.sessions import SESSION_STATUSES
-from scheduler.services import sessions
+from scheduler.services import booking, sessions
 from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = "/sessions"
@@ -31,6 +33,7 @@ class SessionListArgs(PageArgs):
     program_id = QueryId()
     staff_id = QueryId()
     room_id = QueryId()
+    client_id = QueryId(metadata={"description": "Sessions this client has a seat in."})
     status = fields.String(validate=validate.OneOf(SESSION_STATUSES))
     from_ = Instant(
         data_key="from", metadata={"description": "Sessions ending after this instant."}
@@ -62,6 +65,8 @@ class SessionOut(Schema):
     facilitator_ids = fields.Function(lambda s: [f.id for f in s.facilitators])
     is_overridden = fields.Boolean()
     sequence = fields.Integer()
+    booked_count = fields.Integer()
+    waitlist_count = fields.Integer()
 
 
 class SessionPatch(ApiSchema):
@@ -72,9 +77,16 @@ class SessionPatch(ApiSchema):
     room_id = Id(allow_none=True)
     video_url = fields.URL(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
     facilitator_ids = fields.List(Id())
+    override = fields.Boolean(
+        load_only=True,
+        metadata={"description": "Proceed despite room, staff or client conflicts; "
+                  "needs a reason."},
+    )
 
     @validates_schema
     def coherent(self, data, **kwargs):
+        if data.get("override") and not data.get("reason"):
+            raise ValidationError("A reason is required with override.", "reason")
         if data.get("status") == "cancelled" and not data.get("reason"):
             raise ValidationError("A reason is required to cancel a session.", "reason")
         if "ends_at" in data and "starts_at" in data and data["ends_at"] <= data["starts_at"]:
@@ -84,42 +96,78 @@ class SessionPatch(ApiSchema):
 SessionList = list_schema(SessionOut, "SessionList")
 
 
+def with_counts(items: list[Session]) -> list[Session]:
+    """Attach booked and waitlist counts, one query for the whole page."""
+    tally = booking.counts(db.session, [s.id for s in items])
+    for session in items:
+        session.booked_count, session.waitlist_count = tally[session.id]
+    return items
+
+
+def _client_may_see(session_id: int) -> bool:
+    return db.session.scalar(
+        select(Booking.id).where(
+            Booking.session_id == session_id,
+            Booking.client_id == current_user.client_id,
+            Booking.status.in_(("booked", "waitlisted")),
+        )
+    ) is not None
+
+
 @blp.route("")
 class Sessions(MethodView):
-    @roles_required(*STAFF_READ)
+    @roles_required(*STAFF_READ, "client")
     @blp.arguments(SessionListArgs, location="query")
     @blp.response(200, SessionList)
     def get(self, args):
-        """List sessions by series, program, staff member, room and time window."""
+        """List sessions by series, program, staff member, room, client and time window.
+
+        A client sees only their own booked sessions.
+        """
+        if current_user.role == "client":
+            if args.get("client_id", current_user.client_id) != current_user.client_id:
+                abort(403, message="You may only read your own sessions.")
+            args["client_id"] = current_user.client_id
         filters = sessions.SessionFilter(
             series_id=args.get("series_id"),
             program_id=args.get("program_id"),
             staff_id=args.get("staff_id"),
             room_id=args.get("room_id"),
+            client_id=args.get("client_id"),
             status=args.get("status"),
             starts_from=args.get("from_"),
             starts_to=args.get("to"),
         )
         offset, limit = offset_limit(args)
         items, total = sessions.list_sessions(db.session, filters, offset=offset, limit=limit)
-        return page_of(items, total, args)
+        return page_of(with_counts(items), total, args)
 
 
 @blp.route("/<int:session_id>")
 class SessionById(MethodView):
-    @roles_required(*STAFF_READ)
+    @roles_required(*STAFF_READ, "client")
     @blp.response(200, SessionOut)
     def get(self, session_id):
-        """Read one session."""
-        return get_or_404(db.session, Session, session_id, "session")
+        """Read one session, with its booked and waitlist counts."""
+        if current_user.role == "client" and not _client_may_see(session_id):
+            abort(403, message="You may only read sessions you are booked into.")
+        return with_counts([get_or_404(db.session, Session, session_id, "session")])[0]
 
     @roles_required(*WRITE)
     @blp.arguments(SessionPatch)
     @blp.response(200, SessionOut)
     def patch(self, changes, session_id):
-        """Override one occurrence: cancel or restore, move, change room, substitute staff."""
+        """Override one occurrence: cancel or restore, move, change room, substitute staff.
+
+        A move, room or staff change that double-books anyone answers 409 listing every
+        conflict, unless `override` is true and a `reason` is given.
+        """
         session = get_or_404(db.session, Session, session_id, "session")
         reason = changes.pop("reason", None)
-        sessions.change_session(db.session, current_actor(), session, changes, reason=reason)
+        override_reason = reason if changes.pop("override", False) else None
+        sessions.change_session(
+            db.session, current_actor(), session, changes,
+            reason=reason, override_reason=override_reason,
+        )
         db.session.commit()
-        return session
+        return with_counts([session])[0]

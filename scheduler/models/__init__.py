@@ -1,6 +1,8 @@
 """SQLAlchemy models, one module per aggregate."""
 
 from scheduler.models.audit import AuditEvent
+from scheduler.models.availability import ClientUnavailability, StaffTimeOff
+from scheduler.models.bookings import Booking, Enrollment
 from scheduler.models.clients import Client
 from scheduler.models.programs import Program
 from scheduler.models.rooms import Room
@@ -12,6 +14,10 @@ from scheduler.models.users import ApiToken, User
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "Booking",
+    "ClientUnavailability",
+    "Enrollment",
+    "StaffTimeOff",
     "Client",
     "Program",
     "Room",

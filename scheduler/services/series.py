@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session as DbSession
 from scheduler.models import Program, Room, Session, SessionSeries, Staff
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS, series_facilitators
 from scheduler.models.sessions import session_facilitators
-from scheduler.services import audit
+from scheduler.services import audit, booking
 from scheduler.services.audit import Actor
+from scheduler.services.conflicts import ConflictDetected, Slot, room_clashes, staff_clashes
 from scheduler.services.clock import now as clock_now
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_referenced
@@ -51,6 +52,8 @@ REQUIRED = (
 # Fields whose change moves occurrences in time; the rest are copied onto them.
 SCHEDULE_FIELDS = {"timezone", "start_date", "start_time", "duration_minutes", "rrule", "end_date"}
 COPIED_FIELDS = ("program_id", "kind", "title", "capacity", "room_id", "video_url")
+# Edits to these can put a room or a facilitator in two places at once.
+CHECKED_FIELDS = SCHEDULE_FIELDS | {"room_id"}
 
 
 @dataclass
@@ -60,6 +63,20 @@ class SeriesChange:
     updated: int = 0
     cancelled: int = 0
     created: int = 0
+
+
+MEDICARE_GROUP_LIMIT = 12
+
+
+def warnings(series: SessionSeries) -> list[str]:
+    """What a coordinator should know about a series that is allowed but unusual."""
+    notes = []
+    if series.kind == "group" and series.capacity > MEDICARE_GROUP_LIMIT:
+        notes.append(
+            f"Medicare allows at most {MEDICARE_GROUP_LIMIT} participants in group "
+            f"psychotherapy; this series has {series.capacity} places."
+        )
+    return notes
 
 
 def default_capacity(kind: str) -> int:
@@ -136,9 +153,15 @@ def _facilitators(db: DbSession, ids, field: str = "facilitator_ids") -> list[St
 
 
 def create_series(
-    db: DbSession, actor: Actor, *, now: datetime, horizon_days: int, **fields
+    db: DbSession,
+    actor: Actor,
+    *,
+    now: datetime,
+    horizon_days: int,
+    override_reason: str | None = None,
+    **fields,
 ) -> tuple[SessionSeries, SeriesChange]:
-    """Add a series and make its occurrences up to the horizon."""
+    """Add a series and make its occurrences up to the horizon, refusing double bookings."""
     _check_names(fields)
     facilitator_ids = fields.pop("facilitator_ids", None) or []
     if fields.get("capacity") is None:
@@ -154,8 +177,45 @@ def create_series(
     db.add(series)
     db.flush()
     created = materialize(db, series, horizon(now, horizon_days))
-    audit.record(db, actor, "create", "series", series.id, after=_snapshot(series))
+    after = _snapshot(series)
+    overridden = _check_clashes(db, series, now, override_reason)
+    if overridden:
+        after["overridden_conflicts"] = overridden
+    audit.record(db, actor, "create", "series", series.id, after=after, reason=override_reason)
     return series, SeriesChange(created=created)
+
+
+def _check_clashes(
+    db: DbSession, series: SessionSeries, now: datetime, override_reason: str | None
+) -> list[dict]:
+    """Staff and room clashes of the series' future sessions; raises unless overridden."""
+    db.flush()
+    sessions = list(
+        db.scalars(
+            select(Session)
+            .where(
+                Session.series_id == series.id,
+                Session.status == "scheduled",
+                Session.starts_at > now,
+            )
+            .order_by(Session.starts_at)
+        )
+    )
+    clashes = []
+    by_room: dict = {}
+    by_staff: dict = {}
+    for session in sessions:
+        slot = Slot(session.starts_at, session.ends_at, session.id)
+        by_room.setdefault(session.room_id, []).append(slot)
+        key = tuple(s.id for s in session.facilitators)
+        by_staff.setdefault(key, []).append(slot)
+    for room_id, slots in by_room.items():
+        clashes += room_clashes(db, room_id, slots, ignore_series_id=series.id)
+    for staff_ids, slots in by_staff.items():
+        clashes += staff_clashes(db, staff_ids, slots, ignore_series_id=series.id)
+    if clashes and override_reason is None:
+        raise ConflictDetected(clashes)
+    return [c.as_dict() for c in clashes]
 
 
 def _insert_ignoring_duplicates(db: DbSession):
@@ -248,6 +308,7 @@ def _insert_occurrences(db: DbSession, series: SessionSeries, starts: list[datet
             insert(session_facilitators),
             [{"session_id": sid, "staff_id": staff} for sid in new_ids for staff in staff_ids],
         )
+    booking.book_enrolled(db, series, new_ids, now=stamp)
     return len(new_ids)
 
 
@@ -296,6 +357,7 @@ def update_series(
     now: datetime,
     horizon_days: int,
     reason: str | None = None,
+    override_reason: str | None = None,
 ) -> tuple[SessionSeries, SeriesChange]:
     """Edit a series; only future, untouched occurrences follow the edit."""
     changes = dict(changes)  # the caller's dict is left as given
@@ -324,6 +386,9 @@ def update_series(
     db.flush()
     result = regenerate(db, series, now=now, end_moved=end_moved)
     result.created += materialize(db, series, horizon(now, horizon_days))
+    if CHECKED_FIELDS & set(changes) or staff is not None:
+        _check_clashes(db, series, now, override_reason)
+        reason = reason or override_reason
     after = _snapshot(series)
     audit.record(db, actor, "update", "series", series.id, before, after, reason=reason)
     return series, result

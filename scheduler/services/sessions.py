@@ -6,11 +6,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession, selectinload
 
-from scheduler.models import Room, Session, Staff
+from scheduler.models import Booking, Client, Room, Session, Staff
 from scheduler.models.series import MAX_DURATION_MINUTES
 from scheduler.models.sessions import session_facilitators
 from scheduler.services import audit
 from scheduler.services.audit import Actor
+from scheduler.services.conflicts import (
+    ConflictDetected,
+    Slot,
+    client_clashes,
+    room_clashes,
+    staff_clashes,
+)
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_referenced
 
@@ -34,6 +41,7 @@ class SessionFilter:
     program_id: int | None = None
     staff_id: int | None = None
     room_id: int | None = None
+    client_id: int | None = None
     status: str | None = None
     starts_from: datetime | None = None
     starts_to: datetime | None = None
@@ -64,6 +72,15 @@ def list_sessions(
                 )
             )
         )
+    if filters.client_id is not None:
+        # The client's own schedule: sessions they hold a seat in, not ones they queue for.
+        query = query.where(
+            Session.id.in_(
+                select(Booking.session_id).where(
+                    Booking.client_id == filters.client_id, Booking.status == "booked"
+                )
+            )
+        )
     if filters.status is not None:
         query = query.where(Session.status == filters.status)
     # A session overlapping the window counts, so a 17:00–20:00 group shows in a 18:00 query.
@@ -88,6 +105,7 @@ def change_session(
     changes: dict,
     *,
     reason: str | None = None,
+    override_reason: str | None = None,
 ) -> Session:
     """Apply one coordinator override (cancel, restore, move, room, substitute) to an occurrence."""
     before = _snapshot(session)
@@ -153,7 +171,33 @@ def change_session(
         session.is_overridden = True
         session.sequence += 1
     after = _snapshot(session)
+    placed = any(after[k] != before[k] for k in ("starts_at", "ends_at", "room_id",
+                                                  "facilitator_ids", "status"))
+    if placed and session.status == "scheduled":
+        db.flush()
+        clashes = _clashes_of(db, session)
+        if clashes and override_reason is None:
+            raise ConflictDetected(clashes)
+        if clashes:
+            after["overridden_conflicts"] = [c.as_dict() for c in clashes]
+            reason = reason or override_reason
     if after != before:
         db.flush()
         audit.record(db, actor, "override", "session", session.id, before, after, reason=reason)
     return session
+
+
+def _clashes_of(db: DbSession, session: Session) -> list:
+    """Where this session, as it now stands, double-books its room, staff or clients."""
+    slot = Slot(session.starts_at, session.ends_at, session.id)
+    clashes = room_clashes(db, session.room_id, [slot])
+    clashes += staff_clashes(db, [s.id for s in session.facilitators], [slot])
+    booked = db.scalars(
+        select(Client)
+        .join(Booking, Booking.client_id == Client.id)
+        .where(Booking.session_id == session.id, Booking.status == "booked")
+        .order_by(Client.id)
+    )
+    for client in booked:
+        clashes += client_clashes(db, client, [slot])
+    return clashes

@@ -1,0 +1,400 @@
+"""Booking clients into sessions: seats, the first-come waitlist, enrolments and discharge."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.models import Booking, Client, Enrollment, Session, SessionSeries
+from scheduler.services import audit
+from scheduler.services.audit import Actor
+from scheduler.services.conflicts import Clash, ConflictDetected, Slot, client_clashes
+from scheduler.services.errors import InvalidField, StateConflict
+from scheduler.services.locks import lock_rows
+from scheduler.services.lookup import get_or_404, get_referenced
+
+AUDITED = ("session_id", "client_id", "enrollment_id", "status", "cancel_reason",
+           "override_reason")
+
+
+@dataclass
+class EnrollmentResult:
+    enrollment: Enrollment
+    booked: int = 0
+    waitlisted: int = 0
+    skipped: list[Clash] = field(default_factory=list)
+
+
+def counts(db: DbSession, session_ids) -> dict[int, tuple[int, int]]:
+    """(booked, waitlisted) per session id, in one query."""
+    ids = list(session_ids)
+    result = {sid: (0, 0) for sid in ids}
+    if not ids:
+        return result
+    rows = db.execute(
+        select(
+            Booking.session_id,
+            func.sum(case((Booking.status == "booked", 1), else_=0)),
+            func.sum(case((Booking.status == "waitlisted", 1), else_=0)),
+        )
+        .where(Booking.session_id.in_(ids), Booking.status.in_(("booked", "waitlisted")))
+        .group_by(Booking.session_id)
+    )
+    for sid, booked, waitlisted in rows:
+        result[sid] = (int(booked or 0), int(waitlisted or 0))
+    return result
+
+
+def waitlist_position(db: DbSession, booking: Booking) -> int | None:
+    """1 for the next in line; None when the booking is not waitlisted."""
+    if booking.status != "waitlisted":
+        return None
+    ahead = db.scalar(
+        select(func.count(Booking.id)).where(
+            Booking.session_id == booking.session_id,
+            Booking.status == "waitlisted",
+            or_(
+                Booking.waitlisted_at < booking.waitlisted_at,
+                and_(Booking.waitlisted_at == booking.waitlisted_at, Booking.id < booking.id),
+            ),
+        )
+    )
+    return ahead + 1
+
+
+def _check_bookable(session: Session, now: datetime) -> None:
+    if session.status != "scheduled":
+        raise InvalidField(
+            "session_id", f"Session {session.id} was cancelled; book another.", location="path"
+        )
+    if session.starts_at <= now:
+        raise InvalidField(
+            "session_id", f"Session {session.id} has already started.", location="path"
+        )
+
+
+def _seat(db: DbSession, session: Session, booking: Booking, now: datetime) -> None:
+    """Give the booking a seat if one is free, else the end of the queue."""
+    booked, _ = counts(db, [session.id])[session.id]
+    if booked < session.capacity:
+        booking.status, booking.booked_at, booking.waitlisted_at = "booked", now, None
+    else:
+        booking.status, booking.waitlisted_at = "waitlisted", now
+    booking.cancelled_at = booking.cancel_reason = None
+
+
+def _slot(session: Session) -> Slot:
+    return Slot(session.starts_at, session.ends_at, session.id)
+
+
+def book_client(
+    db: DbSession,
+    actor: Actor,
+    session_id: int,
+    client_id: int,
+    *,
+    now: datetime,
+    override_reason: str | None = None,
+) -> tuple[Booking, bool]:
+    """Book a client into one session, or queue them; (booking, created). Repeats are no-ops."""
+    # Session first, then client: every booking path locks in this order.
+    lock_rows(db, Session, [session_id])
+    session = get_or_404(db, Session, session_id, "session")
+    client = get_referenced(db, Client, client_id, "client_id", "client")
+    lock_rows(db, Client, [client_id])
+    _check_bookable(session, now)
+    existing = db.scalar(
+        select(Booking).where(Booking.session_id == session_id, Booking.client_id == client_id)
+    )
+    if existing is not None and existing.status in ("booked", "waitlisted"):
+        return existing, False
+    clashes = client_clashes(db, client, [_slot(session)])
+    if clashes and override_reason is None:
+        raise ConflictDetected(clashes)
+    before = audit.snapshot(existing, AUDITED) if existing is not None else None
+    booking = existing or Booking(session_id=session_id, client_id=client_id)
+    _seat(db, session, booking, now)
+    booking.override_reason = override_reason if clashes else None
+    db.add(booking)
+    db.flush()
+    after = audit.snapshot(booking, AUDITED)
+    if clashes:
+        after["overridden_conflicts"] = [c.as_dict() for c in clashes]
+    audit.record(db, actor, "book", "booking", booking.id, before, after, reason=override_reason)
+    return booking, existing is None
+
+
+def cancel_booking(
+    db: DbSession, actor: Actor, booking_id: int, *, now: datetime, reason: str | None = None
+) -> tuple[Booking, list[Booking]]:
+    """Cancel a booking; a freed seat goes to the first waitlisted client who can take it."""
+    booking = get_or_404(db, Booking, booking_id, "booking")
+    lock_rows(db, Session, [booking.session_id])
+    db.refresh(booking)
+    if booking.status == "cancelled":
+        return booking, []
+    before = audit.snapshot(booking, AUDITED)
+    freed = booking.status == "booked"
+    booking.status, booking.cancelled_at = "cancelled", now
+    booking.cancel_reason = reason
+    booking.waitlisted_at = None
+    db.flush()
+    audit.record(db, actor, "cancel", "booking", booking.id, before,
+                 audit.snapshot(booking, AUDITED), reason=reason)
+    promoted = promote_waitlist(db, actor, booking.session, now=now) if freed else []
+    return booking, promoted
+
+
+def promote_waitlist(db: DbSession, actor: Actor, session: Session, *, now: datetime) -> list[Booking]:
+    """Fill free seats from the queue in order, passing over clients who now have a clash."""
+    if session.status != "scheduled" or session.starts_at <= now:
+        return []
+    booked, _ = counts(db, [session.id])[session.id]
+    free = session.capacity - booked
+    promoted = []
+    if free <= 0:
+        return promoted
+    queue = db.scalars(
+        select(Booking)
+        .where(Booking.session_id == session.id, Booking.status == "waitlisted")
+        .order_by(Booking.waitlisted_at, Booking.id)
+    ).all()
+    for candidate in queue:
+        if free <= 0:
+            break
+        lock_rows(db, Client, [candidate.client_id])
+        if client_clashes(db, candidate.client, [_slot(session)]):
+            continue
+        before = audit.snapshot(candidate, AUDITED)
+        candidate.status, candidate.booked_at, candidate.waitlisted_at = "booked", now, None
+        db.flush()
+        audit.record(db, actor, "promote", "booking", candidate.id, before,
+                     audit.snapshot(candidate, AUDITED), reason="A seat became free.")
+        promoted.append(candidate)
+        free -= 1
+    return promoted
+
+
+def _local_bounds(tz: ZoneInfo, start: date, end: date | None) -> tuple[datetime, datetime | None]:
+    lo = datetime.combine(start, time.min, tzinfo=tz)
+    hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz) if end else None
+    return lo, hi
+
+
+def enroll_client(
+    db: DbSession,
+    actor: Actor,
+    series_id: int,
+    client_id: int,
+    *,
+    now: datetime,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    skip_conflicting: bool = False,
+    override_reason: str | None = None,
+) -> EnrollmentResult:
+    """Enrol a client in a series: every occurrence in range is booked, or none is."""
+    series = get_or_404(db, SessionSeries, series_id, "series")
+    client = get_referenced(db, Client, client_id, "client_id", "client")
+    tz = ZoneInfo(series.timezone)
+    today = now.astimezone(tz).date()
+    start_date = start_date or max(series.start_date, today)
+    end_date = end_date if end_date is not None else series.end_date
+    if start_date < series.start_date:
+        raise InvalidField("start_date", f"is before the series starts ({series.start_date}).")
+    if series.end_date is not None and start_date > series.end_date:
+        raise InvalidField("start_date", f"is after the series ends ({series.end_date}).")
+    if end_date is not None and series.end_date is not None and end_date > series.end_date:
+        raise InvalidField("end_date", f"is after the series ends ({series.end_date}).")
+    if end_date is not None and end_date < start_date:
+        raise InvalidField("end_date", "must not be before start_date.")
+
+    lo, hi = _local_bounds(tz, start_date, end_date)
+    query = select(Session).where(
+        Session.series_id == series.id,
+        Session.status == "scheduled",
+        Session.starts_at > max(now, lo),
+    )
+    if hi is not None:
+        query = query.where(Session.starts_at < hi)
+    sessions = list(db.scalars(query.order_by(Session.starts_at)))
+    lock_rows(db, Session, [s.id for s in sessions])
+    lock_rows(db, Client, [client.id])
+
+    same = select(Enrollment).where(
+        Enrollment.series_id == series.id,
+        Enrollment.client_id == client.id,
+        Enrollment.status == "active",
+        or_(Enrollment.end_date.is_(None), Enrollment.end_date >= start_date),
+    )
+    if end_date is not None:
+        same = same.where(Enrollment.start_date <= end_date)
+    overlapping = db.scalar(same)
+    if overlapping is not None:
+        raise StateConflict(
+            f"Client {client.id} is already enrolled in series {series.id} "
+            f"(enrolment {overlapping.id})."
+        )
+
+    held = set(
+        db.scalars(
+            select(Booking.session_id).where(
+                Booking.client_id == client.id,
+                Booking.session_id.in_([s.id for s in sessions]),
+                Booking.status.in_(("booked", "waitlisted")),
+            )
+        )
+    )
+    wanted = [s for s in sessions if s.id not in held]
+    clashes = client_clashes(db, client, [_slot(s) for s in wanted])
+    clashing_ids = {c.slot.session_id for c in clashes}
+    if clashes and override_reason is None and not skip_conflicting:
+        raise ConflictDetected(clashes)
+
+    enrollment = Enrollment(
+        client_id=client.id, series_id=series.id, start_date=start_date, end_date=end_date
+    )
+    db.add(enrollment)
+    db.flush()
+    result = EnrollmentResult(enrollment)
+    skip = clashing_ids if (clashes and override_reason is None) else set()
+    result.skipped = [c for c in clashes if c.slot.session_id in skip]
+    for session in wanted:
+        if session.id in skip:
+            continue
+        _book_for_enrollment(db, actor, session, client, enrollment, now, result,
+                             override_reason if session.id in clashing_ids else None)
+    audit.record(
+        db, actor, "enroll", "enrollment", enrollment.id,
+        after={
+            "client_id": client.id, "series_id": series.id,
+            "start_date": start_date.isoformat(),
+            "end_date": end_date.isoformat() if end_date else None,
+            "booked": result.booked, "waitlisted": result.waitlisted,
+            "skipped_session_ids": sorted(skip),
+            "overridden_conflicts": [c.as_dict() for c in clashes] if override_reason else [],
+        },
+        reason=override_reason,
+    )
+    return result
+
+
+def _book_for_enrollment(db, actor, session, client, enrollment, now, result, override_reason):
+    booking = db.scalar(
+        select(Booking).where(Booking.session_id == session.id, Booking.client_id == client.id)
+    )
+    before = audit.snapshot(booking, AUDITED) if booking is not None else None
+    booking = booking or Booking(session_id=session.id, client_id=client.id)
+    booking.enrollment_id = enrollment.id
+    _seat(db, session, booking, now)
+    booking.override_reason = override_reason
+    db.add(booking)
+    db.flush()
+    audit.record(db, actor, "book", "booking", booking.id, before,
+                 audit.snapshot(booking, AUDITED), reason=override_reason)
+    if booking.status == "booked":
+        result.booked += 1
+    else:
+        result.waitlisted += 1
+
+
+def book_enrolled(db: DbSession, series: SessionSeries, session_ids, *, now: datetime) -> int:
+    """Book a series' enrolled clients into its newly made occurrences; returns seats taken."""
+    session_ids = list(session_ids)
+    if not session_ids:
+        return 0
+    enrollments = list(
+        db.scalars(
+            select(Enrollment).where(
+                Enrollment.series_id == series.id, Enrollment.status == "active"
+            ).order_by(Enrollment.id)
+        )
+    )
+    if not enrollments:
+        return 0
+    actor = Actor.system("horizon")
+    tz = ZoneInfo(series.timezone)
+    sessions = list(
+        db.scalars(select(Session).where(Session.id.in_(session_ids)).order_by(Session.starts_at))
+    )
+    lock_rows(db, Session, [s.id for s in sessions])
+    taken = 0
+    for enrollment in enrollments:
+        client = enrollment.client
+        mine = [
+            s for s in sessions
+            if s.status == "scheduled" and s.starts_at > now
+            and enrollment.start_date <= s.starts_at.astimezone(tz).date()
+            and (enrollment.end_date is None
+                 or s.starts_at.astimezone(tz).date() <= enrollment.end_date)
+        ]
+        if not mine:
+            continue
+        lock_rows(db, Client, [client.id])
+        clashing = {c.slot.session_id for c in client_clashes(db, client, [_slot(s) for s in mine])}
+        result = EnrollmentResult(enrollment)
+        for session in mine:
+            if session.id in clashing:
+                continue  # the coordinator sees it on the follow-up list, not a double booking
+            _book_for_enrollment(db, actor, session, client, enrollment, now, result, None)
+        taken += result.booked + result.waitlisted
+    return taken
+
+
+def discharge_client(
+    db: DbSession,
+    actor: Actor,
+    client_id: int,
+    discharged_on: date,
+    *,
+    now: datetime,
+    reason: str | None = None,
+) -> tuple[Client, int]:
+    """Discharge: enrolments end, later bookings are cancelled, waitlists move up; one transaction."""
+    client = get_or_404(db, Client, client_id, "client")
+    if discharged_on < client.admitted_on:
+        raise InvalidField("date", f"is before the client's admission ({client.admitted_on}).")
+    tz = ZoneInfo(client.program.timezone)
+    after_day = datetime.combine(discharged_on + timedelta(days=1), time.min, tzinfo=tz)
+    cutoff = max(now, after_day)
+    bookings = list(
+        db.scalars(
+            select(Booking)
+            .join(Session, Session.id == Booking.session_id)
+            .where(
+                Booking.client_id == client.id,
+                Booking.status.in_(("booked", "waitlisted")),
+                Session.starts_at >= cutoff,
+            )
+        )
+    )
+    lock_rows(db, Session, [b.session_id for b in bookings])
+    lock_rows(db, Client, [client.id])
+    before = audit.snapshot(client, ("status", "discharged_on"))
+    freed_sessions = []
+    for booking in bookings:
+        was = audit.snapshot(booking, AUDITED)
+        if booking.status == "booked":
+            freed_sessions.append(booking.session)
+        booking.status, booking.cancelled_at = "cancelled", now
+        booking.waitlisted_at = None
+        booking.cancel_reason = "Client discharged"
+        db.flush()
+        audit.record(db, actor, "cancel", "booking", booking.id, was,
+                     audit.snapshot(booking, AUDITED), reason="Client discharged")
+    for enrollment in db.scalars(
+        select(Enrollment).where(Enrollment.client_id == client.id, Enrollment.status == "active")
+    ):
+        enrollment.status = "ended"
+        enrollment.ended_reason = "Client discharged"
+        if enrollment.end_date is None or enrollment.end_date > discharged_on:
+            enrollment.end_date = max(discharged_on, enrollment.start_date)
+    client.status, client.discharged_on = "discharged", discharged_on
+    db.flush()
+    audit.record(db, actor, "discharge", "client", client.id, before,
+                 audit.snapshot(client, ("status", "discharged_on")), reason=reason)
+    for session in freed_sessions:
+        promote_waitlist(db, actor, session, now=now)
+    return client, len(bookings)

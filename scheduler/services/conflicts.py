@@ -1,0 +1,238 @@
+"""Double-booking rules: a client, a staff member and a room are each in one place at a time."""
+
+from bisect import bisect_left
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.models import Client, Session
+from scheduler.models.availability import ClientUnavailability, StaffTimeOff
+from scheduler.models.bookings import Booking
+from scheduler.models.sessions import session_facilitators
+from scheduler.services.errors import DomainError
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A span someone or something would be committed to; session_id when it already exists."""
+
+    starts_at: datetime
+    ends_at: datetime
+    session_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Clash:
+    kind: str
+    session_id: int | None
+    starts_at: datetime
+    ends_at: datetime
+    detail: str
+    # Which requested slot the clash is with, when several were checked at once.
+    slot: Slot | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "session_id": self.session_id,
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat(),
+            "detail": self.detail,
+            "requested_session_id": self.slot.session_id if self.slot else None,
+            "requested_starts_at": self.slot.starts_at.isoformat() if self.slot else None,
+        }
+
+
+class ConflictDetected(DomainError):
+    """Refused because of double bookings; `{"conflicts": [...]}` lists every one."""
+
+    status = 409
+
+    def __init__(self, clashes: list[Clash]):
+        n = len(clashes)
+        super().__init__(
+            f"{n} scheduling conflict{'s' if n != 1 else ''}; "
+            'send {"override": true, "reason": "…"} to book anyway.'
+        )
+        self.clashes = clashes
+
+    @property
+    def body(self) -> dict:
+        return {"conflicts": [c.as_dict() for c in self.clashes]}
+
+
+def _span(slots: list[Slot]) -> tuple[datetime, datetime]:
+    return min(s.starts_at for s in slots), max(s.ends_at for s in slots)
+
+
+def _overlaps(slots: list[Slot], others: list, start_of, end_of):
+    """Yield (slot, other) pairs whose spans overlap; `others` sorted by start."""
+    starts = [start_of(o) for o in others]
+    longest = max((end_of(o) - start_of(o) for o in others), default=timedelta(0))
+    for slot in slots:
+        i = bisect_left(starts, slot.starts_at - longest)
+        while i < len(others) and starts[i] < slot.ends_at:
+            other = others[i]
+            if end_of(other) > slot.starts_at:
+                yield slot, other
+            i += 1
+
+
+def _when(session: Session) -> str:
+    local = session.starts_at.astimezone(ZoneInfo(session.timezone))
+    end = session.ends_at.astimezone(ZoneInfo(session.timezone))
+    return f"{local:%a %Y-%m-%d %H:%M}–{end:%H:%M}"
+
+
+def client_clashes(db: DbSession, client: Client, slots: list[Slot]) -> list[Clash]:
+    """A client's bookings, weekly routine and admission dates against the requested slots."""
+    if not slots:
+        return []
+    clashes: list[Clash] = []
+    lo, hi = _span(slots)
+    booked = list(
+        db.scalars(
+            select(Session)
+            .join(Booking, Booking.session_id == Session.id)
+            .where(
+                Booking.client_id == client.id,
+                Booking.status == "booked",
+                Session.status == "scheduled",
+                Session.starts_at < hi,
+                Session.ends_at > lo - timedelta(hours=24),
+            )
+            .order_by(Session.starts_at)
+        )
+    )
+    for slot, other in _overlaps(slots, booked, lambda s: s.starts_at, lambda s: s.ends_at):
+        if other.id != slot.session_id:
+            clashes.append(
+                Clash("client", other.id, other.starts_at, other.ends_at,
+                      f"Client is already booked into session {other.id} ({_when(other)}).", slot)
+            )
+
+    tz = ZoneInfo(client.program.timezone)
+    windows = list(
+        db.scalars(select(ClientUnavailability).where(ClientUnavailability.client_id == client.id))
+    )
+    for slot in slots:
+        local_start = slot.starts_at.astimezone(tz).replace(tzinfo=None)
+        local_end = slot.ends_at.astimezone(tz).replace(tzinfo=None)
+        day = local_start.date()
+        while day <= local_end.date():
+            for window in windows:
+                if window.weekday != day.weekday():
+                    continue
+                w_start = datetime.combine(day, window.start_time)
+                w_end = datetime.combine(day, window.end_time)
+                if w_start < local_end and w_end > local_start:
+                    label = f" ({window.label})" if window.label else ""
+                    clashes.append(
+                        Clash("client_unavailable", None,
+                              w_start.replace(tzinfo=tz), w_end.replace(tzinfo=tz),
+                              f"Client is unavailable {w_start:%a %H:%M}–{w_end:%H:%M}{label}.",
+                              slot)
+                    )
+            day += timedelta(days=1)
+
+        local_day = local_start.date()
+        if client.status == "discharged" or (
+            client.discharged_on is not None and local_day > client.discharged_on
+        ):
+            clashes.append(
+                Clash("client_status", None, slot.starts_at, slot.ends_at,
+                      f"Client was discharged on {client.discharged_on}.", slot)
+            )
+        elif local_day < client.admitted_on:
+            clashes.append(
+                Clash("client_status", None, slot.starts_at, slot.ends_at,
+                      f"Client is not admitted until {client.admitted_on}.", slot)
+            )
+    return clashes
+
+
+def staff_clashes(
+    db: DbSession, staff_ids, slots: list[Slot], *, ignore_series_id: int | None = None
+) -> list[Clash]:
+    """Sessions the staff already facilitate, and their time off, against the slots."""
+    staff_ids = list(staff_ids)
+    if not slots or not staff_ids:
+        return []
+    lo, hi = _span(slots)
+    query = (
+        select(Session, session_facilitators.c.staff_id)
+        .join(session_facilitators, session_facilitators.c.session_id == Session.id)
+        .where(
+            session_facilitators.c.staff_id.in_(staff_ids),
+            Session.status == "scheduled",
+            Session.starts_at < hi,
+            Session.ends_at > lo - timedelta(hours=24),
+        )
+        .order_by(Session.starts_at)
+    )
+    if ignore_series_id is not None:
+        query = query.where(
+            (Session.series_id.is_(None)) | (Session.series_id != ignore_series_id)
+        )
+    rows = list(db.execute(query))
+    clashes = []
+    for slot, (other, staff_id) in _overlaps(
+        slots, rows, lambda r: r[0].starts_at, lambda r: r[0].ends_at
+    ):
+        if other.id != slot.session_id:
+            clashes.append(
+                Clash("staff", other.id, other.starts_at, other.ends_at,
+                      f"Staff member {staff_id} facilitates session {other.id} ({_when(other)}).",
+                      slot)
+            )
+    time_off = list(
+        db.scalars(
+            select(StaffTimeOff)
+            .where(
+                StaffTimeOff.staff_id.in_(staff_ids),
+                StaffTimeOff.starts_at < hi,
+                StaffTimeOff.ends_at > lo - timedelta(days=60),
+            )
+            .order_by(StaffTimeOff.starts_at)
+        )
+    )
+    for slot, off in _overlaps(slots, time_off, lambda t: t.starts_at, lambda t: t.ends_at):
+        clashes.append(
+            Clash("staff_time_off", None, off.starts_at, off.ends_at,
+                  f"Staff member {off.staff_id} is off"
+                  + (f" ({off.reason})." if off.reason else "."), slot)
+        )
+    return clashes
+
+
+def room_clashes(
+    db: DbSession, room_id: int | None, slots: list[Slot], *, ignore_series_id: int | None = None
+) -> list[Clash]:
+    """Other sessions in the same room; virtual sessions (no room) never clash."""
+    if room_id is None or not slots:
+        return []
+    lo, hi = _span(slots)
+    query = (
+        select(Session)
+        .where(
+            Session.room_id == room_id,
+            Session.status == "scheduled",
+            Session.starts_at < hi,
+            Session.ends_at > lo - timedelta(hours=24),
+        )
+        .order_by(Session.starts_at)
+    )
+    if ignore_series_id is not None:
+        query = query.where(
+            (Session.series_id.is_(None)) | (Session.series_id != ignore_series_id)
+        )
+    others = list(db.scalars(query))
+    return [
+        Clash("room", other.id, other.starts_at, other.ends_at,
+              f"Room {room_id} is used by session {other.id} ({_when(other)}).", slot)
+        for slot, other in _overlaps(slots, others, lambda s: s.starts_at, lambda s: s.ends_at)
+        if other.id != slot.session_id
+    ]
