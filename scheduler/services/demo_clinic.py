@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Program
-from scheduler.services import accounts, clients, programs, rooms, series, staff
+from scheduler.services import accounts, booking, clients, programs, rooms, series, staff
 from scheduler.services.audit import Actor
 from scheduler.services.recurrence import zone
 
@@ -85,6 +85,7 @@ def seed(
     ]
     progress(1)
     program_rows = (adult, teen)
+    tracks = {adult.id: [], teen.id: []}
     for prog, title, days, start, room, facilitators in GROUP_TRACKS:
         made, _ = series.create_series(
             db, actor, now=now, horizon_days=0,
@@ -95,6 +96,7 @@ def seed(
             facilitator_ids=[staff_rows[i].id for i in facilitators],
         )
         series.materialize(db, made, until)
+        tracks[program_rows[prog].id].append(made)
         progress(1)
 
     therapists = [s for s in staff_rows if s.role == "therapist"]
@@ -124,6 +126,11 @@ def seed(
             room_id=office.id, facilitator_ids=[therapist.id],
         )
         series.materialize(db, made, until)
+        # Each client joins one group track of their program and their own weekly hour.
+        program_tracks = tracks[program.id]
+        for enrolled in (program_tracks[i % len(program_tracks)], made):
+            booking.enroll_client(db, actor, enrolled.id, client.id, now=now,
+                                  start_date=max(monday, client.admitted_on))
         slot += 1
         progress(1)
 
