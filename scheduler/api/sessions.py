@@ -20,8 +20,9 @@ from scheduler.api.common import (
 )
 from scheduler.extensions import db
 from scheduler.models import Booking, Session
+from scheduler.models.series import SESSION_KINDS
 from scheduler.models.sessions import SESSION_STATUSES
-from scheduler.services import booking, sessions
+from scheduler.services import booking, clock, sessions
 from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = "/sessions"
@@ -93,6 +94,31 @@ class SessionPatch(ApiSchema):
             raise ValidationError("Must be after starts_at.", "ends_at")
 
 
+class OneOffIn(ApiSchema):
+    program_id = Id(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(SESSION_KINDS))
+    starts_at = Instant(required=True)
+    ends_at = Instant(required=True)
+    title = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Defaults to a neutral name for the kind."},
+    )
+    capacity = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=500))
+    room_id = Id(allow_none=True)
+    video_url = fields.URL(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
+    facilitator_ids = fields.List(Id(), load_default=list)
+    client_id = Id(metadata={"description": "Book this client into it at once."})
+    override = fields.Boolean(load_default=False)
+    reason = fields.String(validate=validate.Length(min=1, max=500))
+
+    @validates_schema
+    def coherent(self, data, **kwargs):
+        if "ends_at" in data and "starts_at" in data and data["ends_at"] <= data["starts_at"]:
+            raise ValidationError("Must be after starts_at.", "ends_at")
+        if data.get("override") and not data.get("reason"):
+            raise ValidationError("A reason is required with override.", "reason")
+
+
 SessionList = list_schema(SessionOut, "SessionList")
 
 
@@ -141,6 +167,23 @@ class Sessions(MethodView):
         offset, limit = offset_limit(args)
         items, total = sessions.list_sessions(db.session, filters, offset=offset, limit=limit)
         return page_of(with_counts(items), total, args)
+
+    @roles_required(*WRITE)
+    @blp.arguments(OneOffIn)
+    @blp.response(201, SessionOut)
+    def post(self, data):
+        """Create a one-off session (individual therapy, a medication review) outside any series.
+
+        With `client_id` the client is booked at once. Room, staff and client conflicts
+        answer 409 unless `override` is true and a `reason` is given.
+        """
+        override_reason = data.pop("reason", None) if data.pop("override") else None
+        data.pop("reason", None)
+        session = sessions.create_one_off(
+            db.session, current_actor(), now=clock.now(), override_reason=override_reason, **data
+        )
+        db.session.commit()
+        return with_counts([session])[0]
 
 
 @blp.route("/<int:session_id>")

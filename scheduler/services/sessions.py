@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession, selectinload
 
-from scheduler.models import Booking, Client, Room, Session, Staff
+from scheduler.models import Booking, Client, Program, Room, Session, Staff
 from scheduler.models.series import MAX_DURATION_MINUTES
 from scheduler.models.sessions import session_facilitators
-from scheduler.services import audit
+from scheduler.services import audit, booking
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import (
     ConflictDetected,
@@ -201,3 +201,77 @@ def _clashes_of(db: DbSession, session: Session) -> list:
     for client in booked:
         clashes += client_clashes(db, client, [slot])
     return clashes
+
+
+ONE_OFF_TITLES = {
+    "individual": "Individual session",
+    "medical": "Medication review",
+    "assessment": "Assessment",
+    "case_management": "Case management",
+    "family": "Family session",
+    "behavioral": "Skills session",
+    "group": "Group session",
+    "education": "Education session",
+    "peer_support": "Peer support",
+}
+
+
+def create_one_off(
+    db: DbSession,
+    actor: Actor,
+    *,
+    now: datetime,
+    program_id: int,
+    kind: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    title: str | None = None,
+    capacity: int = 1,
+    room_id: int | None = None,
+    video_url: str | None = None,
+    facilitator_ids=(),
+    client_id: int | None = None,
+    override_reason: str | None = None,
+) -> Session:
+    """A session outside any series (individual therapy, a medication review), optionally booked."""
+    program = get_referenced(db, Program, program_id, "program_id", "program")
+    if ends_at <= starts_at:
+        raise InvalidField("ends_at", "must be after starts_at.")
+    if ends_at - starts_at > timedelta(minutes=MAX_DURATION_MINUTES):
+        raise InvalidField("ends_at", "a session may last at most 12 h.")
+    if starts_at <= now:
+        raise InvalidField("starts_at", "must be in the future.")
+    if room_id is not None:
+        room = get_referenced(db, Room, room_id, "room_id", "room")
+        if not room.is_active:
+            raise InvalidField("room_id", f"Room {room.name!r} is not in use.")
+        if room.capacity < capacity:
+            raise InvalidField("capacity", f"{capacity} places do not fit room {room.name!r}.")
+    staff = []
+    for staff_id in dict.fromkeys(facilitator_ids or ()):
+        member = get_referenced(db, Staff, staff_id, "facilitator_ids", "staff member")
+        if not member.is_active:
+            raise InvalidField("facilitator_ids", f"Staff member {staff_id} is not active.")
+        staff.append(member)
+    if client_id is not None:
+        get_referenced(db, Client, client_id, "client_id", "client")
+    session = Session(
+        program_id=program.id, kind=kind, title=title or ONE_OFF_TITLES[kind],
+        timezone=program.timezone, starts_at=starts_at, ends_at=ends_at, capacity=capacity,
+        room_id=room_id, video_url=video_url, status="scheduled",
+    )
+    session.facilitators = staff
+    db.add(session)
+    db.flush()
+    slot = Slot(starts_at, ends_at, session.id)
+    clashes = room_clashes(db, room_id, [slot]) + staff_clashes(db, [s.id for s in staff], [slot])
+    if clashes and override_reason is None:
+        raise ConflictDetected(clashes)
+    after = _snapshot(session)
+    if clashes:
+        after["overridden_conflicts"] = [c.as_dict() for c in clashes]
+    audit.record(db, actor, "create", "session", session.id, after=after, reason=override_reason)
+    if client_id is not None:
+        booking.book_client(db, actor, session.id, client_id, now=now,
+                            override_reason=override_reason)
+    return session
