@@ -398,3 +398,46 @@ def discharge_client(
     for session in freed_sessions:
         promote_waitlist(db, actor, session, now=now)
     return client, len(bookings)
+
+
+def check_capacity(db: DbSession, series: SessionSeries, capacity: int, now: datetime) -> None:
+    """Refuse a smaller capacity that would leave a future session overbooked."""
+    sessions = list(
+        db.scalars(
+            select(Session.id).where(
+                Session.series_id == series.id,
+                Session.status == "scheduled",
+                Session.starts_at > now,
+                Session.is_overridden.is_(False),
+            )
+        )
+    )
+    tally = counts(db, sessions)
+    over = [(sid, booked) for sid, (booked, _) in tally.items() if booked > capacity]
+    if over:
+        sid, booked = max(over, key=lambda item: item[1])
+        raise InvalidField(
+            "capacity",
+            f"Session {sid} already has {booked} clients booked; cancel bookings before "
+            f"lowering the capacity to {capacity}.",
+        )
+
+
+def fill_freed_seats(db: DbSession, actor: Actor, series: SessionSeries, now: datetime) -> int:
+    """After a capacity rise, promote waitlisted clients into the new seats."""
+    queued = list(
+        db.scalars(
+            select(Session)
+            .where(
+                Session.series_id == series.id,
+                Session.status == "scheduled",
+                Session.starts_at > now,
+                Session.id.in_(
+                    select(Booking.session_id).where(Booking.status == "waitlisted")
+                ),
+            )
+            .order_by(Session.id)
+        )
+    )
+    lock_rows(db, Session, [s.id for s in queued])
+    return sum(len(promote_waitlist(db, actor, s, now=now)) for s in queued)

@@ -384,8 +384,12 @@ def update_series(
     ):
         series.status = "active"  # moving the end out reopens an ended series
     db.flush()
+    if "capacity" in changes and changes["capacity"] < before["capacity"]:
+        booking.check_capacity(db, series, changes["capacity"], now)
     result = regenerate(db, series, now=now, end_moved=end_moved)
     result.created += materialize(db, series, horizon(now, horizon_days))
+    if "capacity" in changes and changes["capacity"] > before["capacity"]:
+        booking.fill_freed_seats(db, actor, series, now)
     if CHECKED_FIELDS & set(changes) or staff is not None:
         _check_clashes(db, series, now, override_reason)
         reason = reason or override_reason
