@@ -31,8 +31,13 @@ test-sqlite:
 test-postgresql:
 	$(BIN)/python -m pytest
 
+# Benchmarks print their figures; BENCH_DATABASE_URL=postgresql://… runs them on PostgreSQL too.
 bench: install
 	$(BIN)/python bench/materialize.py
+	$(BIN)/python bench/booking.py
+	@if [ -n "$$BENCH_DATABASE_URL" ]; then \
+	  $(BIN)/python bench/materialize.py --database-url "$$BENCH_DATABASE_URL"; \
+	  $(BIN)/python bench/booking.py --database-url "$$BENCH_DATABASE_URL"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

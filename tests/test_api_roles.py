@@ -1,14 +1,16 @@
 """Who may do what: anonymous 401, clients only their own record, clinicians read, writers write."""
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
 from scheduler.extensions import db as _db
-from scheduler.models import ApiToken, Session
-from scheduler.services import clock
+from scheduler.models import ApiToken, Booking, Session
+from scheduler.services import availability, clock
+from scheduler.services import booking as booking_service
+from tests.helpers import ACTOR
 
 API = "/api/v1"
 PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/openapi.json"),
@@ -60,9 +62,16 @@ def clinic(make):
     session_id = _db.session.scalar(
         select(Session.id).where(Session.series_id == series.id).order_by(Session.starts_at)
     )
+    client_id = make.client(program).id
+    booking, _ = booking_service.book_client(_db.session, ACTOR, session_id, client_id,
+                                             now=clock.now())
+    time_off = availability.add_time_off(
+        _db.session, ACTOR, staff.id, datetime(2027, 6, 1, tzinfo=timezone.utc),
+        datetime(2027, 6, 2, tzinfo=timezone.utc), "Training")
+    _db.session.commit()
     return {"program_id": program.id, "room_id": room.id, "staff_id": staff.id,
-            "client_id": make.client(program).id, "series_id": series.id,
-            "session_id": session_id}
+            "client_id": client_id, "series_id": series.id, "session_id": session_id,
+            "booking_id": booking.id, "time_off_id": time_off.id}
 
 
 # --- anonymous -------------------------------------------------------------------------------
@@ -205,6 +214,24 @@ def test_coordinators_and_admins_may_write(client, auth, clinic, role):
     assert cancel.json["status"] == "cancelled"
 
 
+@pytest.mark.parametrize("role", ["coordinator", "admin"])
+def test_coordinators_and_admins_may_book_and_cancel(client, auth, make, clinic, role):
+    """Both writer roles run the booking, enrolment, availability and discharge routes."""
+    headers = auth(role)
+    person = make.client()
+    booked = client.post(f"{API}/sessions/{clinic['session_id']}/bookings",
+                         json={"client_id": person.id}, headers=headers)
+    assert booked.status_code == 201, booked.json
+    cancelled = client.delete(f"{API}/bookings/{booked.json['id']}", headers=headers)
+    assert (cancelled.status_code, cancelled.json["status"]) == (200, "cancelled")
+    assert client.post(f"{API}/series/{clinic['series_id']}/enrollments",
+                       json={"client_id": person.id}, headers=headers).status_code == 201
+    assert client.put(f"{API}/clients/{person.id}/availability", json={"unavailable": []},
+                      headers=headers).status_code == 200
+    assert client.post(f"{API}/clients/{person.id}/discharge", json={"date": "2027-03-10"},
+                       headers=headers).status_code == 200
+
+
 # --- clients see only their own record --------------------------------------------------------
 
 
@@ -229,18 +256,97 @@ def test_a_client_may_not_read_another_clients_record(client, auth, make, client
     assert client.get(f"{API}/clients/999999", headers=headers).status_code == 403
 
 
+# GETs a client may make, each narrowed to their own rows (tested one by one below).
+CLIENT_READABLE = {"/api/v1/auth/me", "/api/v1/sessions"}
+
+
 def test_a_client_may_not_read_any_list_or_staff_record(app, client, auth, clinic, client_user):
-    """Every GET except /auth/me and their own client record answers 403 to a client."""
+    """Every GET but /auth/me, their schedule and their own records answers 403 to a client."""
     headers = auth.for_user(client_user)
     wrong = []
     for method, rule in api_routes(app):
-        if method != "GET" or (method, rule) in PUBLIC or rule.endswith("/auth/me"):
+        if method != "GET" or (method, rule) in PUBLIC or rule in CLIENT_READABLE:
             continue
         url = concrete(rule, clinic)  # clinic's client is not this user's client
         response = client.get(url, headers=headers)
         if response.status_code != 403:
             wrong.append((rule, response.status_code))
     assert wrong == []
+
+
+@pytest.fixture
+def schedules(make, client_user):
+    """The client user booked into one session and queued for another; someone else in a third."""
+    program = make.program()
+    series = make.series(program, capacity=1, end_date=date(2027, 3, 8))
+    mine, queued, theirs = _db.session.scalars(
+        select(Session.id).where(Session.series_id == series.id).order_by(Session.starts_at)
+    ).all()[:3]
+    other = make.client(program).id
+    for session_id, client_id in [(mine, client_user.client_id), (queued, other),
+                                  (queued, client_user.client_id), (theirs, other)]:
+        booking_service.book_client(_db.session, ACTOR, session_id, client_id, now=clock.now())
+    _db.session.commit()
+    bookings = dict(_db.session.execute(
+        select(Booking.session_id, Booking.id).where(Booking.client_id == client_user.client_id)
+    ).all())
+    theirs_booking = _db.session.scalar(
+        select(Booking.id).where(Booking.session_id == theirs))
+    return {"mine": mine, "queued": queued, "theirs": theirs, "other_client": other,
+            "my_booking": bookings[mine], "my_queue_place": bookings[queued],
+            "their_booking": theirs_booking}
+
+
+def test_a_client_lists_only_the_sessions_they_hold_a_seat_in(client, auth, client_user,
+                                                                schedules):
+    """GET /sessions for a client is their own schedule, whatever else exists."""
+    headers = auth.for_user(client_user)
+    listed = client.get(f"{API}/sessions", headers=headers)
+    assert listed.status_code == 200
+    assert [s["id"] for s in listed.json["items"]] == [schedules["mine"]]
+    own = client.get(f"{API}/sessions", query_string={"client_id": client_user.client_id},
+                     headers=headers)
+    assert own.json["items"] == listed.json["items"]
+    narrowed = client.get(f"{API}/sessions", query_string={"series_id": 1}, headers=headers)
+    assert {s["id"] for s in narrowed.json["items"]} <= {schedules["mine"]}
+
+
+def test_a_client_may_not_list_another_clients_sessions(client, auth, client_user, schedules):
+    response = client.get(f"{API}/sessions", query_string={"client_id": schedules["other_client"]},
+                          headers=auth.for_user(client_user))
+    assert response.status_code == 403
+
+
+def test_a_client_reads_a_session_only_when_booked_or_queued_there(
+    client, auth, client_user, schedules
+):
+    """Their own seat or queue place answers 200; any other session, or none, 403."""
+    headers = auth.for_user(client_user)
+    for key, status in [("mine", 200), ("queued", 200), ("theirs", 403)]:
+        response = client.get(f"{API}/sessions/{schedules[key]}", headers=headers)
+        assert response.status_code == status, key
+    assert client.get(f"{API}/sessions/999999", headers=headers).status_code == 403
+    assert client.get(f"{API}/sessions/{2**63}", headers=headers).status_code == 403
+
+
+def test_a_client_reads_only_their_own_bookings(client, auth, client_user, schedules):
+    """Their booking and queue place answer 200; another's, or a missing id, 403 (no probing)."""
+    headers = auth.for_user(client_user)
+    mine = client.get(f"{API}/bookings/{schedules['my_booking']}", headers=headers)
+    assert (mine.status_code, mine.json["status"]) == (200, "booked")
+    queued = client.get(f"{API}/bookings/{schedules['my_queue_place']}", headers=headers)
+    assert (queued.status_code, queued.json["waitlist_position"]) == (200, 1)
+    for booking_id in (schedules["their_booking"], 999999, 2**63):
+        assert client.get(f"{API}/bookings/{booking_id}", headers=headers).status_code == 403
+
+
+def test_a_client_reads_their_own_availability_only(client, auth, make, client_user):
+    headers = auth.for_user(client_user)
+    own = client.get(f"{API}/clients/{client_user.client_id}/availability", headers=headers)
+    assert (own.status_code, own.json) == (200, {"unavailable": []})
+    other = make.client()
+    assert client.get(f"{API}/clients/{other.id}/availability",
+                      headers=headers).status_code == 403
 
 
 def test_a_client_may_not_write_even_their_own_record(app, client, auth, clinic, client_user):

@@ -160,7 +160,8 @@ def test_a_moved_session_keeps_its_time_when_the_series_is_re_timed(
 ):
     """History is never rewritten: a series edit leaves a per-occurrence move alone."""
     session = group["wednesday"]
-    patch(client, headers, session.id, {"starts_at": "2027-03-04T17:00:00-05:00"})
+    # To Friday: on Thursday it would clash with the series' own Thursday session.
+    patch(client, headers, session.id, {"starts_at": "2027-03-05T17:00:00-05:00"})
     edit = client.patch(f"{API}/series/{group['series'].id}", json={"start_time": "19:00"},
                         headers=headers)
     assert edit.status_code == 200, edit.json
@@ -260,10 +261,11 @@ OVERRIDES = {
          "sequence": 1},
     ),
     "move": lambda g: (
-        {"starts_at": "2027-03-04T17:00:00-05:00", "ends_at": "2027-03-04T18:30:00-05:00"},
+        # Friday, when the series does not meet (Thursday 17:00 would clash with its own group).
+        {"starts_at": "2027-03-05T17:00:00-05:00", "ends_at": "2027-03-05T18:30:00-05:00"},
         {"starts_at": "2027-03-03T23:00:00+00:00", "ends_at": "2027-03-04T02:00:00+00:00",
          "sequence": 0},
-        {"starts_at": "2027-03-04T22:00:00+00:00", "ends_at": "2027-03-04T23:30:00+00:00",
+        {"starts_at": "2027-03-05T22:00:00+00:00", "ends_at": "2027-03-05T23:30:00+00:00",
          "sequence": 1},
     ),
     "room": lambda g: (

@@ -50,7 +50,8 @@ def valid_body(resource: str, ids: dict) -> dict:
                     "admitted_on": "2027-02-01"},
         "series": {"program_id": ids["program"], "kind": "group", "title": "Relapse prevention",
                    "timezone": "America/New_York", "start_date": "2027-03-01",
-                   "start_time": "18:00", "duration_minutes": 180,
+                   # Mornings: the clinic's evening group already holds this room and staff.
+                   "start_time": "09:00", "duration_minutes": 180,
                    "rrule": "FREQ=WEEKLY;BYDAY=MO,WE,TH", "end_date": "2027-04-30",
                    "capacity": 10, "room_id": ids["room"], "facilitator_ids": [ids["staff"]]},
     }[resource]

@@ -27,6 +27,16 @@ class Window(Schema):
     end = fields.Time(required=True, format="%H:%M", metadata={"example": "17:00"})
     label = fields.String(allow_none=True, validate=validate.Length(max=120))
 
+    @validates_schema
+    def ordered(self, data, **kwargs):
+        # Here rather than only in the service, so the error nests like every other one
+        # in the list: errors.json.unavailable.<index>.end.
+        if "start" in data and "end" in data and data["end"] <= data["start"]:
+            raise ValidationError(
+                "Must be after start (split a window that crosses midnight into two days).",
+                "end",
+            )
+
 
 class AvailabilityIn(ApiSchema):
     unavailable = fields.List(fields.Nested(Window), required=True,

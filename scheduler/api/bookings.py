@@ -1,5 +1,6 @@
 """Bookings into sessions, enrolments in series, and discharge."""
 
+from flask import jsonify
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
@@ -21,7 +22,8 @@ from scheduler.extensions import db
 from scheduler.models import Booking, Enrollment, Session, SessionSeries
 from scheduler.models.bookings import BOOKING_STATUSES
 from scheduler.services import booking, clock
-from scheduler.services.lookup import get_or_404
+from scheduler.services.errors import NotFound
+from scheduler.services.lookup import MAX_ID, get_or_404
 
 URL_PREFIX = ""
 blp = Blueprint(
@@ -152,12 +154,18 @@ class SessionBookings(MethodView):
     @blp.alt_response(200, schema=BookingOut, description="The client already held this booking.")
     def post(self, data, session_id):
         """Book a client into one session; a full session puts them on the waitlist."""
+        if session_id > MAX_ID:
+            # The service locks the row before reading it; PostgreSQL refuses such an id.
+            raise NotFound("session", session_id)
         row, created = booking.book_client(
             db.session, current_actor(), session_id, data["client_id"],
             now=clock.now(), override_reason=_override_reason(data),
         )
+        # Dumped before commit: the queue position is read under the session lock, and
+        # the row need not be reloaded afterwards.
+        body = jsonify(BookingOut().dump(row))
         db.session.commit()
-        return row, 201 if created else 200
+        return body, 201 if created else 200
 
 
 @blp.route("/bookings/<int:booking_id>")
@@ -166,10 +174,13 @@ class BookingById(MethodView):
     @blp.response(200, BookingOut)
     def get(self, booking_id):
         """Read one booking; a client may read only their own."""
-        row = get_or_404(db.session, Booking, booking_id, "booking")
-        if current_user.role == "client" and row.client_id != current_user.client_id:
-            abort(403, message="You may only read your own bookings.")
-        return row
+        if current_user.role == "client":
+            # 403 for a missing id too, so a client cannot probe which bookings exist.
+            row = db.session.get(Booking, booking_id) if booking_id <= MAX_ID else None
+            if row is None or row.client_id != current_user.client_id:
+                abort(403, message="You may only read your own bookings.")
+            return row
+        return get_or_404(db.session, Booking, booking_id, "booking")
 
     @roles_required(*WRITE)
     @blp.arguments(CancelArgs, location="query")

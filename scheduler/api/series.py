@@ -81,7 +81,8 @@ class SeriesIn(ApiSchema):
     facilitator_ids = fields.List(Id(), load_default=list)
     override = fields.Boolean(
         load_only=True,
-        metadata={"description": "Proceed despite room or staff conflicts; needs a reason."},
+        metadata={"description": "Proceed despite room or staff conflicts (and, when an edit "
+                  "moves sessions, their booked clients' conflicts); needs a reason."},
     )
     reason = fields.String(
         load_only=True,
@@ -214,7 +215,12 @@ class SeriesById(MethodView):
     @blp.arguments(SeriesPatch)
     @blp.response(200, SeriesOut)
     def patch(self, changes, series_id):
-        """Edit a series; past, attended and overridden occurrences stay as they were."""
+        """Edit a series; past, attended and overridden occurrences stay as they were.
+
+        An edit that double-books a room or facilitator, or (when it moves sessions) a client
+        booked into them, answers 409 listing every conflict, unless `override` is true and a
+        `reason` is given.
+        """
         series = get_or_404(db.session, SessionSeries, series_id, "series")
         override_reason = _override_reason(changes)
         reason = changes.pop("reason", None)

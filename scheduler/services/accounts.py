@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import Session as DbSession, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from scheduler.models import ApiToken, Client, Staff, User
@@ -109,7 +109,9 @@ def issue_api_token(db: DbSession, user: User, now: datetime, ttl_hours: int) ->
 def user_for_token(db: DbSession, token: str, now: datetime) -> User | None:
     """The user a live bearer token belongs to, or None."""
     digest = _hash_token(token)
-    row = db.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    row = db.scalar(
+        select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == digest)
+    )
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
     if row.revoked_at is not None or row.expires_at <= now or not row.user.is_active:

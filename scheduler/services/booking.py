@@ -5,15 +5,15 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import Session as DbSession, joinedload
 
 from scheduler.models import Booking, Client, Enrollment, Session, SessionSeries
 from scheduler.services import audit
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import Clash, ConflictDetected, Slot, client_clashes
-from scheduler.services.errors import InvalidField, StateConflict
-from scheduler.services.locks import lock_rows
-from scheduler.services.lookup import get_or_404, get_referenced
+from scheduler.services.errors import InvalidField, NotFound, StateConflict
+from scheduler.services.locks import begin_write, lock_rows
+from scheduler.services.lookup import MAX_ID, get_or_404, get_referenced
 
 AUDITED = ("session_id", "client_id", "enrollment_id", "status", "cancel_reason",
            "override_reason")
@@ -77,12 +77,34 @@ def _check_bookable(session: Session, now: datetime) -> None:
 
 def _seat(db: DbSession, session: Session, booking: Booking, now: datetime) -> None:
     """Give the booking a seat if one is free, else the end of the queue."""
-    booked, _ = counts(db, [session.id])[session.id]
+    # Seats taken and the end of the queue in one query (only waitlisted rows have a time).
+    booked, tail = db.execute(
+        select(
+            func.coalesce(func.sum(case((Booking.status == "booked", 1), else_=0)), 0),
+            func.max(Booking.waitlisted_at),
+        ).where(Booking.session_id == session.id)
+    ).one()
     if booked < session.capacity:
         booking.status, booking.booked_at, booking.waitlisted_at = "booked", now, None
     else:
-        booking.status, booking.waitlisted_at = "waitlisted", now
+        # Join the end of the line as the session lock orders it: `now` was read before the
+        # lock (and may come from another machine's clock), so it alone could jump the queue.
+        queued_at = now if tail is None else max(now, tail + timedelta(microseconds=1))
+        booking.status, booking.waitlisted_at = "waitlisted", queued_at
     booking.cancelled_at = booking.cancel_reason = None
+
+
+def _locked(db: DbSession, model, entity_id, *options):
+    """The row, read and locked in one statement (lock_rows and a get in one), or None."""
+    if isinstance(entity_id, bool) or not isinstance(entity_id, int):
+        return None
+    if not 0 < entity_id <= MAX_ID:
+        return None
+    begin_write(db)  # SQLite: the database's write lock; FOR UPDATE is not rendered there
+    return db.scalar(
+        select(model).where(model.id == entity_id).options(*options)
+        .with_for_update(of=model).execution_options(populate_existing=True)
+    )
 
 
 def _slot(session: Session) -> Slot:
@@ -100,10 +122,12 @@ def book_client(
 ) -> tuple[Booking, bool]:
     """Book a client into one session, or queue them; (booking, created). Repeats are no-ops."""
     # Session first, then client: every booking path locks in this order.
-    lock_rows(db, Session, [session_id])
-    session = get_or_404(db, Session, session_id, "session")
-    client = get_referenced(db, Client, client_id, "client_id", "client")
-    lock_rows(db, Client, [client_id])
+    session = _locked(db, Session, session_id)
+    if session is None:
+        raise NotFound("session", session_id)
+    client = _locked(db, Client, client_id, joinedload(Client.program))
+    if client is None:
+        raise InvalidField("client_id", f"No client with id {client_id}.")
     _check_bookable(session, now)
     existing = db.scalar(
         select(Booking).where(Booking.session_id == session_id, Booking.client_id == client_id)
@@ -115,6 +139,7 @@ def book_client(
         raise ConflictDetected(clashes)
     before = audit.snapshot(existing, AUDITED) if existing is not None else None
     booking = existing or Booking(session_id=session_id, client_id=client_id)
+    booking.enrollment_id = None  # a single booking, even where an enrolment once held it
     _seat(db, session, booking, now)
     booking.override_reason = override_reason if clashes else None
     db.add(booking)
@@ -135,6 +160,11 @@ def cancel_booking(
     db.refresh(booking)
     if booking.status == "cancelled":
         return booking, []
+    if booking.session.starts_at <= now:
+        # What happened at a past session is attendance's to record, not a cancelled booking.
+        raise StateConflict(
+            f"Session {booking.session_id} has already started; record attendance instead."
+        )
     before = audit.snapshot(booking, AUDITED)
     freed = booking.status == "booked"
     booking.status, booking.cancelled_at = "cancelled", now

@@ -139,8 +139,9 @@ def client_clashes(db: DbSession, client: Client, slots: list[Slot]) -> list[Cla
             day += timedelta(days=1)
 
         local_day = local_start.date()
-        if client.status == "discharged" or (
-            client.discharged_on is not None and local_day > client.discharged_on
+        # A discharge date set ahead still allows sessions up to and on that day.
+        if (client.discharged_on is not None and local_day > client.discharged_on) or (
+            client.status == "discharged" and client.discharged_on is None
         ):
             clashes.append(
                 Clash("client_status", None, slot.starts_at, slot.ends_at,

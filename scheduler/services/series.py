@@ -7,12 +7,18 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Program, Room, Session, SessionSeries, Staff
+from scheduler.models import Booking, Client, Program, Room, Session, SessionSeries, Staff
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS, series_facilitators
 from scheduler.models.sessions import session_facilitators
 from scheduler.services import audit, booking
 from scheduler.services.audit import Actor
-from scheduler.services.conflicts import ConflictDetected, Slot, room_clashes, staff_clashes
+from scheduler.services.conflicts import (
+    ConflictDetected,
+    Slot,
+    client_clashes,
+    room_clashes,
+    staff_clashes,
+)
 from scheduler.services.clock import now as clock_now
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_referenced
@@ -186,9 +192,17 @@ def create_series(
 
 
 def _check_clashes(
-    db: DbSession, series: SessionSeries, now: datetime, override_reason: str | None
+    db: DbSession,
+    series: SessionSeries,
+    now: datetime,
+    override_reason: str | None,
+    *,
+    booked_clients: bool = False,
 ) -> list[dict]:
-    """Staff and room clashes of the series' future sessions; raises unless overridden."""
+    """Staff and room clashes of the series' future sessions; raises unless overridden.
+
+    With `booked_clients` (the sessions moved in time), their booked clients are checked too.
+    """
     db.flush()
     sessions = list(
         db.scalars(
@@ -213,9 +227,28 @@ def _check_clashes(
         clashes += room_clashes(db, room_id, slots, ignore_series_id=series.id)
     for staff_ids, slots in by_staff.items():
         clashes += staff_clashes(db, staff_ids, slots, ignore_series_id=series.id)
+    if booked_clients and sessions:
+        clashes += _booked_client_clashes(db, sessions)
     if clashes and override_reason is None:
         raise ConflictDetected(clashes)
     return [c.as_dict() for c in clashes]
+
+
+def _booked_client_clashes(db: DbSession, sessions: list[Session]) -> list:
+    """Where the clients booked into these sessions are now also booked elsewhere."""
+    slots = {s.id: Slot(s.starts_at, s.ends_at, s.id) for s in sessions}
+    by_client: dict = {}
+    for client, session_id in db.execute(
+        select(Client, Booking.session_id)
+        .join(Booking, Booking.client_id == Client.id)
+        .where(Booking.session_id.in_(list(slots)), Booking.status == "booked")
+        .order_by(Client.id)
+    ):
+        by_client.setdefault(client, []).append(slots[session_id])
+    clashes = []
+    for client, client_slots in by_client.items():
+        clashes += client_clashes(db, client, sorted(client_slots, key=lambda s: s.starts_at))
+    return clashes
 
 
 def _insert_ignoring_duplicates(db: DbSession):
@@ -390,10 +423,14 @@ def update_series(
     result.created += materialize(db, series, horizon(now, horizon_days))
     if "capacity" in changes and changes["capacity"] > before["capacity"]:
         booking.fill_freed_seats(db, actor, series, now)
+    overridden = []
     if CHECKED_FIELDS & set(changes) or staff is not None:
-        _check_clashes(db, series, now, override_reason)
+        overridden = _check_clashes(db, series, now, override_reason,
+                                    booked_clients=bool(SCHEDULE_FIELDS & set(changes)))
         reason = reason or override_reason
     after = _snapshot(series)
+    if overridden:
+        after["overridden_conflicts"] = overridden
     audit.record(db, actor, "update", "series", series.id, before, after, reason=reason)
     return series, result
 
