@@ -107,7 +107,7 @@ class OneOffIn(ApiSchema):
     room_id = Id(allow_none=True)
     video_url = fields.URL(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
     facilitator_ids = fields.List(Id(), load_default=list)
-    client_id = Id(metadata={"description": "Book this client into it at once."})
+    client_id = Id(allow_none=True, metadata={"description": "Book this client into it at once."})
     override = fields.Boolean(load_default=False)
     reason = fields.String(validate=validate.Length(min=1, max=500))
 
