@@ -34,6 +34,10 @@ class Config:
     # Recurring series are materialised this far ahead; the nightly job keeps it rolling.
     SESSION_HORIZON_DAYS = _env_int("SESSION_HORIZON_DAYS", 120)
     API_TOKEN_TTL_HOURS = _env_int("API_TOKEN_TTL_HOURS", 12)
+    # Attendance older than this changes only with a reason, by a coordinator or admin.
+    ATTENDANCE_LOCK_DAYS = _env_int("ATTENDANCE_LOCK_DAYS", 7)
+    # Self check-in after the start plus this many minutes counts as late.
+    CHECKIN_GRACE_MINUTES = _env_int("CHECKIN_GRACE_MINUTES", 10)
     SCHEDULER_EMBEDDED = _env_bool("SCHEDULER_EMBEDDED", False)
 
     API_TITLE = "IOP Scheduler API"

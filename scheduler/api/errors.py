@@ -24,7 +24,7 @@ def install(app: Flask, api: Api) -> None:
         extra = getattr(error, "body", None)
         if extra:
             body.update(extra)
-        return body, error.status
+        return body, error.status, getattr(error, "headers", None) or {}
 
     @app.errorhandler(IntegrityError)
     def integrity_error(error: IntegrityError):

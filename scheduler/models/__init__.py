@@ -1,9 +1,11 @@
 """SQLAlchemy models, one module per aggregate."""
 
+from scheduler.models.attendance import Attendance
 from scheduler.models.audit import AuditEvent
 from scheduler.models.availability import ClientUnavailability, StaffTimeOff
 from scheduler.models.bookings import Booking, Enrollment
 from scheduler.models.clients import Client
+from scheduler.models.plans import Assessment, PlanPhase, PlanRequirement, TreatmentPlan
 from scheduler.models.programs import Program
 from scheduler.models.rooms import Room
 from scheduler.models.series import SessionSeries, series_facilitators
@@ -13,11 +15,16 @@ from scheduler.models.users import ApiToken, User
 
 __all__ = [
     "ApiToken",
+    "Assessment",
+    "Attendance",
     "AuditEvent",
     "Booking",
     "ClientUnavailability",
     "Enrollment",
+    "PlanPhase",
+    "PlanRequirement",
     "StaffTimeOff",
+    "TreatmentPlan",
     "Client",
     "Program",
     "Room",

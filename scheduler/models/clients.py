@@ -33,6 +33,10 @@ class Client(db.Model):
     admitted_on: Mapped[date]
     discharged_on: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # Front-desk kiosk: a personal 4–6 digit PIN, hashed, with a lockout after wrong tries.
+    kiosk_pin_hash: Mapped[str | None] = mapped_column(String(255))
+    checkin_failed_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    checkin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 

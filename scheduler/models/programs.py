@@ -42,6 +42,8 @@ class Program(db.Model):
     address: Mapped[str | None] = mapped_column(String(300))
     # NULL means "follow the ASAM default for the level", so a level change re-derives it.
     min_weekly_hours_override: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    # Follow-up: this many unexcused absences in a row puts a client on the list.
+    absence_streak_alert: Mapped[int] = mapped_column(default=2, server_default="2")
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)

@@ -34,11 +34,30 @@ class InvalidField(DomainError):
         self.location = location
 
     def errors(self) -> dict:
-        return {self.location: self.fields}
+        # "records.3.status" nests as marshmallow nests list items: records → 3 → status.
+        nested: dict = {}
+        for path, messages in self.fields.items():
+            *parents, leaf = path.split(".")
+            node = nested
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = messages
+        return {self.location: nested}
 
 
 class PermissionDenied(DomainError):
     status = 403
+
+
+class TooManyAttempts(DomainError):
+    """Refused for now after repeated wrong guesses; `retry_after` is in seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class StateConflict(DomainError):

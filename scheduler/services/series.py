@@ -3,11 +3,20 @@
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import exists, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Booking, Client, Program, Room, Session, SessionSeries, Staff
+from scheduler.models import (
+    Attendance,
+    Booking,
+    Client,
+    Program,
+    Room,
+    Session,
+    SessionSeries,
+    Staff,
+)
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS, series_facilitators
 from scheduler.models.sessions import session_facilitators
 from scheduler.services import audit, booking
@@ -375,6 +384,8 @@ def _regenerable(db: DbSession, series: SessionSeries, now: datetime) -> list[Se
                     Session.status == "scheduled",
                     Session.cancelled_by.in_(("series_edit", "series_end")),
                 ),
+                # Attendance makes an occurrence history, even if it is still to end.
+                ~exists().where(Attendance.session_id == Session.id),
             )
             .order_by(Session.starts_at)
         )

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession, selectinload
 
-from scheduler.models import Booking, Client, Program, Room, Session, Staff
+from scheduler.models import Attendance, Booking, Client, Program, Room, Session, Staff
 from scheduler.models.series import MAX_DURATION_MINUTES
 from scheduler.models.sessions import session_facilitators
 from scheduler.services import audit, booking
@@ -18,7 +18,7 @@ from scheduler.services.conflicts import (
     room_clashes,
     staff_clashes,
 )
-from scheduler.services.errors import InvalidField
+from scheduler.services.errors import InvalidField, StateConflict
 from scheduler.services.lookup import get_referenced
 
 AUDITED = (
@@ -108,6 +108,11 @@ def change_session(
     override_reason: str | None = None,
 ) -> Session:
     """Apply one coordinator override (cancel, restore, move, room, substitute) to an occurrence."""
+    if db.scalar(select(Attendance.id).where(Attendance.session_id == session.id).limit(1)):
+        raise StateConflict(
+            f"Session {session.id} has attendance recorded; its time, place and staff are "
+            "history now."
+        )
     before = _snapshot(session)
     relevant = False
 

@@ -1,0 +1,152 @@
+"""Attendance: the roster a clinician marks, and self check-in with the room's code."""
+
+from flask import current_app
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from scheduler.api.access import STAFF_READ, current_actor, roles_required
+from scheduler.api.common import ApiSchema, Id, Instant
+from scheduler.extensions import db
+from scheduler.models import Attendance, Session
+from scheduler.models.attendance import ATTENDANCE_STATUSES, REASON_CODES
+from scheduler.services import attendance, clock
+from scheduler.services.lookup import get_or_404
+
+URL_PREFIX = ""
+blp = Blueprint(
+    "attendance",
+    __name__,
+    description="Attendance per booking. Minutes attended follow from the status and the "
+    "arrival and leaving times. Records of sessions that ended more than "
+    "ATTENDANCE_LOCK_DAYS ago change only with a reason, by a coordinator or admin.",
+)
+
+
+class RecordIn(Schema):
+    client_id = Id(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(ATTENDANCE_STATUSES))
+    reason_code = fields.String(
+        allow_none=True, validate=validate.OneOf(REASON_CODES),
+        metadata={"description": "Required for late and for absences."},
+    )
+    arrived_at = Instant(allow_none=True)
+    left_at = Instant(allow_none=True)
+    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class RosterIn(ApiSchema):
+    records = fields.List(fields.Nested(RecordIn), required=True,
+                          validate=validate.Length(min=1, max=200))
+    reason = fields.String(
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "Why a locked (older) record is being changed."},
+    )
+
+
+class AttendanceOut(Schema):
+    id = fields.Integer()
+    booking_id = fields.Integer()
+    session_id = fields.Integer()
+    client_id = fields.Integer()
+    status = fields.String()
+    reason_code = fields.String(allow_none=True)
+    arrived_at = fields.AwareDateTime(allow_none=True)
+    left_at = fields.AwareDateTime(allow_none=True)
+    minutes_attended = fields.Integer()
+    method = fields.String()
+    recorded_by_user_id = fields.Integer(allow_none=True)
+    note = fields.String(allow_none=True)
+    recorded_at = fields.AwareDateTime()
+
+
+class AttendanceList(Schema):
+    items = fields.List(fields.Nested(AttendanceOut))
+
+
+class CheckinCode(Schema):
+    session_id = fields.Integer()
+    code = fields.String()
+    valid_from = fields.AwareDateTime()
+    valid_until = fields.AwareDateTime()
+
+
+class CheckinIn(ApiSchema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$",
+                         error="Must be the six digits shown in the room."))
+
+
+def policy() -> attendance.Policy:
+    return attendance.Policy(
+        lock_days=current_app.config["ATTENDANCE_LOCK_DAYS"],
+        grace_minutes=current_app.config["CHECKIN_GRACE_MINUTES"],
+    )
+
+
+@blp.route("/sessions/<int:session_id>/attendance")
+class SessionAttendance(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.response(200, AttendanceList)
+    def get(self, session_id):
+        """Attendance recorded for the session so far."""
+        get_or_404(db.session, Session, session_id, "session")
+        rows = db.session.scalars(
+            select(Attendance).where(Attendance.session_id == session_id)
+            .order_by(Attendance.client_id)
+        )
+        return {"items": list(rows)}
+
+    @roles_required(*STAFF_READ)
+    @blp.arguments(RosterIn)
+    @blp.response(200, AttendanceList)
+    def put(self, data, session_id):
+        """Mark the whole group in one call; one bad record rejects all, naming its index.
+
+        Only booked clients can be marked; a walk-in is booked in the same call if a seat
+        is free.
+        """
+        rows = attendance.record_roster(
+            db.session, current_actor(), current_user.role, session_id, data["records"],
+            now=clock.now(), policy=policy(), reason=data.get("reason"),
+        )
+        db.session.commit()
+        return {"items": rows}
+
+
+@blp.route("/sessions/<int:session_id>/checkin-code")
+class SessionCheckinCode(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.response(200, CheckinCode)
+    def get(self, session_id):
+        """The short code to show the room, valid from 30 minutes before the start to the end."""
+        session = get_or_404(db.session, Session, session_id, "session")
+        opens, closes = attendance.checkin_window(session)
+        return {
+            "session_id": session.id,
+            "code": attendance.checkin_code(current_app.config["SECRET_KEY"], session),
+            "valid_from": opens,
+            "valid_until": closes,
+        }
+
+
+@blp.route("/checkin")
+class SelfCheckin(MethodView):
+    @roles_required("client")
+    @blp.arguments(CheckinIn)
+    @blp.response(200, AttendanceOut)
+    def post(self, data):
+        """A client checks themselves in with the room's code: present, or late after the grace.
+
+        After 5 wrong codes the client's check-in pauses (1, 2, 4 … minutes) and answers 429.
+        """
+        outcome = attendance.self_check_in(
+            db.session, current_actor(), current_user.client_id, data["code"],
+            now=clock.now(), secret=current_app.config["SECRET_KEY"], policy=policy(),
+        )
+        # Saved either way: a wrong code must count even though the request fails.
+        db.session.commit()
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.attendance

@@ -1,0 +1,77 @@
+"""The front-desk kiosk: staff sign the tablet in; clients check in with a personal PIN."""
+
+from functools import wraps
+
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint, abort
+from marshmallow import fields, validate
+
+from scheduler.api.access import STAFF_READ, WRITE, current_actor, require_login, roles_required
+from scheduler.api.attendance import AttendanceOut, policy
+from scheduler.api.common import ApiSchema, Id
+from scheduler.extensions import db
+from scheduler.services import clock, kiosk
+
+URL_PREFIX = ""
+blp = Blueprint(
+    "kiosk",
+    __name__,
+    description="Kiosk check-in with a 4–6 digit PIN, stored hashed. After 5 wrong PINs (or "
+    "self check-in codes) a client's check-in pauses (1, 2, 4 … minutes, at most an hour) "
+    "and answers 429.",
+)
+
+PIN = validate.Regexp(r"^\d{4,6}$", error="Must be 4 to 6 digits.")
+
+
+class KioskCheckinIn(ApiSchema):
+    client_id = Id(required=True)
+    pin = fields.String(required=True, load_only=True, validate=PIN)
+
+
+class PinIn(ApiSchema):
+    pin = fields.String(required=True, load_only=True, validate=PIN)
+
+
+@blp.route("/kiosk/checkin")
+class KioskCheckin(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.arguments(KioskCheckinIn)
+    @blp.response(200, AttendanceOut)
+    def post(self, data):
+        """Check a client in at the front desk with their PIN."""
+        outcome = kiosk.check_in(
+            db.session, current_actor(), data["client_id"], data["pin"],
+            now=clock.now(), policy=policy(),
+        )
+        # Saved either way: a wrong PIN must count even though the request fails.
+        db.session.commit()
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.attendance
+
+
+def own_client_or_writer(view):
+    """Coordinators and admins, or the client whose record it is; checked before the body."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        require_login()
+        own = current_user.role == "client" and current_user.client_id == kwargs.get("client_id")
+        if not own and current_user.role not in WRITE:
+            abort(403, message="Only the client or a coordinator may set this PIN.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@blp.route("/clients/<int:client_id>/kiosk-pin")
+class KioskPin(MethodView):
+    @own_client_or_writer
+    @blp.arguments(PinIn)
+    @blp.response(204)
+    def put(self, data, client_id):
+        """Set the client's kiosk PIN: a coordinator, or the client themselves."""
+        kiosk.set_pin(db.session, current_actor(), client_id, data["pin"])
+        db.session.commit()
