@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from scheduler.extensions import db as _db
 from scheduler.models import ApiToken, Booking, Session
-from scheduler.services import availability, clock
+from scheduler.services import availability, clock, plans
 from scheduler.services import booking as booking_service
 from tests.helpers import ACTOR
 
@@ -16,6 +16,23 @@ API = "/api/v1"
 PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/openapi.json"),
           ("GET", "/api/v1/docs")}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Clinicians run the group, so they mark its attendance; that is their one write.
+CLINICIAN_WRITES = {("PUT", "/api/v1/sessions/<int:session_id>/attendance")}
+# Clinicians also write the clinical record: assessments and treatment plans.
+CLINICIAN_WRITES |= {
+    ("POST", "/api/v1/clients/<int:client_id>/assessments"),
+    ("POST", "/api/v1/clients/<int:client_id>/plans"),
+    ("POST", "/api/v1/plans/<int:plan_id>/revisions"),
+    ("POST", "/api/v1/plans/<int:plan_id>/certification"),
+    ("POST", "/api/v1/plans/<int:plan_id>/review"),
+}
+# Staff at the front desk sign the kiosk in; a client checks in there with a PIN.
+CLINICIAN_WRITES |= {("POST", "/api/v1/kiosk/checkin")}
+# A client's writes: checking in with the room's code, and setting their own kiosk PIN.
+CLIENT_WRITES = {("POST", "/api/v1/checkin"), ("PUT", "/api/v1/clients/<int:client_id>/kiosk-pin")}
+# Reads that need a query string to mean anything.
+READ_QUERIES = {"/api/v1/reports/weekly-hours": "?program_id={program_id}&from=2027-03-01"
+                                                "&to=2027-03-07"}
 PASSWORD = "correct horse battery"
 
 
@@ -68,10 +85,15 @@ def clinic(make):
     time_off = availability.add_time_off(
         _db.session, ACTOR, staff.id, datetime(2027, 6, 1, tzinfo=timezone.utc),
         datetime(2027, 6, 2, tzinfo=timezone.utc), "Training")
+    assessment = plans.record_assessment(_db.session, ACTOR, client_id,
+                                         assessed_on=date(2027, 2, 1), clinician_id=staff.id,
+                                         recommended_level="2.1")
+    plan = plans.create_plan(_db.session, ACTOR, client_id, start_date=date(2027, 2, 1))
     _db.session.commit()
     return {"program_id": program.id, "room_id": room.id, "staff_id": staff.id,
             "client_id": client_id, "series_id": series.id, "session_id": session_id,
-            "booking_id": booking.id, "time_off_id": time_off.id}
+            "booking_id": booking.id, "time_off_id": time_off.id,
+            "assessment_id": assessment.id, "plan_id": plan.id}
 
 
 # --- anonymous -------------------------------------------------------------------------------
@@ -178,19 +200,20 @@ def test_a_clinician_may_read_every_staff_readable_route(app, client, auth, clin
     wrong = []
     for method, rule in api_routes(app):
         if method == "GET" and (method, rule) not in PUBLIC:
-            response = client.get(concrete(rule, clinic), headers=headers)
+            query = READ_QUERIES.get(rule, "").format(**clinic)
+            response = client.get(concrete(rule, clinic) + query, headers=headers)
             if response.status_code != 200:
                 wrong.append((rule, response.status_code))
     assert wrong == []
 
 
 def test_a_clinician_may_not_write_anywhere(app, client, auth, clinic):
-    """Every write route answers 403 to a clinician and writes nothing."""
+    """Every write but the roster and the clinical record answers 403 to a clinician."""
     headers = auth("clinician")
     before = row_counts()
     wrong = []
     for method, rule in api_routes(app):
-        if method in WRITE_METHODS and (method, rule) not in PUBLIC:
+        if method in WRITE_METHODS and (method, rule) not in PUBLIC | CLINICIAN_WRITES:
             response = call(client, method, concrete(rule, clinic), headers)
             if response.status_code != 403:
                 wrong.append((method, rule, response.status_code))
@@ -230,6 +253,44 @@ def test_coordinators_and_admins_may_book_and_cancel(client, auth, make, clinic,
                       headers=headers).status_code == 200
     assert client.post(f"{API}/clients/{person.id}/discharge", json={"date": "2027-03-10"},
                        headers=headers).status_code == 200
+
+
+# --- attendance: staff mark the roster, a client checks themselves in ------------------------
+
+
+def _session_start(clinic) -> datetime:
+    return _db.session.get(Session, clinic["session_id"]).starts_at
+
+
+@pytest.mark.parametrize("role", ["clinician", "coordinator", "admin"])
+def test_clinicians_coordinators_and_admins_may_mark_the_roster(client, auth, clinic, role):
+    """PUT /sessions/{id}/attendance answers 200 to every staff role once the group meets."""
+    with clock.frozen(_session_start(clinic) + timedelta(minutes=5)):
+        response = client.put(f"{API}/sessions/{clinic['session_id']}/attendance",
+                              json={"records": [{"client_id": clinic["client_id"],
+                                                 "status": "present"}]},
+                              headers=auth(role))
+    assert response.status_code == 200, response.json
+
+
+@pytest.mark.parametrize("role", ["clinician", "coordinator", "admin"])
+def test_staff_may_not_self_check_in(client, auth, clinic, role):
+    """POST /checkin is for a client's own arrival; every staff role gets 403."""
+    with clock.frozen(_session_start(clinic)):
+        response = client.post(f"{API}/checkin", json={"code": "123456"}, headers=auth(role))
+    assert response.status_code == 403
+
+
+def test_a_client_may_self_check_in(client, auth, make, clinic):
+    """The client role passes POST /checkin's door: a bad body is a 422, not a 403."""
+    user = make.user("client", client_id=clinic["client_id"])
+    with clock.frozen(_session_start(clinic)):
+        headers = auth.for_user(user)
+        assert client.post(f"{API}/checkin", json={}, headers=headers).status_code == 422
+        code = client.get(f"{API}/sessions/{clinic['session_id']}/checkin-code",
+                          headers=auth("clinician")).json["code"]
+        response = client.post(f"{API}/checkin", json={"code": code}, headers=headers)
+    assert (response.status_code, response.json["status"]) == (200, "present")
 
 
 # --- clients see only their own record --------------------------------------------------------
@@ -350,13 +411,13 @@ def test_a_client_reads_their_own_availability_only(client, auth, make, client_u
 
 
 def test_a_client_may_not_write_even_their_own_record(app, client, auth, clinic, client_user):
-    """Clients change nothing through the API; every write answers 403."""
+    """Clients change nothing through the API but their own check-in; every write answers 403."""
     headers = auth.for_user(client_user)
     ids = {**clinic, "client_id": client_user.client_id}
     before = row_counts()
     wrong = []
     for method, rule in api_routes(app):
-        if method in WRITE_METHODS and (method, rule) not in PUBLIC:
+        if method in WRITE_METHODS and (method, rule) not in PUBLIC | CLIENT_WRITES:
             response = call(client, method, concrete(rule, ids), headers)
             if response.status_code != 403:
                 wrong.append((method, rule, response.status_code))

@@ -1,17 +1,19 @@
 """Every API write leaves an AuditEvent: who, when, what it was and what it became."""
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
 from scheduler.models import AuditEvent, Session
-from scheduler.services import availability, booking, clock
+from scheduler.services import availability, booking, clock, plans, sessions
 from tests.helpers import ACTOR
 
 API = "/api/v1"
 # Issuing a bearer token writes a token row but changes no clinic record.
 NOT_AUDITED = {("POST", "/api/v1/auth/token")}
+# Writes only a client may make, audited in their own tests below (the CASES writer is staff).
+CLIENT_WRITES = {("POST", "/api/v1/checkin")}
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +32,7 @@ def headers(auth, writer):
 
 
 @pytest.fixture
-def rows(make, db):
+def rows(make, db, now):
     """Existing records for the update cases, made before the writer acts."""
     program = make.program(name="Evening IOP")
     room = make.room(name="Room A", capacity=12)
@@ -46,8 +48,19 @@ def rows(make, db):
                                     now=clock.now())
     time_off = availability.add_time_off(db, ACTOR, staff.id, utc(2027, 6, 6), utc(2027, 6, 7),
                                          "Training")
+    # A group meeting now (11:00–13:00 UTC) with a booked client, for the attendance roster.
+    with clock.frozen(now - timedelta(days=1)):
+        meeting = sessions.create_one_off(db, ACTOR, now=clock.now(), program_id=program.id,
+                                          kind="group", starts_at=now - timedelta(hours=1),
+                                          ends_at=now + timedelta(hours=1), capacity=8)
+        attendee = make.client(program, name="Pat Attendee")
+        booking.book_client(db, ACTOR, meeting.id, attendee.id, now=clock.now())
+    # A client with a treatment plan, for the revision and Medicare-date cases.
+    planned = make.client(program, name="Lee Planned")
+    plan = plans.create_plan(db, ACTOR, planned.id, start_date=date(2027, 2, 1),
+                             goals=["30 days sober"])
     db.commit()
-    return {"program": program.id, "room": room.id, "other_room": other_room.id,
+    return {"plan": plan.id, "open_session": meeting.id, "attendee": attendee.id, "program": program.id, "room": room.id, "other_room": other_room.id,
             "staff": staff.id, "client": make.client(program, name="Sam Client").id,
             "series": series.id, "session": session.id, "booking": booked.id,
             "time_off": time_off.id}
@@ -159,25 +172,74 @@ CASES = [
      lambda r: {"staff_id": r["staff"], "starts_at": "2027-06-06T00:00:00+00:00",
                 "ends_at": "2027-06-07T00:00:00+00:00", "reason": "Training"},
      lambda r: None),
+    ("PUT", "/api/v1/sessions/<int:session_id>/attendance", "attendance", "attendance",
+     lambda r: {"records": [{"client_id": r["attendee"], "status": "late",
+                             "reason_code": "transport",
+                             "arrived_at": "2027-02-16T11:30:00+00:00", "note": "Bus"}]},
+     None,
+     lambda r: {"status": "late", "reason_code": "transport",
+                "arrived_at": "2027-02-16T11:30:00+00:00", "left_at": None,
+                "minutes_attended": 90, "method": "roster", "note": "Bus"}),
+    ("POST", "/api/v1/clients/<int:client_id>/assessments", "assessment", "create",
+     lambda r: {"assessed_on": "2027-02-15", "clinician_id": r["staff"],
+                "recommended_level": "2.1", "summary": "Fits IOP"},
+     None,
+     lambda r: {"client_id": r["client"], "assessed_on": "2027-02-15",
+                "clinician_id": r["staff"], "kind": "intake", "recommended_level": "2.1",
+                "summary": "Fits IOP"}),
+    ("POST", "/api/v1/clients/<int:client_id>/plans", "treatment_plan", "create",
+     lambda r: {"start_date": "2027-03-01", "goals": ["Sober"]},
+     None,
+     lambda r: {"client_id": r["client"], "version": 1, "status": "active",
+                "start_date": "2027-03-01", "goals": ["Sober"], "weekly_hours_target": "9.00"}),
+    ("POST", "/api/v1/plans/<int:plan_id>/revisions", "treatment_plan", "revise",
+     lambda r: {"goals": ["60 days sober"]},
+     lambda r: {"version": 1, "goals": ["30 days sober"]},
+     lambda r: {"version": 2, "goals": ["60 days sober"]}),
+    ("POST", "/api/v1/plans/<int:plan_id>/certification", "treatment_plan", "certify",
+     lambda r: {"certified_on": "2027-02-10"},
+     lambda r: {"certified_on": None, "certification_due": None},
+     lambda r: {"certified_on": "2027-02-10", "certification_due": "2027-04-11"}),
+    ("POST", "/api/v1/plans/<int:plan_id>/review", "treatment_plan", "review",
+     lambda r: {"reviewed_on": "2027-02-12"},
+     lambda r: {"reviewed_on": None, "review_due": None},
+     lambda r: {"reviewed_on": "2027-02-12", "review_due": "2027-04-13"}),
 ]
+
+CASES.append(
+    ("PUT", "/api/v1/clients/<int:client_id>/kiosk-pin", "client", "set_kiosk_pin",
+     lambda r: {"pin": "4821"}, None, lambda r: {"kiosk_pin": "set"}))
+# Audited, and checked in tests/test_kiosk.py, which sets up a PIN and an open session.
+AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin")}
 
 # Writes whose answer carries no id of the audited record: where to find it instead.
 ENTITY_IDS = {
+    "/api/v1/clients/<int:client_id>/kiosk-pin": lambda r: r["client"],
     "/api/v1/clients/<int:client_id>/availability": lambda r: r["client"],
     "/api/v1/staff/<int:staff_id>/time-off/<int:time_off_id>": lambda r: r["time_off"],
+}
+# Writes that answer a list: the audited record's id within it.
+RESPONSE_IDS = {
+    "/api/v1/sessions/<int:session_id>/attendance": lambda body: body["items"][0]["id"],
+}
+# Writes whose path names a record other than the shared fixture's (rule arg → rows key).
+PATH_OVERRIDES = {
+    "/api/v1/sessions/<int:session_id>/attendance": {"session_id": "open_session"},
 }
 # Writes that also record each row they touch, besides their own event.
 SIDE_EVENTS = {
     "/api/v1/series/<int:series_id>/enrollments": {("booking", "book")},
+    # The previous version's status change is its own event.
+    "/api/v1/plans/<int:plan_id>/revisions": {("treatment_plan", "supersede")},
 }
 
 PATH_KEYS = {"program_id": "program", "room_id": "room", "staff_id": "staff",
              "client_id": "client", "series_id": "series", "session_id": "session",
-             "booking_id": "booking", "time_off_id": "time_off"}
+             "booking_id": "booking", "time_off_id": "time_off", "plan_id": "plan"}
 
 
 def url_for_rule(rule: str, rows: dict) -> str:
-    for arg, key in PATH_KEYS.items():
+    for arg, key in {**PATH_KEYS, **PATH_OVERRIDES.get(rule, {})}.items():
         rule = rule.replace(f"<int:{arg}>", str(rows[key]))
     return rule
 
@@ -193,7 +255,8 @@ def test_every_write_route_has_an_audit_case(app):
         for rule in app.url_map.iter_rules() if rule.rule.startswith(API + "/")
         for method in rule.methods & {"POST", "PUT", "PATCH", "DELETE"}
     }
-    assert writes - NOT_AUDITED == {(method, rule) for method, rule, *_ in CASES}
+    assert writes - NOT_AUDITED - CLIENT_WRITES - AUDITED_IN_OWN_TESTS == {
+        (method, rule) for method, rule, *_ in CASES}
 
 
 @pytest.mark.parametrize(
@@ -215,7 +278,12 @@ def test_a_write_records_who_when_before_and_after(
     [event] = [e for e in new if (e.entity_type, e.action) == (entity_type, action)]
     assert {(e.entity_type, e.action) for e in new if e is not event} <= SIDE_EVENTS.get(
         rule, set())
-    entity_id = ENTITY_IDS[rule](rows) if rule in ENTITY_IDS else response.json["id"]
+    if rule in ENTITY_IDS:
+        entity_id = ENTITY_IDS[rule](rows)
+    elif rule in RESPONSE_IDS:
+        entity_id = RESPONSE_IDS[rule](response.json)
+    else:
+        entity_id = response.json["id"]
     assert event.entity_id == entity_id
     if before is None:
         assert event.before is None
@@ -278,3 +346,24 @@ def test_re_sending_the_same_instant_in_another_offset_is_not_a_change(
                         json={"starts_at": "2027-03-01T23:00:00Z"}, headers=headers).json
     assert (body["sequence"], body["is_overridden"]) == (0, False)
     assert db.scalar(select(func.count(AuditEvent.id))) == events
+
+
+def test_a_self_check_in_is_audited_with_the_client_as_actor(client, db, make, auth, rows, now):
+    """POST /checkin records the client who checked in, the instant, and the new record."""
+    user = make.user("client", client_id=rows["attendee"])
+    code = client.get(f"{API}/sessions/{rows['open_session']}/checkin-code",
+                      headers=auth("clinician")).json["code"]
+    last = db.scalar(select(func.max(AuditEvent.id))) or 0
+    response = client.post(f"{API}/checkin", json={"code": code}, headers=auth.for_user(user))
+    assert response.status_code == 200, response.json
+
+    [event] = db.scalars(select(AuditEvent).where(AuditEvent.id > last)).all()
+    assert (event.entity_type, event.action, event.entity_id) == (
+        "attendance", "attendance", response.json["id"])
+    assert (event.actor_user_id, event.actor, event.occurred_at) == (user.id, user.email, now)
+    assert event.before is None
+    # 12:00 is an hour after the 11:00 start, past the grace period: late, 60 minutes left.
+    assert {k: event.after[k] for k in ("status", "method", "arrived_at", "minutes_attended",
+                                         "recorded_by_user_id")} == {
+        "status": "late", "method": "self", "arrived_at": "2027-02-16T12:00:00+00:00",
+        "minutes_attended": 60, "recorded_by_user_id": user.id}

@@ -8,12 +8,16 @@ def register_api(app: Flask, api: Api) -> None:
     """Mount every API blueprint and the JSON error handling."""
     from scheduler.api import (
         access,
+        attendance,
         auth,
         availability,
         bookings,
         clients,
         errors,
+        kiosk,
+        plans,
         programs,
+        reports,
         rooms,
         series,
         sessions,
@@ -23,5 +27,5 @@ def register_api(app: Flask, api: Api) -> None:
     access.install(app)
     errors.install(app, api)
     for module in (auth, programs, rooms, staff, clients, series, sessions, bookings,
-                   availability):
+                   availability, attendance, kiosk, plans, reports):
         api.register_blueprint(module.blp, url_prefix="/api/v1" + module.URL_PREFIX)

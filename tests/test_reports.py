@@ -1,0 +1,124 @@
+"""The weekly-hours report: hand-computed hours, DST weeks, JSON and CSV alike, no N+1."""
+
+import csv
+import io
+from datetime import date, datetime, timezone
+
+import pytest
+from sqlalchemy import event, select
+
+from scheduler.extensions import db as _db
+from scheduler.models import Session
+from scheduler.services import attendance, booking, clock
+from scheduler.services.audit import Actor
+
+API = "/api/v1"
+STAFF = Actor.system("tests")
+AFTER_THE_WEEK = datetime(2027, 3, 13, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def clinic(make, db, now):
+    """A New York program; a Mon/Wed/Thu 18:00–21:00 group in the week DST begins (Mar 14)."""
+    program = make.program(name="Evening IOP")
+    group = make.series(program, start_date=date(2027, 3, 8), end_date=date(2027, 3, 21))
+    person = make.client(program)
+    booking.enroll_client(db, STAFF, group.id, person.id, now=now)
+    db.commit()
+    sessions = db.scalars(
+        select(Session).where(Session.series_id == group.id).order_by(Session.starts_at)
+    ).all()
+    return {"program": program, "client": person, "sessions": sessions}
+
+
+def mark(db, session, client_id, status, **times):
+    record = {"client_id": client_id, "status": status, **times}
+    if status in ("late", "absent_unexcused", "absent_excused"):
+        record["reason_code"] = "transport"
+    with clock.frozen(max(AFTER_THE_WEEK, session.ends_at)):
+        attendance.record_roster(db, STAFF, "coordinator", session.id, [record],
+                                 now=clock.now(), policy=attendance.Policy())
+    db.commit()
+
+
+def test_weekly_hours_add_up_late_minutes_and_absences_by_hand(db, clinic):
+    """Mon present 3 h, Wed 30 min late 2.5 h, Thu absent: 5.5 of 9 scheduled; target 9 missed."""
+    mon, wed, thu = clinic["sessions"][:3]
+    person = clinic["client"].id
+    mark(db, mon, person, "present")
+    mark(db, wed, person, "late", arrived_at=datetime(2027, 3, 10, 23, 30, tzinfo=timezone.utc))
+    mark(db, thu, person, "absent_unexcused")
+
+    from scheduler.services import reports
+    rows = reports.weekly_hours(db, clinic["program"].id, date(2027, 3, 8), date(2027, 3, 14))
+
+    assert [(r.week_start, float(r.scheduled_hours), float(r.attended_hours),
+             float(r.target_hours), r.met) for r in rows] == [
+        (date(2027, 3, 8), 9.0, 5.5, 9.0, False)]
+
+
+def test_the_week_after_the_dst_change_still_counts_three_hours_a_session(db, clinic):
+    """18:00–21:00 EDT is three real hours; the Monday week boundary moves with the clock."""
+    person = clinic["client"].id
+    for session in clinic["sessions"][3:6]:
+        mark(db, session, person, "present")
+    from scheduler.services import reports
+    rows = reports.weekly_hours(db, clinic["program"].id, date(2027, 3, 15), date(2027, 3, 21))
+    assert [(r.week_start, float(r.scheduled_hours), float(r.attended_hours), r.met)
+            for r in rows] == [(date(2027, 3, 15), 9.0, 9.0, True)]
+
+
+def test_json_and_csv_give_the_same_numbers(client, auth, db, clinic):
+    mark(db, clinic["sessions"][0], clinic["client"].id, "present")
+    query = f"program_id={clinic['program'].id}&from=2027-03-08&to=2027-03-21"
+    headers = auth("clinician")
+    as_json = client.get(f"{API}/reports/weekly-hours?{query}", headers=headers)
+    as_csv = client.get(f"{API}/reports/weekly-hours?{query}&format=csv", headers=headers)
+    assert as_json.status_code == 200 and as_csv.status_code == 200
+    assert as_csv.mimetype == "text/csv"
+    parsed = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
+    assert len(parsed) == len(as_json.json["items"]) == 2
+    for row, item in zip(parsed, as_json.json["items"]):
+        assert int(row["client_id"]) == item["client_id"]
+        assert row["week_start"] == item["week_start"]
+        assert float(row["scheduled_hours"]) == item["scheduled_hours"]
+        assert float(row["attended_hours"]) == item["attended_hours"]
+        assert float(row["target_hours"]) == item["target_hours"]
+        assert row["met"] == str(item["met"])
+
+
+def test_the_report_query_count_does_not_grow_with_clients(db, make, clinic, now):
+    """Three queries for one client or for twenty: aggregates, not a loop."""
+    from scheduler.services import reports
+
+    def count_queries() -> int:
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(_db.engine, "before_cursor_execute", listener)
+        try:
+            db.expire_all()
+            reports.weekly_hours(db, clinic["program"].id, date(2027, 3, 8), date(2027, 3, 21))
+        finally:
+            event.remove(_db.engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    few = count_queries()
+    group_id = clinic["sessions"][0].series_id
+    for _ in range(19):
+        other = make.client(clinic["program"])
+        booking.enroll_client(db, STAFF, group_id, other.id, now=now)
+    db.commit()
+    assert count_queries() == few
+
+
+def test_bad_report_requests_name_the_field(client, auth, clinic):
+    headers = auth("coordinator")
+    pid = clinic["program"].id
+    assert "to" in client.get(f"{API}/reports/weekly-hours?program_id={pid}&from=2027-03-08"
+                              "&to=2027-03-01", headers=headers).json["errors"]["query"]
+    assert "program_id" in client.get(f"{API}/reports/weekly-hours?from=2027-03-08&to=2027-03-09",
+                                      headers=headers).json["errors"]["query"]
+    assert client.get(f"{API}/reports/weekly-hours?program_id=999&from=2027-03-08&to=2027-03-09",
+                      headers=headers).status_code == 422
+    assert client.get(f"{API}/reports/weekly-hours?program_id={pid}&from=2027-03-08"
+                      "&to=2027-03-09", headers=auth("client")).status_code == 403
