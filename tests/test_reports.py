@@ -122,3 +122,19 @@ def test_bad_report_requests_name_the_field(client, auth, clinic):
                       headers=headers).status_code == 422
     assert client.get(f"{API}/reports/weekly-hours?program_id={pid}&from=2027-03-08"
                       "&to=2027-03-09", headers=auth("client")).status_code == 403
+
+
+def test_a_plan_phase_sets_that_weeks_target(db, clinic):
+    """A taper phase of 6 h from week 2 makes the second week's target 6, not the program's 9."""
+    from scheduler.services import plans, reports
+
+    plans.create_plan(db, STAFF, clinic["client"].id, start_date=date(2027, 3, 8), phases=[
+        {"name": "Intensive", "first_week": 1, "last_week": 1, "weekly_hours_target": 9,
+         "requirements": [{"kind": "group", "sessions_per_week": 3}]},
+        {"name": "Step-down", "first_week": 2, "last_week": None, "weekly_hours_target": 6,
+         "requirements": [{"kind": "group", "sessions_per_week": 2}]},
+    ])
+    db.commit()
+    rows = reports.weekly_hours(db, clinic["program"].id, date(2027, 3, 8), date(2027, 3, 21))
+    assert [(r.week_start, float(r.target_hours)) for r in rows] == [
+        (date(2027, 3, 8), 9.0), (date(2027, 3, 15), 6.0)]

@@ -6,10 +6,11 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, and_, func, literal, or_, select, union_all
-from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import Session as DbSession, selectinload
 
 from scheduler.models import Attendance, Booking, Client, Program, Session, TreatmentPlan
 from scheduler.models.types import UTCDateTime
+from scheduler.services import plans
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_referenced
 
@@ -108,7 +109,7 @@ def weekly_hours(db: DbSession, program_id: int, first: date, last: date) -> lis
             .order_by(Client.id)
         )
     )
-    plans = _plan_targets(db, [c.id for c in clients])
+    client_plans = _plan_targets(db, [c.id for c in clients])
     default_target = program.min_weekly_hours
     rows = []
     for client_id, admitted_on, discharged_on in clients:
@@ -117,7 +118,7 @@ def weekly_hours(db: DbSession, program_id: int, first: date, last: date) -> lis
                 continue
             if discharged_on is not None and discharged_on < week:
                 continue
-            target = _target_for(plans.get(client_id, []), week, default_target)
+            target = _target_for(client_plans.get(client_id, []), week, default_target)
             attended_h = _hours(attended.get((client_id, week)))
             rows.append(WeekHours(
                 client_id=client_id,
@@ -135,7 +136,9 @@ def _plan_targets(db: DbSession, client_ids) -> dict[int, list[TreatmentPlan]]:
     if not client_ids:
         return plans
     for plan in db.scalars(
-        select(TreatmentPlan).where(
+        select(TreatmentPlan)
+        .options(selectinload(TreatmentPlan.phases))
+        .where(
             TreatmentPlan.client_id.in_(client_ids), TreatmentPlan.status == "active"
         )
     ):
@@ -143,11 +146,12 @@ def _plan_targets(db: DbSession, client_ids) -> dict[int, list[TreatmentPlan]]:
     return plans
 
 
-def _target_for(plans: list[TreatmentPlan], week: date, default) -> Decimal | None:
-    for plan in plans:
-        if plan.start_date <= week + timedelta(days=6) and (
-            plan.end_date is None or plan.end_date >= week
-        ):
-            if plan.weekly_hours_target is not None:
-                return Decimal(plan.weekly_hours_target).quantize(Decimal("0.01"))
+def _target_for(client_plans: list[TreatmentPlan], week: date, default) -> Decimal | None:
+    """The active plan's target for the week (a phase's own first), else the program's."""
+    for plan in client_plans:
+        week_end = week + timedelta(days=6)
+        if plan.start_date <= week_end and (plan.end_date is None or plan.end_date >= week):
+            target = plans.target_hours(plan, max(week, plan.start_date))
+            if target is not None:
+                return Decimal(target).quantize(Decimal("0.01"))
     return None if default is None else Decimal(default).quantize(Decimal("0.01"))
