@@ -31,8 +31,15 @@ CLINICIAN_WRITES |= {("POST", "/api/v1/kiosk/checkin")}
 # A client's writes: checking in with the room's code, and setting their own kiosk PIN.
 CLIENT_WRITES = {("POST", "/api/v1/checkin"), ("PUT", "/api/v1/clients/<int:client_id>/kiosk-pin")}
 # Reads that need a query string to mean anything.
-READ_QUERIES = {"/api/v1/reports/weekly-hours": "?program_id={program_id}&from=2027-03-01"
-                                                "&to=2027-03-07"}
+PERIOD = "?program_id={program_id}&from=2027-03-01&to=2027-03-07"
+READ_QUERIES = {
+    "/api/v1/reports/weekly-hours": PERIOD,
+    "/api/v1/reports/attendance-rates": PERIOD,
+    "/api/v1/reports/census": PERIOD,
+    "/api/v1/reports/billing-days": PERIOD,
+    "/api/v1/reports/below-target": "?program_id={program_id}",
+    "/api/v1/reports/follow-up": "?program_id={program_id}",
+}
 PASSWORD = "correct horse battery"
 
 

@@ -40,6 +40,22 @@ class ProgramIn(ApiSchema):
         metadata={"description": "Defaults from level and population (2.1 adult 9, "
                   "2.1 adolescent 6, 2.5 20, level 1 none); null restores the default."},
     )
+    absence_streak_alert = fields.Integer(
+        validate=validate.Range(min=1, max=20),
+        metadata={"description": "Unexcused absences in a row that put a client on the "
+                  "follow-up list (default 2)."},
+    )
+    discharge_review_streak = fields.Integer(
+        validate=validate.Range(min=1, max=50),
+        metadata={"description": "Unexcused absences in a row that call for a discharge "
+                  "review (default 3)."},
+    )
+    discharge_review_absences = fields.Integer(
+        validate=validate.Range(min=1, max=200),
+        metadata={"description": "More unexcused absences than this within "
+                  "discharge_review_weeks also call for one (default 6)."},
+    )
+    discharge_review_weeks = fields.Integer(validate=validate.Range(min=1, max=52))
     is_active = fields.Boolean()
 
 
@@ -52,6 +68,10 @@ class ProgramOut(Schema):
     address = fields.String(allow_none=True)
     min_weekly_hours = fields.Float(allow_none=True)
     min_weekly_hours_is_default = fields.Function(lambda p: p.min_weekly_hours_override is None)
+    absence_streak_alert = fields.Integer()
+    discharge_review_streak = fields.Integer()
+    discharge_review_absences = fields.Integer()
+    discharge_review_weeks = fields.Integer()
     is_active = fields.Boolean()
 
 

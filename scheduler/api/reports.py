@@ -11,22 +11,35 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from scheduler.api.access import STAFF_READ, roles_required
 from scheduler.api.common import ApiSchema, CalendarDate, QueryId
 from scheduler.extensions import db
-from scheduler.services import reports
+from scheduler.models.attendance import ATTENDANCE_STATUSES
+from scheduler.services import clock, reports
 
 URL_PREFIX = "/reports"
 blp = Blueprint("reports", __name__, description="Reports, computed with SQL aggregates.")
 
 
-class WeeklyHoursArgs(ApiSchema):
+class ProgramArgs(ApiSchema):
     program_id = QueryId(required=True)
-    from_ = CalendarDate(required=True, data_key="from")
-    to = CalendarDate(required=True)
-    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")),
+                           metadata={"description": "csv gives the same numbers as a file."})
+
+
+class PeriodArgs(ProgramArgs):
+    from_ = CalendarDate(required=True, data_key="from",
+                         metadata={"description": "First date, in the program's time zone."})
+    to = CalendarDate(required=True, metadata={"description": "Last date, included."})
 
     @validates_schema
     def ordered(self, data, **kwargs):
         if "from_" in data and "to" in data and data["to"] < data["from_"]:
             raise ValidationError("Must not be before from.", "to")
+
+
+WeeklyHoursArgs = PeriodArgs
+
+
+class AttendanceRateArgs(PeriodArgs):
+    by = fields.String(load_default="client", validate=validate.OneOf(("client", "series")))
 
 
 class WeekHoursOut(Schema):
@@ -42,17 +55,115 @@ class WeeklyHoursOut(Schema):
     items = fields.List(fields.Nested(WeekHoursOut))
 
 
+def _status_fields(prefix: str = "counts.") -> dict:
+    return {status: fields.Integer(attribute=f"{prefix}{status}") for status in ATTENDANCE_STATUSES}
+
+
+_RATE = fields.Float(allow_none=True, metadata={
+    "description": "Attended over attended plus absences (excused or not); clinic "
+    "cancellations and leaves of absence are left out. Null when nothing was expected."})
+
+AttendanceRateOut = Schema.from_dict({
+    "client_id": fields.Integer(allow_none=True),
+    "series_id": fields.Integer(allow_none=True),
+    "series_title": fields.String(allow_none=True),
+    **_status_fields(),
+    "unmarked": fields.Integer(metadata={"description": "Ended, booked, and not yet marked."}),
+    "attended": fields.Integer(metadata={"description": "present + late + left_early"}),
+    "attended_hours": fields.Float(),
+    "attendance_rate": fields.Float(attribute="rate", allow_none=True,
+                                    metadata=_RATE.metadata),
+}, name="AttendanceRateOut")
+
+CensusOut = Schema.from_dict({
+    "session_id": fields.Integer(attribute="session.id"),
+    "series_id": fields.Integer(attribute="session.series_id", allow_none=True),
+    "kind": fields.String(attribute="session.kind"),
+    "title": fields.String(attribute="session.title"),
+    "starts_at": fields.AwareDateTime(attribute="session.starts_at"),
+    "ends_at": fields.AwareDateTime(attribute="session.ends_at"),
+    "status": fields.String(attribute="session.status"),
+    "capacity": fields.Integer(attribute="session.capacity"),
+    "booked": fields.Integer(),
+    "waitlisted": fields.Integer(),
+    **_status_fields(),
+    "attended": fields.Integer(),
+    "unmarked": fields.Integer(),
+}, name="CensusOut")
+
+
+class BelowTargetOut(Schema):
+    client_id = fields.Integer()
+    week_start = fields.Date()
+    attended_hours = fields.Float()
+    upcoming_hours = fields.Float(metadata={"description": "Booked and not yet marked."})
+    projected_hours = fields.Float()
+    target_hours = fields.Float()
+    shortfall_hours = fields.Float()
+    open_hours = fields.Float(metadata={
+        "description": "Hours of this week's sessions still ahead with a free seat that the "
+        "client does not hold."})
+    fixable = fields.Boolean(metadata={"description": "open_hours cover the shortfall."})
+
+
+FOLLOW_UP_REASONS = ("absence_streak", "discharge_review", "certification_due", "review_due")
+
+
+class FollowUpOut(Schema):
+    client_id = fields.Integer()
+    reasons = fields.List(fields.String(validate=validate.OneOf(FOLLOW_UP_REASONS)))
+    unexcused_streak = fields.Integer(metadata={
+        "description": "Unexcused absences since the last contact (any other mark but a "
+        "clinic cancellation)."})
+    unexcused_recent = fields.Integer(metadata={
+        "description": "Unexcused absences within the program's discharge_review_weeks."})
+    last_attended_at = fields.AwareDateTime(allow_none=True)
+    last_attended_session_id = fields.Integer(allow_none=True)
+    certification_due = fields.Date(allow_none=True)
+    review_due = fields.Date(allow_none=True)
+
+
+class BillingDayOut(Schema):
+    client_id = fields.Integer()
+    service_date = fields.Date(metadata={"description": "In the program's time zone."})
+    services = fields.Integer(metadata={
+        "description": "Qualifying services attended: " + ", ".join(reports.QUALIFYING_KINDS)})
+    attended_minutes = fields.Integer()
+    individual_minutes = fields.Integer()
+    tier = fields.String(validate=validate.OneOf(("under_3", "3", "4+")))
+
+
+def _items(schema, name: str) -> type[Schema]:
+    return Schema.from_dict({"items": fields.List(fields.Nested(schema))}, name=name)
+
+
 def as_csv(rows: list[dict], columns: list[str], filename: str) -> Response:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row[k] is None else row[k]) for k in columns})
+        writer.writerow({k: _cell(row[k]) for k in columns})
     return Response(
         out.getvalue(),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return value
+
+
+def answer(rows, schema: type[Schema], fmt: str, filename: str, columns=None):
+    """The rows for smorest to dump, or the same dump as a CSV file."""
+    if fmt == "csv":
+        items = schema(many=True).dump(rows)
+        return as_csv(items, columns or list(schema().fields), filename)
+    return {"items": rows}
 
 
 @blp.route("/weekly-hours")
@@ -63,7 +174,68 @@ class WeeklyHours(MethodView):
     def get(self, args):
         """Scheduled and attended hours per client per week, against the weekly target."""
         rows = reports.weekly_hours(db.session, args["program_id"], args["from_"], args["to"])
-        if args["format"] == "csv":
-            items = WeekHoursOut(many=True).dump(rows)
-            return as_csv(items, list(WeekHoursOut().fields), "weekly-hours.csv")
-        return {"items": rows}
+        return answer(rows, WeekHoursOut, args["format"], "weekly-hours.csv")
+
+
+@blp.route("/attendance-rates")
+class AttendanceRates(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.arguments(AttendanceRateArgs, location="query")
+    @blp.response(200, _items(AttendanceRateOut, "AttendanceRates"))
+    def get(self, args):
+        """Attendance counts and rate per client (by=client) or per series, over ended sessions.
+
+        With by=client the rows carry client_id and a null series; with by=series, series_id
+        and its title (null for one-off sessions).
+        """
+        rows = reports.attendance_rates(db.session, args["program_id"], args["from_"],
+                                        args["to"], args["by"], clock.now())
+        fields_ = list(AttendanceRateOut().fields)
+        drop = ("series_id", "series_title") if args["by"] == "client" else ("client_id",)
+        columns = [name for name in fields_ if name not in drop]
+        return answer(rows, AttendanceRateOut, args["format"], f"attendance-by-{args['by']}.csv",
+                      columns)
+
+
+@blp.route("/census")
+class SessionCensus(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.arguments(PeriodArgs, location="query")
+    @blp.response(200, _items(CensusOut, "Census"))
+    def get(self, args):
+        """Head count per session: seats taken, waitlist, and the roster's marks."""
+        rows = reports.census(db.session, args["program_id"], args["from_"], args["to"])
+        return answer(rows, CensusOut, args["format"], "census.csv")
+
+
+@blp.route("/below-target")
+class BelowTarget(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.arguments(ProgramArgs, location="query")
+    @blp.response(200, _items(BelowTargetOut, "BelowTargetList"))
+    def get(self, args):
+        """Clients whose hours this week (attended plus booked) fall short of their target."""
+        rows = reports.below_target(db.session, args["program_id"], clock.now())
+        return answer(rows, BelowTargetOut, args["format"], "below-target.csv")
+
+
+@blp.route("/follow-up")
+class FollowUp(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.arguments(ProgramArgs, location="query")
+    @blp.response(200, _items(FollowUpOut, "FollowUpList"))
+    def get(self, args):
+        """Runs of unexcused absences, the discharge-review rule, and paperwork due in 14 days."""
+        rows = reports.follow_up(db.session, args["program_id"], clock.now())
+        return answer(rows, FollowUpOut, args["format"], "follow-up.csv")
+
+
+@blp.route("/billing-days")
+class BillingDays(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.arguments(PeriodArgs, location="query")
+    @blp.response(200, _items(BillingDayOut, "BillingDays"))
+    def get(self, args):
+        """Qualifying services attended per client per day, with the Medicare IOP tier."""
+        rows = reports.billing_days(db.session, args["program_id"], args["from_"], args["to"])
+        return answer(rows, BillingDayOut, args["format"], "billing-days.csv")

@@ -32,6 +32,12 @@ class Program(db.Model):
             "min_weekly_hours_override IS NULL OR min_weekly_hours_override >= 0",
             name="min_weekly_hours",
         ),
+        CheckConstraint("absence_streak_alert >= 1", name="absence_streak_alert"),
+        CheckConstraint(
+            "discharge_review_streak >= 1 AND discharge_review_absences >= 1 "
+            "AND discharge_review_weeks >= 1",
+            name="discharge_review",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -44,6 +50,11 @@ class Program(db.Model):
     min_weekly_hours_override: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     # Follow-up: this many unexcused absences in a row puts a client on the list.
     absence_streak_alert: Mapped[int] = mapped_column(default=2, server_default="2")
+    # Discharge review: this many unexcused absences in a row, or more than
+    # `discharge_review_absences` of them within `discharge_review_weeks` weeks.
+    discharge_review_streak: Mapped[int] = mapped_column(default=3, server_default="3")
+    discharge_review_absences: Mapped[int] = mapped_column(default=6, server_default="6")
+    discharge_review_weeks: Mapped[int] = mapped_column(default=12, server_default="12")
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)

@@ -21,6 +21,7 @@ from scheduler.services.errors import (
 from scheduler.services.locks import lock_rows
 from scheduler.services.lookup import get_or_404
 
+ATTENDED = ("present", "late", "left_early")
 NO_TIME = ("absent_excused", "absent_unexcused", "cancelled_by_clinic", "leave_of_absence")
 NEEDS_REASON = ("late", "absent_excused", "absent_unexcused")
 AUDITED = ("status", "reason_code", "arrived_at", "left_at", "minutes_attended", "method",

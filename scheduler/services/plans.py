@@ -244,14 +244,15 @@ def plans_of(db: DbSession, client_id: int) -> list[TreatmentPlan]:
     ))
 
 
-def due_soon(db: DbSession, today: date, within_days: int = DUE_SOON_DAYS) -> list[tuple]:
+def due_soon(db: DbSession, today: date, within_days: int = DUE_SOON_DAYS,
+             program_id: int | None = None) -> list[tuple]:
     """(client_id, plan_id, 'certification' | 'review', due date) for active plans whose
     certification or review falls due within `within_days` of `today`, overdue ones included.
 
     Plans already past their end date and discharged clients are left out: nothing to chase.
     """
     horizon = today + timedelta(days=within_days)
-    rows = db.execute(
+    query = (
         select(TreatmentPlan.client_id, TreatmentPlan.id, TreatmentPlan.certification_due,
                TreatmentPlan.review_due)
         .join(Client, Client.id == TreatmentPlan.client_id)
@@ -262,6 +263,9 @@ def due_soon(db: DbSession, today: date, within_days: int = DUE_SOON_DAYS) -> li
             or_(TreatmentPlan.certification_due <= horizon, TreatmentPlan.review_due <= horizon),
         )
     )
+    if program_id is not None:
+        query = query.where(Client.program_id == program_id)
+    rows = db.execute(query)
     out = []
     for client_id, plan_id, cert_due, review_due in rows:
         if cert_due is not None and cert_due <= horizon:

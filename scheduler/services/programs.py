@@ -14,6 +14,10 @@ AUDITED = (
     "timezone",
     "address",
     "min_weekly_hours_override",
+    "absence_streak_alert",
+    "discharge_review_streak",
+    "discharge_review_absences",
+    "discharge_review_weeks",
     "is_active",
 )
 

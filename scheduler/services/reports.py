@@ -1,20 +1,43 @@
-"""Reports computed with SQL aggregates: hours against target, week by week."""
+"""Reports computed with SQL aggregates: hours against target, attendance, census, follow-up
+and billing days.
+
+Each report is a constant number of queries whatever the number of clients; Python only
+assembles the aggregated rows. Days and weeks are the program's wall clock: their UTC bounds
+come from a small derived table, so SQLite (which has no time zones) and PostgreSQL agree.
+"""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, func, literal, or_, select, union_all
+from sqlalchemy import Date, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session as DbSession, selectinload
 
-from scheduler.models import Attendance, Booking, Client, Program, Session, TreatmentPlan
+from scheduler.models import (
+    Attendance,
+    Booking,
+    Client,
+    Program,
+    Session,
+    SessionSeries,
+    TreatmentPlan,
+)
+from scheduler.models.attendance import ATTENDANCE_STATUSES
 from scheduler.models.types import UTCDateTime
 from scheduler.services import plans
+from scheduler.services.attendance import ATTENDED
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_referenced
 
 MAX_WEEKS = 106
+MAX_DAYS = 93
+# Medicare IOP services: psychotherapy (individual, group, family), patient education,
+# diagnostic assessment and medication management. Peer support and case management are not.
+QUALIFYING_KINDS = ("group", "individual", "behavioral", "family", "education", "medical",
+                    "assessment")
+# Contact with the program, which ends a run of unexcused absences; a clinic cancellation is not.
+STREAK_NEUTRAL = ("absent_unexcused", "cancelled_by_clinic")
 
 
 @dataclass(frozen=True)
@@ -39,6 +62,52 @@ def weeks_between(tz: ZoneInfo, first: date, last: date) -> list[tuple[date, dat
     return weeks
 
 
+def _period_table(periods: list[tuple[date, datetime, datetime]], name: str):
+    """A derived table (start, lo, hi) of wall-clock periods; UNION ALL is what both SQLs share."""
+    return union_all(
+        *(
+            select(
+                literal(start, Date).label("start"),
+                literal(lo, UTCDateTime).label("lo"),
+                literal(hi, UTCDateTime).label("hi"),
+            )
+            for start, lo, hi in periods
+        )
+    ).subquery(name)
+
+
+def _days_between(tz: ZoneInfo, first: date, last: date) -> list[tuple[date, datetime, datetime]]:
+    days = []
+    day = first
+    while day <= last:
+        lo = datetime.combine(day, time.min, tzinfo=tz)
+        days.append((day, lo, datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)))
+        day += timedelta(days=1)
+    return days
+
+
+def _bounds(tz: ZoneInfo, first: date, last: date) -> tuple[datetime, datetime]:
+    """UTC bounds of the wall-clock dates first..last, both included."""
+    return (datetime.combine(first, time.min, tzinfo=tz),
+            datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz))
+
+
+def _program(db: DbSession, program_id: int) -> tuple[Program, ZoneInfo]:
+    program = get_referenced(db, Program, program_id, "program_id", "program")
+    return program, ZoneInfo(program.timezone)
+
+
+def _check_range(first: date, last: date, most_days: int) -> None:
+    if last < first:
+        raise InvalidField("to", "must not be before from.", location="query")
+    if (last - first).days + 1 > most_days:
+        raise InvalidField("to", f"a report covers at most {most_days} days.", location="query")
+
+
+def _count(condition):
+    return func.sum(case((condition, 1), else_=0))
+
+
 def _minutes(db: DbSession, start, end):
     """Minutes between two timestamp columns, in the database's own arithmetic."""
     if db.get_bind().dialect.name == "postgresql":
@@ -52,30 +121,16 @@ def _hours(minutes) -> Decimal:
 
 def weekly_hours(db: DbSession, program_id: int, first: date, last: date) -> list[WeekHours]:
     """Scheduled and attended hours per client per week against the target; three queries."""
-    program = get_referenced(db, Program, program_id, "program_id", "program")
-    if last < first:
-        raise InvalidField("to", "must not be before from.", location="query")
-    tz = ZoneInfo(program.timezone)
+    program, tz = _program(db, program_id)
+    _check_range(first, last, MAX_WEEKS * 7)
     weeks = weeks_between(tz, first, last)
-    if len(weeks) > MAX_WEEKS:
-        raise InvalidField("to", f"a report covers at most {MAX_WEEKS} weeks.", location="query")
-    # A derived table of the weeks; UNION ALL of SELECTs is what SQLite and PostgreSQL share.
-    week_table = union_all(
-        *(
-            select(
-                literal(monday, Date).label("week_start"),
-                literal(lo, UTCDateTime).label("lo"),
-                literal(hi, UTCDateTime).label("hi"),
-            )
-            for monday, lo, hi in weeks
-        )
-    ).subquery("weeks")
+    week_table = _period_table(weeks, "weeks")
     in_week = and_(Session.starts_at >= week_table.c.lo, Session.starts_at < week_table.c.hi)
 
     scheduled = {
         (client_id, week): minutes
         for client_id, week, minutes in db.execute(
-            select(Booking.client_id, week_table.c.week_start,
+            select(Booking.client_id, week_table.c.start,
                    func.sum(_minutes(db, Session.starts_at, Session.ends_at)))
             .select_from(Booking)
             .join(Session, Session.id == Booking.session_id)
@@ -83,20 +138,20 @@ def weekly_hours(db: DbSession, program_id: int, first: date, last: date) -> lis
             .join(Client, Client.id == Booking.client_id)
             .where(Client.program_id == program.id, Booking.status == "booked",
                    Session.status == "scheduled")
-            .group_by(Booking.client_id, week_table.c.week_start)
+            .group_by(Booking.client_id, week_table.c.start)
         )
     }
     attended = {
         (client_id, week): minutes
         for client_id, week, minutes in db.execute(
-            select(Attendance.client_id, week_table.c.week_start,
+            select(Attendance.client_id, week_table.c.start,
                    func.sum(Attendance.minutes_attended))
             .select_from(Attendance)
             .join(Session, Session.id == Attendance.session_id)
             .join(week_table, in_week)
             .join(Client, Client.id == Attendance.client_id)
             .where(Client.program_id == program.id)
-            .group_by(Attendance.client_id, week_table.c.week_start)
+            .group_by(Attendance.client_id, week_table.c.start)
         )
     }
     period_end = weeks[-1][0] + timedelta(days=6) if weeks else last
@@ -155,3 +210,386 @@ def _target_for(client_plans: list[TreatmentPlan], week: date, default) -> Decim
             if target is not None:
                 return Decimal(target).quantize(Decimal("0.01"))
     return None if default is None else Decimal(default).quantize(Decimal("0.01"))
+
+
+# --- attendance rates --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttendanceRate:
+    client_id: int | None
+    series_id: int | None
+    series_title: str | None
+    counts: dict
+    unmarked: int
+    attended: int
+    attended_hours: Decimal
+    rate: Decimal | None
+
+
+def _status_counts(status_column):
+    return [_count(status_column == status).label(status) for status in ATTENDANCE_STATUSES]
+
+
+def _rate(attended: int, excused: int, unexcused: int) -> Decimal | None:
+    """Attended over expected; clinic cancellations and leaves of absence expect nothing."""
+    expected = attended + excused + unexcused
+    if expected == 0:
+        return None
+    return (Decimal(attended) / expected).quantize(Decimal("0.001"))
+
+
+def attendance_rates(db: DbSession, program_id: int, first: date, last: date, by: str,
+                     now: datetime) -> list[AttendanceRate]:
+    """Attendance per client or per series over sessions that have ended; one query."""
+    program, tz = _program(db, program_id)
+    _check_range(first, last, MAX_WEEKS * 7)
+    lo, hi = _bounds(tz, first, last)
+    if by == "client":
+        keys = (Booking.client_id, literal(None).label("label"))
+    elif by == "series":
+        keys = (Session.series_id, SessionSeries.title)
+    else:
+        raise InvalidField("by", "must be client or series.", location="query")
+    query = (
+        select(*keys, *_status_counts(Attendance.status),
+               _count(Attendance.id.is_(None)).label("unmarked"),
+               func.sum(Attendance.minutes_attended).label("minutes"))
+        .select_from(Booking)
+        .join(Session, Session.id == Booking.session_id)
+        .join(Client, Client.id == Booking.client_id)
+        .outerjoin(Attendance, Attendance.booking_id == Booking.id)
+        .outerjoin(SessionSeries, SessionSeries.id == Session.series_id)
+        .where(
+            Client.program_id == program.id,
+            Session.starts_at >= lo, Session.starts_at < hi, Session.ends_at <= now,
+            # A marked record counts whatever became of the booking; else only live seats.
+            or_(Attendance.id.is_not(None),
+                and_(Booking.status == "booked", Session.status == "scheduled")),
+        )
+        .group_by(*keys)
+        .order_by(keys[0])
+    )
+    rows = []
+    for row in db.execute(query):
+        counts = {status: int(getattr(row, status) or 0) for status in ATTENDANCE_STATUSES}
+        attended = sum(counts[status] for status in ATTENDED)
+        rows.append(AttendanceRate(
+            client_id=row[0] if by == "client" else None,
+            series_id=row[0] if by == "series" else None,
+            series_title=row[1],
+            counts=counts,
+            unmarked=int(row.unmarked or 0),
+            attended=attended,
+            attended_hours=_hours(row.minutes),
+            rate=_rate(attended, counts["absent_excused"], counts["absent_unexcused"]),
+        ))
+    return rows
+
+
+# --- census ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Census:
+    session: Session
+    booked: int
+    waitlisted: int
+    counts: dict
+    attended: int
+    unmarked: int
+
+
+def census(db: DbSession, program_id: int, first: date, last: date) -> list[Census]:
+    """Head count per session: seats, queue and what the roster says; one query."""
+    program, tz = _program(db, program_id)
+    _check_range(first, last, MAX_DAYS)
+    lo, hi = _bounds(tz, first, last)
+    totals = (
+        select(
+            Booking.session_id.label("session_id"),
+            _count(Booking.status == "booked").label("booked"),
+            _count(Booking.status == "waitlisted").label("waitlisted"),
+            *_status_counts(Attendance.status),
+            _count(and_(Booking.status == "booked", Attendance.id.is_(None))).label("unmarked"),
+        )
+        .select_from(Booking)
+        .join(Session, Session.id == Booking.session_id)
+        .outerjoin(Attendance, Attendance.booking_id == Booking.id)
+        .where(Session.program_id == program.id, Session.starts_at >= lo, Session.starts_at < hi)
+        .group_by(Booking.session_id)
+        .subquery("totals")
+    )
+    query = (
+        select(Session, totals)
+        .outerjoin(totals, totals.c.session_id == Session.id)
+        .where(Session.program_id == program.id, Session.starts_at >= lo, Session.starts_at < hi)
+        .order_by(Session.starts_at, Session.id)
+    )
+    rows = []
+    for row in db.execute(query):
+        counts = {status: int(getattr(row, status) or 0) for status in ATTENDANCE_STATUSES}
+        rows.append(Census(
+            session=row.Session,
+            booked=int(row.booked or 0),
+            waitlisted=int(row.waitlisted or 0),
+            counts=counts,
+            attended=sum(counts[status] for status in ATTENDED),
+            unmarked=int(row.unmarked or 0),
+        ))
+    return rows
+
+
+# --- below target this week --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BelowTarget:
+    client_id: int
+    week_start: date
+    attended_hours: Decimal
+    upcoming_hours: Decimal
+    projected_hours: Decimal
+    target_hours: Decimal
+    shortfall_hours: Decimal
+    open_hours: Decimal
+    fixable: bool
+
+
+def below_target(db: DbSession, program_id: int, now: datetime) -> list[BelowTarget]:
+    """Clients whose booked hours this week fall short of target, while the week is still open.
+
+    Projected hours are those attended so far, plus the booked sessions not yet marked. Open
+    hours are the program's sessions still ahead this week with a free seat the client does not
+    already hold: `fixable` says whether booking them could close the gap.
+    """
+    program, tz = _program(db, program_id)
+    today = now.astimezone(tz).date()
+    monday = today - timedelta(days=today.weekday())
+    lo, hi = _bounds(tz, monday, monday + timedelta(days=6))
+    length = _minutes(db, Session.starts_at, Session.ends_at)
+    in_week = and_(Session.starts_at >= lo, Session.starts_at < hi)
+
+    per_client = {
+        row.client_id: row
+        for row in db.execute(
+            select(
+                Booking.client_id,
+                func.sum(func.coalesce(Attendance.minutes_attended, 0)).label("attended"),
+                func.sum(case((Attendance.id.is_(None), length), else_=0)).label("upcoming"),
+            )
+            .select_from(Booking)
+            .join(Session, Session.id == Booking.session_id)
+            .join(Client, Client.id == Booking.client_id)
+            .outerjoin(Attendance, Attendance.booking_id == Booking.id)
+            .where(Client.program_id == program.id, in_week,
+                   or_(Attendance.id.is_not(None),
+                       and_(Booking.status == "booked", Session.status == "scheduled")))
+            .group_by(Booking.client_id)
+        )
+    }
+    seats = (
+        select(Booking.session_id, func.count().label("taken"))
+        .where(Booking.status == "booked")
+        .group_by(Booking.session_id)
+        .subquery("seats")
+    )
+    open_sessions = (
+        select(Session.id.label("session_id"), length.label("minutes"))
+        .outerjoin(seats, seats.c.session_id == Session.id)
+        .where(Session.program_id == program.id, Session.status == "scheduled",
+               Session.starts_at >= now, Session.starts_at < hi,
+               func.coalesce(seats.c.taken, 0) < Session.capacity)
+        .subquery("open_sessions")
+    )
+    open_total = db.scalar(select(func.sum(open_sessions.c.minutes))) or 0
+    already_held = dict(
+        db.execute(
+            select(Booking.client_id, func.sum(open_sessions.c.minutes))
+            .join(open_sessions, open_sessions.c.session_id == Booking.session_id)
+            .join(Client, Client.id == Booking.client_id)
+            .where(Client.program_id == program.id, Booking.status == "booked")
+            .group_by(Booking.client_id)
+        ).all()
+    )
+    clients = list(db.execute(
+        select(Client.id)
+        .where(Client.program_id == program.id, Client.status == "active",
+               Client.admitted_on <= monday + timedelta(days=6))
+        .order_by(Client.id)
+    ).scalars())
+    client_plans = _plan_targets(db, clients)
+    rows = []
+    for client_id in clients:
+        target = _target_for(client_plans.get(client_id, []), monday, program.min_weekly_hours)
+        if target is None:
+            continue
+        totals = per_client.get(client_id)
+        attended_h = _hours(totals.attended if totals else 0)
+        upcoming_h = _hours(totals.upcoming if totals else 0)
+        projected = attended_h + upcoming_h
+        if projected >= target:
+            continue
+        open_h = _hours(float(open_total) - float(already_held.get(client_id) or 0))
+        rows.append(BelowTarget(
+            client_id=client_id, week_start=monday, attended_hours=attended_h,
+            upcoming_hours=upcoming_h, projected_hours=projected, target_hours=target,
+            shortfall_hours=target - projected, open_hours=open_h,
+            fixable=open_h >= target - projected,
+        ))
+    return rows
+
+
+# --- follow-up ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    client_id: int
+    reasons: list[str]
+    unexcused_streak: int
+    unexcused_recent: int
+    last_attended_at: datetime | None
+    last_attended_session_id: int | None
+    certification_due: date | None
+    review_due: date | None
+
+
+def follow_up(db: DbSession, program_id: int, now: datetime) -> list[FollowUp]:
+    """Who needs a call today: absence runs, the discharge-review rule, paperwork coming due.
+
+    A run of unexcused absences counts those since the client's last contact: any record
+    other than an unexcused absence or a clinic cancellation (an excused absence is a call).
+    """
+    program, tz = _program(db, program_id)
+    today = now.astimezone(tz).date()
+    window_start = now - timedelta(weeks=program.discharge_review_weeks)
+    live = and_(Client.program_id == program.id, Client.status == "active")
+
+    last_seen = (
+        select(
+            Attendance.client_id.label("client_id"),
+            func.max(case((Attendance.status.not_in(STREAK_NEUTRAL), Session.starts_at)))
+            .label("last_contact"),
+            func.max(case((Attendance.status.in_(ATTENDED), Session.starts_at)))
+            .label("last_attended"),
+        )
+        .join(Session, Session.id == Attendance.session_id)
+        .join(Client, Client.id == Attendance.client_id)
+        .where(live)
+        .group_by(Attendance.client_id)
+        .subquery("last_seen")
+    )
+    unexcused = Attendance.status == "absent_unexcused"
+    since_contact = or_(last_seen.c.last_contact.is_(None),
+                        Session.starts_at > last_seen.c.last_contact)
+    absences = {
+        row.client_id: row
+        for row in db.execute(
+            select(
+                last_seen.c.client_id,
+                _count(and_(unexcused, since_contact)).label("streak"),
+                _count(and_(unexcused, Session.starts_at >= window_start)).label("recent"),
+                func.max(last_seen.c.last_attended).label("last_attended"),
+            )
+            .select_from(last_seen)
+            .join(Attendance, Attendance.client_id == last_seen.c.client_id)
+            .join(Session, Session.id == Attendance.session_id)
+            .group_by(last_seen.c.client_id)
+        )
+    }
+    last_sessions = dict(
+        db.execute(
+            select(Attendance.client_id, func.max(Session.id))
+            .join(Session, Session.id == Attendance.session_id)
+            .join(last_seen, and_(last_seen.c.client_id == Attendance.client_id,
+                                  Session.starts_at == last_seen.c.last_attended))
+            .where(Attendance.status.in_(ATTENDED))
+            .group_by(Attendance.client_id)
+        ).all()
+    )
+    due: dict[int, dict] = {}
+    for client_id, _, what, when in plans.due_soon(db, today, program_id=program.id):
+        due.setdefault(client_id, {})[what] = when
+
+    rows = []
+    for client_id in sorted(set(absences) | set(due)):
+        record = absences.get(client_id)
+        streak = int(record.streak) if record else 0
+        recent = int(record.recent) if record else 0
+        reasons = []
+        if streak >= program.absence_streak_alert:
+            reasons.append("absence_streak")
+        if streak >= program.discharge_review_streak or recent > program.discharge_review_absences:
+            reasons.append("discharge_review")
+        paperwork = due.get(client_id, {})
+        if "certification" in paperwork:
+            reasons.append("certification_due")
+        if "review" in paperwork:
+            reasons.append("review_due")
+        if not reasons:
+            continue
+        last_attended = record.last_attended if record else None
+        rows.append(FollowUp(
+            client_id=client_id,
+            reasons=reasons,
+            unexcused_streak=streak,
+            unexcused_recent=recent,
+            last_attended_at=last_attended,
+            last_attended_session_id=last_sessions.get(client_id),
+            certification_due=paperwork.get("certification"),
+            review_due=paperwork.get("review"),
+        ))
+    return rows
+
+
+# --- billing days ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BillingDay:
+    client_id: int
+    service_date: date
+    services: int
+    attended_minutes: int
+    individual_minutes: int
+    tier: str
+
+
+def billing_tier(services: int) -> str:
+    """Medicare pays IOP per day in two tiers: three services, and four or more."""
+    if services >= 4:
+        return "4+"
+    return "3" if services == 3 else "under_3"
+
+
+def billing_days(db: DbSession, program_id: int, first: date, last: date) -> list[BillingDay]:
+    """Qualifying services attended per client per day (the session's start date); one query."""
+    program, tz = _program(db, program_id)
+    _check_range(first, last, MAX_DAYS)
+    days = _period_table(_days_between(tz, first, last), "days")
+    query = (
+        select(
+            Attendance.client_id,
+            days.c.start,
+            func.count().label("services"),
+            func.sum(Attendance.minutes_attended).label("minutes"),
+            func.sum(case((Session.kind == "individual", Attendance.minutes_attended), else_=0))
+            .label("individual"),
+        )
+        .select_from(Attendance)
+        .join(Session, Session.id == Attendance.session_id)
+        .join(days, and_(Session.starts_at >= days.c.lo, Session.starts_at < days.c.hi))
+        .join(Client, Client.id == Attendance.client_id)
+        .where(Client.program_id == program.id, Attendance.status.in_(ATTENDED),
+               Attendance.minutes_attended > 0, Session.kind.in_(QUALIFYING_KINDS))
+        .group_by(Attendance.client_id, days.c.start)
+        .order_by(Attendance.client_id, days.c.start)
+    )
+    return [
+        BillingDay(client_id=row[0], service_date=row[1], services=int(row.services),
+                   attended_minutes=int(row.minutes or 0),
+                   individual_minutes=int(row.individual or 0),
+                   tier=billing_tier(int(row.services)))
+        for row in db.execute(query)
+    ]
