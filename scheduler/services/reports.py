@@ -93,7 +93,12 @@ def _bounds(tz: ZoneInfo, first: date, last: date) -> tuple[datetime, datetime]:
 
 
 def _program(db: DbSession, program_id: int) -> tuple[Program, ZoneInfo]:
-    program = get_referenced(db, Program, program_id, "program_id", "program")
+    try:
+        program = get_referenced(db, Program, program_id, "program_id", "program")
+    except InvalidField as error:
+        # Every report takes program_id from the query string, not a JSON body.
+        error.location = "query"
+        raise
     return program, ZoneInfo(program.timezone)
 
 
@@ -268,7 +273,8 @@ def attendance_rates(db: DbSession, program_id: int, first: date, last: date, by
                 and_(Booking.status == "booked", Session.status == "scheduled")),
         )
         .group_by(*keys)
-        .order_by(keys[0])
+        # SQLite sorts NULL first and PostgreSQL last; one-off sessions go last in both.
+        .order_by(keys[0].nulls_last())
     )
     rows = []
     for row in db.execute(query):
