@@ -35,9 +35,11 @@ test-postgresql:
 bench: install
 	$(BIN)/python bench/materialize.py
 	$(BIN)/python bench/booking.py
+	$(BIN)/python bench/reports.py
 	@if [ -n "$$BENCH_DATABASE_URL" ]; then \
 	  $(BIN)/python bench/materialize.py --database-url "$$BENCH_DATABASE_URL"; \
-	  $(BIN)/python bench/booking.py --database-url "$$BENCH_DATABASE_URL"; fi
+	  $(BIN)/python bench/booking.py --database-url "$$BENCH_DATABASE_URL"; \
+	  $(BIN)/python bench/reports.py --database-url "$$BENCH_DATABASE_URL"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -306,6 +306,30 @@ def target_hours(plan: TreatmentPlan, on_date: date) -> Decimal | None:
     return plan.weekly_hours_target
 
 
+def targets_for_weeks(plan, mondays: list[date]) -> list[Decimal | None]:
+    """`target_hours` for each week beginning on one of `mondays` (from the later of the Monday
+    and the plan's start). `plan` is a TreatmentPlan or any row with its dates, target and
+    phases in order: reports read plans as plain rows."""
+    start, end, own = plan.start_date, plan.end_date, plan.weekly_hours_target
+    first_monday = start - timedelta(days=start.weekday())
+    phases = [(p.first_week, p.last_week, p.weekly_hours_target) for p in plan.phases]
+    out: list[Decimal | None] = []
+    for monday in mondays:
+        on_date = max(monday, start)
+        if on_date > monday + timedelta(days=6) or (end is not None and on_date > end):
+            out.append(None)
+            continue
+        week = (on_date - first_monday).days // 7 + 1
+        target = own
+        for first, last, phase_target in phases:
+            if first <= week and (last is None or week <= last):
+                if phase_target is not None:
+                    target = phase_target
+                break
+        out.append(target)
+    return out
+
+
 def plan_snapshot(plan: TreatmentPlan) -> dict:
     data = audit.snapshot(plan, PLAN_AUDITED)
     data["phases"] = [

@@ -9,15 +9,29 @@ come from a small derived table, so SQLite (which has no time zones) and Postgre
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, case, func, literal, or_, select, union_all
-from sqlalchemy.orm import Session as DbSession, selectinload
+from sqlalchemy import (
+    Date,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import (
     Attendance,
     Booking,
     Client,
+    PlanPhase,
     Program,
     Session,
     SessionSeries,
@@ -32,6 +46,7 @@ from scheduler.services.lookup import get_referenced
 
 MAX_WEEKS = 106
 MAX_DAYS = 93
+REPORT_WORK_MEM = "32MB"
 # Medicare IOP services: psychotherapy (individual, group, family), patient education,
 # diagnostic assessment and medication management. Peer support and case management are not.
 QUALIFYING_KINDS = ("group", "individual", "behavioral", "family", "education", "medical",
@@ -40,8 +55,9 @@ QUALIFYING_KINDS = ("group", "individual", "behavioral", "family", "education", 
 STREAK_NEUTRAL = ("absent_unexcused", "cancelled_by_clinic")
 
 
-@dataclass(frozen=True)
-class WeekHours:
+class WeekHours(NamedTuple):
+    """A tuple, not a dataclass: reports build tens of thousands of these."""
+
     client_id: int
     week_start: date
     scheduled_hours: Decimal
@@ -63,15 +79,17 @@ def weeks_between(tz: ZoneInfo, first: date, last: date) -> list[tuple[date, dat
 
 
 def _period_table(periods: list[tuple[date, datetime, datetime]], name: str):
-    """A derived table (start, lo, hi) of wall-clock periods; UNION ALL is what both SQLs share."""
+    """A derived table (n, start, lo, hi) of wall-clock periods; UNION ALL is what both SQLs
+    share. Grouping by the integer `n` spares decoding a date on every result row."""
     return union_all(
         *(
             select(
+                literal(n, Integer).label("n"),
                 literal(start, Date).label("start"),
                 literal(lo, UTCDateTime).label("lo"),
                 literal(hi, UTCDateTime).label("hi"),
             )
-            for start, lo, hi in periods
+            for n, (start, lo, hi) in enumerate(periods)
         )
     ).subquery(name)
 
@@ -120,8 +138,30 @@ def _minutes(db: DbSession, start, end):
     return (func.julianday(end) - func.julianday(start)) * 1440
 
 
+_HOURS: dict = {}
+
+
 def _hours(minutes) -> Decimal:
-    return (Decimal(str(minutes or 0)) / 60).quantize(Decimal("0.01"))
+    """Minutes as hours to the hundredth; reports repeat a few hundred values, so memoised."""
+    minutes = minutes or 0
+    found = _HOURS.get(minutes)
+    if found is None:
+        found = (Decimal(str(minutes)) / 60).quantize(Decimal("0.01"))
+        if len(_HOURS) < 10_000:
+            _HOURS[minutes] = found
+    return found
+
+
+def _room_to_aggregate(conn) -> None:
+    """Let PostgreSQL group a program's bookings in memory, not in an on-disk sort; the
+    default 4 MB work_mem halves its speed at a thousand clients. Ends with the transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
+
+
+def _whole_minutes(expression):
+    """Round in SQL and hand back integers: SQLite's julianday arithmetic is a float."""
+    return cast(func.round(expression), Integer)
 
 
 def weekly_hours(db: DbSession, program_id: int, first: date, last: date) -> list[WeekHours]:
@@ -130,91 +170,129 @@ def weekly_hours(db: DbSession, program_id: int, first: date, last: date) -> lis
     _check_range(first, last, MAX_WEEKS * 7)
     weeks = weeks_between(tz, first, last)
     week_table = _period_table(weeks, "weeks")
-    in_week = and_(Session.starts_at >= week_table.c.lo, Session.starts_at < week_table.c.hi)
-
-    scheduled = {
-        (client_id, week): minutes
-        for client_id, week, minutes in db.execute(
-            select(Booking.client_id, week_table.c.start,
-                   func.sum(_minutes(db, Session.starts_at, Session.ends_at)))
-            .select_from(Booking)
-            .join(Session, Session.id == Booking.session_id)
-            .join(week_table, in_week)
-            .join(Client, Client.id == Booking.client_id)
-            .where(Client.program_id == program.id, Booking.status == "booked",
-                   Session.status == "scheduled")
-            .group_by(Booking.client_id, week_table.c.start)
-        )
-    }
-    attended = {
-        (client_id, week): minutes
-        for client_id, week, minutes in db.execute(
-            select(Attendance.client_id, week_table.c.start,
-                   func.sum(Attendance.minutes_attended))
-            .select_from(Attendance)
-            .join(Session, Session.id == Attendance.session_id)
-            .join(week_table, in_week)
-            .join(Client, Client.id == Attendance.client_id)
-            .where(Client.program_id == program.id)
-            .group_by(Attendance.client_id, week_table.c.start)
-        )
-    }
-    period_end = weeks[-1][0] + timedelta(days=6) if weeks else last
-    period_start = weeks[0][0] if weeks else first
-    clients = list(
-        db.execute(
-            select(Client.id, Client.admitted_on, Client.discharged_on)
-            .where(Client.program_id == program.id, Client.admitted_on <= period_end,
-                   or_(Client.discharged_on.is_(None), Client.discharged_on >= period_start))
-            .order_by(Client.id)
-        )
+    # Each session of the period is put in its week once; MATERIALIZED keeps SQLite from
+    # folding this back into a per-booking range scan of the weeks (ten times slower).
+    session_weeks = (
+        select(Session.id.label("session_id"), Session.status.label("status"),
+               week_table.c.n.label("week"),
+               _whole_minutes(_minutes(db, Session.starts_at, Session.ends_at)).label("minutes"))
+        .join(week_table, and_(Session.starts_at >= week_table.c.lo,
+                               Session.starts_at < week_table.c.hi))
+        .where(Session.starts_at >= weeks[0][1], Session.starts_at < weeks[-1][2])
+        .cte("session_weeks")
+        .prefix_with("MATERIALIZED")
     )
-    client_plans = _plan_targets(db, [c.id for c in clients])
-    default_target = program.min_weekly_hours
+    live_seat = and_(Booking.status == "booked", session_weeks.c.status == "scheduled")
+    # A booking has at most one attendance row, so one pass over bookings gives both sums.
+    # Core execution: ORM row loading would double the time of this 25,000-row answer.
+    conn = db.connection()
+    _room_to_aggregate(conn)
+    totals = conn.execute(
+        select(Booking.client_id, session_weeks.c.week,
+               func.sum(case((live_seat, session_weeks.c.minutes), else_=0)),
+               func.sum(Attendance.minutes_attended))
+        .select_from(Booking)
+        .join(session_weeks, session_weeks.c.session_id == Booking.session_id)
+        .join(Client, Client.id == Booking.client_id)
+        .outerjoin(Attendance, Attendance.booking_id == Booking.id)
+        .where(Client.program_id == program.id)
+        .group_by(Booking.client_id, session_weeks.c.week)
+        .order_by(Booking.client_id, session_weeks.c.week)
+    ).all()
+    period_start, period_end = weeks[0][0], weeks[-1][0] + timedelta(days=6)
+    in_period = and_(Client.program_id == program.id, Client.admitted_on <= period_end,
+                     or_(Client.discharged_on.is_(None), Client.discharged_on >= period_start))
+    clients = conn.execute(
+        select(Client.id, Client.admitted_on, Client.discharged_on)
+        .where(in_period).order_by(Client.id)
+    ).all()
+    mondays = [monday for monday, _, _ in weeks]
+    sundays = [monday + timedelta(days=6) for monday in mondays]
+    default = _quantized(program.min_weekly_hours)
+    own_targets = {
+        client_id: _weekly_targets(client_plans, mondays, default)
+        for client_id, client_plans in _plan_targets(db, in_period).items()
+    }
+    defaults = [default] * len(mondays)
+    # Both lists are sorted by client (and the totals by week), so one merge walk pairs them
+    # without building a lookup table of 25,000 keys: allocation, hence GC, is the cost here.
     rows = []
+    i, found = 0, len(totals)
     for client_id, admitted_on, discharged_on in clients:
-        for week, _, _ in weeks:
-            if admitted_on > week + timedelta(days=6):
+        while i < found and totals[i][0] < client_id:
+            i += 1
+        targets = own_targets.get(client_id, defaults)
+        for n, monday in enumerate(mondays):
+            scheduled = attended = 0
+            if i < found:
+                row = totals[i]
+                if row[0] == client_id and row[1] == n:
+                    scheduled, attended = row[2], row[3]
+                    i += 1
+            if admitted_on > sundays[n] or (discharged_on is not None and discharged_on < monday):
                 continue
-            if discharged_on is not None and discharged_on < week:
-                continue
-            target = _target_for(client_plans.get(client_id, []), week, default_target)
-            attended_h = _hours(attended.get((client_id, week)))
-            rows.append(WeekHours(
-                client_id=client_id,
-                week_start=week,
-                scheduled_hours=_hours(scheduled.get((client_id, week))),
-                attended_hours=attended_h,
-                target_hours=target,
-                met=None if target is None else attended_h >= target,
-            ))
+            target = targets[n]
+            attended_h = _hours(attended)
+            rows.append(WeekHours(client_id, monday, _hours(scheduled), attended_h, target,
+                                  None if target is None else attended_h >= target))
     return rows
 
 
-def _plan_targets(db: DbSession, client_ids) -> dict[int, list[TreatmentPlan]]:
-    plans: dict[int, list[TreatmentPlan]] = {}
-    if not client_ids:
-        return plans
-    for plan in db.scalars(
-        select(TreatmentPlan)
-        .options(selectinload(TreatmentPlan.phases))
-        .where(
-            TreatmentPlan.client_id.in_(client_ids), TreatmentPlan.status == "active"
-        )
-    ):
-        plans.setdefault(plan.client_id, []).append(plan)
+def _quantized(hours) -> Decimal | None:
+    return None if hours is None else Decimal(hours).quantize(Decimal("0.01"))
+
+
+def _weekly_targets(client_plans: list["_Plan"], mondays: list[date],
+                    default: Decimal | None) -> list[Decimal | None]:
+    """Per week: the first active plan's target (a phase's own first), else the program's."""
+    per_plan = [plans.targets_for_weeks(plan, mondays) for plan in client_plans]
+    out = []
+    for n in range(len(mondays)):
+        found = next((targets[n] for targets in per_plan if targets[n] is not None), None)
+        out.append(default if found is None else _quantized(found))
+    return out
+
+
+class _Phase(NamedTuple):
+    first_week: int
+    last_week: int | None
+    weekly_hours_target: Decimal | None
+
+
+class _Plan(NamedTuple):
+    """What a target needs of a plan, read as plain rows: ORM loading cost more than the rest."""
+
+    start_date: date
+    end_date: date | None
+    weekly_hours_target: Decimal | None
+    phases: list
+
+
+def _plan_targets(db: DbSession, which_clients) -> dict[int, list[_Plan]]:
+    """Active plans of the clients `which_clients` selects, with their phases; two queries."""
+    conn = db.connection()
+    found = conn.execute(
+        select(TreatmentPlan.id, TreatmentPlan.client_id, TreatmentPlan.start_date,
+               TreatmentPlan.end_date, TreatmentPlan.weekly_hours_target)
+        .join(Client, Client.id == TreatmentPlan.client_id)
+        .where(which_clients, TreatmentPlan.status == "active")
+        .order_by(TreatmentPlan.client_id, TreatmentPlan.id)
+    ).all()
+    phases: dict[int, list[_Phase]] = {}
+    if found:
+        for plan_id, first, last, target in conn.execute(
+            select(PlanPhase.plan_id, PlanPhase.first_week, PlanPhase.last_week,
+                   PlanPhase.weekly_hours_target)
+            .join(TreatmentPlan, TreatmentPlan.id == PlanPhase.plan_id)
+            .join(Client, Client.id == TreatmentPlan.client_id)
+            .where(which_clients, TreatmentPlan.status == "active")
+            .order_by(PlanPhase.plan_id, PlanPhase.position)
+        ):
+            phases.setdefault(plan_id, []).append(_Phase(first, last, target))
+    plans: dict[int, list[_Plan]] = {}
+    for plan_id, client_id, start, end, target in found:
+        plans.setdefault(client_id, []).append(_Plan(start, end, target, phases.get(plan_id, [])))
     return plans
-
-
-def _target_for(client_plans: list[TreatmentPlan], week: date, default) -> Decimal | None:
-    """The active plan's target for the week (a phase's own first), else the program's."""
-    for plan in client_plans:
-        week_end = week + timedelta(days=6)
-        if plan.start_date <= week_end and (plan.end_date is None or plan.end_date >= week):
-            target = plans.target_hours(plan, max(week, plan.start_date))
-            if target is not None:
-                return Decimal(target).quantize(Decimal("0.01"))
-    return None if default is None else Decimal(default).quantize(Decimal("0.01"))
 
 
 # --- attendance rates --------------------------------------------------------------------------
@@ -418,16 +496,14 @@ def below_target(db: DbSession, program_id: int, now: datetime) -> list[BelowTar
             .group_by(Booking.client_id)
         ).all()
     )
-    clients = list(db.execute(
-        select(Client.id)
-        .where(Client.program_id == program.id, Client.status == "active",
-               Client.admitted_on <= monday + timedelta(days=6))
-        .order_by(Client.id)
-    ).scalars())
-    client_plans = _plan_targets(db, clients)
+    current = and_(Client.program_id == program.id, Client.status == "active",
+                   Client.admitted_on <= monday + timedelta(days=6))
+    clients = list(db.execute(select(Client.id).where(current).order_by(Client.id)).scalars())
+    client_plans = _plan_targets(db, current)
+    default = _quantized(program.min_weekly_hours)
     rows = []
     for client_id in clients:
-        target = _target_for(client_plans.get(client_id, []), monday, program.min_weekly_hours)
+        target = _weekly_targets(client_plans.get(client_id, []), [monday], default)[0]
         if target is None:
             continue
         totals = per_client.get(client_id)
