@@ -40,6 +40,17 @@ class Config:
     CHECKIN_GRACE_MINUTES = _env_int("CHECKIN_GRACE_MINUTES", 10)
     SCHEDULER_EMBEDDED = _env_bool("SCHEDULER_EMBEDDED", False)
 
+    # Feed links are built on this origin (e.g. https://clinic.example.org) when set; otherwise
+    # on the host the request came to.
+    FEED_BASE_URL = os.environ.get("FEED_BASE_URL") or None
+    # Rendered feeds kept per process, keyed by feed and version.
+    FEED_CACHE_SIZE = _env_int("FEED_CACHE_SIZE", 4096)
+    # Unknown or revoked feed tokens one address may try before it gets 429s.
+    FEED_GUESS_LIMIT = os.environ.get("FEED_GUESS_LIMIT", "30 per minute")
+    # Where rate-limit counters live; memory:// is per process, use redis:// across machines.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+
     API_TITLE = "IOP Scheduler API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

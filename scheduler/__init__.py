@@ -33,9 +33,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     else:
         _development_defaults(app)
 
-    from scheduler.extensions import api, db, login_manager, migrate
+    from scheduler.extensions import api, db, limiter, login_manager, migrate
 
     db.init_app(app)
+    limiter.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
     login_manager.init_app(app)
     api.init_app(app)
@@ -44,9 +45,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from scheduler.api import register_api
     from scheduler.web import register_web
     from scheduler.cli import register_cli
+    from scheduler.feeds import versions, views as feed_views
 
+    versions.install()
     register_api(app, api)
     register_web(app)
+    app.register_blueprint(feed_views.bp)
     register_cli(app)
     app.before_request(_open_write_transaction)
     return app

@@ -1,5 +1,7 @@
 """Extensions, created once and bound to the app in create_app()."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
@@ -26,6 +28,7 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 api = Api()
+limiter = Limiter(get_remote_address)
 
 
 def _is_sqlite(dbapi_connection) -> bool:

@@ -30,6 +30,9 @@ CLINICIAN_WRITES |= {
 CLINICIAN_WRITES |= {("POST", "/api/v1/kiosk/checkin")}
 # A client's writes: checking in with the room's code, and setting their own kiosk PIN.
 CLIENT_WRITES = {("POST", "/api/v1/checkin"), ("PUT", "/api/v1/clients/<int:client_id>/kiosk-pin")}
+# ...and making or revoking the link of their own calendar feed.
+CLIENT_WRITES |= {("POST", "/api/v1/clients/<int:client_id>/feed"),
+                  ("DELETE", "/api/v1/clients/<int:client_id>/feed")}
 # Reads that need a query string to mean anything.
 PERIOD = "?program_id={program_id}&from=2027-03-01&to=2027-03-07"
 READ_QUERIES = {

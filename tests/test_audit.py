@@ -209,14 +209,28 @@ CASES = [
 CASES.append(
     ("PUT", "/api/v1/clients/<int:client_id>/kiosk-pin", "client", "set_kiosk_pin",
      lambda r: {"pin": "4821"}, None, lambda r: {"kiosk_pin": "set"}))
-# Audited, and checked in tests/test_kiosk.py, which sets up a PIN and an open session.
-AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin")}
+# Issuing a feed link is filed under the feed's owner, with the token's id.
+FEED_OWNERS = (("client", "client_id"), ("staff", "staff_id"), ("room", "room_id"),
+               ("program", "program_id"))
+for _kind, _arg in FEED_OWNERS:
+    CASES.append(
+        ("POST", f"/api/v1/{'staff' if _kind == 'staff' else _kind + 's'}/<int:{_arg}>/feed",
+         f"{_kind}_feed", "issue", lambda r: {}, None, lambda r: {"replaces_token_ids": []}))
+# Audited, and checked in tests/test_kiosk.py, which sets up a PIN and an open session, and
+# tests/test_feeds.py, which revokes a link it made.
+AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin")} | {
+    ("DELETE", f"/api/v1/{'staff' if kind == 'staff' else kind + 's'}/<int:{arg}>/feed")
+    for kind, arg in FEED_OWNERS}
 
 # Writes whose answer carries no id of the audited record: where to find it instead.
 ENTITY_IDS = {
     "/api/v1/clients/<int:client_id>/kiosk-pin": lambda r: r["client"],
     "/api/v1/clients/<int:client_id>/availability": lambda r: r["client"],
     "/api/v1/staff/<int:staff_id>/time-off/<int:time_off_id>": lambda r: r["time_off"],
+    "/api/v1/clients/<int:client_id>/feed": lambda r: r["client"],
+    "/api/v1/staff/<int:staff_id>/feed": lambda r: r["staff"],
+    "/api/v1/rooms/<int:room_id>/feed": lambda r: r["room"],
+    "/api/v1/programs/<int:program_id>/feed": lambda r: r["program"],
 }
 # Writes that answer a list: the audited record's id within it.
 RESPONSE_IDS = {

@@ -14,6 +14,7 @@ def register_api(app: Flask, api: Api) -> None:
         bookings,
         clients,
         errors,
+        feeds,
         kiosk,
         plans,
         programs,
@@ -27,5 +28,5 @@ def register_api(app: Flask, api: Api) -> None:
     access.install(app)
     errors.install(app, api)
     for module in (auth, programs, rooms, staff, clients, series, sessions, bookings,
-                   availability, attendance, kiosk, plans, reports):
+                   availability, attendance, kiosk, plans, reports, feeds):
         api.register_blueprint(module.blp, url_prefix="/api/v1" + module.URL_PREFIX)

@@ -34,6 +34,12 @@ class ClientIn(ApiSchema):
     preferred_name = fields.String(allow_none=True, validate=validate.Length(max=120))
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    feed_alarm_minutes = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(min=0, max=10080),
+        metadata={"description": "A reminder in the client's subscribed calendar this many "
+                  "minutes before each session (e.g. 120); null for none."},
+    )
 
 
 class ClientListArgs(PageArgs):
@@ -51,6 +57,7 @@ class ClientOut(Schema):
     admitted_on = fields.Date()
     discharged_on = fields.Date(allow_none=True)
     status = fields.String()
+    feed_alarm_minutes = fields.Integer(allow_none=True)
 
 
 ClientPatch = patch_schema(ClientIn, "ClientPatch")

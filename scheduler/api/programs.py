@@ -18,6 +18,7 @@ from scheduler.api.common import (
 )
 from scheduler.extensions import db
 from scheduler.models import Program
+from scheduler.models.feeds import PRIVACY_LEVELS
 from scheduler.models.programs import LEVELS_OF_CARE, POPULATIONS
 from scheduler.services import programs
 from scheduler.services.lookup import get_or_404
@@ -56,6 +57,12 @@ class ProgramIn(ApiSchema):
                   "discharge_review_weeks also call for one (default 6)."},
     )
     discharge_review_weeks = fields.Integer(validate=validate.Range(min=1, max=52))
+    feed_privacy = fields.String(
+        validate=validate.OneOf(PRIVACY_LEVELS),
+        metadata={"description": "What calendar feeds say. private (default): 'Appointment' "
+                  "and the street address. standard: the kind ('Group session'). full: the "
+                  "series title, verbatim, and the facilitators."},
+    )
     is_active = fields.Boolean()
 
 
@@ -72,6 +79,7 @@ class ProgramOut(Schema):
     discharge_review_streak = fields.Integer()
     discharge_review_absences = fields.Integer()
     discharge_review_weeks = fields.Integer()
+    feed_privacy = fields.String()
     is_active = fields.Boolean()
 
 

@@ -5,6 +5,7 @@ from scheduler.models.audit import AuditEvent
 from scheduler.models.availability import ClientUnavailability, StaffTimeOff
 from scheduler.models.bookings import Booking, Enrollment
 from scheduler.models.clients import Client
+from scheduler.models.feeds import FeedToken, FeedVersion
 from scheduler.models.plans import Assessment, PlanPhase, PlanRequirement, TreatmentPlan
 from scheduler.models.programs import Program
 from scheduler.models.rooms import Room
@@ -21,6 +22,8 @@ __all__ = [
     "Booking",
     "ClientUnavailability",
     "Enrollment",
+    "FeedToken",
+    "FeedVersion",
     "PlanPhase",
     "PlanRequirement",
     "StaffTimeOff",

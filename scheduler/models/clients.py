@@ -20,6 +20,10 @@ class Client(db.Model):
         CheckConstraint(
             "discharged_on IS NULL OR discharged_on >= admitted_on", name="discharge_after_admit"
         ),
+        CheckConstraint(
+            "feed_alarm_minutes IS NULL OR feed_alarm_minutes BETWEEN 0 AND 10080",
+            name="feed_alarm_minutes",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -37,6 +41,8 @@ class Client(db.Model):
     kiosk_pin_hash: Mapped[str | None] = mapped_column(String(255))
     checkin_failed_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     checkin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A reminder in the subscribed calendar this many minutes before each session; NULL for none.
+    feed_alarm_minutes: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 

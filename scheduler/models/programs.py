@@ -33,6 +33,7 @@ class Program(db.Model):
             name="min_weekly_hours",
         ),
         CheckConstraint("absence_streak_alert >= 1", name="absence_streak_alert"),
+        CheckConstraint("feed_privacy IN ('private', 'standard', 'full')", name="feed_privacy"),
         CheckConstraint(
             "discharge_review_streak >= 1 AND discharge_review_absences >= 1 "
             "AND discharge_review_weeks >= 1",
@@ -55,6 +56,9 @@ class Program(db.Model):
     discharge_review_streak: Mapped[int] = mapped_column(default=3, server_default="3")
     discharge_review_absences: Mapped[int] = mapped_column(default=6, server_default="6")
     discharge_review_weeks: Mapped[int] = mapped_column(default=12, server_default="12")
+    # What a calendar feed may say: 'private' shows "Appointment" and the street address only.
+    feed_privacy: Mapped[str] = mapped_column(String(8), default="private",
+                                              server_default="private")
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)

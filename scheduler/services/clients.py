@@ -17,6 +17,7 @@ AUDITED = (
     "admitted_on",
     "discharged_on",
     "status",
+    "feed_alarm_minutes",
 )
 
 

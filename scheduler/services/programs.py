@@ -18,6 +18,7 @@ AUDITED = (
     "discharge_review_streak",
     "discharge_review_absences",
     "discharge_review_weeks",
+    "feed_privacy",
     "is_active",
 )
 

@@ -19,6 +19,7 @@ from scheduler.models import (
 )
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS, series_facilitators
 from scheduler.models.sessions import session_facilitators
+from scheduler.feeds import versions as feed_versions
 from scheduler.services import audit, booking
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import (
@@ -350,6 +351,9 @@ def _insert_occurrences(db: DbSession, series: SessionSeries, starts: list[datet
             insert(session_facilitators),
             [{"session_id": sid, "staff_id": staff} for sid in new_ids for staff in staff_ids],
         )
+    if new_ids:
+        # Core inserts skip the ORM hooks that move feed versions, so say it here.
+        feed_versions.sessions_added(db, series.program_id, series.room_id, staff_ids, stamp)
     booking.book_enrolled(db, series, new_ids, now=stamp)
     return len(new_ids)
 

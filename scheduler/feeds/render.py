@@ -1,0 +1,163 @@
+"""The iCalendar bytes of one feed: deterministic, one VEVENT per session, times in UTC.
+
+Nothing here reads the clock except through the window's first day, so the same schedule
+renders the same bytes in any process. Times are UTC ("Z"), which every client converts to
+the phone's own zone and which needs no VTIMEZONE (Outlook mishandles icalendar's RDATE ones).
+Cancelled sessions are left out rather than sent as STATUS:CANCELLED: Google hides those and
+Outlook shows them as ordinary events.
+"""
+
+from datetime import date, datetime, time, timedelta, timezone
+
+from icalendar import Alarm, Calendar, Event, vDuration
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession, joinedload, selectinload
+
+from scheduler.models import Booking, Client, Program, Room, Session, Staff, session_facilitators
+
+WINDOW_BACK = timedelta(days=30)
+REFRESH = timedelta(hours=1)
+PRODID = "-//IOP Scheduler//Calendar feed//EN"
+# Kinds a program's public timetable lists: groups people join, never one person's appointment.
+TIMETABLE_KINDS = ("group", "behavioral", "education", "peer_support")
+KIND_LABELS = {
+    "group": "Group session",
+    "individual": "Individual session",
+    "behavioral": "Skills session",
+    "family": "Family session",
+    "education": "Education session",
+    "medical": "Medical appointment",
+    "peer_support": "Peer session",
+    "assessment": "Assessment",
+    "case_management": "Case management",
+}
+CALENDAR_NAMES = {"client": "Appointments", "staff": "Work schedule", "room": "Room schedule",
+                  "program": "Timetable"}
+
+
+def window_start(now: datetime) -> date:
+    """The first day a feed shows: 30 days back, a UTC day at a time so bytes hold all day."""
+    return now.astimezone(timezone.utc).date() - WINDOW_BACK
+
+
+def _since(first_day: date) -> datetime:
+    return datetime.combine(first_day, time.min, tzinfo=timezone.utc)
+
+
+def sessions_for(db: DbSession, kind: str, owner_id: int, first_day: date) -> list[Session]:
+    """The scheduled sessions one feed shows, oldest first, with what an event needs loaded."""
+    query = (
+        select(Session)
+        .options(joinedload(Session.program), joinedload(Session.room),
+                 selectinload(Session.facilitators))
+        .where(Session.status == "scheduled", Session.ends_at >= _since(first_day))
+        .order_by(Session.starts_at, Session.id)
+    )
+    if kind == "client":
+        query = query.join(Booking, Booking.session_id == Session.id).where(
+            Booking.client_id == owner_id, Booking.status == "booked")
+    elif kind == "staff":
+        query = query.join(session_facilitators,
+                           session_facilitators.c.session_id == Session.id).where(
+            session_facilitators.c.staff_id == owner_id)
+    elif kind == "room":
+        query = query.where(Session.room_id == owner_id)
+    elif kind == "program":
+        query = query.where(Session.program_id == owner_id, Session.series_id.is_not(None),
+                            Session.kind.in_(TIMETABLE_KINDS))
+    else:
+        raise ValueError(f"unknown feed kind {kind!r}")
+    return list(db.scalars(query).unique())
+
+
+def _stamp(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def _location(session: Session, level: str) -> str | None:
+    address = session.program.address
+    if session.room is None:
+        place = "Online" if session.video_url else None
+    elif level == "private":
+        place = None
+    else:
+        place = session.room.name
+    # A clinic's name can reveal the kind of treatment, so only the street address goes out.
+    return ", ".join(part for part in (place, address) if part) or None
+
+
+def _summary(session: Session, level: str) -> str:
+    if level == "full":
+        return session.title
+    if level == "standard":
+        return KIND_LABELS.get(session.kind, "Session")
+    return "Appointment"
+
+
+def event_for(session: Session, feed_kind: str, alarm_minutes: int | None) -> Event:
+    level = session.program.feed_privacy
+    event = Event()
+    event.add("uid", f"session-{session.id}-{feed_kind}@iop-scheduler")
+    event.add("dtstamp", _stamp(session.updated_at))
+    event.add("last-modified", _stamp(session.updated_at))
+    event.add("sequence", session.sequence)
+    event.add("dtstart", _stamp(session.starts_at))
+    event.add("dtend", _stamp(session.ends_at))
+    event.add("summary", _summary(session, level))
+    location = _location(session, level)
+    if location:
+        event.add("location", location)
+    if level == "full" and session.facilitators:
+        event.add("description", "With " + ", ".join(sorted(s.name for s in session.facilitators)))
+    # A video link lets anyone holding it into the group: never on the public timetable, and
+    # at 'private' level the portal, not a possibly shared calendar, hands it out.
+    if session.video_url and feed_kind != "program" and (level != "private" or feed_kind != "client"):
+        event.add("url", session.video_url)
+    event.add("status", "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    if level == "private":
+        event.add("class", "PRIVATE")
+    if alarm_minutes:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", _summary(session, level))
+        alarm.add("trigger", timedelta(minutes=-alarm_minutes))
+        event.add_component(alarm)
+    return event
+
+
+def calendar_name(db: DbSession, kind: str, owner_id: int) -> str:
+    if kind == "program":
+        program = db.get(Program, owner_id)
+        if program is not None and program.feed_privacy == "full":
+            return program.name
+    if kind == "room":
+        room = db.get(Room, owner_id)
+        if room is not None:
+            return f"{room.name} schedule"
+    if kind == "staff":
+        person = db.get(Staff, owner_id)
+        if person is not None:
+            return f"{person.name}: work schedule"
+    return CALENDAR_NAMES[kind]
+
+
+def render(db: DbSession, kind: str, owner_id: int, first_day: date) -> bytes:
+    """The feed's bytes; the same rows give the same bytes."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    name = calendar_name(db, kind, owner_id)
+    calendar.add("name", name)
+    calendar.add("x-wr-calname", name)
+    calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", vDuration(REFRESH))
+    alarm_minutes = None
+    if kind == "client":
+        client = db.get(Client, owner_id)
+        alarm_minutes = client.feed_alarm_minutes if client is not None else None
+    for session in sessions_for(db, kind, owner_id, first_day):
+        calendar.add_component(event_for(session, kind, alarm_minutes))
+    return calendar.to_ical()

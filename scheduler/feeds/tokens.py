@@ -1,0 +1,96 @@
+"""Feed tokens: at least 128 random bits in the URL, only their SHA-256 in the database."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.feeds import versions
+from scheduler.models import Client, FeedToken, FeedVersion, Program, Room, Staff
+from scheduler.services import audit
+from scheduler.services.audit import Actor
+from scheduler.services.locks import begin_write
+from scheduler.services.lookup import get_or_404
+
+OWNER_MODELS = {"client": Client, "staff": Staff, "room": Room, "program": Program}
+TOKEN_BYTES = 32
+# Recording every poll would turn each GET into a write; an hour's precision is enough.
+LAST_USED_PRECISION = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class ResolvedFeed:
+    token_id: int
+    kind: str
+    owner_id: int
+    version: int
+    changed_at: datetime
+    last_used_at: datetime | None
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue(db: DbSession, actor: Actor, kind: str, owner_id: int, now: datetime) -> str:
+    """A new secret for the feed; any earlier one stops working at once. Shown only here."""
+    begin_write(db)
+    get_or_404(db, OWNER_MODELS[kind], owner_id, kind)
+    replaced = _revoke_active(db, kind, owner_id, now)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    row = FeedToken(owner_kind=kind, owner_id=owner_id, token_hash=hash_token(token),
+                    created_at=now, created_by_user_id=actor.user_id)
+    db.add(row)
+    versions.current(db, kind, owner_id, now)
+    db.flush()
+    # Filed under the feed's owner, which is what an auditor asks about ("who made a link
+    # to this client's calendar?"); the token ids let the revocations be matched up.
+    audit.record(db, actor, "issue", f"{kind}_feed", owner_id,
+                 after={"token_id": row.id, "replaces_token_ids": replaced})
+    return token
+
+
+def revoke(db: DbSession, actor: Actor, kind: str, owner_id: int, now: datetime) -> int:
+    """Revoke the feed's token; the URL answers 404 from the next request on."""
+    begin_write(db)
+    get_or_404(db, OWNER_MODELS[kind], owner_id, kind)
+    revoked = _revoke_active(db, kind, owner_id, now)
+    if revoked:
+        audit.record(db, actor, "revoke", f"{kind}_feed", owner_id,
+                     before={"token_ids": revoked}, after={"token_ids": []})
+    return len(revoked)
+
+
+def _revoke_active(db: DbSession, kind: str, owner_id: int, now: datetime) -> list[int]:
+    ids = list(db.scalars(
+        select(FeedToken.id).where(FeedToken.owner_kind == kind, FeedToken.owner_id == owner_id,
+                                   FeedToken.revoked_at.is_(None))
+    ))
+    if ids:
+        db.execute(update(FeedToken).where(FeedToken.id.in_(ids)).values(revoked_at=now)
+                   .execution_options(synchronize_session=False))
+    return ids
+
+
+def resolve(db: DbSession, token: str) -> ResolvedFeed | None:
+    """The live feed behind a token, with its version; one indexed lookup, same for any miss."""
+    row = db.execute(
+        select(FeedToken.id, FeedToken.owner_kind, FeedToken.owner_id, FeedVersion.version,
+               FeedVersion.changed_at, FeedToken.last_used_at)
+        .join(FeedVersion, (FeedVersion.owner_kind == FeedToken.owner_kind)
+              & (FeedVersion.owner_id == FeedToken.owner_id))
+        .where(FeedToken.token_hash == hash_token(token), FeedToken.revoked_at.is_(None))
+    ).first()
+    return None if row is None else ResolvedFeed(*row)
+
+
+def mark_used(db: DbSession, feed: ResolvedFeed, now: datetime) -> bool:
+    """Record the poll when the stored time is an hour stale; True when it wrote."""
+    if feed.last_used_at is not None and now - feed.last_used_at < LAST_USED_PRECISION:
+        return False
+    db.execute(update(FeedToken).where(FeedToken.id == feed.token_id)
+               .values(last_used_at=now).execution_options(synchronize_session=False))
+    return True

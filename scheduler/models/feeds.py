@@ -1,0 +1,51 @@
+"""Calendar feed tokens, and the version each feed's HTTP validators come from."""
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from scheduler.extensions import db
+from scheduler.models.types import UTCDateTime
+from scheduler.services.clock import now
+
+FEED_OWNERS = ("client", "staff", "room", "program")
+OWNER_CHECK = "owner_kind IN (" + ", ".join(f"'{k}'" for k in FEED_OWNERS) + ")"
+PRIVACY_LEVELS = ("private", "standard", "full")
+
+
+class FeedToken(db.Model):
+    """A secret feed URL; only its SHA-256 is kept, and rotating revokes the one before."""
+
+    __tablename__ = "feed_tokens"
+    __table_args__ = (
+        CheckConstraint(OWNER_CHECK, name="owner_kind"),
+        Index("ix_feed_tokens_owner", "owner_kind", "owner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_kind: Mapped[str] = mapped_column(String(8))
+    owner_id: Mapped[int]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    created_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FeedVersion(db.Model):
+    """Bumped by every change that could alter a feed, removals included.
+
+    Last-Modified comes from `changed_at`, whole seconds that strictly rise, so a change
+    never hides behind an If-Modified-Since from the same second.
+    """
+
+    __tablename__ = "feed_versions"
+    __table_args__ = (CheckConstraint(OWNER_CHECK, name="owner_kind"),)
+
+    owner_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(default=1)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
