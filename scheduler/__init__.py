@@ -32,6 +32,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         ProductionConfig.check(app.config)
     else:
         _development_defaults(app)
+    if str(app.config.get("SQLALCHEMY_DATABASE_URI") or "").startswith("sqlite"):
+        # A file on this machine cannot drop a connection: pinging it costs every checkout.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "pool_pre_ping": False}
 
     from scheduler.extensions import api, db, limiter, login_manager, migrate
 

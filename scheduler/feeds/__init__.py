@@ -1,4 +1,4 @@
-"""Calendar feeds: secret-URL iCalendar files that phones poll, cheap to serve and revealing nothing.
+"""Calendar feeds: secret-URL iCalendar files that phones poll, cheap to serve, revealing nothing.
 
 - `tokens`: create, rotate, revoke and resolve feed tokens (stored hashed).
 - `versions`: a counter per feed that every relevant write bumps; the HTTP validators and the

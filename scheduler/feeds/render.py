@@ -11,13 +11,17 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from icalendar import Alarm, Calendar, Event, vDuration
 from sqlalchemy import select
-from sqlalchemy.orm import Session as DbSession, joinedload, selectinload
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import joinedload, selectinload
 
 from scheduler.models import Booking, Client, Program, Room, Session, Staff, session_facilitators
 
 WINDOW_BACK = timedelta(days=30)
 REFRESH = timedelta(hours=1)
-PRODID = "-//IOP Scheduler//Calendar feed//EN"
+# Neither names the kind of program: a calendar app may show them, an export carries them,
+# and "IOP" alone reveals addiction treatment.
+PRODID = "-//Clinic Scheduler//Calendar feed//EN"
+UID_DOMAIN = "clinic-scheduler"
 # Kinds a program's public timetable lists: groups people join, never one person's appointment.
 TIMETABLE_KINDS = ("group", "behavioral", "education", "peer_support")
 KIND_LABELS = {
@@ -74,11 +78,12 @@ def _stamp(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc).replace(microsecond=0)
 
 
-def _location(session: Session, level: str) -> str | None:
+def _location(session: Session, level: str, feed_kind: str) -> str | None:
     address = session.program.address
     if session.room is None:
         place = "Online" if session.video_url else None
-    elif level == "private":
+    elif level == "private" and feed_kind in ("client", "program"):
+        # Staff work by the room, and a room's feed is named after it anyway.
         place = None
     else:
         place = session.room.name
@@ -97,21 +102,22 @@ def _summary(session: Session, level: str) -> str:
 def event_for(session: Session, feed_kind: str, alarm_minutes: int | None) -> Event:
     level = session.program.feed_privacy
     event = Event()
-    event.add("uid", f"session-{session.id}-{feed_kind}@iop-scheduler")
+    event.add("uid", f"session-{session.id}-{feed_kind}@{UID_DOMAIN}")
     event.add("dtstamp", _stamp(session.updated_at))
     event.add("last-modified", _stamp(session.updated_at))
     event.add("sequence", session.sequence)
     event.add("dtstart", _stamp(session.starts_at))
     event.add("dtend", _stamp(session.ends_at))
     event.add("summary", _summary(session, level))
-    location = _location(session, level)
+    location = _location(session, level, feed_kind)
     if location:
         event.add("location", location)
     if level == "full" and session.facilitators:
         event.add("description", "With " + ", ".join(sorted(s.name for s in session.facilitators)))
     # A video link lets anyone holding it into the group: never on the public timetable, and
     # at 'private' level the portal, not a possibly shared calendar, hands it out.
-    if session.video_url and feed_kind != "program" and (level != "private" or feed_kind != "client"):
+    private_client = level == "private" and feed_kind == "client"
+    if session.video_url and feed_kind != "program" and not private_client:
         event.add("url", session.video_url)
     event.add("status", "CONFIRMED")
     event.add("transp", "OPAQUE")

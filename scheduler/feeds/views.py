@@ -1,8 +1,14 @@
 """GET /feeds/<token>.ics: the feed with a strong ETag and Last-Modified, 304 when unchanged."""
 
+import math
+import time as wall_clock
 from datetime import datetime, time, timezone
+from functools import lru_cache
 
 from flask import Blueprint, Response, current_app, request
+from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse
+from werkzeug.http import http_date
 
 from scheduler.extensions import db, limiter
 from scheduler.feeds import render, tokens
@@ -21,22 +27,37 @@ def _cache() -> RenderCache:
     return cache
 
 
-def _missed(response: Response) -> bool:
-    return response.status_code == 404
+@lru_cache(maxsize=16)
+def _parsed(limit: str) -> RateLimitItem:
+    return parse(limit)
 
 
-def _guess_limit() -> str:
-    return current_app.config["FEED_GUESS_LIMIT"]
+def _guesses() -> tuple[RateLimitItem, str, str]:
+    """Misses counted per address in the limiter's storage (memory, or redis when shared)."""
+    return _parsed(current_app.config["FEED_GUESS_LIMIT"]), "feed-guesses", get_remote_address()
+
+
+def _too_many(item: RateLimitItem, *key: str) -> Response:
+    reset_at = limiter.limiter.get_window_stats(item, *key).reset_time
+    wait = max(1, math.ceil(reset_at - wall_clock.time()))
+    return Response(b"Too many unknown feed links from this address; try again later.\n",
+                    status=429, mimetype="text/plain", headers={"Retry-After": str(wait)})
 
 
 @bp.get("/feeds/<token>.ics")
-@limiter.limit(_guess_limit, deduct_when=_missed)
+@limiter.exempt
 def feed(token: str):
     """The calendar; unknown and revoked tokens get the same 404 from the same single lookup."""
+    # The limiter's storage is asked directly, not through its decorator: polls are the hot
+    # path and only misses count. The whole address waits once over, so guesses cannot hide
+    # among a real subscription's polls.
+    item, *key = _guesses()
+    if not limiter.limiter.test(item, *key):
+        return _too_many(item, *key)
     now = clock.now()
     found = tokens.resolve(db.session, token)
     if found is None:
-        db.session.rollback()
+        limiter.limiter.hit(item, *key)
         return Response(NOT_FOUND, status=404, mimetype="text/plain")
     if tokens.mark_used(db.session, found, now):
         db.session.commit()
@@ -46,16 +67,27 @@ def feed(token: str):
     rendered = cache.get(key)
     if rendered is None:
         rendered = cache.put(key, render.render(db.session, found.kind, found.owner_id, first_day))
-    db.session.rollback()
+        db.session.rollback()
     # The window's first day moves at UTC midnight and can drop an old event, so the
     # resource may have changed then even when no row did.
     window_moved = datetime.combine(now.astimezone(timezone.utc).date(), time.min,
                                     tzinfo=timezone.utc)
     last_modified = max(found.changed_at, window_moved)
-    response = Response(rendered.body, mimetype="text/calendar")
-    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
-    response.set_etag(rendered.etag)
-    response.last_modified = last_modified
-    response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
-    response.headers["Content-Disposition"] = 'inline; filename="calendar.ics"'
-    return response.make_conditional(request)
+    headers = {
+        "ETag": f'"{rendered.etag}"',
+        "Last-Modified": http_date(last_modified),
+        "Cache-Control": "private, max-age=0, must-revalidate",
+    }
+    if _unchanged(rendered.etag, last_modified):
+        return Response(status=304, headers=headers)
+    headers["Content-Disposition"] = 'inline; filename="calendar.ics"'
+    return Response(rendered.body, headers=headers,
+                    content_type="text/calendar; charset=utf-8")
+
+
+def _unchanged(etag: str, last_modified: datetime) -> bool:
+    """RFC 9110: If-None-Match decides when sent; else If-Modified-Since, to the second."""
+    if request.if_none_match:
+        return request.if_none_match.contains(etag)
+    since = request.if_modified_since
+    return since is not None and last_modified.replace(microsecond=0) <= since

@@ -7,6 +7,7 @@ from sqlalchemy import exists, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.feeds import versions as feed_versions
 from scheduler.models import (
     Attendance,
     Booking,
@@ -19,9 +20,9 @@ from scheduler.models import (
 )
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS, series_facilitators
 from scheduler.models.sessions import session_facilitators
-from scheduler.feeds import versions as feed_versions
 from scheduler.services import audit, booking
 from scheduler.services.audit import Actor
+from scheduler.services.clock import now as clock_now
 from scheduler.services.conflicts import (
     ConflictDetected,
     Slot,
@@ -29,7 +30,6 @@ from scheduler.services.conflicts import (
     room_clashes,
     staff_clashes,
 )
-from scheduler.services.clock import now as clock_now
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_referenced
 from scheduler.services.recurrence import Schedule, local_date, parse_rrule, rule_to_text, zone
