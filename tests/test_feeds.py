@@ -1,0 +1,629 @@
+"""Calendar feeds: secret links, what each feed shows and hides, and cheap, correct polling."""
+
+import hashlib
+import re
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta, timezone
+from urllib.parse import quote, urlsplit
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import select
+
+from scheduler import create_app
+from scheduler.extensions import db as _db
+from scheduler.feeds import render
+from scheduler.models import AuditEvent, FeedToken, Session
+from scheduler.services import booking, clock, sessions
+from tests.conftest import IsolatedClient
+from tests.helpers import ACTOR
+
+API = "/api/v1"
+PLURAL = {"client": "clients", "staff": "staff", "room": "rooms", "program": "programs"}
+START = datetime(2027, 2, 17, 23, 0, tzinfo=timezone.utc)  # Wed 18:00 New York
+ADDRESS = "200 Main Street, Suite 200"
+PROGRAM_NAME = "Evening IOP Recovery"
+SERIES_TITLE = "Relapse prevention group"
+VIDEO = "https://video.example.org/group-42"
+REVEALING = ("addiction", "substance", "relapse", "recovery", "rehab", "detox", "iop",
+             "alcohol", "drug", "sober", PROGRAM_NAME.lower())
+
+
+@pytest.fixture(autouse=True)
+def _clinic_clock(now):
+    """Requests run at the frozen clinic 'now' unless a test moves the clock."""
+
+
+@pytest.fixture
+def program(make):
+    return make.program(name=PROGRAM_NAME, address=ADDRESS)
+
+
+@pytest.fixture
+def room(make):
+    return make.room(name="Room B")
+
+
+@pytest.fixture
+def facilitator(make):
+    return make.staff(name="Dana Whitfield")
+
+
+@pytest.fixture
+def group(make, program, room, facilitator):
+    """Mondays and Wednesdays 18:00–19:30 New York from Wed 17 Feb, in Room B, with Dana."""
+    return make.series(program, title=SERIES_TITLE, start_date=date(2027, 2, 17),
+                       start_time=time(18, 0), duration_minutes=90,
+                       rrule="FREQ=WEEKLY;BYDAY=MO,WE", room_id=room.id,
+                       facilitator_ids=[facilitator.id])
+
+
+@pytest.fixture
+def occurrences(db, group):
+    return db.scalars(select(Session).where(Session.series_id == group.id)
+                      .order_by(Session.starts_at)).all()
+
+
+@pytest.fixture
+def member(make, program):
+    return make.client(program, name="Jordan Alvarez")
+
+
+@pytest.fixture
+def other(make, program):
+    return make.client(program, name="Casey Okafor")
+
+
+def book(db, session_id, client_id):
+    row, _ = booking.book_client(db, ACTOR, session_id, client_id, now=clock.now())
+    db.commit()
+    return row
+
+
+def one_off(db, program, starts_at, **kw):
+    kw.setdefault("kind", "individual")
+    session = sessions.create_one_off(db, ACTOR, now=clock.now(), program_id=program.id,
+                                      starts_at=starts_at, ends_at=starts_at + timedelta(hours=1),
+                                      **kw)
+    db.commit()
+    return session
+
+
+def subscribe(client, headers, kind, owner_id) -> dict:
+    answer = client.post(f"{API}/{PLURAL[kind]}/{owner_id}/feed", headers=headers)
+    assert answer.status_code == 201, answer.json
+    return answer.json
+
+
+def token_of(link: dict) -> str:
+    return urlsplit(link["url"]).path.removeprefix("/feeds/").removesuffix(".ics")
+
+
+def poll(client, link: dict, method="GET", **headers):
+    return client.open(urlsplit(link["url"]).path, method=method, headers=headers)
+
+
+def events(body: bytes) -> dict:
+    """The feed's VEVENTs by UID."""
+    return {str(e["UID"]): e for e in Calendar.from_ical(body).walk("VEVENT")}
+
+
+def session_ids(body: bytes) -> set[int]:
+    """The ids of the sessions a feed lists, read from their UIDs."""
+    return {int(re.match(r"session-(\d+)-", u).group(1)) for u in events(body)}
+
+
+def set_privacy(client, auth, program, level):
+    answer = client.patch(f"{API}/programs/{program.id}", json={"feed_privacy": level},
+                          headers=auth("coordinator"))
+    assert answer.status_code == 200, answer.json
+
+
+@contextmanager
+def another_app(database_url, **config):
+    """A second app instance on the same database, as a second web worker would be."""
+    other = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url,
+                        **config})
+    other.test_client_class = IsolatedClient
+    try:
+        yield other
+    finally:
+        with other.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+# --- Links ---------------------------------------------------------------------------
+
+
+def test_a_link_comes_as_https_webcal_google_and_a_qr_code(client, auth, member):
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+    token = token_of(link)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43,}", token)  # 32 random bytes: 256 bits
+    assert link["url"] == f"http://localhost/feeds/{token}.ics"
+    assert link["webcal"] == f"webcal://localhost/feeds/{token}.ics"
+    assert link["google"] == ("https://calendar.google.com/calendar/render?cid="
+                              + quote(link["webcal"], safe=""))
+    assert link["qr_svg"].lstrip().startswith(("<svg", "<?xml")) and "</svg>" in link["qr_svg"]
+
+
+def test_only_the_tokens_hash_is_stored(client, auth, db, member):
+    token = token_of(subscribe(client, auth("coordinator"), "client", member.id))
+    rows = db.execute(select(FeedToken.__table__)).all()
+    assert [r.token_hash for r in rows] == [hashlib.sha256(token.encode()).hexdigest()]
+    assert not any(token in str(value) for row in rows for value in row)
+    audit_rows = db.execute(select(AuditEvent.__table__)).all()
+    assert not any(token in str(value) for row in audit_rows for value in row)
+
+
+def test_links_are_built_on_the_configured_origin(app, client, auth, member):
+    app.config["FEED_BASE_URL"] = "https://clinic.example.org/"
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+    token = token_of(link)
+    assert link["url"] == f"https://clinic.example.org/feeds/{token}.ics"
+    assert link["webcal"] == f"webcal://clinic.example.org/feeds/{token}.ics"
+    assert poll(client, link).status_code == 200
+
+
+def test_each_link_is_a_fresh_secret(client, auth, member, other):
+    headers = auth("coordinator")
+    tokens = {token_of(subscribe(client, headers, "client", c.id)) for c in (member, other)}
+    tokens.add(token_of(subscribe(client, headers, "client", member.id)))
+    assert len(tokens) == 3
+
+
+# --- The calendar file ---------------------------------------------------------------
+
+
+def test_the_feed_is_a_calendar_phones_refresh_hourly(client, auth, db, member, occurrences):
+    book(db, occurrences[0].id, member.id)
+    answer = poll(client, subscribe(client, auth("coordinator"), "client", member.id))
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    assert "private" in answer.headers["Cache-Control"]
+    assert not answer.headers["ETag"].startswith("W/")  # strong
+    assert answer.headers["Last-Modified"]
+    lines = answer.data.decode().split("\r\n")
+    assert lines[0] == "BEGIN:VCALENDAR"
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in lines
+    assert "X-PUBLISHED-TTL:PT1H" in lines
+    assert "NAME:Appointments" in lines and "X-WR-CALNAME:Appointments" in lines
+    assert "VERSION:2.0" in lines
+
+
+def test_a_client_sees_only_their_booked_sessions(client, auth, db, program, member, other,
+                                                  occurrences):
+    book(db, occurrences[0].id, member.id)
+    book(db, occurrences[1].id, other.id)
+    full = one_off(db, program, START + timedelta(days=2), kind="group", capacity=1,
+                   client_id=other.id)
+    queued = book(db, full.id, member.id)
+    assert queued.status == "waitlisted"
+    answer = poll(client, subscribe(client, auth("coordinator"), "client", member.id))
+    assert session_ids(answer.data) == {occurrences[0].id}
+
+
+def test_a_cancelled_booking_leaves_the_feed(client, auth, db, member, occurrences):
+    seat = book(db, occurrences[0].id, member.id)
+    book(db, occurrences[1].id, member.id)
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+    before = poll(client, link)
+    booking.cancel_booking(db, ACTOR, seat.id, now=clock.now(), reason="Work shift")
+    db.commit()
+    after = poll(client, link)
+    assert session_ids(before.data) == {occurrences[0].id, occurrences[1].id}
+    assert session_ids(after.data) == {occurrences[1].id}
+    assert after.headers["ETag"] != before.headers["ETag"]
+
+
+def test_a_cancelled_session_leaves_and_both_validators_move(client, auth, db, member,
+                                                             occurrences):
+    target = occurrences[0]
+    book(db, target.id, member.id)
+    book(db, occurrences[1].id, member.id)
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+    before = poll(client, link)
+    answer = client.patch(f"{API}/sessions/{target.id}",
+                          json={"status": "cancelled", "reason": "Facilitator ill"},
+                          headers=auth("coordinator"))
+    assert answer.status_code == 200, answer.json
+    after = poll(client, link)
+    assert target.id in session_ids(before.data)
+    assert session_ids(after.data) == {occurrences[1].id}
+    assert after.headers["ETag"] != before.headers["ETag"]
+    # Same frozen second, yet Last-Modified strictly rises, so If-Modified-Since sees it.
+    assert after.last_modified > before.last_modified
+    stale = poll(client, link, **{"If-Modified-Since": before.headers["Last-Modified"]})
+    assert stale.status_code == 200
+
+
+def test_a_moved_session_keeps_its_uid_and_raises_its_sequence(client, auth, db, member,
+                                                               occurrences):
+    target = occurrences[0]
+    book(db, target.id, member.id)
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+    (uid_before, event_before), = events(poll(client, link).data).items()
+    moved_at = clock.now() + timedelta(hours=1)
+    new_start = START + timedelta(days=1)  # Thursday, same hour
+    with clock.frozen(moved_at):
+        answer = client.patch(f"{API}/sessions/{target.id}",
+                              json={"starts_at": new_start.isoformat()},
+                              headers=auth("coordinator"))
+        assert answer.status_code == 200, answer.json
+        (uid_after, event_after), = events(poll(client, link).data).items()
+    assert uid_after == uid_before
+    assert event_after["SEQUENCE"] > event_before["SEQUENCE"]
+    assert event_after.decoded("DTSTART") == new_start
+    assert event_after.decoded("DTEND") == new_start + timedelta(minutes=90)
+    assert event_after.decoded("LAST-MODIFIED") == moved_at
+    assert event_after.decoded("DTSTAMP") == moved_at
+    # The UID names the session and the feed's kind, nothing about the person.
+    assert re.fullmatch(rf"session-{target.id}-client@{render.UID_DOMAIN}", uid_after)
+
+
+# --- Polling cheaply -----------------------------------------------------------------
+
+
+def test_an_unchanged_feed_answers_304(client, auth, db, member, occurrences):
+    book(db, occurrences[0].id, member.id)
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+    first = poll(client, link)
+    by_etag = poll(client, link, **{"If-None-Match": first.headers["ETag"]})
+    by_date = poll(client, link, **{"If-Modified-Since": first.headers["Last-Modified"]})
+    assert (by_etag.status_code, by_date.status_code) == (304, 304)
+    assert by_etag.data == b"" and by_date.data == b""
+    assert by_etag.headers["ETag"] == first.headers["ETag"]
+
+
+def test_head_answers_the_headers_without_the_body(client, auth, db, member, occurrences):
+    book(db, occurrences[0].id, member.id)
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+    got = poll(client, link)
+    head = poll(client, link, method="HEAD")
+    assert head.status_code == 200
+    assert head.data == b""
+    assert head.headers["ETag"] == got.headers["ETag"]
+    assert head.headers["Last-Modified"] == got.headers["Last-Modified"]
+    assert head.headers["Content-Type"] == "text/calendar; charset=utf-8"
+
+
+def test_the_same_schedule_gives_the_same_bytes_in_any_process(app, client, auth, db,
+                                                               database_url, member,
+                                                               occurrences):
+    """Two app instances on one database serve identical bytes and validators.
+
+    conftest's SQLite is a file (not :memory:), so a second create_app() shares it just as on
+    PostgreSQL; the renderer is also checked directly, with the render cache emptied.
+    """
+    book(db, occurrences[0].id, member.id)
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+    first = poll(client, link)
+    app.extensions["feed_cache"] = None
+    again = poll(client, link)
+    with another_app(database_url) as second:
+        elsewhere = poll(second.test_client(), link)
+    first_day = render.window_start(clock.now())
+    direct = render.render(db, "client", member.id, first_day)
+    assert again.data == first.data == elsewhere.data == direct
+    assert again.headers["ETag"] == first.headers["ETag"] == elsewhere.headers["ETag"]
+    assert first.headers["Last-Modified"] == elsewhere.headers["Last-Modified"]
+    with clock.frozen(clock.now() + timedelta(hours=5)):
+        assert render.render(db, "client", member.id, first_day) == direct
+
+
+def test_a_poll_records_when_the_link_was_last_used(client, auth, db, member):
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+
+    def last_used():
+        db.rollback()
+        return db.scalar(select(FeedToken.last_used_at))
+
+    assert last_used() is None
+    poll(client, link)
+    assert last_used() == clock.now()
+    with clock.frozen(clock.now() + timedelta(minutes=30)):
+        poll(client, link)  # an hour's precision: no write on every poll
+    assert last_used() == clock.now()
+    later = clock.now() + timedelta(minutes=61)
+    with clock.frozen(later):
+        poll(client, link)
+    assert last_used() == later
+
+
+# --- Rotating and revoking -----------------------------------------------------------
+
+
+def test_rotating_stops_the_old_link_at_once(client, auth, member):
+    headers = auth("coordinator")
+    old = subscribe(client, headers, "client", member.id)
+    assert poll(client, old).status_code == 200
+    new = subscribe(client, headers, "client", member.id)
+    assert poll(client, old).status_code == 404
+    assert poll(client, new).status_code == 200
+
+
+def test_revoking_answers_404_at_once_and_is_audited(client, auth, db, member):
+    headers = auth("coordinator")
+    link = subscribe(client, headers, "client", member.id)
+    assert poll(client, link).status_code == 200
+    answer = client.delete(f"{API}/clients/{member.id}/feed", headers=headers)
+    assert answer.status_code == 204
+    assert poll(client, link).status_code == 404
+    db.rollback()
+    event = db.scalars(select(AuditEvent).where(AuditEvent.entity_type == "client_feed",
+                                                AuditEvent.action == "revoke")).one()
+    assert event.entity_id == member.id
+    assert event.actor.startswith("coordinator")
+    issued = db.scalars(select(AuditEvent).where(AuditEvent.entity_type == "client_feed",
+                                                 AuditEvent.action == "issue")).one()
+    assert event.before["token_ids"] == [issued.after["token_id"]]
+
+
+@pytest.mark.parametrize("kind", ["staff", "room", "program"])
+def test_revoking_other_feeds_is_audited_under_their_owner(client, auth, db, kind, program,
+                                                           room, facilitator):
+    owner = {"staff": facilitator, "room": room, "program": program}[kind]
+    headers = auth("coordinator")
+    link = subscribe(client, headers, kind, owner.id)
+    answer = client.delete(f"{API}/{PLURAL[kind]}/{owner.id}/feed", headers=headers)
+    assert answer.status_code == 204
+    assert poll(client, link).status_code == 404
+    db.rollback()
+    event = db.scalars(select(AuditEvent).where(AuditEvent.entity_type == f"{kind}_feed",
+                                                AuditEvent.action == "revoke")).one()
+    assert event.entity_id == owner.id
+
+
+def test_unknown_and_revoked_links_look_the_same(client, auth, member):
+    headers = auth("coordinator")
+    link = subscribe(client, headers, "client", member.id)
+    client.delete(f"{API}/clients/{member.id}/feed", headers=headers)
+    revoked = poll(client, link)
+    unknown = client.get("/feeds/" + "A" * 43 + ".ics")
+    assert revoked.status_code == unknown.status_code == 404
+    assert revoked.data == unknown.data
+    assert revoked.headers["Content-Type"] == unknown.headers["Content-Type"]
+
+
+def test_guessing_links_is_rate_limited(client, auth, database_url, member):
+    with another_app(database_url, FEED_GUESS_LIMIT="5 per minute") as guarded:
+        web = guarded.test_client()
+        link = subscribe(client, auth("coordinator"), "client", member.id)
+        # Real polls do not count against the limit, however many.
+        assert [poll(web, link).status_code for _ in range(8)] == [200] * 8
+        misses = [web.get(f"/feeds/guess{n:040d}.ics").status_code for n in range(4)]
+        assert misses == [404] * 4
+        assert poll(web, link).status_code == 200  # still within the limit
+        assert web.get("/feeds/guess-five.ics").status_code == 404
+        refused = web.get("/feeds/guess-six.ics")
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 0
+        # The address as a whole waits, so guesses cannot hide among real polls.
+        assert poll(web, link).status_code == 429
+
+
+# --- What each feed shows ------------------------------------------------------------
+
+
+def _revealing_words(body: bytes) -> list[str]:
+    text = body.decode().lower()
+    return [w for w in REVEALING if w in text]
+
+
+def test_private_feeds_say_appointment_and_the_street_address_only(client, auth, db, program,
+                                                                   room, facilitator, member,
+                                                                   other, occurrences):
+    assert program.feed_privacy == "private"  # the default
+    book(db, occurrences[0].id, member.id)
+    book(db, occurrences[0].id, other.id)
+    headers = auth("coordinator")
+    body = poll(client, subscribe(client, headers, "client", member.id)).data
+    (event,) = events(body).values()
+    assert str(event["SUMMARY"]) == "Appointment"
+    assert str(event["LOCATION"]) == ADDRESS
+    assert "DESCRIPTION" not in event and "URL" not in event
+    assert "ATTENDEE" not in body.decode() and "ORGANIZER" not in body.decode()
+    assert "Casey" not in body.decode() and "Okafor" not in body.decode()
+    assert _revealing_words(body) == []
+    owners = {"staff": facilitator.id, "room": room.id, "program": program.id}
+    for kind, owner_id in owners.items():
+        other_body = poll(client, subscribe(client, headers, kind, owner_id)).data
+        assert events(other_body), kind
+        assert _revealing_words(other_body) == [], kind
+
+
+def test_standard_feeds_name_the_kind_of_session(client, auth, db, program, room, member,
+                                                 occurrences):
+    book(db, occurrences[0].id, member.id)
+    individual = one_off(db, program, START - timedelta(hours=3), client_id=member.id)
+    set_privacy(client, auth, program, "standard")
+    body = poll(client, subscribe(client, auth("coordinator"), "client", member.id)).data
+    found = events(body)
+    group_event = found[f"session-{occurrences[0].id}-client@{render.UID_DOMAIN}"]
+    one_event = found[f"session-{individual.id}-client@{render.UID_DOMAIN}"]
+    assert str(group_event["SUMMARY"]) == "Group session"
+    assert str(group_event["LOCATION"]) == f"Room B, {ADDRESS}"
+    assert str(one_event["SUMMARY"]) == "Individual session"
+    assert "DESCRIPTION" not in group_event
+    assert _revealing_words(body) == []
+
+
+def test_full_feeds_show_the_title_and_the_facilitator(client, auth, db, program, member,
+                                                       occurrences):
+    book(db, occurrences[0].id, member.id)
+    set_privacy(client, auth, program, "full")
+    body = poll(client, subscribe(client, auth("coordinator"), "client", member.id)).data
+    (event,) = events(body).values()
+    assert str(event["SUMMARY"]) == SERIES_TITLE
+    assert str(event["DESCRIPTION"]) == "With Dana Whitfield"
+    assert str(event["LOCATION"]) == f"Room B, {ADDRESS}"
+
+
+@pytest.mark.parametrize("level", ["private", "standard", "full"])
+def test_no_feed_names_a_client_or_lists_attendees(client, auth, db, program, room, facilitator,
+                                                   member, other, occurrences, level):
+    for session in occurrences[:3]:
+        book(db, session.id, member.id)
+        book(db, session.id, other.id)
+    if level != "private":
+        set_privacy(client, auth, program, level)
+    headers = auth("coordinator")
+    feeds = {
+        "member": subscribe(client, headers, "client", member.id),
+        "staff": subscribe(client, headers, "staff", facilitator.id),
+        "room": subscribe(client, headers, "room", room.id),
+        "program": subscribe(client, headers, "program", program.id),
+    }
+    for name, link in feeds.items():
+        body = poll(client, link).data.decode()
+        assert events(body.encode()), name
+        assert "Casey" not in body and "Okafor" not in body, name
+        assert "ATTENDEE" not in body, name
+        if name != "member":
+            assert "Jordan" not in body and "Alvarez" not in body, name
+
+
+def test_a_staff_feed_lists_what_they_run_with_the_room(client, auth, db, make, program,
+                                                        room, facilitator, member,
+                                                        occurrences):
+    book(db, occurrences[0].id, member.id)
+    colleague = make.staff(name="Robin Marsh")
+    theirs = one_off(db, program, START - timedelta(hours=3), facilitator_ids=[colleague.id],
+                     client_id=member.id)
+    body = poll(client, subscribe(client, auth("coordinator"), "staff", facilitator.id)).data
+    assert session_ids(body) == {s.id for s in occurrences}
+    assert theirs.id not in session_ids(body)
+    for event in events(body).values():
+        assert str(event["LOCATION"]) == f"Room B, {ADDRESS}"
+    assert "Jordan" not in body.decode() and "Alvarez" not in body.decode()
+    assert "X-WR-CALNAME:Dana Whitfield: work schedule" in body.decode()
+
+
+def test_a_room_feed_lists_what_happens_in_the_room(client, auth, db, make, program, room,
+                                                    occurrences):
+    elsewhere = make.room(name="Room C")
+    there = one_off(db, program, START - timedelta(hours=3), room_id=elsewhere.id)
+    online = one_off(db, program, START - timedelta(hours=5), video_url=VIDEO)
+    body = poll(client, subscribe(client, auth("coordinator"), "room", room.id)).data
+    assert session_ids(body) == {s.id for s in occurrences}
+    assert not session_ids(body) & {there.id, online.id}
+    assert "X-WR-CALNAME:Room B schedule" in body.decode()
+
+
+def test_a_program_timetable_lists_groups_only_and_no_video_links(client, auth, db, make,
+                                                                  program, member,
+                                                                  occurrences):
+    online = make.series(program, title="Online skills", kind="behavioral",
+                         start_date=date(2027, 2, 18), start_time=time(12, 0),
+                         duration_minutes=60, rrule="FREQ=WEEKLY;BYDAY=TH", video_url=VIDEO)
+    book(db, occurrences[0].id, member.id)
+    individual = one_off(db, program, START - timedelta(hours=3), client_id=member.id,
+                         video_url=VIDEO)
+    set_privacy(client, auth, program, "full")
+    body = poll(client, subscribe(client, auth("coordinator"), "program", program.id)).data
+    online_ids = set(db.scalars(select(Session.id).where(Session.series_id == online.id)))
+    assert session_ids(body) == {s.id for s in occurrences} | online_ids
+    assert individual.id not in session_ids(body)
+    assert "video.example.org" not in body.decode()
+    assert "Jordan" not in body.decode()
+
+
+def test_an_online_session_link_stays_out_of_a_private_client_feed(client, auth, db, program,
+                                                                   member):
+    online = one_off(db, program, START - timedelta(hours=3), client_id=member.id,
+                     video_url=VIDEO)
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+    (event,) = events(poll(client, link).data).values()
+    assert str(event["LOCATION"]) == f"Online, {ADDRESS}"
+    assert "video.example.org" not in poll(client, link).data.decode()
+    set_privacy(client, auth, program, "standard")
+    (event,) = events(poll(client, link).data).values()
+    assert str(event["URL"]) == VIDEO
+    assert online.id in session_ids(poll(client, link).data)
+
+
+def test_a_client_reminder_comes_from_their_preference(client, auth, db, member, occurrences):
+    book(db, occurrences[0].id, member.id)
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+    before = poll(client, link)
+    assert b"BEGIN:VALARM" not in before.data
+    answer = client.patch(f"{API}/clients/{member.id}", json={"feed_alarm_minutes": 120},
+                          headers=auth("coordinator"))
+    assert answer.status_code == 200, answer.json
+    after = poll(client, link)
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert after.last_modified > before.last_modified
+    lines = after.data.decode().split("\r\n")
+    assert "BEGIN:VALARM" in lines and "TRIGGER:-PT2H" in lines
+    assert "ACTION:DISPLAY" in lines
+
+
+def test_the_window_runs_from_30_days_back_to_the_horizon(client, auth, db, program,
+                                                          facilitator, occurrences):
+    with clock.frozen(clock.now() - timedelta(days=60)):
+        long_ago = one_off(db, program, clock.now() + timedelta(days=23),  # 37 days back
+                           facilitator_ids=[facilitator.id])
+        recent = one_off(db, program, clock.now() + timedelta(days=33),  # 27 days back
+                         facilitator_ids=[facilitator.id])
+    link = subscribe(client, auth("coordinator"), "staff", facilitator.id)
+    first = poll(client, link)
+    shown = session_ids(first.data)
+    assert long_ago.id not in shown
+    assert recent.id in shown
+    assert {s.id for s in occurrences} <= shown
+    assert occurrences[-1].starts_at > clock.now() + timedelta(days=110)  # near the horizon
+    # Four days on, the recent one is over 30 days back too, and Last-Modified says so.
+    later = clock.now() + timedelta(days=4)
+    with clock.frozen(later):
+        moved_on = poll(client, link, **{"If-Modified-Since": first.headers["Last-Modified"]})
+    assert moved_on.status_code == 200
+    assert recent.id not in session_ids(moved_on.data)
+    assert moved_on.last_modified == datetime.combine(later.date(), time.min, tzinfo=timezone.utc)
+
+
+# --- Who may make a link -------------------------------------------------------------
+
+
+def test_a_client_manages_their_own_link_only(client, auth, make, member, other, room):
+    login = make.user("client", client_id=member.id)
+    headers = auth.for_user(login)
+    assert client.post(f"{API}/clients/{member.id}/feed", headers=headers).status_code == 201
+    assert client.delete(f"{API}/clients/{member.id}/feed", headers=headers).status_code == 204
+    assert client.post(f"{API}/clients/{other.id}/feed", headers=headers).status_code == 403
+    assert client.delete(f"{API}/clients/{other.id}/feed", headers=headers).status_code == 403
+    assert client.post(f"{API}/rooms/{room.id}/feed", headers=headers).status_code == 403
+
+
+def test_a_clinician_cannot_make_a_clients_link(client, auth, member):
+    headers = auth("clinician")
+    assert client.post(f"{API}/clients/{member.id}/feed", headers=headers).status_code == 403
+    assert client.delete(f"{API}/clients/{member.id}/feed", headers=headers).status_code == 403
+
+
+def test_a_coordinator_makes_any_link(client, auth, member, facilitator, room, program):
+    headers = auth("coordinator")
+    for kind, owner in (("client", member), ("staff", facilitator), ("room", room),
+                        ("program", program)):
+        answer = client.post(f"{API}/{PLURAL[kind]}/{owner.id}/feed", headers=headers)
+        assert answer.status_code == 201, kind
+
+
+def test_a_staff_member_makes_their_own_work_calendar_link(client, auth, make, facilitator):
+    headers = auth("clinician", staff_id=facilitator.id)
+    colleague = make.staff(name="Robin Marsh")
+    assert client.post(f"{API}/staff/{facilitator.id}/feed", headers=headers).status_code == 201
+    assert client.post(f"{API}/staff/{colleague.id}/feed", headers=headers).status_code == 403
+    assert client.delete(f"{API}/staff/{facilitator.id}/feed",
+                         headers=headers).status_code == 204
+
+
+def test_anonymous_callers_are_asked_to_log_in(client, member):
+    assert client.post(f"{API}/clients/{member.id}/feed").status_code == 401
+    assert client.delete(f"{API}/clients/{member.id}/feed").status_code == 401
+
+
+@pytest.mark.parametrize("kind", ["client", "staff", "room", "program"])
+def test_an_unknown_owner_is_404(client, auth, kind):
+    headers = auth("coordinator")
+    assert client.post(f"{API}/{PLURAL[kind]}/99999/feed", headers=headers).status_code == 404
+    assert client.delete(f"{API}/{PLURAL[kind]}/99999/feed", headers=headers).status_code == 404
