@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) serve --host 127.0.0.1 --port 5000
 
 # Mozilla's ical.js, an independent parser the feed tests check our calendars with. It goes
 # into an ignored folder; without node the tests that need it skip and say so.
@@ -48,10 +48,12 @@ bench: install
 	$(BIN)/python bench/materialize.py
 	$(BIN)/python bench/booking.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/feeds.py
 	@if [ -n "$$BENCH_DATABASE_URL" ]; then \
 	  $(BIN)/python bench/materialize.py --database-url "$$BENCH_DATABASE_URL"; \
 	  $(BIN)/python bench/booking.py --database-url "$$BENCH_DATABASE_URL"; \
-	  $(BIN)/python bench/reports.py --database-url "$$BENCH_DATABASE_URL"; fi
+	  $(BIN)/python bench/reports.py --database-url "$$BENCH_DATABASE_URL"; \
+	  $(BIN)/python bench/feeds.py --database-url "$$BENCH_DATABASE_URL"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .cache

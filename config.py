@@ -39,6 +39,17 @@ class Config:
     # Self check-in after the start plus this many minutes counts as late.
     CHECKIN_GRACE_MINUTES = _env_int("CHECKIN_GRACE_MINUTES", 10)
     SCHEDULER_EMBEDDED = _env_bool("SCHEDULER_EMBEDDED", False)
+    # A booking with no attendance this long after its session ends becomes a no-show.
+    NO_SHOW_GRACE_MINUTES = _env_int("NO_SHOW_GRACE_MINUTES", 30)
+
+    # Outgoing mail (reminders, alerts); the worker refuses to start if it cannot send.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or None
+    MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 10)
 
     # Feed links are built on this origin (e.g. https://clinic.example.org) when set; otherwise
     # on the host the request came to.

@@ -1,4 +1,4 @@
-"""Command-line tools: `flask --app wsgi create-user`, `seed-demo`."""
+"""Command-line tools: `flask --app wsgi create-user`, `seed-demo`, and the jobs' commands."""
 
 import click
 from flask import Flask
@@ -12,8 +12,13 @@ from scheduler.services.errors import DomainError
 
 
 def register_cli(app: Flask) -> None:
+    from scheduler.jobs.cli import jobs_cli, serve_command, worker_command
+
     app.cli.add_command(create_user)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(serve_command)
 
 
 @click.command("create-user")

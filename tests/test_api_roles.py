@@ -33,6 +33,11 @@ CLIENT_WRITES = {("POST", "/api/v1/checkin"), ("PUT", "/api/v1/clients/<int:clie
 # ...and making or revoking the link of their own calendar feed.
 CLIENT_WRITES |= {("POST", "/api/v1/clients/<int:client_id>/feed"),
                   ("DELETE", "/api/v1/clients/<int:client_id>/feed")}
+# Clients choose which emails they get, and clinicians close the alerts they acted on.
+CLIENT_WRITES |= {("PUT", "/api/v1/clients/<int:client_id>/notification-preferences")}
+CLINICIAN_WRITES |= {("POST", "/api/v1/alerts/<int:alert_id>/acknowledge")}
+# Reads only an admin may make: the job history.
+ADMIN_READS = {("GET", "/api/v1/jobs/runs")}
 # Reads that need a query string to mean anything.
 PERIOD = "?program_id={program_id}&from=2027-03-01&to=2027-03-07"
 READ_QUERIES = {
@@ -212,9 +217,16 @@ def test_a_clinician_may_read_every_staff_readable_route(app, client, auth, clin
         if method == "GET" and (method, rule) not in PUBLIC:
             query = READ_QUERIES.get(rule, "").format(**clinic)
             response = client.get(concrete(rule, clinic) + query, headers=headers)
-            if response.status_code != 200:
+            expected = 403 if (method, rule) in ADMIN_READS else 200
+            if response.status_code != expected:
                 wrong.append((rule, response.status_code))
     assert wrong == []
+
+
+def test_only_an_admin_reads_the_job_history(client, auth):
+    """Job runs say what the system did; admins read them, coordinators get 403."""
+    assert client.get(f"{API}/jobs/runs", headers=auth("admin")).status_code == 200
+    assert client.get(f"{API}/jobs/runs", headers=auth("coordinator")).status_code == 403
 
 
 def test_a_clinician_may_not_write_anywhere(app, client, auth, clinic):

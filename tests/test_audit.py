@@ -209,6 +209,10 @@ CASES = [
 CASES.append(
     ("PUT", "/api/v1/clients/<int:client_id>/kiosk-pin", "client", "set_kiosk_pin",
      lambda r: {"pin": "4821"}, None, lambda r: {"kiosk_pin": "set"}))
+CASES.append(
+    ("PUT", "/api/v1/clients/<int:client_id>/notification-preferences", "client",
+     "set_preferences", lambda r: {"remind_two_hours": True, "notifications_opt_out": False},
+     lambda r: {"remind_two_hours": False}, lambda r: {"remind_two_hours": True}))
 # Issuing a feed link is filed under the feed's owner, with the token's id.
 FEED_OWNERS = (("client", "client_id"), ("staff", "staff_id"), ("room", "room_id"),
                ("program", "program_id"))
@@ -218,7 +222,9 @@ for _kind, _arg in FEED_OWNERS:
          f"{_kind}_feed", "issue", lambda r: {}, None, lambda r: {"replaces_token_ids": []}))
 # Audited, and checked in tests/test_kiosk.py, which sets up a PIN and an open session, and
 # tests/test_feeds.py, which revokes a link it made.
-AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin")} | {
+AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
+                        # tests/test_jobs.py raises an alert first.
+                        ("POST", "/api/v1/alerts/<int:alert_id>/acknowledge")} | {
     ("DELETE", f"/api/v1/{'staff' if kind == 'staff' else kind + 's'}/<int:{arg}>/feed")
     for kind, arg in FEED_OWNERS}
 
@@ -231,6 +237,7 @@ ENTITY_IDS = {
     "/api/v1/staff/<int:staff_id>/feed": lambda r: r["staff"],
     "/api/v1/rooms/<int:room_id>/feed": lambda r: r["room"],
     "/api/v1/programs/<int:program_id>/feed": lambda r: r["program"],
+    "/api/v1/clients/<int:client_id>/notification-preferences": lambda r: r["client"],
 }
 # Writes that answer a list: the audited record's id within it.
 RESPONSE_IDS = {

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event, select
@@ -138,3 +138,28 @@ def test_a_plan_phase_sets_that_weeks_target(db, clinic):
     rows = reports.weekly_hours(db, clinic["program"].id, date(2027, 3, 8), date(2027, 3, 21))
     assert [(r.week_start, float(r.target_hours)) for r in rows] == [
         (date(2027, 3, 8), 9.0), (date(2027, 3, 15), 6.0)]
+
+
+def test_a_session_crossing_midnight_counts_in_the_week_it_starts(db, clinic):
+    """Sun 22:00–Mon 01:00 New York: all three hours in the week of Sunday, none in Monday's."""
+    from zoneinfo import ZoneInfo
+
+    from scheduler.services import reports, sessions
+
+    ny = ZoneInfo("America/New_York")
+    person = clinic["client"].id
+    starts = datetime(2027, 3, 21, 22, 0, tzinfo=ny)  # a Sunday, after the DST change
+    with clock.frozen(starts - timedelta(days=30)):
+        late_night = sessions.create_one_off(
+            db, STAFF, now=clock.now(), program_id=clinic["program"].id, kind="group",
+            starts_at=starts, ends_at=datetime(2027, 3, 22, 1, 0, tzinfo=ny), capacity=12)
+        booking.book_client(db, STAFF, late_night.id, person, now=clock.now())
+        db.commit()
+    mark(db, late_night, person, "left_early",
+         left_at=datetime(2027, 3, 22, 0, 30, tzinfo=ny))
+
+    rows = reports.weekly_hours(db, clinic["program"].id, date(2027, 3, 15), date(2027, 3, 28))
+    by_week = {r.week_start: (float(r.scheduled_hours), float(r.attended_hours)) for r in rows}
+    # The Mon/Wed/Thu group (ending Mar 21) adds 9 scheduled hours to the first week only;
+    # of the late session, 22:00 to 00:30 was attended.
+    assert by_week == {date(2027, 3, 15): (12.0, 2.5), date(2027, 3, 22): (0.0, 0.0)}

@@ -15,6 +15,7 @@ def register_api(app: Flask, api: Api) -> None:
         clients,
         errors,
         feeds,
+        jobs,
         kiosk,
         plans,
         programs,
@@ -28,5 +29,5 @@ def register_api(app: Flask, api: Api) -> None:
     access.install(app)
     errors.install(app, api)
     for module in (auth, programs, rooms, staff, clients, series, sessions, bookings,
-                   availability, attendance, kiosk, plans, reports, feeds):
+                   availability, attendance, kiosk, plans, reports, feeds, jobs):
         api.register_blueprint(module.blp, url_prefix="/api/v1" + module.URL_PREFIX)

@@ -58,6 +58,9 @@ class ClientOut(Schema):
     discharged_on = fields.Date(allow_none=True)
     status = fields.String()
     feed_alarm_minutes = fields.Integer(allow_none=True)
+    remind_day_before = fields.Boolean()
+    remind_two_hours = fields.Boolean()
+    notifications_opt_out = fields.Boolean()
 
 
 ClientPatch = patch_schema(ClientIn, "ClientPatch")

@@ -60,7 +60,7 @@ def own_client_or_writer(view):
         require_login()
         own = current_user.role == "client" and current_user.client_id == kwargs.get("client_id")
         if not own and current_user.role not in WRITE:
-            abort(403, message="Only the client or a coordinator may set this PIN.")
+            abort(403, message="Only the client themselves or a coordinator may change this.")
         return view(*args, **kwargs)
 
     return wrapper

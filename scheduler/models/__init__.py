@@ -6,6 +6,7 @@ from scheduler.models.availability import ClientUnavailability, StaffTimeOff
 from scheduler.models.bookings import Booking, Enrollment
 from scheduler.models.clients import Client
 from scheduler.models.feeds import FeedToken, FeedVersion
+from scheduler.models.jobs import Alert, JobRun, Notification
 from scheduler.models.plans import Assessment, PlanPhase, PlanRequirement, TreatmentPlan
 from scheduler.models.programs import Program
 from scheduler.models.rooms import Room
@@ -15,6 +16,9 @@ from scheduler.models.staff import Staff
 from scheduler.models.users import ApiToken, User
 
 __all__ = [
+    "Alert",
+    "JobRun",
+    "Notification",
     "ApiToken",
     "Assessment",
     "Attendance",

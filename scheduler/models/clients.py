@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.extensions import db
@@ -43,6 +43,10 @@ class Client(db.Model):
     checkin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A reminder in the subscribed calendar this many minutes before each session; NULL for none.
     feed_alarm_minutes: Mapped[int | None]
+    # Email reminders the day before and/or two hours before; opting out stops every message.
+    remind_day_before: Mapped[bool] = mapped_column(default=True, server_default=true())
+    remind_two_hours: Mapped[bool] = mapped_column(default=False, server_default=false())
+    notifications_opt_out: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 

@@ -323,3 +323,28 @@ def check_in(
     if existing is not None and existing.status in ("present", "late", "left_early"):
         return existing
     return _write(db, actor, session, held, existing, record, method, now, None)
+
+
+# --- no-shows ----------------------------------------------------------------------------------
+
+NO_SHOW_NOTE = "No check-in and not on the roster by the end of the session."
+
+
+def mark_no_shows(db: DbSession, actor: Actor, now: datetime, grace: timedelta,
+                  lookback: timedelta = timedelta(days=14)) -> int:
+    """Booked clients with no attendance after a session's end plus `grace` become
+    absent_unexcused (no-call), method 'auto'; a later roster mark corrects it, audited."""
+    due = db.execute(
+        select(Booking, Session)
+        .join(Session, Session.id == Booking.session_id)
+        .outerjoin(Attendance, Attendance.booking_id == Booking.id)
+        .where(Booking.status == "booked", Session.status == "scheduled",
+               Attendance.id.is_(None), Session.ends_at <= now - grace,
+               # Older sessions are left to a person: marking them now would be news to nobody.
+               Session.ends_at > now - grace - lookback)
+        .order_by(Session.ends_at, Booking.id)
+    ).all()
+    record = {"status": "absent_unexcused", "reason_code": "no_call", "note": NO_SHOW_NOTE}
+    for held, session in due:
+        _write(db, actor, session, held, None, record, "auto", now, None)
+    return len(due)

@@ -6,7 +6,7 @@ from scheduler.models import Client, Program
 from scheduler.services import audit
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
-from scheduler.services.lookup import get_referenced
+from scheduler.services.lookup import get_or_404, get_referenced
 
 AUDITED = (
     "name",
@@ -18,7 +18,11 @@ AUDITED = (
     "discharged_on",
     "status",
     "feed_alarm_minutes",
+    "remind_day_before",
+    "remind_two_hours",
+    "notifications_opt_out",
 )
+PREFERENCES = ("remind_day_before", "remind_two_hours", "notifications_opt_out")
 
 
 def create_client(db: DbSession, actor: Actor, **fields) -> Client:
@@ -47,6 +51,22 @@ def update_client(db: DbSession, actor: Actor, client: Client, changes: dict) ->
         setattr(client, key, value)
     db.flush()
     audit.record(db, actor, "update", "client", client.id, before, audit.snapshot(client, AUDITED))
+    return client
+
+
+def set_notification_preferences(db: DbSession, actor: Actor, client_id: int,
+                                 changes: dict) -> Client:
+    """Which emails the client gets; the client may set this themselves."""
+    client = get_or_404(db, Client, client_id, "client")
+    unknown = set(changes) - set(PREFERENCES)
+    if unknown:
+        raise InvalidField(sorted(unknown)[0], "Unknown field.")
+    before = audit.snapshot(client, PREFERENCES)
+    for key, value in changes.items():
+        setattr(client, key, bool(value))
+    db.flush()
+    audit.record(db, actor, "set_preferences", "client", client.id, before,
+                 audit.snapshot(client, PREFERENCES))
     return client
 
 

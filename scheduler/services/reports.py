@@ -535,6 +535,8 @@ class FollowUp:
     last_attended_session_id: int | None
     certification_due: date | None
     review_due: date | None
+    # The start of the last session with contact: a run of absences is "since" this.
+    last_contact_at: datetime | None = None
 
 
 def follow_up(db: DbSession, program_id: int, now: datetime) -> list[FollowUp]:
@@ -573,6 +575,7 @@ def follow_up(db: DbSession, program_id: int, now: datetime) -> list[FollowUp]:
                 _count(and_(unexcused, since_contact)).label("streak"),
                 _count(and_(unexcused, Session.starts_at >= window_start)).label("recent"),
                 func.max(last_seen.c.last_attended).label("last_attended"),
+                func.max(last_seen.c.last_contact).label("last_contact"),
             )
             .select_from(last_seen)
             .join(Attendance, Attendance.client_id == last_seen.c.client_id)
@@ -618,6 +621,7 @@ def follow_up(db: DbSession, program_id: int, now: datetime) -> list[FollowUp]:
             unexcused_streak=streak,
             unexcused_recent=recent,
             last_attended_at=last_attended,
+            last_contact_at=record.last_contact if record else None,
             last_attended_session_id=last_sessions.get(client_id),
             certification_due=paperwork.get("certification"),
             review_due=paperwork.get("review"),

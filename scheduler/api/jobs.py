@@ -1,0 +1,128 @@
+"""Job history for admins; alerts for the staff who act on them; clients' message choices."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from scheduler.api.access import STAFF_READ, current_actor, roles_required
+from scheduler.api.common import ApiSchema, PageArgs, list_schema, offset_limit, page_of
+from scheduler.api.kiosk import own_client_or_writer
+from scheduler.extensions import db
+from scheduler.jobs.registry import JOBS
+from scheduler.models import Alert, JobRun
+from scheduler.models.jobs import ALERT_KINDS
+from scheduler.services import alerts, clients, clock
+
+URL_PREFIX = ""
+blp = Blueprint("jobs", __name__, description="Background job runs, alerts, and what "
+                "messages a client receives.")
+
+
+class RunArgs(PageArgs):
+    job = fields.String(validate=validate.OneOf(sorted(JOBS)))
+    outcome = fields.String(validate=validate.OneOf(("running", "ok", "failed")))
+
+
+class JobRunOut(Schema):
+    id = fields.Integer()
+    job = fields.String()
+    started_at = fields.AwareDateTime()
+    finished_at = fields.AwareDateTime(allow_none=True)
+    outcome = fields.String()
+    counts = fields.Dict(allow_none=True)
+    error = fields.String(allow_none=True)
+    trigger = fields.String()
+
+
+@blp.route("/jobs/runs")
+class JobRuns(MethodView):
+    @roles_required("admin")
+    @blp.arguments(RunArgs, location="query")
+    @blp.response(200, list_schema(JobRunOut, "JobRunList"))
+    def get(self, args):
+        """Each job run, newest first: start, end, outcome and what it did."""
+        query = select(JobRun)
+        for name in ("job", "outcome"):
+            if name in args:
+                query = query.where(getattr(JobRun, name) == args[name])
+        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        offset, limit = offset_limit(args)
+        runs = db.session.scalars(query.order_by(JobRun.started_at.desc(), JobRun.id.desc())
+                                  .offset(offset).limit(limit))
+        return page_of(list(runs), total, args)
+
+
+class AlertArgs(PageArgs):
+    program_id = fields.Integer(validate=validate.Range(min=1))
+    kind = fields.String(validate=validate.OneOf(ALERT_KINDS))
+    open = fields.Boolean(load_default=True, metadata={
+        "description": "true (default): not yet acknowledged; false: every alert."})
+
+
+class AlertOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    client_id = fields.Integer()
+    program_id = fields.Integer()
+    detail = fields.Dict(allow_none=True)
+    raised_at = fields.AwareDateTime()
+    acknowledged_at = fields.AwareDateTime(allow_none=True)
+    acknowledged_by_user_id = fields.Integer(allow_none=True)
+
+
+@blp.route("/alerts")
+class Alerts(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.arguments(AlertArgs, location="query")
+    @blp.response(200, list_schema(AlertOut, "AlertList"))
+    def get(self, args):
+        """Alerts raised by the absence-alerts job, open ones by default, newest first."""
+        query = select(Alert)
+        if args["open"]:
+            query = query.where(Alert.acknowledged_at.is_(None))
+        for name in ("program_id", "kind"):
+            if name in args:
+                query = query.where(getattr(Alert, name) == args[name])
+        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        offset, limit = offset_limit(args)
+        rows = db.session.scalars(query.order_by(Alert.raised_at.desc(), Alert.id.desc())
+                                  .offset(offset).limit(limit))
+        return page_of(list(rows), total, args)
+
+
+@blp.route("/alerts/<int:alert_id>/acknowledge")
+class AcknowledgeAlert(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.response(200, AlertOut)
+    def post(self, alert_id):
+        """Mark an alert handled (the outreach happened); audited."""
+        alert = alerts.acknowledge(db.session, current_actor(), alert_id, clock.now())
+        db.session.commit()
+        return alert
+
+
+class PreferencesIn(ApiSchema):
+    remind_day_before = fields.Boolean()
+    remind_two_hours = fields.Boolean()
+    notifications_opt_out = fields.Boolean(metadata={
+        "description": "true stops every email to the client, reminders and changes alike."})
+
+
+class PreferencesOut(Schema):
+    remind_day_before = fields.Boolean()
+    remind_two_hours = fields.Boolean()
+    notifications_opt_out = fields.Boolean()
+
+
+@blp.route("/clients/<int:client_id>/notification-preferences")
+class NotificationPreferences(MethodView):
+    @own_client_or_writer
+    @blp.arguments(PreferencesIn)
+    @blp.response(200, PreferencesOut)
+    def put(self, data, client_id):
+        """Which reminders the client gets by email, or none at all."""
+        client = clients.set_notification_preferences(db.session, current_actor(), client_id,
+                                                      data)
+        db.session.commit()
+        return client

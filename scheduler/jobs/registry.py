@@ -1,0 +1,85 @@
+"""The jobs, their schedules, and what each does: a thin call into the services."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from flask import Flask
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.services import alerts, attendance, notifications, series
+from scheduler.services.audit import Actor
+from scheduler.services.mail import Mailer
+
+JOBS_ACTOR = Actor.system("jobs")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    description: str
+    run: Callable[[Flask, DbSession, datetime], dict]
+    # APScheduler trigger name and arguments.
+    trigger: str
+    trigger_args: dict = field(default_factory=dict)
+    sends_mail: bool = False
+
+
+def _deliver(app: Flask, db: DbSession, now: datetime) -> dict:
+    delivery = notifications.deliver(db, Mailer.from_config(app.config), now)
+    return {"sent": delivery.sent, "failed": delivery.failed, "still_pending": delivery.pending}
+
+
+def extend_horizon(app: Flask, db: DbSession, now: datetime) -> dict:
+    created = series.extend_horizon(db, now, app.config["SESSION_HORIZON_DAYS"])
+    db.commit()
+    return {"sessions_created": created}
+
+
+def mark_no_shows(app: Flask, db: DbSession, now: datetime) -> dict:
+    marked = attendance.mark_no_shows(
+        db, JOBS_ACTOR, now, grace=timedelta(minutes=app.config["NO_SHOW_GRACE_MINUTES"]),
+        lookback=timedelta(days=app.config["ATTENDANCE_LOCK_DAYS"]))
+    db.commit()
+    return {"marked_absent": marked}
+
+
+def absence_alerts(app: Flask, db: DbSession, now: datetime) -> dict:
+    counts = alerts.raise_alerts(db, now)
+    db.commit()
+    return {**counts, **_deliver(app, db, now)}
+
+
+def send_reminders(app: Flask, db: DbSession, now: datetime) -> dict:
+    queued = notifications.queue_reminders(db, now)
+    db.commit()
+    return {"queued": queued, **_deliver(app, db, now)}
+
+
+def notify_changes(app: Flask, db: DbSession, now: datetime) -> dict:
+    queued = notifications.queue_changes(db, now)
+    db.commit()
+    return {"queued": queued, **_deliver(app, db, now)}
+
+
+def weekly_summary(app: Flask, db: DbSession, now: datetime) -> dict:
+    queued = alerts.queue_weekly_summary(db, now)
+    db.commit()
+    return {"queued": queued, **_deliver(app, db, now)}
+
+
+JOBS = {job.name: job for job in (
+    Job("extend-horizon", "Make sessions up to the horizon and book enrolled clients into them.",
+        extend_horizon, "cron", {"hour": 2, "minute": 15}),
+    Job("mark-no-shows", "Mark booked clients with no attendance after the session as absent.",
+        mark_no_shows, "interval", {"minutes": 15}),
+    Job("absence-alerts", "Alert therapist and coordinators: absence runs, weeks below target.",
+        absence_alerts, "interval", {"minutes": 15}, sends_mail=True),
+    Job("send-reminders", "Email clients their reminders, a day and/or two hours before.",
+        send_reminders, "interval", {"minutes": 5}, sends_mail=True),
+    Job("notify-changes", "Email booked clients when a session is cancelled or moved.",
+        notify_changes, "interval", {"minutes": 5}, sends_mail=True),
+    # Hourly: each program's Monday begins in its own zone, and the key makes it once a week.
+    Job("weekly-summary", "On Mondays, email coordinators last week's compliance.",
+        weekly_summary, "cron", {"minute": 30}, sends_mail=True),
+)}

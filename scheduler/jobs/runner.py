@@ -1,0 +1,57 @@
+"""Run one job now, through the same path the worker uses, and keep its history."""
+
+import logging
+import traceback
+
+from flask import Flask
+
+from scheduler.extensions import db
+from scheduler.jobs.registry import JOBS
+from scheduler.models import JobRun
+from scheduler.services import clock
+
+log = logging.getLogger(__name__)
+
+
+class UnknownJob(KeyError):
+    """No job has that name."""
+
+
+def run_job(app: Flask, name: str, trigger: str = "worker") -> JobRun:
+    """Run `name` in an app context, recording start, end, outcome and counts; failures are
+    recorded and raised again so the caller (CLI or worker log) sees them."""
+    if name not in JOBS:
+        raise UnknownJob(name)
+    job = JOBS[name]
+    with app.app_context():
+        run = JobRun(job=name, started_at=clock.now(), outcome="running", trigger=trigger)
+        db.session.add(run)
+        db.session.commit()
+        run_id = run.id
+        try:
+            counts = job.run(app, db.session, clock.now())
+        except Exception as error:
+            db.session.rollback()
+            failed = db.session.get(JobRun, run_id)
+            failed.outcome, failed.finished_at = "failed", clock.now()
+            failed.error = "".join(traceback.format_exception_only(error)).strip()[:4000]
+            db.session.commit()
+            log.exception("job %s failed", name)
+            raise
+        done = db.session.get(JobRun, run_id)
+        done.outcome, done.finished_at, done.counts = "ok", clock.now(), counts
+        db.session.commit()
+        # Loaded again and detached, so callers can read it after the app context ends.
+        db.session.refresh(done)
+        db.session.expunge(done)
+        return done
+
+
+def run_scheduled(name: str) -> None:
+    """APScheduler's entry point (a module-level function, so its job store can name it)."""
+    from scheduler.jobs import worker
+
+    try:
+        run_job(worker.current_app_for_jobs(), name, trigger="worker")
+    except Exception:  # noqa: BLE001 - recorded in job_runs; the scheduler must keep going
+        pass

@@ -1,0 +1,133 @@
+"""Alerts: a run of missed sessions or a week going short, raised once and sent to the people
+who act on it (the client's primary therapist and the coordinators), and the Monday summary.
+
+Staff messages name no client and no clinical detail: an email can be read over a shoulder or
+forwarded. They point to the follow-up list, where the details sit behind a login.
+"""
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.models import Alert, Program, Staff, TreatmentPlan, User
+from scheduler.services import audit, notifications, reports
+from scheduler.services.audit import Actor
+from scheduler.services.lookup import get_or_404
+
+# Below-target alerts wait until half the program's week is gone: before that, it is early.
+HALF_WEEK = timedelta(days=3, hours=12)
+
+
+def acknowledge(db: DbSession, actor: Actor, alert_id: int, now: datetime) -> Alert:
+    """The outreach happened; the alert leaves the open list. Audited; repeating is a no-op."""
+    alert = get_or_404(db, Alert, alert_id, "alert")
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at, alert.acknowledged_by_user_id = now, actor.user_id
+        db.flush()
+        audit.record(db, actor, "acknowledge", "alert", alert.id, {"acknowledged_at": None},
+                     {"acknowledged_at": now.isoformat()})
+    return alert
+
+
+def coordinator_addresses(db: DbSession) -> list[tuple[int | None, str]]:
+    return [(user_id, email) for user_id, email in db.execute(
+        select(User.id, User.email).where(User.role == "coordinator", User.is_active.is_(True))
+        .order_by(User.id))]
+
+
+def therapist_address(db: DbSession, client_id: int) -> str | None:
+    return db.scalar(
+        select(Staff.email).join(TreatmentPlan, TreatmentPlan.primary_therapist_id == Staff.id)
+        .where(TreatmentPlan.client_id == client_id, TreatmentPlan.status == "active",
+               Staff.is_active.is_(True)))
+
+
+def _raise(db: DbSession, key: str, kind: str, program: Program, client_id: int,
+           detail: dict, now: datetime) -> Alert | None:
+    """The alert for this key, made now; None if it was raised before."""
+    if db.scalar(select(Alert.id).where(Alert.key == key)) is not None:
+        return None
+    alert = Alert(key=key, kind=kind, client_id=client_id, program_id=program.id,
+                  detail=detail, raised_at=now)
+    db.add(alert)
+    db.flush()
+    return alert
+
+
+def _tell_staff(db: DbSession, alert: Alert, headline: str) -> int:
+    recipients = {email: user_id for user_id, email in coordinator_addresses(db)}
+    therapist = therapist_address(db, alert.client_id)
+    if therapist:
+        recipients.setdefault(therapist, None)
+    body = (f"{headline} (client #{alert.client_id}).\n\n"
+            "Please reach out today; the follow-up list has the details.\n")
+    queued = 0
+    for address, user_id in sorted(recipients.items()):
+        queued += notifications.queue(
+            db, f"alert:{alert.key}:to={address}", "alert", address, "Client follow-up needed",
+            body, client_id=alert.client_id, user_id=user_id)
+    return queued
+
+
+def raise_alerts(db: DbSession, now: datetime) -> dict:
+    """Absence runs at the program's threshold, and weeks short of target past mid-week."""
+    raised = queued = 0
+    for program in db.scalars(select(Program).where(Program.is_active.is_(True))
+                              .order_by(Program.id)):
+        for row in reports.follow_up(db, program.id, now):
+            if "absence_streak" not in row.reasons:
+                continue
+            since = row.last_contact_at.isoformat() if row.last_contact_at else "admission"
+            alert = _raise(db, f"absence_streak:client={row.client_id}:since={since}",
+                           "absence_streak", program, row.client_id,
+                           {"unexcused_streak": row.unexcused_streak,
+                            "last_attended_at": row.last_attended_at.isoformat()
+                            if row.last_attended_at else None}, now)
+            if alert is not None:
+                raised += 1
+                queued += _tell_staff(
+                    db, alert, f"{row.unexcused_streak} unexcused absences in a row")
+        tz = ZoneInfo(program.timezone)
+        local = now.astimezone(tz)
+        monday = local.date() - timedelta(days=local.weekday())
+        if local - datetime.combine(monday, time.min, tzinfo=tz) < HALF_WEEK:
+            continue
+        for row in reports.below_target(db, program.id, now):
+            alert = _raise(db, f"below_target:client={row.client_id}:week={monday}",
+                           "below_target", program, row.client_id,
+                           {"projected_hours": float(row.projected_hours),
+                            "target_hours": float(row.target_hours),
+                            "fixable": row.fixable}, now)
+            if alert is not None:
+                raised += 1
+                queued += _tell_staff(db, alert, "Booked hours this week are below target")
+    return {"alerts": raised, "messages_queued": queued}
+
+
+def queue_weekly_summary(db: DbSession, now: datetime) -> int:
+    """On a program's Monday, coordinators hear how last week went: counts, no names."""
+    queued = 0
+    coordinators = coordinator_addresses(db)
+    for program in db.scalars(select(Program).where(Program.is_active.is_(True))
+                              .order_by(Program.id)):
+        local = now.astimezone(ZoneInfo(program.timezone)).date()
+        if local.weekday() != 0:
+            continue
+        last_monday = local - timedelta(days=7)
+        rows = reports.weekly_hours(db, program.id, last_monday, local - timedelta(days=1))
+        with_target = [r for r in rows if r.met is not None]
+        met = sum(1 for r in with_target if r.met)
+        attended = sum(float(r.attended_hours) for r in rows)
+        body = (f"Week of {last_monday:%d %B %Y}, program #{program.id}:\n"
+                f"- {len(rows)} clients in treatment\n"
+                f"- {met} of {len(with_target)} met their weekly hours\n"
+                f"- {attended:.1f} hours attended in all\n\n"
+                "The weekly-hours report has the details.\n")
+        for user_id, address in coordinators:
+            queued += notifications.queue(
+                db, f"weekly-summary:program={program.id}:week={last_monday}:to={address}",
+                "weekly_summary", address, "Last week's attendance summary", body,
+                user_id=user_id)
+    return queued

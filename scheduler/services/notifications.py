@@ -1,0 +1,179 @@
+"""Messages to clients and staff, each exactly once.
+
+A message is a Notification row with a unique idempotency key, committed before it is sent
+and marked sent right after. Queuing the same key twice adds nothing, so jobs may run as
+often as they like; a crash between sending and marking re-sends at most that one message.
+Texts carry the minimum necessary: a time and a street address, never what the appointment is.
+"""
+
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.models import Booking, Client, Notification, Program, Session
+from scheduler.services.mail import Mailer
+
+MAX_ATTEMPTS = 5
+REMINDERS = {"reminder-24h": timedelta(hours=24), "reminder-2h": timedelta(hours=2)}
+# A change older than this is not news: a first run after an upgrade stays quiet.
+CHANGE_NEWS_WINDOW = timedelta(hours=48)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    sent: int
+    failed: int
+    pending: int
+
+
+def queue(db: DbSession, key: str, kind: str, to_address: str, subject: str, body: str,
+          **links) -> bool:
+    """Add a message unless its key is already there; True when it was added."""
+    values = dict(idempotency_key=key, kind=kind, to_address=to_address, subject=subject,
+                  body=body, status="pending", attempts=0, **links)
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(Notification).on_conflict_do_nothing(
+            index_elements=["idempotency_key"])
+    elif dialect == "sqlite":
+        statement = sqlite.insert(Notification).on_conflict_do_nothing(
+            index_elements=["idempotency_key"])
+    else:
+        if db.scalar(select(Notification.id).where(Notification.idempotency_key == key)):
+            return False
+        statement = insert(Notification)
+    # Core, not the ORM's bulk insert: only a cursor result tells whether the row went in.
+    return db.connection().execute(statement.values(**values)).rowcount == 1
+
+
+def deliver(db: DbSession, mailer: Mailer, now: datetime, limit: int = 500) -> Delivery:
+    """Send pending messages one by one, committing each as sent the moment it is."""
+    sent = failed = 0
+    ids = list(db.scalars(
+        select(Notification.id).where(Notification.status == "pending")
+        .order_by(Notification.id).limit(limit)))
+    db.commit()
+    if not ids:
+        return Delivery(0, 0, 0)
+    with mailer.connect() as smtp:
+        for notification_id in ids:
+            row = db.get(Notification, notification_id, with_for_update=True)
+            if row is None or row.status != "pending":
+                db.commit()
+                continue
+            row.attempts += 1
+            try:
+                smtp.send_message(mailer.message(row.to_address, row.subject, row.body, row.id))
+            except (OSError, smtplib.SMTPException) as error:
+                # One bad address must not hold up the others; it is retried next run.
+                row.last_error = str(error)[:1000]
+                if row.attempts >= MAX_ATTEMPTS:
+                    row.status = "failed"
+                    failed += 1
+                db.commit()
+                continue
+            row.status, row.sent_at = "sent", now
+            db.commit()
+            sent += 1
+    pending = len(ids) - sent - failed
+    return Delivery(sent, failed, pending)
+
+
+# --- what the messages say ---------------------------------------------------------------------
+
+
+def _zone(session: Session) -> ZoneInfo:
+    return ZoneInfo(session.program.timezone)
+
+
+def _place(session: Session) -> str:
+    if session.room_id is None and session.video_url:
+        return "online (the link is in your portal)"
+    return session.program.address or "the clinic"
+
+
+def _when(moment: datetime, tz: ZoneInfo) -> str:
+    local = moment.astimezone(tz)
+    return f"{local:%A} {local.day} {local:%B} at {local:%H:%M}"
+
+
+def reminder_text(session: Session, kind: str, now: datetime) -> tuple[str, str]:
+    tz = _zone(session)
+    local = session.starts_at.astimezone(tz)
+    today = now.astimezone(tz).date()
+    if local.date() == today:
+        day = "today"
+    elif local.date() == today + timedelta(days=1):
+        day = "tomorrow"
+    else:
+        day = f"on {local:%A} {local.day} {local:%B}"
+    body = (f"You have an appointment {day} at {local:%H:%M} at {_place(session)}.\n\n"
+            "If you cannot come, please let us know.\n")
+    return "Appointment reminder", body
+
+
+def change_text(session: Session) -> tuple[str, str]:
+    tz = _zone(session)
+    if session.status == "cancelled":
+        return ("Appointment cancelled",
+                f"Your appointment on {_when(session.starts_at, tz)} is cancelled.\n")
+    return ("Appointment changed",
+            f"Your appointment is now on {_when(session.starts_at, tz)} at "
+            f"{_place(session)}.\n")
+
+
+# --- what the jobs queue -----------------------------------------------------------------------
+
+
+def _reachable(query):
+    return query.where(Client.email.is_not(None), Client.email != "",
+                       Client.notifications_opt_out.is_(False), Client.status == "active")
+
+
+def queue_reminders(db: DbSession, now: datetime) -> int:
+    """Reminders now due: a day before (until two hours before) and two hours before."""
+    added = 0
+    for kind, ahead in REMINDERS.items():
+        wants = Client.remind_day_before if kind == "reminder-24h" else Client.remind_two_hours
+        # The day-before reminder makes no sense within two hours; the other one covers that.
+        earliest = now + (REMINDERS["reminder-2h"] if kind == "reminder-24h" else timedelta(0))
+        rows = db.execute(_reachable(
+            select(Booking.client_id, Client.email, Session)
+            .join(Session, Session.id == Booking.session_id)
+            .join(Client, Client.id == Booking.client_id)
+            .join(Program, Program.id == Session.program_id)
+            .where(Booking.status == "booked", Session.status == "scheduled", wants.is_(True),
+                   Session.starts_at > earliest, Session.starts_at <= now + ahead))
+            .order_by(Session.starts_at, Booking.client_id)
+        ).all()
+        for client_id, email, session in rows:
+            subject, body = reminder_text(session, kind, now)
+            key = f"{kind}:client={client_id}:session={session.id}:seq={session.sequence}"
+            added += queue(db, key, kind, email, subject, body, client_id=client_id,
+                           session_id=session.id)
+    return added
+
+
+def queue_changes(db: DbSession, now: datetime) -> int:
+    """Booked clients hear once of each change to a session still ahead: cancelled or moved."""
+    added = 0
+    rows = db.execute(_reachable(
+        select(Booking.client_id, Client.email, Session)
+        .join(Session, Session.id == Booking.session_id)
+        .join(Client, Client.id == Booking.client_id)
+        .where(Booking.status == "booked", Session.sequence > 0,
+               Session.updated_at >= now - CHANGE_NEWS_WINDOW,
+               or_(Session.starts_at > now, Session.original_start > now)))
+        .order_by(Session.id, Booking.client_id)
+    ).all()
+    for client_id, email, session in rows:
+        subject, body = change_text(session)
+        key = f"change:client={client_id}:session={session.id}:seq={session.sequence}"
+        added += queue(db, key, "change", email, subject, body, client_id=client_id,
+                       session_id=session.id)
+    return added
