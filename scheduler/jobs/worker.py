@@ -14,10 +14,13 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
+from sqlalchemy import update
 
 from scheduler.extensions import db
 from scheduler.jobs.registry import JOBS
 from scheduler.jobs.runner import run_scheduled
+from scheduler.models import JobRun
+from scheduler.services import clock
 from scheduler.services.mail import Mailer
 
 log = logging.getLogger(__name__)
@@ -73,9 +76,24 @@ class Leadership:
         if self.conn is not None:
             try:
                 self.conn.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+            except Exception:  # noqa: BLE001 - a broken connection took its lock with it
+                # Discarded, not pooled: a connection that might still hold the lock is closed.
+                self.conn.invalidate()
             finally:
                 self.conn.close()
                 self.conn = None
+
+
+def _close_interrupted_runs(app: Flask) -> int:
+    """Runs still 'running' when a worker becomes active belong to one that died mid-job."""
+    with app.app_context():
+        closed = db.session.execute(
+            update(JobRun).where(JobRun.outcome == "running")
+            .values(outcome="failed", finished_at=clock.now(),
+                    error="Interrupted: the worker stopped during this run.")
+        ).rowcount
+        db.session.commit()
+    return closed
 
 
 def make_scheduler(app: Flask) -> BackgroundScheduler:
@@ -112,6 +130,7 @@ def run_worker(app: Flask, stop: threading.Event | None = None, poll_seconds: fl
             if stop.wait(poll_seconds):
                 return "stopped"
         log.info("this worker is active")
+        _close_interrupted_runs(app)
         scheduler = make_scheduler(app)
         scheduler.start()
         if on_active is not None:

@@ -29,6 +29,7 @@ class Delivery:
     sent: int
     failed: int
     pending: int
+    skipped: int = 0
 
 
 def queue(db: DbSession, key: str, kind: str, to_address: str, subject: str, body: str,
@@ -48,12 +49,19 @@ def queue(db: DbSession, key: str, kind: str, to_address: str, subject: str, bod
             return False
         statement = insert(Notification)
     # Core, not the ORM's bulk insert: only a cursor result tells whether the row went in.
-    return db.connection().execute(statement.values(**values)).rowcount == 1
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT SQLAlchemy gives a RETURNING.
+    added = db.connection().execute(statement.values(**values).returning(Notification.id))
+    return added.first() is not None
+
+
+def has_pending(db: DbSession) -> bool:
+    return db.scalar(select(Notification.id).where(Notification.status == "pending")
+                     .limit(1)) is not None
 
 
 def deliver(db: DbSession, mailer: Mailer, now: datetime, limit: int = 500) -> Delivery:
     """Send pending messages one by one, committing each as sent the moment it is."""
-    sent = failed = 0
+    sent = failed = skipped = 0
     ids = list(db.scalars(
         select(Notification.id).where(Notification.status == "pending")
         .order_by(Notification.id).limit(limit)))
@@ -65,6 +73,13 @@ def deliver(db: DbSession, mailer: Mailer, now: datetime, limit: int = 500) -> D
             row = db.get(Notification, notification_id, with_for_update=True)
             if row is None or row.status != "pending":
                 db.commit()
+                continue
+            if _stale_reminder(db, row, now):
+                # Held back by a failure until the session moved, was cancelled or began: the
+                # time it gives is wrong now (a new reminder has the new one), so it never goes.
+                row.status = "skipped"
+                db.commit()
+                skipped += 1
                 continue
             row.attempts += 1
             try:
@@ -80,8 +95,17 @@ def deliver(db: DbSession, mailer: Mailer, now: datetime, limit: int = 500) -> D
             row.status, row.sent_at = "sent", now
             db.commit()
             sent += 1
-    pending = len(ids) - sent - failed
-    return Delivery(sent, failed, pending)
+    pending = len(ids) - sent - failed - skipped
+    return Delivery(sent, failed, pending, skipped)
+
+
+def _stale_reminder(db: DbSession, row: Notification, now: datetime) -> bool:
+    """A reminder whose session has since changed (its key names the sequence), or begun."""
+    if row.kind not in REMINDERS or row.session_id is None:
+        return False
+    session = db.get(Session, row.session_id)
+    return (session.status != "scheduled" or session.starts_at <= now
+            or not row.idempotency_key.endswith(f":seq={session.sequence}"))
 
 
 # --- what the messages say ---------------------------------------------------------------------
