@@ -84,3 +84,17 @@ def client_or_staff(client_id_arg: str = "client_id"):
         return wrapper
 
     return decorator
+
+
+def own_client_or_writer(view):
+    """Coordinators and admins, or the client whose record it is; checked before the body."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        require_login()
+        own = current_user.role == "client" and current_user.client_id == kwargs.get("client_id")
+        if not own and current_user.role not in WRITE:
+            abort(403, message="Only the client themselves or a coordinator may change this.")
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -5,9 +5,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from scheduler.api.access import STAFF_READ, current_actor, roles_required
+from scheduler.api.access import STAFF_READ, current_actor, own_client_or_writer, roles_required
 from scheduler.api.common import ApiSchema, PageArgs, list_schema, offset_limit, page_of
-from scheduler.api.kiosk import own_client_or_writer
 from scheduler.extensions import db
 from scheduler.jobs.registry import JOBS
 from scheduler.models import Alert, JobRun

@@ -1,13 +1,11 @@
 """The front-desk kiosk: staff sign the tablet in; clients check in with a personal PIN."""
 
-from functools import wraps
 
 from flask.views import MethodView
-from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from scheduler.api.access import STAFF_READ, WRITE, current_actor, require_login, roles_required
+from scheduler.api.access import STAFF_READ, current_actor, own_client_or_writer, roles_required
 from scheduler.api.attendance import AttendanceOut, policy
 from scheduler.api.common import ApiSchema, Id
 from scheduler.extensions import db
@@ -50,20 +48,6 @@ class KioskCheckin(MethodView):
         if outcome.error is not None:
             raise outcome.error
         return outcome.attendance
-
-
-def own_client_or_writer(view):
-    """Coordinators and admins, or the client whose record it is; checked before the body."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        require_login()
-        own = current_user.role == "client" and current_user.client_id == kwargs.get("client_id")
-        if not own and current_user.role not in WRITE:
-            abort(403, message="Only the client themselves or a coordinator may change this.")
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 @blp.route("/clients/<int:client_id>/kiosk-pin")

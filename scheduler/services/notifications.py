@@ -126,7 +126,7 @@ def _when(moment: datetime, tz: ZoneInfo) -> str:
     return f"{local:%A} {local.day} {local:%B} at {local:%H:%M}"
 
 
-def reminder_text(session: Session, kind: str, now: datetime) -> tuple[str, str]:
+def reminder_text(session: Session, now: datetime) -> tuple[str, str]:
     tz = _zone(session)
     local = session.starts_at.astimezone(tz)
     today = now.astimezone(tz).date()
@@ -176,7 +176,7 @@ def queue_reminders(db: DbSession, now: datetime) -> int:
             .order_by(Session.starts_at, Booking.client_id)
         ).all()
         for client_id, email, session in rows:
-            subject, body = reminder_text(session, kind, now)
+            subject, body = reminder_text(session, now)
             key = f"{kind}:client={client_id}:session={session.id}:seq={session.sequence}"
             added += queue(db, key, kind, email, subject, body, client_id=client_id,
                            session_id=session.id)
