@@ -33,29 +33,33 @@ import cProfile
 import http.client
 import io
 import json
-import logging
 import os
 import pstats
 import random
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time as timer
-from contextlib import contextmanager
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import create_engine, event, func, select  # noqa: E402
 
-from config import normalize_database_url  # noqa: E402
+from bench.support import (  # noqa: E402
+    database_url_argument,
+    describe,
+    fresh_database,
+    gunicorn,
+    make_app,
+    migrate_to_head,
+    percentile,
+    process_tree_cpu,
+    tail,
+)
 from scheduler import create_app  # noqa: E402
 from scheduler.extensions import db  # noqa: E402
 from scheduler.models import Booking, Session  # noqa: E402
@@ -81,42 +85,6 @@ ACTOR = Actor.system("bench")
 
 
 # --- databases ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database(base_url: str | None, workdir: str):
-    """A URL to an empty database: a new SQLite file, or a throwaway PostgreSQL schema."""
-    if base_url is None:
-        yield f"sqlite:///{os.path.join(workdir, 'bench-booking.sqlite')}"
-        return
-    schema = f"bench_booking_{secrets.token_hex(4)}"
-    admin = create_engine(base_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base_url).update_query_dict(
-        {"options": f"-csearch_path={schema}"}
-    ).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def make_app(url: str):
-    return create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": url})
-
-
-def migrate_to_head() -> None:
-    import flask_migrate
-
-    # migrations/env.py reconfigures logging and Alembic narrates each step at INFO.
-    logging.disable(logging.INFO)
-    try:
-        flask_migrate.upgrade()
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 def seed(url: str) -> dict:
@@ -169,80 +137,7 @@ def seed(url: str) -> dict:
 # --- gunicorn ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def gunicorn(url: str, workdir: str, workers: int, threads: int):
-    """gunicorn on loopback with the production configuration; stopped on the way out."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL",)}
-    env.update(SCHEDULER_CONFIG="production", DATABASE_URL=url,
-               SECRET_KEY=secrets.token_hex(32), SCHEDULER_EMBEDDED="0")
-    log_path = os.path.join(workdir, "gunicorn.log")
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "--workers", str(workers),
-         "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-         "--graceful-timeout", "5", "scheduler:create_app()"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        wait_healthy(port, proc, log_path)
-        yield port, log_path, proc.pid
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-        log.close()
-
-
-def wait_healthy(port: int, proc: subprocess.Popen, log_path: str, seconds: float = 30) -> None:
-    deadline = timer.monotonic() + seconds
-    while timer.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited ({proc.returncode}):\n{tail(log_path)}")
-        try:
-            status, _ = request(port, "GET", "/healthz", None, {}, timeout=2)
-            if status == 200:
-                return
-        except OSError:
-            pass
-        timer.sleep(0.1)
-    raise SystemExit(f"gunicorn did not answer /healthz within {seconds:.0f} s:\n{tail(log_path)}")
-
-
-def tail(path: str, lines: int = 30) -> str:
-    with open(path) as fh:
-        return "".join(fh.readlines()[-lines:])
-
-
 # --- where the CPU goes ------------------------------------------------------------------------
-
-
-def _ticks(pid: int) -> int:
-    """utime + stime of one process, in clock ticks; 0 when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(p) for p in fh.read().split()]
-    except OSError:
-        return []
 
 
 def _machine_ticks() -> int:
@@ -260,8 +155,7 @@ def cpu_snapshot(gunicorn_pid: int | None) -> dict:
     if os.path.exists("/proc/stat"):
         snap["machine"] = _machine_ticks() / hz
         if gunicorn_pid:
-            pids = [gunicorn_pid] + _children(gunicorn_pid)
-            snap["gunicorn"] = sum(_ticks(p) for p in pids) / hz
+            snap["gunicorn"] = process_tree_cpu(gunicorn_pid)
     return snap
 
 
@@ -334,15 +228,6 @@ def run_load(port: int, jobs: list, callers: int, max_seconds: float):
         errors.append(f"{len(jobs) - len(done) - len(errors)} requests not sent before the "
                       f"{max_seconds:.0f} s limit")
     return wall, done, errors
-
-
-def percentile(sorted_values, p):
-    if not sorted_values:
-        return float("nan")
-    k = (len(sorted_values) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
 def summarise(label: str, wall: float, done: list, errors: list, cpu: str = "") -> dict:
@@ -473,12 +358,6 @@ def profile_in_process(url: str, session_ids, client_ids, token: str) -> None:
 # --- main --------------------------------------------------------------------------------------
 
 
-def describe(url: str | None) -> str:
-    if url is None:
-        return "SQLite (a file in a temp dir)"
-    return "PostgreSQL " + make_url(url).render_as_string(hide_password=True)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="run against PostgreSQL (a database of yours; "
@@ -495,16 +374,14 @@ def main(argv=None) -> int:
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 2 when a target is missed")
     args = parser.parse_args(argv)
-    base_url = normalize_database_url(args.database_url)
-    if base_url and not base_url.startswith("postgresql"):
-        parser.error("--database-url must be a postgresql:// URL (SQLite is the default).")
+    base_url = database_url_argument(parser, args)
     if args.bookings > N_CLIENTS:
         parser.error(f"--bookings may be at most {N_CLIENTS} (one client each).")
 
     print(f"Booking benchmark on {describe(base_url)}: gunicorn {args.workers} workers × "
           f"{args.threads} thread(s), {args.callers} concurrent callers, loopback")
     with tempfile.TemporaryDirectory(prefix="bench-booking-") as workdir, \
-            fresh_database(base_url, workdir) as url:
+            fresh_database(base_url, workdir, "booking") as url:
         started = timer.perf_counter()
         data = seed(url)
         sessions, people, tokens = data["sessions"], data["clients"], data["tokens"]

@@ -63,10 +63,7 @@ import json
 import os
 import pstats
 import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -84,8 +81,12 @@ from bench.support import (  # noqa: E402
     database_url_argument,
     describe,
     fresh_database,
+    gunicorn,
     make_app,
     migrate_to_head,
+    percentile,
+    process_tree_cpu,
+    tail,
 )
 from scheduler import create_app  # noqa: E402
 from scheduler.extensions import db  # noqa: E402
@@ -218,83 +219,14 @@ def seed(url: str) -> dict:
 # --- gunicorn ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
-def gunicorn(url: str, workdir: str, workers: int, threads: int):
+def serve(url: str, workdir: str, workers: int, threads: int):
     """gunicorn serving the app plus /floor.ics, production configuration; stopped at the end."""
     with open(os.path.join(workdir, "bench_feeds_app.py"), "w") as fh:
         fh.write(FLOOR_MODULE)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL",)}
-    env.update(SCHEDULER_CONFIG="production", DATABASE_URL=url,
-               SECRET_KEY=secrets.token_hex(32), SCHEDULER_EMBEDDED="0")
-    log_path = os.path.join(workdir, "gunicorn.log")
-    log = open(log_path, "w")
-    command = [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "--workers", str(workers),
-               "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
-               "--log-level", "warning", "--graceful-timeout", "5",
-               "--pythonpath", f"{workdir},{ROOT}", "bench_feeds_app:app"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        wait_healthy(port, proc, log_path)
-        yield port, log_path, proc.pid
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-        log.close()
-
-
-def wait_healthy(port: int, proc: subprocess.Popen, log_path: str, seconds: float = 30) -> None:
-    deadline = timer.monotonic() + seconds
-    while timer.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited ({proc.returncode}):\n{tail(log_path)}")
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            conn.request("GET", "/healthz")
-            response = conn.getresponse()
-            response.read()
-            if response.status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            conn.close()
-        timer.sleep(0.1)
-    raise SystemExit(f"gunicorn did not answer /healthz within {seconds:.0f} s:\n{tail(log_path)}")
-
-
-def tail(path: str, lines: int = 30) -> str:
-    with open(path) as fh:
-        return "".join(fh.readlines()[-lines:])
-
-
-def gunicorn_cpu(pid: int) -> float:
-    """CPU seconds used so far by gunicorn's master and workers (0 without /proc)."""
-    def ticks(p):
-        try:
-            with open(f"/proc/{p}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            return int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            return 0
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            children = [int(p) for p in fh.read().split()]
-    except OSError:
-        children = []
-    return sum(ticks(p) for p in [pid, *children]) / os.sysconf("SC_CLK_TCK")
+    with gunicorn(url, workdir, workers, threads, app="bench_feeds_app:app",
+                  pythonpath=f"{workdir},{ROOT}") as served:
+        yield served
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -423,15 +355,6 @@ def run_phase(port: int, kinds: Kinds, sequence: list[str], callers: int, max_se
         errors.append(f"{len(sequence) - sent} requests not sent before the {max_seconds:.0f} s "
                       f"limit")
     return wall, latencies, problems, errors
-
-
-def percentile(sorted_values, p):
-    if not sorted_values:
-        return float("nan")
-    k = (len(sorted_values) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
 def stats(samples: list[float]) -> dict:
@@ -598,7 +521,7 @@ def main(argv=None) -> int:
               f"({data['bookings']} bookings in all) in {timer.perf_counter() - started:.1f} s")
         kinds = Kinds(data["token"])
 
-        with gunicorn(url, workdir, args.workers, args.threads) as (port, log_path, pid):
+        with serve(url, workdir, args.workers, args.threads) as (port, log_path, pid):
             first_response(port, kinds, workdir)
             print(f"  feed: {len(kinds.body):,} bytes, {kinds.body.count(b'BEGIN:VEVENT')} "
                   f"events, ETag {kinds.etag}")
@@ -628,10 +551,10 @@ def main(argv=None) -> int:
             load = {}
             for kind, label in (("full", "full GET  "), ("304", "304       "),
                                 ("floor", "floor     ")):
-                cpu_before = gunicorn_cpu(pid)
+                cpu_before = process_tree_cpu(pid)
                 wall, lat, wrong, errors = run_phase(port, kinds, [kind] * n, args.callers,
                                                      args.max_seconds)
-                cpu = (gunicorn_cpu(pid) - cpu_before) / max(len(lat[kind]), 1) * 1000
+                cpu = (process_tree_cpu(pid) - cpu_before) / max(len(lat[kind]), 1) * 1000
                 problems += wrong + errors
                 s = stats(lat[kind])
                 s["rate"] = len(lat[kind]) / wall if wall else 0.0

@@ -19,15 +19,12 @@ dropped afterwards; nothing else in the database is touched.
 import argparse
 import cProfile
 import io
-import logging
 import os
 import pstats
-import secrets
 import statistics
 import sys
 import tempfile
 import time as timer
-from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -35,11 +32,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from dateutil import rrule as du  # noqa: E402
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
-from config import normalize_database_url  # noqa: E402
-from scheduler import create_app  # noqa: E402
+from bench.support import (  # noqa: E402
+    database_url_argument,
+    describe,
+    fresh_database,
+    make_app,
+    migrate_to_head,
+)
 from scheduler.extensions import db  # noqa: E402
 from scheduler.models import Session, SessionSeries, session_facilitators  # noqa: E402
 from scheduler.services import clock, programs, rooms, series, staff  # noqa: E402
@@ -88,44 +89,6 @@ def series_specs() -> list[dict]:
 
 
 # --- databases ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database(base_url: str | None, workdir: str, label: str):
-    """A URL to an empty database: a new SQLite file, or a throwaway PostgreSQL schema."""
-    if base_url is None:
-        path = os.path.join(workdir, f"{label}-{secrets.token_hex(4)}.sqlite")
-        yield f"sqlite:///{path}"
-        os.remove(path)
-        return
-    schema = f"bench_{label}_{secrets.token_hex(4)}"
-    admin = create_engine(base_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base_url).update_query_dict(
-        {"options": f"-csearch_path={schema}"}
-    ).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def make_app(url: str):
-    return create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": url})
-
-
-def migrate_to_head() -> None:
-    import flask_migrate
-
-    # migrations/env.py reconfigures logging and Alembic narrates each step at INFO.
-    logging.disable(logging.INFO)
-    try:
-        flask_migrate.upgrade()
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 def seed(specs: list[dict]) -> None:
@@ -260,12 +223,6 @@ def run_baseline(url: str, specs: list[dict]):
 # --- report ------------------------------------------------------------------------------------
 
 
-def describe(url: str | None) -> str:
-    if url is None:
-        return "SQLite (file in a temp dir)"
-    return "PostgreSQL " + make_url(url).render_as_string(hide_password=True)
-
-
 def profile_report(profile: cProfile.Profile) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
@@ -285,9 +242,7 @@ def main(argv=None) -> int:
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 2 when a target is missed")
     args = parser.parse_args(argv)
-    base_url = normalize_database_url(args.database_url)
-    if base_url and not base_url.startswith("postgresql"):
-        parser.error("--database-url must be a postgresql:// URL (SQLite is the default).")
+    base_url = database_url_argument(parser, args)
 
     specs = series_specs()
     ours, base, expansion = [], [], []

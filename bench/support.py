@@ -1,4 +1,5 @@
-"""Setup shared by the benchmarks: a fresh database, the app on it, the migrations to head.
+"""Setup shared by the benchmarks: a fresh database, the app on it, the migrations to head,
+and gunicorn serving it.
 
 Each benchmark builds its schema the way a deployment does (`flask db upgrade`, i.e. the Alembic
 migrations run through the app), in a database nothing else uses: a new SQLite file in a
@@ -9,9 +10,14 @@ Importable as `bench.support` once the repository root is on sys.path (the bench
 there themselves).
 """
 
+import http.client
 import logging
 import os
 import secrets
+import signal
+import socket
+import subprocess
+import time as timer
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, text
@@ -75,3 +81,101 @@ def describe(url: str | None) -> str:
     if url is None:
         return "SQLite (a file in a temp dir)"
     return "PostgreSQL " + make_url(url).render_as_string(hide_password=True)
+
+
+# --- gunicorn ----------------------------------------------------------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(url: str, workdir: str, workers: int, threads: int,
+             app: str = "scheduler:create_app()", pythonpath: str | None = None):
+    """gunicorn on loopback with the production configuration; stopped on the way out.
+
+    Yields (port, log path, master pid).
+    """
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL",)}
+    env.update(SCHEDULER_CONFIG="production", DATABASE_URL=url,
+               SECRET_KEY=secrets.token_hex(32), SCHEDULER_EMBEDDED="0")
+    log_path = os.path.join(workdir, "gunicorn.log")
+    log = open(log_path, "w")
+    command = [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "--workers", str(workers),
+               "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+               "--log-level", "warning", "--graceful-timeout", "5"]
+    if pythonpath:
+        command += ["--pythonpath", pythonpath]
+    proc = subprocess.Popen(command + [app], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_healthy(port, proc, log_path)
+        yield port, log_path, proc.pid
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        log.close()
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, log_path: str, seconds: float = 30) -> None:
+    deadline = timer.monotonic() + seconds
+    while timer.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited ({proc.returncode}):\n{tail(log_path)}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            conn.request("GET", "/healthz")
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        timer.sleep(0.1)
+    raise SystemExit(f"gunicorn did not answer /healthz within {seconds:.0f} s:\n{tail(log_path)}")
+
+
+def tail(path: str, lines: int = 30) -> str:
+    with open(path) as fh:
+        return "".join(fh.readlines()[-lines:])
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process and its children (gunicorn's master and workers);
+    0 without /proc."""
+    def ticks(p: int) -> int:
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            children = [int(p) for p in fh.read().split()]
+    except OSError:
+        children = []
+    return sum(ticks(p) for p in [pid, *children]) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return float("nan")
+    k = (len(sorted_values) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
