@@ -119,11 +119,10 @@ PROFILE_SPLIT = (
      "_check_request_limit"),
     ("views.feed", "scheduler/feeds/views.py", "feed"),
     ("  tokens.resolve", "scheduler/feeds/tokens.py", "resolve"),
-    ("    its ORM Session.execute", "sqlalchemy/orm/session.py", "execute"),
+    ("    its lookup connection", "scheduler/feeds/tokens.py", "fetch"),
     ("  tokens.mark_used (no write within the hour)", "scheduler/feeds/tokens.py", "mark_used"),
     ("  RenderCache.get", "scheduler/feeds/cache.py", "get"),
-    ("  session rollbacks (view)", "sqlalchemy/orm/scoping.py", "rollback"),
-    ("  Response.make_conditional", "werkzeug/wrappers/response.py", "make_conditional"),
+    ("  Flask-Limiter storage: test", "limits/strategies.py", "test"),
     ("teardown: Flask-SQLAlchemy session remove", "flask_sqlalchemy/extension.py",
      "_teardown_session"),
 )
@@ -413,9 +412,8 @@ def profile_in_process(url: str, token: str, etag: str, body: bytes, headers: di
 
     prebuilt = lookup_statement(bindparam("token_hash"))
 
-    def resolve_orm():
-        feed_tokens.resolve(db.session, token)
-        db.session.rollback()
+    def resolve_lookup():
+        feed_tokens.resolve(db.engine, token)
 
     def resolve_core():
         with db.engine.connect() as conn:
@@ -430,7 +428,7 @@ def profile_in_process(url: str, token: str, etag: str, body: bytes, headers: di
         ("304", "GET feed with If-None-Match, whole request",
          lambda: client.get(path, headers=revalidate_headers)),
         ("full", "GET feed, whole request", lambda: client.get(path)),
-        ("resolve", "tokens.resolve + session.rollback (as the view does)", resolve_orm),
+        ("resolve", "tokens.resolve (its own lookup connection, as the view does)", resolve_lookup),
         ("build", "  building its select() alone", lambda: lookup_statement(digest)),
         ("checkout", "  pool checkout + pre-ping + return alone", checkout),
         ("core", "the same SELECT prebuilt, bound, via engine.connect()", resolve_core),

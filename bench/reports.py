@@ -17,8 +17,8 @@ part-way through (no bookings before), a few discharged part-way (later bookings
 attendance), a holiday closure (that Monday's sessions cancelled, attendance
 "cancelled_by_clinic"), and a treatment plan for a quarter of the clients (two phases with their
 own targets; some with a superseded earlier version, some ended part-way) so the plan-target
-path is taken. On PostgreSQL the tables are VACUUMed and ANALYZEd after the load, as autovacuum would
-have done on a live database; SQLite is left as the app leaves it.
+path is taken. On PostgreSQL the tables are VACUUMed and ANALYZEd after the load, as autovacuum
+would have done on a live database; SQLite is left as the app leaves it.
 
   - ours: scheduler.services.reports.weekly_hours(db.session, program, first, last) for the 26
     weeks (one row per client per week of their stay, with the target);

@@ -8,11 +8,11 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from scheduler import create_app
 from scheduler.extensions import db as _db
-from scheduler.feeds import render
+from scheduler.feeds import render, tokens
 from scheduler.models import AuditEvent, FeedToken, Session
 from scheduler.services import booking, clock, sessions
 from tests.conftest import IsolatedClient
@@ -372,6 +372,42 @@ def test_revoking_other_feeds_is_audited_under_their_owner(client, auth, db, kin
     event = db.scalars(select(AuditEvent).where(AuditEvent.entity_type == f"{kind}_feed",
                                                 AuditEvent.action == "revoke")).one()
     assert event.entity_id == owner.id
+
+
+def _lookup_connections(app):
+    with app.app_context():
+        return tokens._lookups(_db.engine)
+
+
+def test_a_poll_survives_the_database_dropping_its_connection(app, client, auth, db, member):
+    """A restarted or failed-over database must not turn every subscribed calendar into errors."""
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+    first = poll(client, link)
+    assert first.status_code == 200
+    lookups = _lookup_connections(app)
+    (connection,) = lookups._open
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": connection.info.backend_pid})
+        db.rollback()
+    else:
+        connection.close()  # a file cannot drop a connection; closing it is the nearest thing
+    again = poll(client, link)
+    assert again.status_code == 200
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert lookups._open and lookups._open[0] is not connection
+
+
+def test_disposing_the_engine_closes_the_lookup_connections(client, auth, database_url,
+                                                             member):
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+    with another_app(database_url) as worker:
+        assert poll(worker.test_client(), link).status_code == 200
+        lookups = _lookup_connections(worker)
+        (connection,) = lookups._open
+    # another_app ends with engine.dispose(), as a worker shutting down does.
+    assert lookups._open == []
+    with pytest.raises(Exception, match="(?i)closed"):
+        connection.cursor().execute("SELECT 1")
 
 
 def test_unknown_and_revoked_links_look_the_same(client, auth, member):

@@ -1,12 +1,16 @@
 """Feed tokens: at least 128 random bits in the URL, only their SHA-256 in the database."""
 
 import hashlib
+import os
 import secrets
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, event, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.feeds import versions
@@ -95,21 +99,115 @@ def _lookup_for(dialect) -> tuple:
     return compiled.string, compiled.positional, as_time
 
 
-def resolve(db: DbSession, token: str) -> ResolvedFeed | None:
+class _LookupConnections:
+    """One autocommit DBAPI connection per thread, kept out of the pool, for token lookups.
+
+    A poll is mostly this one SELECT; a pool checkout, its pre-ping round trip and the
+    Connection wrapper cost three times the query. The connections come from the engine's
+    pool (so its connect hooks ran) and are detached from it; engine.dispose() closes them.
+    """
+
+    def __init__(self, engine: Engine):
+        self._engine = weakref.ref(engine)
+        self._local = threading.local()
+        self._open: list = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        event.listen(engine, "engine_disposed", self._close_all)
+        # An engine dropped without dispose() (a second app in a test, say) still closes them.
+        weakref.finalize(engine, self._close_all, None)
+
+    def fetch(self, sql: str, params):
+        """The statement's first row; a dropped connection is replaced and asked once more."""
+        dbapi = self._engine().dialect.loaded_dbapi
+        for attempt in (1, 2):
+            connection = self._connection()
+            try:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(sql, params)
+                    return cursor.fetchone()
+                finally:
+                    cursor.close()
+            except dbapi.Error:
+                self._discard(connection)
+                if attempt == 2:
+                    raise
+        return None
+
+    def _connection(self):
+        if os.getpid() != self._pid:
+            # A forked child must not use, nor close, the socket its parent still holds.
+            self._local, self._open, self._pid = threading.local(), [], os.getpid()
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            proxied = self._engine().raw_connection()
+            proxied.detach()
+            connection = proxied.dbapi_connection
+            if self._engine().dialect.name == "postgresql":
+                connection.autocommit = True
+            self._local.connection = connection
+            with self._lock:
+                self._open.append(connection)
+        return connection
+
+    def _discard(self, connection) -> None:
+        self._local.connection = None
+        with self._lock:
+            if connection in self._open:
+                self._open.remove(connection)
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - it is already broken; closing is a courtesy
+            pass
+
+    def _close_all(self, engine: Engine | None) -> None:
+        with self._lock:
+            found, self._open = self._open, []
+        self._local = threading.local()
+        for connection in found:
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 - closing at shutdown must not raise
+                pass
+
+
+_LOOKUPS: "weakref.WeakKeyDictionary[Engine, _LookupConnections]" = weakref.WeakKeyDictionary()
+_LOOKUPS_LOCK = threading.Lock()
+
+
+def _lookups(engine: Engine) -> _LookupConnections | None:
+    """The engine's dedicated lookup connections; None for in-memory SQLite (one database
+    per connection, so only the pool's own connection sees the data)."""
+    found = _LOOKUPS.get(engine)
+    if found is None:
+        if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+            return None
+        with _LOOKUPS_LOCK:
+            found = _LOOKUPS.get(engine)
+            if found is None:
+                found = _LOOKUPS[engine] = _LookupConnections(engine)
+    return found
+
+
+def resolve(engine: Engine, token: str) -> ResolvedFeed | None:
     """The live feed behind a token, with its version; one indexed lookup, same for any miss.
 
-    A 304 is little more than this, so it skips what it can: the statement is compiled once,
-    and runs as one autocommit SELECT on its own connection (no BEGIN and ROLLBACK around it;
-    pysqlite never begins for a SELECT, so SQLite needs no switching).
+    A 304 is little more than this, so it skips what it can: the statement is compiled once
+    and runs as one autocommit SELECT on the thread's own lookup connection (no pool checkout,
+    no BEGIN and ROLLBACK; pysqlite never begins for a SELECT). It sees every commit at once,
+    so a revoked token is refused from the next poll on. It takes the engine, not an ORM
+    session, so that a 304 never builds a Session at all.
     """
-    engine = db.get_bind()
     sql, positional, as_time = _lookup_for(engine.dialect)
     digest = hash_token(token)
-    conn = engine.connect()
-    if engine.dialect.name != "sqlite":
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-    with conn:
-        row = conn.exec_driver_sql(sql, (digest,) if positional else {"token_hash": digest}).first()
+    params = (digest,) if positional else {"token_hash": digest}
+    lookups = _lookups(engine)
+    if lookups is not None:
+        row = lookups.fetch(sql, params)
+    else:
+        with engine.connect() as conn:
+            row = conn.exec_driver_sql(sql, params).first()
     if row is None:
         return None
     token_id, kind, owner_id, version, changed_at, last_used_at = row

@@ -55,7 +55,7 @@ def feed(token: str):
     if not limiter.limiter.test(item, *key):
         return _too_many(item, *key)
     now = clock.now()
-    found = tokens.resolve(db.session, token)
+    found = tokens.resolve(db.engine, token)
     if found is None:
         limiter.limiter.hit(item, *key)
         return Response(NOT_FOUND, status=404, mimetype="text/plain")
