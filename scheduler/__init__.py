@@ -37,12 +37,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "pool_pre_ping": False}
 
-    from scheduler.extensions import api, db, limiter, login_manager, migrate
+    from scheduler.extensions import api, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     limiter.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
     login_manager.init_app(app)
+    csrf.init_app(app)
     api.init_app(app)
 
     from scheduler import models  # noqa: F401  (registers every table)

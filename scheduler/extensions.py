@@ -5,6 +5,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -29,6 +30,8 @@ migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 api = Api()
 limiter = Limiter(get_remote_address)
+# Pages post forms with a CSRF token; the JSON API is exempt (bearer tokens, JSON bodies only).
+csrf = CSRFProtect()
 
 
 def _is_sqlite(dbapi_connection) -> bool:

@@ -3,6 +3,8 @@
 from flask import Flask
 from flask_smorest import Api
 
+from scheduler.extensions import csrf
+
 
 def register_api(app: Flask, api: Api) -> None:
     """Mount every API blueprint and the JSON error handling."""
@@ -31,3 +33,5 @@ def register_api(app: Flask, api: Api) -> None:
     for module in (auth, programs, rooms, staff, clients, series, sessions, bookings,
                    availability, attendance, kiosk, plans, reports, feeds, jobs):
         api.register_blueprint(module.blp, url_prefix="/api/v1" + module.URL_PREFIX)
+        # A cross-site form cannot send a JSON body, and bearer callers hold no cookie.
+        csrf.exempt(module.blp)

@@ -1,10 +1,30 @@
-"""HTML pages and the health check."""
+"""HTML pages (server-rendered Jinja, forms with CSRF) and the health check."""
 
 from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    from scheduler.web import health, home
+    from flask_login import current_user
 
-    app.register_blueprint(health.bp)
-    app.register_blueprint(home.bp)
+    from scheduler.web import (
+        auth,
+        calendar,
+        clients,
+        clinician,
+        errors,
+        health,
+        home,
+        kiosk,
+        portal,
+        reports,
+    )
+
+    errors.install(app)
+    for module in (health, home, auth, calendar, clients, reports, clinician, portal, kiosk):
+        app.register_blueprint(module.bp)
+
+    @app.context_processor
+    def navigation():
+        from scheduler.web.navigation import links_for
+
+        return {"nav_links": links_for(current_user)}

@@ -1,0 +1,48 @@
+"""Who may open a page: the login session, the roles a page allows, and the 403 page."""
+
+from functools import wraps
+
+from flask import redirect, render_template, request, url_for
+from flask_login import current_user
+
+from scheduler.services.audit import Actor
+
+STAFF = ("admin", "coordinator", "clinician")
+COORDINATORS = ("admin", "coordinator")
+HOME_BY_ROLE = {
+    "admin": "calendar.week",
+    "coordinator": "calendar.week",
+    "clinician": "clinician.today",
+    "client": "portal.home",
+}
+
+
+def forbidden():
+    """The HTML 403 page; it says what the role may not do, and where to go instead."""
+    return render_template("errors/403.html"), 403
+
+
+def page_roles(*roles: str):
+    """Let only these roles open the page: anonymous users go to /login, others get 403."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return redirect(url_for("signin.login", next=request.full_path.rstrip("?")))
+            if current_user.role not in roles:
+                return forbidden()
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def home_endpoint() -> str:
+    return HOME_BY_ROLE.get(getattr(current_user, "role", None), "home.index")
+
+
+def page_actor() -> Actor:
+    """The logged-in user as the audit trail names them."""
+    return Actor(current_user.id, current_user.email)

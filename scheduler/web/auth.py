@@ -1,0 +1,55 @@
+"""Login and logout for the pages (the login session; the API uses bearer tokens)."""
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from scheduler.extensions import db
+from scheduler.services import accounts, clock
+from scheduler.web.access import home_endpoint
+
+bp = Blueprint("signin", __name__)
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: an open redirect would hand a phishing page our login."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for(home_endpoint()))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(db.session, form.email.data, form.password.data, clock.now())
+        if user is None:
+            db.session.rollback()
+            flash("Email or password is wrong.", "error")
+            return render_template("auth/login.html", form=form), 401
+        db.session.commit()
+        login_user(user)
+        return redirect(_safe_next(request.args.get("next")) or url_for(home_endpoint()))
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("signin.login"))

@@ -1,0 +1,25 @@
+"""HTML error pages for the pages; the API, feeds and health check keep their own errors."""
+
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from scheduler.extensions import api
+
+PAGES_FOR = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html",
+             405: "errors/404.html"}
+
+
+def _is_page() -> bool:
+    return not request.path.startswith(("/api/", "/feeds/", "/healthz"))
+
+
+def install(app: Flask) -> None:
+    def page_or_json(error: HTTPException):
+        if _is_page():
+            template = PAGES_FOR.get(error.code)
+            if template:
+                return render_template(template, error=error), error.code
+        return api.handle_http_exception(error)
+
+    for code in PAGES_FOR:
+        app.register_error_handler(code, page_or_json)

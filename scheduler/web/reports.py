@@ -1,0 +1,5 @@
+"""Placeholder: filled in by the page work for this area."""
+
+from flask import Blueprint
+
+bp = Blueprint("report_pages", __name__)

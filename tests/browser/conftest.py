@@ -1,0 +1,101 @@
+"""Browser tests: Playwright driving Debian's Chromium against the app on a real local server.
+
+Each test gets the usual fresh app and database (tests/conftest.py), served by werkzeug on a
+free port in a thread, and a fresh browser context. A failed test leaves a screenshot and the
+page's HTML in test-artifacts/browser/.
+"""
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+PASSWORD = "correct horse battery staple"
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - requirements.txt installs it
+    sync_playwright = None
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if sync_playwright is None:
+        pytest.skip("the playwright package is not installed (requirements.txt has it)")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (.ci/run does)")
+    with sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(app):
+    """The test app on 127.0.0.1 and a free port; its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(request, browser, live_server):
+    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+            (ARTIFACTS / f"{name}.html").write_text(page.content(), encoding="utf-8")
+        except Exception as error:  # noqa: BLE001 - the test's own failure is what matters
+            print(f"could not save the failed page: {error}")
+    context.close()
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    """A phone-sized context, for the client portal."""
+    context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844},
+                                  is_mobile=True, has_touch=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def login(make):
+    """login(page, role) signs a new user of that role in through the form; returns the user."""
+
+    def sign_in(page, role: str, user=None, **kw):
+        if user is None:
+            user = make.user(role, password=PASSWORD, **kw)
+        page.goto("/login")
+        page.get_by_label("Email").fill(user.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_load_state()
+        return user
+
+    return sign_in
