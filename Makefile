@@ -49,11 +49,13 @@ bench: install
 	$(BIN)/python bench/booking.py
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/feeds.py
+	$(BIN)/python bench/pages.py
 	@if [ -n "$$BENCH_DATABASE_URL" ]; then \
 	  $(BIN)/python bench/materialize.py --database-url "$$BENCH_DATABASE_URL"; \
 	  $(BIN)/python bench/booking.py --database-url "$$BENCH_DATABASE_URL"; \
 	  $(BIN)/python bench/reports.py --database-url "$$BENCH_DATABASE_URL"; \
-	  $(BIN)/python bench/feeds.py --database-url "$$BENCH_DATABASE_URL"; fi
+	  $(BIN)/python bench/feeds.py --database-url "$$BENCH_DATABASE_URL"; \
+	  $(BIN)/python bench/pages.py --database-url "$$BENCH_DATABASE_URL"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .cache

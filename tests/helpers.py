@@ -102,3 +102,10 @@ class AuthHeaders:
         )
         self.db.commit()
         return {"Authorization": f"Bearer {token}"}
+
+
+def sign_in(client, user) -> None:
+    """Put the user in the test client's login session, as the login form does."""
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)
+        session["_fresh"] = True

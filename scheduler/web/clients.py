@@ -1,5 +1,485 @@
-"""Placeholder: filled in by the page work for this area."""
+"""Coordinator pages for clients: the list, one client's plan, hours and feed link, and intake.
 
-from flask import Blueprint
+Intake is three forms, each its own transaction: the client and assessment, the treatment plan,
+then enrolments. A refused step writes nothing and shows why on the same form.
+"""
+
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from scheduler.api.feeds import links_for
+from scheduler.extensions import db
+from scheduler.feeds import tokens
+from scheduler.models import (
+    Attendance,
+    Client,
+    PlanPhase,
+    Program,
+    Session,
+    SessionSeries,
+    Staff,
+    TreatmentPlan,
+)
+from scheduler.models.clients import CLIENT_STATUSES
+from scheduler.models.plans import RECOMMENDED_LEVELS
+from scheduler.models.series import SESSION_KINDS
+from scheduler.services import booking, clients, clock, day_sheet, plans, reports
+from scheduler.services.conflicts import ConflictDetected
+from scheduler.services.errors import DomainError, InvalidField
+from scheduler.services.lookup import MAX_ID
+from scheduler.web.access import COORDINATORS, STAFF, page_actor, page_roles
+from scheduler.web.charts import Bar, hours_chart, hours_text
 
 bp = Blueprint("client_pages", __name__)
+bp.add_app_template_filter(hours_text, "hours_text")
+
+# A list page is for finding someone; past this many, the search box is the way.
+LIST_LIMIT = 300
+HISTORY_LIMIT = 60
+CHART_WEEKS = 12
+SHOWN_CLASHES = 5
+KIND_LABELS = {
+    "group": "Group therapy", "individual": "Individual therapy",
+    "behavioral": "Behavioural skills (CBT/DBT)", "family": "Family", "education": "Education",
+    "medical": "Medication management", "peer_support": "Peer support",
+    "assessment": "Assessment", "case_management": "Case management",
+}
+STATUS_LABELS = {
+    "present": "Present", "late": "Late", "left_early": "Left early",
+    "absent_excused": "Absent (excused)", "absent_unexcused": "Absent (unexcused)",
+    "cancelled_by_clinic": "Cancelled by clinic", "leave_of_absence": "Leave of absence",
+}
+DAY_NAMES = {"MO": "Mon", "TU": "Tue", "WE": "Wed", "TH": "Thu", "FR": "Fri", "SA": "Sat",
+             "SU": "Sun"}
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+
+# ---------------------------------------------------------------- forms
+
+
+def _optional_id(value):
+    """Select values: "" means none chosen; anything else must be an id."""
+    if value in (None, "", "None"):
+        return None
+    if isinstance(value, int):
+        return value
+    number = int(value)  # ValueError → WTForms' "Not a valid choice"
+    if not 0 < number <= MAX_ID:
+        raise ValueError("not an id")
+    return number
+
+
+def _in_range(form, field):
+    if field.data is not None and not EARLIEST <= field.data <= LATEST:
+        raise ValidationError(f"Must be between {EARLIEST} and {LATEST}.")
+
+
+class IntakeForm(FlaskForm):
+    """Step 1: an existing client, or a new one, and the intake assessment."""
+
+    client_id = SelectField("Existing client", coerce=_optional_id, validators=[Optional()])
+    name = StringField("New client's full name", validators=[Optional(), Length(max=200)])
+    program_id = SelectField("Program", coerce=_optional_id, validators=[Optional()])
+    admitted_on = DateField("Admitted on", validators=[Optional(), _in_range])
+    assessed_on = DateField("Assessed on", validators=[DataRequired("Enter the date."), _in_range])
+    clinician_id = SelectField("Assessing clinician", coerce=_optional_id,
+                               validators=[DataRequired("Choose the clinician.")])
+    summary = TextAreaField("Summary", validators=[Optional(), Length(max=20000)])
+    recommended_level = SelectField(
+        "Recommended level of care (ASAM)", default="2.1",
+        choices=[SelectChoice(level, level) for level in RECOMMENDED_LEVELS])
+
+    def validate(self, extra_validators=None) -> bool:
+        """A new client needs a name, a program and an admission date; an existing one none."""
+        valid = super().validate(extra_validators)
+        if self.client_id.data is None:
+            for field, message in ((self.name, "Enter a name, or choose an existing client."),
+                                   (self.program_id, "Choose the new client's program."),
+                                   (self.admitted_on, "Enter the admission date.")):
+                if not field.errors and not (field.data.strip() if isinstance(field.data, str)
+                                             else field.data):
+                    field.errors = [*field.errors, message]
+                    valid = False
+        return valid
+
+
+def _plan_form_class():
+    """The plan form with one sessions-a-week input per session kind."""
+
+    class PlanForm(FlaskForm):
+        assessment_id = IntegerField("Assessment", validators=[Optional()])
+        start_date = DateField("Start date", validators=[DataRequired("Enter the date."),
+                                                         _in_range])
+        end_date = DateField("End date (optional)", validators=[Optional(), _in_range])
+        primary_therapist_id = SelectField("Primary therapist", coerce=_optional_id,
+                                           validators=[Optional()])
+        goals = TextAreaField("Goals, one a line", validators=[Optional(), Length(max=20000)])
+        weekly_hours_target = DecimalField(
+            "Weekly hours target", places=2,
+            validators=[Optional(), NumberRange(min=0, max=168)])
+        certified_on = DateField("Certified on (optional)", validators=[Optional(), _in_range])
+        reviewed_on = DateField("Plan reviewed on (optional)",
+                                validators=[Optional(), _in_range])
+
+        def validate_end_date(self, field):
+            if field.data and self.start_date.data and field.data < self.start_date.data:
+                raise ValidationError("Must not be before the start date.")
+
+        def requirement_fields(self):
+            return [(kind, getattr(self, f"per_week_{kind}")) for kind in SESSION_KINDS]
+
+    for kind in SESSION_KINDS:
+        setattr(PlanForm, f"per_week_{kind}", IntegerField(
+            f"{KIND_LABELS[kind]} sessions a week",
+            validators=[Optional(), NumberRange(min=1, max=50)]))
+    return PlanForm
+
+
+PlanForm = _plan_form_class()
+# The service's names for plan fields, as the form calls them.
+PLAN_FIELD_NAMES = {f"phases.0.requirements.{i}.sessions_per_week": f"per_week_{kind}"
+                    for i, kind in enumerate(SESSION_KINDS)}
+
+
+class EnrolForm(FlaskForm):
+    """Step 3: the series to book the client into."""
+
+    series_ids = SelectMultipleField("Series", coerce=int,
+                                     validators=[DataRequired("Choose at least one series.")])
+    start_date = DateField("Book from (optional)", validators=[Optional(), _in_range])
+    skip_conflicting = BooleanField("Skip sessions that clash with the client's other "
+                                    "bookings and book the rest")
+
+
+# ---------------------------------------------------------------- lookups
+
+
+def _client_or_404(client_id: int) -> Client:
+    row = db.session.get(Client, client_id) if 0 < client_id <= MAX_ID else None
+    if row is None:
+        abort(404)
+    return row
+
+
+def _programs() -> list[Program]:
+    return list(db.session.scalars(
+        select(Program).where(Program.is_active.is_(True)).order_by(Program.name, Program.id)))
+
+
+def _staff_choices(first: str):
+    return [SelectChoice("", first)] + [
+        SelectChoice(s.id, s.name) for s in day_sheet.active_staff(db.session)]
+
+
+def _active_plan(client_id: int) -> TreatmentPlan | None:
+    """The active plan with phases and requirements loaded up front (no query per phase)."""
+    return db.session.scalar(
+        select(TreatmentPlan)
+        .where(TreatmentPlan.client_id == client_id, TreatmentPlan.status == "active")
+        .options(selectinload(TreatmentPlan.phases).selectinload(PlanPhase.requirements))
+        .order_by(TreatmentPlan.version.desc()).limit(1)
+    )
+
+
+def _attendance_history(client_id: int, tz) -> list[dict]:
+    """The client's attendance marks, newest first, with the session; one query."""
+    rows = db.session.execute(
+        select(Attendance, Session.title, Session.starts_at)
+        .join(Session, Session.id == Attendance.session_id)
+        .where(Attendance.client_id == client_id)
+        .order_by(Session.starts_at.desc(), Session.id.desc())
+        .limit(HISTORY_LIMIT)
+    ).tuples()
+    return [{"when": starts.astimezone(tz), "title": title,
+             "status": STATUS_LABELS.get(mark.status, mark.status),
+             "absent": mark.status.startswith("absent"),
+             "reason": (mark.reason_code or "").replace("_", " "),
+             "minutes": mark.minutes_attended} for mark, title, starts in rows]
+
+
+def _hours_weeks(client: Client, today: date) -> list[reports.WeekHours]:
+    """The client's rows of the weekly-hours report for the last CHART_WEEKS weeks."""
+    monday = today - timedelta(days=today.weekday())
+    first = monday - timedelta(weeks=CHART_WEEKS - 1)
+    rows = reports.weekly_hours(db.session, client.program_id, first, today)
+    return [row for row in rows if row.client_id == client.id]
+
+
+def _describe(error: DomainError) -> str:
+    if isinstance(error, ConflictDetected):
+        details = list(dict.fromkeys(c.detail for c in error.clashes))
+        shown = details[:SHOWN_CLASHES]
+        if len(details) > SHOWN_CLASHES:
+            shown.append(f"… and {len(details) - SHOWN_CLASHES} more.")
+        return f"{len(error.clashes)} scheduling conflict(s): " + " ".join(shown)
+    return error.message
+
+
+def _put_on_form(form, error: DomainError, renames: dict | None = None) -> bool:
+    """Show an InvalidField under its input; False when the form has no such input."""
+    if not isinstance(error, InvalidField):
+        return False
+    placed = False
+    for name, messages in error.fields.items():
+        field = getattr(form, (renames or {}).get(name, name), None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors) + list(messages)
+            placed = True
+    return placed
+
+
+def _refused(form, error: DomainError, renames: dict | None = None) -> None:
+    """Nothing of a refused step is kept; the reason goes under its input or on top."""
+    db.session.rollback()
+    if not _put_on_form(form, error, renames):
+        flash(_describe(error), "error")
+
+
+# ---------------------------------------------------------------- list and detail
+
+
+@bp.get("/clients")
+@page_roles(*COORDINATORS)
+def index():
+    """Clients by name, searchable, filtered by program and status."""
+    q = (request.args.get("q") or "").strip()[:200]
+    program_id = request.args.get("program", type=int)
+    status = request.args.get("status") or ""
+    if status not in CLIENT_STATUSES:
+        status = ""
+    query = select(Client, Program.name).join(Program, Program.id == Client.program_id)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(Client.name.ilike(pattern, escape="\\")
+                            | Client.preferred_name.ilike(pattern, escape="\\"))
+    if program_id is not None:
+        query = query.where(Client.program_id == program_id)
+    if status:
+        query = query.where(Client.status == status)
+    rows = db.session.execute(
+        query.order_by(Client.name, Client.id).limit(LIST_LIMIT + 1)).tuples().all()
+    return render_template(
+        "clients/index.html", rows=rows[:LIST_LIMIT], more=len(rows) > LIST_LIMIT, q=q,
+        program_id=program_id, status=status, programs=_programs(), statuses=CLIENT_STATUSES)
+
+
+def _detail(client_id: int, status: int = 200, links: dict | None = None):
+    client = _client_or_404(client_id)
+    program = db.session.get(Program, client.program_id)
+    tz = day_sheet.program_zone(db.session, client.program_id)
+    now = clock.now()
+    today = now.astimezone(tz).date()
+    plan = _active_plan(client.id)
+    therapist = (db.session.get(Staff, plan.primary_therapist_id)
+                 if plan and plan.primary_therapist_id else None)
+    weeks = _hours_weeks(client, today)
+    chart = hours_chart(
+        [Bar(row.week_start.strftime("%-d %b"), row.attended_hours, row.target_hours)
+         for row in weeks],
+        f"Hours attended per week by {client.name}, against the weekly target",
+        "client-hours")
+    return render_template(
+        "clients/detail.html", client=client, program=program, plan=plan, therapist=therapist,
+        kind_labels=KIND_LABELS, weeks=weeks, chart=chart, today=today,
+        upcoming=day_sheet.upcoming_for_client(db.session, client.id, now, tz, limit=15),
+        history=_attendance_history(client.id, tz), links=links,
+        has_feed=links is not None or day_sheet.has_live_feed(db.session, "client", client.id),
+        may_write=current_user.role in COORDINATORS,
+    ), status
+
+
+@bp.get("/clients/<int:client_id>")
+@page_roles(*STAFF)
+def detail(client_id: int):
+    """One client: plan, schedule, hours against target, attendance and the feed link."""
+    return _detail(client_id)
+
+
+@bp.post("/clients/<int:client_id>/feed")
+@page_roles(*COORDINATORS)
+def feed(client_id: int):
+    """Make or replace the client's calendar link and show it this once."""
+    client = _client_or_404(client_id)
+    token = tokens.issue(db.session, page_actor(), "client", client.id, clock.now())
+    db.session.commit()
+    # Rendered, not redirected: the token must not travel in the (signed, unencrypted) cookie.
+    return _detail(client.id, 201, links=links_for(token))
+
+
+@bp.post("/clients/<int:client_id>/feed/revoke")
+@page_roles(*COORDINATORS)
+def revoke_feed(client_id: int):
+    """Stop the client's calendar link at once."""
+    client = _client_or_404(client_id)
+    count = tokens.revoke(db.session, page_actor(), "client", client.id, clock.now())
+    db.session.commit()
+    flash("Calendar link revoked: it stops working now." if count
+          else "There was no calendar link to revoke.", "success")
+    return redirect(url_for(".detail", client_id=client.id), code=303)
+
+
+# ---------------------------------------------------------------- intake
+
+
+def _intake_form(form: IntakeForm | None = None) -> IntakeForm:
+    form = form or IntakeForm()
+    # Two columns, not whole rows: a large clinic lists hundreds of clients here.
+    form.client_id.choices = [SelectChoice("", "New client")] + [
+        SelectChoice(client_id, name) for client_id, name in db.session.execute(
+            select(Client.id, Client.name).where(Client.status == "active")
+            .order_by(Client.name, Client.id))]
+    form.program_id.choices = [SelectChoice("", "Choose a program")] + [
+        SelectChoice(p.id, p.name) for p in _programs()]
+    form.clinician_id.choices = _staff_choices("Choose a clinician")
+    return form
+
+
+@bp.route("/intake", methods=["GET", "POST"])
+@page_roles(*COORDINATORS)
+def intake():
+    """Step 1: choose or admit the client and record the intake assessment."""
+    form = _intake_form()
+    if request.method == "GET":
+        if form.assessed_on.data is None:
+            form.assessed_on.data = clock.now().date()
+        return render_template("clients/intake.html", form=form, step=1)
+    if not form.validate_on_submit():
+        return render_template("clients/intake.html", form=form, step=1), 422
+    actor = page_actor()
+    try:
+        client_id = form.client_id.data
+        if client_id is None:
+            client_id = clients.create_client(
+                db.session, actor, name=form.name.data.strip(), program_id=form.program_id.data,
+                admitted_on=form.admitted_on.data).id
+        assessment = plans.record_assessment(
+            db.session, actor, client_id, assessed_on=form.assessed_on.data,
+            clinician_id=form.clinician_id.data, kind="intake",
+            summary=(form.summary.data or "").strip() or None,
+            recommended_level=form.recommended_level.data)
+    except DomainError as error:
+        _refused(form, error)
+        return render_template("clients/intake.html", form=_intake_form(form), step=1), \
+            error.status
+    db.session.commit()
+    flash("Assessment recorded. Now write the treatment plan.", "success")
+    return redirect(url_for(".intake_plan", client_id=client_id, assessment=assessment.id),
+                    code=303)
+
+
+def _plan_page(client: Client, form, status: int = 200):
+    form.primary_therapist_id.choices = _staff_choices("None yet")
+    program = db.session.get(Program, client.program_id)
+    return render_template("clients/intake_plan.html", form=form, client=client,
+                           program=program, step=2), status
+
+
+@bp.route("/intake/<int:client_id>/plan", methods=["GET", "POST"])
+@page_roles(*COORDINATORS)
+def intake_plan(client_id: int):
+    """Step 2: the treatment plan; the target defaults from the program's level of care."""
+    client = _client_or_404(client_id)
+    form = PlanForm()
+    if request.method == "GET":
+        program = db.session.get(Program, client.program_id)
+        form.assessment_id.data = request.args.get("assessment", type=int)
+        form.start_date.data = form.start_date.data or clock.now().date()
+        form.weekly_hours_target.data = program.min_weekly_hours
+        return _plan_page(client, form)
+    form.primary_therapist_id.choices = _staff_choices("None yet")
+    if not form.validate_on_submit():
+        return _plan_page(client, form, 422)
+    requirements = [{"kind": kind, "sessions_per_week": field.data}
+                    for kind, field in form.requirement_fields() if field.data]
+    goals = [line.strip() for line in (form.goals.data or "").splitlines() if line.strip()]
+    try:
+        plans.create_plan(
+            db.session, page_actor(), client.id, start_date=form.start_date.data,
+            end_date=form.end_date.data, primary_therapist_id=form.primary_therapist_id.data,
+            goals=goals, weekly_hours_target=form.weekly_hours_target.data,
+            assessment_id=form.assessment_id.data, certified_on=form.certified_on.data,
+            reviewed_on=form.reviewed_on.data,
+            # One open-ended phase holds the weekly requirements; tapering is a later revision.
+            phases=[{"name": "Intake", "first_week": 1, "last_week": None,
+                     "requirements": requirements}] if requirements else [])
+    except DomainError as error:
+        _refused(form, error, PLAN_FIELD_NAMES)
+        return _plan_page(client, form, error.status)
+    db.session.commit()
+    flash("Treatment plan saved. Now book the client into series.", "success")
+    return redirect(url_for(".intake_enrol", client_id=client.id), code=303)
+
+
+def _series_of(program_id: int) -> list[SessionSeries]:
+    return list(db.session.scalars(
+        select(SessionSeries)
+        .where(SessionSeries.program_id == program_id, SessionSeries.status == "active")
+        .order_by(SessionSeries.title, SessionSeries.id)))
+
+
+def _series_label(series: SessionSeries) -> str:
+    days = ""
+    for part in series.rrule.split(";"):
+        if part.startswith("BYDAY="):
+            days = "/".join(DAY_NAMES.get(d[-2:], d) for d in part[6:].split(","))
+    return (f"{series.title} — {KIND_LABELS.get(series.kind, series.kind)}, {days} "
+            f"{series.start_time.strftime('%H:%M')} ({series.duration_minutes} min)").strip()
+
+
+def _enrol_page(client: Client, form, status: int = 200, done=None):
+    form.series_ids.choices = [SelectChoice(s.id, _series_label(s))
+                               for s in _series_of(client.program_id)]
+    return render_template("clients/intake_enrol.html", form=form, client=client, step=3,
+                           done=done), status
+
+
+@bp.route("/intake/<int:client_id>/enrol", methods=["GET", "POST"])
+@page_roles(*COORDINATORS)
+def intake_enrol(client_id: int):
+    """Step 3: enrol the client in series; a conflict refuses them all and names the clash."""
+    client = _client_or_404(client_id)
+    form = EnrolForm()
+    if request.method == "GET":
+        return _enrol_page(client, form)
+    form.series_ids.choices = [SelectChoice(s.id, s.title) for s in _series_of(client.program_id)]
+    if not form.validate_on_submit():
+        return _enrol_page(client, form, 422)
+    now = clock.now()
+    results = []
+    try:
+        for series_id in form.series_ids.data:
+            results.append(booking.enroll_client(
+                db.session, page_actor(), series_id, client.id, now=now,
+                start_date=form.start_date.data, skip_conflicting=form.skip_conflicting.data))
+    except DomainError as error:
+        # All or none: one refused series leaves the others unbooked too.
+        _refused(form, error, {"client_id": "series_ids"})
+        return _enrol_page(client, form, error.status)
+    booked = sum(r.booked for r in results)
+    waitlisted = sum(r.waitlisted for r in results)
+    skipped = sum(len(r.skipped) for r in results)
+    db.session.commit()
+    message = f"{client.name} enrolled in {len(results)} series: {booked} sessions booked"
+    if waitlisted:
+        message += f", waitlisted for {waitlisted}"
+    if skipped:
+        message += f", {skipped} clashing sessions skipped"
+    flash(message + ".", "success")
+    return redirect(url_for(".detail", client_id=client.id), code=303)

@@ -1,5 +1,172 @@
-"""Placeholder: filled in by the page work for this area."""
+"""The clinician's day: today's sessions, and the roster marked with one tap per client."""
 
-from flask import Blueprint
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from scheduler.extensions import db
+from scheduler.models.attendance import REASON_CODES
+from scheduler.services import attendance, clock, day_sheet
+from scheduler.services.errors import DomainError, InvalidField
+from scheduler.web.access import COORDINATORS, STAFF, page_actor, page_roles
 
 bp = Blueprint("clinician", __name__)
+
+# The five marks a roster offers; the clinic-side statuses (cancelled, leave) are set elsewhere.
+MARKS = (
+    ("present", "Present"),
+    ("late", "Late"),
+    ("left_early", "Left early"),
+    ("absent_excused", "Absent (excused)"),
+    ("absent_unexcused", "Absent (unexcused)"),
+)
+MARK_LABELS = dict(MARKS)
+REASONS = tuple((code, code.replace("_", " ").capitalize()) for code in REASON_CODES)
+FIELD_LABELS = {"reason_code": "Reason", "arrived_at": "Arrival time", "left_at": "Leaving time",
+                "status": "Status", "client_id": "Client", "code": "Code", "pin": "PIN",
+                "reason": "Reason for the change", "at": "Time"}
+
+
+def describe(error: DomainError) -> str:
+    """A domain refusal in words for a page: the field's label, not its JSON path."""
+    if isinstance(error, InvalidField):
+        return " ".join(
+            f"{FIELD_LABELS.get(path.rsplit('.', 1)[-1], path)}: {' '.join(messages)}"
+            for path, messages in error.fields.items()
+        )
+    return error.message
+
+
+def policy() -> attendance.Policy:
+    """The clinic's attendance rules from configuration, as the API reads them."""
+    return attendance.Policy(
+        lock_days=current_app.config["ATTENDANCE_LOCK_DAYS"],
+        grace_minutes=current_app.config["CHECKIN_GRACE_MINUTES"],
+    )
+
+
+def _wants_json() -> bool:
+    # roster.js asks for JSON; a plain form post gets the redirect.
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+@bp.get("/today")
+@page_roles(*STAFF)
+def today():
+    """Today's sessions: a clinician's own; coordinators and admins pick any staff member."""
+    tz = day_sheet.program_zone(db.session)
+    today_local = clock.now().astimezone(tz).date()
+    try:
+        day = date.fromisoformat(request.args.get("day") or today_local.isoformat())
+    except ValueError:
+        # A mistyped date in the address bar shows today rather than an error page.
+        day = today_local
+    staff = []
+    if current_user.role == "clinician":
+        staff_id = current_user.staff_id
+        # A clinician account not linked to a staff record facilitates nothing.
+        entries = (day_sheet.clinic_day(db.session, day, tz, staff_id=staff_id)
+                   if staff_id is not None else [])
+    else:
+        staff_id = request.args.get("staff", type=int)
+        staff = day_sheet.active_staff(db.session)
+        entries = day_sheet.clinic_day(db.session, day, tz, staff_id=staff_id)
+    return render_template("clinician/today.html", day=day, tz=tz, entries=entries,
+                           staff=staff, staff_id=staff_id, is_today=day == today_local,
+                           previous=day - timedelta(days=1), following=day + timedelta(days=1))
+
+
+def _arrival(session, now: datetime, typed: str | None, tz) -> datetime:
+    """The time typed (HH:MM, local, on the session's day), else now held within the session."""
+    if typed:
+        try:
+            clock_time = datetime.strptime(typed, "%H:%M").time()
+        except ValueError:
+            raise InvalidField("at", "must be a time like 18:25.", location="form") from None
+        local_day = session.starts_at.astimezone(tz).date()
+        return datetime.combine(local_day, clock_time, tzinfo=tz).astimezone(
+            session.starts_at.tzinfo)
+    return min(max(now, session.starts_at), session.ends_at)
+
+
+def _roster_page(session, status: int = 200):
+    tz = ZoneInfo(session.timezone)
+    opens, closes = attendance.checkin_window(session)
+    lines = day_sheet.roster_sheet(db.session, session.id)
+    locked = attendance.is_locked(session, clock.now(), policy())
+    return render_template(
+        "clinician/roster.html", session=session, lines=lines, marks=MARKS, reasons=REASONS,
+        locked=locked, may_unlock=current_user.role in COORDINATORS,
+        marks_dict=MARK_LABELS,
+        code=attendance.checkin_code(current_app.config["SECRET_KEY"], session),
+        opens=opens.astimezone(tz), closes=closes.astimezone(tz), tz=tz,
+        starts=session.starts_at.astimezone(tz), ends=session.ends_at.astimezone(tz),
+    ), status
+
+
+@bp.route("/sessions/<int:session_id>/roster", methods=["GET", "POST"])
+@page_roles(*STAFF)
+def roster(session_id: int):
+    """The booked clients with a tap per status; any staff member may mark, as in the API."""
+    session = day_sheet.session_with_room(db.session, session_id)
+    if session is None:
+        abort(404)
+    if request.method == "GET":
+        return _roster_page(session)
+
+    now = clock.now()
+    try:
+        record = _record_from_form(session, now)
+        attendance.record_roster(
+            db.session, page_actor(), current_user.role, session.id, [record],
+            now=now, policy=policy(), reason=request.form.get("reason") or None,
+        )
+    except DomainError as error:
+        # Nothing of a refused mark is kept.
+        db.session.rollback()
+        if _wants_json():
+            return jsonify(error=describe(error)), error.status
+        flash(describe(error), "error")
+        session = day_sheet.session_with_room(db.session, session_id)
+        return _roster_page(session, error.status)
+    db.session.commit()
+    label = MARK_LABELS[record["status"]].lower()
+    if _wants_json():
+        return jsonify(client_id=record["client_id"], status=record["status"],
+                       message=f"Marked {label}.")
+    flash(f"Marked {label}.", "success")
+    return redirect(url_for(".roster", session_id=session.id), code=303)
+
+
+def _record_from_form(session, now: datetime) -> dict:
+    """The one record a tap sends, with the times the service asks for late and left early."""
+    client_id = request.form.get("client_id", type=int)
+    if client_id is None:
+        raise InvalidField("client_id", "is missing.", location="form")
+    status = request.form.get("status", "")
+    if status not in MARK_LABELS:
+        raise InvalidField("status", "choose one of the buttons.", location="form")
+    # A reason typed before switching to "present" would stick to a record that needs none.
+    reason = (request.form.get("reason_code") or None) if status != "present" else None
+    record = {"client_id": client_id, "status": status, "reason_code": reason}
+    # Typed times are the room's wall clock, which is the session's own zone.
+    tz = ZoneInfo(session.timezone)
+    if status == "late":
+        record["arrived_at"] = _arrival(session, now, request.form.get("at"), tz)
+    elif status == "left_early":
+        left = _arrival(session, now, request.form.get("at"), tz)
+        # Leaving in the session's first minute still needs a moment after the start.
+        record["left_at"] = max(left, session.starts_at + timedelta(minutes=1))
+    return record

@@ -1,5 +1,59 @@
-"""Placeholder: filled in by the page work for this area."""
+"""The front-desk kiosk: a staff-signed-in tablet where clients check in with their PIN."""
 
-from flask import Blueprint
+import re
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from scheduler.extensions import db
+from scheduler.models import Client
+from scheduler.services import clock, day_sheet, kiosk
+from scheduler.services.errors import DomainError, InvalidField
+from scheduler.web.access import STAFF, page_actor, page_roles
+from scheduler.web.clinician import describe, policy
 
 bp = Blueprint("kiosk_pages", __name__)
+
+PIN = re.compile(r"^\d{4,6}$")
+
+
+def display_name(client: Client) -> str:
+    """First name and last initial: enough to find oneself, little for onlookers to read."""
+    parts = client.name.split()
+    first = client.preferred_name or (parts[0] if parts else "")
+    initial = f" {parts[-1][0]}." if len(parts) > 1 else ""
+    return first + initial
+
+
+def _page(status: int = 200, headers: dict | None = None):
+    arrivals = day_sheet.kiosk_arrivals(db.session, clock.now())
+    body = render_template("kiosk/index.html",
+                           arrivals=[(c.id, display_name(c)) for c in arrivals])
+    return body, status, headers or {}
+
+
+@bp.route("/kiosk", methods=["GET", "POST"])
+@page_roles(*STAFF)
+def index():
+    """Pick your name, type your PIN, and you are checked in."""
+    if request.method == "GET":
+        return _page()
+    client_id = request.form.get("client_id", type=int)
+    pin = (request.form.get("pin") or "").strip()
+    try:
+        if client_id is None:
+            raise InvalidField("client_id", "choose your name.", "form")
+        if not PIN.match(pin):
+            raise InvalidField("pin", "must be 4 to 6 digits.", "form")
+        outcome = kiosk.check_in(db.session, page_actor(), client_id, pin, now=clock.now(),
+                                 policy=policy())
+    except DomainError as error:
+        db.session.rollback()
+        flash(describe(error), "error")
+        return _page(error.status)
+    # Kept either way: a wrong PIN must count towards the pause even though it fails.
+    db.session.commit()
+    if outcome.error is not None:
+        flash(describe(outcome.error), "error")
+        return _page(outcome.error.status, getattr(outcome.error, "headers", None))
+    flash("You are checked in. Welcome!", "success")
+    return redirect(url_for(".index"), code=303)

@@ -1,5 +1,100 @@
-"""Placeholder: filled in by the page work for this area."""
+"""The client's own pages, phone-first: upcoming sessions, hours this week, the calendar
+link and self check-in with the room's code."""
 
-from flask import Blueprint
+import re
+from datetime import timedelta
+from urllib.parse import quote
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from scheduler.extensions import db
+from scheduler.feeds import qr, tokens
+from scheduler.models import Client
+from scheduler.services import attendance, clock, day_sheet, reports
+from scheduler.services.errors import DomainError, InvalidField
+from scheduler.web.access import page_actor, page_roles
+from scheduler.web.clinician import describe, policy
 
 bp = Blueprint("portal", __name__)
+
+CODE = re.compile(r"^\d{6}$")
+
+
+def feed_links(token: str) -> dict:
+    """The feed's https, webcal and Google links and a QR code, built as the feed API does."""
+    path = url_for("feeds.feed", token=token)
+    base = current_app.config.get("FEED_BASE_URL")
+    url = base.rstrip("/") + path if base else url_for("feeds.feed", token=token, _external=True)
+    webcal = "webcal://" + url.split("://", 1)[1]
+    google = "https://calendar.google.com/calendar/render?cid=" + quote(webcal, safe="")
+    return {"url": url, "webcal": webcal, "google": google, "qr_svg": qr.svg(webcal)}
+
+
+def _week_hours(client: Client, today):
+    """This week's row of the weekly-hours report for the client, or None before admission."""
+    monday = today - timedelta(days=today.weekday())
+    rows = reports.weekly_hours(db.session, client.program_id, monday, monday)
+    return next((row for row in rows if row.client_id == client.id), None)
+
+
+def _home(status: int = 200, links: dict | None = None):
+    client = db.session.get(Client, current_user.client_id)
+    tz = day_sheet.program_zone(db.session, client.program_id)
+    now = clock.now()
+    return render_template(
+        "portal/home.html", client=client, tz=tz,
+        upcoming=day_sheet.upcoming_for_client(db.session, client.id, now, tz),
+        waitlist=day_sheet.waitlist_for_client(db.session, client.id, now, tz),
+        hours=_week_hours(client, now.astimezone(tz).date()),
+        links=links,
+        has_feed=links is not None or day_sheet.has_live_feed(db.session, "client", client.id),
+    ), status
+
+
+@bp.get("/me")
+@page_roles("client")
+def home():
+    """The client's start page."""
+    return _home()
+
+
+@bp.post("/me/feed")
+@page_roles("client")
+def feed():
+    """Make (or replace) the client's calendar link and show it this once."""
+    token = tokens.issue(db.session, page_actor(), "client", current_user.client_id, clock.now())
+    db.session.commit()
+    # Rendered, not redirected: the token must not travel in the (signed, unencrypted) cookie.
+    page, status = _home(201, links=feed_links(token))
+    # The secret link is in this page alone: no cache may keep a copy of it.
+    return page, status, {"Cache-Control": "no-store"}
+
+
+@bp.post("/me/checkin")
+@page_roles("client")
+def checkin():
+    """Self check-in with the six digits shown in the room."""
+    code = (request.form.get("code") or "").strip()
+    try:
+        if not CODE.match(code):
+            raise InvalidField("code", "enter the six digits shown in the room.", "form")
+        outcome = attendance.self_check_in(
+            db.session, page_actor(), current_user.client_id, code, now=clock.now(),
+            secret=current_app.config["SECRET_KEY"], policy=policy(),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        flash(describe(error), "error")
+        return _home(error.status)
+    # Kept either way: a wrong code must count towards the pause even though it fails.
+    db.session.commit()
+    if outcome.error is not None:
+        flash(describe(outcome.error), "error")
+        page, status = _home(outcome.error.status)
+        headers = getattr(outcome.error, "headers", None) or {}
+        return page, status, headers
+    row = outcome.attendance
+    word = "late" if row.status == "late" else "present"
+    flash(f"You are checked in ({word}). Welcome!", "success")
+    return redirect(url_for(".home"), code=303)

@@ -1,5 +1,189 @@
-"""Placeholder: filled in by the page work for this area."""
+"""Report pages: hours against target, attendance rates and census for a period, and the
+follow-up list. The numbers come straight from services.reports; CSV files from the API."""
 
-from flask import Blueprint
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from flask import Blueprint, render_template, request
+from sqlalchemy import select
+
+from scheduler.extensions import db
+from scheduler.models import Client, Program
+from scheduler.services import clock, day_sheet, reports
+from scheduler.services.errors import DomainError, InvalidField
+from scheduler.web.access import COORDINATORS, STAFF, page_roles
+from scheduler.web.charts import Bar, hours_chart, hours_text
 
 bp = Blueprint("report_pages", __name__)
+bp.add_app_template_filter(hours_text, "hours_text")
+
+# The census covers at most this many days (the service's limit), so the page's range does too.
+MAX_DAYS = reports.MAX_DAYS
+DEFAULT_WEEKS = 4
+FIELD_LABELS = {"from": "From", "to": "To", "program_id": "Program", "program": "Program"}
+
+
+def _programs() -> list[Program]:
+    return list(db.session.scalars(
+        select(Program).where(Program.is_active.is_(True)).order_by(Program.name, Program.id)))
+
+
+def _program_choice(programs: list[Program]) -> int | None:
+    """The program asked for, else the first one; an unknown id is the service's to refuse."""
+    raw = request.args.get("program")
+    if raw in (None, ""):
+        return programs[0].id if programs else None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidField("program", "choose a program from the list.", "query") from None
+
+
+def _date_arg(name: str, default: date) -> date:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidField(name, "must be a date like 2027-02-01.", "query") from None
+
+
+def _client_names(program_id: int) -> dict[int, str]:
+    """Names of the program's clients in one query, for every table on the page."""
+    return dict(db.session.execute(
+        select(Client.id, Client.name).where(Client.program_id == program_id)).all())
+
+
+def _describe(error: DomainError) -> str:
+    if isinstance(error, InvalidField):
+        return " ".join(f"{FIELD_LABELS.get(path, path)}: {' '.join(messages)}"
+                        for path, messages in error.fields.items())
+    return error.message
+
+
+def _week_summary(rows: list[reports.WeekHours]) -> list[dict]:
+    """Per week: clients counted, hours attended in total and per client, target, met."""
+    weeks: dict[date, dict] = {}
+    for row in rows:
+        week = weeks.setdefault(row.week_start, {
+            "week_start": row.week_start, "clients": 0, "attended": Decimal(0),
+            "scheduled": Decimal(0), "targets": Decimal(0), "with_target": 0, "met": 0})
+        week["clients"] += 1
+        week["attended"] += row.attended_hours
+        week["scheduled"] += row.scheduled_hours
+        if row.target_hours is not None:
+            week["targets"] += row.target_hours
+            week["with_target"] += 1
+            week["met"] += bool(row.met)
+    out = []
+    for week in sorted(weeks.values(), key=lambda w: w["week_start"]):
+        n = week["clients"]
+        week["average"] = (week["attended"] / n).quantize(Decimal("0.01")) if n else Decimal(0)
+        week["average_target"] = ((week["targets"] / week["with_target"]).quantize(
+            Decimal("0.01")) if week["with_target"] else None)
+        out.append(week)
+    return out
+
+
+def _by_client(rows: list[reports.WeekHours]) -> dict[int, dict[date, reports.WeekHours]]:
+    table: dict[int, dict[date, reports.WeekHours]] = defaultdict(dict)
+    for row in rows:
+        table[row.client_id][row.week_start] = row
+    return table
+
+
+def _csv_link(name: str, **params) -> str:
+    return f"/api/v1/reports/{name}?" + urlencode({**params, "format": "csv"})
+
+
+@bp.get("/reports")
+@page_roles(*COORDINATORS)
+def index():
+    """Weekly hours (table and chart), attendance rates and census for a program and period."""
+    programs = _programs()
+    now = clock.now()
+    today = now.date()
+    monday = today - timedelta(days=today.weekday())
+    context = {"programs": programs, "program_id": None, "error": None,
+               "first": monday - timedelta(weeks=DEFAULT_WEEKS - 1),
+               "last": monday + timedelta(days=6)}
+    try:
+        context["program_id"] = _program_choice(programs)
+        # The default period is the last weeks on the program's own calendar.
+        today = now.astimezone(day_sheet.program_zone(db.session, context["program_id"])).date()
+        monday = today - timedelta(days=today.weekday())
+        context["first"] = monday - timedelta(weeks=DEFAULT_WEEKS - 1)
+        context["last"] = monday + timedelta(days=6)
+        context["first"] = first = _date_arg("from", context["first"])
+        context["last"] = last = _date_arg("to", context["last"])
+        if context["program_id"] is not None:
+            context.update(_report(context["program_id"], first, last, now))
+    except DomainError as error:
+        db.session.rollback()
+        context["error"] = _describe(error)
+        return render_template("reports/index.html", **context), error.status
+    return render_template("reports/index.html", **context)
+
+
+def _report(program_id: int, first: date, last: date, now) -> dict:
+    """Everything the page shows for one program and period: three reports, one name lookup."""
+    if (last - first).days + 1 > MAX_DAYS:
+        raise InvalidField("to", f"the page covers at most {MAX_DAYS} days.", "query")
+    hours = reports.weekly_hours(db.session, program_id, first, last)
+    rates = reports.attendance_rates(db.session, program_id, first, last, "client", now)
+    census = reports.census(db.session, program_id, first, last)
+    tz = day_sheet.program_zone(db.session, program_id)
+    summary = _week_summary(hours)
+    names = _client_names(program_id)
+    by_client = _by_client(hours)
+    params = {"program_id": program_id, "from": first.isoformat(), "to": last.isoformat()}
+    return {
+        "weeks": summary,
+        "hours_clients": sorted(by_client, key=lambda cid: (names.get(cid, ""), cid)),
+        "by_client": by_client,
+        "names": names,
+        "rates": rates,
+        "census": [(row, row.session.starts_at.astimezone(tz)) for row in census],
+        "chart": hours_chart(
+            [Bar(w["week_start"].strftime("%-d %b"), w["average"], w["average_target"])
+             for w in summary],
+            "Average hours attended per client each week, against the average target",
+            "program-hours", value_label="attended per client on average"),
+        "csv": {
+            "weekly_hours": _csv_link("weekly-hours", **params),
+            "attendance_rates": _csv_link("attendance-rates", by="client", **params),
+            "census": _csv_link("census", **params),
+        },
+    }
+
+
+@bp.get("/follow-up")
+@page_roles(*STAFF)
+def follow_up():
+    """Who needs a call: absence runs, discharge reviews, paperwork due, hours below target."""
+    programs = _programs()
+    context = {"programs": programs, "program_id": None, "error": None}
+    try:
+        program_id = context["program_id"] = _program_choice(programs)
+        if program_id is not None:
+            now = clock.now()
+            rows = reports.follow_up(db.session, program_id, now)
+            below = reports.below_target(db.session, program_id, now)
+            tz = day_sheet.program_zone(db.session, program_id)
+            context.update(
+                names=_client_names(program_id), tz=tz,
+                streaks=[r for r in rows if "absence_streak" in r.reasons],
+                reviews=[r for r in rows if "discharge_review" in r.reasons],
+                paperwork=[r for r in rows if r.certification_due or r.review_due],
+                below=below, today=now.astimezone(tz).date(),
+                csv={"follow_up": _csv_link("follow-up", program_id=program_id),
+                     "below_target": _csv_link("below-target", program_id=program_id)},
+            )
+    except DomainError as error:
+        db.session.rollback()
+        context["error"] = _describe(error)
+        return render_template("reports/follow_up.html", **context), error.status
+    return render_template("reports/follow_up.html", **context)

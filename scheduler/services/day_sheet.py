@@ -1,0 +1,185 @@
+"""Read-only lists for the pages: a clinician's day, a session's roster sheet, a client's
+schedule and who may check in at the kiosk now. Each is a constant number of queries."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession, selectinload
+
+from scheduler.models import (
+    Attendance,
+    Booking,
+    Client,
+    FeedToken,
+    Program,
+    Room,
+    Session,
+    Staff,
+)
+from scheduler.services import booking
+from scheduler.services.attendance import CHECKIN_OPENS
+from scheduler.services.sessions import SessionFilter, list_sessions
+
+# A clinic day holds tens of sessions; this only guards against a runaway page.
+MAX_DAY_SESSIONS = 500
+
+
+@dataclass
+class DayEntry:
+    """One session as the Today page lists it."""
+
+    session: Session
+    starts: datetime
+    ends: datetime
+    room_name: str | None
+    booked: int
+    waitlisted: int
+
+
+@dataclass
+class RosterLine:
+    """A booked client on the roster, with what has been recorded so far."""
+
+    client: Client
+    attendance: Attendance | None
+
+
+@dataclass
+class UpcomingSession:
+    session: Session
+    starts: datetime
+    ends: datetime
+    room_name: str | None
+    # What was recorded so far (e.g. "present" after checking in), or None.
+    attendance_status: str | None = None
+
+
+@dataclass
+class WaitlistPlace:
+    session: Session
+    starts: datetime
+    position: int
+
+
+def program_zone(db: DbSession, program_id: int | None = None) -> ZoneInfo:
+    """The program's IANA zone; without a program, the first program's (one clinic, one zone)."""
+    query = select(Program.timezone)
+    if program_id is not None:
+        query = query.where(Program.id == program_id)
+    name = db.scalar(query.order_by(Program.id).limit(1))
+    return ZoneInfo(name or "UTC")
+
+
+def _room_names(db: DbSession, sessions) -> dict[int, str]:
+    """Room names for the sessions in one query (an ORM Result would be taken for a mapping)."""
+    room_ids = {s.room_id for s in sessions if s.room_id is not None}
+    if not room_ids:
+        return {}
+    return dict(db.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
+
+
+def clinic_day(db: DbSession, day: date, tz: ZoneInfo, *,
+               staff_id: int | None = None) -> list[DayEntry]:
+    """Sessions overlapping the local day, optionally only one facilitator's, with seat counts."""
+    lo = datetime.combine(day, time.min, tzinfo=tz)
+    hi = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+    sessions, _ = list_sessions(db, SessionFilter(staff_id=staff_id, starts_from=lo,
+                                                  starts_to=hi), limit=MAX_DAY_SESSIONS)
+    rooms = _room_names(db, sessions)
+    tally = booking.counts(db, [s.id for s in sessions])
+    return [
+        DayEntry(s, s.starts_at.astimezone(tz), s.ends_at.astimezone(tz), rooms.get(s.room_id),
+                 *tally[s.id])
+        for s in sessions
+    ]
+
+
+def active_staff(db: DbSession) -> list[Staff]:
+    """Staff who may facilitate, by name, for the Today page's filter."""
+    return list(db.scalars(select(Staff).where(Staff.is_active.is_(True))
+                           .order_by(Staff.name, Staff.id)))
+
+
+def session_with_room(db: DbSession, session_id: int) -> Session | None:
+    """The session with its room and facilitators loaded, or None."""
+    return db.scalar(
+        select(Session).where(Session.id == session_id)
+        .options(selectinload(Session.facilitators), selectinload(Session.room))
+    )
+
+
+def roster_sheet(db: DbSession, session_id: int) -> list[RosterLine]:
+    """Booked clients by name with their attendance row (or None); one query."""
+    rows = db.execute(
+        select(Client, Attendance)
+        .join(Booking, Booking.client_id == Client.id)
+        .outerjoin(Attendance, Attendance.booking_id == Booking.id)
+        .where(Booking.session_id == session_id, Booking.status == "booked")
+        .order_by(Client.name, Client.id)
+    ).tuples()
+    return [RosterLine(client, row) for client, row in rows]
+
+
+def upcoming_for_client(db: DbSession, client_id: int, now: datetime, tz: ZoneInfo,
+                        *, limit: int = 20) -> list[UpcomingSession]:
+    """The client's booked, scheduled sessions that have not ended, soonest first."""
+    rows = db.execute(
+        select(Session, Attendance.status).join(Booking, Booking.session_id == Session.id)
+        .outerjoin(Attendance, Attendance.booking_id == Booking.id)
+        .where(Booking.client_id == client_id, Booking.status == "booked",
+               Session.status == "scheduled", Session.ends_at > now)
+        .order_by(Session.starts_at, Session.id).limit(limit)
+    ).tuples().all()
+    rooms = _room_names(db, [s for s, _ in rows])
+    return [UpcomingSession(s, s.starts_at.astimezone(tz), s.ends_at.astimezone(tz),
+                            rooms.get(s.room_id), status) for s, status in rows]
+
+
+def waitlist_for_client(db: DbSession, client_id: int, now: datetime,
+                        tz: ZoneInfo) -> list[WaitlistPlace]:
+    """The client's places in queues of future sessions, with positions; two queries."""
+    mine = db.execute(
+        select(Booking.id, Session)
+        .join(Session, Session.id == Booking.session_id)
+        .where(Booking.client_id == client_id, Booking.status == "waitlisted",
+               Session.status == "scheduled", Session.ends_at > now)
+        .order_by(Session.starts_at, Session.id)
+    ).tuples().all()
+    if not mine:
+        return []
+    # Every queue the client is in, in first-come order, so positions need no query each.
+    queue = db.execute(
+        select(Booking.id, Booking.session_id)
+        .where(Booking.session_id.in_([s.id for _, s in mine]), Booking.status == "waitlisted")
+        .order_by(Booking.session_id, Booking.waitlisted_at, Booking.id)
+    ).all()
+    positions: dict[int, int] = {}
+    seen: dict[int, int] = {}
+    for booking_id, session_id in queue:
+        seen[session_id] = seen.get(session_id, 0) + 1
+        positions[booking_id] = seen[session_id]
+    return [WaitlistPlace(s, s.starts_at.astimezone(tz), positions[b]) for b, s in mine]
+
+
+def kiosk_arrivals(db: DbSession, now: datetime) -> list[Client]:
+    """Clients with a kiosk PIN and a booked session open for check-in now, by name."""
+    return list(db.scalars(
+        select(Client).where(
+            Client.kiosk_pin_hash.is_not(None),
+            Client.id.in_(
+                select(Booking.client_id).join(Session, Session.id == Booking.session_id)
+                .where(Booking.status == "booked", Session.status == "scheduled",
+                       Session.starts_at <= now + CHECKIN_OPENS, Session.ends_at >= now)
+            ),
+        ).order_by(Client.name, Client.id)
+    ))
+
+
+def has_live_feed(db: DbSession, kind: str, owner_id: int) -> bool:
+    """Whether the owner already has a working feed link (its token is never shown again)."""
+    return db.scalar(
+        select(FeedToken.id).where(FeedToken.owner_kind == kind, FeedToken.owner_id == owner_id,
+                                   FeedToken.revoked_at.is_(None)).limit(1)
+    ) is not None
