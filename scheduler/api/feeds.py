@@ -1,8 +1,5 @@
 """Feed links: create or rotate (POST) and revoke (DELETE) the secret URL of a calendar feed."""
 
-from urllib.parse import quote
-
-from flask import current_app, url_for
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
@@ -10,7 +7,8 @@ from marshmallow import Schema, fields
 
 from scheduler.api.access import WRITE, current_actor, require_login
 from scheduler.extensions import db
-from scheduler.feeds import qr, tokens
+from scheduler.feeds import tokens
+from scheduler.feeds.links import links_for
 from scheduler.services import clock
 
 URL_PREFIX = ""
@@ -27,16 +25,6 @@ class FeedLinkOut(Schema):
                                      "open in their calendar app."})
     google = fields.String(metadata={"description": "Google Calendar's add-by-URL link."})
     qr_svg = fields.String(metadata={"description": "SVG QR code of the webcal link."})
-
-
-def links_for(token: str) -> dict:
-    """The feed's https, webcal and Google links, and a QR code of the webcal one."""
-    path = url_for("feeds.feed", token=token)
-    base = current_app.config.get("FEED_BASE_URL")
-    url = base.rstrip("/") + path if base else url_for("feeds.feed", token=token, _external=True)
-    webcal = "webcal://" + url.split("://", 1)[1]
-    google = "https://calendar.google.com/calendar/render?cid=" + quote(webcal, safe="")
-    return {"url": url, "webcal": webcal, "google": google, "qr_svg": qr.svg(webcal)}
 
 
 def _allowed(kind: str, owner_id: int) -> bool:

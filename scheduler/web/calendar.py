@@ -1,6 +1,6 @@
 """Coordinator pages: the week calendar, one session and its overrides, series and enrolment."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -49,6 +49,7 @@ from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import MAX_ID
 from scheduler.web.access import COORDINATORS, page_actor, page_roles
+from scheduler.web.form_fields import in_range, optional_id
 
 bp = Blueprint("calendar", __name__)
 
@@ -63,35 +64,17 @@ KIND_LABELS = {
 WEEKDAYS = [SelectChoice(code, name) for code, name in WEEKDAY_NAMES]
 # Dates a form may carry: far-off years overflow datetime arithmetic, and a series starting in
 # year 1 would materialise every week since (the API keeps the same bounds).
-EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 # A page lists this many clashes; an enrolment over months can hit dozens.
 SHOWN_CLASHES = 5
-
-
-def _optional_id(value):
-    """Select values: "" means none chosen; anything else must be an id."""
-    if value in (None, "", "None"):
-        return None
-    if isinstance(value, int):
-        return value
-    number = int(value)  # ValueError → WTForms' "Invalid Choice" message
-    if not 0 < number <= MAX_ID:
-        raise ValueError("not an id")
-    return number
-
-
-def _in_range(form, field):
-    if field.data is not None and not EARLIEST <= field.data <= LATEST:
-        raise ValidationError(f"Must be between {EARLIEST} and {LATEST}.")
 
 
 class WeekFilterForm(Form):
     """The week's GET filters; a plain Form: reading needs no CSRF token."""
 
-    week = DateField("Week of", validators=[Optional(), _in_range])
-    program = SelectField("Program", coerce=_optional_id, validators=[Optional()])
-    room = SelectField("Room", coerce=_optional_id, validators=[Optional()])
-    staff = SelectField("Staff member", coerce=_optional_id, validators=[Optional()])
+    week = DateField("Week of", validators=[Optional(), in_range])
+    program = SelectField("Program", coerce=optional_id, validators=[Optional()])
+    room = SelectField("Room", coerce=optional_id, validators=[Optional()])
+    staff = SelectField("Staff member", coerce=optional_id, validators=[Optional()])
 
 
 class OverrideFields:
@@ -111,7 +94,7 @@ class OverrideFields:
 
 
 class SeriesForm(OverrideFields, FlaskForm):
-    program_id = SelectField("Program", coerce=_optional_id,
+    program_id = SelectField("Program", coerce=optional_id,
                              validators=[DataRequired("Choose a program.")])
     title = StringField("Title", validators=[DataRequired("Give the series a title."),
                                              Length(max=200)])
@@ -119,7 +102,7 @@ class SeriesForm(OverrideFields, FlaskForm):
                        default="group")
     description = TextAreaField("Description (optional)", validators=[Optional(),
                                                                       Length(max=5000)])
-    room_id = SelectField("Room", coerce=_optional_id, validators=[Optional()])
+    room_id = SelectField("Room", coerce=optional_id, validators=[Optional()])
     video_url = URLField("Video link (virtual sessions)", validators=[
         Optional(), Length(max=500),
         Regexp(r"^https://\S+$", message="Must be an https:// link.")])
@@ -131,8 +114,8 @@ class SeriesForm(OverrideFields, FlaskForm):
         InputRequired("Give the length in minutes."),
         NumberRange(1, MAX_DURATION_MINUTES, f"Must be from 1 to {MAX_DURATION_MINUTES} (12 h).")])
     start_date = DateField("First day", validators=[InputRequired("Give the first day."),
-                                                    _in_range])
-    end_date = DateField("Last day (optional)", validators=[Optional(), _in_range])
+                                                    in_range])
+    end_date = DateField("Last day (optional)", validators=[Optional(), in_range])
     count = IntegerField("Or number of sessions (optional)",
                          validators=[Optional(), NumberRange(1, 2000, "Must be from 1 to 2000.")])
     capacity = IntegerField("Seats (optional: 12 for groups, 1 for one-to-one)",
@@ -167,23 +150,23 @@ class CancelForm(FlaskForm):
 
 
 class MoveForm(OverrideFields, FlaskForm):
-    new_date = DateField("New date", validators=[InputRequired("Give the new date."), _in_range])
+    new_date = DateField("New date", validators=[InputRequired("Give the new date."), in_range])
     new_time = TimeField("New start time (local)",
                          validators=[InputRequired("Give the new start time.")])
 
 
 class RoomForm(OverrideFields, FlaskForm):
-    room_id = SelectField("New room", coerce=_optional_id,
+    room_id = SelectField("New room", coerce=optional_id,
                           validators=[DataRequired("Choose a room.")])
 
 
 class SubstituteForm(OverrideFields, FlaskForm):
-    staff_id = SelectField("Substitute facilitator", coerce=_optional_id,
+    staff_id = SelectField("Substitute facilitator", coerce=optional_id,
                            validators=[DataRequired("Choose a staff member.")])
 
 
 class EnrollForm(OverrideFields, FlaskForm):
-    client_id = SelectField("Client", coerce=_optional_id,
+    client_id = SelectField("Client", coerce=optional_id,
                             validators=[DataRequired("Choose a client.")])
 
 

@@ -24,9 +24,9 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from scheduler.api.feeds import links_for
 from scheduler.extensions import db
 from scheduler.feeds import tokens
+from scheduler.feeds.links import links_for
 from scheduler.models import (
     Attendance,
     Client,
@@ -46,6 +46,7 @@ from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import MAX_ID
 from scheduler.web.access import COORDINATORS, STAFF, page_actor, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
+from scheduler.web.form_fields import in_range, optional_id
 
 bp = Blueprint("client_pages", __name__)
 bp.add_app_template_filter(hours_text, "hours_text")
@@ -68,38 +69,20 @@ STATUS_LABELS = {
 }
 DAY_NAMES = {"MO": "Mon", "TU": "Tue", "WE": "Wed", "TH": "Thu", "FR": "Fri", "SA": "Sat",
              "SU": "Sun"}
-EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
 # ---------------------------------------------------------------- forms
 
 
-def _optional_id(value):
-    """Select values: "" means none chosen; anything else must be an id."""
-    if value in (None, "", "None"):
-        return None
-    if isinstance(value, int):
-        return value
-    number = int(value)  # ValueError → WTForms' "Not a valid choice"
-    if not 0 < number <= MAX_ID:
-        raise ValueError("not an id")
-    return number
-
-
-def _in_range(form, field):
-    if field.data is not None and not EARLIEST <= field.data <= LATEST:
-        raise ValidationError(f"Must be between {EARLIEST} and {LATEST}.")
-
-
 class IntakeForm(FlaskForm):
     """Step 1: an existing client, or a new one, and the intake assessment."""
 
-    client_id = SelectField("Existing client", coerce=_optional_id, validators=[Optional()])
+    client_id = SelectField("Existing client", coerce=optional_id, validators=[Optional()])
     name = StringField("New client's full name", validators=[Optional(), Length(max=200)])
-    program_id = SelectField("Program", coerce=_optional_id, validators=[Optional()])
-    admitted_on = DateField("Admitted on", validators=[Optional(), _in_range])
-    assessed_on = DateField("Assessed on", validators=[DataRequired("Enter the date."), _in_range])
-    clinician_id = SelectField("Assessing clinician", coerce=_optional_id,
+    program_id = SelectField("Program", coerce=optional_id, validators=[Optional()])
+    admitted_on = DateField("Admitted on", validators=[Optional(), in_range])
+    assessed_on = DateField("Assessed on", validators=[DataRequired("Enter the date."), in_range])
+    clinician_id = SelectField("Assessing clinician", coerce=optional_id,
                                validators=[DataRequired("Choose the clinician.")])
     summary = TextAreaField("Summary", validators=[Optional(), Length(max=20000)])
     recommended_level = SelectField(
@@ -126,17 +109,17 @@ def _plan_form_class():
     class PlanForm(FlaskForm):
         assessment_id = IntegerField("Assessment", validators=[Optional()])
         start_date = DateField("Start date", validators=[DataRequired("Enter the date."),
-                                                         _in_range])
-        end_date = DateField("End date (optional)", validators=[Optional(), _in_range])
-        primary_therapist_id = SelectField("Primary therapist", coerce=_optional_id,
+                                                         in_range])
+        end_date = DateField("End date (optional)", validators=[Optional(), in_range])
+        primary_therapist_id = SelectField("Primary therapist", coerce=optional_id,
                                            validators=[Optional()])
         goals = TextAreaField("Goals, one a line", validators=[Optional(), Length(max=20000)])
         weekly_hours_target = DecimalField(
             "Weekly hours target", places=2,
             validators=[Optional(), NumberRange(min=0, max=168)])
-        certified_on = DateField("Certified on (optional)", validators=[Optional(), _in_range])
+        certified_on = DateField("Certified on (optional)", validators=[Optional(), in_range])
         reviewed_on = DateField("Plan reviewed on (optional)",
-                                validators=[Optional(), _in_range])
+                                validators=[Optional(), in_range])
 
         def validate_end_date(self, field):
             if field.data and self.start_date.data and field.data < self.start_date.data:
@@ -163,7 +146,7 @@ class EnrolForm(FlaskForm):
 
     series_ids = SelectMultipleField("Series", coerce=int,
                                      validators=[DataRequired("Choose at least one series.")])
-    start_date = DateField("Book from (optional)", validators=[Optional(), _in_range])
+    start_date = DateField("Book from (optional)", validators=[Optional(), in_range])
     skip_conflicting = BooleanField("Skip sessions that clash with the client's other "
                                     "bookings and book the rest")
 

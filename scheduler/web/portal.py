@@ -3,13 +3,13 @@ link and self check-in with the room's code."""
 
 import re
 from datetime import timedelta
-from urllib.parse import quote
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from scheduler.extensions import db
-from scheduler.feeds import qr, tokens
+from scheduler.feeds import tokens
+from scheduler.feeds.links import links_for
 from scheduler.models import Client
 from scheduler.services import attendance, clock, day_sheet, reports
 from scheduler.services.errors import DomainError, InvalidField
@@ -19,16 +19,6 @@ from scheduler.web.clinician import describe, policy
 bp = Blueprint("portal", __name__)
 
 CODE = re.compile(r"^\d{6}$")
-
-
-def feed_links(token: str) -> dict:
-    """The feed's https, webcal and Google links and a QR code, built as the feed API does."""
-    path = url_for("feeds.feed", token=token)
-    base = current_app.config.get("FEED_BASE_URL")
-    url = base.rstrip("/") + path if base else url_for("feeds.feed", token=token, _external=True)
-    webcal = "webcal://" + url.split("://", 1)[1]
-    google = "https://calendar.google.com/calendar/render?cid=" + quote(webcal, safe="")
-    return {"url": url, "webcal": webcal, "google": google, "qr_svg": qr.svg(webcal)}
 
 
 def _week_hours(client: Client, today):
@@ -66,7 +56,7 @@ def feed():
     token = tokens.issue(db.session, page_actor(), "client", current_user.client_id, clock.now())
     db.session.commit()
     # Rendered, not redirected: the token must not travel in the (signed, unencrypted) cookie.
-    page, status = _home(201, links=feed_links(token))
+    page, status = _home(201, links=links_for(token))
     # The secret link is in this page alone: no cache may keep a copy of it.
     return page, status, {"Cache-Control": "no-store"}
 
