@@ -87,7 +87,7 @@ from scheduler.models import (  # noqa: E402
 from scheduler.services import accounts, clock, demo_clinic  # noqa: E402
 from scheduler.services.audit import Actor  # noqa: E402
 
-WEB_BLUEPRINTS = ("calendar", "client_pages", "report_pages", "clinician", "portal",
+WEB_BLUEPRINTS = ("calendar", "client_pages", "plan_pages", "report_pages", "clinician", "portal",
                   "kiosk_pages", "home", "signin")
 LEFT_OUT_PREFIXES = ("/static", "/api", "/feeds", "/healthz")
 BASELINE = "/healthz"

@@ -2,6 +2,7 @@
 
 import re
 from datetime import date, time
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, func, select
@@ -467,3 +468,134 @@ def test_every_input_on_the_session_page_has_its_own_label(client, coordinator, 
     labelled = set(re.findall(r'<label for="([^"]+)"', html))
     wrapped = set(re.findall(r'<label class="check"><input[^>]*\bid="([^"]+)"', html))
     assert set(ids) - {"csrf_token"} <= labelled | wrapped
+
+
+def _edit_form(series, **changes) -> dict:
+    """The edit form as the browser posts it, untouched except for `changes`."""
+    form = {"title": series.title, "description": series.description or "",
+            "room_id": str(series.room_id or ""), "video_url": series.video_url or "",
+            "capacity": str(series.capacity), "weekdays": ["WE"],
+            "facilitator_ids": [str(s.id) for s in series.facilitators],
+            "start_time": series.start_time.strftime("%H:%M"),
+            "duration_minutes": str(series.duration_minutes),
+            "end_date": series.end_date.isoformat() if series.end_date else "", "reason": ""}
+    form.update(changes)
+    return form
+
+
+def test_editing_a_series_moves_only_future_sessions_and_keeps_the_reason(client, coordinator,
+                                                                          clinic, db):
+    _, _, _, group = clinic
+    token = _token(client, f"/series/{group.id}/edit")
+    before = _count(db, Session)
+
+    page = client.post(f"/series/{group.id}/edit", data={
+        **_edit_form(group, start_time="17:30", reason="Staff rota"), "csrf_token": token},
+        follow_redirects=True)
+
+    assert page.status_code == 200
+    assert "Series saved. Sessions: " in page.get_data(as_text=True)
+    db.expire_all()
+    first = _first_session(db, group)
+    assert first.starts_at.astimezone(ZoneInfo("America/New_York")).time() == time(17, 30)
+    assert _count(db, Session) == before  # moved, not duplicated
+    entry = db.scalar(select(AuditEvent).where(AuditEvent.entity_type == "series",
+                                               AuditEvent.action == "update"))
+    assert entry.reason == "Staff rota"
+    assert entry.before["start_time"] == "18:00:00" and entry.after["start_time"] == "17:30:00"
+
+
+def test_an_unchanged_edit_writes_nothing(client, coordinator, clinic, db):
+    _, _, _, group = clinic
+    token = _token(client, f"/series/{group.id}/edit")
+
+    page = client.post(f"/series/{group.id}/edit", data={**_edit_form(group),
+                                                          "csrf_token": token},
+                       follow_redirects=True)
+
+    assert "Nothing changed." in page.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(AuditEvent)
+                     .where(AuditEvent.action == "update")) == 0
+
+
+def test_an_edit_with_bad_fields_is_refused_field_by_field(client, coordinator, clinic, db):
+    _, _, _, group = clinic
+    token = _token(client, f"/series/{group.id}/edit")
+
+    page = client.post(f"/series/{group.id}/edit", data={
+        **_edit_form(group, capacity="0", weekdays=[], title=" "), "csrf_token": token})
+
+    assert page.status_code == 422
+    html = page.get_data(as_text=True)
+    assert "Must be from 1 to 500." in html
+    assert "Choose at least one weekday." in html
+    assert "Give the series a title." in html
+    db.expire_all()
+    assert db.get(SessionSeries, group.id).capacity == 2
+
+
+def test_an_edit_into_an_occupied_room_names_the_clash_until_overridden(client, coordinator,
+                                                                        clinic, make, db):
+    program, room, _, group = clinic
+    make.series(program=program, title="Family night", room_id=room.id,
+                start_date=date(2027, 2, 18), rrule="FREQ=WEEKLY;BYDAY=TH")
+    db.commit()
+    token = _token(client, f"/series/{group.id}/edit")
+    moved = _edit_form(group, weekdays=["TH"])
+
+    refused = client.post(f"/series/{group.id}/edit", data={**moved, "csrf_token": token})
+
+    assert refused.status_code == 409
+    assert "is used by session" in refused.get_data(as_text=True)
+    assert "Thu 2027-02-18 18:00–21:00" in refused.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(SessionSeries, group.id).rrule.endswith("BYDAY=WE")
+
+    allowed = client.post(f"/series/{group.id}/edit", data={
+        **moved, "override": "y", "override_reason": "Shared room, two halves",
+        "csrf_token": token}, follow_redirects=True)
+
+    assert allowed.status_code == 200
+    db.expire_all()
+    assert db.get(SessionSeries, group.id).rrule.endswith("BYDAY=TH")
+
+
+def test_ending_a_series_cancels_later_sessions_and_needs_a_reason(client, coordinator, clinic,
+                                                                    db):
+    _, _, _, group = clinic
+    token = _token(client, f"/series/{group.id}")
+
+    refused = client.post(f"/series/{group.id}/end", data={
+        "end_date": "2027-03-03", "reason": "", "csrf_token": token})
+    assert refused.status_code == 422
+    assert "A reason is required to end a series." in refused.get_data(as_text=True)
+
+    before_start = client.post(f"/series/{group.id}/end", data={
+        "end_date": "2027-01-01", "reason": "Typo", "csrf_token": token})
+    assert before_start.status_code == 422
+    assert "must not be before the series" in before_start.get_data(as_text=True)
+
+    page = client.post(f"/series/{group.id}/end", data={
+        "end_date": "2027-03-03", "reason": "Program merged", "csrf_token": token},
+        follow_redirects=True)
+
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Series ends on 3 Mar 2027." in html and "(ended)" in html
+    db.expire_all()
+    statuses = {s.starts_at.date().isoformat(): s.status for s in db.scalars(
+        select(Session).where(Session.series_id == group.id))}
+    assert statuses["2027-02-24"] == "scheduled" and statuses["2027-03-03"] == "scheduled"
+    assert statuses["2027-03-10"] == "cancelled"
+    assert len(statuses) > 3  # cancelled, not deleted
+
+
+def test_a_clinician_cannot_edit_or_end_a_series(client, make, clinic):
+    _, _, _, group = clinic
+    sign_in(client, make.user("clinician"))
+
+    token = _token(client, "/today")
+
+    assert client.get(f"/series/{group.id}/edit").status_code == 403
+    assert client.post(f"/series/{group.id}/end", data={
+        "end_date": "2027-03-03", "reason": "x", "csrf_token": token}).status_code == 403

@@ -275,3 +275,88 @@ def test_an_enrolment_conflict_names_the_clash_and_books_nothing(client, db, mak
     assert count(db, Enrollment) == enrolments
     missing = client.post(url, data={"csrf_token": token})
     assert missing.status_code == 422 and b"Choose at least one series." in missing.data
+
+
+def _revision(**changes) -> dict:
+    """The revise form as posted: three tapering phases, the rest of the rows empty."""
+    form = {"end_date": "", "primary_therapist_id": "", "weekly_hours_target": "9",
+            "goals": "Stay sober at work events\nRebuild sleep",
+            "phases-0-name": "Intensive", "phases-0-first_week": "1", "phases-0-last_week": "4",
+            "phases-0-per_week_group": "3",
+            "phases-1-name": "Step down", "phases-1-first_week": "5",
+            "phases-1-last_week": "9", "phases-1-weekly_hours_target": "6",
+            "phases-1-per_week_group": "2",
+            "phases-2-name": "Maintenance", "phases-2-first_week": "10",
+            "phases-2-per_week_group": "1", "phases-2-per_week_individual": "1"}
+    form.update(changes)
+    return form
+
+
+def test_a_clinician_revises_the_plan_into_tapering_phases(client, db, make, setup):
+    sign_in(client, make.user("clinician", staff_id=setup.therapist.id))
+    page = client.get(f"/clients/{setup.avery.id}/plan/revise")
+    assert page.status_code == 200
+    assert b'value="Intensive"' in page.data  # the form starts from the active version
+
+    answer = client.post(f"/clients/{setup.avery.id}/plan/revise",
+                         data={**_revision(), "csrf_token": csrf(page.data)},
+                         follow_redirects=True)
+
+    assert answer.status_code == 200
+    html = answer.get_data(as_text=True)
+    assert "Plan version 2 saved; version 1 is kept as it was." in html
+    assert "Step down" in html and "5–9" in html and "10 onwards" in html
+    versions = db.scalars(select(TreatmentPlan).where(TreatmentPlan.client_id == setup.avery.id)
+                          .order_by(TreatmentPlan.version)).all()
+    assert [(p.version, p.status) for p in versions] == [(1, "superseded"), (2, "active")]
+    assert [len(p.phases) for p in versions] == [1, 3]
+    assert plans.target_hours(versions[1], date(2027, 2, 8)) == Decimal(6)  # week 6
+    assert versions[1].goals == ["Stay sober at work events", "Rebuild sleep"]
+
+
+def test_overlapping_phases_are_refused_on_their_row_and_nothing_is_written(client, db, setup,
+                                                                            coordinator):
+    sign_in(client, coordinator)
+    page = client.get(f"/clients/{setup.avery.id}/plan/revise")
+
+    answer = client.post(f"/clients/{setup.avery.id}/plan/revise", data={
+        **_revision(**{"phases-1-first_week": "3"}), "csrf_token": csrf(page.data)})
+
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    assert "Overlaps or precedes the previous phase (ends week 4)" in html
+    assert 'id="phases-1-first_week-error"' in html
+    assert count(db, TreatmentPlan) == 1
+
+    no_start = client.post(f"/clients/{setup.avery.id}/plan/revise", data={
+        **_revision(**{"phases-3-last_week": "12"}), "csrf_token": csrf(page.data)})
+    assert no_start.status_code == 422
+    assert "Give the week the phase starts too." in no_start.get_data(as_text=True)
+    assert count(db, TreatmentPlan) == 1
+
+
+def test_recording_a_certification_sets_the_next_due_date(client, db, setup, coordinator):
+    sign_in(client, coordinator)
+    page = client.get(f"/clients/{setup.avery.id}")
+
+    answer = client.post(f"/clients/{setup.avery.id}/plan/certification",
+                         data={"on": "2027-02-15", "csrf_token": csrf(page.data)},
+                         follow_redirects=True)
+
+    assert "Certification recorded for 15 Feb 2027." in answer.get_data(as_text=True)
+    assert "2027-04-16" in answer.get_data(as_text=True)  # 60 days on
+
+    early = client.post(f"/clients/{setup.avery.id}/plan/review",
+                        data={"on": "2026-12-01", "csrf_token": csrf(page.data)})
+    assert early.status_code == 422
+    assert "Must not be before the plan&#39;s start_date." in early.get_data(as_text=True)
+    db.expire_all()
+    assert db.scalar(select(TreatmentPlan.reviewed_on)) is None
+
+
+def test_a_client_cannot_revise_and_a_client_without_a_plan_has_no_revision(client, make,
+                                                                             setup, coordinator):
+    sign_in(client, make.user("client", client_id=setup.avery.id))
+    assert client.get(f"/clients/{setup.avery.id}/plan/revise").status_code == 403
+    sign_in(client, coordinator)
+    assert client.get(f"/clients/{setup.blake.id}/plan/revise").status_code == 404

@@ -8,7 +8,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Program
-from scheduler.services import accounts, booking, clients, programs, rooms, series, staff
+from scheduler.services import (
+    accounts,
+    booking,
+    clients,
+    plans,
+    programs,
+    rooms,
+    series,
+    staff,
+)
 from scheduler.services.audit import Actor
 from scheduler.services.recurrence import zone
 
@@ -131,6 +140,18 @@ def seed(
         for enrolled in (program_tracks[i % len(program_tracks)], made):
             booking.enroll_client(db, actor, enrolled.id, client.id, now=now,
                                   start_date=max(monday, client.admitted_on))
+        # A tapering plan as IOPs write them: the program's minimum hours, then a step down.
+        plans.create_plan(
+            db, actor, client.id, start_date=client.admitted_on,
+            primary_therapist_id=therapist.id, goals=["Stay in recovery", "Keep working"],
+            weekly_hours_target=None, phases=[
+                {"name": "Intensive", "first_week": 1, "last_week": 8, "requirements": [
+                    {"kind": "group", "sessions_per_week": 3},
+                    {"kind": "individual", "sessions_per_week": 1}]},
+                {"name": "Step down", "first_week": 9, "last_week": None,
+                 "weekly_hours_target": 6, "requirements": [
+                     {"kind": "group", "sessions_per_week": 2},
+                     {"kind": "individual", "sessions_per_week": 1}]}])
         slot += 1
         progress(1)
 

@@ -15,12 +15,14 @@ def register_web(app: Flask) -> None:
         health,
         home,
         kiosk,
+        plan_pages,
         portal,
         reports,
     )
 
     errors.install(app)
-    for module in (health, home, auth, calendar, clients, reports, clinician, portal, kiosk):
+    for module in (health, home, auth, calendar, clients, plan_pages, reports, clinician, portal,
+                   kiosk):
         app.register_blueprint(module.bp)
 
     @app.context_processor

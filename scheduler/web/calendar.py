@@ -46,10 +46,10 @@ from scheduler.services import booking, clock, rosters, series_preview, week_vie
 from scheduler.services import series as series_service
 from scheduler.services import sessions as sessions_service
 from scheduler.services.conflicts import ConflictDetected
-from scheduler.services.errors import DomainError, InvalidField
+from scheduler.services.errors import DomainError
 from scheduler.services.lookup import MAX_ID
 from scheduler.web.access import COORDINATORS, page_actor, page_roles
-from scheduler.web.form_fields import in_range, optional_id
+from scheduler.web.form_fields import in_range, optional_id, put_on_form
 
 bp = Blueprint("calendar", __name__)
 
@@ -144,6 +144,47 @@ class SeriesForm(OverrideFields, FlaskForm):
         )
 
 
+class SeriesEditForm(OverrideFields, FlaskForm):
+    """What a coordinator may change on a running series; program and first day stay."""
+
+    title = StringField("Title", validators=[DataRequired("Give the series a title."),
+                                             Length(max=200)])
+    description = TextAreaField("Description (optional)", validators=[Optional(),
+                                                                      Length(max=5000)])
+    room_id = SelectField("Room", coerce=optional_id, validators=[Optional()])
+    video_url = SeriesForm.video_url
+    facilitator_ids = SelectMultipleField("Facilitators", coerce=int)
+    weekdays = SeriesForm.weekdays
+    start_time = SeriesForm.start_time
+    duration_minutes = SeriesForm.duration_minutes
+    end_date = SeriesForm.end_date
+    capacity = IntegerField("Seats", validators=[
+        InputRequired("Give the number of seats."), NumberRange(1, 500, "Must be from 1 to 500.")])
+    reason = StringField("Why (kept in the audit trail, optional)",
+                         validators=[Optional(), Length(max=500)])
+
+    def changes_to(self, series: SessionSeries) -> dict:
+        """Only what differs, so an untouched field never reshuffles the occurrences."""
+        wanted = dict(
+            title=self.title.data.strip(), description=self.description.data or None,
+            room_id=self.room_id.data, video_url=self.video_url.data or None,
+            start_time=self.start_time.data, duration_minutes=self.duration_minutes.data,
+            end_date=self.end_date.data, capacity=self.capacity.data,
+            rrule=_with_weekdays(series.rrule, self.weekdays.data))
+        changes = {k: v for k, v in wanted.items() if getattr(series, k) != v}
+        facilitators = sorted(self.facilitator_ids.data or [])
+        if facilitators != sorted(s.id for s in series.facilitators):
+            changes["facilitator_ids"] = facilitators
+        return changes
+
+
+class EndSeriesForm(FlaskForm):
+    end_date = DateField("Last day it meets", validators=[
+        InputRequired("Give the last day."), in_range])
+    reason = StringField("Reason (clients hear that their sessions are cancelled)", validators=[
+        DataRequired("A reason is required to end a series."), Length(max=500)])
+
+
 class CancelForm(FlaskForm):
     reason = StringField("Reason for cancelling", validators=[
         DataRequired("A reason is required to cancel a session."), Length(max=500)])
@@ -222,19 +263,6 @@ def _refusal(error: DomainError, what: str) -> str:
     return f"{what}: {error.message}"
 
 
-def _put_on_form(form, error: DomainError, renames: dict | None = None) -> bool:
-    """Show an InvalidField under its input; False when the form has no such input."""
-    if not isinstance(error, InvalidField):
-        return False
-    placed = False
-    for name, messages in error.fields.items():
-        field = getattr(form, (renames or {}).get(name, name), None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = list(field.errors) + list(messages)
-            placed = True
-    return placed
-
-
 # ---------------------------------------------------------------- the week
 
 @bp.get("/week")
@@ -310,7 +338,7 @@ def _change(session_id: int, form_key: str, form, changes: dict, done: str,
     except DomainError as error:
         db.session.rollback()
         flash(_refusal(error, "Not changed"), "error")
-        _put_on_form(form, error)
+        put_on_form(form, error)
         return _session_page(session_id, error.status, **{form_key: form})
     db.session.commit()
     flash(done, "success")
@@ -408,7 +436,7 @@ def new_series():
             override_reason=form.override_or_none(), **form.series_fields())
     except DomainError as error:
         db.session.rollback()
-        placed = _put_on_form(form, error, SERIES_RENAMES)
+        placed = put_on_form(form, error, SERIES_RENAMES)
         flash(FIX_FIELDS if placed else _refusal(error, "Not saved"), "error")
         return render_template("calendar/series_form.html", form=form), error.status
     notes = series_service.warnings(created)
@@ -449,17 +477,19 @@ def _program_zone(program_id: int) -> ZoneInfo:
     return week_view.week_zone(db.session, program_id)
 
 
-def _series_page(series_id: int, status: int = 200, enroll_form=None):
+def _series_page(series_id: int, status: int = 200, enroll_form=None, end_form=None):
     series = _row_or_404(SessionSeries, series_id)
     if enroll_form is None:
         enroll_form = EnrollForm(formdata=None)
+    if end_form is None:
+        end_form = EndSeriesForm(formdata=None)
     enroll_form.client_id.choices = _clients(series.program_id)
     upcoming, _ = sessions_service.list_sessions(
         db.session, sessions_service.SessionFilter(series_id=series.id, starts_from=clock.now()),
         limit=12)
     tally = booking.counts(db.session, [s.id for s in upcoming])
     return render_template(
-        "calendar/series.html", series=series, enroll_form=enroll_form,
+        "calendar/series.html", series=series, enroll_form=enroll_form, end_form=end_form,
         kind_label=KIND_LABELS.get(series.kind, series.kind),
         weekdays=_weekday_names(series.rrule),
         upcoming=[(s, _local(s.starts_at, s.timezone), *tally[s.id]) for s in upcoming],
@@ -467,13 +497,25 @@ def _series_page(series_id: int, status: int = 200, enroll_form=None):
     ), status
 
 
-def _weekday_names(rrule: str) -> str:
-    names = dict(WEEKDAY_NAMES)
+def _weekday_codes(rrule: str) -> list[str]:
     for part in rrule.split(";"):
         key, _, value = part.partition("=")
         if key == "BYDAY":
-            return ", ".join(names.get(code, code) for code in value.split(","))
-    return ""
+            return value.split(",")
+    return []
+
+
+def _with_weekdays(rrule: str, codes: list[str]) -> str:
+    """The series' rule with new weekdays; COUNT, INTERVAL and the rest are kept."""
+    if sorted(codes) == sorted(_weekday_codes(rrule)):
+        return rrule
+    parts = [p for p in rrule.split(";") if not p.startswith("BYDAY=")]
+    return ";".join(parts + ["BYDAY=" + ",".join(codes)])
+
+
+def _weekday_names(rrule: str) -> str:
+    names = dict(WEEKDAY_NAMES)
+    return ", ".join(names.get(code, code) for code in _weekday_codes(rrule))
 
 
 @bp.get("/series/<int:series_id>")
@@ -481,6 +523,77 @@ def _weekday_names(rrule: str) -> str:
 def series(series_id):
     """One series: its rule, next sessions, enrolled clients and the enrolment form."""
     return _series_page(series_id)
+
+
+def _change_summary(change: series_service.SeriesChange) -> str:
+    parts = [f"{n} {what}" for n, what in ((change.updated, "moved or updated"),
+                                           (change.cancelled, "cancelled"),
+                                           (change.created, "added")) if n]
+    return "Sessions: " + ", ".join(parts) + "." if parts else "No session needed changing."
+
+
+def _edit_form(series: SessionSeries, formdata=None) -> SeriesEditForm:
+    form = SeriesEditForm(formdata=formdata, obj=series if formdata is None else None)
+    if formdata is None:
+        form.weekdays.data = _weekday_codes(series.rrule)
+        form.facilitator_ids.data = [s.id for s in series.facilitators]
+    form.room_id.choices = _with_none("No room (virtual)", _rooms())
+    form.facilitator_ids.choices = _staff()
+    return form
+
+
+@bp.route("/series/<int:series_id>/edit", methods=["GET", "POST"])
+@page_roles(*COORDINATORS)
+def edit_series(series_id):
+    """Change a series; only future sessions without attendance follow the change."""
+    target = _row_or_404(SessionSeries, series_id)
+    page = "calendar/series_edit.html"
+    if request.method == "GET":
+        return render_template(page, series=target, form=_edit_form(target))
+    form = _edit_form(target, request.form)
+    if not form.validate_on_submit():
+        flash(FIX_FIELDS, "error")
+        return render_template(page, series=target, form=form), 422
+    changes = form.changes_to(target)
+    if not changes:
+        flash("Nothing changed.", "info")
+        return redirect(url_for("calendar.series", series_id=series_id))
+    try:
+        _, change = series_service.update_series(
+            db.session, page_actor(), target, changes, now=clock.now(),
+            horizon_days=current_app.config["SESSION_HORIZON_DAYS"],
+            reason=form.reason.data or None, override_reason=form.override_or_none())
+    except DomainError as error:
+        db.session.rollback()
+        placed = put_on_form(form, error, SERIES_RENAMES)
+        flash(FIX_FIELDS if placed else _refusal(error, "Not saved"), "error")
+        return render_template(page, series=db.session.get(SessionSeries, series_id),
+                               form=form), error.status
+    db.session.commit()
+    flash(f"Series saved. {_change_summary(change)}", "success")
+    return redirect(url_for("calendar.series", series_id=series_id))
+
+
+@bp.post("/series/<int:series_id>/end")
+@page_roles(*COORDINATORS)
+def end_series(series_id):
+    """End a series early: later sessions are cancelled and their clients told."""
+    target = _row_or_404(SessionSeries, series_id)
+    form = EndSeriesForm()
+    if not form.validate_on_submit():
+        return _series_page(series_id, 422, end_form=form)
+    try:
+        _, change = series_service.end_series(db.session, page_actor(), target,
+                                              form.end_date.data, now=clock.now(),
+                                              reason=form.reason.data.strip())
+    except DomainError as error:
+        db.session.rollback()
+        if not put_on_form(form, error):
+            flash(_refusal(error, "Not ended"), "error")
+        return _series_page(series_id, error.status, end_form=form)
+    db.session.commit()
+    flash(f"Series ends on {form.end_date.data:%-d %b %Y}. {_change_summary(change)}", "success")
+    return redirect(url_for("calendar.series", series_id=series_id))
 
 
 def _enroll(series_id: int, rerender):
@@ -495,7 +608,7 @@ def _enroll(series_id: int, rerender):
                                        now=clock.now(), override_reason=form.override_or_none())
     except DomainError as error:
         db.session.rollback()
-        if not _put_on_form(form, error):
+        if not put_on_form(form, error):
             flash(_refusal(error, "Not enrolled"), "error")
         return rerender(error.status, form)
     name = result.enrollment.client.name

@@ -42,11 +42,11 @@ from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
 from scheduler.services import booking, clients, clock, day_sheet, plans, reports
 from scheduler.services.conflicts import ConflictDetected
-from scheduler.services.errors import DomainError, InvalidField
+from scheduler.services.errors import DomainError
 from scheduler.services.lookup import MAX_ID
 from scheduler.web.access import COORDINATORS, STAFF, page_actor, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
-from scheduler.web.form_fields import in_range, optional_id
+from scheduler.web.form_fields import in_range, optional_id, put_on_form
 
 bp = Blueprint("client_pages", __name__)
 bp.add_app_template_filter(hours_text, "hours_text")
@@ -215,23 +215,10 @@ def _describe(error: DomainError) -> str:
     return error.message
 
 
-def _put_on_form(form, error: DomainError, renames: dict | None = None) -> bool:
-    """Show an InvalidField under its input; False when the form has no such input."""
-    if not isinstance(error, InvalidField):
-        return False
-    placed = False
-    for name, messages in error.fields.items():
-        field = getattr(form, (renames or {}).get(name, name), None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = list(field.errors) + list(messages)
-            placed = True
-    return placed
-
-
 def _refused(form, error: DomainError, renames: dict | None = None) -> None:
     """Nothing of a refused step is kept; the reason goes under its input or on top."""
     db.session.rollback()
-    if not _put_on_form(form, error, renames):
+    if not put_on_form(form, error, renames):
         flash(_describe(error), "error")
 
 
@@ -263,7 +250,7 @@ def index():
         program_id=program_id, status=status, programs=_programs(), statuses=CLIENT_STATUSES)
 
 
-def _detail(client_id: int, status: int = 200, links: dict | None = None):
+def detail_page(client_id: int, status: int = 200, links: dict | None = None):
     client = _client_or_404(client_id)
     program = db.session.get(Program, client.program_id)
     tz = day_sheet.program_zone(db.session, client.program_id)
@@ -292,7 +279,7 @@ def _detail(client_id: int, status: int = 200, links: dict | None = None):
 @page_roles(*STAFF)
 def detail(client_id: int):
     """One client: plan, schedule, hours against target, attendance and the feed link."""
-    return _detail(client_id)
+    return detail_page(client_id)
 
 
 @bp.post("/clients/<int:client_id>/feed")
@@ -303,7 +290,7 @@ def feed(client_id: int):
     token = tokens.issue(db.session, page_actor(), "client", client.id, clock.now())
     db.session.commit()
     # Rendered, not redirected: the token must not travel in the (signed, unencrypted) cookie.
-    return _detail(client.id, 201, links=links_for(token))
+    return detail_page(client.id, 201, links=links_for(token))
 
 
 @bp.post("/clients/<int:client_id>/feed/revoke")

@@ -4,6 +4,7 @@ from datetime import date
 
 from wtforms import ValidationError
 
+from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import MAX_ID
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
@@ -25,3 +26,16 @@ def in_range(form, field):
     """Dates a clinic can mean; a typo like year 20250 gets a message, not a database error."""
     if field.data is not None and not EARLIEST <= field.data <= LATEST:
         raise ValidationError(f"Must be between {EARLIEST} and {LATEST}.")
+
+
+def put_on_form(form, error: DomainError, renames: dict | None = None) -> bool:
+    """Show an InvalidField under its input; False when the form has no such input."""
+    if not isinstance(error, InvalidField):
+        return False
+    placed = False
+    for name, messages in error.fields.items():
+        field = getattr(form, (renames or {}).get(name, name), None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors) + list(messages)
+            placed = True
+    return placed

@@ -1,0 +1,210 @@
+"""Treatment plan pages: revising the active plan with tapering phases, and its paperwork dates.
+
+A revision is a new plan version (the old one keeps its content); the certification and review
+dates are recorded on the active version in place, as the API does.
+"""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms import (
+    DateField,
+    DecimalField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from scheduler.extensions import db
+from scheduler.models import Client, PlanPhase, Staff, TreatmentPlan
+from scheduler.models.series import SESSION_KINDS
+from scheduler.services import plans
+from scheduler.services.errors import DomainError, InvalidField
+from scheduler.services.lookup import MAX_ID
+from scheduler.web.access import STAFF, page_actor, page_roles
+from scheduler.web.clients import KIND_LABELS, detail_page
+from scheduler.web.form_fields import in_range, optional_id
+
+bp = Blueprint("plan_pages", __name__)
+
+# Tapering programs run three or four steps (e.g. 3×/week, 2×/week, weekly, step-down).
+PHASE_ROWS = 5
+
+
+class PhaseForm(Form):
+    """One row of the tapering table; a row without a first week is left out."""
+
+    name = StringField("Phase name", validators=[Optional(), Length(max=100)])
+    first_week = IntegerField("From week", validators=[Optional(), NumberRange(1, 520)])
+    last_week = IntegerField("To week (empty: onwards)",
+                             validators=[Optional(), NumberRange(1, 520)])
+    weekly_hours_target = DecimalField("Hours a week (empty: the plan's)", places=2,
+                                       validators=[Optional(), NumberRange(0, 168)])
+
+    def validate_last_week(self, field):
+        if field.data is not None and self.first_week.data is None:
+            raise ValidationError("Give the week the phase starts too.")
+
+    def is_blank(self) -> bool:
+        return self.first_week.data is None and self.last_week.data is None
+
+    def requirement_fields(self):
+        return [(kind, getattr(self, f"per_week_{kind}")) for kind in SESSION_KINDS]
+
+    def as_phase(self) -> dict:
+        return {"name": (self.name.data or "").strip() or None,
+                "first_week": self.first_week.data, "last_week": self.last_week.data,
+                "weekly_hours_target": self.weekly_hours_target.data,
+                "requirements": [{"kind": kind, "sessions_per_week": f.data}
+                                 for kind, f in self.requirement_fields() if f.data]}
+
+
+for _kind in SESSION_KINDS:
+    setattr(PhaseForm, f"per_week_{_kind}", IntegerField(
+        f"{KIND_LABELS[_kind]} a week", validators=[Optional(), NumberRange(1, 50)]))
+
+
+class RevisionForm(FlaskForm):
+    end_date = DateField("End date (optional)", validators=[Optional(), in_range])
+    primary_therapist_id = SelectField("Primary therapist", coerce=optional_id,
+                                       validators=[Optional()])
+    weekly_hours_target = DecimalField(
+        "Weekly hours target (empty: the program's minimum)", places=2,
+        validators=[Optional(), NumberRange(min=0, max=168)])
+    goals = TextAreaField("Goals, one a line", validators=[Optional(), Length(max=20000)])
+    phases = FieldList(FormField(PhaseForm), min_entries=PHASE_ROWS, max_entries=PHASE_ROWS)
+
+    def filled_phases(self) -> list[tuple[int, PhaseForm]]:
+        """(row index, row) of the rows in use, so a service error finds its row."""
+        return [(i, row.form) for i, row in enumerate(self.phases) if not row.form.is_blank()]
+
+    def changes(self) -> dict:
+        return {
+            "end_date": self.end_date.data,
+            "primary_therapist_id": self.primary_therapist_id.data,
+            "weekly_hours_target": self.weekly_hours_target.data,
+            "goals": [g.strip() for g in (self.goals.data or "").splitlines() if g.strip()],
+            "phases": [row.as_phase() for _, row in self.filled_phases()],
+        }
+
+
+class PaperworkForm(FlaskForm):
+    on = DateField("Date", validators=[InputRequired("Give the date."), in_range])
+
+
+def _active_plan_or_404(client_id: int) -> tuple[Client, TreatmentPlan]:
+    client = db.session.get(Client, client_id) if 0 < client_id <= MAX_ID else None
+    if client is None:
+        abort(404)
+    plan = db.session.scalar(
+        select(TreatmentPlan).where(TreatmentPlan.client_id == client_id,
+                                    TreatmentPlan.status == "active")
+        .options(selectinload(TreatmentPlan.phases).selectinload(PlanPhase.requirements)))
+    if plan is None:
+        abort(404)
+    return client, plan
+
+
+def _therapists():
+    rows = db.session.execute(select(Staff.id, Staff.name).where(Staff.is_active)
+                              .order_by(Staff.name)).all()
+    return [("", "None named")] + [(str(i), name) for i, name in rows]
+
+
+def _form_from_plan(plan: TreatmentPlan) -> RevisionForm:
+    form = RevisionForm(formdata=None)
+    form.end_date.data = plan.end_date
+    form.primary_therapist_id.data = plan.primary_therapist_id
+    form.weekly_hours_target.data = plan.weekly_hours_target
+    form.goals.data = "\n".join(plan.goals or [])
+    for row, phase in zip(form.phases, plan.phases):
+        row.form.name.data = phase.name
+        row.form.first_week.data = phase.first_week
+        row.form.last_week.data = phase.last_week
+        row.form.weekly_hours_target.data = phase.weekly_hours_target
+        wanted = {r.kind: r.sessions_per_week for r in phase.requirements}
+        for kind, field in row.form.requirement_fields():
+            field.data = wanted.get(kind)
+    return form
+
+
+def _place_error(form: RevisionForm, error: InvalidField) -> bool:
+    """Put "phases.<n>.<field>" under the right row's input; False when it has no input."""
+    placed = False
+    rows = form.filled_phases()
+    for name, messages in error.fields.items():
+        parts = name.split(".")
+        target = None
+        if parts[0] == "phases" and len(parts) >= 3 and int(parts[1]) < len(rows):
+            row = rows[int(parts[1])][1]
+            target = getattr(row, parts[2], None) if parts[2] != "requirements" else None
+        elif len(parts) == 1:
+            target = getattr(form, name, None)
+        if target is not None and hasattr(target, "errors"):
+            target.errors = list(target.errors) + list(messages)
+            placed = True
+    return placed
+
+
+def _page(client, plan, form, status=200):
+    form.primary_therapist_id.choices = _therapists()
+    return render_template("clients/plan_revise.html", client=client, plan=plan, form=form,
+                           rows=list(enumerate(form.phases))), status
+
+
+@bp.route("/clients/<int:client_id>/plan/revise", methods=["GET", "POST"])
+@page_roles(*STAFF)
+def revise(client_id: int):
+    """A new version of the client's active plan: targets, goals and the tapering phases."""
+    client, plan = _active_plan_or_404(client_id)
+    if request.method == "GET":
+        return _page(client, plan, _form_from_plan(plan))
+    form = RevisionForm()
+    form.primary_therapist_id.choices = _therapists()
+    if not form.validate_on_submit():
+        flash("Not saved: please fix the fields marked below.", "error")
+        return _page(client, plan, form, 422)
+    try:
+        revised = plans.revise_plan(db.session, page_actor(), plan.id, form.changes())
+    except DomainError as error:
+        db.session.rollback()
+        placed = isinstance(error, InvalidField) and _place_error(form, error)
+        flash("Not saved: please fix the fields marked below." if placed
+              else f"Not saved: {error.message}", "error")
+        return _page(client, *_active_plan_or_404(client_id)[1:], form, error.status)
+    db.session.commit()
+    flash(f"Plan version {revised.version} saved; version {plan.version} is kept as it was.",
+          "success")
+    return redirect(url_for("client_pages.detail", client_id=client_id), code=303)
+
+
+PAPERWORK = {"certification": (plans.record_certification, "Certification"),
+             "review": (plans.record_review, "Plan review")}
+
+
+@bp.post("/clients/<int:client_id>/plan/<any(certification, review):what>")
+@page_roles(*STAFF)
+def paperwork(client_id: int, what: str):
+    """Record the physician's certification or the plan review; the next falls due 60 days on."""
+    _, plan = _active_plan_or_404(client_id)
+    record, label = PAPERWORK[what]
+    form = PaperworkForm()
+    if not form.validate_on_submit():
+        problems = [m for messages in form.errors.values() for m in messages]
+        flash(f"{label} not recorded: " + " ".join(problems), "error")
+        return detail_page(client_id, 422)
+    try:
+        record(db.session, page_actor(), plan.id, form.on.data)
+    except DomainError as error:
+        db.session.rollback()
+        flash(f"{label} not recorded: {error.message}", "error")
+        return detail_page(client_id, error.status)
+    db.session.commit()
+    flash(f"{label} recorded for {form.on.data:%-d %b %Y}.", "success")
+    return redirect(url_for("client_pages.detail", client_id=client_id), code=303)
