@@ -10,44 +10,26 @@ from scheduler.extensions import db as _db
 from scheduler.models import ApiToken, Booking, Session
 from scheduler.services import availability, clock, plans
 from scheduler.services import booking as booking_service
+from tests.authorization_matrix import READ_QUERIES, ROUTES, routes_where
 from tests.helpers import ACTOR
 
 API = "/api/v1"
-PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/openapi.json"),
-          ("GET", "/api/v1/docs")}
+# Who may do what comes from the one table, tests/authorization_matrix.py; these walks read it
+# through the sets below, so a change of rights is made there and nowhere else.
+PUBLIC = routes_where("anonymous", "allow", api_only=True)
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-# Clinicians run the group, so they mark its attendance; that is their one write.
-CLINICIAN_WRITES = {("PUT", "/api/v1/sessions/<int:session_id>/attendance")}
-# Clinicians also write the clinical record: assessments and treatment plans.
-CLINICIAN_WRITES |= {
-    ("POST", "/api/v1/clients/<int:client_id>/assessments"),
-    ("POST", "/api/v1/clients/<int:client_id>/plans"),
-    ("POST", "/api/v1/plans/<int:plan_id>/revisions"),
-    ("POST", "/api/v1/plans/<int:plan_id>/certification"),
-    ("POST", "/api/v1/plans/<int:plan_id>/review"),
-}
-# Staff at the front desk sign the kiosk in; a client checks in there with a PIN.
-CLINICIAN_WRITES |= {("POST", "/api/v1/kiosk/checkin")}
-# A client's writes: checking in with the room's code, and setting their own kiosk PIN.
-CLIENT_WRITES = {("POST", "/api/v1/checkin"), ("PUT", "/api/v1/clients/<int:client_id>/kiosk-pin")}
-# ...and making or revoking the link of their own calendar feed.
-CLIENT_WRITES |= {("POST", "/api/v1/clients/<int:client_id>/feed"),
-                  ("DELETE", "/api/v1/clients/<int:client_id>/feed")}
-# Clients choose which emails they get, and clinicians close the alerts they acted on.
-CLIENT_WRITES |= {("PUT", "/api/v1/clients/<int:client_id>/notification-preferences")}
-CLINICIAN_WRITES |= {("POST", "/api/v1/alerts/<int:alert_id>/acknowledge")}
-# Reads only an admin may make: the job history.
-ADMIN_READS = {("GET", "/api/v1/jobs/runs")}
-# Reads that need a query string to mean anything.
-PERIOD = "?program_id={program_id}&from=2027-03-01&to=2027-03-07"
-READ_QUERIES = {
-    "/api/v1/reports/weekly-hours": PERIOD,
-    "/api/v1/reports/attendance-rates": PERIOD,
-    "/api/v1/reports/census": PERIOD,
-    "/api/v1/reports/billing-days": PERIOD,
-    "/api/v1/reports/below-target": "?program_id={program_id}",
-    "/api/v1/reports/follow-up": "?program_id={program_id}",
-}
+# Clinicians mark the roster, write the clinical record (assessments and plans), sign clients
+# in at the kiosk and close the alerts they acted on. Their own staff feed is theirs too, but
+# the clinicians of these walks are linked to no staff record.
+CLINICIAN_WRITES = {(m, r) for m, r in routes_where("clinician", "allow", api_only=True)
+                    if m in WRITE_METHODS}
+# A client checks in with the room's code, and on their own record sets their kiosk PIN, their
+# emails and their calendar feed link.
+CLIENT_WRITES = {(m, r) for m, r in routes_where("client", "allow", "own", api_only=True)
+                 if m in WRITE_METHODS}
+# Reads a clinician may not make (only an admin reads the job history).
+CLINICIAN_DENIED_READS = {(m, r) for m, r in routes_where("clinician", "deny", api_only=True)
+                          if m == "GET"}
 PASSWORD = "correct horse battery"
 
 
@@ -217,7 +199,7 @@ def test_a_clinician_may_read_every_staff_readable_route(app, client, auth, clin
         if method == "GET" and (method, rule) not in PUBLIC:
             query = READ_QUERIES.get(rule, "").format(**clinic)
             response = client.get(concrete(rule, clinic) + query, headers=headers)
-            expected = 403 if (method, rule) in ADMIN_READS else 200
+            expected = 403 if (method, rule) in CLINICIAN_DENIED_READS else 200
             if response.status_code != expected:
                 wrong.append((rule, response.status_code))
     assert wrong == []
@@ -339,8 +321,10 @@ def test_a_client_may_not_read_another_clients_record(client, auth, make, client
     assert client.get(f"{API}/clients/999999", headers=headers).status_code == 403
 
 
-# GETs a client may make, each narrowed to their own rows (tested one by one below).
-CLIENT_READABLE = {"/api/v1/auth/me", "/api/v1/sessions"}
+# GETs a client may make with no id of someone else's in the path, each narrowed to their own
+# rows (tested one by one below): /auth/me and their own schedule.
+CLIENT_READABLE = {r.rule for r in ROUTES if r.is_api and r.method == "GET" and (
+    r.access["client"] == "allow" or (r.access["client"] == "own" and "<" not in r.rule))}
 
 
 def test_a_client_may_not_read_any_list_or_staff_record(app, client, auth, clinic, client_user):

@@ -5,7 +5,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 
-from scheduler.api.access import WRITE, current_actor, require_login
+from scheduler.api.access import STAFF_READ, WRITE, current_actor, require_login
 from scheduler.extensions import db
 from scheduler.feeds import tokens
 from scheduler.feeds.links import links_for
@@ -33,7 +33,9 @@ def _allowed(kind: str, owner_id: int) -> bool:
     if kind == "client":
         return current_user.role == "client" and current_user.client_id == owner_id
     if kind == "staff":
-        return current_user.staff_id is not None and current_user.staff_id == owner_id
+        # By role as well as by link: a client login linked to a staff record is still a client.
+        return (current_user.role in STAFF_READ and current_user.staff_id is not None
+                and current_user.staff_id == owner_id)
     return False
 
 

@@ -1,0 +1,185 @@
+"""Who may do what: every route of the app, and what anonymous callers and each role get there."""
+
+# tests/test_authorization_matrix.py walks every line with real requests, and fails on a route
+# of the app that is missing here (or a line here that the app no longer has). A new route is
+# one new line, sorted by path. Columns: anonymous, client, clinician, coordinator, admin.
+#
+# allow  passes the door. The answer may still be a 4xx about the input (a missing field, a
+#        locked session), never 401 or 403.
+# deny   API: 401 with WWW-Authenticate: Bearer when anonymous, 403 when signed in.
+#        Pages: a redirect to /login?next=… when anonymous, the 403 page when signed in.
+# own    only the caller's own record: a client's own client id (or a plan, booking or session
+#        of theirs; GET /api/v1/sessions by ?client_id=), a clinician's own staff id. Anyone
+#        else's id, or an id that does not exist, answers 403, so ids cannot be probed.
+
+from typing import NamedTuple
+
+ROLES = ("anonymous", "client", "clinician", "coordinator", "admin")
+ACCESS = ("allow", "deny", "own")
+API = "/api/v1/"
+
+MATRIX = """
+method  rule                                                      anon   client clin.  coord. admin
+GET     /                                                         allow  allow  allow  allow  allow
+GET     /api/v1/alerts                                            deny   deny   allow  allow  allow
+POST    /api/v1/alerts/<int:alert_id>/acknowledge                 deny   deny   allow  allow  allow
+GET     /api/v1/assessments/<int:assessment_id>                   deny   deny   allow  allow  allow
+GET     /api/v1/auth/me                                           deny   allow  allow  allow  allow
+POST    /api/v1/auth/token                                        allow  allow  allow  allow  allow
+DELETE  /api/v1/bookings/<int:booking_id>                         deny   deny   deny   allow  allow
+GET     /api/v1/bookings/<int:booking_id>                         deny   own    allow  allow  allow
+POST    /api/v1/checkin                                           deny   allow  deny   deny   deny
+GET     /api/v1/clients                                           deny   deny   allow  allow  allow
+POST    /api/v1/clients                                           deny   deny   deny   allow  allow
+GET     /api/v1/clients/<int:client_id>                           deny   own    allow  allow  allow
+PATCH   /api/v1/clients/<int:client_id>                           deny   deny   deny   allow  allow
+GET     /api/v1/clients/<int:client_id>/assessments               deny   deny   allow  allow  allow
+POST    /api/v1/clients/<int:client_id>/assessments               deny   deny   allow  allow  allow
+GET     /api/v1/clients/<int:client_id>/availability              deny   own    allow  allow  allow
+PUT     /api/v1/clients/<int:client_id>/availability              deny   deny   deny   allow  allow
+POST    /api/v1/clients/<int:client_id>/discharge                 deny   deny   deny   allow  allow
+DELETE  /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
+POST    /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
+PUT     /api/v1/clients/<int:client_id>/kiosk-pin                 deny   own    deny   allow  allow
+PUT     /api/v1/clients/<int:client_id>/notification-preferences  deny   own    deny   allow  allow
+GET     /api/v1/clients/<int:client_id>/plans                     deny   own    allow  allow  allow
+POST    /api/v1/clients/<int:client_id>/plans                     deny   deny   allow  allow  allow
+GET     /api/v1/docs                                              allow  allow  allow  allow  allow
+GET     /api/v1/jobs/runs                                         deny   deny   deny   deny   allow
+POST    /api/v1/kiosk/checkin                                     deny   deny   allow  allow  allow
+GET     /api/v1/openapi.json                                      allow  allow  allow  allow  allow
+GET     /api/v1/plans/<int:plan_id>                               deny   own    allow  allow  allow
+POST    /api/v1/plans/<int:plan_id>/certification                 deny   deny   allow  allow  allow
+POST    /api/v1/plans/<int:plan_id>/review                        deny   deny   allow  allow  allow
+POST    /api/v1/plans/<int:plan_id>/revisions                     deny   deny   allow  allow  allow
+GET     /api/v1/plans/due                                         deny   deny   allow  allow  allow
+GET     /api/v1/programs                                          deny   deny   allow  allow  allow
+POST    /api/v1/programs                                          deny   deny   deny   allow  allow
+GET     /api/v1/programs/<int:program_id>                         deny   deny   allow  allow  allow
+PATCH   /api/v1/programs/<int:program_id>                         deny   deny   deny   allow  allow
+DELETE  /api/v1/programs/<int:program_id>/feed                    deny   deny   deny   allow  allow
+POST    /api/v1/programs/<int:program_id>/feed                    deny   deny   deny   allow  allow
+GET     /api/v1/reports/attendance-rates                          deny   deny   allow  allow  allow
+GET     /api/v1/reports/below-target                              deny   deny   allow  allow  allow
+GET     /api/v1/reports/billing-days                              deny   deny   allow  allow  allow
+GET     /api/v1/reports/census                                    deny   deny   allow  allow  allow
+GET     /api/v1/reports/follow-up                                 deny   deny   allow  allow  allow
+GET     /api/v1/reports/weekly-hours                              deny   deny   allow  allow  allow
+GET     /api/v1/rooms                                             deny   deny   allow  allow  allow
+POST    /api/v1/rooms                                             deny   deny   deny   allow  allow
+GET     /api/v1/rooms/<int:room_id>                               deny   deny   allow  allow  allow
+PATCH   /api/v1/rooms/<int:room_id>                               deny   deny   deny   allow  allow
+DELETE  /api/v1/rooms/<int:room_id>/feed                          deny   deny   deny   allow  allow
+POST    /api/v1/rooms/<int:room_id>/feed                          deny   deny   deny   allow  allow
+GET     /api/v1/series                                            deny   deny   allow  allow  allow
+POST    /api/v1/series                                            deny   deny   deny   allow  allow
+GET     /api/v1/series/<int:series_id>                            deny   deny   allow  allow  allow
+PATCH   /api/v1/series/<int:series_id>                            deny   deny   deny   allow  allow
+POST    /api/v1/series/<int:series_id>/end                        deny   deny   deny   allow  allow
+GET     /api/v1/series/<int:series_id>/enrollments                deny   deny   allow  allow  allow
+POST    /api/v1/series/<int:series_id>/enrollments                deny   deny   deny   allow  allow
+GET     /api/v1/sessions                                          deny   own    allow  allow  allow
+POST    /api/v1/sessions                                          deny   deny   deny   allow  allow
+GET     /api/v1/sessions/<int:session_id>                         deny   own    allow  allow  allow
+PATCH   /api/v1/sessions/<int:session_id>                         deny   deny   deny   allow  allow
+GET     /api/v1/sessions/<int:session_id>/attendance              deny   deny   allow  allow  allow
+PUT     /api/v1/sessions/<int:session_id>/attendance              deny   deny   allow  allow  allow
+GET     /api/v1/sessions/<int:session_id>/bookings                deny   deny   allow  allow  allow
+POST    /api/v1/sessions/<int:session_id>/bookings                deny   deny   deny   allow  allow
+GET     /api/v1/sessions/<int:session_id>/checkin-code            deny   deny   allow  allow  allow
+GET     /api/v1/staff                                             deny   deny   allow  allow  allow
+POST    /api/v1/staff                                             deny   deny   deny   allow  allow
+GET     /api/v1/staff/<int:staff_id>                              deny   deny   allow  allow  allow
+PATCH   /api/v1/staff/<int:staff_id>                              deny   deny   deny   allow  allow
+DELETE  /api/v1/staff/<int:staff_id>/feed                         deny   deny   own    allow  allow
+POST    /api/v1/staff/<int:staff_id>/feed                         deny   deny   own    allow  allow
+GET     /api/v1/staff/<int:staff_id>/time-off                     deny   deny   allow  allow  allow
+POST    /api/v1/staff/<int:staff_id>/time-off                     deny   deny   deny   allow  allow
+DELETE  /api/v1/staff/<int:staff_id>/time-off/<int:time_off_id>   deny   deny   deny   allow  allow
+GET     /clients                                                  deny   deny   deny   allow  allow
+GET     /clients/<int:client_id>                                  deny   deny   allow  allow  allow
+POST    /clients/<int:client_id>/feed                             deny   deny   deny   allow  allow
+POST    /clients/<int:client_id>/feed/revoke                      deny   deny   deny   allow  allow
+GET     /feeds/<token>.ics                                        allow  allow  allow  allow  allow
+GET     /follow-up                                                deny   deny   allow  allow  allow
+GET     /healthz                                                  allow  allow  allow  allow  allow
+GET     /intake                                                   deny   deny   deny   allow  allow
+POST    /intake                                                   deny   deny   deny   allow  allow
+GET     /intake/<int:client_id>/enrol                             deny   deny   deny   allow  allow
+POST    /intake/<int:client_id>/enrol                             deny   deny   deny   allow  allow
+GET     /intake/<int:client_id>/plan                              deny   deny   deny   allow  allow
+POST    /intake/<int:client_id>/plan                              deny   deny   deny   allow  allow
+GET     /kiosk                                                    deny   deny   allow  allow  allow
+POST    /kiosk                                                    deny   deny   allow  allow  allow
+GET     /login                                                    allow  allow  allow  allow  allow
+POST    /login                                                    allow  allow  allow  allow  allow
+POST    /logout                                                   allow  allow  allow  allow  allow
+GET     /me                                                       deny   allow  deny   deny   deny
+POST    /me/checkin                                               deny   allow  deny   deny   deny
+POST    /me/feed                                                  deny   allow  deny   deny   deny
+GET     /reports                                                  deny   deny   deny   allow  allow
+GET     /series/<int:series_id>                                   deny   deny   deny   allow  allow
+POST    /series/<int:series_id>/enroll                            deny   deny   deny   allow  allow
+GET     /series/new                                               deny   deny   deny   allow  allow
+POST    /series/new                                               deny   deny   deny   allow  allow
+POST    /series/preview                                           deny   deny   deny   allow  allow
+GET     /sessions/<int:session_id>                                deny   deny   deny   allow  allow
+POST    /sessions/<int:session_id>/cancel                         deny   deny   deny   allow  allow
+POST    /sessions/<int:session_id>/enroll                         deny   deny   deny   allow  allow
+POST    /sessions/<int:session_id>/facilitator                    deny   deny   deny   allow  allow
+POST    /sessions/<int:session_id>/move                           deny   deny   deny   allow  allow
+POST    /sessions/<int:session_id>/restore                        deny   deny   deny   allow  allow
+POST    /sessions/<int:session_id>/room                           deny   deny   deny   allow  allow
+GET     /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
+POST    /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
+GET     /today                                                    deny   deny   allow  allow  allow
+GET     /week                                                     deny   deny   deny   allow  allow
+"""
+
+# The query string a GET needs before it means anything; {program_id} is filled by the walker.
+PERIOD = "?program_id={program_id}&from=2027-03-01&to=2027-03-07"
+READ_QUERIES = {
+    "/api/v1/reports/weekly-hours": PERIOD,
+    "/api/v1/reports/attendance-rates": PERIOD,
+    "/api/v1/reports/census": PERIOD,
+    "/api/v1/reports/billing-days": PERIOD,
+    "/api/v1/reports/below-target": "?program_id={program_id}",
+    "/api/v1/reports/follow-up": "?program_id={program_id}",
+}
+
+
+class Route(NamedTuple):
+    method: str
+    rule: str
+    access: dict  # role -> "allow" | "deny" | "own"
+
+    @property
+    def is_api(self) -> bool:
+        return self.rule.startswith(API)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.rule}"
+
+
+def _parse(text: str) -> tuple[Route, ...]:
+    """The rows of MATRIX, refusing a malformed line, an unknown cell or a repeated route."""
+    lines = [line for line in text.strip().splitlines()[1:] if line.strip()]
+    routes, seen = [], set()
+    for line in lines:
+        method, rule, *cells = line.split()
+        if len(cells) != len(ROLES) or not set(cells) <= set(ACCESS):
+            raise ValueError(f"authorization matrix: bad line {line!r}")
+        if (method, rule) in seen:
+            raise ValueError(f"authorization matrix: {method} {rule} is listed twice")
+        seen.add((method, rule))
+        routes.append(Route(method, rule, dict(zip(ROLES, cells))))
+    return tuple(routes)
+
+
+ROUTES = _parse(MATRIX)
+
+
+def routes_where(role: str, *access: str, api_only: bool = False) -> set[tuple[str, str]]:
+    """(method, rule) of the rows where the role gets one of these answers."""
+    return {(r.method, r.rule) for r in ROUTES
+            if r.access[role] in access and (r.is_api or not api_only)}

@@ -1,0 +1,372 @@
+"""The authorization matrix, walked: every route, for anonymous and each role, by real requests."""
+
+# The table is tests/authorization_matrix.py. Two clients of one program, Avery and Blake, each
+# have a plan, an assessment, a booking in a session of their own, attendance, an alert and a
+# calendar feed, so every id in a path has a real "mine" (Avery's) and "theirs" (Blake's).
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from scheduler.extensions import db as _db
+from scheduler.feeds import tokens
+from scheduler.models import Alert, Attendance, Booking, Session
+from scheduler.services import attendance, availability, clock, plans, sessions
+from scheduler.web import navigation
+from tests.authorization_matrix import READ_QUERIES, ROLES, ROUTES, Route
+from tests.helpers import ACTOR, sign_in
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+MISSING_ID = 999999
+# Valid bodies for the writes a client or clinician may make on their own record: their own
+# id must answer 2xx, so a refusal of someone else's is the door and not a bad body.
+OWN_BODIES = {
+    ("PUT", "/api/v1/clients/<int:client_id>/kiosk-pin"): {"pin": "4821"},
+    ("PUT", "/api/v1/clients/<int:client_id>/notification-preferences"):
+        {"remind_two_hours": True},
+}
+# GET /api/v1/sessions names its client in the query string, not the path.
+OWN_QUERIES = {("GET", "/api/v1/sessions"): "?client_id={client_id}"}
+
+
+@pytest.fixture(autouse=True)
+def _clinic_clock(now):
+    """Every request at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
+
+
+# --- the table and the app agree ---------------------------------------------------------------
+
+
+def app_routes(app: Flask) -> set[tuple[str, str]]:
+    """(method, rule) of every route the app serves, but HEAD, OPTIONS and static files."""
+    return {(method, rule.rule) for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+            for method in rule.methods - {"HEAD", "OPTIONS"}}
+
+
+def unlisted_routes(app: Flask) -> str:
+    """What the matrix lacks, one route a line, said so a developer knows what to add."""
+    listed = {(r.method, r.rule) for r in ROUTES}
+    missing = sorted(app_routes(app) - listed, key=lambda mr: (mr[1], mr[0]))
+    return "".join(f"{method} {rule} is not in tests/authorization_matrix.py: add a line "
+                   f"saying who may use it.\n" for method, rule in missing)
+
+
+def test_every_route_of_the_app_is_in_the_matrix(app):
+    assert unlisted_routes(app) == ""
+
+
+def test_every_line_of_the_matrix_is_a_route_of_the_app(app):
+    """A route that was removed or renamed leaves no stale line behind."""
+    stale = [str(r) for r in ROUTES if (r.method, r.rule) not in app_routes(app)]
+    assert stale == []
+
+
+def test_a_new_route_fails_until_it_is_added_to_the_matrix(app):
+    app.add_url_rule("/api/v1/secret-reports", "secret_reports", lambda: "",
+                     methods=["GET", "DELETE"])
+    message = unlisted_routes(app)
+    assert "DELETE /api/v1/secret-reports is not in tests/authorization_matrix.py" in message
+    assert "GET /api/v1/secret-reports is not in" in message
+    assert message.count("\n") == 2
+
+
+def test_the_matrix_is_sorted_by_path_then_method():
+    """Sorted, so a reviewer finds a route, and two people adding lines rarely collide."""
+    order = [(r.rule, r.method) for r in ROUTES]
+    assert order == sorted(order)
+
+
+def test_no_page_or_api_route_is_public_by_accident():
+    """The routes anyone may use without signing in, spelled out: adding one is a decision."""
+    public = {str(r) for r in ROUTES if r.access["anonymous"] != "deny"}
+    assert public == {
+        "GET /", "POST /api/v1/auth/token", "GET /api/v1/docs", "GET /api/v1/openapi.json",
+        "GET /feeds/<token>.ics", "GET /healthz", "GET /login", "POST /login", "POST /logout",
+    }
+
+
+# --- a clinic with two clients -----------------------------------------------------------------
+
+
+def _one_off(program, staff, client_id, starts_at):
+    return sessions.create_one_off(
+        _db.session, ACTOR, now=clock.now(), program_id=program.id, kind="individual",
+        starts_at=starts_at, ends_at=starts_at + timedelta(hours=1), facilitator_ids=[staff.id],
+        client_id=client_id)
+
+
+def _alert(program, client_id) -> Alert:
+    alert = Alert(key=f"absence_streak:client={client_id}", kind="absence_streak",
+                  client_id=client_id, program_id=program.id, detail={}, raised_at=clock.now())
+    _db.session.add(alert)
+    _db.session.flush()
+    return alert
+
+
+@pytest.fixture
+def clinic(make):
+    """Avery's ids ("mine") and Blake's ("theirs"), and a user of every role."""
+    program = make.program()
+    room = make.room()
+    therapist, other_staff = make.staff(), make.staff()
+    series = make.series(program, room_id=room.id, facilitator_ids=[therapist.id],
+                         start_date=date(2027, 2, 8), end_date=date(2027, 3, 31))
+    avery = make.client(program, name="Avery Aldridge")
+    blake = make.client(program, name="Blake Bramwell")
+    db = _db.session
+    # Last night's group (Mon 18:00 New York): both came, marked on the roster.
+    last_night = db.scalar(select(Session).where(
+        Session.series_id == series.id, Session.starts_at < clock.now())
+        .order_by(Session.starts_at.desc()))
+    attendance.record_roster(db, ACTOR, "coordinator", last_night.id,
+                             [{"client_id": c.id, "status": "present"} for c in (avery, blake)],
+                             now=clock.now(), policy=attendance.Policy())
+    people = {}
+    for key, person, day in (("mine", avery, 18), ("theirs", blake, 19)):
+        own = _one_off(program, therapist, person.id, datetime(2027, 2, day, 15,
+                                                                tzinfo=timezone.utc))
+        people[key] = {
+            "client_id": person.id, "session_id": own.id,
+            "booking_id": db.scalar(select(Booking.id).where(Booking.session_id == own.id)),
+            "plan_id": plans.create_plan(db, ACTOR, person.id, start_date=date(2027, 2, 1)).id,
+            "assessment_id": plans.record_assessment(
+                db, ACTOR, person.id, assessed_on=date(2027, 2, 1), clinician_id=therapist.id,
+                recommended_level="2.1").id,
+            "alert_id": _alert(program, person.id).id,
+            "token": tokens.issue(db, ACTOR, "client", person.id, clock.now()),
+        }
+    time_off = availability.add_time_off(
+        db, ACTOR, therapist.id, datetime(2027, 6, 1, tzinfo=timezone.utc),
+        datetime(2027, 6, 2, tzinfo=timezone.utc), "Training")
+    db.commit()
+    shared = {"program_id": program.id, "room_id": room.id, "series_id": series.id,
+              "time_off_id": time_off.id}
+    users = {
+        "client": make.user("client", client_id=avery.id),
+        "clinician": make.user("clinician", staff_id=therapist.id),
+        "coordinator": make.user("coordinator"),
+        "admin": make.user("admin"),
+    }
+    people["mine"]["user_id"] = users["client"].id
+    people["theirs"]["user_id"] = make.user("client", client_id=blake.id).id
+    return {
+        "mine": {**shared, "staff_id": therapist.id, **people["mine"]},
+        "theirs": {**shared, "staff_id": other_staff.id, **people["theirs"]},
+        "missing": {**shared, **{k: MISSING_ID for k in people["mine"] if k.endswith("_id")},
+                    "staff_id": MISSING_ID},
+        "blake": blake.name, "users": users,
+    }
+
+
+# --- requests as each role ---------------------------------------------------------------------
+
+
+def concrete(route: Route, ids: dict, query: str = "") -> str:
+    """The route's URL with each <arg> taken from ids, plus the query string it needs."""
+    def fill(match):
+        if match.group(1) not in ids:
+            raise LookupError(f"{route}: the clinic fixture has no {match.group(1)}; add one")
+        return str(ids[match.group(1)])
+
+    path = re.sub(r"<(?:\w+:)?(\w+)>", fill, route.rule)
+    return path + (query or READ_QUERIES.get(route.rule, "")).format(**ids)
+
+
+class Caller:
+    """One role's requests: bearer token for the API, the login session (with CSRF) for pages."""
+
+    def __init__(self, app, auth, user, api_by_session: bool = False):
+        self.user = user
+        self.pages = app.test_client()
+        # The login form gives this browser its CSRF token before anyone signs in.
+        form = self.pages.get("/login").get_data(as_text=True)
+        self.csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+        self.api = self.pages if api_by_session else app.test_client()
+        self.bearer = auth.for_user(user) if user is not None and not api_by_session else {}
+
+    def __call__(self, route: Route, ids: dict, body: dict | None = None, query: str = ""):
+        url = concrete(route, ids, query)
+        writes = route.method in WRITE_METHODS
+        if self.user is not None and (self.api is self.pages or not route.is_api):
+            sign_in(self.pages, self.user)  # every time: a POST /logout ends the session
+        if route.is_api:
+            return self.api.open(url, method=route.method, headers=self.bearer,
+                                 **({"json": body or {}} if writes else {}))
+        return self.pages.open(url, method=route.method,
+                               **({"data": {"csrf_token": self.csrf},
+                                   "headers": {"X-CSRFToken": self.csrf}} if writes else {}))
+
+
+def to_login(response) -> bool:
+    where = urlsplit(response.headers.get("Location", ""))
+    return response.status_code == 302 and where.path == "/login" and "next" in parse_qs(
+        where.query)
+
+
+def refused(route: Route, role: str, response) -> bool:
+    """The door's answer: 401 or a login redirect when anonymous, 403 when signed in."""
+    if role != "anonymous":
+        return response.status_code == 403
+    if route.is_api:
+        return (response.status_code == 401
+                and response.headers.get("WWW-Authenticate") == "Bearer")
+    return to_login(response)
+
+
+def let_through(route: Route, response) -> bool:
+    """Past the door: a read answers, a write may still refuse its (empty) input with a 4xx."""
+    status = response.status_code
+    if status in (401, 403) or status >= 500 or to_login(response):
+        return False
+    return route.method != "GET" or status < 400
+
+
+def snapshot() -> dict:
+    """Every row of every table, read afresh."""
+    _db.session.rollback()
+    rows = {table.name: _db.session.execute(
+        select(table).order_by(*table.primary_key.columns)).all()
+        for table in _db.metadata.sorted_tables}
+    _db.session.rollback()
+    return rows
+
+
+def _phase(route: Route, role: str) -> int:
+    # Reads first and a role's own writes next, so no accepted write (a cancelled booking, a
+    # revoked feed) changes what a later read of the walk finds.
+    if route.method == "GET":
+        return 0
+    return 1 if route.access[role] == "own" else 2
+
+
+def walk(app, auth, clinic, role: str, api_by_session: bool = False) -> list:
+    """Every route as this role; a line for each answer that disagrees with the matrix."""
+    call = Caller(app, auth, clinic["users"].get(role), api_by_session)
+    wrong = []
+
+    def check(ok: bool, route, side, response):
+        # Nothing shown to Avery or to anonymous callers, allowed or refused, names Blake.
+        leaked = (role in ("anonymous", "client")
+                  and clinic["blake"] in response.get_data(as_text=True))
+        if not ok or leaked:
+            wrong.append(f"{route} with {side} ids: {response.status_code}"
+                         + (", and it names the other client" if leaked else ""))
+
+    def own_request(route, side):
+        key = (route.method, route.rule)
+        return call(route, clinic[side], OWN_BODIES.get(key), OWN_QUERIES.get(key, ""))
+
+    routes = [r for r in ROUTES if r.is_api or not api_by_session]
+    before = snapshot()
+    for route in routes:
+        access = route.access[role]
+        if access == "deny":
+            response = call(route, clinic["mine"])
+            check(refused(route, role, response), route, "mine", response)
+        elif access == "own":
+            for side in ("theirs", "missing"):
+                response = own_request(route, side)
+                check(response.status_code == 403, route, side, response)
+    # A refused write writes nothing, not even half a change.
+    if snapshot() != before:
+        wrong.append(f"requests refused to {role} changed the database")
+    for route in sorted(routes, key=lambda r: _phase(r, role)):
+        access = route.access[role]
+        if access == "own":
+            response = own_request(route, "mine")
+            check(200 <= response.status_code < 300, route, "mine", response)
+        elif access == "allow":
+            response = call(route, clinic["mine"])
+            check(let_through(route, response), route, "mine", response)
+    return wrong
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_route_answers_each_role_as_the_matrix_says(app, auth, clinic, role):
+    """Denied: 401/403 or /login and nothing written; own: 403 but for one's own; allowed: in."""
+    assert walk(app, auth, clinic, role) == []
+
+
+def test_a_client_signed_in_to_the_pages_gets_no_more_from_the_api(app, auth, clinic):
+    """The API takes the login session too; a client's cookie opens no more than their token."""
+    assert walk(app, auth, clinic, "client", api_by_session=True) == []
+
+
+# --- a client and the other client's records, reached sideways ----------------------------------
+
+
+def test_a_clients_feed_holds_their_sessions_and_none_of_the_other_clients(client, clinic):
+    mine, theirs = clinic["mine"], clinic["theirs"]
+    feed = client.get(f"/feeds/{mine['token']}.ics")
+    body = feed.get_data(as_text=True)
+    assert feed.status_code == 200
+    assert f"session-{mine['session_id']}-client@" in body
+    assert f"session-{theirs['session_id']}-" not in body
+    assert clinic["blake"] not in body
+
+
+def test_a_clients_schedule_lists_only_sessions_they_hold_a_seat_in(client, auth, clinic, db):
+    """Whatever the filter (the shared series, the program), Blake's own session never shows."""
+    mine, theirs = clinic["mine"], clinic["theirs"]
+    headers = auth.for_user(clinic["users"]["client"])
+    held = set(db.scalars(select(Booking.session_id).where(
+        Booking.client_id == mine["client_id"])))
+    for query in ({}, {"series_id": mine["series_id"]}, {"program_id": mine["program_id"]},
+                  {"staff_id": mine["staff_id"]}):
+        listed = client.get("/api/v1/sessions", query_string=query, headers=headers)
+        ids = {item["id"] for item in listed.json["items"]}
+        assert listed.status_code == 200
+        assert theirs["session_id"] not in ids and ids <= held, query
+    assert mine["session_id"] in ids
+
+
+def test_the_other_clients_room_code_checks_nobody_in(client, auth, clinic, db, app):
+    """Avery, standing in Blake's session with its code, is not checked into it."""
+    session = db.get(Session, clinic["theirs"]["session_id"])
+    code = attendance.checkin_code(app.config["SECRET_KEY"], session)
+    with clock.frozen(session.starts_at + timedelta(minutes=5)):
+        response = client.post("/api/v1/checkin", json={"code": code},
+                               headers=auth.for_user(clinic["users"]["client"]))
+    assert response.status_code == 409
+    assert "No session of yours is open" in response.json["message"]
+    assert db.scalar(select(Attendance.id).where(Attendance.session_id == session.id)) is None
+
+
+def test_the_navigation_offers_each_role_the_pages_the_matrix_lets_it_open(app):
+    """A link a role may not follow, or a listed page it may open but is not offered, is wrong."""
+    rules = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
+    access = {r.rule: r.access for r in ROUTES if r.method == "GET"}
+    wrong = []
+    for endpoint, _, roles in navigation.LINKS:
+        for role in ROLES[1:]:
+            if (role in roles) != (access[rules[endpoint]][role] == "allow"):
+                wrong.append((endpoint, role))
+    assert wrong == []
+
+
+def test_a_client_login_linked_to_a_staff_record_manages_no_staff_feed(client, auth, make, clinic,
+                                                                       db):
+    """A client login that a slip linked to a staff record is still a client: no staff feed."""
+    staff_id = clinic["theirs"]["staff_id"]
+    user = make.user("client", staff_id=staff_id)
+    headers = auth.for_user(user)
+    before = snapshot()
+    for method in ("POST", "DELETE"):
+        response = client.open(f"/api/v1/staff/{staff_id}/feed", method=method, headers=headers)
+        assert response.status_code == 403, method
+    assert snapshot() == before
+
+
+def test_a_deactivated_accounts_login_session_opens_nothing(client, make, db):
+    """Deactivating a coordinator shuts their open browser out of pages and API alike."""
+    user = make.user("coordinator")
+    sign_in(client, user)
+    assert client.get("/week").status_code == 200
+    user.is_active = False
+    db.commit()
+    assert to_login(client.get("/week"))
+    assert client.get("/api/v1/programs").status_code == 401
