@@ -1,4 +1,7 @@
-"""Command-line tools: `flask --app wsgi create-user`, `seed-demo`, and the jobs' commands."""
+"""Command-line tools: `flask --app wsgi create-user`, `seed-demo`, `export`, `import`, jobs."""
+
+import json
+import os
 
 import click
 from flask import Flask
@@ -6,7 +9,7 @@ from flask.cli import with_appcontext
 
 from scheduler.extensions import db
 from scheduler.models.users import USER_ROLES
-from scheduler.services import accounts, clock, demo_clinic
+from scheduler.services import accounts, clock, demo_clinic, portability
 from scheduler.services.audit import Actor
 from scheduler.services.errors import DomainError
 
@@ -16,6 +19,8 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(create_user)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(export_command)
+    app.cli.add_command(import_command)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(serve_command)
@@ -74,3 +79,92 @@ def seed_demo(n_clients, weeks, if_empty):
     click.echo("Demo logins (password for all: %s):" % demo_clinic.DEMO_PASSWORD)
     for role, email in logins:
         click.echo(f"  {role:<12} {email}")
+
+
+@click.command("export")
+@with_appcontext
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+def export_command(file):
+    """Write the whole clinic to FILE (- for stdout) as versioned JSON, to import elsewhere.
+
+    Password and token hashes are the clinic's data and go in too, so logins, API tokens and
+    feed links keep working after an import; the file is as sensitive as the database.
+    """
+    try:
+        document = portability.export_clinic(db.session, Actor.system("cli"), destination=file)
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    if file == "-":
+        click.echo(text)
+        db.session.commit()
+    else:
+        _write_private(file, text)
+    # With the document on stdout, the summary goes to stderr.
+    _print_counts({name: len(rows) for name, rows in document["tables"].items()},
+                  err=file == "-")
+    if file == "-":
+        click.echo("The export holds clinical records: keep wherever it goes private.", err=True)
+    else:
+        click.echo(f"Wrote {file} with mode 0600: it holds clinical records, keep it private.")
+
+
+@click.command("import")
+@with_appcontext
+@click.argument("file", type=click.File("rb"))
+def import_command(file):
+    """Load a clinic exported by `export` into this empty, migrated database, in one transaction.
+
+    Password and token hashes come with it, so users log in and feed links resolve as before.
+    """
+    try:
+        document = json.load(file)
+    except ValueError as error:
+        raise click.ClickException(
+            f"{file.name} is not valid JSON (truncated or damaged?): {error}"
+        ) from None
+    try:
+        counts = portability.import_clinic(db.session, Actor.system("cli"), document,
+                                           source=file.name)
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(f"Nothing imported. {error.message}") from None
+    db.session.commit()
+    _print_counts(counts)
+    click.echo(f"Imported {file.name}.")
+
+
+def _write_private(path: str, text: str) -> None:
+    """Write the file readable by its owner only, whole or not at all, then commit the audit."""
+    partial = f"{path}.partial"
+    try:
+        # O_EXCL: never write into a file that some other account made, and may read.
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        db.session.rollback()
+        raise click.ClickException(f"Could not write {partial}: {error.strerror}.") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        db.session.commit()
+        os.replace(partial, path)
+    except BaseException as error:
+        db.session.rollback()
+        _remove(partial)
+        if isinstance(error, OSError):
+            raise click.ClickException(f"Could not write {path}: {error.strerror}.") from None
+        raise
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def _print_counts(counts: dict[str, int], err: bool = False) -> None:
+    for name, count in counts.items():
+        click.echo(f"  {name:<24} {count:>8}", err=err)
+    click.echo(f"  {'total rows':<24} {sum(counts.values()):>8}", err=err)
