@@ -100,6 +100,10 @@ GET     /clients                                                  deny   deny   
 GET     /clients/<int:client_id>                                  deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/feed                             deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/feed/revoke                      deny   deny   deny   allow  allow
+POST    /clients/<int:client_id>/plan/certification               deny   deny   allow  allow  allow
+POST    /clients/<int:client_id>/plan/review                      deny   deny   allow  allow  allow
+GET     /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
+POST    /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
 GET     /feeds/<token>.ics                                        allow  allow  allow  allow  allow
 GET     /follow-up                                                deny   deny   allow  allow  allow
 GET     /healthz                                                  allow  allow  allow  allow  allow
@@ -119,6 +123,9 @@ POST    /me/checkin                                               deny   allow  
 POST    /me/feed                                                  deny   allow  deny   deny   deny
 GET     /reports                                                  deny   deny   deny   allow  allow
 GET     /series/<int:series_id>                                   deny   deny   deny   allow  allow
+GET     /series/<int:series_id>/edit                              deny   deny   deny   allow  allow
+POST    /series/<int:series_id>/edit                              deny   deny   deny   allow  allow
+POST    /series/<int:series_id>/end                               deny   deny   deny   allow  allow
 POST    /series/<int:series_id>/enroll                            deny   deny   deny   allow  allow
 GET     /series/new                                               deny   deny   deny   allow  allow
 POST    /series/new                                               deny   deny   deny   allow  allow

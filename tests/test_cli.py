@@ -7,14 +7,15 @@ from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import bindparam, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from config import normalize_database_url
 from scheduler import create_app
 from scheduler.extensions import db as _db
 from scheduler.models import Client, Program, Room, Session, SessionSeries, Staff, User
-from scheduler.services.demo_clinic import DEMO_PASSWORD
+from scheduler.models.types import UTCDateTime
+from scheduler.services.demo_clinic import DEMO_PASSWORD, HISTORY_WEEKS
 
 PG_URL = normalize_database_url(os.environ.get("TEST_DATABASE_URL"))
 NEW_YORK = ZoneInfo("America/New_York")
@@ -167,8 +168,8 @@ def test_seed_demo_group_sessions_keep_their_local_start_time(runner, db, now):
     assert _seed(runner).exit_code == 0
     for track in db.scalars(select(SessionSeries).where(SessionSeries.kind == "group")):
         sessions = db.scalars(select(Session).where(Session.series_id == track.id)).all()
-        # Two weeks at three days a week.
-        assert len(sessions) == 6
+        # The weeks already held and two weeks ahead, at three days a week.
+        assert len(sessions) == (HISTORY_WEEKS + 2) * 3
         for session in sessions:
             local = session.starts_at.astimezone(NEW_YORK)
             assert local.time() == track.start_time
@@ -188,7 +189,7 @@ def test_seed_demo_gives_every_client_weekly_individual_therapy(runner, db, now)
         assert series.capacity == 1
         assert len(series.facilitators) == 1
         count = _count(db, select(Session.id).where(Session.series_id == series.id).subquery())
-        assert count == 2
+        assert count == HISTORY_WEEKS + 2
 
 
 def test_seed_demo_individual_sessions_never_double_book_a_therapist_or_office(runner, db, now):
@@ -310,3 +311,104 @@ def test_seed_demo_gives_identical_data_on_two_fresh_databases(
     assert all(first[name] for name in DUMPED_TABLES)
     for name in DUMPED_TABLES:
         assert second[name] == first[name], name
+
+
+# --- many sites --------------------------------------------------------------------------------
+
+# 36 clients fill a site: 80 clients make two full sites and a third with 8 clients.
+MANY = ["seed-demo", "--clients", "80", "--weeks", "3"]
+
+
+def _overlaps(db, column: str) -> int:
+    """Pairs of scheduled sessions sharing a room, a staff member or a booked client."""
+    if column == "room_id":
+        pairs = ("sessions a JOIN sessions b ON a.room_id = b.room_id")
+    elif column == "staff_id":
+        pairs = ("session_facilitators fa JOIN session_facilitators fb ON fa.staff_id = fb.staff_id"
+                 " JOIN sessions a ON a.id = fa.session_id JOIN sessions b ON b.id = fb.session_id")
+    else:
+        pairs = ("bookings ba JOIN bookings bb ON ba.client_id = bb.client_id"
+                 " AND ba.status = 'booked' AND bb.status = 'booked'"
+                 " JOIN sessions a ON a.id = ba.session_id JOIN sessions b ON b.id = bb.session_id")
+    return db.scalar(text(f"SELECT count(*) FROM {pairs} WHERE a.id < b.id"
+                          " AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at"))
+
+
+def test_seed_demo_grows_by_whole_sites_that_share_no_room_staff_or_client(runner, db, now):
+    result = runner.invoke(args=MANY)
+    assert result.exit_code == 0, result.output
+
+    assert _count(db, Client) == 80
+    assert _count(db, Program) == 6
+    assert len(set(db.scalars(select(Client.email)))) == 80
+    assert "Evening Program (adults) — site 3" in set(db.scalars(select(Program.name)))
+    # Three group tracks per site, and each client's own weekly individual series.
+    assert _count(db, select(SessionSeries.id).where(SessionSeries.kind == "group")
+                  .subquery()) == 9
+    assert _count(db, select(SessionSeries.id).where(SessionSeries.kind == "individual")
+                  .subquery()) == 80
+    for column in ("room_id", "staff_id", "client_id"):
+        assert _overlaps(db, column) == 0, column
+    # Every site's clients are booked like the first site's: one group track and their own hour.
+    per_client = db.execute(text(
+        "SELECT b.client_id, count(DISTINCT s.series_id) FROM bookings b"
+        " JOIN sessions s ON s.id = b.session_id WHERE b.status = 'booked'"
+        " GROUP BY b.client_id")).all()
+    assert len(per_client) == 80 and {n for _, n in per_client} == {2}
+    over = db.scalar(text(
+        "SELECT count(*) FROM (SELECT s.id FROM sessions s JOIN bookings b ON b.session_id = s.id"
+        " AND b.status = 'booked' GROUP BY s.id, s.capacity HAVING count(*) > s.capacity) x"))
+    assert over == 0
+    # Every copied client's plan and its phases came along, pointing at their own client.
+    assert db.scalar(text("SELECT count(DISTINCT client_id) FROM treatment_plans")) == 80
+    assert db.scalar(text("SELECT count(*) FROM plan_phases")) == 160
+
+
+def test_seeded_site_copies_keep_rolling_like_the_first_site(runner, app, db, now):
+    """The horizon job extends a copied site as it does the first, booking its clients."""
+    from scheduler.services import clients as client_service
+    from scheduler.services import series as series_service
+    from tests.helpers import ACTOR
+
+    assert runner.invoke(args=MANY).exit_code == 0
+    per_program = ("SELECT s.program_id, count(*) FROM bookings b"
+                   " JOIN sessions s ON s.id = b.session_id GROUP BY 1")
+    before = dict(db.execute(text("SELECT program_id, count(*) FROM sessions GROUP BY 1")).all())
+    booked_before = dict(db.execute(text(per_program)).all())
+
+    assert series_service.extend_horizon(db, now, horizon_days=28) > 0
+    db.commit()
+
+    after = dict(db.execute(text("SELECT program_id, count(*) FROM sessions GROUP BY 1")).all())
+    grown = {program: after[program] - before[program] for program in before}
+    assert grown[1] > 0 and grown[3] == grown[1] and grown[4] == grown[2]
+    booked = {p: n - booked_before[p] for p, n in db.execute(text(per_program)).all()}
+    assert booked[1] > 0 and booked[3] == booked[1] and booked[4] == booked[2]
+    # Ids after the copies are free: a new client takes the next one.
+    program = db.scalar(select(Program).order_by(Program.id.desc()))
+    added = client_service.create_client(db, ACTOR, name="New Person", program_id=program.id,
+                                         admitted_on=now.date())
+    db.commit()
+    assert added.id == 81
+
+
+def test_seed_demo_has_weeks_already_held_with_attendance_taken(runner, db, now):
+    assert _seed(runner).exit_code == 0
+    at = bindparam("now", now, type_=UTCDateTime)  # stored as UTC, whatever the database
+
+    held = db.scalar(text(
+        "SELECT count(*) FROM bookings b JOIN sessions s ON s.id = b.session_id"
+        " WHERE b.status = 'booked' AND s.ends_at <= :now").bindparams(at))
+    marked = db.execute(text(
+        "SELECT a.status, count(*) FROM attendance a JOIN sessions s ON s.id = a.session_id"
+        " WHERE s.ends_at <= :now GROUP BY a.status").bindparams(at)).all()
+    ahead = db.scalar(text(
+        "SELECT count(*) FROM attendance a JOIN sessions s ON s.id = a.session_id"
+        " WHERE s.starts_at > :now").bindparams(at))
+
+    assert held > 50
+    assert sum(n for _, n in marked) == held  # every place held so far is marked
+    assert ahead == 0
+    statuses = dict(marked)
+    assert statuses["present"] > held // 2
+    assert statuses.get("absent_unexcused", 0) + statuses.get("absent_excused", 0) > 0

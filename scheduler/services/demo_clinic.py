@@ -1,15 +1,24 @@
-"""A deterministic demo clinic: two programs, group tracks, individual therapy, logins."""
+"""A deterministic demo clinic: two programs, group tracks, individual therapy, logins.
+
+Past one site (SITE_CLIENTS clients) the clinic grows by whole sites, as a provider with many
+locations does: the first site is made through the services, and every further site is a copy
+of it with its own programs, rooms, staff, clients, sessions and bookings, written with bulk
+inserts. A copy is valid because the first site is, and sites share no room, staff or client.
+"""
 
 import random
 from datetime import datetime, time, timedelta
 from typing import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import JSON, func, insert, select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Program
+from scheduler.extensions import db as _db
+from scheduler.models import Booking, Program, Session
+from scheduler.models.attendance import REASON_CODES
 from scheduler.services import (
     accounts,
+    attendance,
     booking,
     clients,
     plans,
@@ -53,8 +62,35 @@ def has_data(db: DbSession) -> bool:
     return bool(db.scalar(select(func.count(Program.id))))
 
 
+# Weeks before this one the clinic has already run, with attendance taken: reports, hours
+# charts and the follow-up list have something to show.
+HISTORY_WEEKS = 4
+# Of 100 booked places in a past week (Medicare-style IOPs see 80-90% attendance).
+ATTENDANCE_MIX = (("present", 80), ("late", 6), ("left_early", 4), ("absent_excused", 5),
+                  ("absent_unexcused", 5))
+# Two adult tracks and one adolescent track of 12 seats each: 36 clients fill a site.
+SITE_CLIENTS = 36
+# Copied per site, parents first. Logins, tokens, feeds, the audit trail and job history are
+# not: they belong to people and events, and the copies are made in one bulk step.
+SITE_TABLES = ("programs", "rooms", "staff", "clients", "session_series", "series_facilitators",
+               "enrollments", "sessions", "session_facilitators", "bookings", "attendance",
+               "treatment_plans", "plan_phases", "plan_requirements")
+# Rows that belong to one client: a partly filled last site leaves out the clients it lacks.
+CLIENT_KEYED = {"clients": "id", "enrollments": "client_id", "bookings": "client_id",
+                "attendance": "client_id", "treatment_plans": "client_id"}
+INSERT_CHUNK = 5000
+
+
+def sites_for(n_clients: int) -> int:
+    return -(-n_clients // SITE_CLIENTS)
+
+
 def plan_size(n_clients: int) -> int:
-    return 4 + len(GROUP_TRACKS) + 2 * n_clients
+    return 5 + len(GROUP_TRACKS) + 2 * min(n_clients, SITE_CLIENTS) + sites_for(n_clients) - 1
+
+
+def client_name(i: int) -> str:
+    return f"{FIRST[i % len(FIRST)]} {LAST[(i * 7 + i // len(FIRST)) % len(LAST)]}"
 
 
 def seed(
@@ -65,17 +101,31 @@ def seed(
     now: datetime,
     progress: Callable[[int], None] = lambda n: None,
 ) -> list[tuple[str, str]]:
-    """Create the clinic through the same services the API uses; returns (role, email) logins.
+    """Create the clinic; returns the (role, email) logins, which are all on the first site.
 
-    Series are open-ended, as a running program's are: `weeks` sets how far ahead sessions
-    are made now, and the horizon job keeps them rolling.
+    Series are open-ended, as a running program's are: they began HISTORY_WEEKS ago, with
+    attendance taken, and `weeks` sets how far ahead sessions are made now; the horizon job
+    keeps them rolling.
     """
+    logins = _seed_site(db, n_clients=min(n_clients, SITE_CLIENTS), weeks=weeks, now=now,
+                        progress=progress)
+    if n_clients > SITE_CLIENTS:
+        _copy_site(db, n_clients, progress)
+    return logins
+
+
+def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
+               progress: Callable[[int], None]) -> list[tuple[str, str]]:
+    """The first site, made through the same services the API uses."""
     actor = Actor.system("seed-demo")
     rng = random.Random(2027)
     tz = zone(DEMO_TZ)
     monday = now.astimezone(tz).date() - timedelta(days=now.astimezone(tz).weekday())
     # Whole weeks from this Monday, so `--weeks 2` means this week and next.
     until = datetime.combine(monday + timedelta(weeks=weeks), time.min, tzinfo=tz)
+    first_day = monday - timedelta(weeks=HISTORY_WEEKS)
+    # Clients were booked when the program opened; the sessions since have been held.
+    opened = datetime.combine(first_day, time.min, tzinfo=tz)
 
     adult = programs.create_program(
         db, actor, name="Evening Program (adults)", level_of_care="2.1",
@@ -99,7 +149,7 @@ def seed(
         made, _ = series.create_series(
             db, actor, now=now, horizon_days=0,
             program_id=program_rows[prog].id, kind="group", title=title,
-            timezone=DEMO_TZ, start_date=monday, start_time=start, duration_minutes=180,
+            timezone=DEMO_TZ, start_date=first_day, start_time=start, duration_minutes=180,
             rrule=f"FREQ=WEEKLY;BYDAY={days}", capacity=12,
             room_id=room_rows[room].id,
             facilitator_ids=[staff_rows[i].id for i in facilitators],
@@ -113,7 +163,7 @@ def seed(
     client_rows = []
     slot = 0
     for i in range(n_clients):
-        name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 7 + i // len(FIRST)) % len(LAST)]}"
+        name = client_name(i)
         program = adult if i % 3 else teen
         client = clients.create_client(
             db, actor, name=name, program_id=program.id,
@@ -130,7 +180,7 @@ def seed(
         made, _ = series.create_series(
             db, actor, now=now, horizon_days=0,
             program_id=program.id, kind="individual", title="Individual therapy",
-            timezone=DEMO_TZ, start_date=monday, start_time=hour, duration_minutes=50,
+            timezone=DEMO_TZ, start_date=first_day, start_time=hour, duration_minutes=50,
             rrule=f"FREQ=WEEKLY;BYDAY={weekday}", capacity=1,
             room_id=office.id, facilitator_ids=[therapist.id],
         )
@@ -138,8 +188,8 @@ def seed(
         # Each client joins one group track of their program and their own weekly hour.
         program_tracks = tracks[program.id]
         for enrolled in (program_tracks[i % len(program_tracks)], made):
-            booking.enroll_client(db, actor, enrolled.id, client.id, now=now,
-                                  start_date=max(monday, client.admitted_on))
+            booking.enroll_client(db, actor, enrolled.id, client.id, now=opened,
+                                  start_date=max(first_day, client.admitted_on))
         # A tapering plan as IOPs write them: the program's minimum hours, then a step down.
         plans.create_plan(
             db, actor, client.id, start_date=client.admitted_on,
@@ -155,6 +205,8 @@ def seed(
         slot += 1
         progress(1)
 
+    _take_attendance(db, actor, now, rng)
+    progress(1)
     logins = [
         ("admin", "admin@demo.clinic", {}),
         ("coordinator", "coordinator@demo.clinic", {"staff_id": staff_rows[3].id}),
@@ -165,3 +217,141 @@ def seed(
         accounts.create_user(db, actor, email=email, role=role, password=DEMO_PASSWORD, **links)
     progress(1)
     return [(role, email) for role, email, _ in logins]
+
+
+def _take_attendance(db: DbSession, actor: Actor, now: datetime, rng: random.Random) -> None:
+    """Every session held so far gets its roster, marked five minutes after it ended."""
+    statuses = [status for status, weight in ATTENDANCE_MIX for _ in range(weight)]
+    held = db.execute(
+        select(Session.id, Session.starts_at, Session.ends_at, Booking.client_id)
+        .join(Booking, Booking.session_id == Session.id)
+        .where(Session.ends_at <= now - timedelta(minutes=5), Session.status == "scheduled",
+               Booking.status == "booked")
+        .order_by(Session.starts_at, Session.id, Booking.client_id)).all()
+    by_session: dict[int, list] = {}
+    for row in held:
+        by_session.setdefault(row.id, []).append(row)
+    for rows in by_session.values():
+        records = []
+        for row in rows:
+            status = rng.choice(statuses)
+            record = {"client_id": row.client_id, "status": status}
+            if status in attendance.NEEDS_REASON:
+                record["reason_code"] = rng.choice(REASON_CODES)
+            if status == "late":
+                record["arrived_at"] = row.starts_at + timedelta(minutes=rng.choice((15, 25, 40)))
+            if status == "left_early":
+                record["left_at"] = row.ends_at - timedelta(minutes=rng.choice((20, 30, 45)))
+            records.append(record)
+        marked = rows[0].ends_at + timedelta(minutes=5)
+        attendance.record_roster(db, actor, "coordinator", rows[0].id, records, now=marked,
+                                 policy=attendance.Policy())
+
+
+def _copy_site(db: DbSession, n_clients: int, progress: Callable[[int], None]) -> None:
+    """Sites 2.. as copies of site 1, ids shifted per site; the last may hold fewer clients."""
+    db.flush()
+    tables = [_db.metadata.tables[name] for name in SITE_TABLES]
+    template = {t.name: [dict(row) for row in db.execute(select(t)).mappings()] for t in tables}
+    spans = {}
+    for t in tables:
+        if "id" in t.c:
+            ids = [row["id"] for row in template[t.name]]
+            spans[t.name] = max(ids) - min(ids) + 1 if ids else 0
+    template_clients = sorted(row["id"] for row in template["clients"])
+    for site in range(1, sites_for(n_clients)):
+        size = min(SITE_CLIENTS, n_clients - site * SITE_CLIENTS)
+        rows = _site_rows(template, tables, spans, site,
+                          {cid: i for i, cid in enumerate(template_clients[:size])})
+        for t in tables:
+            _bulk_insert(db, t, rows[t.name])
+        progress(1)
+    if db.get_bind().dialect.name == "postgresql":
+        for t in tables:
+            if "id" in t.c:
+                # Explicit ids leave the sequence behind; the next row made must not collide.
+                db.execute(select(func.setval(func.pg_get_serial_sequence(t.name, "id"),
+                                              select(func.max(t.c.id)).scalar_subquery())))
+
+
+def _bulk_insert(db: DbSession, table, rows: list[dict]) -> None:
+    """COPY on PostgreSQL (several times faster than batched INSERTs); INSERTs elsewhere."""
+    if not rows:
+        return
+    if db.get_bind().dialect.name != "postgresql":
+        for start in range(0, len(rows), INSERT_CHUNK):
+            db.execute(insert(table), rows[start:start + INSERT_CHUNK])
+        return
+    from psycopg.types.json import Jsonb
+
+    columns = [c.name for c in table.columns]
+    documents = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    names = ", ".join(f'"{name}"' for name in columns)
+    with db.connection().connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([Jsonb(row[c]) if c in documents and row[c] is not None
+                                else row[c] for c in columns])
+
+
+def _site_rows(template: dict, tables, spans: dict, site: int, kept_clients: dict) -> dict:
+    """The template's rows for one more site: ids and references shifted, names made unique."""
+    out = {}
+    kept_series = _series_kept(template, kept_clients)
+    for t in tables:
+        fks = {c.name: next(iter(c.foreign_keys)).column.table.name
+               for c in t.columns if c.foreign_keys}
+        keyed = CLIENT_KEYED.get(t.name)
+        rows = []
+        for row in template[t.name]:
+            if keyed and row[keyed] not in kept_clients:
+                continue
+            series_id = row["id"] if t.name == "session_series" else row.get("series_id")
+            if series_id is not None and series_id not in kept_series:
+                continue
+            new = dict(row)
+            if "id" in t.c:
+                new["id"] = row["id"] + site * spans[t.name]
+            for column, parent in fks.items():
+                if row[column] is not None and parent in spans:
+                    new[column] = row[column] + site * spans[parent]
+            _rename(t.name, new, site, kept_clients.get(row.get("id")))
+            rows.append(new)
+        out[t.name] = rows
+    _drop_orphans(out)
+    return out
+
+
+def _series_kept(template: dict, kept_clients) -> set:
+    """Group series always; a client's own individual series only with the client."""
+    owners: dict[int, set] = {}
+    for row in template["enrollments"]:
+        owners.setdefault(row["series_id"], set()).add(row["client_id"])
+    return {row["id"] for row in template["session_series"]
+            if row["kind"] == "group" or owners.get(row["id"], set()) & set(kept_clients)}
+
+
+def _drop_orphans(rows: dict) -> None:
+    """Drop the phases, requirements and session facilitators whose parent was left out."""
+    plans = {r["id"] for r in rows["treatment_plans"]}
+    rows["plan_phases"] = [r for r in rows["plan_phases"] if r["plan_id"] in plans]
+    phases = {r["id"] for r in rows["plan_phases"]}
+    rows["plan_requirements"] = [r for r in rows["plan_requirements"] if r["phase_id"] in phases]
+    sessions = {r["id"] for r in rows["sessions"]}
+    rows["session_facilitators"] = [r for r in rows["session_facilitators"]
+                                    if r["session_id"] in sessions]
+
+
+def _rename(table: str, row: dict, site: int, position: int | None) -> None:
+    label = f"site {site + 1}"
+    if table == "programs":
+        row["name"] = f"{row['name']} — {label}"
+    elif table == "rooms":
+        row["name"] = f"{row['name']} ({label})"
+    elif table == "staff" and row.get("email"):
+        local, _, domain = row["email"].partition("@")
+        row["email"] = f"{local}.site{site + 1}@{domain}"
+    elif table == "clients":
+        index = site * SITE_CLIENTS + position
+        row["name"] = client_name(index)
+        row["email"] = f"client{index + 1}@example.org"

@@ -188,7 +188,8 @@ PAPERWORK = {"certification": (plans.record_certification, "Certification"),
              "review": (plans.record_review, "Plan review")}
 
 
-@bp.post("/clients/<int:client_id>/plan/<any(certification, review):what>")
+@bp.post("/clients/<int:client_id>/plan/certification", defaults={"what": "certification"})
+@bp.post("/clients/<int:client_id>/plan/review", defaults={"what": "review"})
 @page_roles(*STAFF)
 def paperwork(client_id: int, what: str):
     """Record the physician's certification or the plan review; the next falls due 60 days on."""
