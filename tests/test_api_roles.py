@@ -38,6 +38,8 @@ CLIENT_WRITES |= {("PUT", "/api/v1/clients/<int:client_id>/notification-preferen
 CLINICIAN_WRITES |= {("POST", "/api/v1/alerts/<int:alert_id>/acknowledge")}
 # Reads only an admin may make: the job history.
 ADMIN_READS = {("GET", "/api/v1/jobs/runs")}
+# Writes only an admin may make: lifting a sign-in lock.
+ADMIN_WRITES = {("POST", "/api/v1/users/<int:user_id>/unlock")}
 # Reads that need a query string to mean anything.
 PERIOD = "?program_id={program_id}&from=2027-03-01&to=2027-03-07"
 READ_QUERIES = {
@@ -221,6 +223,15 @@ def test_a_clinician_may_read_every_staff_readable_route(app, client, auth, clin
             if response.status_code != expected:
                 wrong.append((rule, response.status_code))
     assert wrong == []
+
+
+def test_only_an_admin_lifts_a_sign_in_lock(app, client, auth, make):
+    """Coordinators get 403 on every admin-only write; an admin's unlock answers 200."""
+    user = make.user("clinician")
+    for method, rule in ADMIN_WRITES:
+        url = concrete(rule, {"user_id": user.id})
+        assert call(client, method, url, auth("coordinator")).status_code == 403
+        assert call(client, method, url, auth("admin")).status_code == 200
 
 
 def test_only_an_admin_reads_the_job_history(client, auth):
