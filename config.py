@@ -1,6 +1,7 @@
 """Configuration classes; every value can be overridden from the environment."""
 
 import os
+from datetime import timedelta
 
 
 def _env_int(name: str, default: int) -> int:
@@ -61,6 +62,21 @@ class Config:
     # Where rate-limit counters live; memory:// is per process, use redis:// across machines.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # Guesses per minute (Flask-Limiter syntax, ";" between limits). Sign-in counts per
+    # address, shared by the page and the token endpoint; check-in and the kiosk count per
+    # signed-in account, since a clinic's phones and tablets share one address.
+    RATELIMIT_SIGN_IN = os.environ.get("RATELIMIT_SIGN_IN", "10 per minute;100 per hour")
+    RATELIMIT_CHECKIN = os.environ.get("RATELIMIT_CHECKIN", "20 per minute")
+    RATELIMIT_KIOSK = os.environ.get("RATELIMIT_KIOSK", "60 per minute")
+    # Reverse proxies in front that set X-Forwarded-For/-Proto. Behind one, set 1: otherwise
+    # every caller has the proxy's address and shares one sign-in limit. 0 trusts no header,
+    # so a caller cannot pick their own address.
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
+    # After this many wrong passwords in a row an account locks, first for LOGIN_LOCK_MINUTES,
+    # doubling with each further wrong one up to LOGIN_LOCK_MAX_MINUTES.
+    LOGIN_FREE_FAILURES = _env_int("LOGIN_FREE_FAILURES", 5)
+    LOGIN_LOCK_MINUTES = _env_int("LOGIN_LOCK_MINUTES", 15)
+    LOGIN_LOCK_MAX_MINUTES = _env_int("LOGIN_LOCK_MAX_MINUTES", 24 * 60)
 
     API_TITLE = "IOP Scheduler API"
     API_VERSION = "v1"
@@ -82,8 +98,17 @@ class Config:
         "security": [{"bearerAuth": []}],
     }
 
+    # A signed-in page session lasts about a clinic shift.
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=_env_int("SESSION_LIFETIME_HOURS", 10))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Off by default so `make run` works over plain http on 127.0.0.1; production forces it.
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # Strict-Transport-Security max-age in seconds; 0 sends none (plain http in development).
+    HSTS_MAX_AGE = 0
 
 
 class DevelopmentConfig(Config):
@@ -102,7 +127,9 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
+    HSTS_MAX_AGE = _env_int("HSTS_MAX_AGE", 365 * 24 * 3600)
 
     @classmethod
     def check(cls, config) -> None:

@@ -4,6 +4,7 @@ import os
 import secrets
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, ProductionConfig
 
@@ -32,6 +33,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         ProductionConfig.check(app.config)
     else:
         _development_defaults(app)
+    proxies = app.config.get("TRUSTED_PROXIES", 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     if str(app.config.get("SQLALCHEMY_DATABASE_URI") or "").startswith("sqlite"):
         # A file on this machine cannot drop a connection: pinging it costs every checkout.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
@@ -51,8 +55,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from scheduler.web import register_web
     from scheduler.cli import register_cli
     from scheduler.feeds import versions, views as feed_views
+    from scheduler import security_headers
 
     versions.install()
+    security_headers.install(app)
     register_api(app, api)
     register_web(app)
     app.register_blueprint(feed_views.bp)

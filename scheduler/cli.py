@@ -29,7 +29,7 @@ def register_cli(app: Flask) -> None:
 @click.command("create-user")
 @with_appcontext
 @click.option("--email", required=True)
-@click.option("--password", required=True, help="At least 10 characters.")
+@click.option("--password", required=True, help="At least 12 characters, not a common one.")
 @click.option("--role", required=True, type=click.Choice(USER_ROLES))
 @click.option("--staff-id", type=int, help="Link to a staff record.")
 @click.option("--client-id", type=int, help="Link to a client record (required for clients).")

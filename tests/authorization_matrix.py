@@ -96,6 +96,7 @@ POST    /api/v1/staff/<int:staff_id>/feed                         deny   deny   
 GET     /api/v1/staff/<int:staff_id>/time-off                     deny   deny   allow  allow  allow
 POST    /api/v1/staff/<int:staff_id>/time-off                     deny   deny   deny   allow  allow
 DELETE  /api/v1/staff/<int:staff_id>/time-off/<int:time_off_id>   deny   deny   deny   allow  allow
+POST    /api/v1/users/<int:user_id>/unlock                        deny   deny   deny   deny   allow
 GET     /clients                                                  deny   deny   deny   allow  allow
 GET     /clients/<int:client_id>                                  deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/feed                             deny   deny   deny   allow  allow

@@ -224,7 +224,9 @@ for _kind, _arg in FEED_OWNERS:
 # tests/test_feeds.py, which revokes a link it made.
 AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
                         # tests/test_jobs.py raises an alert first.
-                        ("POST", "/api/v1/alerts/<int:alert_id>/acknowledge")} | {
+                        ("POST", "/api/v1/alerts/<int:alert_id>/acknowledge"),
+                        # tests/test_security.py locks an account first; admins only.
+                        ("POST", "/api/v1/users/<int:user_id>/unlock")} | {
     ("DELETE", f"/api/v1/{'staff' if kind == 'staff' else kind + 's'}/<int:{arg}>/feed")
     for kind, arg in FEED_OWNERS}
 

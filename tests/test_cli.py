@@ -80,7 +80,7 @@ def test_create_user_refuses_a_short_password(runner, db):
         "--password", "short",
     ])
     assert result.exit_code != 0
-    assert "password: must be at least 10 characters" in result.output
+    assert "password: must be at least 12 characters" in result.output
     assert "Traceback" not in result.output
     assert _count(db, User) == 0
 

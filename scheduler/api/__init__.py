@@ -26,12 +26,13 @@ def register_api(app: Flask, api: Api) -> None:
         series,
         sessions,
         staff,
+        users,
     )
 
     access.install(app)
     errors.install(app, api)
     for module in (auth, programs, rooms, staff, clients, series, sessions, bookings,
-                   availability, attendance, kiosk, plans, reports, feeds, jobs):
+                   availability, attendance, kiosk, plans, reports, feeds, jobs, users):
         api.register_blueprint(module.blp, url_prefix="/api/v1" + module.URL_PREFIX)
         # A cross-site form cannot send a JSON body, and bearer callers hold no cookie.
         csrf.exempt(module.blp)

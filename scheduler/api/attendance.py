@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from scheduler import rate_limits
 from scheduler.api.access import STAFF_READ, current_actor, roles_required
 from scheduler.api.common import ApiSchema, Id, Instant
 from scheduler.extensions import db
@@ -133,9 +134,11 @@ class SessionCheckinCode(MethodView):
 
 @blp.route("/checkin")
 class SelfCheckin(MethodView):
+    @rate_limits.self_checkin
     @roles_required("client")
     @blp.arguments(CheckinIn)
     @blp.response(200, AttendanceOut)
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, data):
         """A client checks themselves in with the room's code: present, or late after the grace.
 

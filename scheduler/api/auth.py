@@ -6,6 +6,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 
+from scheduler import rate_limits
 from scheduler.api.access import require_login
 from scheduler.api.common import ApiSchema
 from scheduler.extensions import db
@@ -36,13 +37,24 @@ class Me(Schema):
 
 @blp.route("/token")
 class Token(MethodView):
+    @rate_limits.sign_in
     @blp.doc(security=[])
     @blp.arguments(TokenRequest)
     @blp.response(200, TokenResponse)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, credentials):
-        """Exchange email and password for a bearer token."""
+        """Exchange email and password for a bearer token.
+
+        By default, after 5 wrong passwords in a row the account locks (15 minutes, doubling
+        with each further wrong one, at most a day); meanwhile every attempt answers the same
+        401. Each address may try 10 times a minute, then gets 429.
+        """
         now = clock.now()
-        user = accounts.authenticate(db.session, credentials["email"], credentials["password"], now)
+        user = accounts.authenticate(db.session, credentials["email"], credentials["password"],
+                                     now, accounts.LockoutPolicy.from_config(current_app.config))
+        # Kept either way: a wrong password must count towards the lock.
+        db.session.commit()
         if user is None:
             abort(401, message="Email or password is wrong.")
         token, row = accounts.issue_api_token(

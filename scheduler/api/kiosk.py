@@ -5,6 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from scheduler import rate_limits
 from scheduler.api.access import STAFF_READ, current_actor, own_client_or_writer, roles_required
 from scheduler.api.attendance import AttendanceOut, policy
 from scheduler.api.common import ApiSchema, Id
@@ -34,9 +35,11 @@ class PinIn(ApiSchema):
 
 @blp.route("/kiosk/checkin")
 class KioskCheckin(MethodView):
+    @rate_limits.kiosk_pin
     @roles_required(*STAFF_READ)
     @blp.arguments(KioskCheckinIn)
     @blp.response(200, AttendanceOut)
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, data):
         """Check a client in at the front desk with their PIN."""
         outcome = kiosk.check_in(

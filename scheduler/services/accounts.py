@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -14,20 +15,66 @@ from scheduler.models.users import USER_ROLES
 from scheduler.services import audit
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
-from scheduler.services.lookup import get_referenced
+from scheduler.services.lookup import get_or_404, get_referenced
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
+# The most used passwords that are long enough to pass the length rule; an attacker's
+# first guesses. Compared lower-cased.
+COMMON_PASSWORDS = frozenset({
+    "123456789012", "1234567890123", "12345678901234", "098765432109", "987654321098",
+    "password1234", "password12345", "password123456", "password123!", "passw0rd1234",
+    "p@ssw0rd1234", "p@ssword1234", "passwordpassword", "password1password1",
+    "qwerty123456", "qwertyuiop12", "qwertyuiop123", "qwertyuiopasdf", "qwertyuiopasdfgh",
+    "1q2w3e4r5t6y", "q1w2e3r4t5y6", "1qaz2wsx3edc", "qazwsxedcrfv", "zaq12wsxcde3",
+    "asdfghjkl123", "abcdefghijkl", "abc123abc123", "abcd1234abcd",
+    "iloveyou1234", "iloveyou123!", "letmein12345", "welcome12345", "welcome123456",
+    "changeme1234", "changeme123!", "administrator", "administrator1", "admin1234567",
+    "football1234", "baseball1234", "basketball12", "monkey123456", "sunshine1234",
+    "princess1234", "superman1234", "dragon123456", "trustno1trustno1", "starwars1234",
+    "123123123123", "121212121212", "123qweasdzxc", "1234qwerasdf", "11223344556677",
+})
 # Checked against when the email is unknown, so both paths cost one hash.
 _DUMMY_HASH = generate_password_hash("timing-equaliser-not-a-password")
+# Refused and locked attempts are filed under the sign-in itself, not a person.
+SIGN_IN = Actor.system("sign-in")
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """Free wrong passwords, then a lock that doubles with each further one, up to a cap."""
+
+    free_failures: int = 5
+    first_lock: timedelta = timedelta(minutes=15)
+    longest_lock: timedelta = timedelta(hours=24)
+
+    @classmethod
+    def from_config(cls, config) -> "LockoutPolicy":
+        return cls(free_failures=config["LOGIN_FREE_FAILURES"],
+                   first_lock=timedelta(minutes=config["LOGIN_LOCK_MINUTES"]),
+                   longest_lock=timedelta(minutes=config["LOGIN_LOCK_MAX_MINUTES"]))
+
+    def lock_for(self, failures: int) -> timedelta:
+        """15, 30, 60 … minutes (by default) for the Nth failure past the free ones."""
+        doublings = min(failures - self.free_failures, 32)
+        return min(self.first_lock * (2 ** doublings), self.longest_lock)
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def check_password_rules(password: str, field: str = "password") -> None:
+def check_password_rules(password: str, email: str | None = None,
+                         field: str = "password") -> None:
+    """Refuse a password an attacker would guess early: short, repeated, common or the email."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidField(field, f"must be at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(set(password)) == 1:
+        raise InvalidField(field, "must not be one character repeated.")
+    lowered = password.strip().lower()
+    if email and lowered in {normalize_email(email), normalize_email(email).split("@")[0]}:
+        raise InvalidField(field, "must not be the email address.")
+    if lowered in COMMON_PASSWORDS:
+        raise InvalidField(field, "is one of the most common passwords; choose another.")
 
 
 def create_user(
@@ -55,7 +102,7 @@ def create_user(
     if staff_id is not None:
         get_referenced(db, Staff, staff_id, "staff_id", "staff member")
     if password is not None:
-        check_password_rules(password)
+        check_password_rules(password, email)
     user = User(
         email=email,
         role=role,
@@ -76,15 +123,57 @@ def create_user(
     return user
 
 
-def authenticate(db: DbSession, email: str, password: str, now: datetime) -> User | None:
-    """The active user with this email and password, or None."""
-    user = db.scalar(select(User).where(func.lower(User.email) == normalize_email(email)))
+def authenticate(
+    db: DbSession, email: str, password: str, now: datetime,
+    policy: LockoutPolicy = LockoutPolicy(),
+) -> User | None:
+    """The active user with this email and password, or None; the caller commits either way."""
+    # Every refusal (unknown email, wrong password, locked account) costs one hash and looks
+    # the same to the caller, so nobody learns which emails have accounts.
+    user = db.scalar(
+        select(User).where(func.lower(User.email) == normalize_email(email))
+        .with_for_update().execution_options(populate_existing=True)
+    )
     if user is None or not user.password_hash:
         check_password_hash(_DUMMY_HASH, password)
         return None
-    if not check_password_hash(user.password_hash, password) or not user.is_active:
+    right = check_password_hash(user.password_hash, password)
+    if user.locked_until is not None and user.locked_until > now:
+        # Not counted: a lock an attacker could lengthen at will would lock the owner out.
+        audit.record(db, SIGN_IN, "refuse_locked", "user", user.id,
+                     after={"locked_until": audit.to_json(user.locked_until)})
         return None
+    if not right:
+        _count_failure(db, user, now, policy)
+        return None
+    if not user.is_active:
+        return None
+    user.failed_logins = 0
+    user.locked_until = None
     user.last_login_at = now
+    return user
+
+
+def _count_failure(db: DbSession, user: User, now: datetime, policy: LockoutPolicy) -> None:
+    """One more wrong password; from the Nth on, the account locks for a doubling time."""
+    user.failed_logins += 1
+    if user.failed_logins >= policy.free_failures:
+        user.locked_until = now + policy.lock_for(user.failed_logins)
+        audit.record(db, SIGN_IN, "lock", "user", user.id,
+                     after={"failed_logins": user.failed_logins,
+                            "locked_until": audit.to_json(user.locked_until)})
+
+
+def unlock(db: DbSession, actor: Actor, user_id: int) -> User:
+    """Lift a sign-in lock and forget the wrong passwords, as an admin does for a caller."""
+    user = get_or_404(db, User, user_id, "user")
+    before = {"failed_logins": user.failed_logins,
+              "locked_until": audit.to_json(user.locked_until)}
+    user.failed_logins = 0
+    user.locked_until = None
+    db.flush()
+    audit.record(db, actor, "unlock", "user", user.id, before=before,
+                 after={"failed_logins": 0, "locked_until": None})
     return user
 
 

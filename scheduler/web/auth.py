@@ -2,12 +2,14 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
+                   url_for)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from scheduler import rate_limits
 from scheduler.extensions import db
 from scheduler.services import accounts, clock
 from scheduler.web.access import home_endpoint
@@ -31,17 +33,21 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@rate_limits.sign_in
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for(home_endpoint()))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(db.session, form.email.data, form.password.data, clock.now())
+        user = accounts.authenticate(db.session, form.email.data, form.password.data, clock.now(),
+                                     accounts.LockoutPolicy.from_config(current_app.config))
+        # Kept either way: a wrong password must count towards the lock.
+        db.session.commit()
         if user is None:
-            db.session.rollback()
             flash("Email or password is wrong.", "error")
             return render_template("auth/login.html", form=form), 401
-        db.session.commit()
+        # Permanent so PERMANENT_SESSION_LIFETIME ends it, not only closing the browser.
+        session.permanent = True
         login_user(user)
         return redirect(_safe_next(request.args.get("next")) or url_for(home_endpoint()))
     status = 400 if request.method == "POST" else 200

@@ -6,7 +6,7 @@ from werkzeug.exceptions import HTTPException
 from scheduler.extensions import api
 
 PAGES_FOR = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html",
-             405: "errors/404.html"}
+             405: "errors/404.html", 429: "errors/429.html"}
 
 
 def _is_page() -> bool:
@@ -19,6 +19,10 @@ def install(app: Flask) -> None:
             template = PAGES_FOR.get(error.code)
             if template:
                 return render_template(template, error=error), error.code
+        if error.code == 429 and not getattr(error, "data", None):
+            # The rate limiter's words say which attempts were too many; the API's error
+            # handler reads a message only from `data`.
+            error.data = {"message": error.description}
         return api.handle_http_exception(error)
 
     for code in PAGES_FOR:

@@ -4,6 +4,7 @@ import re
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from scheduler import rate_limits
 from scheduler.extensions import db
 from scheduler.models import Client
 from scheduler.services import clock, day_sheet, kiosk
@@ -32,6 +33,7 @@ def _page(status: int = 200, headers: dict | None = None):
 
 
 @bp.route("/kiosk", methods=["GET", "POST"])
+@rate_limits.kiosk_pin
 @page_roles(*STAFF)
 def index():
     """Pick your name, type your PIN, and you are checked in."""

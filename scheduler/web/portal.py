@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from scheduler import rate_limits
 from scheduler.extensions import db
 from scheduler.feeds import tokens
 from scheduler.feeds.links import links_for
@@ -62,6 +63,7 @@ def feed():
 
 
 @bp.post("/me/checkin")
+@rate_limits.self_checkin
 @page_roles("client")
 def checkin():
     """Self check-in with the six digits shown in the room."""

@@ -44,6 +44,14 @@ def browser():
         browser.close()
 
 
+def watch_csp(page) -> list[str]:
+    """Chromium's console reports of scripts, styles or images the CSP blocked."""
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return violations
+
+
 @pytest.fixture
 def live_server(app):
     """The test app on 127.0.0.1 and a free port; its base URL."""
@@ -60,6 +68,7 @@ def page(request, browser, live_server):
     context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     page = context.new_page()
+    blocked = watch_csp(page)
     yield page
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
@@ -71,6 +80,8 @@ def page(request, browser, live_server):
         except Exception as error:  # noqa: BLE001 - the test's own failure is what matters
             print(f"could not save the failed page: {error}")
     context.close()
+    # Every browser test doubles as a check that its pages work under the CSP.
+    assert blocked == [], f"Content-Security-Policy violations: {blocked}"
 
 
 @pytest.fixture
@@ -80,8 +91,10 @@ def phone(browser, live_server):
                                   is_mobile=True, has_touch=True)
     context.set_default_timeout(10_000)
     page = context.new_page()
+    blocked = watch_csp(page)
     yield page
     context.close()
+    assert blocked == [], f"Content-Security-Policy violations: {blocked}"
 
 
 @pytest.fixture

@@ -1,0 +1,31 @@
+"""Login accounts: an admin lifts a sign-in lock."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from scheduler.api.access import current_actor, roles_required
+from scheduler.extensions import db
+from scheduler.services import accounts
+
+URL_PREFIX = "/users"
+blp = Blueprint("users", __name__, description="Login accounts")
+
+
+class AccountLockOut(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    failed_logins = fields.Integer(required=True)
+    locked_until = fields.AwareDateTime(allow_none=True)
+
+
+@blp.route("/<int:user_id>/unlock")
+class Unlock(MethodView):
+    @roles_required("admin")
+    @blp.response(200, AccountLockOut)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, user_id):
+        """Lift the sign-in lock after wrong passwords and reset the count (admins only)."""
+        user = accounts.unlock(db.session, current_actor(), user_id)
+        db.session.commit()
+        return user
