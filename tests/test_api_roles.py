@@ -36,8 +36,8 @@ CLIENT_WRITES |= {("POST", "/api/v1/clients/<int:client_id>/feed"),
 # Clients choose which emails they get, and clinicians close the alerts they acted on.
 CLIENT_WRITES |= {("PUT", "/api/v1/clients/<int:client_id>/notification-preferences")}
 CLINICIAN_WRITES |= {("POST", "/api/v1/alerts/<int:alert_id>/acknowledge")}
-# Reads only an admin may make: the job history.
-ADMIN_READS = {("GET", "/api/v1/jobs/runs")}
+# Reads only an admin may make: the job history and the audit log.
+ADMIN_READS = {("GET", "/api/v1/jobs/runs"), ("GET", "/api/v1/audit-events")}
 # Reads that need a query string to mean anything.
 PERIOD = "?program_id={program_id}&from=2027-03-01&to=2027-03-07"
 READ_QUERIES = {
@@ -227,6 +227,13 @@ def test_only_an_admin_reads_the_job_history(client, auth):
     """Job runs say what the system did; admins read them, coordinators get 403."""
     assert client.get(f"{API}/jobs/runs", headers=auth("admin")).status_code == 200
     assert client.get(f"{API}/jobs/runs", headers=auth("coordinator")).status_code == 403
+
+
+@pytest.mark.parametrize("role", ["coordinator", "clinician"])
+def test_only_an_admin_searches_the_audit_log(client, auth, role):
+    """Who read whose record is for admins; every other staff role gets 403."""
+    assert client.get(f"{API}/audit-events", headers=auth("admin")).status_code == 200
+    assert client.get(f"{API}/audit-events", headers=auth(role)).status_code == 403
 
 
 def test_a_clinician_may_not_write_anywhere(app, client, auth, clinic):
