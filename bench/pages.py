@@ -15,12 +15,12 @@ benchmark runs: this week's sessions made, the evening group (Monday, Wednesday,
 meeting today, the clinician's day holding sessions.
 
 The pages are found at run time in app.url_map: every rule of the web blueprints (calendar,
-client_pages, report_pages, clinician, portal, kiosk_pages, home, signin) that answers GET;
-static files, /api, /feeds, /healthz and POST-only rules are left out. Each page's URL arguments
-are filled from the demo data by their names: session_id is the busiest session today that the
-demo clinician facilitates (its series, room, program follow), client_id the demo client login's
-client, staff_id the clinician's staff record, any other <thing>_id the first row of the model
-whose name ends in <thing> (the client's own row when the table has a client_id), date-like
+client_pages, report_pages, clinician, portal, kiosk_pages, home, signin, audit_pages) that answers
+GET; static files, /api, /feeds, /healthz and POST-only rules are left out. Each page's URL
+arguments are filled from the demo data by their names: session_id is the busiest session today
+that the demo clinician facilitates (its series, room, program follow), client_id the demo client
+login's client, staff_id the clinician's staff record, any other <thing>_id the first row of the
+model whose name ends in <thing> (the client's own row when the table has a client_id), date-like
 names today's date. A page whose arguments cannot be filled is skipped and listed.
 
 Each page is opened by the least privileged role that may open it, the way it is used: the roles
@@ -88,7 +88,7 @@ from scheduler.services import accounts, clock, demo_clinic  # noqa: E402
 from scheduler.services.audit import Actor  # noqa: E402
 
 WEB_BLUEPRINTS = ("calendar", "client_pages", "plan_pages", "report_pages", "clinician", "portal",
-                  "kiosk_pages", "home", "signin")
+                  "kiosk_pages", "home", "signin", "audit_pages")
 LEFT_OUT_PREFIXES = ("/static", "/api", "/feeds", "/healthz")
 BASELINE = "/healthz"
 REPEATS = 20

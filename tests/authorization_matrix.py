@@ -24,6 +24,7 @@ GET     /                                                         allow  allow  
 GET     /api/v1/alerts                                            deny   deny   allow  allow  allow
 POST    /api/v1/alerts/<int:alert_id>/acknowledge                 deny   deny   allow  allow  allow
 GET     /api/v1/assessments/<int:assessment_id>                   deny   deny   allow  allow  allow
+GET     /api/v1/audit-events                                      deny   deny   deny   deny   allow
 GET     /api/v1/auth/me                                           deny   allow  allow  allow  allow
 POST    /api/v1/auth/token                                        allow  allow  allow  allow  allow
 DELETE  /api/v1/bookings/<int:booking_id>                         deny   deny   deny   allow  allow
@@ -97,6 +98,7 @@ GET     /api/v1/staff/<int:staff_id>/time-off                     deny   deny   
 POST    /api/v1/staff/<int:staff_id>/time-off                     deny   deny   deny   allow  allow
 DELETE  /api/v1/staff/<int:staff_id>/time-off/<int:time_off_id>   deny   deny   deny   allow  allow
 POST    /api/v1/users/<int:user_id>/unlock                        deny   deny   deny   deny   allow
+GET     /audit                                                    deny   deny   deny   deny   allow
 GET     /clients                                                  deny   deny   deny   allow  allow
 GET     /clients/<int:client_id>                                  deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/feed                             deny   deny   deny   allow  allow

@@ -223,6 +223,13 @@ def test_only_an_admin_reads_the_job_history(client, auth):
     assert client.get(f"{API}/jobs/runs", headers=auth("coordinator")).status_code == 403
 
 
+@pytest.mark.parametrize("role", ["coordinator", "clinician"])
+def test_only_an_admin_searches_the_audit_log(client, auth, role):
+    """Who read whose record is for admins; every other staff role gets 403."""
+    assert client.get(f"{API}/audit-events", headers=auth("admin")).status_code == 200
+    assert client.get(f"{API}/audit-events", headers=auth(role)).status_code == 403
+
+
 def test_a_clinician_may_not_write_anywhere(app, client, auth, clinic):
     """Every write but the roster and the clinical record answers 403 to a clinician."""
     headers = auth("clinician")

@@ -226,11 +226,12 @@ def let_through(route: Route, response) -> bool:
 
 
 def snapshot() -> dict:
-    """Every row of every table, read afresh."""
+    """Every row of every table, read afresh; the access log's "denied" rows are meant to grow."""
     _db.session.rollback()
     rows = {table.name: _db.session.execute(
         select(table).order_by(*table.primary_key.columns)).all()
         for table in _db.metadata.sorted_tables}
+    rows["audit_events"] = [row for row in rows["audit_events"] if row.action != "denied"]
     _db.session.rollback()
     return rows
 

@@ -360,3 +360,15 @@ def test_a_client_cannot_revise_and_a_client_without_a_plan_has_no_revision(clie
     assert client.get(f"/clients/{setup.avery.id}/plan/revise").status_code == 403
     sign_in(client, coordinator)
     assert client.get(f"/clients/{setup.blake.id}/plan/revise").status_code == 404
+
+
+def test_opening_the_plan_revision_is_in_the_access_log(client, db, setup, coordinator):
+    sign_in(client, coordinator)
+
+    assert client.get(f"/clients/{setup.avery.id}/plan/revise").status_code == 200
+
+    from scheduler.models import AuditEvent
+    entry = db.scalar(select(AuditEvent).where(AuditEvent.action == "read")
+                      .order_by(AuditEvent.id.desc()))
+    assert (entry.entity_type, entry.entity_id) == ("client", setup.avery.id)
+    assert entry.actor_user_id == coordinator.id and entry.after["resource"] == "plans"

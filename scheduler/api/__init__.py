@@ -11,6 +11,7 @@ def register_api(app: Flask, api: Api) -> None:
     from scheduler.api import (
         access,
         attendance,
+        audit_events,
         auth,
         availability,
         bookings,
@@ -32,7 +33,8 @@ def register_api(app: Flask, api: Api) -> None:
     access.install(app)
     errors.install(app, api)
     for module in (auth, programs, rooms, staff, clients, series, sessions, bookings,
-                   availability, attendance, kiosk, plans, reports, feeds, jobs, users):
+                   availability, attendance, kiosk, plans, reports, feeds, jobs, users,
+                   audit_events):
         api.register_blueprint(module.blp, url_prefix="/api/v1" + module.URL_PREFIX)
         # A cross-site form cannot send a JSON body, and bearer callers hold no cookie.
         csrf.exempt(module.blp)

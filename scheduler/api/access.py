@@ -8,7 +8,7 @@ from flask_smorest import abort
 
 from scheduler.extensions import db, login_manager
 from scheduler.models import User
-from scheduler.services import accounts, clock
+from scheduler.services import access_log, accounts, clock
 from scheduler.services.audit import Actor
 
 STAFF_READ = ("admin", "coordinator", "clinician")
@@ -36,6 +36,11 @@ def _load_bearer_user(req) -> User | None:
 def current_actor() -> Actor:
     """The logged-in user as the audit trail names them."""
     return Actor(current_user.id, current_user.email)
+
+
+def log_read(client_ids, resource: str, action: str = "read") -> None:
+    """Put the caller's read of these clients' records in the access log (fail closed)."""
+    access_log.record_access(db.session, current_actor(), client_ids, resource, action=action)
 
 
 def require_login() -> None:
@@ -68,18 +73,22 @@ def roles_required(*roles: str):
     return decorator
 
 
-def client_or_staff(client_id_arg: str = "client_id"):
-    """Staff readers pass; a client passes only for their own client id."""
+def client_or_staff(resource: str, client_id_arg: str = "client_id"):
+    """Staff readers pass; a client passes only for their own client id. Either read is logged."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
             require_login()
-            if current_user.role in STAFF_READ:
-                return view(*args, **kwargs)
-            if current_user.role == "client" and kwargs.get(client_id_arg) == current_user.client_id:
-                return view(*args, **kwargs)
-            abort(403, message="You may only read your own records.")
+            client_id = kwargs.get(client_id_arg)
+            own = current_user.role == "client" and client_id == current_user.client_id
+            if current_user.role not in STAFF_READ and not own:
+                # Someone reaching for another person's record is what an access log is for.
+                log_read([client_id], resource, action="denied")
+                abort(403, message="You may only read your own records.")
+            answer = view(*args, **kwargs)
+            log_read([client_id], resource)
+            return answer
 
         return wrapper
 

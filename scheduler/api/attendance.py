@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from scheduler import rate_limits
-from scheduler.api.access import STAFF_READ, current_actor, roles_required
+from scheduler.api.access import STAFF_READ, current_actor, log_read, roles_required
 from scheduler.api.common import ApiSchema, Id, Instant
 from scheduler.extensions import db
 from scheduler.models import Attendance, Session
@@ -93,11 +93,12 @@ class SessionAttendance(MethodView):
     def get(self, session_id):
         """Attendance recorded for the session so far."""
         get_or_404(db.session, Session, session_id, "session")
-        rows = db.session.scalars(
+        rows = list(db.session.scalars(
             select(Attendance).where(Attendance.session_id == session_id)
             .order_by(Attendance.client_id)
-        )
-        return {"items": list(rows)}
+        ))
+        log_read([row.client_id for row in rows], "attendance")
+        return {"items": rows}
 
     @roles_required(*STAFF_READ)
     @blp.arguments(RosterIn)

@@ -79,7 +79,7 @@ class TimeOffList(Schema):
 
 @blp.route("/clients/<int:client_id>/availability")
 class ClientAvailability(MethodView):
-    @client_or_staff()
+    @client_or_staff("availability")
     @blp.response(200, AvailabilityOut)
     def get(self, client_id):
         """The client's weekly unavailable windows."""

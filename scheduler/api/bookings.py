@@ -7,7 +7,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 
-from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
+from scheduler.api.access import STAFF_READ, WRITE, current_actor, log_read, roles_required
 from scheduler.api.common import (
     ApiSchema,
     CalendarDate,
@@ -142,11 +142,12 @@ class SessionBookings(MethodView):
             query = query.where(Booking.status == args["status"])
         offset, limit = offset_limit(args)
         total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-        items = db.session.scalars(
+        items = list(db.session.scalars(
             query.order_by(Booking.status, Booking.waitlisted_at, Booking.id)
             .offset(offset).limit(limit)
-        )
-        return page_of(list(items), total, args)
+        ))
+        log_read([row.client_id for row in items], "session_bookings")
+        return page_of(items, total, args)
 
     @roles_required(*WRITE)
     @blp.arguments(BookingIn)
@@ -179,8 +180,10 @@ class BookingById(MethodView):
             row = db.session.get(Booking, booking_id) if booking_id <= MAX_ID else None
             if row is None or row.client_id != current_user.client_id:
                 abort(403, message="You may only read your own bookings.")
-            return row
-        return get_or_404(db.session, Booking, booking_id, "booking")
+        else:
+            row = get_or_404(db.session, Booking, booking_id, "booking")
+        log_read([row.client_id], "booking")
+        return row
 
     @roles_required(*WRITE)
     @blp.arguments(CancelArgs, location="query")
@@ -206,8 +209,10 @@ class SeriesEnrollments(MethodView):
         query = select(Enrollment).where(Enrollment.series_id == series_id)
         offset, limit = offset_limit(args)
         total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-        items = db.session.scalars(query.order_by(Enrollment.id).offset(offset).limit(limit))
-        return page_of(list(items), total, args)
+        items = list(db.session.scalars(
+            query.order_by(Enrollment.id).offset(offset).limit(limit)))
+        log_read([row.client_id for row in items], "enrollments")
+        return page_of(items, total, args)
 
     @roles_required(*WRITE)
     @blp.arguments(EnrollmentIn)

@@ -5,7 +5,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from scheduler.api.access import STAFF_READ, WRITE, client_or_staff, current_actor, roles_required
+from scheduler.api.access import (STAFF_READ, WRITE, client_or_staff, current_actor, log_read,
+                                  roles_required)
 from scheduler.api.common import (
     ApiSchema,
     Id,
@@ -81,8 +82,10 @@ class Clients(MethodView):
             query = query.where(Client.status == args["status"])
         offset, limit = offset_limit(args)
         total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-        items = db.session.scalars(query.order_by(Client.name, Client.id).offset(offset).limit(limit))
-        return page_of(list(items), total, args)
+        items = list(db.session.scalars(
+            query.order_by(Client.name, Client.id).offset(offset).limit(limit)))
+        log_read([c.id for c in items], "client_list")
+        return page_of(items, total, args)
 
     @roles_required(*WRITE)
     @blp.arguments(ClientIn)
@@ -96,7 +99,7 @@ class Clients(MethodView):
 
 @blp.route("/<int:client_id>")
 class ClientById(MethodView):
-    @client_or_staff()
+    @client_or_staff("client")
     @blp.response(200, ClientOut)
     def get(self, client_id):
         """Read one client; a client may read only their own record."""

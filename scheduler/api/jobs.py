@@ -5,7 +5,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from scheduler.api.access import STAFF_READ, current_actor, own_client_or_writer, roles_required
+from scheduler.api.access import (STAFF_READ, current_actor, log_read, own_client_or_writer,
+                                  roles_required)
 from scheduler.api.common import ApiSchema, PageArgs, list_schema, offset_limit, page_of
 from scheduler.extensions import db
 from scheduler.jobs.registry import JOBS
@@ -85,9 +86,10 @@ class Alerts(MethodView):
                 query = query.where(getattr(Alert, name) == args[name])
         total = db.session.scalar(select(func.count()).select_from(query.subquery()))
         offset, limit = offset_limit(args)
-        rows = db.session.scalars(query.order_by(Alert.raised_at.desc(), Alert.id.desc())
-                                  .offset(offset).limit(limit))
-        return page_of(list(rows), total, args)
+        rows = list(db.session.scalars(query.order_by(Alert.raised_at.desc(), Alert.id.desc())
+                                       .offset(offset).limit(limit)))
+        log_read([row.client_id for row in rows], "alerts")
+        return page_of(rows, total, args)
 
 
 @blp.route("/alerts/<int:alert_id>/acknowledge")

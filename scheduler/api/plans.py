@@ -10,8 +10,8 @@ from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
-from scheduler.api.access import STAFF_READ, client_or_staff, current_actor, require_login, \
-    roles_required
+from scheduler.api.access import STAFF_READ, client_or_staff, current_actor, log_read, \
+    require_login, roles_required
 from scheduler.api.common import ApiSchema, CalendarDate, Count, Id, RequiredText
 from scheduler.extensions import db
 from scheduler.models import Assessment, TreatmentPlan
@@ -178,7 +178,9 @@ class ClientAssessments(MethodView):
     @blp.response(200, AssessmentList)
     def get(self, client_id):
         """A client's assessments, newest first (staff only: clinical notes)."""
-        return {"items": plans.assessments_of(db.session, client_id)}
+        items = plans.assessments_of(db.session, client_id)
+        log_read([client_id], "assessments")
+        return {"items": items}
 
     @roles_required(*PLAN_WRITE)
     @blp.arguments(AssessmentIn)
@@ -196,7 +198,9 @@ class AssessmentById(MethodView):
     @blp.response(200, AssessmentOut)
     def get(self, assessment_id):
         """One assessment (staff only)."""
-        return get_or_404(db.session, Assessment, assessment_id, "assessment")
+        assessment = get_or_404(db.session, Assessment, assessment_id, "assessment")
+        log_read([assessment.client_id], "assessment")
+        return assessment
 
 
 # --- plans -------------------------------------------------------------------------------------
@@ -204,7 +208,7 @@ class AssessmentById(MethodView):
 
 @blp.route("/clients/<int:client_id>/plans")
 class ClientPlans(MethodView):
-    @client_or_staff()
+    @client_or_staff("plans")
     @blp.response(200, PlanList)
     def get(self, client_id):
         """Every version of the client's plan, newest first; a client reads only their own."""
@@ -232,6 +236,7 @@ class PlansDue(MethodView):
         """Certifications and plan reviews due within `within_days` (default 14), or overdue."""
         today = clock.now().date()
         items = plans.due_soon(db.session, today, args["within_days"])
+        log_read([c for c, *_ in items], "plans_due")
         return {"items": [
             {"client_id": c, "plan_id": p, "what": what, "due_on": due, "overdue": due < today}
             for c, p, what, due in items
@@ -245,11 +250,13 @@ class PlanById(MethodView):
         """One plan version; a client may read only their own."""
         require_login()
         if current_user.role in STAFF_READ:
-            return get_or_404(db.session, TreatmentPlan, plan_id, "treatment plan")
-        plan = db.session.get(TreatmentPlan, plan_id)
-        if (current_user.role != "client" or plan is None
-                or plan.client_id != current_user.client_id):
-            abort(403, message="You may only read your own records.")
+            plan = get_or_404(db.session, TreatmentPlan, plan_id, "treatment plan")
+        else:
+            plan = db.session.get(TreatmentPlan, plan_id)
+            if (current_user.role != "client" or plan is None
+                    or plan.client_id != current_user.client_id):
+                abort(403, message="You may only read your own records.")
+        log_read([plan.client_id], "plan")
         return plan
 
 

@@ -8,11 +8,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from scheduler.api.access import STAFF_READ, roles_required
+from scheduler.api.access import STAFF_READ, log_read, roles_required
 from scheduler.api.common import ApiSchema, CalendarDate, QueryId
 from scheduler.extensions import db
 from scheduler.models.attendance import ATTENDANCE_STATUSES
 from scheduler.services import clock, reports
+from scheduler.services.access_log import client_ids_of
 
 URL_PREFIX = "/reports"
 blp = Blueprint("reports", __name__, description="Reports, computed with SQL aggregates.")
@@ -159,7 +160,10 @@ def _cell(value):
 
 
 def answer(rows, schema: type[Schema], fmt: str, filename: str, columns=None):
-    """The rows for smorest to dump, or the same dump as a CSV file."""
+    """The rows for smorest to dump, or the same dump as a CSV file; logged either way."""
+    # A download leaves the system, so it is logged apart from a read on screen.
+    log_read(client_ids_of(rows), filename.removesuffix(".csv"),
+             action="export" if fmt == "csv" else "read")
     if fmt == "csv":
         items = schema(many=True).dump(rows)
         return as_csv(items, columns or list(schema().fields), filename)

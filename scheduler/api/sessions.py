@@ -6,7 +6,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
-from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
+from scheduler.api.access import STAFF_READ, WRITE, current_actor, log_read, roles_required
 from scheduler.api.common import (
     ApiSchema,
     Id,
@@ -168,6 +168,9 @@ class Sessions(MethodView):
         )
         offset, limit = offset_limit(args)
         items, total = sessions.list_sessions(db.session, filters, offset=offset, limit=limit)
+        if "client_id" in args:
+            # One client's schedule is their record; other lists carry only head counts.
+            log_read([args["client_id"]], "schedule")
         return page_of(with_counts(items), total, args)
 
     @roles_required(*WRITE)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import AuditEvent
@@ -75,3 +76,36 @@ def record(
     )
     db.add(event)
     return event
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What an audit search narrows to; None means any."""
+
+    entity_type: str | None = None
+    entity_id: int | None = None
+    actor_user_id: int | None = None
+    action: str | None = None
+    occurred_from: datetime | None = None
+    occurred_before: datetime | None = None
+
+
+def search(db: DbSession, where: EventFilter, *, offset: int, limit: int
+           ) -> tuple[list[AuditEvent], int]:
+    """One page of matching events, newest first, and how many match in all."""
+    query = select(AuditEvent)
+    for column, value in ((AuditEvent.entity_type, where.entity_type),
+                          (AuditEvent.entity_id, where.entity_id),
+                          (AuditEvent.actor_user_id, where.actor_user_id),
+                          (AuditEvent.action, where.action)):
+        if value is not None:
+            query = query.where(column == value)
+    if where.occurred_from is not None:
+        query = query.where(AuditEvent.occurred_at >= where.occurred_from)
+    if where.occurred_before is not None:
+        query = query.where(AuditEvent.occurred_at < where.occurred_before)
+    total = db.scalar(select(func.count()).select_from(query.subquery()))
+    # Rows of one request share an instant; the id keeps their order stable across pages.
+    events = db.scalars(query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+                        .offset(offset).limit(limit)).all()
+    return list(events), total

@@ -7,6 +7,7 @@ def register_web(app: Flask) -> None:
     from flask_login import current_user
 
     from scheduler.web import (
+        audit,
         auth,
         calendar,
         clients,
@@ -22,7 +23,7 @@ def register_web(app: Flask) -> None:
 
     errors.install(app)
     for module in (health, home, auth, calendar, clients, plan_pages, reports, clinician, portal,
-                   kiosk):
+                   kiosk, audit):
         app.register_blueprint(module.bp)
 
     @app.context_processor

@@ -5,6 +5,8 @@ from functools import wraps
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 
+from scheduler.extensions import db
+from scheduler.services import access_log
 from scheduler.services.audit import Actor
 
 STAFF = ("admin", "coordinator", "clinician")
@@ -31,6 +33,8 @@ def page_roles(*roles: str):
             if not current_user.is_authenticated:
                 return redirect(url_for("signin.login", next=request.full_path.rstrip("?")))
             if current_user.role not in roles:
+                if request.method == "GET" and "client_id" in kwargs:
+                    log_page_read([kwargs["client_id"]], request.endpoint, action="denied")
                 return forbidden()
             return view(*args, **kwargs)
 
@@ -46,3 +50,13 @@ def home_endpoint() -> str:
 def page_actor() -> Actor:
     """The logged-in user as the audit trail names them."""
     return Actor(current_user.id, current_user.email)
+
+
+def log_page_read(client_ids, resource: str, action: str = "read") -> None:
+    """Put the signed-in user's view of these clients' records in the access log.
+
+    Pages call it on GET only: a form post holds SQLite's write lock until it commits, and
+    the log row is written on a connection of its own.
+    """
+    access_log.record_access(db.session, page_actor(), client_ids, resource, action=action,
+                             via="page")

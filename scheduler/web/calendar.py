@@ -48,7 +48,7 @@ from scheduler.services import sessions as sessions_service
 from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import MAX_ID
-from scheduler.web.access import COORDINATORS, page_actor, page_roles
+from scheduler.web.access import COORDINATORS, log_page_read, page_actor, page_roles
 from scheduler.web.form_fields import in_range, optional_id, put_on_form
 
 bp = Blueprint("calendar", __name__)
@@ -311,6 +311,8 @@ def _session_forms(session: Session, given: dict) -> dict:
 def _session_page(session_id: int, status: int = 200, **given):
     session = _row_or_404(Session, session_id)
     booked, waiting = rosters.session_roster(db.session, session.id)
+    if request.method == "GET":
+        log_page_read([client.id for client in booked + waiting], "session_roster")
     return render_template(
         "calendar/session.html", session=session, booked=booked, waiting=waiting,
         starts=_local(session.starts_at, session.timezone),

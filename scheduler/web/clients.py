@@ -44,7 +44,7 @@ from scheduler.services import booking, clients, clock, day_sheet, plans, report
 from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import MAX_ID
-from scheduler.web.access import COORDINATORS, STAFF, page_actor, page_roles
+from scheduler.web.access import COORDINATORS, STAFF, log_page_read, page_actor, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
 from scheduler.web.form_fields import in_range, optional_id, put_on_form
 
@@ -245,6 +245,7 @@ def index():
         query = query.where(Client.status == status)
     rows = db.session.execute(
         query.order_by(Client.name, Client.id).limit(LIST_LIMIT + 1)).tuples().all()
+    log_page_read([client.id for client, _ in rows[:LIST_LIMIT]], "client_list")
     return render_template(
         "clients/index.html", rows=rows[:LIST_LIMIT], more=len(rows) > LIST_LIMIT, q=q,
         program_id=program_id, status=status, programs=_programs(), statuses=CLIENT_STATUSES)
@@ -279,7 +280,9 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None):
 @page_roles(*STAFF)
 def detail(client_id: int):
     """One client: plan, schedule, hours against target, attendance and the feed link."""
-    return detail_page(client_id)
+    page = detail_page(client_id)
+    log_page_read([client_id], "client")
+    return page
 
 
 @bp.post("/clients/<int:client_id>/feed")

@@ -20,7 +20,7 @@ from scheduler.extensions import db
 from scheduler.models.attendance import REASON_CODES
 from scheduler.services import attendance, clock, day_sheet
 from scheduler.services.errors import DomainError, InvalidField
-from scheduler.web.access import COORDINATORS, STAFF, page_actor, page_roles
+from scheduler.web.access import COORDINATORS, STAFF, log_page_read, page_actor, page_roles
 
 bp = Blueprint("clinician", __name__)
 
@@ -105,6 +105,8 @@ def _roster_page(session, status: int = 200):
     tz = ZoneInfo(session.timezone)
     opens, closes = attendance.checkin_window(session)
     lines = day_sheet.roster_sheet(db.session, session.id)
+    if request.method == "GET":
+        log_page_read([line.client.id for line in lines], "roster")
     locked = attendance.is_locked(session, clock.now(), policy())
     return render_template(
         "clinician/roster.html", session=session, lines=lines, marks=MARKS, reasons=REASONS,

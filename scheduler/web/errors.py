@@ -1,9 +1,10 @@
 """HTML error pages for the pages; the API, feeds and health check keep their own errors."""
 
 from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
-from scheduler.extensions import api
+from scheduler.extensions import api, db
+from scheduler.services.access_log import AccessLogUnavailable
 
 PAGES_FOR = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html",
              405: "errors/404.html", 429: "errors/429.html"}
@@ -27,3 +28,13 @@ def install(app: Flask) -> None:
 
     for code in PAGES_FOR:
         app.register_error_handler(code, page_or_json)
+
+    @app.errorhandler(AccessLogUnavailable)
+    def access_log_down(error: AccessLogUnavailable):
+        # Fail closed: a read that cannot be logged is not served, on pages as in the API.
+        db.session.rollback()
+        if _is_page():
+            return render_template("errors/503.html", error=error), error.status
+        unavailable = ServiceUnavailable()
+        unavailable.data = {"message": error.message}  # how flask-smorest's abort passes it
+        return api.handle_http_exception(unavailable)

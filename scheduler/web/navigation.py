@@ -11,6 +11,7 @@ LINKS = (
     ("report_pages.follow_up", "Follow-up", ("admin", "coordinator", "clinician")),
     ("clinician.today", "Today", ("admin", "coordinator", "clinician")),
     ("kiosk_pages.index", "Kiosk", ("admin", "coordinator", "clinician")),
+    ("audit_pages.index", "Audit log", ("admin",)),
     ("portal.home", "My sessions", ("client",)),
 )
 

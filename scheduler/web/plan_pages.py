@@ -27,7 +27,7 @@ from scheduler.models.series import SESSION_KINDS
 from scheduler.services import plans
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import MAX_ID
-from scheduler.web.access import STAFF, page_actor, page_roles
+from scheduler.web.access import STAFF, log_page_read, page_actor, page_roles
 from scheduler.web.clients import KIND_LABELS, detail_page
 from scheduler.web.form_fields import in_range, optional_id
 
@@ -164,7 +164,9 @@ def revise(client_id: int):
     """A new version of the client's active plan: targets, goals and the tapering phases."""
     client, plan = _active_plan_or_404(client_id)
     if request.method == "GET":
-        return _page(client, plan, _form_from_plan(plan))
+        page = _page(client, plan, _form_from_plan(plan))
+        log_page_read([client_id], "plans")
+        return page
     form = RevisionForm()
     form.primary_therapist_id.choices = _therapists()
     if not form.validate_on_submit():

@@ -14,7 +14,7 @@ from scheduler.feeds.links import links_for
 from scheduler.models import Client
 from scheduler.services import attendance, clock, day_sheet, reports
 from scheduler.services.errors import DomainError, InvalidField
-from scheduler.web.access import page_actor, page_roles
+from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.clinician import describe, policy
 
 bp = Blueprint("portal", __name__)
@@ -46,8 +46,10 @@ def _home(status: int = 200, links: dict | None = None):
 @bp.get("/me")
 @page_roles("client")
 def home():
-    """The client's start page."""
-    return _home()
+    """The client's start page; their own look at their record is logged like anyone's."""
+    page = _home()
+    log_page_read([current_user.client_id], "portal")
+    return page
 
 
 @bp.post("/me/feed")

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from scheduler.extensions import db
 from scheduler.models import Client, Program
 from scheduler.services import clock, day_sheet, reports
+from scheduler.services.access_log import client_ids_of
 from scheduler.services.errors import DomainError, InvalidField
-from scheduler.web.access import COORDINATORS, STAFF, page_roles
+from scheduler.web.access import COORDINATORS, STAFF, log_page_read, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
 
 bp = Blueprint("report_pages", __name__)
@@ -135,6 +136,7 @@ def _report(program_id: int, first: date, last: date, now) -> dict:
     hours = reports.weekly_hours(db.session, program_id, first, last)
     rates = reports.attendance_rates(db.session, program_id, first, last, "client", now)
     census = reports.census(db.session, program_id, first, last)
+    log_page_read(client_ids_of(hours + rates), "reports")
     tz = day_sheet.program_zone(db.session, program_id)
     summary = _week_summary(hours)
     names = _client_names(program_id)
@@ -172,6 +174,7 @@ def follow_up():
             now = clock.now()
             rows = reports.follow_up(db.session, program_id, now)
             below = reports.below_target(db.session, program_id, now)
+            log_page_read(client_ids_of(rows + below), "follow_up")
             tz = day_sheet.program_zone(db.session, program_id)
             context.update(
                 names=_client_names(program_id), tz=tz,

@@ -1,0 +1,102 @@
+"""The audit page: admins search who changed or read what, and the search is itself logged."""
+
+from datetime import date, datetime, time, timedelta, timezone
+
+from flask import Blueprint, render_template, request, url_for
+from sqlalchemy import select
+
+from scheduler.extensions import db
+from scheduler.models import User
+from scheduler.services import audit
+from scheduler.services.access_log import ACCESS_ACTIONS, record_access
+from scheduler.services.errors import DomainError, InvalidField
+from scheduler.services.lookup import MAX_ID
+from scheduler.web.access import page_actor, page_roles
+from scheduler.web.form_fields import EARLIEST, LATEST
+
+bp = Blueprint("audit_pages", __name__)
+
+PER_PAGE = 50
+FIELD_LABELS = {"client": "Client id", "user": "User", "action": "Action", "from": "From",
+                "to": "To", "page": "Page"}
+
+
+def _whole_number(name: str, upper: int) -> int | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) <= upper:
+        raise InvalidField(name, "must be a whole number such as 12.", "query")
+    return int(raw)
+
+
+def _day(name: str) -> date | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidField(name, "must be a date like 2027-02-01.", "query") from None
+    if not EARLIEST <= day <= LATEST:
+        raise InvalidField(name, f"must be between {EARLIEST} and {LATEST}.", "query")
+    return day
+
+
+def _at_midnight(day: date | None) -> datetime | None:
+    return datetime.combine(day, time(), timezone.utc) if day else None
+
+
+def _filters() -> dict:
+    """The form's filters, checked; a bad one raises InvalidField naming it."""
+    action = (request.args.get("action") or "").strip()
+    if len(action) > 64:
+        raise InvalidField("action", "must be at most 64 characters.", "query")
+    given = {"client": _whole_number("client", MAX_ID), "user": _whole_number("user", MAX_ID),
+             "action": action or None, "from": _day("from"), "to": _day("to"),
+             "page": _whole_number("page", 1_000_000) or 1}
+    if given["from"] and given["to"] and given["to"] < given["from"]:
+        raise InvalidField("to", "must not be before From.", "query")
+    return given
+
+
+def _describe(error: DomainError) -> str:
+    if isinstance(error, InvalidField):
+        name, messages = next(iter(error.fields.items()))
+        return f"{FIELD_LABELS.get(name, name)}: {messages[0]}"
+    return error.message
+
+
+def _page_url(page: int) -> str:
+    """This search's address at another page."""
+    return url_for(".index", **{**request.args.to_dict(), "page": page})
+
+
+@bp.get("/audit")
+@page_roles("admin")
+def index():
+    """Audit and access events, newest first, filtered by client, user, action and dates."""
+    users = db.session.execute(select(User.id, User.email).order_by(User.email)).all()
+    context = {"users": users, "actions": ACCESS_ACTIONS, "events": [], "total": 0,
+               "error": None, "args": request.args, "page": 1, "pages": 1}
+    try:
+        given = _filters()
+        where = audit.EventFilter(
+            entity_type="client" if given["client"] else None, entity_id=given["client"],
+            actor_user_id=given["user"], action=given["action"],
+            occurred_from=_at_midnight(given["from"]),
+            # "To" is a whole day, as the form's date input means it.
+            occurred_before=_at_midnight(given["to"] + timedelta(days=1)) if given["to"] else None)
+        events, total = audit.search(db.session, where, offset=(given["page"] - 1) * PER_PAGE,
+                                     limit=PER_PAGE)
+        record_access(db.session, page_actor(), [None], "audit_events", entity_type="audit_log",
+                      via="page", detail={"filters": {k: v.isoformat() if isinstance(v, date)
+                                                      else v for k, v in given.items() if v}})
+    except InvalidField as error:
+        context["error"] = _describe(error)
+        return render_template("audit/index.html", **context), error.status
+    pages = max(1, -(-total // PER_PAGE))
+    context.update(events=events, total=total, page=given["page"], pages=pages,
+                   prev_url=_page_url(given["page"] - 1) if given["page"] > 1 else None,
+                   next_url=_page_url(given["page"] + 1) if given["page"] < pages else None)
+    return render_template("audit/index.html", **context)
