@@ -48,6 +48,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
+    from scheduler.api.errors import Error
+
+    # Set before init_app, which documents every error response with it.
+    api.ERROR_SCHEMA = Error
     api.init_app(app)
 
     from scheduler import models  # noqa: F401  (registers every table)

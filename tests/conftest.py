@@ -14,12 +14,13 @@ from scheduler.extensions import db as _db
 from scheduler.services import clock
 
 from tests import helpers
+from tests.fuzz_report import pytest_terminal_summary  # noqa: F401  (the schemathesis counts)
 
 PG_URL = normalize_database_url(os.environ.get("TEST_DATABASE_URL"))
 _pg_schema_ready = False
 
 
-def _reset_postgresql() -> None:
+def reset_postgresql() -> None:
     """Create the schema once per run, then empty every table between tests."""
     global _pg_schema_ready
     if not _pg_schema_ready:
@@ -61,7 +62,7 @@ def app(database_url):
     app.test_cli_runner_class = IsolatedCliRunner
     with app.app_context():
         if PG_URL:
-            _reset_postgresql()
+            reset_postgresql()
         else:
             _db.create_all()
         yield app

@@ -406,3 +406,34 @@ def test_a_token_request_with_a_nul_in_the_email_is_refused_not_crashed(client):
     response = client.post(f"{API}/auth/token",
                            json={"email": "a\x00@clinic.test", "password": "whatever123"})
     assert_refused(response, 422, "email")
+
+
+def test_every_numeric_bound_in_the_openapi_document_is_a_number(client):
+    """Decimal fields once documented "maximum": "80.00", which OpenAPI tools reject."""
+    bounds = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                    bounds.append((path + "/" + key, value))
+                walk(value, path + "/" + key)
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}/{i}")
+
+    walk(client.get(f"{API}/openapi.json").json, "")
+
+    assert ("/components/schemas/ProgramIn/properties/min_weekly_hours/maximum", 80) in bounds
+    assert [(path, v) for path, v in bounds if not isinstance(v, (int, float))] == []
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("programs", {"name": "Evening IOP", "level_of_care": "2.1", "timezone": "America/New_York",
+                  "min_weekly_hours": 80.01}, "min_weekly_hours"),
+    ("programs", {"name": "Evening IOP", "level_of_care": "2.1", "timezone": "America/New_York",
+                  "min_weekly_hours": -0.5}, "min_weekly_hours"),
+])
+def test_hours_outside_their_documented_bounds_are_refused(client, coordinator, path, body, field):
+    """The bounds the document states as numbers are the ones the API enforces."""
+    assert_refused(client.post(f"{API}/{path}", json=body, headers=coordinator), 422, field)

@@ -111,6 +111,31 @@ def test_a_client_already_booked_at_that_time_gets_409_naming_the_session(
     assert count(Booking) == bookings
 
 
+def test_the_409_body_has_only_fields_the_openapi_document_declares(
+    client, headers, make, db, clinic
+):
+    """A client validating answers against /api/v1/openapi.json accepts the conflicts list."""
+    person = make.client(clinic["program"])
+    assert book(client, headers, clinic["group"].id, person.id).status_code == 201
+    later = single(make, db, clinic["program"], start=time(19, 0), minutes=60,
+                   kind="individual", room_id=clinic["room_b"].id)
+
+    response = book(client, headers, later.id, person.id)
+
+    document = client.get(f"{API}/openapi.json").json
+    schemas = document["components"]["schemas"]
+
+    def named(ref: dict) -> dict:
+        return schemas[ref["$ref"].rsplit("/", 1)[1]]
+
+    error = named(document["components"]["responses"]["DEFAULT_ERROR"]["content"]
+                  ["application/json"]["schema"])
+    assert set(response.json) <= set(error["properties"]), response.json
+    clash = named(error["properties"]["conflicts"]["items"])
+    for conflict in conflicts_of(response):
+        assert set(conflict) <= set(clash["properties"]), conflict
+
+
 def test_back_to_back_sessions_do_not_clash(client, headers, make, db, clinic):
     """A session ending at 21:00 leaves the client free for one starting at 21:00."""
     person = make.client(clinic["program"])

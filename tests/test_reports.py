@@ -87,6 +87,15 @@ def test_json_and_csv_give_the_same_numbers(client, auth, db, clinic):
         assert row["met"] == str(item["met"])
 
 
+@pytest.mark.parametrize("report", ["weekly-hours", "attendance-rates", "census",
+                                    "below-target", "follow-up", "billing-days"])
+def test_every_report_documents_its_csv_answer_beside_its_json(client, report):
+    """?format=csv answers text/csv, so the OpenAPI document must say the 200 can be CSV."""
+    document = client.get(f"{API}/openapi.json").json
+    content = document["paths"][f"{API}/reports/{report}"]["get"]["responses"]["200"]["content"]
+    assert {"application/json", "text/csv"} <= set(content)
+
+
 def test_the_report_query_count_does_not_grow_with_clients(db, make, clinic, now):
     """Three queries for one client or for twenty: aggregates, not a loop."""
     from scheduler.services import reports

@@ -73,6 +73,20 @@ class Count(fields.Integer):
         super().__init__(**kwargs)
 
 
+class Hours(fields.Decimal):
+    """A number of hours from 0 to `most` in a request body."""
+
+    def __init__(self, most: int, **kwargs):
+        # apispec writes a Decimal's bounds through the field, as the strings "0" and "80.00",
+        # which no OpenAPI client accepts; numbers here keep the document valid.
+        kwargs["metadata"] = {**kwargs.get("metadata", {}), "minimum": 0, "maximum": most}
+        super().__init__(
+            allow_nan=False,
+            validate=validate.Range(min=0, max=most, error=f"Must be between 0 and {most}."),
+            **kwargs,
+        )
+
+
 class CalendarDate(fields.Date):
     """A date between 2000-01-01 and 2100-12-31."""
 

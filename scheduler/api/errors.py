@@ -2,11 +2,29 @@
 
 from flask import Flask
 from flask_smorest import Api
+from flask_smorest.error_handler import ErrorSchema
+from marshmallow import Schema, fields
 from sqlalchemy.exc import IntegrityError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from scheduler.extensions import db
 from scheduler.services.errors import DomainError
+
+
+class ClashOut(Schema):
+    kind = fields.String(metadata={"description": "client, staff or room"})
+    session_id = fields.Integer(allow_none=True)
+    starts_at = fields.AwareDateTime()
+    ends_at = fields.AwareDateTime()
+    detail = fields.String()
+    requested_session_id = fields.Integer(allow_none=True)
+    requested_starts_at = fields.AwareDateTime(allow_none=True)
+
+
+class Error(ErrorSchema):
+    """Every error body; a 409 for double booking also lists the clashes."""
+
+    conflicts = fields.List(fields.Nested(ClashOut))
 
 
 def error_body(code: int, message: str, errors: dict | None = None) -> dict:

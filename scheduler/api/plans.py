@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from scheduler.api.access import STAFF_READ, client_or_staff, current_actor, log_read, \
     require_login, roles_required
-from scheduler.api.common import ApiSchema, CalendarDate, Count, Id, RequiredText
+from scheduler.api.common import ApiSchema, CalendarDate, Count, Hours, Id, RequiredText
 from scheduler.extensions import db
 from scheduler.models import Assessment, TreatmentPlan
 from scheduler.models.plans import RECOMMENDED_LEVELS
@@ -31,8 +31,7 @@ blp = Blueprint(
 
 # Clinicians write clinical records; coordinators and admins may too.
 PLAN_WRITE = ("admin", "coordinator", "clinician")
-HOURS = dict(allow_none=True, allow_nan=False,
-             validate=validate.Range(min=0, max=168, error="Must be between 0 and 168."))
+MOST_WEEKLY_HOURS = 168
 LONG_TEXT = dict(allow_none=True, validate=validate.Length(max=20000))
 
 
@@ -81,8 +80,9 @@ class PhaseIn(Schema):
     first_week = Count(required=True, validate=validate.Range(min=1, max=520))
     last_week = Count(allow_none=True, validate=validate.Range(min=1, max=520),
                       metadata={"description": "Null for an open-ended last phase."})
-    weekly_hours_target = fields.Decimal(
-        **HOURS, metadata={"description": "Overrides the plan's target in this phase."})
+    weekly_hours_target = Hours(
+        MOST_WEEKLY_HOURS, allow_none=True,
+        metadata={"description": "Overrides the plan's target in this phase."})
     requirements = fields.List(fields.Nested(RequirementIn), load_default=list,
                                validate=validate.Length(max=len(SESSION_KINDS)))
 
@@ -94,8 +94,9 @@ class PlanChangesIn(ApiSchema):
     end_date = CalendarDate(allow_none=True)
     primary_therapist_id = Id(allow_none=True)
     goals = fields.List(RequiredText(max_length=500), validate=validate.Length(max=50))
-    weekly_hours_target = fields.Decimal(
-        **HOURS, metadata={"description": "Null: the program's minimum for its level of care."})
+    weekly_hours_target = Hours(
+        MOST_WEEKLY_HOURS, allow_none=True,
+        metadata={"description": "Null: the program's minimum for its level of care."})
     assessment_id = Id(allow_none=True)
     phases = fields.List(fields.Nested(PhaseIn), validate=validate.Length(max=20))
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
 from scheduler.api.common import (
     ApiSchema,
+    Hours,
     PageArgs,
     RequiredText,
     domain_validator,
@@ -34,10 +35,10 @@ class ProgramIn(ApiSchema):
     population = fields.String(load_default="adult", validate=validate.OneOf(POPULATIONS))
     timezone = fields.String(required=True, validate=domain_validator(zone))
     address = fields.String(allow_none=True, validate=validate.Length(max=300))
-    min_weekly_hours = fields.Decimal(
+    min_weekly_hours = Hours(
+        80,
         allow_none=True,
         places=2,
-        validate=validate.Range(min=0, max=80),
         metadata={"description": "Defaults from level and population (2.1 adult 9, "
                   "2.1 adolescent 6, 2.5 20, level 1 none); null restores the default."},
     )

@@ -1,0 +1,40 @@
+"""The schemathesis run's counts, printed in pytest's closing summary (tests/test_api_fuzz.py)."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+
+
+@dataclass
+class FuzzTally:
+    operations: set = field(default_factory=set)
+    cases: int = 0
+    answers: Counter = field(default_factory=Counter)
+
+    def record(self, role: str, operation: str, status: int) -> None:
+        self.operations.add((role, operation))
+        self.cases += 1
+        self.answers[f"{status // 100}xx"] += 1
+
+
+FUZZ_TALLY = pytest.StashKey[FuzzTally]()
+
+
+def fuzz_tally(config: pytest.Config) -> FuzzTally:
+    return config.stash.setdefault(FUZZ_TALLY, FuzzTally())
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Print how many operations, cases and failures the schemathesis run had."""
+    tally = config.stash.get(FUZZ_TALLY, None)
+    if tally is None:
+        return
+    failed = sum("test_api_fuzz.py" in report.nodeid
+                 for report in terminalreporter.stats.get("failed", []))
+    answers = ", ".join(f"{n} {status}" for status, n in sorted(tally.answers.items()))
+    terminalreporter.write_sep("-", "schemathesis")
+    terminalreporter.write_line(
+        f"schemathesis: {len(tally.operations)} operations tested (by role), {tally.cases} cases "
+        f"generated ({answers}), {failed} failed"
+    )
