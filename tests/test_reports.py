@@ -57,6 +57,27 @@ def test_weekly_hours_add_up_late_minutes_and_absences_by_hand(db, clinic):
         (date(2027, 3, 8), 9.0, 5.5, 9.0, False)]
 
 
+def test_hours_count_a_session_of_another_program_but_not_its_own_clients(db, make, clinic, now):
+    """A client's hours include a shared session run by another program; that program's own
+    clients never enter this program's report."""
+    from scheduler.services import reports
+    other = make.program(name="Day program")
+    shared = make.series(other, title="Family education", start_date=date(2027, 3, 9),
+                         end_date=date(2027, 3, 9), rrule="FREQ=WEEKLY;BYDAY=TU")
+    neighbour = make.client(other, name="Other program client")
+    booking.enroll_client(db, STAFF, shared.id, neighbour.id, now=now)
+    tuesday = db.scalar(select(Session).where(Session.series_id == shared.id))
+    booking.book_client(db, STAFF, tuesday.id, clinic["client"].id, now=now)
+    db.commit()
+    mark(db, clinic["sessions"][0], clinic["client"].id, "present")
+    mark(db, tuesday, clinic["client"].id, "present")
+
+    rows = reports.weekly_hours(db, clinic["program"].id, date(2027, 3, 8), date(2027, 3, 14))
+
+    assert [(r.client_id, float(r.attended_hours)) for r in rows] == [
+        (clinic["client"].id, 6.0)]
+
+
 def test_the_week_after_the_dst_change_still_counts_three_hours_a_session(db, clinic):
     """18:00–21:00 EDT is three real hours; the Monday week boundary moves with the clock."""
     person = clinic["client"].id

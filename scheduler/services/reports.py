@@ -178,7 +178,12 @@ def weekly_hours(db: DbSession, program_id: int, first: date, last: date) -> lis
                _whole_minutes(_minutes(db, Session.starts_at, Session.ends_at)).label("minutes"))
         .join(week_table, and_(Session.starts_at >= week_table.c.lo,
                                Session.starts_at < week_table.c.hi))
-        .where(Session.starts_at >= weeks[0][1], Session.starts_at < weeks[-1][2])
+        .where(Session.starts_at >= weeks[0][1], Session.starts_at < weeks[-1][2],
+               # Only sessions the program's clients are booked into (some may be another
+               # program's): on a deployment of many clinics the period holds everyone's.
+               Session.id.in_(select(Booking.session_id)
+                              .join(Client, Client.id == Booking.client_id)
+                              .where(Client.program_id == program.id)))
         .cte("session_weeks")
         .prefix_with("MATERIALIZED")
     )
