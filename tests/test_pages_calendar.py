@@ -599,3 +599,22 @@ def test_a_clinician_cannot_edit_or_end_a_series(client, make, clinic):
     assert client.get(f"/series/{group.id}/edit").status_code == 403
     assert client.post(f"/series/{group.id}/end", data={
         "end_date": "2027-03-03", "reason": "x", "csrf_token": token}).status_code == 403
+
+
+def test_the_week_filtered_by_program_offers_only_that_programs_rooms_and_staff(
+        client, coordinator, clinic, make, db):
+    program, room, therapist, _ = clinic
+    other = make.program(name="Day program")
+    far_room = make.room(name="Annex 9")
+    far_staff = make.staff(name="Quinn Faraway")
+    make.series(program=other, title="Day group", room_id=far_room.id,
+                facilitator_ids=[far_staff.id], start_date=date(2027, 2, 18),
+                rrule="FREQ=WEEKLY;BYDAY=TH")
+    db.commit()
+
+    filtered = client.get(f"/week?week=2027-02-17&program={program.id}").get_data(as_text=True)
+    everyone = client.get("/week?week=2027-02-17").get_data(as_text=True)
+
+    assert "Room B" in filtered and "Dana Reyes" in filtered
+    assert "Annex 9" not in filtered and "Quinn Faraway" not in filtered
+    assert "Annex 9" in everyone and "Quinn Faraway" in everyone

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Program, Room, Session
+from scheduler.models import Program, Room, Session, SessionSeries, Staff
+from scheduler.models.series import series_facilitators
 from scheduler.services import booking
 from scheduler.services.sessions import SessionFilter, list_sessions
 
@@ -31,6 +32,21 @@ class Block:
 class WeekDay:
     day: date
     blocks: list[Block]
+
+
+def rooms_and_staff_of(db: DbSession, program_id: int) -> tuple[list[Room], list[Staff]]:
+    """The active rooms and staff the program's series meet in and are run by, by name."""
+    series = select(SessionSeries.id).where(SessionSeries.program_id == program_id)
+    rooms = db.scalars(select(Room).where(
+        Room.is_active.is_(True),
+        Room.id.in_(select(SessionSeries.room_id).where(SessionSeries.program_id == program_id)))
+        .order_by(Room.name)).all()
+    staff = db.scalars(select(Staff).where(
+        Staff.is_active.is_(True),
+        Staff.id.in_(select(series_facilitators.c.staff_id)
+                     .where(series_facilitators.c.series_id.in_(series))))
+        .order_by(Staff.name)).all()
+    return rooms, staff
 
 
 def monday_of(day: date) -> date:

@@ -218,14 +218,16 @@ def _programs():
         select(Program).where(Program.is_active.is_(True)).order_by(Program.name))]
 
 
-def _rooms():
-    return [SelectChoice(r.id, f"{r.name} ({r.capacity} seats)") for r in db.session.scalars(
-        select(Room).where(Room.is_active.is_(True)).order_by(Room.name))]
+def _rooms(rows=None):
+    rows = rows if rows is not None else db.session.scalars(
+        select(Room).where(Room.is_active.is_(True)).order_by(Room.name))
+    return [SelectChoice(r.id, f"{r.name} ({r.capacity} seats)") for r in rows]
 
 
-def _staff():
-    return [SelectChoice(s.id, s.name) for s in db.session.scalars(
-        select(Staff).where(Staff.is_active.is_(True)).order_by(Staff.name))]
+def _staff(rows=None):
+    rows = rows if rows is not None else db.session.scalars(
+        select(Staff).where(Staff.is_active.is_(True)).order_by(Staff.name))
+    return [SelectChoice(s.id, s.name) for s in rows]
 
 
 def _clients(program_id: int):
@@ -271,8 +273,14 @@ def week():
     """The week calendar, filtered by program, room or staff member."""
     form = WeekFilterForm(request.args)
     form.program.choices = _with_none("All programs", _programs())
-    form.room.choices = _with_none("All rooms", _rooms())
-    form.staff.choices = _with_none("All staff", _staff())
+    program_id = request.args.get("program", type=int)
+    if program_id:
+        # A provider of many clinics has thousands of rooms and staff; offer the program's.
+        rooms, staff = week_view.rooms_and_staff_of(db.session, program_id)
+    else:
+        rooms = staff = None
+    form.room.choices = _with_none("All rooms", _rooms(rooms))
+    form.staff.choices = _with_none("All staff", _staff(staff))
     valid = form.validate()
     # A bad filter shows this week unfiltered, with the field's message, as a 400.
     chosen = dict(program=form.program.data, room=form.room.data,
