@@ -13,8 +13,9 @@ for --feeds clients, and per site program one extra Saturday "Family education" 
 seats that the booking requests fill. Run it on a database kept for benchmarking.
 
 gunicorn serves the app with the production configuration (--workers sync workers, one per core
-by default). --callers threads, each with its own connection, send a shuffled mix of five
-requests, the same number of each, spread over every site so no one row is hot:
+by default). --callers threads (one per worker by default: the server is kept busy without a
+queue in front of it), each with its own connection, send a shuffled mix of these requests, the
+same number of each, spread over every site so no one row is hot:
 
   - feed:    GET /feeds/<token>.ics, a repeat poll of one of --feeds clients whose calendar
              the warm-up rendered (200, the whole calendar, from the render cache);
@@ -356,7 +357,9 @@ def main(argv=None) -> int:
     parser.add_argument("--database-url", required=True,
                         help="PostgreSQL database holding the seeded demo clinic")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--callers", type=int, default=4)
+    parser.add_argument("--callers", type=int, default=None,
+                        help="concurrent callers (default: one per worker; more queue in "
+                             "gunicorn, and the wait counts in every kind's latency)")
     parser.add_argument("--requests", type=int, default=300, help="requests of each kind")
     parser.add_argument("--feeds", type=int, default=50,
                         help="clients whose feeds are polled again and again (plus --requests "
@@ -368,6 +371,7 @@ def main(argv=None) -> int:
     if url is None:
         parser.error("--database-url must be a PostgreSQL database (the scale target).")
     rng = random.Random(args.seed)
+    args.callers = args.callers or args.workers
 
     print(f"Load benchmark on {describe(url)}: gunicorn {args.workers} sync workers, "
           f"{args.callers} callers, {args.requests} requests of each kind")

@@ -663,3 +663,63 @@ def test_an_unknown_owner_is_404(client, auth, kind):
     headers = auth("coordinator")
     assert client.post(f"{API}/{PLURAL[kind]}/99999/feed", headers=headers).status_code == 404
     assert client.delete(f"{API}/{PLURAL[kind]}/99999/feed", headers=headers).status_code == 404
+
+
+# --- the direct writer writes icalendar's bytes ---------------------------------------------
+
+AWKWARD_TEXT = (
+    "Relapse prevention group",
+    "Évaluation; suivi, famille \\ notes\nsecond line\r\nthird",
+    "Group " + "x" * 64 + "é" + "y" * 40,  # a two-octet character at the fold
+    "Skills " + "ab," * 40,  # escapes on the fold boundary
+    "漢字のセッション" * 12,
+    "Line with \\N literal and trailing backslash \\",
+)
+
+
+def fake_session(title, level, *, room=True, video=None, facilitators=("Dana Reyes",),
+                 minutes=180, sequence=3):
+    program = type("P", (), {"feed_privacy": level, "address": ADDRESS + "; back door, 2F"})()
+    people = [type("S", (), {"name": name})() for name in facilitators]
+    starts = datetime(2027, 3, 14, 22, 0, 7, 123456, tzinfo=timezone.utc)
+    return type("Sess", (), dict(
+        id=901, title=title, kind="group", program=program, sequence=sequence,
+        room=type("R", (), {"name": "Room B, upstairs"})() if room else None,
+        video_url=video, facilitators=people, starts_at=starts,
+        ends_at=starts + timedelta(minutes=minutes),
+        updated_at=datetime(2027, 3, 1, 9, 30, 59, 999999, tzinfo=timezone.utc)))()
+
+
+@pytest.mark.parametrize("level", ["private", "standard", "full"])
+@pytest.mark.parametrize("feed_kind", ["client", "staff", "room", "program"])
+def test_the_direct_writer_matches_icalendar_byte_for_byte(level, feed_kind):
+    from scheduler.feeds import content_lines
+
+    cases = [fake_session(title, level) for title in AWKWARD_TEXT]
+    cases += [fake_session("Online group", level, room=False,
+                           video="https://video.example.org/g?id=4,5;x=\\y"),
+              fake_session("No one", level, room=False, facilitators=()),
+              fake_session("Long " * 30, level, facilitators=("Zoë Ng", "Ana, María", "B;C"))]
+    for session in cases:
+        for alarm in (None, 5, 15, 60, 90, 1440, 2880, 10080):
+            parts = render.event_parts(session, feed_kind, alarm)
+            expected = render.event_for(session, feed_kind, alarm).to_ical()
+            assert content_lines.event_bytes(parts) == expected, (session.title, alarm)
+
+
+def test_a_whole_feed_is_what_icalendar_alone_would_write(client, auth, db, member, occurrences):
+    for occurrence in occurrences[:6]:
+        book(db, occurrence.id, member.id)
+    member.feed_alarm_minutes = 45
+    db.commit()
+    first_day = render.window_start(clock.now())
+
+    written = render.render(db, "client", member.id, first_day)
+
+    reference = Calendar()
+    for name, value in Calendar.from_ical(written).property_items(recursive=False)[1:-1]:
+        reference.add(name, value)
+    for session in render.sessions_for(db, "client", member.id, first_day):
+        reference.add_component(render.event_for(session, "client", 45))
+    assert written.count(b"BEGIN:VEVENT") == 6
+    assert written == reference.to_ical()

@@ -8,15 +8,18 @@ Outlook shows them as ordinary events.
 """
 
 from datetime import date, datetime, time, timedelta, timezone
+from typing import NamedTuple
 
 from icalendar import Alarm, Calendar, Event, vDuration
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload, selectinload
 
+from scheduler.feeds import content_lines
 from scheduler.models import Booking, Client, Program, Room, Session, Staff, session_facilitators
 
 WINDOW_BACK = timedelta(days=30)
+END_CALENDAR = b"END:VCALENDAR\r\n"
 REFRESH = timedelta(hours=1)
 # Neither names the kind of program: a calendar app may show them, an export carries them,
 # and "IOP" alone reveals addiction treatment.
@@ -99,35 +102,56 @@ def _summary(session: Session, level: str) -> str:
     return "Appointment"
 
 
-def event_for(session: Session, feed_kind: str, alarm_minutes: int | None) -> Event:
+class EventParts(NamedTuple):
+    """What one VEVENT says: (name, value) pairs as icalendar types take them, and the alarm's."""
+
+    properties: list[tuple[str, object]]
+    alarm: list[tuple[str, object]] | None
+
+
+def event_parts(session: Session, feed_kind: str, alarm_minutes: int | None) -> EventParts:
+    """The one place that decides what a session's event shows in a feed of this kind."""
     level = session.program.feed_privacy
-    event = Event()
-    event.add("uid", f"session-{session.id}-{feed_kind}@{UID_DOMAIN}")
-    event.add("dtstamp", _stamp(session.updated_at))
-    event.add("last-modified", _stamp(session.updated_at))
-    event.add("sequence", session.sequence)
-    event.add("dtstart", _stamp(session.starts_at))
-    event.add("dtend", _stamp(session.ends_at))
-    event.add("summary", _summary(session, level))
+    properties = [
+        ("uid", f"session-{session.id}-{feed_kind}@{UID_DOMAIN}"),
+        ("dtstamp", _stamp(session.updated_at)),
+        ("last-modified", _stamp(session.updated_at)),
+        ("sequence", session.sequence),
+        ("dtstart", _stamp(session.starts_at)),
+        ("dtend", _stamp(session.ends_at)),
+        ("summary", _summary(session, level)),
+    ]
     location = _location(session, level, feed_kind)
     if location:
-        event.add("location", location)
+        properties.append(("location", location))
     if level == "full" and session.facilitators:
-        event.add("description", "With " + ", ".join(sorted(s.name for s in session.facilitators)))
+        properties.append(
+            ("description", "With " + ", ".join(sorted(s.name for s in session.facilitators))))
     # A video link lets anyone holding it into the group: never on the public timetable, and
     # at 'private' level the portal, not a possibly shared calendar, hands it out.
     private_client = level == "private" and feed_kind == "client"
     if session.video_url and feed_kind != "program" and not private_client:
-        event.add("url", session.video_url)
-    event.add("status", "CONFIRMED")
-    event.add("transp", "OPAQUE")
+        properties.append(("url", session.video_url))
+    properties += [("status", "CONFIRMED"), ("transp", "OPAQUE")]
     if level == "private":
-        event.add("class", "PRIVATE")
+        properties.append(("class", "PRIVATE"))
+    alarm = None
     if alarm_minutes:
+        alarm = [("action", "DISPLAY"), ("description", _summary(session, level)),
+                 ("trigger", timedelta(minutes=-alarm_minutes))]
+    return EventParts(properties, alarm)
+
+
+def event_for(session: Session, feed_kind: str, alarm_minutes: int | None) -> Event:
+    """The event as an icalendar component: the reference the direct writer must match."""
+    parts = event_parts(session, feed_kind, alarm_minutes)
+    event = Event()
+    for name, value in parts.properties:
+        event.add(name, value)
+    if parts.alarm:
         alarm = Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", _summary(session, level))
-        alarm.add("trigger", timedelta(minutes=-alarm_minutes))
+        for name, value in parts.alarm:
+            alarm.add(name, value)
         event.add_component(alarm)
     return event
 
@@ -164,6 +188,9 @@ def render(db: DbSession, kind: str, owner_id: int, first_day: date) -> bytes:
     if kind == "client":
         client = db.get(Client, owner_id)
         alarm_minutes = client.feed_alarm_minutes if client is not None else None
-    for session in sessions_for(db, kind, owner_id, first_day):
-        calendar.add_component(event_for(session, kind, alarm_minutes))
-    return calendar.to_ical()
+    head = calendar.to_ical()
+    # icalendar writes the calendar's few header lines; the events, nearly all of the bytes,
+    # come from the direct writer (ten times faster, byte-for-byte the same: tests/test_feeds).
+    events = b"".join(content_lines.event_bytes(event_parts(session, kind, alarm_minutes))
+                      for session in sessions_for(db, kind, owner_id, first_day))
+    return head[:-len(END_CALENDAR)] + events + END_CALENDAR
