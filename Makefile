@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: install node-deps run test test-sqlite test-postgresql bench clean
+.PHONY: install node-deps run test test-sqlite test-postgresql bench bench-load clean
 
 install: $(VENV)/.installed
 
@@ -56,6 +56,15 @@ bench: install
 	  $(BIN)/python bench/reports.py --database-url "$$BENCH_DATABASE_URL"; \
 	  $(BIN)/python bench/feeds.py --database-url "$$BENCH_DATABASE_URL"; \
 	  $(BIN)/python bench/pages.py --database-url "$$BENCH_DATABASE_URL"; fi
+
+# A clinic network's load: LOAD_DATABASE_URL names an existing PostgreSQL database kept for this;
+# the first run migrates it and seeds 20,000 clients × 52 weeks (about four minutes), later runs
+# reuse it.
+bench-load: install
+	@test -n "$$LOAD_DATABASE_URL" || { echo "Set LOAD_DATABASE_URL=postgresql://…"; exit 2; }
+	DATABASE_URL="$$LOAD_DATABASE_URL" $(FLASK) db upgrade
+	DATABASE_URL="$$LOAD_DATABASE_URL" $(FLASK) seed-demo --if-empty --clients 20000 --weeks 52
+	$(BIN)/python bench/load.py --database-url "$$LOAD_DATABASE_URL"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .cache
