@@ -28,7 +28,7 @@ MAX_DAY_SESSIONS = 500
 
 @dataclass
 class DayEntry:
-    """One session as the Today page lists it."""
+    """One session as the Today page and the week grid show it, in the clinic's zone."""
 
     session: Session
     starts: datetime
@@ -87,6 +87,11 @@ def clinic_day(db: DbSession, day: date, tz: ZoneInfo, *,
     hi = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
     sessions, _ = list_sessions(db, SessionFilter(staff_id=staff_id, starts_from=lo,
                                                   starts_to=hi), limit=MAX_DAY_SESSIONS)
+    return entries_for(db, sessions, tz)
+
+
+def entries_for(db: DbSession, sessions: list[Session], tz: ZoneInfo) -> list[DayEntry]:
+    """The sessions as a day or week shows them: one query for room names, one for seats."""
     rooms = _room_names(db, sessions)
     tally = booking.counts(db, [s.id for s in sessions])
     return [

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Program, Room, Session, SessionSeries, Staff
+from scheduler.models import Room, SessionSeries, Staff
 from scheduler.models.series import series_facilitators
-from scheduler.services import booking
+from scheduler.services.day_sheet import DayEntry, entries_for
 from scheduler.services.sessions import SessionFilter, list_sessions
 
 # A week of a busy clinic holds a few hundred sessions; this only guards against a runaway page.
@@ -17,21 +17,9 @@ MAX_SESSIONS = 2000
 
 
 @dataclass
-class Block:
-    """One session as the week grid shows it."""
-
-    session: Session
-    starts: datetime
-    ends: datetime
-    room_name: str | None
-    booked: int
-    waitlisted: int
-
-
-@dataclass
 class WeekDay:
     day: date
-    blocks: list[Block]
+    blocks: list[DayEntry]
 
 
 def rooms_and_staff_of(db: DbSession, program_id: int) -> tuple[list[Room], list[Staff]]:
@@ -53,15 +41,6 @@ def monday_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def week_zone(db: DbSession, program_id: int | None) -> ZoneInfo:
-    """The zone the week is laid out in: the chosen program's, else the first program's."""
-    query = select(Program.timezone)
-    if program_id is not None:
-        query = query.where(Program.id == program_id)
-    name = db.scalar(query.order_by(Program.id).limit(1))
-    return ZoneInfo(name or "UTC")
-
-
 def week(
     db: DbSession,
     monday: date,
@@ -77,21 +56,9 @@ def week(
     filters = SessionFilter(program_id=program_id, room_id=room_id, staff_id=staff_id,
                             starts_from=lo, starts_to=hi)
     sessions, _ = list_sessions(db, filters, limit=MAX_SESSIONS)
-    # Batch lookups: one query for every room name and one for all seat counts, never per block.
-    room_ids = {s.room_id for s in sessions if s.room_id is not None}
-    rooms = {}
-    if room_ids:
-        rooms = {room_id: name for room_id, name
-                 in db.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids)))}
-    tally = booking.counts(db, [s.id for s in sessions])
     days = [WeekDay(monday + timedelta(days=i), []) for i in range(7)]
-    for session in sessions:
-        starts = session.starts_at.astimezone(tz)
+    for entry in entries_for(db, sessions, tz):
         # A session that began the Sunday before but runs past midnight still shows on Monday.
-        index = min(max((starts.date() - monday).days, 0), 6)
-        booked, waitlisted = tally[session.id]
-        days[index].blocks.append(
-            Block(session, starts, session.ends_at.astimezone(tz),
-                  rooms.get(session.room_id), booked, waitlisted)
-        )
+        index = min(max((entry.starts.date() - monday).days, 0), 6)
+        days[index].blocks.append(entry)
     return days

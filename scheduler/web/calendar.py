@@ -42,7 +42,7 @@ from wtforms.validators import (
 from scheduler.extensions import db
 from scheduler.models import Program, Room, Session, SessionSeries, Staff
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS
-from scheduler.services import booking, clock, rosters, series_preview, week_view
+from scheduler.services import booking, clock, day_sheet, rosters, series_preview, week_view
 from scheduler.services import series as series_service
 from scheduler.services import sessions as sessions_service
 from scheduler.services.conflicts import ConflictDetected
@@ -285,7 +285,7 @@ def week():
     # A bad filter shows this week unfiltered, with the field's message, as a 400.
     chosen = dict(program=form.program.data, room=form.room.data,
                   staff=form.staff.data) if valid else {}
-    tz = week_view.week_zone(db.session, chosen.get("program"))
+    tz = day_sheet.program_zone(db.session, chosen.get("program"))
     today = clock.now().astimezone(tz).date()
     monday = week_view.monday_of((form.week.data if valid else None) or today)
     days = week_view.week(db.session, monday, tz, program_id=chosen.get("program"),
@@ -484,7 +484,7 @@ def preview_series():
 
 
 def _program_zone(program_id: int) -> ZoneInfo:
-    return week_view.week_zone(db.session, program_id)
+    return day_sheet.program_zone(db.session, program_id)
 
 
 def _series_page(series_id: int, status: int = 200, enroll_form=None, end_form=None):
