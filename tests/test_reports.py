@@ -78,6 +78,25 @@ def test_hours_count_a_session_of_another_program_but_not_its_own_clients(db, ma
         (clinic["client"].id, 6.0)]
 
 
+def test_one_clients_hours_are_their_rows_of_the_programs_report(db, make, clinic, now):
+    """A client page asks for one person: the same rows as the program's, and no others."""
+    from scheduler.services import reports
+    other = make.client(clinic["program"], name="Second client")
+    series_id = clinic["sessions"][0].series_id
+    booking.enroll_client(db, STAFF, series_id, other.id, now=now)
+    db.commit()
+    mark(db, clinic["sessions"][0], clinic["client"].id, "present")
+    mark(db, clinic["sessions"][1], other.id, "absent_unexcused")
+    program_id, first, last = clinic["program"].id, date(2027, 3, 8), date(2027, 3, 21)
+
+    everyone = reports.weekly_hours(db, program_id, first, last)
+    one = reports.weekly_hours(db, program_id, first, last, client_id=clinic["client"].id)
+
+    assert {r.client_id for r in everyone} == {clinic["client"].id, other.id}
+    assert one == [r for r in everyone if r.client_id == clinic["client"].id]
+    assert len(one) == 2 and float(one[0].attended_hours) == 3.0
+
+
 def test_the_week_after_the_dst_change_still_counts_three_hours_a_session(db, clinic):
     """18:00–21:00 EDT is three real hours; the Monday week boundary moves with the clock."""
     person = clinic["client"].id

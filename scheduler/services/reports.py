@@ -164,9 +164,16 @@ def _whole_minutes(expression):
     return cast(func.round(expression), Integer)
 
 
-def weekly_hours(db: DbSession, program_id: int, first: date, last: date) -> list[WeekHours]:
-    """Scheduled and attended hours per client per week against the target; three queries."""
+def weekly_hours(db: DbSession, program_id: int, first: date, last: date,
+                 client_id: int | None = None) -> list[WeekHours]:
+    """Scheduled and attended hours per client per week against the target; three queries.
+
+    With `client_id`, only that client's rows: a client page reads one person, not the program.
+    """
     program, tz = _program(db, program_id)
+    whose = Client.program_id == program.id
+    if client_id is not None:
+        whose = and_(whose, Client.id == client_id)
     _check_range(first, last, MAX_WEEKS * 7)
     weeks = weeks_between(tz, first, last)
     week_table = _period_table(weeks, "weeks")
@@ -182,8 +189,7 @@ def weekly_hours(db: DbSession, program_id: int, first: date, last: date) -> lis
                # Only sessions the program's clients are booked into (some may be another
                # program's): on a deployment of many clinics the period holds everyone's.
                Session.id.in_(select(Booking.session_id)
-                              .join(Client, Client.id == Booking.client_id)
-                              .where(Client.program_id == program.id)))
+                              .join(Client, Client.id == Booking.client_id).where(whose)))
         .cte("session_weeks")
         .prefix_with("MATERIALIZED")
     )
@@ -200,12 +206,12 @@ def weekly_hours(db: DbSession, program_id: int, first: date, last: date) -> lis
         .join(session_weeks, session_weeks.c.session_id == Booking.session_id)
         .join(Client, Client.id == Booking.client_id)
         .outerjoin(Attendance, Attendance.booking_id == Booking.id)
-        .where(Client.program_id == program.id)
+        .where(whose)
         .group_by(Booking.client_id, session_weeks.c.week)
         .order_by(Booking.client_id, session_weeks.c.week)
     ).all()
     period_start, period_end = weeks[0][0], weeks[-1][0] + timedelta(days=6)
-    in_period = and_(Client.program_id == program.id, Client.admitted_on <= period_end,
+    in_period = and_(whose, Client.admitted_on <= period_end,
                      or_(Client.discharged_on.is_(None), Client.discharged_on >= period_start))
     clients = conn.execute(
         select(Client.id, Client.admitted_on, Client.discharged_on)

@@ -201,8 +201,7 @@ def _hours_weeks(client: Client, today: date) -> list[reports.WeekHours]:
     """The client's rows of the weekly-hours report for the last CHART_WEEKS weeks."""
     monday = today - timedelta(days=today.weekday())
     first = monday - timedelta(weeks=CHART_WEEKS - 1)
-    rows = reports.weekly_hours(db.session, client.program_id, first, today)
-    return [row for row in rows if row.client_id == client.id]
+    return reports.weekly_hours(db.session, client.program_id, first, today, client_id=client.id)
 
 
 def _describe(error: DomainError) -> str:

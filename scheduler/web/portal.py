@@ -25,8 +25,9 @@ CODE = re.compile(r"^\d{6}$")
 def _week_hours(client: Client, today):
     """This week's row of the weekly-hours report for the client, or None before admission."""
     monday = today - timedelta(days=today.weekday())
-    rows = reports.weekly_hours(db.session, client.program_id, monday, monday)
-    return next((row for row in rows if row.client_id == client.id), None)
+    rows = reports.weekly_hours(db.session, client.program_id, monday, monday,
+                                client_id=client.id)
+    return rows[0] if rows else None
 
 
 def _home(status: int = 200, links: dict | None = None):
