@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import selectinload
 
 from scheduler.models import (
     Assessment,
@@ -227,12 +228,16 @@ def _record_date(db, actor, plan_id, field, due_field, on, action) -> TreatmentP
     return plan
 
 
-def active_plan(db: DbSession, client_id: int) -> TreatmentPlan | None:
-    return db.scalar(
-        select(TreatmentPlan)
-        .where(TreatmentPlan.client_id == client_id, TreatmentPlan.status == "active")
-        .order_by(TreatmentPlan.version.desc())
-    )
+def active_plan(db: DbSession, client_id: int, *,
+                with_phases: bool = False) -> TreatmentPlan | None:
+    """The client's active plan; `with_phases` loads phases and requirements up front."""
+    query = (select(TreatmentPlan)
+             .where(TreatmentPlan.client_id == client_id, TreatmentPlan.status == "active")
+             .order_by(TreatmentPlan.version.desc()).limit(1))
+    if with_phases:
+        query = query.options(
+            selectinload(TreatmentPlan.phases).selectinload(PlanPhase.requirements))
+    return db.scalar(query)
 
 
 def plans_of(db: DbSession, client_id: int) -> list[TreatmentPlan]:

@@ -10,7 +10,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms import (
     BooleanField,
     DateField,
@@ -30,12 +29,10 @@ from scheduler.feeds.links import links_for
 from scheduler.models import (
     Attendance,
     Client,
-    PlanPhase,
     Program,
     Session,
     SessionSeries,
     Staff,
-    TreatmentPlan,
 )
 from scheduler.models.clients import CLIENT_STATUSES
 from scheduler.models.plans import RECOMMENDED_LEVELS
@@ -166,19 +163,9 @@ def _programs() -> list[Program]:
         select(Program).where(Program.is_active.is_(True)).order_by(Program.name, Program.id)))
 
 
-def _staff_choices(first: str):
+def staff_choices(first: str):
     return [SelectChoice("", first)] + [
         SelectChoice(s.id, s.name) for s in day_sheet.active_staff(db.session)]
-
-
-def _active_plan(client_id: int) -> TreatmentPlan | None:
-    """The active plan with phases and requirements loaded up front (no query per phase)."""
-    return db.session.scalar(
-        select(TreatmentPlan)
-        .where(TreatmentPlan.client_id == client_id, TreatmentPlan.status == "active")
-        .options(selectinload(TreatmentPlan.phases).selectinload(PlanPhase.requirements))
-        .order_by(TreatmentPlan.version.desc()).limit(1)
-    )
 
 
 def _attendance_history(client_id: int, tz) -> list[dict]:
@@ -256,7 +243,7 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None):
     tz = day_sheet.program_zone(db.session, client.program_id)
     now = clock.now()
     today = now.astimezone(tz).date()
-    plan = _active_plan(client.id)
+    plan = plans.active_plan(db.session, client.id, with_phases=True)
     therapist = (db.session.get(Staff, plan.primary_therapist_id)
                  if plan and plan.primary_therapist_id else None)
     weeks = _hours_weeks(client, today)
@@ -319,7 +306,7 @@ def _intake_form(form: IntakeForm | None = None) -> IntakeForm:
             .order_by(Client.name, Client.id))]
     form.program_id.choices = [SelectChoice("", "Choose a program")] + [
         SelectChoice(p.id, p.name) for p in _programs()]
-    form.clinician_id.choices = _staff_choices("Choose a clinician")
+    form.clinician_id.choices = staff_choices("Choose a clinician")
     return form
 
 
@@ -357,7 +344,7 @@ def intake():
 
 
 def _plan_page(client: Client, form, status: int = 200):
-    form.primary_therapist_id.choices = _staff_choices("None yet")
+    form.primary_therapist_id.choices = staff_choices("None yet")
     program = db.session.get(Program, client.program_id)
     return render_template("clients/intake_plan.html", form=form, client=client,
                            program=program, step=2), status
@@ -375,7 +362,7 @@ def intake_plan(client_id: int):
         form.start_date.data = form.start_date.data or clock.now().date()
         form.weekly_hours_target.data = program.min_weekly_hours
         return _plan_page(client, form)
-    form.primary_therapist_id.choices = _staff_choices("None yet")
+    form.primary_therapist_id.choices = staff_choices("None yet")
     if not form.validate_on_submit():
         return _plan_page(client, form, 422)
     requirements = [{"kind": kind, "sessions_per_week": field.data}

@@ -6,8 +6,6 @@ dates are recorded on the active version in place, as the API does.
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms import (
     DateField,
     DecimalField,
@@ -22,13 +20,13 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from scheduler.extensions import db
-from scheduler.models import Client, PlanPhase, Staff, TreatmentPlan
+from scheduler.models import Client, TreatmentPlan
 from scheduler.models.series import SESSION_KINDS
 from scheduler.services import plans
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import MAX_ID
 from scheduler.web.access import STAFF, log_page_read, page_actor, page_roles
-from scheduler.web.clients import KIND_LABELS, detail_page
+from scheduler.web.clients import KIND_LABELS, detail_page, staff_choices
 from scheduler.web.form_fields import in_range, optional_id
 
 bp = Blueprint("plan_pages", __name__)
@@ -102,19 +100,10 @@ def _active_plan_or_404(client_id: int) -> tuple[Client, TreatmentPlan]:
     client = db.session.get(Client, client_id) if 0 < client_id <= MAX_ID else None
     if client is None:
         abort(404)
-    plan = db.session.scalar(
-        select(TreatmentPlan).where(TreatmentPlan.client_id == client_id,
-                                    TreatmentPlan.status == "active")
-        .options(selectinload(TreatmentPlan.phases).selectinload(PlanPhase.requirements)))
+    plan = plans.active_plan(db.session, client_id, with_phases=True)
     if plan is None:
         abort(404)
     return client, plan
-
-
-def _therapists():
-    rows = db.session.execute(select(Staff.id, Staff.name).where(Staff.is_active)
-                              .order_by(Staff.name)).all()
-    return [("", "None named")] + [(str(i), name) for i, name in rows]
 
 
 def _form_from_plan(plan: TreatmentPlan) -> RevisionForm:
@@ -153,7 +142,7 @@ def _place_error(form: RevisionForm, error: InvalidField) -> bool:
 
 
 def _page(client, plan, form, status=200):
-    form.primary_therapist_id.choices = _therapists()
+    form.primary_therapist_id.choices = staff_choices("None named")
     return render_template("clients/plan_revise.html", client=client, plan=plan, form=form,
                            rows=list(enumerate(form.phases))), status
 
@@ -168,7 +157,7 @@ def revise(client_id: int):
         log_page_read([client_id], "plans")
         return page
     form = RevisionForm()
-    form.primary_therapist_id.choices = _therapists()
+    form.primary_therapist_id.choices = staff_choices("None named")
     if not form.validate_on_submit():
         flash("Not saved: please fix the fields marked below.", "error")
         return _page(client, plan, form, 422)
