@@ -18,6 +18,7 @@ from scheduler.api.common import (
     page_of,
 )
 from scheduler.api.clients import ClientOut
+from scheduler.api.errors import ClashOut
 from scheduler.extensions import db
 from scheduler.models import Booking, Enrollment, Session, SessionSeries
 from scheduler.models.bookings import BOOKING_STATUSES
@@ -91,16 +92,6 @@ class EnrollmentIn(OverrideFields):
     )
 
 
-class SkippedOccurrence(Schema):
-    kind = fields.String()
-    session_id = fields.Integer(allow_none=True)
-    starts_at = fields.String()
-    ends_at = fields.String()
-    detail = fields.String()
-    requested_session_id = fields.Integer(allow_none=True)
-    requested_starts_at = fields.String(allow_none=True)
-
-
 class EnrollmentOut(Schema):
     id = fields.Integer()
     client_id = fields.Integer()
@@ -110,7 +101,7 @@ class EnrollmentOut(Schema):
     status = fields.String()
     booked = fields.Integer(metadata={"description": "Occurrences this request booked."})
     waitlisted = fields.Integer(metadata={"description": "Occurrences this request queued for."})
-    skipped = fields.List(fields.Nested(SkippedOccurrence), dump_default=list)
+    skipped = fields.List(fields.Nested(ClashOut), dump_default=list)
 
 
 EnrollmentList = list_schema(EnrollmentOut, "EnrollmentList")

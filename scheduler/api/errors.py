@@ -12,13 +12,15 @@ from scheduler.services.errors import DomainError
 
 
 class ClashOut(Schema):
+    """One clash as conflicts.Clash.as_dict gives it (times already ISO 8601 text)."""
+
     kind = fields.String(metadata={"description": "client, staff or room"})
     session_id = fields.Integer(allow_none=True)
-    starts_at = fields.AwareDateTime()
-    ends_at = fields.AwareDateTime()
+    starts_at = fields.String(metadata={"format": "date-time"})
+    ends_at = fields.String(metadata={"format": "date-time"})
     detail = fields.String()
     requested_session_id = fields.Integer(allow_none=True)
-    requested_starts_at = fields.AwareDateTime(allow_none=True)
+    requested_starts_at = fields.String(allow_none=True, metadata={"format": "date-time"})
 
 
 class Error(ErrorSchema):
