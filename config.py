@@ -78,6 +78,10 @@ class Config:
     LOGIN_LOCK_MINUTES = _env_int("LOGIN_LOCK_MINUTES", 15)
     LOGIN_LOCK_MAX_MINUTES = _env_int("LOGIN_LOCK_MAX_MINUTES", 24 * 60)
 
+    # What clients see instead of the program's nature (42 CFR Part 2): the client pages'
+    # titles and header, the web app manifest, emails and the client feed's name.
+    PUBLIC_NAME = os.environ.get("PUBLIC_NAME") or "Appointments"
+
     API_TITLE = "IOP Scheduler API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
