@@ -3,6 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
+# Where `make run` listens: `make run PORT=8000` or `HOST=0.0.0.0 make run`.
+HOST ?= 127.0.0.1
+PORT ?= 5000
 
 .PHONY: install node-deps run test test-sqlite test-postgresql bench bench-load clean
 
@@ -17,7 +20,7 @@ $(VENV)/.installed: requirements.txt
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
-	$(FLASK) serve --host 127.0.0.1 --port 5000
+	$(FLASK) serve --host $(HOST) --port $(PORT)
 
 # Mozilla's ical.js, an independent parser the feed tests check our calendars with. It goes
 # into an ignored folder; without node the tests that need it skip and say so.

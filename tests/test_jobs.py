@@ -1,6 +1,7 @@
 """Background jobs: what each does for clients and staff, once, through a real SMTP server."""
 
 import email
+import logging
 import email.policy
 import signal
 import socket
@@ -643,6 +644,40 @@ def test_a_mail_job_without_mail_settings_fails_and_says_which(app, db, clinic):
     [row] = db.scalars(select(JobRun)).all()
     assert row.outcome == "failed" and "MAIL_SERVER" in row.error
     assert [n.status for n in db.scalars(select(Notification))] == ["pending"]
+
+
+def test_scheduled_runs_without_mail_say_once_that_messages_stay_queued(
+        app, db, clinic, inbox, monkeypatch, caplog):
+    """`make run` has no mail server: its jobs must not log a traceback every five minutes.
+    The trouble is said once; when mail works the queued reminder goes and that is said too."""
+    from scheduler.jobs import runner, worker
+
+    monkeypatch.setattr(worker, "_app", app)
+    monkeypatch.setattr(runner, "_mail_trouble", None)
+    server = app.config["MAIL_SERVER"]
+    app.config["MAIL_SERVER"] = None
+    db.commit()
+    caplog.set_level(logging.DEBUG)
+    with clock.frozen(DAY_BEFORE):
+        for name in ("send-reminders", "notify-changes", "send-reminders", "weekly-summary"):
+            runner.run_scheduled(name)
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in said] == [
+        "Jobs run, but messages stay queued until mail works: "
+        "MAIL_SERVER is not set: reminders and alerts cannot be sent."]
+    assert not any(r.exc_info for r in caplog.records)
+    db.expire_all()
+    assert [n.status for n in db.scalars(select(Notification))] == ["pending"]
+    assert {r.outcome for r in db.scalars(select(JobRun))} == {"failed"}
+
+    caplog.clear()
+    app.config["MAIL_SERVER"] = server
+    with clock.frozen(DAY_BEFORE):
+        runner.run_scheduled("send-reminders")
+        runner.run_scheduled("send-reminders")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "Mail works again: queued messages are going out."]
+    assert len(inbox.to("casey@example.test")) == 1
 
 
 def test_admins_list_job_runs_filtered_and_coordinators_may_not(app, db, client, auth, now,

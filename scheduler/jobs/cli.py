@@ -5,12 +5,13 @@ import signal
 import threading
 
 import click
+import waitress
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from scheduler.jobs import worker as job_worker
 from scheduler.jobs.registry import JOBS
-from scheduler.jobs.runner import run_job
+from scheduler.jobs.runner import run_job, say_mail_trouble
 from scheduler.services.mail import MailConfigError
 
 jobs_cli = AppGroup("jobs", help="List the background jobs, or run one now.")
@@ -61,17 +62,24 @@ def worker_command(poll):
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @with_appcontext
 def serve_command(host, port):
-    """The development server, with the job scheduler inside it when SCHEDULER_EMBEDDED."""
+    """Serve the app on one machine (`make run`), with the job scheduler inside it when
+    SCHEDULER_EMBEDDED; until Ctrl-C."""
     app = current_app._get_current_object()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     if app.config["SCHEDULER_EMBEDDED"]:
         try:
             job_worker.check_configuration(app)
         except MailConfigError as error:
             # A laptop often has no mail server: run the jobs, keep messages queued.
-            click.echo(f"Jobs run, but messages stay queued: {error}", err=True)
+            say_mail_trouble(error)
         threading.Thread(target=job_worker.run_worker, args=(app,),
                          kwargs={"check_mail": False}, daemon=True, name="embedded-jobs").start()
-    app.run(host=host, port=port, use_reloader=False)
+    # Not app.run(): under the flask command it returns at once without serving (Flask guards
+    # against a second server in `flask run`), which is how `make run` once exited 0. Nor
+    # Werkzeug's development server, whose request log would print every feed URL, and a feed
+    # URL is its token. Waitress is one process of threads, so the jobs thread lives beside it.
+    click.echo(f"Serving on http://{host}:{port}/ (Ctrl-C to stop)")
+    waitress.serve(app, host=host, port=port, threads=8, _quiet=True)

@@ -9,8 +9,12 @@ from scheduler.extensions import db
 from scheduler.jobs.registry import JOBS
 from scheduler.models import JobRun
 from scheduler.services import clock
+from scheduler.services.mail import MailConfigError
 
 log = logging.getLogger(__name__)
+# What the scheduled runs last said about mail, so a missing or unreachable mail server is
+# said once when it starts and once when it ends, not with a traceback every five minutes.
+_mail_trouble: str | None = None
 
 
 class UnknownJob(KeyError):
@@ -36,7 +40,8 @@ def run_job(app: Flask, name: str, trigger: str = "worker") -> JobRun:
             failed.outcome, failed.finished_at = "failed", clock.now()
             failed.error = "".join(traceback.format_exception_only(error)).strip()[:4000]
             db.session.commit()
-            log.exception("job %s failed", name)
+            if not isinstance(error, MailConfigError):
+                log.exception("job %s failed", name)
             raise
         done = db.session.get(JobRun, run_id)
         done.outcome, done.finished_at, done.counts = "ok", clock.now(), counts
@@ -51,7 +56,23 @@ def run_scheduled(name: str) -> None:
     """APScheduler's entry point (a module-level function, so its job store can name it)."""
     from scheduler.jobs import worker
 
+    global _mail_trouble
     try:
-        run_job(worker.current_app_for_jobs(), name, trigger="worker")
+        run = run_job(worker.current_app_for_jobs(), name, trigger="worker")
+    except MailConfigError as error:
+        # Recorded in job_runs; the messages stay pending and go once mail works.
+        say_mail_trouble(error)
+        return
     except Exception:  # noqa: BLE001 - recorded in job_runs; the scheduler must keep going
-        pass
+        return
+    if _mail_trouble is not None and (run.counts or {}).get("sent"):
+        _mail_trouble = None
+        log.warning("Mail works again: queued messages are going out.")
+
+
+def say_mail_trouble(error: MailConfigError) -> None:
+    """Log that messages stay queued, unless this very trouble was the last thing said."""
+    global _mail_trouble
+    if str(error) != _mail_trouble:
+        _mail_trouble = str(error)
+        log.warning("Jobs run, but messages stay queued until mail works: %s", error)
