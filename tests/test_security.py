@@ -1,6 +1,8 @@
 """Abuse protections: account lockout, rate limits, password rules, cookies and headers."""
 
+import os
 import re
+import secrets
 from datetime import timedelta
 
 import pytest
@@ -151,8 +153,63 @@ def test_unlocking_an_unknown_user_answers_404(client, auth):
 
 
 # --- rate limits -----------------------------------------------------------------------------
+#
+# The limits run twice: on memory:// (one process, `make run`) and on the Redis server on this
+# machine, as production shares them between processes. Every key a run writes carries
+# KEY_PREFIX, and only those keys are ever deleted: the server is shared, so never FLUSHALL,
+# and never limiter.reset() on Redis (it deletes every rate-limit key, other runs' too).
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+KEY_PREFIX = f"iop-tests-{secrets.token_hex(8)}"
 
 
+def redis_or_skip():
+    import redis
+
+    server = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=10)
+    try:
+        server.ping()
+    except redis.RedisError as error:
+        server.close()
+        pytest.skip(f"Redis does not answer at {REDIS_URL} ({error}); the rate limits' "
+                    "shared-storage runs need one (TEST_REDIS_URL names another)")
+    return server
+
+
+def forget_our_counts(server) -> None:
+    keys = list(server.scan_iter(match=f"*{KEY_PREFIX}*", count=1000))
+    if keys:
+        server.delete(*keys)
+
+
+@pytest.fixture
+def app_config(request):
+    """memory:// unless a test asks for "redis" (indirectly, through BOTH_STORAGES)."""
+    if getattr(request, "param", "memory") == "memory":
+        yield {}
+        return
+    server = redis_or_skip()
+    try:
+        yield {"RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": KEY_PREFIX}
+    finally:
+        forget_our_counts(server)
+        server.close()
+
+
+BOTH_STORAGES = pytest.mark.parametrize("app_config", ["memory", "redis"], indirect=True)
+
+
+def window_passes(app) -> None:
+    """The limits' minute passing: this run's counts are forgotten, and nobody else's."""
+    if app.config["RATELIMIT_STORAGE_URI"].startswith("redis"):
+        server = redis_or_skip()
+        forget_our_counts(server)
+        server.close()
+    else:
+        limiter.reset()
+
+
+@BOTH_STORAGES
 def test_the_token_endpoint_answers_429_in_the_api_error_shape(app, client, user):
     app.config["RATELIMIT_SIGN_IN"] = "3 per minute"
     for _ in range(3):
@@ -163,10 +220,11 @@ def test_the_token_endpoint_answers_429_in_the_api_error_shape(app, client, user
                            "message": "Too many sign-in attempts from this address; "
                                       "wait a minute and try again."}
     assert int(answer.headers["Retry-After"]) > 0
-    limiter.reset()  # the window passing
+    window_passes(app)
     assert token(client, user.email, PASSWORD).status_code == 200
 
 
+@BOTH_STORAGES
 def test_the_login_page_answers_429_with_a_page_and_shares_the_count_with_the_api(
         app, client, user):
     """Switching from the API to the form buys no extra guesses."""
@@ -185,6 +243,7 @@ def test_the_login_page_answers_429_with_a_page_and_shares_the_count_with_the_ap
     assert client.get("/login").status_code == 200
 
 
+@BOTH_STORAGES
 def test_self_check_in_is_limited_per_client_on_the_api_and_the_page(app, client, make, auth):
     app.config["RATELIMIT_CHECKIN"] = "2 per minute"
     member = make.user("client")
@@ -205,6 +264,7 @@ def test_self_check_in_is_limited_per_client_on_the_api_and_the_page(app, client
                                   headers=other).status_code == 422
 
 
+@BOTH_STORAGES
 def test_kiosk_pins_are_limited_per_kiosk_on_the_api_and_the_page(app, client, db, make, auth):
     app.config["RATELIMIT_KIOSK"] = "2 per minute"
     member = make.client()
@@ -224,7 +284,7 @@ def test_kiosk_pins_are_limited_per_kiosk_on_the_api_and_the_page(app, client, d
     answer = client.post("/kiosk", data=form)
     assert answer.status_code == 429 and b"Too many PIN attempts" in answer.data
     assert client.get("/kiosk").status_code == 200  # the page itself still opens
-    limiter.reset()
+    window_passes(app)
     assert client.post("/kiosk", data=form).status_code == 422
 
 
