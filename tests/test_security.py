@@ -4,6 +4,7 @@ import os
 import re
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -306,12 +307,50 @@ def test_behind_a_trusted_proxy_each_caller_has_their_own_sign_in_limit(
     assert second.status_code == (401 if separate else 429)
 
 
-def test_feed_guesses_keep_their_own_limit(app, client):
-    """Unknown feed tokens still get 429 after FEED_GUESS_LIMIT misses."""
-    app.config["FEED_GUESS_LIMIT"] = "2 per minute"
-    for _ in range(2):
-        assert client.get("/feeds/not-a-token.ics").status_code == 404
-    assert client.get("/feeds/not-a-token.ics").status_code == 429
+def feed_link(client, auth, make) -> str:
+    answer = client.post(f"{API}/clients/{make.client().id}/feed",
+                         headers=auth("coordinator"))
+    assert answer.status_code == 201
+    return urlsplit(answer.json["url"]).path
+
+
+@BOTH_STORAGES
+def test_a_live_feed_link_is_served_to_an_address_over_its_guess_limit(
+        app, client, auth, make):
+    """One clinic Wi-Fi: someone's guesses must not block every real calendar behind it."""
+    app.config["FEED_GUESS_LIMIT"] = "3 per minute"
+    link = feed_link(client, auth, make)
+    for n in range(3):
+        assert client.get(f"/feeds/guess-{n}.ics").status_code == 404
+    refused = client.get("/feeds/guess-3.ics")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    served = client.get(link)
+    assert served.status_code == 200 and served.mimetype == "text/calendar"
+    assert client.get(link, headers={"If-None-Match": served.headers["ETag"]}
+                      ).status_code == 304
+    assert client.get("/feeds/guess-4.ics").status_code == 429  # misses still wait
+    window_passes(app)
+    assert client.get("/feeds/guess-5.ics").status_code == 404
+
+
+@BOTH_STORAGES
+def test_polling_a_live_feed_link_never_asks_the_rate_limit_storage(
+        app, client, auth, make, monkeypatch):
+    """The poll is the hot path: one token lookup, no round trip to Redis."""
+    link = feed_link(client, auth, make)
+    storage = limiter.limiter.storage
+    calls = []
+    for name in ("get", "incr", "get_expiry", "get_moving_window", "get_sliding_window"):
+        if hasattr(storage, name):
+            original = getattr(storage, name)
+            monkeypatch.setattr(storage, name, lambda *a, _n=name, _f=original, **k: (
+                calls.append(_n), _f(*a, **k))[1])
+    first = client.get(link)
+    assert first.status_code == 200
+    assert client.get(link, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    assert calls == []
+    assert client.get("/feeds/not-a-link.ics").status_code == 404
+    assert calls  # the spy sees the storage when a miss is counted
 
 
 def test_the_openapi_document_lists_the_429_answers(client):
