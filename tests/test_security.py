@@ -244,6 +244,40 @@ def test_the_login_page_answers_429_with_a_page_and_shares_the_count_with_the_ap
     assert client.get("/login").status_code == 200
 
 
+def sign_in_with_the_form(app, email: str, password: str):
+    """A browser of its own: the form, its CSRF token, the post."""
+    browser = app.test_client()
+    form = {"csrf_token": csrf(browser.get("/login").data), "email": email,
+            "password": password}
+    return browser.post("/login", data=form)
+
+
+@BOTH_STORAGES
+def test_thirty_staff_sign_in_from_one_address_but_ten_failures_stop_the_eleventh(
+        app, client, make):
+    """Only refused sign-ins count, on the form and the API alike (the default 10 a minute)."""
+    staff = [make.user("clinician", password=PASSWORD) for _ in range(30)]
+    for n, member in enumerate(staff):  # 08:00, one clinic address, within the minute
+        if n % 2:
+            assert token(client, member.email, PASSWORD).status_code == 200, n
+        else:
+            answer = sign_in_with_the_form(app, member.email, PASSWORD)
+            assert answer.status_code == 302, n
+    # Ten failures, spread over accounts and unknown emails so no account lock answers.
+    for n in range(10):
+        email = staff[n].email if n < 5 else f"nobody{n}@clinic.test"
+        if n % 2:
+            assert token(client, email, WRONG).status_code == 401, n
+        else:
+            assert sign_in_with_the_form(app, email, WRONG).status_code == 401, n
+    # The eleventh attempt waits, right password or wrong, on either route.
+    assert token(client, staff[29].email, PASSWORD).status_code == 429
+    assert token(client, staff[29].email, WRONG).status_code == 429
+    assert sign_in_with_the_form(app, staff[28].email, PASSWORD).status_code == 429
+    window_passes(app)
+    assert token(client, staff[29].email, PASSWORD).status_code == 200
+
+
 @BOTH_STORAGES
 def test_self_check_in_is_limited_per_client_on_the_api_and_the_page(app, client, make, auth):
     app.config["RATELIMIT_CHECKIN"] = "2 per minute"
