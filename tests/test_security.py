@@ -1,8 +1,11 @@
 """Abuse protections: account lockout, rate limits, password rules, cookies and headers."""
 
+import http.client
+import json
 import os
 import re
 import secrets
+import socket
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -447,7 +450,7 @@ def test_the_session_cookie_is_httponly_lax_and_lasts_a_shift(app, client, user,
 
 def test_production_marks_cookies_secure_and_sends_hsts(database_url):
     app = create_app({"CONFIG_NAME": "production", "SQLALCHEMY_DATABASE_URI": database_url,
-                      "SECRET_KEY": "not-the-real-one"})
+                      "SECRET_KEY": "not-the-real-one", "RATELIMIT_ONE_PROCESS": True})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
     with app.test_client() as production:
         # Behind the proxy the request is https; the cookie and HSTS need that.
@@ -456,6 +459,97 @@ def test_production_marks_cookies_secure_and_sends_hsts(database_url):
         _db.engine.dispose()
     assert "Secure" in _session_cookie(answer)
     assert answer.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_production_refuses_per_process_rate_limit_counts_unless_it_is_the_only_process(
+        database_url):
+    """With two web processes memory:// lets every limit through twice: refuse to start."""
+    production = {"CONFIG_NAME": "production", "SQLALCHEMY_DATABASE_URI": database_url,
+                  "SECRET_KEY": "not-the-real-one"}
+    for storage in ({}, {"RATELIMIT_STORAGE_URI": "memory://"}):
+        with pytest.raises(RuntimeError) as refused:
+            create_app({**production, **storage})
+        assert "RATELIMIT_STORAGE_URI=redis://" in str(refused.value)
+        assert "RATELIMIT_ONE_PROCESS=true" in str(refused.value)
+    for allowed in ({"RATELIMIT_ONE_PROCESS": True}, {"RATELIMIT_STORAGE_URI": REDIS_URL}):
+        app = create_app({**production, **allowed})
+        with app.app_context():
+            _db.engine.dispose()
+    # `make run` is one process and keeps its counts in memory.
+    development = create_app({"CONFIG_NAME": "development",
+                              "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x"})
+    assert development.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    with development.app_context():
+        _db.engine.dispose()
+
+
+def _post_token(port: int, email: str, password: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("POST", f"{API}/auth/token",
+                           body=json.dumps({"email": email, "password": password}),
+                           headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+class HeldRequest:
+    """A sign-in sent in two halves: the sync worker that accepts it can do nothing else until
+    the second half comes, so meanwhile every other request goes to the other worker."""
+
+    def __init__(self, port: int, email: str, password: str):
+        body = json.dumps({"email": email, "password": password}).encode()
+        self.request = (f"POST {API}/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Content-Type: application/json\r\n"
+                        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                        ).encode() + body
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.socket.sendall(self.request[:16])
+
+    def finish(self) -> int:
+        self.socket.sendall(self.request[16:])
+        answer = b""
+        while chunk := self.socket.recv(65536):
+            answer += chunk
+        self.socket.close()
+        return int(answer.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "memory-control"])
+def test_two_gunicorn_workers_share_one_sign_in_count(db, make, database_url, tmp_path,
+                                                      shared):
+    """Ten failed sign-ins a minute means ten across the processes, not ten in each.
+
+    The memory:// run is the control: it shows that the failures did reach both workers, so
+    that per-process counts let the eleventh through (the defect this test guards against).
+    """
+    from bench.support import gunicorn
+
+    if shared:
+        server = redis_or_skip()
+        limits = {"RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": KEY_PREFIX}
+    else:
+        limits = {"RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_ONE_PROCESS": "true"}
+    member = make.user("clinician", password=PASSWORD)
+    db.commit()
+    try:
+        with gunicorn(database_url, str(tmp_path), workers=2, threads=1,
+                      env={**limits, "RATELIMIT_SIGN_IN": "10 per minute"}) as (port, log, _):
+            held = HeldRequest(port, "nobody-held@clinic.test", WRONG)
+            # Unknown emails fail without locking anyone, so only the rate limit can refuse.
+            first = [_post_token(port, f"nobody{n}@clinic.test", WRONG) for n in range(4)]
+            from_the_held_worker = held.finish()
+            rest = [_post_token(port, f"nobody{n}@clinic.test", WRONG) for n in range(4, 9)]
+            eleventh = _post_token(port, member.email, PASSWORD)
+        assert first + [from_the_held_worker] + rest == [401] * 10
+        assert eleventh == (429 if shared else 200)
+    finally:
+        if shared:
+            forget_our_counts(server)
+            server.close()
 
 
 @pytest.mark.parametrize("path", ["/login", "/api/v1/programs", "/api/v1/openapi.json",
