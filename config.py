@@ -61,6 +61,12 @@ class Config:
     FEED_GUESS_LIMIT = os.environ.get("FEED_GUESS_LIMIT", "30 per minute")
     # Where rate-limit counters live; memory:// is per process, use redis:// across machines.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Production refuses memory:// unless told that this is the only web process: with two,
+    # each keeps its own counts and every limit lets twice the guesses through.
+    RATELIMIT_ONE_PROCESS = _env_bool("RATELIMIT_ONE_PROCESS", False)
+    # Put before every counter's key, so that installations (or test runs) sharing one Redis
+    # keep apart.
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "")
     RATELIMIT_HEADERS_ENABLED = True
     # Guesses per minute (Flask-Limiter syntax, ";" between limits). Sign-in counts per
     # address, shared by the page and the token endpoint; check-in and the kiosk count per
@@ -145,6 +151,14 @@ class ProductionConfig(Config):
                 "Production configuration needs "
                 + " and ".join(names[m] for m in missing)
                 + " set in the environment."
+            )
+        storage = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+        if storage.startswith("memory://") and not config.get("RATELIMIT_ONE_PROCESS"):
+            raise RuntimeError(
+                "Production keeps rate-limit counts in memory (RATELIMIT_STORAGE_URI=memory://), "
+                "where each web process counts apart and every limit lets through as many "
+                "more guesses as there are processes. Set RATELIMIT_STORAGE_URI=redis://… to "
+                "share the counts, or RATELIMIT_ONE_PROCESS=true if this is the only process."
             )
 
 

@@ -1,8 +1,9 @@
 """Rate limits on the routes that take guesses: sign-in, bearer tokens, check-in, kiosk PINs.
 
 Each limit is shared by the page and the API route that take the same guess, so switching
-between them buys no extra tries. Limits come from configuration at request time. Feeds keep
-their own miss counter (scheduler/feeds/views.py): only unknown tokens count there.
+between them buys no extra tries; sign-in counts only refused attempts. Limits come from
+configuration at request time. Feeds keep their own miss counter (scheduler/feeds/views.py):
+only unknown tokens count there, and only they are refused.
 """
 
 from flask import current_app
@@ -16,6 +17,17 @@ def _configured(name: str):
     return lambda: current_app.config[name]
 
 
+def _refused(response) -> bool:
+    """A wrong password, an unknown email or a locked account: the 401 both routes answer.
+
+    Only those count, so thirty staff signing in from one clinic address at 08:00 are never
+    held up, while guessing is. Flask-Limiter tests the count before the view and adds to it
+    after, from the response; a burst of simultaneous guesses may pass a few over the limit
+    before the first of them is counted.
+    """
+    return response.status_code == 401
+
+
 def _account_or_address() -> str:
     """The signed-in account: a clinic's tablets and phones often share one address."""
     if current_user.is_authenticated:
@@ -25,7 +37,7 @@ def _account_or_address() -> str:
 
 sign_in = limiter.shared_limit(
     _configured("RATELIMIT_SIGN_IN"), scope="sign-in", key_func=get_remote_address,
-    methods=["POST"],
+    methods=["POST"], deduct_when=_refused,
     error_message="Too many sign-in attempts from this address; wait a minute and try again.")
 self_checkin = limiter.shared_limit(
     _configured("RATELIMIT_CHECKIN"), scope="self-checkin", key_func=_account_or_address,

@@ -56,8 +56,16 @@ def database_url(tmp_path):
 
 
 @pytest.fixture
-def app(database_url):
-    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url})
+def app_config():
+    """More configuration for the `app` fixture; a test module overrides it (e.g. the rate
+    limits' storage in tests/test_security.py)."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, app_config):
+    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url,
+                      **app_config})
     app.test_client_class = IsolatedClient
     app.test_cli_runner_class = IsolatedCliRunner
     with app.app_context():

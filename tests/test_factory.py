@@ -26,7 +26,7 @@ def test_production_refuses_to_start_without_secret_key():
 
 def test_production_starts_with_both_set():
     app = create_app({"CONFIG_NAME": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://",
-                      "SECRET_KEY": "x" * 32})
+                      "SECRET_KEY": "x" * 32, "RATELIMIT_ONE_PROCESS": True})
     assert not app.testing
     assert app.config["SESSION_COOKIE_SECURE"]
 

@@ -1,7 +1,13 @@
 """Abuse protections: account lockout, rate limits, password rules, cookies and headers."""
 
+import http.client
+import json
+import os
 import re
+import secrets
+import socket
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -151,8 +157,63 @@ def test_unlocking_an_unknown_user_answers_404(client, auth):
 
 
 # --- rate limits -----------------------------------------------------------------------------
+#
+# The limits run twice: on memory:// (one process, `make run`) and on the Redis server on this
+# machine, as production shares them between processes. Every key a run writes carries
+# KEY_PREFIX, and only those keys are ever deleted: the server is shared, so never FLUSHALL,
+# and never limiter.reset() on Redis (it deletes every rate-limit key, other runs' too).
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+KEY_PREFIX = f"iop-tests-{secrets.token_hex(8)}"
 
 
+def redis_or_skip():
+    import redis
+
+    server = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=10)
+    try:
+        server.ping()
+    except redis.RedisError as error:
+        server.close()
+        pytest.skip(f"Redis does not answer at {REDIS_URL} ({error}); the rate limits' "
+                    "shared-storage runs need one (TEST_REDIS_URL names another)")
+    return server
+
+
+def forget_our_counts(server) -> None:
+    keys = list(server.scan_iter(match=f"*{KEY_PREFIX}*", count=1000))
+    if keys:
+        server.delete(*keys)
+
+
+@pytest.fixture
+def app_config(request):
+    """memory:// unless a test asks for "redis" (indirectly, through BOTH_STORAGES)."""
+    if getattr(request, "param", "memory") == "memory":
+        yield {}
+        return
+    server = redis_or_skip()
+    try:
+        yield {"RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": KEY_PREFIX}
+    finally:
+        forget_our_counts(server)
+        server.close()
+
+
+BOTH_STORAGES = pytest.mark.parametrize("app_config", ["memory", "redis"], indirect=True)
+
+
+def window_passes(app) -> None:
+    """The limits' minute passing: this run's counts are forgotten, and nobody else's."""
+    if app.config["RATELIMIT_STORAGE_URI"].startswith("redis"):
+        server = redis_or_skip()
+        forget_our_counts(server)
+        server.close()
+    else:
+        limiter.reset()
+
+
+@BOTH_STORAGES
 def test_the_token_endpoint_answers_429_in_the_api_error_shape(app, client, user):
     app.config["RATELIMIT_SIGN_IN"] = "3 per minute"
     for _ in range(3):
@@ -163,10 +224,11 @@ def test_the_token_endpoint_answers_429_in_the_api_error_shape(app, client, user
                            "message": "Too many sign-in attempts from this address; "
                                       "wait a minute and try again."}
     assert int(answer.headers["Retry-After"]) > 0
-    limiter.reset()  # the window passing
+    window_passes(app)
     assert token(client, user.email, PASSWORD).status_code == 200
 
 
+@BOTH_STORAGES
 def test_the_login_page_answers_429_with_a_page_and_shares_the_count_with_the_api(
         app, client, user):
     """Switching from the API to the form buys no extra guesses."""
@@ -185,6 +247,41 @@ def test_the_login_page_answers_429_with_a_page_and_shares_the_count_with_the_ap
     assert client.get("/login").status_code == 200
 
 
+def sign_in_with_the_form(app, email: str, password: str):
+    """A browser of its own: the form, its CSRF token, the post."""
+    browser = app.test_client()
+    form = {"csrf_token": csrf(browser.get("/login").data), "email": email,
+            "password": password}
+    return browser.post("/login", data=form)
+
+
+@BOTH_STORAGES
+def test_thirty_staff_sign_in_from_one_address_but_ten_failures_stop_the_eleventh(
+        app, client, make):
+    """Only refused sign-ins count, on the form and the API alike (the default 10 a minute)."""
+    staff = [make.user("clinician", password=PASSWORD) for _ in range(30)]
+    for n, member in enumerate(staff):  # 08:00, one clinic address, within the minute
+        if n % 2:
+            assert token(client, member.email, PASSWORD).status_code == 200, n
+        else:
+            answer = sign_in_with_the_form(app, member.email, PASSWORD)
+            assert answer.status_code == 302, n
+    # Ten failures, spread over accounts and unknown emails so no account lock answers.
+    for n in range(10):
+        email = staff[n].email if n < 5 else f"nobody{n}@clinic.test"
+        if n % 2:
+            assert token(client, email, WRONG).status_code == 401, n
+        else:
+            assert sign_in_with_the_form(app, email, WRONG).status_code == 401, n
+    # The eleventh attempt waits, right password or wrong, on either route.
+    assert token(client, staff[29].email, PASSWORD).status_code == 429
+    assert token(client, staff[29].email, WRONG).status_code == 429
+    assert sign_in_with_the_form(app, staff[28].email, PASSWORD).status_code == 429
+    window_passes(app)
+    assert token(client, staff[29].email, PASSWORD).status_code == 200
+
+
+@BOTH_STORAGES
 def test_self_check_in_is_limited_per_client_on_the_api_and_the_page(app, client, make, auth):
     app.config["RATELIMIT_CHECKIN"] = "2 per minute"
     member = make.user("client")
@@ -205,6 +302,7 @@ def test_self_check_in_is_limited_per_client_on_the_api_and_the_page(app, client
                                   headers=other).status_code == 422
 
 
+@BOTH_STORAGES
 def test_kiosk_pins_are_limited_per_kiosk_on_the_api_and_the_page(app, client, db, make, auth):
     app.config["RATELIMIT_KIOSK"] = "2 per minute"
     member = make.client()
@@ -224,7 +322,7 @@ def test_kiosk_pins_are_limited_per_kiosk_on_the_api_and_the_page(app, client, d
     answer = client.post("/kiosk", data=form)
     assert answer.status_code == 429 and b"Too many PIN attempts" in answer.data
     assert client.get("/kiosk").status_code == 200  # the page itself still opens
-    limiter.reset()
+    window_passes(app)
     assert client.post("/kiosk", data=form).status_code == 422
 
 
@@ -246,12 +344,50 @@ def test_behind_a_trusted_proxy_each_caller_has_their_own_sign_in_limit(
     assert second.status_code == (401 if separate else 429)
 
 
-def test_feed_guesses_keep_their_own_limit(app, client):
-    """Unknown feed tokens still get 429 after FEED_GUESS_LIMIT misses."""
-    app.config["FEED_GUESS_LIMIT"] = "2 per minute"
-    for _ in range(2):
-        assert client.get("/feeds/not-a-token.ics").status_code == 404
-    assert client.get("/feeds/not-a-token.ics").status_code == 429
+def feed_link(client, auth, make) -> str:
+    answer = client.post(f"{API}/clients/{make.client().id}/feed",
+                         headers=auth("coordinator"))
+    assert answer.status_code == 201
+    return urlsplit(answer.json["url"]).path
+
+
+@BOTH_STORAGES
+def test_a_live_feed_link_is_served_to_an_address_over_its_guess_limit(
+        app, client, auth, make):
+    """One clinic Wi-Fi: someone's guesses must not block every real calendar behind it."""
+    app.config["FEED_GUESS_LIMIT"] = "3 per minute"
+    link = feed_link(client, auth, make)
+    for n in range(3):
+        assert client.get(f"/feeds/guess-{n}.ics").status_code == 404
+    refused = client.get("/feeds/guess-3.ics")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    served = client.get(link)
+    assert served.status_code == 200 and served.mimetype == "text/calendar"
+    assert client.get(link, headers={"If-None-Match": served.headers["ETag"]}
+                      ).status_code == 304
+    assert client.get("/feeds/guess-4.ics").status_code == 429  # misses still wait
+    window_passes(app)
+    assert client.get("/feeds/guess-5.ics").status_code == 404
+
+
+@BOTH_STORAGES
+def test_polling_a_live_feed_link_never_asks_the_rate_limit_storage(
+        app, client, auth, make, monkeypatch):
+    """The poll is the hot path: one token lookup, no round trip to Redis."""
+    link = feed_link(client, auth, make)
+    storage = limiter.limiter.storage
+    calls = []
+    for name in ("get", "incr", "get_expiry", "get_moving_window", "get_sliding_window"):
+        if hasattr(storage, name):
+            original = getattr(storage, name)
+            monkeypatch.setattr(storage, name, lambda *a, _n=name, _f=original, **k: (
+                calls.append(_n), _f(*a, **k))[1])
+    first = client.get(link)
+    assert first.status_code == 200
+    assert client.get(link, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    assert calls == []
+    assert client.get("/feeds/not-a-link.ics").status_code == 404
+    assert calls  # the spy sees the storage when a miss is counted
 
 
 def test_the_openapi_document_lists_the_429_answers(client):
@@ -314,7 +450,7 @@ def test_the_session_cookie_is_httponly_lax_and_lasts_a_shift(app, client, user,
 
 def test_production_marks_cookies_secure_and_sends_hsts(database_url):
     app = create_app({"CONFIG_NAME": "production", "SQLALCHEMY_DATABASE_URI": database_url,
-                      "SECRET_KEY": "not-the-real-one"})
+                      "SECRET_KEY": "not-the-real-one", "RATELIMIT_ONE_PROCESS": True})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
     with app.test_client() as production:
         # Behind the proxy the request is https; the cookie and HSTS need that.
@@ -323,6 +459,97 @@ def test_production_marks_cookies_secure_and_sends_hsts(database_url):
         _db.engine.dispose()
     assert "Secure" in _session_cookie(answer)
     assert answer.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_production_refuses_per_process_rate_limit_counts_unless_it_is_the_only_process(
+        database_url):
+    """With two web processes memory:// lets every limit through twice: refuse to start."""
+    production = {"CONFIG_NAME": "production", "SQLALCHEMY_DATABASE_URI": database_url,
+                  "SECRET_KEY": "not-the-real-one"}
+    for storage in ({}, {"RATELIMIT_STORAGE_URI": "memory://"}):
+        with pytest.raises(RuntimeError) as refused:
+            create_app({**production, **storage})
+        assert "RATELIMIT_STORAGE_URI=redis://" in str(refused.value)
+        assert "RATELIMIT_ONE_PROCESS=true" in str(refused.value)
+    for allowed in ({"RATELIMIT_ONE_PROCESS": True}, {"RATELIMIT_STORAGE_URI": REDIS_URL}):
+        app = create_app({**production, **allowed})
+        with app.app_context():
+            _db.engine.dispose()
+    # `make run` is one process and keeps its counts in memory.
+    development = create_app({"CONFIG_NAME": "development",
+                              "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x"})
+    assert development.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    with development.app_context():
+        _db.engine.dispose()
+
+
+def _post_token(port: int, email: str, password: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("POST", f"{API}/auth/token",
+                           body=json.dumps({"email": email, "password": password}),
+                           headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+class HeldRequest:
+    """A sign-in sent in two halves: the sync worker that accepts it can do nothing else until
+    the second half comes, so meanwhile every other request goes to the other worker."""
+
+    def __init__(self, port: int, email: str, password: str):
+        body = json.dumps({"email": email, "password": password}).encode()
+        self.request = (f"POST {API}/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Content-Type: application/json\r\n"
+                        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                        ).encode() + body
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.socket.sendall(self.request[:16])
+
+    def finish(self) -> int:
+        self.socket.sendall(self.request[16:])
+        answer = b""
+        while chunk := self.socket.recv(65536):
+            answer += chunk
+        self.socket.close()
+        return int(answer.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "memory-control"])
+def test_two_gunicorn_workers_share_one_sign_in_count(db, make, database_url, tmp_path,
+                                                      shared):
+    """Ten failed sign-ins a minute means ten across the processes, not ten in each.
+
+    The memory:// run is the control: it shows that the failures did reach both workers, so
+    that per-process counts let the eleventh through (the defect this test guards against).
+    """
+    from bench.support import gunicorn
+
+    if shared:
+        server = redis_or_skip()
+        limits = {"RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": KEY_PREFIX}
+    else:
+        limits = {"RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_ONE_PROCESS": "true"}
+    member = make.user("clinician", password=PASSWORD)
+    db.commit()
+    try:
+        with gunicorn(database_url, str(tmp_path), workers=2, threads=1,
+                      env={**limits, "RATELIMIT_SIGN_IN": "10 per minute"}) as (port, log, _):
+            held = HeldRequest(port, "nobody-held@clinic.test", WRONG)
+            # Unknown emails fail without locking anyone, so only the rate limit can refuse.
+            first = [_post_token(port, f"nobody{n}@clinic.test", WRONG) for n in range(4)]
+            from_the_held_worker = held.finish()
+            rest = [_post_token(port, f"nobody{n}@clinic.test", WRONG) for n in range(4, 9)]
+            eleventh = _post_token(port, member.email, PASSWORD)
+        assert first + [from_the_held_worker] + rest == [401] * 10
+        assert eleventh == (429 if shared else 200)
+    finally:
+        if shared:
+            forget_our_counts(server)
+            server.close()
 
 
 @pytest.mark.parametrize("path", ["/login", "/api/v1/programs", "/api/v1/openapi.json",

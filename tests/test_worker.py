@@ -164,6 +164,8 @@ def start_worker(app, db, smtp, tmp_path):
         env = dict(
             os.environ,
             SCHEDULER_CONFIG="production",
+            # The worker serves no request: its own rate-limit counts are never used.
+            RATELIMIT_ONE_PROCESS="true",
             SECRET_KEY="worker-tests-not-secret",
             DATABASE_URL=make_url(PG_URL).update_query_dict({"application_name": name})
             .render_as_string(hide_password=False),

@@ -48,7 +48,8 @@ class Token(MethodView):
 
         By default, after 5 wrong passwords in a row the account locks (15 minutes, doubling
         with each further wrong one, at most a day); meanwhile every attempt answers the same
-        401. Each address may try 10 times a minute, then gets 429.
+        401. After 10 refused attempts in a minute from one address, every attempt from it
+        gets 429 until the minute is over; successful sign-ins do not count.
         """
         now = clock.now()
         user = accounts.authenticate(db.session, credentials["email"], credentials["password"],

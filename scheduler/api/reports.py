@@ -1,13 +1,10 @@
 """Reports in JSON, or CSV with `?format=csv` carrying the same numbers."""
 
-import csv
-import io
-
-from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from scheduler import csv_files
 from scheduler.api.access import STAFF_READ, log_read, roles_required
 from scheduler.api.common import ApiSchema, CalendarDate, QueryId
 from scheduler.extensions import db
@@ -138,27 +135,6 @@ def _items(schema, name: str) -> type[Schema]:
     return Schema.from_dict({"items": fields.List(fields.Nested(schema))}, name=name)
 
 
-def as_csv(rows: list[dict], columns: list[str], filename: str) -> Response:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell(row[k]) for k in columns})
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def _cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    return value
-
-
 # `?format=csv` answers the same 200 as a file; documented so clients expect text/csv too.
 CSV_TOO = {"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}}
 
@@ -170,7 +146,7 @@ def answer(rows, schema: type[Schema], fmt: str, filename: str, columns=None):
              action="export" if fmt == "csv" else "read")
     if fmt == "csv":
         items = schema(many=True).dump(rows)
-        return as_csv(items, columns or list(schema().fields), filename)
+        return csv_files.response(items, columns or list(schema().fields), filename)
     return {"items": rows}
 
 

@@ -32,12 +32,19 @@ def _parsed(limit: str) -> RateLimitItem:
     return parse(limit)
 
 
-def _guesses() -> tuple[RateLimitItem, str, str]:
-    """Misses counted per address in the limiter's storage (memory, or redis when shared)."""
-    return _parsed(current_app.config["FEED_GUESS_LIMIT"]), "feed-guesses", get_remote_address()
+def _guesses() -> tuple[RateLimitItem, list[str]]:
+    """Misses counted per address in the limiter's storage (memory, or redis when shared),
+    under the key prefix Flask-Limiter gives its own limits."""
+    key = ["feed-guesses", get_remote_address()]
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX")
+    return _parsed(current_app.config["FEED_GUESS_LIMIT"]), [prefix, *key] if prefix else key
 
 
-def _too_many(item: RateLimitItem, *key: str) -> Response:
+def _miss() -> Response:
+    """Count the miss; past the limit the address hears 429 instead of 404."""
+    item, key = _guesses()
+    if limiter.limiter.hit(item, *key):
+        return Response(NOT_FOUND, status=404, mimetype="text/plain")
     reset_at = limiter.limiter.get_window_stats(item, *key).reset_time
     wait = max(1, math.ceil(reset_at - wall_clock.time()))
     return Response(b"Too many unknown feed links from this address; try again later.\n",
@@ -48,17 +55,14 @@ def _too_many(item: RateLimitItem, *key: str) -> Response:
 @limiter.exempt
 def feed(token: str):
     """The calendar; unknown and revoked tokens get the same 404 from the same single lookup."""
-    # The limiter's storage is asked directly, not through its decorator: polls are the hot
-    # path and only misses count. The whole address waits once over, so guesses cannot hide
-    # among a real subscription's polls.
-    item, *key = _guesses()
-    if not limiter.limiter.test(item, *key):
-        return _too_many(item, *key)
+    # The token is looked up first and a live one is always served: a clinic's calendars
+    # share its Wi-Fi address with whoever guesses from it, and must not wait for them. Only
+    # misses touch the limiter's storage (asked directly, not through its decorator, which
+    # would cost every poll a round trip), and only misses are refused once over the limit.
     now = clock.now()
     found = tokens.resolve(db.engine, token)
     if found is None:
-        limiter.limiter.hit(item, *key)
-        return Response(NOT_FOUND, status=404, mimetype="text/plain")
+        return _miss()
     if tokens.mark_used(db.session, found, now):
         db.session.commit()
     first_day = render.window_start(now)
