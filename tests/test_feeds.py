@@ -374,6 +374,100 @@ def test_revoking_other_feeds_is_audited_under_their_owner(client, auth, db, kin
     assert event.entity_id == owner.id
 
 
+# --- People who leave ------------------------------------------------------------------
+
+
+def _departure_revocation(db, kind: str, owner_id: int) -> AuditEvent:
+    db.rollback()
+    return db.scalars(select(AuditEvent).where(AuditEvent.entity_type == f"{kind}_feed",
+                                               AuditEvent.action == "revoke",
+                                               AuditEvent.entity_id == owner_id)).one()
+
+
+def test_discharging_a_client_stops_their_link_at_once_in_every_process(
+        client, auth, db, database_url, member, occurrences):
+    book(db, occurrences[-1].id, member.id)
+    headers = auth("coordinator")
+    link = subscribe(client, headers, "client", member.id)
+    with another_app(database_url) as second:
+        elsewhere = second.test_client()
+        # Both processes hold the rendered feed in their caches before the discharge.
+        served = [poll(client, link), poll(elsewhere, link)]
+        assert [answer.status_code for answer in served] == [200, 200]
+        answer = client.post(f"{API}/clients/{member.id}/discharge",
+                             json={"date": clock.now().date().isoformat(),
+                                   "reason": "Completed the program"}, headers=headers)
+        assert answer.status_code == 200, answer.json
+        etag = served[0].headers["ETag"]
+        assert poll(client, link).status_code == 404
+        assert poll(elsewhere, link).status_code == 404
+        assert poll(client, link, **{"If-None-Match": etag}).status_code == 404
+    event = _departure_revocation(db, "client", member.id)
+    assert event.reason == "Client discharged"
+    assert event.actor.startswith("coordinator")
+    issued = db.scalars(select(AuditEvent).where(AuditEvent.entity_type == "client_feed",
+                                                 AuditEvent.action == "issue")).one()
+    assert event.before == {"token_ids": [issued.after["token_id"]]}
+
+
+def test_a_discharge_dated_ahead_stops_the_link_at_once_too(client, auth, member):
+    headers = auth("coordinator")
+    link = subscribe(client, headers, "client", member.id)
+    ahead = (clock.now() + timedelta(days=10)).date().isoformat()
+    answer = client.post(f"{API}/clients/{member.id}/discharge", json={"date": ahead},
+                         headers=headers)
+    assert answer.status_code == 200, answer.json
+    assert poll(client, link).status_code == 404
+
+
+def test_a_returning_client_gets_a_new_link_not_the_old_one(client, auth, db, member,
+                                                             occurrences):
+    headers = auth("coordinator")
+    old = subscribe(client, headers, "client", member.id)
+    answer = client.post(f"{API}/clients/{member.id}/discharge",
+                         json={"date": clock.now().date().isoformat()}, headers=headers)
+    assert answer.status_code == 200, answer.json
+    # Back for another stay: the record is active again (there is no re-admission route yet).
+    db.rollback()
+    returning = db.get(type(member), member.id)
+    returning.status, returning.discharged_on = "active", None
+    db.commit()
+    assert poll(client, old).status_code == 404
+    new = subscribe(client, headers, "client", member.id)
+    assert poll(client, new).status_code == 200
+    assert poll(client, old).status_code == 404
+
+
+def test_deactivating_a_staff_member_stops_their_link_and_reactivating_does_not_revive_it(
+        client, auth, db, facilitator, occurrences):
+    headers = auth("coordinator")
+    link = subscribe(client, headers, "staff", facilitator.id)
+    assert poll(client, link).status_code == 200
+    answer = client.patch(f"{API}/staff/{facilitator.id}", json={"is_active": False},
+                          headers=headers)
+    assert answer.status_code == 200, answer.json
+    assert poll(client, link).status_code == 404
+    event = _departure_revocation(db, "staff", facilitator.id)
+    assert event.reason == "Staff member deactivated"
+    assert event.actor.startswith("coordinator")
+
+    answer = client.patch(f"{API}/staff/{facilitator.id}", json={"is_active": True},
+                          headers=headers)
+    assert answer.status_code == 200, answer.json
+    assert poll(client, link).status_code == 404
+    new = subscribe(client, headers, "staff", facilitator.id)
+    assert poll(client, new).status_code == 200
+
+
+def test_other_edits_of_a_staff_member_leave_their_link_alone(client, auth, facilitator):
+    headers = auth("coordinator")
+    link = subscribe(client, headers, "staff", facilitator.id)
+    for change in ({"credentials": "LCSW"}, {"is_active": True}):
+        answer = client.patch(f"{API}/staff/{facilitator.id}", json=change, headers=headers)
+        assert answer.status_code == 200, answer.json
+        assert poll(client, link).status_code == 200, change
+
+
 def _lookup_connections(app):
     with app.app_context():
         return tokens._lookups(_db.engine)
