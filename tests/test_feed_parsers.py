@@ -20,6 +20,7 @@ import pytest
 import recurring_ical_events
 from sqlalchemy import select
 
+from scheduler.feeds import render
 from scheduler.models import Booking, Session, session_facilitators
 from scheduler.models.feeds import PRIVACY_LEVELS
 from scheduler.services import booking
@@ -136,9 +137,12 @@ def fetch_feed(client, auth, kind: str, owner_id: int) -> bytes:
     return got.data
 
 
-def database_times(kind: str, sessions) -> list[tuple[str, datetime, datetime]]:
-    """The rows as (UID before its @domain, start, end): one event per session and feed kind."""
-    return sorted((f"session-{s.id}-{kind}", s.starts_at, s.ends_at) for s in sessions)
+def database_times(db, kind: str, owner_id: int,
+                   sessions) -> list[tuple[str, datetime, datetime]]:
+    """The rows as (UID before its @domain, start, end): one event per session in this feed."""
+    key = render.uid_key(db, kind, owner_id)
+    return sorted((render.event_uid(key, s.id).partition("@")[0], s.starts_at, s.ends_at)
+                  for s in sessions)
 
 
 def parsed_times(events) -> list[tuple[str, datetime, datetime]]:
@@ -187,7 +191,7 @@ def test_each_client_event_is_at_the_database_instant_across_dst(
 
     events = parse(fetch_feed(client, auth, "client", clinic["client"].id))
 
-    assert parsed_times(events) == database_times("client", sessions)
+    assert parsed_times(events) == database_times(db, "client", clinic["client"].id, sessions)
 
 
 @pytest.mark.parametrize("zone", ZONES)
@@ -250,7 +254,7 @@ def test_staff_room_and_program_feeds_agree_with_the_database(client, auth, db, 
                                   ("room", clinic["room"], room_sessions),
                                   ("program", clinic["program"], program_sessions)):
         events = parse(fetch_feed(client, auth, kind, owner.id))
-        assert parsed_times(events) == database_times(kind, sessions), kind
+        assert parsed_times(events) == database_times(db, kind, owner.id, sessions), kind
         evening = [e for e in events if e["summary"] == "Evening group"]
         assert {local(e["start"], zone).time() for e in evening} == {time(18)}, kind
         assert {e["start"].hour for e in evening} == {16, 17}, kind

@@ -7,7 +7,10 @@ Cancelled sessions are left out rather than sent as STATUS:CANCELLED: Google hid
 Outlook shows them as ordinary events.
 """
 
+import hashlib
+import hmac
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import NamedTuple
 
 from icalendar import Alarm, Calendar, Event, vDuration
@@ -16,7 +19,16 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from scheduler.feeds import content_lines
-from scheduler.models import Booking, Client, Program, Room, Session, Staff, session_facilitators
+from scheduler.models import (
+    Booking,
+    Client,
+    FeedVersion,
+    Program,
+    Room,
+    Session,
+    Staff,
+    session_facilitators,
+)
 
 WINDOW_BACK = timedelta(days=30)
 END_CALENDAR = b"END:VCALENDAR\r\n"
@@ -25,6 +37,7 @@ REFRESH = timedelta(hours=1)
 # and "IOP" alone reveals addiction treatment.
 PRODID = "-//Clinic Scheduler//Calendar feed//EN"
 UID_DOMAIN = "clinic-scheduler"
+UID_HEX_DIGITS = 32  # 128 bits: no two events of a feed will ever share one
 # Kinds a program's public timetable lists: groups people join, never one person's appointment.
 TIMETABLE_KINDS = ("group", "behavioral", "education", "peer_support")
 KIND_LABELS = {
@@ -77,6 +90,33 @@ def sessions_for(db: DbSession, kind: str, owner_id: int, first_day: date) -> li
     return list(db.scalars(query).unique())
 
 
+@lru_cache(maxsize=1024)
+def _uid_mac(uid_key: str):
+    return hmac.new(bytes.fromhex(uid_key), digestmod=hashlib.sha256)
+
+
+def event_uid(uid_key: str, session_id: int) -> str:
+    """The session's UID in one feed: an HMAC of the session id under the feed's own key.
+
+    `session-<id>` would let two clients who compare calendars see that they sit in the same
+    group, and would count the clinic's sessions. Keyed per feed (FeedVersion.uid_key), the
+    same session has unrelated UIDs in different feeds and consecutive sessions show no order,
+    while one feed's UIDs stay the same across renders, processes, token rotations, SECRET_KEY
+    changes and a move to another database, as calendar apps need to update events in place.
+    """
+    mac = _uid_mac(uid_key).copy()
+    mac.update(b"session:%d" % session_id)
+    return f"{mac.hexdigest()[:UID_HEX_DIGITS]}@{UID_DOMAIN}"
+
+
+def uid_key(db: DbSession, kind: str, owner_id: int) -> str:
+    """The feed's UID key; it exists from the moment the feed's first link was made."""
+    row = db.get(FeedVersion, (kind, owner_id))
+    if row is None:
+        raise LookupError(f"no {kind} feed {owner_id} has been handed out")
+    return row.uid_key
+
+
 def _stamp(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc).replace(microsecond=0)
 
@@ -109,11 +149,12 @@ class EventParts(NamedTuple):
     alarm: list[tuple[str, object]] | None
 
 
-def event_parts(session: Session, feed_kind: str, alarm_minutes: int | None) -> EventParts:
+def event_parts(session: Session, feed_kind: str, feed_uid_key: str,
+                alarm_minutes: int | None) -> EventParts:
     """The one place that decides what a session's event shows in a feed of this kind."""
     level = session.program.feed_privacy
     properties = [
-        ("uid", f"session-{session.id}-{feed_kind}@{UID_DOMAIN}"),
+        ("uid", event_uid(feed_uid_key, session.id)),
         ("dtstamp", _stamp(session.updated_at)),
         ("last-modified", _stamp(session.updated_at)),
         ("sequence", session.sequence),
@@ -142,9 +183,10 @@ def event_parts(session: Session, feed_kind: str, alarm_minutes: int | None) -> 
     return EventParts(properties, alarm)
 
 
-def event_for(session: Session, feed_kind: str, alarm_minutes: int | None) -> Event:
+def event_for(session: Session, feed_kind: str, feed_uid_key: str,
+              alarm_minutes: int | None) -> Event:
     """The event as an icalendar component: the reference the direct writer must match."""
-    parts = event_parts(session, feed_kind, alarm_minutes)
+    parts = event_parts(session, feed_kind, feed_uid_key, alarm_minutes)
     event = Event()
     for name, value in parts.properties:
         event.add(name, value)
@@ -188,9 +230,10 @@ def render(db: DbSession, kind: str, owner_id: int, first_day: date) -> bytes:
     if kind == "client":
         client = db.get(Client, owner_id)
         alarm_minutes = client.feed_alarm_minutes if client is not None else None
+    key = uid_key(db, kind, owner_id)
     head = calendar.to_ical()
     # icalendar writes the calendar's few header lines; the events, nearly all of the bytes,
     # come from the direct writer (ten times faster, byte-for-byte the same: tests/test_feeds).
-    events = b"".join(content_lines.event_bytes(event_parts(session, kind, alarm_minutes))
+    events = b"".join(content_lines.event_bytes(event_parts(session, kind, key, alarm_minutes))
                       for session in sessions_for(db, kind, owner_id, first_day))
     return head[:-len(END_CALENDAR)] + events + END_CALENDAR
