@@ -220,7 +220,12 @@ def render(db: DbSession, kind: str, owner_id: int, first_day: date) -> bytes:
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
+    # No METHOD: with one, the file is an iTIP message (RFC 5546), and METHOD:PUBLISH wants an
+    # ORGANIZER in every event (libical, and so Evolution, flags each one without). A feed is
+    # a plain calendar to subscribe to, which RFC 5545 allows without METHOD and which Google,
+    # Outlook (desktop 2007 on, web) and Apple read alike; only Outlook XP/2003 importing a
+    # file wanted it. An ORGANIZER would turn sessions into meetings whose organiser the apps
+    # show and offer to email, and any address put there would be fake or name the clinic.
     name = calendar_name(db, kind, owner_id)
     calendar.add("name", name)
     calendar.add("x-wr-calname", name)
