@@ -203,6 +203,26 @@ def test_the_feed_is_a_calendar_phones_refresh_hourly(client, auth, db, member, 
     assert "VERSION:2.0" in lines
 
 
+def test_a_clients_calendar_takes_the_public_name_at_once(app, client, auth, db, member,
+                                                         facilitator, occurrences):
+    """PUBLIC_NAME names the client's calendar; a change is served, not a cached old name."""
+    book(db, occurrences[0].id, member.id)
+    headers = auth("coordinator")
+    link = subscribe(client, headers, "client", member.id)
+    staff_link = subscribe(client, headers, "staff", facilitator.id)
+    before, staff_before = poll(client, link), poll(client, staff_link)
+    assert "X-WR-CALNAME:Appointments" in before.data.decode().split("\r\n")
+    app.config["PUBLIC_NAME"] = "Elm Street visits"
+    after = poll(client, link, **{"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    lines = after.data.decode().split("\r\n")
+    assert "NAME:Elm Street visits" in lines and "X-WR-CALNAME:Elm Street visits" in lines
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert events(after.data).keys() == events(before.data).keys()
+    # Staff calendars keep their own names.
+    assert poll(client, staff_link).data == staff_before.data
+
+
 def test_a_client_sees_only_their_booked_sessions(client, auth, db, program, member, other,
                                                   occurrences):
     book(db, occurrences[0].id, member.id)
@@ -376,12 +396,13 @@ def test_the_same_schedule_gives_the_same_bytes_in_any_process(app, client, auth
     with another_app(database_url) as second:
         elsewhere = poll(second.test_client(), link)
     first_day = render.window_start(clock.now())
-    direct = render.render(db, "client", member.id, first_day)
+    name = app.config["PUBLIC_NAME"]
+    direct = render.render(db, "client", member.id, first_day, public_name=name)
     assert again.data == first.data == elsewhere.data == direct
     assert again.headers["ETag"] == first.headers["ETag"] == elsewhere.headers["ETag"]
     assert first.headers["Last-Modified"] == elsewhere.headers["Last-Modified"]
     with clock.frozen(clock.now() + timedelta(hours=5)):
-        assert render.render(db, "client", member.id, first_day) == direct
+        assert render.render(db, "client", member.id, first_day, public_name=name) == direct
 
 
 def test_a_poll_records_when_the_link_was_last_used(client, auth, db, member):
@@ -886,7 +907,7 @@ def test_a_whole_feed_is_what_icalendar_alone_would_write(client, auth, db, memb
     first_day = render.window_start(clock.now())
     key = render.uid_key(db, "client", member.id)
 
-    written = render.render(db, "client", member.id, first_day)
+    written = render.render(db, "client", member.id, first_day, public_name="Appointments")
 
     reference = Calendar()
     for name, value in Calendar.from_ical(written).property_items(recursive=False)[1:-1]:

@@ -51,8 +51,8 @@ KIND_LABELS = {
     "assessment": "Assessment",
     "case_management": "Case management",
 }
-CALENDAR_NAMES = {"client": "Appointments", "staff": "Work schedule", "room": "Room schedule",
-                  "program": "Timetable"}
+# A client's calendar takes the clinic's neutral PUBLIC_NAME instead (render's public_name).
+CALENDAR_NAMES = {"staff": "Work schedule", "room": "Room schedule", "program": "Timetable"}
 
 
 def window_start(now: datetime) -> date:
@@ -198,7 +198,9 @@ def event_for(session: Session, feed_kind: str, feed_uid_key: str,
     return event
 
 
-def calendar_name(db: DbSession, kind: str, owner_id: int) -> str:
+def calendar_name(db: DbSession, kind: str, owner_id: int, public_name: str) -> str:
+    if kind == "client":
+        return public_name
     if kind == "program":
         program = db.get(Program, owner_id)
         if program is not None and program.feed_privacy == "full":
@@ -214,8 +216,14 @@ def calendar_name(db: DbSession, kind: str, owner_id: int) -> str:
     return CALENDAR_NAMES[kind]
 
 
-def render(db: DbSession, kind: str, owner_id: int, first_day: date) -> bytes:
-    """The feed's bytes; the same rows give the same bytes."""
+def render(db: DbSession, kind: str, owner_id: int, first_day: date, *,
+           public_name: str) -> bytes:
+    """The feed's bytes; the same rows and public name give the same bytes.
+
+    `public_name` is the PUBLIC_NAME setting, the name a client's phone shows for their
+    calendar; the caller passes it so that this stays free of the Flask app, and keys its
+    render cache on it.
+    """
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -226,7 +234,7 @@ def render(db: DbSession, kind: str, owner_id: int, first_day: date) -> bytes:
     # Outlook (desktop 2007 on, web) and Apple read alike; only Outlook XP/2003 importing a
     # file wanted it. An ORGANIZER would turn sessions into meetings whose organiser the apps
     # show and offer to email, and any address put there would be fake or name the clinic.
-    name = calendar_name(db, kind, owner_id)
+    name = calendar_name(db, kind, owner_id, public_name)
     calendar.add("name", name)
     calendar.add("x-wr-calname", name)
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
