@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install node-deps run test test-sqlite test-postgresql bench bench-load clean
+.PHONY: install node-deps libical-deps run test test-sqlite test-postgresql bench bench-load clean
 
 install: $(VENV)/.installed
 
@@ -34,8 +34,27 @@ node-deps:
 	    ical.js@$(ICALJS_VERSION); \
 	else echo "node/npm not found: the ical.js feed tests will skip."; fi
 
+# libical, the C library Evolution (and GNOME, KDE, Thunderbird's predecessors) reads calendars
+# with: the feed tests call its RFC 5546 restriction check through ctypes. Debian's package is
+# unpacked, not installed, into the ignored .cache (shared between worktrees). Each run unpacks
+# into a folder of its own and renames it into place, so two runs at once cannot leave half a
+# library; the loser's rename fails and it throws its copy away. Without apt the tests skip.
+LIBICAL_DIR := .cache/libical
+
+libical-deps:
+	@if [ -d $(LIBICAL_DIR) ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1; then \
+	  mkdir -p .cache && work=$$(mktemp -d .cache/libical-download.XXXXXX) && \
+	  if (cd $$work && apt-get download -q libical3 >download.log 2>&1) \
+	     && dpkg-deb -x $$work/libical3_*.deb $$work/root; then \
+	    mv -T $$work/root $(LIBICAL_DIR) 2>/dev/null || true; \
+	  else cat $$work/download.log 2>/dev/null; \
+	    echo "apt-get could not download libical3: the libical feed tests will skip."; fi; \
+	  rm -rf $$work; \
+	else echo "apt-get/dpkg-deb not found: the libical feed tests will skip."; fi
+
 # SQLite always; PostgreSQL too when TEST_DATABASE_URL is set (CI sets it).
-test: install node-deps
+test: install node-deps libical-deps
 	$(MAKE) test-sqlite
 	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) test-postgresql; \
 	else echo "TEST_DATABASE_URL not set: skipped the PostgreSQL pass."; fi

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from scheduler.extensions import db as _db
-from scheduler.feeds import tokens
+from scheduler.feeds import render, tokens
 from scheduler.models import Alert, Attendance, Booking, Session
 from scheduler.services import attendance, availability, clock, plans, sessions
 from scheduler.web import navigation
@@ -300,13 +300,17 @@ def test_a_client_signed_in_to_the_pages_gets_no_more_from_the_api(app, auth, cl
 # --- a client and the other client's records, reached sideways ----------------------------------
 
 
-def test_a_clients_feed_holds_their_sessions_and_none_of_the_other_clients(client, clinic):
+def test_a_clients_feed_holds_their_sessions_and_none_of_the_other_clients(client, db,
+                                                                           clinic):
     mine, theirs = clinic["mine"], clinic["theirs"]
     feed = client.get(f"/feeds/{mine['token']}.ics")
     body = feed.get_data(as_text=True)
     assert feed.status_code == 200
-    assert f"session-{mine['session_id']}-client@" in body
-    assert f"session-{theirs['session_id']}-" not in body
+    my_key = render.uid_key(db, "client", mine["client_id"])
+    their_key = render.uid_key(db, "client", theirs["client_id"])
+    assert render.event_uid(my_key, mine["session_id"]) in body
+    for key in (my_key, their_key):
+        assert render.event_uid(key, theirs["session_id"]) not in body
     assert clinic["blake"] not in body
 
 

@@ -3,7 +3,9 @@
 Every feed is fetched over HTTP as a phone would, then parsed by Mozilla's ical.js (run with
 node; `make node-deps` installs it into .cache/node) and by the Python recurring-ical-events.
 Each event's UTC start and end must equal the booked sessions' rows exactly, through the DST
-changes of New York, Berlin and Sydney, while the clinic's wall clock stays at 18:00.
+changes of New York, Berlin and Sydney, while the clinic's wall clock stays at 18:00. libical,
+the C library Evolution uses (`make libical-deps` unpacks it into .cache/libical), parses every
+kind of feed and runs its RFC 5546 restriction check, and must find nothing wrong.
 """
 
 import json
@@ -20,10 +22,12 @@ import pytest
 import recurring_ical_events
 from sqlalchemy import select
 
+from scheduler.feeds import render
 from scheduler.models import Booking, Session, session_facilitators
 from scheduler.models.feeds import PRIVACY_LEVELS
 from scheduler.services import booking
 from scheduler.services.audit import Actor
+from tests import libical
 
 API = "/api/v1"
 STAFF = Actor.system("tests")
@@ -136,9 +140,12 @@ def fetch_feed(client, auth, kind: str, owner_id: int) -> bytes:
     return got.data
 
 
-def database_times(kind: str, sessions) -> list[tuple[str, datetime, datetime]]:
-    """The rows as (UID before its @domain, start, end): one event per session and feed kind."""
-    return sorted((f"session-{s.id}-{kind}", s.starts_at, s.ends_at) for s in sessions)
+def database_times(db, kind: str, owner_id: int,
+                   sessions) -> list[tuple[str, datetime, datetime]]:
+    """The rows as (UID before its @domain, start, end): one event per session in this feed."""
+    key = render.uid_key(db, kind, owner_id)
+    return sorted((render.event_uid(key, s.id).partition("@")[0], s.starts_at, s.ends_at)
+                  for s in sessions)
 
 
 def parsed_times(events) -> list[tuple[str, datetime, datetime]]:
@@ -187,7 +194,7 @@ def test_each_client_event_is_at_the_database_instant_across_dst(
 
     events = parse(fetch_feed(client, auth, "client", clinic["client"].id))
 
-    assert parsed_times(events) == database_times("client", sessions)
+    assert parsed_times(events) == database_times(db, "client", clinic["client"].id, sessions)
 
 
 @pytest.mark.parametrize("zone", ZONES)
@@ -250,7 +257,7 @@ def test_staff_room_and_program_feeds_agree_with_the_database(client, auth, db, 
                                   ("room", clinic["room"], room_sessions),
                                   ("program", clinic["program"], program_sessions)):
         events = parse(fetch_feed(client, auth, kind, owner.id))
-        assert parsed_times(events) == database_times(kind, sessions), kind
+        assert parsed_times(events) == database_times(db, kind, owner.id, sessions), kind
         evening = [e for e in events if e["summary"] == "Evening group"]
         assert {local(e["start"], zone).time() for e in evening} == {time(18)}, kind
         assert {e["start"].hour for e in evening} == {16, 17}, kind
@@ -298,3 +305,93 @@ def test_ical_js_missing_says_to_run_make_node_deps(node_binary, tmp_path):
 
     assert done.returncode == 2
     assert b"make node-deps" in done.stderr
+
+
+# --- libical: what Evolution (and its RFC 5546 restriction check) makes of every feed ----------
+
+VIDEO = "https://video.example.org/room?id=4,5;x=\\y"
+AWKWARD_TITLE = ("Évaluation; suivi, famille \\ notes\nsecond line — 漢字のセッション "
+                 + "x" * 40 + "é" + "ab," * 20)
+
+
+@pytest.fixture(scope="session")
+def ical_lib():
+    """libical via ctypes; the tests skip, saying why, where it cannot be had."""
+    try:
+        return libical.load()
+    except libical.LibicalMissing as why:
+        pytest.skip(str(why))
+
+
+def build_awkward_clinic(make, db, now, privacy: str) -> dict:
+    """Every kind of event a feed can hold, with text that needs escaping and folding."""
+    program = make.program(name="Programme d'été; 2ᵉ, \\ niveau", feed_privacy=privacy,
+                           address="12 Rue d'Été; Bât. B, 2ᵉ étage \\ porte arrière")
+    room = make.room(name="Salle B; upstairs, \\ 漢字")
+    lead = make.staff(name="Zoë O'Brien; Ana, María \\ Ng")
+    shared = dict(now=now, horizon_days=HORIZON_DAYS, start_date=FIRST_DAY,
+                  end_date=SHORT_LAST_DAY, facilitator_ids=[lead.id])
+    in_person = make.series(program, title=AWKWARD_TITLE, room_id=room.id, **shared)
+    online = make.series(program, title="Skills online; part 2, \\ …", kind="behavioral",
+                         video_url=VIDEO, rrule="FREQ=WEEKLY;BYDAY=TU", **shared)
+    person = make.client(program, name="Jordan Alvarez", feed_alarm_minutes=30)
+    for series in (in_person, online):
+        booking.enroll_client(db, STAFF, series.id, person.id, now=now)
+    db.commit()
+    return {"client": person, "staff": lead, "room": room, "program": program}
+
+
+@pytest.mark.parametrize("privacy", PRIVACY_LEVELS)
+@pytest.mark.parametrize("kind", FEED_PATHS)
+def test_libical_finds_nothing_wrong_in_any_feed(client, auth, db, make, now, ical_lib, kind,
+                                                 privacy):
+    """Evolution's parser and RFC 5546 check: not one X-LIC-ERROR, alarms and video links in."""
+    owners = build_awkward_clinic(make, db, now, privacy)
+    body = fetch_feed(client, auth, kind, owners[kind].id)
+    assert body.count(b"BEGIN:VEVENT") == (9 if kind == "room" else 12)
+    assert (b"BEGIN:VALARM" in body) == (kind == "client")
+    shows_link = kind in ("staff", "room") or (kind == "client" and privacy != "private")
+    assert (b"URL:" in body) == (shows_link and kind != "room")  # the room holds no video call
+
+    assert ical_lib.problems(body) == []
+    # Without METHOD the restriction check covers only the calendar itself. Read as a PUBLISH,
+    # every event must meet all else RFC 5546 asks of one (one UID, DTSTAMP, DTSTART, SUMMARY;
+    # no ATTENDEE; SEQUENCE, STATUS and the alarm as allowed) once given the ORGANIZER we omit.
+    assert ical_lib.problems(as_publish(body, organizer=True)) == []
+
+
+def as_publish(body: bytes, organizer: bool) -> bytes:
+    """The feed as a METHOD:PUBLISH message, with or without an ORGANIZER in each event."""
+    body = body.replace(b"VERSION:2.0\r\n", b"VERSION:2.0\r\nMETHOD:PUBLISH\r\n", 1)
+    if organizer:
+        body = body.replace(b"BEGIN:VEVENT\r\n",
+                            b"BEGIN:VEVENT\r\nORGANIZER:mailto:nobody@example.invalid\r\n")
+    return body
+
+
+def test_the_feeds_say_no_method_and_name_no_organizer(client, auth, db, make, now):
+    """A feed is a calendar to subscribe to, not an iTIP message: no METHOD, no ORGANIZER."""
+    owners = build_awkward_clinic(make, db, now, "full")
+    for kind in FEED_PATHS:
+        body = fetch_feed(client, auth, kind, owners[kind].id)
+        lines = body.decode().split("\r\n")
+        assert not any(line.startswith(("METHOD", "ORGANIZER")) for line in lines), kind
+
+
+def test_libical_reports_what_is_wrong(client, auth, db, make, now, ical_lib):
+    """The harness can fail: a PUBLISH without ORGANIZER, and a feed cut off mid-event."""
+    owners = build_awkward_clinic(make, db, now, "private")
+    body = fetch_feed(client, auth, "client", owners["client"].id)
+    expected = "Expected 1 instances of the property and got 0"
+    publish = ical_lib.problems(as_publish(body, organizer=False))
+    assert any("ORGANIZER" in p and expected in p for p in publish)
+    attendee = body.replace(b"BEGIN:VEVENT\r\n",
+                            b"BEGIN:VEVENT\r\nATTENDEE:mailto:someone@example.invalid\r\n", 1)
+    assert any("ATTENDEE" in p for p in ical_lib.problems(as_publish(attendee, organizer=True)))
+    cut = body[: body.index(b"END:VEVENT")] + b"DTSTART:tomorrow\r\n"
+    assert ical_lib.problems(cut)
+
+
+def test_libical_missing_says_to_run_make_libical_deps(tmp_path):
+    with pytest.raises(libical.LibicalMissing, match="make libical-deps"):
+        libical.load(tmp_path / "absent", installed=False)

@@ -1,6 +1,7 @@
 """Calendar feeds: secret links, what each feed shows and hides, and cheap, correct polling."""
 
 import hashlib
+import os
 import re
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
@@ -13,7 +14,7 @@ from sqlalchemy import select, text
 from scheduler import create_app
 from scheduler.extensions import db as _db
 from scheduler.feeds import render, tokens
-from scheduler.models import AuditEvent, FeedToken, Session
+from scheduler.models import AuditEvent, FeedToken, FeedVersion, Session
 from scheduler.services import booking, clock, sessions
 from tests.conftest import IsolatedClient
 from tests.helpers import ACTOR
@@ -108,9 +109,20 @@ def events(body: bytes) -> dict:
     return {str(e["UID"]): e for e in Calendar.from_ical(body).walk("VEVENT")}
 
 
+def uid_of(kind: str, owner_id: int, session_id: int) -> str:
+    """The UID the feed gives the session."""
+    return render.event_uid(render.uid_key(_db.session, kind, owner_id), session_id)
+
+
 def session_ids(body: bytes) -> set[int]:
-    """The ids of the sessions a feed lists, read from their UIDs."""
-    return {int(re.match(r"session-(\d+)-", u).group(1)) for u in events(body)}
+    """The ids of the sessions a feed lists, found by working out every feed's UIDs."""
+    uids = set(events(body))
+    ids = _db.session.scalars(select(Session.id)).all()
+    for key in _db.session.scalars(select(FeedVersion.uid_key)):
+        known = {render.event_uid(key, session_id): session_id for session_id in ids}
+        if uids <= known.keys():
+            return {known[uid] for uid in uids}
+    raise AssertionError(f"no feed gives these UIDs: {sorted(uids)}")
 
 
 def set_privacy(client, auth, program, level):
@@ -191,6 +203,26 @@ def test_the_feed_is_a_calendar_phones_refresh_hourly(client, auth, db, member, 
     assert "VERSION:2.0" in lines
 
 
+def test_a_clients_calendar_takes_the_public_name_at_once(app, client, auth, db, member,
+                                                         facilitator, occurrences):
+    """PUBLIC_NAME names the client's calendar; a change is served, not a cached old name."""
+    book(db, occurrences[0].id, member.id)
+    headers = auth("coordinator")
+    link = subscribe(client, headers, "client", member.id)
+    staff_link = subscribe(client, headers, "staff", facilitator.id)
+    before, staff_before = poll(client, link), poll(client, staff_link)
+    assert "X-WR-CALNAME:Appointments" in before.data.decode().split("\r\n")
+    app.config["PUBLIC_NAME"] = "Elm Street visits"
+    after = poll(client, link, **{"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    lines = after.data.decode().split("\r\n")
+    assert "NAME:Elm Street visits" in lines and "X-WR-CALNAME:Elm Street visits" in lines
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert events(after.data).keys() == events(before.data).keys()
+    # Staff calendars keep their own names.
+    assert poll(client, staff_link).data == staff_before.data
+
+
 def test_a_client_sees_only_their_booked_sessions(client, auth, db, program, member, other,
                                                   occurrences):
     book(db, occurrences[0].id, member.id)
@@ -257,8 +289,69 @@ def test_a_moved_session_keeps_its_uid_and_raises_its_sequence(client, auth, db,
     assert event_after.decoded("DTEND") == new_start + timedelta(minutes=90)
     assert event_after.decoded("LAST-MODIFIED") == moved_at
     assert event_after.decoded("DTSTAMP") == moved_at
-    # The UID names the session and the feed's kind, nothing about the person.
-    assert re.fullmatch(rf"session-{target.id}-client@{render.UID_DOMAIN}", uid_after)
+    # The UID names nothing: neither the session nor the person.
+    assert uid_after == uid_of("client", member.id, target.id)
+    assert re.fullmatch(rf"[0-9a-f]{{32}}@{render.UID_DOMAIN}", uid_after)
+
+
+def test_two_clients_in_one_group_get_unrelated_uids(client, auth, db, room, facilitator,
+                                                     program, member, other, occurrences):
+    """Comparing calendars must not show that two people sit in the same group."""
+    shared = occurrences[:4]
+    for session in shared:
+        book(db, session.id, member.id)
+        book(db, session.id, other.id)
+    headers = auth("coordinator")
+    feeds = {name: events(poll(client, subscribe(client, headers, kind, owner_id)).data)
+             for name, kind, owner_id in (("member", "client", member.id),
+                                          ("other", "client", other.id),
+                                          ("staff", "staff", facilitator.id),
+                                          ("room", "room", room.id),
+                                          ("program", "program", program.id))}
+    assert len(feeds["member"]) == len(feeds["other"]) == len(shared)
+    for name, found in feeds.items():
+        for uid in found:
+            assert re.fullmatch(rf"[0-9a-f]{{32}}@{render.UID_DOMAIN}", uid), name
+            assert "session" not in uid
+    seen: dict[str, str] = {}
+    for name, found in feeds.items():
+        for uid in found:
+            assert uid not in seen, f"{name} and {seen[uid]} share {uid}"
+            seen[uid] = name
+    # The same instants, so the events are the same sessions under different names.
+    starts = {name: sorted(e.decoded("DTSTART") for e in found.values())
+              for name, found in feeds.items() if name in ("member", "other")}
+    assert starts["member"] == starts["other"]
+
+
+def test_uids_of_consecutive_sessions_show_no_order(client, auth, facilitator, occurrences):
+    body = poll(client, subscribe(client, auth("coordinator"), "staff", facilitator.id)).data
+    by_start = sorted(events(body).items(), key=lambda item: item[1].decoded("DTSTART"))
+    assert len(by_start) == len(occurrences) > 20  # ids rise with the start here
+    numbers = [int(uid.partition("@")[0], 16) for uid, _ in by_start]
+    assert numbers != sorted(numbers) and numbers != sorted(numbers, reverse=True)
+    # A counter in disguise would share its leading digits from one session to the next.
+    shared_prefixes = [len(os.path.commonprefix([a, b])) for (a, _), (b, _)
+                       in zip(by_start, by_start[1:])]
+    assert max(shared_prefixes) < 8
+    gaps = {b - a for a, b in zip(numbers, numbers[1:])}
+    assert len(gaps) == len(numbers) - 1  # no constant step either
+
+
+def test_uids_hold_across_rotation_processes_and_a_new_secret_key(
+        client, auth, db, database_url, member, occurrences):
+    """An unchanged schedule keeps its bytes, so calendars update events rather than replace."""
+    for session in occurrences[:3]:
+        book(db, session.id, member.id)
+    headers = auth("coordinator")
+    first = poll(client, subscribe(client, headers, "client", member.id))
+    rotated = subscribe(client, headers, "client", member.id)
+    with another_app(database_url, SECRET_KEY="another secret, as after a key rotation") as new:
+        elsewhere = poll(new.test_client(), rotated)
+    assert elsewhere.status_code == 200
+    assert elsewhere.data == first.data
+    assert elsewhere.headers["ETag"] == first.headers["ETag"]
+    assert len(events(first.data)) == 3
 
 
 # --- Polling cheaply -----------------------------------------------------------------
@@ -303,12 +396,13 @@ def test_the_same_schedule_gives_the_same_bytes_in_any_process(app, client, auth
     with another_app(database_url) as second:
         elsewhere = poll(second.test_client(), link)
     first_day = render.window_start(clock.now())
-    direct = render.render(db, "client", member.id, first_day)
+    name = app.config["PUBLIC_NAME"]
+    direct = render.render(db, "client", member.id, first_day, public_name=name)
     assert again.data == first.data == elsewhere.data == direct
     assert again.headers["ETag"] == first.headers["ETag"] == elsewhere.headers["ETag"]
     assert first.headers["Last-Modified"] == elsewhere.headers["Last-Modified"]
     with clock.frozen(clock.now() + timedelta(hours=5)):
-        assert render.render(db, "client", member.id, first_day) == direct
+        assert render.render(db, "client", member.id, first_day, public_name=name) == direct
 
 
 def test_a_poll_records_when_the_link_was_last_used(client, auth, db, member):
@@ -372,6 +466,100 @@ def test_revoking_other_feeds_is_audited_under_their_owner(client, auth, db, kin
     event = db.scalars(select(AuditEvent).where(AuditEvent.entity_type == f"{kind}_feed",
                                                 AuditEvent.action == "revoke")).one()
     assert event.entity_id == owner.id
+
+
+# --- People who leave ------------------------------------------------------------------
+
+
+def _departure_revocation(db, kind: str, owner_id: int) -> AuditEvent:
+    db.rollback()
+    return db.scalars(select(AuditEvent).where(AuditEvent.entity_type == f"{kind}_feed",
+                                               AuditEvent.action == "revoke",
+                                               AuditEvent.entity_id == owner_id)).one()
+
+
+def test_discharging_a_client_stops_their_link_at_once_in_every_process(
+        client, auth, db, database_url, member, occurrences):
+    book(db, occurrences[-1].id, member.id)
+    headers = auth("coordinator")
+    link = subscribe(client, headers, "client", member.id)
+    with another_app(database_url) as second:
+        elsewhere = second.test_client()
+        # Both processes hold the rendered feed in their caches before the discharge.
+        served = [poll(client, link), poll(elsewhere, link)]
+        assert [answer.status_code for answer in served] == [200, 200]
+        answer = client.post(f"{API}/clients/{member.id}/discharge",
+                             json={"date": clock.now().date().isoformat(),
+                                   "reason": "Completed the program"}, headers=headers)
+        assert answer.status_code == 200, answer.json
+        etag = served[0].headers["ETag"]
+        assert poll(client, link).status_code == 404
+        assert poll(elsewhere, link).status_code == 404
+        assert poll(client, link, **{"If-None-Match": etag}).status_code == 404
+    event = _departure_revocation(db, "client", member.id)
+    assert event.reason == "Client discharged"
+    assert event.actor.startswith("coordinator")
+    issued = db.scalars(select(AuditEvent).where(AuditEvent.entity_type == "client_feed",
+                                                 AuditEvent.action == "issue")).one()
+    assert event.before == {"token_ids": [issued.after["token_id"]]}
+
+
+def test_a_discharge_dated_ahead_stops_the_link_at_once_too(client, auth, member):
+    headers = auth("coordinator")
+    link = subscribe(client, headers, "client", member.id)
+    ahead = (clock.now() + timedelta(days=10)).date().isoformat()
+    answer = client.post(f"{API}/clients/{member.id}/discharge", json={"date": ahead},
+                         headers=headers)
+    assert answer.status_code == 200, answer.json
+    assert poll(client, link).status_code == 404
+
+
+def test_a_returning_client_gets_a_new_link_not_the_old_one(client, auth, db, member,
+                                                             occurrences):
+    headers = auth("coordinator")
+    old = subscribe(client, headers, "client", member.id)
+    answer = client.post(f"{API}/clients/{member.id}/discharge",
+                         json={"date": clock.now().date().isoformat()}, headers=headers)
+    assert answer.status_code == 200, answer.json
+    # Back for another stay: the record is active again (there is no re-admission route yet).
+    db.rollback()
+    returning = db.get(type(member), member.id)
+    returning.status, returning.discharged_on = "active", None
+    db.commit()
+    assert poll(client, old).status_code == 404
+    new = subscribe(client, headers, "client", member.id)
+    assert poll(client, new).status_code == 200
+    assert poll(client, old).status_code == 404
+
+
+def test_deactivating_a_staff_member_stops_their_link_and_reactivating_does_not_revive_it(
+        client, auth, db, facilitator, occurrences):
+    headers = auth("coordinator")
+    link = subscribe(client, headers, "staff", facilitator.id)
+    assert poll(client, link).status_code == 200
+    answer = client.patch(f"{API}/staff/{facilitator.id}", json={"is_active": False},
+                          headers=headers)
+    assert answer.status_code == 200, answer.json
+    assert poll(client, link).status_code == 404
+    event = _departure_revocation(db, "staff", facilitator.id)
+    assert event.reason == "Staff member deactivated"
+    assert event.actor.startswith("coordinator")
+
+    answer = client.patch(f"{API}/staff/{facilitator.id}", json={"is_active": True},
+                          headers=headers)
+    assert answer.status_code == 200, answer.json
+    assert poll(client, link).status_code == 404
+    new = subscribe(client, headers, "staff", facilitator.id)
+    assert poll(client, new).status_code == 200
+
+
+def test_other_edits_of_a_staff_member_leave_their_link_alone(client, auth, facilitator):
+    headers = auth("coordinator")
+    link = subscribe(client, headers, "staff", facilitator.id)
+    for change in ({"credentials": "LCSW"}, {"is_active": True}):
+        answer = client.patch(f"{API}/staff/{facilitator.id}", json=change, headers=headers)
+        assert answer.status_code == 200, answer.json
+        assert poll(client, link).status_code == 200, change
 
 
 def _lookup_connections(app):
@@ -477,8 +665,8 @@ def test_standard_feeds_name_the_kind_of_session(client, auth, db, program, room
     set_privacy(client, auth, program, "standard")
     body = poll(client, subscribe(client, auth("coordinator"), "client", member.id)).data
     found = events(body)
-    group_event = found[f"session-{occurrences[0].id}-client@{render.UID_DOMAIN}"]
-    one_event = found[f"session-{individual.id}-client@{render.UID_DOMAIN}"]
+    group_event = found[uid_of("client", member.id, occurrences[0].id)]
+    one_event = found[uid_of("client", member.id, individual.id)]
     assert str(group_event["SUMMARY"]) == "Group session"
     assert str(group_event["LOCATION"]) == f"Room B, {ADDRESS}"
     assert str(one_event["SUMMARY"]) == "Individual session"
@@ -679,6 +867,9 @@ AWKWARD_TEXT = (
 )
 
 
+UID_KEY = "5e" * 32
+
+
 def fake_session(title, level, *, room=True, video=None, facilitators=("Dana Reyes",),
                  minutes=180, sequence=3):
     program = type("P", (), {"feed_privacy": level, "address": ADDRESS + "; back door, 2F"})()
@@ -704,8 +895,8 @@ def test_the_direct_writer_matches_icalendar_byte_for_byte(level, feed_kind):
               fake_session("Long " * 30, level, facilitators=("Zoë Ng", "Ana, María", "B;C"))]
     for session in cases:
         for alarm in (None, 5, 15, 60, 90, 1440, 2880, 10080):
-            parts = render.event_parts(session, feed_kind, alarm)
-            expected = render.event_for(session, feed_kind, alarm).to_ical()
+            parts = render.event_parts(session, feed_kind, UID_KEY, alarm)
+            expected = render.event_for(session, feed_kind, UID_KEY, alarm).to_ical()
             assert content_lines.event_bytes(parts) == expected, (session.title, alarm)
 
 
@@ -714,14 +905,16 @@ def test_a_whole_feed_is_what_icalendar_alone_would_write(client, auth, db, memb
         book(db, occurrence.id, member.id)
     member.feed_alarm_minutes = 45
     db.commit()
+    subscribe(client, auth("coordinator"), "client", member.id)  # the feed and its UID key
     first_day = render.window_start(clock.now())
+    key = render.uid_key(db, "client", member.id)
 
-    written = render.render(db, "client", member.id, first_day)
+    written = render.render(db, "client", member.id, first_day, public_name="Appointments")
 
     reference = Calendar()
     for name, value in Calendar.from_ical(written).property_items(recursive=False)[1:-1]:
         reference.add(name, value)
     for session in render.sessions_for(db, "client", member.id, first_day):
-        reference.add_component(render.event_for(session, "client", 45))
+        reference.add_component(render.event_for(session, "client", key, 45))
     assert written.count(b"BEGIN:VEVENT") == 6
     assert written == reference.to_ical()

@@ -148,3 +148,18 @@ def test_upgrade_twice_changes_nothing(migration_app):
     upgrade()
     upgrade()
     assert _schema_differences() == []
+
+
+def test_feeds_handed_out_before_uid_keys_each_get_their_own(migration_app):
+    """Every existing feed gets a key of its own, so their UIDs differ from the first poll on."""
+    upgrade("0007_account_lockout")
+    with db.engine.begin() as conn:
+        for kind, owner_id in (("client", 1), ("client", 2), ("staff", 1), ("program", 1)):
+            conn.execute(text("INSERT INTO feed_versions (owner_kind, owner_id, version, "
+                              "changed_at) VALUES (:kind, :owner, 3, :at)"),
+                         {"kind": kind, "owner": owner_id, "at": "2027-02-16 12:00:00+00:00"})
+    upgrade("0008_feed_uid_keys")
+    with db.engine.connect() as conn:
+        keys = conn.execute(text("SELECT uid_key FROM feed_versions")).scalars().all()
+    assert len(keys) == len(set(keys)) == 4
+    assert all(len(key) == 64 and int(key, 16) for key in keys)

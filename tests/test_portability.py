@@ -197,6 +197,8 @@ def moved(request, new_database, tmp_path, now):
     path = tmp_path / "clinic.json"
     with clinic_app(new_database(source_kind)) as source:
         secrets_ = build_rich_clinic(source, now)
+        served = source.test_client().get(f"/feeds/{secrets_['feed']}.ics")
+        assert served.status_code == 200
         exported = invoke(source, "export", str(path))
         assert exported.exit_code == 0, exported.output
         before = dump()
@@ -204,7 +206,7 @@ def moved(request, new_database, tmp_path, now):
         imported = invoke(target, "import", str(path))
         assert imported.exit_code == 0, imported.output
         yield {"app": target, "before": before, "path": path, "exported": exported,
-               "imported": imported, **secrets_}
+               "imported": imported, "feed_body": served.data, **secrets_}
 
 
 # --- the round trip ----------------------------------------------------------------------------
@@ -257,6 +259,8 @@ def test_after_the_move_users_log_in_and_their_tokens_and_feed_links_still_work(
     feed = client.get(f"/feeds/{moved['feed']}.ics")
     assert feed.status_code == 200
     assert b"BEGIN:VEVENT" in feed.data
+    # The same bytes, UIDs included: phones update their events rather than replace them all.
+    assert feed.data == moved["feed_body"]
     # The link rotated away before the move stays dead after it.
     assert client.get(f"/feeds/{moved['old_feed']}.ics").status_code == 404
 

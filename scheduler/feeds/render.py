@@ -7,7 +7,10 @@ Cancelled sessions are left out rather than sent as STATUS:CANCELLED: Google hid
 Outlook shows them as ordinary events.
 """
 
+import hashlib
+import hmac
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import NamedTuple
 
 from icalendar import Alarm, Calendar, Event, vDuration
@@ -16,7 +19,16 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from scheduler.feeds import content_lines
-from scheduler.models import Booking, Client, Program, Room, Session, Staff, session_facilitators
+from scheduler.models import (
+    Booking,
+    Client,
+    FeedVersion,
+    Program,
+    Room,
+    Session,
+    Staff,
+    session_facilitators,
+)
 
 WINDOW_BACK = timedelta(days=30)
 END_CALENDAR = b"END:VCALENDAR\r\n"
@@ -25,6 +37,7 @@ REFRESH = timedelta(hours=1)
 # and "IOP" alone reveals addiction treatment.
 PRODID = "-//Clinic Scheduler//Calendar feed//EN"
 UID_DOMAIN = "clinic-scheduler"
+UID_HEX_DIGITS = 32  # 128 bits: no two events of a feed will ever share one
 # Kinds a program's public timetable lists: groups people join, never one person's appointment.
 TIMETABLE_KINDS = ("group", "behavioral", "education", "peer_support")
 KIND_LABELS = {
@@ -38,8 +51,8 @@ KIND_LABELS = {
     "assessment": "Assessment",
     "case_management": "Case management",
 }
-CALENDAR_NAMES = {"client": "Appointments", "staff": "Work schedule", "room": "Room schedule",
-                  "program": "Timetable"}
+# A client's calendar takes the clinic's neutral PUBLIC_NAME instead (render's public_name).
+CALENDAR_NAMES = {"staff": "Work schedule", "room": "Room schedule", "program": "Timetable"}
 
 
 def window_start(now: datetime) -> date:
@@ -77,6 +90,33 @@ def sessions_for(db: DbSession, kind: str, owner_id: int, first_day: date) -> li
     return list(db.scalars(query).unique())
 
 
+@lru_cache(maxsize=1024)
+def _uid_mac(uid_key: str):
+    return hmac.new(bytes.fromhex(uid_key), digestmod=hashlib.sha256)
+
+
+def event_uid(uid_key: str, session_id: int) -> str:
+    """The session's UID in one feed: an HMAC of the session id under the feed's own key.
+
+    `session-<id>` would let two clients who compare calendars see that they sit in the same
+    group, and would count the clinic's sessions. Keyed per feed (FeedVersion.uid_key), the
+    same session has unrelated UIDs in different feeds and consecutive sessions show no order,
+    while one feed's UIDs stay the same across renders, processes, token rotations, SECRET_KEY
+    changes and a move to another database, as calendar apps need to update events in place.
+    """
+    mac = _uid_mac(uid_key).copy()
+    mac.update(b"session:%d" % session_id)
+    return f"{mac.hexdigest()[:UID_HEX_DIGITS]}@{UID_DOMAIN}"
+
+
+def uid_key(db: DbSession, kind: str, owner_id: int) -> str:
+    """The feed's UID key; it exists from the moment the feed's first link was made."""
+    row = db.get(FeedVersion, (kind, owner_id))
+    if row is None:
+        raise LookupError(f"no {kind} feed {owner_id} has been handed out")
+    return row.uid_key
+
+
 def _stamp(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc).replace(microsecond=0)
 
@@ -109,11 +149,12 @@ class EventParts(NamedTuple):
     alarm: list[tuple[str, object]] | None
 
 
-def event_parts(session: Session, feed_kind: str, alarm_minutes: int | None) -> EventParts:
+def event_parts(session: Session, feed_kind: str, feed_uid_key: str,
+                alarm_minutes: int | None) -> EventParts:
     """The one place that decides what a session's event shows in a feed of this kind."""
     level = session.program.feed_privacy
     properties = [
-        ("uid", f"session-{session.id}-{feed_kind}@{UID_DOMAIN}"),
+        ("uid", event_uid(feed_uid_key, session.id)),
         ("dtstamp", _stamp(session.updated_at)),
         ("last-modified", _stamp(session.updated_at)),
         ("sequence", session.sequence),
@@ -142,9 +183,10 @@ def event_parts(session: Session, feed_kind: str, alarm_minutes: int | None) -> 
     return EventParts(properties, alarm)
 
 
-def event_for(session: Session, feed_kind: str, alarm_minutes: int | None) -> Event:
+def event_for(session: Session, feed_kind: str, feed_uid_key: str,
+              alarm_minutes: int | None) -> Event:
     """The event as an icalendar component: the reference the direct writer must match."""
-    parts = event_parts(session, feed_kind, alarm_minutes)
+    parts = event_parts(session, feed_kind, feed_uid_key, alarm_minutes)
     event = Event()
     for name, value in parts.properties:
         event.add(name, value)
@@ -156,7 +198,9 @@ def event_for(session: Session, feed_kind: str, alarm_minutes: int | None) -> Ev
     return event
 
 
-def calendar_name(db: DbSession, kind: str, owner_id: int) -> str:
+def calendar_name(db: DbSession, kind: str, owner_id: int, public_name: str) -> str:
+    if kind == "client":
+        return public_name
     if kind == "program":
         program = db.get(Program, owner_id)
         if program is not None and program.feed_privacy == "full":
@@ -172,14 +216,25 @@ def calendar_name(db: DbSession, kind: str, owner_id: int) -> str:
     return CALENDAR_NAMES[kind]
 
 
-def render(db: DbSession, kind: str, owner_id: int, first_day: date) -> bytes:
-    """The feed's bytes; the same rows give the same bytes."""
+def render(db: DbSession, kind: str, owner_id: int, first_day: date, *,
+           public_name: str) -> bytes:
+    """The feed's bytes; the same rows and public name give the same bytes.
+
+    `public_name` is the PUBLIC_NAME setting, the name a client's phone shows for their
+    calendar; the caller passes it so that this stays free of the Flask app, and keys its
+    render cache on it.
+    """
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
-    name = calendar_name(db, kind, owner_id)
+    # No METHOD: with one, the file is an iTIP message (RFC 5546), and METHOD:PUBLISH wants an
+    # ORGANIZER in every event (libical, and so Evolution, flags each one without). A feed is
+    # a plain calendar to subscribe to, which RFC 5545 allows without METHOD and which Google,
+    # Outlook (desktop 2007 on, web) and Apple read alike; only Outlook XP/2003 importing a
+    # file wanted it. An ORGANIZER would turn sessions into meetings whose organiser the apps
+    # show and offer to email, and any address put there would be fake or name the clinic.
+    name = calendar_name(db, kind, owner_id, public_name)
     calendar.add("name", name)
     calendar.add("x-wr-calname", name)
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
@@ -188,9 +243,10 @@ def render(db: DbSession, kind: str, owner_id: int, first_day: date) -> bytes:
     if kind == "client":
         client = db.get(Client, owner_id)
         alarm_minutes = client.feed_alarm_minutes if client is not None else None
+    key = uid_key(db, kind, owner_id)
     head = calendar.to_ical()
     # icalendar writes the calendar's few header lines; the events, nearly all of the bytes,
     # come from the direct writer (ten times faster, byte-for-byte the same: tests/test_feeds).
-    events = b"".join(content_lines.event_bytes(event_parts(session, kind, alarm_minutes))
+    events = b"".join(content_lines.event_bytes(event_parts(session, kind, key, alarm_minutes))
                       for session in sessions_for(db, kind, owner_id, first_day))
     return head[:-len(END_CALENDAR)] + events + END_CALENDAR

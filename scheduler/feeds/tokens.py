@@ -58,14 +58,21 @@ def issue(db: DbSession, actor: Actor, kind: str, owner_id: int, now: datetime) 
     return token
 
 
-def revoke(db: DbSession, actor: Actor, kind: str, owner_id: int, now: datetime) -> int:
-    """Revoke the feed's token; the URL answers 404 from the next request on."""
+def revoke(db: DbSession, actor: Actor, kind: str, owner_id: int, now: datetime,
+           reason: str | None = None) -> int:
+    """Revoke the feed's token; the URL answers 404 from the next request on.
+
+    Also called inside the writes that end someone's time here (a client's discharge, a staff
+    member's deactivation), with their reason: the link in a departed person's calendar must
+    not keep serving the clinic's schedule. Nothing brings a revoked token back; coming back
+    (re-admission, reactivation) needs a new link, made on purpose.
+    """
     begin_write(db)
     get_or_404(db, OWNER_MODELS[kind], owner_id, kind)
     revoked = _revoke_active(db, kind, owner_id, now)
     if revoked:
         audit.record(db, actor, "revoke", f"{kind}_feed", owner_id,
-                     before={"token_ids": revoked}, after={"token_ids": []})
+                     before={"token_ids": revoked}, after={"token_ids": []}, reason=reason)
     return len(revoked)
 
 

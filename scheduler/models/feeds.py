@@ -1,5 +1,6 @@
 """Calendar feed tokens, and the version each feed's HTTP validators come from."""
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
@@ -12,6 +13,11 @@ from scheduler.services.clock import now
 FEED_OWNERS = ("client", "staff", "room", "program")
 OWNER_CHECK = "owner_kind IN (" + ", ".join(f"'{k}'" for k in FEED_OWNERS) + ")"
 PRIVACY_LEVELS = ("private", "standard", "full")
+UID_KEY_BYTES = 32
+
+
+def new_uid_key() -> str:
+    return secrets.token_hex(UID_KEY_BYTES)
 
 
 class FeedToken(db.Model):
@@ -49,3 +55,8 @@ class FeedVersion(db.Model):
     owner_id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(default=1)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The feed's own HMAC key for its event UIDs (feeds.render.event_uid), 256 random bits as
+    # hex. Kept with the feed rather than derived from SECRET_KEY so that rotating that secret,
+    # moving the clinic to another database, or serving from many processes never changes a
+    # UID (a changed UID is a deleted and a new event in every subscribed calendar).
+    uid_key: Mapped[str] = mapped_column(String(64), default=new_uid_key)

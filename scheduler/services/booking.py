@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session as DbSession, joinedload
 
+from scheduler.feeds import tokens as feed_tokens
 from scheduler.models import Booking, Client, Enrollment, Session, SessionSeries
 from scheduler.services import audit
 from scheduler.services.audit import Actor
@@ -15,6 +16,7 @@ from scheduler.services.errors import InvalidField, NotFound, StateConflict
 from scheduler.services.locks import begin_write, lock_rows
 from scheduler.services.lookup import MAX_ID, get_or_404, get_referenced
 
+DISCHARGED = "Client discharged"
 AUDITED = ("session_id", "client_id", "enrollment_id", "status", "cancel_reason",
            "override_reason")
 
@@ -410,21 +412,24 @@ def discharge_client(
             freed_sessions.append(booking.session)
         booking.status, booking.cancelled_at = "cancelled", now
         booking.waitlisted_at = None
-        booking.cancel_reason = "Client discharged"
+        booking.cancel_reason = DISCHARGED
         db.flush()
         audit.record(db, actor, "cancel", "booking", booking.id, was,
-                     audit.snapshot(booking, AUDITED), reason="Client discharged")
+                     audit.snapshot(booking, AUDITED), reason=DISCHARGED)
     for enrollment in db.scalars(
         select(Enrollment).where(Enrollment.client_id == client.id, Enrollment.status == "active")
     ):
         enrollment.status = "ended"
-        enrollment.ended_reason = "Client discharged"
+        enrollment.ended_reason = DISCHARGED
         if enrollment.end_date is None or enrollment.end_date > discharged_on:
             enrollment.end_date = max(discharged_on, enrollment.start_date)
     client.status, client.discharged_on = "discharged", discharged_on
     db.flush()
     audit.record(db, actor, "discharge", "client", client.id, before,
                  audit.snapshot(client, ("status", "discharged_on")), reason=reason)
+    # At once, even for a discharge dated ahead: the clinic stops vouching for the link when it
+    # decides the discharge; the last few sessions stay on the portal and in the reminders.
+    feed_tokens.revoke(db, actor, "client", client.id, now, reason=DISCHARGED)
     for session in freed_sessions:
         promote_waitlist(db, actor, session, now=now)
     return client, len(bookings)

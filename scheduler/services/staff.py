@@ -3,11 +3,13 @@
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.feeds import tokens as feed_tokens
 from scheduler.models import Staff
-from scheduler.services import audit
+from scheduler.services import audit, clock
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
 
+DEACTIVATED = "Staff member deactivated"
 AUDITED = ("name", "role", "credentials", "email", "is_active")
 
 
@@ -41,4 +43,8 @@ def update_staff(db: DbSession, actor: Actor, staff: Staff, changes: dict) -> St
         setattr(staff, key, value)
     db.flush()
     audit.record(db, actor, "update", "staff", staff.id, before, audit.snapshot(staff, AUDITED))
+    if before["is_active"] and not staff.is_active:
+        # Someone who has left keeps no window on the clinic's schedule; reactivating them
+        # does not revive the old link, a new one has to be made.
+        feed_tokens.revoke(db, actor, "staff", staff.id, clock.now(), reason=DEACTIVATED)
     return staff
