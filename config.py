@@ -50,6 +50,7 @@ class Config:
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    # The From address; the From name is always PUBLIC_NAME (a name given here is dropped).
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or None
     MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 10)
 
