@@ -6,6 +6,7 @@ appointments are for (42 CFR Part 2).
 """
 
 import json
+import os
 import re
 import struct
 import subprocess
@@ -136,6 +137,21 @@ def test_a_clinic_chooses_its_own_public_name(app, people):
         assert title_of(html).endswith("· Riverside Health")
         assert header_of(html) == "Riverside Health"
         assert "Appointments" not in title_of(html)
+
+
+def test_the_public_name_comes_from_the_environment(tmp_path):
+    """As an operator sets it: PUBLIC_NAME in the environment of a fresh process."""
+    script = ("from scheduler import create_app\n"
+              "app = create_app({'CONFIG_NAME': 'testing', "
+              f"'SQLALCHEMY_DATABASE_URI': 'sqlite:///{tmp_path / 'env.sqlite'}'}})\n"
+              "print(app.test_client().get('/manifest.webmanifest').json['name'])\n"
+              "print(app.test_client().get('/login').get_data(as_text=True))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=ROOT, timeout=60, env={**os.environ, "PUBLIC_NAME": "Cedar Desk"})
+    assert result.returncode == 0, result.stderr
+    name, page = result.stdout.split("\n", 1)
+    assert name == "Cedar Desk"
+    assert title_of(page) == "Sign in · Cedar Desk"
 
 
 def test_a_public_name_with_markup_is_shown_as_text(app, people):
