@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install node-deps libical-deps run test test-sqlite test-postgresql bench bench-load clean
+.PHONY: install node-deps libical-deps run test test-sqlite test-postgresql bench bench-load icons clean
 
 install: $(VENV)/.installed
 
@@ -87,6 +87,11 @@ bench-load: install
 	DATABASE_URL="$$LOAD_DATABASE_URL" $(FLASK) db upgrade
 	DATABASE_URL="$$LOAD_DATABASE_URL" $(FLASK) seed-demo --if-empty --clients 20000 --weeks 52
 	$(BIN)/python bench/load.py --database-url "$$LOAD_DATABASE_URL"
+
+# scheduler/static/icons/ is drawn by this script (pure Python) and committed; re-run it after
+# changing the drawing. tests/test_pages_brand.py fails while the two disagree.
+icons:
+	$(PYTHON) tools/make_icons.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .cache

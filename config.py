@@ -1,6 +1,7 @@
 """Configuration classes; every value can be overridden from the environment."""
 
 import os
+import unicodedata
 from datetime import timedelta
 
 
@@ -49,6 +50,7 @@ class Config:
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    # The From address; the From name is always PUBLIC_NAME (a name given here is dropped).
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or None
     MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 10)
 
@@ -84,8 +86,9 @@ class Config:
     LOGIN_LOCK_MINUTES = _env_int("LOGIN_LOCK_MINUTES", 15)
     LOGIN_LOCK_MAX_MINUTES = _env_int("LOGIN_LOCK_MAX_MINUTES", 24 * 60)
 
-    # What clients see instead of the program's nature (42 CFR Part 2): the client pages'
-    # titles and header, the web app manifest, emails and the client feed's name.
+    # What clients see instead of the program's nature (42 CFR Part 2): every page's title and
+    # header, the web app manifest (the name under the home-screen icon), the From name and
+    # sign-off of every email, and the client feed's name. check_public_name() vets it.
     PUBLIC_NAME = os.environ.get("PUBLIC_NAME") or "Appointments"
 
     API_TITLE = "IOP Scheduler API"
@@ -119,6 +122,23 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     # Strict-Transport-Security max-age in seconds; 0 sends none (plain http in development).
     HSTS_MAX_AGE = 0
+
+
+PUBLIC_NAME_MAX_LENGTH = 60
+
+
+def check_public_name(config) -> None:
+    """Refuse a PUBLIC_NAME that cannot be shown: it goes into email headers (a line break there
+    would add headers), page titles and under a home-screen icon."""
+    name = config.get("PUBLIC_NAME")
+    if not isinstance(name, str) or not name.strip():
+        raise RuntimeError("PUBLIC_NAME is empty: set the neutral name clients see, "
+                           "e.g. PUBLIC_NAME=Appointments.")
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
+        raise RuntimeError(f"PUBLIC_NAME={name!r} holds a line break or a control character.")
+    if len(name) > PUBLIC_NAME_MAX_LENGTH:
+        raise RuntimeError(f"PUBLIC_NAME is {len(name)} characters long; at most "
+                           f"{PUBLIC_NAME_MAX_LENGTH} fit a page title or a phone's home screen.")
 
 
 class DevelopmentConfig(Config):

@@ -6,7 +6,7 @@ import secrets
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import CONFIGS, ProductionConfig
+from config import CONFIGS, ProductionConfig, check_public_name
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -29,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
+    check_public_name(app.config)
     if config_name == "production":
         ProductionConfig.check(app.config)
     else:

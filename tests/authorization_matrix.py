@@ -107,6 +107,7 @@ POST    /clients/<int:client_id>/plan/certification               deny   deny   
 POST    /clients/<int:client_id>/plan/review                      deny   deny   allow  allow  allow
 GET     /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
+GET     /favicon.ico                                              allow  allow  allow  allow  allow
 GET     /feeds/<token>.ics                                        allow  allow  allow  allow  allow
 GET     /follow-up                                                deny   deny   allow  allow  allow
 GET     /healthz                                                  allow  allow  allow  allow  allow
@@ -121,6 +122,7 @@ POST    /kiosk                                                    deny   deny   
 GET     /login                                                    allow  allow  allow  allow  allow
 POST    /login                                                    allow  allow  allow  allow  allow
 POST    /logout                                                   allow  allow  allow  allow  allow
+GET     /manifest.webmanifest                                     allow  allow  allow  allow  allow
 GET     /me                                                       deny   allow  deny   deny   deny
 POST    /me/checkin                                               deny   allow  deny   deny   deny
 POST    /me/feed                                                  deny   allow  deny   deny   deny

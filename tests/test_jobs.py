@@ -306,10 +306,11 @@ def test_the_day_before_the_client_is_reminded_of_the_time_and_street_address(
     assert first.counts == {"queued": 1, "sent": 1, "failed": 0, "still_pending": 0}
     [message] = inbox.to("casey@example.test")
     assert message["Subject"] == "Appointment reminder"
-    assert message["From"] == SENDER
+    assert message["From"] == f"Appointments <{SENDER}>"
     body = message.get_content()
     assert "tomorrow at 18:00" in body
     assert ADDRESS in body
+    assert body.splitlines()[-2:] == ["", "Appointments"]  # signed, after a blank line
 
 
 def test_a_client_who_asked_for_two_hours_notice_gets_only_that(
@@ -501,11 +502,52 @@ def test_no_email_says_what_the_appointment_is(app, db, make, inbox, clinic):
                         "Appointment cancelled", "Appointment changed",
                         "Last week's attendance summary"}
     for message in inbox.messages:
-        said = f"{message['Subject']}\n{message.get_content()}".lower()
+        # Staff mail too: a phone's lock screen shows who wrote before anyone opens it.
+        assert message["From"] == f"Appointments <{SENDER}>"
+        said = f"{message['From']}\n{message['Subject']}\n{message.get_content()}".lower()
         assert not [word for word in FORBIDDEN if word in said], said
         assert CANCEL_REASON.lower() not in said
     staff_mail = [m for m in inbox.messages if m["To"].endswith("@clinic.test")]
     assert staff_mail and all("casey" not in m.get_content().lower() for m in staff_mail)
+
+
+def test_client_emails_carry_the_clinics_public_name_and_never_the_senders_own(
+        app, db, inbox, clinic):
+    """PUBLIC_NAME signs every client message and is the From name, even when the sender
+    setting names the program: the inbox list shows that name before anyone opens the mail."""
+    app.config.update(PUBLIC_NAME="Riverside Health",
+                      MAIL_DEFAULT_SENDER=f"{PROGRAM_NAME} <{SENDER}>")
+    friday = datetime(2027, 2, 26, 15, 0, tzinfo=timezone.utc)
+    _, wednesday, thursday = clinic["sessions"][:3]
+    cancel(db, wednesday, friday)
+    move(db, thursday, datetime(2027, 3, 4, 19, 0, tzinfo=NEW_YORK), friday)
+    run(app, db, "notify-changes", friday + timedelta(minutes=5))
+    run(app, db, "send-reminders", DAY_BEFORE)
+
+    messages = inbox.to("casey@example.test")
+    assert sorted(m["Subject"] for m in messages) == [
+        "Appointment cancelled", "Appointment changed", "Appointment reminder"]
+    for message in messages:
+        assert message["From"] == f"Riverside Health <{SENDER}>"
+        assert message.get_content().splitlines()[-2:] == ["", "Riverside Health"]
+        headers = "\n".join(f"{name}: {value}" for name, value in message.items()).lower()
+        assert not [word for word in FORBIDDEN if word in headers], headers
+
+
+def test_a_public_name_beyond_ascii_or_with_commas_is_a_well_formed_from(app, db, inbox, clinic):
+    app.config["PUBLIC_NAME"] = "Citas, Clínica Norte"
+    run(app, db, "send-reminders", DAY_BEFORE)
+    [message] = inbox.to("casey@example.test")
+    assert message["From"].addresses[0].display_name == "Citas, Clínica Norte"
+    assert message["From"].addresses[0].addr_spec == SENDER
+
+
+@pytest.mark.parametrize("sender", ["appointments", "a@b@clinic.test", "<>", "@clinic.test"])
+def test_a_sender_that_is_no_email_address_is_named(sender):
+    config = {"MAIL_SERVER": "127.0.0.1", "MAIL_DEFAULT_SENDER": sender,
+              "PUBLIC_NAME": "Appointments"}
+    with pytest.raises(MailConfigError, match="MAIL_DEFAULT_SENDER"):
+        Mailer.from_config(config)
 
 
 # --- delivery ----------------------------------------------------------------------------------
@@ -562,14 +604,16 @@ def test_a_refused_message_stays_pending_with_the_error_and_goes_next_run(
 def test_an_unreachable_mail_server_is_named():
     port = _free_port()  # closed again: nothing listens there
     mailer = Mailer.from_config({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port,
-                                 "MAIL_DEFAULT_SENDER": SENDER, "MAIL_TIMEOUT": 2})
+                                 "MAIL_DEFAULT_SENDER": SENDER, "MAIL_TIMEOUT": 2,
+                                 "PUBLIC_NAME": "Appointments"})
     with pytest.raises(MailConfigError, match=f"127.0.0.1:{port}"):
         mailer.check()
 
 
 @pytest.mark.parametrize("missing", ["MAIL_SERVER", "MAIL_DEFAULT_SENDER"])
 def test_a_missing_mail_setting_is_named(missing):
-    config = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": 25, "MAIL_DEFAULT_SENDER": SENDER}
+    config = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": 25, "MAIL_DEFAULT_SENDER": SENDER,
+              "PUBLIC_NAME": "Appointments"}
     config[missing] = None
     with pytest.raises(MailConfigError, match=missing):
         Mailer.from_config(config)

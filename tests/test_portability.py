@@ -176,7 +176,7 @@ def build_rich_clinic(app, now) -> dict:
               "reason_code": "transport"}],
             now=clock.now(), policy=attendance.Policy(),
         )
-        notifications.queue_reminders(db, clock.now())
+        notifications.queue_reminders(db, clock.now(), app.config["PUBLIC_NAME"])
     db.commit()
 
     # A week on, the job marks the unseen bookings as no-shows, and the streaks raise alerts

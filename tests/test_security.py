@@ -554,7 +554,8 @@ def test_two_gunicorn_workers_share_one_sign_in_count(db, make, database_url, tm
 
 @pytest.mark.parametrize("path", ["/login", "/api/v1/programs", "/api/v1/openapi.json",
                                   "/api/v1/docs", "/feeds/unknown.ics", "/no-such-page",
-                                  "/static/app.css", "/healthz"])
+                                  "/static/app.css", "/healthz", "/favicon.ico",
+                                  "/manifest.webmanifest"])
 def test_every_response_carries_the_security_headers_but_no_hsts_outside_production(
         client, path):
     with client.get(path) as response:  # closes the static file

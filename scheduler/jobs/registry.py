@@ -54,13 +54,13 @@ def absence_alerts(app: Flask, db: DbSession, now: datetime) -> dict:
 
 
 def send_reminders(app: Flask, db: DbSession, now: datetime) -> dict:
-    queued = notifications.queue_reminders(db, now)
+    queued = notifications.queue_reminders(db, now, app.config["PUBLIC_NAME"])
     db.commit()
     return {"queued": queued, **_deliver(app, db, now)}
 
 
 def notify_changes(app: Flask, db: DbSession, now: datetime) -> dict:
-    queued = notifications.queue_changes(db, now)
+    queued = notifications.queue_changes(db, now, app.config["PUBLIC_NAME"])
     db.commit()
     return {"queued": queued, **_deliver(app, db, now)}
 

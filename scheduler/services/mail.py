@@ -4,7 +4,10 @@ import smtplib
 import socket
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email import errors
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 MESSAGE_ID_DOMAIN = "scheduler.invalid"
 
@@ -20,7 +23,10 @@ class Mailer:
     use_tls: bool
     username: str | None
     password: str | None
-    sender: str
+    sender: str  # the From address alone
+    # The From name every message shows: PUBLIC_NAME, whatever name MAIL_DEFAULT_SENDER gives,
+    # since clients see it in their inbox (and on their lock screen) before they open anything.
+    sender_name: str
     timeout: float = 10.0
 
     @classmethod
@@ -33,13 +39,24 @@ class Mailer:
         if not sender:
             raise MailConfigError(
                 "MAIL_DEFAULT_SENDER is not set: every message needs a From address.")
+        name, address = config.get("PUBLIC_NAME"), parseaddr(sender)[1]
+        if not name:
+            raise MailConfigError("PUBLIC_NAME is not set: messages need a neutral From name.")
+        try:
+            # Built once here, so a bad address stops the worker at start-up, not every send.
+            Address(display_name=name, addr_spec=address)
+        except (ValueError, IndexError, errors.HeaderParseError):
+            address = ""
+        if "@" not in address:
+            raise MailConfigError(f"MAIL_DEFAULT_SENDER={sender!r} is not an email address.")
         try:
             port = int(config.get("MAIL_PORT") or 25)
         except ValueError:
             raise MailConfigError(f"MAIL_PORT={config.get('MAIL_PORT')!r} is not a number.")
         return cls(server=server, port=port, use_tls=bool(config.get("MAIL_USE_TLS")),
                    username=config.get("MAIL_USERNAME") or None,
-                   password=config.get("MAIL_PASSWORD") or None, sender=sender,
+                   password=config.get("MAIL_PASSWORD") or None, sender=address,
+                   sender_name=name,
                    timeout=float(config.get("MAIL_TIMEOUT") or 10))
 
     @contextmanager
@@ -71,7 +88,7 @@ class Mailer:
 
     def message(self, to: str, subject: str, body: str, notification_id: int) -> EmailMessage:
         email = EmailMessage()
-        email["From"] = self.sender
+        email["From"] = Address(display_name=self.sender_name, addr_spec=self.sender)
         email["To"] = to
         email["Subject"] = subject
         # Stable per notification, so a re-send after a crash can be recognised downstream.

@@ -3,7 +3,8 @@
 A message is a Notification row with a unique idempotency key, committed before it is sent
 and marked sent right after. Queuing the same key twice adds nothing, so jobs may run as
 often as they like; a crash between sending and marking re-sends at most that one message.
-Texts carry the minimum necessary: a time and a street address, never what the appointment is.
+Texts carry the minimum necessary: a time and a street address, never what the appointment is,
+signed with the clinic's neutral PUBLIC_NAME.
 """
 
 import smtplib
@@ -126,7 +127,11 @@ def _when(moment: datetime, tz: ZoneInfo) -> str:
     return f"{local:%A} {local.day} {local:%B} at {local:%H:%M}"
 
 
-def reminder_text(session: Session, now: datetime) -> tuple[str, str]:
+def _signed(body: str, public_name: str) -> str:
+    return f"{body}\n{public_name}\n"
+
+
+def reminder_text(session: Session, now: datetime, public_name: str) -> tuple[str, str]:
     tz = _zone(session)
     local = session.starts_at.astimezone(tz)
     today = now.astimezone(tz).date()
@@ -138,17 +143,17 @@ def reminder_text(session: Session, now: datetime) -> tuple[str, str]:
         day = f"on {local:%A} {local.day} {local:%B}"
     body = (f"You have an appointment {day} at {local:%H:%M} at {_place(session)}.\n\n"
             "If you cannot come, please let us know.\n")
-    return "Appointment reminder", body
+    return "Appointment reminder", _signed(body, public_name)
 
 
-def change_text(session: Session) -> tuple[str, str]:
+def change_text(session: Session, public_name: str) -> tuple[str, str]:
     tz = _zone(session)
     if session.status == "cancelled":
-        return ("Appointment cancelled",
-                f"Your appointment on {_when(session.starts_at, tz)} is cancelled.\n")
-    return ("Appointment changed",
-            f"Your appointment is now on {_when(session.starts_at, tz)} at "
-            f"{_place(session)}.\n")
+        return ("Appointment cancelled", _signed(
+            f"Your appointment on {_when(session.starts_at, tz)} is cancelled.\n", public_name))
+    return ("Appointment changed", _signed(
+        f"Your appointment is now on {_when(session.starts_at, tz)} at {_place(session)}.\n",
+        public_name))
 
 
 # --- what the jobs queue -----------------------------------------------------------------------
@@ -159,7 +164,7 @@ def _reachable(query):
                        Client.notifications_opt_out.is_(False), Client.status == "active")
 
 
-def queue_reminders(db: DbSession, now: datetime) -> int:
+def queue_reminders(db: DbSession, now: datetime, public_name: str) -> int:
     """Reminders now due: a day before (until two hours before) and two hours before."""
     added = 0
     for kind, ahead in REMINDERS.items():
@@ -176,14 +181,14 @@ def queue_reminders(db: DbSession, now: datetime) -> int:
             .order_by(Session.starts_at, Booking.client_id)
         ).all()
         for client_id, email, session in rows:
-            subject, body = reminder_text(session, now)
+            subject, body = reminder_text(session, now, public_name)
             key = f"{kind}:client={client_id}:session={session.id}:seq={session.sequence}"
             added += queue(db, key, kind, email, subject, body, client_id=client_id,
                            session_id=session.id)
     return added
 
 
-def queue_changes(db: DbSession, now: datetime) -> int:
+def queue_changes(db: DbSession, now: datetime, public_name: str) -> int:
     """Booked clients hear once of each change to a session still ahead: cancelled or moved."""
     added = 0
     rows = db.execute(_reachable(
@@ -196,7 +201,7 @@ def queue_changes(db: DbSession, now: datetime) -> int:
         .order_by(Session.id, Booking.client_id)
     ).all()
     for client_id, email, session in rows:
-        subject, body = change_text(session)
+        subject, body = change_text(session, public_name)
         key = f"change:client={client_id}:session={session.id}:seq={session.sequence}"
         added += queue(db, key, "change", email, subject, body, client_id=client_id,
                        session_id=session.id)

@@ -9,6 +9,7 @@ def register_web(app: Flask) -> None:
     from scheduler.web import (
         audit,
         auth,
+        brand,
         calendar,
         clients,
         clinician,
@@ -22,8 +23,8 @@ def register_web(app: Flask) -> None:
     )
 
     errors.install(app)
-    for module in (health, home, auth, calendar, clients, plan_pages, reports, clinician, portal,
-                   kiosk, audit):
+    for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
+                   portal, kiosk, audit):
         app.register_blueprint(module.bp)
 
     @app.context_processor
@@ -31,3 +32,7 @@ def register_web(app: Flask) -> None:
         from scheduler.web.navigation import links_for
 
         return {"nav_links": links_for(current_user)}
+
+    @app.context_processor
+    def theme():
+        return {"theme_color": brand.THEME_COLOR}

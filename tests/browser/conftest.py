@@ -52,6 +52,27 @@ def watch_csp(page) -> list[str]:
     return violations
 
 
+def watch_console(page) -> list[str]:
+    """What a developer would see in the browser's console: errors logged or thrown, and every
+    request answered 4xx or 5xx (a missing favicon, a stylesheet that moved). The document a
+    test navigates to on purpose is not a failed request: tests/browser checks its status."""
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(
+        f"console {message.type}: {message.text} ({message.location.get('url')})")
+        if message.type in ("error", "assert") and not _is_document(page, message) else None)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    page.on("response", lambda response: problems.append(
+        f"{response.status} for {response.url}")
+        if response.status >= 400 and not response.request.is_navigation_request() else None)
+    return problems
+
+
+def _is_document(page, message) -> bool:
+    # Chromium logs "Failed to load resource" for a 404 page itself, too.
+    return (message.text.startswith("Failed to load resource")
+            and message.location.get("url") == page.url)
+
+
 @pytest.fixture
 def live_server(app):
     """The test app on 127.0.0.1 and a free port; its base URL."""

@@ -1,0 +1,69 @@
+"""The favicon and the web app manifest: what lets a client keep the portal on their home screen.
+
+Both are public (a browser fetches the manifest without cookies) and say only PUBLIC_NAME. The
+icons themselves are static files drawn by tools/make_icons.py.
+"""
+
+import functools
+import os
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+bp = Blueprint("brand", __name__)
+
+# The top bar's navy and the page's white (scheduler/static/app.css): a standalone app's status
+# bar and splash screen then match the pages. templates/base.html's theme-color says the same.
+THEME_COLOR = "#12263f"
+BACKGROUND_COLOR = "#ffffff"
+# Neither file changes between releases, nor holds anything private: shared caches may keep
+# them; after max-age the ETag makes the check cheap.
+FAVICON_MAX_AGE = 7 * 24 * 3600
+# A day, so a new PUBLIC_NAME reaches installed home-screen apps soon.
+MANIFEST_MAX_AGE = 24 * 3600
+ICONS = (
+    ("icons/icon-192.png", "192x192", "any"),
+    ("icons/icon-512.png", "512x512", "any"),
+    ("icons/icon-maskable-512.png", "512x512", "maskable"),
+)
+
+
+@functools.cache
+def _favicon(static_folder: str) -> bytes:
+    with open(os.path.join(static_folder, "icons", "favicon.ico"), "rb") as icon:
+        return icon.read()
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on every site, linked or not. Two kilobytes, kept in memory."""
+    response = Response(_favicon(current_app.static_folder), mimetype="image/vnd.microsoft.icon")
+    return _cacheable(response, FAVICON_MAX_AGE)
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    name = current_app.config["PUBLIC_NAME"]
+    response = jsonify({
+        # The portal is what a client puts on their home screen; staff use a browser.
+        "id": url_for("portal.home"),
+        "start_url": url_for("portal.home"),
+        "scope": url_for("home.index"),
+        "name": name,
+        "short_name": name,
+        "display": "standalone",
+        "lang": "en",
+        "theme_color": THEME_COLOR,
+        "background_color": BACKGROUND_COLOR,
+        "icons": [{"src": url_for("static", filename=path), "sizes": sizes,
+                   "type": "image/png", "purpose": purpose}
+                  for path, sizes, purpose in ICONS],
+    })
+    response.mimetype = "application/manifest+json"
+    return _cacheable(response, MANIFEST_MAX_AGE)
+
+
+def _cacheable(response: Response, max_age: int) -> Response:
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    response.add_etag()
+    return response.make_conditional(request)
