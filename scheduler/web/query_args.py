@@ -49,15 +49,24 @@ def _raw(name: str) -> str:
     return (request.args.get(name) or "").strip()
 
 
+def _whole_number(name: str, raw: str) -> int:
+    # isdigit() alone takes "²" and other digits int() refuses.
+    if not (raw.isascii() and raw.isdigit()):
+        raise BadQuery(name, "must be a whole number such as 12.")
+    digits = raw.lstrip("0")
+    # int() refuses more than 4300 digits; anything past 19 is past every limit here anyway.
+    return int(digits or "0") if len(digits) <= 19 else 2**63
+
+
 def number_arg(name: str, upper: int) -> int | None:
     """A whole number from 1 to `upper`; None when not given."""
     raw = _raw(name)
     if not raw:
         return None
-    # isdigit() alone takes "²" and other digits int() refuses.
-    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= upper:
-        raise BadQuery(name, "must be a whole number such as 12.")
-    return int(raw)
+    number = _whole_number(name, raw)
+    if not 0 < number <= upper:
+        raise BadQuery(name, f"must be a whole number from 1 to {upper}.")
+    return number
 
 
 def row_arg(name: str, model, what: str):
@@ -65,9 +74,7 @@ def row_arg(name: str, model, what: str):
     raw = _raw(name)
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit()):
-        raise BadQuery(name, "must be a whole number such as 12.")
-    number = int(raw)
+    number = _whole_number(name, raw)
     row = db.session.get(model, number) if 0 < number <= MAX_ID else None
     if row is None:
         raise BadQuery(name, f"there is no such {what}.", 404)
