@@ -18,7 +18,6 @@ from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -48,7 +47,14 @@ from scheduler.services.errors import DomainError
 from scheduler.services.lookup import MAX_ID
 from scheduler.web import query_args
 from scheduler.web.access import COORDINATORS, log_page_read, page_actor, page_roles
-from scheduler.web.form_fields import PageForm, PlainForm, in_range, optional_id, put_on_form
+from scheduler.web.form_fields import (
+    PageForm,
+    PlainForm,
+    WholeNumber,
+    in_range,
+    optional_id,
+    put_on_form,
+)
 
 bp = Blueprint("calendar", __name__)
 
@@ -109,15 +115,15 @@ class SeriesForm(OverrideFields, PageForm):
     weekdays = SelectMultipleField("Weekdays", choices=WEEKDAYS,
                                    validators=[DataRequired("Choose at least one weekday.")])
     start_time = TimeField("Start time (local)", validators=[InputRequired("Give a start time.")])
-    duration_minutes = IntegerField("Length in minutes", validators=[
+    duration_minutes = WholeNumber("Length in minutes", validators=[
         InputRequired("Give the length in minutes."),
         NumberRange(1, MAX_DURATION_MINUTES, f"Must be from 1 to {MAX_DURATION_MINUTES} (12 h).")])
     start_date = DateField("First day", validators=[InputRequired("Give the first day."),
                                                     in_range])
     end_date = DateField("Last day (optional)", validators=[Optional(), in_range])
-    count = IntegerField("Or number of sessions (optional)",
+    count = WholeNumber("Or number of sessions (optional)",
                          validators=[Optional(), NumberRange(1, 2000, "Must be from 1 to 2000.")])
-    capacity = IntegerField("Seats (optional: 12 for groups, 1 for one-to-one)",
+    capacity = WholeNumber("Seats (optional: 12 for groups, 1 for one-to-one)",
                             validators=[Optional(), NumberRange(1, 500, "Must be from 1 to 500.")])
 
     def validate_end_date(self, field):
@@ -157,7 +163,7 @@ class SeriesEditForm(OverrideFields, PageForm):
     start_time = SeriesForm.start_time
     duration_minutes = SeriesForm.duration_minutes
     end_date = SeriesForm.end_date
-    capacity = IntegerField("Seats", validators=[
+    capacity = WholeNumber("Seats", validators=[
         InputRequired("Give the number of seats."), NumberRange(1, 500, "Must be from 1 to 500.")])
     reason = StringField("Why (kept in the audit trail, optional)",
                          validators=[Optional(), Length(max=500)])

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -43,7 +42,14 @@ from scheduler.services.lookup import MAX_ID
 from scheduler.web import query_args
 from scheduler.web.access import COORDINATORS, STAFF, log_page_read, page_actor, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
-from scheduler.web.form_fields import Hours, PageForm, in_range, optional_id, put_on_form
+from scheduler.web.form_fields import (
+    Hours,
+    PageForm,
+    WholeNumber,
+    in_range,
+    optional_id,
+    put_on_form,
+)
 
 bp = Blueprint("client_pages", __name__)
 bp.add_app_template_filter(hours_text, "hours_text")
@@ -104,7 +110,7 @@ def _plan_form_class():
     """The plan form with one sessions-a-week input per session kind."""
 
     class PlanForm(PageForm):
-        assessment_id = IntegerField("Assessment", validators=[Optional()])
+        assessment_id = WholeNumber("Assessment", validators=[Optional()])
         start_date = DateField("Start date", validators=[DataRequired("Enter the date."),
                                                          in_range])
         end_date = DateField("End date (optional)", validators=[Optional(), in_range])
@@ -126,7 +132,7 @@ def _plan_form_class():
             return [(kind, getattr(self, f"per_week_{kind}")) for kind in SESSION_KINDS]
 
     for kind in SESSION_KINDS:
-        setattr(PlanForm, f"per_week_{kind}", IntegerField(
+        setattr(PlanForm, f"per_week_{kind}", WholeNumber(
             f"{KIND_LABELS[kind]} sessions a week",
             validators=[Optional(), NumberRange(min=1, max=50)]))
     return PlanForm

@@ -4,13 +4,15 @@ from datetime import date
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, Form, ValidationError, widgets
+from wtforms import DecimalField, Form, IntegerField, ValidationError, widgets
 
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import MAX_ID
 from scheduler.services.text import text_problem
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+# Counts, weeks and ids on a form are far smaller; a float holds every integer up to here.
+MAX_WHOLE_NUMBER = 2**53
 
 
 class TextChecked:
@@ -40,6 +42,18 @@ class PageForm(TextChecked, FlaskForm):
 
 class PlainForm(TextChecked, Form):
     """The base of forms without a token of their own: GET filters and rows inside a form."""
+
+
+class WholeNumber(IntegerField):
+    """An integer a form can compare: NumberRange turns it into a float to look for NaN, and
+    an integer past a float's range (a 309-digit one) crashes it, so such input is refused
+    as it is typed."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and abs(self.data) > MAX_WHOLE_NUMBER:
+            self.data = None
+            raise ValueError(self.gettext("Not a valid integer value."))
 
 
 class Hours(DecimalField):

@@ -9,7 +9,6 @@ from wtforms import (
     DateField,
     FieldList,
     FormField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -24,7 +23,14 @@ from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import MAX_ID
 from scheduler.web.access import STAFF, log_page_read, page_actor, page_roles
 from scheduler.web.clients import KIND_LABELS, detail_page, staff_choices
-from scheduler.web.form_fields import Hours, PageForm, PlainForm, in_range, optional_id
+from scheduler.web.form_fields import (
+    Hours,
+    PageForm,
+    PlainForm,
+    WholeNumber,
+    in_range,
+    optional_id,
+)
 
 bp = Blueprint("plan_pages", __name__)
 
@@ -36,8 +42,8 @@ class PhaseForm(PlainForm):
     """One row of the tapering table; a row without a first week is left out."""
 
     name = StringField("Phase name", validators=[Optional(), Length(max=100)])
-    first_week = IntegerField("From week", validators=[Optional(), NumberRange(1, 520)])
-    last_week = IntegerField("To week (empty: onwards)",
+    first_week = WholeNumber("From week", validators=[Optional(), NumberRange(1, 520)])
+    last_week = WholeNumber("To week (empty: onwards)",
                              validators=[Optional(), NumberRange(1, 520)])
     weekly_hours_target = Hours("Hours a week (empty: the plan's)", places=2,
                                        validators=[Optional(), NumberRange(0, 168)])
@@ -61,7 +67,7 @@ class PhaseForm(PlainForm):
 
 
 for _kind in SESSION_KINDS:
-    setattr(PhaseForm, f"per_week_{_kind}", IntegerField(
+    setattr(PhaseForm, f"per_week_{_kind}", WholeNumber(
         f"{KIND_LABELS[_kind]} a week", validators=[Optional(), NumberRange(1, 50)]))
 
 
