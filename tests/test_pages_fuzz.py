@@ -178,9 +178,13 @@ def role_for(method: str, rule: str) -> str:
 
 @pytest.fixture
 def fuzz_app(database_url):
-    """The app with limits off (a 429 would hide what the value does) and recording requests."""
+    """The app with limits out of reach (a 429 would hide what the value does) and recording
+    requests. Not RATELIMIT_ENABLED=False: the limiter is one object, and every later app
+    would inherit it."""
+    plenty = "100000 per minute"
     app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url,
-                      "RATELIMIT_ENABLED": False})
+                      "RATELIMIT_SIGN_IN": plenty, "RATELIMIT_CHECKIN": plenty,
+                      "RATELIMIT_KIOSK": plenty})
     app.test_client_class = IsolatedClient
     app.request_class = RecordingRequest
     with app.app_context():
