@@ -122,9 +122,9 @@ class SeriesForm(OverrideFields, PageForm):
                                                     in_range])
     end_date = DateField("Last day (optional)", validators=[Optional(), in_range])
     count = WholeNumber("Or number of sessions (optional)",
-                         validators=[Optional(), NumberRange(1, 2000, "Must be from 1 to 2000.")])
+                        validators=[Optional(), NumberRange(1, 2000, "Must be from 1 to 2000.")])
     capacity = WholeNumber("Seats (optional: 12 for groups, 1 for one-to-one)",
-                            validators=[Optional(), NumberRange(1, 500, "Must be from 1 to 500.")])
+                           validators=[Optional(), NumberRange(1, 500, "Must be from 1 to 500.")])
 
     def validate_end_date(self, field):
         if field.data and self.start_date.data and field.data < self.start_date.data:

@@ -44,9 +44,9 @@ class PhaseForm(PlainForm):
     name = StringField("Phase name", validators=[Optional(), Length(max=100)])
     first_week = WholeNumber("From week", validators=[Optional(), NumberRange(1, 520)])
     last_week = WholeNumber("To week (empty: onwards)",
-                             validators=[Optional(), NumberRange(1, 520)])
+                            validators=[Optional(), NumberRange(1, 520)])
     weekly_hours_target = Hours("Hours a week (empty: the plan's)", places=2,
-                                       validators=[Optional(), NumberRange(0, 168)])
+                                validators=[Optional(), NumberRange(0, 168)])
 
     def validate_last_week(self, field):
         if field.data is not None and self.first_week.data is None:
