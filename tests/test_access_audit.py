@@ -428,16 +428,18 @@ def test_the_audit_page_pages_through_results(client, make, setup, now):
     assert len(rows_of(second)) == 5 and 'rel="prev"' in second
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    ("from=2027-02-12&to=2027-02-11", "To: must not be before From."),
-    ("from=12/02/2027", "From: must be a date"),
-    ("client=abc", "Client id: must be a whole number"),
-    ("page=0", "Page: must be a whole number"),
+@pytest.mark.parametrize(("query", "status", "message"), [
+    ("from=2027-02-12&to=2027-02-11", 422, "To: must not be before From."),
+    # Malformed values are a bad address (400); one naming no row is not found (404).
+    ("from=12/02/2027", 400, "From: must be a date"),
+    ("client=abc", 400, "Client id: must be a whole number"),
+    ("page=0", 400, "Page: must be a whole number"),
+    ("user=999999", 404, "User: there is no such user."),
 ])
-def test_the_audit_page_names_a_bad_filter(client, make, query, message):
+def test_the_audit_page_names_a_bad_filter(client, make, query, status, message):
     sign_in(client, make.user("admin"))
     answer = client.get(f"/audit?{query}")
-    assert answer.status_code == 422
+    assert answer.status_code == status
     assert message in answer.get_data(as_text=True)
 
 

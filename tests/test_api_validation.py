@@ -116,6 +116,7 @@ CREATE_CASES = [
     ("programs", {"colour": "red"}, "colour"),
     ("programs", {"name": "Evening\x00IOP"}, "name"),
     ("programs", {"name": "Evening \ud800 IOP"}, "name"),
+    ("programs", {"name": "Evening\x1b[31mIOP"}, "name"),  # a control character
     # rooms
     ("rooms", {"capacity": 0}, "capacity"),
     ("rooms", {"capacity": -3}, "capacity"),

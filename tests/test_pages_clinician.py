@@ -226,4 +226,7 @@ def test_today_can_step_to_another_day(client, clinician, group):
     tomorrow = client.get("/today?day=2027-02-17")
     assert tomorrow.status_code == 200
     assert b"Wednesday 17 February 2027" in tomorrow.data and b"Coping skills" not in tomorrow.data
-    assert b"Coping skills" in client.get("/today?day=not-a-date").data
+    # A mistyped day is said to be one, rather than quietly showing another day.
+    mistyped = client.get("/today?day=not-a-date")
+    assert mistyped.status_code == 400
+    assert b"Day: must be a date like 2027-02-01." in mistyped.data

@@ -76,10 +76,11 @@ def test_the_reports_page_shows_the_services_figures_with_csv_links(client, db, 
 def test_a_bad_period_is_refused_naming_the_field(client, make, setup):
     sign_in(client, make.user("coordinator"))
     answer = client.get(f"/reports?program={setup.program.id}&from=01/02/2027")
-    assert answer.status_code == 422 and b"From: must be a date" in answer.data
+    assert answer.status_code == 400 and b"From: must be a date" in answer.data
     answer = client.get(f"/reports?program={setup.program.id}&from=2027-02-10&to=2027-02-01")
     assert answer.status_code == 422 and b"To:" in answer.data
-    assert client.get("/reports?program=999").status_code == 422
+    answer = client.get("/reports?program=999")
+    assert answer.status_code == 404 and b"Program: there is no such program." in answer.data
 
 
 def test_follow_up_lists_two_unexcused_absences_in_a_row(client, make, setup, now):

@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import MAX_ID
+from scheduler.services.text import text_problem
 
 # Calendar bounds for dates and instants a request may carry. Far-off years overflow
 # datetime arithmetic (a 500) and a series starting in year 1 would materialise every week since.
@@ -21,13 +22,8 @@ MAX_PAGE = 1_000_000
 def _bad_text(value) -> str | None:
     """Why a JSON value cannot be stored as text, if it cannot."""
     if isinstance(value, str):
-        if "\x00" in value:
-            return "Must not contain NUL characters."
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "Must be valid Unicode text (no lone surrogates)."
-        return None
+        # Any JSON text may be a multi-line one (a description, a reason).
+        return text_problem(value, multiline=True)
     if isinstance(value, list):
         return next((why for why in map(_bad_text, value) if why), None)
     if isinstance(value, dict):

@@ -19,10 +19,18 @@ def register_web(app: Flask) -> None:
         kiosk,
         plan_pages,
         portal,
+        query_args,
         reports,
     )
 
     errors.install(app)
+
+    @app.before_request
+    def refuse_unusable_query_text():
+        # Before any view reads a value: NUL reaching a PostgreSQL query is a 500.
+        if errors._is_page():
+            query_args.refuse_unusable_text()
+
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
                    portal, kiosk, audit):
         app.register_blueprint(module.bp)

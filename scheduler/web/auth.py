@@ -5,7 +5,6 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
                    url_for)
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
@@ -13,11 +12,12 @@ from scheduler import rate_limits
 from scheduler.extensions import db
 from scheduler.services import accounts, clock
 from scheduler.web.access import home_endpoint
+from scheduler.web.form_fields import PageForm
 
 bp = Blueprint("signin", __name__)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PageForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 

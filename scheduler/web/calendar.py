@@ -14,13 +14,10 @@ from flask import (
     request,
     url_for,
 )
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateField,
-    Form,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -48,8 +45,16 @@ from scheduler.services import sessions as sessions_service
 from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import MAX_ID
+from scheduler.web import query_args
 from scheduler.web.access import COORDINATORS, log_page_read, page_actor, page_roles
-from scheduler.web.form_fields import in_range, optional_id, put_on_form
+from scheduler.web.form_fields import (
+    PageForm,
+    PlainForm,
+    WholeNumber,
+    in_range,
+    optional_id,
+    put_on_form,
+)
 
 bp = Blueprint("calendar", __name__)
 
@@ -68,7 +73,7 @@ WEEKDAYS = [SelectChoice(code, name) for code, name in WEEKDAY_NAMES]
 SHOWN_CLASHES = 5
 
 
-class WeekFilterForm(Form):
+class WeekFilterForm(PlainForm):
     """The week's GET filters; a plain Form: reading needs no CSRF token."""
 
     week = DateField("Week of", validators=[Optional(), in_range])
@@ -93,7 +98,7 @@ class OverrideFields:
         return self.override_reason.data.strip() if self.override.data else None
 
 
-class SeriesForm(OverrideFields, FlaskForm):
+class SeriesForm(OverrideFields, PageForm):
     program_id = SelectField("Program", coerce=optional_id,
                              validators=[DataRequired("Choose a program.")])
     title = StringField("Title", validators=[DataRequired("Give the series a title."),
@@ -110,16 +115,16 @@ class SeriesForm(OverrideFields, FlaskForm):
     weekdays = SelectMultipleField("Weekdays", choices=WEEKDAYS,
                                    validators=[DataRequired("Choose at least one weekday.")])
     start_time = TimeField("Start time (local)", validators=[InputRequired("Give a start time.")])
-    duration_minutes = IntegerField("Length in minutes", validators=[
+    duration_minutes = WholeNumber("Length in minutes", validators=[
         InputRequired("Give the length in minutes."),
         NumberRange(1, MAX_DURATION_MINUTES, f"Must be from 1 to {MAX_DURATION_MINUTES} (12 h).")])
     start_date = DateField("First day", validators=[InputRequired("Give the first day."),
                                                     in_range])
     end_date = DateField("Last day (optional)", validators=[Optional(), in_range])
-    count = IntegerField("Or number of sessions (optional)",
-                         validators=[Optional(), NumberRange(1, 2000, "Must be from 1 to 2000.")])
-    capacity = IntegerField("Seats (optional: 12 for groups, 1 for one-to-one)",
-                            validators=[Optional(), NumberRange(1, 500, "Must be from 1 to 500.")])
+    count = WholeNumber("Or number of sessions (optional)",
+                        validators=[Optional(), NumberRange(1, 2000, "Must be from 1 to 2000.")])
+    capacity = WholeNumber("Seats (optional: 12 for groups, 1 for one-to-one)",
+                           validators=[Optional(), NumberRange(1, 500, "Must be from 1 to 500.")])
 
     def validate_end_date(self, field):
         if field.data and self.start_date.data and field.data < self.start_date.data:
@@ -144,7 +149,7 @@ class SeriesForm(OverrideFields, FlaskForm):
         )
 
 
-class SeriesEditForm(OverrideFields, FlaskForm):
+class SeriesEditForm(OverrideFields, PageForm):
     """What a coordinator may change on a running series; program and first day stay."""
 
     title = StringField("Title", validators=[DataRequired("Give the series a title."),
@@ -158,7 +163,7 @@ class SeriesEditForm(OverrideFields, FlaskForm):
     start_time = SeriesForm.start_time
     duration_minutes = SeriesForm.duration_minutes
     end_date = SeriesForm.end_date
-    capacity = IntegerField("Seats", validators=[
+    capacity = WholeNumber("Seats", validators=[
         InputRequired("Give the number of seats."), NumberRange(1, 500, "Must be from 1 to 500.")])
     reason = StringField("Why (kept in the audit trail, optional)",
                          validators=[Optional(), Length(max=500)])
@@ -178,35 +183,35 @@ class SeriesEditForm(OverrideFields, FlaskForm):
         return changes
 
 
-class EndSeriesForm(FlaskForm):
+class EndSeriesForm(PageForm):
     end_date = DateField("Last day it meets", validators=[
         InputRequired("Give the last day."), in_range])
     reason = StringField("Reason (clients hear that their sessions are cancelled)", validators=[
         DataRequired("A reason is required to end a series."), Length(max=500)])
 
 
-class CancelForm(FlaskForm):
+class CancelForm(PageForm):
     reason = StringField("Reason for cancelling", validators=[
         DataRequired("A reason is required to cancel a session."), Length(max=500)])
 
 
-class MoveForm(OverrideFields, FlaskForm):
+class MoveForm(OverrideFields, PageForm):
     new_date = DateField("New date", validators=[InputRequired("Give the new date."), in_range])
     new_time = TimeField("New start time (local)",
                          validators=[InputRequired("Give the new start time.")])
 
 
-class RoomForm(OverrideFields, FlaskForm):
+class RoomForm(OverrideFields, PageForm):
     room_id = SelectField("New room", coerce=optional_id,
                           validators=[DataRequired("Choose a room.")])
 
 
-class SubstituteForm(OverrideFields, FlaskForm):
+class SubstituteForm(OverrideFields, PageForm):
     staff_id = SelectField("Substitute facilitator", coerce=optional_id,
                            validators=[DataRequired("Choose a staff member.")])
 
 
-class EnrollForm(OverrideFields, FlaskForm):
+class EnrollForm(OverrideFields, PageForm):
     client_id = SelectField("Client", coerce=optional_id,
                             validators=[DataRequired("Choose a client.")])
 
@@ -271,9 +276,12 @@ def _refusal(error: DomainError, what: str) -> str:
 @page_roles(*COORDINATORS)
 def week():
     """The week calendar, filtered by program, room or staff member."""
+    # A filter naming nothing is a 404; one the picker does not offer, the week with a message.
+    program_id = query_args.id_arg("program", Program, "program")
+    query_args.id_arg("room", Room, "room")
+    query_args.id_arg("staff", Staff, "staff member")
     form = WeekFilterForm(request.args)
     form.program.choices = _with_none("All programs", _programs())
-    program_id = request.args.get("program", type=int)
     if program_id:
         # A provider of many clinics has thousands of rooms and staff; offer the program's.
         rooms, staff = week_view.rooms_and_staff_of(db.session, program_id)
@@ -370,7 +378,7 @@ def cancel_session(session_id):
 @page_roles(*COORDINATORS)
 def restore_session(session_id):
     """Bring back a cancelled occurrence."""
-    form = FlaskForm()
+    form = PageForm()
     if not form.validate_on_submit():
         abort(400)
     return _change(session_id, "cancel_form", CancelForm(formdata=None),

@@ -8,13 +8,10 @@ from datetime import date, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateField,
-    DecimalField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -27,6 +24,7 @@ from scheduler.extensions import db
 from scheduler.feeds import tokens
 from scheduler.feeds.links import links_for
 from scheduler.models import (
+    Assessment,
     Attendance,
     Client,
     Program,
@@ -41,9 +39,17 @@ from scheduler.services import booking, clients, clock, day_sheet, plans, report
 from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import MAX_ID
+from scheduler.web import query_args
 from scheduler.web.access import COORDINATORS, STAFF, log_page_read, page_actor, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
-from scheduler.web.form_fields import in_range, optional_id, put_on_form
+from scheduler.web.form_fields import (
+    Hours,
+    PageForm,
+    WholeNumber,
+    in_range,
+    optional_id,
+    put_on_form,
+)
 
 bp = Blueprint("client_pages", __name__)
 bp.add_app_template_filter(hours_text, "hours_text")
@@ -71,7 +77,7 @@ DAY_NAMES = {"MO": "Mon", "TU": "Tue", "WE": "Wed", "TH": "Thu", "FR": "Fri", "S
 # ---------------------------------------------------------------- forms
 
 
-class IntakeForm(FlaskForm):
+class IntakeForm(PageForm):
     """Step 1: an existing client, or a new one, and the intake assessment."""
 
     client_id = SelectField("Existing client", coerce=optional_id, validators=[Optional()])
@@ -103,15 +109,15 @@ class IntakeForm(FlaskForm):
 def _plan_form_class():
     """The plan form with one sessions-a-week input per session kind."""
 
-    class PlanForm(FlaskForm):
-        assessment_id = IntegerField("Assessment", validators=[Optional()])
+    class PlanForm(PageForm):
+        assessment_id = WholeNumber("Assessment", validators=[Optional()])
         start_date = DateField("Start date", validators=[DataRequired("Enter the date."),
                                                          in_range])
         end_date = DateField("End date (optional)", validators=[Optional(), in_range])
         primary_therapist_id = SelectField("Primary therapist", coerce=optional_id,
                                            validators=[Optional()])
         goals = TextAreaField("Goals, one a line", validators=[Optional(), Length(max=20000)])
-        weekly_hours_target = DecimalField(
+        weekly_hours_target = Hours(
             "Weekly hours target", places=2,
             validators=[Optional(), NumberRange(min=0, max=168)])
         certified_on = DateField("Certified on (optional)", validators=[Optional(), in_range])
@@ -126,7 +132,7 @@ def _plan_form_class():
             return [(kind, getattr(self, f"per_week_{kind}")) for kind in SESSION_KINDS]
 
     for kind in SESSION_KINDS:
-        setattr(PlanForm, f"per_week_{kind}", IntegerField(
+        setattr(PlanForm, f"per_week_{kind}", WholeNumber(
             f"{KIND_LABELS[kind]} sessions a week",
             validators=[Optional(), NumberRange(min=1, max=50)]))
     return PlanForm
@@ -138,7 +144,7 @@ PLAN_FIELD_NAMES = {f"phases.0.requirements.{i}.sessions_per_week": f"per_week_{
                     for i, kind in enumerate(SESSION_KINDS)}
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(PageForm):
     """Step 3: the series to book the client into."""
 
     series_ids = SelectMultipleField("Series", coerce=int,
@@ -215,11 +221,9 @@ def _refused(form, error: DomainError, renames: dict | None = None) -> None:
 @page_roles(*COORDINATORS)
 def index():
     """Clients by name, searchable, filtered by program and status."""
-    q = (request.args.get("q") or "").strip()[:200]
-    program_id = request.args.get("program", type=int)
-    status = request.args.get("status") or ""
-    if status not in CLIENT_STATUSES:
-        status = ""
+    q = query_args.text_arg("q", 200) or ""
+    program_id = query_args.id_arg("program", Program, "program")
+    status = query_args.choice_arg("status", CLIENT_STATUSES) or ""
     query = select(Client, Program.name).join(Program, Program.id == Client.program_id)
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -358,7 +362,10 @@ def intake_plan(client_id: int):
     form = PlanForm()
     if request.method == "GET":
         program = db.session.get(Program, client.program_id)
-        form.assessment_id.data = request.args.get("assessment", type=int)
+        assessment = query_args.row_arg("assessment", Assessment, "assessment")
+        if assessment is not None and assessment.client_id != client.id:
+            raise query_args.BadQuery("assessment", "there is no such assessment.", 404)
+        form.assessment_id.data = assessment.id if assessment is not None else None
         form.start_date.data = form.start_date.data or clock.now().date()
         form.weekly_hours_target.data = program.min_weekly_hours
         return _plan_page(client, form)

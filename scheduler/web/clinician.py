@@ -1,6 +1,6 @@
 """The clinician's day: today's sessions, and the roster marked with one tap per client."""
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -17,10 +17,13 @@ from flask import (
 from flask_login import current_user
 
 from scheduler.extensions import db
+from scheduler.models import Staff
 from scheduler.models.attendance import REASON_CODES
 from scheduler.services import attendance, clock, day_sheet
 from scheduler.services.errors import DomainError, InvalidField
+from scheduler.web import query_args
 from scheduler.web.access import COORDINATORS, STAFF, log_page_read, page_actor, page_roles
+from scheduler.web.form_fields import optional_id, posted_text
 
 bp = Blueprint("clinician", __name__)
 
@@ -68,11 +71,7 @@ def today():
     """Today's sessions: a clinician's own; coordinators and admins pick any staff member."""
     tz = day_sheet.program_zone(db.session)
     today_local = clock.now().astimezone(tz).date()
-    try:
-        day = date.fromisoformat(request.args.get("day") or today_local.isoformat())
-    except ValueError:
-        # A mistyped date in the address bar shows today rather than an error page.
-        day = today_local
+    day = query_args.date_arg("day") or today_local
     staff = []
     if current_user.role == "clinician":
         staff_id = current_user.staff_id
@@ -80,7 +79,7 @@ def today():
         entries = (day_sheet.clinic_day(db.session, day, tz, staff_id=staff_id)
                    if staff_id is not None else [])
     else:
-        staff_id = request.args.get("staff", type=int)
+        staff_id = query_args.id_arg("staff", Staff, "staff member")
         staff = day_sheet.active_staff(db.session)
         entries = day_sheet.clinic_day(db.session, day, tz, staff_id=staff_id)
     return render_template("clinician/today.html", day=day, tz=tz, entries=entries,
@@ -133,7 +132,7 @@ def roster(session_id: int):
         record = _record_from_form(session, now)
         attendance.record_roster(
             db.session, page_actor(), current_user.role, session.id, [record],
-            now=now, policy=policy(), reason=request.form.get("reason") or None,
+            now=now, policy=policy(), reason=posted_text("reason") or None,
         )
     except DomainError as error:
         # Nothing of a refused mark is kept.
@@ -154,7 +153,8 @@ def roster(session_id: int):
 
 def _record_from_form(session, now: datetime) -> dict:
     """The one record a tap sends, with the times the service asks for late and left early."""
-    client_id = request.form.get("client_id", type=int)
+    # An id past the keys' range names nobody; handed to the database it would fail.
+    client_id = request.form.get("client_id", type=optional_id)
     if client_id is None:
         raise InvalidField("client_id", "is missing.", location="form")
     status = request.form.get("status", "")

@@ -1,33 +1,60 @@
-"""HTML error pages for the pages; the API, feeds and health check keep their own errors."""
+"""Every error on a page is an HTML page; the API keeps its JSON, feeds plain text and the
+health check JSON.
 
-from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException, ServiceUnavailable
+flask-smorest answers every HTTP error in JSON, and the API's handlers answer refusals
+(DomainError) and lost races (IntegrityError) in JSON; here each of them is wrapped so a page
+gets HTML instead, whatever the status: 4xx, an uncaught exception's 500, or any other.
+"""
+
+from flask import Flask, Response, render_template, request
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable, default_exceptions
 
 from scheduler.extensions import api, db
 from scheduler.services.access_log import AccessLogUnavailable
+from scheduler.services.errors import DomainError, NotFound
+from scheduler.web.query_args import BadQuery
 
 PAGES_FOR = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html",
-             405: "errors/404.html", 429: "errors/429.html"}
+             405: "errors/404.html", 429: "errors/429.html", 500: "errors/500.html"}
+# Any other status: its name and what went wrong.
+OTHER_PAGE = "errors/other.html"
 
 
 def _is_page() -> bool:
     return not request.path.startswith(("/api/", "/feeds/", "/healthz"))
 
 
+def _html(error: HTTPException, address: bool = False, headers: dict | None = None):
+    """The error's page, with its headers (Allow, Retry-After) but HTML's content type."""
+    code = error.code or 500
+    template = PAGES_FOR.get(code) or ("errors/500.html" if code >= 500 else OTHER_PAGE)
+    kept = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    return (render_template(template, error=error, address=address), code,
+            kept + list((headers or {}).items()))
+
+
 def install(app: Flask) -> None:
     def page_or_json(error: HTTPException):
         if _is_page():
-            template = PAGES_FOR.get(error.code)
-            if template:
-                return render_template(template, error=error), error.code
+            if (error.code or 500) >= 500:
+                db.session.rollback()  # an uncaught error may leave a failed transaction
+            return _html(error)
+        if request.path.startswith("/feeds/"):
+            # A calendar app shows nothing of a body; a person debugging a link reads it.
+            return Response(f"{error.name}\n", status=error.code, mimetype="text/plain")
         if error.code == 429 and not getattr(error, "data", None):
             # The rate limiter's words say which attempts were too many; the API's error
             # handler reads a message only from `data`.
             error.data = {"message": error.description}
         return api.handle_http_exception(error)
 
-    for code in PAGES_FOR:
-        app.register_error_handler(code, page_or_json)
+    # Every HTTP error (flask-smorest's JSON handler is registered on the same class, and
+    # replaced), and the InternalServerError Flask makes of an uncaught exception.
+    app.register_error_handler(HTTPException, page_or_json)
+
+    for kind in (DomainError, IntegrityError):
+        _html_on_pages(app, kind)
 
     @app.errorhandler(AccessLogUnavailable)
     def access_log_down(error: AccessLogUnavailable):
@@ -38,3 +65,27 @@ def install(app: Flask) -> None:
         unavailable = ServiceUnavailable()
         unavailable.data = {"message": error.message}  # how flask-smorest's abort passes it
         return api.handle_http_exception(unavailable)
+
+
+def _html_on_pages(app: Flask, kind: type[Exception]) -> None:
+    """Wrap the API's handler for `kind`: a page gets the HTML page of the same status."""
+    json_handler = app.error_handler_spec[None][None].get(kind)
+    if json_handler is None:
+        raise RuntimeError(f"install the API's {kind.__name__} handler before the pages'")
+
+    def handler(error):
+        if not _is_page():
+            return json_handler(error)
+        db.session.rollback()  # nothing of a refused or failed change is kept
+        if isinstance(error, NotFound):
+            status, message = 404, None  # its message names an id; the page says enough
+        elif isinstance(error, DomainError):
+            status, message = error.status, error.message
+        else:
+            status, message = 409, "The change conflicts with one saved at the same moment; retry."
+        page = default_exceptions.get(status, HTTPException)(description=message)
+        page.code = status
+        return _html(page, address=isinstance(error, BadQuery),
+                     headers=getattr(error, "headers", None))
+
+    app.register_error_handler(kind, handler)

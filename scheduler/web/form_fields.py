@@ -1,13 +1,70 @@
-"""Field coercions and validators the page forms share."""
+"""Field coercions, validators and base classes the page forms share."""
 
 from datetime import date
 
-from wtforms import ValidationError
+from flask import request
+from flask_wtf import FlaskForm
+from wtforms import DecimalField, Form, IntegerField, ValidationError, widgets
 
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import MAX_ID
+from scheduler.services.text import text_problem
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+# Counts, weeks and ids on a form are far smaller; a float holds every integer up to here.
+MAX_WHOLE_NUMBER = 2**53
+
+
+class TextChecked:
+    """Every value posted to the form is text the clinic can keep (services/text.py's rule).
+
+    A problem replaces the field's other errors and shows under it, so the form comes back
+    with what was typed instead of reaching the database (where PostgreSQL refuses NUL: a 500).
+    Multi-line boxes may hold tabs and line breaks; every other input is one line.
+    """
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)  # type: ignore[misc]
+        for field in self:  # type: ignore[attr-defined]
+            multiline = isinstance(field.widget, widgets.TextArea)
+            problem = next((why for value in getattr(field, "raw_data", None) or ()
+                            if isinstance(value, str)
+                            and (why := text_problem(value, multiline=multiline))), None)
+            if problem:
+                field.errors = [problem]
+                valid = False
+        return valid
+
+
+class PageForm(TextChecked, FlaskForm):
+    """The base of every posted page form (it carries the CSRF token)."""
+
+
+class PlainForm(TextChecked, Form):
+    """The base of forms without a token of their own: GET filters and rows inside a form."""
+
+
+class WholeNumber(IntegerField):
+    """An integer a form can compare: NumberRange turns it into a float to look for NaN, and
+    an integer past a float's range (a 309-digit one) crashes it, so such input is refused
+    as it is typed."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and abs(self.data) > MAX_WHOLE_NUMBER:
+            self.data = None
+            raise ValueError(self.gettext("Not a valid integer value."))
+
+
+class Hours(DecimalField):
+    """A decimal that is a number: "NaN" and "Infinity" are refused as they are typed
+    ("sNaN" would otherwise crash NumberRange)."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError(self.gettext("Not a valid decimal value."))
 
 
 def optional_id(value):
@@ -20,6 +77,15 @@ def optional_id(value):
     if not 0 < number <= MAX_ID:
         raise ValueError("not an id")
     return number
+
+
+def posted_text(name: str) -> str | None:
+    """A one-line text a view reads from request.form itself, held to the forms' rule."""
+    value = request.form.get(name)
+    problem = text_problem(value, multiline=False) if value is not None else None
+    if problem:
+        raise InvalidField(name, problem, "form")
+    return value
 
 
 def in_range(form, field):

@@ -11,6 +11,7 @@ from scheduler.services import clock, day_sheet, kiosk
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web.access import STAFF, page_actor, page_roles
 from scheduler.web.clinician import describe, policy
+from scheduler.web.form_fields import optional_id
 
 bp = Blueprint("kiosk_pages", __name__)
 
@@ -39,7 +40,7 @@ def index():
     """Pick your name, type your PIN, and you are checked in."""
     if request.method == "GET":
         return _page()
-    client_id = request.form.get("client_id", type=int)
+    client_id = request.form.get("client_id", type=optional_id)
     pin = (request.form.get("pin") or "").strip()
     try:
         if client_id is None:

@@ -5,14 +5,10 @@ dates are recorded on the active version in place, as the API does.
 """
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
-    DecimalField,
     FieldList,
-    Form,
     FormField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -27,7 +23,14 @@ from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import MAX_ID
 from scheduler.web.access import STAFF, log_page_read, page_actor, page_roles
 from scheduler.web.clients import KIND_LABELS, detail_page, staff_choices
-from scheduler.web.form_fields import in_range, optional_id
+from scheduler.web.form_fields import (
+    Hours,
+    PageForm,
+    PlainForm,
+    WholeNumber,
+    in_range,
+    optional_id,
+)
 
 bp = Blueprint("plan_pages", __name__)
 
@@ -35,15 +38,15 @@ bp = Blueprint("plan_pages", __name__)
 PHASE_ROWS = 5
 
 
-class PhaseForm(Form):
+class PhaseForm(PlainForm):
     """One row of the tapering table; a row without a first week is left out."""
 
     name = StringField("Phase name", validators=[Optional(), Length(max=100)])
-    first_week = IntegerField("From week", validators=[Optional(), NumberRange(1, 520)])
-    last_week = IntegerField("To week (empty: onwards)",
-                             validators=[Optional(), NumberRange(1, 520)])
-    weekly_hours_target = DecimalField("Hours a week (empty: the plan's)", places=2,
-                                       validators=[Optional(), NumberRange(0, 168)])
+    first_week = WholeNumber("From week", validators=[Optional(), NumberRange(1, 520)])
+    last_week = WholeNumber("To week (empty: onwards)",
+                            validators=[Optional(), NumberRange(1, 520)])
+    weekly_hours_target = Hours("Hours a week (empty: the plan's)", places=2,
+                                validators=[Optional(), NumberRange(0, 168)])
 
     def validate_last_week(self, field):
         if field.data is not None and self.first_week.data is None:
@@ -64,15 +67,15 @@ class PhaseForm(Form):
 
 
 for _kind in SESSION_KINDS:
-    setattr(PhaseForm, f"per_week_{_kind}", IntegerField(
+    setattr(PhaseForm, f"per_week_{_kind}", WholeNumber(
         f"{KIND_LABELS[_kind]} a week", validators=[Optional(), NumberRange(1, 50)]))
 
 
-class RevisionForm(FlaskForm):
+class RevisionForm(PageForm):
     end_date = DateField("End date (optional)", validators=[Optional(), in_range])
     primary_therapist_id = SelectField("Primary therapist", coerce=optional_id,
                                        validators=[Optional()])
-    weekly_hours_target = DecimalField(
+    weekly_hours_target = Hours(
         "Weekly hours target (empty: the program's minimum)", places=2,
         validators=[Optional(), NumberRange(min=0, max=168)])
     goals = TextAreaField("Goals, one a line", validators=[Optional(), Length(max=20000)])
@@ -92,7 +95,7 @@ class RevisionForm(FlaskForm):
         }
 
 
-class PaperworkForm(FlaskForm):
+class PaperworkForm(PageForm):
     on = DateField("Date", validators=[InputRequired("Give the date."), in_range])
 
 

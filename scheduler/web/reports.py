@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from sqlalchemy import select
 
 from scheduler.extensions import db
@@ -14,6 +14,7 @@ from scheduler.models import Client, Program
 from scheduler.services import clock, day_sheet, reports
 from scheduler.services.access_log import client_ids_of
 from scheduler.services.errors import DomainError, InvalidField
+from scheduler.web import query_args
 from scheduler.web.access import COORDINATORS, STAFF, log_page_read, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
 
@@ -23,7 +24,8 @@ bp.add_app_template_filter(hours_text, "hours_text")
 # The census covers at most this many days (the service's limit), so the page's range does too.
 MAX_DAYS = reports.MAX_DAYS
 DEFAULT_WEEKS = 4
-FIELD_LABELS = {"from": "From", "to": "To", "program_id": "Program", "program": "Program"}
+# The service names its fields as the API does.
+FIELD_LABELS = {"from": "From", "to": "To", "program_id": "Program"}
 
 
 def _programs() -> list[Program]:
@@ -32,24 +34,11 @@ def _programs() -> list[Program]:
 
 
 def _program_choice(programs: list[Program]) -> int | None:
-    """The program asked for, else the first one; an unknown id is the service's to refuse."""
-    raw = request.args.get("program")
-    if raw in (None, ""):
-        return programs[0].id if programs else None
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidField("program", "choose a program from the list.", "query") from None
-
-
-def _date_arg(name: str, default: date) -> date:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidField(name, "must be a date like 2027-02-01.", "query") from None
+    """The program asked for, else the first one."""
+    chosen = query_args.id_arg("program", Program, "program")
+    if chosen is None and programs:
+        return programs[0].id
+    return chosen
 
 
 def _client_names(program_id: int) -> dict[int, str]:
@@ -118,8 +107,8 @@ def index():
         monday = today - timedelta(days=today.weekday())
         context["first"] = monday - timedelta(weeks=DEFAULT_WEEKS - 1)
         context["last"] = monday + timedelta(days=6)
-        context["first"] = first = _date_arg("from", context["first"])
-        context["last"] = last = _date_arg("to", context["last"])
+        context["first"] = first = query_args.date_arg("from") or context["first"]
+        context["last"] = last = query_args.date_arg("to") or context["last"]
         if context["program_id"] is not None:
             context.update(_report(context["program_id"], first, last, now))
     except DomainError as error:
