@@ -6,8 +6,10 @@ shared server. They run in either lane of `make test`: the database under test i
 private cluster, whatever TEST_DATABASE_URL says.
 """
 
+import dataclasses
 import http.client
 import json
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +23,8 @@ from werkzeug.serving import make_server
 from scheduler import create_app
 from scheduler.extensions import db as _db
 from scheduler.feeds import tokens
-from scheduler.models import AuditEvent, Booking, Session
+from scheduler.jobs import registry, worker
+from scheduler.models import AuditEvent, Booking, JobRun, Session
 from tests import helpers
 from tests.pg_cluster import PrivateCluster, unavailable_reason
 
@@ -258,3 +261,64 @@ def test_bookings_through_a_database_restart(outage_app, server, cluster, now):
     assert db.scalar(select(func.count(AuditEvent.id)).where(
         AuditEvent.entity_type == "booking", AuditEvent.action == "book")) == BOOKINGS, \
         "each booking is audited exactly once"
+
+
+# --- the embedded jobs ---------------------------------------------------------------------
+
+
+def wait_until(condition, what: str, timeout: float = 30.0):
+    """Poll until `condition` is truthy; fail naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+    return value
+
+
+def test_the_embedded_jobs_wait_out_a_database_restart(outage_app, cluster, caplog,
+                                                       monkeypatch):
+    """The jobs in `serve` keep running across a restart, saying so in a line, not a traceback
+    every tick."""
+    # One job firing every second, so the test need not wait for the real schedules
+    # (tests/test_worker.py does the same); the scheduler, job store, lock and runner are the
+    # shipped ones.
+    job = registry.JOBS["extend-horizon"]
+    for name in list(registry.JOBS):
+        monkeypatch.delitem(registry.JOBS, name)
+    monkeypatch.setitem(registry.JOBS, job.name, dataclasses.replace(
+        job, trigger="interval", trigger_args={"seconds": 1}))
+
+    def finished_runs() -> int:
+        with outage_app.app_context():
+            try:
+                return _db.session.scalar(select(func.count(JobRun.id))
+                                          .where(JobRun.outcome == "ok"))
+            finally:
+                _db.session.remove()
+
+    stop = threading.Event()
+    ended: list[str] = []
+    thread = threading.Thread(target=lambda: ended.append(
+        worker.run_embedded(outage_app, stop, poll_seconds=0.2)), name="embedded-jobs-test")
+    thread.start()
+    try:
+        wait_until(lambda: finished_runs() >= 1, "the first job run")
+        caplog.clear()
+        caplog.set_level(logging.DEBUG)
+        cluster.stop("fast")
+        time.sleep(OUTAGE_SECONDS)  # the scheduler ticks three times meanwhile
+        cluster.start()
+        during = list(caplog.records)
+        before = finished_runs()
+        wait_until(lambda: finished_runs() > before, "a job run after the restart")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive() and ended == ["stopped"], "the jobs thread stops when told"
+
+    tracebacks = [r for r in caplog.records if r.exc_info or r.exc_text]
+    assert not tracebacks, f"no traceback for an outage: {tracebacks[0].exc_text}"
+    said = [r.getMessage() for r in during if r.levelno >= logging.WARNING]
+    assert sum("database unavailable" in line for line in said) == 1, said
+    assert len(said) <= 3, f"a line or two for an outage, not one per tick: {said}"

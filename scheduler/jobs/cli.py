@@ -72,6 +72,6 @@ def serve_command(host, port):
         except MailConfigError as error:
             # A laptop often has no mail server: run the jobs, keep messages queued.
             click.echo(f"Jobs run, but messages stay queued: {error}", err=True)
-        threading.Thread(target=job_worker.run_worker, args=(app,),
-                         kwargs={"check_mail": False}, daemon=True, name="embedded-jobs").start()
+        threading.Thread(target=job_worker.run_embedded, args=(app,), daemon=True,
+                         name="embedded-jobs").start()
     app.run(host=host, port=port, use_reloader=False)

@@ -1,12 +1,13 @@
 """Run one job now, through the same path the worker uses, and keep its history."""
 
 import logging
-import traceback
 
 from flask import Flask
 
+from scheduler import outage
 from scheduler.extensions import db
 from scheduler.jobs.registry import JOBS
+from scheduler.log_privacy import error_line
 from scheduler.models import JobRun
 from scheduler.services import clock
 
@@ -34,7 +35,9 @@ def run_job(app: Flask, name: str, trigger: str = "worker") -> JobRun:
             db.session.rollback()
             failed = db.session.get(JobRun, run_id)
             failed.outcome, failed.finished_at = "failed", clock.now()
-            failed.error = "".join(traceback.format_exception_only(error)).strip()[:4000]
+            # Admins read this through the API: the kind of error, never the values a
+            # database error quotes back (a client's email in a unique violation, say).
+            failed.error = error_line(error)[:4000]
             db.session.commit()
             log.exception("job %s failed", name)
             raise
@@ -53,5 +56,8 @@ def run_scheduled(name: str) -> None:
 
     try:
         run_job(worker.current_app_for_jobs(), name, trigger="worker")
-    except Exception:  # noqa: BLE001 - recorded in job_runs; the scheduler must keep going
-        pass
+    except Exception as error:  # noqa: BLE001 - the scheduler must keep going
+        if outage.is_outage(error):
+            # Not even the failure could be recorded; the job runs again at its next time.
+            worker.DATABASE.away(error)
+        # Anything else is recorded in job_runs and logged by run_job.
