@@ -22,14 +22,24 @@ from sqlalchemy import exc as sa_exc
 
 FEED_PATH = re.compile(r"(/feeds/)[^/\s\"'?#]+(\.ics)")
 HIDDEN_TOKEN = r"\1[token hidden]\2"
+# A path's query string, in a request line or a Referer: up to the next space or quote.
+QUERY = re.compile(r"(/[^\s\"'?]*)\?[^\s\"']+")
+HIDDEN_QUERY = r"\1?[query hidden]"
 # SQL is ours (bound parameters, never inlined values) but long; the start says which.
 SQL_SHOWN = 300
 _CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
 _CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
 
 
-def hide_tokens(text: str) -> str:
-    return FEED_PATH.sub(HIDDEN_TOKEN, text) if "/feeds/" in text else text
+def hide_secrets(text: str) -> str:
+    """A feed URL's token and any path's query string replaced by a placeholder."""
+    if "/" not in text:
+        return text
+    if "/feeds/" in text:
+        text = FEED_PATH.sub(HIDDEN_TOKEN, text)
+    if "?" in text:
+        text = QUERY.sub(HIDDEN_QUERY, text)
+    return text
 
 
 def is_database_error(error: BaseException) -> bool:
@@ -69,7 +79,7 @@ def error_line(error: BaseException) -> str:
     """The last line of a traceback for this error, with a database error's values left out."""
     if is_database_error(error):
         return f"{_qualified(type(error))}: {describe(error)}"
-    return hide_tokens("".join(traceback.format_exception_only(error)).strip())
+    return hide_secrets("".join(traceback.format_exception_only(error)).strip())
 
 
 def safe_traceback(error: BaseException) -> str:
@@ -115,7 +125,7 @@ def _in_chain(error: BaseException, test) -> bool:
 
 def _safe_arg(value):
     if isinstance(value, str):
-        return hide_tokens(value)
+        return hide_secrets(value)
     if isinstance(value, BaseException) and is_database_error(value):
         return describe(value)
     return value
@@ -124,7 +134,7 @@ def _safe_arg(value):
 def scrub(record: logging.LogRecord) -> None:
     """Make one record safe to write anywhere; it is changed in place."""
     if isinstance(record.msg, str):
-        record.msg = hide_tokens(record.msg)
+        record.msg = hide_secrets(record.msg)
         if record.msg == "Row %r" and record.name.startswith("sqlalchemy.engine"):
             # SQLAlchemy's debug echo prints each result row: the data itself.
             record.args = ("(row hidden)",)
@@ -133,7 +143,8 @@ def scrub(record: logging.LogRecord) -> None:
     elif isinstance(record.args, MutableMapping):
         # In place: gunicorn's access-log atoms are a dict subclass with its own lookups.
         for key, value in list(record.args.items()):
-            safe = _safe_arg(value)
+            # gunicorn's %(q)s atom is the bare query string.
+            safe = "[query hidden]" if key == "q" and value else _safe_arg(value)
             if safe is not value:
                 record.args[key] = safe
     if record.exc_info and record.exc_info[1] is not None:

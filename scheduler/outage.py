@@ -11,6 +11,7 @@ import threading
 import time
 
 import psycopg
+from flask import Flask
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session as DbSession
 
@@ -108,4 +109,14 @@ class OutageNotice:
 
 
 log = logging.getLogger(__name__)
-REQUESTS = OutageNotice(log, "requests answer 503 with Retry-After")
+_notices_lock = threading.Lock()
+
+
+def notice(app: Flask, what: str) -> OutageNotice:
+    """The app's notice for one of its parts (requests, jobs): one per app, as each app has
+    its own database."""
+    with _notices_lock:
+        notices = app.extensions.setdefault("database_outage", {})
+        if what not in notices:
+            notices[what] = OutageNotice(log, what)
+        return notices[what]

@@ -54,10 +54,11 @@ def run_scheduled(name: str) -> None:
     """APScheduler's entry point (a module-level function, so its job store can name it)."""
     from scheduler.jobs import worker
 
+    app = worker.current_app_for_jobs()
     try:
-        run_job(worker.current_app_for_jobs(), name, trigger="worker")
+        run_job(app, name, trigger="worker")
     except Exception as error:  # noqa: BLE001 - the scheduler must keep going
         if outage.is_outage(error):
             # Not even the failure could be recorded; the job runs again at its next time.
-            worker.DATABASE.away(error)
+            worker.database_notice(app).away(error)
         # Anything else is recorded in job_runs and logged by run_job.

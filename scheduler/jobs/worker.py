@@ -31,8 +31,6 @@ LOCK_KEY = 7_245_318_806_241_907_001
 JOBSTORE_TABLE = "apscheduler_jobs"
 # How often the scheduler looks again while the database is away.
 OUTAGE_RETRY_SECONDS = 10
-# One line when the database goes away and one when it is back, from every part of the jobs.
-DATABASE = outage.OutageNotice(log, "the jobs wait for it")
 _app: Flask | None = None
 
 
@@ -40,6 +38,12 @@ def current_app_for_jobs() -> Flask:
     if _app is None:
         raise RuntimeError("The job worker has not started.")
     return _app
+
+
+def database_notice(app: Flask) -> outage.OutageNotice:
+    """One line when the database goes away and one when it is back, from every part of the
+    jobs (lock, job store, runs)."""
+    return outage.notice(app, "the jobs wait for it")
 
 
 def check_configuration(app: Flask) -> None:
@@ -98,15 +102,19 @@ class PatientJobStore(SQLAlchemyJobStore):
     good, leaving a worker that holds the lock and runs nothing.
     """
 
+    def __init__(self, *args, notice: outage.OutageNotice, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.notice = notice
+
     def get_due_jobs(self, now):
         try:
             jobs = super().get_due_jobs(now)
         except Exception as error:
             if not outage.is_outage(error):
                 raise
-            DATABASE.away(error)
+            self.notice.away(error)
             return []
-        DATABASE.back()
+        self.notice.back()
         return jobs
 
     def get_next_run_time(self):
@@ -115,7 +123,7 @@ class PatientJobStore(SQLAlchemyJobStore):
         except Exception as error:
             if not outage.is_outage(error):
                 raise
-            DATABASE.away(error)
+            self.notice.away(error)
             return datetime.now(timezone.utc) + timedelta(seconds=OUTAGE_RETRY_SECONDS)
 
     def update_job(self, job):
@@ -126,7 +134,7 @@ class PatientJobStore(SQLAlchemyJobStore):
                 raise
             # The job keeps its old next run time, so it runs once more (coalesced) when the
             # database is back: every job is safe to run twice.
-            DATABASE.away(error)
+            self.notice.away(error)
 
     def shutdown(self):
         # APScheduler's disposes the engine, which is the app's: connections that requests
@@ -152,7 +160,8 @@ def make_scheduler(app: Flask) -> BackgroundScheduler:
     with app.app_context():
         engine = db.engine
     scheduler = BackgroundScheduler(
-        jobstores={"default": PatientJobStore(engine=engine, tablename=JOBSTORE_TABLE)},
+        jobstores={"default": PatientJobStore(engine=engine, tablename=JOBSTORE_TABLE,
+                                              notice=database_notice(app))},
         # One at a time: jobs write to the same tables, and SQLite has one writer anyway.
         executors={"default": ThreadPoolExecutor(1)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 15 * 60},
@@ -183,7 +192,7 @@ def run_worker(app: Flask, stop: threading.Event | None = None, poll_seconds: fl
         leader = Leadership(db.engine)
     try:
         while True:
-            if not _wait_for_lock(leader, stop, poll_seconds):
+            if not _wait_for_lock(leader, stop, poll_seconds, database_notice(app)):
                 return "stopped"
             log.info("this worker is active")
             try:
@@ -191,7 +200,7 @@ def run_worker(app: Flask, stop: threading.Event | None = None, poll_seconds: fl
             except Exception as error:
                 if not (rejoin and outage.is_outage(error)):
                     raise
-                DATABASE.away(error)
+                database_notice(app).away(error)
                 why = "lock-lost"
             if why == "stopped":
                 return why
@@ -214,19 +223,20 @@ def run_embedded(app: Flask, stop: threading.Event | None = None,
     return run_worker(app, stop, poll_seconds=poll_seconds, check_mail=False, rejoin=True)
 
 
-def _wait_for_lock(leader: Leadership, stop: threading.Event, poll_seconds: float) -> bool:
+def _wait_for_lock(leader: Leadership, stop: threading.Event, poll_seconds: float,
+                   notice: outage.OutageNotice) -> bool:
     """True once this worker holds the lock; False when told to stop first."""
     while True:
         try:
             if leader.try_take():
-                DATABASE.back()
+                notice.back()
                 return True
             log.info("another worker is active; waiting")
         except Exception as error:
             if not outage.is_outage(error):
                 raise
             leader.release()  # its connection is gone; the next try opens another
-            DATABASE.away(error)
+            notice.away(error)
         if stop.wait(poll_seconds):
             return False
 

@@ -49,7 +49,7 @@ def install(app: Flask) -> None:
         if not outage.is_outage(error):
             raise error
         outage.discard(db.session)
-        outage.REQUESTS.away(error)
+        outage.notice(current_app, "requests answer 503 with Retry-After").away(error)
         retry = {"Retry-After": str(current_app.config["DATABASE_RETRY_AFTER"])}
         if request.path.startswith("/api/"):
             return error_body(503, outage.MESSAGE), 503, retry
