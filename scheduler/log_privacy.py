@@ -141,12 +141,17 @@ def scrub(record: logging.LogRecord) -> None:
     if isinstance(record.args, tuple):
         record.args = tuple(_safe_arg(value) for value in record.args)
     elif isinstance(record.args, MutableMapping):
-        # In place: gunicorn's access-log atoms are a dict subclass with its own lookups.
-        for key, value in list(record.args.items()):
-            # gunicorn's %(q)s atom is the bare query string.
-            safe = "[query hidden]" if key == "q" and value else _safe_arg(value)
-            if safe is not value:
-                record.args[key] = safe
+        # gunicorn's access-log atoms: %(q)s is the bare query string.
+        atoms = "r" in record.args and "q" in record.args
+        safe = {key: "[query hidden]" if atoms and key == "q" and value else _safe_arg(value)
+                for key, value in record.args.items()}
+        if type(record.args) is dict:
+            record.args = safe  # a copy: the caller's own dict stays as it was
+        else:
+            # gunicorn's atoms are a dict subclass with lookups of its own: kept, changed.
+            for key, value in safe.items():
+                if value is not record.args[key]:
+                    record.args[key] = value
     if record.exc_info and record.exc_info[1] is not None:
         error = record.exc_info[1]
         if _in_chain(error, is_database_error):

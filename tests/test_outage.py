@@ -10,18 +10,22 @@ import dataclasses
 import http.client
 import json
 import logging
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from itertools import count
+from pathlib import Path
 from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 from werkzeug.serving import make_server
 
@@ -543,3 +547,51 @@ def test_only_an_unreachable_or_busy_database_counts_as_an_outage(outage_app, cl
     outage_app.add_url_rule("/broken-query", "broken_query", run("SELECT * FROM no_such_table"))
     answer = outage_app.test_client().get("/broken-query")
     assert answer.status_code == 500 and "Retry-After" not in answer.headers
+
+
+def test_the_engine_hides_parameters(app, db):
+    """On the lane's database too (SQLite's engine options are rewritten at start-up)."""
+    assert db.get_bind().hide_parameters
+    error = raised(lambda: db.execute(text("SELECT * FROM no_such_table WHERE name = :name"),
+                                      {"name": SECRET_NAME}))
+    db.rollback()
+    assert SECRET_NAME not in str(error) and "hidden" in str(error)
+
+
+def test_gunicorns_access_log_shows_no_feed_token_or_query(app, db, make, database_url,
+                                                          now, tmp_path):
+    """The production server's access log, for real: a feed poll and a search by name."""
+    person = make.client(name=SECRET_NAME)
+    feed_token = tokens.issue(db, helpers.ACTOR, "client", person.id, now)
+    db.commit()
+    port = free_port()
+    log_path = tmp_path / "access.log"
+    env = {**os.environ, "SCHEDULER_CONFIG": "testing", "TEST_DATABASE_URL": database_url}
+    root = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+         "--access-logfile", str(log_path), "wsgi:app"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: server.poll() is not None or _answers(port), "gunicorn to serve")
+        assert server.poll() is None, server.stderr.read().decode(errors="replace")
+        target = ("127.0.0.1", port)
+        assert call(target, "GET", f"/feeds/{feed_token}.ics").status == 200
+        assert call(target, "GET", "/login?" + urlencode({"next": f"/clients?q={SECRET_NAME}"}),
+                    ).status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server.stderr.close()
+    logged = log_path.read_text()
+    assert "/feeds/[token hidden].ics" in logged and "/login?[query hidden]" in logged, logged
+    for secret in (feed_token, SECRET_NAME, quote(SECRET_NAME), quote_plus(SECRET_NAME)):
+        assert secret not in logged
+
+
+def _answers(port: int) -> bool:
+    try:
+        call(("127.0.0.1", port), "GET", "/healthz")
+        return True
+    except OSError:
+        return False
