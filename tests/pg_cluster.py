@@ -61,7 +61,10 @@ class PrivateCluster:
     def __init__(self):
         self.bindir = find_bindir()
         self.port = free_port()
-        self.root = tempfile.mkdtemp(prefix="outage-pg-")
+        # As root the server runs as 'postgres', which must reach the folder: /tmp is
+        # world-traversable where a custom TMPDIR (under /root, say) may not be.
+        parent = "/tmp" if os.geteuid() == 0 and os.path.isdir("/tmp") else None
+        self.root = tempfile.mkdtemp(prefix="outage-pg-", dir=parent)
         self.data = os.path.join(self.root, "data")
         self.log = os.path.join(self.root, "server.log")
         self._as_postgres: list[str] = []
