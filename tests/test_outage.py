@@ -24,6 +24,7 @@ from itertools import count
 from pathlib import Path
 from urllib.parse import quote, quote_plus, urlencode
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -85,8 +86,6 @@ def outage_app(cluster, now):
 
 
 def cluster_is_up(cluster) -> bool:
-    import psycopg
-
     try:
         psycopg.connect(f"host=127.0.0.1 port={cluster.port} user=postgres dbname=postgres",
                         connect_timeout=2).close()
@@ -305,6 +304,29 @@ def test_bookings_through_a_database_restart(outage_app, server, cluster, now):
     assert db.scalar(select(func.count(AuditEvent.id)).where(
         AuditEvent.entity_type == "booking", AuditEvent.action == "book")) == BOOKINGS, \
         "each booking is audited exactly once"
+
+
+def test_feed_polls_leave_no_connection_behind(outage_app, server, cluster, now):
+    """werkzeug's server (`make run`) starts a thread per request: each poll's lookup
+    connection must close with its thread, or the server runs out of connections."""
+    db = _db.session
+    person = helpers.Factory(db).client()
+    feed_token = tokens.issue(db, helpers.ACTOR, "client", person.id, now)
+    db.commit()
+    database = db.get_bind().url.database
+    db.rollback()
+
+    def connections() -> int:
+        with psycopg.connect(f"host=127.0.0.1 port={cluster.port} user=postgres "
+                             "dbname=postgres") as conn:
+            return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                                (database,)).fetchone()[0]
+
+    assert call(server, "GET", f"/feeds/{feed_token}.ics").status == 200
+    before = connections()
+    for _ in range(30):
+        assert call(server, "GET", f"/feeds/{feed_token}.ics").status == 200
+    assert connections() <= before + 1, "one open connection per finished request thread"
 
 
 # --- the embedded jobs ---------------------------------------------------------------------
