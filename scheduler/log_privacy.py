@@ -173,7 +173,11 @@ def install() -> None:
 
     def make_record(*args, **kwargs):
         record = previous(*args, **kwargs)
-        scrub(record)
+        try:
+            scrub(record)
+        except Exception:  # noqa: BLE001 - logging must go on, but not with unchecked data
+            record.msg = "(a log record was withheld: it could not be checked for private data)"
+            record.args, record.exc_info, record.exc_text = (), None, None
         return record
 
     logging.setLogRecordFactory(make_record)

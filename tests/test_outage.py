@@ -486,17 +486,20 @@ def test_logs_carry_no_names_plans_reasons_tokens_or_passwords(outage_app, serve
     finally:
         cluster.start()
 
-    # A job that fails on a unique violation: PostgreSQL's DETAIL quotes the email.
+    # A job that fails on a unique violation: PostgreSQL's DETAIL quotes the email. Run by
+    # the scheduler's path and from the command line (whose output cron mails on).
     def duplicate_login(app, session, at):
         session.add(User(email=SECRET_EMAIL, role="admin"))
         session.flush()
         return {}
 
-    monkeypatch.setitem(registry.JOBS, "duplicate-login", registry.Job(
-        "duplicate-login", "fails on purpose", duplicate_login, "interval", {"hours": 1}))
+    monkeypatch.setitem(registry.JOBS, "extend-horizon", dataclasses.replace(
+        registry.JOBS["extend-horizon"], run=duplicate_login))
     with pytest.raises(IntegrityError):
-        runner.run_job(outage_app, "duplicate-login", trigger="cli")
-    failed = db.scalar(select(JobRun).where(JobRun.job == "duplicate-login"))
+        runner.run_job(outage_app, "extend-horizon", trigger="worker")
+    failed = db.scalar(select(JobRun).where(JobRun.trigger == "worker"))
+    command = outage_app.test_cli_runner().invoke(args=["jobs", "run", "extend-horizon"])
+    assert command.exit_code != 0 and "UniqueViolation" in command.output, command.output
 
     assert answers["login page"].status == 401 and answers["login api"].status == 401
     assert answers["feed"].status == 200 and answers["search"].status == 200
@@ -510,6 +513,7 @@ def test_logs_carry_no_names_plans_reasons_tokens_or_passwords(outage_app, serve
         for form in {secret, quote(secret), quote_plus(secret)}:
             assert form not in logged, f"{form!r} reached the logs"
             assert form not in failed.error, f"{form!r} reached job_runs.error"
+            assert form not in command.output, f"{form!r} reached the command's output"
 
 
 # --- telling an outage from a bug ----------------------------------------------------------

@@ -11,6 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 from scheduler.jobs import worker as job_worker
 from scheduler.jobs.registry import JOBS
 from scheduler.jobs.runner import run_job
+from scheduler.log_privacy import error_line, is_database_error
 from scheduler.services.mail import MailConfigError
 
 jobs_cli = AppGroup("jobs", help="List the background jobs, or run one now.")
@@ -36,7 +37,9 @@ def run_one(name):
     except MailConfigError as error:
         raise click.ClickException(str(error)) from None
     except Exception as error:  # noqa: BLE001 - recorded in job_runs; say it plainly here
-        raise click.ClickException(f"{name} failed: {error}") from None
+        # Cron mails and captures this: a database error without the values it quotes.
+        detail = error_line(error) if is_database_error(error) else error
+        raise click.ClickException(f"{name} failed: {detail}") from None
     click.echo(f"{name}: {run.outcome} {run.counts}")
 
 
