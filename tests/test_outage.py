@@ -342,18 +342,19 @@ def wait_until(condition, what: str, timeout: float = 30.0):
     return value
 
 
-def test_the_embedded_jobs_wait_out_a_database_restart(outage_app, cluster, caplog,
-                                                       monkeypatch):
+def test_the_embedded_jobs_wait_out_a_database_restart(outage_app, cluster, caplog, request):
     """The jobs in `serve` keep running across a restart, saying so in a line, not a traceback
     every tick."""
     # One job firing every second, so the test need not wait for the real schedules
     # (tests/test_worker.py does the same); the scheduler, job store, lock and runner are the
     # shipped ones.
-    job = registry.JOBS["extend-horizon"]
-    for name in list(registry.JOBS):
-        monkeypatch.delitem(registry.JOBS, name)
-    monkeypatch.setitem(registry.JOBS, job.name, dataclasses.replace(
-        job, trigger="interval", trigger_args={"seconds": 1}))
+    shipped = dict(registry.JOBS)
+    job = shipped["extend-horizon"]
+    registry.JOBS.clear()
+    registry.JOBS[job.name] = dataclasses.replace(job, trigger="interval",
+                                                  trigger_args={"seconds": 1})
+    # Put back in order: `jobs list` shows them as registered.
+    request.addfinalizer(lambda: (registry.JOBS.clear(), registry.JOBS.update(shipped)))
 
     def finished_runs() -> int:
         with outage_app.app_context():
