@@ -30,7 +30,11 @@ def normalize_database_url(url: str | None) -> str | None:
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = normalize_database_url(os.environ.get("DATABASE_URL"))
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # hide_parameters: an error or echoed statement must not write names, plans or reasons
+    # into the logs (42 CFR Part 2); scheduler/log_privacy.py covers the rest.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
+    # While the database is away requests answer 503 with this Retry-After, in seconds.
+    DATABASE_RETRY_AFTER = _env_int("DATABASE_RETRY_AFTER", 5)
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # Recurring series are materialised this far ahead; the nightly job keeps it rolling.

@@ -7,6 +7,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, ProductionConfig, check_public_name
+from scheduler import log_privacy
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -26,6 +27,8 @@ def create_app(test_config: dict | None = None) -> Flask:
             f"SCHEDULER_CONFIG={config_name!r} is not one of {', '.join(CONFIGS)}."
         )
     app.config.from_object(CONFIGS[config_name])
+    # Before anything logs: no record may carry a feed token or a database error's values.
+    log_privacy.install()
     if test_config:
         app.config.update(test_config)
 

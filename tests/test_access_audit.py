@@ -203,11 +203,13 @@ def test_a_read_that_cannot_be_logged_is_not_served(client, auth, coordinator, s
     """Fail closed: 503 with no record in the body, through the API and on the page."""
     response = client.get(f"{API}/clients/{setup.avery.id}", headers=auth.for_user(coordinator))
     assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0, "the caller learns when to try again"
     assert "access log" in response.json["message"]
     assert "Avery" not in response.get_data(as_text=True)
     sign_in(client, coordinator)
     page = client.get(f"/clients/{setup.avery.id}")
     assert page.status_code == 503
+    assert int(page.headers["Retry-After"]) > 0
     assert "Avery" not in page.get_data(as_text=True)
     assert "access log" in page.get_data(as_text=True)
 

@@ -111,13 +111,17 @@ class _LookupConnections:
 
     A poll is mostly this one SELECT; a pool checkout, its pre-ping round trip and the
     Connection wrapper cost three times the query. The connections come from the engine's
-    pool (so its connect hooks ran) and are detached from it; engine.dispose() closes them.
+    pool (so its connect hooks ran) and are detached from it; engine.dispose() closes them,
+    and a thread's is closed once the thread has ended (a server that starts a thread per
+    request, as werkzeug's does, would otherwise leave one open per poll).
     """
 
     def __init__(self, engine: Engine):
         self._engine = weakref.ref(engine)
         self._local = threading.local()
         self._open: list = []
+        # Whose each connection is (by id), so that those of ended threads can be closed.
+        self._owners: dict[int, threading.Thread] = {}
         self._lock = threading.Lock()
         self._pid = os.getpid()
         event.listen(engine, "engine_disposed", self._close_all)
@@ -146,6 +150,7 @@ class _LookupConnections:
         if os.getpid() != self._pid:
             # A forked child must not use, nor close, the socket its parent still holds.
             self._local, self._open, self._pid = threading.local(), [], os.getpid()
+            self._owners = {}
         connection = getattr(self._local, "connection", None)
         if connection is None:
             proxied = self._engine().raw_connection()
@@ -155,7 +160,14 @@ class _LookupConnections:
                 connection.autocommit = True
             self._local.connection = connection
             with self._lock:
+                ended = [c for c in self._open if not self._owners[id(c)].is_alive()]
+                for old in ended:
+                    self._open.remove(old)
+                    del self._owners[id(old)]
                 self._open.append(connection)
+                self._owners[id(connection)] = threading.current_thread()
+            for old in ended:
+                _close_quietly(old)
         return connection
 
     def _discard(self, connection) -> None:
@@ -163,20 +175,22 @@ class _LookupConnections:
         with self._lock:
             if connection in self._open:
                 self._open.remove(connection)
-        try:
-            connection.close()
-        except Exception:  # noqa: BLE001 - it is already broken; closing is a courtesy
-            pass
+                del self._owners[id(connection)]
+        _close_quietly(connection)
 
     def _close_all(self, engine: Engine | None) -> None:
         with self._lock:
-            found, self._open = self._open, []
+            found, self._open, self._owners = self._open, [], {}
         self._local = threading.local()
         for connection in found:
-            try:
-                connection.close()
-            except Exception:  # noqa: BLE001 - closing at shutdown must not raise
-                pass
+            _close_quietly(connection)
+
+
+def _close_quietly(connection) -> None:
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001 - broken or shutting down: closing is a courtesy
+        pass
 
 
 _LOOKUPS: "weakref.WeakKeyDictionary[Engine, _LookupConnections]" = weakref.WeakKeyDictionary()

@@ -12,6 +12,7 @@ from flask.cli import AppGroup, with_appcontext
 from scheduler.jobs import worker as job_worker
 from scheduler.jobs.registry import JOBS
 from scheduler.jobs.runner import run_job, say_mail_trouble
+from scheduler.log_privacy import error_line, is_database_error
 from scheduler.services.mail import MailConfigError
 
 jobs_cli = AppGroup("jobs", help="List the background jobs, or run one now.")
@@ -37,7 +38,9 @@ def run_one(name):
     except MailConfigError as error:
         raise click.ClickException(str(error)) from None
     except Exception as error:  # noqa: BLE001 - recorded in job_runs; say it plainly here
-        raise click.ClickException(f"{name} failed: {error}") from None
+        # Cron mails and captures this: a database error without the values it quotes.
+        detail = error_line(error) if is_database_error(error) else error
+        raise click.ClickException(f"{name} failed: {detail}") from None
     click.echo(f"{name}: {run.outcome} {run.counts}")
 
 
@@ -75,8 +78,8 @@ def serve_command(host, port):
         except MailConfigError as error:
             # A laptop often has no mail server: run the jobs, keep messages queued.
             say_mail_trouble(error)
-        threading.Thread(target=job_worker.run_worker, args=(app,),
-                         kwargs={"check_mail": False}, daemon=True, name="embedded-jobs").start()
+        threading.Thread(target=job_worker.run_embedded, args=(app,), daemon=True,
+                         name="embedded-jobs").start()
     # Not app.run(): under the flask command it returns at once without serving (Flask guards
     # against a second server in `flask run`), which is how `make run` once exited 0. Nor
     # Werkzeug's development server, whose request log would print every feed URL, and a feed

@@ -1,12 +1,13 @@
 """Run one job now, through the same path the worker uses, and keep its history."""
 
 import logging
-import traceback
 
 from flask import Flask
 
+from scheduler import outage
 from scheduler.extensions import db
 from scheduler.jobs.registry import JOBS
+from scheduler.log_privacy import error_line
 from scheduler.models import JobRun
 from scheduler.services import clock
 from scheduler.services.mail import MailConfigError
@@ -38,7 +39,9 @@ def run_job(app: Flask, name: str, trigger: str = "worker") -> JobRun:
             db.session.rollback()
             failed = db.session.get(JobRun, run_id)
             failed.outcome, failed.finished_at = "failed", clock.now()
-            failed.error = "".join(traceback.format_exception_only(error)).strip()[:4000]
+            # Admins read this through the API: the kind of error, never the values a
+            # database error quotes back (a client's email in a unique violation, say).
+            failed.error = error_line(error)[:4000]
             db.session.commit()
             if not isinstance(error, MailConfigError):
                 log.exception("job %s failed", name)
@@ -57,13 +60,18 @@ def run_scheduled(name: str) -> None:
     from scheduler.jobs import worker
 
     global _mail_trouble
+    app = worker.current_app_for_jobs()
     try:
-        run = run_job(worker.current_app_for_jobs(), name, trigger="worker")
+        run = run_job(app, name, trigger="worker")
     except MailConfigError as error:
         # Recorded in job_runs; the messages stay pending and go once mail works.
         say_mail_trouble(error)
         return
-    except Exception:  # noqa: BLE001 - recorded in job_runs; the scheduler must keep going
+    except Exception as error:  # noqa: BLE001 - the scheduler must keep going
+        if outage.is_outage(error):
+            # Not even the failure could be recorded; the job runs again at its next time.
+            worker.database_notice(app).away(error)
+        # Anything else is recorded in job_runs and logged by run_job.
         return
     if _mail_trouble is not None and (run.counts or {}).get("sent"):
         _mail_trouble = None

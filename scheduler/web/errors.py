@@ -6,11 +6,13 @@ flask-smorest answers every HTTP error in JSON, and the API's handlers answer re
 gets HTML instead, whatever the status: 4xx, an uncaught exception's 500, or any other.
 """
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable, default_exceptions
 
-from scheduler.extensions import api, db
+from scheduler import outage
+from scheduler.api.errors import error_body
+from scheduler.extensions import api, db, login_manager
 from scheduler.services.access_log import AccessLogUnavailable
 from scheduler.services.errors import DomainError, NotFound
 from scheduler.web.query_args import BadQuery
@@ -59,12 +61,36 @@ def install(app: Flask) -> None:
     @app.errorhandler(AccessLogUnavailable)
     def access_log_down(error: AccessLogUnavailable):
         # Fail closed: a read that cannot be logged is not served, on pages as in the API.
-        db.session.rollback()
+        outage.discard(db.session)
+        retry = {"Retry-After": str(current_app.config["DATABASE_RETRY_AFTER"])}
         if _is_page():
-            return render_template("errors/503.html", error=error), error.status
+            return render_template("errors/503.html", error=error), error.status, retry
         unavailable = ServiceUnavailable()
-        unavailable.data = {"message": error.message}  # how flask-smorest's abort passes it
+        # How flask-smorest's abort passes them.
+        unavailable.data = {"message": error.message, "headers": retry}
         return api.handle_http_exception(unavailable)
+
+    def database_unavailable(error: Exception):
+        """503 with Retry-After while the database is away; any other database error is a
+        bug, raised on to the 500 handling as if this handler did not exist."""
+        if not outage.is_outage(error):
+            raise error
+        outage.discard(db.session)
+        outage.notice(current_app, "requests answer 503 with Retry-After").away(error)
+        retry = {"Retry-After": str(current_app.config["DATABASE_RETRY_AFTER"])}
+        if request.path.startswith("/api/"):
+            return error_body(503, outage.MESSAGE), 503, retry
+        if not _is_page():
+            return Response(outage.MESSAGE + "\n", status=503, mimetype="text/plain",
+                            headers=retry)
+        if "_login_user" not in g:
+            # The page's header shows who is signed in; loading them needs the database, so
+            # this page is drawn signed out rather than failing again.
+            g._login_user = login_manager.anonymous_user()
+        return render_template("errors/database_unavailable.html"), 503, retry
+
+    for error_type in outage.ERROR_TYPES:
+        app.register_error_handler(error_type, database_unavailable)
 
 
 def _html_on_pages(app: Flask, kind: type[Exception]) -> None:
