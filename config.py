@@ -78,6 +78,11 @@ class Config:
     LOGIN_LOCK_MINUTES = _env_int("LOGIN_LOCK_MINUTES", 15)
     LOGIN_LOCK_MAX_MINUTES = _env_int("LOGIN_LOCK_MAX_MINUTES", 24 * 60)
 
+    # Largest request body in bytes; a bigger one is refused with 413 before it is read, so
+    # an anonymous caller cannot make a worker hold a huge body. Forms and JSON of a clinic
+    # are a few kilobytes.
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+
     # What clients see instead of the program's nature (42 CFR Part 2): the client pages'
     # titles and header, the web app manifest, emails and the client feed's name.
     PUBLIC_NAME = os.environ.get("PUBLIC_NAME") or "Appointments"

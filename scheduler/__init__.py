@@ -7,6 +7,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, ProductionConfig
+from scheduler.request_body import BoundedRequest
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -18,6 +19,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=os.path.join(root, "templates"),
     )
+    app.request_class = BoundedRequest
     config_name = (test_config or {}).get("CONFIG_NAME") or os.environ.get(
         "SCHEDULER_CONFIG", "development"
     )
