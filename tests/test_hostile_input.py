@@ -5,6 +5,7 @@ since PostgreSQL refuses some values (NUL, ids past 32 bits) that SQLite stores 
 """
 
 import io
+import re
 
 import pytest
 
@@ -118,3 +119,94 @@ def test_the_limit_is_a_setting(database_url):
                                       json={"email": "x" * 2000, "password": "y"})
     assert response.status_code == 413
     assert "1000 bytes" in response.json["message"]
+
+
+# --- JSON nesting and numbers -----------------------------------------------------------------
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def assert_bad_json(response, words: str):
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    assert response.json["code"] == 400
+    assert words in response.json["message"]
+    assert words in response.json["errors"]["json"][0]
+
+
+@pytest.mark.parametrize("body", [
+    '{"email": ' + nested(1000) + ', "password": "x"}',
+    nested(1000),
+    nested(400_000),  # as deep as 1 MB allows
+    '{"a":' * 1000 + "1" + "}" * 1000,
+])
+def test_a_deeply_nested_body_is_refused_with_400(client, body):
+    """1,000 levels used to raise RecursionError (500) on the anonymous token endpoint."""
+    response = client.post(f"{API}/auth/token", data=body, content_type="application/json")
+    assert_bad_json(response, "nested at most 32 levels")
+
+
+def test_nesting_up_to_the_limit_reaches_the_schema(client):
+    """32 levels are read, and the schema says what is wrong with them; 33 are not read."""
+    at_limit = '{"email": ' + nested(31) + ', "password": "x"}'
+    response = client.post(f"{API}/auth/token", data=at_limit, content_type="application/json")
+    assert response.status_code == 422
+    assert "email" in response.json["errors"]["json"]
+
+    past_limit = '{"email": ' + nested(32) + ', "password": "x"}'
+    response = client.post(f"{API}/auth/token", data=past_limit, content_type="application/json")
+    assert_bad_json(response, "nested at most 32 levels")
+
+
+def test_brackets_inside_text_are_not_nesting(client, make):
+    """A password of brackets and quotes is text: it signs in."""
+    password = '[{"[\\' * 30 + "]]]"
+    user = make.user("coordinator", password=password)
+    response = client.post(f"{API}/auth/token", json={"email": user.email, "password": password})
+    assert response.status_code == 200, response.json
+
+
+@pytest.mark.parametrize("number", ["9" * 5000, "-" + "9" * 5000, "1." + "9" * 5000,
+                                    "9" * 51, "1e" + "9" * 60])
+def test_a_number_with_too_many_digits_is_refused_with_400(client, number):
+    """A 5,000-digit password raised ValueError past Python's int-digit limit (500)."""
+    response = client.post(f"{API}/auth/token", data='{"email": "a@clinic.test", "password": '
+                           + number + "}", content_type="application/json")
+    assert_bad_json(response, "at most 50 digits")
+
+
+def test_a_long_but_sane_number_still_reaches_the_schema(client, auth):
+    """20 digits are read; the id's range check names the field as before."""
+    response = client.post(f"{API}/clients", json={
+        "name": "Sam", "program_id": 10**20, "admitted_on": "2027-02-01"},
+        headers=auth("coordinator"))
+    assert response.status_code == 422
+    assert "program_id" in response.json["errors"]["json"]
+
+
+def _with_json_body(app) -> list[tuple[str, str]]:
+    """(method, path) of every API operation that reads a JSON body, ids set to 1."""
+    document = app.test_client().get(f"{API}/openapi.json").json
+    operations = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operations.append((method, re.sub(r"\{[^}]+\}", "1", path)))
+    return operations
+
+
+def test_every_json_body_of_the_api_has_the_limits(app, client, auth):
+    """Not only the token endpoint: every operation with a body answers 400, never a 500."""
+    callers = [auth("admin"), auth("client")]
+    operations = _with_json_body(app)
+    assert len(operations) > 20
+    for method, path in operations:
+        for body in (nested(1000), '{"x": ' + "7" * 5000 + "}"):
+            for headers in callers:  # a client-only operation refuses admins first
+                response = client.open(path, method=method, data=body, headers=headers,
+                                       content_type="application/json")
+                if response.status_code != 403:
+                    break
+            assert response.status_code == 400, (method, path, response.json)
+            assert response.json["errors"]["json"], (method, path)

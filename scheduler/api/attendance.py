@@ -3,13 +3,13 @@
 from flask import current_app
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from scheduler import rate_limits
 from scheduler.api.access import STAFF_READ, current_actor, log_read, roles_required
 from scheduler.api.common import ApiSchema, Id, Instant
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Attendance, Session
 from scheduler.models.attendance import ATTENDANCE_STATUSES, REASON_CODES

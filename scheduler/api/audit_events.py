@@ -3,12 +3,12 @@
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from scheduler.api.access import current_actor, roles_required
 from scheduler.api.common import (EARLIEST_INSTANT, LATEST_INSTANT, PageArgs, QueryId,
                                   list_schema, offset_limit, page_of)
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.services import access_log, audit
 

@@ -3,12 +3,13 @@
 from flask import current_app
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields
 
 from scheduler import rate_limits
 from scheduler.api.access import require_login
 from scheduler.api.common import ApiSchema
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.services import accounts, clock
 

@@ -3,7 +3,7 @@
 from flask import jsonify
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 
@@ -19,6 +19,7 @@ from scheduler.api.common import (
 )
 from scheduler.api.clients import ClientOut
 from scheduler.api.errors import ClashOut
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Booking, Enrollment, Session, SessionSeries
 from scheduler.models.bookings import BOOKING_STATUSES

@@ -1,7 +1,6 @@
 """Clients: the people in treatment. A client reads only their own record."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
@@ -18,6 +17,7 @@ from scheduler.api.common import (
     page_of,
     patch_schema,
 )
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Client
 from scheduler.models.clients import CLIENT_STATUSES

@@ -1,13 +1,13 @@
 """Job history for admins; alerts for the staff who act on them; clients' message choices."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from scheduler.api.access import (STAFF_READ, current_actor, log_read, own_client_or_writer,
                                   roles_required)
 from scheduler.api.common import ApiSchema, PageArgs, list_schema, offset_limit, page_of
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.jobs.registry import JOBS
 from scheduler.models import Alert, JobRun

@@ -7,12 +7,13 @@ version and never rewrites the old one.
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
 from scheduler.api.access import STAFF_READ, client_or_staff, current_actor, log_read, \
     require_login, roles_required
 from scheduler.api.common import ApiSchema, CalendarDate, Count, Hours, Id, RequiredText
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Assessment, TreatmentPlan
 from scheduler.models.plans import RECOMMENDED_LEVELS

@@ -2,7 +2,7 @@
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
@@ -18,6 +18,7 @@ from scheduler.api.common import (
     offset_limit,
     page_of,
 )
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Booking, Session
 from scheduler.models.series import SESSION_KINDS
