@@ -6,10 +6,13 @@ since PostgreSQL refuses some values (NUL, ids past 32 bits) that SQLite stores 
 
 import io
 import re
+from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from scheduler import create_app
+from scheduler.models import Session
 from tests.helpers import sign_in
 
 API = "/api/v1"
@@ -210,3 +213,131 @@ def test_every_json_body_of_the_api_has_the_limits(app, client, auth):
                     break
             assert response.status_code == 400, (method, path, response.json)
             assert response.json["errors"]["json"], (method, path)
+
+
+# --- NUL and control characters ----------------------------------------------------------------
+
+
+def _query_parameters(app) -> list[tuple[str, str]]:
+    """(path, name) of every query parameter of every GET operation, ids in paths set to 1."""
+    document = app.test_client().get(f"{API}/openapi.json").json
+    return [(re.sub(r"\{[^}]+\}", "1", path), parameter["name"])
+            for path, item in document["paths"].items()
+            for parameter in item.get("get", {}).get("parameters", [])
+            if parameter["in"] == "query"]
+
+
+@pytest.mark.parametrize("value", ["\x00", "read\x00", "a\x01b", "line\nbreak", "\x1b[31m", "\x85"])
+def test_no_query_value_of_the_api_takes_control_characters(app, client, auth, value):
+    """GET /api/v1/audit-events?action=%00 crashed on PostgreSQL; every query value is checked."""
+    callers = [auth("admin"), auth("client")]
+    parameters = _query_parameters(app)
+    assert ("/api/v1/audit-events", "action") in parameters
+    for path, name in parameters:
+        for headers in callers:
+            response = client.get(path, query_string={name: value}, headers=headers)
+            if response.status_code != 403:
+                break
+        assert response.status_code == 422, (path, name, response.json)
+        assert response.json["errors"]["query"][name], (path, name)
+
+
+def test_a_nul_in_the_audit_action_names_the_parameter(client, auth):
+    response = client.get(f"{API}/audit-events?action=%00", headers=auth("admin"))
+    assert response.status_code == 422
+    assert response.json["errors"]["query"]["action"] == ["Must not contain NUL characters."]
+
+
+@pytest.fixture
+def coordinator(auth):
+    return auth("coordinator")
+
+
+@pytest.fixture
+def session_with_client(make, db):
+    """A session that has ended, and a client of its program to mark (a walk-in)."""
+    program = make.program()
+    series = make.series(program, start_date=date(2027, 2, 10), end_date=date(2027, 2, 28))
+    session = db.scalars(select(Session).where(Session.series_id == series.id)
+                         .order_by(Session.starts_at)).first()
+    return session.id, make.client(program).id
+
+
+PROGRAM = {"name": "Evening IOP", "level_of_care": "2.1", "timezone": "America/New_York"}
+
+
+@pytest.mark.parametrize(("changes", "field", "why"), [
+    ({"name": "Evening\x01IOP"}, "name", "Must not contain control characters."),
+    ({"name": "Evening\x7fIOP"}, "name", "Must not contain control characters."),
+    ({"name": "Evening\nIOP"}, "name", "Must be one line, without tabs or line breaks."),
+    ({"name": "Evening\tIOP"}, "name", "Must be one line, without tabs or line breaks."),
+    ({"address": "200 Main St\r\nBcc: x@evil.test"}, "address",
+     "Must be one line, without tabs or line breaks."),
+    ({"unknown": "a\x00b"}, "unknown", "Must not contain NUL characters."),
+])
+def test_control_characters_in_a_one_line_field_are_refused(client, coordinator, changes,
+                                                             field, why):
+    response = client.post(f"{API}/programs", json={**PROGRAM, **changes}, headers=coordinator)
+    assert response.status_code == 422, response.json
+    assert response.json["errors"]["json"][field] == [why]
+
+
+def test_multi_line_text_keeps_its_line_breaks_and_tabs(client, coordinator, make):
+    """A description, a note or an assessment is typed in a box: tab and line breaks stay."""
+    program = make.program()
+    response = client.post(f"{API}/series", headers=coordinator, json={
+        "program_id": program.id, "kind": "group", "title": "Relapse prevention",
+        "start_date": "2027-03-01", "start_time": "09:00", "duration_minutes": 60,
+        "rrule": "FREQ=WEEKLY;BYDAY=MO", "end_date": "2027-03-31",
+        "description": "Week 1:\tTriggers\r\nWeek 2:\tCoping"})
+    assert response.status_code == 201, response.json
+    assert response.json["description"] == "Week 1:\tTriggers\r\nWeek 2:\tCoping"
+
+    client_id = make.client(program).id
+    staff_id = make.staff().id
+    response = client.post(f"{API}/clients/{client_id}/assessments", headers=coordinator, json={
+        "assessed_on": "2027-02-01", "clinician_id": staff_id, "recommended_level": "2.1",
+        "summary": "Stable.\n\tSleeps well."})
+    assert response.status_code == 201, response.json
+    assert response.json["summary"] == "Stable.\n\tSleeps well."
+
+    response = client.post(f"{API}/clients/{client_id}/assessments", headers=coordinator, json={
+        "assessed_on": "2027-02-01", "clinician_id": staff_id, "recommended_level": "2.1",
+        "summary": "Stable.\x00"})
+    assert response.status_code == 422
+    assert response.json["errors"]["json"]["summary"] == ["Must not contain NUL characters."]
+
+
+def test_text_inside_lists_is_checked_and_named_by_its_place(client, coordinator, make,
+                                                              session_with_client):
+    """A NUL in the third goal or the first record's note is named by its index."""
+    client_id = make.client().id
+    response = client.post(f"{API}/clients/{client_id}/plans", headers=coordinator, json={
+        "start_date": "2027-02-01", "goals": ["Attend", "Sleep", "Work\x00"]})
+    assert response.status_code == 422
+    assert response.json["errors"]["json"]["goals"] == {"2": ["Must not contain NUL characters."]}
+
+    response = client.post(f"{API}/clients/{client_id}/plans", headers=coordinator, json={
+        "start_date": "2027-02-01", "goals": ["Attend\nSleep"]})
+    assert response.status_code == 422
+    assert response.json["errors"]["json"]["goals"] == {
+        "0": ["Must be one line, without tabs or line breaks."]}
+
+    session_id, booked = session_with_client
+    response = client.put(f"{API}/sessions/{session_id}/attendance", headers=coordinator, json={
+        "records": [{"client_id": booked, "status": "present", "note": "ok\x00"}]})
+    assert response.status_code == 422
+    assert response.json["errors"]["json"]["records"] == {
+        "0": {"note": ["Must not contain NUL characters."]}}
+
+    response = client.put(f"{API}/sessions/{session_id}/attendance", headers=coordinator, json={
+        "records": [{"client_id": booked, "status": "present", "note": "Left early:\nill"}]})
+    assert response.status_code == 200, response.json
+    assert response.json["items"][0]["note"] == "Left early:\nill"
+
+    response = client.put(f"{API}/clients/{client_id}/availability", headers=coordinator, json={
+        "unavailable": [{"weekday": 0, "start": "09:00", "end": "17:00", "label": "Job\x07"}]})
+    assert response.status_code == 422
+    assert response.json["errors"]["json"]["unavailable"] == {
+        "0": {"label": ["Must not contain control characters."]}}
+

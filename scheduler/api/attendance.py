@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from scheduler import rate_limits
 from scheduler.api.access import STAFF_READ, current_actor, log_read, roles_required
-from scheduler.api.common import ApiSchema, Id, Instant
+from scheduler.api.common import ApiSchema, Id, Instant, Text
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Attendance, Session
@@ -35,7 +35,7 @@ class RecordIn(Schema):
     )
     arrived_at = Instant(allow_none=True)
     left_at = Instant(allow_none=True)
-    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    note = Text(allow_none=True, validate=validate.Length(max=2000))
 
 
 class RosterIn(ApiSchema):

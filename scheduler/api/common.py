@@ -1,5 +1,6 @@
 """Schemas and helpers shared by the API resources."""
 
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -7,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import MAX_ID
+from scheduler.services.text import text_problem
 
 # Calendar bounds for dates and instants a request may carry. Far-off years overflow
 # datetime arithmetic (a 500) and a series starting in year 1 would materialise every week since.
@@ -18,21 +20,39 @@ LATEST_INSTANT = datetime(2101, 1, 1, tzinfo=timezone.utc)
 MAX_PAGE = 1_000_000
 
 
-def _bad_text(value) -> str | None:
-    """Why a JSON value cannot be stored as text, if it cannot."""
+class Text(fields.String):
+    """Free text that may run over several lines: keeps tab, line feed and carriage return.
+
+    Every other string of a request is one line (names, titles, reasons, query values); a
+    line break there would split a CSV row, an email header or a calendar line.
+    """
+
+    multiline = True
+
+
+def _text_errors(value, field):
+    """Why the text in `value` cannot be taken, nested as marshmallow nests errors; or None.
+
+    `field` is the field that will load `value` (None for a key the schema does not know,
+    which is held to one line).
+    """
     if isinstance(value, str):
-        if "\x00" in value:
-            return "Must not contain NUL characters."
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "Must be valid Unicode text (no lone surrogates)."
-        return None
+        why = text_problem(value, multiline=getattr(field, "multiline", False))
+        return [why] if why else None
     if isinstance(value, list):
-        return next((why for why in map(_bad_text, value) if why), None)
-    if isinstance(value, dict):
-        return next((why for why in map(_bad_text, value.values()) if why), None)
+        item_field = field.inner if isinstance(field, fields.List) else field
+        errors = {i: e for i, item in enumerate(value) if (e := _text_errors(item, item_field))}
+        return errors or None
+    if isinstance(value, Mapping):
+        known = _fields_by_key(field.schema) if isinstance(field, fields.Nested) else {}
+        errors = {key: e for key, item in value.items()
+                  if (e := _text_errors(item, known.get(key)))}
+        return errors or None
     return None
+
+
+def _fields_by_key(schema: Schema) -> dict:
+    return {field.data_key or name: field for name, field in schema.load_fields.items()}
 
 
 class ApiSchema(Schema):
@@ -42,9 +62,11 @@ class ApiSchema(Schema):
     def storable_text(self, data, **kwargs):
         # PostgreSQL rejects NUL in text and every driver rejects lone surrogates; caught
         # here the answer is a 422 naming the field instead of a 500 from the database.
-        if isinstance(data, dict):
-            problems = ((key, _bad_text(value)) for key, value in data.items())
-            errors = {key: [why] for key, why in problems if why}
+        # Query values arrive as webargs' MultiDictProxy, a Mapping but not a dict.
+        if isinstance(data, Mapping):
+            known = _fields_by_key(self)
+            errors = {key: e for key, value in data.items()
+                      if (e := _text_errors(value, known.get(key)))}
             if errors:
                 raise ValidationError(errors)
         return data

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from scheduler.api.access import STAFF_READ, client_or_staff, current_actor, log_read, \
     require_login, roles_required
-from scheduler.api.common import ApiSchema, CalendarDate, Count, Hours, Id, RequiredText
+from scheduler.api.common import ApiSchema, CalendarDate, Count, Hours, Id, RequiredText, Text
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Assessment, TreatmentPlan
@@ -43,10 +43,10 @@ class AssessmentIn(ApiSchema):
     assessed_on = CalendarDate(required=True)
     clinician_id = Id(required=True, metadata={"description": "The assessing staff member."})
     kind = fields.String(load_default="intake", validate=validate.OneOf(plans.ASSESSMENT_KINDS))
-    physical_health = fields.String(**LONG_TEXT)
-    mental_health = fields.String(**LONG_TEXT)
-    substance_use_history = fields.String(**LONG_TEXT)
-    summary = fields.String(**LONG_TEXT)
+    physical_health = Text(**LONG_TEXT)
+    mental_health = Text(**LONG_TEXT)
+    substance_use_history = Text(**LONG_TEXT)
+    summary = Text(**LONG_TEXT)
     recommended_level = fields.String(
         required=True, validate=validate.OneOf(RECOMMENDED_LEVELS),
         metadata={"description": "ASAM level of care recommended."},
@@ -94,6 +94,7 @@ class PlanChangesIn(ApiSchema):
     start_date = CalendarDate()
     end_date = CalendarDate(allow_none=True)
     primary_therapist_id = Id(allow_none=True)
+    # One line each: the plan pages edit goals one a line.
     goals = fields.List(RequiredText(max_length=500), validate=validate.Length(max=50))
     weekly_hours_target = Hours(
         MOST_WEEKLY_HOURS, allow_none=True,

@@ -14,6 +14,7 @@ from scheduler.api.common import (
     PageArgs,
     QueryId,
     RequiredText,
+    Text,
     domain_validator,
     list_schema,
     offset_limit,
@@ -45,7 +46,7 @@ class SeriesIn(ApiSchema):
     program_id = Id(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(SESSION_KINDS))
     title = RequiredText(required=True)
-    description = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    description = Text(allow_none=True, validate=validate.Length(max=5000))
     timezone = fields.String(
         validate=domain_validator(zone),
         metadata={"description": "IANA zone; defaults to the program's."},
