@@ -341,3 +341,69 @@ def test_text_inside_lists_is_checked_and_named_by_its_place(client, coordinator
     assert response.json["errors"]["json"]["unavailable"] == {
         "0": {"label": ["Must not contain control characters."]}}
 
+
+# --- list lengths -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field", "most"), [
+    ("put", "/clients/{client}/availability", "unavailable", "unavailable", 100),
+    ("put", "/sessions/{session}/attendance", "records", "records", 500),
+    ("patch", "/series/{series}", "facilitator_ids", "facilitator_ids", 20),
+    ("post", "/sessions", "facilitator_ids", "facilitator_ids", 20),
+    ("patch", "/sessions/{session}", "facilitator_ids", "facilitator_ids", 20),
+    ("post", "/clients/{client}/plans", "goals", "goals", 50),
+    ("post", "/clients/{client}/plans", "phases", "phases", 20),
+])
+def test_a_list_past_its_bound_is_refused_before_any_item_is_read(
+        client, coordinator, session_with_client, db, method, path, body, field, most):
+    """Items that are all invalid get one error, the length: none of them was loaded."""
+    session_id, client_id = session_with_client
+    series_id = db.get(Session, session_id).series_id
+    url = API + path.format(client=client_id, session=session_id, series=series_id)
+
+    response = getattr(client, method)(url, json={body: [0] * 100_000},
+                                       headers=coordinator)
+
+    assert response.status_code == 422, response.json
+    assert response.json["errors"]["json"][field] == [f"Must have at most {most} items."]
+
+
+def test_a_list_at_its_bound_is_read_item_by_item(client, coordinator, make):
+    """At the bound the items are loaded, and a bad one is named by its index."""
+    client_id = make.client().id
+    windows = [{"weekday": 0, "start": "09:00", "end": "10:00"}] * 99 + [{"weekday": 9}]
+    response = client.put(f"{API}/clients/{client_id}/availability",
+                          json={"unavailable": windows}, headers=coordinator)
+    assert response.status_code == 422
+    assert list(response.json["errors"]["json"]["unavailable"]) == ["99"]
+
+
+def _arrays_without_max(node, document, seen, path="") -> list[str]:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if name in seen:
+                return []
+            seen.add(name)
+            return _arrays_without_max(document["components"]["schemas"][name], document, seen,
+                                       name)
+        found = [path] if node.get("type") == "array" and "maxItems" not in node else []
+        for key, value in node.items():
+            found += _arrays_without_max(value, document, seen, f"{path}/{key}")
+        return found
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node)
+                for p in _arrays_without_max(v, document, seen, f"{path}/{i}")]
+    return []
+
+
+def test_every_list_a_request_may_carry_documents_its_bound(client):
+    """OpenAPI clients see maxItems on every array of every request body and parameter."""
+    document = client.get(f"{API}/openapi.json").json
+    requests = [operation.get(part) for item in document["paths"].values()
+                for operation in item.values() if isinstance(operation, dict)
+                for part in ("requestBody", "parameters")]
+    assert _arrays_without_max(requests, document, set()) == []
+    assert document["components"]["schemas"]["RosterIn"]["properties"]["records"][
+        "maxItems"] == 500
+

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from scheduler import rate_limits
 from scheduler.api.access import STAFF_READ, current_actor, log_read, roles_required
-from scheduler.api.common import ApiSchema, Id, Instant, Text
+from scheduler.api.common import MAX_CAPACITY, ApiSchema, BoundedList, Id, Instant, Text
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Attendance, Session
@@ -39,8 +39,9 @@ class RecordIn(Schema):
 
 
 class RosterIn(ApiSchema):
-    records = fields.List(fields.Nested(RecordIn), required=True,
-                          validate=validate.Length(min=1, max=200))
+    # A session seats at most 500 (its capacity's bound), so its roster is never longer.
+    records = BoundedList(fields.Nested(RecordIn), MAX_CAPACITY, required=True,
+                          validate=validate.Length(min=1))
     reason = fields.String(
         validate=validate.Length(min=1, max=500),
         metadata={"description": "Why a locked (older) record is being changed."},

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from marshmallow import Schema, ValidationError, fields, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, utils, validate
 
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import MAX_ID
@@ -18,6 +18,10 @@ EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=timezone.utc)
 LATEST_INSTANT = datetime(2101, 1, 1, tzinfo=timezone.utc)
 # Keeps OFFSET inside a 64-bit integer for any per_page.
 MAX_PAGE = 1_000_000
+# Seats in one session or series.
+MAX_CAPACITY = 500
+# Staff running one session: more than any clinic puts in a room, few enough to check quickly.
+MAX_FACILITATORS = 20
 
 
 class Text(fields.String):
@@ -30,6 +34,28 @@ class Text(fields.String):
     multiline = True
 
 
+class BoundedList(fields.List):
+    """A list in a request, refused when longer than `max_items` before any item is loaded.
+
+    validate.Length alone runs after every item has been loaded: a body of half a million
+    ids would be checked one by one first. The bound is also a Length validator, which is
+    how it reaches the OpenAPI document (maxItems).
+    """
+
+    def __init__(self, inner, max_items: int, **kwargs):
+        self.max_items = max_items
+        self.too_many = f"Must have at most {max_items} items."
+        given = kwargs.pop("validate", None)
+        given = [] if given is None else [given] if callable(given) else list(given)
+        super().__init__(inner, validate=[validate.Length(max=max_items, error=self.too_many),
+                                          *given], **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if utils.is_collection(value) and len(value) > self.max_items:
+            raise ValidationError(self.too_many)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def _text_errors(value, field):
     """Why the text in `value` cannot be taken, nested as marshmallow nests errors; or None.
 
@@ -40,6 +66,8 @@ def _text_errors(value, field):
         why = text_problem(value, multiline=getattr(field, "multiline", False))
         return [why] if why else None
     if isinstance(value, list):
+        if isinstance(field, BoundedList) and len(value) > field.max_items:
+            return None  # refused by the field, unread
         item_field = field.inner if isinstance(field, fields.List) else field
         errors = {i: e for i, item in enumerate(value) if (e := _text_errors(item, item_field))}
         return errors or None

@@ -1,6 +1,7 @@
 """How the API reads a request: JSON bodies within limits no clinic's request comes near.
 
-Every API blueprint is `Blueprint` from here, so every JSON body goes through `loads`.
+Every API blueprint is `Blueprint` from here, so every JSON body goes through `loads`, and
+every request schema is an ApiSchema (text checks) whose lists are bounded.
 Python's json module recurses once per nesting level (a body 1,000 levels deep raised
 RecursionError, a 500) and turns any run of digits into an int (past 4,300 digits that is a
 ValueError, another 500); webargs catches neither. Both answer 400 here, before the schema.
@@ -10,8 +11,11 @@ import json
 import re
 
 from flask_smorest import Blueprint as SmorestBlueprint
+from marshmallow import Schema, fields
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
+
+from scheduler.api.common import ApiSchema, BoundedList
 
 MAX_DEPTH = 32
 MAX_NUMBER_DIGITS = 50
@@ -86,7 +90,37 @@ class RequestParser(FlaskParser):
             abort(400, exc=problem, message=str(problem), messages={"json": [str(problem)]})
 
 
+def _unbounded_lists(schema: Schema, path: str) -> list[str]:
+    found = []
+    for name, field in schema.load_fields.items():
+        here = f"{path}.{name}"
+        while isinstance(field, fields.List):
+            if not isinstance(field, BoundedList):
+                found.append(here)
+            field, here = field.inner, here + "[]"
+        if isinstance(field, fields.Nested):
+            if field.many:
+                found.append(here)
+            found += _unbounded_lists(field.schema, here)
+    return found
+
+
+def check_request_schema(schema) -> None:
+    """Refuse, as a route declares it, a request schema that skips the text or list checks."""
+    instance = schema() if isinstance(schema, type) else schema
+    name = type(instance).__name__
+    if not isinstance(instance, ApiSchema):
+        raise TypeError(f"{name} reads a request, so it must derive from ApiSchema.")
+    unbounded = _unbounded_lists(instance, name)
+    if unbounded:
+        raise TypeError(f"{', '.join(unbounded)}: a list in a request must be a BoundedList.")
+
+
 class Blueprint(SmorestBlueprint):
-    """flask-smorest's Blueprint, reading arguments with RequestParser."""
+    """flask-smorest's Blueprint, reading arguments with RequestParser and checked schemas."""
 
     ARGUMENTS_PARSER = RequestParser()
+
+    def arguments(self, schema, *args, **kwargs):
+        check_request_schema(schema)
+        return super().arguments(schema, *args, **kwargs)

@@ -12,7 +12,8 @@ from marshmallow import Schema, fields, validate
 
 from scheduler.api.access import STAFF_READ, client_or_staff, current_actor, log_read, \
     require_login, roles_required
-from scheduler.api.common import ApiSchema, CalendarDate, Count, Hours, Id, RequiredText, Text
+from scheduler.api.common import (ApiSchema, BoundedList, CalendarDate, Count, Hours, Id,
+                                  RequiredText, Text)
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Assessment, TreatmentPlan
@@ -84,8 +85,8 @@ class PhaseIn(Schema):
     weekly_hours_target = Hours(
         MOST_WEEKLY_HOURS, allow_none=True,
         metadata={"description": "Overrides the plan's target in this phase."})
-    requirements = fields.List(fields.Nested(RequirementIn), load_default=list,
-                               validate=validate.Length(max=len(SESSION_KINDS)))
+    requirements = BoundedList(fields.Nested(RequirementIn), len(SESSION_KINDS),
+                               load_default=list)
 
 
 class PlanChangesIn(ApiSchema):
@@ -95,12 +96,12 @@ class PlanChangesIn(ApiSchema):
     end_date = CalendarDate(allow_none=True)
     primary_therapist_id = Id(allow_none=True)
     # One line each: the plan pages edit goals one a line.
-    goals = fields.List(RequiredText(max_length=500), validate=validate.Length(max=50))
+    goals = BoundedList(RequiredText(max_length=500), 50)
     weekly_hours_target = Hours(
         MOST_WEEKLY_HOURS, allow_none=True,
         metadata={"description": "Null: the program's minimum for its level of care."})
     assessment_id = Id(allow_none=True)
-    phases = fields.List(fields.Nested(PhaseIn), validate=validate.Length(max=20))
+    phases = BoundedList(fields.Nested(PhaseIn), 20)
 
 
 class PlanIn(PlanChangesIn):

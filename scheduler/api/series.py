@@ -7,7 +7,10 @@ from sqlalchemy import func, select
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
 from scheduler.api.common import (
+    MAX_CAPACITY,
+    MAX_FACILITATORS,
     ApiSchema,
+    BoundedList,
     CalendarDate,
     Count,
     Id,
@@ -71,7 +74,7 @@ class SeriesIn(ApiSchema):
     end_date = CalendarDate(allow_none=True, metadata={"description": "Last day, inclusive."})
     capacity = Count(
         allow_none=True,
-        validate=validate.Range(min=1, max=500),
+        validate=validate.Range(min=1, max=MAX_CAPACITY),
         metadata={
             "description": "Defaults to 12 for groups and 1 for one-to-one kinds; "
             "null in a PATCH restores that default."
@@ -79,7 +82,7 @@ class SeriesIn(ApiSchema):
     )
     room_id = Id(allow_none=True)
     video_url = fields.URL(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
-    facilitator_ids = fields.List(Id(), load_default=list)
+    facilitator_ids = BoundedList(Id(), MAX_FACILITATORS, load_default=list)
     override = fields.Boolean(
         load_only=True,
         metadata={"description": "Proceed despite room or staff conflicts (and, when an edit "

@@ -8,7 +8,10 @@ from sqlalchemy import select
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, log_read, roles_required
 from scheduler.api.common import (
+    MAX_CAPACITY,
+    MAX_FACILITATORS,
     ApiSchema,
+    BoundedList,
     Id,
     Instant,
     LocalDateTime,
@@ -78,7 +81,7 @@ class SessionPatch(ApiSchema):
     ends_at = Instant()
     room_id = Id(allow_none=True)
     video_url = fields.URL(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
-    facilitator_ids = fields.List(Id())
+    facilitator_ids = BoundedList(Id(), MAX_FACILITATORS)
     override = fields.Boolean(
         load_only=True,
         metadata={"description": "Proceed despite room, staff or client conflicts; "
@@ -104,10 +107,11 @@ class OneOffIn(ApiSchema):
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Defaults to a neutral name for the kind."},
     )
-    capacity = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=500))
+    capacity = fields.Integer(strict=True, load_default=1,
+                              validate=validate.Range(min=1, max=MAX_CAPACITY))
     room_id = Id(allow_none=True)
     video_url = fields.URL(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
-    facilitator_ids = fields.List(Id(), load_default=list)
+    facilitator_ids = BoundedList(Id(), MAX_FACILITATORS, load_default=list)
     client_id = Id(allow_none=True, metadata={"description": "Book this client into it at once."})
     override = fields.Boolean(load_default=False)
     reason = fields.String(validate=validate.Length(min=1, max=500))
