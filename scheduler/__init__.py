@@ -7,6 +7,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, ProductionConfig
+from scheduler import routing
 from scheduler.request_body import BoundedRequest
 
 
@@ -20,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=os.path.join(root, "templates"),
     )
     app.request_class = BoundedRequest
+    routing.install(app)
     config_name = (test_config or {}).get("CONFIG_NAME") or os.environ.get(
         "SCHEDULER_CONFIG", "development"
     )

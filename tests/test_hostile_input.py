@@ -407,3 +407,53 @@ def test_every_list_a_request_may_carry_documents_its_bound(client):
     assert document["components"]["schemas"]["RosterIn"]["properties"]["records"][
         "maxItems"] == 500
 
+
+# --- ids out of range in paths ------------------------------------------------------------------
+
+
+def test_a_client_asking_for_a_plan_past_the_id_range_gets_404(client, auth):
+    """GET /api/v1/plans/99999999999999999999 as a client reached the database: a 500."""
+    response = client.get(f"{API}/plans/99999999999999999999", headers=auth("client"))
+    assert response.status_code == 404
+    assert response.json["code"] == 404
+    assert response.json["message"]
+
+
+def test_a_roster_page_past_the_id_range_gets_an_html_404(client, make):
+    sign_in(client, make.user("clinician"))
+    response = client.get("/sessions/99999999999999999999/roster")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+
+
+def _int_routes(app) -> list[tuple[str, str, list[str]]]:
+    return [(rule.rule, method, [name for name, converter in rule._converters.items()])
+            for rule in app.url_map.iter_rules() if rule._converters
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999", "2147483648", "0", "9" * 5000])
+def test_no_route_takes_an_id_no_row_can_have(app, client, auth, make, number):
+    """Every <int:...> in every route, API and page, answers 404 for an id out of range."""
+    headers = auth("admin")
+    sign_in(client, make.user("admin"))
+    routes = _int_routes(app)
+    assert any(rule.startswith("/api/") for rule, _, _ in routes)
+    assert any(not rule.startswith("/api/") for rule, _, _ in routes)
+    for rule, method, names in routes:
+        path = rule
+        for name in names:
+            path = re.sub(r"<int:%s>" % name, number, path)
+        response = client.open(path, method=method, headers=headers, json={})
+        assert response.status_code == 404, (method, path, response.status_code)
+
+
+def test_the_id_range_is_documented_for_every_path_id(client):
+    document = client.get(f"{API}/openapi.json").json
+    path_ids = [parameter["schema"] for item in document["paths"].values()
+                for operation in [item, *item.values()] if isinstance(operation, dict)
+                for parameter in operation.get("parameters", []) if parameter["in"] == "path"]
+    assert path_ids
+    assert all(schema == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+               for schema in path_ids), path_ids
+
