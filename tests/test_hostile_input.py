@@ -457,3 +457,104 @@ def test_the_id_range_is_documented_for_every_path_id(client):
     assert all(schema == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
                for schema in path_ids), path_ids
 
+
+# --- times of day and dates ---------------------------------------------------------------------
+
+SERIES = {"kind": "group", "title": "Relapse prevention", "start_date": "2027-03-01",
+          "start_time": "09:00", "duration_minutes": 60, "rrule": "FREQ=WEEKLY;BYDAY=MO",
+          "end_date": "2027-03-31"}
+
+
+@pytest.mark.parametrize("start_time", ["18:00+05:00", "18:00Z", "18:00:00-03:00"])
+def test_a_series_time_of_day_with_an_offset_is_refused(client, coordinator, make, start_time):
+    """"start_time": "18:00+05:00" answered 500 on create and on edit; the zone decides."""
+    program = make.program()
+    response = client.post(f"{API}/series", json={**SERIES, "program_id": program.id,
+                                                   "start_time": start_time},
+                           headers=coordinator)
+    assert response.status_code == 422, response.json
+    assert "without a UTC offset" in response.json["errors"]["json"]["start_time"][0]
+
+    series = make.series(program)
+    response = client.patch(f"{API}/series/{series.id}", json={"start_time": start_time},
+                            headers=coordinator)
+    assert response.status_code == 422, response.json
+    assert "without a UTC offset" in response.json["errors"]["json"]["start_time"][0]
+    assert client.get(f"{API}/series/{series.id}",
+                      headers=coordinator).json["start_time"] == "18:00"
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_an_admission_date_out_of_range_is_refused(client, coordinator, make, day):
+    program = make.program()
+    response = client.post(f"{API}/clients", json={"name": "Sam", "program_id": program.id,
+                                                    "admitted_on": day}, headers=coordinator)
+    assert response.status_code == 422
+    assert response.json["errors"]["json"]["admitted_on"]
+    existing = make.client(program)
+    response = client.patch(f"{API}/clients/{existing.id}", json={"admitted_on": day},
+                            headers=coordinator)
+    assert response.status_code == 422
+    assert response.json["errors"]["json"]["admitted_on"]
+
+
+@pytest.mark.parametrize(("query", "name"), [
+    ({"to": "9999-12-31T23:00:00-05:00"}, "to"),
+    ({"from": "0001-01-01T00:00:00+05:00"}, "from"),
+])
+def test_an_audit_search_past_the_calendar_is_refused(client, auth, query, name):
+    """Converting these to UTC overflowed datetime (a 500)."""
+    response = client.get(f"{API}/audit-events", query_string=query, headers=auth("admin"))
+    assert response.status_code == 422
+    assert response.json["errors"]["query"][name]
+
+
+def test_an_alert_search_for_a_program_past_the_id_range_is_refused(client, coordinator):
+    """program_id=99999999999999999999 reached the database (a 500 on both)."""
+    response = client.get(f"{API}/alerts", query_string={"program_id": 10**20},
+                          headers=coordinator)
+    assert response.status_code == 422
+    assert response.json["errors"]["query"]["program_id"]
+
+
+def _request_schemas():
+    from scheduler.api.common import ApiSchema
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    return list(subclasses(ApiSchema))
+
+
+def _loose_fields(schema, path) -> list[str]:
+    from marshmallow import fields, validate
+
+    from scheduler.api.common import CalendarDate, Instant, TimeOfDay
+
+    loose = []
+    for name, field in schema.load_fields.items():
+        here = f"{path}.{name}"
+        while isinstance(field, fields.List):
+            field = field.inner
+        if isinstance(field, fields.Nested):
+            loose += _loose_fields(field.schema, here)
+        elif isinstance(field, fields.DateTime) and not isinstance(field, Instant):
+            loose.append(here)
+        elif isinstance(field, fields.Date) and not isinstance(field, CalendarDate):
+            loose.append(here)
+        elif (isinstance(field, fields.Time) and not isinstance(field, TimeOfDay)
+              and field.format != "%H:%M"):
+            loose.append(here)
+        elif isinstance(field, fields.Number) and not any(
+                isinstance(v, validate.Range) and v.max is not None for v in field.validators):
+            loose.append(here)
+    return loose
+
+
+def test_every_date_time_and_number_a_request_may_carry_is_bounded(app):
+    """Dates in 2000-2100, instants likewise, times without offsets, numbers with a maximum."""
+    schemas = _request_schemas()
+    assert len(schemas) > 30
+    assert [f for schema in schemas for f in _loose_fields(schema(), schema.__name__)] == []

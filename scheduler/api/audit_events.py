@@ -41,7 +41,10 @@ class DayOrInstant(fields.String):
             except ValueError:
                 raise self.make_error("invalid") from None
             at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at
-            at, whole_day = at.astimezone(timezone.utc), False
+            try:
+                at, whole_day = at.astimezone(timezone.utc), False
+            except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is in the year 10000 in UTC
+                raise self.make_error("range") from None
         if not EARLIEST_INSTANT <= at < LATEST_INSTANT:
             raise self.make_error("range")
         return at, whole_day

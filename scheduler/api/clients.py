@@ -8,6 +8,7 @@ from scheduler.api.access import (STAFF_READ, WRITE, client_or_staff, current_ac
                                   roles_required)
 from scheduler.api.common import (
     ApiSchema,
+    CalendarDate,
     Id,
     PageArgs,
     QueryId,
@@ -31,7 +32,7 @@ blp = Blueprint("clients", __name__, description="Clients")
 class ClientIn(ApiSchema):
     name = RequiredText(required=True)
     program_id = Id(required=True)
-    admitted_on = fields.Date(required=True)
+    admitted_on = CalendarDate(required=True)
     preferred_name = fields.String(allow_none=True, validate=validate.Length(max=120))
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     phone = fields.String(allow_none=True, validate=validate.Length(max=40))

@@ -151,6 +151,22 @@ class CalendarDate(fields.Date):
         )
 
 
+class TimeOfDay(fields.Time):
+    """A wall-clock time such as 18:00, without a UTC offset: the row's time zone decides it.
+
+    "18:00+05:00" would make an aware time that the recurrence cannot combine with the zone.
+    """
+
+    default_error_messages = {
+        "offset": "Must be a time of day without a UTC offset; the time zone decides it."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        at = super()._deserialize(value, attr, data, **kwargs)
+        if at.tzinfo is not None:
+            raise self.make_error("offset")
+        return at
+
+
 class Instant(fields.AwareDateTime):
     """An ISO 8601 date-time with a UTC offset, in the years 2000 to 2100."""
 

@@ -18,6 +18,7 @@ from scheduler.api.common import (
     QueryId,
     RequiredText,
     Text,
+    TimeOfDay,
     domain_validator,
     list_schema,
     offset_limit,
@@ -55,7 +56,7 @@ class SeriesIn(ApiSchema):
         metadata={"description": "IANA zone; defaults to the program's."},
     )
     start_date = CalendarDate(required=True)
-    start_time = fields.Time(required=True, metadata={"example": "18:00"})
+    start_time = TimeOfDay(required=True, metadata={"example": "18:00"})
     duration_minutes = Count(
         required=True,
         validate=validate.Range(
