@@ -22,18 +22,18 @@ def _is_page() -> bool:
 
 def install(app: Flask) -> None:
     def page_or_json(error: HTTPException):
+        if error.code == 413:
+            # werkzeug's words do not say what the limit is.
+            error.description = too_large_message()
         if _is_page():
             template = PAGES_FOR.get(error.code)
             if template:
-                message = too_large_message() if error.code == 413 else None
-                return render_template(template, error=error, message=message), error.code
+                return render_template(template, error=error), error.code
         if not getattr(error, "data", None):
             # The API's error handler reads a message only from `data`.
-            if error.code == 429:
-                # The rate limiter's words say which attempts were too many.
+            if error.code in (413, 429):
+                # The limit's words: how large, or which attempts were too many.
                 error.data = {"message": error.description}
-            elif error.code == 413:
-                error.data = {"message": too_large_message()}
             elif error.code == 404 and request.path.startswith("/api/"):
                 # No route matched: an unknown path, or an id no row can have.
                 error.data = {"message": "No resource at this address; check the path and "
