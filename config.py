@@ -90,6 +90,11 @@ class Config:
     LOGIN_LOCK_MINUTES = _env_int("LOGIN_LOCK_MINUTES", 15)
     LOGIN_LOCK_MAX_MINUTES = _env_int("LOGIN_LOCK_MAX_MINUTES", 24 * 60)
 
+    # Largest request body in bytes; a bigger one is refused with 413 before it is read, so
+    # an anonymous caller cannot make a worker hold a huge body. Forms and JSON of a clinic
+    # are a few kilobytes.
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+
     # What clients see instead of the program's nature (42 CFR Part 2): every page's title and
     # header, the web app manifest (the name under the home-screen icon), the From name and
     # sign-off of every email, and the client feed's name. check_public_name() vets it.

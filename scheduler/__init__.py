@@ -7,7 +7,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, ProductionConfig, check_public_name
-from scheduler import log_privacy
+from scheduler import log_privacy, routing
+from scheduler.request_body import BoundedRequest
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -19,6 +20,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=os.path.join(root, "templates"),
     )
+    app.request_class = BoundedRequest
+    routing.install(app)
     config_name = (test_config or {}).get("CONFIG_NAME") or os.environ.get(
         "SCHEDULER_CONFIG", "development"
     )

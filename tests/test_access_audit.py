@@ -161,12 +161,16 @@ def test_a_client_reaching_for_another_record_is_refused_and_logged(client, db, 
     assert access(new_rows(db, since)) == expect(user, [setup.blake.id], "plans", "denied")
 
 
-def test_a_denied_probe_for_an_impossible_id_is_still_a_403(client, db, auth, make, setup):
-    """An id past the column's range names no one: refused, and no row that would overflow."""
+def test_a_probe_for_an_impossible_id_is_a_404_without_a_row(client, db, auth, make, setup):
+    """An id past the column's range names no one: no route takes it, and no row would fit it.
+
+    (It used to be a 403 from the view; since ids past the range match no route, the 404
+    says nothing about anyone, as the OpenAPI document states that range.)
+    """
     user = make.user("client", client_id=setup.avery.id)
     since = last_id(db)
     response = client.get(f"{API}/clients/{2**63}", headers=auth.for_user(user))
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert new_rows(db, since) == []
 
 

@@ -117,6 +117,8 @@ CREATE_CASES = [
     ("programs", {"name": "Evening\x00IOP"}, "name"),
     ("programs", {"name": "Evening \ud800 IOP"}, "name"),
     ("programs", {"name": "Evening\x1b[31mIOP"}, "name"),  # a control character
+    ("programs", {"name": "Evening\x01IOP"}, "name"),
+    ("programs", {"address": "Suite 200\r\nBcc: x@evil.test"}, "address"),
     # rooms
     ("rooms", {"capacity": 0}, "capacity"),
     ("rooms", {"capacity": -3}, "capacity"),
@@ -134,6 +136,7 @@ CREATE_CASES = [
     ("staff", {"email": "x" * 250 + "@clinic.test"}, "email"),
     ("staff", {"name": "\t"}, "name"),
     ("staff", {"name": ["Dana"]}, "name"),
+    ("staff", {"credentials": "LCSW\x1b[0m"}, "credentials"),
     # clients
     ("clients", {"program_id": 999999}, "program_id"),
     ("clients", {"program_id": 10**20}, "program_id"),
@@ -143,6 +146,9 @@ CREATE_CASES = [
     ("clients", {"admitted_on": "2027-02-30"}, "admitted_on"),
     ("clients", {"name": ""}, "name"),
     ("clients", {"email": "sam@"}, "email"),
+    ("clients", {"admitted_on": "9999-12-31"}, "admitted_on"),
+    ("clients", {"admitted_on": "0001-01-01"}, "admitted_on"),
+    ("clients", {"phone": "555\x00"}, "phone"),
     # series
     ("series", {"timezone": "Not/AZone"}, "timezone"),
     ("series", {"rrule": "FREQ=HOURLY"}, "rrule"),
@@ -171,6 +177,10 @@ CREATE_CASES = [
     ("series", {"end_date": "9999-12-31"}, "end_date"),
     ("series", {"title": " "}, "title"),
     ("series", {"video_url": "http://insecure.example/meet"}, "video_url"),
+    ("series", {"start_time": "18:00+05:00"}, "start_time"),
+    ("series", {"start_time": "18:00Z"}, "start_time"),
+    ("series", {"title": "Relapse\nprevention"}, "title"),
+    ("series", {"facilitator_ids": [("id", "staff")] * 21}, "facilitator_ids"),
 ]
 
 
@@ -218,6 +228,9 @@ UPDATE_CASES = [
     ("series", "series", {"facilitator_ids": [999999]}, "facilitator_ids"),
     ("series", "series", {"facilitator_ids": None}, "facilitator_ids"),
     ("series", "series", {"status": "ended"}, "status"),
+    ("series", "series", {"start_time": "18:00+05:00"}, "start_time"),
+    ("clients", "client", {"admitted_on": "9999-12-31"}, "admitted_on"),
+    ("staff", "staff", {"name": "Dana\x00"}, "name"),
 ]
 
 
@@ -263,6 +276,8 @@ SESSION_CASES = [
     # The valid move must not survive the bad room: never half-written.
     ({"starts_at": "2027-03-02T18:00:00-05:00", "room_id": 999999}, "room_id"),
     ({"status": "cancelled", "reason": "Snow", "facilitator_ids": [999999]}, "facilitator_ids"),
+    ({"facilitator_ids": [1] * 21}, "facilitator_ids"),
+    ({"status": "cancelled", "reason": "Snow\x00"}, "reason"),
 ]
 
 
@@ -347,6 +362,10 @@ def test_list_paging_arguments_are_checked(client, coordinator, resource):
         ("get", "/sessions/999999"), ("patch", "/sessions/999999"),
         ("get", "/programs/100000000000000000000"),
         ("patch", "/sessions/100000000000000000000"),
+        ("get", "/plans/100000000000000000000"),
+        ("get", "/bookings/100000000000000000000"),
+        ("post", "/sessions/100000000000000000000/bookings"),
+        ("get", "/sessions/2147483648"),
     ],
 )
 def test_an_unknown_id_in_the_path_answers_404(client, coordinator, clinic, method, path):

@@ -30,11 +30,16 @@ def register_api(app: Flask, api: Api) -> None:
         users,
     )
 
+    from scheduler.api.parsing import Blueprint
+
     access.install(app)
     errors.install(app, api)
     for module in (auth, programs, rooms, staff, clients, series, sessions, bookings,
                    availability, attendance, kiosk, plans, reports, feeds, jobs, users,
                    audit_events):
+        if not isinstance(module.blp, Blueprint):
+            # Only ours reads JSON within the depth and number limits.
+            raise TypeError(f"{module.__name__}.blp must be a scheduler.api.parsing.Blueprint")
         api.register_blueprint(module.blp, url_prefix="/api/v1" + module.URL_PREFIX)
         # A cross-site form cannot send a JSON body, and bearer callers hold no cookie.
         csrf.exempt(module.blp)

@@ -3,13 +3,13 @@
 from flask import current_app
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from scheduler import rate_limits
 from scheduler.api.access import STAFF_READ, current_actor, log_read, roles_required
-from scheduler.api.common import ApiSchema, Id, Instant
+from scheduler.api.common import MAX_CAPACITY, ApiSchema, BoundedList, Id, Instant, Text
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Attendance, Session
 from scheduler.models.attendance import ATTENDANCE_STATUSES, REASON_CODES
@@ -35,12 +35,13 @@ class RecordIn(Schema):
     )
     arrived_at = Instant(allow_none=True)
     left_at = Instant(allow_none=True)
-    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    note = Text(allow_none=True, validate=validate.Length(max=2000))
 
 
 class RosterIn(ApiSchema):
-    records = fields.List(fields.Nested(RecordIn), required=True,
-                          validate=validate.Length(min=1, max=200))
+    # A session seats at most 500 (its capacity's bound), so its roster is never longer.
+    records = BoundedList(fields.Nested(RecordIn), MAX_CAPACITY, required=True,
+                          validate=validate.Length(min=1))
     reason = fields.String(
         validate=validate.Length(min=1, max=500),
         metadata={"description": "Why a locked (older) record is being changed."},

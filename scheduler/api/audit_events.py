@@ -3,12 +3,12 @@
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from scheduler.api.access import current_actor, roles_required
 from scheduler.api.common import (EARLIEST_INSTANT, LATEST_INSTANT, PageArgs, QueryId,
                                   list_schema, offset_limit, page_of)
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.services import access_log, audit
 
@@ -41,7 +41,10 @@ class DayOrInstant(fields.String):
             except ValueError:
                 raise self.make_error("invalid") from None
             at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at
-            at, whole_day = at.astimezone(timezone.utc), False
+            try:
+                at, whole_day = at.astimezone(timezone.utc), False
+            except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is in the year 10000 in UTC
+                raise self.make_error("range") from None
         if not EARLIEST_INSTANT <= at < LATEST_INSTANT:
             raise self.make_error("range")
         return at, whole_day

@@ -1,11 +1,11 @@
 """When people cannot be booked: clients' weekly routines and staff time off."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from scheduler.api.access import STAFF_READ, WRITE, client_or_staff, current_actor, roles_required
-from scheduler.api.common import ApiSchema, Instant
+from scheduler.api.common import ApiSchema, BoundedList, Instant
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.services import availability
 
@@ -39,8 +39,7 @@ class Window(Schema):
 
 
 class AvailabilityIn(ApiSchema):
-    unavailable = fields.List(fields.Nested(Window), required=True,
-                              validate=validate.Length(max=100))
+    unavailable = BoundedList(fields.Nested(Window), 100, required=True)
 
 
 class WindowOut(Schema):

@@ -3,7 +3,7 @@
 from flask import jsonify
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 
@@ -19,12 +19,12 @@ from scheduler.api.common import (
 )
 from scheduler.api.clients import ClientOut
 from scheduler.api.errors import ClashOut
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Booking, Enrollment, Session, SessionSeries
 from scheduler.models.bookings import BOOKING_STATUSES
 from scheduler.services import booking, clock
-from scheduler.services.errors import NotFound
-from scheduler.services.lookup import MAX_ID, get_or_404
+from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = ""
 blp = Blueprint(
@@ -146,9 +146,6 @@ class SessionBookings(MethodView):
     @blp.alt_response(200, schema=BookingOut, description="The client already held this booking.")
     def post(self, data, session_id):
         """Book a client into one session; a full session puts them on the waitlist."""
-        if session_id > MAX_ID:
-            # The service locks the row before reading it; PostgreSQL refuses such an id.
-            raise NotFound("session", session_id)
         row, created = booking.book_client(
             db.session, current_actor(), session_id, data["client_id"],
             now=clock.now(), override_reason=_override_reason(data),
@@ -168,7 +165,7 @@ class BookingById(MethodView):
         """Read one booking; a client may read only their own."""
         if current_user.role == "client":
             # 403 for a missing id too, so a client cannot probe which bookings exist.
-            row = db.session.get(Booking, booking_id) if booking_id <= MAX_ID else None
+            row = db.session.get(Booking, booking_id)
             if row is None or row.client_id != current_user.client_id:
                 abort(403, message="You may only read your own bookings.")
         else:

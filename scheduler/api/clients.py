@@ -1,7 +1,6 @@
 """Clients: the people in treatment. A client reads only their own record."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
@@ -9,6 +8,7 @@ from scheduler.api.access import (STAFF_READ, WRITE, client_or_staff, current_ac
                                   roles_required)
 from scheduler.api.common import (
     ApiSchema,
+    CalendarDate,
     Id,
     PageArgs,
     QueryId,
@@ -18,6 +18,7 @@ from scheduler.api.common import (
     page_of,
     patch_schema,
 )
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Client
 from scheduler.models.clients import CLIENT_STATUSES
@@ -31,7 +32,7 @@ blp = Blueprint("clients", __name__, description="Clients")
 class ClientIn(ApiSchema):
     name = RequiredText(required=True)
     program_id = Id(required=True)
-    admitted_on = fields.Date(required=True)
+    admitted_on = CalendarDate(required=True)
     preferred_name = fields.String(allow_none=True, validate=validate.Length(max=120))
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     phone = fields.String(allow_none=True, validate=validate.Length(max=40))

@@ -1,9 +1,10 @@
 """Schemas and helpers shared by the API resources."""
 
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from marshmallow import Schema, ValidationError, fields, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, utils, validate
 
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import MAX_ID
@@ -17,18 +18,69 @@ EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=timezone.utc)
 LATEST_INSTANT = datetime(2101, 1, 1, tzinfo=timezone.utc)
 # Keeps OFFSET inside a 64-bit integer for any per_page.
 MAX_PAGE = 1_000_000
+# Seats in one session or series.
+MAX_CAPACITY = 500
+# Staff running one session: more than any clinic puts in a room, few enough to check quickly.
+MAX_FACILITATORS = 20
 
 
-def _bad_text(value) -> str | None:
-    """Why a JSON value cannot be stored as text, if it cannot."""
+class Text(fields.String):
+    """Free text that may run over several lines: keeps tab, line feed and carriage return.
+
+    Every other string of a request is one line (names, titles, reasons, query values); a
+    line break there would split a CSV row, an email header or a calendar line.
+    """
+
+    multiline = True
+
+
+class BoundedList(fields.List):
+    """A list in a request, refused when longer than `max_items` before any item is loaded.
+
+    validate.Length alone runs after every item has been loaded: a body of half a million
+    ids would be checked one by one first. The bound is also a Length validator, which is
+    how it reaches the OpenAPI document (maxItems).
+    """
+
+    def __init__(self, inner, max_items: int, **kwargs):
+        self.max_items = max_items
+        self.too_many = f"Must have at most {max_items} items."
+        given = kwargs.pop("validate", None)
+        given = [] if given is None else [given] if callable(given) else list(given)
+        super().__init__(inner, validate=[validate.Length(max=max_items, error=self.too_many),
+                                          *given], **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if utils.is_collection(value) and len(value) > self.max_items:
+            raise ValidationError(self.too_many)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _text_errors(value, field):
+    """Why the text in `value` cannot be taken, nested as marshmallow nests errors; or None.
+
+    `field` is the field that will load `value` (None for a key the schema does not know,
+    which is held to one line).
+    """
     if isinstance(value, str):
-        # Any JSON text may be a multi-line one (a description, a reason).
-        return text_problem(value, multiline=True)
+        why = text_problem(value, multiline=getattr(field, "multiline", False))
+        return [why] if why else None
     if isinstance(value, list):
-        return next((why for why in map(_bad_text, value) if why), None)
-    if isinstance(value, dict):
-        return next((why for why in map(_bad_text, value.values()) if why), None)
+        if isinstance(field, BoundedList) and len(value) > field.max_items:
+            return None  # refused by the field, unread
+        item_field = field.inner if isinstance(field, fields.List) else field
+        errors = {i: e for i, item in enumerate(value) if (e := _text_errors(item, item_field))}
+        return errors or None
+    if isinstance(value, Mapping):
+        known = _fields_by_key(field.schema) if isinstance(field, fields.Nested) else {}
+        errors = {key: e for key, item in value.items()
+                  if (e := _text_errors(item, known.get(key)))}
+        return errors or None
     return None
+
+
+def _fields_by_key(schema: Schema) -> dict:
+    return {field.data_key or name: field for name, field in schema.load_fields.items()}
 
 
 class ApiSchema(Schema):
@@ -38,9 +90,11 @@ class ApiSchema(Schema):
     def storable_text(self, data, **kwargs):
         # PostgreSQL rejects NUL in text and every driver rejects lone surrogates; caught
         # here the answer is a 422 naming the field instead of a 500 from the database.
-        if isinstance(data, dict):
-            problems = ((key, _bad_text(value)) for key, value in data.items())
-            errors = {key: [why] for key, why in problems if why}
+        # Query values arrive as webargs' MultiDictProxy, a Mapping but not a dict.
+        if isinstance(data, Mapping):
+            known = _fields_by_key(self)
+            errors = {key: e for key, value in data.items()
+                      if (e := _text_errors(value, known.get(key)))}
             if errors:
                 raise ValidationError(errors)
         return data
@@ -95,6 +149,22 @@ class CalendarDate(fields.Date):
             ),
             **kwargs,
         )
+
+
+class TimeOfDay(fields.Time):
+    """A wall-clock time such as 18:00, without a UTC offset: the row's time zone decides it.
+
+    "18:00+05:00" would make an aware time that the recurrence cannot combine with the zone.
+    """
+
+    default_error_messages = {
+        "offset": "Must be a time of day without a UTC offset; the time zone decides it."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        at = super()._deserialize(value, attr, data, **kwargs)
+        if at.tzinfo is not None:
+            raise self.make_error("offset")
+        return at
 
 
 class Instant(fields.AwareDateTime):

@@ -2,10 +2,11 @@
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, require_login
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.feeds import tokens
 from scheduler.feeds.links import links_for

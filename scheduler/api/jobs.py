@@ -1,13 +1,14 @@
 """Job history for admins; alerts for the staff who act on them; clients' message choices."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from scheduler.api.access import (STAFF_READ, current_actor, log_read, own_client_or_writer,
                                   roles_required)
-from scheduler.api.common import ApiSchema, PageArgs, list_schema, offset_limit, page_of
+from scheduler.api.common import (ApiSchema, PageArgs, QueryId, list_schema, offset_limit,
+                                  page_of)
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.jobs.registry import JOBS
 from scheduler.models import Alert, JobRun
@@ -54,7 +55,7 @@ class JobRuns(MethodView):
 
 
 class AlertArgs(PageArgs):
-    program_id = fields.Integer(validate=validate.Range(min=1))
+    program_id = QueryId()
     kind = fields.String(validate=validate.OneOf(ALERT_KINDS))
     open = fields.Boolean(load_default=True, metadata={
         "description": "true (default): not yet acknowledged; false: every alert."})

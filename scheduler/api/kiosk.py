@@ -2,13 +2,13 @@
 
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from scheduler import rate_limits
 from scheduler.api.access import STAFF_READ, current_actor, own_client_or_writer, roles_required
 from scheduler.api.attendance import AttendanceOut, policy
 from scheduler.api.common import ApiSchema, Id
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.services import clock, kiosk
 

@@ -7,12 +7,14 @@ version and never rewrites the old one.
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
 from scheduler.api.access import STAFF_READ, client_or_staff, current_actor, log_read, \
     require_login, roles_required
-from scheduler.api.common import ApiSchema, CalendarDate, Count, Hours, Id, RequiredText
+from scheduler.api.common import (ApiSchema, BoundedList, CalendarDate, Count, Hours, Id,
+                                  RequiredText, Text)
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Assessment, TreatmentPlan
 from scheduler.models.plans import RECOMMENDED_LEVELS
@@ -42,10 +44,10 @@ class AssessmentIn(ApiSchema):
     assessed_on = CalendarDate(required=True)
     clinician_id = Id(required=True, metadata={"description": "The assessing staff member."})
     kind = fields.String(load_default="intake", validate=validate.OneOf(plans.ASSESSMENT_KINDS))
-    physical_health = fields.String(**LONG_TEXT)
-    mental_health = fields.String(**LONG_TEXT)
-    substance_use_history = fields.String(**LONG_TEXT)
-    summary = fields.String(**LONG_TEXT)
+    physical_health = Text(**LONG_TEXT)
+    mental_health = Text(**LONG_TEXT)
+    substance_use_history = Text(**LONG_TEXT)
+    summary = Text(**LONG_TEXT)
     recommended_level = fields.String(
         required=True, validate=validate.OneOf(RECOMMENDED_LEVELS),
         metadata={"description": "ASAM level of care recommended."},
@@ -83,8 +85,8 @@ class PhaseIn(Schema):
     weekly_hours_target = Hours(
         MOST_WEEKLY_HOURS, allow_none=True,
         metadata={"description": "Overrides the plan's target in this phase."})
-    requirements = fields.List(fields.Nested(RequirementIn), load_default=list,
-                               validate=validate.Length(max=len(SESSION_KINDS)))
+    requirements = BoundedList(fields.Nested(RequirementIn), len(SESSION_KINDS),
+                               load_default=list)
 
 
 class PlanChangesIn(ApiSchema):
@@ -93,12 +95,13 @@ class PlanChangesIn(ApiSchema):
     start_date = CalendarDate()
     end_date = CalendarDate(allow_none=True)
     primary_therapist_id = Id(allow_none=True)
-    goals = fields.List(RequiredText(max_length=500), validate=validate.Length(max=50))
+    # One line each: the plan pages edit goals one a line.
+    goals = BoundedList(RequiredText(max_length=500), 50)
     weekly_hours_target = Hours(
         MOST_WEEKLY_HOURS, allow_none=True,
         metadata={"description": "Null: the program's minimum for its level of care."})
     assessment_id = Id(allow_none=True)
-    phases = fields.List(fields.Nested(PhaseIn), validate=validate.Length(max=20))
+    phases = BoundedList(fields.Nested(PhaseIn), 20)
 
 
 class PlanIn(PlanChangesIn):

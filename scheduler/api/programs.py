@@ -1,7 +1,6 @@
 """Programs: a level of care for one population in one time zone."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
@@ -17,6 +16,7 @@ from scheduler.api.common import (
     page_of,
     patch_schema,
 )
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Program
 from scheduler.models.feeds import PRIVACY_LEVELS

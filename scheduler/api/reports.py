@@ -1,12 +1,12 @@
 """Reports in JSON, or CSV with `?format=csv` carrying the same numbers."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from scheduler import csv_files
 from scheduler.api.access import STAFF_READ, log_read, roles_required
 from scheduler.api.common import ApiSchema, CalendarDate, QueryId
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models.attendance import ATTENDANCE_STATUSES
 from scheduler.services import clock, reports

@@ -1,7 +1,6 @@
 """Rooms where in-person sessions happen."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
@@ -16,6 +15,7 @@ from scheduler.api.common import (
     page_of,
     patch_schema,
 )
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Room
 from scheduler.services import rooms

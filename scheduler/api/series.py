@@ -2,25 +2,30 @@
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
 from scheduler.api.common import (
+    MAX_CAPACITY,
+    MAX_FACILITATORS,
     ApiSchema,
+    BoundedList,
     CalendarDate,
     Count,
     Id,
     PageArgs,
     QueryId,
     RequiredText,
+    Text,
+    TimeOfDay,
     domain_validator,
     list_schema,
     offset_limit,
     page_of,
     patch_schema,
 )
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import SessionSeries
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS
@@ -45,13 +50,13 @@ class SeriesIn(ApiSchema):
     program_id = Id(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(SESSION_KINDS))
     title = RequiredText(required=True)
-    description = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    description = Text(allow_none=True, validate=validate.Length(max=5000))
     timezone = fields.String(
         validate=domain_validator(zone),
         metadata={"description": "IANA zone; defaults to the program's."},
     )
     start_date = CalendarDate(required=True)
-    start_time = fields.Time(required=True, metadata={"example": "18:00"})
+    start_time = TimeOfDay(required=True, metadata={"example": "18:00"})
     duration_minutes = Count(
         required=True,
         validate=validate.Range(
@@ -70,7 +75,7 @@ class SeriesIn(ApiSchema):
     end_date = CalendarDate(allow_none=True, metadata={"description": "Last day, inclusive."})
     capacity = Count(
         allow_none=True,
-        validate=validate.Range(min=1, max=500),
+        validate=validate.Range(min=1, max=MAX_CAPACITY),
         metadata={
             "description": "Defaults to 12 for groups and 1 for one-to-one kinds; "
             "null in a PATCH restores that default."
@@ -78,7 +83,7 @@ class SeriesIn(ApiSchema):
     )
     room_id = Id(allow_none=True)
     video_url = fields.URL(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
-    facilitator_ids = fields.List(Id(), load_default=list)
+    facilitator_ids = BoundedList(Id(), MAX_FACILITATORS, load_default=list)
     override = fields.Boolean(
         load_only=True,
         metadata={"description": "Proceed despite room or staff conflicts (and, when an edit "

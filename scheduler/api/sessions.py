@@ -2,13 +2,16 @@
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, log_read, roles_required
 from scheduler.api.common import (
+    MAX_CAPACITY,
+    MAX_FACILITATORS,
     ApiSchema,
+    BoundedList,
     Id,
     Instant,
     LocalDateTime,
@@ -18,12 +21,13 @@ from scheduler.api.common import (
     offset_limit,
     page_of,
 )
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Booking, Session
 from scheduler.models.series import SESSION_KINDS
 from scheduler.models.sessions import SESSION_STATUSES
 from scheduler.services import booking, clock, sessions
-from scheduler.services.lookup import MAX_ID, get_or_404
+from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = "/sessions"
 blp = Blueprint("sessions", __name__, description="Sessions (occurrences)")
@@ -77,7 +81,7 @@ class SessionPatch(ApiSchema):
     ends_at = Instant()
     room_id = Id(allow_none=True)
     video_url = fields.URL(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
-    facilitator_ids = fields.List(Id())
+    facilitator_ids = BoundedList(Id(), MAX_FACILITATORS)
     override = fields.Boolean(
         load_only=True,
         metadata={"description": "Proceed despite room, staff or client conflicts; "
@@ -103,10 +107,11 @@ class OneOffIn(ApiSchema):
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Defaults to a neutral name for the kind."},
     )
-    capacity = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=500))
+    capacity = fields.Integer(strict=True, load_default=1,
+                              validate=validate.Range(min=1, max=MAX_CAPACITY))
     room_id = Id(allow_none=True)
     video_url = fields.URL(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
-    facilitator_ids = fields.List(Id(), load_default=list)
+    facilitator_ids = BoundedList(Id(), MAX_FACILITATORS, load_default=list)
     client_id = Id(allow_none=True, metadata={"description": "Book this client into it at once."})
     override = fields.Boolean(load_default=False)
     reason = fields.String(validate=validate.Length(min=1, max=500))
@@ -131,8 +136,6 @@ def with_counts(items: list[Session]) -> list[Session]:
 
 
 def _client_may_see(session_id: int) -> bool:
-    if session_id > MAX_ID:
-        return False  # no such session; the database would refuse the id with a 500
     return db.session.scalar(
         select(Booking.id).where(
             Booking.session_id == session_id,

@@ -1,7 +1,6 @@
 """Staff members who facilitate sessions."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
@@ -15,6 +14,7 @@ from scheduler.api.common import (
     page_of,
     patch_schema,
 )
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Staff
 from scheduler.models.staff import STAFF_ROLES

@@ -1,10 +1,10 @@
 """Login accounts: an admin lifts a sign-in lock."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from scheduler.api.access import current_actor, roles_required
+from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.services import accounts
 

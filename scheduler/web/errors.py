@@ -18,9 +18,16 @@ from scheduler.services.errors import DomainError, NotFound
 from scheduler.web.query_args import BadQuery
 
 PAGES_FOR = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html",
-             405: "errors/404.html", 429: "errors/429.html", 500: "errors/500.html"}
+             405: "errors/404.html", 413: "errors/413.html", 429: "errors/429.html",
+             500: "errors/500.html"}
 # Any other status: its name and what went wrong.
 OTHER_PAGE = "errors/other.html"
+
+
+def too_large_message() -> str:
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    size = f"{limit // 2**20} MB" if limit % 2**20 == 0 else f"{limit} bytes"
+    return f"The request is larger than the {size} this service accepts."
 
 
 def _is_page() -> bool:
@@ -38,6 +45,9 @@ def _html(error: HTTPException, address: bool = False, headers: dict | None = No
 
 def install(app: Flask) -> None:
     def page_or_json(error: HTTPException):
+        if error.code == 413:
+            # werkzeug's words do not say what the limit is.
+            error.description = too_large_message()
         if _is_page():
             if (error.code or 500) >= 500:
                 db.session.rollback()  # an uncaught error may leave a failed transaction
@@ -45,10 +55,15 @@ def install(app: Flask) -> None:
         if request.path.startswith("/feeds/"):
             # A calendar app shows nothing of a body; a person debugging a link reads it.
             return Response(f"{error.name}\n", status=error.code, mimetype="text/plain")
-        if error.code == 429 and not getattr(error, "data", None):
-            # The rate limiter's words say which attempts were too many; the API's error
-            # handler reads a message only from `data`.
-            error.data = {"message": error.description}
+        if not getattr(error, "data", None):
+            # The API's error handler reads a message only from `data`.
+            if error.code in (413, 429):
+                # The limit's words: how large, or which attempts were too many.
+                error.data = {"message": error.description}
+            elif error.code == 404 and request.path.startswith("/api/"):
+                # No route matched: an unknown path, or an id no row can have.
+                error.data = {"message": "No resource at this address; check the path and "
+                              "its ids."}
         return api.handle_http_exception(error)
 
     # Every HTTP error (flask-smorest's JSON handler is registered on the same class, and
