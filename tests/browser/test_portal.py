@@ -39,6 +39,9 @@ def test_a_client_sees_their_sessions_gets_the_qr_code_and_checks_in(phone, logi
         "href", re.compile(r"^webcal://.+\.ics$"))
     expect(phone.get_by_role("link", name="Add to Google Calendar")).to_have_attribute(
         "href", re.compile(r"^https://calendar\.google\.com/"))
+    # The POST drew a new page: measure once its stylesheets have loaded, not while
+    # portal.css is still being revalidated (a race a loaded CI machine lost).
+    phone.wait_for_load_state("load")
     box = phone.get_by_role("button", name="Check in").bounding_box()
     assert box["height"] >= 44
 
