@@ -7,15 +7,35 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install node-deps libical-deps run test test-sqlite test-postgresql bench bench-load icons clean
+.PHONY: install install-dev lock node-deps libical-deps run test test-sqlite test-postgresql \
+	bench bench-load icons clean
 
+# The runtime set only (requirements.txt): what `make run` and production need. Every package
+# is pinned with its hashes, so an install is the same everywhere or fails.
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements.txt
 	touch $@
+
+# The runtime set plus the test and lint tools (requirements-dev.txt, which holds both).
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+# Regenerate the pinned, hashed files after editing requirements.in or requirements-dev.in.
+# Pins already in the .txt files are kept unless the .in files ask otherwise.
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+lock: install-dev
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
 
 run: install
 	$(FLASK) db upgrade
@@ -54,7 +74,7 @@ libical-deps:
 	else echo "apt-get/dpkg-deb not found: the libical feed tests will skip."; fi
 
 # SQLite always; PostgreSQL too when TEST_DATABASE_URL is set (CI sets it).
-test: install node-deps libical-deps
+test: install-dev node-deps libical-deps
 	$(MAKE) test-sqlite
 	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) test-postgresql; \
 	else echo "TEST_DATABASE_URL not set: skipped the PostgreSQL pass."; fi
