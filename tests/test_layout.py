@@ -99,6 +99,20 @@ def test_no_modules_import_each_other():
     assert _cycles(graph) == []
 
 
+def test_the_domain_imports_nothing_above_it():
+    """services/ and models/ are the rules: the pages, the API, jobs, the CLI and the demo
+    clinic call them, never the other way round. (Feed tokens and versions are written with
+    the bookings they describe, so services use feeds.tokens and feeds.versions.)"""
+    above = ("scheduler.api", "scheduler.web", "scheduler.jobs", "scheduler.cli",
+             "scheduler.demo_clinic")
+    graph = _imports()
+    upward = sorted(f"{module} imports {target}" for module, targets in graph.items()
+                    if module.startswith(("scheduler.services", "scheduler.models"))
+                    for target in targets if target.startswith(above))
+    assert "scheduler.services.booking" in graph["scheduler.demo_clinic"]  # built through them
+    assert upward == []
+
+
 def test_only_the_app_factory_imports_inside_functions():
     """A package's __init__ runs before any of its modules, so the app factory and the
     blueprint registration there import their parts when the app is built, as Flask's
