@@ -68,12 +68,12 @@ from bench.support import (  # noqa: E402
     tail,
 )
 from scheduler import create_app  # noqa: E402
+from scheduler.demo_clinic import DEMO_PASSWORD, DEMO_TZ  # noqa: E402
 from scheduler.extensions import db  # noqa: E402
 from scheduler.feeds import tokens as feed_tokens  # noqa: E402
 from scheduler.models import Booking, Client, Program, Session, User  # noqa: E402
 from scheduler.services import accounts, clock, sessions  # noqa: E402
 from scheduler.services.audit import Actor  # noqa: E402
-from scheduler.services.demo_clinic import DEMO_PASSWORD, DEMO_TZ  # noqa: E402
 
 KINDS = ("feed", "feed_new", "week", "roster", "booking", "report", "healthz")
 TARGETS_MS = {"feed": 50.0, "feed_new": 50.0, "booking": 50.0, "roster": 50.0, "week": 200.0,

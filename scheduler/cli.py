@@ -7,16 +7,16 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from scheduler import demo_clinic
 from scheduler.extensions import db
+from scheduler.jobs.cli import jobs_cli, serve_command, worker_command
 from scheduler.models.users import USER_ROLES
-from scheduler.services import accounts, clock, demo_clinic, portability
+from scheduler.services import accounts, clock, portability
 from scheduler.services.audit import Actor
 from scheduler.services.errors import DomainError
 
 
 def register_cli(app: Flask) -> None:
-    from scheduler.jobs.cli import jobs_cli, serve_command, worker_command
-
     app.cli.add_command(create_user)
     app.cli.add_command(seed_demo)
     app.cli.add_command(export_command)

@@ -12,10 +12,10 @@ from sqlalchemy.engine import make_url
 
 from config import normalize_database_url
 from scheduler import create_app
+from scheduler.demo_clinic import DEMO_PASSWORD, HISTORY_WEEKS
 from scheduler.extensions import db as _db
 from scheduler.models import Client, Program, Room, Session, SessionSeries, Staff, User
 from scheduler.models.types import UTCDateTime
-from scheduler.services.demo_clinic import DEMO_PASSWORD, HISTORY_WEEKS
 
 PG_URL = normalize_database_url(os.environ.get("TEST_DATABASE_URL"))
 NEW_YORK = ZoneInfo("America/New_York")

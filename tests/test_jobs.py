@@ -694,9 +694,9 @@ def test_scheduled_runs_without_mail_say_once_that_messages_stay_queued(
         app, db, clinic, inbox, monkeypatch, caplog):
     """`make run` has no mail server: its jobs must not log a traceback every five minutes.
     The trouble is said once; when mail works the queued reminder goes and that is said too."""
-    from scheduler.jobs import runner, worker
+    from scheduler.jobs import context, runner
 
-    monkeypatch.setattr(worker, "_app", app)
+    monkeypatch.setattr(context, "_app", app)
     monkeypatch.setattr(runner, "_mail_trouble", None)
     server = app.config["MAIL_SERVER"]
     app.config["MAIL_SERVER"] = None

@@ -1,9 +1,12 @@
 """The Alembic migrations build exactly the models' schema, and unwind cleanly."""
 
+import ast
 import logging
 import os
+import re
 import secrets
 from contextlib import contextmanager
+from pathlib import Path
 
 import flask_migrate
 import pytest
@@ -16,7 +19,21 @@ from sqlalchemy.engine import make_url
 from config import normalize_database_url
 from scheduler import create_app
 from scheduler.extensions import db
+from scheduler.models import (
+    attendance,
+    bookings,
+    clients,
+    feeds,
+    jobs,
+    plans,
+    programs,
+    series,
+    sessions,
+    staff,
+    users,
+)
 
+ROOT = Path(__file__).resolve().parent.parent
 PG_URL = normalize_database_url(os.environ.get("TEST_DATABASE_URL"))
 
 @contextmanager
@@ -41,11 +58,11 @@ def _logging_kept():
         logging.root.handlers[:] = root_handlers
 
 
-@pytest.fixture
-def empty_database_url(tmp_path):
+@contextmanager
+def _empty_database(tmp_path, name: str):
     """An empty database: a new SQLite file, or a throwaway PostgreSQL schema."""
     if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'migrated.sqlite'}"
+        yield f"sqlite:///{tmp_path / f'{name}.sqlite'}"
         return
     schema = f"mig_{secrets.token_hex(4)}"
     admin = create_engine(PG_URL)
@@ -59,6 +76,12 @@ def empty_database_url(tmp_path):
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def empty_database_url(tmp_path):
+    with _empty_database(tmp_path, "migrated") as url:
+        yield url
 
 
 @pytest.fixture
@@ -118,6 +141,82 @@ def test_upgrade_builds_every_check_constraint_the_models_declare(migration_app)
         if isinstance(constraint, CheckConstraint)
     }
     assert built == declared
+
+
+def _check_definitions(engine) -> dict[tuple[str, str], str]:
+    """Each CHECK's text as the database gives it back (PostgreSQL rewrites it in its own
+    words, the same for both sides of a comparison)."""
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        return {(table, check["name"]): check["sqltext"]
+                for table in db.metadata.tables
+                for check in inspector.get_check_constraints(table)}
+
+
+def test_every_check_constraint_says_in_the_migrations_what_it_says_in_the_models(
+        migration_app, tmp_path):
+    """The names match (above); this compares what they allow, which autogenerate does not:
+    a value added to a model's tuple without a migration fails here."""
+    upgrade()
+    migrated = _check_definitions(db.engine)
+    with _empty_database(tmp_path, "models") as url:
+        engine = create_engine(url)
+        try:
+            db.metadata.create_all(engine)
+            modelled = _check_definitions(engine)
+        finally:
+            engine.dispose()
+    assert ("sessions", "ck_sessions_kind") in modelled
+    assert migrated == modelled
+
+
+# Every CHECK that lists allowed values, and the tuple the code validates against.
+ALLOWED_VALUES = {
+    ("alerts", "kind"): jobs.ALERT_KINDS,
+    ("attendance", "method"): attendance.METHODS,
+    ("attendance", "reason_code"): attendance.REASON_CODES,
+    ("attendance", "status"): attendance.ATTENDANCE_STATUSES,
+    ("bookings", "status"): bookings.BOOKING_STATUSES,
+    ("clients", "status"): clients.CLIENT_STATUSES,
+    ("enrollments", "status"): bookings.ENROLLMENT_STATUSES,
+    ("feed_tokens", "owner_kind"): feeds.FEED_OWNERS,
+    ("feed_versions", "owner_kind"): feeds.FEED_OWNERS,
+    ("job_runs", "outcome"): jobs.RUN_OUTCOMES,
+    ("notifications", "status"): jobs.NOTIFICATION_STATUSES,
+    ("plan_requirements", "kind"): series.SESSION_KINDS,
+    ("programs", "feed_privacy"): feeds.PRIVACY_LEVELS,
+    ("programs", "level_of_care"): programs.LEVELS_OF_CARE,
+    ("programs", "population"): programs.POPULATIONS,
+    ("session_series", "kind"): series.SESSION_KINDS,
+    ("session_series", "status"): series.SERIES_STATUSES,
+    ("sessions", "kind"): series.SESSION_KINDS,
+    ("sessions", "status"): sessions.SESSION_STATUSES,
+    ("staff", "role"): staff.STAFF_ROLES,
+    ("treatment_plans", "status"): plans.PLAN_STATUSES,
+    ("users", "role"): users.USER_ROLES,
+}
+
+
+def test_each_check_allows_exactly_the_values_the_code_validates_against():
+    listed = {}
+    for table in db.metadata.tables.values():
+        for constraint in table.constraints:
+            if isinstance(constraint, CheckConstraint):
+                for column, values in re.findall(r"(\w+) IN \(([^)]*)\)", str(constraint.sqltext)):
+                    listed[(table.name, column)] = tuple(re.findall(r"'([^']*)'", values))
+    assert listed == ALLOWED_VALUES
+
+
+def test_no_check_in_the_models_spells_out_its_allowed_values():
+    """They come from the tuple (models.checks.one_of), so the two cannot drift apart."""
+    spelled = []
+    for path in sorted((ROOT / "scheduler" / "models").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "CheckConstraint"
+                    and any(" IN (" in part.value for part in ast.walk(node.args[0])
+                            if isinstance(part, ast.Constant) and isinstance(part.value, str))):
+                spelled.append(f"{path.name}:{node.lineno}")
+    assert spelled == []
 
 
 def test_upgrade_stamps_the_database_with_the_single_head_revision(migration_app):

@@ -12,7 +12,7 @@ from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.jobs.registry import JOBS
 from scheduler.models import Alert, JobRun
-from scheduler.models.jobs import ALERT_KINDS
+from scheduler.models.jobs import ALERT_KINDS, RUN_OUTCOMES
 from scheduler.services import alerts, clients, clock
 
 URL_PREFIX = ""
@@ -22,7 +22,7 @@ blp = Blueprint("jobs", __name__, description="Background job runs, alerts, and 
 
 class RunArgs(PageArgs):
     job = fields.String(validate=validate.OneOf(sorted(JOBS)))
-    outcome = fields.String(validate=validate.OneOf(("running", "ok", "failed")))
+    outcome = fields.String(validate=validate.OneOf(RUN_OUTCOMES))
 
 
 class JobRunOut(Schema):

@@ -6,6 +6,7 @@ from flask import Flask
 
 from scheduler import outage
 from scheduler.extensions import db
+from scheduler.jobs.context import current_app_for_jobs, database_notice
 from scheduler.jobs.registry import JOBS
 from scheduler.log_privacy import error_line
 from scheduler.models import JobRun
@@ -57,10 +58,8 @@ def run_job(app: Flask, name: str, trigger: str = "worker") -> JobRun:
 
 def run_scheduled(name: str) -> None:
     """APScheduler's entry point (a module-level function, so its job store can name it)."""
-    from scheduler.jobs import worker
-
     global _mail_trouble
-    app = worker.current_app_for_jobs()
+    app = current_app_for_jobs()
     try:
         run = run_job(app, name, trigger="worker")
     except MailConfigError as error:
@@ -70,7 +69,7 @@ def run_scheduled(name: str) -> None:
     except Exception as error:  # noqa: BLE001 - the scheduler must keep going
         if outage.is_outage(error):
             # Not even the failure could be recorded; the job runs again at its next time.
-            worker.database_notice(app).away(error)
+            database_notice(app).away(error)
         # Anything else is recorded in job_runs and logged by run_job.
         return
     if _mail_trouble is not None and (run.counts or {}).get("sent"):

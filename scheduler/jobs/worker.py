@@ -19,6 +19,7 @@ from sqlalchemy import update
 
 from scheduler import outage
 from scheduler.extensions import db
+from scheduler.jobs.context import database_notice, set_app_for_jobs
 from scheduler.jobs.registry import JOBS
 from scheduler.jobs.runner import run_scheduled
 from scheduler.models import JobRun
@@ -31,19 +32,6 @@ LOCK_KEY = 7_245_318_806_241_907_001
 JOBSTORE_TABLE = "apscheduler_jobs"
 # How often the scheduler looks again while the database is away.
 OUTAGE_RETRY_SECONDS = 10
-_app: Flask | None = None
-
-
-def current_app_for_jobs() -> Flask:
-    if _app is None:
-        raise RuntimeError("The job worker has not started.")
-    return _app
-
-
-def database_notice(app: Flask) -> outage.OutageNotice:
-    """One line when the database goes away and one when it is back, from every part of the
-    jobs (lock, job store, runs)."""
-    return outage.notice(app, "the jobs wait for it")
 
 
 def check_configuration(app: Flask) -> None:
@@ -183,11 +171,10 @@ def run_worker(app: Flask, stop: threading.Event | None = None, poll_seconds: fl
     the worker, unless `rejoin`: then it waits to take the lock again, as the jobs embedded
     in the web process do.
     """
-    global _app
     stop = stop or threading.Event()
     if check_mail:
         check_configuration(app)
-    _app = app
+    set_app_for_jobs(app)
     with app.app_context():
         leader = Leadership(db.engine)
     try:

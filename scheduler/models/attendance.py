@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.extensions import db
 from scheduler.models.bookings import Booking
+from scheduler.models.checks import one_of
 from scheduler.models.types import UTCDateTime
 from scheduler.services.clock import now
 
@@ -23,17 +24,13 @@ REASON_CODES = ("illness", "transport", "work", "family", "no_call", "other")
 METHODS = ("roster", "self", "kiosk", "auto")
 
 
-def _in(column: str, values) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
 class Attendance(db.Model):
     __tablename__ = "attendance"
     __table_args__ = (
-        CheckConstraint(_in("status", ATTENDANCE_STATUSES), name="status"),
-        CheckConstraint(f"reason_code IS NULL OR {_in('reason_code', REASON_CODES)}",
+        CheckConstraint(one_of("status", ATTENDANCE_STATUSES), name="status"),
+        CheckConstraint(f"reason_code IS NULL OR {one_of('reason_code', REASON_CODES)}",
                         name="reason_code"),
-        CheckConstraint(_in("method", METHODS), name="method"),
+        CheckConstraint(one_of("method", METHODS), name="method"),
         CheckConstraint("minutes_attended >= 0", name="minutes"),
         CheckConstraint("left_at IS NULL OR arrived_at IS NULL OR left_at >= arrived_at",
                         name="times"),

@@ -6,12 +6,14 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.extensions import db
+from scheduler.models.checks import one_of
 from scheduler.models.clients import Client
 from scheduler.models.series import SessionSeries
 from scheduler.models.sessions import Session
 from scheduler.models.types import UTCDateTime
 from scheduler.services.clock import now
 
+ENROLLMENT_STATUSES = ("active", "ended")
 BOOKING_STATUSES = ("booked", "waitlisted", "cancelled")
 
 
@@ -20,7 +22,7 @@ class Enrollment(db.Model):
 
     __tablename__ = "enrollments"
     __table_args__ = (
-        CheckConstraint("status IN ('active', 'ended')", name="status"),
+        CheckConstraint(one_of("status", ENROLLMENT_STATUSES), name="status"),
         CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates"),
         Index("ix_enrollments_series_status", "series_id", "status"),
     )
@@ -47,7 +49,7 @@ class Booking(db.Model):
     __tablename__ = "bookings"
     __table_args__ = (
         UniqueConstraint("session_id", "client_id", name="uq_bookings_session_client"),
-        CheckConstraint("status IN ('booked', 'waitlisted', 'cancelled')", name="status"),
+        CheckConstraint(one_of("status", BOOKING_STATUSES), name="status"),
         CheckConstraint(
             "(status = 'waitlisted') = (waitlisted_at IS NOT NULL)", name="waitlist_time"
         ),

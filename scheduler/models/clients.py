@@ -6,6 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.extensions import db
+from scheduler.models.checks import one_of
 from scheduler.models.programs import Program
 from scheduler.models.types import UTCDateTime
 from scheduler.services.clock import now
@@ -16,7 +17,7 @@ CLIENT_STATUSES = ("active", "discharged")
 class Client(db.Model):
     __tablename__ = "clients"
     __table_args__ = (
-        CheckConstraint("status IN ('active', 'discharged')", name="status"),
+        CheckConstraint(one_of("status", CLIENT_STATUSES), name="status"),
         CheckConstraint(
             "discharged_on IS NULL OR discharged_on >= admitted_on", name="discharge_after_admit"
         ),

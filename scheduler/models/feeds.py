@@ -7,11 +7,12 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduler.extensions import db
+from scheduler.models.checks import one_of
 from scheduler.models.types import UTCDateTime
 from scheduler.services.clock import now
 
 FEED_OWNERS = ("client", "staff", "room", "program")
-OWNER_CHECK = "owner_kind IN (" + ", ".join(f"'{k}'" for k in FEED_OWNERS) + ")"
+OWNER_CHECK = one_of("owner_kind", FEED_OWNERS)
 PRIVACY_LEVELS = ("private", "standard", "full")
 UID_KEY_BYTES = 32
 

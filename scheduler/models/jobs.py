@@ -6,6 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduler.extensions import db
+from scheduler.models.checks import one_of
 from scheduler.models.types import JSONDocument, UTCDateTime
 from scheduler.services.clock import now
 
@@ -19,7 +20,7 @@ class JobRun(db.Model):
 
     __tablename__ = "job_runs"
     __table_args__ = (
-        CheckConstraint("outcome IN ('running', 'ok', 'failed')", name="outcome"),
+        CheckConstraint(one_of("outcome", RUN_OUTCOMES), name="outcome"),
         Index("ix_job_runs_job_started", "job", "started_at"),
     )
 
@@ -39,7 +40,7 @@ class Notification(db.Model):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sent', 'failed', 'skipped')", name="status"),
+        CheckConstraint(one_of("status", NOTIFICATION_STATUSES), name="status"),
         Index("ix_notifications_status", "status", "id"),
     )
 
@@ -66,7 +67,7 @@ class Alert(db.Model):
 
     __tablename__ = "alerts"
     __table_args__ = (
-        CheckConstraint("kind IN ('absence_streak', 'below_target')", name="kind"),
+        CheckConstraint(one_of("kind", ALERT_KINDS), name="kind"),
         Index("ix_alerts_open", "acknowledged_at", "raised_at"),
     )
 

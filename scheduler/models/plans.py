@@ -7,10 +7,12 @@ from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.extensions import db
+from scheduler.models.checks import one_of
 from scheduler.models.series import KIND_CHECK
 from scheduler.models.types import JSONDocument, UTCDateTime
 from scheduler.services.clock import now
 
+PLAN_STATUSES = ("active", "superseded", "ended")
 RECOMMENDED_LEVELS = ("0.5", "1", "2.1", "2.5", "3.1", "3.5", "3.7", "4")
 
 
@@ -40,7 +42,7 @@ class TreatmentPlan(db.Model):
     __tablename__ = "treatment_plans"
     __table_args__ = (
         UniqueConstraint("client_id", "version", name="uq_treatment_plans_client_version"),
-        CheckConstraint("status IN ('active', 'superseded', 'ended')", name="status"),
+        CheckConstraint(one_of("status", PLAN_STATUSES), name="status"),
         CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates"),
     )
 

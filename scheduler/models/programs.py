@@ -7,6 +7,8 @@ from sqlalchemy import CheckConstraint, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduler.extensions import db
+from scheduler.models.checks import one_of
+from scheduler.models.feeds import PRIVACY_LEVELS
 from scheduler.models.types import UTCDateTime
 from scheduler.services.clock import now
 
@@ -26,14 +28,14 @@ def default_min_weekly_hours(level_of_care: str, population: str) -> Decimal | N
 class Program(db.Model):
     __tablename__ = "programs"
     __table_args__ = (
-        CheckConstraint("level_of_care IN ('1', '2.1', '2.5')", name="level_of_care"),
-        CheckConstraint("population IN ('adult', 'adolescent')", name="population"),
+        CheckConstraint(one_of("level_of_care", LEVELS_OF_CARE), name="level_of_care"),
+        CheckConstraint(one_of("population", POPULATIONS), name="population"),
         CheckConstraint(
             "min_weekly_hours_override IS NULL OR min_weekly_hours_override >= 0",
             name="min_weekly_hours",
         ),
         CheckConstraint("absence_streak_alert >= 1", name="absence_streak_alert"),
-        CheckConstraint("feed_privacy IN ('private', 'standard', 'full')", name="feed_privacy"),
+        CheckConstraint(one_of("feed_privacy", PRIVACY_LEVELS), name="feed_privacy"),
         CheckConstraint(
             "discharge_review_streak >= 1 AND discharge_review_absences >= 1 "
             "AND discharge_review_weeks >= 1",

@@ -6,6 +6,7 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.extensions import db
+from scheduler.models.checks import one_of
 from scheduler.models.programs import Program
 from scheduler.models.rooms import Room
 from scheduler.models.staff import Staff
@@ -23,7 +24,8 @@ SESSION_KINDS = (
     "assessment",
     "case_management",
 )
-KIND_CHECK = "kind IN (" + ", ".join(f"'{k}'" for k in SESSION_KINDS) + ")"
+KIND_CHECK = one_of("kind", SESSION_KINDS)
+SERIES_STATUSES = ("active", "ended")
 MAX_DURATION_MINUTES = 12 * 60
 
 series_facilitators = Table(
@@ -38,7 +40,7 @@ class SessionSeries(db.Model):
     __tablename__ = "session_series"
     __table_args__ = (
         CheckConstraint(KIND_CHECK, name="kind"),
-        CheckConstraint("status IN ('active', 'ended')", name="status"),
+        CheckConstraint(one_of("status", SERIES_STATUSES), name="status"),
         CheckConstraint(
             f"duration_minutes > 0 AND duration_minutes <= {MAX_DURATION_MINUTES}",
             name="duration",

@@ -14,6 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.extensions import db
+from scheduler.models.checks import one_of
 from scheduler.models.programs import Program
 from scheduler.models.rooms import Room
 from scheduler.models.series import KIND_CHECK, SessionSeries
@@ -39,7 +40,7 @@ class Session(db.Model):
         UniqueConstraint("series_id", "original_start", name="uq_sessions_series_original_start"),
         CheckConstraint("ends_at > starts_at", name="times"),
         CheckConstraint("capacity >= 1", name="capacity"),
-        CheckConstraint("status IN ('scheduled', 'cancelled')", name="status"),
+        CheckConstraint(one_of("status", SESSION_STATUSES), name="status"),
         CheckConstraint(KIND_CHECK, name="kind"),
         Index("ix_sessions_starts_at", "starts_at"),
         Index("ix_sessions_room_starts_at", "room_id", "starts_at"),

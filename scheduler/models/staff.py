@@ -6,6 +6,7 @@ from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduler.extensions import db
+from scheduler.models.checks import one_of
 from scheduler.models.types import UTCDateTime
 from scheduler.services.clock import now
 
@@ -15,10 +16,7 @@ STAFF_ROLES = ("therapist", "counselor", "medical", "peer_support", "other")
 class Staff(db.Model):
     __tablename__ = "staff"
     __table_args__ = (
-        CheckConstraint(
-            "role IN ('therapist', 'counselor', 'medical', 'peer_support', 'other')",
-            name="role",
-        ),
+        CheckConstraint(one_of("role", STAFF_ROLES), name="role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

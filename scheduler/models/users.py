@@ -7,6 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.extensions import db
+from scheduler.models.checks import one_of
 from scheduler.models.clients import Client
 from scheduler.models.staff import Staff
 from scheduler.models.types import UTCDateTime
@@ -18,9 +19,7 @@ USER_ROLES = ("admin", "coordinator", "clinician", "client")
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(
-            "role IN ('admin', 'coordinator', 'clinician', 'client')", name="role"
-        ),
+        CheckConstraint(one_of("role", USER_ROLES), name="role"),
         CheckConstraint("role <> 'client' OR client_id IS NOT NULL", name="client_link"),
     )
 
