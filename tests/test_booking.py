@@ -468,3 +468,36 @@ def test_rebooking_a_cancelled_enrolment_seat_makes_it_a_single_booking(
     again = book(client, headers, seat.session_id, person.id)
     assert again.status_code == 200 and again.json["id"] == seat.id
     assert again.json["enrollment_id"] is None
+
+
+# --- one count of free seats ----------------------------------------------------------------
+
+
+def test_free_seats_count_booked_clients_only_and_never_go_below_zero(
+    client, headers, make, db, program
+):
+    """Booking, promotion and walk-ins all ask booking.free_seats: waitlisted and cancelled
+    places hold no seat, and a session holding more than its capacity has none free."""
+    from scheduler.services.booking import free_seats
+
+    session = single(make, db, program, capacity=1)
+    seated, leaving, queued = (make.client(program) for _ in range(3))
+    assert free_seats(db, session) == 1
+    book(client, headers, session.id, seated.id)
+    book(client, headers, session.id, queued.id)
+    db.expire_all()
+    assert free_seats(db, session) == 0
+
+    session.capacity = 3  # set on the row, so nobody is promoted: the queued place holds no seat
+    db.commit()
+    assert free_seats(db, session) == 2
+    gone = book(client, headers, session.id, leaving.id).json
+    assert gone["status"] == "booked"
+    client.delete(f"{API}/bookings/{gone['id']}", headers=headers)
+    db.expire_all()
+    # The freed seat went to the queue; the cancelled booking holds none.
+    assert db.scalar(select(Booking.status).where(Booking.client_id == queued.id)) == "booked"
+    assert free_seats(db, session) == 1
+
+    session.capacity = 1  # fewer seats than the two clients already booked
+    assert free_seats(db, session) == 0

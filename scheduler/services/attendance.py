@@ -171,8 +171,7 @@ def record_roster(
             )
         )
     }
-    booked_now, _ = booking.counts(db, [session.id])[session.id]
-    free = session.capacity - booked_now
+    free = booking.free_seats(db, session)
     walk_ins = []
     for index, record in enumerate(records):
         held = bookings.get(record["client_id"])

@@ -77,20 +77,30 @@ def _check_bookable(session: Session, now: datetime) -> None:
         )
 
 
+def free_seats(db: DbSession, session: Session) -> int:
+    """Seats left in a session: its capacity less the clients booked, never below zero.
+
+    The one count of seats: booking, waitlist promotion and walk-ins all ask it, under the
+    session's row lock, so none of them can disagree about a full session.
+    """
+    booked = db.scalar(
+        select(func.count(Booking.id)).where(
+            Booking.session_id == session.id, Booking.status == "booked"
+        )
+    )
+    return max(session.capacity - int(booked or 0), 0)
+
+
 def _seat(db: DbSession, session: Session, booking: Booking, now: datetime) -> None:
     """Give the booking a seat if one is free, else the end of the queue."""
-    # Seats taken and the end of the queue in one query (only waitlisted rows have a time).
-    booked, tail = db.execute(
-        select(
-            func.coalesce(func.sum(case((Booking.status == "booked", 1), else_=0)), 0),
-            func.max(Booking.waitlisted_at),
-        ).where(Booking.session_id == session.id)
-    ).one()
-    if booked < session.capacity:
+    if free_seats(db, session) > 0:
         booking.status, booking.booked_at, booking.waitlisted_at = "booked", now, None
     else:
         # Join the end of the line as the session lock orders it: `now` was read before the
         # lock (and may come from another machine's clock), so it alone could jump the queue.
+        tail = db.scalar(
+            select(func.max(Booking.waitlisted_at)).where(Booking.session_id == session.id)
+        )
         queued_at = now if tail is None else max(now, tail + timedelta(microseconds=1))
         booking.status, booking.waitlisted_at = "waitlisted", queued_at
     booking.cancelled_at = booking.cancel_reason = None
@@ -183,8 +193,7 @@ def promote_waitlist(db: DbSession, actor: Actor, session: Session, *, now: date
     """Fill free seats from the queue in order, passing over clients who now have a clash."""
     if session.status != "scheduled" or session.starts_at <= now:
         return []
-    booked, _ = counts(db, [session.id])[session.id]
-    free = session.capacity - booked
+    free = free_seats(db, session)
     promoted = []
     if free <= 0:
         return promoted
