@@ -372,3 +372,22 @@ def test_opening_the_plan_revision_is_in_the_access_log(client, db, setup, coord
                       .order_by(AuditEvent.id.desc()))
     assert (entry.entity_type, entry.entity_id) == ("client", setup.avery.id)
     assert entry.actor_user_id == coordinator.id and entry.after["resource"] == "plans"
+
+
+def _input_value(page: str, name: str) -> str:
+    tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
+    return re.search(r'value="([^"]*)"', tag).group(1)
+
+
+@pytest.mark.parametrize("at, day", [
+    (ny(2, 16, 23, 30), "2027-02-16"),  # already the 17th in UTC
+    (ny(2, 17, 0, 30), "2027-02-17"),
+])
+def test_intake_dates_default_to_the_clinics_today_not_utcs(client, setup, coordinator, at,
+                                                            day):
+    sign_in(client, coordinator)
+    with clock.frozen(at):
+        intake = client.get("/intake").data.decode()
+        plan = client.get(f"/intake/{setup.blake.id}/plan").data.decode()
+    assert _input_value(intake, "assessed_on") == day
+    assert _input_value(plan, "start_date") == day

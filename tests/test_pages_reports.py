@@ -83,6 +83,16 @@ def test_a_bad_period_is_refused_naming_the_field(client, make, setup):
     assert answer.status_code == 404 and b"Program: there is no such program." in answer.data
 
 
+def test_a_refused_program_still_offers_the_clinics_current_weeks(client, make, setup):
+    """Sunday 22:00 in New York is already Monday in UTC: the period offered still ends on the
+    clinic's Sunday, not a week ahead."""
+    sign_in(client, make.user("coordinator"))
+    with clock.frozen(datetime(2027, 2, 22, 3, 0, tzinfo=timezone.utc)):
+        page = client.get("/reports?program=999").data.decode()
+    assert 'id="to" name="to" type="date" value="2027-02-21"' in page
+    assert 'id="from" name="from" type="date" value="2027-01-25"' in page
+
+
 def test_follow_up_lists_two_unexcused_absences_in_a_row(client, make, setup, now):
     # Clinicians need the list too.
     sign_in(client, make.user("clinician", staff_id=setup.therapist.id))

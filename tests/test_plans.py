@@ -1,13 +1,13 @@
 """Assessments and versioned treatment plans: defaults, phases, Medicare dates, roles, audit."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
 from scheduler.models import AuditEvent, PlanPhase, PlanRequirement, TreatmentPlan
-from scheduler.services import plans
+from scheduler.services import clock, plans
 from tests.helpers import ACTOR
 
 API = "/api/v1"
@@ -253,6 +253,21 @@ def test_the_due_list_shows_what_falls_due_within_14_days_and_what_is_overdue(
     ]
     assert len(client.get(f"{API}/plans/due?within_days=15",
                           headers=headers).json["items"]) == 5
+
+
+@pytest.mark.parametrize("utc_hour, overdue", [
+    (4, False),  # 23:30 on the 16th in New York: due today, not yet overdue
+    (5, True),   # 00:30 on the 17th in New York
+])
+def test_overdue_is_judged_on_the_clinics_calendar(client, auth, coordinator, db, person,
+                                                   utc_hour, overdue):
+    due = date(2027, 2, 16)
+    plans.create_plan(db, ACTOR, person.id, start_date=date(2026, 10, 1),
+                      certified_on=due - timedelta(days=60))
+    db.commit()
+    with clock.frozen(datetime(2027, 2, 17, utc_hour, 30, tzinfo=timezone.utc)):
+        items = client.get(f"{API}/plans/due", headers=auth.for_user(coordinator)).json["items"]
+    assert [(i["due_on"], i["overdue"]) for i in items] == [("2027-02-16", overdue)]
 
 
 def test_paperwork_dates_are_recorded_only_on_the_active_plan(client, headers, person):

@@ -186,6 +186,23 @@ def test_extending_the_horizon_stops_at_the_end_date_and_leaves_finished_series_
     assert stored(db, finished) == finished_rows
 
 
+def test_a_series_ending_today_on_its_own_calendar_still_gets_tonights_session(make, db):
+    """At 23:35 in New York it is already tomorrow in UTC; the series has not ended yet."""
+    made_at = utc(2027, 2, 10, 12, 0)
+    with clock.frozen(made_at):
+        late = make.series(now=made_at, horizon_days=2, rrule="FREQ=DAILY",
+                           start_date=date(2027, 2, 10), end_date=date(2027, 2, 16),
+                           start_time=time(23, 40), duration_minutes=15)
+    assert date(2027, 2, 16) not in by_day(db, late)
+    tonight = utc(2027, 2, 17, 4, 35)
+
+    with clock.frozen(tonight):
+        series_service.extend_horizon(db, tonight, HORIZON_DAYS)
+        db.commit()
+
+    assert max(by_day(db, late)) == date(2027, 2, 16)
+
+
 def test_new_sessions_carry_the_series_facilitators(make, db, now):
     lead, co = make.staff(), make.staff()
     series = make.series(facilitator_ids=[co.id, lead.id])

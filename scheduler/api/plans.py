@@ -19,7 +19,7 @@ from scheduler.extensions import db
 from scheduler.models import Assessment, TreatmentPlan
 from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
-from scheduler.services import clock, plans
+from scheduler.services import clock, day_sheet, plans
 from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = ""
@@ -238,7 +238,8 @@ class PlansDue(MethodView):
     @blp.response(200, DueList)
     def get(self, args):
         """Certifications and plan reviews due within `within_days` (default 14), or overdue."""
-        today = clock.now().date()
+        # The clinic's calendar, not UTC's: a review due today is not overdue at 8 pm.
+        today = day_sheet.program_today(db.session, clock.now())
         items = plans.due_soon(db.session, today, args["within_days"])
         log_read([c for c, *_ in items], "plans_due")
         return {"items": [

@@ -20,6 +20,7 @@ from scheduler.models import (
 )
 from scheduler.services import booking
 from scheduler.services.attendance import CHECKIN_OPENS
+from scheduler.services.recurrence import local_date
 from scheduler.services.sessions import SessionFilter, list_sessions
 
 # A clinic day holds tens of sessions; this only guards against a runaway page.
@@ -70,6 +71,15 @@ def program_zone(db: DbSession, program_id: int | None = None) -> ZoneInfo:
         query = query.where(Program.id == program_id)
     name = db.scalar(query.order_by(Program.id).limit(1))
     return ZoneInfo(name or "UTC")
+
+
+def program_today(db: DbSession, now: datetime, program_id: int | None = None) -> date:
+    """Today on the program's own calendar (the clinic's, without a program).
+
+    The one answer to "what day is it": near midnight the UTC date is already tomorrow (or
+    still yesterday) for the clinic, so due dates, default dates and week starts use this.
+    """
+    return local_date(now, program_zone(db, program_id))
 
 
 def _room_names(db: DbSession, sessions) -> dict[int, str]:

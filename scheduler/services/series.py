@@ -364,13 +364,18 @@ def extend_horizon(db: DbSession, now: datetime, horizon_days: int) -> int:
     created = 0
     for series in db.scalars(
         select(SessionSeries).where(
-            or_(SessionSeries.end_date.is_(None), SessionSeries.end_date >= now.date()),
+            # End dates are on each series' own calendar, which may still be a day behind UTC's;
+            # the exact test, in the series' zone, follows.
+            or_(SessionSeries.end_date.is_(None),
+                SessionSeries.end_date >= now.date() - timedelta(days=1)),
             or_(
                 SessionSeries.materialized_until.is_(None),
                 SessionSeries.materialized_until < until,
             ),
         )
     ):
+        if series.end_date is not None and series.end_date < local_date(now, zone(series.timezone)):
+            continue
         created += materialize(db, series, until)
     return created
 

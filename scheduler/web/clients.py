@@ -321,7 +321,7 @@ def intake():
     form = _intake_form()
     if request.method == "GET":
         if form.assessed_on.data is None:
-            form.assessed_on.data = clock.now().date()
+            form.assessed_on.data = day_sheet.program_today(db.session, clock.now())
         return render_template("clients/intake.html", form=form, step=1)
     if not form.validate_on_submit():
         return render_template("clients/intake.html", form=form, step=1), 422
@@ -366,7 +366,8 @@ def intake_plan(client_id: int):
         if assessment is not None and assessment.client_id != client.id:
             raise query_args.BadQuery("assessment", "there is no such assessment.", 404)
         form.assessment_id.data = assessment.id if assessment is not None else None
-        form.start_date.data = form.start_date.data or clock.now().date()
+        form.start_date.data = form.start_date.data or day_sheet.program_today(
+            db.session, clock.now(), client.program_id)
         form.weekly_hours_target.data = program.min_weekly_hours
         return _plan_page(client, form)
     form.primary_therapist_id.choices = staff_choices("None yet")

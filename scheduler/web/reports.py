@@ -95,7 +95,7 @@ def index():
     """Weekly hours (table and chart), attendance rates and census for a program and period."""
     programs = _programs()
     now = clock.now()
-    today = now.date()
+    today = day_sheet.program_today(db.session, now)
     monday = today - timedelta(days=today.weekday())
     context = {"programs": programs, "program_id": None, "error": None,
                "first": monday - timedelta(weeks=DEFAULT_WEEKS - 1),
@@ -103,7 +103,7 @@ def index():
     try:
         context["program_id"] = _program_choice(programs)
         # The default period is the last weeks on the program's own calendar.
-        today = now.astimezone(day_sheet.program_zone(db.session, context["program_id"])).date()
+        today = day_sheet.program_today(db.session, now, context["program_id"])
         monday = today - timedelta(days=today.weekday())
         context["first"] = monday - timedelta(weeks=DEFAULT_WEEKS - 1)
         context["last"] = monday + timedelta(days=6)
