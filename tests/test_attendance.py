@@ -327,6 +327,14 @@ def test_seven_days_after_the_end_is_not_yet_locked(client, auth, marked, people
     assert response.status_code == 200, response.json
 
 
+@pytest.mark.parametrize("app_config", [{"ATTENDANCE_LOCK_DAYS": 2}])
+def test_the_lock_follows_the_configured_days(client, auth, marked, people):
+    with clock.frozen(marked.ends_at + timedelta(days=3)):
+        response = put(client, auth("clinician"), marked.id,
+                       [{"client_id": people[0].id, **ABSENT}])
+    assert response.status_code == 403
+
+
 # --- sessions that take no attendance ---------------------------------------------------------
 
 

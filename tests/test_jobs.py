@@ -224,6 +224,22 @@ def test_the_roster_corrects_an_automatic_no_show_and_the_job_leaves_it(app, db,
     assert (row.status, row.reason_code, row.method) == ("absent_excused", "illness", "roster")
 
 
+def test_the_no_show_grace_and_lookback_come_from_the_attendance_policy(app, db, clinic):
+    """The job reads NO_SHOW_GRACE_MINUTES and ATTENDANCE_LOCK_DAYS through Policy.from_config."""
+    monday = clinic["sessions"][0]
+    app.config.update(NO_SHOW_GRACE_MINUTES=60, ATTENDANCE_LOCK_DAYS=1)
+
+    assert run(app, db, "mark-no-shows", monday.ends_at + GRACE).counts == {"marked_absent": 0}
+    late = monday.ends_at + timedelta(minutes=60) + timedelta(days=1, seconds=1)
+    assert run(app, db, "mark-no-shows", late).counts == {"marked_absent": 0}
+    assert run(app, db, "mark-no-shows", monday.ends_at + timedelta(minutes=60)).counts == {
+        "marked_absent": 1}
+
+
+def test_the_policy_defaults_are_the_configured_defaults(app):
+    assert attendance.Policy.from_config(app.config) == attendance.Policy()
+
+
 # --- absence-alerts ----------------------------------------------------------------------------
 
 

@@ -80,13 +80,6 @@ class CheckinIn(ApiSchema):
                          error="Must be the six digits shown in the room."))
 
 
-def policy() -> attendance.Policy:
-    return attendance.Policy(
-        lock_days=current_app.config["ATTENDANCE_LOCK_DAYS"],
-        grace_minutes=current_app.config["CHECKIN_GRACE_MINUTES"],
-    )
-
-
 @blp.route("/sessions/<int:session_id>/attendance")
 class SessionAttendance(MethodView):
     @roles_required(*STAFF_READ)
@@ -112,7 +105,8 @@ class SessionAttendance(MethodView):
         """
         rows = attendance.record_roster(
             db.session, current_actor(), current_user.role, session_id, data["records"],
-            now=clock.now(), policy=policy(), reason=data.get("reason"),
+            now=clock.now(), policy=attendance.Policy.from_config(current_app.config),
+            reason=data.get("reason"),
         )
         db.session.commit()
         return {"items": rows}
@@ -148,7 +142,8 @@ class SelfCheckin(MethodView):
         """
         outcome = attendance.self_check_in(
             db.session, current_actor(), current_user.client_id, data["code"],
-            now=clock.now(), secret=current_app.config["SECRET_KEY"], policy=policy(),
+            now=clock.now(), secret=current_app.config["SECRET_KEY"],
+            policy=attendance.Policy.from_config(current_app.config),
         )
         # Saved either way: a wrong code must count even though the request fails.
         db.session.commit()

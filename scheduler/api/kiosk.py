@@ -1,16 +1,17 @@
 """The front-desk kiosk: staff sign the tablet in; clients check in with a personal PIN."""
 
 
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate
 
 from scheduler import rate_limits
 from scheduler.api.access import STAFF_READ, current_actor, own_client_or_writer, roles_required
-from scheduler.api.attendance import AttendanceOut, policy
+from scheduler.api.attendance import AttendanceOut
 from scheduler.api.common import ApiSchema, Id
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
-from scheduler.services import clock, kiosk
+from scheduler.services import attendance, clock, kiosk
 
 URL_PREFIX = ""
 blp = Blueprint(
@@ -44,7 +45,7 @@ class KioskCheckin(MethodView):
         """Check a client in at the front desk with their PIN."""
         outcome = kiosk.check_in(
             db.session, current_actor(), data["client_id"], data["pin"],
-            now=clock.now(), policy=policy(),
+            now=clock.now(), policy=attendance.Policy.from_config(current_app.config),
         )
         # Saved either way: a wrong PIN must count even though the request fails.
         db.session.commit()

@@ -1,7 +1,7 @@
 """The jobs, their schedules, and what each does: a thin call into the services."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable
 
 from flask import Flask
@@ -40,9 +40,8 @@ def extend_horizon(app: Flask, db: DbSession, now: datetime) -> dict:
 
 
 def mark_no_shows(app: Flask, db: DbSession, now: datetime) -> dict:
-    marked = attendance.mark_no_shows(
-        db, JOBS_ACTOR, now, grace=timedelta(minutes=app.config["NO_SHOW_GRACE_MINUTES"]),
-        lookback=timedelta(days=app.config["ATTENDANCE_LOCK_DAYS"]))
+    marked = attendance.mark_no_shows(db, JOBS_ACTOR, now,
+                                      attendance.Policy.from_config(app.config))
     db.commit()
     return {"marked_absent": marked}
 

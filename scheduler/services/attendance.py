@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -82,6 +83,16 @@ class Policy:
 
     lock_days: int = 7
     grace_minutes: int = 10
+    no_show_grace_minutes: int = 30
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> "Policy":
+        """The rules as configured; the API, the pages and the no-show job all read them here."""
+        return cls(
+            lock_days=config["ATTENDANCE_LOCK_DAYS"],
+            grace_minutes=config["CHECKIN_GRACE_MINUTES"],
+            no_show_grace_minutes=config["NO_SHOW_GRACE_MINUTES"],
+        )
 
 
 def minutes_attended(session: Session, status: str, arrived_at, left_at) -> int:
@@ -329,10 +340,13 @@ def check_in(
 NO_SHOW_NOTE = "No check-in and not on the roster by the end of the session."
 
 
-def mark_no_shows(db: DbSession, actor: Actor, now: datetime, grace: timedelta,
-                  lookback: timedelta = timedelta(days=14)) -> int:
-    """Booked clients with no attendance after a session's end plus `grace` become
-    absent_unexcused (no-call), method 'auto'; a later roster mark corrects it, audited."""
+def mark_no_shows(db: DbSession, actor: Actor, now: datetime, policy: Policy) -> int:
+    """Booked clients with no attendance after a session's end plus the no-show grace become
+    absent_unexcused (no-call), method 'auto'; a later roster mark corrects it, audited.
+
+    Only sessions still inside the lock period are looked at."""
+    grace = timedelta(minutes=policy.no_show_grace_minutes)
+    lookback = timedelta(days=policy.lock_days)
     due = db.execute(
         select(Booking, Session)
         .join(Session, Session.id == Booking.session_id)

@@ -52,14 +52,6 @@ def describe(error: DomainError) -> str:
     return error.message
 
 
-def policy() -> attendance.Policy:
-    """The clinic's attendance rules from configuration, as the API reads them."""
-    return attendance.Policy(
-        lock_days=current_app.config["ATTENDANCE_LOCK_DAYS"],
-        grace_minutes=current_app.config["CHECKIN_GRACE_MINUTES"],
-    )
-
-
 def _wants_json() -> bool:
     # roster.js asks for JSON; a plain form post gets the redirect.
     return request.headers.get("X-Requested-With") == "fetch"
@@ -106,7 +98,8 @@ def _roster_page(session, status: int = 200):
     lines = day_sheet.roster_sheet(db.session, session.id)
     if request.method == "GET":
         log_page_read([line.client.id for line in lines], "roster")
-    locked = attendance.is_locked(session, clock.now(), policy())
+    locked = attendance.is_locked(session, clock.now(),
+                                  attendance.Policy.from_config(current_app.config))
     return render_template(
         "clinician/roster.html", session=session, lines=lines, marks=MARKS, reasons=REASONS,
         locked=locked, may_unlock=current_user.role in COORDINATORS,
@@ -132,7 +125,8 @@ def roster(session_id: int):
         record = _record_from_form(session, now)
         attendance.record_roster(
             db.session, page_actor(), current_user.role, session.id, [record],
-            now=now, policy=policy(), reason=posted_text("reason") or None,
+            now=now, policy=attendance.Policy.from_config(current_app.config),
+            reason=posted_text("reason") or None,
         )
     except DomainError as error:
         # Nothing of a refused mark is kept.

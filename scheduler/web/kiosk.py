@@ -2,15 +2,15 @@
 
 import re
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from scheduler import rate_limits
 from scheduler.extensions import db
 from scheduler.models import Client
-from scheduler.services import clock, day_sheet, kiosk
+from scheduler.services import attendance, clock, day_sheet, kiosk
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web.access import STAFF, page_actor, page_roles
-from scheduler.web.clinician import describe, policy
+from scheduler.web.clinician import describe
 from scheduler.web.form_fields import optional_id
 
 bp = Blueprint("kiosk_pages", __name__)
@@ -48,7 +48,7 @@ def index():
         if not PIN.match(pin):
             raise InvalidField("pin", "must be 4 to 6 digits.", "form")
         outcome = kiosk.check_in(db.session, page_actor(), client_id, pin, now=clock.now(),
-                                 policy=policy())
+                                 policy=attendance.Policy.from_config(current_app.config))
     except DomainError as error:
         db.session.rollback()
         flash(describe(error), "error")

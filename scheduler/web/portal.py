@@ -15,7 +15,7 @@ from scheduler.models import Client
 from scheduler.services import attendance, clock, day_sheet, reports
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web.access import log_page_read, page_actor, page_roles
-from scheduler.web.clinician import describe, policy
+from scheduler.web.clinician import describe
 
 bp = Blueprint("portal", __name__)
 
@@ -76,7 +76,8 @@ def checkin():
             raise InvalidField("code", "enter the six digits shown in the room.", "form")
         outcome = attendance.self_check_in(
             db.session, page_actor(), current_user.client_id, code, now=clock.now(),
-            secret=current_app.config["SECRET_KEY"], policy=policy(),
+            secret=current_app.config["SECRET_KEY"],
+            policy=attendance.Policy.from_config(current_app.config),
         )
     except DomainError as error:
         db.session.rollback()
