@@ -8,11 +8,13 @@ from flask_smorest import abort
 
 from scheduler.extensions import db, login_manager
 from scheduler.models import User
+from scheduler.models.users import COORDINATORS, STAFF
 from scheduler.services import access_log, accounts, clock
 from scheduler.services.audit import Actor
 
-STAFF_READ = ("admin", "coordinator", "clinician")
-WRITE = ("admin", "coordinator")
+# The API's names for the role groups: staff read, coordinators write.
+STAFF_READ = STAFF
+WRITE = COORDINATORS
 
 
 def install(app: Flask) -> None:

@@ -32,7 +32,7 @@ blp = Blueprint(
 )
 
 # Clinicians write clinical records; coordinators and admins may too.
-PLAN_WRITE = ("admin", "coordinator", "clinician")
+PLAN_WRITE = STAFF_READ  # clinicians write plans too
 MOST_WEEKLY_HOURS = 168
 LONG_TEXT = dict(allow_none=True, validate=validate.Length(max=20000))
 

@@ -14,6 +14,10 @@ from scheduler.models.types import UTCDateTime
 from scheduler.services.clock import now
 
 USER_ROLES = ("admin", "coordinator", "clinician", "client")
+# The role groups every page, route and rule checks against: the clinic's staff (read clinical
+# records, take attendance) and those who run it (write schedules, bookings and accounts).
+STAFF = ("admin", "coordinator", "clinician")
+COORDINATORS = ("admin", "coordinator")
 
 
 class User(UserMixin, db.Model):

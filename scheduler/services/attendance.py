@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Booking, Client, Session
 from scheduler.models.attendance import ATTENDANCE_STATUSES, REASON_CODES, Attendance
+from scheduler.models.users import COORDINATORS
 from scheduler.services import audit, booking
 from scheduler.services.audit import Actor
 from scheduler.services.errors import (
@@ -159,7 +160,7 @@ def record_roster(
     if session.starts_at - CHECKIN_OPENS > now:
         raise StateConflict(f"Session {session.id} has not started yet.")
     locked = is_locked(session, now, policy)
-    if locked and actor_role not in ("coordinator", "admin"):
+    if locked and actor_role not in COORDINATORS:
         raise PermissionDenied(
             f"Attendance for session {session.id} is locked after {policy.lock_days} days; "
             "ask a coordinator."

@@ -9,8 +9,6 @@ from scheduler.extensions import db
 from scheduler.services import access_log
 from scheduler.services.audit import Actor
 
-STAFF = ("admin", "coordinator", "clinician")
-COORDINATORS = ("admin", "coordinator")
 HOME_BY_ROLE = {
     "admin": "calendar.week",
     "coordinator": "calendar.week",

@@ -39,6 +39,7 @@ from wtforms.validators import (
 from scheduler.extensions import db
 from scheduler.models import Program, Room, Session, SessionSeries, Staff
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS
+from scheduler.models.users import COORDINATORS
 from scheduler.services import booking, clock, day_sheet, rosters, series_preview, week_view
 from scheduler.services import series as series_service
 from scheduler.services import sessions as sessions_service
@@ -46,7 +47,7 @@ from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import MAX_ID
 from scheduler.web import query_args
-from scheduler.web.access import COORDINATORS, log_page_read, page_actor, page_roles
+from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.form_fields import (
     PageForm,
     PlainForm,

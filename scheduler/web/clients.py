@@ -35,12 +35,13 @@ from scheduler.models import (
 from scheduler.models.clients import CLIENT_STATUSES
 from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
+from scheduler.models.users import COORDINATORS, STAFF
 from scheduler.services import booking, clients, clock, day_sheet, plans, reports
 from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import MAX_ID
 from scheduler.web import query_args
-from scheduler.web.access import COORDINATORS, STAFF, log_page_read, page_actor, page_roles
+from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
 from scheduler.web.form_fields import (
     Hours,

@@ -19,10 +19,11 @@ from flask_login import current_user
 from scheduler.extensions import db
 from scheduler.models import Staff
 from scheduler.models.attendance import REASON_CODES
+from scheduler.models.users import COORDINATORS, STAFF
 from scheduler.services import attendance, clock, day_sheet
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web import query_args
-from scheduler.web.access import COORDINATORS, STAFF, log_page_read, page_actor, page_roles
+from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.form_fields import optional_id, posted_text
 
 bp = Blueprint("clinician", __name__)

@@ -7,9 +7,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from scheduler import rate_limits
 from scheduler.extensions import db
 from scheduler.models import Client
+from scheduler.models.users import STAFF
 from scheduler.services import attendance, clock, day_sheet, kiosk
 from scheduler.services.errors import DomainError, InvalidField
-from scheduler.web.access import STAFF, page_actor, page_roles
+from scheduler.web.access import page_actor, page_roles
 from scheduler.web.clinician import describe
 from scheduler.web.form_fields import optional_id
 

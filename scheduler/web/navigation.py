@@ -2,15 +2,17 @@
 
 from flask import current_app, url_for
 
+from scheduler.models.users import COORDINATORS, STAFF
+
 LINKS = (
     # (endpoint, label, roles)
-    ("calendar.week", "Week", ("admin", "coordinator")),
-    ("client_pages.index", "Clients", ("admin", "coordinator")),
-    ("client_pages.intake", "Intake", ("admin", "coordinator")),
-    ("report_pages.index", "Reports", ("admin", "coordinator")),
-    ("report_pages.follow_up", "Follow-up", ("admin", "coordinator", "clinician")),
-    ("clinician.today", "Today", ("admin", "coordinator", "clinician")),
-    ("kiosk_pages.index", "Kiosk", ("admin", "coordinator", "clinician")),
+    ("calendar.week", "Week", COORDINATORS),
+    ("client_pages.index", "Clients", COORDINATORS),
+    ("client_pages.intake", "Intake", COORDINATORS),
+    ("report_pages.index", "Reports", COORDINATORS),
+    ("report_pages.follow_up", "Follow-up", STAFF),
+    ("clinician.today", "Today", STAFF),
+    ("kiosk_pages.index", "Kiosk", STAFF),
     ("audit_pages.index", "Audit log", ("admin",)),
     ("portal.home", "My sessions", ("client",)),
 )

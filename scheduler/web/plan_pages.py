@@ -18,10 +18,11 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from scheduler.extensions import db
 from scheduler.models import Client, TreatmentPlan
 from scheduler.models.series import SESSION_KINDS
+from scheduler.models.users import STAFF
 from scheduler.services import plans
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import MAX_ID
-from scheduler.web.access import STAFF, log_page_read, page_actor, page_roles
+from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.clients import KIND_LABELS, detail_page, staff_choices
 from scheduler.web.form_fields import (
     Hours,

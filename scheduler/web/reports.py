@@ -11,11 +11,12 @@ from sqlalchemy import select
 
 from scheduler.extensions import db
 from scheduler.models import Client, Program
+from scheduler.models.users import COORDINATORS, STAFF
 from scheduler.services import clock, day_sheet, reports
 from scheduler.services.access_log import client_ids_of
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web import query_args
-from scheduler.web.access import COORDINATORS, STAFF, log_page_read, page_roles
+from scheduler.web.access import log_page_read, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
 
 bp = Blueprint("report_pages", __name__)
