@@ -558,3 +558,35 @@ def test_every_date_time_and_number_a_request_may_carry_is_bounded(app):
     schemas = _request_schemas()
     assert len(schemas) > 30
     assert [f for schema in schemas for f in _loose_fields(schema(), schema.__name__)] == []
+
+
+@pytest.mark.parametrize("day, ok", [("1999-12-31", False), ("2000-01-01", True),
+                                     ("2100-12-31", True), ("2101-01-01", False)])
+def test_the_api_the_forms_and_the_query_strings_share_one_calendar(app, day, ok):
+    """services/dates owns the bounds: every reader takes and refuses the same edge days."""
+    from types import SimpleNamespace
+
+    from marshmallow import ValidationError as SchemaError
+    from wtforms import ValidationError as FormError
+
+    from scheduler.api.common import CalendarDate, Instant
+    from scheduler.web import query_args
+    from scheduler.web.form_fields import in_range
+
+    def accepts(check, error) -> bool:
+        try:
+            check()
+        except error:
+            return False
+        return True
+
+    parsed = date.fromisoformat(day)
+    answers = {
+        "api date": accepts(lambda: CalendarDate().deserialize(day), SchemaError),
+        "api instant, last second": accepts(
+            lambda: Instant().deserialize(f"{day}T23:59:59+00:00"), SchemaError),
+        "form": accepts(lambda: in_range(None, SimpleNamespace(data=parsed)), FormError),
+    }
+    with app.test_request_context(f"/?day={day}"):
+        answers["query"] = accepts(lambda: query_args.date_arg("day"), query_args.BadQuery)
+    assert answers == dict.fromkeys(answers, ok)

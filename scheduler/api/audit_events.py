@@ -6,11 +6,11 @@ from flask.views import MethodView
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from scheduler.api.access import current_actor, roles_required
-from scheduler.api.common import (EARLIEST_INSTANT, LATEST_INSTANT, PageArgs, QueryId,
-                                  list_schema, offset_limit, page_of)
+from scheduler.api.common import PageArgs, QueryId, list_schema, offset_limit, page_of
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.services import access_log, audit
+from scheduler.services.dates import BETWEEN, instant_in_calendar
 
 URL_PREFIX = ""
 blp = Blueprint("audit_events", __name__, description="Search the audit trail of writes and "
@@ -24,7 +24,7 @@ class DayOrInstant(fields.String):
     """A UTC date or date-time; loads as (instant, whole_day) so `to` can include the day."""
 
     default_error_messages = {"invalid": "Must be a date (YYYY-MM-DD) or an ISO 8601 date-time.",
-                              "range": "Must be between 2000-01-01 and 2100-12-31."}
+                              "range": f"Must be {BETWEEN}."}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
@@ -45,7 +45,7 @@ class DayOrInstant(fields.String):
                 at, whole_day = at.astimezone(timezone.utc), False
             except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is in the year 10000 in UTC
                 raise self.make_error("range") from None
-        if not EARLIEST_INSTANT <= at < LATEST_INSTANT:
+        if not instant_in_calendar(at):
             raise self.make_error("range")
         return at, whole_day
 

@@ -1,21 +1,21 @@
 """Schemas and helpers shared by the API resources."""
 
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from marshmallow import Schema, ValidationError, fields, pre_load, utils, validate
 
+from scheduler.services.dates import (
+    BETWEEN,
+    EARLIEST_DATE,
+    EARLIEST_INSTANT,
+    LATEST_DATE,
+    LATEST_INSTANT,
+)
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import MAX_ID
 from scheduler.services.text import text_problem
 
-# Calendar bounds for dates and instants a request may carry. Far-off years overflow
-# datetime arithmetic (a 500) and a series starting in year 1 would materialise every week since.
-EARLIEST_DATE = date(2000, 1, 1)
-LATEST_DATE = date(2100, 12, 31)
-EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=timezone.utc)
-LATEST_INSTANT = datetime(2101, 1, 1, tzinfo=timezone.utc)
 # Keeps OFFSET inside a 64-bit integer for any per_page.
 MAX_PAGE = 1_000_000
 # Seats in one session or series.
@@ -145,7 +145,7 @@ class CalendarDate(fields.Date):
             validate=validate.Range(
                 min=EARLIEST_DATE,
                 max=LATEST_DATE,
-                error=f"Must be between {EARLIEST_DATE} and {LATEST_DATE}.",
+                error=f"Must be {BETWEEN}.",
             ),
             **kwargs,
         )
@@ -176,7 +176,7 @@ class Instant(fields.AwareDateTime):
                 min=EARLIEST_INSTANT,
                 max=LATEST_INSTANT,
                 max_inclusive=False,
-                error=f"Must be between {EARLIEST_DATE} and {LATEST_DATE}.",
+                error=f"Must be {BETWEEN}.",
             ),
             **kwargs,
         )

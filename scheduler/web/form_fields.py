@@ -1,16 +1,14 @@
 """Field coercions, validators and base classes the page forms share."""
 
-from datetime import date
-
 from flask import request
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, Form, IntegerField, ValidationError, widgets
 
+from scheduler.services import dates
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import MAX_ID
 from scheduler.services.text import text_problem
 
-EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 # Counts, weeks and ids on a form are far smaller; a float holds every integer up to here.
 MAX_WHOLE_NUMBER = 2**53
 
@@ -90,8 +88,8 @@ def posted_text(name: str) -> str | None:
 
 def in_range(form, field):
     """Dates a clinic can mean; a typo like year 20250 gets a message, not a database error."""
-    if field.data is not None and not EARLIEST <= field.data <= LATEST:
-        raise ValidationError(f"Must be between {EARLIEST} and {LATEST}.")
+    if field.data is not None and not dates.in_calendar(field.data):
+        raise ValidationError(f"Must be {dates.BETWEEN}.")
 
 
 def put_on_form(form, error: DomainError, renames: dict | None = None) -> bool:

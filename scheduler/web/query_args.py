@@ -11,10 +11,10 @@ from datetime import date
 from flask import request
 
 from scheduler.extensions import db
+from scheduler.services import dates
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import MAX_ID
 from scheduler.services.text import text_problem
-from scheduler.web.form_fields import EARLIEST, LATEST
 
 # Query names as the pages' forms label them.
 LABELS = {
@@ -95,9 +95,8 @@ def date_arg(name: str) -> date | None:
         day = date.fromisoformat(raw)
     except ValueError:
         raise BadQuery(name, "must be a date like 2027-02-01.") from None
-    if not EARLIEST <= day <= LATEST:
-        # Far-off years overflow the day's arithmetic (next day, week bounds).
-        raise BadQuery(name, f"must be between {EARLIEST} and {LATEST}.")
+    if not dates.in_calendar(day):
+        raise BadQuery(name, f"must be {dates.BETWEEN}.")
     return day
 
 
