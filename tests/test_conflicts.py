@@ -512,8 +512,9 @@ def test_an_override_with_nothing_to_override_leaves_no_trace_of_one(
     assert response.json["override_reason"] is None
 
 
-@pytest.mark.parametrize("body", [{"override": True}, {"override": True, "reason": ""}],
-                         ids=["missing", "empty"])
+@pytest.mark.parametrize("body", [{"override": True}, {"override": True, "reason": ""},
+                                  {"override": True, "reason": "   "}],
+                         ids=["missing", "empty", "blank"])
 def test_an_override_without_a_reason_is_refused_naming_reason(
     client, headers, make, db, clinic, body
 ):
@@ -527,11 +528,48 @@ def test_an_override_without_a_reason_is_refused_naming_reason(
         clinic, room_id=clinic["room_a"].id, **body), headers=headers)
     move = client.patch(f"{API}/sessions/{later.id}", json={
         "room_id": clinic["room_a"].id, **body}, headers=headers)
+    edit = client.patch(f"{API}/series/{clinic['group'].series_id}", json={
+        "room_id": clinic["room_a"].id, **body}, headers=headers)
+    one_off = client.post(f"{API}/sessions", json={
+        "program_id": clinic["program"].id, "kind": "individual", "room_id": clinic["room_a"].id,
+        "starts_at": later.starts_at.isoformat(), "ends_at": later.ends_at.isoformat(), **body},
+        headers=headers)
+    enrol = client.post(f"{API}/series/{clinic['group'].series_id}/enrollments",
+                        json={"client_id": person.id, **body}, headers=headers)
 
-    for response in (booking, series, move):
+    for response in (booking, series, move, edit, one_off, enrol):
         assert response.status_code == 422, response.json
         assert "reason" in response.json["errors"]["json"]
     assert count(Booking) == bookings
+
+
+def test_an_override_reason_is_kept_without_its_surrounding_spaces(
+    client, headers, make, db, clinic
+):
+    """The API and the pages keep the same reason for the same words (the pages stripped it)."""
+    person = make.client(clinic["program"])
+    book(client, headers, clinic["group"].id, person.id)
+    later = single(make, db, clinic["program"], start=time(19, 0), minutes=60, kind="medical")
+    response = book(client, headers, later.id, person.id, override=True,
+                    reason="  Prescriber only free then ")
+    assert response.status_code == 201, response.json
+    assert response.json["override_reason"] == "Prescriber only free then"
+
+
+def test_an_override_is_one_checked_reason():
+    from scheduler.services.errors import InvalidField
+    from scheduler.services.overrides import MAX_REASON, Override
+
+    assert Override("  Shared room ").reason == "Shared room"
+    assert Override.given(False, None) is None
+    assert Override.given(True, "Why") == Override("Why")
+    for bad in (None, "", "   ", "x" * (MAX_REASON + 1)):
+        with pytest.raises(InvalidField) as refused:
+            Override(bad)
+        assert list(refused.value.fields) == ["reason"]
+    with pytest.raises(InvalidField) as refused:
+        Override.given(True, " ", field="override_reason", missing="Say why.")
+    assert refused.value.fields == {"override_reason": ["Say why."]}
 
 
 def test_a_refused_conflict_writes_nothing(client, headers, make, clinic):

@@ -4,7 +4,7 @@ from flask import jsonify
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, log_read, roles_required
@@ -25,6 +25,7 @@ from scheduler.models import Booking, Enrollment, Session, SessionSeries
 from scheduler.models.bookings import BOOKING_STATUSES
 from scheduler.services import booking, clock
 from scheduler.services.lookup import get_or_404
+from scheduler.services.overrides import Override
 
 URL_PREFIX = ""
 blp = Blueprint(
@@ -41,11 +42,6 @@ blp = Blueprint(
 class OverrideFields(ApiSchema):
     override = fields.Boolean(load_default=False)
     reason = fields.String(validate=validate.Length(min=1, max=500))
-
-    @validates_schema
-    def override_has_reason(self, data, **kwargs):
-        if data.get("override") and not data.get("reason"):
-            raise ValidationError("A reason is required with override.", "reason")
 
 
 class BookingIn(OverrideFields):
@@ -116,8 +112,8 @@ class DischargeOut(ClientOut):
     cancelled_bookings = fields.Integer()
 
 
-def _override_reason(data: dict) -> str | None:
-    return data.get("reason") if data.get("override") else None
+def _override(data: dict) -> Override | None:
+    return Override.given(data["override"], data.get("reason"))
 
 
 @blp.route("/sessions/<int:session_id>/bookings")
@@ -148,7 +144,7 @@ class SessionBookings(MethodView):
         """Book a client into one session; a full session puts them on the waitlist."""
         row, created = booking.book_client(
             db.session, current_actor(), session_id, data["client_id"],
-            now=clock.now(), override_reason=_override_reason(data),
+            now=clock.now(), override=_override(data),
         )
         # Dumped before commit: the queue position is read under the session lock, and
         # the row need not be reloaded afterwards.
@@ -218,7 +214,7 @@ class SeriesEnrollments(MethodView):
             start_date=data.get("start_date"),
             end_date=data.get("end_date"),
             skip_conflicting=data["skip_conflicting"],
-            override_reason=_override_reason(data),
+            override=_override(data),
         )
         db.session.commit()
         row = result.enrollment

@@ -32,6 +32,7 @@ from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS
 from scheduler.services import clock
 from scheduler.services import series as series_service
 from scheduler.services.lookup import get_or_404
+from scheduler.services.overrides import Override
 from scheduler.services.recurrence import parse_rrule, zone
 
 URL_PREFIX = "/series"
@@ -96,11 +97,6 @@ class SeriesIn(ApiSchema):
     )
 
     @validates_schema
-    def override_has_reason(self, data, **kwargs):
-        if data.get("override") and not data.get("reason"):
-            raise ValidationError("A reason is required with override.", "reason")
-
-    @validates_schema
     def end_after_start(self, data, **kwargs):
         if data.get("end_date") and data.get("start_date") and data["end_date"] < data["start_date"]:
             raise ValidationError("Must not be before start_date.", "end_date")
@@ -163,11 +159,6 @@ def _with_changes(series, change):
     return series
 
 
-def _override_reason(data: dict) -> str | None:
-    reason = data.get("reason")
-    return reason if data.pop("override", False) else None
-
-
 @blp.route("")
 class SeriesCollection(MethodView):
     @roles_required(*STAFF_READ)
@@ -194,14 +185,13 @@ class SeriesCollection(MethodView):
         A room or facilitator already busy at any occurrence answers 409 with every
         conflict listed, unless `override` is true and a `reason` is given.
         """
-        override_reason = _override_reason(data)
-        data.pop("reason", None)
+        override = Override.given(data.pop("override", False), data.pop("reason", None))
         series, change = series_service.create_series(
             db.session,
             current_actor(),
             now=clock.now(),
             horizon_days=current_app.config["SESSION_HORIZON_DAYS"],
-            override_reason=override_reason,
+            override=override,
             **data,
         )
         db.session.commit()
@@ -227,8 +217,8 @@ class SeriesById(MethodView):
         `reason` is given.
         """
         series = get_or_404(db.session, SessionSeries, series_id, "series")
-        override_reason = _override_reason(changes)
         reason = changes.pop("reason", None)
+        override = Override.given(changes.pop("override", False), reason)
         if "capacity" in changes and changes["capacity"] is None:
             # As on create: no capacity means the kind's default, not a 500 from None < 1.
             changes["capacity"] = series_service.default_capacity(changes.get("kind", series.kind))
@@ -240,7 +230,7 @@ class SeriesById(MethodView):
             now=clock.now(),
             horizon_days=current_app.config["SESSION_HORIZON_DAYS"],
             reason=reason,
-            override_reason=override_reason,
+            override=override,
         )
         db.session.commit()
         return _with_changes(series, change)

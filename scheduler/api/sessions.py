@@ -28,6 +28,7 @@ from scheduler.models.series import SESSION_KINDS
 from scheduler.models.sessions import SESSION_STATUSES
 from scheduler.services import booking, clock, sessions
 from scheduler.services.lookup import get_or_404
+from scheduler.services.overrides import Override
 
 URL_PREFIX = "/sessions"
 blp = Blueprint("sessions", __name__, description="Sessions (occurrences)")
@@ -90,8 +91,6 @@ class SessionPatch(ApiSchema):
 
     @validates_schema
     def coherent(self, data, **kwargs):
-        if data.get("override") and not data.get("reason"):
-            raise ValidationError("A reason is required with override.", "reason")
         if data.get("status") == "cancelled" and not data.get("reason"):
             raise ValidationError("A reason is required to cancel a session.", "reason")
         if "ends_at" in data and "starts_at" in data and data["ends_at"] <= data["starts_at"]:
@@ -120,8 +119,6 @@ class OneOffIn(ApiSchema):
     def coherent(self, data, **kwargs):
         if "ends_at" in data and "starts_at" in data and data["ends_at"] <= data["starts_at"]:
             raise ValidationError("Must be after starts_at.", "ends_at")
-        if data.get("override") and not data.get("reason"):
-            raise ValidationError("A reason is required with override.", "reason")
 
 
 SessionList = list_schema(SessionOut, "SessionList")
@@ -185,10 +182,9 @@ class Sessions(MethodView):
         With `client_id` the client is booked at once. Room, staff and client conflicts
         answer 409 unless `override` is true and a `reason` is given.
         """
-        override_reason = data.pop("reason", None) if data.pop("override") else None
-        data.pop("reason", None)
+        override = Override.given(data.pop("override"), data.pop("reason", None))
         session = sessions.create_one_off(
-            db.session, current_actor(), now=clock.now(), override_reason=override_reason, **data
+            db.session, current_actor(), now=clock.now(), override=override, **data
         )
         db.session.commit()
         return with_counts([session])[0]
@@ -215,10 +211,9 @@ class SessionById(MethodView):
         """
         session = get_or_404(db.session, Session, session_id, "session")
         reason = changes.pop("reason", None)
-        override_reason = reason if changes.pop("override", False) else None
+        override = Override.given(changes.pop("override", False), reason)
         sessions.change_session(
-            db.session, current_actor(), session, changes,
-            reason=reason, override_reason=override_reason,
+            db.session, current_actor(), session, changes, reason=reason, override=override,
         )
         db.session.commit()
         return with_counts([session])[0]

@@ -15,6 +15,7 @@ from scheduler.services.conflicts import Clash, ConflictDetected, Slot, client_c
 from scheduler.services.errors import InvalidField, NotFound, StateConflict
 from scheduler.services.locks import begin_write, lock_rows
 from scheduler.services.lookup import MAX_ID, get_or_404, get_referenced
+from scheduler.services.overrides import Override, reason_of
 
 DISCHARGED = "Client discharged"
 AUDITED = ("session_id", "client_id", "enrollment_id", "status", "cancel_reason",
@@ -130,9 +131,10 @@ def book_client(
     client_id: int,
     *,
     now: datetime,
-    override_reason: str | None = None,
+    override: Override | None = None,
 ) -> tuple[Booking, bool]:
     """Book a client into one session, or queue them; (booking, created). Repeats are no-ops."""
+    override_reason = reason_of(override)
     # Session first, then client: every booking path locks in this order.
     session = _locked(db, Session, session_id)
     if session is None:
@@ -234,9 +236,10 @@ def enroll_client(
     start_date: date | None = None,
     end_date: date | None = None,
     skip_conflicting: bool = False,
-    override_reason: str | None = None,
+    override: Override | None = None,
 ) -> EnrollmentResult:
     """Enrol a client in a series: every occurrence in range is booked, or none is."""
+    override_reason = reason_of(override)
     series = get_or_404(db, SessionSeries, series_id, "series")
     client = get_referenced(db, Client, client_id, "client_id", "client")
     tz = ZoneInfo(series.timezone)

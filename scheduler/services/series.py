@@ -32,6 +32,7 @@ from scheduler.services.conflicts import (
 )
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_referenced
+from scheduler.services.overrides import Override, reason_of
 from scheduler.services.recurrence import Schedule, local_date, parse_rrule, rule_to_text, zone
 
 ONE_TO_ONE_KINDS = {"individual", "medical", "assessment", "case_management", "family"}
@@ -174,10 +175,11 @@ def create_series(
     *,
     now: datetime,
     horizon_days: int,
-    override_reason: str | None = None,
+    override: Override | None = None,
     **fields,
 ) -> tuple[SessionSeries, SeriesChange]:
     """Add a series and make its occurrences up to the horizon, refusing double bookings."""
+    override_reason = reason_of(override)
     _check_names(fields)
     facilitator_ids = fields.pop("facilitator_ids", None) or []
     if fields.get("capacity") is None:
@@ -410,9 +412,10 @@ def update_series(
     now: datetime,
     horizon_days: int,
     reason: str | None = None,
-    override_reason: str | None = None,
+    override: Override | None = None,
 ) -> tuple[SessionSeries, SeriesChange]:
     """Edit a series; only future, untouched occurrences follow the edit."""
+    override_reason = reason_of(override)
     changes = dict(changes)  # the caller's dict is left as given
     _check_names(changes)
     before = _snapshot(series)

@@ -20,6 +20,7 @@ from scheduler.services.conflicts import (
 )
 from scheduler.services.errors import InvalidField, StateConflict
 from scheduler.services.lookup import get_referenced
+from scheduler.services.overrides import Override, reason_of
 
 AUDITED = (
     "starts_at",
@@ -105,9 +106,10 @@ def change_session(
     changes: dict,
     *,
     reason: str | None = None,
-    override_reason: str | None = None,
+    override: Override | None = None,
 ) -> Session:
     """Apply one coordinator override (cancel, restore, move, room, substitute) to an occurrence."""
+    override_reason = reason_of(override)
     if db.scalar(select(Attendance.id).where(Attendance.session_id == session.id).limit(1)):
         raise StateConflict(
             f"Session {session.id} has attendance recorded; its time, place and staff are "
@@ -236,9 +238,10 @@ def create_one_off(
     video_url: str | None = None,
     facilitator_ids=(),
     client_id: int | None = None,
-    override_reason: str | None = None,
+    override: Override | None = None,
 ) -> Session:
     """A session outside any series (individual therapy, a medication review), optionally booked."""
+    override_reason = reason_of(override)
     program = get_referenced(db, Program, program_id, "program_id", "program")
     if ends_at <= starts_at:
         raise InvalidField("ends_at", "must be after starts_at.")
@@ -277,6 +280,5 @@ def create_one_off(
         after["overridden_conflicts"] = [c.as_dict() for c in clashes]
     audit.record(db, actor, "create", "session", session.id, after=after, reason=override_reason)
     if client_id is not None:
-        booking.book_client(db, actor, session.id, client_id, now=now,
-                            override_reason=override_reason)
+        booking.book_client(db, actor, session.id, client_id, now=now, override=override)
     return session

@@ -44,8 +44,9 @@ from scheduler.services import booking, clock, day_sheet, rosters, series_previe
 from scheduler.services import series as series_service
 from scheduler.services import sessions as sessions_service
 from scheduler.services.conflicts import ConflictDetected
-from scheduler.services.errors import DomainError
+from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import MAX_ID
+from scheduler.services.overrides import Override, reason_of
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.form_fields import (
@@ -83,6 +84,9 @@ class WeekFilterForm(PlainForm):
     staff = SelectField("Staff member", coerce=optional_id, validators=[Optional()])
 
 
+MISSING_REASON = "A reason is required to book despite conflicts."
+
+
 class OverrideFields:
     """An explicit, audited way past double-booking checks: a tick box and a reason."""
 
@@ -91,12 +95,15 @@ class OverrideFields:
     override_reason = StringField("Reason for booking anyway", validators=[Length(max=500)])
 
     def validate_override_reason(self, field):
-        if self.override.data and not (field.data or "").strip():
-            raise ValidationError("A reason is required to book despite conflicts.")
+        try:
+            self.override_or_none()
+        except InvalidField as error:
+            raise ValidationError(error.fields["override_reason"][0]) from None
 
-    def override_or_none(self) -> str | None:
-        """The reason to hand the service, only when the box is ticked."""
-        return self.override_reason.data.strip() if self.override.data else None
+    def override_or_none(self) -> Override | None:
+        """The override to hand the service, only when the box is ticked."""
+        return Override.given(self.override.data, self.override_reason.data,
+                              field="override_reason", missing=MISSING_REASON)
 
 
 class SeriesForm(OverrideFields, PageForm):
@@ -353,7 +360,7 @@ def _change(session_id: int, form_key: str, form, changes: dict, done: str,
     forced = form.override_or_none() if isinstance(form, OverrideFields) else None
     try:
         sessions_service.change_session(db.session, page_actor(), target, changes,
-                                        reason=reason or forced, override_reason=forced)
+                                        reason=reason or reason_of(forced), override=forced)
     except DomainError as error:
         db.session.rollback()
         flash(_refusal(error, "Not changed"), "error")
@@ -452,7 +459,7 @@ def new_series():
         created, change = series_service.create_series(
             db.session, page_actor(), now=clock.now(),
             horizon_days=current_app.config["SESSION_HORIZON_DAYS"],
-            override_reason=form.override_or_none(), **form.series_fields())
+            override=form.override_or_none(), **form.series_fields())
     except DomainError as error:
         db.session.rollback()
         placed = put_on_form(form, error, SERIES_RENAMES)
@@ -581,7 +588,7 @@ def edit_series(series_id):
         _, change = series_service.update_series(
             db.session, page_actor(), target, changes, now=clock.now(),
             horizon_days=current_app.config["SESSION_HORIZON_DAYS"],
-            reason=form.reason.data or None, override_reason=form.override_or_none())
+            reason=form.reason.data or None, override=form.override_or_none())
     except DomainError as error:
         db.session.rollback()
         placed = put_on_form(form, error, SERIES_RENAMES)
@@ -624,7 +631,7 @@ def _enroll(series_id: int, rerender):
         return rerender(422, form)
     try:
         result = booking.enroll_client(db.session, page_actor(), target.id, form.client_id.data,
-                                       now=clock.now(), override_reason=form.override_or_none())
+                                       now=clock.now(), override=form.override_or_none())
     except DomainError as error:
         db.session.rollback()
         if not put_on_form(form, error):
