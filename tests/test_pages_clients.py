@@ -391,3 +391,13 @@ def test_intake_dates_default_to_the_clinics_today_not_utcs(client, setup, coord
         plan = client.get(f"/intake/{setup.blake.id}/plan").data.decode()
     assert _input_value(intake, "assessed_on") == day
     assert _input_value(plan, "start_date") == day
+
+
+@pytest.mark.parametrize("path", ["/clients/424242", "/clients/99999999999",
+                                  "/intake/424242/plan", "/intake/99999999999/enrol",
+                                  "/clients/99999999999/plan/revise"])
+def test_a_missing_client_is_an_html_404(client, setup, coordinator, path):
+    sign_in(client, coordinator)
+    page = client.get(path)
+    assert page.status_code == 404
+    assert page.mimetype == "text/html" and "Page not found" in page.get_data(as_text=True)

@@ -45,7 +45,7 @@ from scheduler.services import series as series_service
 from scheduler.services import sessions as sessions_service
 from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError, InvalidField
-from scheduler.services.lookup import MAX_ID
+from scheduler.services.lookup import get_or_404
 from scheduler.services.overrides import Override, reason_of
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
@@ -252,13 +252,6 @@ def _with_none(label: str, choices):
     return [SelectChoice("", label)] + list(choices)
 
 
-def _row_or_404(model, row_id: int):
-    row = db.session.get(model, row_id) if 0 < row_id <= MAX_ID else None
-    if row is None:
-        abort(404)
-    return row
-
-
 def _local(moment: datetime, tz_name: str) -> datetime:
     return moment.astimezone(ZoneInfo(tz_name))
 
@@ -333,7 +326,7 @@ def _session_forms(session: Session, given: dict) -> dict:
 
 
 def _session_page(session_id: int, status: int = 200, **given):
-    session = _row_or_404(Session, session_id)
+    session = get_or_404(db.session, Session, session_id, "session")
     booked, waiting = rosters.session_roster(db.session, session.id)
     if request.method == "GET":
         log_page_read([client.id for client in booked + waiting], "session_roster")
@@ -356,7 +349,7 @@ def session(session_id):
 def _change(session_id: int, form_key: str, form, changes: dict, done: str,
             reason: str | None = None):
     """Apply one override through the service; a refusal re-renders with nothing written."""
-    target = _row_or_404(Session, session_id)
+    target = get_or_404(db.session, Session, session_id, "session")
     forced = form.override_or_none() if isinstance(form, OverrideFields) else None
     try:
         sessions_service.change_session(db.session, page_actor(), target, changes,
@@ -400,7 +393,7 @@ def move_session(session_id):
     form = MoveForm()
     if not form.validate_on_submit():
         return _session_page(session_id, 422, move_form=form)
-    target = _row_or_404(Session, session_id)
+    target = get_or_404(db.session, Session, session_id, "session")
     local = datetime.combine(form.new_date.data, form.new_time.data,
                              tzinfo=ZoneInfo(target.timezone))
     return _change(session_id, "move_form", form,
@@ -504,7 +497,7 @@ def _program_zone(program_id: int) -> ZoneInfo:
 
 
 def _series_page(series_id: int, status: int = 200, enroll_form=None, end_form=None):
-    series = _row_or_404(SessionSeries, series_id)
+    series = get_or_404(db.session, SessionSeries, series_id, "series")
     if enroll_form is None:
         enroll_form = EnrollForm(formdata=None)
     if end_form is None:
@@ -572,7 +565,7 @@ def _edit_form(series: SessionSeries, formdata=None) -> SeriesEditForm:
 @page_roles(*COORDINATORS)
 def edit_series(series_id):
     """Change a series; only future sessions without attendance follow the change."""
-    target = _row_or_404(SessionSeries, series_id)
+    target = get_or_404(db.session, SessionSeries, series_id, "series")
     page = "calendar/series_edit.html"
     if request.method == "GET":
         return render_template(page, series=target, form=_edit_form(target))
@@ -604,7 +597,7 @@ def edit_series(series_id):
 @page_roles(*COORDINATORS)
 def end_series(series_id):
     """End a series early: later sessions are cancelled and their clients told."""
-    target = _row_or_404(SessionSeries, series_id)
+    target = get_or_404(db.session, SessionSeries, series_id, "series")
     form = EndSeriesForm()
     if not form.validate_on_submit():
         return _series_page(series_id, 422, end_form=form)
@@ -624,7 +617,7 @@ def end_series(series_id):
 
 def _enroll(series_id: int, rerender):
     """Enrol the posted client in the series; a conflict is shown and nothing is written."""
-    target = _row_or_404(SessionSeries, series_id)
+    target = get_or_404(db.session, SessionSeries, series_id, "series")
     form = EnrollForm()
     form.client_id.choices = _clients(target.program_id)
     if not form.validate_on_submit():
@@ -658,7 +651,7 @@ def enroll(series_id):
 @page_roles(*COORDINATORS)
 def enroll_from_session(session_id):
     """Enrol a client in the series this session belongs to."""
-    target = _row_or_404(Session, session_id)
+    target = get_or_404(db.session, Session, session_id, "session")
     if target.series_id is None:
         abort(404)
     refused = _enroll(target.series_id, lambda status, form: _session_page(

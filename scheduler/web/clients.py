@@ -6,7 +6,7 @@ then enrolments. A refused step writes nothing and shows why on the same form.
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import (
@@ -39,7 +39,7 @@ from scheduler.models.users import COORDINATORS, STAFF
 from scheduler.services import booking, clients, clock, day_sheet, plans, reports
 from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError
-from scheduler.services.lookup import MAX_ID
+from scheduler.services.lookup import get_or_404
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
@@ -158,13 +158,6 @@ class EnrolForm(PageForm):
 # ---------------------------------------------------------------- lookups
 
 
-def _client_or_404(client_id: int) -> Client:
-    row = db.session.get(Client, client_id) if 0 < client_id <= MAX_ID else None
-    if row is None:
-        abort(404)
-    return row
-
-
 def _programs() -> list[Program]:
     return list(db.session.scalars(
         select(Program).where(Program.is_active.is_(True)).order_by(Program.name, Program.id)))
@@ -243,7 +236,7 @@ def index():
 
 
 def detail_page(client_id: int, status: int = 200, links: dict | None = None):
-    client = _client_or_404(client_id)
+    client = get_or_404(db.session, Client, client_id, "client")
     program = db.session.get(Program, client.program_id)
     tz = day_sheet.program_zone(db.session, client.program_id)
     now = clock.now()
@@ -280,7 +273,7 @@ def detail(client_id: int):
 @page_roles(*COORDINATORS)
 def feed(client_id: int):
     """Make or replace the client's calendar link and show it this once."""
-    client = _client_or_404(client_id)
+    client = get_or_404(db.session, Client, client_id, "client")
     token = tokens.issue(db.session, page_actor(), "client", client.id, clock.now())
     db.session.commit()
     # Rendered, not redirected: the token must not travel in the (signed, unencrypted) cookie.
@@ -291,7 +284,7 @@ def feed(client_id: int):
 @page_roles(*COORDINATORS)
 def revoke_feed(client_id: int):
     """Stop the client's calendar link at once."""
-    client = _client_or_404(client_id)
+    client = get_or_404(db.session, Client, client_id, "client")
     count = tokens.revoke(db.session, page_actor(), "client", client.id, clock.now())
     db.session.commit()
     flash("Calendar link revoked: it stops working now." if count
@@ -359,7 +352,7 @@ def _plan_page(client: Client, form, status: int = 200):
 @page_roles(*COORDINATORS)
 def intake_plan(client_id: int):
     """Step 2: the treatment plan; the target defaults from the program's level of care."""
-    client = _client_or_404(client_id)
+    client = get_or_404(db.session, Client, client_id, "client")
     form = PlanForm()
     if request.method == "GET":
         program = db.session.get(Program, client.program_id)
@@ -422,7 +415,7 @@ def _enrol_page(client: Client, form, status: int = 200, done=None):
 @page_roles(*COORDINATORS)
 def intake_enrol(client_id: int):
     """Step 3: enrol the client in series; a conflict refuses them all and names the clash."""
-    client = _client_or_404(client_id)
+    client = get_or_404(db.session, Client, client_id, "client")
     form = EnrolForm()
     if request.method == "GET":
         return _enrol_page(client, form)

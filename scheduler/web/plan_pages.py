@@ -21,7 +21,7 @@ from scheduler.models.series import SESSION_KINDS
 from scheduler.models.users import STAFF
 from scheduler.services import plans
 from scheduler.services.errors import DomainError, InvalidField
-from scheduler.services.lookup import MAX_ID
+from scheduler.services.lookup import get_or_404
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.clients import KIND_LABELS, detail_page, staff_choices
 from scheduler.web.form_fields import (
@@ -101,9 +101,7 @@ class PaperworkForm(PageForm):
 
 
 def _active_plan_or_404(client_id: int) -> tuple[Client, TreatmentPlan]:
-    client = db.session.get(Client, client_id) if 0 < client_id <= MAX_ID else None
-    if client is None:
-        abort(404)
+    client = get_or_404(db.session, Client, client_id, "client")
     plan = plans.active_plan(db.session, client_id, with_phases=True)
     if plan is None:
         abort(404)
