@@ -272,6 +272,7 @@ def test_an_enrolment_conflict_names_the_clash_and_books_nothing(client, db, mak
     answer = client.post(url, data={"csrf_token": token, "series_ids": group.id})
     assert answer.status_code == 409
     assert "conflict" in answer.get_data(as_text=True)
+    assert "Client is already booked into session" in answer.get_data(as_text=True)
     assert count(db, Enrollment) == enrolments
     missing = client.post(url, data={"csrf_token": token})
     assert missing.status_code == 422 and b"Choose at least one series." in missing.data

@@ -9,10 +9,11 @@ from scheduler.extensions import db
 from scheduler.models import User
 from scheduler.services import audit
 from scheduler.services.access_log import ACCESS_ACTIONS, record_access
-from scheduler.services.errors import DomainError, InvalidField
+from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import MAX_ID
 from scheduler.web import query_args
 from scheduler.web.access import page_actor, page_roles
+from scheduler.web.refusals import describe
 
 bp = Blueprint("audit_pages", __name__)
 
@@ -38,13 +39,6 @@ def _filters() -> dict:
     if given["from"] and given["to"] and given["to"] < given["from"]:
         raise InvalidField("to", "must not be before From.", "query")
     return given
-
-
-def _describe(error: DomainError) -> str:
-    if isinstance(error, InvalidField):
-        name, messages = next(iter(error.fields.items()))
-        return f"{FIELD_LABELS.get(name, name)}: {messages[0]}"
-    return error.message  # a BadQuery's names its field already
 
 
 def _page_url(page: int) -> str:
@@ -73,7 +67,7 @@ def index():
                       via="page", detail={"filters": {k: v.isoformat() if isinstance(v, date)
                                                       else v for k, v in given.items() if v}})
     except (InvalidField, query_args.BadQuery) as error:
-        context["error"] = _describe(error)
+        context["error"] = describe(error, FIELD_LABELS)
         return render_template("audit/index.html", **context), error.status
     pages = max(1, -(-total // PER_PAGE))
     context.update(events=events, total=total, page=given["page"], pages=pages,

@@ -43,7 +43,6 @@ from scheduler.models.users import COORDINATORS
 from scheduler.services import booking, clock, day_sheet, rosters, series_preview, week_view
 from scheduler.services import series as series_service
 from scheduler.services import sessions as sessions_service
-from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
 from scheduler.services.overrides import Override, reason_of
@@ -57,6 +56,7 @@ from scheduler.web.form_fields import (
     optional_id,
     put_on_form,
 )
+from scheduler.web.refusals import describe
 
 bp = Blueprint("calendar", __name__)
 
@@ -69,10 +69,6 @@ KIND_LABELS = {
     "assessment": "Assessment", "case_management": "Case management",
 }
 WEEKDAYS = [SelectChoice(code, name) for code, name in WEEKDAY_NAMES]
-# Dates a form may carry: far-off years overflow datetime arithmetic, and a series starting in
-# year 1 would materialise every week since (the API keeps the same bounds).
-# A page lists this many clashes; an enrolment over months can hit dozens.
-SHOWN_CLASHES = 5
 
 
 class WeekFilterForm(PlainForm):
@@ -256,21 +252,6 @@ def _local(moment: datetime, tz_name: str) -> datetime:
     return moment.astimezone(ZoneInfo(tz_name))
 
 
-def _clash_lines(error: ConflictDetected) -> list[str]:
-    details = list(dict.fromkeys(c.detail for c in error.clashes))
-    lines = details[:SHOWN_CLASHES]
-    if len(details) > SHOWN_CLASHES:
-        lines.append(f"… and {len(details) - SHOWN_CLASHES} more.")
-    return lines
-
-
-def _refusal(error: DomainError, what: str) -> str:
-    """The flash for a refused write: conflicts name the clashing sessions."""
-    if isinstance(error, ConflictDetected):
-        return f"{what}: " + " ".join(_clash_lines(error))
-    return f"{what}: {error.message}"
-
-
 # ---------------------------------------------------------------- the week
 
 @bp.get("/week")
@@ -356,7 +337,7 @@ def _change(session_id: int, form_key: str, form, changes: dict, done: str,
                                         reason=reason or reason_of(forced), override=forced)
     except DomainError as error:
         db.session.rollback()
-        flash(_refusal(error, "Not changed"), "error")
+        flash(describe(error, what="Not changed"), "error")
         put_on_form(form, error)
         return _session_page(session_id, error.status, **{form_key: form})
     db.session.commit()
@@ -456,7 +437,7 @@ def new_series():
     except DomainError as error:
         db.session.rollback()
         placed = put_on_form(form, error, SERIES_RENAMES)
-        flash(FIX_FIELDS if placed else _refusal(error, "Not saved"), "error")
+        flash(FIX_FIELDS if placed else describe(error, what="Not saved"), "error")
         return render_template("calendar/series_form.html", form=form), error.status
     notes = series_service.warnings(created)
     db.session.commit()
@@ -585,7 +566,7 @@ def edit_series(series_id):
     except DomainError as error:
         db.session.rollback()
         placed = put_on_form(form, error, SERIES_RENAMES)
-        flash(FIX_FIELDS if placed else _refusal(error, "Not saved"), "error")
+        flash(FIX_FIELDS if placed else describe(error, what="Not saved"), "error")
         return render_template(page, series=db.session.get(SessionSeries, series_id),
                                form=form), error.status
     db.session.commit()
@@ -608,7 +589,7 @@ def end_series(series_id):
     except DomainError as error:
         db.session.rollback()
         if not put_on_form(form, error):
-            flash(_refusal(error, "Not ended"), "error")
+            flash(describe(error, what="Not ended"), "error")
         return _series_page(series_id, error.status, end_form=form)
     db.session.commit()
     flash(f"Series ends on {form.end_date.data:%-d %b %Y}. {_change_summary(change)}", "success")
@@ -628,7 +609,7 @@ def _enroll(series_id: int, rerender):
     except DomainError as error:
         db.session.rollback()
         if not put_on_form(form, error):
-            flash(_refusal(error, "Not enrolled"), "error")
+            flash(describe(error, what="Not enrolled"), "error")
         return rerender(error.status, form)
     name = result.enrollment.client.name
     message = f"{name} enrolled: {result.booked} sessions booked"

@@ -37,7 +37,6 @@ from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
 from scheduler.models.users import COORDINATORS, STAFF
 from scheduler.services import booking, clients, clock, day_sheet, plans, reports
-from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
 from scheduler.web import query_args
@@ -51,6 +50,7 @@ from scheduler.web.form_fields import (
     optional_id,
     put_on_form,
 )
+from scheduler.web.refusals import describe
 
 bp = Blueprint("client_pages", __name__)
 bp.add_app_template_filter(hours_text, "hours_text")
@@ -59,7 +59,6 @@ bp.add_app_template_filter(hours_text, "hours_text")
 LIST_LIMIT = 300
 HISTORY_LIMIT = 60
 CHART_WEEKS = 12
-SHOWN_CLASHES = 5
 KIND_LABELS = {
     "group": "Group therapy", "individual": "Individual therapy",
     "behavioral": "Behavioural skills (CBT/DBT)", "family": "Family", "education": "Education",
@@ -191,21 +190,11 @@ def _hours_weeks(client: Client, today: date) -> list[reports.WeekHours]:
     return reports.weekly_hours(db.session, client.program_id, first, today, client_id=client.id)
 
 
-def _describe(error: DomainError) -> str:
-    if isinstance(error, ConflictDetected):
-        details = list(dict.fromkeys(c.detail for c in error.clashes))
-        shown = details[:SHOWN_CLASHES]
-        if len(details) > SHOWN_CLASHES:
-            shown.append(f"… and {len(details) - SHOWN_CLASHES} more.")
-        return f"{len(error.clashes)} scheduling conflict(s): " + " ".join(shown)
-    return error.message
-
-
 def _refused(form, error: DomainError, renames: dict | None = None) -> None:
     """Nothing of a refused step is kept; the reason goes under its input or on top."""
     db.session.rollback()
     if not put_on_form(form, error, renames):
-        flash(_describe(error), "error")
+        flash(describe(error), "error")
 
 
 # ---------------------------------------------------------------- list and detail

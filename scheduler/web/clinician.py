@@ -25,6 +25,7 @@ from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.form_fields import optional_id, posted_text
+from scheduler.web.refusals import describe
 
 bp = Blueprint("clinician", __name__)
 
@@ -41,16 +42,6 @@ REASONS = tuple((code, code.replace("_", " ").capitalize()) for code in REASON_C
 FIELD_LABELS = {"reason_code": "Reason", "arrived_at": "Arrival time", "left_at": "Leaving time",
                 "status": "Status", "client_id": "Client", "code": "Code", "pin": "PIN",
                 "reason": "Reason for the change", "at": "Time"}
-
-
-def describe(error: DomainError) -> str:
-    """A domain refusal in words for a page: the field's label, not its JSON path."""
-    if isinstance(error, InvalidField):
-        return " ".join(
-            f"{FIELD_LABELS.get(path.rsplit('.', 1)[-1], path)}: {' '.join(messages)}"
-            for path, messages in error.fields.items()
-        )
-    return error.message
 
 
 def _wants_json() -> bool:
@@ -133,8 +124,8 @@ def roster(session_id: int):
         # Nothing of a refused mark is kept.
         db.session.rollback()
         if _wants_json():
-            return jsonify(error=describe(error)), error.status
-        flash(describe(error), "error")
+            return jsonify(error=describe(error, FIELD_LABELS)), error.status
+        flash(describe(error, FIELD_LABELS), "error")
         session = day_sheet.session_with_room(db.session, session_id)
         return _roster_page(session, error.status)
     db.session.commit()

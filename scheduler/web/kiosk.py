@@ -11,8 +11,9 @@ from scheduler.models.users import STAFF
 from scheduler.services import attendance, clock, day_sheet, kiosk
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web.access import page_actor, page_roles
-from scheduler.web.clinician import describe
+from scheduler.web.clinician import FIELD_LABELS
 from scheduler.web.form_fields import optional_id
+from scheduler.web.refusals import describe
 
 bp = Blueprint("kiosk_pages", __name__)
 
@@ -52,12 +53,12 @@ def index():
                                  policy=attendance.Policy.from_config(current_app.config))
     except DomainError as error:
         db.session.rollback()
-        flash(describe(error), "error")
+        flash(describe(error, FIELD_LABELS), "error")
         return _page(error.status)
     # Kept either way: a wrong PIN must count towards the pause even though it fails.
     db.session.commit()
     if outcome.error is not None:
-        flash(describe(outcome.error), "error")
+        flash(describe(outcome.error, FIELD_LABELS), "error")
         return _page(outcome.error.status, getattr(outcome.error, "headers", None))
     flash("You are checked in. Welcome!", "success")
     return redirect(url_for(".index"), code=303)

@@ -15,7 +15,8 @@ from scheduler.models import Client
 from scheduler.services import attendance, clock, day_sheet, reports
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web.access import log_page_read, page_actor, page_roles
-from scheduler.web.clinician import describe
+from scheduler.web.clinician import FIELD_LABELS
+from scheduler.web.refusals import describe
 
 bp = Blueprint("portal", __name__)
 
@@ -81,12 +82,12 @@ def checkin():
         )
     except DomainError as error:
         db.session.rollback()
-        flash(describe(error), "error")
+        flash(describe(error, FIELD_LABELS), "error")
         return _home(error.status)
     # Kept either way: a wrong code must count towards the pause even though it fails.
     db.session.commit()
     if outcome.error is not None:
-        flash(describe(outcome.error), "error")
+        flash(describe(outcome.error, FIELD_LABELS), "error")
         page, status = _home(outcome.error.status)
         headers = getattr(outcome.error, "headers", None) or {}
         return page, status, headers

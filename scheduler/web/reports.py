@@ -18,6 +18,7 @@ from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
+from scheduler.web.refusals import describe
 
 bp = Blueprint("report_pages", __name__)
 bp.add_app_template_filter(hours_text, "hours_text")
@@ -46,13 +47,6 @@ def _client_names(program_id: int) -> dict[int, str]:
     """Names of the program's clients in one query, for every table on the page."""
     return dict(db.session.execute(
         select(Client.id, Client.name).where(Client.program_id == program_id)).all())
-
-
-def _describe(error: DomainError) -> str:
-    if isinstance(error, InvalidField):
-        return " ".join(f"{FIELD_LABELS.get(path, path)}: {' '.join(messages)}"
-                        for path, messages in error.fields.items())
-    return error.message
 
 
 def _week_summary(rows: list[reports.WeekHours]) -> list[dict]:
@@ -114,7 +108,7 @@ def index():
             context.update(_report(context["program_id"], first, last, now))
     except DomainError as error:
         db.session.rollback()
-        context["error"] = _describe(error)
+        context["error"] = describe(error, FIELD_LABELS)
         return render_template("reports/index.html", **context), error.status
     return render_template("reports/index.html", **context)
 
@@ -177,6 +171,6 @@ def follow_up():
             )
     except DomainError as error:
         db.session.rollback()
-        context["error"] = _describe(error)
+        context["error"] = describe(error, FIELD_LABELS)
         return render_template("reports/follow_up.html", **context), error.status
     return render_template("reports/follow_up.html", **context)

@@ -1,0 +1,38 @@
+"""A refused request in words for a page: the one place domain errors become page text."""
+
+from collections.abc import Mapping
+
+from scheduler.services.conflicts import ConflictDetected
+from scheduler.services.errors import DomainError, InvalidField
+
+# A page lists this many clashes; an enrolment over months can hit dozens.
+SHOWN_CLASHES = 5
+
+
+def clash_lines(error: ConflictDetected) -> list[str]:
+    """The first few distinct clashes, and how many more there are."""
+    details = list(dict.fromkeys(c.detail for c in error.clashes))
+    lines = details[:SHOWN_CLASHES]
+    if len(details) > SHOWN_CLASHES:
+        lines.append(f"… and {len(details) - SHOWN_CLASHES} more.")
+    return lines
+
+
+def _label(path: str, labels: Mapping[str, str]) -> str:
+    # "records.0.status" is labelled as its last part: the page shows one record at a time.
+    return labels.get(path) or labels.get(path.rsplit(".", 1)[-1]) or path
+
+
+def describe(error: DomainError, labels: Mapping[str, str] | None = None,
+             what: str | None = None) -> str:
+    """The refusal as a sentence: conflicts name the clashing sessions (the API's message
+    tells a program how to override), a field refusal names the field by its label on the
+    page. `what` says what did not happen ("Not saved")."""
+    if isinstance(error, ConflictDetected):
+        text = " ".join(clash_lines(error))
+    elif isinstance(error, InvalidField):
+        text = " ".join(f"{_label(path, labels or {})}: {' '.join(messages)}"
+                        for path, messages in error.fields.items())
+    else:
+        text = error.message
+    return f"{what}: {text}" if what else text
