@@ -618,3 +618,10 @@ def test_the_week_filtered_by_program_offers_only_that_programs_rooms_and_staff(
     assert "Room B" in filtered and "Dana Reyes" in filtered
     assert "Annex 9" not in filtered and "Quinn Faraway" not in filtered
     assert "Annex 9" in everyone and "Quinn Faraway" in everyone
+
+
+def test_every_session_kind_has_one_label_on_the_pages():
+    from scheduler.models.series import SESSION_KINDS
+    from scheduler.web.labels import KIND_LABELS
+
+    assert set(KIND_LABELS) == set(SESSION_KINDS)

@@ -56,18 +56,13 @@ from scheduler.web.form_fields import (
     optional_id,
     put_on_form,
 )
+from scheduler.web.labels import KIND_LABELS
 from scheduler.web.refusals import describe
 
 bp = Blueprint("calendar", __name__)
 
 WEEKDAY_NAMES = [("MO", "Monday"), ("TU", "Tuesday"), ("WE", "Wednesday"), ("TH", "Thursday"),
             ("FR", "Friday"), ("SA", "Saturday"), ("SU", "Sunday")]
-KIND_LABELS = {
-    "group": "Group therapy", "individual": "Individual therapy",
-    "behavioral": "Behavioural skills (CBT/DBT)", "family": "Family", "education": "Education",
-    "medical": "Medication management", "peer_support": "Peer support",
-    "assessment": "Assessment", "case_management": "Case management",
-}
 WEEKDAYS = [SelectChoice(code, name) for code, name in WEEKDAY_NAMES]
 
 

@@ -50,6 +50,7 @@ from scheduler.web.form_fields import (
     optional_id,
     put_on_form,
 )
+from scheduler.web.labels import KIND_LABELS
 from scheduler.web.refusals import describe
 
 bp = Blueprint("client_pages", __name__)
@@ -59,12 +60,6 @@ bp.add_app_template_filter(hours_text, "hours_text")
 LIST_LIMIT = 300
 HISTORY_LIMIT = 60
 CHART_WEEKS = 12
-KIND_LABELS = {
-    "group": "Group therapy", "individual": "Individual therapy",
-    "behavioral": "Behavioural skills (CBT/DBT)", "family": "Family", "education": "Education",
-    "medical": "Medication management", "peer_support": "Peer support",
-    "assessment": "Assessment", "case_management": "Case management",
-}
 STATUS_LABELS = {
     "present": "Present", "late": "Late", "left_early": "Left early",
     "absent_excused": "Absent (excused)", "absent_unexcused": "Absent (unexcused)",

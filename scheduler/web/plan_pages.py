@@ -23,7 +23,7 @@ from scheduler.services import plans
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
 from scheduler.web.access import log_page_read, page_actor, page_roles
-from scheduler.web.clients import KIND_LABELS, detail_page, staff_choices
+from scheduler.web.clients import detail_page, staff_choices
 from scheduler.web.form_fields import (
     Hours,
     PageForm,
@@ -32,6 +32,7 @@ from scheduler.web.form_fields import (
     in_range,
     optional_id,
 )
+from scheduler.web.labels import KIND_LABELS
 
 bp = Blueprint("plan_pages", __name__)
 
