@@ -1,0 +1,9 @@
+"""Coordinator pages: the week calendar, one session and its overrides, series and enrolment.
+
+One blueprint ("calendar"), its routes split by concern; importing the modules registers them.
+"""
+
+from scheduler.web.calendar import enrollments, series, sessions, week
+from scheduler.web.calendar.common import bp
+
+__all__ = ["bp", "enrollments", "series", "sessions", "week"]

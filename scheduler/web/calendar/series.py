@@ -1,0 +1,203 @@
+"""Recurring series: a new one with its live conflict preview, its page, edits and its end."""
+
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+
+from scheduler.extensions import db
+from scheduler.models import SessionSeries
+from scheduler.models.users import COORDINATORS
+from scheduler.services import booking, clock, day_sheet, rosters, series_preview
+from scheduler.services import series as series_service
+from scheduler.services import sessions as sessions_service
+from scheduler.services.errors import DomainError
+from scheduler.services.lookup import get_or_404
+from scheduler.web.access import page_actor, page_roles
+from scheduler.web.calendar.common import (
+    bp,
+    client_choices,
+    local_time,
+    program_choices,
+    room_choices,
+    staff_choices,
+    with_none,
+)
+from scheduler.web.calendar.forms import (
+    EndSeriesForm,
+    EnrollForm,
+    SeriesEditForm,
+    SeriesForm,
+    weekday_codes,
+    weekday_names,
+)
+from scheduler.web.form_fields import put_on_form
+from scheduler.web.labels import KIND_LABELS
+from scheduler.web.refusals import describe
+
+
+def _series_choices(form: SeriesForm) -> SeriesForm:
+    form.program_id.choices = with_none("Choose a program", program_choices())
+    form.room_id.choices = with_none("No room (virtual)", room_choices())
+    form.facilitator_ids.choices = staff_choices()
+    return form
+
+
+# The service names the recurrence "rrule" and the zone "timezone"; the form shows neither.
+SERIES_RENAMES = {"rrule": "weekdays", "timezone": "program_id"}
+FIX_FIELDS = "Not saved: please fix the fields marked below."
+
+
+@bp.route("/series/new", methods=["GET", "POST"])
+@page_roles(*COORDINATORS)
+def new_series():
+    """A new recurring series, with a live conflict preview before it is saved."""
+    form = _series_choices(SeriesForm())
+    if request.method == "GET":
+        return render_template("calendar/series_form.html", form=form)
+    if not form.validate_on_submit():
+        flash(FIX_FIELDS, "error")  # one alert up top, so a screen reader hears of the errors
+        return render_template("calendar/series_form.html", form=form), 422
+    try:
+        created, change = series_service.create_series(
+            db.session, page_actor(), now=clock.now(),
+            horizon_days=current_app.config["SESSION_HORIZON_DAYS"],
+            override=form.override_or_none(), **form.series_fields())
+    except DomainError as error:
+        db.session.rollback()
+        placed = put_on_form(form, error, SERIES_RENAMES)
+        flash(FIX_FIELDS if placed else describe(error, what="Not saved"), "error")
+        return render_template("calendar/series_form.html", form=form), error.status
+    notes = series_service.warnings(created)
+    db.session.commit()
+    flash(f"Series “{created.title}” saved with {change.created} sessions.", "success")
+    for note in notes:
+        flash(note, "info")
+    return redirect(url_for("calendar.series", series_id=created.id))
+
+
+@bp.post("/series/preview")
+@page_roles(*COORDINATORS)
+def preview_series():
+    """JSON for the new-series form: how many sessions, and their conflicts; writes nothing."""
+    form = _series_choices(SeriesForm())
+    if not form.validate_on_submit():
+        errors = {k: v for k, v in form.errors.items() if k != "csrf_token"}
+        return jsonify(conflicts=[], occurrences=0, errors=errors), 422
+    try:
+        preview = series_preview.preview_series(
+            db.session, page_actor(), now=clock.now(),
+            horizon_days=current_app.config["SESSION_HORIZON_DAYS"], **form.series_fields())
+    except DomainError as error:
+        db.session.rollback()
+        fields = getattr(error, "fields", None) or {"form": [error.message]}
+        errors = {SERIES_RENAMES.get(k, k): v for k, v in fields.items()}
+        return jsonify(conflicts=[], occurrences=0, errors=errors), error.status
+    tz = _program_zone(form.program_id.data)
+    conflicts = [
+        {"session_start": (c.slot.starts_at if c.slot else c.starts_at).astimezone(tz).isoformat(),
+         "what": c.kind, "with": c.detail}
+        for c in preview.clashes
+    ]
+    return jsonify(conflicts=conflicts, occurrences=preview.occurrences)
+
+
+def _program_zone(program_id: int) -> ZoneInfo:
+    return day_sheet.program_zone(db.session, program_id)
+
+
+def series_page(series_id: int, status: int = 200, enroll_form=None, end_form=None):
+    series = get_or_404(db.session, SessionSeries, series_id, "series")
+    if enroll_form is None:
+        enroll_form = EnrollForm(formdata=None)
+    if end_form is None:
+        end_form = EndSeriesForm(formdata=None)
+    enroll_form.client_id.choices = client_choices(series.program_id)
+    upcoming, _ = sessions_service.list_sessions(
+        db.session, sessions_service.SessionFilter(series_id=series.id, starts_from=clock.now()),
+        limit=12)
+    tally = booking.counts(db.session, [s.id for s in upcoming])
+    return render_template(
+        "calendar/series.html", series=series, enroll_form=enroll_form, end_form=end_form,
+        kind_label=KIND_LABELS.get(series.kind, series.kind),
+        weekdays=weekday_names(series.rrule),
+        upcoming=[(s, local_time(s.starts_at, s.timezone), *tally[s.id]) for s in upcoming],
+        enrollments=rosters.series_enrollments(db.session, series.id),
+    ), status
+
+
+@bp.get("/series/<int:series_id>")
+@page_roles(*COORDINATORS)
+def series(series_id):
+    """One series: its rule, next sessions, enrolled clients and the enrolment form."""
+    return series_page(series_id)
+
+
+def _change_summary(change: series_service.SeriesChange) -> str:
+    parts = [f"{n} {what}" for n, what in ((change.updated, "moved or updated"),
+                                           (change.cancelled, "cancelled"),
+                                           (change.created, "added")) if n]
+    return "Sessions: " + ", ".join(parts) + "." if parts else "No session needed changing."
+
+
+def _edit_form(series: SessionSeries, formdata=None) -> SeriesEditForm:
+    form = SeriesEditForm(formdata=formdata, obj=series if formdata is None else None)
+    if formdata is None:
+        form.weekdays.data = weekday_codes(series.rrule)
+        form.facilitator_ids.data = [s.id for s in series.facilitators]
+    form.room_id.choices = with_none("No room (virtual)", room_choices())
+    form.facilitator_ids.choices = staff_choices()
+    return form
+
+
+@bp.route("/series/<int:series_id>/edit", methods=["GET", "POST"])
+@page_roles(*COORDINATORS)
+def edit_series(series_id):
+    """Change a series; only future sessions without attendance follow the change."""
+    target = get_or_404(db.session, SessionSeries, series_id, "series")
+    page = "calendar/series_edit.html"
+    if request.method == "GET":
+        return render_template(page, series=target, form=_edit_form(target))
+    form = _edit_form(target, request.form)
+    if not form.validate_on_submit():
+        flash(FIX_FIELDS, "error")
+        return render_template(page, series=target, form=form), 422
+    changes = form.changes_to(target)
+    if not changes:
+        flash("Nothing changed.", "info")
+        return redirect(url_for("calendar.series", series_id=series_id))
+    try:
+        _, change = series_service.update_series(
+            db.session, page_actor(), target, changes, now=clock.now(),
+            horizon_days=current_app.config["SESSION_HORIZON_DAYS"],
+            reason=form.reason.data or None, override=form.override_or_none())
+    except DomainError as error:
+        db.session.rollback()
+        placed = put_on_form(form, error, SERIES_RENAMES)
+        flash(FIX_FIELDS if placed else describe(error, what="Not saved"), "error")
+        return render_template(page, series=db.session.get(SessionSeries, series_id),
+                               form=form), error.status
+    db.session.commit()
+    flash(f"Series saved. {_change_summary(change)}", "success")
+    return redirect(url_for("calendar.series", series_id=series_id))
+
+
+@bp.post("/series/<int:series_id>/end")
+@page_roles(*COORDINATORS)
+def end_series(series_id):
+    """End a series early: later sessions are cancelled and their clients told."""
+    target = get_or_404(db.session, SessionSeries, series_id, "series")
+    form = EndSeriesForm()
+    if not form.validate_on_submit():
+        return series_page(series_id, 422, end_form=form)
+    try:
+        _, change = series_service.end_series(db.session, page_actor(), target,
+                                              form.end_date.data, now=clock.now(),
+                                              reason=form.reason.data.strip())
+    except DomainError as error:
+        db.session.rollback()
+        if not put_on_form(form, error):
+            flash(describe(error, what="Not ended"), "error")
+        return series_page(series_id, error.status, end_form=form)
+    db.session.commit()
+    flash(f"Series ends on {form.end_date.data:%-d %b %Y}. {_change_summary(change)}", "success")
+    return redirect(url_for("calendar.series", series_id=series_id))

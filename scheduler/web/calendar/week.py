@@ -1,0 +1,56 @@
+"""The week calendar, filtered by program, room or staff member."""
+
+from datetime import timedelta
+
+from flask import render_template, request, url_for
+
+from scheduler.extensions import db
+from scheduler.models import Program, Room, Staff
+from scheduler.models.users import COORDINATORS
+from scheduler.services import clock, day_sheet, week_view
+from scheduler.web import query_args
+from scheduler.web.access import page_roles
+from scheduler.web.calendar.common import (
+    bp,
+    program_choices,
+    room_choices,
+    staff_choices,
+    with_none,
+)
+from scheduler.web.calendar.forms import WeekFilterForm
+
+
+@bp.get("/week")
+@page_roles(*COORDINATORS)
+def week():
+    """The week calendar, filtered by program, room or staff member."""
+    # A filter naming nothing is a 404; one the picker does not offer, the week with a message.
+    program_id = query_args.id_arg("program", Program, "program")
+    query_args.id_arg("room", Room, "room")
+    query_args.id_arg("staff", Staff, "staff member")
+    form = WeekFilterForm(request.args)
+    form.program.choices = with_none("All programs", program_choices())
+    if program_id:
+        # A provider of many clinics has thousands of rooms and staff; offer the program's.
+        rooms, staff = week_view.rooms_and_staff_of(db.session, program_id)
+    else:
+        rooms = staff = None
+    form.room.choices = with_none("All rooms", room_choices(rooms))
+    form.staff.choices = with_none("All staff", staff_choices(staff))
+    valid = form.validate()
+    # A bad filter shows this week unfiltered, with the field's message, as a 400.
+    chosen = dict(program=form.program.data, room=form.room.data,
+                  staff=form.staff.data) if valid else {}
+    tz = day_sheet.program_zone(db.session, chosen.get("program"))
+    today = clock.now().astimezone(tz).date()
+    monday = week_view.monday_of((form.week.data if valid else None) or today)
+    days = week_view.week(db.session, monday, tz, program_id=chosen.get("program"),
+                          room_id=chosen.get("room"), staff_id=chosen.get("staff"))
+    if valid and form.week.data is None:
+        form.week.data = monday  # the picker shows which week this is
+    return render_template(
+        "calendar/week.html", form=form, days=days, monday=monday, today=today, tz=tz,
+        previous_url=url_for("calendar.week", week=monday - timedelta(days=7), **chosen),
+        next_url=url_for("calendar.week", week=monday + timedelta(days=7), **chosen),
+        this_week_url=url_for("calendar.week", **chosen),
+    ), 200 if valid else 400
