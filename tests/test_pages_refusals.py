@@ -1,12 +1,12 @@
 """web/refusals.describe: the one way a refused request becomes page text."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from scheduler.services.conflicts import Clash, ConflictDetected
 from scheduler.services.errors import InvalidField, StateConflict
 from scheduler.web.refusals import SHOWN_CLASHES, describe
 
-START = datetime(2027, 3, 1, 23, 0, tzinfo=timezone.utc)
+START = datetime(2027, 3, 1, 23, 0, tzinfo=UTC)
 
 
 def clash(n: int) -> Clash:
