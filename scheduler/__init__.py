@@ -49,6 +49,9 @@ def create_app(test_config: dict | None = None) -> Flask:
             **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "pool_pre_ping": False}
 
     from scheduler.extensions import api, csrf, db, limiter, login_manager, migrate
+    from scheduler.services import passwords
+
+    passwords.use_method(app.config["PASSWORD_HASH_METHOD"])
 
     db.init_app(app)
     limiter.init_app(app)
