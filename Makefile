@@ -79,11 +79,17 @@ test: install-dev node-deps libical-deps
 	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) test-postgresql; \
 	else echo "TEST_DATABASE_URL not set: skipped the PostgreSQL pass."; fi
 
+# In parallel, one pytest-xdist worker per core (`make test WORKERS=1` for one process); each
+# worker has its own databases (tests/conftest.py). A test file stays on one worker, so its
+# module fixtures (the fuzzed clinic) are built once. The 15 slowest tests are listed.
+WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --durations=15
+
 test-sqlite:
-	TEST_DATABASE_URL= $(BIN)/python -m pytest
+	TEST_DATABASE_URL= $(PYTEST)
 
 test-postgresql:
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # Benchmarks print their figures; BENCH_DATABASE_URL=postgresql://… runs them on PostgreSQL too.
 bench: install

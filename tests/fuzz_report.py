@@ -25,6 +25,26 @@ def fuzz_tally(config: pytest.Config) -> FuzzTally:
     return config.stash.setdefault(FUZZ_TALLY, FuzzTally())
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist each worker fuzzes apart: send its counts to the controller."""
+    tally = session.config.stash.get(FUZZ_TALLY, None)
+    if tally is not None and hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["fuzz_tally"] = {
+            "operations": sorted(tally.operations), "cases": tally.cases,
+            "answers": dict(tally.answers)}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """The controller adds up the counts its workers sent (see pytest_sessionfinish)."""
+    sent = getattr(node, "workeroutput", {}).get("fuzz_tally")
+    if sent:
+        tally = fuzz_tally(node.config)
+        tally.operations.update(tuple(op) for op in sent["operations"])
+        tally.cases += sent["cases"]
+        tally.answers.update(sent["answers"])
+
+
 def pytest_terminal_summary(terminalreporter, config):
     """Print how many operations, cases and failures the schemathesis run had."""
     tally = config.stash.get(FUZZ_TALLY, None)

@@ -16,11 +16,6 @@ from tests.test_pages_clients import clinic
 API = "/api/v1"
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Every request runs at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
-
-
 @pytest.fixture
 def setup(db, make):
     """Avery and Blake booked into two past groups (see tests/test_pages_clients.clinic)."""

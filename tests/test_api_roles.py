@@ -36,11 +36,6 @@ ADMIN_WRITES = {(m, r) for m, r in routes_where("coordinator", "deny", api_only=
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now', so token lifetimes are predictable."""
-
-
 def api_routes(app):
     """(method, rule) for every /api/v1 route, read from the app so new routes are covered."""
     routes = []

@@ -14,11 +14,6 @@ API = "/api/v1"
 NY = ZoneInfo("America/New_York")
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
-
-
 @pytest.fixture
 def program(make):
     return make.program(name="Evening IOP")

@@ -16,11 +16,6 @@ NOT_AUDITED = {("POST", "/api/v1/auth/token")}
 CLIENT_WRITES = {("POST", "/api/v1/checkin")}
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now', so occurred_at is predictable."""
-
-
 @pytest.fixture
 def writer(make):
     return make.user("coordinator")

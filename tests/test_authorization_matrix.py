@@ -33,11 +33,6 @@ OWN_BODIES = {
 OWN_QUERIES = {("GET", "/api/v1/sessions"): "?client_id={client_id}"}
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Every request at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
-
-
 # --- the table and the app agree ---------------------------------------------------------------
 
 
@@ -65,6 +60,7 @@ def test_every_line_of_the_matrix_is_a_route_of_the_app(app):
     assert stale == []
 
 
+@pytest.mark.own_app
 def test_a_new_route_fails_until_it_is_added_to_the_matrix(app):
     app.add_url_rule("/api/v1/secret-reports", "secret_reports", lambda: "",
                      methods=["GET", "DELETE"])

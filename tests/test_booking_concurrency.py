@@ -28,11 +28,6 @@ REQUEST_TIMEOUT = 30
 BARRIER_TIMEOUT = 10
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Every request, in every server thread, runs at the frozen clinic 'now' (Tue 2027-02-16)."""
-
-
 @pytest.fixture
 def server(app, db):
     """The app on a threaded HTTP server on loopback, sharing the test's database."""

@@ -15,11 +15,6 @@ START = datetime(2027, 2, 16, 23, 0, tzinfo=timezone.utc)
 END = START + timedelta(hours=3)
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
-
-
 @pytest.fixture
 def program(make):
     return make.program(name="Evening IOP")

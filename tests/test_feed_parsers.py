@@ -54,11 +54,6 @@ FEED_PATHS = {"client": "clients", "staff": "staff", "room": "rooms", "program":
 PARSERS = ("ical.js", "recurring-ical-events")
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Requests run at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
-
-
 @pytest.fixture(scope="session")
 def node_binary():
     """The node binary; the ical.js tests skip only where it is absent, and never on CI."""

@@ -30,11 +30,6 @@ REVEALING = ("addiction", "substance", "relapse", "recovery", "rehab", "detox", 
              "alcohol", "drug", "sober", PROGRAM_NAME.lower())
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Requests run at the frozen clinic 'now' unless a test moves the clock."""
-
-
 @pytest.fixture
 def program(make):
     return make.program(name=PROGRAM_NAME, address=ADDRESS)

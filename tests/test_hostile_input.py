@@ -19,11 +19,6 @@ API = "/api/v1"
 MB = 1024 * 1024
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Every request at the frozen clinic 'now', so tokens and horizons agree."""
-
-
 class HugeBody(io.RawIOBase):
     """A request body of `size` bytes that exists only as it is read, counting what was read.
 

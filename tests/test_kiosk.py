@@ -15,11 +15,6 @@ END = START + timedelta(hours=3)
 AT_THE_DOOR = START - timedelta(minutes=10)
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Requests run at the frozen clinic 'now' unless a test moves the clock."""
-
-
 @pytest.fixture
 def program(make):
     return make.program(name="Evening IOP")

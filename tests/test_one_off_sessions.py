@@ -8,11 +8,6 @@ from scheduler.models import AuditEvent, Booking
 API = "/api/v1"
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Requests run at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
-
-
 @pytest.fixture
 def clinic(make):
     program = make.program()

@@ -25,11 +25,6 @@ REVEALING = ("iop", "scheduler", "addiction", "treatment", "recovery", "rehab", 
 ICON_LINKS = {"icon", "apple-touch-icon", "manifest"}
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Pages run at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
-
-
 def title_of(html: str) -> str:
     return re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip()
 

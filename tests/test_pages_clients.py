@@ -68,11 +68,6 @@ def clinic(db, make):
     return SimpleNamespace(program=program, therapist=therapist, avery=avery, blake=blake)
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Pages run at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
-
-
 @pytest.fixture
 def setup(db, make):
     return clinic(db, make)

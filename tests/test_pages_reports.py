@@ -12,11 +12,6 @@ from tests.helpers import sign_in
 from tests.test_pages_clients import clinic
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Pages run at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
-
-
 @pytest.fixture
 def setup(db, make):
     return clinic(db, make)
