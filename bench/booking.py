@@ -41,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time as timer
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,7 +90,7 @@ ACTOR = Actor.system("bench")
 def seed(url: str) -> dict:
     """Program, rooms, staff, three weekday series, clients and one token per caller."""
     app = make_app(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tz = ZoneInfo(TZ_NAME)
     tomorrow = now.astimezone(tz).date() + timedelta(days=1)
     with app.app_context():

@@ -69,7 +69,7 @@ import tempfile
 import threading
 import time as timer
 from contextlib import contextmanager
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -164,7 +164,7 @@ def floor():
 def seed(url: str) -> dict:
     """Program, three weekly series over 12 months, 12 clients in all three, a token each."""
     app = make_app(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tz = ZoneInfo(TZ_NAME)
     tomorrow = now.astimezone(tz).date() + timedelta(days=1)
     with app.app_context():

@@ -46,7 +46,7 @@ import statistics
 import sys
 import tempfile
 import time as timer
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,7 +82,7 @@ TARGET_MS = 300.0
 TZ_NAME = "America/New_York"
 TZ = ZoneInfo(TZ_NAME)
 # A Sunday: the series start the next day and run 26 whole Monday-to-Sunday weeks.
-NOW = datetime(2027, 1, 3, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2027, 1, 3, 12, 0, tzinfo=UTC)
 FIRST_MONDAY = date(2027, 1, 4)
 LAST_DAY = FIRST_MONDAY + timedelta(days=WEEKS * 7 - 1)
 CLOSURE_DAY = date(2027, 5, 31)  # Memorial Day: the Monday sessions are cancelled
@@ -270,9 +270,9 @@ def baseline_sql(dialect: str, first: date, last: date) -> str:
     weeks = []
     monday = first - timedelta(days=first.weekday())
     while monday <= last:
-        lo = datetime.combine(monday, time.min, tzinfo=TZ).astimezone(timezone.utc)
+        lo = datetime.combine(monday, time.min, tzinfo=TZ).astimezone(UTC)
         hi = datetime.combine(monday + timedelta(days=7), time.min,
-                              tzinfo=TZ).astimezone(timezone.utc)
+                              tzinfo=TZ).astimezone(UTC)
         weeks.append((monday, lo, hi))
         monday += timedelta(days=7)
     if dialect == "postgresql":

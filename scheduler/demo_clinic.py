@@ -7,8 +7,8 @@ inserts. A copy is valid because the first site is, and sites share no room, sta
 """
 
 import random
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
-from typing import Callable
 
 from sqlalchemy import JSON, func, insert, select
 from sqlalchemy.orm import Session as DbSession

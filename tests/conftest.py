@@ -2,7 +2,7 @@
 
 import contextvars
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -12,7 +12,6 @@ from config import normalize_database_url
 from scheduler import create_app
 from scheduler.extensions import db as _db
 from scheduler.services import clock
-
 from tests import helpers
 from tests.fuzz_report import pytest_terminal_summary  # noqa: F401  (the schemathesis counts)
 
@@ -96,7 +95,7 @@ def runner(app):
 @pytest.fixture
 def now():
     """A fixed 'now' in the middle of a normal clinic week (Tuesday 2027-02-16, 12:00 UTC)."""
-    at = datetime(2027, 2, 16, 12, 0, tzinfo=timezone.utc)
+    at = datetime(2027, 2, 16, 12, 0, tzinfo=UTC)
     with clock.frozen(at):
         yield at
 

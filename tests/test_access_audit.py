@@ -1,7 +1,7 @@
 """The access log: every read of a client's record leaves a row naming who, whose and what."""
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -271,7 +271,7 @@ def test_a_refused_form_post_logs_no_read(client, db, make, setup):
 
 # --- searching the log: GET /api/v1/audit-events ------------------------------------------------
 
-T0 = datetime(2027, 2, 10, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 2, 10, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture

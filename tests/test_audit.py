@@ -1,6 +1,6 @@
 """Every API write leaves an AuditEvent: who, when, what it was and what it became."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -67,7 +67,7 @@ def rows(make, db, now):
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 # (method, rule, entity_type, action, body(rows), expected before, expected after).

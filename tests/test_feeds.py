@@ -4,7 +4,7 @@ import hashlib
 import os
 import re
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -21,7 +21,7 @@ from tests.helpers import ACTOR
 
 API = "/api/v1"
 PLURAL = {"client": "clients", "staff": "staff", "room": "rooms", "program": "programs"}
-START = datetime(2027, 2, 17, 23, 0, tzinfo=timezone.utc)  # Wed 18:00 New York
+START = datetime(2027, 2, 17, 23, 0, tzinfo=UTC)  # Wed 18:00 New York
 ADDRESS = "200 Main Street, Suite 200"
 PROGRAM_NAME = "Evening IOP Recovery"
 SERIES_TITLE = "Relapse prevention group"
@@ -804,7 +804,7 @@ def test_the_window_runs_from_30_days_back_to_the_horizon(client, auth, db, prog
         moved_on = poll(client, link, **{"If-Modified-Since": first.headers["Last-Modified"]})
     assert moved_on.status_code == 200
     assert recent.id not in session_ids(moved_on.data)
-    assert moved_on.last_modified == datetime.combine(later.date(), time.min, tzinfo=timezone.utc)
+    assert moved_on.last_modified == datetime.combine(later.date(), time.min, tzinfo=UTC)
 
 
 # --- Who may make a link -------------------------------------------------------------
@@ -874,13 +874,13 @@ def fake_session(title, level, *, room=True, video=None, facilitators=("Dana Rey
                  minutes=180, sequence=3):
     program = type("P", (), {"feed_privacy": level, "address": ADDRESS + "; back door, 2F"})()
     people = [type("S", (), {"name": name})() for name in facilitators]
-    starts = datetime(2027, 3, 14, 22, 0, 7, 123456, tzinfo=timezone.utc)
+    starts = datetime(2027, 3, 14, 22, 0, 7, 123456, tzinfo=UTC)
     return type("Sess", (), dict(
         id=901, title=title, kind="group", program=program, sequence=sequence,
         room=type("R", (), {"name": "Room B, upstairs"})() if room else None,
         video_url=video, facilitators=people, starts_at=starts,
         ends_at=starts + timedelta(minutes=minutes),
-        updated_at=datetime(2027, 3, 1, 9, 30, 59, 999999, tzinfo=timezone.utc)))()
+        updated_at=datetime(2027, 3, 1, 9, 30, 59, 999999, tzinfo=UTC)))()
 
 
 @pytest.mark.parametrize("level", ["private", "standard", "full"])

@@ -540,14 +540,8 @@ def _loose_fields(schema, path) -> list[str]:
             field = field.inner
         if isinstance(field, fields.Nested):
             loose += _loose_fields(field.schema, here)
-        elif isinstance(field, fields.DateTime) and not isinstance(field, Instant):
-            loose.append(here)
-        elif isinstance(field, fields.Date) and not isinstance(field, CalendarDate):
-            loose.append(here)
-        elif (isinstance(field, fields.Time) and not isinstance(field, TimeOfDay)
-              and field.format != "%H:%M"):
-            loose.append(here)
-        elif isinstance(field, fields.Number) and not any(
+        elif isinstance(field, fields.DateTime) and not isinstance(field, Instant) or isinstance(field, fields.Date) and not isinstance(field, CalendarDate) or (isinstance(field, fields.Time) and not isinstance(field, TimeOfDay)
+              and field.format != "%H:%M") or isinstance(field, fields.Number) and not any(
                 isinstance(v, validate.Range) and v.max is not None for v in field.validators):
             loose.append(here)
     return loose

@@ -35,7 +35,9 @@ from scheduler.extensions import db as _db
 from scheduler.feeds import tokens
 from scheduler.jobs import registry, runner, worker
 from scheduler.models import AuditEvent, Booking, JobRun, Session, User
-from scheduler.services import accounts, booking as booking_service, clients as client_service
+from scheduler.services import accounts
+from scheduler.services import booking as booking_service
+from scheduler.services import clients as client_service
 from tests import helpers
 from tests.pg_cluster import PrivateCluster, free_port, unavailable_reason
 

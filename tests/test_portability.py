@@ -6,7 +6,7 @@ import os
 import secrets
 import stat
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -52,7 +52,7 @@ MOVES = [
     pytest.param(("postgresql", "sqlite"), id="postgresql-to-sqlite", marks=NEEDS_PG),
 ]
 # Written with microseconds and non-ASCII text, which a careless encoding would lose.
-PRECISE = datetime(2027, 2, 23, 14, 5, 7, 123456, tzinfo=timezone.utc)
+PRECISE = datetime(2027, 2, 23, 14, 5, 7, 123456, tzinfo=UTC)
 NAME = "Zoë Łukasiewicz-Ångström 🌱"
 
 

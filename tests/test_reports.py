@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select
@@ -14,7 +14,7 @@ from scheduler.services.audit import Actor
 
 API = "/api/v1"
 STAFF = Actor.system("tests")
-AFTER_THE_WEEK = datetime(2027, 3, 13, 12, 0, tzinfo=timezone.utc)
+AFTER_THE_WEEK = datetime(2027, 3, 13, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_weekly_hours_add_up_late_minutes_and_absences_by_hand(db, clinic):
     mon, wed, thu = clinic["sessions"][:3]
     person = clinic["client"].id
     mark(db, mon, person, "present")
-    mark(db, wed, person, "late", arrived_at=datetime(2027, 3, 10, 23, 30, tzinfo=timezone.utc))
+    mark(db, wed, person, "late", arrived_at=datetime(2027, 3, 10, 23, 30, tzinfo=UTC))
     mark(db, thu, person, "absent_unexcused")
 
     from scheduler.services import reports

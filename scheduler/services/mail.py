@@ -1,7 +1,6 @@
 """Outgoing email through SMTP, configured by MAIL_* settings and checked at start-up."""
 
 import smtplib
-import socket
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email import errors
@@ -64,7 +63,7 @@ class Mailer:
         """An open, logged-in SMTP connection; unreachable servers raise MailConfigError."""
         try:
             smtp = smtplib.SMTP(self.server, self.port, timeout=self.timeout)
-        except (OSError, socket.timeout, smtplib.SMTPException) as error:
+        except (TimeoutError, OSError, smtplib.SMTPException) as error:
             raise MailConfigError(
                 f"SMTP server {self.server}:{self.port} is unreachable: {error}") from error
         try:

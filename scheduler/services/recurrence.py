@@ -1,14 +1,14 @@
 """Recurrence rules, expanded on the wall clock of the series' IANA zone."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dateutil import rrule as du
 
 from scheduler.services.errors import InvalidField
 
-UTC = timezone.utc
+UTC = UTC
 _FREQS = {"DAILY": du.DAILY, "WEEKLY": du.WEEKLY}
 _DAYS = {"MO": du.MO, "TU": du.TU, "WE": du.WE, "TH": du.TH, "FR": du.FR, "SA": du.SA, "SU": du.SU}
 _ALLOWED = {"FREQ", "INTERVAL", "BYDAY", "COUNT", "UNTIL", "WKST"}

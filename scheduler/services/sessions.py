@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session as DbSession, selectinload
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import selectinload
 
 from scheduler.models import Attendance, Booking, Client, Program, Room, Session, Staff
 from scheduler.models.series import MAX_DURATION_MINUTES
