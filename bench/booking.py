@@ -263,7 +263,8 @@ def booking_jobs(session_ids, client_ids, tokens, n, seed=7):
     return [
         ("POST", f"/api/v1/sessions/{sid}/bookings", {"client_id": cid},
          {"Authorization": f"Bearer {tokens[i % len(tokens)]}"})
-        for i, (sid, cid) in enumerate(zip(chosen, client_ids))
+        # Each booking takes a client of its own: too few clients must fail, not shrink the load.
+        for i, (sid, cid) in enumerate(zip(chosen, client_ids[:n], strict=True))
     ]
 
 

@@ -212,7 +212,7 @@ def run_baseline(url: str, specs: list[dict]):
             # Rows were built series by series in time order, so they pair up with the ids.
             conn.execute(
                 insert(session_facilitators),
-                [{"session_id": i, "staff_id": s} for i, s in zip(ids, owners)],
+                [{"session_id": i, "staff_id": s} for i, s in zip(ids, owners, strict=True)],
             )
         elapsed = timer.perf_counter() - started
         rows = len(session_rows)

@@ -239,7 +239,7 @@ def seed_people(program_id: int, series_ids: list[int]) -> dict:
     phase_rows = [
         {"plan_id": plan_id, "position": i + 1, "name": name, "first_week": first,
          "last_week": last, "weekly_hours_target": target}
-        for plan_id, specs in zip(plan_ids, phase_specs)
+        for plan_id, specs in zip(plan_ids, phase_specs, strict=True)
         for i, (name, first, last, target) in enumerate(specs)
     ]
     s.execute(insert(PlanPhase), phase_rows)

@@ -423,7 +423,7 @@ def test_the_audit_page_filters_by_client_user_and_dates(client, db, make, setup
 
 def test_the_audit_page_pages_through_results(client, make, setup, now):
     actor = Actor(None, "system")
-    for n in range(55):
+    for _ in range(55):
         access_log.record_access(make.db, actor, [setup.avery.id], "plans")
     sign_in(client, make.user("admin"))
     first = client.get(f"/audit?client={setup.avery.id}&action=read").get_data(as_text=True)

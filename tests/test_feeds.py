@@ -5,6 +5,7 @@ import os
 import re
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -332,9 +333,9 @@ def test_uids_of_consecutive_sessions_show_no_order(client, auth, facilitator, o
     assert numbers != sorted(numbers) and numbers != sorted(numbers, reverse=True)
     # A counter in disguise would share its leading digits from one session to the next.
     shared_prefixes = [len(os.path.commonprefix([a, b])) for (a, _), (b, _)
-                       in zip(by_start, by_start[1:])]
+                       in pairwise(by_start)]
     assert max(shared_prefixes) < 8
-    gaps = {b - a for a, b in zip(numbers, numbers[1:])}
+    gaps = {b - a for a, b in pairwise(numbers)}
     assert len(gaps) == len(numbers) - 1  # no constant step either
 
 

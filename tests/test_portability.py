@@ -358,7 +358,7 @@ def test_export_to_stdout_writes_only_the_document_there(app, make, db, now):
 @pytest.fixture
 def good_export(new_database, tmp_path, now) -> dict:
     """A small clinic's export, made on a SQLite database of its own."""
-    with clinic_app(new_database("sqlite")) as source:
+    with clinic_app(new_database("sqlite")):
         program = programs.create_program(
             _db.session, ACTOR, name="Evening", level_of_care="2.1", population="adult",
             timezone="America/New_York", address="200 Main Street")

@@ -74,7 +74,7 @@ def same_numbers(json_items: list[dict], response) -> list[dict]:
     assert response.status_code == 200 and response.mimetype == "text/csv"
     parsed = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert len(parsed) == len(json_items)
-    for row, item in zip(parsed, json_items):
+    for row, item in zip(parsed, json_items, strict=True):
         assert set(row) <= set(item)
         for column, cell in row.items():
             value = item[column]

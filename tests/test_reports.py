@@ -118,7 +118,7 @@ def test_json_and_csv_give_the_same_numbers(client, auth, db, clinic):
     assert as_csv.mimetype == "text/csv"
     parsed = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
     assert len(parsed) == len(as_json.json["items"]) == 2
-    for row, item in zip(parsed, as_json.json["items"]):
+    for row, item in zip(parsed, as_json.json["items"], strict=True):
         assert int(row["client_id"]) == item["client_id"]
         assert row["week_start"] == item["week_start"]
         assert float(row["scheduled_hours"]) == item["scheduled_hours"]

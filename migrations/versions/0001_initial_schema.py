@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 6ce49a511fb7
-Revises: 
+Revises:
 Create Date: 2026-11-26 23:38:38.556285
 
 """

@@ -85,7 +85,9 @@ BookingList = list_schema(BookingOut, "BookingList")
 class EnrollmentIn(OverrideFields):
     client_id = Id(required=True)
     start_date = CalendarDate(metadata={"description": "Defaults to today or the series start."})
-    end_date = CalendarDate(allow_none=True, metadata={"description": "Defaults to the series end."})
+    end_date = CalendarDate(
+        allow_none=True, metadata={"description": "Defaults to the series end."}
+    )
     skip_conflicting = fields.Boolean(
         load_default=False,
         metadata={"description": "Book the occurrences without conflicts and list the rest."},

@@ -182,7 +182,9 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_api_token(db: DbSession, user: User, now: datetime, ttl_hours: int) -> tuple[str, ApiToken]:
+def issue_api_token(
+    db: DbSession, user: User, now: datetime, ttl_hours: int
+) -> tuple[str, ApiToken]:
     """A new bearer token for the user; only its hash is stored."""
     token = secrets.token_urlsafe(32)
     row = ApiToken(

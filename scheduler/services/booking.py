@@ -180,7 +180,9 @@ def cancel_booking(
     return booking, promoted
 
 
-def promote_waitlist(db: DbSession, actor: Actor, session: Session, *, now: datetime) -> list[Booking]:
+def promote_waitlist(
+    db: DbSession, actor: Actor, session: Session, *, now: datetime
+) -> list[Booking]:
     """Fill free seats from the queue in order, passing over clients who now have a clash."""
     if session.status != "scheduled" or session.starts_at <= now:
         return []
@@ -385,7 +387,7 @@ def discharge_client(
     now: datetime,
     reason: str | None = None,
 ) -> tuple[Client, int]:
-    """Discharge: enrolments end, later bookings are cancelled, waitlists move up; one transaction."""
+    """Discharge: enrolments end, later bookings cancelled, waitlists move up; one transaction."""
     client = get_or_404(db, Client, client_id, "client")
     if discharged_on < client.admitted_on:
         raise InvalidField("date", f"is before the client's admission ({client.admitted_on}).")

@@ -51,7 +51,9 @@ class Mailer:
         try:
             port = int(config.get("MAIL_PORT") or 25)
         except ValueError:
-            raise MailConfigError(f"MAIL_PORT={config.get('MAIL_PORT')!r} is not a number.")
+            raise MailConfigError(
+                f"MAIL_PORT={config.get('MAIL_PORT')!r} is not a number."
+            ) from None
         return cls(server=server, port=port, use_tls=bool(config.get("MAIL_USE_TLS")),
                    username=config.get("MAIL_USERNAME") or None,
                    password=config.get("MAIL_PASSWORD") or None, sender=address,
