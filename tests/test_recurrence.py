@@ -9,7 +9,6 @@ from scheduler.models import Session, SessionSeries
 from scheduler.services.errors import InvalidField
 from scheduler.services.recurrence import Schedule, parse_rrule, rule_to_text, zone
 
-UTC = UTC
 NEW_YORK = zone("America/New_York")
 BERLIN = zone("Europe/Berlin")
 SYDNEY = zone("Australia/Sydney")

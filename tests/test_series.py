@@ -14,7 +14,6 @@ from scheduler.services.errors import InvalidField
 from scheduler.services.recurrence import zone
 from tests.helpers import ACTOR, HORIZON_DAYS
 
-UTC = UTC
 NEW_YORK = zone("America/New_York")
 # 120 days after the frozen now (2027-02-16 12:00Z).
 HORIZON = datetime(2027, 6, 16, 12, 0, tzinfo=UTC)

@@ -15,7 +15,6 @@ from scheduler.services.recurrence import local_date, zone
 from tests import helpers
 from tests.helpers import ACTOR, HORIZON_DAYS
 
-UTC = UTC
 START = datetime(2027, 2, 16, 12, 0, tzinfo=UTC)
 ZONES = ["America/New_York", "Europe/Berlin", "Australia/Sydney"]
 DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
