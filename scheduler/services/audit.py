@@ -104,7 +104,7 @@ def search(db: DbSession, where: EventFilter, *, offset: int, limit: int
         query = query.where(AuditEvent.occurred_at >= where.occurred_from)
     if where.occurred_before is not None:
         query = query.where(AuditEvent.occurred_at < where.occurred_before)
-    total = db.scalar(select(func.count()).select_from(query.subquery()))
+    total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     # Rows of one request share an instant; the id keeps their order stable across pages.
     events = db.scalars(query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
                         .offset(offset).limit(limit)).all()

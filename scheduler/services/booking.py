@@ -54,7 +54,7 @@ def waitlist_position(db: DbSession, booking: Booking) -> int | None:
     """1 for the next in line; None when the booking is not waitlisted."""
     if booking.status != "waitlisted":
         return None
-    ahead = db.scalar(
+    ahead = db.execute(
         select(func.count(Booking.id)).where(
             Booking.session_id == booking.session_id,
             Booking.status == "waitlisted",
@@ -63,7 +63,7 @@ def waitlist_position(db: DbSession, booking: Booking) -> int | None:
                 and_(Booking.waitlisted_at == booking.waitlisted_at, Booking.id < booking.id),
             ),
         )
-    )
+    ).scalar_one()
     return ahead + 1
 
 
@@ -188,7 +188,7 @@ def promote_waitlist(
         return []
     booked, _ = counts(db, [session.id])[session.id]
     free = session.capacity - booked
-    promoted = []
+    promoted: list[Booking] = []
     if free <= 0:
         return promoted
     queue = db.scalars(

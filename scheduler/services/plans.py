@@ -170,7 +170,7 @@ def revise_plan(db: DbSession, actor: Actor, plan_id: int, changes: dict) -> Tre
     unknown = set(changes) - set(REVISABLE)
     if unknown:
         raise InvalidField(sorted(unknown)[0], "Cannot be changed by a revision.")
-    client = db.get(Client, old.client_id)
+    client = db.get_one(Client, old.client_id)
     values = {
         "start_date": old.start_date,
         "end_date": old.end_date,

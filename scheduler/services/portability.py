@@ -38,7 +38,10 @@ class SchemaNotCurrent(DomainError):
 
 def head_revision() -> str:
     """The Alembic revision the models are at."""
-    return ScriptDirectory(MIGRATIONS).get_current_head()
+    head = ScriptDirectory(MIGRATIONS).get_current_head()
+    if head is None:  # a migrations folder without a single revision: not a release
+        raise RuntimeError(f"{MIGRATIONS} holds no migration.")
+    return head
 
 
 def tables() -> list[Table]:

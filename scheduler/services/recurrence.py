@@ -2,13 +2,16 @@
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dateutil import rrule as du
 
 from scheduler.services.errors import InvalidField
 
-_FREQS = {"DAILY": du.DAILY, "WEEKLY": du.WEEKLY}
+# dateutil's frequencies, YEARLY (0) to SECONDLY (6); we offer two of them.
+Frequency: TypeAlias = Literal[0, 1, 2, 3, 4, 5, 6]
+_FREQS: dict[str, Frequency] = {"DAILY": du.DAILY, "WEEKLY": du.WEEKLY}
 _DAYS = {"MO": du.MO, "TU": du.TU, "WE": du.WE, "TH": du.TH, "FR": du.FR, "SA": du.SA, "SU": du.SU}
 _ALLOWED = {"FREQ", "INTERVAL", "BYDAY", "COUNT", "UNTIL", "WKST"}
 MAX_COUNT = 2000
@@ -18,7 +21,7 @@ MAX_COUNT = 2000
 class Rule:
     """A parsed RRULE limited to what a program's timetable needs."""
 
-    freq: int
+    freq: Frequency
     interval: int = 1
     byweekday: tuple[int, ...] | None = None
     count: int | None = None
@@ -227,13 +230,13 @@ class Schedule:
     def last_possible_start(self) -> datetime | None:
         """The instant after which the rule gives nothing, if it ends."""
         local_until = self._local_until()
-        if local_until is None and self.rule.count is None:
-            return None
         if self.rule.count is not None:
             occurrences = [o for o in self._rrule() if local_until is None or o <= local_until]
             last = occurrences[-1] if occurrences else None
-        else:
+        elif local_until is not None:
             last = self._rrule().before(local_until, inc=True)
+        else:
+            return None  # neither COUNT nor UNTIL: it never ends
         if last is None:
             return None
         return last.replace(tzinfo=self.tz).astimezone(UTC)

@@ -89,7 +89,7 @@ def list_sessions(
         query = query.where(Session.ends_at > filters.starts_from)
     if filters.starts_to is not None:
         query = query.where(Session.starts_at < filters.starts_to)
-    total = db.scalar(select(func.count()).select_from(query.subquery()))
+    total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = db.scalars(
         query.options(selectinload(Session.facilitators))
         .order_by(Session.starts_at, Session.id)
