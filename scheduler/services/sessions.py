@@ -118,11 +118,11 @@ def change_session(
     # Each step validates its part before it writes, in the order the fields were always
     # checked, so the first invalid field is still the one reported.
     moved = _change_times(session, changes)
-    rehoused = _change_room(db, session, changes)
-    relinked = _change_video_url(session, changes)
+    room_changed = _change_room(db, session, changes)
+    link_changed = _change_video_url(session, changes)
     _change_facilitators(db, session, changes)
-    restatused = _change_status(session, changes, reason)
-    if moved or rehoused or relinked or restatused:
+    status_changed = _change_status(session, changes, reason)
+    if moved or room_changed or link_changed or status_changed:
         # The time, place or status changed: a new sequence makes feeds resend the event and
         # clients get a change notice (notifications key on it).
         session.is_overridden = True
