@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .PHONY: install install-dev lock node-deps libical-deps run test test-sqlite test-postgresql \
-	bench bench-load icons clean
+	lint bench bench-load icons clean
 
 # The runtime set only (requirements.txt): what `make run` and production need. Every package
 # is pinned with its hashes, so an install is the same everywhere or fails.
@@ -90,6 +90,12 @@ test-sqlite:
 
 test-postgresql:
 	$(PYTEST)
+
+# Style and likely bugs (ruff, over the paths pyproject.toml names) and types (mypy, over the
+# services and models, as pyproject.toml sets). Checks only: `ruff check --fix` changes files.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Benchmarks print their figures; BENCH_DATABASE_URL=postgresql://… runs them on PostgreSQL too.
 bench: install

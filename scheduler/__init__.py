@@ -64,12 +64,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.ERROR_SCHEMA = Error
     api.init_app(app)
 
-    from scheduler import models  # noqa: F401  (registers every table)
+    from scheduler import (
+        models,  # noqa: F401  (registers every table)
+        security_headers,
+    )
     from scheduler.api import register_api
-    from scheduler.web import register_web
     from scheduler.cli import register_cli
-    from scheduler.feeds import versions, views as feed_views
-    from scheduler import security_headers
+    from scheduler.feeds import versions
+    from scheduler.feeds import views as feed_views
+    from scheduler.web import register_web
 
     versions.install()
     security_headers.install(app)

@@ -13,7 +13,7 @@ mark it `@pytest.mark.own_app`, or override `app_config` as tests/test_security.
 import contextvars
 import copy
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -22,9 +22,9 @@ from sqlalchemy.engine import make_url
 
 from config import normalize_database_url
 from scheduler import create_app
-from scheduler.extensions import db as _db, limiter
+from scheduler.extensions import db as _db
+from scheduler.extensions import limiter
 from scheduler.services import clock, passwords
-
 from tests import helpers
 from tests.fuzz_report import (  # noqa: F401  (the schemathesis counts, across xdist workers)
     pytest_sessionfinish,
@@ -209,7 +209,7 @@ def runner(app):
     return app.test_cli_runner()
 
 
-CLINIC_NOW = datetime(2027, 2, 16, 12, 0, tzinfo=timezone.utc)
+CLINIC_NOW = datetime(2027, 2, 16, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture

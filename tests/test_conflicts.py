@@ -67,7 +67,7 @@ def conflicts_of(response) -> list[dict]:
     conflicts = response.json["conflicts"]
     assert conflicts
     for conflict in conflicts:
-        assert CONFLICT_KEYS <= set(conflict), conflict
+        assert set(conflict) >= CONFLICT_KEYS, conflict
         assert conflict["detail"]
     return conflicts
 

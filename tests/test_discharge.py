@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 
 from scheduler.extensions import db as _db
 from scheduler.models import AuditEvent, Booking, Client, Enrollment, Session
-from scheduler.services import booking as booking_service, series as series_service
+from scheduler.services import booking as booking_service
+from scheduler.services import series as series_service
 from scheduler.services.errors import StateConflict
 from scheduler.services.recurrence import zone
 

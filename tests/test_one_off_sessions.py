@@ -48,7 +48,8 @@ def test_an_individual_session_is_made_and_the_client_booked_at_once(client, aut
 
 def test_a_therapist_cannot_be_given_two_clients_at_the_same_hour(client, auth, clinic, make):
     headers = auth("coordinator")
-    assert client.post(f"{API}/sessions", json=individual(clinic), headers=headers).status_code == 201
+    first = client.post(f"{API}/sessions", json=individual(clinic), headers=headers)
+    assert first.status_code == 201
     other = make.client(clinic["program"])
     second = client.post(
         f"{API}/sessions",

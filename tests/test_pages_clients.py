@@ -1,7 +1,7 @@
 """Client pages and intake through the test client: hand-known hours, roles, CSRF, refusals."""
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -15,7 +15,7 @@ from tests.helpers import ACTOR, sign_in
 
 NY = ZoneInfo("America/New_York")
 # Sessions are made and booked well before they start, then marked just after they end.
-SETUP = datetime(2027, 1, 20, 12, 0, tzinfo=timezone.utc)
+SETUP = datetime(2027, 1, 20, 12, 0, tzinfo=UTC)
 
 
 def ny(month: int, day: int, hour: int, minute: int = 0) -> datetime:

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from scheduler import create_app
-from scheduler.extensions import db as _db, limiter
+from scheduler.extensions import db as _db
+from scheduler.extensions import limiter
 from scheduler.models import AuditEvent, User
 from scheduler.services import accounts, clock, kiosk, passwords
 from scheduler.services.errors import InvalidField

@@ -1,13 +1,20 @@
 """The audit trail and access log, searched by admins; each search is itself logged."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from scheduler.api.access import current_actor, roles_required
-from scheduler.api.common import (EARLIEST_INSTANT, LATEST_INSTANT, PageArgs, QueryId,
-                                  list_schema, offset_limit, page_of)
+from scheduler.api.common import (
+    EARLIEST_INSTANT,
+    LATEST_INSTANT,
+    PageArgs,
+    QueryId,
+    list_schema,
+    offset_limit,
+    page_of,
+)
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.services import access_log, audit
@@ -34,15 +41,15 @@ class DayOrInstant(fields.String):
         except ValueError:
             day = None
         if day is not None:
-            at, whole_day = datetime.combine(day, time(), timezone.utc), True
+            at, whole_day = datetime.combine(day, time(), UTC), True
         else:
             try:
                 at = datetime.fromisoformat(value)
             except ValueError:
                 raise self.make_error("invalid") from None
-            at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at
+            at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
             try:
-                at, whole_day = at.astimezone(timezone.utc), False
+                at, whole_day = at.astimezone(UTC), False
             except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is in the year 10000 in UTC
                 raise self.make_error("range") from None
         if not EARLIEST_INSTANT <= at < LATEST_INSTANT:

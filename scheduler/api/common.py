@@ -1,7 +1,7 @@
 """Schemas and helpers shared by the API resources."""
 
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from marshmallow import Schema, ValidationError, fields, pre_load, utils, validate
@@ -14,8 +14,8 @@ from scheduler.services.text import text_problem
 # datetime arithmetic (a 500) and a series starting in year 1 would materialise every week since.
 EARLIEST_DATE = date(2000, 1, 1)
 LATEST_DATE = date(2100, 12, 31)
-EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=timezone.utc)
-LATEST_INSTANT = datetime(2101, 1, 1, tzinfo=timezone.utc)
+EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(2101, 1, 1, tzinfo=UTC)
 # Keeps OFFSET inside a 64-bit integer for any per_page.
 MAX_PAGE = 1_000_000
 # Seats in one session or series.

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session as DbSession, joinedload
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import joinedload
 
 from scheduler.models import ApiToken, Client, Staff, User
 from scheduler.models.users import USER_ROLES
@@ -178,7 +179,9 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_api_token(db: DbSession, user: User, now: datetime, ttl_hours: int) -> tuple[str, ApiToken]:
+def issue_api_token(
+    db: DbSession, user: User, now: datetime, ttl_hours: int
+) -> tuple[str, ApiToken]:
     """A new bearer token for the user; only its hash is stored."""
     token = secrets.token_urlsafe(32)
     row = ApiToken(

@@ -1,6 +1,6 @@
 """Coordinator pages: the week calendar, one session and its overrides, series and enrolment."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -396,7 +396,7 @@ def move_session(session_id):
     local = datetime.combine(form.new_date.data, form.new_time.data,
                              tzinfo=ZoneInfo(target.timezone))
     return _change(session_id, "move_form", form,
-                   {"starts_at": local.astimezone(timezone.utc)}, "Session moved.")
+                   {"starts_at": local.astimezone(UTC)}, "Session moved.")
 
 
 @bp.post("/sessions/<int:session_id>/room")
