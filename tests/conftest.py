@@ -27,6 +27,7 @@ from scheduler.extensions import limiter
 from scheduler.services import clock, passwords
 from tests import helpers
 from tests.fuzz_report import (  # noqa: F401  (the schemathesis counts, across xdist workers)
+    pytest_collection_modifyitems,
     pytest_sessionfinish,
     pytest_terminal_summary,
     pytest_testnodedown,

@@ -25,6 +25,20 @@ def fuzz_tally(config: pytest.Config) -> FuzzTally:
     return config.stash.setdefault(FUZZ_TALLY, FuzzTally())
 
 
+def pytest_collection_modifyitems(items):
+    """Give each fuzzed operation a node id of its own.
+
+    schemathesis 4 names an operation's item "test[GET /api/v1/…]", but pytest 9 builds node ids
+    from the function's name and its parametrize ids, which schemathesis leaves empty: every item
+    of a test had the function's node id. pytest-xdist tells items apart by node id, so it
+    ran only the first operation of each test, and 92 of 94 went silently untested.
+    """
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and not item.nodeid.endswith("]"):
+            item._id = item._id.with_params(label)
+
+
 def pytest_sessionfinish(session):
     """Under pytest-xdist each worker fuzzes apart: send its counts to the controller."""
     tally = session.config.stash.get(FUZZ_TALLY, None)
