@@ -37,6 +37,12 @@ def pytest_collection_modifyitems(items):
         label = getattr(item, "operation_label", None)
         if label and not item.nodeid.endswith("]"):
             item._id = item._id.with_params(label)
+    ids = [item.nodeid for item in items]
+    shared = sorted({i for i in ids if ids.count(i) > 1})
+    if shared:
+        raise pytest.UsageError(
+            "These tests share a node id, so pytest-xdist would run only one of each: "
+            + ", ".join(shared))
 
 
 def pytest_sessionfinish(session):

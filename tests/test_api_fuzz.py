@@ -134,10 +134,3 @@ def test_client_facing_operations_answer_a_client_as_documented(case, clinic, ta
     """Any generated request from a client's own login answers as its schema says."""
     _call_and_check(case, clinic, "client", tally)
 
-
-def test_every_collected_test_has_a_node_id_of_its_own(request):
-    """pytest-xdist runs one item per node id: a shared id would quietly skip operations."""
-    ids = [item.nodeid for item in request.session.items]
-    assert sorted({i for i in ids if ids.count(i) > 1}) == []
-    fuzzed = [i for i in ids if "::test_every_operation_answers_an_admin_as_documented[" in i]
-    assert len(fuzzed) > 40 and "[GET /api/v1/auth/me]" in " ".join(fuzzed)
