@@ -60,7 +60,7 @@ def make_run(tmp_path):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGINT)
                 try:
-                    process.wait(timeout=20)
+                    process.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
@@ -112,7 +112,7 @@ def test_make_run_serves_the_demo_clinic_with_its_jobs_until_ctrl_c(make_run):
     assert _get(make_run["url"] + "/healthz")[0] == 200
 
     os.killpg(make_run["process"].pid, signal.SIGINT)
-    make_run["process"].wait(timeout=20)
+    make_run["process"].wait(timeout=60)
     output = _output(make_run)
     with pytest.raises(OSError):
         _get(make_run["url"] + "/healthz")
