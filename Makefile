@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .PHONY: install install-dev lock node-deps libical-deps run test test-sqlite test-postgresql \
-	bench bench-load icons clean
+	lint bench bench-load icons clean
 
 # The runtime set only (requirements.txt): what `make run` and production need. Every package
 # is pinned with its hashes, so an install is the same everywhere or fails.
@@ -79,11 +79,23 @@ test: install-dev node-deps libical-deps
 	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) test-postgresql; \
 	else echo "TEST_DATABASE_URL not set: skipped the PostgreSQL pass."; fi
 
+# In parallel, one pytest-xdist worker per core (`make test WORKERS=1` for one process); each
+# worker has its own databases (tests/conftest.py). A test file stays on one worker, so its
+# module fixtures (the fuzzed clinic) are built once. The 15 slowest tests are listed.
+WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --durations=15
+
 test-sqlite:
-	TEST_DATABASE_URL= $(BIN)/python -m pytest
+	TEST_DATABASE_URL= $(PYTEST)
 
 test-postgresql:
-	$(BIN)/python -m pytest
+	$(PYTEST)
+
+# Style and likely bugs (ruff, over the paths pyproject.toml names) and types (mypy, over the
+# services and models, as pyproject.toml sets). Checks only: `ruff check --fix` changes files.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Benchmarks print their figures; BENCH_DATABASE_URL=postgresql://… runs them on PostgreSQL too.
 bench: install

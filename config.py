@@ -36,6 +36,8 @@ class Config:
     # While the database is away requests answer 503 with this Retry-After, in seconds.
     DATABASE_RETRY_AFTER = _env_int("DATABASE_RETRY_AFTER", 5)
     SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # How passwords and kiosk PINs are hashed (a werkzeug method). Production allows scrypt only.
+    PASSWORD_HASH_METHOD = "scrypt"
 
     # Recurring series are materialised this far ahead; the nightly job keeps it rolling.
     SESSION_HORIZON_DAYS = _env_int("SESSION_HORIZON_DAYS", 120)
@@ -162,6 +164,10 @@ class TestingConfig(Config):
         os.environ.get("TEST_DATABASE_URL")
     ) or "sqlite://"
     SCHEDULER_EMBEDDED = False
+    # The suite signs in thousands of times; scrypt would make that minutes (Django's test
+    # settings swap in a fast hasher for the same reason). tests/test_security.py checks that
+    # production refuses this.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 
 
 class ProductionConfig(Config):
@@ -180,6 +186,12 @@ class ProductionConfig(Config):
                 "Production configuration needs "
                 + " and ".join(names[m] for m in missing)
                 + " set in the environment."
+            )
+        method = str(config.get("PASSWORD_HASH_METHOD") or "")
+        if method.split(":")[0] != "scrypt":
+            raise RuntimeError(
+                f"Production hashes passwords with scrypt; PASSWORD_HASH_METHOD={method!r} is "
+                "meant for tests only."
             )
         storage = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
         if storage.startswith("memory://") and not config.get("RATELIMIT_ONE_PROCESS"):

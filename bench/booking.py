@@ -41,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time as timer
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,7 +90,7 @@ ACTOR = Actor.system("bench")
 def seed(url: str) -> dict:
     """Program, rooms, staff, three weekday series, clients and one token per caller."""
     app = make_app(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tz = ZoneInfo(TZ_NAME)
     tomorrow = now.astimezone(tz).date() + timedelta(days=1)
     with app.app_context():
@@ -263,7 +263,8 @@ def booking_jobs(session_ids, client_ids, tokens, n, seed=7):
     return [
         ("POST", f"/api/v1/sessions/{sid}/bookings", {"client_id": cid},
          {"Authorization": f"Bearer {tokens[i % len(tokens)]}"})
-        for i, (sid, cid) in enumerate(zip(chosen, client_ids))
+        # Each booking takes a client of its own: too few clients must fail, not shrink the load.
+        for i, (sid, cid) in enumerate(zip(chosen, client_ids[:n], strict=True))
     ]
 
 

@@ -69,7 +69,7 @@ import tempfile
 import threading
 import time as timer
 from contextlib import contextmanager
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -164,7 +164,7 @@ def floor():
 def seed(url: str) -> dict:
     """Program, three weekly series over 12 months, 12 clients in all three, a token each."""
     app = make_app(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tz = ZoneInfo(TZ_NAME)
     tomorrow = now.astimezone(tz).date() + timedelta(days=1)
     with app.app_context():
@@ -376,9 +376,28 @@ def profile_in_process(url: str, token: str, etag: str, body: bytes, headers: di
                       "RATELIMIT_ONE_PROCESS": True})
     app.add_url_rule("/floor.ics", "bench_floor",
                      lambda: app.response_class(body, headers=headers))
-    statements = {"on": False, "n": 0, "seconds": 0.0, "by_kind": {}}
     with app.app_context():
         engine = db.engine
+    statements = _statement_counter(engine)
+
+    client = app.test_client()
+    path = f"/feeds/{token}.ics"
+    revalidate_headers = {"If-None-Match": etag}
+    for check, expect in ((lambda: client.get(path), 200), (lambda: client.get("/floor.ics"), 200),
+                          (lambda: client.get(path, headers=revalidate_headers), 304)):
+        if check().status_code != expect:  # also warms the render cache and the pool
+            raise SystemExit(f"profile: unexpected answer (wanted {expect})")
+
+    _time_the_parts(app, client, path, revalidate_headers, token)
+    _print_sql_per_304(client, path, revalidate_headers, statements)
+    _print_cprofile_of_304(client, path, revalidate_headers)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _statement_counter(engine) -> dict:
+    """Counts and times the engine's statements, by text, while its "on" is true."""
+    statements = {"on": False, "n": 0, "seconds": 0.0, "by_kind": {}}
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before(conn, cursor, statement, params, context, executemany):
@@ -394,14 +413,11 @@ def profile_in_process(url: str, token: str, etag: str, body: bytes, headers: di
             slot[0] += 1
             slot[1] += took
 
-    client = app.test_client()
-    path = f"/feeds/{token}.ics"
-    revalidate_headers = {"If-None-Match": etag}
-    for check, expect in ((lambda: client.get(path), 200), (lambda: client.get("/floor.ics"), 200),
-                          (lambda: client.get(path, headers=revalidate_headers), 304)):
-        if check().status_code != expect:  # also warms the render cache and the pool
-            raise SystemExit(f"profile: unexpected answer (wanted {expect})")
+    return statements
 
+
+def _time_the_parts(app, client, path: str, revalidate_headers: dict, token: str) -> None:
+    """The three requests and the parts of the token lookup, in interleaved rounds."""
     digest = feed_tokens.hash_token(token)
 
     def lookup_statement(where):
@@ -452,6 +468,8 @@ def profile_in_process(url: str, token: str, etag: str, body: bytes, headers: di
           f"{med['resolve']:.3f} ms; a 1.5× floor 304 would be {TARGET_RATIO * med['floor']:.3f} "
           f"ms in-process")
 
+
+def _print_sql_per_304(client, path: str, revalidate_headers: dict, statements: dict) -> None:
     statements.update(on=True)
     for _ in range(PROFILE_BATCH):
         client.get(path, headers=revalidate_headers)
@@ -462,6 +480,8 @@ def profile_in_process(url: str, token: str, etag: str, body: bytes, headers: di
     for head, (count, seconds) in sorted(statements["by_kind"].items(), key=lambda kv: -kv[1][1]):
         print(f"      {count / n:4.1f} × {seconds / n * 1000:6.3f} ms  {head}")
 
+
+def _print_cprofile_of_304(client, path: str, revalidate_headers: dict) -> None:
     profile = cProfile.Profile()
     n = PROFILE_REQUESTS
     profile.enable()
@@ -480,8 +500,6 @@ def profile_in_process(url: str, token: str, etag: str, body: bytes, headers: di
     pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(12)
     print("    by own time:")
     print("\n".join("    " + line for line in out.getvalue().splitlines()[6:20]))
-    with app.app_context():
-        db.engine.dispose()
 
 
 # --- main --------------------------------------------------------------------------------------

@@ -382,20 +382,21 @@ def main(argv=None) -> int:
           f"{c['session_series']:,} series, {c['sessions']:,} sessions, "
           f"{c['bookings']:,} bookings; {info['feeds']} feed links "
           f"(setup {timer.perf_counter() - started:.1f} s)")
-    with tempfile.TemporaryDirectory(prefix="bench-load-") as workdir:
-        with gunicorn(url, workdir, args.workers, 1) as (port, log_path, pid):
-            cookie = sign_in(port, info["coordinator"])
-            # Every worker builds its app and connections, and renders the repeat-poll feeds.
-            warm = {kind: info["requests"][kind][:2] for kind in ("week", "report", "healthz")}
-            warm["feed"] = info["warm_feeds"]
-            run_mix(port, {**info, "requests": {**{k: [] for k in KINDS}, **warm}}, cookie,
-                    args.callers, 120, rng)
-            cpu_before = process_tree_cpu(pid)
-            wall, latencies, problems = run_mix(port, info, cookie, args.callers,
-                                                args.max_seconds, rng)
-            cpu = process_tree_cpu(pid) - cpu_before
-            server_errors = [line for line in open(log_path) if "Traceback" in line]
-            log_tail = tail(log_path) if server_errors else ""
+    with (tempfile.TemporaryDirectory(prefix="bench-load-") as workdir,
+          gunicorn(url, workdir, args.workers, 1) as (port, log_path, pid)):
+        cookie = sign_in(port, info["coordinator"])
+        # Every worker builds its app and connections, and renders the repeat-poll feeds.
+        warm = {kind: info["requests"][kind][:2] for kind in ("week", "report", "healthz")}
+        warm["feed"] = info["warm_feeds"]
+        run_mix(port, {**info, "requests": {**{k: [] for k in KINDS}, **warm}}, cookie,
+                args.callers, 120, rng)
+        cpu_before = process_tree_cpu(pid)
+        wall, latencies, problems = run_mix(port, info, cookie, args.callers,
+                                            args.max_seconds, rng)
+        cpu = process_tree_cpu(pid) - cpu_before
+        with open(log_path) as log:
+            server_errors = [line for line in log if "Traceback" in line]
+        log_tail = tail(log_path) if server_errors else ""
     sent = sum(len(v) for v in latencies.values())
     print(f"  mix: {sent:,} requests in {wall:.1f} s ({sent / wall:,.0f}/s), "
           f"gunicorn CPU {cpu / max(sent, 1) * 1000:.2f} ms/request\n")

@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time as timer
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,7 +53,7 @@ TARGET_SECONDS = 3.0
 TARGET_RATIO = 2.0
 TZ_NAME = "America/New_York"
 # A Sunday: the series start the next day, so creating them with a zero horizon makes nothing.
-NOW = datetime(2027, 1, 3, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2027, 1, 3, 12, 0, tzinfo=UTC)
 FIRST_MONDAY = date(2027, 1, 4)
 PATTERNS = ("MO,WE,TH", "TU,TH,FR")
 # Morning, midday and evening tracks, each three hours.
@@ -153,7 +153,7 @@ def baseline_rows(parents: list[dict], until: datetime):
     owners = []
     tz = ZoneInfo(TZ_NAME)
     days = {"MO": du.MO, "TU": du.TU, "WE": du.WE, "TH": du.TH, "FR": du.FR}
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     for parent in parents:
         byday = parent["rrule"].split("BYDAY=")[1]
         rule = du.rrule(
@@ -164,7 +164,7 @@ def baseline_rows(parents: list[dict], until: datetime):
         )
         length = timedelta(minutes=parent["duration_minutes"])
         for local in rule:
-            start = local.replace(tzinfo=tz).astimezone(timezone.utc)
+            start = local.replace(tzinfo=tz).astimezone(UTC)
             if start <= NOW or start > until:
                 continue
             session_rows.append({
@@ -212,7 +212,7 @@ def run_baseline(url: str, specs: list[dict]):
             # Rows were built series by series in time order, so they pair up with the ids.
             conn.execute(
                 insert(session_facilitators),
-                [{"session_id": i, "staff_id": s} for i, s in zip(ids, owners)],
+                [{"session_id": i, "staff_id": s} for i, s in zip(ids, owners, strict=True)],
             )
         elapsed = timer.perf_counter() - started
         rows = len(session_rows)

@@ -46,7 +46,7 @@ import statistics
 import sys
 import tempfile
 import time as timer
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,7 +82,7 @@ TARGET_MS = 300.0
 TZ_NAME = "America/New_York"
 TZ = ZoneInfo(TZ_NAME)
 # A Sunday: the series start the next day and run 26 whole Monday-to-Sunday weeks.
-NOW = datetime(2027, 1, 3, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2027, 1, 3, 12, 0, tzinfo=UTC)
 FIRST_MONDAY = date(2027, 1, 4)
 LAST_DAY = FIRST_MONDAY + timedelta(days=WEEKS * 7 - 1)
 CLOSURE_DAY = date(2027, 5, 31)  # Memorial Day: the Monday sessions are cancelled
@@ -129,120 +129,15 @@ def seed_people(program_id: int, series_ids: list[int]) -> dict:
     """Clients, bookings, attendance and plans by bulk Core inserts; returns the counts."""
     rng = random.Random(2027)
     s = db.session
-    stamp = NOW
-    # The holiday: cancel that Monday's sessions as a closure would.
     sessions = s.execute(
         select(Session.id, Session.series_id, Session.starts_at, Session.ends_at)
         .order_by(Session.series_id, Session.starts_at)
     ).all()
-    closed = [sid for sid, _, start, _ in sessions if start.astimezone(TZ).date() == CLOSURE_DAY]
-    if closed:
-        s.execute(update(Session).where(Session.id.in_(closed)).values(
-            status="cancelled", cancelled_by="closure", cancel_reason="Memorial Day"))
-    closed = set(closed)
-    by_series: dict[int, list] = {}
-    for sid, series_id, start, end in sessions:
-        by_series.setdefault(series_id, []).append((sid, start, end))
-
-    # Clients: most admitted before the period; 1 in 25 part-way through, 1 in 30 discharged.
-    client_rows = []
-    for k in range(N_CLIENTS):
-        admitted = FIRST_MONDAY - timedelta(days=1 + k % 90)
-        discharged = None
-        if k % 25 == 7:
-            admitted = FIRST_MONDAY + timedelta(days=7 * (2 + k % 10) + k % 5)
-        elif k % 30 == 11:
-            discharged = FIRST_MONDAY + timedelta(days=7 * (12 + k % 8) + k % 4)
-        client_rows.append({
-            "name": f"Client {k + 1}", "program_id": program_id, "admitted_on": admitted,
-            "discharged_on": discharged, "status": "discharged" if discharged else "active",
-            "checkin_failed_attempts": 0, "created_at": stamp, "updated_at": stamp,
-        })
-    s.execute(insert(Client), client_rows)
-    ids = dict(s.execute(select(Client.name, Client.id)).all())
-    clients = [(ids[row["name"]], row["admitted_on"], row["discharged_on"]) for row in client_rows]
-
-    # Bookings: each client in one series (25 a series), every session of their stay.
-    booking_rows = []
-    for k, (client_id, admitted, discharged) in enumerate(clients):
-        for sid, start, _ in by_series[series_ids[k % N_SERIES]]:
-            day = start.astimezone(TZ).date()
-            if day < admitted:
-                continue
-            gone = discharged is not None and day > discharged
-            booking_rows.append({
-                "session_id": sid, "client_id": client_id,
-                "status": "cancelled" if gone else "booked", "waitlisted_at": None,
-                "booked_at": stamp, "cancelled_at": stamp if gone else None,
-                "cancel_reason": "Discharged" if gone else None,
-                "created_at": stamp, "updated_at": stamp,
-            })
-    s.execute(insert(Booking), booking_rows)
-    bookings = s.execute(
-        select(Booking.id, Booking.session_id, Booking.client_id)
-        .where(Booking.status == "booked")
-    ).all()
-
-    # Attendance: one row per kept booking; mostly present, then late, left early, absent.
-    times = {sid: (start, end) for sid, _, start, end in sessions}
-    attendance_rows = []
-    for booking_id, sid, client_id in bookings:
-        start, end = times[sid]
-        row = {"booking_id": booking_id, "session_id": sid, "client_id": client_id,
-               "reason_code": None, "arrived_at": None, "left_at": None, "method": "roster",
-               "note": None, "recorded_at": end, "updated_at": end}
-        roll = rng.random()
-        if sid in closed:
-            row.update(status="cancelled_by_clinic", minutes_attended=0)
-        elif roll < 0.80:
-            row.update(status="present", arrived_at=start, minutes_attended=DURATION)
-        elif roll < 0.88:
-            late = rng.choice((10, 20, 30, 45, 60))
-            row.update(status="late", arrived_at=start + timedelta(minutes=late),
-                       minutes_attended=DURATION - late, reason_code="transport",
-                       method="kiosk")
-        elif roll < 0.92:
-            stay = rng.choice((60, 90, 120, 150))
-            row.update(status="left_early", arrived_at=start,
-                       left_at=start + timedelta(minutes=stay), minutes_attended=stay,
-                       reason_code="work")
-        elif roll < 0.95:
-            row.update(status="absent_excused", minutes_attended=0, reason_code="illness")
-        else:
-            row.update(status="absent_unexcused", minutes_attended=0, reason_code="no_call")
-        attendance_rows.append(row)
-    s.execute(insert(Attendance), attendance_rows)
-
-    # Plans for a quarter of the clients: 12 h for the first 6 plan weeks, then 6 h; some
-    # replaced an earlier (superseded, 15 h) version; some ended part-way (program default after).
-    plan_rows, phase_specs = [], []
-    for k, (client_id, admitted, _) in enumerate(clients):
-        if k % 4 != 1:
-            continue
-        version = 1
-        if k % 20 == 1:
-            plan_rows.append({"client_id": client_id, "version": 1, "status": "superseded",
-                              "start_date": admitted, "weekly_hours_target": 15,
-                              "created_at": stamp})
-            phase_specs.append([])
-            version = 2
-        start = max(admitted, FIRST_MONDAY - timedelta(days=k % 21))
-        end = FIRST_MONDAY + timedelta(days=7 * 15 + 2) if k % 40 == 9 else None
-        plan_rows.append({"client_id": client_id, "version": version, "status": "active",
-                          "start_date": start, "end_date": end, "weekly_hours_target": 9,
-                          "created_at": stamp})
-        phase_specs.append([("Intensive", 1, 6, 12), ("Step-down", 7, None, 6)])
-    s.execute(insert(TreatmentPlan), plan_rows)
-    plan_ids = s.execute(
-        select(TreatmentPlan.id).order_by(TreatmentPlan.client_id, TreatmentPlan.version)
-    ).scalars().all()
-    phase_rows = [
-        {"plan_id": plan_id, "position": i + 1, "name": name, "first_week": first,
-         "last_week": last, "weekly_hours_target": target}
-        for plan_id, specs in zip(plan_ids, phase_specs)
-        for i, (name, first, last, target) in enumerate(specs)
-    ]
-    s.execute(insert(PlanPhase), phase_rows)
+    closed = _close_the_holiday(s, sessions)
+    clients = _insert_clients(s, program_id)
+    booking_rows, bookings = _insert_bookings(s, sessions, series_ids, clients)
+    attendance_rows = _insert_attendance(s, sessions, bookings, closed, rng)
+    plan_rows = _insert_plans(s, clients)
 
     user = accounts.create_user(s, ACTOR, email="coordinator@bench.test", role="coordinator")
     token, _ = accounts.issue_api_token(s, user, NOW, ttl_hours=24 * 365)
@@ -261,6 +156,138 @@ def seed_people(program_id: int, series_ids: list[int]) -> dict:
     }
 
 
+def _close_the_holiday(s, sessions) -> set[int]:
+    """Cancel the holiday Monday's sessions as a closure would; their ids."""
+    closed = [sid for sid, _, start, _ in sessions if start.astimezone(TZ).date() == CLOSURE_DAY]
+    if closed:
+        s.execute(update(Session).where(Session.id.in_(closed)).values(
+            status="cancelled", cancelled_by="closure", cancel_reason="Memorial Day"))
+    return set(closed)
+
+
+def _insert_clients(s, program_id: int) -> list[tuple]:
+    """Most admitted before the period; 1 in 25 part-way through, 1 in 30 discharged.
+    Returns (id, admitted_on, discharged_on) in creation order."""
+    client_rows = []
+    for k in range(N_CLIENTS):
+        admitted = FIRST_MONDAY - timedelta(days=1 + k % 90)
+        discharged = None
+        if k % 25 == 7:
+            admitted = FIRST_MONDAY + timedelta(days=7 * (2 + k % 10) + k % 5)
+        elif k % 30 == 11:
+            discharged = FIRST_MONDAY + timedelta(days=7 * (12 + k % 8) + k % 4)
+        client_rows.append({
+            "name": f"Client {k + 1}", "program_id": program_id, "admitted_on": admitted,
+            "discharged_on": discharged, "status": "discharged" if discharged else "active",
+            "checkin_failed_attempts": 0, "created_at": NOW, "updated_at": NOW,
+        })
+    s.execute(insert(Client), client_rows)
+    ids = dict(s.execute(select(Client.name, Client.id)).all())
+    return [(ids[row["name"]], row["admitted_on"], row["discharged_on"]) for row in client_rows]
+
+
+def _insert_bookings(s, sessions, series_ids: list[int], clients: list[tuple]):
+    """Each client in one series (25 a series), every session of their stay. Returns the rows
+    and the (id, session id, client id) of those still booked."""
+    by_series: dict[int, list] = {}
+    for sid, series_id, start, end in sessions:
+        by_series.setdefault(series_id, []).append((sid, start, end))
+    booking_rows = []
+    for k, (client_id, admitted, discharged) in enumerate(clients):
+        for sid, start, _ in by_series[series_ids[k % N_SERIES]]:
+            day = start.astimezone(TZ).date()
+            if day < admitted:
+                continue
+            gone = discharged is not None and day > discharged
+            booking_rows.append({
+                "session_id": sid, "client_id": client_id,
+                "status": "cancelled" if gone else "booked", "waitlisted_at": None,
+                "booked_at": NOW, "cancelled_at": NOW if gone else None,
+                "cancel_reason": "Discharged" if gone else None,
+                "created_at": NOW, "updated_at": NOW,
+            })
+    s.execute(insert(Booking), booking_rows)
+    bookings = s.execute(
+        select(Booking.id, Booking.session_id, Booking.client_id)
+        .where(Booking.status == "booked")
+    ).all()
+    return booking_rows, bookings
+
+
+def _insert_attendance(s, sessions, bookings, closed: set[int], rng: random.Random) -> list:
+    """One row per kept booking; mostly present, then late, left early, absent."""
+    times = {sid: (start, end) for sid, _, start, end in sessions}
+    attendance_rows = []
+    for booking_id, sid, client_id in bookings:
+        start, end = times[sid]
+        row = {"booking_id": booking_id, "session_id": sid, "client_id": client_id,
+               "reason_code": None, "arrived_at": None, "left_at": None, "method": "roster",
+               "note": None, "recorded_at": end, "updated_at": end}
+        # Drawn for every row, closed or not, so the same seed gives the same outcomes.
+        roll = rng.random()
+        if sid in closed:
+            row.update(status="cancelled_by_clinic", minutes_attended=0)
+        else:
+            row.update(_attendance_outcome(roll, start, rng))
+        attendance_rows.append(row)
+    s.execute(insert(Attendance), attendance_rows)
+    return attendance_rows
+
+
+def _attendance_outcome(roll: float, start: datetime, rng: random.Random) -> dict:
+    """80 % present, 8 % late, 4 % left early, 3 % excused and 5 % unexcused absences."""
+    if roll < 0.80:
+        return {"status": "present", "arrived_at": start, "minutes_attended": DURATION}
+    if roll < 0.88:
+        late = rng.choice((10, 20, 30, 45, 60))
+        return {"status": "late", "arrived_at": start + timedelta(minutes=late),
+                "minutes_attended": DURATION - late, "reason_code": "transport",
+                "method": "kiosk"}
+    if roll < 0.92:
+        stay = rng.choice((60, 90, 120, 150))
+        return {"status": "left_early", "arrived_at": start,
+                "left_at": start + timedelta(minutes=stay), "minutes_attended": stay,
+                "reason_code": "work"}
+    if roll < 0.95:
+        return {"status": "absent_excused", "minutes_attended": 0, "reason_code": "illness"}
+    return {"status": "absent_unexcused", "minutes_attended": 0, "reason_code": "no_call"}
+
+
+def _insert_plans(s, clients: list[tuple]) -> list[dict]:
+    """Plans for a quarter of the clients: 12 h for the first 6 plan weeks, then 6 h; some
+    replaced an earlier (superseded, 15 h) version; some ended part-way (program default
+    after)."""
+    plan_rows, phase_specs = [], []
+    for k, (client_id, admitted, _) in enumerate(clients):
+        if k % 4 != 1:
+            continue
+        version = 1
+        if k % 20 == 1:
+            plan_rows.append({"client_id": client_id, "version": 1, "status": "superseded",
+                              "start_date": admitted, "weekly_hours_target": 15,
+                              "created_at": NOW})
+            phase_specs.append([])
+            version = 2
+        start = max(admitted, FIRST_MONDAY - timedelta(days=k % 21))
+        end = FIRST_MONDAY + timedelta(days=7 * 15 + 2) if k % 40 == 9 else None
+        plan_rows.append({"client_id": client_id, "version": version, "status": "active",
+                          "start_date": start, "end_date": end, "weekly_hours_target": 9,
+                          "created_at": NOW})
+        phase_specs.append([("Intensive", 1, 6, 12), ("Step-down", 7, None, 6)])
+    s.execute(insert(TreatmentPlan), plan_rows)
+    plan_ids = s.execute(
+        select(TreatmentPlan.id).order_by(TreatmentPlan.client_id, TreatmentPlan.version)
+    ).scalars().all()
+    phase_rows = [
+        {"plan_id": plan_id, "position": i + 1, "name": name, "first_week": first,
+         "last_week": last, "weekly_hours_target": target}
+        for plan_id, specs in zip(plan_ids, phase_specs, strict=True)
+        for i, (name, first, last, target) in enumerate(specs)
+    ]
+    s.execute(insert(PlanPhase), phase_rows)
+    return plan_rows
+
+
 # --- baseline ----------------------------------------------------------------------------------
 
 
@@ -270,9 +297,9 @@ def baseline_sql(dialect: str, first: date, last: date) -> str:
     weeks = []
     monday = first - timedelta(days=first.weekday())
     while monday <= last:
-        lo = datetime.combine(monday, time.min, tzinfo=TZ).astimezone(timezone.utc)
+        lo = datetime.combine(monday, time.min, tzinfo=TZ).astimezone(UTC)
         hi = datetime.combine(monday + timedelta(days=7), time.min,
-                              tzinfo=TZ).astimezone(timezone.utc)
+                              tzinfo=TZ).astimezone(UTC)
         weeks.append((monday, lo, hi))
         monday += timedelta(days=7)
     if dialect == "postgresql":

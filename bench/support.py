@@ -112,26 +112,25 @@ def gunicorn(url: str, workdir: str, workers: int, threads: int,
         environment["RATELIMIT_ONE_PROCESS"] = "true"
     environment.update(env or {})
     log_path = os.path.join(workdir, "gunicorn.log")
-    log = open(log_path, "w")
-    command = [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "--workers", str(workers),
-               "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
-               "--log-level", "warning", "--graceful-timeout", "5"]
-    if pythonpath:
-        command += ["--pythonpath", pythonpath]
-    proc = subprocess.Popen(command + [app], cwd=ROOT, env=environment, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_healthy(port, proc, log_path)
-        yield port, log_path, proc.pid
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-        log.close()
+    with open(log_path, "w") as log:
+        command = [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "--workers", str(workers),
+                   "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+                   "--log-level", "warning", "--graceful-timeout", "5"]
+        if pythonpath:
+            command += ["--pythonpath", pythonpath]
+        proc = subprocess.Popen(command + [app], cwd=ROOT, env=environment, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_healthy(port, proc, log_path)
+            yield port, log_path, proc.pid
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=5)
 
 
 def wait_healthy(port: int, proc: subprocess.Popen, log_path: str, seconds: float = 30) -> None:

@@ -49,6 +49,9 @@ def create_app(test_config: dict | None = None) -> Flask:
             **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "pool_pre_ping": False}
 
     from scheduler.extensions import api, csrf, db, limiter, login_manager, migrate
+    from scheduler.services import passwords
+
+    passwords.use_method(app.config["PASSWORD_HASH_METHOD"])
 
     db.init_app(app)
     limiter.init_app(app)
@@ -61,12 +64,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.ERROR_SCHEMA = Error
     api.init_app(app)
 
-    from scheduler import models  # noqa: F401  (registers every table)
+    from scheduler import (
+        models,  # noqa: F401  (registers every table)
+        security_headers,
+    )
     from scheduler.api import register_api
-    from scheduler.web import register_web
     from scheduler.cli import register_cli
-    from scheduler.feeds import versions, views as feed_views
-    from scheduler import security_headers
+    from scheduler.feeds import versions
+    from scheduler.feeds import views as feed_views
+    from scheduler.web import register_web
 
     versions.install()
     security_headers.install(app)

@@ -1,5 +1,6 @@
 """Command-line tools: `flask --app wsgi create-user`, `seed-demo`, `export`, `import`, jobs."""
 
+import contextlib
 import json
 import os
 
@@ -76,7 +77,7 @@ def seed_demo(n_clients, weeks, if_empty):
             progress=bar.update,
         )
     db.session.commit()
-    click.echo("Demo logins (password for all: %s):" % demo_clinic.DEMO_PASSWORD)
+    click.echo(f"Demo logins (password for all: {demo_clinic.DEMO_PASSWORD}):")
     for role, email in logins:
         click.echo(f"  {role:<12} {email}")
 
@@ -158,10 +159,8 @@ def _write_private(path: str, text: str) -> None:
 
 
 def _remove(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.remove(path)
-    except FileNotFoundError:
-        pass
 
 
 def _print_counts(counts: dict[str, int], err: bool = False) -> None:

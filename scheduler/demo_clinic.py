@@ -7,8 +7,8 @@ inserts. A copy is valid because the first site is, and sites share no room, sta
 """
 
 import random
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
-from typing import Callable
 
 from sqlalchemy import JSON, func, insert, select
 from sqlalchemy.orm import Session as DbSession
@@ -161,7 +161,6 @@ def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
     therapists = [s for s in staff_rows if s.role == "therapist"]
     offices = [r for r in room_rows if r.name.startswith("Office")]
     client_rows = []
-    slot = 0
     for i in range(n_clients):
         name = client_name(i)
         program = adult if i % 3 else teen
@@ -173,10 +172,11 @@ def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
         client_rows.append(client)
         progress(1)
         # Individual therapy: one weekly hour per client, spread so no therapist or office clashes.
-        therapist = therapists[slot % len(therapists)]
-        office = offices[(slot % len(therapists)) % len(offices)]
-        weekday = ["MO", "TU", "WE", "TH", "FR"][(slot // len(therapists)) % 5]
-        hour = INDIVIDUAL_SLOTS[(slot // (len(therapists) * 5)) % len(INDIVIDUAL_SLOTS)]
+        # Client i takes the i-th slot: therapists first, then weekdays, then hours.
+        therapist = therapists[i % len(therapists)]
+        office = offices[(i % len(therapists)) % len(offices)]
+        weekday = ["MO", "TU", "WE", "TH", "FR"][(i // len(therapists)) % 5]
+        hour = INDIVIDUAL_SLOTS[(i // (len(therapists) * 5)) % len(INDIVIDUAL_SLOTS)]
         made, _ = series.create_series(
             db, actor, now=now, horizon_days=0,
             program_id=program.id, kind="individual", title="Individual therapy",
@@ -202,7 +202,6 @@ def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
                  "weekly_hours_target": 6, "requirements": [
                      {"kind": "group", "sessions_per_week": 2},
                      {"kind": "individual", "sessions_per_week": 1}]}])
-        slot += 1
         progress(1)
 
     _take_attendance(db, actor, now, rng)
@@ -287,11 +286,11 @@ def _bulk_insert(db: DbSession, table, rows: list[dict]) -> None:
     columns = [c.name for c in table.columns]
     documents = {c.name for c in table.columns if isinstance(c.type, JSON)}
     names = ", ".join(f'"{name}"' for name in columns)
-    with db.connection().connection.driver_connection.cursor() as cursor:
-        with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row([Jsonb(row[c]) if c in documents and row[c] is not None
-                                else row[c] for c in columns])
+    with (db.connection().connection.driver_connection.cursor() as cursor,
+          cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy):
+        for row in rows:
+            copy.write_row([Jsonb(row[c]) if c in documents and row[c] is not None
+                            else row[c] for c in columns])
 
 
 def _site_rows(template: dict, tables, spans: dict, site: int, kept_clients: dict) -> dict:

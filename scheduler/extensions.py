@@ -1,12 +1,15 @@
 """Extensions, created once and bound to the app in create_app()."""
 
+from typing import TYPE_CHECKING
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
-from flask_wtf.csrf import CSRFProtect
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.model import Model as FlaskSQLAlchemyModel
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
@@ -26,6 +29,19 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The models' base class, db.Model, named so a type checker can follow it. At run time
+# Flask-SQLAlchemy builds db.Model from Base's body with its own model mixins on top (a
+# declarative base of its own, sharing Base's metadata). A checker cannot use an attribute as
+# a base class (python/mypy#8603), and Flask-SQLAlchemy types db.Model as its mixin alone, so
+# the models' Mapped[...] columns would go unchecked; here it is told what db.Model is.
+if TYPE_CHECKING:
+
+    class Model(FlaskSQLAlchemyModel, DeclarativeBase):
+        pass
+
+else:
+    Model = db.Model
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 api = Api()

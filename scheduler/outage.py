@@ -5,6 +5,7 @@ with Retry-After and the app recovers by itself when the database is back (pool_
 replaces dead connections). Every other database error is a bug and stays a 500.
 """
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -55,10 +56,9 @@ def is_outage(error: BaseException) -> bool:
 
 def discard(session: DbSession) -> None:
     """Roll back what the failed request began; with the connection gone there is none."""
-    try:
+    # Any error here means the connection is already lost; the pool drops it.
+    with contextlib.suppress(Exception):
         session.rollback()
-    except Exception:  # noqa: BLE001 - the connection is already lost; the pool drops it
-        pass
 
 
 class OutageNotice:

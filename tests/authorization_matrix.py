@@ -184,7 +184,7 @@ def _parse(text: str) -> tuple[Route, ...]:
         if (method, rule) in seen:
             raise ValueError(f"authorization matrix: {method} {rule} is listed twice")
         seen.add((method, rule))
-        routes.append(Route(method, rule, dict(zip(ROLES, cells))))
+        routes.append(Route(method, rule, dict(zip(ROLES, cells, strict=True))))
     return tuple(routes)
 
 

@@ -1,7 +1,7 @@
 """The access log: every read of a client's record leaves a row naming who, whose and what."""
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -14,11 +14,6 @@ from tests.helpers import ACTOR, sign_in
 from tests.test_pages_clients import clinic
 
 API = "/api/v1"
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Every request runs at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
 
 
 @pytest.fixture
@@ -271,7 +266,7 @@ def test_a_refused_form_post_logs_no_read(client, db, make, setup):
 
 # --- searching the log: GET /api/v1/audit-events ------------------------------------------------
 
-T0 = datetime(2027, 2, 10, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 2, 10, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -423,7 +418,7 @@ def test_the_audit_page_filters_by_client_user_and_dates(client, db, make, setup
 
 def test_the_audit_page_pages_through_results(client, make, setup, now):
     actor = Actor(None, "system")
-    for n in range(55):
+    for _ in range(55):
         access_log.record_access(make.db, actor, [setup.avery.id], "plans")
     sign_in(client, make.user("admin"))
     first = client.get(f"/audit?client={setup.avery.id}&action=read").get_data(as_text=True)

@@ -11,11 +11,6 @@ from scheduler.models import Client, Program, Room, SessionSeries, Staff
 API = "/api/v1"
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now', so tokens and horizons agree."""
-
-
 @pytest.fixture
 def coordinator(auth):
     return auth("coordinator")

@@ -1,17 +1,16 @@
 """Schemathesis fuzzes every /api/v1 operation: no 5xx, and every answer as documented."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from schemathesis import checks
 
 from scheduler import create_app, demo_clinic
 from scheduler.extensions import db as _db
 from scheduler.services import clock
-
 from tests.conftest import PG_URL, IsolatedClient, reset_postgresql
 from tests.fuzz_report import fuzz_tally
 
@@ -27,7 +26,7 @@ CHECKS = [
 
 OPENAPI = "/api/v1/openapi.json"
 # The `now` fixture's instant: a Tuesday noon in the middle of a clinic week.
-CLINIC_NOW = datetime(2027, 2, 16, 12, 0, tzinfo=timezone.utc)
+CLINIC_NOW = datetime(2027, 2, 16, 12, 0, tzinfo=UTC)
 MAX_EXAMPLES = 25
 # The demo clinic's rows are numbered from 1 on a fresh database: it has at least this many
 # of each kind it seeds, and its client login is client 1.
@@ -134,3 +133,4 @@ def test_every_operation_answers_an_admin_as_documented(case, clinic, tally):
 def test_client_facing_operations_answer_a_client_as_documented(case, clinic, tally):
     """Any generated request from a client's own login answers as its schema says."""
     _call_and_check(case, clinic, "client", tally)
+

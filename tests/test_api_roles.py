@@ -1,7 +1,7 @@
 """Who may do what: anonymous 401, clients only their own record, clinicians read, writers write."""
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -34,11 +34,6 @@ CLINICIAN_DENIED_READS = {(m, r) for m, r in routes_where("clinician", "deny", a
 ADMIN_WRITES = {(m, r) for m, r in routes_where("coordinator", "deny", api_only=True)
                 if m in WRITE_METHODS} & routes_where("admin", "allow", api_only=True)
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now', so token lifetimes are predictable."""
 
 
 def api_routes(app):
@@ -83,8 +78,8 @@ def clinic(make):
     booking, _ = booking_service.book_client(_db.session, ACTOR, session_id, client_id,
                                              now=clock.now())
     time_off = availability.add_time_off(
-        _db.session, ACTOR, staff.id, datetime(2027, 6, 1, tzinfo=timezone.utc),
-        datetime(2027, 6, 2, tzinfo=timezone.utc), "Training")
+        _db.session, ACTOR, staff.id, datetime(2027, 6, 1, tzinfo=UTC),
+        datetime(2027, 6, 2, tzinfo=UTC), "Training")
     assessment = plans.record_assessment(_db.session, ACTOR, client_id,
                                          assessed_on=date(2027, 2, 1), clinician_id=staff.id,
                                          recommended_level="2.1")

@@ -10,11 +10,6 @@ from scheduler.models import AuditEvent, Session
 API = "/api/v1"
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now' (Tue 2027-02-16)."""
-
-
 @pytest.fixture
 def coordinator(make):
     return make.user("coordinator")

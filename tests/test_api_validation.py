@@ -12,11 +12,6 @@ API = "/api/v1"
 DROP = object()  # marks a field to leave out of an otherwise valid body
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now', so tokens and horizons agree."""
-
-
 @pytest.fixture
 def coordinator(auth):
     return auth("coordinator")

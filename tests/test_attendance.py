@@ -1,6 +1,6 @@
 """The attendance roster: one call marks a group, minutes follow the times, audited and locked."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,11 +12,6 @@ from tests.helpers import ACTOR
 
 API = "/api/v1"
 NY = ZoneInfo("America/New_York")
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
 
 
 @pytest.fixture
@@ -111,7 +106,7 @@ def test_a_session_on_the_spring_forward_night_counts_the_real_minutes(client, a
     """Sun 2027-03-14 01:00–04:00 New York skips 02:00–03:00: 120 real minutes, not 180."""
     dst = group(db, program, local(2027, 3, 14, 1), local(2027, 3, 14, 4), people[:2])
     assert dst.ends_at - dst.starts_at == timedelta(minutes=120)
-    with clock.frozen(datetime(2027, 3, 14, 12, tzinfo=timezone.utc)):
+    with clock.frozen(datetime(2027, 3, 14, 12, tzinfo=UTC)):
         response = put(client, auth("clinician"), dst.id, [
             {"client_id": people[0].id, "status": "present"},
             {"client_id": people[1].id, "status": "late", "reason_code": "illness",
@@ -280,7 +275,7 @@ def marked(client, auth, monday, people):
     return monday
 
 
-EIGHT_DAYS_ON = datetime(2027, 2, 24, 12, tzinfo=timezone.utc)  # ended 8 days 10 h before
+EIGHT_DAYS_ON = datetime(2027, 2, 24, 12, tzinfo=UTC)  # ended 8 days 10 h before
 ABSENT = {"status": "absent_excused", "reason_code": "illness"}
 
 
@@ -388,13 +383,13 @@ def test_a_series_edit_leaves_a_session_with_attendance_untouched(client, auth, 
 
     db.expire_all()
     assert db.get(Session, today.id).starts_at == datetime(2027, 2, 16, 12, 20,
-                                                           tzinfo=timezone.utc)
+                                                           tzinfo=UTC)
     moved = db.scalars(select(Session).where(Session.series_id == series.id,
                                              Session.status == "scheduled",
                                              Session.starts_at > datetime(2027, 2, 17,
-                                                                          tzinfo=timezone.utc))
+                                                                          tzinfo=UTC))
                        .order_by(Session.starts_at)).first()
-    assert moved.starts_at == datetime(2027, 2, 17, 13, 0, tzinfo=timezone.utc)
+    assert moved.starts_at == datetime(2027, 2, 17, 13, 0, tzinfo=UTC)
     assert db.scalar(select(func.count(Attendance.id))) == 1
 
 
@@ -411,4 +406,4 @@ def test_a_session_with_attendance_cannot_be_moved_or_cancelled(client, auth, db
     db.expire_all()
     kept = db.get(Session, today.id)
     assert (kept.status, kept.starts_at) == ("scheduled",
-                                             datetime(2027, 2, 16, 12, 20, tzinfo=timezone.utc))
+                                             datetime(2027, 2, 16, 12, 20, tzinfo=UTC))

@@ -1,6 +1,6 @@
 """Every API write leaves an AuditEvent: who, when, what it was and what it became."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -14,11 +14,6 @@ API = "/api/v1"
 NOT_AUDITED = {("POST", "/api/v1/auth/token")}
 # Writes only a client may make, audited in their own tests below (the CASES writer is staff).
 CLIENT_WRITES = {("POST", "/api/v1/checkin")}
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now', so occurred_at is predictable."""
 
 
 @pytest.fixture
@@ -60,14 +55,15 @@ def rows(make, db, now):
     plan = plans.create_plan(db, ACTOR, planned.id, start_date=date(2027, 2, 1),
                              goals=["30 days sober"])
     db.commit()
-    return {"plan": plan.id, "open_session": meeting.id, "attendee": attendee.id, "program": program.id, "room": room.id, "other_room": other_room.id,
+    return {"plan": plan.id, "open_session": meeting.id, "attendee": attendee.id,
+            "program": program.id, "room": room.id, "other_room": other_room.id,
             "staff": staff.id, "client": make.client(program, name="Sam Client").id,
             "series": series.id, "session": session.id, "booking": booked.id,
             "time_off": time_off.id}
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 # (method, rule, entity_type, action, body(rows), expected before, expected after).

@@ -5,7 +5,7 @@
 # calendar feed, so every id in a path has a real "mine" (Avery's) and "theirs" (Blake's).
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -31,11 +31,6 @@ OWN_BODIES = {
 }
 # GET /api/v1/sessions names its client in the query string, not the path.
 OWN_QUERIES = {("GET", "/api/v1/sessions"): "?client_id={client_id}"}
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Every request at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
 
 
 # --- the table and the app agree ---------------------------------------------------------------
@@ -65,6 +60,7 @@ def test_every_line_of_the_matrix_is_a_route_of_the_app(app):
     assert stale == []
 
 
+@pytest.mark.own_app
 def test_a_new_route_fails_until_it_is_added_to_the_matrix(app):
     app.add_url_rule("/api/v1/secret-reports", "secret_reports", lambda: "",
                      methods=["GET", "DELETE"])
@@ -129,7 +125,7 @@ def clinic(make):
     people = {}
     for key, person, day in (("mine", avery, 18), ("theirs", blake, 19)):
         own = _one_off(program, therapist, person.id, datetime(2027, 2, day, 15,
-                                                                tzinfo=timezone.utc))
+                                                                tzinfo=UTC))
         people[key] = {
             "client_id": person.id, "session_id": own.id,
             "booking_id": db.scalar(select(Booking.id).where(Booking.session_id == own.id)),
@@ -141,8 +137,8 @@ def clinic(make):
             "token": tokens.issue(db, ACTOR, "client", person.id, clock.now()),
         }
     time_off = availability.add_time_off(
-        db, ACTOR, therapist.id, datetime(2027, 6, 1, tzinfo=timezone.utc),
-        datetime(2027, 6, 2, tzinfo=timezone.utc), "Training")
+        db, ACTOR, therapist.id, datetime(2027, 6, 1, tzinfo=UTC),
+        datetime(2027, 6, 2, tzinfo=UTC), "Training")
     db.commit()
     shared = {"program_id": program.id, "room_id": room.id, "series_id": series.id,
               "time_off_id": time_off.id}

@@ -9,11 +9,6 @@ from scheduler.models import AuditEvent, ClientUnavailability, StaffTimeOff
 API = "/api/v1"
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
-
-
 @pytest.fixture
 def coordinator(make):
     return make.user("coordinator")

@@ -1,6 +1,6 @@
 """Booking one session: seats up to capacity, a first-come waitlist, cancellation and promotion."""
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 import pytest
 from sqlalchemy import func, select
@@ -9,11 +9,6 @@ from scheduler.models import AuditEvent, Booking, Session
 from scheduler.services import clock
 
 API = "/api/v1"
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
 
 
 @pytest.fixture
@@ -444,7 +439,7 @@ def test_a_booking_in_a_session_that_has_started_cannot_be_cancelled(
     session = single(make, db, program, day=date(2027, 3, 1))
     person = make.client(program)
     seat = book(client, headers, session.id, person.id).json
-    with clock.frozen(datetime(2027, 3, 2, 12, 0, tzinfo=timezone.utc)):
+    with clock.frozen(datetime(2027, 3, 2, 12, 0, tzinfo=UTC)):
         answer = client.delete(f"{API}/bookings/{seat['id']}", headers=auth("coordinator"))
     assert answer.status_code == 409
     assert "already started" in answer.json["message"]

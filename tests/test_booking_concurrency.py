@@ -12,6 +12,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, time, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import func, select
@@ -26,11 +27,6 @@ SETUP = Actor.system("tests")
 # Long enough for 40 serialised requests on a slow machine; short enough to fail, not hang.
 REQUEST_TIMEOUT = 30
 BARRIER_TIMEOUT = 10
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Every request, in every server thread, runs at the frozen clinic 'now' (Tue 2027-02-16)."""
 
 
 @pytest.fixture
@@ -130,7 +126,7 @@ def test_forty_coordinators_race_for_twelve_seats(server, db, make, auth, progra
 
     results = race(server, [
         ("POST", f"{API}/sessions/{group.id}/bookings", {"client_id": c.id}, h)
-        for c, h in zip(clients, headers)
+        for c, h in zip(clients, headers, strict=True)
     ])
 
     expect_statuses(results, {201})
@@ -250,7 +246,7 @@ def test_two_coordinators_enrolling_a_client_in_overlapping_groups_book_only_one
             .order_by(Session.starts_at)
         ).all()
         assert booked and {s.series_id for s in booked} == {enrolments[0].series_id}
-        for earlier, later in zip(booked, booked[1:]):
+        for earlier, later in pairwise(booked):
             assert earlier.ends_at <= later.starts_at, \
                 f"client {c.id} is double booked: sessions {earlier.id} and {later.id}"
 

@@ -1,6 +1,6 @@
 """Self check-in: the room's six-digit code, open from 30 minutes before the start to the end."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -11,13 +11,8 @@ from tests.helpers import ACTOR
 
 API = "/api/v1"
 # The group meets Tue 2027-02-16 18:00–21:00 New York: 23:00–02:00 UTC.
-START = datetime(2027, 2, 16, 23, 0, tzinfo=timezone.utc)
+START = datetime(2027, 2, 16, 23, 0, tzinfo=UTC)
 END = START + timedelta(hours=3)
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
 
 
 @pytest.fixture

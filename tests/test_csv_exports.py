@@ -7,7 +7,7 @@ CSV export the pages link to. Each file is parsed back with Python's csv module.
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +21,7 @@ from scheduler.services.audit import Actor
 API = "/api/v1"
 STAFF = Actor.system("tests")
 NY = ZoneInfo("America/New_York")
-SETUP = datetime(2027, 2, 16, 12, 0, tzinfo=timezone.utc)
+SETUP = datetime(2027, 2, 16, 12, 0, tzinfo=UTC)
 READ_AT = datetime(2027, 3, 12, 12, 0, tzinfo=NY)  # Friday of the second week
 
 # OWASP's examples, and one for each character a cell must not start with.

@@ -7,17 +7,13 @@ from sqlalchemy import func, select
 
 from scheduler.extensions import db as _db
 from scheduler.models import AuditEvent, Booking, Client, Enrollment, Session
-from scheduler.services import booking as booking_service, series as series_service
+from scheduler.services import booking as booking_service
+from scheduler.services import series as series_service
 from scheduler.services.errors import StateConflict
 from scheduler.services.recurrence import zone
 
 API = "/api/v1"
 NEW_YORK = zone("America/New_York")
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
 
 
 @pytest.fixture

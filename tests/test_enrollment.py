@@ -16,11 +16,6 @@ NEW_YORK = zone("America/New_York")
 MARCH_MEETINGS = 14
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Run every request at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
-
-
 @pytest.fixture
 def coordinator(make):
     return make.user("coordinator")

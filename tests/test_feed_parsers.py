@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import subprocess
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -40,8 +40,8 @@ NODE_TZ = "Asia/Kathmandu"
 HORIZON_DAYS = 300
 FIRST_DAY, LAST_DAY = date(2027, 3, 1), date(2027, 11, 30)
 SHORT_LAST_DAY = date(2027, 3, 21)  # where the year's changes are not the point
-PARSE_FROM = datetime(2026, 1, 1, tzinfo=timezone.utc)
-PARSE_UNTIL = datetime(2029, 1, 1, tzinfo=timezone.utc)
+PARSE_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+PARSE_UNTIL = datetime(2029, 1, 1, tzinfo=UTC)
 
 # Each zone's 2027 changes, and the UTC hour of an 18:00 local start before the first, between
 # them and after the second, worked out by hand from the zones' offsets.
@@ -52,11 +52,6 @@ ZONES = {
 }
 FEED_PATHS = {"client": "clients", "staff": "staff", "room": "rooms", "program": "programs"}
 PARSERS = ("ical.js", "recurring-ical-events")
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Requests run at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +83,7 @@ def run_ical_js(node: str, body: bytes, **env) -> subprocess.CompletedProcess:
 
 
 def instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def parse_with_ical_js(node: str, body: bytes) -> list[dict]:
@@ -115,8 +110,8 @@ def parse_with_recurring_ical_events(body: bytes) -> list[dict]:
             "summary": str(event["SUMMARY"]),
             "location": str(event["LOCATION"]) if "LOCATION" in event else None,
             "sequence": int(event["SEQUENCE"]),
-            "start": start.astimezone(timezone.utc),
-            "end": end.astimezone(timezone.utc),
+            "start": start.astimezone(UTC),
+            "end": end.astimezone(UTC),
         })
     return events
 

@@ -4,7 +4,8 @@ import hashlib
 import os
 import re
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -21,18 +22,13 @@ from tests.helpers import ACTOR
 
 API = "/api/v1"
 PLURAL = {"client": "clients", "staff": "staff", "room": "rooms", "program": "programs"}
-START = datetime(2027, 2, 17, 23, 0, tzinfo=timezone.utc)  # Wed 18:00 New York
+START = datetime(2027, 2, 17, 23, 0, tzinfo=UTC)  # Wed 18:00 New York
 ADDRESS = "200 Main Street, Suite 200"
 PROGRAM_NAME = "Evening IOP Recovery"
 SERIES_TITLE = "Relapse prevention group"
 VIDEO = "https://video.example.org/group-42"
 REVEALING = ("addiction", "substance", "relapse", "recovery", "rehab", "detox", "iop",
              "alcohol", "drug", "sober", PROGRAM_NAME.lower())
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Requests run at the frozen clinic 'now' unless a test moves the clock."""
 
 
 @pytest.fixture
@@ -332,9 +328,9 @@ def test_uids_of_consecutive_sessions_show_no_order(client, auth, facilitator, o
     assert numbers != sorted(numbers) and numbers != sorted(numbers, reverse=True)
     # A counter in disguise would share its leading digits from one session to the next.
     shared_prefixes = [len(os.path.commonprefix([a, b])) for (a, _), (b, _)
-                       in zip(by_start, by_start[1:])]
+                       in pairwise(by_start)]
     assert max(shared_prefixes) < 8
-    gaps = {b - a for a, b in zip(numbers, numbers[1:])}
+    gaps = {b - a for a, b in pairwise(numbers)}
     assert len(gaps) == len(numbers) - 1  # no constant step either
 
 
@@ -804,7 +800,7 @@ def test_the_window_runs_from_30_days_back_to_the_horizon(client, auth, db, prog
         moved_on = poll(client, link, **{"If-Modified-Since": first.headers["Last-Modified"]})
     assert moved_on.status_code == 200
     assert recent.id not in session_ids(moved_on.data)
-    assert moved_on.last_modified == datetime.combine(later.date(), time.min, tzinfo=timezone.utc)
+    assert moved_on.last_modified == datetime.combine(later.date(), time.min, tzinfo=UTC)
 
 
 # --- Who may make a link -------------------------------------------------------------
@@ -874,13 +870,13 @@ def fake_session(title, level, *, room=True, video=None, facilitators=("Dana Rey
                  minutes=180, sequence=3):
     program = type("P", (), {"feed_privacy": level, "address": ADDRESS + "; back door, 2F"})()
     people = [type("S", (), {"name": name})() for name in facilitators]
-    starts = datetime(2027, 3, 14, 22, 0, 7, 123456, tzinfo=timezone.utc)
+    starts = datetime(2027, 3, 14, 22, 0, 7, 123456, tzinfo=UTC)
     return type("Sess", (), dict(
         id=901, title=title, kind="group", program=program, sequence=sequence,
         room=type("R", (), {"name": "Room B, upstairs"})() if room else None,
         video_url=video, facilitators=people, starts_at=starts,
         ends_at=starts + timedelta(minutes=minutes),
-        updated_at=datetime(2027, 3, 1, 9, 30, 59, 999999, tzinfo=timezone.utc)))()
+        updated_at=datetime(2027, 3, 1, 9, 30, 59, 999999, tzinfo=UTC)))()
 
 
 @pytest.mark.parametrize("level", ["private", "standard", "full"])

@@ -1,13 +1,13 @@
 """Background jobs: what each does for clients and staff, once, through a real SMTP server."""
 
 import email
-import logging
 import email.policy
+import logging
 import signal
 import socket
 from contextlib import closing
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -35,9 +35,9 @@ FORBIDDEN = ("addiction", "substance", "relapse", "recovery", "rehab", "detox", 
 ADDRESS = "200 Main Street, Suite 200"
 
 # The group meets Mon/Wed/Thu 18:00-21:00 New York (EST until 14 March: 23:00-02:00 UTC).
-MONDAY_START = datetime(2027, 3, 1, 23, 0, tzinfo=timezone.utc)
-DAY_BEFORE = datetime(2027, 2, 28, 23, 30, tzinfo=timezone.utc)        # Sun 18:30 New York
-TWO_HOURS_BEFORE = datetime(2027, 3, 1, 21, 30, tzinfo=timezone.utc)   # Mon 16:30 New York
+MONDAY_START = datetime(2027, 3, 1, 23, 0, tzinfo=UTC)
+DAY_BEFORE = datetime(2027, 2, 28, 23, 30, tzinfo=UTC)        # Sun 18:30 New York
+TWO_HOURS_BEFORE = datetime(2027, 3, 1, 21, 30, tzinfo=UTC)   # Mon 16:30 New York
 GRACE = timedelta(minutes=30)
 
 
@@ -442,7 +442,7 @@ def test_a_reminder_held_back_until_its_session_began_is_never_sent(app, db, inb
 
 def test_no_reminder_for_a_cancelled_session(app, db, inbox, clinic):
     """Cancelled on Saturday: Sunday's run sends the cancellation, not a reminder."""
-    saturday = datetime(2027, 2, 27, 15, 0, tzinfo=timezone.utc)
+    saturday = datetime(2027, 2, 27, 15, 0, tzinfo=UTC)
     cancel(db, clinic["sessions"][0], saturday)
     run(app, db, "notify-changes", DAY_BEFORE)
     run(app, db, "send-reminders", DAY_BEFORE)
@@ -456,7 +456,7 @@ def test_no_reminder_for_a_cancelled_session(app, db, inbox, clinic):
 def test_booked_clients_hear_once_of_a_cancellation_and_of_a_move(app, db, inbox, clinic):
     """Wednesday cancelled, Thursday moved to 19:00: two emails, no repeats, no reason given."""
     _, wednesday, thursday = clinic["sessions"][:3]
-    friday = datetime(2027, 2, 26, 15, 0, tzinfo=timezone.utc)
+    friday = datetime(2027, 2, 26, 15, 0, tzinfo=UTC)
     cancel(db, wednesday, friday)
     move(db, thursday, datetime(2027, 3, 4, 19, 0, tzinfo=NEW_YORK), friday)
 
@@ -507,10 +507,10 @@ def test_no_email_says_what_the_appointment_is(app, db, make, inbox, clinic):
         run(app, db, "mark-no-shows", session.ends_at + GRACE)
     run(app, db, "absence-alerts", sessions_[1].ends_at + GRACE)
     run(app, db, "absence-alerts", datetime(2027, 3, 4, 13, 0, tzinfo=NEW_YORK))
-    cancel(db, sessions_[3], datetime(2027, 3, 5, 12, 0, tzinfo=timezone.utc))
+    cancel(db, sessions_[3], datetime(2027, 3, 5, 12, 0, tzinfo=UTC))
     move(db, sessions_[4], sessions_[4].starts_at + timedelta(hours=1),
-         datetime(2027, 3, 5, 12, 0, tzinfo=timezone.utc))
-    run(app, db, "notify-changes", datetime(2027, 3, 5, 12, 5, tzinfo=timezone.utc))
+         datetime(2027, 3, 5, 12, 0, tzinfo=UTC))
+    run(app, db, "notify-changes", datetime(2027, 3, 5, 12, 5, tzinfo=UTC))
     run(app, db, "weekly-summary", datetime(2027, 3, 8, 9, 30, tzinfo=NEW_YORK))
 
     subjects = {m["Subject"] for m in inbox.messages}
@@ -533,7 +533,7 @@ def test_client_emails_carry_the_clinics_public_name_and_never_the_senders_own(
     setting names the program: the inbox list shows that name before anyone opens the mail."""
     app.config.update(PUBLIC_NAME="Riverside Health",
                       MAIL_DEFAULT_SENDER=f"{PROGRAM_NAME} <{SENDER}>")
-    friday = datetime(2027, 2, 26, 15, 0, tzinfo=timezone.utc)
+    friday = datetime(2027, 2, 26, 15, 0, tzinfo=UTC)
     _, wednesday, thursday = clinic["sessions"][:3]
     cancel(db, wednesday, friday)
     move(db, thursday, datetime(2027, 3, 4, 19, 0, tzinfo=NEW_YORK), friday)

@@ -1,6 +1,6 @@
 """The front-desk kiosk PIN, and the pause after repeated wrong PINs or room codes."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -10,14 +10,9 @@ from scheduler.services import booking, clock, sessions
 from tests.helpers import ACTOR
 
 API = "/api/v1"
-START = datetime(2027, 2, 16, 23, 0, tzinfo=timezone.utc)  # Tue 18:00 New York
+START = datetime(2027, 2, 16, 23, 0, tzinfo=UTC)  # Tue 18:00 New York
 END = START + timedelta(hours=3)
 AT_THE_DOOR = START - timedelta(minutes=10)
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Requests run at the frozen clinic 'now' unless a test moves the clock."""
 
 
 @pytest.fixture

@@ -47,24 +47,23 @@ def make_run(tmp_path):
            "SECRET_KEY": "make-run-test-not-secret", "PYTHONUNBUFFERED": "1"}
     env.pop("SCHEDULER_CONFIG", None)
     env.pop("MAIL_SERVER", None)
-    log = open(tmp_path / "make-run.log", "w+b")
-    # Its own process group, so Ctrl-C reaches make and the server under it, as in a terminal.
-    process = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}"],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    served = {"process": process, "url": f"http://127.0.0.1:{port}", "database": database,
-              "log": log}
-    try:
-        yield served
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
+    with open(tmp_path / "make-run.log", "w+b") as log:
+        # Its own process group, so Ctrl-C reaches make and the server under it, as in a terminal.
+        process = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}"],
+                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        served = {"process": process, "url": f"http://127.0.0.1:{port}", "database": database,
+                  "log": log}
+        try:
+            yield served
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGINT)
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
 
 
 def _output(served) -> str:
@@ -113,7 +112,7 @@ def test_make_run_serves_the_demo_clinic_with_its_jobs_until_ctrl_c(make_run):
     assert _get(make_run["url"] + "/healthz")[0] == 200
 
     os.killpg(make_run["process"].pid, signal.SIGINT)
-    make_run["process"].wait(timeout=20)
+    make_run["process"].wait(timeout=60)
     output = _output(make_run)
     with pytest.raises(OSError):
         _get(make_run["url"] + "/healthz")

@@ -35,7 +35,9 @@ from scheduler.extensions import db as _db
 from scheduler.feeds import tokens
 from scheduler.jobs import registry, runner, worker
 from scheduler.models import AuditEvent, Booking, JobRun, Session, User
-from scheduler.services import accounts, booking as booking_service, clients as client_service
+from scheduler.services import accounts
+from scheduler.services import booking as booking_service
+from scheduler.services import clients as client_service
 from tests import helpers
 from tests.pg_cluster import PrivateCluster, free_port, unavailable_reason
 
@@ -207,12 +209,80 @@ def test_bookings_through_a_database_restart(outage_app, server, cluster, now):
     engine = _db.engine
     assert tokens.resolve(engine, feed_token) is not None
 
-    answers: dict[int, Answer] = {}
-    sent: dict[int, float] = {}
-    received: dict[int, float] = {}
-    during: dict[str, Answer] = {}
-    lookup_failed: list[BaseException] = []
-    timeline: dict[str, float] = {}
+    run = _book_through_a_restart(server, cluster, book, probes, checkin, engine, feed_token)
+    answers, sent, received, timeline = run.answers, run.sent, run.received, run.timeline
+
+    statuses = [answers[i].status for i in range(BOOKINGS)]
+    tally = {status: statuses.count(status) for status in sorted(set(statuses))}
+    outage_length = timeline["started"] - timeline["stopping"]
+    print(f"\n{BOOKINGS} bookings, outage {outage_length:.1f} s: {tally}")
+
+    assert 500 not in tally, f"a booking answered 500: {tally}"
+    assert set(tally) <= {201, 503}, f"only created or 'try again' are right here: {tally}"
+    assert tally.get(503, 0) > 0, "the outage must have been felt, or this tested nothing"
+    before = [answers[i].status for i in answers if received[i] < timeline["stopping"]]
+    assert len(before) >= STOP_AFTER and set(before) == {201}, "served before the stop"
+    after = [answers[i].status for i in answers if sent[i] > timeline["started"]]
+    assert len(after) >= AFTER_RESTART and set(after) == {201}, \
+        "served again after the restart, without restarting the app"
+    for answer in answers.values():
+        if answer.status == 503:
+            assert_outage_answer(answer, "api")
+    for name, (*_, kind) in probes.items():
+        assert_outage_answer(run.during[name], kind)
+    assert_outage_answer(run.during["checkin"], "api")
+    assert outage.is_outage(run.lookup_failed[0]), run.lookup_failed
+
+    # Everything the callers were told was saved is saved, once.
+    db.rollback()
+    for i, answer in answers.items():
+        if answer.status == 201:
+            row = db.get(Booking, answer.json["id"])
+            assert row is not None and row.client_id == clients[i], answer
+
+    # Without restarting the app: the refused bookings go through when sent again (200 for
+    # one that was saved after all just as the connection dropped), and every probe answers.
+    for i, answer in answers.items():
+        if answer.status != 201:
+            again = book(i)
+            assert again.status in (200, 201), again
+    for name, (method, path, body, headers, _) in probes.items():
+        assert call(server, method, path, body, headers).status == 200, name
+    assert call(server, *checkin).status < 500
+    assert tokens.resolve(engine, feed_token) is not None
+
+    db.rollback()
+    per_client = db.execute(select(Booking.client_id, func.count(Booking.id))
+                            .group_by(Booking.client_id)).all()
+    assert len(per_client) == BOOKINGS and {n for _, n in per_client} == {1}, \
+        "each client holds exactly one booking"
+    assert db.scalar(select(func.count(AuditEvent.id)).where(
+        AuditEvent.entity_type == "booking", AuditEvent.action == "book")) == BOOKINGS, \
+        "each booking is audited exactly once"
+
+
+@dataclasses.dataclass
+class RestartRun:
+    """What the callers and the controller saw while the database stopped and started."""
+
+    answers: dict[int, Answer] = dataclasses.field(default_factory=dict)
+    sent: dict[int, float] = dataclasses.field(default_factory=dict)
+    received: dict[int, float] = dataclasses.field(default_factory=dict)
+    # Each probe's answer, and self check-in's, while the database was away.
+    during: dict[str, Answer] = dataclasses.field(default_factory=dict)
+    lookup_failed: list[BaseException] = dataclasses.field(default_factory=list)
+    # When the stop began ("stopping") and the start was done ("started").
+    timeline: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def _book_through_a_restart(server, cluster, book, probes, checkin, engine,
+                            feed_token) -> RestartRun:
+    """BOOKINGS bookings, one every SPACING seconds from CALLERS threads, while a controller
+    stops the cluster after STOP_AFTER answers, probes every kind of route, and starts it
+    again OUTAGE_SECONDS later. The last AFTER_RESTART wait for the start."""
+    run = RestartRun()
+    answers, sent, received = run.answers, run.sent, run.received
+    during, lookup_failed, timeline = run.during, run.lookup_failed, run.timeline
     restarted = threading.Event()
     start = time.monotonic() + 0.2
 
@@ -257,53 +327,7 @@ def test_bookings_through_a_database_restart(outage_app, server, cluster, now):
         for future in [controller, *callers]:
             future.result()
 
-    statuses = [answers[i].status for i in range(BOOKINGS)]
-    tally = {status: statuses.count(status) for status in sorted(set(statuses))}
-    outage_length = timeline["started"] - timeline["stopping"]
-    print(f"\n{BOOKINGS} bookings, outage {outage_length:.1f} s: {tally}")
-
-    assert 500 not in tally, f"a booking answered 500: {tally}"
-    assert set(tally) <= {201, 503}, f"only created or 'try again' are right here: {tally}"
-    assert tally.get(503, 0) > 0, "the outage must have been felt, or this tested nothing"
-    before = [answers[i].status for i in answers if received[i] < timeline["stopping"]]
-    assert len(before) >= STOP_AFTER and set(before) == {201}, "served before the stop"
-    after = [answers[i].status for i in answers if sent[i] > timeline["started"]]
-    assert len(after) >= AFTER_RESTART and set(after) == {201}, \
-        "served again after the restart, without restarting the app"
-    for i, answer in answers.items():
-        if answer.status == 503:
-            assert_outage_answer(answer, "api")
-    for name, (*_, kind) in probes.items():
-        assert_outage_answer(during[name], kind)
-    assert_outage_answer(during["checkin"], "api")
-    assert outage.is_outage(lookup_failed[0]), lookup_failed
-
-    # Everything the callers were told was saved is saved, once.
-    db.rollback()
-    for i, answer in answers.items():
-        if answer.status == 201:
-            row = db.get(Booking, answer.json["id"])
-            assert row is not None and row.client_id == clients[i], answer
-
-    # Without restarting the app: the refused bookings go through when sent again (200 for
-    # one that was saved after all just as the connection dropped), and every probe answers.
-    for i, answer in answers.items():
-        if answer.status != 201:
-            again = book(i)
-            assert again.status in (200, 201), again
-    for name, (method, path, body, headers, _) in probes.items():
-        assert call(server, method, path, body, headers).status == 200, name
-    assert call(server, *checkin).status < 500
-    assert tokens.resolve(engine, feed_token) is not None
-
-    db.rollback()
-    per_client = db.execute(select(Booking.client_id, func.count(Booking.id))
-                            .group_by(Booking.client_id)).all()
-    assert len(per_client) == BOOKINGS and {n for _, n in per_client} == {1}, \
-        "each client holds exactly one booking"
-    assert db.scalar(select(func.count(AuditEvent.id)).where(
-        AuditEvent.entity_type == "booking", AuditEvent.action == "book")) == BOOKINGS, \
-        "each booking is audited exactly once"
+    return run
 
 
 def test_feed_polls_leave_no_connection_behind(outage_app, server, cluster, now):

@@ -1,7 +1,7 @@
 """Client pages and intake through the test client: hand-known hours, roles, CSRF, refusals."""
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -15,7 +15,7 @@ from tests.helpers import ACTOR, sign_in
 
 NY = ZoneInfo("America/New_York")
 # Sessions are made and booked well before they start, then marked just after they end.
-SETUP = datetime(2027, 1, 20, 12, 0, tzinfo=timezone.utc)
+SETUP = datetime(2027, 1, 20, 12, 0, tzinfo=UTC)
 
 
 def ny(month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -66,11 +66,6 @@ def clinic(db, make):
     wednesday = past_session(db, program, ny(2, 10, 18), 120, [avery, blake])
     mark(db, wednesday, {avery: "present", blake: "absent_unexcused"})
     return SimpleNamespace(program=program, therapist=therapist, avery=avery, blake=blake)
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Pages run at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
 
 
 @pytest.fixture

@@ -11,11 +11,6 @@ from scheduler.services import attendance, booking, clock, sessions
 from tests.helpers import ACTOR, sign_in
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Pages run at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC, 07:00 New York)."""
-
-
 @pytest.fixture
 def program(make):
     return make.program(name="Morning IOP")

@@ -20,11 +20,6 @@ NUL = "Ann\x00Lee"
 BELL = "Ann\x07Lee"
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Pages run at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
-
-
 @pytest.fixture
 def clinic(make, db, now):
     program = make.program(name="Evening IOP")

@@ -1,7 +1,7 @@
 """The reports and follow-up pages through the test client: the services' numbers, CSV links."""
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from html import unescape
 
 import pytest
@@ -10,11 +10,6 @@ from scheduler.services import clock, reports
 from scheduler.web.charts import hours_text
 from tests.helpers import sign_in
 from tests.test_pages_clients import clinic
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Pages run at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
 
 
 @pytest.fixture
@@ -110,7 +105,7 @@ def test_follow_up_lists_two_unexcused_absences_in_a_row(client, make, setup, no
 
 
 def test_follow_up_shows_paperwork_due(client, db, make, setup):
-    with_due = datetime(2027, 2, 25, 12, 0, tzinfo=timezone.utc)
+    with_due = datetime(2027, 2, 25, 12, 0, tzinfo=UTC)
     sign_in(client, make.user("coordinator"))
     with clock.frozen(with_due):
         page = client.get("/follow-up").get_data(as_text=True)

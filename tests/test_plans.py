@@ -22,11 +22,6 @@ TAPER = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Every request at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC)."""
-
-
 @pytest.fixture
 def coordinator(make):
     return make.user("coordinator")

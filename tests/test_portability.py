@@ -6,7 +6,7 @@ import os
 import secrets
 import stat
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -52,7 +52,7 @@ MOVES = [
     pytest.param(("postgresql", "sqlite"), id="postgresql-to-sqlite", marks=NEEDS_PG),
 ]
 # Written with microseconds and non-ASCII text, which a careless encoding would lose.
-PRECISE = datetime(2027, 2, 23, 14, 5, 7, 123456, tzinfo=timezone.utc)
+PRECISE = datetime(2027, 2, 23, 14, 5, 7, 123456, tzinfo=UTC)
 NAME = "Zoë Łukasiewicz-Ångström 🌱"
 
 
@@ -358,7 +358,7 @@ def test_export_to_stdout_writes_only_the_document_there(app, make, db, now):
 @pytest.fixture
 def good_export(new_database, tmp_path, now) -> dict:
     """A small clinic's export, made on a SQLite database of its own."""
-    with clinic_app(new_database("sqlite")) as source:
+    with clinic_app(new_database("sqlite")):
         program = programs.create_program(
             _db.session, ACTOR, name="Evening", level_of_care="2.1", population="adult",
             timezone="America/New_York", address="200 Main Street")

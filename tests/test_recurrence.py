@@ -1,6 +1,6 @@
 """Recurrence rules: wall-clock expansion in the series' zone, RRULE parts, and bad input."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -9,7 +9,6 @@ from scheduler.models import Session, SessionSeries
 from scheduler.services.errors import InvalidField
 from scheduler.services.recurrence import Schedule, parse_rrule, rule_to_text, zone
 
-UTC = timezone.utc
 NEW_YORK = zone("America/New_York")
 BERLIN = zone("Europe/Berlin")
 SYDNEY = zone("Australia/Sydney")

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,8 +17,8 @@ API = "/api/v1"
 STAFF = Actor.system("tests")
 NY = ZoneInfo("America/New_York")
 # Everything is set up before the sessions start, and marked just after each one ends.
-SETUP = datetime(2027, 2, 16, 12, 0, tzinfo=timezone.utc)
-RATES_NOW = datetime(2027, 3, 12, 12, 0, tzinfo=timezone.utc)  # Friday, week 2
+SETUP = datetime(2027, 2, 16, 12, 0, tzinfo=UTC)
+RATES_NOW = datetime(2027, 3, 12, 12, 0, tzinfo=UTC)  # Friday, week 2
 MID_WEEK = datetime(2027, 3, 2, 12, 0, tzinfo=NY)  # Tuesday noon of the week of Mar 1
 FOLLOW_UP_NOW = datetime(2027, 4, 1, 12, 0, tzinfo=NY)
 
@@ -74,7 +74,7 @@ def same_numbers(json_items: list[dict], response) -> list[dict]:
     assert response.status_code == 200 and response.mimetype == "text/csv"
     parsed = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert len(parsed) == len(json_items)
-    for row, item in zip(parsed, json_items):
+    for row, item in zip(parsed, json_items, strict=True):
         assert set(row) <= set(item)
         for column, cell in row.items():
             value = item[column]
@@ -408,7 +408,7 @@ def test_follow_up_last_attended_is_the_last_present_or_late_session(db, calls):
     p, g = calls["people"], calls["g"]
     rows = {r.client_id: r for r in reports.follow_up(db, calls["program"].id, FOLLOW_UP_NOW)}
     assert rows[p["two"].id].last_attended_at == g[3].starts_at
-    assert rows[p["two"].id].last_attended_at == datetime(2027, 3, 3, 23, 0, tzinfo=timezone.utc)
+    assert rows[p["two"].id].last_attended_at == datetime(2027, 3, 3, 23, 0, tzinfo=UTC)
     assert rows[p["clinic_cancelled"].id].last_attended_at == g[1].starts_at
     assert rows[p["scattered"].id].last_attended_at == g[24].starts_at
     assert rows[p["certify"].id].last_attended_at is None

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select
@@ -14,7 +14,7 @@ from scheduler.services.audit import Actor
 
 API = "/api/v1"
 STAFF = Actor.system("tests")
-AFTER_THE_WEEK = datetime(2027, 3, 13, 12, 0, tzinfo=timezone.utc)
+AFTER_THE_WEEK = datetime(2027, 3, 13, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_weekly_hours_add_up_late_minutes_and_absences_by_hand(db, clinic):
     mon, wed, thu = clinic["sessions"][:3]
     person = clinic["client"].id
     mark(db, mon, person, "present")
-    mark(db, wed, person, "late", arrived_at=datetime(2027, 3, 10, 23, 30, tzinfo=timezone.utc))
+    mark(db, wed, person, "late", arrived_at=datetime(2027, 3, 10, 23, 30, tzinfo=UTC))
     mark(db, thu, person, "absent_unexcused")
 
     from scheduler.services import reports
@@ -118,7 +118,7 @@ def test_json_and_csv_give_the_same_numbers(client, auth, db, clinic):
     assert as_csv.mimetype == "text/csv"
     parsed = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
     assert len(parsed) == len(as_json.json["items"]) == 2
-    for row, item in zip(parsed, as_json.json["items"]):
+    for row, item in zip(parsed, as_json.json["items"], strict=True):
         assert int(row["client_id"]) == item["client_id"]
         assert row["week_start"] == item["week_start"]
         assert float(row["scheduled_hours"]) == item["scheduled_hours"]

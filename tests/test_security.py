@@ -13,20 +13,16 @@ import pytest
 from sqlalchemy import select
 
 from scheduler import create_app
-from scheduler.extensions import db as _db, limiter
+from scheduler.extensions import db as _db
+from scheduler.extensions import limiter
 from scheduler.models import AuditEvent, User
-from scheduler.services import accounts, clock, kiosk
+from scheduler.services import accounts, clock, kiosk, passwords
 from scheduler.services.errors import InvalidField
 from tests.helpers import ACTOR, sign_in
 
 API = "/api/v1"
 PASSWORD = "correct horse battery"
 WRONG = "incorrect horse battery"
-
-
-@pytest.fixture(autouse=True)
-def _clinic_clock(now):
-    """Every request runs at the frozen clinic 'now', so lock times are exact."""
 
 
 @pytest.fixture
@@ -428,6 +424,35 @@ def test_the_create_user_command_names_the_password_problem(runner, db):
     assert result.exit_code != 0
     assert "password: is one of the most common passwords" in result.output
     assert db.scalar(select(User.id)) is None
+
+
+def test_production_hashes_passwords_with_scrypt_and_refuses_the_tests_fast_method(
+        database_url, db, make):
+    """The suite's fast hash never reaches a clinic, and a hash from either still checks."""
+    production = {"CONFIG_NAME": "production", "SQLALCHEMY_DATABASE_URI": database_url,
+                  "SECRET_KEY": "not-the-real-one", "RATELIMIT_ONE_PROCESS": True}
+    with pytest.raises(RuntimeError) as refused:
+        create_app({**production, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    assert "PASSWORD_HASH_METHOD='pbkdf2:sha256:1000' is meant for tests only" in str(
+        refused.value)
+    made_in_tests = accounts.create_user(db, ACTOR, email="dana.reyes@clinic.test",
+                                         role="admin", password=PASSWORD)
+    db.commit()
+    assert made_in_tests.password_hash.startswith("pbkdf2:sha256:1000$")
+    app = create_app(production)
+    try:
+        with app.app_context():
+            assert passwords.method() == "scrypt"
+            made_in_production = accounts.create_user(
+                _db.session, ACTOR, email="sam.ortiz@clinic.test", role="admin",
+                password=PASSWORD)
+            assert made_in_production.password_hash.startswith("scrypt:")
+            assert passwords.matches(made_in_tests.password_hash, PASSWORD)
+            assert not passwords.matches(made_in_production.password_hash, WRONG)
+            _db.session.rollback()
+            _db.engine.dispose()
+    finally:
+        passwords.use_method("pbkdf2:sha256:1000")
 
 
 # --- cookies and headers ---------------------------------------------------------------------

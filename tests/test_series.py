@@ -1,18 +1,19 @@
 """Series history: materialisation is idempotent and edits never rewrite the past or overrides."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from scheduler.models import Session, SessionSeries, session_facilitators
-from scheduler.services import clock, series as series_service, sessions as session_service
+from scheduler.services import clock
+from scheduler.services import series as series_service
+from scheduler.services import sessions as session_service
 from scheduler.services.errors import InvalidField
 from scheduler.services.recurrence import zone
 from tests.helpers import ACTOR, HORIZON_DAYS
 
-UTC = timezone.utc
 NEW_YORK = zone("America/New_York")
 # 120 days after the frozen now (2027-02-16 12:00Z).
 HORIZON = datetime(2027, 6, 16, 12, 0, tzinfo=UTC)

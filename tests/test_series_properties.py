@@ -1,18 +1,20 @@
 """Property: no sequence of series edits, overrides and passing time rewrites history."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from scheduler.extensions import db as _db
 from scheduler.models import Session, session_facilitators
-from scheduler.services import clock, series as series_service, sessions as session_service
+from scheduler.services import clock
+from scheduler.services import series as series_service
+from scheduler.services import sessions as session_service
 from scheduler.services.recurrence import local_date, zone
 from tests import helpers
 from tests.helpers import ACTOR, HORIZON_DAYS
 
-UTC = timezone.utc
 START = datetime(2027, 2, 16, 12, 0, tzinfo=UTC)
 ZONES = ["America/New_York", "Europe/Berlin", "Australia/Sydney"]
 DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]

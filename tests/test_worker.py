@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -278,7 +278,7 @@ def reminders_due(db, make):
     """Four clients with an email, each booked into five group sessions starting 3 to 11 hours
     from the real now: twenty day-before reminders are due. Returns the bookings' (client,
     session) pairs."""
-    real_now = datetime.now(timezone.utc).replace(microsecond=0)
+    real_now = datetime.now(UTC).replace(microsecond=0)
     program = make.program()
     admitted = (real_now - timedelta(days=30)).date()
     clients = [make.client(program, email=f"client{i}@example.test", admitted_on=admitted)

@@ -151,7 +151,7 @@ def ico(sizes: tuple[int, ...]) -> bytes:
     images = [png(size, TAB) for size in sizes]
     directory = bytearray(struct.pack("<HHH", 0, 1, len(images)))
     offset = 6 + 16 * len(images)
-    for size, image in zip(sizes, images):
+    for size, image in zip(sizes, images, strict=True):
         directory += struct.pack("<BBBBHHII", size % 256, size % 256, 0, 0, 1, 32, len(image),
                                  offset)
         offset += len(image)

@@ -1,12 +1,12 @@
 """initial schema
 
 Revision ID: 6ce49a511fb7
-Revises: 
+Revises:
 Create Date: 2026-11-26 23:38:38.556285
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.

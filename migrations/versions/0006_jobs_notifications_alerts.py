@@ -5,8 +5,8 @@ Revises: 0005
 Create Date: 2026-11-27 16:30:23.576947
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.

@@ -7,8 +7,8 @@ Create Date: 2026-12-06 23:40:00.000000
 """
 import secrets
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0008_feed_uid_keys'

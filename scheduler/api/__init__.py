@@ -29,7 +29,6 @@ def register_api(app: Flask, api: Api) -> None:
         staff,
         users,
     )
-
     from scheduler.api.parsing import Blueprint
 
     access.install(app)

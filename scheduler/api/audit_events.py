@@ -1,6 +1,6 @@
 """The audit trail and access log, searched by admins; each search is itself logged."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -34,15 +34,15 @@ class DayOrInstant(fields.String):
         except ValueError:
             day = None
         if day is not None:
-            at, whole_day = datetime.combine(day, time(), timezone.utc), True
+            at, whole_day = datetime.combine(day, time(), UTC), True
         else:
             try:
                 at = datetime.fromisoformat(value)
             except ValueError:
                 raise self.make_error("invalid") from None
-            at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at
+            at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
             try:
-                at, whole_day = at.astimezone(timezone.utc), False
+                at, whole_day = at.astimezone(UTC), False
             except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is in the year 10000 in UTC
                 raise self.make_error("range") from None
         if not instant_in_calendar(at):

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, log_read, roles_required
+from scheduler.api.clients import ClientOut
 from scheduler.api.common import (
     ApiSchema,
     CalendarDate,
@@ -17,7 +18,6 @@ from scheduler.api.common import (
     offset_limit,
     page_of,
 )
-from scheduler.api.clients import ClientOut
 from scheduler.api.errors import ClashOut
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
@@ -81,7 +81,9 @@ BookingList = list_schema(BookingOut, "BookingList")
 class EnrollmentIn(OverrideFields):
     client_id = Id(required=True)
     start_date = CalendarDate(metadata={"description": "Defaults to today or the series start."})
-    end_date = CalendarDate(allow_none=True, metadata={"description": "Defaults to the series end."})
+    end_date = CalendarDate(
+        allow_none=True, metadata={"description": "Defaults to the series end."}
+    )
     skip_conflicting = fields.Boolean(
         load_default=False,
         metadata={"description": "Book the occurrences without conflicts and list the rest."},

@@ -4,8 +4,14 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from scheduler.api.access import (STAFF_READ, WRITE, client_or_staff, current_actor, log_read,
-                                  roles_required)
+from scheduler.api.access import (
+    STAFF_READ,
+    WRITE,
+    client_or_staff,
+    current_actor,
+    log_read,
+    roles_required,
+)
 from scheduler.api.common import (
     ApiSchema,
     CalendarDate,

@@ -50,4 +50,5 @@ def install(app: Flask, api: Api) -> None:
     def integrity_error(error: IntegrityError):
         # A race lost to another request's insert; nothing was written.
         db.session.rollback()
-        return error_body(409, "The change conflicts with data saved at the same moment; retry."), 409
+        message = "The change conflicts with data saved at the same moment; retry."
+        return error_body(409, message), 409

@@ -4,10 +4,14 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from scheduler.api.access import (STAFF_READ, current_actor, log_read, own_client_or_writer,
-                                  roles_required)
-from scheduler.api.common import (ApiSchema, PageArgs, QueryId, list_schema, offset_limit,
-                                  page_of)
+from scheduler.api.access import (
+    STAFF_READ,
+    current_actor,
+    log_read,
+    own_client_or_writer,
+    roles_required,
+)
+from scheduler.api.common import ApiSchema, PageArgs, QueryId, list_schema, offset_limit, page_of
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.jobs.registry import JOBS

@@ -10,10 +10,24 @@ from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
-from scheduler.api.access import STAFF_READ, client_or_staff, current_actor, log_read, \
-    require_login, roles_required
-from scheduler.api.common import (ApiSchema, BoundedList, CalendarDate, Count, Hours, Id,
-                                  RequiredText, Text)
+from scheduler.api.access import (
+    STAFF_READ,
+    client_or_staff,
+    current_actor,
+    log_read,
+    require_login,
+    roles_required,
+)
+from scheduler.api.common import (
+    ApiSchema,
+    BoundedList,
+    CalendarDate,
+    Count,
+    Hours,
+    Id,
+    RequiredText,
+    Text,
+)
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Assessment, TreatmentPlan

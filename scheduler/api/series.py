@@ -98,7 +98,8 @@ class SeriesIn(ApiSchema):
 
     @validates_schema
     def end_after_start(self, data, **kwargs):
-        if data.get("end_date") and data.get("start_date") and data["end_date"] < data["start_date"]:
+        start, end = data.get("start_date"), data.get("end_date")
+        if start and end and end < start:
             raise ValidationError("Must not be before start_date.", "end_date")
 
 

@@ -55,7 +55,9 @@ class StaffMembers(MethodView):
         """List staff."""
         offset, limit = offset_limit(args)
         total = db.session.scalar(select(func.count(Staff.id)))
-        items = db.session.scalars(select(Staff).order_by(Staff.name, Staff.id).offset(offset).limit(limit))
+        items = db.session.scalars(
+            select(Staff).order_by(Staff.name, Staff.id).offset(offset).limit(limit)
+        )
         return page_of(list(items), total, args)
 
     @roles_required(*WRITE)

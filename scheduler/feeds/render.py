@@ -9,7 +9,7 @@ Outlook shows them as ordinary events.
 
 import hashlib
 import hmac
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -57,11 +57,11 @@ CALENDAR_NAMES = {"staff": "Work schedule", "room": "Room schedule", "program": 
 
 def window_start(now: datetime) -> date:
     """The first day a feed shows: 30 days back, a UTC day at a time so bytes hold all day."""
-    return now.astimezone(timezone.utc).date() - WINDOW_BACK
+    return now.astimezone(UTC).date() - WINDOW_BACK
 
 
 def _since(first_day: date) -> datetime:
-    return datetime.combine(first_day, time.min, tzinfo=timezone.utc)
+    return datetime.combine(first_day, time.min, tzinfo=UTC)
 
 
 def sessions_for(db: DbSession, kind: str, owner_id: int, first_day: date) -> list[Session]:
@@ -118,7 +118,7 @@ def uid_key(db: DbSession, kind: str, owner_id: int) -> str:
 
 
 def _stamp(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(microsecond=0)
+    return moment.astimezone(UTC).replace(microsecond=0)
 
 
 def _location(session: Session, level: str, feed_kind: str) -> str | None:

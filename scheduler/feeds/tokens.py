@@ -1,5 +1,6 @@
 """Feed tokens: at least 128 random bits in the URL, only their SHA-256 in the database."""
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -187,10 +188,9 @@ class _LookupConnections:
 
 
 def _close_quietly(connection) -> None:
-    try:
+    # Broken or shutting down: closing is a courtesy, so no error of it matters.
+    with contextlib.suppress(Exception):
         connection.close()
-    except Exception:  # noqa: BLE001 - broken or shutting down: closing is a courtesy
-        pass
 
 
 _LOOKUPS: "weakref.WeakKeyDictionary[Engine, _LookupConnections]" = weakref.WeakKeyDictionary()

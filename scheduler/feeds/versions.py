@@ -130,9 +130,8 @@ def _collect(db: OrmSession, flush_context, instances) -> None:
         elif isinstance(obj, Client):
             if not whole and _changed(obj, CLIENT_SHOWN):
                 pending.add(("client", obj.id))
-        elif type(obj) in EVERYWHERE and not whole:
-            if _changed(obj, EVERYWHERE[type(obj)]):
-                pending.add(_EVERY_FEED)
+        elif type(obj) in EVERYWHERE and not whole and _changed(obj, EVERYWHERE[type(obj)]):
+            pending.add(_EVERY_FEED)
 
 
 def _apply(db: OrmSession, flush_context) -> None:

@@ -2,7 +2,7 @@
 
 import math
 import time as wall_clock
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from functools import lru_cache
 
 from flask import Blueprint, Response, current_app, request
@@ -78,8 +78,8 @@ def feed(token: str):
         db.session.rollback()
     # The window's first day moves at UTC midnight and can drop an old event, so the
     # resource may have changed then even when no row did.
-    window_moved = datetime.combine(now.astimezone(timezone.utc).date(), time.min,
-                                    tzinfo=timezone.utc)
+    window_moved = datetime.combine(now.astimezone(UTC).date(), time.min,
+                                    tzinfo=UTC)
     last_modified = max(found.changed_at, window_moved)
     headers = {
         "ETag": f'"{rendered.etag}"',

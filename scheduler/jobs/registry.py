@@ -1,8 +1,8 @@
 """The jobs, their schedules, and what each does: a thin call into the services."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 from flask import Flask
 from sqlalchemy.orm import Session as DbSession

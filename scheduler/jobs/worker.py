@@ -9,7 +9,7 @@ design: the lock is not needed and not taken.
 
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -112,7 +112,7 @@ class PatientJobStore(SQLAlchemyJobStore):
             if not outage.is_outage(error):
                 raise
             self.notice.away(error)
-            return datetime.now(timezone.utc) + timedelta(seconds=OUTAGE_RETRY_SECONDS)
+            return datetime.now(UTC) + timedelta(seconds=OUTAGE_RETRY_SECONDS)
 
     def update_job(self, job):
         try:

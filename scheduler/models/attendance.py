@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from scheduler.extensions import db
+from scheduler.extensions import Model
 from scheduler.models.bookings import Booking
 from scheduler.models.checks import one_of
 from scheduler.models.types import UTCDateTime
@@ -24,7 +24,7 @@ REASON_CODES = ("illness", "transport", "work", "family", "no_call", "other")
 METHODS = ("roster", "self", "kiosk", "auto")
 
 
-class Attendance(db.Model):
+class Attendance(Model):
     __tablename__ = "attendance"
     __table_args__ = (
         CheckConstraint(one_of("status", ATTENDANCE_STATUSES), name="status"),

@@ -5,12 +5,12 @@ from datetime import datetime, time
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scheduler.extensions import db
+from scheduler.extensions import Model
 from scheduler.models.types import UTCDateTime
 from scheduler.services.clock import now
 
 
-class ClientUnavailability(db.Model):
+class ClientUnavailability(Model):
     """A weekly window (job, school, childcare) in the client's program time zone."""
 
     __tablename__ = "client_unavailability"
@@ -30,7 +30,7 @@ class ClientUnavailability(db.Model):
     label: Mapped[str | None] = mapped_column(String(120))
 
 
-class StaffTimeOff(db.Model):
+class StaffTimeOff(Model):
     """A span when a staff member cannot facilitate."""
 
     __tablename__ = "staff_time_off"

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from scheduler.extensions import db
+from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.clients import Client
 from scheduler.models.series import SessionSeries
@@ -17,7 +17,7 @@ ENROLLMENT_STATUSES = ("active", "ended")
 BOOKING_STATUSES = ("booked", "waitlisted", "cancelled")
 
 
-class Enrollment(db.Model):
+class Enrollment(Model):
     """A client's standing place in a series from one date to another."""
 
     __tablename__ = "enrollments"
@@ -43,7 +43,7 @@ class Enrollment(db.Model):
     series: Mapped[SessionSeries] = relationship()
 
 
-class Booking(db.Model):
+class Booking(Model):
     """One client's seat (or place in the queue) in one session."""
 
     __tablename__ = "bookings"

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from scheduler.extensions import db
+from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.programs import Program
 from scheduler.models.types import UTCDateTime
@@ -14,7 +14,7 @@ from scheduler.services.clock import now
 CLIENT_STATUSES = ("active", "discharged")
 
 
-class Client(db.Model):
+class Client(Model):
     __tablename__ = "clients"
     __table_args__ = (
         CheckConstraint(one_of("status", CLIENT_STATUSES), name="status"),

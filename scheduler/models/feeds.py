@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scheduler.extensions import db
+from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.types import UTCDateTime
 from scheduler.services.clock import now
@@ -21,7 +21,7 @@ def new_uid_key() -> str:
     return secrets.token_hex(UID_KEY_BYTES)
 
 
-class FeedToken(db.Model):
+class FeedToken(Model):
     """A secret feed URL; only its SHA-256 is kept, and rotating revokes the one before."""
 
     __tablename__ = "feed_tokens"
@@ -42,7 +42,7 @@ class FeedToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class FeedVersion(db.Model):
+class FeedVersion(Model):
     """Bumped by every change that could alter a feed, removals included.
 
     Last-Modified comes from `changed_at`, whole seconds that strictly rise, so a change

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scheduler.extensions import db
+from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.types import JSONDocument, UTCDateTime
 from scheduler.services.clock import now
@@ -15,7 +15,7 @@ NOTIFICATION_STATUSES = ("pending", "sent", "failed", "skipped")
 ALERT_KINDS = ("absence_streak", "below_target")
 
 
-class JobRun(db.Model):
+class JobRun(Model):
     """One run of one job: when, how it ended, and what it did (counts)."""
 
     __tablename__ = "job_runs"
@@ -35,7 +35,7 @@ class JobRun(db.Model):
     trigger: Mapped[str] = mapped_column(String(16), default="worker")
 
 
-class Notification(db.Model):
+class Notification(Model):
     """A message, written before it is sent; its key makes every message happen once."""
 
     __tablename__ = "notifications"
@@ -62,7 +62,7 @@ class Notification(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Alert(db.Model):
+class Alert(Model):
     """Something a coordinator and the primary therapist should act on today."""
 
     __tablename__ = "alerts"

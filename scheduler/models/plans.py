@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from scheduler.extensions import db
+from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.series import KIND_CHECK
 from scheduler.models.types import JSONDocument, UTCDateTime
@@ -16,7 +16,7 @@ PLAN_STATUSES = ("active", "superseded", "ended")
 RECOMMENDED_LEVELS = ("0.5", "1", "2.1", "2.5", "3.1", "3.5", "3.7", "4")
 
 
-class Assessment(db.Model):
+class Assessment(Model):
     """An intake or ongoing assessment; clinical text, so every write is audited."""
 
     __tablename__ = "assessments"
@@ -36,7 +36,7 @@ class Assessment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
-class TreatmentPlan(db.Model):
+class TreatmentPlan(Model):
     """One version of a client's plan; a revision adds a row and never rewrites this one."""
 
     __tablename__ = "treatment_plans"
@@ -75,7 +75,7 @@ class TreatmentPlan(db.Model):
     )
 
 
-class PlanPhase(db.Model):
+class PlanPhase(Model):
     """A stretch of the plan with its own weekly requirements, e.g. weeks 1–4 at 3 groups a week."""
 
     __tablename__ = "plan_phases"
@@ -98,7 +98,7 @@ class PlanPhase(db.Model):
     )
 
 
-class PlanRequirement(db.Model):
+class PlanRequirement(Model):
     """How many sessions of one kind a week the phase asks for."""
 
     __tablename__ = "plan_requirements"

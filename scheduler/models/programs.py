@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scheduler.extensions import db
+from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.feeds import PRIVACY_LEVELS
 from scheduler.models.types import UTCDateTime
@@ -25,7 +25,7 @@ def default_min_weekly_hours(level_of_care: str, population: str) -> Decimal | N
     return None
 
 
-class Program(db.Model):
+class Program(Model):
     __tablename__ = "programs"
     __table_args__ = (
         CheckConstraint(one_of("level_of_care", LEVELS_OF_CARE), name="level_of_care"),

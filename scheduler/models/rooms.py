@@ -5,12 +5,12 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scheduler.extensions import db
+from scheduler.extensions import Model
 from scheduler.models.types import UTCDateTime
 from scheduler.services.clock import now
 
 
-class Room(db.Model):
+class Room(Model):
     __tablename__ = "rooms"
     __table_args__ = (CheckConstraint("capacity >= 1", name="capacity"),)
 

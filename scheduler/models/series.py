@@ -5,7 +5,7 @@ from datetime import date, datetime, time
 from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from scheduler.extensions import db
+from scheduler.extensions import Model, db
 from scheduler.models.checks import one_of
 from scheduler.models.programs import Program
 from scheduler.models.rooms import Room
@@ -36,7 +36,7 @@ series_facilitators = Table(
 )
 
 
-class SessionSeries(db.Model):
+class SessionSeries(Model):
     __tablename__ = "session_series"
     __table_args__ = (
         CheckConstraint(KIND_CHECK, name="kind"),

@@ -13,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from scheduler.extensions import db
+from scheduler.extensions import Model, db
 from scheduler.models.checks import one_of
 from scheduler.models.programs import Program
 from scheduler.models.rooms import Room
@@ -34,7 +34,7 @@ session_facilitators = Table(
 )
 
 
-class Session(db.Model):
+class Session(Model):
     __tablename__ = "sessions"
     __table_args__ = (
         UniqueConstraint("series_id", "original_start", name="uq_sessions_series_original_start"),

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scheduler.extensions import db
+from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.types import UTCDateTime
 from scheduler.services.clock import now
@@ -13,7 +13,7 @@ from scheduler.services.clock import now
 STAFF_ROLES = ("therapist", "counselor", "medical", "peer_support", "other")
 
 
-class Staff(db.Model):
+class Staff(Model):
     __tablename__ = "staff"
     __table_args__ = (
         CheckConstraint(one_of("role", STAFF_ROLES), name="role"),

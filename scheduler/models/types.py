@@ -1,8 +1,8 @@
 """Column types shared by the models."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, JSON
+from sqlalchemy import JSON, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -18,7 +18,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("naive datetime given where an instant is required")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         # SQLite has no time zone type; naive UTC text keeps ordering and comparison right.
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
@@ -28,8 +28,8 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
@@ -37,4 +37,4 @@ JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 def as_utc(value: datetime) -> datetime:
     """Normalise an aware datetime to UTC."""
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)

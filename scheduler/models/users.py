@@ -6,7 +6,7 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from scheduler.extensions import db
+from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.clients import Client
 from scheduler.models.staff import Staff
@@ -20,7 +20,7 @@ STAFF = ("admin", "coordinator", "clinician")
 COORDINATORS = ("admin", "coordinator")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(one_of("role", USER_ROLES), name="role"),
@@ -52,7 +52,7 @@ class User(UserMixin, db.Model):
         return self.role in roles
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)

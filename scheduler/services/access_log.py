@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as DbSession
 
@@ -59,8 +59,11 @@ def record_access(
     rows = [{"occurred_at": at, "actor_user_id": actor.user_id, "actor": actor.label,
              "action": action, "entity_type": entity_type, "entity_id": entity_id,
              "after": after} for entity_id in ids]
+    bind = db.get_bind()
+    # Its own connection from the session's engine, even where the session is bound to one.
+    engine = bind if isinstance(bind, Engine) else bind.engine
     try:
-        with db.get_bind().begin() as conn:
+        with engine.begin() as conn:
             conn.execute(insert(AuditEvent), rows)
     except SQLAlchemyError as error:
         raise AccessLogUnavailable() from error

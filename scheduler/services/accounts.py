@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session as DbSession, joinedload
-from werkzeug.security import check_password_hash, generate_password_hash
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import joinedload
 
 from scheduler.models import ApiToken, Client, Staff, User
 from scheduler.models.users import USER_ROLES
-from scheduler.services import audit
+from scheduler.services import audit, passwords
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_or_404, get_referenced
@@ -33,8 +33,6 @@ COMMON_PASSWORDS = frozenset({
     "princess1234", "superman1234", "dragon123456", "trustno1trustno1", "starwars1234",
     "123123123123", "121212121212", "123qweasdzxc", "1234qwerasdf", "11223344556677",
 })
-# Checked against when the email is unknown, so both paths cost one hash.
-_DUMMY_HASH = generate_password_hash("timing-equaliser-not-a-password")
 # Refused and locked attempts are filed under the sign-in itself, not a person.
 SIGN_IN = Actor.system("sign-in")
 
@@ -108,7 +106,7 @@ def create_user(
         role=role,
         staff_id=staff_id,
         client_id=client_id,
-        password_hash=generate_password_hash(password) if password else None,
+        password_hash=passwords.hash_secret(password) if password else None,
     )
     db.add(user)
     db.flush()
@@ -135,9 +133,9 @@ def authenticate(
         .with_for_update().execution_options(populate_existing=True)
     )
     if user is None or not user.password_hash:
-        check_password_hash(_DUMMY_HASH, password)
+        passwords.spend_one_check(password)
         return None
-    right = check_password_hash(user.password_hash, password)
+    right = passwords.matches(user.password_hash, password)
     if user.locked_until is not None and user.locked_until > now:
         # Not counted: a lock an attacker could lengthen at will would lock the owner out.
         audit.record(db, SIGN_IN, "refuse_locked", "user", user.id,
@@ -181,7 +179,9 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_api_token(db: DbSession, user: User, now: datetime, ttl_hours: int) -> tuple[str, ApiToken]:
+def issue_api_token(
+    db: DbSession, user: User, now: datetime, ttl_hours: int
+) -> tuple[str, ApiToken]:
     """A new bearer token for the user; only its hash is stored."""
     token = secrets.token_urlsafe(32)
     row = ApiToken(

@@ -94,12 +94,12 @@ def raise_alerts(db: DbSession, now: datetime) -> dict:
         monday = local.date() - timedelta(days=local.weekday())
         if local - datetime.combine(monday, time.min, tzinfo=tz) < HALF_WEEK:
             continue
-        for row in reports.below_target(db, program.id, now):
-            alert = _raise(db, f"below_target:client={row.client_id}:week={monday}",
-                           "below_target", program, row.client_id,
-                           {"projected_hours": float(row.projected_hours),
-                            "target_hours": float(row.target_hours),
-                            "fixable": row.fixable}, now)
+        for short in reports.below_target(db, program.id, now):
+            alert = _raise(db, f"below_target:client={short.client_id}:week={monday}",
+                           "below_target", program, short.client_id,
+                           {"projected_hours": float(short.projected_hours),
+                            "target_hours": float(short.target_hours),
+                            "fixable": short.fixable}, now)
             if alert is not None:
                 raised += 1
                 queued += _tell_staff(db, alert, "Booked hours this week are below target")

@@ -330,6 +330,8 @@ def check_in(
     held = db.scalar(
         select(Booking).where(Booking.session_id == session.id, Booking.client_id == client_id)
     )
+    if held is None:  # callers pass a session of open_sessions_of(), which are all booked
+        raise StateConflict(f"Client {client_id} has no booking for session {session.id}.")
     existing = db.scalar(select(Attendance).where(Attendance.booking_id == held.id))
     if existing is not None and existing.status in ("present", "late", "left_early"):
         return existing

@@ -1,7 +1,7 @@
 """The audit trail every write goes through."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -28,7 +28,7 @@ def to_json(value):
     if isinstance(value, datetime) and value.tzinfo is not None:
         # One spelling per instant: a value fresh from a request keeps the caller's offset,
         # the same value read back from the database is UTC, and the two must compare equal.
-        return value.astimezone(timezone.utc).isoformat()
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -104,7 +104,7 @@ def search(db: DbSession, where: EventFilter, *, offset: int, limit: int
         query = query.where(AuditEvent.occurred_at >= where.occurred_from)
     if where.occurred_before is not None:
         query = query.where(AuditEvent.occurred_at < where.occurred_before)
-    total = db.scalar(select(func.count()).select_from(query.subquery()))
+    total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     # Rows of one request share an instant; the id keeps their order stable across pages.
     events = db.scalars(query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
                         .offset(offset).limit(limit)).all()

@@ -5,7 +5,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session as DbSession, joinedload
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import joinedload
 
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.models import Booking, Client, Enrollment, Session, SessionSeries
@@ -54,7 +55,7 @@ def waitlist_position(db: DbSession, booking: Booking) -> int | None:
     """1 for the next in line; None when the booking is not waitlisted."""
     if booking.status != "waitlisted":
         return None
-    ahead = db.scalar(
+    ahead = db.execute(
         select(func.count(Booking.id)).where(
             Booking.session_id == booking.session_id,
             Booking.status == "waitlisted",
@@ -63,7 +64,7 @@ def waitlist_position(db: DbSession, booking: Booking) -> int | None:
                 and_(Booking.waitlisted_at == booking.waitlisted_at, Booking.id < booking.id),
             ),
         )
-    )
+    ).scalar_one()
     return ahead + 1
 
 
@@ -191,12 +192,14 @@ def cancel_booking(
     return booking, promoted
 
 
-def promote_waitlist(db: DbSession, actor: Actor, session: Session, *, now: datetime) -> list[Booking]:
+def promote_waitlist(
+    db: DbSession, actor: Actor, session: Session, *, now: datetime
+) -> list[Booking]:
     """Fill free seats from the queue in order, passing over clients who now have a clash."""
     if session.status != "scheduled" or session.starts_at <= now:
         return []
     free = free_seats(db, session)
-    promoted = []
+    promoted: list[Booking] = []
     if free <= 0:
         return promoted
     queue = db.scalars(
@@ -396,7 +399,7 @@ def discharge_client(
     now: datetime,
     reason: str | None = None,
 ) -> tuple[Client, int]:
-    """Discharge: enrolments end, later bookings are cancelled, waitlists move up; one transaction."""
+    """Discharge: enrolments end, later bookings cancelled, waitlists move up; one transaction."""
     client = get_or_404(db, Client, client_id, "client")
     if discharged_on < client.admitted_on:
         raise InvalidField("date", f"is before the client's admission ({client.admitted_on}).")

@@ -1,7 +1,7 @@
 """The one place that reads the wall clock, so tests can freeze it."""
 
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _frozen: datetime | None = None
 
@@ -10,7 +10,7 @@ def now() -> datetime:
     """The current instant, aware and in UTC."""
     if _frozen is not None:
         return _frozen
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @contextmanager
@@ -19,7 +19,7 @@ def frozen(at: datetime):
     global _frozen
     if at.tzinfo is None:
         raise ValueError("frozen() needs an aware datetime")
-    previous, _frozen = _frozen, at.astimezone(timezone.utc)
+    previous, _frozen = _frozen, at.astimezone(UTC)
     try:
         yield
     finally:

@@ -31,8 +31,9 @@ class Clash:
     starts_at: datetime
     ends_at: datetime
     detail: str
-    # Which requested slot the clash is with, when several were checked at once.
-    slot: Slot | None = None
+    # Which requested slot the clash is with (several may be checked at once). Every check
+    # names it, so callers can tell which of their sessions clashed.
+    slot: Slot
 
     def as_dict(self) -> dict:
         return {
@@ -41,8 +42,8 @@ class Clash:
             "starts_at": self.starts_at.isoformat(),
             "ends_at": self.ends_at.isoformat(),
             "detail": self.detail,
-            "requested_session_id": self.slot.session_id if self.slot else None,
-            "requested_starts_at": self.slot.starts_at.isoformat() if self.slot else None,
+            "requested_session_id": self.slot.session_id,
+            "requested_starts_at": self.slot.starts_at.isoformat(),
         }
 
 

@@ -6,7 +6,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session as DbSession, selectinload
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import selectinload
 
 from scheduler.models import (
     Attendance,
@@ -82,12 +83,16 @@ def program_today(db: DbSession, now: datetime, program_id: int | None = None) -
     return local_date(now, program_zone(db, program_id))
 
 
-def _room_names(db: DbSession, sessions) -> dict[int, str]:
-    """Room names for the sessions in one query (an ORM Result would be taken for a mapping)."""
+def _room_names(db: DbSession, sessions) -> dict[int | None, str]:
+    """Room names for the sessions in one query (an ORM Result would be taken for a mapping).
+
+    Keyed as sessions hold room ids, so a virtual session's None finds no name."""
     room_ids = {s.room_id for s in sessions if s.room_id is not None}
     if not room_ids:
         return {}
-    return dict(db.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
+    return dict(
+        db.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).tuples().all()
+    )
 
 
 def clinic_day(db: DbSession, day: date, tz: ZoneInfo, *,

@@ -3,10 +3,9 @@
 from datetime import datetime
 
 from sqlalchemy.orm import Session as DbSession
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from scheduler.models import Client
-from scheduler.services import attendance, audit
+from scheduler.services import attendance, audit, passwords
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField, StateConflict
 from scheduler.services.locks import lock_rows
@@ -18,7 +17,7 @@ def set_pin(db: DbSession, actor: Actor, client_id: int, pin: str) -> Client:
     if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 6):
         raise InvalidField("pin", "must be 4 to 6 digits.")
     client = get_or_404(db, Client, client_id, "client")
-    client.kiosk_pin_hash = generate_password_hash(pin)
+    client.kiosk_pin_hash = passwords.hash_secret(pin)
     client.checkin_failed_attempts = 0
     client.checkin_locked_until = None
     db.flush()
@@ -44,7 +43,7 @@ def check_in(
     refusal = attendance.locked_out(client, now)
     if refusal is not None:
         return attendance.CheckinOutcome(error=refusal)
-    if not check_password_hash(client.kiosk_pin_hash, pin):
+    if not passwords.matches(client.kiosk_pin_hash, pin):
         return attendance.CheckinOutcome(
             error=attendance.wrong_guess(client, now, "pin", "does not match."))
     attendance.right_guess(client)

@@ -1,7 +1,8 @@
 """Row locks that make check-then-write safe under concurrent requests."""
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session as DbSession, scoped_session
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import scoped_session
 
 
 def begin_write(db: DbSession) -> None:

@@ -1,7 +1,6 @@
 """Outgoing email through SMTP, configured by MAIL_* settings and checked at start-up."""
 
 import smtplib
-import socket
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email import errors
@@ -52,7 +51,9 @@ class Mailer:
         try:
             port = int(config.get("MAIL_PORT") or 25)
         except ValueError:
-            raise MailConfigError(f"MAIL_PORT={config.get('MAIL_PORT')!r} is not a number.")
+            raise MailConfigError(
+                f"MAIL_PORT={config.get('MAIL_PORT')!r} is not a number."
+            ) from None
         return cls(server=server, port=port, use_tls=bool(config.get("MAIL_USE_TLS")),
                    username=config.get("MAIL_USERNAME") or None,
                    password=config.get("MAIL_PASSWORD") or None, sender=address,
@@ -64,7 +65,7 @@ class Mailer:
         """An open, logged-in SMTP connection; unreachable servers raise MailConfigError."""
         try:
             smtp = smtplib.SMTP(self.server, self.port, timeout=self.timeout)
-        except (OSError, socket.timeout, smtplib.SMTPException) as error:
+        except (TimeoutError, OSError, smtplib.SMTPException) as error:
             raise MailConfigError(
                 f"SMTP server {self.server}:{self.port} is unreachable: {error}") from error
         try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Insert, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 
@@ -39,6 +39,7 @@ def queue(db: DbSession, key: str, kind: str, to_address: str, subject: str, bod
     values = dict(idempotency_key=key, kind=kind, to_address=to_address, subject=subject,
                   body=body, status="pending", attempts=0, **links)
     dialect = db.get_bind().dialect.name
+    statement: Insert  # each dialect's own INSERT … ON CONFLICT, or the plain one
     if dialect == "postgresql":
         statement = postgresql.insert(Notification).on_conflict_do_nothing(
             index_elements=["idempotency_key"])
@@ -105,7 +106,8 @@ def _stale_reminder(db: DbSession, row: Notification, now: datetime) -> bool:
     if row.kind not in REMINDERS or row.session_id is None:
         return False
     session = db.get(Session, row.session_id)
-    return (session.status != "scheduled" or session.starts_at <= now
+    # The foreign key keeps the session while its reminders exist; were it gone, so is the need.
+    return (session is None or session.status != "scheduled" or session.starts_at <= now
             or not row.idempotency_key.endswith(f":seq={session.sequence}"))
 
 

@@ -170,7 +170,7 @@ def revise_plan(db: DbSession, actor: Actor, plan_id: int, changes: dict) -> Tre
     unknown = set(changes) - set(REVISABLE)
     if unknown:
         raise InvalidField(sorted(unknown)[0], "Cannot be changed by a revision.")
-    client = db.get(Client, old.client_id)
+    client = db.get_one(Client, old.client_id)
     values = {
         "start_date": old.start_date,
         "end_date": old.end_date,
@@ -419,17 +419,16 @@ def _validate(db: DbSession, client: Client, values: dict) -> None:
     if values["weekly_hours_target"] is None:
         program = db.get(Program, client.program_id)
         values["weekly_hours_target"] = _cents(program.min_weekly_hours if program else None)
+    _validate_phases(values["phases"])
+
+
+def _validate_phases(phases: list[dict]) -> None:
+    """Phases in week order, none after an open-ended one; each phase's hours and needs."""
     previous_last = 0
     open_ended = False
-    for i, phase in enumerate(values["phases"]):
+    for i, phase in enumerate(phases):
         where = f"phases.{i}"
-        first, last = phase.get("first_week"), phase.get("last_week")
-        if isinstance(first, bool) or not isinstance(first, int) or first < 1:
-            raise InvalidField(f"{where}.first_week", "Must be a whole number of at least 1.")
-        if last is not None and (isinstance(last, bool) or not isinstance(last, int)):
-            raise InvalidField(f"{where}.last_week", "Must be a whole number.")
-        if last is not None and last < first:
-            raise InvalidField(f"{where}.last_week", "Must not be before first_week.")
+        first, last = _phase_weeks(phase, where)
         if open_ended:
             raise InvalidField(f"{where}.first_week",
                                "The previous phase is open-ended; no phase may follow it.")
@@ -441,19 +440,36 @@ def _validate(db: DbSession, client: Client, values: dict) -> None:
         open_ended = last is None
         phase["weekly_hours_target"] = _hours(phase.get("weekly_hours_target"),
                                               f"{where}.weekly_hours_target")
-        kinds = set()
-        for j, req in enumerate(phase.get("requirements") or []):
-            kind, per_week = req.get("kind"), req.get("sessions_per_week")
-            if kind not in SESSION_KINDS:
-                raise InvalidField(f"{where}.requirements.{j}.kind",
-                                   f"Must be one of: {', '.join(SESSION_KINDS)}.")
-            if kind in kinds:
-                raise InvalidField(f"{where}.requirements.{j}.kind",
-                                   f"{kind} is already required in this phase.")
-            kinds.add(kind)
-            if isinstance(per_week, bool) or not isinstance(per_week, int) or per_week < 1:
-                raise InvalidField(f"{where}.requirements.{j}.sessions_per_week",
-                                   "Must be a whole number of at least 1.")
+        _validate_requirements(phase.get("requirements") or [], where)
+
+
+def _phase_weeks(phase: dict, where: str) -> tuple[int, int | None]:
+    """The phase's first and last week (None: open-ended), whole numbers in order."""
+    first, last = phase.get("first_week"), phase.get("last_week")
+    if isinstance(first, bool) or not isinstance(first, int) or first < 1:
+        raise InvalidField(f"{where}.first_week", "Must be a whole number of at least 1.")
+    if last is not None and (isinstance(last, bool) or not isinstance(last, int)):
+        raise InvalidField(f"{where}.last_week", "Must be a whole number.")
+    if last is not None and last < first:
+        raise InvalidField(f"{where}.last_week", "Must not be before first_week.")
+    return first, last
+
+
+def _validate_requirements(requirements: list[dict], where: str) -> None:
+    """Each session kind at most once per phase, at least one session a week."""
+    kinds = set()
+    for j, req in enumerate(requirements):
+        kind, per_week = req.get("kind"), req.get("sessions_per_week")
+        if kind not in SESSION_KINDS:
+            raise InvalidField(f"{where}.requirements.{j}.kind",
+                               f"Must be one of: {', '.join(SESSION_KINDS)}.")
+        if kind in kinds:
+            raise InvalidField(f"{where}.requirements.{j}.kind",
+                               f"{kind} is already required in this phase.")
+        kinds.add(kind)
+        if isinstance(per_week, bool) or not isinstance(per_week, int) or per_week < 1:
+            raise InvalidField(f"{where}.requirements.{j}.sessions_per_week",
+                               "Must be a whole number of at least 1.")
 
 
 def _new_version(db: DbSession, client: Client, values: dict, actor: Actor) -> TreatmentPlan:

@@ -5,13 +5,14 @@
 
 import base64
 import os
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 
 from alembic.script import ScriptDirectory
 from sqlalchemy import JSON, Table, func, inspect, literal, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session as DbSession, scoped_session
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import scoped_session
 from sqlalchemy.types import TypeDecorator
 
 from scheduler.extensions import Base
@@ -37,7 +38,10 @@ class SchemaNotCurrent(DomainError):
 
 def head_revision() -> str:
     """The Alembic revision the models are at."""
-    return ScriptDirectory(MIGRATIONS).get_current_head()
+    head = ScriptDirectory(MIGRATIONS).get_current_head()
+    if head is None:  # a migrations folder without a single revision: not a release
+        raise RuntimeError(f"{MIGRATIONS} holds no migration.")
+    return head
 
 
 def tables() -> list[Table]:
@@ -174,7 +178,7 @@ def _to_json(column, value):
     if kind is datetime:
         if value.tzinfo is None:
             raise ValueError(f"{column.table.name}.{column.name} holds a naive datetime")
-        return value.astimezone(timezone.utc).isoformat()
+        return value.astimezone(UTC).isoformat()
     if kind in (date, time):
         return value.isoformat()
     if kind is Decimal:
@@ -206,7 +210,7 @@ def _from_json(column, value):
         parsed = _parse(datetime.fromisoformat, value, "an ISO 8601 date-time with a UTC offset")
         if parsed.tzinfo is None:
             raise ValueError("must be an ISO 8601 date-time with a UTC offset")
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     if kind is date:
         return _parse(date.fromisoformat, value, "an ISO 8601 date")
     if kind is time:

@@ -1,15 +1,17 @@
 """Recurrence rules, expanded on the wall clock of the series' IANA zone."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dateutil import rrule as du
 
 from scheduler.services.errors import InvalidField
 
-UTC = timezone.utc
-_FREQS = {"DAILY": du.DAILY, "WEEKLY": du.WEEKLY}
+# dateutil's frequencies, YEARLY (0) to SECONDLY (6); we offer two of them.
+Frequency: TypeAlias = Literal[0, 1, 2, 3, 4, 5, 6]
+_FREQS: dict[str, Frequency] = {"DAILY": du.DAILY, "WEEKLY": du.WEEKLY}
 _DAYS = {"MO": du.MO, "TU": du.TU, "WE": du.WE, "TH": du.TH, "FR": du.FR, "SA": du.SA, "SU": du.SU}
 _ALLOWED = {"FREQ", "INTERVAL", "BYDAY", "COUNT", "UNTIL", "WKST"}
 MAX_COUNT = 2000
@@ -19,7 +21,7 @@ MAX_COUNT = 2000
 class Rule:
     """A parsed RRULE limited to what a program's timetable needs."""
 
-    freq: int
+    freq: Frequency
     interval: int = 1
     byweekday: tuple[int, ...] | None = None
     count: int | None = None
@@ -55,7 +57,35 @@ def parse_rrule(text: str, field: str = "rrule") -> Rule:
     """Parse and check an RRULE such as FREQ=WEEKLY;BYDAY=MO,WE,TH."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidField(field, "An RRULE is required, e.g. FREQ=WEEKLY;BYDAY=MO,WE,TH.")
-    body = text.strip()
+    parts = _rrule_parts(text.strip(), field)
+    freq_name = parts.get("FREQ")
+    if freq_name not in _FREQS:
+        raise InvalidField(field, "RRULE needs FREQ=DAILY or FREQ=WEEKLY.")
+    interval = 1
+    if "INTERVAL" in parts:
+        interval = _positive_int(parts["INTERVAL"], field, "INTERVAL", 52)
+    byweekday = _byday(parts["BYDAY"], field) if "BYDAY" in parts else None
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise InvalidField(field, "RRULE may have COUNT or UNTIL, not both.")
+    count = None
+    if "COUNT" in parts:
+        count = _positive_int(parts["COUNT"], field, "COUNT", MAX_COUNT)
+    until = _parse_until(parts["UNTIL"], field) if "UNTIL" in parts else None
+    wkst = _DAYS[parts["WKST"]].weekday if parts.get("WKST") in _DAYS else None
+    if "WKST" in parts and wkst is None:
+        raise InvalidField(field, f"WKST value {parts['WKST']!r} is not a weekday code.")
+    return Rule(
+        freq=_FREQS[freq_name],
+        interval=interval,
+        byweekday=byweekday,
+        count=count,
+        until=until,
+        wkst=wkst,
+    )
+
+
+def _rrule_parts(body: str, field: str) -> dict[str, str]:
+    """NAME=VALUE parts by upper-case name, each allowed and given once; values upper-cased."""
     if body.upper().startswith("RRULE:"):
         body = body[6:]
     parts: dict[str, str] = {}
@@ -74,41 +104,20 @@ def parse_rrule(text: str, field: str = "rrule") -> Rule:
         if key in parts:
             raise InvalidField(field, f"RRULE part {key} appears twice.")
         parts[key] = value.strip().upper()
+    return parts
 
-    freq_name = parts.get("FREQ")
-    if freq_name not in _FREQS:
-        raise InvalidField(field, "RRULE needs FREQ=DAILY or FREQ=WEEKLY.")
-    interval = 1
-    if "INTERVAL" in parts:
-        interval = _positive_int(parts["INTERVAL"], field, "INTERVAL", 52)
-    byweekday = None
-    if "BYDAY" in parts:
-        days = []
-        for day in parts["BYDAY"].split(","):
-            if day not in _DAYS:
-                raise InvalidField(
-                    field, f"BYDAY value {day!r} is not one of MO, TU, WE, TH, FR, SA, SU."
-                )
-            if _DAYS[day].weekday not in days:
-                days.append(_DAYS[day].weekday)
-        byweekday = tuple(sorted(days))
-    if "COUNT" in parts and "UNTIL" in parts:
-        raise InvalidField(field, "RRULE may have COUNT or UNTIL, not both.")
-    count = None
-    if "COUNT" in parts:
-        count = _positive_int(parts["COUNT"], field, "COUNT", MAX_COUNT)
-    until = _parse_until(parts["UNTIL"], field) if "UNTIL" in parts else None
-    wkst = _DAYS[parts["WKST"]].weekday if parts.get("WKST") in _DAYS else None
-    if "WKST" in parts and wkst is None:
-        raise InvalidField(field, f"WKST value {parts['WKST']!r} is not a weekday code.")
-    return Rule(
-        freq=_FREQS[freq_name],
-        interval=interval,
-        byweekday=byweekday,
-        count=count,
-        until=until,
-        wkst=wkst,
-    )
+
+def _byday(value: str, field: str) -> tuple[int, ...]:
+    """BYDAY's weekday codes as sorted weekday numbers (Monday 0), repeats dropped."""
+    days: list[int] = []
+    for day in value.split(","):
+        if day not in _DAYS:
+            raise InvalidField(
+                field, f"BYDAY value {day!r} is not one of MO, TU, WE, TH, FR, SA, SU."
+            )
+        if _DAYS[day].weekday not in days:
+            days.append(_DAYS[day].weekday)
+    return tuple(sorted(days))
 
 
 def _positive_int(value: str, field: str, name: str, maximum: int) -> int:
@@ -221,13 +230,13 @@ class Schedule:
     def last_possible_start(self) -> datetime | None:
         """The instant after which the rule gives nothing, if it ends."""
         local_until = self._local_until()
-        if local_until is None and self.rule.count is None:
-            return None
         if self.rule.count is not None:
             occurrences = [o for o in self._rrule() if local_until is None or o <= local_until]
             last = occurrences[-1] if occurrences else None
-        else:
+        elif local_until is not None:
             last = self._rrule().before(local_until, inc=True)
+        else:
+            return None  # neither COUNT nor UNTIL: it never ends
         if last is None:
             return None
         return last.replace(tzinfo=self.tz).astimezone(UTC)

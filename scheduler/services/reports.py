@@ -9,10 +9,11 @@ come from a small derived table, so SQLite (which has no time zones) and Postgre
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    ColumnExpressionArgument,
     Date,
     Integer,
     and_,
@@ -339,6 +340,7 @@ def attendance_rates(db: DbSession, program_id: int, first: date, last: date, by
     program, tz = _program(db, program_id)
     _check_range(first, last, MAX_WEEKS * 7)
     lo, hi = _bounds(tz, first, last)
+    keys: tuple[ColumnExpressionArgument[Any], ColumnExpressionArgument[Any]]
     if by == "client":
         keys = (Booking.client_id, literal(None).label("label"))
     elif by == "series":
@@ -505,7 +507,7 @@ def below_target(db: DbSession, program_id: int, now: datetime) -> list[BelowTar
             .join(Client, Client.id == Booking.client_id)
             .where(Client.program_id == program.id, Booking.status == "booked")
             .group_by(Booking.client_id)
-        ).all()
+        ).tuples().all()
     )
     current = and_(Client.program_id == program.id, Client.status == "active",
                    Client.admitted_on <= monday + timedelta(days=6))
@@ -602,7 +604,7 @@ def follow_up(db: DbSession, program_id: int, now: datetime) -> list[FollowUp]:
                                   Session.starts_at == last_seen.c.last_attended))
             .where(Attendance.status.in_(ATTENDED))
             .group_by(Attendance.client_id)
-        ).all()
+        ).tuples().all()
     )
     due: dict[int, dict] = {}
     for client_id, _, what, when in plans.due_soon(db, today, program_id=program.id):

@@ -96,7 +96,7 @@ def warnings(series: SessionSeries) -> list[str]:
     return notes
 
 
-def default_capacity(kind: str) -> int:
+def default_capacity(kind: str | None) -> int:
     return 1 if kind in ONE_TO_ONE_KINDS else DEFAULT_GROUP_CAPACITY
 
 
@@ -535,11 +535,11 @@ def regenerate(
     staff = list(series.facilitators)
     staff_ids = [s.id for s in staff]
     for day, day_rows in by_day.items():
-        start = wanted.pop(day, None)
+        kept_start = wanted.pop(day, None)
         keep = None
-        if start is not None:
+        if kept_start is not None:
             # The row already at this start, else a scheduled one: no unique clash, least churn.
-            keep = next((r for r in day_rows if r.original_start == start), None) or next(
+            keep = next((r for r in day_rows if r.original_start == kept_start), None) or next(
                 (r for r in day_rows if r.status == "scheduled"), day_rows[0]
             )
         for row in day_rows:
@@ -549,7 +549,10 @@ def regenerate(
                 else:
                     _cancel(row, "series_edit", "No longer in the series schedule")
                 result.cancelled += 1
-        if keep is not None and _follow(keep, series, start, staff, staff_ids):
+        # (A row is kept only for a start the schedule still wants.)
+        if keep is not None and kept_start is not None and _follow(
+            keep, series, kept_start, staff, staff_ids
+        ):
             result.updated += 1
     if end_moved:
         # Only then: a coordinator may later restore one session past the end on purpose.

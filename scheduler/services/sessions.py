@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session as DbSession, selectinload
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import selectinload
 
 from scheduler.models import Attendance, Booking, Client, Program, Room, Session, Staff
 from scheduler.models.series import MAX_DURATION_MINUTES
@@ -89,7 +90,7 @@ def list_sessions(
         query = query.where(Session.ends_at > filters.starts_from)
     if filters.starts_to is not None:
         query = query.where(Session.starts_at < filters.starts_to)
-    total = db.scalar(select(func.count()).select_from(query.subquery()))
+    total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = db.scalars(
         query.options(selectinload(Session.facilitators))
         .order_by(Session.starts_at, Session.id)
@@ -116,50 +117,87 @@ def change_session(
             "history now."
         )
     before = _snapshot(session)
-    relevant = False
+    # Each step validates its part before it writes, in the order the fields were always
+    # checked, so the first invalid field is still the one reported.
+    moved = _change_times(session, changes)
+    room_changed = _change_room(db, session, changes)
+    link_changed = _change_video_url(session, changes)
+    _change_facilitators(db, session, changes)
+    status_changed = _change_status(session, changes, reason)
+    if moved or room_changed or link_changed or status_changed:
+        # The time, place or status changed: a new sequence makes feeds resend the event and
+        # clients get a change notice (notifications key on it).
+        session.is_overridden = True
+        session.sequence += 1
+    after = _snapshot(session)
+    reason = _clash_check(db, session, before, after, reason, override_reason)
+    if after != before:
+        db.flush()
+        audit.record(db, actor, "override", "session", session.id, before, after, reason=reason)
+    return session
 
-    if "starts_at" in changes or "ends_at" in changes:
-        starts_at = changes.get("starts_at", session.starts_at)
-        ends_at = changes.get("ends_at", session.ends_at)
-        if "ends_at" not in changes:
-            ends_at = starts_at + (session.ends_at - session.starts_at)
-        if ends_at <= starts_at:
-            raise InvalidField("ends_at", "must be after starts_at.")
-        if ends_at - starts_at > timedelta(minutes=MAX_DURATION_MINUTES):
-            raise InvalidField("ends_at", "a session may last at most 12 h.")
-        if (starts_at, ends_at) != (session.starts_at, session.ends_at):
-            session.starts_at, session.ends_at = starts_at, ends_at
-            relevant = True
 
-    if "room_id" in changes and changes["room_id"] != session.room_id:
-        if changes["room_id"] is not None:
-            room = get_referenced(db, Room, changes["room_id"], "room_id", "room")
-            if not room.is_active:
-                raise InvalidField("room_id", f"Room {room.name!r} is not in use.")
-            if room.capacity < session.capacity:
-                raise InvalidField(
-                    "room_id",
-                    f"Room {room.name!r} seats {room.capacity}; this session has "
-                    f"{session.capacity} places.",
-                )
-        session.room_id = changes["room_id"]
-        relevant = True
+def _change_times(session: Session, changes: dict) -> bool:
+    """Move the session; a new start alone keeps its length. True when the times changed."""
+    if "starts_at" not in changes and "ends_at" not in changes:
+        return False
+    starts_at = changes.get("starts_at", session.starts_at)
+    ends_at = changes.get("ends_at", session.ends_at)
+    if "ends_at" not in changes:
+        ends_at = starts_at + (session.ends_at - session.starts_at)
+    if ends_at <= starts_at:
+        raise InvalidField("ends_at", "must be after starts_at.")
+    if ends_at - starts_at > timedelta(minutes=MAX_DURATION_MINUTES):
+        raise InvalidField("ends_at", "a session may last at most 12 h.")
+    if (starts_at, ends_at) == (session.starts_at, session.ends_at):
+        return False
+    session.starts_at, session.ends_at = starts_at, ends_at
+    return True
 
-    if "video_url" in changes and changes["video_url"] != session.video_url:
-        session.video_url = changes["video_url"]
-        relevant = True
 
-    if "facilitator_ids" in changes:
-        staff = []
-        for staff_id in dict.fromkeys(changes["facilitator_ids"]):
-            member = get_referenced(db, Staff, staff_id, "facilitator_ids", "staff member")
-            if not member.is_active:
-                raise InvalidField("facilitator_ids", f"Staff member {staff_id} is not active.")
-            staff.append(member)
-        if [s.id for s in staff] != [s.id for s in session.facilitators]:
-            session.facilitators = staff
-            session.is_overridden = True
+def _change_room(db: DbSession, session: Session, changes: dict) -> bool:
+    """Put the session in another room (or none), one in use that seats everyone booked."""
+    if "room_id" not in changes or changes["room_id"] == session.room_id:
+        return False
+    if changes["room_id"] is not None:
+        room = get_referenced(db, Room, changes["room_id"], "room_id", "room")
+        if not room.is_active:
+            raise InvalidField("room_id", f"Room {room.name!r} is not in use.")
+        if room.capacity < session.capacity:
+            raise InvalidField(
+                "room_id",
+                f"Room {room.name!r} seats {room.capacity}; this session has "
+                f"{session.capacity} places.",
+            )
+    session.room_id = changes["room_id"]
+    return True
 
+
+def _change_video_url(session: Session, changes: dict) -> bool:
+    if "video_url" not in changes or changes["video_url"] == session.video_url:
+        return False
+    session.video_url = changes["video_url"]
+    return True
+
+
+def _change_facilitators(db: DbSession, session: Session, changes: dict) -> None:
+    """Substitute the staff, active ones only. The session counts as overridden, but its
+    sequence stays: a substitute is not a change booked clients are told about."""
+    if "facilitator_ids" not in changes:
+        return
+    staff = []
+    for staff_id in dict.fromkeys(changes["facilitator_ids"]):
+        member = get_referenced(db, Staff, staff_id, "facilitator_ids", "staff member")
+        if not member.is_active:
+            raise InvalidField("facilitator_ids", f"Staff member {staff_id} is not active.")
+        staff.append(member)
+    if [s.id for s in staff] != [s.id for s in session.facilitators]:
+        session.facilitators = staff
+        session.is_overridden = True
+
+
+def _change_status(session: Session, changes: dict, reason: str | None) -> bool:
+    """Cancel (a reason is required) or restore a cancelled session. True when it did either."""
     status = changes.get("status")
     if status == "cancelled" and session.status != "cancelled":
         if not reason:
@@ -167,31 +205,38 @@ def change_session(
         session.status = "cancelled"
         session.cancelled_by = "override"
         session.cancel_reason = reason
-        relevant = True
-    elif status == "scheduled" and session.status == "cancelled":
+        return True
+    if status == "scheduled" and session.status == "cancelled":
         session.status = "scheduled"
         session.cancelled_by = None
         session.cancel_reason = None
-        relevant = True
+        return True
+    return False
 
-    if relevant:
-        session.is_overridden = True
-        session.sequence += 1
-    after = _snapshot(session)
+
+def _clash_check(
+    db: DbSession,
+    session: Session,
+    before: dict,
+    after: dict,
+    reason: str | None,
+    override_reason: str | None,
+) -> str | None:
+    """Refuse a scheduled session's new time, place or staff if it double-books anyone, unless
+    overridden. An override lists the clashes in `after`, and its reason stands in for a
+    missing one. Returns the reason to audit."""
     placed = any(after[k] != before[k] for k in ("starts_at", "ends_at", "room_id",
                                                   "facilitator_ids", "status"))
-    if placed and session.status == "scheduled":
-        db.flush()
-        clashes = _clashes_of(db, session)
-        if clashes and override_reason is None:
-            raise ConflictDetected(clashes)
-        if clashes:
-            after["overridden_conflicts"] = [c.as_dict() for c in clashes]
-            reason = reason or override_reason
-    if after != before:
-        db.flush()
-        audit.record(db, actor, "override", "session", session.id, before, after, reason=reason)
-    return session
+    if not placed or session.status != "scheduled":
+        return reason
+    db.flush()
+    clashes = _clashes_of(db, session)
+    if clashes and override_reason is None:
+        raise ConflictDetected(clashes)
+    if clashes:
+        after["overridden_conflicts"] = [c.as_dict() for c in clashes]
+        reason = reason or override_reason
+    return reason
 
 
 def _clashes_of(db: DbSession, session: Session) -> list:

@@ -34,7 +34,7 @@ def rooms_and_staff_of(db: DbSession, program_id: int) -> tuple[list[Room], list
         Staff.id.in_(select(series_facilitators.c.staff_id)
                      .where(series_facilitators.c.series_id.in_(series))))
         .order_by(Staff.name)).all()
-    return rooms, staff
+    return list(rooms), list(staff)
 
 
 def monday_of(day: date) -> date:

@@ -1,6 +1,6 @@
 """The audit page: admins search who changed or read what, and the search is itself logged."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, render_template, request, url_for
 from sqlalchemy import select
@@ -23,7 +23,7 @@ FIELD_LABELS = {"client": "Client id", "user": "User", "action": "Action", "from
 
 
 def _at_midnight(day: date | None) -> datetime | None:
-    return datetime.combine(day, time(), timezone.utc) if day else None
+    return datetime.combine(day, time(), UTC) if day else None
 
 
 def _filters() -> dict:

@@ -44,68 +44,76 @@ def _html(error: HTTPException, address: bool = False, headers: dict | None = No
 
 
 def install(app: Flask) -> None:
-    def page_or_json(error: HTTPException):
-        if error.code == 413:
-            # werkzeug's words do not say what the limit is.
-            error.description = too_large_message()
-        if _is_page():
-            if (error.code or 500) >= 500:
-                db.session.rollback()  # an uncaught error may leave a failed transaction
-            return _html(error)
-        if request.path.startswith("/feeds/"):
-            # A calendar app shows nothing of a body; a person debugging a link reads it.
-            return Response(f"{error.name}\n", status=error.code, mimetype="text/plain")
-        if not getattr(error, "data", None):
-            # The API's error handler reads a message only from `data`.
-            if error.code in (413, 429):
-                # The limit's words: how large, or which attempts were too many.
-                error.data = {"message": error.description}
-            elif error.code == 404 and request.path.startswith("/api/"):
-                # No route matched: an unknown path, or an id no row can have.
-                error.data = {"message": "No resource at this address; check the path and "
-                              "its ids."}
-        return api.handle_http_exception(error)
-
     # Every HTTP error (flask-smorest's JSON handler is registered on the same class, and
     # replaced), and the InternalServerError Flask makes of an uncaught exception.
-    app.register_error_handler(HTTPException, page_or_json)
+    app.register_error_handler(HTTPException, _page_or_json)
 
     for kind in (DomainError, IntegrityError):
         _html_on_pages(app, kind)
 
-    @app.errorhandler(AccessLogUnavailable)
-    def access_log_down(error: AccessLogUnavailable):
-        # Fail closed: a read that cannot be logged is not served, on pages as in the API.
-        outage.discard(db.session)
-        retry = {"Retry-After": str(current_app.config["DATABASE_RETRY_AFTER"])}
-        if _is_page():
-            return render_template("errors/503.html", error=error), error.status, retry
-        unavailable = ServiceUnavailable()
-        # How flask-smorest's abort passes them.
-        unavailable.data = {"message": error.message, "headers": retry}
-        return api.handle_http_exception(unavailable)
-
-    def database_unavailable(error: Exception):
-        """503 with Retry-After while the database is away; any other database error is a
-        bug, raised on to the 500 handling as if this handler did not exist."""
-        if not outage.is_outage(error):
-            raise error
-        outage.discard(db.session)
-        outage.notice(current_app, "requests answer 503 with Retry-After").away(error)
-        retry = {"Retry-After": str(current_app.config["DATABASE_RETRY_AFTER"])}
-        if request.path.startswith("/api/"):
-            return error_body(503, outage.MESSAGE), 503, retry
-        if not _is_page():
-            return Response(outage.MESSAGE + "\n", status=503, mimetype="text/plain",
-                            headers=retry)
-        if "_login_user" not in g:
-            # The page's header shows who is signed in; loading them needs the database, so
-            # this page is drawn signed out rather than failing again.
-            g._login_user = login_manager.anonymous_user()
-        return render_template("errors/database_unavailable.html"), 503, retry
+    app.register_error_handler(AccessLogUnavailable, _access_log_down)
 
     for error_type in outage.ERROR_TYPES:
-        app.register_error_handler(error_type, database_unavailable)
+        app.register_error_handler(error_type, _database_unavailable)
+
+
+def _page_or_json(error: HTTPException):
+    if error.code == 413:
+        # werkzeug's words do not say what the limit is.
+        error.description = too_large_message()
+    if _is_page():
+        if (error.code or 500) >= 500:
+            db.session.rollback()  # an uncaught error may leave a failed transaction
+        return _html(error)
+    if request.path.startswith("/feeds/"):
+        # A calendar app shows nothing of a body; a person debugging a link reads it.
+        return Response(f"{error.name}\n", status=error.code, mimetype="text/plain")
+    if not getattr(error, "data", None):
+        _add_api_message(error)
+    return api.handle_http_exception(error)
+
+
+def _add_api_message(error: HTTPException) -> None:
+    """The API's error handler reads a message only from `data`; give it ours where werkzeug's
+    default would not say enough."""
+    if error.code in (413, 429):
+        # The limit's words: how large, or which attempts were too many.
+        error.data = {"message": error.description}
+    elif error.code == 404 and request.path.startswith("/api/"):
+        # No route matched: an unknown path, or an id no row can have.
+        error.data = {"message": "No resource at this address; check the path and its ids."}
+
+
+def _access_log_down(error: AccessLogUnavailable):
+    # Fail closed: a read that cannot be logged is not served, on pages as in the API.
+    outage.discard(db.session)
+    retry = {"Retry-After": str(current_app.config["DATABASE_RETRY_AFTER"])}
+    if _is_page():
+        return render_template("errors/503.html", error=error), error.status, retry
+    unavailable = ServiceUnavailable()
+    # How flask-smorest's abort passes them.
+    unavailable.data = {"message": error.message, "headers": retry}
+    return api.handle_http_exception(unavailable)
+
+
+def _database_unavailable(error: Exception):
+    """503 with Retry-After while the database is away; any other database error is a
+    bug, raised on to the 500 handling as if this handler did not exist."""
+    if not outage.is_outage(error):
+        raise error
+    outage.discard(db.session)
+    outage.notice(current_app, "requests answer 503 with Retry-After").away(error)
+    retry = {"Retry-After": str(current_app.config["DATABASE_RETRY_AFTER"])}
+    if request.path.startswith("/api/"):
+        return error_body(503, outage.MESSAGE), 503, retry
+    if not _is_page():
+        return Response(outage.MESSAGE + "\n", status=503, mimetype="text/plain",
+                        headers=retry)
+    if "_login_user" not in g:
+        # The page's header shows who is signed in; loading them needs the database, so
+        # this page is drawn signed out rather than failing again.
+        g._login_user = login_manager.anonymous_user()
+    return render_template("errors/database_unavailable.html"), 503, retry
 
 
 def _html_on_pages(app: Flask, kind: type[Exception]) -> None:

@@ -115,7 +115,8 @@ def _form_from_plan(plan: TreatmentPlan) -> RevisionForm:
     form.primary_therapist_id.data = plan.primary_therapist_id
     form.weekly_hours_target.data = plan.weekly_hours_target
     form.goals.data = "\n".join(plan.goals or [])
-    for row, phase in zip(form.phases, plan.phases):
+    # The form always has PHASE_ROWS rows; those past the plan's phases stay blank.
+    for row, phase in zip(form.phases, plan.phases, strict=False):
         row.form.name.data = phase.name
         row.form.first_week.data = phase.first_week
         row.form.last_week.data = phase.last_week

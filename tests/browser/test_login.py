@@ -20,7 +20,8 @@ def test_a_wrong_password_shows_an_error_and_keeps_the_user_out(page, make):
 def test_signing_in_lands_on_the_role_start_page_and_signing_out_ends_it(page, login):
     login(page, "clinician")
     expect(page).to_have_url(re.compile(r"/today$"))
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Today")).to_be_visible()
+    main_nav = page.get_by_role("navigation", name="Main")
+    expect(main_nav.get_by_role("link", name="Today")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
     page.goto("/today")
