@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from scheduler.services.conflicts import Clash, ConflictDetected
+from scheduler.services.conflicts import Clash, ConflictDetected, Slot
 from scheduler.services.errors import InvalidField, StateConflict
 from scheduler.web.refusals import SHOWN_CLASHES, describe
 
@@ -10,7 +10,8 @@ START = datetime(2027, 3, 1, 23, 0, tzinfo=UTC)
 
 
 def clash(n: int) -> Clash:
-    return Clash("client", n, START, START + timedelta(hours=1), f"Booked into session {n}.")
+    end = START + timedelta(hours=1)
+    return Clash("client", n, START, end, f"Booked into session {n}.", Slot(START, end, None))
 
 
 def test_a_conflict_names_a_few_clashing_sessions_once_each_and_counts_the_rest():

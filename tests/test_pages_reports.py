@@ -82,7 +82,7 @@ def test_a_refused_program_still_offers_the_clinics_current_weeks(client, make, 
     """Sunday 22:00 in New York is already Monday in UTC: the period offered still ends on the
     clinic's Sunday, not a week ahead."""
     sign_in(client, make.user("coordinator"))
-    with clock.frozen(datetime(2027, 2, 22, 3, 0, tzinfo=timezone.utc)):
+    with clock.frozen(datetime(2027, 2, 22, 3, 0, tzinfo=UTC)):
         page = client.get("/reports?program=999").data.decode()
     assert 'id="to" name="to" type="date" value="2027-02-21"' in page
     assert 'id="from" name="from" type="date" value="2027-01-25"' in page

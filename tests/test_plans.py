@@ -1,6 +1,6 @@
 """Assessments and versioned treatment plans: defaults, phases, Medicare dates, roles, audit."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -260,7 +260,7 @@ def test_overdue_is_judged_on_the_clinics_calendar(client, auth, coordinator, db
     plans.create_plan(db, ACTOR, person.id, start_date=date(2026, 10, 1),
                       certified_on=due - timedelta(days=60))
     db.commit()
-    with clock.frozen(datetime(2027, 2, 17, utc_hour, 30, tzinfo=timezone.utc)):
+    with clock.frozen(datetime(2027, 2, 17, utc_hour, 30, tzinfo=UTC)):
         items = client.get(f"{API}/plans/due", headers=auth.for_user(coordinator)).json["items"]
     assert [(i["due_on"], i["overdue"]) for i in items] == [("2027-02-16", overdue)]
 
