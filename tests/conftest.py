@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
 
 from config import normalize_database_url
 from scheduler import create_app
@@ -52,9 +52,19 @@ def _worker_database(url: str | None) -> str | None:
             exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
             if not exists:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
+            # A test's commit need not wait for the disk (a crash loses nothing a test needs);
+            # servers and workers the tests start connect here too. About a tenth faster.
+            conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     finally:
         admin.dispose()
     return base.set(database=name).render_as_string(hide_password=False)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_without_fsync(dbapi_connection, connection_record):
+    """SQLite, likewise, need not sync a test's commits to the disk."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.execute("PRAGMA synchronous = OFF")
 
 
 PG_URL = _worker_database(normalize_database_url(os.environ.get("TEST_DATABASE_URL")))
