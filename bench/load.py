@@ -67,12 +67,12 @@ from bench.support import (  # noqa: E402
     process_tree_cpu,
     tail,
 )
-from scheduler import create_app  # noqa: E402
+from scheduler import clock, create_app  # noqa: E402
 from scheduler.demo_clinic import DEMO_PASSWORD, DEMO_TZ  # noqa: E402
 from scheduler.extensions import db  # noqa: E402
 from scheduler.feeds import tokens as feed_tokens  # noqa: E402
 from scheduler.models import Booking, Client, Program, Session, User  # noqa: E402
-from scheduler.services import accounts, clock, sessions  # noqa: E402
+from scheduler.services import accounts, sessions  # noqa: E402
 from scheduler.services.audit import Actor  # noqa: E402
 
 KINDS = ("feed", "feed_new", "week", "roster", "booking", "report", "healthz")

@@ -41,9 +41,10 @@ from bench.support import (  # noqa: E402
     make_app,
     migrate_to_head,
 )
+from scheduler import clock  # noqa: E402
 from scheduler.extensions import db  # noqa: E402
 from scheduler.models import Session, SessionSeries, session_facilitators  # noqa: E402
-from scheduler.services import clock, programs, rooms, series, staff  # noqa: E402
+from scheduler.services import programs, rooms, series, staff  # noqa: E402
 from scheduler.services.audit import Actor  # noqa: E402
 
 N_SERIES = 200

@@ -9,7 +9,7 @@ A fresh database is built by the Alembic migrations (a new SQLite file, or a thr
 the given PostgreSQL database, dropped at the end; nothing else there is touched) and seeded with
 the demo clinic by the function `flask seed-demo` calls (scheduler.demo_clinic.seed),
 with the command's own defaults (read from its options: 24 clients, 12 weeks of sessions). The
-clock (scheduler.services.clock) is frozen for the seeding and the timing at 17:30 clinic time on
+clock (scheduler.clock) is frozen for the seeding and the timing at 17:30 clinic time on
 the Wednesday of the current week, so the pages see the same shape of data on any day the
 benchmark runs: this week's sessions made, the evening group (Monday, Wednesday, Thursday 18:00)
 meeting today, the clinician's day holding sessions.
@@ -75,7 +75,7 @@ from bench.support import (  # noqa: E402
     migrate_to_head,
     percentile,
 )
-from scheduler import demo_clinic  # noqa: E402
+from scheduler import clock, demo_clinic  # noqa: E402
 from scheduler.cli import seed_demo  # noqa: E402
 from scheduler.extensions import db  # noqa: E402
 from scheduler.models import (  # noqa: E402
@@ -85,7 +85,7 @@ from scheduler.models import (  # noqa: E402
     User,
     session_facilitators,
 )
-from scheduler.services import accounts, clock  # noqa: E402
+from scheduler.services import accounts  # noqa: E402
 from scheduler.services.audit import Actor  # noqa: E402
 
 WEB_BLUEPRINTS = ("calendar", "client_pages", "plan_pages", "report_pages", "clinician", "portal",

@@ -61,6 +61,7 @@ from bench.support import (  # noqa: E402
     make_app,
     migrate_to_head,
 )
+from scheduler import clock  # noqa: E402
 from scheduler.extensions import db  # noqa: E402
 from scheduler.models import (  # noqa: E402
     Attendance,
@@ -70,7 +71,7 @@ from scheduler.models import (  # noqa: E402
     Session,
     TreatmentPlan,
 )
-from scheduler.services import accounts, clock, programs, rooms, series, staff  # noqa: E402
+from scheduler.services import accounts, programs, rooms, series, staff  # noqa: E402
 from scheduler.services.audit import Actor  # noqa: E402
 from scheduler.services.reports import weekly_hours, weeks_between  # noqa: E402
 

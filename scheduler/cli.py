@@ -8,11 +8,11 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from scheduler import demo_clinic
+from scheduler import clock, demo_clinic
 from scheduler.extensions import db
 from scheduler.jobs.cli import jobs_cli, serve_command, worker_command
 from scheduler.models.users import USER_ROLES
-from scheduler.services import accounts, clock, portability
+from scheduler.services import accounts, portability
 from scheduler.services.audit import Actor
 from scheduler.services.errors import DomainError
 

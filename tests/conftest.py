@@ -21,10 +21,10 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 from config import normalize_database_url
-from scheduler import create_app
+from scheduler import clock, create_app
 from scheduler.extensions import db as _db
 from scheduler.extensions import limiter
-from scheduler.services import clock, passwords
+from scheduler.services import passwords
 from tests import helpers
 from tests.fuzz_report import (  # noqa: F401  (the schemathesis counts, across xdist workers)
     pytest_collection_modifyitems,

@@ -2,7 +2,8 @@
 
 from datetime import date, time
 
-from scheduler.services import accounts, clients, clock, programs, rooms, series, staff
+from scheduler import clock
+from scheduler.services import accounts, clients, programs, rooms, series, staff
 from scheduler.services.audit import Actor
 
 ACTOR = Actor.system("tests")

@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
+from scheduler import clock
 from scheduler.feeds import tokens
 from scheduler.models import AuditEvent, Booking, Session, TreatmentPlan
-from scheduler.services import access_log, alerts, booking, clock, plans
+from scheduler.services import access_log, alerts, booking, plans
 from scheduler.services.audit import Actor
 from tests.helpers import ACTOR, sign_in
 from tests.test_pages_clients import clinic

@@ -8,9 +8,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis import checks
 
-from scheduler import create_app, demo_clinic
+from scheduler import clock, create_app, demo_clinic
 from scheduler.extensions import db as _db
-from scheduler.services import clock
 from tests.conftest import PG_URL, IsolatedClient, reset_postgresql
 from tests.fuzz_report import fuzz_tally
 

@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from scheduler import clock
 from scheduler.extensions import db as _db
 from scheduler.models import ApiToken, Booking, Session
-from scheduler.services import availability, clock, plans
+from scheduler.services import availability, plans
 from scheduler.services import booking as booking_service
 from tests.authorization_matrix import READ_QUERIES, ROUTES, routes_where
 from tests.helpers import ACTOR

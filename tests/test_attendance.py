@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from scheduler import clock
 from scheduler.models import Attendance, AuditEvent, Booking, Session
-from scheduler.services import booking, clock, sessions
+from scheduler.services import booking, sessions
 from tests.helpers import ACTOR
 
 API = "/api/v1"

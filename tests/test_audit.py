@@ -5,8 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from scheduler import clock
 from scheduler.models import AuditEvent, Session
-from scheduler.services import availability, booking, clock, plans, sessions
+from scheduler.services import availability, booking, plans, sessions
 from tests.helpers import ACTOR
 
 API = "/api/v1"

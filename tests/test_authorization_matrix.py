@@ -12,10 +12,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from scheduler import clock
 from scheduler.extensions import db as _db
 from scheduler.feeds import render, tokens
 from scheduler.models import Alert, Attendance, Booking, Session
-from scheduler.services import attendance, availability, clock, plans, sessions
+from scheduler.services import attendance, availability, plans, sessions
 from scheduler.web import navigation
 from tests.authorization_matrix import READ_QUERIES, ROLES, ROUTES, Route
 from tests.helpers import ACTOR, sign_in

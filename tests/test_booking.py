@@ -5,8 +5,8 @@ from datetime import UTC, date, datetime, time
 import pytest
 from sqlalchemy import func, select
 
+from scheduler import clock
 from scheduler.models import AuditEvent, Booking, Session
-from scheduler.services import clock
 
 API = "/api/v1"
 

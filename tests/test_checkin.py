@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from scheduler import clock
 from scheduler.models import Attendance, AuditEvent
-from scheduler.services import booking, clock, sessions
+from scheduler.services import booking, sessions
 from tests.helpers import ACTOR
 
 API = "/api/v1"

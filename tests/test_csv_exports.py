@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from scheduler import csv_files
+from scheduler import clock, csv_files
 from scheduler.models import Session
-from scheduler.services import attendance, booking, clock, plans, sessions
+from scheduler.services import attendance, booking, plans, sessions
 from scheduler.services.audit import Actor
 
 API = "/api/v1"

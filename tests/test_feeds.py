@@ -12,11 +12,11 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select, text
 
-from scheduler import create_app
+from scheduler import clock, create_app
 from scheduler.extensions import db as _db
 from scheduler.feeds import render, tokens
 from scheduler.models import AuditEvent, FeedToken, FeedVersion, Session
-from scheduler.services import booking, clock, sessions
+from scheduler.services import booking, sessions
 from tests.conftest import IsolatedClient
 from tests.helpers import ACTOR
 

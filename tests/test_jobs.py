@@ -14,10 +14,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, func, select, text
 
+from scheduler import clock
 from scheduler.jobs.registry import JOBS
 from scheduler.jobs.runner import run_job
 from scheduler.models import Alert, Attendance, AuditEvent, Booking, JobRun, Notification, Session
-from scheduler.services import attendance, booking, clock, plans, sessions
+from scheduler.services import attendance, booking, plans, sessions
 from scheduler.services.audit import Actor
 from scheduler.services.mail import MailConfigError, Mailer
 

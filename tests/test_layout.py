@@ -113,6 +113,17 @@ def test_the_domain_imports_nothing_above_it():
     assert upward == []
 
 
+def test_the_models_import_no_service():
+    """Models are the bottom layer: the clock they stamp rows with is scheduler.clock, not a
+    service, so a model never pulls the rules above it into an import."""
+    graph = _imports()
+    upward = sorted(f"{module} imports {target}" for module, targets in graph.items()
+                    if module.startswith("scheduler.models")
+                    for target in targets if target.startswith("scheduler.services"))
+    assert "scheduler.clock" in graph["scheduler.models.sessions"]
+    assert upward == []
+
+
 def test_only_the_app_factory_imports_inside_functions():
     """A package's __init__ runs before any of its modules, so the app factory and the
     blueprint registration there import their parts when the app is built, as Flask's

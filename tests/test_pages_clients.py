@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from scheduler import clock
 from scheduler.models import Assessment, Booking, Client, Enrollment, FeedToken, TreatmentPlan
-from scheduler.services import attendance, booking, clock, plans, sessions
+from scheduler.services import attendance, booking, plans, sessions
 from tests.helpers import ACTOR, sign_in
 
 NY = ZoneInfo("America/New_York")

@@ -6,8 +6,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from scheduler import clock
 from scheduler.models import Attendance
-from scheduler.services import attendance, booking, clock, sessions
+from scheduler.services import attendance, booking, sessions
 from tests.helpers import ACTOR, sign_in
 
 

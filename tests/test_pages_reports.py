@@ -6,7 +6,8 @@ from html import unescape
 
 import pytest
 
-from scheduler.services import clock, reports
+from scheduler import clock
+from scheduler.services import reports
 from scheduler.web.charts import hours_text
 from tests.helpers import sign_in
 from tests.test_pages_clients import clinic

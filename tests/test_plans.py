@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from scheduler import clock
 from scheduler.models import AuditEvent, PlanPhase, PlanRequirement, TreatmentPlan
-from scheduler.services import clock, plans
+from scheduler.services import plans
 from tests.helpers import ACTOR
 
 API = "/api/v1"

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from config import normalize_database_url
-from scheduler import create_app, demo_clinic
+from scheduler import clock, create_app, demo_clinic
 from scheduler.extensions import db as _db
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.jobs.runner import run_job
@@ -35,7 +35,6 @@ from scheduler.services import (
     attendance,
     availability,
     clients,
-    clock,
     notifications,
     plans,
     portability,

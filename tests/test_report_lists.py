@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, select
 
+from scheduler import clock
 from scheduler.extensions import db as _db
 from scheduler.models import Session
-from scheduler.services import attendance, booking, clock, plans, reports, sessions
+from scheduler.services import attendance, booking, plans, reports, sessions
 from scheduler.services.audit import Actor
 
 API = "/api/v1"

@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import event, select
 
+from scheduler import clock
 from scheduler.extensions import db as _db
 from scheduler.models import Session
-from scheduler.services import attendance, booking, clock
+from scheduler.services import attendance, booking
 from scheduler.services.audit import Actor
 
 API = "/api/v1"

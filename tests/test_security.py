@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from scheduler import create_app
+from scheduler import clock, create_app
 from scheduler.extensions import db as _db
 from scheduler.extensions import limiter
 from scheduler.models import AuditEvent, User
-from scheduler.services import accounts, clock, kiosk, passwords
+from scheduler.services import accounts, kiosk, passwords
 from scheduler.services.errors import InvalidField
 from tests.helpers import ACTOR, sign_in
 

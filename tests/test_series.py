@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from scheduler import clock
 from scheduler.models import Session, SessionSeries, session_facilitators
-from scheduler.services import clock
 from scheduler.services import series as series_service
 from scheduler.services import sessions as session_service
 from scheduler.services.errors import InvalidField

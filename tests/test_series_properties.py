@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from scheduler import clock
 from scheduler.extensions import db as _db
 from scheduler.models import Session, session_facilitators
-from scheduler.services import clock
 from scheduler.services import series as series_service
 from scheduler.services import sessions as session_service
 from scheduler.services.recurrence import local_date, zone

@@ -6,10 +6,11 @@ from flask import Flask, request
 from flask_login import current_user
 from flask_smorest import abort
 
+from scheduler import clock
 from scheduler.extensions import db, login_manager
 from scheduler.models import User
 from scheduler.models.users import COORDINATORS, STAFF
-from scheduler.services import access_log, accounts, clock
+from scheduler.services import access_log, accounts
 from scheduler.services.audit import Actor
 
 # The API's names for the role groups: staff read, coordinators write.

@@ -6,14 +6,14 @@ from flask_login import current_user
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from scheduler import rate_limits
+from scheduler import clock, rate_limits
 from scheduler.api.access import STAFF_READ, current_actor, log_read, roles_required
 from scheduler.api.common import MAX_CAPACITY, ApiSchema, BoundedList, Id, Instant, Text
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Attendance, Session
 from scheduler.models.attendance import ATTENDANCE_STATUSES, REASON_CODES
-from scheduler.services import attendance, clock
+from scheduler.services import attendance
 from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = ""

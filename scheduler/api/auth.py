@@ -6,12 +6,12 @@ from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import Schema, fields
 
-from scheduler import rate_limits
+from scheduler import clock, rate_limits
 from scheduler.api.access import require_login
 from scheduler.api.common import ApiSchema, Text
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
-from scheduler.services import accounts, clock
+from scheduler.services import accounts
 
 URL_PREFIX = "/auth"
 blp = Blueprint("auth", __name__, description="Authentication")

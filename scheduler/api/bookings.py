@@ -7,6 +7,7 @@ from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
+from scheduler import clock
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, log_read, roles_required
 from scheduler.api.clients import ClientOut
 from scheduler.api.common import (
@@ -23,7 +24,7 @@ from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Booking, Enrollment, Session, SessionSeries
 from scheduler.models.bookings import BOOKING_STATUSES
-from scheduler.services import booking, clock
+from scheduler.services import booking
 from scheduler.services.lookup import get_or_404
 from scheduler.services.overrides import Override
 

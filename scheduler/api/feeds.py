@@ -5,12 +5,12 @@ from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import Schema, fields
 
+from scheduler import clock
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, require_login
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.feeds import tokens
 from scheduler.feeds.links import links_for
-from scheduler.services import clock
 
 URL_PREFIX = ""
 blp = Blueprint(

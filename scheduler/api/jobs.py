@@ -4,6 +4,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
+from scheduler import clock
 from scheduler.api.access import (
     STAFF_READ,
     current_actor,
@@ -17,7 +18,7 @@ from scheduler.extensions import db
 from scheduler.jobs.registry import JOBS
 from scheduler.models import Alert, JobRun
 from scheduler.models.jobs import ALERT_KINDS, RUN_OUTCOMES
-from scheduler.services import alerts, clients, clock
+from scheduler.services import alerts, clients
 
 URL_PREFIX = ""
 blp = Blueprint("jobs", __name__, description="Background job runs, alerts, and what "

@@ -5,13 +5,13 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from scheduler import rate_limits
+from scheduler import clock, rate_limits
 from scheduler.api.access import STAFF_READ, current_actor, own_client_or_writer, roles_required
 from scheduler.api.attendance import AttendanceOut
 from scheduler.api.common import ApiSchema, Id
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
-from scheduler.services import attendance, clock, kiosk
+from scheduler.services import attendance, kiosk
 
 URL_PREFIX = ""
 blp = Blueprint(

@@ -10,6 +10,7 @@ from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
+from scheduler import clock
 from scheduler.api.access import (
     STAFF_READ,
     client_or_staff,
@@ -33,7 +34,7 @@ from scheduler.extensions import db
 from scheduler.models import Assessment, TreatmentPlan
 from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
-from scheduler.services import clock, day_sheet, plans
+from scheduler.services import day_sheet, plans
 from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = ""

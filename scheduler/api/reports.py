@@ -3,13 +3,13 @@
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from scheduler import csv_files
+from scheduler import clock, csv_files
 from scheduler.api.access import STAFF_READ, log_read, roles_required
 from scheduler.api.common import ApiSchema, CalendarDate, QueryId
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models.attendance import ATTENDANCE_STATUSES
-from scheduler.services import clock, reports
+from scheduler.services import reports
 from scheduler.services.access_log import client_ids_of
 
 URL_PREFIX = "/reports"

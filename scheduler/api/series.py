@@ -5,6 +5,7 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 
+from scheduler import clock
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
 from scheduler.api.common import (
     MAX_CAPACITY,
@@ -29,7 +30,6 @@ from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import SessionSeries
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS
-from scheduler.services import clock
 from scheduler.services import series as series_service
 from scheduler.services.lookup import get_or_404
 from scheduler.services.overrides import Override

@@ -6,6 +6,7 @@ from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
+from scheduler import clock
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, log_read, roles_required
 from scheduler.api.common import (
     MAX_CAPACITY,
@@ -26,7 +27,7 @@ from scheduler.extensions import db
 from scheduler.models import Booking, Session
 from scheduler.models.series import SESSION_KINDS
 from scheduler.models.sessions import SESSION_STATUSES
-from scheduler.services import booking, clock, sessions
+from scheduler.services import booking, sessions
 from scheduler.services.lookup import get_or_404
 from scheduler.services.overrides import Override
 

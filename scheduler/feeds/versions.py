@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, event, func, inspect, or_, select, true, update
 from sqlalchemy.orm import Session as OrmSession
 
+from scheduler import clock
 from scheduler.models import (
     Booking,
     Client,
@@ -20,7 +21,6 @@ from scheduler.models import (
     Staff,
     session_facilitators,
 )
-from scheduler.services import clock
 
 # Attributes whose change alters what some feed shows.
 SESSION_SHOWN = ("starts_at", "ends_at", "status", "room_id", "title", "kind", "video_url",

@@ -10,10 +10,10 @@ from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse
 from werkzeug.http import http_date
 
+from scheduler import clock
 from scheduler.extensions import db, limiter
 from scheduler.feeds import render, tokens
 from scheduler.feeds.cache import RenderCache
-from scheduler.services import clock
 
 bp = Blueprint("feeds", __name__)
 NOT_FOUND = b"Not found\n"

@@ -4,13 +4,12 @@ import logging
 
 from flask import Flask
 
-from scheduler import outage
+from scheduler import clock, outage
 from scheduler.extensions import db
 from scheduler.jobs.context import current_app_for_jobs, database_notice
 from scheduler.jobs.registry import JOBS
 from scheduler.log_privacy import error_line
 from scheduler.models import JobRun
-from scheduler.services import clock
 from scheduler.services.mail import MailConfigError
 
 log = logging.getLogger(__name__)

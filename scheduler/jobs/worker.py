@@ -17,13 +17,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy import update
 
-from scheduler import outage
+from scheduler import clock, outage
 from scheduler.extensions import db
 from scheduler.jobs.context import database_notice, set_app_for_jobs
 from scheduler.jobs.registry import JOBS
 from scheduler.jobs.runner import run_scheduled
 from scheduler.models import JobRun
-from scheduler.services import clock
 from scheduler.services.mail import Mailer
 
 log = logging.getLogger(__name__)

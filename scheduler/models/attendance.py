@@ -5,11 +5,11 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from scheduler.clock import now
 from scheduler.extensions import Model
 from scheduler.models.bookings import Booking
 from scheduler.models.checks import one_of
 from scheduler.models.types import UTCDateTime
-from scheduler.services.clock import now
 
 ATTENDANCE_STATUSES = (
     "present",

@@ -5,9 +5,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from scheduler.clock import now
 from scheduler.extensions import Model
 from scheduler.models.types import JSONDocument, UTCDateTime
-from scheduler.services.clock import now
 
 
 class AuditEvent(Model):

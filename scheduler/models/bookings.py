@@ -5,13 +5,13 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from scheduler.clock import now
 from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.clients import Client
 from scheduler.models.series import SessionSeries
 from scheduler.models.sessions import Session
 from scheduler.models.types import UTCDateTime
-from scheduler.services.clock import now
 
 ENROLLMENT_STATUSES = ("active", "ended")
 BOOKING_STATUSES = ("booked", "waitlisted", "cancelled")

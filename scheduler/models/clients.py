@@ -5,11 +5,11 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from scheduler.clock import now
 from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.programs import Program
 from scheduler.models.types import UTCDateTime
-from scheduler.services.clock import now
 
 CLIENT_STATUSES = ("active", "discharged")
 

@@ -6,10 +6,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from scheduler.clock import now
 from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.types import UTCDateTime
-from scheduler.services.clock import now
 
 FEED_OWNERS = ("client", "staff", "room", "program")
 OWNER_CHECK = one_of("owner_kind", FEED_OWNERS)

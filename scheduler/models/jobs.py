@@ -5,10 +5,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from scheduler.clock import now
 from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.types import JSONDocument, UTCDateTime
-from scheduler.services.clock import now
 
 RUN_OUTCOMES = ("running", "ok", "failed")
 NOTIFICATION_STATUSES = ("pending", "sent", "failed", "skipped")

@@ -6,11 +6,11 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from scheduler.clock import now
 from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.series import KIND_CHECK
 from scheduler.models.types import JSONDocument, UTCDateTime
-from scheduler.services.clock import now
 
 PLAN_STATUSES = ("active", "superseded", "ended")
 RECOMMENDED_LEVELS = ("0.5", "1", "2.1", "2.5", "3.1", "3.5", "3.7", "4")

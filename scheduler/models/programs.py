@@ -6,11 +6,11 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from scheduler.clock import now
 from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.feeds import PRIVACY_LEVELS
 from scheduler.models.types import UTCDateTime
-from scheduler.services.clock import now
 
 LEVELS_OF_CARE = ("1", "2.1", "2.5")
 POPULATIONS = ("adult", "adolescent")

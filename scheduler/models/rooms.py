@@ -5,9 +5,9 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from scheduler.clock import now
 from scheduler.extensions import Model
 from scheduler.models.types import UTCDateTime
-from scheduler.services.clock import now
 
 
 class Room(Model):

@@ -5,13 +5,13 @@ from datetime import date, datetime, time
 from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from scheduler.clock import now
 from scheduler.extensions import Model, db
 from scheduler.models.checks import one_of
 from scheduler.models.programs import Program
 from scheduler.models.rooms import Room
 from scheduler.models.staff import Staff
 from scheduler.models.types import UTCDateTime
-from scheduler.services.clock import now
 
 SESSION_KINDS = (
     "group",

@@ -13,6 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from scheduler.clock import now
 from scheduler.extensions import Model, db
 from scheduler.models.checks import one_of
 from scheduler.models.programs import Program
@@ -20,7 +21,6 @@ from scheduler.models.rooms import Room
 from scheduler.models.series import KIND_CHECK, SessionSeries
 from scheduler.models.staff import Staff
 from scheduler.models.types import UTCDateTime
-from scheduler.services.clock import now
 
 SESSION_STATUSES = ("scheduled", "cancelled")
 # Why a session was cancelled decides whether a later series edit may bring it back.

@@ -5,10 +5,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from scheduler.clock import now
 from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.types import UTCDateTime
-from scheduler.services.clock import now
 
 STAFF_ROLES = ("therapist", "counselor", "medical", "peer_support", "other")
 

@@ -6,12 +6,12 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from scheduler.clock import now
 from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.clients import Client
 from scheduler.models.staff import Staff
 from scheduler.models.types import UTCDateTime
-from scheduler.services.clock import now
 
 USER_ROLES = ("admin", "coordinator", "clinician", "client")
 # The role groups every page, route and rule checks against: the clinic's staff (read clinical

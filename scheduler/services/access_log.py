@@ -6,9 +6,9 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.clock import now
 from scheduler.models import AuditEvent
 from scheduler.services.audit import Actor, to_json
-from scheduler.services.clock import now
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import MAX_ID
 

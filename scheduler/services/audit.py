@@ -7,8 +7,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.clock import now
 from scheduler.models import AuditEvent
-from scheduler.services.clock import now
 
 
 @dataclass(frozen=True)

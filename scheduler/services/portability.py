@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.types import TypeDecorator
 
+from scheduler import clock
 from scheduler.extensions import Base
-from scheduler.services import audit, clock
+from scheduler.services import audit
 from scheduler.services.audit import Actor
 from scheduler.services.errors import DomainError
 from scheduler.services.locks import begin_write

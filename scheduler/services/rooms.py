@@ -3,8 +3,9 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler import clock
 from scheduler.models import Room, Session, SessionSeries
-from scheduler.services import audit, clock
+from scheduler.services import audit
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
 

@@ -7,6 +7,7 @@ from sqlalchemy import exists, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.clock import now as clock_now
 from scheduler.feeds import versions as feed_versions
 from scheduler.models import (
     Attendance,
@@ -22,7 +23,6 @@ from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS, series_
 from scheduler.models.sessions import session_facilitators
 from scheduler.services import audit, booking
 from scheduler.services.audit import Actor
-from scheduler.services.clock import now as clock_now
 from scheduler.services.conflicts import (
     ConflictDetected,
     Slot,

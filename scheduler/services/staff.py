@@ -3,9 +3,10 @@
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler import clock
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.models import Staff
-from scheduler.services import audit, clock
+from scheduler.services import audit
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
 

@@ -16,9 +16,9 @@ from flask_login import current_user, login_user, logout_user
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from scheduler import rate_limits
+from scheduler import clock, rate_limits
 from scheduler.extensions import db
-from scheduler.services import accounts, clock
+from scheduler.services import accounts
 from scheduler.web.access import home_endpoint
 from scheduler.web.form_fields import PageForm
 

@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from scheduler import clock
 from scheduler.extensions import db
 from scheduler.feeds import tokens
 from scheduler.feeds.links import links_for
@@ -36,7 +37,7 @@ from scheduler.models.clients import CLIENT_STATUSES
 from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
 from scheduler.models.users import COORDINATORS, STAFF
-from scheduler.services import booking, clients, clock, day_sheet, plans, reports
+from scheduler.services import booking, clients, day_sheet, plans, reports
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
 from scheduler.web import query_args

@@ -16,11 +16,12 @@ from flask import (
 )
 from flask_login import current_user
 
+from scheduler import clock
 from scheduler.extensions import db
 from scheduler.models import Staff
 from scheduler.models.attendance import REASON_CODES
 from scheduler.models.users import COORDINATORS, STAFF
-from scheduler.services import attendance, clock, day_sheet
+from scheduler.services import attendance, day_sheet
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles

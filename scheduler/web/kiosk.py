@@ -4,11 +4,11 @@ import re
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from scheduler import rate_limits
+from scheduler import clock, rate_limits
 from scheduler.extensions import db
 from scheduler.models import Client
 from scheduler.models.users import STAFF
-from scheduler.services import attendance, clock, day_sheet, kiosk
+from scheduler.services import attendance, day_sheet, kiosk
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web.access import page_actor, page_roles
 from scheduler.web.clinician import FIELD_LABELS

@@ -7,12 +7,12 @@ from datetime import timedelta
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from scheduler import rate_limits
+from scheduler import clock, rate_limits
 from scheduler.extensions import db
 from scheduler.feeds import tokens
 from scheduler.feeds.links import links_for
 from scheduler.models import Client
-from scheduler.services import attendance, clock, day_sheet, reports
+from scheduler.services import attendance, day_sheet, reports
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.clinician import FIELD_LABELS

@@ -9,10 +9,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, render_template
 from sqlalchemy import select
 
+from scheduler import clock
 from scheduler.extensions import db
 from scheduler.models import Client, Program
 from scheduler.models.users import COORDINATORS, STAFF
-from scheduler.services import clock, day_sheet, reports
+from scheduler.services import day_sheet, reports
 from scheduler.services.access_log import client_ids_of
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web import query_args

@@ -2,10 +2,11 @@
 
 from flask import abort, flash, redirect, url_for
 
+from scheduler import clock
 from scheduler.extensions import db
 from scheduler.models import Session, SessionSeries
 from scheduler.models.users import COORDINATORS
-from scheduler.services import booking, clock
+from scheduler.services import booking
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
 from scheduler.web.access import page_actor, page_roles

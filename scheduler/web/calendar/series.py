@@ -4,10 +4,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 
+from scheduler import clock
 from scheduler.extensions import db
 from scheduler.models import SessionSeries
 from scheduler.models.users import COORDINATORS
-from scheduler.services import booking, clock, day_sheet, rosters, series_preview
+from scheduler.services import booking, day_sheet, rosters, series_preview
 from scheduler.services import series as series_service
 from scheduler.services import sessions as sessions_service
 from scheduler.services.errors import DomainError

@@ -4,10 +4,11 @@ from datetime import timedelta
 
 from flask import render_template, request, url_for
 
+from scheduler import clock
 from scheduler.extensions import db
 from scheduler.models import Program, Room, Staff
 from scheduler.models.users import COORDINATORS
-from scheduler.services import clock, day_sheet, week_view
+from scheduler.services import day_sheet, week_view
 from scheduler.web import query_args
 from scheduler.web.access import page_roles
 from scheduler.web.calendar.common import (
