@@ -127,28 +127,6 @@ def pytest_configure(config):
         "markers", "real_clock: the test reads the wall clock, not the frozen clinic 'now'")
 
 
-# The longest test files (about 20 s to 80 s each), handed to the workers first: started last,
-# one of them would keep a worker busy after the others have finished.
-LONGEST_FIRST = (
-    "tests/test_api_fuzz.py",
-    "tests/test_cli.py",
-    "tests/test_feed_parsers.py",
-    "tests/test_portability.py",
-    "tests/test_api_validation.py",
-    "tests/test_series_properties.py",
-    "tests/browser/test_home_screen.py",
-    "tests/test_outage.py",
-    "tests/test_pages_fuzz.py",
-    "tests/test_worker.py",
-    "tests/test_series.py",
-    "tests/test_security.py",
-    "tests/test_report_lists.py",
-    "tests/browser/test_content_security_policy.py",
-    "tests/test_jobs.py",
-    "tests/test_make_run.py",
-)
-
-
 # Tests whose outcome no database can change run in the SQLite lane only: static checks of the
 # code and the lock files, and the browser tests, whose pages the PostgreSQL lane still tests
 # over HTTP (the browser adds scripts, styles and the console, none of which reads a database).
@@ -156,8 +134,6 @@ ONE_LANE = ("tests/browser/", "tests/test_layout.py", "tests/test_dependencies.p
 
 
 def pytest_collection_modifyitems(items):
-    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
     if PG_URL:
         once = pytest.mark.skip(reason="reads no database of its own: the SQLite lane ran it")
         for item in items:
