@@ -128,9 +128,11 @@ def pytest_configure(config):
 
 
 # Tests whose outcome no database can change run in the SQLite lane only: static checks of the
-# code and the lock files, and the browser tests, whose pages the PostgreSQL lane still tests
-# over HTTP (the browser adds scripts, styles and the console, none of which reads a database).
-ONE_LANE = ("tests/browser/", "tests/test_layout.py", "tests/test_dependencies.py")
+# code, the lock files and the drawn icons, and the browser tests, whose pages the PostgreSQL
+# lane still tests over HTTP (the browser adds scripts, styles and the console, none of which
+# reads a database).
+ONE_LANE = ("tests/browser/", "tests/test_layout.py", "tests/test_dependencies.py",
+            "tests/test_pages_brand.py::test_the_committed_icons_are_what_the_script_draws")
 
 
 def pytest_collection_modifyitems(items):
