@@ -4,7 +4,7 @@ Building the app (the API spec, every blueprint) costs about half a second, and 
 by every test. Now each worker builds it once, on its own database: a SQLite file in the
 worker's temporary folder, or on PostgreSQL a database of its own (`test_gw0`, `test_gw1`, …
 beside TEST_DATABASE_URL's). Every test starts from empty tables: `database_url` empties them
-(DELETE on SQLite, TRUNCATE … RESTART IDENTITY on PostgreSQL) before handing the URL out.
+(DELETE, and the ids start again at 1) before handing the URL out.
 
 A test that changes the app itself (adds routes, needs other settings) gets an app of its own:
 mark it `@pytest.mark.own_app`, or override `app_config` as tests/test_security.py does.
