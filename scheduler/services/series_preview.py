@@ -34,8 +34,7 @@ def preview_series(
             return SeriesPreview(change.created)
         except ConflictDetected as conflict:
             # The occurrences are made before the clash check, so they can be counted still.
-            made = next((c.slot.session_id for c in conflict.clashes
-                         if c.slot and c.slot.session_id), None)
+            made = next((c.slot.session_id for c in conflict.clashes if c.slot.session_id), None)
             series_id = made and db.scalar(select(Session.series_id).where(Session.id == made))
             count = series_id and db.scalar(
                 select(func.count(Session.id)).where(Session.series_id == series_id))

@@ -4,6 +4,6 @@ One blueprint ("calendar"), its routes split by concern; importing the modules r
 """
 
 from scheduler.web.calendar import enrollments, series, sessions, week
-from scheduler.web.calendar.common import bp
+from scheduler.web.calendar.blueprint import bp
 
 __all__ = ["bp", "enrollments", "series", "sessions", "week"]

@@ -10,8 +10,9 @@ from scheduler.services import booking
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
 from scheduler.web.access import page_actor, page_roles
-from scheduler.web.calendar.common import bp, client_choices
+from scheduler.web.calendar.blueprint import bp
 from scheduler.web.calendar.forms import EnrollForm
+from scheduler.web.calendar.pickers import client_choices
 from scheduler.web.calendar.series import series_page
 from scheduler.web.calendar.sessions import session_page
 from scheduler.web.form_fields import put_on_form

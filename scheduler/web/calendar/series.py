@@ -1,6 +1,5 @@
 """Recurring series: a new one with its live conflict preview, its page, edits and its end."""
 
-from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 
@@ -13,16 +12,9 @@ from scheduler.services import series as series_service
 from scheduler.services import sessions as sessions_service
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
+from scheduler.services.recurrence import zone
 from scheduler.web.access import page_actor, page_roles
-from scheduler.web.calendar.common import (
-    bp,
-    client_choices,
-    local_time,
-    program_choices,
-    room_choices,
-    staff_choices,
-    with_none,
-)
+from scheduler.web.calendar.blueprint import bp
 from scheduler.web.calendar.forms import (
     EndSeriesForm,
     EnrollForm,
@@ -30,6 +22,13 @@ from scheduler.web.calendar.forms import (
     SeriesForm,
     weekday_codes,
     weekday_names,
+)
+from scheduler.web.calendar.pickers import (
+    client_choices,
+    program_choices,
+    room_choices,
+    staff_choices,
+    with_none,
 )
 from scheduler.web.form_fields import put_on_form
 from scheduler.web.labels import KIND_LABELS
@@ -93,17 +92,13 @@ def preview_series():
         fields = getattr(error, "fields", None) or {"form": [error.message]}
         errors = {SERIES_RENAMES.get(k, k): v for k, v in fields.items()}
         return jsonify(conflicts=[], occurrences=0, errors=errors), error.status
-    tz = _program_zone(form.program_id.data)
+    tz = day_sheet.program_zone(db.session, form.program_id.data)
     conflicts = [
-        {"session_start": (c.slot.starts_at if c.slot else c.starts_at).astimezone(tz).isoformat(),
+        {"session_start": c.slot.starts_at.astimezone(tz).isoformat(),
          "what": c.kind, "with": c.detail}
         for c in preview.clashes
     ]
     return jsonify(conflicts=conflicts, occurrences=preview.occurrences)
-
-
-def _program_zone(program_id: int) -> ZoneInfo:
-    return day_sheet.program_zone(db.session, program_id)
 
 
 def series_page(series_id: int, status: int = 200, enroll_form=None, end_form=None):
@@ -121,7 +116,7 @@ def series_page(series_id: int, status: int = 200, enroll_form=None, end_form=No
         "calendar/series.html", series=series, enroll_form=enroll_form, end_form=end_form,
         kind_label=KIND_LABELS.get(series.kind, series.kind),
         weekdays=weekday_names(series.rrule),
-        upcoming=[(s, local_time(s.starts_at, s.timezone), *tally[s.id]) for s in upcoming],
+        upcoming=[(s, s.starts_at.astimezone(zone(s.timezone)), *tally[s.id]) for s in upcoming],
         enrollments=rosters.series_enrollments(db.session, series.id),
     ), status
 

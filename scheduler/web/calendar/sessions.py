@@ -13,15 +13,9 @@ from scheduler.services import sessions as sessions_service
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
 from scheduler.services.overrides import reason_of
+from scheduler.services.recurrence import zone
 from scheduler.web.access import log_page_read, page_actor, page_roles
-from scheduler.web.calendar.common import (
-    bp,
-    client_choices,
-    local_time,
-    room_choices,
-    staff_choices,
-    with_none,
-)
+from scheduler.web.calendar.blueprint import bp
 from scheduler.web.calendar.forms import (
     CancelForm,
     EnrollForm,
@@ -29,6 +23,12 @@ from scheduler.web.calendar.forms import (
     OverrideFields,
     RoomForm,
     SubstituteForm,
+)
+from scheduler.web.calendar.pickers import (
+    client_choices,
+    room_choices,
+    staff_choices,
+    with_none,
 )
 from scheduler.web.form_fields import PageForm, put_on_form
 from scheduler.web.labels import KIND_LABELS
@@ -56,8 +56,8 @@ def session_page(session_id: int, status: int = 200, **given):
         log_page_read([client.id for client in booked + waiting], "session_roster")
     return render_template(
         "calendar/session.html", session=session, booked=booked, waiting=waiting,
-        starts=local_time(session.starts_at, session.timezone),
-        ends=local_time(session.ends_at, session.timezone),
+        starts=session.starts_at.astimezone(zone(session.timezone)),
+        ends=session.ends_at.astimezone(zone(session.timezone)),
         kind_label=KIND_LABELS.get(session.kind, session.kind),
         **_session_forms(session, given),
     ), status

@@ -11,14 +11,14 @@ from scheduler.models.users import COORDINATORS
 from scheduler.services import day_sheet, week_view
 from scheduler.web import query_args
 from scheduler.web.access import page_roles
-from scheduler.web.calendar.common import (
-    bp,
+from scheduler.web.calendar.blueprint import bp
+from scheduler.web.calendar.forms import WeekFilterForm
+from scheduler.web.calendar.pickers import (
     program_choices,
     room_choices,
     staff_choices,
     with_none,
 )
-from scheduler.web.calendar.forms import WeekFilterForm
 
 
 @bp.get("/week")

@@ -1,17 +1,11 @@
-"""What the calendar pages share: their blueprint, the choices their pickers offer, local time."""
+"""The choices the calendar pages' pickers offer: programs, rooms, staff and clients."""
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
-from flask import Blueprint
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from scheduler.extensions import db
 from scheduler.models import Program, Room, Staff
 from scheduler.services import rosters
-
-bp = Blueprint("calendar", "scheduler.web.calendar")
 
 
 def program_choices():
@@ -39,6 +33,3 @@ def client_choices(program_id: int):
 def with_none(label: str, choices):
     return [SelectChoice("", label)] + list(choices)
 
-
-def local_time(moment: datetime, tz_name: str) -> datetime:
-    return moment.astimezone(ZoneInfo(tz_name))
