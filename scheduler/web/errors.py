@@ -87,13 +87,18 @@ def _add_api_message(error: HTTPException) -> None:
 def _access_log_down(error: AccessLogUnavailable):
     # Fail closed: a read that cannot be logged is not served, on pages as in the API.
     outage.discard(db.session)
-    retry = {"Retry-After": str(current_app.config["DATABASE_RETRY_AFTER"])}
+    retry = _retry_after()
     if _is_page():
         return render_template("errors/503.html", error=error), error.status, retry
     unavailable = ServiceUnavailable()
     # How flask-smorest's abort passes them.
     unavailable.data = {"message": error.message, "headers": retry}
     return api.handle_http_exception(unavailable)
+
+
+def _retry_after() -> dict[str, str]:
+    """When to ask again while the database (or the access log) is away."""
+    return {"Retry-After": str(current_app.config["DATABASE_RETRY_AFTER"])}
 
 
 def _database_unavailable(error: Exception):
@@ -103,7 +108,7 @@ def _database_unavailable(error: Exception):
         raise error
     outage.discard(db.session)
     outage.notice(current_app, "requests answer 503 with Retry-After").away(error)
-    retry = {"Retry-After": str(current_app.config["DATABASE_RETRY_AFTER"])}
+    retry = _retry_after()
     if request.path.startswith("/api/"):
         return error_body(503, outage.MESSAGE), 503, retry
     if not _is_page():
