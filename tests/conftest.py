@@ -123,8 +123,6 @@ class IsolatedCliRunner(FlaskCliRunner):
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "own_app: the test changes the app (routes, hooks), so it gets one of its own")
-    config.addinivalue_line(
-        "markers", "real_clock: the test reads the wall clock, not the frozen clinic 'now'")
 
 
 # Tests whose outcome no database can change run in the SQLite lane only: static checks of the
@@ -244,14 +242,9 @@ def now():
 
 
 @pytest.fixture(autouse=True)
-def _clinic_clock(request):
+def _clinic_clock(now):
     """Every test runs at the frozen clinic 'now' (Tue 2027-02-16 12:00 UTC, 07:00 in New York),
-    so no test depends on today's date; a test marked real_clock reads the wall clock."""
-    if request.node.get_closest_marker("real_clock"):
-        yield
-        return
-    request.getfixturevalue("now")
-    yield
+    so no test depends on today's date."""
 
 
 @pytest.fixture
