@@ -1,5 +1,6 @@
 """The schemathesis run's counts, printed in pytest's closing summary (tests/test_api_fuzz.py)."""
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -78,3 +79,7 @@ def pytest_terminal_summary(terminalreporter, config):
         f"schemathesis: {len(tally.operations)} operations tested (by role), {tally.cases} cases "
         f"generated ({answers}), {failed} failed"
     )
+    if os.environ.get("FUZZ_RANDOM") == "0":
+        terminalreporter.write_line(
+            "schemathesis: boundary values only in this lane (FUZZ_RANDOM=0); the PostgreSQL "
+            "lane runs the random phase")
