@@ -6,7 +6,7 @@ change, MFA reset) calls `end_all`, so there is one place that knows what "signe
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import ApiToken, User
@@ -21,4 +21,6 @@ def end_all(db: DbSession, user: User, now: datetime, *,
              .execution_options(synchronize_session=False))
     if keep_token_id is not None:
         query = query.where(ApiToken.id != keep_token_id)
-    return db.execute(query).rowcount or 0
+    result = db.execute(query)
+    assert isinstance(result, CursorResult)  # an UPDATE without RETURNING
+    return result.rowcount or 0
