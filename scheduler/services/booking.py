@@ -17,6 +17,7 @@ from scheduler.services.errors import InvalidField, NotFound, StateConflict
 from scheduler.services.locks import begin_write, lock_rows
 from scheduler.services.lookup import MAX_ID, get_or_404, get_referenced
 from scheduler.services.overrides import Override, reason_of
+from scheduler.services.wording import session_words
 
 DISCHARGED = "Client discharged"
 AUDITED = ("session_id", "client_id", "enrollment_id", "status", "cancel_reason",
@@ -71,11 +72,12 @@ def waitlist_position(db: DbSession, booking: Booking) -> int | None:
 def _check_bookable(session: Session, now: datetime) -> None:
     if session.status != "scheduled":
         raise InvalidField(
-            "session_id", f"Session {session.id} was cancelled; book another.", location="path"
+            "session_id", f"{session_words(session)} was cancelled; book another.",
+            location="path"
         )
     if session.starts_at <= now:
         raise InvalidField(
-            "session_id", f"Session {session.id} has already started.", location="path"
+            "session_id", f"{session_words(session)} has already started.", location="path"
         )
 
 
@@ -178,7 +180,7 @@ def cancel_booking(
     if booking.session.starts_at <= now:
         # What happened at a past session is attendance's to record, not a cancelled booking.
         raise StateConflict(
-            f"Session {booking.session_id} has already started; record attendance instead."
+            f"{session_words(booking.session)} has already started; record attendance instead."
         )
     before = audit.snapshot(booking, AUDITED)
     freed = booking.status == "booked"
@@ -281,8 +283,8 @@ def enroll_client(
     overlapping = db.scalar(same)
     if overlapping is not None:
         raise StateConflict(
-            f"Client {client.id} is already enrolled in series {series.id} "
-            f"(enrolment {overlapping.id})."
+            f"{client.name} is already enrolled in {series.title} from "
+            f"{overlapping.start_date:%a %Y-%m-%d}."
         )
 
     held = set(
@@ -466,9 +468,11 @@ def check_capacity(db: DbSession, series: SessionSeries, capacity: int, now: dat
     over = [(sid, booked) for sid, (booked, _) in tally.items() if booked > capacity]
     if over:
         sid, booked = max(over, key=lambda item: item[1])
+        fullest = db.get(Session, sid)
+        assert fullest is not None  # one of the series' sessions, just counted
         raise InvalidField(
             "capacity",
-            f"Session {sid} already has {booked} clients booked; cancel bookings before "
+            f"{session_words(fullest)} already has {booked} clients booked; cancel bookings before "
             f"lowering the capacity to {capacity}.",
         )
 
