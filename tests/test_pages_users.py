@@ -40,7 +40,7 @@ def test_an_admin_sees_every_login_with_its_state(client, make, db, admin, membe
     assert page.status_code == 200
     assert "<title>Logins ·" in html and "Avery" not in html.split("</title>")[0]
     for text in (admin.email, member.email, clinician.email, "Avery Stone", "15 Feb 2027 09:30",
-                 "Locked until 12:15", "Change role", "Never"):
+                 "Locked until 16 Feb 12:15", "Change role", "Never"):
         assert text in html
     assert 'href="/users"' in html  # in the navigation
     events = db.scalars(select(AuditEvent).where(AuditEvent.action == "read",

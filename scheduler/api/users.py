@@ -5,7 +5,7 @@ from flask_login import current_user
 from marshmallow import RAISE, Schema, fields, validate
 
 from scheduler import clock
-from scheduler.api.access import current_actor, roles_required
+from scheduler.api.access import current_actor, log_read, roles_required
 from scheduler.api.common import (
     ApiSchema,
     Id,
@@ -93,6 +93,8 @@ class Logins(MethodView):
         offset, limit = offset_limit(args)
         items, total = logins_admin.list_logins(db.session, current_user.role, where,
                                                 offset=offset, limit=limit)
+        # A client's login, listed, tells the caller that person is a client here.
+        log_read([u.client_id for u in items if u.client_id], "login_list")
         return page_of(items, total, args)
 
 
