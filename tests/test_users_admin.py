@@ -3,13 +3,14 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from scheduler import clock
 from scheduler.feeds import tokens
 from scheduler.models import AuditEvent, Client, User
 from scheduler.services import booking, kiosk, sessions
 from tests.helpers import ACTOR
+from tests.test_booking_concurrency import race, server  # noqa: F401 - server is a fixture
 
 API = "/api/v1"
 PASSWORD = "correct horse battery"
@@ -254,3 +255,19 @@ def test_a_missing_login_is_404(client, auth, admin):
     answer = client.patch(f"{API}/users/999999", json={"is_active": False},
                           headers=auth.for_user(admin))
     assert answer.status_code == 404
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(server, make, db, auth):  # noqa: F811
+    """Each sees another active admin; under the lock only one demotion goes through."""
+    first, second = make.user("admin"), make.user("admin")
+    results = race(server, [
+        ("PATCH", f"{API}/users/{second.id}", {"role": "coordinator"}, auth.for_user(first)),
+        ("PATCH", f"{API}/users/{first.id}", {"role": "coordinator"}, auth.for_user(second)),
+    ])
+    # The loser is refused as the last admin (409), or (its token ended by the winner's
+    # demotion of it before it was read) is no longer signed in (401).
+    assert sorted(status for status, _ in results)[0] == 200
+    assert sorted(status for status, _ in results)[1] in (401, 409)
+    db.rollback()
+    assert db.scalar(select(func.count()).select_from(User).where(
+        User.role == "admin", User.is_active.is_(True))) == 1

@@ -91,11 +91,15 @@ def managed_login(db: DbSession, viewer: Viewer, user_id: int) -> User:
     return user
 
 
-def _active_admins(db: DbSession) -> int:
-    ids = list(db.scalars(select(User.id).where(User.role == "admin", User.is_active.is_(True))))
-    # Held until commit: two admins demoting each other at once must not leave none.
-    lock_rows(db, User, ids)
-    return len(ids)
+def _lock_active_admins(db: DbSession) -> int:
+    """How many admins are active, their rows held until commit (in id order), so that two
+    admins demoting each other at once cannot leave none. SQLite's write lock already holds
+    the whole database (begin_write)."""
+    query = (select(User.id).where(User.role == "admin", User.is_active.is_(True))
+             .order_by(User.id))
+    if db.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update()
+    return len(list(db.scalars(query)))
 
 
 def update_login(db: DbSession, viewer: Viewer, user_id: int, changes: dict,
@@ -107,7 +111,11 @@ def update_login(db: DbSession, viewer: Viewer, user_id: int, changes: dict,
     """
     begin_write(db)
     user = managed_login(db, viewer, user_id)
-    lock_rows(db, User, [user.id])
+    # An admin's row is locked with the other admins', in one order; anyone else's alone.
+    admins = _lock_active_admins(db) if user.role == "admin" else None
+    if admins is None:
+        lock_rows(db, User, [user.id])
+    db.refresh(user)  # as it stands now that it is held
     if ("role" in changes or "client_id" in changes) and viewer.role != "admin":
         raise PermissionDenied("Only an admin may change a login's role.")
     role = changes.get("role", user.role)
@@ -120,7 +128,7 @@ def update_login(db: DbSession, viewer: Viewer, user_id: int, changes: dict,
     staff_id = user.staff_id if role != "client" else None
     accounts.check_links(db, role, staff_id=staff_id, client_id=client_id, user_id=user.id)
     leaves_admins = user.role == "admin" and user.is_active and (role != "admin" or not is_active)
-    if leaves_admins and _active_admins(db) <= 1:
+    if leaves_admins and (admins or 0) <= 1:
         raise StateConflict(f"{user.email} is the last active admin; make another login an "
                             "admin before deactivating or demoting this one.")
     before = audit.snapshot(user, AUDITED)
