@@ -128,3 +128,10 @@ def test_a_post_without_the_csrf_token_changes_nothing(client, db, admin, member
     sign_in(client, admin)
     assert client.post(f"/users/{member.id}/deactivate").status_code == 400
     assert db.get(User, member.id).is_active
+
+
+def test_the_audit_log_shows_who_changed_a_login_and_from_where(client, admin, member):
+    sign_in(client, admin)
+    post(client, f"/users/{member.id}/deactivate")
+    html = client.get("/audit").get_data(as_text=True)
+    assert f'{admin.email} <span class="muted">from 127.0.0.1</span>' in html
