@@ -101,6 +101,7 @@ BASELINES = {
     ("POST", "/clients/<int:client_id>/plan/certification"): {"on": "2027-02-16"},
     ("POST", "/clients/<int:client_id>/plan/review"): {"on": "2027-02-16"},
     ("POST", "/kiosk"): {"client_id": "{client_id}", "pin": "4821"},
+    ("POST", "/users/<int:user_id>/role"): {"role": "client"},
 }
 # Query values a page needs before it reads the rest.
 QUERIES = {("GET", "/reports"): {"program": "{program_id}"},
@@ -108,7 +109,8 @@ QUERIES = {("GET", "/reports"): {"program": "{program_id}"},
            ("POST", "/login"): {"next": "/week"}}
 # A write that would leave the next value nothing to act on is undone after it succeeds.
 UNDO = {("POST", "/sessions/<int:session_id>/cancel"):
-        ("POST", "/sessions/<int:session_id>/restore")}
+        ("POST", "/sessions/<int:session_id>/restore"),
+        ("POST", "/users/<int:user_id>/deactivate"): ("POST", "/users/<int:user_id>/reactivate")}
 # The roster is marked for last night's group, the coordinator's overrides act on tomorrow's.
 ROUTE_IDS = {"/sessions/<int:session_id>/roster": {"session_id": "{last_night_id}"}}
 
@@ -231,7 +233,9 @@ def clinic(fuzz_app, now):
     ids = {"program_id": program.id, "room_id": room.id, "staff_id": therapist.id,
            "series_id": series.id, "client_id": avery.id, "other_client_id": blake.id,
            "session_id": tomorrow.id, "last_night_id": last_night.id,
-           "assessment_id": assessment.id, "walker_email": walker.email}
+           "assessment_id": assessment.id, "walker_email": walker.email,
+           # The login the logins page acts on: Blake's, which no walker signs in with.
+           "user_id": make.user("client", client_id=blake.id).id}
     return {"ids": ids, "users": users}
 
 

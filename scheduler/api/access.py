@@ -38,7 +38,7 @@ def _load_bearer_user(req) -> User | None:
 
 def current_actor() -> Actor:
     """The logged-in user as the audit trail names them."""
-    return Actor(current_user.id, current_user.email)
+    return Actor(current_user.id, current_user.email, request.remote_addr)
 
 
 def log_read(client_ids, resource: str, action: str = "read") -> None:

@@ -21,6 +21,7 @@ def register_web(app: Flask) -> None:
         portal,
         query_args,
         reports,
+        users,
     )
 
     errors.install(app)
@@ -32,7 +33,7 @@ def register_web(app: Flask) -> None:
             query_args.refuse_unusable_text()
 
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
-                   portal, kiosk, audit):
+                   portal, kiosk, audit, users):
         app.register_blueprint(module.bp)
 
     @app.context_processor
