@@ -181,7 +181,6 @@ def test_ending_ones_own_session_by_id(app, client, auth, make):
     headers = auth.for_user(user)
     session_id = next(i["id"] for i in client.get(f"{API}/auth/sessions").get_json()["items"]
                       if i["kind"] == "session")
-    assert re.fullmatch(r"session-\d+", session_id)
     assert client.delete(f"{API}/auth/sessions/{session_id}", headers=headers).status_code == 204
     assert client.get(f"{API}/auth/me").status_code == 401
     assert client.delete(f"{API}/auth/sessions/{session_id}", headers=headers).status_code == 404
@@ -194,9 +193,12 @@ def test_another_persons_sign_in_is_404_and_stays_live(client, auth, make):
     owner = make.user("coordinator")
     theirs = auth.for_user(owner)
     token_id = _db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == owner.id))
+    sign_in(client.application.test_client(), owner)
+    session_id = _db.session.scalar(select(LoginSession.id).where(LoginSession.user_id == owner.id))
     nosy = auth("coordinator")
-    for target in (f"token-{token_id}", "token-999999", "session-1", "nonsense", "token-1e3"):
-        answer = client.delete(f"{API}/auth/sessions/{target}", headers=nosy)
+    for target in (f"tokens/{token_id}", "tokens/999999", f"sessions/{session_id}",
+                   "sessions/999999", "sessions/nonsense"):
+        answer = client.delete(f"{API}/auth/{target}", headers=nosy)
         assert answer.status_code == 404, target
         assert str(token_id) not in answer.get_json()["message"]
     assert client.get(f"{API}/auth/me", headers=theirs).status_code == 200
@@ -217,6 +219,10 @@ def test_an_admin_lists_and_ends_anyones_sign_ins(client, auth, make):
     answer = client.delete(f"{API}/auth/sessions/{items[0]['id']}", headers=as_admin)
     assert answer.status_code == 204
     assert client.get(f"{API}/auth/me").status_code == 401
+    other = auth.for_user(owner)
+    token_id = _db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == owner.id))
+    assert client.delete(f"{API}/auth/tokens/{token_id}", headers=as_admin).status_code == 204
+    assert client.get(f"{API}/auth/me", headers=other).status_code == 401
     ended = [a for a in audit_actions("login_session") if a[0] == "end_session"]
     assert ended == [("end_session", admin.id, owner.id, "127.0.0.1")]
     missing = client.get(f"{API}/auth/sessions", query_string={"user_id": 999999},

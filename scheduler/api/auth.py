@@ -101,9 +101,9 @@ class CurrentUser(MethodView):
 
 
 class SignInOut(Schema):
-    id = fields.String(required=True, metadata={
-        "description": "`session-<n>` for a page sign-in, `token-<n>` for a bearer token; "
-                       "DELETE /api/v1/auth/sessions/{id} ends it."})
+    id = fields.Integer(required=True, metadata={
+        "description": "Numbered apart for each kind: DELETE /api/v1/auth/sessions/{id} ends "
+                       "a page sign-in, DELETE /api/v1/auth/tokens/{id} a bearer token."})
     kind = fields.String(required=True, metadata={"description": "`session` or `token`"})
     user_id = fields.Integer(required=True)
     created_at = fields.AwareDateTime(required=True)
@@ -152,17 +152,32 @@ class SignIns(MethodView):
         return {"items": items}
 
 
-@blp.route("/sessions/<sign_in_id>")
-class OneSignIn(MethodView):
+def _end(kind: str, sign_in_id: int) -> None:
+    require_login()
+    owner = None if current_user.role == "admin" else current_user.id
+    logins.end_one(db.session, current_actor(), kind, sign_in_id, clock.now(),
+                   user_id=owner, where=where())
+    db.session.commit()
+
+
+@blp.route("/sessions/<int:login_session_id>")
+class OneSession(MethodView):
     @blp.response(204)
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(404, response="NOT_FOUND")
-    def delete(self, sign_in_id):
-        """End one sign-in at once: `session-<n>` (a page sign-in) or `token-<n>` (a bearer
-        token), as GET /auth/sessions lists them. Your own, or anyone's for an admin; another
-        person's is 404 to everyone else. Ending the one you call with signs you out."""
-        require_login()
-        owner = None if current_user.role == "admin" else current_user.id
-        logins.end_one(db.session, current_actor(), sign_in_id[:40], clock.now(),
-                       user_id=owner, where=where())
-        db.session.commit()
+    def delete(self, login_session_id):
+        """End one page sign-in at once (`kind` "session" in GET /auth/sessions). Your own, or
+        anyone's for an admin; another person's is 404 to everyone else. Ending the one you
+        call with signs you out."""
+        _end("session", login_session_id)
+
+
+@blp.route("/tokens/<int:token_id>")
+class OneToken(MethodView):
+    @blp.response(204)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, token_id):
+        """Revoke one bearer token at once (`kind` "token" in GET /auth/sessions). Your own, or
+        anyone's for an admin; another person's is 404 to everyone else."""
+        _end("token", token_id)

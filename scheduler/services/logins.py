@@ -153,9 +153,9 @@ def revoke_token(db: DbSession, actor: Actor, row: ApiToken, now: datetime,
 
 @dataclass(frozen=True)
 class SignIn:
-    """One live sign-in as GET /auth/sessions lists it."""
+    """One live sign-in as GET /auth/sessions lists it; ids count apart for each kind."""
 
-    id: str
+    id: int
     kind: str
     user_id: int
     created_at: datetime
@@ -178,29 +178,27 @@ def live_sign_ins(db: DbSession, user_id: int, now: datetime, idle: timedelta, *
                                                    LoginSession.ended_at.is_(None))):
         if user.role in STAFF and now - s.last_seen_at > idle:
             continue
-        found.append(SignIn(f"session-{s.id}", "session", user_id, s.created_at, s.last_seen_at,
+        found.append(SignIn(s.id, "session", user_id, s.created_at, s.last_seen_at,
                             None, s.ip_address, s.user_agent, s.id == current_session_id))
     for t in db.scalars(select(ApiToken).where(ApiToken.user_id == user_id,
                                                ApiToken.revoked_at.is_(None),
                                                ApiToken.expires_at > now)):
-        found.append(SignIn(f"token-{t.id}", "token", user_id, t.created_at, t.last_used_at,
+        found.append(SignIn(t.id, "token", user_id, t.created_at, t.last_used_at,
                             t.expires_at, t.ip_address, t.user_agent, t.id == current_token_id))
     return sorted(found, key=lambda s: s.created_at, reverse=True)
 
 
-def end_one(db: DbSession, actor: Actor, sign_in_id: str, now: datetime, *,
+def end_one(db: DbSession, actor: Actor, kind: str, sign_in_id: int, now: datetime, *,
             user_id: int | None, where: Where = Where()) -> None:
-    """End one live sign-in by its listed id ("session-<n>" or "token-<n>"), audited.
+    """End one live sign-in, a page session (`kind` "session") or a bearer token ("token"),
+    audited with who ended whose and from where.
 
     `user_id` limits it to one account's sign-ins (None: any account, for an admin); anything
-    else, ended or unknown, is NoSuchSignIn (404), so nobody learns another person's sign-ins exist.
+    else, ended or unknown, is NoSuchSignIn (404), so nobody learns another's sign-ins exist.
     """
-    kind, _, number = sign_in_id.partition("-")
     missing = NoSuchSignIn("That sign-in does not exist or has already ended.")
-    if not number.isdigit() or len(number) > 18 or kind not in ("session", "token"):
-        raise missing
     row: LoginSession | ApiToken | None = (
-        db.get(LoginSession, int(number)) if kind == "session" else db.get(ApiToken, int(number)))
+        db.get(LoginSession, sign_in_id) if kind == "session" else db.get(ApiToken, sign_in_id))
     if row is None or (user_id is not None and row.user_id != user_id):
         raise missing
     if isinstance(row, LoginSession):
