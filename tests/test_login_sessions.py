@@ -260,3 +260,16 @@ def test_a_deactivated_user_is_signed_out_everywhere(client, make, db):
 def test_me_names_the_user_id(client, auth, make):
     user = make.user("clinician")
     assert client.get(f"{API}/auth/me", headers=auth.for_user(user)).get_json()["id"] == user.id
+
+
+def test_signing_in_again_in_the_same_browser_ends_the_earlier_sign_in(client, make):
+    first = make.user("coordinator", password=PASSWORD)
+    log_in(client, first)
+    second = make.user("clinician", password=PASSWORD)
+    answer = client.post("/login", data={"email": second.email, "password": PASSWORD,
+                                         "csrf_token": page_token(client)})
+    assert answer.status_code == 302
+    _db.session.rollback()
+    earlier = _db.session.scalar(select(LoginSession).where(LoginSession.user_id == first.id))
+    assert earlier.ended_at is not None
+    assert client.get(f"{API}/auth/me").get_json()["role"] == "clinician"

@@ -141,6 +141,16 @@ def sign_out(db: DbSession, row: LoginSession, now: datetime, where: Where = Whe
                  after={"user_id": row.user_id, "address": where.clipped().address})
 
 
+def sign_out_key(db: DbSession, key: object, now: datetime, where: Where = Where()) -> None:
+    """End the sign-in a cookie still names, if live: a new sign-in in the same browser
+    replaces it, and the old key must not outlive the cookie that held it."""
+    if not isinstance(key, str) or not key:
+        return
+    row = db.scalar(select(LoginSession).where(LoginSession.key_hash == _hash(key)))
+    if row is not None:
+        sign_out(db, row, now, where)
+
+
 def revoke_token(db: DbSession, actor: Actor, row: ApiToken, now: datetime,
                  where: Where = Where()) -> None:
     """Revoke one bearer token at once (audited with who, whose and from where)."""

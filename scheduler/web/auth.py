@@ -56,6 +56,8 @@ def login():
         if user is None:
             flash("Email or password is wrong.", "error")
             return render_template("auth/login.html", form=form), 401
+        logins.sign_out_key(db.session, session.get(logins.COOKIE_KEY), clock.now(),
+                            access.where())
         key, _ = logins.start_session(db.session, user, clock.now(), access.where())
         db.session.commit()
         # Permanent so PERMANENT_SESSION_LIFETIME ends it, not only closing the browser.
