@@ -124,6 +124,9 @@ class Config:
 
     # A signed-in page session lasts about a clinic shift.
     PERMANENT_SESSION_LIFETIME = timedelta(hours=_env_int("SESSION_LIFETIME_HOURS", 10))
+    # A staff member's page sign-in ends after this many minutes without a request (HIPAA's
+    # automatic logoff); they sign in again. Clients' sign-ins end with the lifetime above.
+    SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     # Off by default so `make run` works over plain http on 127.0.0.1; production forces it.

@@ -26,7 +26,11 @@ POST    /api/v1/alerts/<int:alert_id>/acknowledge                 deny   deny   
 GET     /api/v1/assessments/<int:assessment_id>                   deny   deny   allow  allow  allow
 GET     /api/v1/audit-events                                      deny   deny   deny   deny   allow
 GET     /api/v1/auth/me                                           deny   allow  allow  allow  allow
+GET     /api/v1/auth/sessions                                     deny   allow  allow  allow  allow
+DELETE  /api/v1/auth/sessions/<int:login_session_id>              deny   allow  allow  allow  allow
+DELETE  /api/v1/auth/token                                        deny   allow  allow  allow  allow
 POST    /api/v1/auth/token                                        allow  allow  allow  allow  allow
+DELETE  /api/v1/auth/tokens/<int:token_id>                        deny   allow  allow  allow  allow
 DELETE  /api/v1/bookings/<int:booking_id>                         deny   deny   deny   allow  allow
 GET     /api/v1/bookings/<int:booking_id>                         deny   own    allow  allow  allow
 POST    /api/v1/checkin                                           deny   allow  deny   deny   deny

@@ -2,8 +2,10 @@
 
 from datetime import date, time
 
+from sqlalchemy.orm import object_session
+
 from scheduler import clock
-from scheduler.services import accounts, clients, programs, rooms, series, staff
+from scheduler.services import accounts, clients, logins, programs, rooms, series, staff
 from scheduler.services.audit import Actor
 
 ACTOR = Actor.system("tests")
@@ -106,7 +108,16 @@ class AuthHeaders:
 
 
 def sign_in(client, user) -> None:
-    """Put the user in the test client's login session, as the login form does."""
+    """Sign the user in on the test client as the login form does: a tracked page sign-in
+    (scheduler/services/logins.py) whose key the cookie session carries."""
+    db = object_session(user)
+    assert db is not None, "sign_in needs a user from the test's database session"
+    key, _ = logins.start_session(db, user, clock.now(), logins.Where("127.0.0.1", "tests"))
+    db.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
-        session["_fresh"] = True
+        session.update(signed_in_session(user, key))
+
+
+def signed_in_session(user, key: str) -> dict:
+    """What the login form leaves in the cookie session for this sign-in."""
+    return {"_user_id": str(user.id), "_fresh": True, logins.COOKIE_KEY: key}

@@ -223,7 +223,11 @@ AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
                         # tests/test_jobs.py raises an alert first.
                         ("POST", "/api/v1/alerts/<int:alert_id>/acknowledge"),
                         # tests/test_security.py locks an account first; admins only.
-                        ("POST", "/api/v1/users/<int:user_id>/unlock")} | {
+                        ("POST", "/api/v1/users/<int:user_id>/unlock"),
+                        # tests/test_login_sessions.py signs in first, then ends the sign-in.
+                        ("DELETE", "/api/v1/auth/token"),
+                        ("DELETE", "/api/v1/auth/sessions/<int:login_session_id>"),
+                        ("DELETE", "/api/v1/auth/tokens/<int:token_id>")} | {
     ("DELETE", f"/api/v1/{'staff' if kind == 'staff' else kind + 's'}/<int:{arg}>/feed")
     for kind, arg in FEED_OWNERS}
 

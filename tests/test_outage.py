@@ -28,14 +28,15 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import object_session
 from werkzeug.serving import make_server
 
-from scheduler import create_app, outage
+from scheduler import clock, create_app, outage
 from scheduler.extensions import db as _db
 from scheduler.feeds import tokens
 from scheduler.jobs import registry, runner, worker
 from scheduler.models import AuditEvent, Booking, JobRun, Session, User
-from scheduler.services import accounts
+from scheduler.services import accounts, logins
 from scheduler.services import booking as booking_service
 from scheduler.services import clients as client_service
 from tests import helpers
@@ -147,8 +148,11 @@ def call(server, method, path, body=None, headers=None) -> Answer:
 
 def session_cookie(app, user) -> dict:
     """The Cookie header of a signed-in page session, as the login form would leave it."""
+    db = object_session(user)
+    key, _ = logins.start_session(db, user, clock.now(), logins.Where("127.0.0.1", "tests"))
+    db.commit()
     serializer = app.session_interface.get_signing_serializer(app)
-    value = serializer.dumps({"_user_id": str(user.id), "_fresh": True})
+    value = serializer.dumps(helpers.signed_in_session(user, key))
     return {"Cookie": f"{app.config['SESSION_COOKIE_NAME']}={value}"}
 
 

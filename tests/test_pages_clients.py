@@ -382,8 +382,8 @@ def _input_value(page: str, name: str) -> str:
 ])
 def test_intake_dates_default_to_the_clinics_today_not_utcs(client, setup, coordinator, at,
                                                             day):
-    sign_in(client, coordinator)
     with clock.frozen(at):
+        sign_in(client, coordinator)
         intake = client.get("/intake").data.decode()
         plan = client.get(f"/intake/{setup.blake.id}/plan").data.decode()
     assert _input_value(intake, "assessed_on") == day

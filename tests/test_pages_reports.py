@@ -82,8 +82,8 @@ def test_a_bad_period_is_refused_naming_the_field(client, make, setup):
 def test_a_refused_program_still_offers_the_clinics_current_weeks(client, make, setup):
     """Sunday 22:00 in New York is already Monday in UTC: the period offered still ends on the
     clinic's Sunday, not a week ahead."""
-    sign_in(client, make.user("coordinator"))
     with clock.frozen(datetime(2027, 2, 22, 3, 0, tzinfo=UTC)):
+        sign_in(client, make.user("coordinator"))
         page = client.get("/reports?program=999").data.decode()
     assert 'id="to" name="to" type="date" value="2027-02-21"' in page
     assert 'id="from" name="from" type="date" value="2027-01-25"' in page
@@ -107,8 +107,8 @@ def test_follow_up_lists_two_unexcused_absences_in_a_row(client, make, setup, no
 
 def test_follow_up_shows_paperwork_due(client, db, make, setup):
     with_due = datetime(2027, 2, 25, 12, 0, tzinfo=UTC)
-    sign_in(client, make.user("coordinator"))
     with clock.frozen(with_due):
+        sign_in(client, make.user("coordinator"))
         page = client.get("/follow-up").get_data(as_text=True)
     assert cells(page, "paperwork") == [["Avery Stone", "2027-03-05", "—"]]
 

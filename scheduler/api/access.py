@@ -1,16 +1,22 @@
 """Who is calling: bearer tokens or the login session, and the role each route needs."""
 
+from datetime import timedelta
 from functools import wraps
+from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, current_app, g, request, session
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_smorest import abort
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
 
 from scheduler import clock
+from scheduler.api.errors import error_body
 from scheduler.extensions import db, login_manager
 from scheduler.models import User
 from scheduler.models.users import COORDINATORS, STAFF
-from scheduler.services import access_log, accounts
+from scheduler.services import access_log, logins
 from scheduler.services.audit import Actor
 
 # The API's names for the role groups: staff read, coordinators write.
@@ -18,14 +24,37 @@ STAFF_READ = STAFF
 WRITE = COORDINATORS
 
 
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
 def install(app: Flask) -> None:
     login_manager.user_loader(_load_session_user)
     login_manager.request_loader(_load_bearer_user)
+    # Registered before create_app's write transaction opens, so what the check writes (a
+    # sign-in's last use, an idle one's end) is committed apart from the request's own work.
+    app.before_request(_check_sign_in)
+
+
+def where() -> logins.Where:
+    """The caller's address and browser, for the audit trail and the sign-in lists."""
+    return logins.Where(request.remote_addr, request.headers.get("User-Agent"))
+
+
+def idle_timeout() -> timedelta:
+    return timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
 
 
 def _load_session_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+    """The page sign-in the cookie names, if it is live; an explicit bearer token wins."""
+    key = session.get(logins.COOKIE_KEY)
+    if not isinstance(key, str) or not key or request.headers.get("Authorization"):
+        return None
+    row, changed = logins.session_for_key(db.session, key, clock.now(), idle_timeout())
+    g.sign_in_changed = changed
+    if row is None or str(row.user_id) != user_id:
+        return None
+    g.login_session_id = row.id
+    return row.user
 
 
 def _load_bearer_user(req) -> User | None:
@@ -33,7 +62,61 @@ def _load_bearer_user(req) -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return accounts.user_for_token(db.session, token.strip(), clock.now())
+    row, changed = logins.token_for_secret(db.session, token.strip(), clock.now(), where())
+    g.sign_in_changed = g.get("sign_in_changed") or changed
+    if row is None:
+        return None
+    g.api_token_id = row.id
+    return row.user
+
+
+def current_login_session_id() -> int | None:
+    """The page sign-in this request came with, if it came with one."""
+    return g.get("login_session_id")
+
+
+def current_token_id() -> int | None:
+    """The bearer token this request came with, if it came with one."""
+    return g.get("api_token_id")
+
+
+def _check_sign_in() -> ResponseReturnValue | None:
+    """Load the caller once, before the request's own transaction, and guard the API's
+    cookie-authenticated writes against cross-site requests."""
+    if request.endpoint == "static" or (
+            "_user_id" not in session and "Authorization" not in request.headers):
+        return None
+    current_user._get_current_object()  # noqa: SLF001 - loads (and checks) the sign-in now
+    if g.pop("sign_in_changed", False) or request.method in WRITES:
+        # A write request's own transaction must begin afresh (SQLite's BEGIN IMMEDIATE).
+        db.session.commit()
+    if (request.method in WRITES and current_login_session_id() is not None
+            and request.path.startswith("/api/")):
+        refusal = _cross_site_refusal()
+        if refusal:
+            return error_body(403, refusal), 403
+    return None
+
+
+def _cross_site_refusal() -> str | None:
+    """Why a cookie-authenticated API write may have come from another site, or None."""
+    own = f"{request.scheme}://{request.host}".lower()
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        referer = request.headers.get("Referer")
+        if not referer:
+            return ("A signed-in page's change must say where it comes from (an Origin "
+                    "header); send it from this site's pages, or use a bearer token.")
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}"
+    if origin.lower() != own:
+        return "Changes from another site are refused."
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken"))
+    except ValidationError:
+        return ("The page's security token (X-CSRFToken header) is missing or out of date; "
+                "reload the page and try again.")
+    return None
 
 
 def current_actor() -> Actor:

@@ -13,13 +13,14 @@ from scheduler.models.rooms import Room
 from scheduler.models.series import SessionSeries, series_facilitators
 from scheduler.models.sessions import Session, session_facilitators
 from scheduler.models.staff import Staff
-from scheduler.models.users import ApiToken, User
+from scheduler.models.users import ApiToken, LoginSession, User
 
 __all__ = [
     "Alert",
     "JobRun",
     "Notification",
     "ApiToken",
+    "LoginSession",
     "Assessment",
     "Attendance",
     "AuditEvent",

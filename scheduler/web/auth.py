@@ -17,8 +17,10 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from scheduler import clock, rate_limits
+from scheduler.api import access
 from scheduler.extensions import db
-from scheduler.services import accounts
+from scheduler.models import LoginSession
+from scheduler.services import accounts, logins
 from scheduler.web.access import home_endpoint
 from scheduler.web.form_fields import PageForm
 
@@ -54,8 +56,13 @@ def login():
         if user is None:
             flash("Email or password is wrong.", "error")
             return render_template("auth/login.html", form=form), 401
+        logins.sign_out_key(db.session, session.get(logins.COOKIE_KEY), clock.now(),
+                            access.where())
+        key, _ = logins.start_session(db.session, user, clock.now(), access.where())
+        db.session.commit()
         # Permanent so PERMANENT_SESSION_LIFETIME ends it, not only closing the browser.
         session.permanent = True
+        session[logins.COOKIE_KEY] = key
         login_user(user)
         return redirect(_safe_next(request.args.get("next")) or url_for(home_endpoint()))
     status = 400 if request.method == "POST" else 200
@@ -64,6 +71,12 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    session_id = access.current_login_session_id()
+    row = db.session.get(LoginSession, session_id) if session_id is not None else None
+    if row is not None:
+        logins.sign_out(db.session, row, clock.now(), access.where())
+        db.session.commit()
     logout_user()
+    session.pop(logins.COOKIE_KEY, None)
     flash("You are signed out.", "info")
     return redirect(url_for("signin.login"))

@@ -6,6 +6,15 @@
   var config = JSON.parse(container.dataset.config || "{}");
   config.url = container.dataset.specUrl;
   config.dom_id = "#swagger-ui-container";
+  // "Try it out" while signed in to the pages rides on the sign-in cookie: the API takes a
+  // change from it only with the page's CSRF token (the browser adds the Origin itself).
+  var meta = document.querySelector("meta[name=csrf-token]");
+  config.requestInterceptor = function (req) {
+    if (meta && req.method && req.method.toUpperCase() !== "GET") {
+      req.headers["X-CSRFToken"] = meta.getAttribute("content");
+    }
+    return req;
+  };
   window.addEventListener("load", function () {
     window.ui = SwaggerUIBundle(config);
   });
