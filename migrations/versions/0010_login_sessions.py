@@ -1,7 +1,7 @@
 """login_sessions: page sign-ins tracked on the server; where each API token was last used
 
-Revision ID: 0009_login_sessions
-Revises: 0008_feed_uid_keys
+Revision ID: 0010_login_sessions
+Revises: 0009_users_admin
 Create Date: 2026-12-07 07:20:00.000000
 
 """
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0009_login_sessions'
-down_revision = '0008_feed_uid_keys'
+revision = '0010_login_sessions'
+down_revision = '0009_users_admin'
 branch_labels = None
 depends_on = None
 
