@@ -227,7 +227,9 @@ AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
                         # tests/test_login_sessions.py signs in first, then ends the sign-in.
                         ("DELETE", "/api/v1/auth/token"),
                         ("DELETE", "/api/v1/auth/sessions/<int:login_session_id>"),
-                        ("DELETE", "/api/v1/auth/tokens/<int:token_id>")} | {
+                        ("DELETE", "/api/v1/auth/tokens/<int:token_id>"),
+                        # tests/test_users_admin.py: a login needs a second admin to change.
+                        ("PATCH", "/api/v1/users/<int:user_id>")} | {
     ("DELETE", f"/api/v1/{'staff' if kind == 'staff' else kind + 's'}/<int:{arg}>/feed")
     for kind, arg in FEED_OWNERS}
 
