@@ -21,11 +21,18 @@ API = "/api/v1/"
 MATRIX = """
 method  rule                                                      anon   client clin.  coord. admin
 GET     /                                                         allow  allow  allow  allow  allow
+GET     /account/mfa                                              deny   allow  allow  allow  allow
+POST    /account/mfa                                              deny   allow  allow  allow  allow
+POST    /account/mfa/off                                          deny   allow  allow  allow  allow
+POST    /account/mfa/start                                        deny   allow  allow  allow  allow
 GET     /api/v1/alerts                                            deny   deny   allow  allow  allow
 POST    /api/v1/alerts/<int:alert_id>/acknowledge                 deny   deny   allow  allow  allow
 GET     /api/v1/assessments/<int:assessment_id>                   deny   deny   allow  allow  allow
 GET     /api/v1/audit-events                                      deny   deny   deny   deny   allow
 GET     /api/v1/auth/me                                           deny   allow  allow  allow  allow
+DELETE  /api/v1/auth/mfa                                          deny   allow  allow  allow  allow
+POST    /api/v1/auth/mfa                                          deny   allow  allow  allow  allow
+POST    /api/v1/auth/mfa/confirm                                  deny   allow  allow  allow  allow
 POST    /api/v1/auth/token                                        allow  allow  allow  allow  allow
 DELETE  /api/v1/bookings/<int:booking_id>                         deny   deny   deny   allow  allow
 GET     /api/v1/bookings/<int:booking_id>                         deny   own    allow  allow  allow
@@ -97,6 +104,7 @@ POST    /api/v1/staff/<int:staff_id>/feed                         deny   deny   
 GET     /api/v1/staff/<int:staff_id>/time-off                     deny   deny   allow  allow  allow
 POST    /api/v1/staff/<int:staff_id>/time-off                     deny   deny   deny   allow  allow
 DELETE  /api/v1/staff/<int:staff_id>/time-off/<int:time_off_id>   deny   deny   deny   allow  allow
+DELETE  /api/v1/users/<int:user_id>/mfa                           deny   deny   deny   deny   allow
 POST    /api/v1/users/<int:user_id>/unlock                        deny   deny   deny   deny   allow
 GET     /audit                                                    deny   deny   deny   deny   allow
 GET     /clients                                                  deny   deny   deny   allow  allow
@@ -121,6 +129,8 @@ GET     /kiosk                                                    deny   deny   
 POST    /kiosk                                                    deny   deny   allow  allow  allow
 GET     /login                                                    allow  allow  allow  allow  allow
 POST    /login                                                    allow  allow  allow  allow  allow
+GET     /login/code                                               allow  allow  allow  allow  allow
+POST    /login/code                                               allow  allow  allow  allow  allow
 POST    /logout                                                   allow  allow  allow  allow  allow
 GET     /manifest.webmanifest                                     allow  allow  allow  allow  allow
 GET     /me                                                       deny   allow  deny   deny   deny

@@ -3,10 +3,11 @@
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
+from scheduler import clock
 from scheduler.api.access import current_actor, roles_required
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
-from scheduler.services import accounts
+from scheduler.services import accounts, mfa
 
 URL_PREFIX = "/users"
 blp = Blueprint("users", __name__, description="Login accounts")
@@ -29,3 +30,17 @@ class Unlock(MethodView):
         user = accounts.unlock(db.session, current_actor(), user_id)
         db.session.commit()
         return user
+
+
+@blp.route("/<int:user_id>/mfa")
+class MfaReset(MethodView):
+    @roles_required("admin")
+    @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, user_id):
+        """Reset the account's two-step sign-in (a lost phone) and end its sign-ins (admins only).
+
+        If the account's role must use two-step sign-in, it enrols afresh at its next sign-in.
+        """
+        mfa.reset(db.session, current_actor(), user_id, clock.now())
+        db.session.commit()

@@ -17,6 +17,7 @@ def register_web(app: Flask) -> None:
         health,
         home,
         kiosk,
+        mfa_pages,
         plan_pages,
         portal,
         query_args,
@@ -32,8 +33,9 @@ def register_web(app: Flask) -> None:
             query_args.refuse_unusable_text()
 
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
-                   portal, kiosk, audit):
+                   portal, kiosk, audit, mfa_pages):
         app.register_blueprint(module.bp)
+    mfa_pages.install_gate(app)
 
     @app.context_processor
     def navigation():

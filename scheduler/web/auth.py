@@ -18,7 +18,8 @@ from wtforms.validators import DataRequired, Length
 
 from scheduler import clock, rate_limits
 from scheduler.extensions import db
-from scheduler.services import accounts
+from scheduler.services import accounts, mfa
+from scheduler.web import mfa_pages
 from scheduler.web.access import home_endpoint
 from scheduler.web.form_fields import PageForm
 
@@ -47,19 +48,29 @@ def login():
         return redirect(url_for(home_endpoint()))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(db.session, form.email.data, form.password.data, clock.now(),
-                                     accounts.LockoutPolicy.from_config(current_app.config))
+        result = mfa.sign_in(db.session, form.email.data, form.password.data, None, clock.now(),
+                             accounts.LockoutPolicy.from_config(current_app.config),
+                             mfa.MfaSettings.from_config(current_app.config),
+                             address=request.remote_addr)
         # Kept either way: a wrong password must count towards the lock.
         db.session.commit()
-        if user is None:
+        if result.user is None:
             flash("Email or password is wrong.", "error")
             return render_template("auth/login.html", form=form), 401
-        # Permanent so PERMANENT_SESSION_LIFETIME ends it, not only closing the browser.
-        session.permanent = True
-        login_user(user)
-        return redirect(_safe_next(request.args.get("next")) or url_for(home_endpoint()))
+        if result.outcome is mfa.Outcome.CODE_NEEDED:
+            # Two-step sign-in: not signed in yet; the code page finishes (web/mfa_pages.py).
+            return mfa_pages.ask_for_code(result.user, _safe_next(request.args.get("next")))
+        return finish_sign_in(result.user, _safe_next(request.args.get("next")))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
+
+
+def finish_sign_in(user, next_path: str | None):
+    """Every step passed: the login session, then where the user was going."""
+    # Permanent so PERMANENT_SESSION_LIFETIME ends it, not only closing the browser.
+    session.permanent = True
+    login_user(user)
+    return redirect(next_path or url_for(home_endpoint()))
 
 
 @bp.post("/logout")
