@@ -61,6 +61,14 @@ def parse_required_roles(value: str | None) -> frozenset[str]:
     return roles
 
 
+def check_required_roles(config) -> None:
+    """Refuse to start on a typo in MFA_REQUIRED_ROLES, which would silently require nothing."""
+    try:
+        parse_required_roles(config.get("MFA_REQUIRED_ROLES"))
+    except ValueError as problem:
+        raise RuntimeError(str(problem)) from None
+
+
 @dataclass(frozen=True)
 class MfaSettings:
     """What the rules need from configuration: the key, the issuer shown in the app, the roles."""

@@ -204,11 +204,6 @@ def turn_off():
 
 def install_gate(app: Flask) -> None:
     """Refuse everything but the set-up page to an account whose role must enrol and has not."""
-    # A typo in MFA_REQUIRED_ROLES would silently require nothing: refuse to start instead.
-    try:
-        mfa.parse_required_roles(app.config.get("MFA_REQUIRED_ROLES"))
-    except ValueError as problem:
-        raise RuntimeError(str(problem)) from None
 
     @app.before_request
     def hold_until_enrolled():
