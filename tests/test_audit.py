@@ -223,7 +223,11 @@ AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
                         # tests/test_jobs.py raises an alert first.
                         ("POST", "/api/v1/alerts/<int:alert_id>/acknowledge"),
                         # tests/test_security.py locks an account first; admins only.
-                        ("POST", "/api/v1/users/<int:user_id>/unlock")} | {
+                        ("POST", "/api/v1/users/<int:user_id>/unlock"),
+                        # tests/test_mfa.py: two-step sign-in needs codes from its secret.
+                        ("POST", "/api/v1/auth/mfa"), ("POST", "/api/v1/auth/mfa/confirm"),
+                        ("DELETE", "/api/v1/auth/mfa"),
+                        ("DELETE", "/api/v1/users/<int:user_id>/mfa")} | {
     ("DELETE", f"/api/v1/{'staff' if kind == 'staff' else kind + 's'}/<int:{arg}>/feed")
     for kind, arg in FEED_OWNERS}
 

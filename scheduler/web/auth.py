@@ -9,10 +9,9 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
@@ -22,6 +21,7 @@ from scheduler.services import accounts, mfa
 from scheduler.web import mfa_pages
 from scheduler.web.access import home_endpoint
 from scheduler.web.form_fields import PageForm
+from scheduler.web.sign_in import finish_sign_in
 
 bp = Blueprint("signin", __name__)
 
@@ -63,14 +63,6 @@ def login():
         return finish_sign_in(result.user, _safe_next(request.args.get("next")))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
-
-
-def finish_sign_in(user, next_path: str | None):
-    """Every step passed: the login session, then where the user was going."""
-    # Permanent so PERMANENT_SESSION_LIFETIME ends it, not only closing the browser.
-    session.permanent = True
-    login_user(user)
-    return redirect(next_path or url_for(home_endpoint()))
 
 
 @bp.post("/logout")

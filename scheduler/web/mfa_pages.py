@@ -33,6 +33,7 @@ from scheduler.services.errors import InvalidField
 from scheduler.services.locks import begin_write
 from scheduler.web.access import page_actor, page_roles
 from scheduler.web.form_fields import PageForm
+from scheduler.web.sign_in import finish_sign_in
 
 bp = Blueprint("mfa_pages", __name__)
 
@@ -105,10 +106,7 @@ def code():
     if user is None:
         flash("That code is not right, or the account is locked for now.", "error")
         return render_template("auth/code.html", form=form), 401
-    next_path = session.pop(PENDING_KEY, {}).get("next")
-    from scheduler.web import auth
-
-    return auth.finish_sign_in(user, next_path)
+    return finish_sign_in(user, session.pop(PENDING_KEY, {}).get("next"))
 
 
 # --- one's own set-up page --------------------------------------------------------------------
