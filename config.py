@@ -91,6 +91,15 @@ class Config:
     LOGIN_FREE_FAILURES = _env_int("LOGIN_FREE_FAILURES", 5)
     LOGIN_LOCK_MINUTES = _env_int("LOGIN_LOCK_MINUTES", 15)
     LOGIN_LOCK_MAX_MINUTES = _env_int("LOGIN_LOCK_MAX_MINUTES", 24 * 60)
+    # Roles that must use two-step sign-in (a code from an authenticator app), comma-separated:
+    # they enrol at their next sign-in and can do nothing else until they have. Production
+    # requires it of admins and coordinators; empty here means nobody must (anyone may).
+    MFA_REQUIRED_ROLES = os.environ.get("MFA_REQUIRED_ROLES", "")
+    # The key two-step secrets and recovery codes are derived under; SECRET_KEY when unset.
+    # Set it to rotate SECRET_KEY without resetting every enrolled account.
+    MFA_SECRET_KEY = os.environ.get("MFA_SECRET_KEY") or None
+    # How long the page sign-in waits for the code after a right password.
+    MFA_CODE_STEP_MINUTES = _env_int("MFA_CODE_STEP_MINUTES", 5)
 
     # Largest request body in bytes; a bigger one is refused with 413 before it is read, so
     # an anonymous caller cannot make a worker hold a huge body. Forms and JSON of a clinic
@@ -171,6 +180,8 @@ class TestingConfig(Config):
     # settings swap in a fast hasher for the same reason). tests/test_security.py checks that
     # production refuses this.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    # Nobody must use two-step sign-in unless a test says so (tests/test_mfa.py).
+    MFA_REQUIRED_ROLES = ""
 
 
 class ProductionConfig(Config):
@@ -178,6 +189,7 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
     HSTS_MAX_AGE = _env_int("HSTS_MAX_AGE", 365 * 24 * 3600)
+    MFA_REQUIRED_ROLES = os.environ.get("MFA_REQUIRED_ROLES", "admin,coordinator")
 
     @classmethod
     def check(cls, config) -> None:

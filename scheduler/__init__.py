@@ -36,6 +36,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
 
     check_public_name(app.config)
+    from scheduler.services.mfa import check_required_roles
+
+    check_required_roles(app.config)
     if config_name == "production":
         ProductionConfig.check(app.config)
     else:

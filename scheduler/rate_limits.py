@@ -25,7 +25,11 @@ def _refused(response) -> bool:
     after, from the response; a burst of simultaneous guesses may pass a few over the limit
     before the first of them is counted.
     """
-    return response.status_code == 401
+    if response.status_code != 401:
+        return False
+    # The right password of an account with two-step sign-in, asked for its code: no guess.
+    body = response.get_json(silent=True) if response.is_json else None
+    return not (isinstance(body, dict) and body.get("mfa_required") is True)
 
 
 def _account_or_address() -> str:

@@ -21,6 +21,10 @@ API = "/api/v1/"
 MATRIX = """
 method  rule                                                      anon   client clin.  coord. admin
 GET     /                                                         allow  allow  allow  allow  allow
+GET     /account/mfa                                              deny   allow  allow  allow  allow
+POST    /account/mfa                                              deny   allow  allow  allow  allow
+POST    /account/mfa/off                                          deny   allow  allow  allow  allow
+POST    /account/mfa/start                                        deny   allow  allow  allow  allow
 GET     /api/v1/alerts                                            deny   deny   allow  allow  allow
 POST    /api/v1/alerts/<int:alert_id>/acknowledge                 deny   deny   allow  allow  allow
 GET     /api/v1/assessments/<int:assessment_id>                   deny   deny   allow  allow  allow
@@ -29,6 +33,9 @@ GET     /api/v1/auth/me                                           deny   allow  
 GET     /api/v1/auth/sessions                                     deny   allow  allow  allow  allow
 DELETE  /api/v1/auth/sessions/<int:login_session_id>              deny   allow  allow  allow  allow
 DELETE  /api/v1/auth/token                                        deny   allow  allow  allow  allow
+DELETE  /api/v1/auth/mfa                                          deny   allow  allow  allow  allow
+POST    /api/v1/auth/mfa                                          deny   allow  allow  allow  allow
+POST    /api/v1/auth/mfa/confirm                                  deny   allow  allow  allow  allow
 POST    /api/v1/auth/token                                        allow  allow  allow  allow  allow
 DELETE  /api/v1/auth/tokens/<int:token_id>                        deny   allow  allow  allow  allow
 DELETE  /api/v1/bookings/<int:booking_id>                         deny   deny   deny   allow  allow
@@ -103,6 +110,7 @@ POST    /api/v1/staff/<int:staff_id>/time-off                     deny   deny   
 DELETE  /api/v1/staff/<int:staff_id>/time-off/<int:time_off_id>   deny   deny   deny   allow  allow
 GET     /api/v1/users                                             deny   deny   deny   allow  allow
 PATCH   /api/v1/users/<int:user_id>                               deny   deny   deny   allow  allow
+DELETE  /api/v1/users/<int:user_id>/mfa                           deny   deny   deny   deny   allow
 POST    /api/v1/users/<int:user_id>/unlock                        deny   deny   deny   deny   allow
 GET     /audit                                                    deny   deny   deny   deny   allow
 GET     /clients                                                  deny   deny   deny   allow  allow
@@ -127,6 +135,8 @@ GET     /kiosk                                                    deny   deny   
 POST    /kiosk                                                    deny   deny   allow  allow  allow
 GET     /login                                                    allow  allow  allow  allow  allow
 POST    /login                                                    allow  allow  allow  allow  allow
+GET     /login/code                                               allow  allow  allow  allow  allow
+POST    /login/code                                               allow  allow  allow  allow  allow
 POST    /logout                                                   allow  allow  allow  allow  allow
 GET     /manifest.webmanifest                                     allow  allow  allow  allow  allow
 GET     /me                                                       deny   allow  deny   deny   deny

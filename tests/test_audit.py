@@ -229,7 +229,11 @@ AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
                         ("DELETE", "/api/v1/auth/sessions/<int:login_session_id>"),
                         ("DELETE", "/api/v1/auth/tokens/<int:token_id>"),
                         # tests/test_users_admin.py: a login needs a second admin to change.
-                        ("PATCH", "/api/v1/users/<int:user_id>")} | {
+                        ("PATCH", "/api/v1/users/<int:user_id>"),
+                        # tests/test_mfa.py: two-step sign-in needs codes from its secret.
+                        ("POST", "/api/v1/auth/mfa"), ("POST", "/api/v1/auth/mfa/confirm"),
+                        ("DELETE", "/api/v1/auth/mfa"),
+                        ("DELETE", "/api/v1/users/<int:user_id>/mfa")} | {
     ("DELETE", f"/api/v1/{'staff' if kind == 'staff' else kind + 's'}/<int:{arg}>/feed")
     for kind, arg in FEED_OWNERS}
 

@@ -83,7 +83,8 @@ def test_no_page_or_api_route_is_public_by_accident():
     assert public == {
         "GET /", "POST /api/v1/auth/token", "GET /api/v1/docs", "GET /api/v1/openapi.json",
         "GET /favicon.ico", "GET /feeds/<token>.ics", "GET /healthz", "GET /login",
-        "GET /manifest.webmanifest", "POST /login", "POST /logout",
+        "GET /login/code", "GET /manifest.webmanifest", "POST /login", "POST /login/code",
+        "POST /logout",
     }
 
 

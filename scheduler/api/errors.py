@@ -27,6 +27,9 @@ class Error(ErrorSchema):
     """Every error body; a 409 for double booking also lists the clashes."""
 
     conflicts = fields.List(fields.Nested(ClashOut))
+    # POST /auth/token: the password was right; send the two-step code too (or enrol first).
+    mfa_required = fields.Boolean()
+    mfa_enrolment_required = fields.Boolean()
 
 
 def error_body(code: int, message: str, errors: dict | None = None) -> dict:

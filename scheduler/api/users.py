@@ -17,7 +17,7 @@ from scheduler.api.common import (
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models.users import COORDINATORS, USER_ROLES
-from scheduler.services import accounts
+from scheduler.services import accounts, mfa
 from scheduler.services import users as logins_admin
 
 URL_PREFIX = "/users"
@@ -124,3 +124,17 @@ class Unlock(MethodView):
         user = accounts.unlock(db.session, current_actor(), user_id)
         db.session.commit()
         return user
+
+
+@blp.route("/<int:user_id>/mfa")
+class MfaReset(MethodView):
+    @roles_required("admin")
+    @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, user_id):
+        """Reset the account's two-step sign-in (a lost phone) and end its sign-ins (admins only).
+
+        If the account's role must use two-step sign-in, it enrols afresh at its next sign-in.
+        """
+        mfa.reset(db.session, current_actor(), user_id, clock.now())
+        db.session.commit()

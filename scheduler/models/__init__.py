@@ -7,6 +7,7 @@ from scheduler.models.bookings import Booking, Enrollment
 from scheduler.models.clients import Client
 from scheduler.models.feeds import FeedToken, FeedVersion
 from scheduler.models.jobs import Alert, JobRun, Notification
+from scheduler.models.mfa import MfaEnrolment, MfaRecoveryCode
 from scheduler.models.plans import Assessment, PlanPhase, PlanRequirement, TreatmentPlan
 from scheduler.models.programs import Program
 from scheduler.models.rooms import Room
@@ -19,6 +20,8 @@ __all__ = [
     "Alert",
     "JobRun",
     "Notification",
+    "MfaEnrolment",
+    "MfaRecoveryCode",
     "ApiToken",
     "LoginSession",
     "Assessment",

@@ -140,6 +140,21 @@ def authenticate(
     policy: LockoutPolicy = LockoutPolicy(),
 ) -> User | None:
     """The active user with this email and password, or None; the caller commits either way."""
+    user = check_password(db, email, password, now, policy)
+    if user is not None:
+        record_sign_in(user, now)
+    return user
+
+
+def check_password(
+    db: DbSession, email: str, password: str, now: datetime,
+    policy: LockoutPolicy = LockoutPolicy(),
+) -> User | None:
+    """The active, unlocked user with this email and password, or None; a wrong password counts.
+
+    A right one does not yet clear the count: with two-step sign-in that waits for the code
+    (record_sign_in), or knowing the password would buy endless guesses at the code.
+    """
     # Every refusal (unknown email, wrong password, locked account) costs one hash and looks
     # the same to the caller, so nobody learns which emails have accounts.
     user = db.scalar(
@@ -150,24 +165,35 @@ def authenticate(
         passwords.spend_one_check(password)
         return None
     right = passwords.matches(user.password_hash, password)
-    if user.locked_until is not None and user.locked_until > now:
-        # Not counted: a lock an attacker could lengthen at will would lock the owner out.
-        audit.record(db, SIGN_IN, "refuse_locked", "user", user.id,
-                     after={"locked_until": audit.to_json(user.locked_until)})
+    if is_locked(db, user, now):
         return None
     if not right:
-        _count_failure(db, user, now, policy)
+        count_failure(db, user, now, policy)
         return None
     if not user.is_active:
         return None
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
     return user
 
 
-def _count_failure(db: DbSession, user: User, now: datetime, policy: LockoutPolicy) -> None:
-    """One more wrong password; from the Nth on, the account locks for a doubling time."""
+def is_locked(db: DbSession, user: User, now: datetime) -> bool:
+    """Locked after wrong guesses; each refused attempt is filed, and not counted."""
+    if user.locked_until is None or user.locked_until <= now:
+        return False
+    # Not counted: a lock an attacker could lengthen at will would lock the owner out.
+    audit.record(db, SIGN_IN, "refuse_locked", "user", user.id,
+                 after={"locked_until": audit.to_json(user.locked_until)})
+    return True
+
+
+def record_sign_in(user: User, now: datetime) -> None:
+    """Every step of a sign-in passed: forget the wrong guesses."""
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+
+
+def count_failure(db: DbSession, user: User, now: datetime, policy: LockoutPolicy) -> None:
+    """One more wrong password or code; from the Nth on, the account locks for a doubling time."""
     user.failed_logins += 1
     if user.failed_logins >= policy.free_failures:
         user.locked_until = now + policy.lock_for(user.failed_logins)

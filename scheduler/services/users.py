@@ -12,11 +12,12 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import object_session
 
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.models import Client, User
 from scheduler.models.users import USER_ROLES
-from scheduler.services import accounts, audit, logins
+from scheduler.services import accounts, audit, logins, mfa
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField, PermissionDenied, StateConflict
 from scheduler.services.locks import begin_write, lock_rows
@@ -51,8 +52,9 @@ class LoginFilter:
 
 
 def mfa_enabled(user: User) -> bool:
-    """Whether the login has a second factor; False until the MFA work adds its column."""
-    return bool(getattr(user, "mfa_enabled", False))
+    """Whether the login has confirmed two-step sign-in (services/mfa owns the rule)."""
+    db = object_session(user)
+    return db is not None and mfa.is_enrolled(db, user)
 
 
 def managed_roles(viewer_role: str) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ def register_web(app: Flask) -> None:
         health,
         home,
         kiosk,
+        mfa_pages,
         plan_pages,
         portal,
         query_args,
@@ -33,8 +34,9 @@ def register_web(app: Flask) -> None:
             query_args.refuse_unusable_text()
 
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
-                   portal, kiosk, audit, users):
+                   portal, kiosk, audit, users, mfa_pages):
         app.register_blueprint(module.bp)
+    mfa_pages.install_gate(app)
 
     @app.context_processor
     def navigation():

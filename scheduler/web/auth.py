@@ -12,7 +12,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
@@ -20,9 +20,11 @@ from scheduler import clock, rate_limits
 from scheduler.api import access
 from scheduler.extensions import db
 from scheduler.models import LoginSession
-from scheduler.services import accounts, logins
+from scheduler.services import accounts, logins, mfa
+from scheduler.web import mfa_pages
 from scheduler.web.access import home_endpoint
 from scheduler.web.form_fields import PageForm
+from scheduler.web.sign_in import finish_sign_in
 
 bp = Blueprint("signin", __name__)
 
@@ -49,22 +51,19 @@ def login():
         return redirect(url_for(home_endpoint()))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(db.session, form.email.data, form.password.data, clock.now(),
-                                     accounts.LockoutPolicy.from_config(current_app.config))
+        result = mfa.sign_in(db.session, form.email.data, form.password.data, None, clock.now(),
+                             accounts.LockoutPolicy.from_config(current_app.config),
+                             mfa.MfaSettings.from_config(current_app.config),
+                             address=request.remote_addr)
         # Kept either way: a wrong password must count towards the lock.
         db.session.commit()
-        if user is None:
+        if result.user is None:
             flash("Email or password is wrong.", "error")
             return render_template("auth/login.html", form=form), 401
-        logins.sign_out_key(db.session, session.get(logins.COOKIE_KEY), clock.now(),
-                            access.where())
-        key, _ = logins.start_session(db.session, user, clock.now(), access.where())
-        db.session.commit()
-        # Permanent so PERMANENT_SESSION_LIFETIME ends it, not only closing the browser.
-        session.permanent = True
-        session[logins.COOKIE_KEY] = key
-        login_user(user)
-        return redirect(_safe_next(request.args.get("next")) or url_for(home_endpoint()))
+        if result.outcome is mfa.Outcome.CODE_NEEDED:
+            # Two-step sign-in: not signed in yet; the code page finishes (web/mfa_pages.py).
+            return mfa_pages.ask_for_code(result.user, _safe_next(request.args.get("next")))
+        return finish_sign_in(result.user, _safe_next(request.args.get("next")))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
 
