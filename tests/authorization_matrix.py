@@ -25,7 +25,11 @@ GET     /api/v1/alerts                                            deny   deny   
 POST    /api/v1/alerts/<int:alert_id>/acknowledge                 deny   deny   allow  allow  allow
 GET     /api/v1/assessments/<int:assessment_id>                   deny   deny   allow  allow  allow
 GET     /api/v1/audit-events                                      deny   deny   deny   deny   allow
+POST    /api/v1/auth/invitations/accept                           allow  allow  allow  allow  allow
 GET     /api/v1/auth/me                                           deny   allow  allow  allow  allow
+POST    /api/v1/auth/password                                     deny   allow  allow  allow  allow
+POST    /api/v1/auth/password-reset                               allow  allow  allow  allow  allow
+POST    /api/v1/auth/password-reset/confirm                       allow  allow  allow  allow  allow
 POST    /api/v1/auth/token                                        allow  allow  allow  allow  allow
 DELETE  /api/v1/bookings/<int:booking_id>                         deny   deny   deny   allow  allow
 GET     /api/v1/bookings/<int:booking_id>                         deny   own    allow  allow  allow
@@ -98,6 +102,7 @@ GET     /api/v1/staff/<int:staff_id>/time-off                     deny   deny   
 POST    /api/v1/staff/<int:staff_id>/time-off                     deny   deny   deny   allow  allow
 DELETE  /api/v1/staff/<int:staff_id>/time-off/<int:time_off_id>   deny   deny   deny   allow  allow
 POST    /api/v1/users/<int:user_id>/unlock                        deny   deny   deny   deny   allow
+POST    /api/v1/users/invitations                                 deny   deny   deny   allow  allow
 GET     /audit                                                    deny   deny   deny   deny   allow
 GET     /clients                                                  deny   deny   deny   allow  allow
 GET     /clients/<int:client_id>                                  deny   deny   allow  allow  allow

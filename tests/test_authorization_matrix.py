@@ -84,6 +84,9 @@ def test_no_page_or_api_route_is_public_by_accident():
         "GET /", "POST /api/v1/auth/token", "GET /api/v1/docs", "GET /api/v1/openapi.json",
         "GET /favicon.ico", "GET /feeds/<token>.ics", "GET /healthz", "GET /login",
         "GET /manifest.webmanifest", "POST /login", "POST /logout",
+        # The account links by email: the person has no sign-in yet, or forgot it.
+        "POST /api/v1/auth/invitations/accept", "POST /api/v1/auth/password-reset",
+        "POST /api/v1/auth/password-reset/confirm",
     }
 
 

@@ -2,7 +2,7 @@
 
 from functools import wraps
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_login import current_user
 from flask_smorest import abort
 
@@ -33,7 +33,16 @@ def _load_bearer_user(req) -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return accounts.user_for_token(db.session, token.strip(), clock.now())
+    row = accounts.live_token(db.session, token.strip(), clock.now())
+    if row is None:
+        return None
+    g.api_token_id = row.id
+    return row.user
+
+
+def current_token_id() -> int | None:
+    """The id of the bearer token this request came with; None for a page sign-in."""
+    return g.get("api_token_id")
 
 
 def current_actor() -> Actor:

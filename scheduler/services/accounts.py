@@ -142,7 +142,7 @@ def authenticate(
                      after={"locked_until": audit.to_json(user.locked_until)})
         return None
     if not right:
-        _count_failure(db, user, now, policy)
+        count_failure(db, user, now, policy)
         return None
     if not user.is_active:
         return None
@@ -152,7 +152,7 @@ def authenticate(
     return user
 
 
-def _count_failure(db: DbSession, user: User, now: datetime, policy: LockoutPolicy) -> None:
+def count_failure(db: DbSession, user: User, now: datetime, policy: LockoutPolicy) -> None:
     """One more wrong password; from the Nth on, the account locks for a doubling time."""
     user.failed_logins += 1
     if user.failed_logins >= policy.free_failures:
@@ -195,8 +195,8 @@ def issue_api_token(
     return token, row
 
 
-def user_for_token(db: DbSession, token: str, now: datetime) -> User | None:
-    """The user a live bearer token belongs to, or None."""
+def live_token(db: DbSession, token: str, now: datetime) -> ApiToken | None:
+    """The live bearer token row (with its user loaded), or None."""
     digest = _hash_token(token)
     row = db.scalar(
         select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == digest)
@@ -205,4 +205,10 @@ def user_for_token(db: DbSession, token: str, now: datetime) -> User | None:
         return None
     if row.revoked_at is not None or row.expires_at <= now or not row.user.is_active:
         return None
-    return row.user
+    return row
+
+
+def user_for_token(db: DbSession, token: str, now: datetime) -> User | None:
+    """The user a live bearer token belongs to, or None."""
+    row = live_token(db, token, now)
+    return row.user if row is not None else None

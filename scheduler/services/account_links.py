@@ -1,0 +1,241 @@
+"""An account's life cycle by email: invitations, password resets and password changes.
+
+An invitation and a reset are one-time links (AccountToken rows, only their SHA-256 kept): an
+invitation works for 72 hours, a reset for 30 minutes; following one through uses it, and a
+newer one of the same purpose supersedes the older. The emails say only that there is an
+account at the clinic's neutral public name, never what the clinic treats (42 CFR Part 2).
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.models import AccountToken, User
+from scheduler.services import accounts, audit, logins, notifications, passwords
+from scheduler.services.audit import Actor
+from scheduler.services.errors import DomainError, InvalidField, PermissionDenied
+
+INVITATION_TTL = timedelta(hours=72)
+RESET_TTL = timedelta(minutes=30)
+INVITATION_KIND = "invitation"
+RESET_KIND = "password-reset"
+RESET_DESK = Actor.system("password reset")
+
+
+class LinkGone(DomainError):
+    """An unknown, used, superseded or expired link; answered 410."""
+
+    status = 410
+
+    def __init__(self, purpose: str):
+        what = "invitation" if purpose == "invite" else "password-reset link"
+        super().__init__(f"This {what} has been used, replaced by a newer one or has expired. "
+                         "Ask for a new one.")
+
+
+class EmailHasLogin(DomainError):
+    status = 409
+
+    def __init__(self, email: str):
+        super().__init__(f"{email} already has a login; they can sign in, or ask for a "
+                         "password reset if they forgot their password.")
+        self.fields = {"email": [f"{email} already has a login."]}
+
+    def errors(self) -> dict:
+        return {"json": self.fields}
+
+
+class WrongCurrentPassword(InvalidField):
+    def __init__(self):
+        super().__init__("current_password", "is not your current password.")
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A link issued and its message queued: the token row and the message's key."""
+
+    token: AccountToken
+    message_key: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _find_user(db: DbSession, email: str) -> User | None:
+    return db.scalar(select(User).where(func.lower(User.email) == accounts.normalize_email(email)))
+
+
+def _supersede(db: DbSession, user_id: int, purpose: str, now: datetime) -> None:
+    db.execute(update(AccountToken)
+               .where(AccountToken.user_id == user_id, AccountToken.purpose == purpose,
+                      AccountToken.used_at.is_(None), AccountToken.superseded_at.is_(None))
+               .values(superseded_at=now).execution_options(synchronize_session=False))
+
+
+def _issue(db: DbSession, user: User, purpose: str, now: datetime, ttl: timedelta,
+           created_by: int | None) -> tuple[str, AccountToken]:
+    _supersede(db, user.id, purpose, now)
+    token = secrets.token_urlsafe(32)
+    row = AccountToken(user_id=user.id, purpose=purpose, token_hash=_digest(token),
+                       created_at=now, expires_at=now + ttl, created_by_user_id=created_by)
+    db.add(row)
+    db.flush()
+    return token, row
+
+
+def _link(base_url: str, path: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/{path}/{token}"
+
+
+def may_invite(inviter: User, role: str) -> bool:
+    """Admins invite anyone; coordinators invite clients only."""
+    return inviter.role == "admin" or (inviter.role == "coordinator" and role == "client")
+
+
+def invite(db: DbSession, inviter: User, *, email: str, role: str, client_id: int | None = None,
+           staff_id: int | None = None, now: datetime, base_url: str, public_name: str,
+           address: str | None = None) -> Sent:
+    """Create (or refresh) a login without a password and email its set-password link.
+
+    An email that already has a password is refused (409); one invited before and not yet
+    accepted gets a new link that supersedes the old one.
+    """
+    if not may_invite(inviter, role):
+        raise PermissionDenied("Coordinators may invite clients only; an admin invites staff.")
+    email = accounts.normalize_email(email)
+    actor = Actor(inviter.id, inviter.email)
+    user = _find_user(db, email)
+    if user is not None and user.password_hash:
+        raise EmailHasLogin(email)
+    if user is None:
+        user = accounts.create_user(db, actor, email=email, role=role, client_id=client_id,
+                                    staff_id=staff_id)
+    elif (user.role, user.client_id, user.staff_id) != (role, client_id, staff_id):
+        if not may_invite(inviter, user.role):
+            raise PermissionDenied("Only an admin may change a staff member's invitation.")
+        before = audit.snapshot(user, ("role", "client_id", "staff_id"))
+        user.role, user.client_id, user.staff_id = role, client_id, staff_id
+        db.flush()
+        audit.record(db, actor, "update", "user", user.id, before=before,
+                     after=audit.snapshot(user, ("role", "client_id", "staff_id")))
+    token, row = _issue(db, user, "invite", now, INVITATION_TTL, inviter.id)
+    key = f"{INVITATION_KIND}:token={row.id}"
+    body = (f"You have been invited to an account at {public_name}.\n\n"
+            "Choose your password here (the link works once, for 72 hours):\n"
+            f"{_link(base_url, 'invite', token)}\n\n"
+            "If you did not expect this message, you can ignore it.\n")
+    notifications.queue(db, key, INVITATION_KIND, email, f"Your {public_name} account",
+                        f"{body}\n{public_name}\n", user_id=user.id, client_id=user.client_id)
+    audit.record(db, actor, "invite", "user", user.id,
+                 after={"email": email, "role": role, "expires_at": audit.to_json(row.expires_at),
+                        "address": address})
+    return Sent(row, key)
+
+
+def _live(db: DbSession, token: str, purpose: str, now: datetime) -> AccountToken:
+    digest = _digest(token)
+    row = db.scalar(select(AccountToken).where(AccountToken.token_hash == digest)
+                    .with_for_update())
+    if (row is None or not hmac.compare_digest(row.token_hash, digest) or row.purpose != purpose
+            or row.used_at is not None or row.superseded_at is not None
+            or row.expires_at <= now or not row.user.is_active):
+        raise LinkGone(purpose)
+    return row
+
+
+def check_link(db: DbSession, token: str, purpose: str, now: datetime) -> User:
+    """The account a live link is for; LinkGone otherwise (the pages ask before the form)."""
+    return _live(db, token, purpose, now).user
+
+
+def _set_password(db: DbSession, row: AccountToken, password: str, now: datetime) -> User:
+    user = row.user
+    accounts.check_password_rules(password, user.email)
+    user.password_hash = passwords.hash_secret(password)
+    row.used_at = now
+    _supersede(db, user.id, row.purpose, now)
+    return user
+
+
+def accept_invitation(db: DbSession, token: str, password: str, now: datetime,
+                      address: str | None = None) -> User:
+    """Set the invited person's first password; the link is used up."""
+    row = _live(db, token, "invite", now)
+    user = _set_password(db, row, password, now)
+    db.flush()
+    audit.record(db, Actor(user.id, user.email), "accept_invitation", "user", user.id,
+                 after={"address": address})
+    return user
+
+
+def request_reset(db: DbSession, email: str, now: datetime, *, base_url: str, public_name: str,
+                  address: str | None = None) -> str | None:
+    """Email a reset link to a known, active account; the message's key, or None.
+
+    The caller answers the same either way. Unknown emails cost the same token and hash, and
+    the message goes out after the answer, so neither the answer nor its timing tells.
+    """
+    token = secrets.token_urlsafe(32)
+    _digest(token)
+    user = _find_user(db, email)
+    if user is None or not user.is_active:
+        return None
+    token, row = _issue(db, user, "reset", now, RESET_TTL, None)
+    key = f"{RESET_KIND}:token={row.id}"
+    body = ("Someone asked to reset the password of your account.\n\n"
+            "Choose a new password here (the link works once, for 30 minutes):\n"
+            f"{_link(base_url, 'reset', token)}\n\n"
+            "If it was not you, ignore this message: your password stays as it is.\n")
+    notifications.queue(db, key, RESET_KIND, user.email, f"Reset your {public_name} password",
+                        f"{body}\n{public_name}\n", user_id=user.id, client_id=user.client_id)
+    audit.record(db, RESET_DESK, "request_password_reset", "user", user.id,
+                 after={"expires_at": audit.to_json(row.expires_at), "address": address})
+    return key
+
+
+def reset_password(db: DbSession, token: str, password: str, now: datetime,
+                   address: str | None = None) -> User:
+    """Set a new password from a reset link: every sign-in ends and a sign-in lock lifts."""
+    row = _live(db, token, "reset", now)
+    user = _set_password(db, row, password, now)
+    user.failed_logins = 0
+    user.locked_until = None
+    ended = logins.end_all(db, user, now)
+    db.flush()
+    audit.record(db, Actor(user.id, user.email), "reset_password", "user", user.id,
+                 after={"address": address, "sign_ins_ended": ended})
+    return user
+
+
+def change_password(db: DbSession, user: User, current_password: str, new_password: str,
+                    now: datetime, *, policy: accounts.LockoutPolicy,
+                    keep_token_id: int | None = None, address: str | None = None) -> None:
+    """Change one's own password; every other sign-in of the account ends.
+
+    A wrong current password counts towards the sign-in lock as a wrong sign-in does, and
+    raises WrongCurrentPassword after counting: the caller commits, then answers 422. While
+    the account is locked every attempt is refused uncounted.
+    """
+    locked = user.locked_until is not None and user.locked_until > now
+    right = bool(user.password_hash) and passwords.matches(user.password_hash or "",
+                                                           current_password)
+    if locked:
+        raise WrongCurrentPassword()
+    if not right:
+        accounts.count_failure(db, user, now, policy)
+        raise WrongCurrentPassword()
+    accounts.check_password_rules(new_password, user.email, field="new_password")
+    if passwords.matches(user.password_hash or "", new_password):
+        raise InvalidField("new_password", "must differ from the current password.")
+    user.password_hash = passwords.hash_secret(new_password)
+    user.failed_logins = 0
+    ended = logins.end_all(db, user, now, keep_token_id=keep_token_id)
+    db.flush()
+    audit.record(db, Actor(user.id, user.email), "change_password", "user", user.id,
+                 after={"address": address, "sign_ins_ended": ended})

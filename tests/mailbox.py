@@ -1,0 +1,30 @@
+"""A real SMTP server (aiosmtpd) for tests that read the emails the app sends."""
+
+import re
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.test_jobs import SENDER, Inbox, _free_port
+
+
+@pytest.fixture
+def inbox(app):
+    handler = Inbox()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_DEFAULT_SENDER=SENDER,
+                      MAIL_TIMEOUT=5, PUBLIC_BASE_URL="https://clinic.example.org")
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+def link_in(message, path: str) -> str:
+    """The token of the one https://clinic.example.org/<path>/<token> link in the message."""
+    found = re.findall(rf"https://clinic\.example\.org/{path}/([A-Za-z0-9_-]+)",
+                       message.get_content())
+    assert len(found) == 1, message.get_content()
+    return found[0]
