@@ -21,6 +21,8 @@ API = "/api/v1/"
 MATRIX = """
 method  rule                                                      anon   client clin.  coord. admin
 GET     /                                                         allow  allow  allow  allow  allow
+GET     /account/password                                         deny   allow  allow  allow  allow
+POST    /account/password                                         deny   allow  allow  allow  allow
 GET     /api/v1/alerts                                            deny   deny   allow  allow  allow
 POST    /api/v1/alerts/<int:alert_id>/acknowledge                 deny   deny   allow  allow  allow
 GET     /api/v1/assessments/<int:assessment_id>                   deny   deny   allow  allow  allow
@@ -115,6 +117,8 @@ POST    /clients/<int:client_id>/plan/revise                      deny   deny   
 GET     /favicon.ico                                              allow  allow  allow  allow  allow
 GET     /feeds/<token>.ics                                        allow  allow  allow  allow  allow
 GET     /follow-up                                                deny   deny   allow  allow  allow
+GET     /forgot-password                                          allow  allow  allow  allow  allow
+POST    /forgot-password                                          allow  allow  allow  allow  allow
 GET     /healthz                                                  allow  allow  allow  allow  allow
 GET     /intake                                                   deny   deny   deny   allow  allow
 POST    /intake                                                   deny   deny   deny   allow  allow
@@ -122,6 +126,8 @@ GET     /intake/<int:client_id>/enrol                             deny   deny   
 POST    /intake/<int:client_id>/enrol                             deny   deny   deny   allow  allow
 GET     /intake/<int:client_id>/plan                              deny   deny   deny   allow  allow
 POST    /intake/<int:client_id>/plan                              deny   deny   deny   allow  allow
+GET     /invite/<token>                                           allow  allow  allow  allow  allow
+POST    /invite/<token>                                           allow  allow  allow  allow  allow
 GET     /kiosk                                                    deny   deny   allow  allow  allow
 POST    /kiosk                                                    deny   deny   allow  allow  allow
 GET     /login                                                    allow  allow  allow  allow  allow
@@ -132,6 +138,8 @@ GET     /me                                                       deny   allow  
 POST    /me/checkin                                               deny   allow  deny   deny   deny
 POST    /me/feed                                                  deny   allow  deny   deny   deny
 GET     /reports                                                  deny   deny   deny   allow  allow
+GET     /reset/<token>                                            allow  allow  allow  allow  allow
+POST    /reset/<token>                                            allow  allow  allow  allow  allow
 GET     /series/<int:series_id>                                   deny   deny   deny   allow  allow
 GET     /series/<int:series_id>/edit                              deny   deny   deny   allow  allow
 POST    /series/<int:series_id>/edit                              deny   deny   deny   allow  allow

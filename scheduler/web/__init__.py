@@ -7,6 +7,7 @@ def register_web(app: Flask) -> None:
     from flask_login import current_user
 
     from scheduler.web import (
+        account,
         audit,
         auth,
         brand,
@@ -32,7 +33,7 @@ def register_web(app: Flask) -> None:
             query_args.refuse_unusable_text()
 
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
-                   portal, kiosk, audit):
+                   portal, kiosk, audit, account):
         app.register_blueprint(module.bp)
 
     @app.context_processor
