@@ -78,8 +78,14 @@ def _supersede(db: DbSession, user_id: int, purpose: str, now: datetime) -> None
                .values(superseded_at=now).execution_options(synchronize_session=False))
 
 
-def _issue(db: DbSession, user: User, purpose: str, now: datetime, ttl: timedelta,
-           created_by: int | None) -> tuple[str, AccountToken]:
+TTL = {"invite": INVITATION_TTL, "reset": RESET_TTL}
+
+
+def issue_link(db: DbSession, user: User, purpose: str, now: datetime,
+               created_by: int | None = None) -> tuple[str, AccountToken]:
+    """A new one-time link token of this purpose for the account (older ones stop working);
+    the token itself is returned once and only its hash stored."""
+    ttl = TTL[purpose]
     _supersede(db, user.id, purpose, now)
     token = secrets.token_urlsafe(32)
     row = AccountToken(user_id=user.id, purpose=purpose, token_hash=_digest(token),
@@ -124,7 +130,7 @@ def invite(db: DbSession, inviter: User, *, email: str, role: str, client_id: in
         db.flush()
         audit.record(db, actor, "update", "user", user.id, before=before,
                      after=audit.snapshot(user, ("role", "client_id", "staff_id")))
-    token, row = _issue(db, user, "invite", now, INVITATION_TTL, inviter.id)
+    token, row = issue_link(db, user, "invite", now, inviter.id)
     key = f"{INVITATION_KIND}:token={row.id}"
     body = (f"You have been invited to an account at {public_name}.\n\n"
             "Choose your password here (the link works once, for 72 hours):\n"
@@ -186,7 +192,7 @@ def request_reset(db: DbSession, email: str, now: datetime, *, base_url: str, pu
     user = _find_user(db, email)
     if user is None or not user.is_active:
         return None
-    token, row = _issue(db, user, "reset", now, RESET_TTL, None)
+    token, row = issue_link(db, user, "reset", now)
     key = f"{RESET_KIND}:token={row.id}"
     body = ("Someone asked to reset the password of your account.\n\n"
             "Choose a new password here (the link works once, for 30 minutes):\n"
