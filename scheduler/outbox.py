@@ -7,8 +7,10 @@ or with the server down, the message stays queued and the next mail job sends it
 """
 
 import logging
+from collections.abc import Callable
 
 from flask import after_this_request, current_app, request
+from sqlalchemy.orm import Session as DbSession
 
 from scheduler import clock
 from scheduler.extensions import db
@@ -21,13 +23,27 @@ log = logging.getLogger(__name__)
 def send_after_response(*keys: str | None) -> None:
     """Deliver these queued messages (None is skipped) once the response is sent."""
     wanted = [key for key in keys if key]
-    if not wanted:
-        return
+    if wanted:
+        work_after_response(lambda _db: wanted)
+
+
+def work_after_response(work: Callable[[DbSession], list[str] | str | None]) -> None:
+    """Once the response is sent: run `work` (it queues messages and returns their keys, in
+    a transaction committed here), then deliver those messages.
+
+    A password-reset request does all its work here, so its answer takes the same time
+    whether or not the email has an account.
+    """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def deliver() -> None:
         with app.app_context():
             try:
+                keys = work(db.session)
+                db.session.commit()
+                wanted = [keys] if isinstance(keys, str) else list(keys or ())
+                if not wanted:
+                    return
                 notifications.deliver(db.session, Mailer.from_config(app.config), clock.now(),
                                       keys=wanted)
             except MailConfigError as error:

@@ -184,3 +184,13 @@ def test_hostile_changes_name_the_field(client, user, body, field):
     answer = client.post(f"{API}/auth/password", headers=mine, json=body)
     assert answer.status_code == 422
     assert field in answer.json["errors"]["json"]
+
+
+def test_the_answer_goes_before_any_work_so_its_timing_tells_nothing(client, db, user, inbox):
+    """Known or not, the 202 leaves having done the same: nothing. The work and the email
+    follow once the answer is sent (the test client sends it when the response closes)."""
+    answer = client.post(f"{API}/auth/password-reset", json={"email": user.email})
+    assert answer.status_code == 202
+    assert db.scalars(select(Notification)).all() == [] and inbox.messages == []
+    answer.close()
+    assert len(inbox.to(user.email)) == 1

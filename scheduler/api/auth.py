@@ -134,11 +134,9 @@ class PasswordReset(MethodView):
         Always 202, whether or not the email is known, so nobody learns which emails have
         accounts. Limited per address, as sign-in is.
         """
-        key = account_links.request_reset(
-            db.session, data["email"], clock.now(), base_url=outbox.base_url(),
-            public_name=current_app.config["PUBLIC_NAME"], address=outbox.remote_address())
-        db.session.commit()
-        outbox.send_after_response(key)
+        outbox.work_after_response(account_links.reset_request(
+            data["email"], clock.now(), base_url=outbox.base_url(),
+            public_name=current_app.config["PUBLIC_NAME"], address=outbox.remote_address()))
         return {"message": RESET_REQUESTED}
 
 

@@ -9,6 +9,7 @@ account at the clinic's neutral public name, never what the clinic treats (42 CF
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -184,11 +185,9 @@ def request_reset(db: DbSession, email: str, now: datetime, *, base_url: str, pu
                   address: str | None = None) -> str | None:
     """Email a reset link to a known, active account; the message's key, or None.
 
-    The caller answers the same either way. Unknown emails cost the same token and hash, and
-    the message goes out after the answer, so neither the answer nor its timing tells.
+    The caller answers the same either way, and should run this after its answer has gone
+    (reset_request gives it as such work), so the time to the answer tells nothing either.
     """
-    token = secrets.token_urlsafe(32)
-    _digest(token)
     user = _find_user(db, email)
     if user is None or not user.is_active:
         return None
@@ -203,6 +202,13 @@ def request_reset(db: DbSession, email: str, now: datetime, *, base_url: str, pu
     audit.record(db, RESET_DESK, "request_password_reset", "user", user.id,
                  after={"expires_at": audit.to_json(row.expires_at), "address": address})
     return key
+
+
+def reset_request(email: str, now: datetime, *, base_url: str, public_name: str,
+                  address: str | None = None) -> Callable[[DbSession], str | None]:
+    """request_reset as work for later, over whatever session it is then given."""
+    return lambda db: request_reset(db, email, now, base_url=base_url, public_name=public_name,
+                                    address=address)
 
 
 def reset_password(db: DbSession, token: str, password: str, now: datetime,

@@ -102,11 +102,9 @@ def forgot_password():
     if request.method == "POST":
         if not form.validate_on_submit():
             return render_template("account/forgot.html", form=form), 422
-        key = account_links.request_reset(
-            db.session, form.email.data, clock.now(), base_url=outbox.base_url(),
-            public_name=current_app.config["PUBLIC_NAME"], address=outbox.remote_address())
-        db.session.commit()
-        outbox.send_after_response(key)
+        outbox.work_after_response(account_links.reset_request(
+            form.email.data, clock.now(), base_url=outbox.base_url(),
+            public_name=current_app.config["PUBLIC_NAME"], address=outbox.remote_address()))
         return render_template("account/forgot.html", form=None), 202
     return render_template("account/forgot.html", form=form)
 
