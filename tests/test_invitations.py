@@ -172,3 +172,15 @@ def test_without_a_mail_server_the_invitation_waits_for_the_mail_job(client, db,
     row = db.scalar(select(Notification).where(Notification.kind == "invitation"))
     assert row.status == "pending"
     assert db.get(User, answer.json["id"]).password_hash is None
+
+
+def test_a_client_with_a_login_under_another_email_is_named_not_overwritten(
+        client, make, auth, inbox):
+    casey = make.client(name="Casey Quill", email="casey@example.test")
+    make.user("client", client_id=casey.id)
+    answer = invite(client, auth("coordinator"), email="casey@example.test", role="client",
+                    client_id=casey.id)
+    assert answer.status_code == 409
+    assert "Casey Quill already has a login" in answer.json["message"]
+    assert "client_id" in answer.json["errors"]["json"]
+    assert inbox.messages == []

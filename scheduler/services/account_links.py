@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import AccountToken, User
+from scheduler.models import AccountToken, Client, Staff, User
 from scheduler.services import accounts, audit, logins, notifications, passwords
 from scheduler.services.audit import Actor
 from scheduler.services.errors import DomainError, InvalidField, PermissionDenied
+from scheduler.services.lookup import get_referenced
 
 INVITATION_TTL = timedelta(hours=72)
 RESET_TTL = timedelta(minutes=30)
@@ -46,6 +47,17 @@ class EmailHasLogin(DomainError):
         super().__init__(f"{email} already has a login; they can sign in, or ask for a "
                          "password reset if they forgot their password.")
         self.fields = {"email": [f"{email} already has a login."]}
+
+    def errors(self) -> dict:
+        return {"json": self.fields}
+
+
+class LinkedElsewhere(DomainError):
+    status = 409
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.fields = {field: [message]}
 
     def errors(self) -> dict:
         return {"json": self.fields}
@@ -120,6 +132,9 @@ def invite(db: DbSession, inviter: User, *, email: str, role: str, client_id: in
     user = _find_user(db, email)
     if user is not None and user.password_hash:
         raise EmailHasLogin(email)
+    if role == "client" and client_id is None:
+        raise InvalidField("client_id", "A client login must be linked to a client.")
+    _refuse_linked_elsewhere(db, email, client_id, staff_id)
     if user is None:
         user = accounts.create_user(db, actor, email=email, role=role, client_id=client_id,
                                     staff_id=staff_id)
@@ -143,6 +158,21 @@ def invite(db: DbSession, inviter: User, *, email: str, role: str, client_id: in
                  after={"email": email, "role": role, "expires_at": audit.to_json(row.expires_at),
                         "address": address})
     return Sent(row, key)
+
+
+def _refuse_linked_elsewhere(db: DbSession, email: str, client_id: int | None,
+                             staff_id: int | None) -> None:
+    """A client or staff record has one login: another email's is named, not overwritten."""
+    for field, column, value, model, what in (
+            ("client_id", User.client_id, client_id, Client, "client"),
+            ("staff_id", User.staff_id, staff_id, Staff, "staff member")):
+        if value is None:
+            continue
+        record = get_referenced(db, model, value, field, what)
+        other = db.scalar(select(User.email).where(column == value,
+                                                   func.lower(User.email) != email))
+        if other is not None:
+            raise LinkedElsewhere(field, f"{record.name} already has a login ({other}).")
 
 
 def _live(db: DbSession, token: str, purpose: str, now: datetime) -> AccountToken:
