@@ -223,7 +223,14 @@ AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
                         # tests/test_jobs.py raises an alert first.
                         ("POST", "/api/v1/alerts/<int:alert_id>/acknowledge"),
                         # tests/test_security.py locks an account first; admins only.
-                        ("POST", "/api/v1/users/<int:user_id>/unlock")} | {
+                        ("POST", "/api/v1/users/<int:user_id>/unlock"),
+                        # tests/test_invitations.py and tests/test_password_reset.py read
+                        # the emailed link first.
+                        ("POST", "/api/v1/users/invitations"),
+                        ("POST", "/api/v1/auth/invitations/accept"),
+                        ("POST", "/api/v1/auth/password-reset"),
+                        ("POST", "/api/v1/auth/password-reset/confirm"),
+                        ("POST", "/api/v1/auth/password")} | {
     ("DELETE", f"/api/v1/{'staff' if kind == 'staff' else kind + 's'}/<int:{arg}>/feed")
     for kind, arg in FEED_OWNERS}
 
