@@ -103,6 +103,8 @@ POST    /api/v1/staff/<int:staff_id>/feed                         deny   deny   
 GET     /api/v1/staff/<int:staff_id>/time-off                     deny   deny   allow  allow  allow
 POST    /api/v1/staff/<int:staff_id>/time-off                     deny   deny   deny   allow  allow
 DELETE  /api/v1/staff/<int:staff_id>/time-off/<int:time_off_id>   deny   deny   deny   allow  allow
+GET     /api/v1/users                                             deny   deny   deny   allow  allow
+PATCH   /api/v1/users/<int:user_id>                               deny   deny   deny   allow  allow
 POST    /api/v1/users/<int:user_id>/unlock                        deny   deny   deny   deny   allow
 POST    /api/v1/users/invitations                                 deny   deny   deny   allow  allow
 GET     /audit                                                    deny   deny   deny   deny   allow
@@ -158,6 +160,11 @@ POST    /sessions/<int:session_id>/room                           deny   deny   
 GET     /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
 POST    /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
 GET     /today                                                    deny   deny   allow  allow  allow
+GET     /users                                                    deny   deny   deny   allow  allow
+POST    /users/<int:user_id>/deactivate                           deny   deny   deny   allow  allow
+POST    /users/<int:user_id>/reactivate                           deny   deny   deny   allow  allow
+POST    /users/<int:user_id>/role                                 deny   deny   deny   deny   allow
+POST    /users/<int:user_id>/unlock                               deny   deny   deny   deny   allow
 GET     /week                                                     deny   deny   deny   allow  allow
 """
 

@@ -489,6 +489,8 @@ LOGGED_READS = {
     "/api/v1/reports/below-target",
     # Logged as a read of the log itself (entity_type audit_log).
     "/api/v1/audit-events",
+    # Logins: each client login listed is a look at that client (whose login it is).
+    "/api/v1/users",
 }
 # Reads that show no client's record: places, people on staff, head counts, the caller's own
 # account, the job history, and the API's own description.

@@ -215,7 +215,7 @@ def test_a_series_clashing_with_the_room_is_refused_naming_the_session(client, c
     assert answer.status_code == 409
     html = answer.get_data(as_text=True)
     clash = _first_session(db, group)
-    assert f"Room {room.id} is used by session {clash.id}" in html
+    assert f"{room.name} is used by {clash.title} (Wed 2027-02-17 18:00–21:00)." in html
     assert 'role="alert"' in html
     assert _count(db, SessionSeries) == 1
 
@@ -248,7 +248,7 @@ def test_the_preview_counts_sessions_and_lists_conflicts_without_writing(client,
     clash = _first_session(db, group)
     assert body["conflicts"][0] == {
         "session_start": "2027-02-17T19:00:00-05:00", "what": "room",
-        "with": f"Room {room.id} is used by session {clash.id} (Wed 2027-02-17 18:00–21:00).",
+        "with": f"{room.name} is used by {clash.title} (Wed 2027-02-17 18:00–21:00).",
     }
     assert len(body["conflicts"]) == 3
     assert (_count(db, SessionSeries), _count(db, Session), _count(db, AuditEvent)) == before
@@ -315,7 +315,7 @@ def test_moving_onto_a_busy_room_is_refused_and_nothing_moves(client, coordinato
                          data={"csrf_token": token, "new_date": "2027-02-18", "new_time": "18:30"})
 
     assert answer.status_code == 409
-    assert f"Room {room.id} is used by session {busy.id}" in answer.get_data(as_text=True)
+    assert f"{room.name} is used by {busy.title} (" in answer.get_data(as_text=True)
     db.expire_all()
     assert session.starts_at.isoformat() == "2027-02-17T23:00:00+00:00"
 
@@ -376,8 +376,8 @@ def test_enrolling_a_double_booked_client_shows_the_clash_and_writes_nothing(
 
     assert answer.status_code == 409
     html = answer.get_data(as_text=True)
-    assert re.search(r'role="alert">Not enrolled: Client is already booked into session '
-                     rf"{clash.id} \(Wed 2027-02-17 19:00–19:30\)\.", html)
+    assert re.search(r'role="alert">Not enrolled: Client is already booked into '
+                     rf"{re.escape(clash.title)} \(Wed 2027-02-17 19:00–19:30\)\.", html)
     assert (_count(db, Enrollment), _count(db, Booking), _count(db, AuditEvent)) == before
 
 
@@ -546,7 +546,7 @@ def test_an_edit_into_an_occupied_room_names_the_clash_until_overridden(client, 
     refused = client.post(f"/series/{group.id}/edit", data={**moved, "csrf_token": token})
 
     assert refused.status_code == 409
-    assert "is used by session" in refused.get_data(as_text=True)
+    assert f"{room.name} is used by Family night (" in refused.get_data(as_text=True)
     assert "Thu 2027-02-18 18:00–21:00" in refused.get_data(as_text=True)
     db.expire_all()
     assert db.get(SessionSeries, group.id).rrule.endswith("BYDAY=WE")

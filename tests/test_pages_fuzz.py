@@ -101,6 +101,7 @@ BASELINES = {
     ("POST", "/clients/<int:client_id>/plan/certification"): {"on": "2027-02-16"},
     ("POST", "/clients/<int:client_id>/plan/review"): {"on": "2027-02-16"},
     ("POST", "/kiosk"): {"client_id": "{client_id}", "pin": "4821"},
+    ("POST", "/users/<int:user_id>/role"): {"role": "client"},
 }
 # Query values a page needs before it reads the rest.
 QUERIES = {("GET", "/reports"): {"program": "{program_id}"},
@@ -108,7 +109,8 @@ QUERIES = {("GET", "/reports"): {"program": "{program_id}"},
            ("POST", "/login"): {"next": "/week"}}
 # A write that would leave the next value nothing to act on is undone after it succeeds.
 UNDO = {("POST", "/sessions/<int:session_id>/cancel"):
-        ("POST", "/sessions/<int:session_id>/restore")}
+        ("POST", "/sessions/<int:session_id>/restore"),
+        ("POST", "/users/<int:user_id>/deactivate"): ("POST", "/users/<int:user_id>/reactivate")}
 # The roster is marked for last night's group, the coordinator's overrides act on tomorrow's.
 ROUTE_IDS = {"/sessions/<int:session_id>/roster": {"session_id": "{last_night_id}"},
              "/invite/<token>": {"token": "{invite_token}"},
@@ -231,7 +233,7 @@ def clinic(fuzz_app, now):
              "admin": make.user("admin"), "client": make.user("client", client_id=avery.id),
              "anonymous": None}
     # Live one-time links for the set-password pages: a pending invitation, and a reset.
-    invited = make.user("client", client_id=blake.id)
+    invited = make.user("client", client_id=make.client(program, name="Casey Invited").id)
     invite_token, _ = account_links.issue_link(db, invited, "invite", now)
     reset_token, _ = account_links.issue_link(db, make.user("clinician"), "reset", now)
     db.commit()
@@ -239,6 +241,8 @@ def clinic(fuzz_app, now):
            "series_id": series.id, "client_id": avery.id, "other_client_id": blake.id,
            "session_id": tomorrow.id, "last_night_id": last_night.id,
            "assessment_id": assessment.id, "walker_email": walker.email,
+           # The login the logins page acts on: Blake's, which no walker signs in with.
+           "user_id": make.user("client", client_id=blake.id).id,
            "invite_token": invite_token, "reset_token": reset_token}
     return {"ids": ids, "users": users}
 

@@ -1,7 +1,7 @@
 """account_tokens: one-time invitation and password-reset links, stored hashed
 
 Revision ID: 0009_account_lifecycle
-Revises: 0008_feed_uid_keys
+Revises: 0009_users_admin
 Create Date: 2026-12-07 07:10:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0009_account_lifecycle'
-down_revision = '0008_feed_uid_keys'
+down_revision = '0009_users_admin'
 branch_labels = None
 depends_on = None
 

@@ -47,7 +47,7 @@ def current_token_id() -> int | None:
 
 def current_actor() -> Actor:
     """The logged-in user as the audit trail names them."""
-    return Actor(current_user.id, current_user.email)
+    return Actor(current_user.id, current_user.email, request.remote_addr)
 
 
 def log_read(client_ids, resource: str, action: str = "read") -> None:

@@ -82,6 +82,8 @@ class AuditEventOut(Schema):
     occurred_at = fields.AwareDateTime()
     actor_user_id = fields.Integer(allow_none=True)
     actor = fields.String()
+    address = fields.String(allow_none=True, metadata={
+        "description": "The network address the request came from; null for the system."})
     action = fields.String()
     entity_type = fields.String()
     entity_id = fields.Integer(allow_none=True)

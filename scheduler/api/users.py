@@ -1,17 +1,26 @@
-"""Login accounts: invitations by email, and an admin lifts a sign-in lock."""
+"""Login accounts: admins list and manage every login, coordinators the clients' logins;
+invitations by email."""
 
 from flask import current_app
 from flask.views import MethodView
 from flask_login import current_user
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from scheduler import clock, outbox
-from scheduler.api.access import WRITE, current_actor, roles_required
-from scheduler.api.common import ApiSchema, Id
+from scheduler.api.access import current_actor, log_read, roles_required
+from scheduler.api.common import (
+    ApiSchema,
+    Id,
+    PageArgs,
+    list_schema,
+    offset_limit,
+    page_of,
+)
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
-from scheduler.models.users import USER_ROLES
+from scheduler.models.users import COORDINATORS, USER_ROLES
 from scheduler.services import account_links, accounts
+from scheduler.services import users as logins_admin
 
 URL_PREFIX = "/users"
 blp = Blueprint("users", __name__, description="Login accounts")
@@ -22,6 +31,89 @@ class AccountLockOut(Schema):
     email = fields.String(required=True)
     failed_logins = fields.Integer(required=True)
     locked_until = fields.AwareDateTime(allow_none=True)
+
+
+class LoginListArgs(PageArgs):
+    class Meta:
+        # A misspelt filter must not silently widen the list to every login.
+        unknown = RAISE
+
+    email = fields.String(validate=validate.Length(min=1, max=254), metadata={
+        "description": "Logins whose email contains this text, ignoring case."})
+    role = fields.String(validate=validate.OneOf(USER_ROLES))
+    is_active = fields.Boolean(metadata={"description": "true: active logins; false: "
+                                         "deactivated ones."})
+
+
+class LoginOut(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    role = fields.String(required=True)
+    is_active = fields.Boolean(required=True)
+    client_id = fields.Integer(allow_none=True)
+    staff_id = fields.Integer(allow_none=True)
+    last_sign_in_at = fields.AwareDateTime(allow_none=True, attribute="last_login_at")
+    mfa_enabled = fields.Function(logins_admin.mfa_enabled, dump_only=True,
+                                  metadata={"type": "boolean"})
+    locked_until = fields.AwareDateTime(allow_none=True)
+
+
+class JsonBoolean(fields.Boolean):
+    """true or false in a JSON body; "no", 0 and null are refused, not guessed at."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class LoginPatch(ApiSchema):
+    is_active = JsonBoolean(metadata={
+        "description": "false ends the login's sign-ins, calendar links and kiosk PIN at "
+                       "once; true lets it sign in again, with none of them back."})
+    role = fields.String(validate=validate.OneOf(USER_ROLES), metadata={
+        "description": "Admins only; ends the login's sign-ins. A client role needs a "
+                       "client (client_id, unless the login already has one)."})
+    client_id = Id(metadata={"description": "With a client role: the client this login "
+                             "belongs to (admins only); a client has at most one login."})
+
+
+def viewer() -> logins_admin.Viewer:
+    return logins_admin.Viewer(current_user.id, current_user.role, current_actor())
+
+
+@blp.route("")
+class Logins(MethodView):
+    @roles_required(*COORDINATORS)
+    @blp.arguments(LoginListArgs, location="query", unknown=RAISE)
+    @blp.response(200, list_schema(LoginOut, "LoginList"))
+    def get(self, args):
+        """Logins by email, filtered by email text, role and status (admins: all;
+        coordinators: clients' logins only)."""
+        where = logins_admin.LoginFilter(email=args.get("email"), role=args.get("role"),
+                                         is_active=args.get("is_active"))
+        offset, limit = offset_limit(args)
+        items, total = logins_admin.list_logins(db.session, current_user.role, where,
+                                                offset=offset, limit=limit)
+        # A client's login, listed, tells the caller that person is a client here.
+        log_read([u.client_id for u in items if u.client_id], "login_list")
+        return page_of(items, total, args)
+
+
+@blp.route("/<int:user_id>")
+class LoginById(MethodView):
+    @roles_required(*COORDINATORS)
+    @blp.arguments(LoginPatch)
+    @blp.response(200, LoginOut)
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def patch(self, changes, user_id):
+        """Deactivate, reactivate or change the role of a login; coordinators may only
+        deactivate and reactivate clients' logins. Deactivating ends every sign-in at once."""
+        user = logins_admin.update_login(db.session, viewer(), user_id, changes, clock.now())
+        db.session.commit()
+        return user
 
 
 @blp.route("/<int:user_id>/unlock")
@@ -50,7 +142,7 @@ class InvitationOut(Schema):
 
 @blp.route("/invitations")
 class Invitations(MethodView):
-    @roles_required(*WRITE)
+    @roles_required(*COORDINATORS)
     @blp.arguments(InvitationIn)
     @blp.response(201, InvitationOut)
     @blp.alt_response(403, response="FORBIDDEN")

@@ -21,6 +21,8 @@ class AuditEvent(Model):
     )
     # Kept as text too, so the trail still reads when the user is long gone.
     actor: Mapped[str] = mapped_column(String(254))
+    # The caller's network address (IPv4 or IPv6) for an act that came in over HTTP.
+    address: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     entity_type: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[int | None]

@@ -57,8 +57,8 @@ def record_access(
              **{key: to_json(value) for key, value in (detail or {}).items()}}
     at = now()
     rows = [{"occurred_at": at, "actor_user_id": actor.user_id, "actor": actor.label,
-             "action": action, "entity_type": entity_type, "entity_id": entity_id,
-             "after": after} for entity_id in ids]
+             "address": actor.address, "action": action, "entity_type": entity_type,
+             "entity_id": entity_id, "after": after} for entity_id in ids]
     bind = db.get_bind()
     # Its own connection from the session's engine, even where the session is bound to one.
     engine = bind if isinstance(bind, Engine) else bind.engine

@@ -128,7 +128,7 @@ def invite(db: DbSession, inviter: User, *, email: str, role: str, client_id: in
     if not may_invite(inviter, role):
         raise PermissionDenied("Coordinators may invite clients only; an admin invites staff.")
     email = accounts.normalize_email(email)
-    actor = Actor(inviter.id, inviter.email)
+    actor = Actor(inviter.id, inviter.email, address)
     user = _find_user(db, email)
     if user is not None and user.password_hash:
         raise EmailHasLogin(email)
@@ -155,8 +155,7 @@ def invite(db: DbSession, inviter: User, *, email: str, role: str, client_id: in
     notifications.queue(db, key, INVITATION_KIND, email, f"Your {public_name} account",
                         f"{body}\n{public_name}\n", user_id=user.id, client_id=user.client_id)
     audit.record(db, actor, "invite", "user", user.id,
-                 after={"email": email, "role": role, "expires_at": audit.to_json(row.expires_at),
-                        "address": address})
+                 after={"email": email, "role": role, "expires_at": audit.to_json(row.expires_at)})
     return Sent(row, key)
 
 
@@ -206,8 +205,7 @@ def accept_invitation(db: DbSession, token: str, password: str, now: datetime,
     row = _live(db, token, "invite", now)
     user = _set_password(db, row, password, now)
     db.flush()
-    audit.record(db, Actor(user.id, user.email), "accept_invitation", "user", user.id,
-                 after={"address": address})
+    audit.record(db, Actor(user.id, user.email, address), "accept_invitation", "user", user.id)
     return user
 
 
@@ -229,8 +227,8 @@ def request_reset(db: DbSession, email: str, now: datetime, *, base_url: str, pu
             "If it was not you, ignore this message: your password stays as it is.\n")
     notifications.queue(db, key, RESET_KIND, user.email, f"Reset your {public_name} password",
                         f"{body}\n{public_name}\n", user_id=user.id, client_id=user.client_id)
-    audit.record(db, RESET_DESK, "request_password_reset", "user", user.id,
-                 after={"expires_at": audit.to_json(row.expires_at), "address": address})
+    audit.record(db, Actor(None, RESET_DESK.label, address), "request_password_reset", "user",
+                 user.id, after={"expires_at": audit.to_json(row.expires_at)})
     return key
 
 
@@ -250,8 +248,8 @@ def reset_password(db: DbSession, token: str, password: str, now: datetime,
     user.locked_until = None
     ended = logins.end_all(db, user, now)
     db.flush()
-    audit.record(db, Actor(user.id, user.email), "reset_password", "user", user.id,
-                 after={"address": address, "sign_ins_ended": ended})
+    audit.record(db, Actor(user.id, user.email, address), "reset_password", "user", user.id,
+                 after={"sign_ins_ended": ended})
     return user
 
 
@@ -279,5 +277,5 @@ def change_password(db: DbSession, user: User, current_password: str, new_passwo
     user.failed_logins = 0
     ended = logins.end_all(db, user, now, keep_token_id=keep_token_id)
     db.flush()
-    audit.record(db, Actor(user.id, user.email), "change_password", "user", user.id,
-                 after={"address": address, "sign_ins_ended": ended})
+    audit.record(db, Actor(user.id, user.email, address), "change_password", "user", user.id,
+                 after={"sign_ins_ended": ended})

@@ -93,12 +93,7 @@ def create_user(
         raise InvalidField("role", f"must be one of {', '.join(USER_ROLES)}.")
     if db.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
         raise InvalidField("email", f"A user with email {email!r} already exists.")
-    if role == "client" and client_id is None:
-        raise InvalidField("client_id", "A client login must be linked to a client.")
-    if client_id is not None:
-        get_referenced(db, Client, client_id, "client_id", "client")
-    if staff_id is not None:
-        get_referenced(db, Staff, staff_id, "staff_id", "staff member")
+    check_links(db, role, staff_id=staff_id, client_id=client_id)
     if password is not None:
         check_password_rules(password, email)
     user = User(
@@ -119,6 +114,25 @@ def create_user(
         after={"email": email, "role": role, "staff_id": staff_id, "client_id": client_id},
     )
     return user
+
+
+def check_links(db: DbSession, role: str, *, staff_id: int | None, client_id: int | None,
+                user_id: int | None = None) -> None:
+    """A login's links: a client login names its client, each record has at most one login.
+
+    `user_id` is the login being changed, which may keep the links it already has.
+    """
+    if role == "client" and client_id is None:
+        raise InvalidField("client_id", "A client login must be linked to a client.")
+    for model, column, value, field, entity in (
+            (Client, User.client_id, client_id, "client_id", "client"),
+            (Staff, User.staff_id, staff_id, "staff_id", "staff member")):
+        if value is None:
+            continue
+        get_referenced(db, model, value, field, entity)
+        owner = db.scalar(select(User.id).where(column == value))
+        if owner is not None and owner != user_id:
+            raise InvalidField(field, f"That {entity} already has a login.")
 
 
 def authenticate(

@@ -22,6 +22,7 @@ from scheduler.services.errors import (
 )
 from scheduler.services.locks import lock_rows
 from scheduler.services.lookup import get_or_404
+from scheduler.services.wording import session_words
 
 ATTENDED = ("present", "late", "left_early")
 NO_TIME = ("absent_excused", "absent_unexcused", "cancelled_by_clinic", "leave_of_absence")
@@ -156,13 +157,13 @@ def record_roster(
     lock_rows(db, Session, [session_id])
     session = get_or_404(db, Session, session_id, "session")
     if session.status != "scheduled":
-        raise StateConflict(f"Session {session.id} was cancelled; it has no attendance.")
+        raise StateConflict(f"{session_words(session)} was cancelled; it has no attendance.")
     if session.starts_at - CHECKIN_OPENS > now:
-        raise StateConflict(f"Session {session.id} has not started yet.")
+        raise StateConflict(f"{session_words(session)} has not started yet.")
     locked = is_locked(session, now, policy)
     if locked and actor_role not in COORDINATORS:
         raise PermissionDenied(
-            f"Attendance for session {session.id} is locked after {policy.lock_days} days; "
+            f"Attendance for {session_words(session)} is locked after {policy.lock_days} days; "
             "ask a coordinator."
         )
     if locked and not reason:
@@ -331,7 +332,8 @@ def check_in(
         select(Booking).where(Booking.session_id == session.id, Booking.client_id == client_id)
     )
     if held is None:  # callers pass a session of open_sessions_of(), which are all booked
-        raise StateConflict(f"Client {client_id} has no booking for session {session.id}.")
+        raise StateConflict("The client has no booking for "
+                            f"{session_words(session)}.")
     existing = db.scalar(select(Attendance).where(Attendance.booking_id == held.id))
     if existing is not None and existing.status in ("present", "late", "left_early"):
         return existing

@@ -13,10 +13,12 @@ from scheduler.models import AuditEvent
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: a user, or the system itself (CLI, jobs)."""
+    """Who is acting: a user, or the system itself (CLI, jobs), and from which network address
+    when the act came in over HTTP."""
 
     user_id: int | None
     label: str
+    address: str | None = None
 
     @classmethod
     def system(cls, label: str = "system") -> "Actor":
@@ -67,6 +69,7 @@ def record(
         occurred_at=now(),
         actor_user_id=actor.user_id,
         actor=actor.label,
+        address=actor.address,
         action=action,
         entity_type=entity_type,
         entity_id=entity_id,

@@ -17,6 +17,7 @@ from scheduler.services.errors import InvalidField, NotFound, StateConflict
 from scheduler.services.locks import begin_write, lock_rows
 from scheduler.services.lookup import MAX_ID, get_or_404, get_referenced
 from scheduler.services.overrides import Override, reason_of
+from scheduler.services.wording import session_words
 
 DISCHARGED = "Client discharged"
 AUDITED = ("session_id", "client_id", "enrollment_id", "status", "cancel_reason",
@@ -71,31 +72,36 @@ def waitlist_position(db: DbSession, booking: Booking) -> int | None:
 def _check_bookable(session: Session, now: datetime) -> None:
     if session.status != "scheduled":
         raise InvalidField(
-            "session_id", f"Session {session.id} was cancelled; book another.", location="path"
+            "session_id", f"{session_words(session)} was cancelled; book another.",
+            location="path"
         )
     if session.starts_at <= now:
         raise InvalidField(
-            "session_id", f"Session {session.id} has already started.", location="path"
+            "session_id", f"{session_words(session)} has already started.", location="path"
         )
+
+
+def free_seats_of(db: DbSession, sessions) -> dict[int, int]:
+    """Seats left in each session: its capacity less the clients booked, never below zero.
+
+    The one count of seats: booking, enrolment, waitlist promotion and walk-ins all ask it,
+    under the sessions' row locks, so none of them can disagree about a full session.
+    """
+    sessions = list(sessions)
+    tally = counts(db, [s.id for s in sessions])
+    return {s.id: max(s.capacity - tally[s.id][0], 0) for s in sessions}
 
 
 def free_seats(db: DbSession, session: Session) -> int:
-    """Seats left in a session: its capacity less the clients booked, never below zero.
-
-    The one count of seats: booking, waitlist promotion and walk-ins all ask it, under the
-    session's row lock, so none of them can disagree about a full session.
-    """
-    booked = db.scalar(
-        select(func.count(Booking.id)).where(
-            Booking.session_id == session.id, Booking.status == "booked"
-        )
-    )
-    return max(session.capacity - int(booked or 0), 0)
+    """Seats left in one session (free_seats_of)."""
+    return free_seats_of(db, [session])[session.id]
 
 
-def _seat(db: DbSession, session: Session, booking: Booking, now: datetime) -> None:
-    """Give the booking a seat if one is free, else the end of the queue."""
-    if free_seats(db, session) > 0:
+def _seat(db: DbSession, session: Session, booking: Booking, now: datetime,
+          free: int | None = None) -> None:
+    """Give the booking a seat if one is free (`free`, when the caller counted), else the end
+    of the queue."""
+    if (free_seats(db, session) if free is None else free) > 0:
         booking.status, booking.booked_at, booking.waitlisted_at = "booked", now, None
     else:
         # Join the end of the line as the session lock orders it: `now` was read before the
@@ -178,7 +184,7 @@ def cancel_booking(
     if booking.session.starts_at <= now:
         # What happened at a past session is attendance's to record, not a cancelled booking.
         raise StateConflict(
-            f"Session {booking.session_id} has already started; record attendance instead."
+            f"{session_words(booking.session)} has already started; record attendance instead."
         )
     before = audit.snapshot(booking, AUDITED)
     freed = booking.status == "booked"
@@ -281,8 +287,8 @@ def enroll_client(
     overlapping = db.scalar(same)
     if overlapping is not None:
         raise StateConflict(
-            f"Client {client.id} is already enrolled in series {series.id} "
-            f"(enrolment {overlapping.id})."
+            f"{client.name} is already enrolled in {series.title} from "
+            f"{overlapping.start_date:%a %Y-%m-%d}."
         )
 
     held = set(
@@ -308,11 +314,10 @@ def enroll_client(
     result = EnrollmentResult(enrollment)
     skip = clashing_ids if (clashes and override_reason is None) else set()
     result.skipped = [c for c in clashes if c.slot.session_id in skip]
-    for session in wanted:
-        if session.id in skip:
-            continue
-        _book_for_enrollment(db, actor, session, client, enrollment, now, result,
-                             override_reason if session.id in clashing_ids else None)
+    overridden = ({sid: override_reason for sid in clashing_ids if sid is not None}
+                  if override_reason else {})
+    _book_for_enrollment(db, actor, [s for s in wanted if s.id not in skip], client, enrollment,
+                         now, result, overridden)
     audit.record(
         db, actor, "enroll", "enrollment", enrollment.id,
         after={
@@ -328,23 +333,34 @@ def enroll_client(
     return result
 
 
-def _book_for_enrollment(db, actor, session, client, enrollment, now, result, override_reason):
-    booking = db.scalar(
-        select(Booking).where(Booking.session_id == session.id, Booking.client_id == client.id)
-    )
-    before = audit.snapshot(booking, AUDITED) if booking is not None else None
-    booking = booking or Booking(session_id=session.id, client_id=client.id)
-    booking.enrollment_id = enrollment.id
-    _seat(db, session, booking, now)
-    booking.override_reason = override_reason
-    db.add(booking)
+def _book_for_enrollment(db, actor, sessions, client, enrollment, now, result,
+                         override_reasons: dict[int, str]) -> None:
+    """Book the client into these sessions (locked by the caller), one seat count and one write
+    for all: an enrolment books months of sessions at once."""
+    if not sessions:
+        return
+    ids = [s.id for s in sessions]
+    earlier = {b.session_id: b for b in db.scalars(
+        select(Booking).where(Booking.client_id == client.id, Booking.session_id.in_(ids)))}
+    free = free_seats_of(db, sessions)
+    made = []
+    for session in sessions:
+        booking = earlier.get(session.id)
+        before = audit.snapshot(booking, AUDITED) if booking is not None else None
+        booking = booking or Booking(session_id=session.id, client_id=client.id)
+        booking.enrollment_id = enrollment.id
+        _seat(db, session, booking, now, free[session.id])
+        booking.override_reason = override_reasons.get(session.id)
+        db.add(booking)
+        made.append((booking, before))
     db.flush()
-    audit.record(db, actor, "book", "booking", booking.id, before,
-                 audit.snapshot(booking, AUDITED), reason=override_reason)
-    if booking.status == "booked":
-        result.booked += 1
-    else:
-        result.waitlisted += 1
+    for booking, before in made:
+        audit.record(db, actor, "book", "booking", booking.id, before,
+                     audit.snapshot(booking, AUDITED), reason=booking.override_reason)
+        if booking.status == "booked":
+            result.booked += 1
+        else:
+            result.waitlisted += 1
 
 
 def book_enrolled(db: DbSession, series: SessionSeries, session_ids, *, now: datetime) -> int:
@@ -382,10 +398,9 @@ def book_enrolled(db: DbSession, series: SessionSeries, session_ids, *, now: dat
         lock_rows(db, Client, [client.id])
         clashing = {c.slot.session_id for c in client_clashes(db, client, [_slot(s) for s in mine])}
         result = EnrollmentResult(enrollment)
-        for session in mine:
-            if session.id in clashing:
-                continue  # the coordinator sees it on the follow-up list, not a double booking
-            _book_for_enrollment(db, actor, session, client, enrollment, now, result, None)
+        # A clashing session is left for the coordinator on the follow-up list, not double-booked.
+        _book_for_enrollment(db, actor, [s for s in mine if s.id not in clashing], client,
+                             enrollment, now, result, {})
         taken += result.booked + result.waitlisted
     return taken
 
@@ -466,9 +481,11 @@ def check_capacity(db: DbSession, series: SessionSeries, capacity: int, now: dat
     over = [(sid, booked) for sid, (booked, _) in tally.items() if booked > capacity]
     if over:
         sid, booked = max(over, key=lambda item: item[1])
+        fullest = db.get(Session, sid)
+        assert fullest is not None  # one of the series' sessions, just counted
         raise InvalidField(
             "capacity",
-            f"Session {sid} already has {booked} clients booked; cancel bookings before "
+            f"{session_words(fullest)} already has {booked} clients booked; cancel bookings before "
             f"lowering the capacity to {capacity}.",
         )
 

@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Client, Session
+from scheduler.models import Client, Room, Session, Staff
 from scheduler.models.availability import ClientUnavailability, StaffTimeOff
 from scheduler.models.bookings import Booking
 from scheduler.models.sessions import session_facilitators
 from scheduler.services.errors import DomainError
+from scheduler.services.wording import session_words
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,14 @@ def _overlaps(slots: list[Slot], others: list, start_of, end_of):
             i += 1
 
 
-def _when(session: Session) -> str:
-    local = session.starts_at.astimezone(ZoneInfo(session.timezone))
-    end = session.ends_at.astimezone(ZoneInfo(session.timezone))
-    return f"{local:%a %Y-%m-%d %H:%M}–{end:%H:%M}"
+def _staff_name(db: DbSession, staff_id: int) -> str:
+    person = db.get(Staff, staff_id)
+    return person.name if person is not None else "A staff member"
+
+
+def _room_name(db: DbSession, room_id: int | None) -> str:
+    room = db.get(Room, room_id) if room_id is not None else None
+    return room.name if room is not None else "The room"
 
 
 def client_clashes(db: DbSession, client: Client, slots: list[Slot]) -> list[Clash]:
@@ -112,7 +117,7 @@ def client_clashes(db: DbSession, client: Client, slots: list[Slot]) -> list[Cla
         if other.id != slot.session_id:
             clashes.append(
                 Clash("client", other.id, other.starts_at, other.ends_at,
-                      f"Client is already booked into session {other.id} ({_when(other)}).", slot)
+                      f"Client is already booked into {session_words(other)}.", slot)
             )
 
     tz = ZoneInfo(client.program.timezone)
@@ -187,8 +192,7 @@ def staff_clashes(
         if other.id != slot.session_id:
             clashes.append(
                 Clash("staff", other.id, other.starts_at, other.ends_at,
-                      f"Staff member {staff_id} facilitates session {other.id} ({_when(other)}).",
-                      slot)
+                      f"{_staff_name(db, staff_id)} facilitates {session_words(other)}.", slot)
             )
     time_off = list(
         db.scalars(
@@ -204,7 +208,7 @@ def staff_clashes(
     for slot, off in _overlaps(slots, time_off, lambda t: t.starts_at, lambda t: t.ends_at):
         clashes.append(
             Clash("staff_time_off", None, off.starts_at, off.ends_at,
-                  f"Staff member {off.staff_id} is off"
+                  f"{_staff_name(db, off.staff_id)} is off"
                   + (f" ({off.reason})." if off.reason else "."), slot)
         )
     return clashes
@@ -234,7 +238,7 @@ def room_clashes(
     others = list(db.scalars(query))
     return [
         Clash("room", other.id, other.starts_at, other.ends_at,
-              f"Room {room_id} is used by session {other.id} ({_when(other)}).", slot)
+              f"{_room_name(db, room_id)} is used by {session_words(other)}.", slot)
         for slot, other in _overlaps(slots, others, lambda s: s.starts_at, lambda s: s.ends_at)
         if other.id != slot.session_id
     ]

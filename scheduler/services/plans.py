@@ -26,6 +26,7 @@ from scheduler.models import (
 from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
 from scheduler.services import audit
+from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField, StateConflict
 from scheduler.services.locks import begin_write, lock_rows
@@ -165,7 +166,7 @@ def revise_plan(db: DbSession, actor: Actor, plan_id: int, changes: dict) -> Tre
     db.refresh(old)
     if old.status != "active":
         raise StateConflict(
-            f"Plan {old.id} is {old.status}; revise the client's active plan instead."
+            f"This plan is {old.status}; revise the client's active plan instead."
         )
     unknown = set(changes) - set(REVISABLE)
     if unknown:
@@ -214,7 +215,7 @@ def _record_date(db, actor, plan_id, field, due_field, on, action) -> TreatmentP
     lock_rows(db, Client, [plan.client_id])
     db.refresh(plan)
     if plan.status != "active":
-        raise StateConflict(f"Plan {plan.id} is {plan.status}; record this on the active plan.")
+        raise StateConflict(f"This plan is {plan.status}; record this on the active plan.")
     if on < plan.start_date:
         raise InvalidField(field, "Must not be before the plan's start_date.")
     # Only these two date columns change in place: they record paperwork done for the plan
@@ -361,10 +362,7 @@ def _due(on: date | None) -> date | None:
 
 
 def _staff(db: DbSession, staff_id, field: str) -> Staff:
-    staff = get_referenced(db, Staff, staff_id, field, "staff member")
-    if not staff.is_active:
-        raise InvalidField(field, f"Staff member {staff_id} is not active.")
-    return staff
+    return staff_service.active_member(db, staff_id, field)
 
 
 def _phase_dict(phase: PlanPhase) -> dict:
@@ -411,7 +409,7 @@ def _validate(db: DbSession, client: Client, values: dict) -> None:
                                     "assessment")
         if assessment.client_id != client.id:
             raise InvalidField("assessment_id",
-                               f"Assessment {assessment.id} is of another client.")
+                               "That assessment is another client's.")
     goals = values["goals"]
     if not all(isinstance(g, str) and g.strip() for g in goals):
         raise InvalidField("goals", "Each goal must be non-blank text.")

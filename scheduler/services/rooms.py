@@ -8,6 +8,7 @@ from scheduler.models import Room, Session, SessionSeries
 from scheduler.services import audit
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
+from scheduler.services.wording import session_words
 
 AUDITED = ("name", "capacity", "location", "is_active")
 
@@ -35,7 +36,7 @@ def _check_capacity_fits_bookings(db: DbSession, room: Room, capacity: int) -> N
     if series is not None:
         raise InvalidField(
             "capacity",
-            f"Series {series.id} ({series.title!r}) has {series.capacity} places in this room; "
+            f"The series {series.title!r} has {series.capacity} places in this room; "
             "lower its capacity or move it first.",
         )
     session = db.scalar(
@@ -52,7 +53,7 @@ def _check_capacity_fits_bookings(db: DbSession, room: Room, capacity: int) -> N
     if session is not None:
         raise InvalidField(
             "capacity",
-            f"Session {session.id} has {session.capacity} places in this room; "
+            f"{session_words(session)} has {session.capacity} places in this room; "
             "move it first.",
         )
 

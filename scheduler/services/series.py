@@ -22,6 +22,7 @@ from scheduler.models import (
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS, series_facilitators
 from scheduler.models.sessions import session_facilitators
 from scheduler.services import audit, booking
+from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import (
     ConflictDetected,
@@ -162,10 +163,7 @@ def _check_names(values: dict) -> None:
 def _facilitators(db: DbSession, ids, field: str = "facilitator_ids") -> list[Staff]:
     staff = []
     for staff_id in dict.fromkeys(ids or ()):
-        member = get_referenced(db, Staff, staff_id, field, "staff member")
-        if not member.is_active:
-            raise InvalidField(field, f"Staff member {staff_id} is not active.")
-        staff.append(member)
+        staff.append(staff_service.active_member(db, staff_id, field))
     return staff
 
 

@@ -7,10 +7,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
-from scheduler.models import Attendance, Booking, Client, Program, Room, Session, Staff
+from scheduler.models import Attendance, Booking, Client, Program, Room, Session
 from scheduler.models.series import MAX_DURATION_MINUTES
 from scheduler.models.sessions import session_facilitators
 from scheduler.services import audit, booking
+from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import (
     ConflictDetected,
@@ -22,6 +23,7 @@ from scheduler.services.conflicts import (
 from scheduler.services.errors import InvalidField, StateConflict
 from scheduler.services.lookup import get_referenced
 from scheduler.services.overrides import Override, reason_of
+from scheduler.services.wording import session_words
 
 AUDITED = (
     "starts_at",
@@ -113,7 +115,7 @@ def change_session(
     override_reason = reason_of(override)
     if db.scalar(select(Attendance.id).where(Attendance.session_id == session.id).limit(1)):
         raise StateConflict(
-            f"Session {session.id} has attendance recorded; its time, place and staff are "
+            f"{session_words(session)} has attendance recorded; its time, place and staff are "
             "history now."
         )
     before = _snapshot(session)
@@ -187,10 +189,7 @@ def _change_facilitators(db: DbSession, session: Session, changes: dict) -> None
         return
     staff = []
     for staff_id in dict.fromkeys(changes["facilitator_ids"]):
-        member = get_referenced(db, Staff, staff_id, "facilitator_ids", "staff member")
-        if not member.is_active:
-            raise InvalidField("facilitator_ids", f"Staff member {staff_id} is not active.")
-        staff.append(member)
+        staff.append(staff_service.active_member(db, staff_id, "facilitator_ids"))
     if [s.id for s in staff] != [s.id for s in session.facilitators]:
         session.facilitators = staff
         session.is_overridden = True
@@ -302,10 +301,7 @@ def create_one_off(
             raise InvalidField("capacity", f"{capacity} places do not fit room {room.name!r}.")
     staff = []
     for staff_id in dict.fromkeys(facilitator_ids or ()):
-        member = get_referenced(db, Staff, staff_id, "facilitator_ids", "staff member")
-        if not member.is_active:
-            raise InvalidField("facilitator_ids", f"Staff member {staff_id} is not active.")
-        staff.append(member)
+        staff.append(staff_service.active_member(db, staff_id, "facilitator_ids"))
     if client_id is not None:
         get_referenced(db, Client, client_id, "client_id", "client")
     session = Session(

@@ -9,9 +9,18 @@ from scheduler.models import Staff
 from scheduler.services import audit
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
+from scheduler.services.lookup import get_referenced
 
 DEACTIVATED = "Staff member deactivated"
 AUDITED = ("name", "role", "credentials", "email", "is_active")
+
+
+def active_member(db: DbSession, staff_id, field: str) -> Staff:
+    """The staff member this field names, who must still work here to run or own anything."""
+    member = get_referenced(db, Staff, staff_id, field, "staff member")
+    if not member.is_active:
+        raise InvalidField(field, f"{member.name} is no longer active.")
+    return member
 
 
 def _check_email_free(db: DbSession, email: str | None, staff_id: int | None = None) -> None:

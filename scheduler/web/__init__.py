@@ -22,6 +22,7 @@ def register_web(app: Flask) -> None:
         portal,
         query_args,
         reports,
+        users,
     )
 
     errors.install(app)
@@ -33,7 +34,7 @@ def register_web(app: Flask) -> None:
             query_args.refuse_unusable_text()
 
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
-                   portal, kiosk, audit, account):
+                   portal, kiosk, audit, users, account):
         app.register_blueprint(module.bp)
 
     @app.context_processor

@@ -47,7 +47,7 @@ def home_endpoint() -> str:
 
 def page_actor() -> Actor:
     """The logged-in user as the audit trail names them."""
-    return Actor(current_user.id, current_user.email)
+    return Actor(current_user.id, current_user.email, request.remote_addr)
 
 
 def log_page_read(client_ids, resource: str, action: str = "read") -> None:

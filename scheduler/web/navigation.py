@@ -13,6 +13,7 @@ LINKS = (
     ("report_pages.follow_up", "Follow-up", STAFF),
     ("clinician.today", "Today", STAFF),
     ("kiosk_pages.index", "Kiosk", STAFF),
+    ("user_pages.index", "Logins", COORDINATORS),
     ("audit_pages.index", "Audit log", ("admin",)),
     ("portal.home", "My sessions", ("client",)),
     ("account_pages.change_password", "Password", USER_ROLES),

@@ -21,7 +21,8 @@ LABELS = {
     "q": "Name", "program": "Program", "room": "Room", "staff": "Staff member",
     "status": "Status", "week": "Week of", "day": "Day", "from": "From", "to": "To",
     "client": "Client id", "user": "User", "action": "Action", "page": "Page",
-    "assessment": "Assessment", "next": "Page to return to",
+    "assessment": "Assessment", "next": "Page to return to", "email": "Email",
+    "role": "Role",
 }
 
 

@@ -1,0 +1,22 @@
+"""How messages name sessions: by title and local time, as the people reading them know them.
+
+A coordinator looking at "Session 149 has attendance recorded" has to go and find session 149;
+"Relapse prevention (Tue 2027-02-16 18:00–21:00) has attendance recorded" says it.
+"""
+
+from zoneinfo import ZoneInfo
+
+from scheduler.models import Session
+
+
+def when(session: Session) -> str:
+    """The session's day and hours in its own time zone: "Wed 2027-02-17 18:00–21:00"."""
+    tz = ZoneInfo(session.timezone)
+    start = session.starts_at.astimezone(tz)
+    end = session.ends_at.astimezone(tz)
+    return f"{start:%a %Y-%m-%d %H:%M}–{end:%H:%M}"
+
+
+def session_words(session: Session) -> str:
+    """"Relapse prevention (Wed 2027-02-17 18:00–21:00)"."""
+    return f"{session.title} ({when(session)})"

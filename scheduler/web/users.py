@@ -1,0 +1,137 @@
+"""The logins page: admins manage every login, coordinators the clients' logins."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from scheduler import clock
+from scheduler.extensions import db
+from scheduler.models import Client, Staff
+from scheduler.models.users import COORDINATORS, USER_ROLES
+from scheduler.services import accounts
+from scheduler.services import users as logins_admin
+from scheduler.services.errors import InvalidField, StateConflict
+from scheduler.web import query_args
+from scheduler.web.access import log_page_read, page_actor, page_roles
+from scheduler.web.refusals import describe
+
+bp = Blueprint("user_pages", __name__)
+
+PER_PAGE = 50
+STATUSES = {"active": True, "deactivated": False}
+ROLE_LABELS = {"admin": "Admin", "coordinator": "Coordinator", "clinician": "Clinician",
+               "client": "Client"}
+FIELD_LABELS = {"client_id": "Client", "role": "Role", "is_active": "Status"}
+
+
+def _viewer() -> logins_admin.Viewer:
+    return logins_admin.Viewer(current_user.id, current_user.role, page_actor())
+
+
+def _filters() -> dict:
+    """The form's filters, checked; a bad one raises BadQuery naming it."""
+    status = query_args.choice_arg("status", tuple(STATUSES))
+    return {
+        "email": query_args.text_arg("email", 254),
+        "role": query_args.choice_arg("role", logins_admin.managed_roles(current_user.role)),
+        "status": status,
+        "page": query_args.number_arg("page", 1_000_000) or 1,
+    }
+
+
+def _owners(logins) -> dict:
+    """Who each login belongs to, in words: the client's or staff member's name."""
+    client_ids = {u.client_id for u in logins if u.client_id}
+    staff_ids = {u.staff_id for u in logins if u.staff_id}
+    clients = dict(db.session.execute(
+        select(Client.id, Client.name).where(Client.id.in_(client_ids))).tuples().all())
+    staff = dict(db.session.execute(
+        select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids))).tuples().all())
+    return {u.id: clients.get(u.client_id) or staff.get(u.staff_id) for u in logins}
+
+
+def _page_url(page: int) -> str:
+    return url_for(".index", **{**request.args.to_dict(), "page": page})
+
+
+def list_page(status: int = 200):
+    given = _filters() if status == 200 else {"email": None, "role": None, "status": None,
+                                              "page": 1}
+    where = logins_admin.LoginFilter(email=given["email"], role=given["role"],
+                                     is_active=STATUSES.get(given["status"] or ""))
+    logins, total = logins_admin.list_logins(
+        db.session, current_user.role, where, offset=(given["page"] - 1) * PER_PAGE,
+        limit=PER_PAGE)
+    if request.method == "GET":
+        # The list names the clients the logins belong to.
+        log_page_read([u.client_id for u in logins if u.client_id], "login_list")
+    pages = max(1, -(-total // PER_PAGE))
+    is_admin = current_user.role == "admin"
+    return render_template(
+        "users/index.html", logins=logins, total=total, given=given, page=given["page"],
+        pages=pages, owners=_owners(logins), now=clock.now(), is_admin=is_admin,
+        roles=logins_admin.managed_roles(current_user.role), role_labels=ROLE_LABELS,
+        statuses=tuple(STATUSES), mfa_enabled=logins_admin.mfa_enabled,
+        prev_url=_page_url(given["page"] - 1) if given["page"] > 1 else None,
+        next_url=_page_url(given["page"] + 1) if given["page"] < pages else None,
+    ), status
+
+
+@bp.get("/users")
+@page_roles(*COORDINATORS)
+def index():
+    """Logins by email, with role, status, last sign-in, two-step sign-in and lock."""
+    return list_page()
+
+
+def _change(user_id: int, changes: dict, done: str):
+    """Apply the change; a refusal the page can explain is shown above the list."""
+    try:
+        user = logins_admin.update_login(db.session, _viewer(), user_id, changes, clock.now())
+    except (InvalidField, StateConflict) as error:
+        db.session.rollback()
+        flash(describe(error, FIELD_LABELS, what="Not changed"), "error")
+        return list_page(error.status)
+    db.session.commit()
+    flash(done.format(email=user.email), "success")
+    return redirect(url_for(".index"), code=303)
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@page_roles(*COORDINATORS)
+def deactivate(user_id: int):
+    """The login can no longer sign in; its sign-ins, calendar links and kiosk PIN end."""
+    return _change(user_id, {"is_active": False},
+                   "{email} is deactivated: signed out everywhere, calendar links and kiosk "
+                   "PIN stopped.")
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@page_roles(*COORDINATORS)
+def reactivate(user_id: int):
+    """The login may sign in again; nothing it had before comes back."""
+    return _change(user_id, {"is_active": True},
+                   "{email} can sign in again. Calendar links and a kiosk PIN need "
+                   "to be made anew.")
+
+
+@bp.post("/users/<int:user_id>/role")
+@page_roles("admin")
+def change_role(user_id: int):
+    """A new role for the login (admins only); it is signed out everywhere."""
+    role = request.form.get("role", "")
+    if role not in USER_ROLES:
+        flash("Not changed: Role: choose one of the listed roles.", "error")
+        return list_page(422)
+    return _change(user_id, {"role": role},
+                   "{email} is now " + ROLE_LABELS[role].lower() + " and signed out everywhere.")
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@page_roles("admin")
+def unlock(user_id: int):
+    """Lift the lock that wrong passwords put on the login (admins only)."""
+    user = accounts.unlock(db.session, page_actor(), user_id)
+    db.session.commit()
+    flash(f"{user.email} is unlocked and may try their password again.", "success")
+    return redirect(url_for(".index"), code=303)
