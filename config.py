@@ -63,6 +63,10 @@ class Config:
     # Feed links are built on this origin (e.g. https://clinic.example.org) when set; otherwise
     # on the host the request came to.
     FEED_BASE_URL = os.environ.get("FEED_BASE_URL") or None
+    # Invitation and password-reset links in emails are built on this origin when set (then on
+    # FEED_BASE_URL, then on the host the request came to): set it where the Host header of a
+    # request cannot be trusted, or a forged one would put an attacker's site in the email.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or None
     # Rendered feeds kept per process, keyed by feed and version.
     FEED_CACHE_SIZE = _env_int("FEED_CACHE_SIZE", 4096)
     # Unknown or revoked feed tokens one address may try before it gets 429s.
@@ -82,6 +86,9 @@ class Config:
     RATELIMIT_SIGN_IN = os.environ.get("RATELIMIT_SIGN_IN", "10 per minute;100 per hour")
     RATELIMIT_CHECKIN = os.environ.get("RATELIMIT_CHECKIN", "20 per minute")
     RATELIMIT_KIOSK = os.environ.get("RATELIMIT_KIOSK", "60 per minute")
+    # Password-reset requests from one address, page and API together (every one counts).
+    RATELIMIT_PASSWORD_RESET = os.environ.get("RATELIMIT_PASSWORD_RESET",
+                                              "5 per minute;20 per hour")
     # Reverse proxies in front that set X-Forwarded-For/-Proto. Behind one, set 1: otherwise
     # every caller has the proxy's address and shares one sign-in limit. 0 trusts no header,
     # so a caller cannot pick their own address.

@@ -51,3 +51,7 @@ kiosk_pin = limiter.shared_limit(
     _configured("RATELIMIT_KIOSK"), scope="kiosk-pin", key_func=_account_or_address,
     methods=["POST"],
     error_message="Too many PIN attempts at this kiosk; wait a minute and try again.")
+password_reset = limiter.shared_limit(
+    _configured("RATELIMIT_PASSWORD_RESET"), scope="password-reset", key_func=get_remote_address,
+    methods=["POST"],
+    error_message="Too many password-reset requests from this address; wait and try again.")

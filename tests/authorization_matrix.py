@@ -25,10 +25,13 @@ GET     /account/mfa                                              deny   allow  
 POST    /account/mfa                                              deny   allow  allow  allow  allow
 POST    /account/mfa/off                                          deny   allow  allow  allow  allow
 POST    /account/mfa/start                                        deny   allow  allow  allow  allow
+GET     /account/password                                         deny   allow  allow  allow  allow
+POST    /account/password                                         deny   allow  allow  allow  allow
 GET     /api/v1/alerts                                            deny   deny   allow  allow  allow
 POST    /api/v1/alerts/<int:alert_id>/acknowledge                 deny   deny   allow  allow  allow
 GET     /api/v1/assessments/<int:assessment_id>                   deny   deny   allow  allow  allow
 GET     /api/v1/audit-events                                      deny   deny   deny   deny   allow
+POST    /api/v1/auth/invitations/accept                           allow  allow  allow  allow  allow
 GET     /api/v1/auth/me                                           deny   allow  allow  allow  allow
 GET     /api/v1/auth/sessions                                     deny   allow  allow  allow  allow
 DELETE  /api/v1/auth/sessions/<int:login_session_id>              deny   allow  allow  allow  allow
@@ -36,6 +39,9 @@ DELETE  /api/v1/auth/token                                        deny   allow  
 DELETE  /api/v1/auth/mfa                                          deny   allow  allow  allow  allow
 POST    /api/v1/auth/mfa                                          deny   allow  allow  allow  allow
 POST    /api/v1/auth/mfa/confirm                                  deny   allow  allow  allow  allow
+POST    /api/v1/auth/password                                     deny   allow  allow  allow  allow
+POST    /api/v1/auth/password-reset                               allow  allow  allow  allow  allow
+POST    /api/v1/auth/password-reset/confirm                       allow  allow  allow  allow  allow
 POST    /api/v1/auth/token                                        allow  allow  allow  allow  allow
 DELETE  /api/v1/auth/tokens/<int:token_id>                        deny   allow  allow  allow  allow
 DELETE  /api/v1/bookings/<int:booking_id>                         deny   deny   deny   allow  allow
@@ -112,6 +118,7 @@ GET     /api/v1/users                                             deny   deny   
 PATCH   /api/v1/users/<int:user_id>                               deny   deny   deny   allow  allow
 DELETE  /api/v1/users/<int:user_id>/mfa                           deny   deny   deny   deny   allow
 POST    /api/v1/users/<int:user_id>/unlock                        deny   deny   deny   deny   allow
+POST    /api/v1/users/invitations                                 deny   deny   deny   allow  allow
 GET     /audit                                                    deny   deny   deny   deny   allow
 GET     /clients                                                  deny   deny   deny   allow  allow
 GET     /clients/<int:client_id>                                  deny   deny   allow  allow  allow
@@ -124,6 +131,8 @@ POST    /clients/<int:client_id>/plan/revise                      deny   deny   
 GET     /favicon.ico                                              allow  allow  allow  allow  allow
 GET     /feeds/<token>.ics                                        allow  allow  allow  allow  allow
 GET     /follow-up                                                deny   deny   allow  allow  allow
+GET     /forgot-password                                          allow  allow  allow  allow  allow
+POST    /forgot-password                                          allow  allow  allow  allow  allow
 GET     /healthz                                                  allow  allow  allow  allow  allow
 GET     /intake                                                   deny   deny   deny   allow  allow
 POST    /intake                                                   deny   deny   deny   allow  allow
@@ -131,6 +140,8 @@ GET     /intake/<int:client_id>/enrol                             deny   deny   
 POST    /intake/<int:client_id>/enrol                             deny   deny   deny   allow  allow
 GET     /intake/<int:client_id>/plan                              deny   deny   deny   allow  allow
 POST    /intake/<int:client_id>/plan                              deny   deny   deny   allow  allow
+GET     /invite/<token>                                           allow  allow  allow  allow  allow
+POST    /invite/<token>                                           allow  allow  allow  allow  allow
 GET     /kiosk                                                    deny   deny   allow  allow  allow
 POST    /kiosk                                                    deny   deny   allow  allow  allow
 GET     /login                                                    allow  allow  allow  allow  allow
@@ -143,6 +154,8 @@ GET     /me                                                       deny   allow  
 POST    /me/checkin                                               deny   allow  deny   deny   deny
 POST    /me/feed                                                  deny   allow  deny   deny   deny
 GET     /reports                                                  deny   deny   deny   allow  allow
+GET     /reset/<token>                                            allow  allow  allow  allow  allow
+POST    /reset/<token>                                            allow  allow  allow  allow  allow
 GET     /series/<int:series_id>                                   deny   deny   deny   allow  allow
 GET     /series/<int:series_id>/edit                              deny   deny   deny   allow  allow
 POST    /series/<int:series_id>/edit                              deny   deny   deny   allow  allow

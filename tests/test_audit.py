@@ -233,7 +233,14 @@ AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
                         # tests/test_mfa.py: two-step sign-in needs codes from its secret.
                         ("POST", "/api/v1/auth/mfa"), ("POST", "/api/v1/auth/mfa/confirm"),
                         ("DELETE", "/api/v1/auth/mfa"),
-                        ("DELETE", "/api/v1/users/<int:user_id>/mfa")} | {
+                        ("DELETE", "/api/v1/users/<int:user_id>/mfa"),
+                        # tests/test_invitations.py and tests/test_password_reset.py read
+                        # the emailed link first.
+                        ("POST", "/api/v1/users/invitations"),
+                        ("POST", "/api/v1/auth/invitations/accept"),
+                        ("POST", "/api/v1/auth/password-reset"),
+                        ("POST", "/api/v1/auth/password-reset/confirm"),
+                        ("POST", "/api/v1/auth/password")} | {
     ("DELETE", f"/api/v1/{'staff' if kind == 'staff' else kind + 's'}/<int:{arg}>/feed")
     for kind, arg in FEED_OWNERS}
 

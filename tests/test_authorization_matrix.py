@@ -85,6 +85,11 @@ def test_no_page_or_api_route_is_public_by_accident():
         "GET /favicon.ico", "GET /feeds/<token>.ics", "GET /healthz", "GET /login",
         "GET /login/code", "GET /manifest.webmanifest", "POST /login", "POST /login/code",
         "POST /logout",
+        # The account links by email: the person has no sign-in yet, or forgot it.
+        "POST /api/v1/auth/invitations/accept", "POST /api/v1/auth/password-reset",
+        "POST /api/v1/auth/password-reset/confirm", "GET /forgot-password",
+        "POST /forgot-password", "GET /invite/<token>", "POST /invite/<token>",
+        "GET /reset/<token>", "POST /reset/<token>",
     }
 
 

@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 from sqlalchemy import select
+from werkzeug.routing import IntegerConverter
 
 from scheduler import create_app
 from scheduler.models import Session
@@ -421,9 +422,14 @@ def test_a_roster_page_past_the_id_range_gets_an_html_404(client, make):
     assert response.mimetype == "text/html"
 
 
+def _int_names(rule) -> list[str]:
+    return [name for name, converter in rule._converters.items()
+            if isinstance(converter, IntegerConverter)]
+
+
 def _int_routes(app) -> list[tuple[str, str, list[str]]]:
-    return [(rule.rule, method, [name for name, converter in rule._converters.items()])
-            for rule in app.url_map.iter_rules() if rule._converters
+    return [(rule.rule, method, _int_names(rule))
+            for rule in app.url_map.iter_rules() if _int_names(rule)
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
 
 

@@ -194,6 +194,7 @@ ALLOWED_VALUES = {
     ("staff", "role"): staff.STAFF_ROLES,
     ("treatment_plans", "status"): plans.PLAN_STATUSES,
     ("users", "role"): users.USER_ROLES,
+    ("account_tokens", "purpose"): users.ACCOUNT_TOKEN_PURPOSES,
 }
 
 

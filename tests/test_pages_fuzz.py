@@ -35,7 +35,7 @@ import scheduler.web
 from scheduler import create_app
 from scheduler.extensions import db as _db
 from scheduler.models import Session
-from scheduler.services import booking, kiosk, plans
+from scheduler.services import account_links, booking, kiosk, plans
 from scheduler.web.form_fields import Hours, TextChecked, WholeNumber
 from tests.authorization_matrix import ROUTES
 from tests.conftest import PG_URL, IsolatedClient, reset_postgresql
@@ -112,7 +112,9 @@ UNDO = {("POST", "/sessions/<int:session_id>/cancel"):
         ("POST", "/sessions/<int:session_id>/restore"),
         ("POST", "/users/<int:user_id>/deactivate"): ("POST", "/users/<int:user_id>/reactivate")}
 # The roster is marked for last night's group, the coordinator's overrides act on tomorrow's.
-ROUTE_IDS = {"/sessions/<int:session_id>/roster": {"session_id": "{last_night_id}"}}
+ROUTE_IDS = {"/sessions/<int:session_id>/roster": {"session_id": "{last_night_id}"},
+             "/invite/<token>": {"token": "{invite_token}"},
+             "/reset/<token>": {"token": "{reset_token}"}}
 
 
 # --- recording which names a page reads ---------------------------------------------------------
@@ -186,7 +188,7 @@ def fuzz_app(database_url):
     plenty = "100000 per minute"
     app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url,
                       "RATELIMIT_SIGN_IN": plenty, "RATELIMIT_CHECKIN": plenty,
-                      "RATELIMIT_KIOSK": plenty})
+                      "RATELIMIT_KIOSK": plenty, "RATELIMIT_PASSWORD_RESET": plenty})
     app.test_client_class = IsolatedClient
     app.request_class = RecordingRequest
     with app.app_context():
@@ -230,12 +232,18 @@ def clinic(fuzz_app, now):
              "clinician": make.user("clinician", staff_id=therapist.id),
              "admin": make.user("admin"), "client": make.user("client", client_id=avery.id),
              "anonymous": None}
+    # Live one-time links for the set-password pages: a pending invitation, and a reset.
+    invited = make.user("client", client_id=make.client(program, name="Casey Invited").id)
+    invite_token, _ = account_links.issue_link(db, invited, "invite", now)
+    reset_token, _ = account_links.issue_link(db, make.user("clinician"), "reset", now)
+    db.commit()
     ids = {"program_id": program.id, "room_id": room.id, "staff_id": therapist.id,
            "series_id": series.id, "client_id": avery.id, "other_client_id": blake.id,
            "session_id": tomorrow.id, "last_night_id": last_night.id,
            "assessment_id": assessment.id, "walker_email": walker.email,
            # The login the logins page acts on: Blake's, which no walker signs in with.
-           "user_id": make.user("client", client_id=blake.id).id}
+           "user_id": make.user("client", client_id=blake.id).id,
+           "invite_token": invite_token, "reset_token": reset_token}
     return {"ids": ids, "users": users}
 
 

@@ -1,10 +1,12 @@
-"""Login accounts: admins list and manage every login, coordinators the clients' logins."""
+"""Login accounts: admins list and manage every login, coordinators the clients' logins;
+invitations by email."""
 
+from flask import current_app
 from flask.views import MethodView
 from flask_login import current_user
 from marshmallow import RAISE, Schema, fields, validate
 
-from scheduler import clock
+from scheduler import clock, outbox
 from scheduler.api.access import current_actor, log_read, roles_required
 from scheduler.api.common import (
     ApiSchema,
@@ -17,7 +19,7 @@ from scheduler.api.common import (
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models.users import COORDINATORS, USER_ROLES
-from scheduler.services import accounts, mfa
+from scheduler.services import account_links, accounts, mfa
 from scheduler.services import users as logins_admin
 
 URL_PREFIX = "/users"
@@ -138,3 +140,39 @@ class MfaReset(MethodView):
         """
         mfa.reset(db.session, current_actor(), user_id, clock.now())
         db.session.commit()
+
+
+class InvitationIn(ApiSchema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    role = fields.String(required=True, validate=validate.OneOf(USER_ROLES))
+    client_id = Id(allow_none=True)
+    staff_id = Id(allow_none=True)
+
+
+class InvitationOut(Schema):
+    id = fields.Integer(required=True, metadata={"description": "The invited account's id."})
+    expires_at = fields.AwareDateTime(required=True)
+
+
+@blp.route("/invitations")
+class Invitations(MethodView):
+    @roles_required(*COORDINATORS)
+    @blp.arguments(InvitationIn)
+    @blp.response(201, InvitationOut)
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data):
+        """Invite a person by email to set their own password (a link valid 72 hours).
+
+        Coordinators invite clients (`client_id` required); admins invite anyone. Inviting an
+        email that already has a password answers 409; inviting again an email whose
+        invitation is still open sends a new link, and the old one stops working.
+        """
+        sent = account_links.invite(
+            db.session, current_user, email=data["email"], role=data["role"],
+            client_id=data.get("client_id"), staff_id=data.get("staff_id"), now=clock.now(),
+            base_url=outbox.base_url(), public_name=current_app.config["PUBLIC_NAME"],
+            address=outbox.remote_address())
+        db.session.commit()
+        outbox.send_after_response(sent.message_key)
+        return {"id": sent.token.user_id, "expires_at": sent.token.expires_at}

@@ -14,9 +14,10 @@ from scheduler.models.rooms import Room
 from scheduler.models.series import SessionSeries, series_facilitators
 from scheduler.models.sessions import Session, session_facilitators
 from scheduler.models.staff import Staff
-from scheduler.models.users import ApiToken, LoginSession, User
+from scheduler.models.users import AccountToken, ApiToken, LoginSession, User
 
 __all__ = [
+    "AccountToken",
     "Alert",
     "JobRun",
     "Notification",

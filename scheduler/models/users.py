@@ -86,3 +86,29 @@ class LoginSession(Model):
     user_agent: Mapped[str | None] = mapped_column(String(255))
 
     user: Mapped[User] = relationship()
+
+
+ACCOUNT_TOKEN_PURPOSES = ("invite", "reset")
+
+
+class AccountToken(Model):
+    """A one-time link sent by email: an invitation to set a first password, or a reset."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (CheckConstraint(one_of("purpose", ACCOUNT_TOKEN_PURPOSES), name="purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(8))
+    # Only the SHA-256 of the token is kept, as for API tokens.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when the link was followed through; a used link never works again.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when a newer link of the same purpose replaced this one.
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

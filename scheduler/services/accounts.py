@@ -235,8 +235,8 @@ def issue_api_token(
     return token, row
 
 
-def user_for_token(db: DbSession, token: str, now: datetime) -> User | None:
-    """The user a live bearer token belongs to, or None."""
+def live_token(db: DbSession, token: str, now: datetime) -> ApiToken | None:
+    """The live bearer token row (with its user loaded), or None."""
     digest = _hash_token(token)
     row = db.scalar(
         select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == digest)
@@ -245,4 +245,10 @@ def user_for_token(db: DbSession, token: str, now: datetime) -> User | None:
         return None
     if row.revoked_at is not None or row.expires_at <= now or not row.user.is_active:
         return None
-    return row.user
+    return row
+
+
+def user_for_token(db: DbSession, token: str, now: datetime) -> User | None:
+    """The user a live bearer token belongs to, or None."""
+    row = live_token(db, token, now)
+    return row.user if row is not None else None

@@ -8,6 +8,7 @@ signed with the clinic's neutral PUBLIC_NAME.
 """
 
 import smtplib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,6 +24,9 @@ MAX_ATTEMPTS = 5
 REMINDERS = {"reminder-24h": timedelta(hours=24), "reminder-2h": timedelta(hours=2)}
 # A change older than this is not news: a first run after an upgrade stays quiet.
 CHANGE_NEWS_WINDOW = timedelta(hours=48)
+# Messages carrying a one-time link (services/account_links.py): the body is dropped once sent.
+SECRET_LINK_KINDS = ("invitation", "password-reset")
+SENT_LINK_BODY = "(sent; the one-time link it carried is not kept)"
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,17 @@ def has_pending(db: DbSession) -> bool:
                      .limit(1)) is not None
 
 
-def deliver(db: DbSession, mailer: Mailer, now: datetime, limit: int = 500) -> Delivery:
-    """Send pending messages one by one, committing each as sent the moment it is."""
+def deliver(db: DbSession, mailer: Mailer, now: datetime, limit: int = 500,
+            keys: Collection[str] | None = None) -> Delivery:
+    """Send pending messages one by one, committing each as sent the moment it is.
+
+    With `keys`, only those messages (a request sending its own at once).
+    """
     sent = failed = skipped = 0
-    ids = list(db.scalars(
-        select(Notification.id).where(Notification.status == "pending")
-        .order_by(Notification.id).limit(limit)))
+    query = select(Notification.id).where(Notification.status == "pending")
+    if keys is not None:
+        query = query.where(Notification.idempotency_key.in_(list(keys)))
+    ids = list(db.scalars(query.order_by(Notification.id).limit(limit)))
     db.commit()
     if not ids:
         return Delivery(0, 0, 0)
@@ -95,6 +104,9 @@ def deliver(db: DbSession, mailer: Mailer, now: datetime, limit: int = 500) -> D
                 db.commit()
                 continue
             row.status, row.sent_at = "sent", now
+            if row.kind in SECRET_LINK_KINDS:
+                # A one-time link is a secret: once it is in the inbox, the copy here goes.
+                row.body = SENT_LINK_BODY
             db.commit()
             sent += 1
     pending = len(ids) - sent - failed - skipped

@@ -7,6 +7,7 @@ def register_web(app: Flask) -> None:
     from flask_login import current_user
 
     from scheduler.web import (
+        account,
         audit,
         auth,
         brand,
@@ -34,7 +35,7 @@ def register_web(app: Flask) -> None:
             query_args.refuse_unusable_text()
 
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
-                   portal, kiosk, audit, users, mfa_pages):
+                   portal, kiosk, audit, users, mfa_pages, account):
         app.register_blueprint(module.bp)
     mfa_pages.install_gate(app)
 

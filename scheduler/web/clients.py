@@ -6,7 +6,7 @@ then enrolments. A refused step writes nothing and shows why on the same form.
 
 from datetime import date, timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import (
@@ -20,7 +20,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from scheduler import clock
+from scheduler import clock, outbox
 from scheduler.extensions import db
 from scheduler.feeds import tokens
 from scheduler.feeds.links import links_for
@@ -37,8 +37,8 @@ from scheduler.models.clients import CLIENT_STATUSES
 from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
 from scheduler.models.users import COORDINATORS, STAFF
-from scheduler.services import booking, clients, day_sheet, plans, reports
-from scheduler.services.errors import DomainError
+from scheduler.services import account_links, booking, clients, day_sheet, plans, reports
+from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
@@ -148,6 +148,8 @@ class EnrolForm(PageForm):
     start_date = DateField("Book from (optional)", validators=[Optional(), in_range])
     skip_conflicting = BooleanField("Skip sessions that clash with the client's other "
                                     "bookings and book the rest")
+    invite = BooleanField("Email the client an invitation to their own account (to see their "
+                          "sessions and calendar link)")
 
 
 # ---------------------------------------------------------------- lookups
@@ -396,6 +398,17 @@ def _enrol_page(client: Client, form, status: int = 200, done=None):
                            done=done), status
 
 
+def _invite(client: Client, now) -> account_links.Sent:
+    """Invite the client at their email to an account of their own (the intake's last step)."""
+    if not client.email:
+        raise InvalidField("invite", f"{client.name} has no email address; add one on their "
+                           "page first.")
+    return account_links.invite(
+        db.session, current_user, email=client.email, role="client", client_id=client.id,
+        now=now, base_url=outbox.base_url(), public_name=current_app.config["PUBLIC_NAME"],
+        address=outbox.remote_address())
+
+
 @bp.route("/intake/<int:client_id>/enrol", methods=["GET", "POST"])
 @page_roles(*COORDINATORS)
 def intake_enrol(client_id: int):
@@ -418,10 +431,20 @@ def intake_enrol(client_id: int):
         # All or none: one refused series leaves the others unbooked too.
         _refused(form, error, {"client_id": "series_ids"})
         return _enrol_page(client, form, error.status)
+    invitation = None
+    if form.invite.data:
+        try:
+            invitation = _invite(client, now)
+        except DomainError as error:
+            _refused(form, error, {"email": "invite", "client_id": "invite"})
+            return _enrol_page(client, form, error.status)
     booked = sum(r.booked for r in results)
     waitlisted = sum(r.waitlisted for r in results)
     skipped = sum(len(r.skipped) for r in results)
     db.session.commit()
+    if invitation is not None:
+        outbox.send_after_response(invitation.message_key)
+        flash(f"An invitation to set up an account is on its way to {client.email}.", "success")
     message = f"{client.name} enrolled in {len(results)} series: {booked} sessions booked"
     if waitlisted:
         message += f", waitlisted for {waitlisted}"

@@ -2,7 +2,7 @@
 
 from flask import current_app, url_for
 
-from scheduler.models.users import COORDINATORS, STAFF
+from scheduler.models.users import COORDINATORS, STAFF, USER_ROLES
 
 LINKS = (
     # (endpoint, label, roles)
@@ -16,6 +16,7 @@ LINKS = (
     ("user_pages.index", "Logins", COORDINATORS),
     ("audit_pages.index", "Audit log", ("admin",)),
     ("portal.home", "My sessions", ("client",)),
+    ("account_pages.change_password", "Password", USER_ROLES),
 )
 
 
