@@ -1,6 +1,7 @@
 """Schemathesis fuzzes every /api/v1 operation: no 5xx, and every answer as documented."""
 
 import os
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,9 +9,12 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis import checks
+from sqlalchemy import select
 
 from scheduler import clock, create_app, demo_clinic
 from scheduler.extensions import db as _db
+from scheduler.models import User
+from scheduler.services import accounts
 from tests.conftest import PG_URL, IsolatedClient, reset_postgresql
 from tests.fuzz_report import fuzz_tally
 
@@ -34,6 +38,12 @@ RANDOM_PHASE = os.environ.get("FUZZ_RANDOM", "1") != "0"
 # The demo clinic's rows are numbered from 1 on a fresh database: it has at least this many
 # of each kind it seeds, and its client login is client 1.
 SEEDED_ID_RANGE = (1, 6)
+# Operations that may end the fuzzer's own sign-in or take its role away: a revoked token, a
+# changed password, a deactivated, demoted or reset login. The seeded logins come back after each.
+ENDS_SIGN_INS = re.compile(r"^(DELETE /api/v1/auth/|POST /api/v1/auth/password|"
+                           r"(PATCH|DELETE) /api/v1/users/)")
+SEEDED_LOGIN = ("role", "is_active", "client_id", "staff_id", "password_hash", "failed_logins",
+                "locked_until")
 # What a client's own login may call; the rest answers them 403 before reading anything.
 CLIENT_PATHS = (r"^/api/v1/(auth/me|checkin|clients/\{client_id\}|sessions/\{session_id\}$"
                 r"|bookings/)")
@@ -96,7 +106,9 @@ def clinic(tmp_path_factory):
                 "/api/v1/auth/token", json={"email": email, "password": demo_clinic.DEMO_PASSWORD})
             assert answer.status_code == 200, answer.json
             headers[role] = {"Authorization": f"Bearer {answer.json['token']}"}
-        yield app, client, headers
+        seeded = [(u.id, {name: getattr(u, name) for name in SEEDED_LOGIN})
+                  for u in _db.session.scalars(select(User))]
+        yield app, client, headers, seeded
         _db.session.remove()
         _db.engine.dispose()
 
@@ -114,10 +126,31 @@ FUZZ_SETTINGS = settings(
 
 def _call_and_check(case, clinic, role: str, tally) -> None:
     """Send the case in-process as `role` and run every check on the answer."""
-    app, client, headers = clinic
+    app, client, headers, seeded = clinic
     response = case.call(app=app, session=client, headers=headers[role])
     tally.record(role, case.operation.label, response.status_code)
-    case.validate_response(response, checks=CHECKS)
+    try:
+        case.validate_response(response, checks=CHECKS)
+    finally:
+        if ENDS_SIGN_INS.match(case.operation.label):
+            _restore_sign_ins(headers, seeded)
+
+
+def _restore_sign_ins(headers: dict, seeded: list) -> None:
+    """The seeded logins as they were, with fresh tokens: a case that revoked the fuzzer's
+    token, changed its password or demoted it must not leave every later case a 401 or 403."""
+    db = _db.session
+    db.rollback()
+    for user_id, values in seeded:
+        user = db.get(User, user_id)
+        for name, value in values.items():
+            setattr(user, name, value)
+    now = clock.now()
+    for role, email in (("admin", "admin@demo.clinic"), ("client", "client@demo.clinic")):
+        user = db.scalar(select(User).where(User.email == email))
+        token, _ = accounts.issue_api_token(db, user, now, ttl_hours=24)
+        headers[role] = {"Authorization": f"Bearer {token}"}
+    db.commit()
 
 
 @pytest.fixture(scope="module")

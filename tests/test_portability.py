@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+import pyotp
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
@@ -30,11 +31,14 @@ from scheduler.models import (
     User,
 )
 from scheduler.services import (
+    account_links,
     accounts,
     alerts,
     attendance,
     availability,
     clients,
+    logins,
+    mfa,
     notifications,
     plans,
     portability,
@@ -161,6 +165,13 @@ def build_rich_clinic(app, now) -> dict:
     old_feed = feed_tokens.issue(db, ACTOR, "client", client_user.client_id, now)
     live_feed = feed_tokens.issue(db, ACTOR, "client", client_user.client_id, now)
     api_token, _ = accounts.issue_api_token(db, client_user, now, ttl_hours=24 * 365)
+    # The coordinator is signed in on a page, uses two-step sign-in and asked for a reset link.
+    coordinator = db.scalar(select(User).where(User.role == "coordinator"))
+    logins.start_session(db, coordinator, now, logins.Where("203.0.113.9", "Firefox/128.0"))
+    account_links.issue_link(db, coordinator, "reset", now)
+    settings = mfa.MfaSettings.from_config(app.config)
+    pending = mfa.begin(db, ACTOR, coordinator, settings, now)
+    assert mfa.confirm(db, ACTOR, coordinator, pyotp.TOTP(pending.secret).at(now), settings, now)
     db.commit()
 
     # A morning group met with one client present, arriving late to the microsecond.
