@@ -176,9 +176,12 @@ POST    /sessions/<int:session_id>/roster                         deny   deny   
 GET     /today                                                    deny   deny   allow  allow  allow
 GET     /users                                                    deny   deny   deny   allow  allow
 POST    /users/<int:user_id>/deactivate                           deny   deny   deny   allow  allow
+POST    /users/<int:user_id>/mfa-reset                            deny   deny   deny   deny   allow
 POST    /users/<int:user_id>/reactivate                           deny   deny   deny   allow  allow
 POST    /users/<int:user_id>/role                                 deny   deny   deny   deny   allow
+POST    /users/<int:user_id>/sign-out                             deny   deny   deny   allow  allow
 POST    /users/<int:user_id>/unlock                               deny   deny   deny   deny   allow
+POST    /users/invite                                             deny   deny   deny   allow  allow
 GET     /week                                                     deny   deny   deny   allow  allow
 """
 

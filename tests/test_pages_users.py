@@ -7,7 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from scheduler.models import AuditEvent, User
+from tests import mailbox
 from tests.helpers import sign_in
+from tests.mailbox import link_in
+
+inbox = mailbox.inbox  # a real SMTP server, as a fixture
 
 
 def csrf(client) -> str:
@@ -135,3 +139,63 @@ def test_the_audit_log_shows_who_changed_a_login_and_from_where(client, admin, m
     post(client, f"/users/{member.id}/deactivate")
     html = client.get("/audit").get_data(as_text=True)
     assert f'{admin.email} <span class="muted">from 127.0.0.1</span>' in html
+
+
+def test_an_admin_invites_a_staff_member_who_gets_the_link_by_email(client, make, db, admin,
+                                                                      inbox):
+    nurse = make.staff(name="Noor Haddad")
+    sign_in(client, admin)
+    assert "Noor Haddad" in client.get("/users").get_data(as_text=True)
+    # Buffered: the email goes once the answer is closed, as a server closes it.
+    answer = client.post("/users/invite", buffered=True, data={
+        "csrf_token": csrf(client), "email": "Noor@Clinic.test", "role": "clinician",
+        "staff_id": str(nurse.id)})
+    assert answer.status_code == 303
+    assert "on its way to Noor@Clinic.test" in client.get("/users").get_data(as_text=True)
+    invited = db.scalar(select(User).where(User.email == "noor@clinic.test"))
+    assert (invited.role, invited.staff_id, invited.password_hash) == ("clinician", nurse.id, None)
+    [message] = inbox.wait_for("noor@clinic.test")
+    assert link_in(message, "invite")
+
+
+def test_an_invitation_the_page_cannot_send_is_named(client, make, db, admin):
+    coordinator = make.user("coordinator")
+    sign_in(client, coordinator)
+    refused = post(client, "/users/invite", email="someone@clinic.test", role="clinician")
+    assert refused.status_code == 422 and "Role: choose one of the listed roles." in \
+        refused.get_data(as_text=True)
+    refused = post(client, "/users/invite", email="someone@clinic.test", role="client")
+    assert refused.status_code == 422
+    assert "Not invited: Client: A client login must be linked to a client." in \
+        refused.get_data(as_text=True)
+    refused = post(client, "/users/invite", email="bad\x00@clinic.test", role="client")
+    assert refused.status_code == 422 and "Email: give the person" in \
+        refused.get_data(as_text=True)
+    # An admin's login is not a coordinator's to turn into a client's.
+    taken = post(client, "/users/invite", email=admin.email, role="client",
+                 client_id=str(make.client(name="Blake Ortiz").id))
+    assert taken.status_code == 403
+    assert "Not invited: Only an admin may change" in taken.get_data(as_text=True)
+    assert db.scalar(select(User).where(User.email == "someone@clinic.test")) is None
+
+
+def test_signing_a_login_out_everywhere_ends_its_sign_ins(client, make, db, admin, member,
+                                                        auth):
+    headers = auth.for_user(member)
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    sign_in(client, admin)
+    answer = post(client, f"/users/{member.id}/sign-out")
+    assert answer.status_code == 303
+    assert f"{member.email} is signed out everywhere (1 sign-in ended)." in \
+        client.get("/users").get_data(as_text=True)
+    assert client.application.test_client().get("/api/v1/auth/me",
+                                                headers=headers).status_code == 401
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "end_sign_ins"))
+    assert (event.actor_user_id, event.entity_id) == (admin.id, member.id)
+
+
+def test_a_coordinator_cannot_sign_staff_out_or_reset_two_step_sign_in(client, make, admin):
+    coordinator = make.user("coordinator")
+    sign_in(client, coordinator)
+    assert post(client, f"/users/{admin.id}/sign-out").status_code == 403
+    assert post(client, f"/users/{admin.id}/mfa-reset").status_code == 403

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import object_session
 
 from scheduler.feeds import tokens as feed_tokens
-from scheduler.models import Client, User
+from scheduler.models import Client, Staff, User
 from scheduler.models.users import USER_ROLES
 from scheduler.services import accounts, audit, logins, mfa
 from scheduler.services.audit import Actor
@@ -162,4 +162,32 @@ def _end_links(db: DbSession, actor: Actor, links: dict, now: datetime) -> None:
                          reason=DEACTIVATED)
     if links["staff_id"] is not None:
         feed_tokens.revoke(db, actor, "staff", links["staff_id"], now, reason=DEACTIVATED)
+
+
+def end_sign_ins(db: DbSession, viewer: Viewer, user_id: int, now: datetime) -> tuple[User, int]:
+    """Sign a login out everywhere (a lost phone, a shared computer left signed in): every page
+    sign-in and token ends; the password stays. Returns the login and how many ended."""
+    user = managed_login(db, viewer, user_id)
+    ended = logins.end_all(db, user, now)
+    audit.record(db, viewer.actor, "end_sign_ins", "user", user.id,
+                 after={"sign_ins_ended": ended})
+    return user, ended
+
+
+def uninvited(db: DbSession, viewer_role: str) -> tuple[list[Client], list[Staff]]:
+    """The active clients and staff members who have no login yet, by name: whom an invitation
+    may be for (coordinators invite clients only)."""
+    clients = list(db.scalars(
+        select(Client).where(Client.discharged_on.is_(None),
+                             ~Client.id.in_(select(User.client_id).where(
+                                 User.client_id.is_not(None))))
+        .order_by(Client.name)))
+    staff: list[Staff] = []
+    if "clinician" in managed_roles(viewer_role):
+        staff = list(db.scalars(
+            select(Staff).where(Staff.is_active.is_(True),
+                                ~Staff.id.in_(select(User.staff_id).where(
+                                    User.staff_id.is_not(None))))
+            .order_by(Staff.name)))
+    return clients, staff
 

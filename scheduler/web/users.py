@@ -1,16 +1,17 @@
 """The logins page: admins manage every login, coordinators the clients' logins."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from scheduler import clock
+from scheduler import clock, outbox
 from scheduler.extensions import db
 from scheduler.models import Client, Staff
 from scheduler.models.users import COORDINATORS, USER_ROLES
-from scheduler.services import accounts
+from scheduler.services import account_links, accounts, mfa
 from scheduler.services import users as logins_admin
-from scheduler.services.errors import InvalidField, StateConflict
+from scheduler.services.errors import DomainError, InvalidField, StateConflict
+from scheduler.services.text import text_problem
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.refusals import describe
@@ -21,7 +22,8 @@ PER_PAGE = 50
 STATUSES = {"active": True, "deactivated": False}
 ROLE_LABELS = {"admin": "Admin", "coordinator": "Coordinator", "clinician": "Clinician",
                "client": "Client"}
-FIELD_LABELS = {"client_id": "Client", "role": "Role", "is_active": "Status"}
+FIELD_LABELS = {"client_id": "Client", "role": "Role", "is_active": "Status", "email": "Email",
+                "staff_id": "Staff member"}
 
 
 def _viewer() -> logins_admin.Viewer:
@@ -72,6 +74,7 @@ def list_page(status: int = 200):
         pages=pages, owners=_owners(logins), now=clock.now(), is_admin=is_admin,
         roles=logins_admin.managed_roles(current_user.role), role_labels=ROLE_LABELS,
         statuses=tuple(STATUSES), mfa_enabled=logins_admin.mfa_enabled,
+        uninvited=logins_admin.uninvited(db.session, current_user.role),
         prev_url=_page_url(given["page"] - 1) if given["page"] > 1 else None,
         next_url=_page_url(given["page"] + 1) if given["page"] < pages else None,
     ), status
@@ -135,3 +138,68 @@ def unlock(user_id: int):
     db.session.commit()
     flash(f"{user.email} is unlocked and may try their password again.", "success")
     return redirect(url_for(".index"), code=303)
+
+
+def _refused(message: str, status: int = 422):
+    flash(f"Not invited: {message}", "error")
+    return list_page(status)
+
+
+def _form_id(name: str) -> int | None:
+    value = request.form.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 10:
+        raise InvalidField(name, "choose one from the list.")
+    return int(value)
+
+
+@bp.post("/users/invite")
+@page_roles(*COORDINATORS)
+def invite():
+    """Email a person a link to set their own password (72 hours, once)."""
+    email = request.form.get("email", "").strip()
+    role = request.form.get("role", "")
+    if not email or len(email) > 254 or text_problem(email, multiline=False) or "@" not in email:
+        return _refused("Email: give the person's email address.")
+    if role not in logins_admin.managed_roles(current_user.role):
+        return _refused("Role: choose one of the listed roles.")
+    try:
+        client_id, staff_id = _form_id("client_id"), _form_id("staff_id")
+        sent = account_links.invite(
+            db.session, current_user, email=email, role=role,
+            client_id=client_id if role == "client" else None,
+            staff_id=staff_id if role != "client" else None, now=clock.now(),
+            base_url=outbox.base_url(), public_name=current_app.config["PUBLIC_NAME"],
+            address=outbox.remote_address())
+    except DomainError as error:
+        db.session.rollback()
+        flash(describe(error, FIELD_LABELS, what="Not invited"), "error")
+        return list_page(error.status)
+    db.session.commit()
+    outbox.send_after_response(sent.message_key)
+    flash(f"An invitation to set a password is on its way to {email}.", "success")
+    return redirect(url_for(".index"), code=303)
+
+
+@bp.post("/users/<int:user_id>/sign-out")
+@page_roles(*COORDINATORS)
+def sign_out_everywhere(user_id: int):
+    """End every sign-in of the login (a lost phone, a computer left signed in)."""
+    user, ended = logins_admin.end_sign_ins(db.session, _viewer(), user_id, clock.now())
+    db.session.commit()
+    flash(f"{user.email} is signed out everywhere ({ended} sign-in"
+          f"{'' if ended == 1 else 's'} ended).", "success")
+    return redirect(url_for(".index"), code=303)
+
+
+@bp.post("/users/<int:user_id>/mfa-reset")
+@page_roles("admin")
+def reset_mfa(user_id: int):
+    """Clear the login's two-step sign-in (a lost phone) and end its sign-ins (admins only)."""
+    user = mfa.reset(db.session, page_actor(), user_id, clock.now())
+    db.session.commit()
+    flash(f"Two-step sign-in of {user.email} is reset and they are signed out; they set it "
+          "up again at their next sign-in.", "success")
+    return redirect(url_for(".index"), code=303)
+
