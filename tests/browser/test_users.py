@@ -31,7 +31,7 @@ def test_an_admin_deactivates_and_reactivates_a_clients_login(page, login, db, m
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     expect(rows.filter(has_text=locked.email)).to_contain_text("Locked until 16 Feb 12:45")
 
-    page.get_by_label("Email").fill("CLIENT")
+    page.get_by_label("Email", exact=True).fill("CLIENT")
     page.get_by_role("button", name="Search").click()
     expect(rows).to_have_count(1)
     row = rows.first
