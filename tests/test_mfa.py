@@ -385,6 +385,16 @@ def test_the_code_step_waits_only_a_few_minutes(client, user, enrolled, now):
         assert urlsplit(client.get("/week").location).path == "/login"
 
 
+def test_signing_out_during_the_code_step_ends_it(client, user, enrolled, now):
+    _password_step(client, user)
+    page = client.get("/login/code")
+    assert client.post("/logout", data={"csrf_token": csrf(page.data)}).status_code == 302
+    answer = client.post("/login/code", data={"csrf_token": csrf(client.get("/login").data),
+                                              "otp": enrolled["totp"].at(now)})
+    assert answer.status_code == 302 and urlsplit(answer.location).path == "/login"
+    assert urlsplit(client.get("/week").location).path == "/login"
+
+
 def test_the_code_step_without_a_password_step_goes_back_to_the_login(client):
     answer = client.get("/login/code")
     assert answer.status_code == 302 and urlsplit(answer.location).path == "/login"

@@ -77,5 +77,7 @@ def logout():
         db.session.commit()
     logout_user()
     session.pop(logins.COOKIE_KEY, None)
+    # A password step waiting for its code is part of signing in: it ends with the rest.
+    session.pop(mfa_pages.PENDING_KEY, None)
     flash("You are signed out.", "info")
     return redirect(url_for("signin.login"))
