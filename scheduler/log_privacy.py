@@ -4,11 +4,11 @@ The engine runs with hide_parameters, so SQLAlchemy's messages no longer quote b
 That is not enough on its own: PostgreSQL quotes values in its own messages ('Key
 (email)=(…) already exists', 'invalid input syntax for type integer: "…"'), SQLAlchemy's
 debug echo prints result rows, and request lines (werkzeug's, gunicorn's, Flask's "Exception
-on /path") carry the secret token of a feed URL. Every log record passes through one filter,
-installed as the process's LogRecord factory so that it covers every library's logger
-whatever handlers the deployment attaches: it hides feed tokens in the message and its
-arguments, and replaces a database error (as an argument or in the traceback) with a line
-naming its kind, SQLSTATE and constraint but none of its values.
+on /path") carry the secret token of a feed URL or of an emailed link. Every log record passes
+through one filter, installed as the process's LogRecord factory so that it covers every
+library's logger whatever handlers the deployment attaches: it hides those tokens in the
+message and its arguments, and replaces a database error (as an argument or in the
+traceback) with a line naming its kind, SQLSTATE and constraint but none of its values.
 """
 
 import logging
@@ -22,6 +22,10 @@ from sqlalchemy import exc as sa_exc
 
 FEED_PATH = re.compile(r"(/feeds/)[^/\s\"'?#]+(\.ics)")
 HIDDEN_TOKEN = r"\1[token hidden]\2"
+# The one-time links emailed for an invitation or a password reset: whoever reads the log
+# could otherwise set the password before its owner does.
+LINK_PATH = re.compile(r"(/(?:invite|reset)/)[^/\s\"'?#]+")
+HIDDEN_LINK = r"\1[token hidden]"
 # A path's query string, in a request line or a Referer: up to the next space or quote.
 QUERY = re.compile(r"(/[^\s\"'?]*)\?[^\s\"']+")
 HIDDEN_QUERY = r"\1?[query hidden]"
@@ -32,11 +36,14 @@ _CONTEXT = "\nDuring handling of the above exception, another exception occurred
 
 
 def hide_secrets(text: str) -> str:
-    """A feed URL's token and any path's query string replaced by a placeholder."""
+    """A feed URL's or emailed link's token, and any path's query string, replaced by a
+    placeholder."""
     if "/" not in text:
         return text
     if "/feeds/" in text:
         text = FEED_PATH.sub(HIDDEN_TOKEN, text)
+    if "/invite/" in text or "/reset/" in text:
+        text = LINK_PATH.sub(HIDDEN_LINK, text)
     if "?" in text:
         text = QUERY.sub(HIDDEN_QUERY, text)
     return text

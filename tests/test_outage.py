@@ -36,7 +36,7 @@ from scheduler.extensions import db as _db
 from scheduler.feeds import tokens
 from scheduler.jobs import registry, runner, worker
 from scheduler.models import AuditEvent, Booking, JobRun, Session, User
-from scheduler.services import accounts, logins
+from scheduler.services import account_links, accounts, logins
 from scheduler.services import booking as booking_service
 from scheduler.services import clients as client_service
 from tests import helpers
@@ -621,6 +621,8 @@ def test_gunicorns_access_log_shows_no_feed_token_or_query(app, db, make, databa
     """The production server's access log, for real: a feed poll and a search by name."""
     person = make.client(name=SECRET_NAME)
     feed_token = tokens.issue(db, helpers.ACTOR, "client", person.id, now)
+    reset_token, _ = account_links.issue_link(db, make.user("coordinator"), "reset", now)
+    invite_token, _ = account_links.issue_link(db, make.user("clinician"), "invite", now)
     db.commit()
     port = free_port()
     log_path = tmp_path / "access.log"
@@ -637,13 +639,18 @@ def test_gunicorns_access_log_shows_no_feed_token_or_query(app, db, make, databa
         assert call(target, "GET", f"/feeds/{feed_token}.ics").status == 200
         assert call(target, "GET", "/login?" + urlencode({"next": f"/clients?q={SECRET_NAME}"}),
                     ).status == 200
+        # The emailed one-time links: whoever reads the log must not be able to follow them.
+        assert call(target, "GET", f"/reset/{reset_token}").status == 200
+        assert call(target, "GET", f"/invite/{invite_token}").status == 200
     finally:
         server.terminate()
         server.wait(timeout=30)
         server.stderr.close()
     logged = log_path.read_text()
     assert "/feeds/[token hidden].ics" in logged and "/login?[query hidden]" in logged, logged
-    for secret in (feed_token, SECRET_NAME, quote(SECRET_NAME), quote_plus(SECRET_NAME)):
+    assert "/reset/[token hidden]" in logged and "/invite/[token hidden]" in logged, logged
+    for secret in (feed_token, SECRET_NAME, quote(SECRET_NAME), quote_plus(SECRET_NAME),
+                   reset_token, invite_token):
         assert secret not in logged
 
 
