@@ -1,6 +1,7 @@
 """Login accounts and API tokens."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String
@@ -12,6 +13,9 @@ from scheduler.models.checks import one_of
 from scheduler.models.clients import Client
 from scheduler.models.staff import Staff
 from scheduler.models.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from scheduler.models.mfa import MfaEnrolment
 
 USER_ROLES = ("admin", "coordinator", "clinician", "client")
 # The role groups every page, route and rule checks against: the clinic's staff (read clinical
@@ -47,6 +51,8 @@ class User(UserMixin, Model):
 
     staff: Mapped[Staff | None] = relationship()
     client: Mapped[Client | None] = relationship()
+    # Read-only here: services/mfa writes enrolments; lists load them in one query.
+    mfa_enrolment: Mapped["MfaEnrolment | None"] = relationship(viewonly=True)
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles

@@ -264,10 +264,10 @@ def change_password(db: DbSession, user: User, current_password: str, new_passwo
     raises WrongCurrentPassword after counting: the caller commits, then answers 422. While
     the account is locked every attempt is refused uncounted.
     """
-    locked = user.locked_until is not None and user.locked_until > now
     right = bool(user.password_hash) and passwords.matches(user.password_hash or "",
                                                            current_password)
-    if locked:
+    # The sign-in's own lock rule, checked after the hash so a locked account answers as slowly.
+    if accounts.is_locked(db, user, now):
         raise WrongCurrentPassword()
     if not right:
         accounts.count_failure(db, user, now, policy)

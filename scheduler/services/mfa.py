@@ -149,9 +149,13 @@ def enrolment(db: DbSession, user: User) -> MfaEnrolment | None:
     return db.scalar(select(MfaEnrolment).where(MfaEnrolment.user_id == user.id))
 
 
-def is_enrolled(db: DbSession, user: User) -> bool:
-    row = enrolment(db, user)
+def confirmed(row: MfaEnrolment | None) -> bool:
+    """An enrolment is in force once its first code confirmed it; pending ones are not."""
     return row is not None and row.confirmed_at is not None
+
+
+def is_enrolled(db: DbSession, user: User) -> bool:
+    return confirmed(enrolment(db, user))
 
 
 def is_required(user: User, settings: MfaSettings) -> bool:
