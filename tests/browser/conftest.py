@@ -2,7 +2,8 @@
 
 Each test gets the usual fresh app and database (tests/conftest.py), served by werkzeug on a
 free port in a thread, and a fresh browser context. A failed test leaves a screenshot and the
-page's HTML in test-artifacts/browser/.
+page's HTML in test-artifacts/browser/. `keep_screenshot(page, name)` saves a screen a person
+should look at (the kiosk, the roster, the portal) in test-artifacts/screens/, pass or fail.
 """
 
 import os
@@ -15,7 +16,16 @@ from werkzeug.serving import make_server
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+SCREENS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
 PASSWORD = "correct horse battery staple"
+
+
+def keep_screenshot(page, name: str) -> Path:
+    """Save the whole page as test-artifacts/screens/<name>.png for a person to look at."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    path = SCREENS / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".png")
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 try:
     from playwright.sync_api import sync_playwright
