@@ -173,6 +173,7 @@ POST    /sessions/<int:session_id>/restore                        deny   deny   
 POST    /sessions/<int:session_id>/room                           deny   deny   deny   allow  allow
 GET     /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
 POST    /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
+POST    /sessions/<int:session_id>/roster/all-present             deny   deny   allow  allow  allow
 GET     /today                                                    deny   deny   allow  allow  allow
 GET     /users                                                    deny   deny   deny   allow  allow
 POST    /users/<int:user_id>/deactivate                           deny   deny   deny   allow  allow

@@ -223,6 +223,38 @@ def record_roster(
     return written
 
 
+def mark_all_present(
+    db: DbSession,
+    actor: Actor,
+    actor_role: str,
+    session_id: int,
+    *,
+    now: datetime,
+    policy: Policy,
+    reason: str | None = None,
+) -> list[Attendance]:
+    """One tap for the usual case: every booked client with no mark yet becomes present.
+
+    Clients already marked keep their mark, whoever or whatever set it (a tap, a check-in, the
+    no-show job): overwriting them would undo what someone saw. Each mark is written and audited
+    as a single roster tap would be, with the same checks (cancelled, not open yet, locked)."""
+    lock_rows(db, Session, [session_id])
+    unmarked = db.scalars(
+        select(Booking.client_id)
+        .outerjoin(Attendance, Attendance.booking_id == Booking.id)
+        .where(Booking.session_id == session_id, Booking.status == "booked",
+               Attendance.id.is_(None))
+        .order_by(Booking.id)
+    ).all()
+    # With nobody left to mark this still refuses what a tap would (cancelled, not open yet,
+    # locked), so the page never says "nothing changed" where nothing could.
+    return record_roster(
+        db, actor, actor_role, session_id,
+        [{"client_id": client_id, "status": "present"} for client_id in unmarked],
+        now=now, policy=policy, reason=reason,
+    )
+
+
 def _seat_walk_in(db, actor, session, client_id, now) -> Booking:
     held = db.scalar(
         select(Booking).where(Booking.session_id == session.id, Booking.client_id == client_id)

@@ -2,12 +2,13 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
-from scheduler.models import Attendance, Booking, Client, Program, Room, Session
+from scheduler.models import Attendance, AuditEvent, Booking, Client, Program, Room, Session
 from scheduler.models.series import MAX_DURATION_MINUTES
 from scheduler.models.sessions import session_facilitators
 from scheduler.services import audit, booking
@@ -118,6 +119,7 @@ def change_session(
             f"{session_words(session)} has attendance recorded; its time, place and staff are "
             "history now."
         )
+    _refuse_changing_a_cancelled(db, session, changes)
     before = _snapshot(session)
     # Each step validates its part before it writes, in the order the fields were always
     # checked, so the first invalid field is still the one reported.
@@ -137,6 +139,35 @@ def change_session(
         db.flush()
         audit.record(db, actor, "override", "session", session.id, before, after, reason=reason)
     return session
+
+
+def _refuse_changing_a_cancelled(db: DbSession, session: Session, changes: dict) -> None:
+    """A cancelled session can only be restored. Moving, re-rooming or re-staffing it would say
+    "Session moved." while it stayed cancelled on the new date, so nobody would come."""
+    if session.status != "cancelled":
+        return
+    asked = {field for field in ("starts_at", "ends_at", "room_id", "video_url")
+             if field in changes and changes[field] != getattr(session, field)}
+    if "facilitator_ids" in changes and list(dict.fromkeys(changes["facilitator_ids"])) != [
+            s.id for s in session.facilitators]:
+        asked.add("facilitator_ids")
+    if asked:
+        day = f"{cancelled_on(db, session).astimezone(ZoneInfo(session.timezone)):%a %Y-%m-%d}"
+        raise StateConflict(f"{session_words(session)} was cancelled on {day}; restore it first.")
+
+
+def cancelled_on(db: DbSession, session: Session) -> datetime:
+    """When the session was last cancelled: its audited cancellation, whatever the action is
+    called, else (a cancellation by a series edit is audited on the series) its last change."""
+    events = db.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "session", AuditEvent.entity_id == session.id)
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    )
+    for event in events:
+        if (event.after or {}).get("status") == "cancelled":
+            return event.occurred_at
+    return session.updated_at
 
 
 def _change_times(session: Session, changes: dict) -> bool:

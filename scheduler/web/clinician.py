@@ -25,24 +25,24 @@ from scheduler.services import attendance, day_sheet
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
-from scheduler.web.form_fields import optional_id, posted_text
+from scheduler.web.form_fields import PageForm, optional_id, posted_text
+from scheduler.web.labels import ATTENDANCE_LABELS, mark_words
 from scheduler.web.refusals import describe
 
 bp = Blueprint("clinician", __name__)
 
 # The five marks a roster offers; the clinic-side statuses (cancelled, leave) are set elsewhere.
-MARKS = (
-    ("present", "Present"),
-    ("late", "Late"),
-    ("left_early", "Left early"),
-    ("absent_excused", "Absent (excused)"),
-    ("absent_unexcused", "Absent (unexcused)"),
-)
+MARKS = tuple((status, ATTENDANCE_LABELS[status])
+              for status in ("present", "late", "left_early", "absent_excused",
+                             "absent_unexcused"))
 MARK_LABELS = dict(MARKS)
 REASONS = tuple((code, code.replace("_", " ").capitalize()) for code in REASON_CODES)
 FIELD_LABELS = {"reason_code": "Reason", "arrived_at": "Arrival time", "left_at": "Leaving time",
                 "status": "Status", "client_id": "Client", "code": "Code", "pin": "PIN",
                 "reason": "Reason for the change", "at": "Time"}
+# Which input of a row a refused field is, so the row can point at it.
+FORM_FIELDS = {"reason_code": "reason_code", "arrived_at": "at", "left_at": "at", "at": "at",
+               "reason": "reason"}
 
 
 def _wants_json() -> bool:
@@ -85,7 +85,7 @@ def _arrival(session, now: datetime, typed: str | None, tz) -> datetime:
     return min(max(now, session.starts_at), session.ends_at)
 
 
-def _roster_page(session, status: int = 200):
+def _roster_page(session, status: int = 200, row_error: dict | None = None):
     tz = ZoneInfo(session.timezone)
     opens, closes = attendance.checkin_window(session)
     lines = day_sheet.roster_sheet(db.session, session.id)
@@ -96,7 +96,7 @@ def _roster_page(session, status: int = 200):
     return render_template(
         "clinician/roster.html", session=session, lines=lines, marks=MARKS, reasons=REASONS,
         locked=locked, may_unlock=current_user.role in COORDINATORS,
-        marks_dict=MARK_LABELS,
+        mark_words=mark_words, row_error=row_error or {},
         code=attendance.checkin_code(current_app.config["SECRET_KEY"], session),
         opens=opens.astimezone(tz), closes=closes.astimezone(tz), tz=tz,
         starts=session.starts_at.astimezone(tz), ends=session.ends_at.astimezone(tz),
@@ -116,25 +116,71 @@ def roster(session_id: int):
     now = clock.now()
     try:
         record = _record_from_form(session, now)
-        attendance.record_roster(
+        (row,) = attendance.record_roster(
             db.session, page_actor(), current_user.role, session.id, [record],
             now=now, policy=attendance.Policy.from_config(current_app.config),
             reason=posted_text("reason") or None,
         )
     except DomainError as error:
-        # Nothing of a refused mark is kept.
+        # Nothing of a refused mark is kept; the refusal goes on the tapped row.
         db.session.rollback()
-        if _wants_json():
-            return jsonify(error=describe(error, FIELD_LABELS)), error.status
-        flash(describe(error, FIELD_LABELS), "error")
-        session = day_sheet.session_with_room(db.session, session_id)
-        return _roster_page(session, error.status)
+        return _refused(session_id, error)
     db.session.commit()
     label = MARK_LABELS[record["status"]].lower()
     if _wants_json():
         return jsonify(client_id=record["client_id"], status=record["status"],
-                       message=f"Marked {label}.")
+                       message=f"Marked {label}.", current=f"Now: {mark_words(row)}")
     flash(f"Marked {label}.", "success")
+    return redirect(url_for(".roster", session_id=session.id), code=303)
+
+
+def _refused(session_id: int, error: DomainError):
+    """A refused tap: the reason and the input at fault, for the row the tap came from."""
+    field = None
+    if isinstance(error, InvalidField):
+        field = FORM_FIELDS.get(next(iter(error.fields)).rsplit(".", 1)[-1])
+    message = describe(error, FIELD_LABELS, what="Not saved")
+    if _wants_json():
+        return jsonify(error=message, field=field), error.status
+    row_error = {"client_id": request.form.get("client_id", type=optional_id),
+                 "message": message, "field": field,
+                 # What was typed stays, to be corrected rather than typed again.
+                 "reason_code": request.form.get("reason_code", ""),
+                 "at": request.form.get("at", ""), "reason": request.form.get("reason", "")}
+    flash(message, "error")
+    session = day_sheet.session_with_room(db.session, session_id)
+    return _roster_page(session, error.status, row_error)
+
+
+@bp.post("/sessions/<int:session_id>/roster/all-present")
+@page_roles(*STAFF)
+def all_present(session_id: int):
+    """One tap for everyone not yet marked; marked clients keep their marks."""
+    session = day_sheet.session_with_room(db.session, session_id)
+    if session is None:
+        abort(404)
+    if not PageForm().validate_on_submit():
+        abort(400)
+    booked = len(day_sheet.roster_sheet(db.session, session.id))
+    try:
+        written = attendance.mark_all_present(
+            db.session, page_actor(), current_user.role, session.id, now=clock.now(),
+            policy=attendance.Policy.from_config(current_app.config),
+            reason=posted_text("reason") or None,
+        )
+    except DomainError as error:
+        db.session.rollback()
+        flash(describe(error, FIELD_LABELS, what="Not saved"), "error")
+        return _roster_page(day_sheet.session_with_room(db.session, session_id), error.status)
+    db.session.commit()
+    if not written:
+        flash("Everyone already has a mark; nothing changed.", "success")
+    else:
+        kept = booked - len(written)
+        text = f"Marked {len(written)} client{'s' if len(written) != 1 else ''} present"
+        if kept:
+            text += f"; {kept} already marked kept their mark"
+        flash(text + ".", "success")
     return redirect(url_for(".roster", session_id=session.id), code=303)
 
 

@@ -1,4 +1,5 @@
 // Roster taps without a page reload; without this script the forms post and redirect back.
+// A refused tap is said on its own row (and to screen readers), never only in a hidden region.
 (function () {
   "use strict";
   var NEEDS_REASON = ["late", "absent_excused", "absent_unexcused"];
@@ -8,6 +9,37 @@
 
   function say(text) {
     if (live) { live.textContent = text; }
+  }
+
+  function fieldOf(form, name) {
+    return name ? form.querySelector("[name=" + name + "]") : null;
+  }
+
+  function clearError(form) {
+    var error = form.querySelector("[data-error]");
+    form.classList.remove("has-error");
+    if (error) { error.textContent = ""; error.hidden = true; }
+    form.querySelectorAll("[aria-invalid]").forEach(function (input) {
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
+    });
+  }
+
+  // The row keeps its last saved mark; the message and the input at fault say what went wrong.
+  function showError(form, name, message, fieldName) {
+    clearError(form);
+    var error = form.querySelector("[data-error]");
+    form.classList.add("has-error");
+    if (error) { error.textContent = message; error.hidden = false; }
+    var field = fieldOf(form, fieldName);
+    if (field) {
+      var extra = form.querySelector("[data-extra]");
+      if (extra) { extra.open = true; }
+      field.setAttribute("aria-invalid", "true");
+      if (error) { field.setAttribute("aria-describedby", error.id); }
+      field.focus();
+    }
+    say(name + ": " + message);
   }
 
   document.querySelectorAll("form[data-roster]").forEach(function (form) {
@@ -20,9 +52,8 @@
       // Ask for the reason here rather than round-trip a refusal the service would give.
       if (NEEDS_REASON.indexOf(status) !== -1 && reason && !reason.value) {
         event.preventDefault();
-        reason.setAttribute("aria-invalid", "true");
-        reason.focus();
-        say(name + ": choose a reason for " + LABELS[status].toLowerCase() + ".");
+        showError(form, name, "Not saved: choose a reason for " +
+                  LABELS[status].toLowerCase() + ".", "reason_code");
         return;
       }
       event.preventDefault();
@@ -36,15 +67,15 @@
         })
         .then(function (result) {
           if (!result.ok) {
-            say(name + ": " + (result.body.error || "not saved."));
+            showError(form, name, result.body.error || "Not saved.", result.body.field);
             return;
           }
+          clearError(form);
           form.querySelectorAll("button[name=status]").forEach(function (other) {
             other.setAttribute("aria-pressed", other.value === status ? "true" : "false");
           });
-          if (reason) { reason.removeAttribute("aria-invalid"); }
           var current = form.querySelector("[data-current]");
-          if (current) { current.textContent = "Now: " + LABELS[status]; }
+          if (current) { current.textContent = result.body.current || "Now: " + LABELS[status]; }
           say(name + ": " + result.body.message);
         })
         .catch(function () {

@@ -5,10 +5,11 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
+from scheduler import clock
 from scheduler.extensions import db
 from scheduler.models import Session
 from scheduler.models.users import COORDINATORS
-from scheduler.services import rosters
+from scheduler.services import day_sheet, rosters
 from scheduler.services import sessions as sessions_service
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
@@ -31,7 +32,7 @@ from scheduler.web.calendar.pickers import (
     with_none,
 )
 from scheduler.web.form_fields import PageForm, put_on_form
-from scheduler.web.labels import KIND_LABELS
+from scheduler.web.labels import KIND_LABELS, mark_words
 from scheduler.web.refusals import describe
 
 
@@ -54,8 +55,13 @@ def session_page(session_id: int, status: int = 200, **given):
     booked, waiting = rosters.session_roster(db.session, session.id)
     if request.method == "GET":
         log_page_read([client.id for client in booked + waiting], "session_roster")
+    marks = {line.client.id: line.attendance
+             for line in day_sheet.roster_sheet(db.session, session.id)}
+    # A past session is history and a cancelled one can only come back: neither offers changes.
+    is_past = session.ends_at <= clock.now()
     return render_template(
         "calendar/session.html", session=session, booked=booked, waiting=waiting,
+        marks=marks, mark_words=mark_words, is_past=is_past,
         starts=session.starts_at.astimezone(zone(session.timezone)),
         ends=session.ends_at.astimezone(zone(session.timezone)),
         kind_label=KIND_LABELS.get(session.kind, session.kind),
