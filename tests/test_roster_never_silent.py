@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from scheduler import clock
 from scheduler.models import Attendance, AuditEvent, Session
 from scheduler.services import attendance, booking, sessions
+from scheduler.services import series as series_service
 from tests.helpers import ACTOR, sign_in
 
 API = "/api/v1"
@@ -306,3 +307,32 @@ def test_the_page_offers_no_change_on_a_past_session(client, db, coordinator, ev
     sign_in(client, coordinator)
     html = client.get(f"/sessions/{session.id}").get_data(as_text=True)
     assert "Move session" in html and "Cancel session" in html
+
+
+def test_a_session_cancelled_by_ending_its_series_names_the_day_too(client, db, auth, make,
+                                                                    coordinator, program, now):
+    group = make.series(program=program, title="Family night", start_date=date(2027, 2, 17),
+                        rrule="FREQ=WEEKLY;BYDAY=WE")
+    with clock.frozen(now - timedelta(days=1)):
+        series_service.end_series(db, ACTOR, group, date(2027, 2, 20), now=now, reason="Ended")
+    db.commit()
+    later = db.scalar(select(Session).where(Session.series_id == group.id,
+                                            Session.status == "cancelled")
+                      .order_by(Session.starts_at))
+    answer = client.patch(f"{API}/sessions/{later.id}", headers=auth.for_user(coordinator),
+                          json={"starts_at": "2027-02-26T17:00:00-05:00"})
+    assert answer.status_code == 409
+    assert answer.json["message"] == (
+        "Family night (Wed 2027-02-24 18:00–21:00) was cancelled on Mon 2027-02-15; "
+        "restore it first.")
+
+
+def test_resending_a_cancelled_sessions_own_values_is_no_change_and_not_refused(
+        client, db, auth, coordinator, evening):
+    session, _ = evening
+    same = {"room_id": session.room_id,
+            "facilitator_ids": [staff.id for staff in session.facilitators],
+            "starts_at": session.starts_at.isoformat()}
+    answer = client.patch(f"{API}/sessions/{session.id}", headers=auth.for_user(coordinator),
+                          json=same)
+    assert answer.status_code == 200 and answer.json["status"] == "cancelled"

@@ -209,6 +209,8 @@ class SessionById(MethodView):
 
         A move, room or staff change that double-books anyone answers 409 listing every
         conflict, unless `override` is true and a `reason` is given.
+        A cancelled session can only be restored (`status` "scheduled"): a move, room, link or
+        staff change to it answers 409 until it is.
         """
         session = get_or_404(db.session, Session, session_id, "session")
         reason = changes.pop("reason", None)
