@@ -336,3 +336,39 @@ def test_resending_a_cancelled_sessions_own_values_is_no_change_and_not_refused(
     answer = client.patch(f"{API}/sessions/{session.id}", headers=auth.for_user(coordinator),
                           json=same)
     assert answer.status_code == 200 and answer.json["status"] == "cancelled"
+
+
+def test_a_saved_reason_does_not_ride_along_with_the_next_tap(client, db, clinician, group):
+    """The reason field is folded away, so it starts empty: a later absence needs its own."""
+    sign_in(client, clinician)
+    page = client.get(f"/sessions/{group.id}/roster")
+    who = client_ids(page.data)[0]
+    client.post(f"/sessions/{group.id}/roster", data={
+        "csrf_token": csrf(page.data), "client_id": who, "status": "late",
+        "reason_code": "transport", "at": "08:00"})
+    html = client.get(f"/sessions/{group.id}/roster").get_data(as_text=True)
+    assert "Now: Late (transport), 150 min" in row_of(html, who)
+    assert " selected" not in row_of(html, who)
+
+
+def test_mark_all_present_on_a_locked_session_needs_a_coordinators_reason(client, db, make,
+                                                                         clinician, group, now):
+    with clock.frozen(now + timedelta(days=9)):
+        sign_in(client, clinician)
+        page = client.get(f"/sessions/{group.id}/roster")
+        assert re.search(rb'<button type="submit" class="primary" disabled[^>]*>Mark all present',
+                         page.data)
+        assert client.post(f"/sessions/{group.id}/roster/all-present",
+                           data={"csrf_token": csrf(page.data)}).status_code == 403
+        sign_in(client, make.user("coordinator"))
+        page = client.get(f"/sessions/{group.id}/roster")
+        refused = client.post(f"/sessions/{group.id}/roster/all-present",
+                              data={"csrf_token": csrf(page.data)})
+        assert refused.status_code == 422 and b"Not saved: Reason for the change" in refused.data
+        assert marks(db) == {}
+        done = client.post(f"/sessions/{group.id}/roster/all-present",
+                           data={"csrf_token": csrf(page.data), "reason": "Paper sheet found"})
+        assert done.status_code == 303 and set(marks(db).values()) == {"present"}
+    reasons = db.scalars(select(AuditEvent.reason)
+                         .where(AuditEvent.entity_type == "attendance")).all()
+    assert reasons == ["Paper sheet found"] * 3
