@@ -127,6 +127,8 @@ GET     /clients                                                  deny   deny   
 GET     /clients/<int:client_id>                                  deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/feed                             deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/feed/revoke                      deny   deny   deny   allow  allow
+GET     /clients/<int:client_id>/find-a-time                      deny   deny   deny   allow  allow
+POST    /clients/<int:client_id>/find-a-time                      deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/plan/certification               deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/plan/review                      deny   deny   allow  allow  allow
 GET     /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow

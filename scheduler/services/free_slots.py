@@ -12,12 +12,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Client, Room, StaffWorkingHours
-from scheduler.services import plans
+from scheduler.models import Client, Room, Session, StaffWorkingHours
+from scheduler.services import booking, plans, series, sessions
 from scheduler.services import staff as staff_service
+from scheduler.services.audit import Actor
 from scheduler.services.conflicts import Slot, client_clashes, room_clashes, staff_clashes
 from scheduler.services.errors import InvalidField
-from scheduler.services.lookup import get_or_404
+from scheduler.services.lookup import get_or_404, get_referenced
+from scheduler.services.series import ONE_TO_ONE_KINDS
 
 MIN_DURATION = 15
 MAX_DURATION = 480
@@ -139,3 +141,44 @@ def free_slots(db: DbSession, client_id: int, staff_id: int, duration_minutes: i
                 room_of[slot] = room.id
     found = [FreeSlot(s.starts_at, s.ends_at, room_of[s]) for s in open_slots if s in room_of]
     return found[:limit]
+
+
+WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def book_slot(db: DbSession, actor: Actor, *, client_id: int, staff_id: int, room_id: int,
+              kind: str, starts_at: datetime, duration_minutes: int, weekly: bool,
+              now: datetime, horizon_days: int, title: str) -> Session:
+    """Book a found time: a one-off session, or a weekly series of one seat the client is
+    enrolled in. Returns the (first) session. The session and series services refuse what
+    has been taken since the search, naming the clash."""
+    client = get_referenced(db, Client, client_id, "client_id", "client")
+    if kind not in ONE_TO_ONE_KINDS:
+        raise InvalidField("kind", "Choose a one-to-one kind of session.")
+    if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
+        raise InvalidField("duration_minutes",
+                           f"Must be between {MIN_DURATION} and {MAX_DURATION} minutes.")
+    ends_at = starts_at + timedelta(minutes=duration_minutes)
+    if not weekly:
+        return sessions.create_one_off(
+            db, actor, now=now, program_id=client.program_id, kind=kind, starts_at=starts_at,
+            ends_at=ends_at, capacity=1, room_id=room_id, facilitator_ids=[staff_id],
+            client_id=client.id)
+    tz = ZoneInfo(client.program.timezone)
+    local = starts_at.astimezone(tz)
+    if starts_at <= now:
+        raise InvalidField("starts_at", "must be in the future.")
+    plan = plans.active_plan(db, client.id)
+    made, _ = series.create_series(
+        db, actor, now=now, horizon_days=horizon_days, program_id=client.program_id,
+        kind=kind, title=title, timezone=client.program.timezone, start_date=local.date(),
+        start_time=local.time().replace(tzinfo=None), duration_minutes=duration_minutes,
+        rrule=f"FREQ=WEEKLY;BYDAY={WEEKDAY_CODES[local.weekday()]}",
+        end_date=plan.end_date if plan is not None else None, capacity=1, room_id=room_id,
+        facilitator_ids=[staff_id])
+    booking.enroll_client(db, actor, made.id, client.id, now=now, start_date=local.date())
+    first = db.scalar(select(Session).where(Session.series_id == made.id)
+                      .order_by(Session.starts_at).limit(1))
+    if first is None:
+        raise InvalidField("starts_at", "No session of the series falls in the plan.")
+    return first
