@@ -178,6 +178,9 @@ POST    /sessions/<int:session_id>/restore                        deny   deny   
 POST    /sessions/<int:session_id>/room                           deny   deny   deny   allow  allow
 GET     /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
 POST    /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
+GET     /staff                                                    deny   deny   deny   allow  allow
+GET     /staff/<int:staff_id>/hours                               deny   deny   deny   allow  allow
+POST    /staff/<int:staff_id>/hours                               deny   deny   deny   allow  allow
 GET     /today                                                    deny   deny   allow  allow  allow
 GET     /users                                                    deny   deny   deny   allow  allow
 POST    /users/<int:user_id>/deactivate                           deny   deny   deny   allow  allow

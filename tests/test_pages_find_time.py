@@ -134,3 +134,40 @@ def test_intake_step_3_offers_find_a_time(client, setup, coordinator):
     page = client.get(f"/intake/{setup['client'].id}/enrol").get_data(as_text=True)
     assert "find a time" in page.lower()
     assert 'name="intake" value="1"' in page
+
+
+# --- the staff page: working hours ---------------------------------------------------------------
+
+
+def test_the_staff_page_shows_and_edits_working_hours(client, db, setup, coordinator):
+    therapist = setup["therapist"]
+    listing = client.get("/staff").get_data(as_text=True)
+    assert "Mon 09:00–11:00" in listing
+    form = client.get(f"/staff/{therapist.id}/hours")
+    assert 'value="09:00–11:00"' in form.get_data(as_text=True)
+    saved = client.post(f"/staff/{therapist.id}/hours", data={
+        "csrf_token": csrf(form.data), "day_0": "09:00-12:00, 13:00–17:00",
+        "day_2": "18:00 - 21:00"})
+    assert saved.status_code == 303
+    assert "Mon 09:00–12:00, 13:00–17:00; Wed 18:00–21:00" in client.get(
+        "/staff").get_data(as_text=True)
+    cleared = client.post(f"/staff/{therapist.id}/hours", data={"csrf_token": csrf(form.data)})
+    assert cleared.status_code == 303
+    assert "No limit set" in client.get("/staff").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("day_0, wanted", [
+    ("9 to 5", "is not a span like 09:00–17:00"),
+    ("17:00-09:00", "Must be after the start"),
+    ("09:00-13:00, 12:00-17:00", "Overlaps Mon 09:00–13:00"),
+    ("25:00-26:00", "is not a time of day"),
+])
+def test_bad_hours_show_the_error_by_the_day(client, db, setup, coordinator, day_0, wanted):
+    url = f"/staff/{setup['therapist'].id}/hours"
+    answer = client.post(url, data={"csrf_token": csrf(client.get(url).data), "day_0": day_0,
+                                     "day_1": "09:00-10:00"})
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    error = re.search(r'id="day_0-error">([^<]*)<', page)
+    assert error and wanted in error.group(1), page
+    assert availability.working_hours(db, setup["therapist"].id)[0].end_time == time(11, 0)
