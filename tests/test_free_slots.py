@@ -168,8 +168,10 @@ def test_free_slots_follow_the_clinicians_hours_and_the_grid(client, staff_heade
     first = answer.json["items"][0]
     assert first == {"starts_at": "2027-03-01T09:00:00-05:00",
                      "ends_at": "2027-03-01T10:00:00-05:00", "room_id": clinic["office"].id}
-    # A length that is not whole half hours starts on the quarter hour.
     assert starts(slots(client, staff_headers, clinic, duration=45))[:3] == [
+        "09:00", "09:30", "10:00"]
+    # A session under half an hour starts on the quarter hour.
+    assert starts(slots(client, staff_headers, clinic, duration=20))[:3] == [
         "09:00", "09:15", "09:30"]
 
 

@@ -168,7 +168,7 @@ class ClientFreeSlots(MethodView):
         """Times where the client, the clinician and a room are all free.
 
         Book one with POST /api/v1/sessions (a one-off session with client_id). Candidates
-        start on a half-hour grid (quarter-hour for lengths that are not whole half hours) in
+        start on a half-hour grid (quarter-hour for sessions under 30 minutes) in
         the program's zone, inside the clinician's working hours, or 08:00–21:00 Monday to
         Saturday where none are set; at most 200, earliest first.
         """

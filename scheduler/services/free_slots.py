@@ -40,8 +40,9 @@ class FreeSlot:
 
 
 def grid_minutes(duration_minutes: int) -> int:
-    """Half-hour starts, or quarter-hour ones when the length is not whole half hours."""
-    return 30 if duration_minutes % 30 == 0 else 15
+    """Half-hour starts, which keep a week's list short enough to read; quarter-hour ones for
+    sessions shorter than half an hour."""
+    return 30 if duration_minutes >= 30 else 15
 
 
 def _windows(db: DbSession, staff_id: int) -> dict[int, list[tuple[time, time]]]:
