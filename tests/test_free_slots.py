@@ -156,6 +156,13 @@ def test_series_substitutes_and_moves_refuse_hours_outside(client, auth, clinic,
     substitute = client.patch(f"{API}/sessions/{session_id}", headers=headers,
                               json={"facilitator_ids": [clinic["therapist"].id]})
     assert substitute.status_code == 200, substitute.json
+    evening = one_off(client, headers, clinic, "2027-03-03T18:00:00-05:00",
+                      "2027-03-03T19:00:00-05:00", facilitator_ids=[other.id])
+    refused = client.patch(f"{API}/sessions/{evening.json['id']}", headers=headers,
+                           json={"facilitator_ids": [clinic["therapist"].id]})
+    assert refused.status_code == 409, refused.json
+    assert refused.json["conflicts"][0]["detail"] == (
+        "Dana Reyes works Mon 09:00–17:00; Wed 09:00–17:00, not Wed 18:00–19:00.")
 
 
 # --- free slots -------------------------------------------------------------------------------
