@@ -123,10 +123,13 @@ def _page(client: Client, search: tuple[SearchForm, bool], status: int = 200):
         intake=bool(form.intake.data), step=3 if form.intake.data else None), status
 
 
-@bp.get("/clients/<int:client_id>/find-a-time")
+@bp.route("/clients/<int:client_id>/find-a-time", methods=["GET", "POST"])
 @page_roles(*COORDINATORS)
 def find(client_id: int):
-    """Free times where the client, the clinician and a room are all free, for one week."""
+    """Free times where the client, the clinician and a room are all free, for one week;
+    a POST books one of them. (One rule for both, so an id out of range is a 404 for each.)"""
+    if request.method == "POST":
+        return _book(client_id)
     client = get_or_404(db.session, Client, client_id, "client")
     page = _page(client, search_form(client))
     log_page_read([client.id], "free_slots")
@@ -163,9 +166,7 @@ def _posted(form: BookForm) -> dict:
             "kind": form.kind.data, "weekly": form.repeat.data == "weekly"}
 
 
-@bp.post("/clients/<int:client_id>/find-a-time")
-@page_roles(*COORDINATORS)
-def book(client_id: int):
+def _book(client_id: int):
     """Book a found time once, or every week as a one-seat series the client is enrolled in."""
     client = get_or_404(db.session, Client, client_id, "client")
     form = BookForm()
