@@ -48,6 +48,7 @@ def test_find_a_time_from_the_client_page_and_book_once(page, login, db, setup):
     expect(free.locator(".when")).to_have_text(
         ["09:00–10:00", "09:30–10:30", "10:00–11:00", "14:00–15:00", "14:30–15:30",
          "15:00–16:00"])
+    keep_screenshot(page, "find-a-time-desktop")
     page.get_by_role("button", name="Book Mon 1 Mar 10:00 once").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Avery Stone")
     expect(page.get_by_role("status").first).to_contain_text(
