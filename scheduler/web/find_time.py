@@ -97,7 +97,8 @@ def _page(client: Client, search: tuple[SearchForm, bool], status: int = 200):
     if asked:
         if form.validate() and form.staff_id.data is not None:
             monday, start, end = _week(client, form.week.data)
-            form.week.data = monday
+            # The box shows the Monday the list starts on, whichever day was typed.
+            form.week.data, form.week.raw_data = monday, [monday.isoformat()]
             try:
                 found = free_slots.free_slots(
                     db.session, client.id, form.staff_id.data, form.length.data, start, end,
