@@ -58,6 +58,7 @@ PUT     /api/v1/clients/<int:client_id>/availability              deny   deny   
 POST    /api/v1/clients/<int:client_id>/discharge                 deny   deny   deny   allow  allow
 DELETE  /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
 POST    /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
+GET     /api/v1/clients/<int:client_id>/free-slots                deny   deny   allow  allow  allow
 PUT     /api/v1/clients/<int:client_id>/kiosk-pin                 deny   own    deny   allow  allow
 PUT     /api/v1/clients/<int:client_id>/notification-preferences  deny   own    deny   allow  allow
 GET     /api/v1/clients/<int:client_id>/plans                     deny   own    allow  allow  allow
@@ -114,6 +115,8 @@ POST    /api/v1/staff/<int:staff_id>/feed                         deny   deny   
 GET     /api/v1/staff/<int:staff_id>/time-off                     deny   deny   allow  allow  allow
 POST    /api/v1/staff/<int:staff_id>/time-off                     deny   deny   deny   allow  allow
 DELETE  /api/v1/staff/<int:staff_id>/time-off/<int:time_off_id>   deny   deny   deny   allow  allow
+GET     /api/v1/staff/<int:staff_id>/working-hours                deny   deny   allow  allow  allow
+PUT     /api/v1/staff/<int:staff_id>/working-hours                deny   deny   deny   allow  allow
 GET     /api/v1/users                                             deny   deny   deny   allow  allow
 PATCH   /api/v1/users/<int:user_id>                               deny   deny   deny   allow  allow
 DELETE  /api/v1/users/<int:user_id>/mfa                           deny   deny   deny   deny   allow
@@ -124,6 +127,8 @@ GET     /clients                                                  deny   deny   
 GET     /clients/<int:client_id>                                  deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/feed                             deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/feed/revoke                      deny   deny   deny   allow  allow
+GET     /clients/<int:client_id>/find-a-time                      deny   deny   deny   allow  allow
+POST    /clients/<int:client_id>/find-a-time                      deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/plan/certification               deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/plan/review                      deny   deny   allow  allow  allow
 GET     /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
@@ -174,6 +179,9 @@ POST    /sessions/<int:session_id>/room                           deny   deny   
 GET     /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
 POST    /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
 POST    /sessions/<int:session_id>/roster/all-present             deny   deny   allow  allow  allow
+GET     /staff                                                    deny   deny   deny   allow  allow
+GET     /staff/<int:staff_id>/hours                               deny   deny   deny   allow  allow
+POST    /staff/<int:staff_id>/hours                               deny   deny   deny   allow  allow
 GET     /today                                                    deny   deny   allow  allow  allow
 GET     /users                                                    deny   deny   deny   allow  allow
 POST    /users/<int:user_id>/deactivate                           deny   deny   deny   allow  allow
@@ -189,6 +197,8 @@ GET     /week                                                     deny   deny   
 # The query string a GET needs before it means anything; {program_id} is filled by the walker.
 PERIOD = "?program_id={program_id}&from=2027-03-01&to=2027-03-07"
 READ_QUERIES = {
+    "/api/v1/clients/<int:client_id>/free-slots": "?staff_id={staff_id}&duration_minutes=60"
+    "&from=2027-03-01T00:00:00-05:00&to=2027-03-08T00:00:00-05:00",
     "/api/v1/reports/weekly-hours": PERIOD,
     "/api/v1/reports/attendance-rates": PERIOD,
     "/api/v1/reports/census": PERIOD,

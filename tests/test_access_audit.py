@@ -68,6 +68,9 @@ API_READS = [
     (lambda s: f"/clients/{s.avery.id}/plans", lambda s: [s.avery], "plans"),
     (lambda s: f"/clients/{s.avery.id}/availability", lambda s: [s.avery], "availability"),
     (lambda s: f"/clients/{s.avery.id}/assessments", lambda s: [s.avery], "assessments"),
+    (lambda s: f"/clients/{s.avery.id}/free-slots?staff_id={s.therapist.id}"
+     "&duration_minutes=60&from=2027-03-01T00:00:00Z&to=2027-03-02T00:00:00Z",
+     lambda s: [s.avery], "free_slots"),
     (lambda s: f"/assessments/{s.assessment.id}", lambda s: [s.avery], "assessment"),
     (lambda s: f"/plans/{s.plan}", lambda s: [s.avery], "plan"),
     (lambda s: "/plans/due?within_days=60", lambda s: [s.avery], "plans_due"),
@@ -229,6 +232,8 @@ PAGE_READS = [
      lambda s: [s.avery, s.blake], "reports"),
     (lambda s: f"/sessions/{s.sessions[1]}", lambda s: [s.avery, s.blake], "session_roster"),
     (lambda s: f"/sessions/{s.sessions[1]}/roster", lambda s: [s.avery, s.blake], "roster"),
+    (lambda s: f"/clients/{s.avery.id}/find-a-time?staff_id={s.therapist.id}&week=2027-03-01",
+     lambda s: [s.avery], "free_slots"),
 ]
 
 
@@ -484,6 +489,7 @@ LOGGED_READS = {
     "/api/v1/clients", "/api/v1/clients/<int:client_id>",
     "/api/v1/clients/<int:client_id>/availability", "/api/v1/clients/<int:client_id>/plans",
     "/api/v1/clients/<int:client_id>/assessments", "/api/v1/assessments/<int:assessment_id>",
+    "/api/v1/clients/<int:client_id>/free-slots",
     "/api/v1/plans/<int:plan_id>", "/api/v1/plans/due", "/api/v1/bookings/<int:booking_id>",
     "/api/v1/sessions/<int:session_id>/bookings", "/api/v1/sessions/<int:session_id>/attendance",
     "/api/v1/series/<int:series_id>/enrollments", "/api/v1/alerts",
@@ -502,7 +508,8 @@ LOGGED_READS = {
 NO_CLIENT_RECORD = {
     "/api/v1/programs", "/api/v1/programs/<int:program_id>", "/api/v1/rooms",
     "/api/v1/rooms/<int:room_id>", "/api/v1/staff", "/api/v1/staff/<int:staff_id>",
-    "/api/v1/staff/<int:staff_id>/time-off", "/api/v1/series", "/api/v1/series/<int:series_id>",
+    "/api/v1/staff/<int:staff_id>/time-off", "/api/v1/staff/<int:staff_id>/working-hours",
+    "/api/v1/series", "/api/v1/series/<int:series_id>",
     "/api/v1/sessions/<int:session_id>", "/api/v1/sessions/<int:session_id>/checkin-code",
     "/api/v1/reports/census", "/api/v1/auth/me", "/api/v1/auth/sessions", "/api/v1/jobs/runs",
     "/api/v1/openapi.json", "/api/v1/docs",

@@ -102,9 +102,17 @@ BASELINES = {
     ("POST", "/clients/<int:client_id>/plan/review"): {"on": "2027-02-16"},
     ("POST", "/kiosk"): {"client_id": "{client_id}", "pin": "4821"},
     ("POST", "/users/<int:user_id>/role"): {"role": "client"},
+    ("POST", "/clients/<int:client_id>/find-a-time"): {
+        "starts_at": "2027-03-02T10:00:00-05:00", "staff_id": "{staff_id}",
+        "room_id": "{room_id}", "length": "60", "kind": "individual", "repeat": "once"},
+    # Hours that cover every session of the walk, so later writes are not refused by them.
+    ("POST", "/staff/<int:staff_id>/hours"): {f"day_{n}": "00:00-23:59" for n in range(7)},
 }
 # Query values a page needs before it reads the rest.
 QUERIES = {("GET", "/reports"): {"program": "{program_id}"},
+           ("GET", "/clients/<int:client_id>/find-a-time"): {
+               "staff_id": "{staff_id}", "length": "60", "kind": "individual",
+               "week": "2027-03-01", "intake": "1"},
            ("GET", "/intake/<int:client_id>/plan"): {"assessment": "{assessment_id}"},
            ("POST", "/login"): {"next": "/week"}}
 # A write that would leave the next value nothing to act on is undone after it succeeds.
@@ -436,7 +444,8 @@ def test_the_walk_reaches_every_page_form_field_and_query_parameter(fuzz_app, cl
     rows = set().union(*(inner for _, inner in fields.values()))
     missing = []
     for cls, (leaves, _) in fields.items():
-        where = "args" if cls.__name__ == "WeekFilterForm" else "form"
+        # Search forms read the query string.
+        where = "args" if cls.__name__ in ("WeekFilterForm", "SearchForm") else "form"
         missing += [f"{cls.__qualname__}.{name}" for name in sorted(f.name for f in leaves)
                     if cls not in rows and (where, name) not in seen]
     missing += [f"request.{where}[{name!r}]" for where, name in sorted(_hand_reads())

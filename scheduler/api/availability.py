@@ -14,7 +14,8 @@ blp = Blueprint(
     "availability",
     __name__,
     description="A client's weekly unavailable windows (job, school, childcare), in their "
-    "program's time zone, and staff time off. Both count as conflicts when booking.",
+    "program's time zone, staff time off and staff working hours. Each counts as a conflict "
+    "when booking.",
 )
 
 
@@ -51,6 +52,41 @@ class WindowOut(Schema):
 
 class AvailabilityOut(Schema):
     unavailable = fields.List(fields.Nested(WindowOut))
+
+
+class WorkingWindow(Schema):
+    weekday = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=6),
+        metadata={"description": "0 is Monday … 6 is Sunday."},
+    )
+    start = fields.Time(required=True, format="%H:%M", metadata={"example": "09:00"})
+    end = fields.Time(required=True, format="%H:%M", metadata={"example": "17:00"})
+
+    @validates_schema
+    def ordered(self, data, **kwargs):
+        if "start" in data and "end" in data and data["end"] <= data["start"]:
+            raise ValidationError(
+                "Must be after the start (split hours that cross midnight into two days).",
+                "end",
+            )
+
+
+class WorkingHoursIn(ApiSchema):
+    windows = BoundedList(
+        fields.Nested(WorkingWindow), availability.MAX_WORKING_WINDOWS, required=True,
+        metadata={"description": "Local wall times, read in the zone of the program whose "
+                  "session it is. No windows: no limit."},
+    )
+
+
+class WorkingWindowOut(Schema):
+    weekday = fields.Integer()
+    start = fields.Time(format="%H:%M", attribute="start_time")
+    end = fields.Time(format="%H:%M", attribute="end_time")
+
+
+class WorkingHoursOut(Schema):
+    windows = fields.List(fields.Nested(WorkingWindowOut))
 
 
 class TimeOffIn(ApiSchema):
@@ -125,3 +161,23 @@ class StaffTimeOffById(MethodView):
         """Withdraw a time-off entry."""
         availability.remove_time_off(db.session, current_actor(), staff_id, time_off_id)
         db.session.commit()
+
+
+@blp.route("/staff/<int:staff_id>/working-hours")
+class StaffWorkingHoursById(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.response(200, WorkingHoursOut)
+    def get(self, staff_id):
+        """The staff member's weekly working hours; none means no limit."""
+        return {"windows": availability.working_hours(db.session, staff_id)}
+
+    @roles_required(*WRITE)
+    @blp.arguments(WorkingHoursIn)
+    @blp.response(200, WorkingHoursOut)
+    def put(self, data, staff_id):
+        """Replace the weekly working hours; facilitating outside them is then a conflict."""
+        rows = availability.set_working_hours(
+            db.session, current_actor(), staff_id, data["windows"]
+        )
+        db.session.commit()
+        return {"windows": rows}

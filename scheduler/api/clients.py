@@ -1,9 +1,12 @@
 """Clients: the people in treatment. A client reads only their own record."""
 
+from datetime import timedelta
+
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 
+from scheduler import clock
 from scheduler.api.access import (
     STAFF_READ,
     WRITE,
@@ -16,6 +19,7 @@ from scheduler.api.common import (
     ApiSchema,
     CalendarDate,
     Id,
+    Instant,
     PageArgs,
     QueryId,
     RequiredText,
@@ -28,7 +32,7 @@ from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Client
 from scheduler.models.clients import CLIENT_STATUSES
-from scheduler.services import clients
+from scheduler.services import clients, free_slots
 from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = "/clients"
@@ -121,3 +125,55 @@ class ClientById(MethodView):
         clients.update_client(db.session, current_actor(), client, changes)
         db.session.commit()
         return client
+
+
+class FreeSlotArgs(ApiSchema):
+    staff_id = QueryId(required=True, metadata={"description": "The clinician."})
+    duration_minutes = fields.Integer(
+        required=True,
+        validate=validate.Range(min=free_slots.MIN_DURATION, max=free_slots.MAX_DURATION),
+    )
+    from_ = Instant(required=True, data_key="from",
+                    metadata={"description": "ISO 8601 with a UTC offset."})
+    to = Instant(required=True, metadata={
+        "description": f"ISO 8601 with a UTC offset; at most {free_slots.MAX_RANGE_DAYS} days "
+        "after from."})
+
+    @validates_schema
+    def window(self, data, **kwargs):
+        if "from_" in data and "to" in data:
+            if data["to"] <= data["from_"]:
+                raise ValidationError("Must be after from.", "to")
+            if data["to"] - data["from_"] > timedelta(days=free_slots.MAX_RANGE_DAYS):
+                raise ValidationError(
+                    f"The range may span at most {free_slots.MAX_RANGE_DAYS} days.", "to")
+
+
+class FreeSlotOut(Schema):
+    starts_at = fields.AwareDateTime(metadata={"description": "In the program's UTC offset."})
+    ends_at = fields.AwareDateTime()
+    room_id = fields.Integer()
+
+
+class FreeSlotList(Schema):
+    items = fields.List(fields.Nested(FreeSlotOut))
+
+
+@blp.route("/<int:client_id>/free-slots")
+class ClientFreeSlots(MethodView):
+    @roles_required(*STAFF_READ)
+    @blp.arguments(FreeSlotArgs, location="query")
+    @blp.response(200, FreeSlotList)
+    def get(self, args, client_id):
+        """Times where the client, the clinician and a room are all free.
+
+        Book one with POST /api/v1/sessions (a one-off session with client_id). Candidates
+        start on a half-hour grid (quarter-hour for sessions under 30 minutes) in
+        the program's zone, inside the clinician's working hours, or 08:00–21:00 Monday to
+        Saturday where none are set; at most 200, earliest first.
+        """
+        items = free_slots.free_slots(
+            db.session, client_id, args["staff_id"], args["duration_minutes"], args["from_"],
+            args["to"], now=clock.now())
+        log_read([client_id], "free_slots")
+        return {"items": items}

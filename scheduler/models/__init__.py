@@ -2,7 +2,7 @@
 
 from scheduler.models.attendance import Attendance
 from scheduler.models.audit import AuditEvent
-from scheduler.models.availability import ClientUnavailability, StaffTimeOff
+from scheduler.models.availability import ClientUnavailability, StaffTimeOff, StaffWorkingHours
 from scheduler.models.bookings import Booking, Enrollment
 from scheduler.models.clients import Client
 from scheduler.models.feeds import FeedToken, FeedVersion
@@ -36,6 +36,7 @@ __all__ = [
     "PlanPhase",
     "PlanRequirement",
     "StaffTimeOff",
+    "StaffWorkingHours",
     "TreatmentPlan",
     "Client",
     "Program",

@@ -45,3 +45,23 @@ class StaffTimeOff(Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class StaffWorkingHours(Model):
+    """A weekly window a staff member works, in the zone of the program whose session it is.
+
+    A staff member with no windows has no limit; with some, facilitating outside them conflicts.
+    """
+
+    __tablename__ = "staff_working_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("start_time < end_time", name="times"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    # 0 is Monday, as in Python's date.weekday() and ClientUnavailability.
+    weekday: Mapped[int]
+    start_time: Mapped[time]
+    end_time: Mapped[time]

@@ -1,11 +1,11 @@
-"""A client's weekly unavailable windows and staff time off."""
+"""A client's weekly unavailable windows, staff time off and staff working hours."""
 
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Client, ClientUnavailability, Staff, StaffTimeOff
+from scheduler.models import Client, ClientUnavailability, Staff, StaffTimeOff, StaffWorkingHours
 from scheduler.services import audit
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
@@ -99,3 +99,77 @@ def remove_time_off(db: DbSession, actor: Actor, staff_id: int, time_off_id: int
                  before=audit.snapshot(row, ("staff_id", "starts_at", "ends_at", "reason")))
     db.delete(row)
     db.flush()
+
+
+# Three windows a day (a split shift and an evening) is plenty; the API allows this many in all.
+MAX_WORKING_WINDOWS = 28
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _hours_dict(w: StaffWorkingHours) -> dict:
+    return {"weekday": w.weekday, "start": w.start_time.strftime("%H:%M"),
+            "end": w.end_time.strftime("%H:%M")}
+
+
+def working_hours(db: DbSession, staff_id: int) -> list[StaffWorkingHours]:
+    """The staff member's weekly windows, by weekday and start; none means no limit."""
+    get_or_404(db, Staff, staff_id, "staff member")
+    return list(
+        db.scalars(
+            select(StaffWorkingHours)
+            .where(StaffWorkingHours.staff_id == staff_id)
+            .order_by(StaffWorkingHours.weekday, StaffWorkingHours.start_time)
+        )
+    )
+
+
+def check_working_windows(windows: list[dict], field: str = "windows") -> None:
+    """Each window starts before it ends, and no two on one weekday overlap."""
+    if len(windows) > MAX_WORKING_WINDOWS:
+        raise InvalidField(field, f"At most {MAX_WORKING_WINDOWS} windows a week.")
+    seen: dict[int, list[tuple[time, time, int]]] = {}
+    for index, window in enumerate(windows):
+        start, end = window["start"], window["end"]
+        if start >= end:
+            raise InvalidField(f"{field}.{index}.end", "Must be after the start (split hours "
+                               "that cross midnight into two days).")
+        for other_start, other_end, other in seen.get(window["weekday"], []):
+            if start < other_end and other_start < end:
+                raise InvalidField(
+                    f"{field}.{index}.start",
+                    f"Overlaps {DAY_NAMES[window['weekday']]} "
+                    f"{other_start:%H:%M}–{other_end:%H:%M} (window {other + 1}).")
+        seen.setdefault(window["weekday"], []).append((start, end, index))
+
+
+def set_working_hours(
+    db: DbSession, actor: Actor, staff_id: int, windows: list[dict]
+) -> list[StaffWorkingHours]:
+    """Replace the staff member's weekly hours in one step; an empty list lifts the limit."""
+    current = working_hours(db, staff_id)
+    check_working_windows(windows)
+    before = [_hours_dict(w) for w in current]
+    for row in current:
+        db.delete(row)
+    db.flush()
+    rows = [
+        StaffWorkingHours(staff_id=staff_id, weekday=w["weekday"], start_time=w["start"],
+                          end_time=w["end"])
+        for w in windows
+    ]
+    db.add_all(rows)
+    db.flush()
+    rows.sort(key=lambda w: (w.weekday, w.start_time))
+    after = [_hours_dict(w) for w in rows]
+    if sorted(before, key=str) != sorted(after, key=str):
+        audit.record(db, actor, "set_working_hours", "staff", staff_id,
+                     {"working_hours": before}, {"working_hours": after})
+    return rows
+
+
+def hours_text(windows) -> str:
+    """"Mon 09:00–17:00; Tue 09:00–12:00, 13:00–17:00" for messages and pages."""
+    by_day: dict[int, list[str]] = {}
+    for w in sorted(windows, key=lambda w: (w.weekday, w.start_time)):
+        by_day.setdefault(w.weekday, []).append(f"{w.start_time:%H:%M}–{w.end_time:%H:%M}")
+    return "; ".join(f"{DAY_NAMES[day]} {', '.join(spans)}" for day, spans in by_day.items())

@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Client, Room, Session, Staff
-from scheduler.models.availability import ClientUnavailability, StaffTimeOff
+from scheduler.models.availability import ClientUnavailability, StaffTimeOff, StaffWorkingHours
 from scheduler.models.bookings import Booking
 from scheduler.models.sessions import session_facilitators
+from scheduler.services.availability import DAY_NAMES, hours_text
 from scheduler.services.errors import DomainError
 from scheduler.services.wording import session_words
 
@@ -23,6 +24,9 @@ class Slot:
     starts_at: datetime
     ends_at: datetime
     session_id: int | None = None
+    # The IANA zone whose wall clock staff working hours are read in; when None, that of the
+    # session `session_id` names (its program's zone).
+    zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,8 @@ def client_clashes(db: DbSession, client: Client, slots: list[Slot]) -> list[Cla
 def staff_clashes(
     db: DbSession, staff_ids, slots: list[Slot], *, ignore_series_id: int | None = None
 ) -> list[Clash]:
-    """Sessions the staff already facilitate, and their time off, against the slots."""
+    """Sessions the staff already facilitate, their time off and working hours, against the
+    slots."""
     staff_ids = list(staff_ids)
     if not slots or not staff_ids:
         return []
@@ -211,6 +216,62 @@ def staff_clashes(
                   f"{_staff_name(db, off.staff_id)} is off"
                   + (f" ({off.reason})." if off.reason else "."), slot)
         )
+    clashes += _outside_hours(db, staff_ids, slots)
+    return clashes
+
+
+def _slot_zone(db: DbSession, slot: Slot) -> ZoneInfo | None:
+    if slot.zone is not None:
+        return ZoneInfo(slot.zone)
+    session = db.get(Session, slot.session_id) if slot.session_id is not None else None
+    return ZoneInfo(session.timezone) if session is not None else None
+
+
+def _merged(windows: list[StaffWorkingHours]) -> dict[int, list[tuple]]:
+    """Each weekday's windows with touching ones joined: 09–12 and 12–17 cover 11–13."""
+    days: dict[int, list[tuple]] = {}
+    for w in sorted(windows, key=lambda w: (w.weekday, w.start_time)):
+        spans = days.setdefault(w.weekday, [])
+        if spans and w.start_time <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], w.end_time))
+        else:
+            spans.append((w.start_time, w.end_time))
+    return days
+
+
+def within_hours(days: dict[int, list[tuple]], local_start: datetime,
+                 local_end: datetime) -> bool:
+    """Whether a span of local wall time lies inside one (merged) working window."""
+    if local_end.date() != local_start.date():
+        return False
+    return any(start <= local_start.time() and local_end.time() <= end
+               for start, end in days.get(local_start.weekday(), []))
+
+
+def _outside_hours(db: DbSession, staff_ids: list, slots: list[Slot]) -> list[Clash]:
+    """Slots outside a staff member's weekly working hours (no hours set means no limit)."""
+    rows = list(db.scalars(select(StaffWorkingHours)
+                           .where(StaffWorkingHours.staff_id.in_(staff_ids))))
+    by_staff: dict[int, list[StaffWorkingHours]] = {}
+    for row in rows:
+        by_staff.setdefault(row.staff_id, []).append(row)
+    clashes = []
+    for staff_id, windows in sorted(by_staff.items()):
+        days = _merged(windows)
+        for slot in slots:
+            tz = _slot_zone(db, slot)
+            if tz is None:
+                continue
+            local_start = slot.starts_at.astimezone(tz).replace(tzinfo=None)
+            local_end = slot.ends_at.astimezone(tz).replace(tzinfo=None)
+            if within_hours(days, local_start, local_end):
+                continue
+            day = DAY_NAMES[local_start.weekday()]
+            clashes.append(
+                Clash("staff_hours", None, slot.starts_at, slot.ends_at,
+                      f"{_staff_name(db, staff_id)} works {hours_text(windows)}, not "
+                      f"{day} {local_start:%H:%M}–{local_end:%H:%M}.", slot)
+            )
     return clashes
 
 

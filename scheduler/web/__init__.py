@@ -15,6 +15,7 @@ def register_web(app: Flask) -> None:
         clients,
         clinician,
         errors,
+        find_time,
         health,
         home,
         kiosk,
@@ -23,6 +24,7 @@ def register_web(app: Flask) -> None:
         portal,
         query_args,
         reports,
+        staff_pages,
         users,
     )
 
@@ -35,7 +37,8 @@ def register_web(app: Flask) -> None:
             query_args.refuse_unusable_text()
 
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
-                   portal, kiosk, audit, users, mfa_pages, account):
+                   portal, kiosk, audit, users, mfa_pages, account, find_time,
+                   staff_pages):
         app.register_blueprint(module.bp)
     mfa_pages.install_gate(app)
 

@@ -40,7 +40,7 @@ from scheduler.models.users import COORDINATORS, STAFF
 from scheduler.services import account_links, booking, clients, day_sheet, plans, reports
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
-from scheduler.web import query_args
+from scheduler.web import find_time, query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
 from scheduler.web.form_fields import (
@@ -244,6 +244,7 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None):
         history=_attendance_history(client.id, tz), links=links,
         has_feed=links is not None or day_sheet.has_live_feed(db.session, "client", client.id),
         may_write=current_user.role in COORDINATORS,
+        search=find_time.blank_search(client) if current_user.role in COORDINATORS else None,
     ), status
 
 
@@ -395,7 +396,7 @@ def _enrol_page(client: Client, form, status: int = 200, done=None):
     form.series_ids.choices = [SelectChoice(s.id, _series_label(s))
                                for s in _series_of(client.program_id)]
     return render_template("clients/intake_enrol.html", form=form, client=client, step=3,
-                           done=done), status
+                           done=done, search=find_time.blank_search(client)), status
 
 
 def _invite(client: Client, now) -> account_links.Sent:

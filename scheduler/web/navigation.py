@@ -9,6 +9,7 @@ LINKS = (
     ("calendar.week", "Week", COORDINATORS),
     ("client_pages.index", "Clients", COORDINATORS),
     ("client_pages.intake", "Intake", COORDINATORS),
+    ("staff_pages.index", "Staff", COORDINATORS),
     ("report_pages.index", "Reports", COORDINATORS),
     ("report_pages.follow_up", "Follow-up", STAFF),
     ("clinician.today", "Today", STAFF),

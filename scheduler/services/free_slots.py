@@ -1,0 +1,185 @@
+"""Free times for a one-to-one appointment: the client, the clinician and a room all free.
+
+The rules of who is busy belong to services/conflicts (bookings, weekly routine, admission,
+sessions facilitated, time off, working hours, rooms); this module only proposes candidate
+times on a grid in the client's program zone and keeps those no rule refuses.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.models import Client, Room, Session, StaffWorkingHours
+from scheduler.services import booking, plans, series, sessions
+from scheduler.services import staff as staff_service
+from scheduler.services.audit import Actor
+from scheduler.services.conflicts import Slot, client_clashes, room_clashes, staff_clashes
+from scheduler.services.errors import InvalidField
+from scheduler.services.lookup import get_or_404, get_referenced
+from scheduler.services.series import ONE_TO_ONE_KINDS
+
+MIN_DURATION = 15
+MAX_DURATION = 480
+MAX_RANGE_DAYS = 31
+MAX_ITEMS = 200
+# Where a clinician has no working hours set, candidates stay inside these: an IOP runs
+# evening groups, so the day is long, but nobody is offered 03:00 or a Sunday.
+CLINIC_DAYS = range(0, 6)
+CLINIC_OPENS = time(8, 0)
+CLINIC_CLOSES = time(21, 0)
+
+
+@dataclass(frozen=True)
+class FreeSlot:
+    starts_at: datetime
+    ends_at: datetime
+    room_id: int
+
+
+def grid_minutes(duration_minutes: int) -> int:
+    """Half-hour starts, which keep a week's list short enough to read; quarter-hour ones for
+    sessions shorter than half an hour."""
+    return 30 if duration_minutes >= 30 else 15
+
+
+def _windows(db: DbSession, staff_id: int) -> dict[int, list[tuple[time, time]]]:
+    """The local windows to try, by weekday: the clinician's hours, or the clinic's."""
+    rows = list(db.scalars(select(StaffWorkingHours)
+                           .where(StaffWorkingHours.staff_id == staff_id)))
+    if not rows:
+        return {day: [(CLINIC_OPENS, CLINIC_CLOSES)] for day in CLINIC_DAYS}
+    days: dict[int, list[tuple[time, time]]] = {}
+    for row in rows:
+        days.setdefault(row.weekday, []).append((row.start_time, row.end_time))
+    return days
+
+
+def _plan_days(db: DbSession, client: Client) -> tuple[date | None, date | None]:
+    """The days the client's active plan covers (open at either end when it does not say)."""
+    plan = plans.active_plan(db, client.id)
+    if plan is None:
+        return None, None
+    return plan.start_date, plan.end_date
+
+
+def _local(day: date, at: time, tz: ZoneInfo) -> datetime | None:
+    """The instant a wall time names, or None where a DST change skips it."""
+    local = datetime.combine(day, at, tzinfo=tz)
+    back = local.astimezone(UTC).astimezone(tz)
+    return local if back.replace(tzinfo=None) == local.replace(tzinfo=None) else None
+
+
+def candidates(db: DbSession, client: Client, staff_id: int, duration: timedelta,
+               starts_from: datetime, ends_to: datetime, now: datetime) -> list[Slot]:
+    """Grid starts in the program's zone inside the windows, the range and the plan."""
+    zone_name = client.program.timezone
+    tz = ZoneInfo(zone_name)
+    step = timedelta(minutes=grid_minutes(int(duration.total_seconds() // 60)))
+    windows = _windows(db, staff_id)
+    plan_start, plan_end = _plan_days(db, client)
+    earliest = max(starts_from, now)
+    slots: list[Slot] = []
+    day = starts_from.astimezone(tz).date()
+    last_day = ends_to.astimezone(tz).date()
+    while day <= last_day:
+        if (plan_start is None or day >= plan_start) and (plan_end is None or day <= plan_end):
+            for opens, closes in sorted(windows.get(day.weekday(), [])):
+                at = datetime.combine(day, opens)
+                while at + duration <= datetime.combine(day, closes):
+                    start = _local(day, at.time(), tz)
+                    if start is not None:
+                        # Elapsed time: an hour's slot is an hour on a DST day too (aware
+                        # arithmetic in one zone would add wall-clock time).
+                        end = (start.astimezone(UTC) + duration).astimezone(tz)
+                        if start >= earliest and end <= ends_to:
+                            slots.append(Slot(start, end, None, zone_name))
+                    at += step
+        day += timedelta(days=1)
+    return sorted(set(slots), key=lambda s: s.starts_at)
+
+
+def free_slots(db: DbSession, client_id: int, staff_id: int, duration_minutes: int,
+               starts_from: datetime, ends_to: datetime, *, now: datetime,
+               limit: int = MAX_ITEMS) -> list[FreeSlot]:
+    """Times where the client, the clinician and a room are all free, earliest first."""
+    client = get_or_404(db, Client, client_id, "client")
+    try:
+        staff_service.active_member(db, staff_id, "staff_id")
+    except InvalidField as error:
+        # Asked for in the query string, so the refusal names it there.
+        raise InvalidField("staff_id", error.fields["staff_id"][0], "query") from None
+    if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
+        raise InvalidField("duration_minutes",
+                           f"Must be between {MIN_DURATION} and {MAX_DURATION} minutes.",
+                           "query")
+    if ends_to <= starts_from:
+        raise InvalidField("to", "Must be after the start of the range.", "query")
+    if ends_to - starts_from > timedelta(days=MAX_RANGE_DAYS):
+        raise InvalidField("to", f"The range may span at most {MAX_RANGE_DAYS} days.", "query")
+    slots = candidates(db, client, staff_id, timedelta(minutes=duration_minutes),
+                       starts_from, ends_to, now)
+    if not slots:
+        return []
+    busy = {c.slot for c in client_clashes(db, client, slots)}
+    busy |= {c.slot for c in staff_clashes(db, [staff_id], slots)}
+    open_slots = [s for s in slots if s not in busy]
+    if not open_slots:
+        return []
+    # The smallest room that is free: a one-to-one should not take the group room.
+    rooms = list(db.scalars(select(Room).where(Room.is_active.is_(True))
+                            .order_by(Room.capacity, Room.name, Room.id)))
+    room_of: dict[Slot, int] = {}
+    for room in rooms:
+        waiting = [s for s in open_slots if s not in room_of]
+        if not waiting:
+            break
+        taken = {c.slot for c in room_clashes(db, room.id, waiting)}
+        for slot in waiting:
+            if slot not in taken:
+                room_of[slot] = room.id
+    found = [FreeSlot(s.starts_at, s.ends_at, room_of[s]) for s in open_slots if s in room_of]
+    return found[:limit]
+
+
+WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def book_slot(db: DbSession, actor: Actor, *, client_id: int, staff_id: int, room_id: int,
+              kind: str, starts_at: datetime, duration_minutes: int, weekly: bool,
+              now: datetime, horizon_days: int, title: str) -> Session:
+    """Book a found time: a one-off session, or a weekly series of one seat the client is
+    enrolled in. Returns the (first) session. The session and series services refuse what
+    has been taken since the search, naming the clash."""
+    client = get_referenced(db, Client, client_id, "client_id", "client")
+    if kind not in ONE_TO_ONE_KINDS:
+        raise InvalidField("kind", "Choose a one-to-one kind of session.")
+    if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
+        raise InvalidField("duration_minutes",
+                           f"Must be between {MIN_DURATION} and {MAX_DURATION} minutes.")
+    ends_at = starts_at + timedelta(minutes=duration_minutes)
+    if not weekly:
+        return sessions.create_one_off(
+            db, actor, now=now, program_id=client.program_id, kind=kind, starts_at=starts_at,
+            ends_at=ends_at, capacity=1, room_id=room_id, facilitator_ids=[staff_id],
+            client_id=client.id)
+    tz = ZoneInfo(client.program.timezone)
+    local = starts_at.astimezone(tz)
+    if starts_at <= now:
+        raise InvalidField("starts_at", "must be in the future.")
+    plan = plans.active_plan(db, client.id)
+    made, _ = series.create_series(
+        db, actor, now=now, horizon_days=horizon_days, program_id=client.program_id,
+        kind=kind, title=title, timezone=client.program.timezone, start_date=local.date(),
+        start_time=local.time().replace(tzinfo=None), duration_minutes=duration_minutes,
+        rrule=f"FREQ=WEEKLY;BYDAY={WEEKDAY_CODES[local.weekday()]}",
+        end_date=plan.end_date if plan is not None else None, capacity=1, room_id=room_id,
+        facilitator_ids=[staff_id])
+    booking.enroll_client(db, actor, made.id, client.id, now=now, start_date=local.date())
+    first = db.scalar(select(Session).where(Session.series_id == made.id)
+                      .order_by(Session.starts_at).limit(1))
+    if first is None:
+        raise InvalidField("starts_at", "No session of the series falls in the plan.")
+    return first
