@@ -51,7 +51,8 @@ def _day(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B}"
 
 
-def _range_words(closure: Closure) -> str:
+def range_words(closure: Closure) -> str:
+    """"on Monday 1 March" or "from Monday 1 March to Thursday 4 March"."""
     if closure.starts_on == closure.ends_on:
         return f"on {_day(closure.starts_on)}"
     return f"from {_day(closure.starts_on)} to {_day(closure.ends_on)}"
@@ -115,7 +116,7 @@ def create_closure(db: DbSession, actor: Actor, program: Program, *, starts_on: 
     result.message_keys = notifications.queue_one_notice(
         db, [s.id for s in result.cancelled], key=f"closure:{closure.id}", kind="closure",
         subject="Appointments cancelled",
-        opening=f"We are closed {_range_words(closure)}. These appointments are cancelled:",
+        opening=f"We are closed {range_words(closure)}. These appointments are cancelled:",
         public_name=public_name)
     return result
 
@@ -192,7 +193,7 @@ def lift_closure(db: DbSession, actor: Actor, closure: Closure, *, now: datetime
     result.message_keys = notifications.queue_one_notice(
         db, [s.id for s in result.restored], key=f"closure-lifted:{closure.id}",
         kind="reopened", subject="Appointments back on",
-        opening=f"We are open again {_range_words(closure)} after all. "
+        opening=f"We are open again {range_words(closure)} after all. "
                 "These appointments are back on:",
         public_name=public_name)
     return result
