@@ -77,7 +77,7 @@ GET     /api/v1/programs/<int:program_id>                         deny   deny   
 PATCH   /api/v1/programs/<int:program_id>                         deny   deny   deny   allow  allow
 GET     /api/v1/programs/<int:program_id>/closures                deny   deny   allow  allow  allow
 POST    /api/v1/programs/<int:program_id>/closures                deny   deny   deny   allow  allow
-DELETE  /api/v1/programs/<int:program_id>/closures/<int:closure_id> deny   deny   deny   allow  allow
+DELETE  /api/v1/programs/<int:program_id>/closures/<int:closure_id> deny deny deny allow allow
 DELETE  /api/v1/programs/<int:program_id>/feed                    deny   deny   deny   allow  allow
 POST    /api/v1/programs/<int:program_id>/feed                    deny   deny   deny   allow  allow
 GET     /api/v1/reports/attendance-rates                          deny   deny   allow  allow  allow
