@@ -30,18 +30,18 @@ def preview_series(
     """
     try:
         try:
-            made, change = series_service.create_series(
+            created, change = series_service.create_series(
                 db, actor, now=now, horizon_days=horizon_days, **fields
             )
-            return SeriesPreview(change.created, warnings=series_service.warnings(made))
+            return SeriesPreview(change.created, warnings=series_service.warnings(created))
         except ConflictDetected as conflict:
             # The occurrences are made before the clash check, so they can be counted still.
             made = next((c.slot.session_id for c in conflict.clashes if c.slot.session_id), None)
             series_id = made and db.scalar(select(Session.series_id).where(Session.id == made))
             count = series_id and db.scalar(
                 select(func.count(Session.id)).where(Session.series_id == series_id))
-            series = series_id and db.get(SessionSeries, series_id)
-            notes = series_service.warnings(series) if series else []
+            series = db.get(SessionSeries, series_id) if series_id else None
+            notes = series_service.warnings(series) if series is not None else []
             return SeriesPreview(count or 0, conflict.clashes, notes)
     finally:
         db.rollback()
