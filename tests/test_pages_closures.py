@@ -118,3 +118,18 @@ def test_rotating_the_calendar_link_shows_a_new_one_and_the_old_stops(client, db
     assert client.get(path(new)).status_code == 200
     assert db.scalar(select(func.count(FeedToken.id)).where(FeedToken.revoked_at.is_(None))) == 1
 
+
+
+def test_the_series_form_warns_of_a_public_holiday_before_and_after_saving(client, db, make):
+    program = make.program(name="Evening IOP")
+    sign_in(client, make.user("coordinator"))
+    token = csrf(client.get("/series/new").data)
+    data = {"program_id": str(program.id), "title": "Skills group", "kind": "behavioral",
+            "room_id": "", "weekdays": ["MO"], "start_time": "10:00", "duration_minutes": "90",
+            "start_date": "2027-05-24", "end_date": "2027-06-07", "count": "", "capacity": "8",
+            "video_url": "", "description": ""}
+    preview = client.post("/series/preview", data=data, headers={"X-CSRFToken": token})
+    [note] = preview.get_json()["warnings"]
+    assert "Mon 31 May 2027 is Memorial Day" in note
+    saved = client.post("/series/new", data={**data, "csrf_token": token}, follow_redirects=True)
+    assert "Mon 31 May 2027 is Memorial Day" in saved.get_data(as_text=True)
