@@ -301,3 +301,28 @@ def test_a_series_over_christmas_and_new_year_warns_naming_the_days(client, auth
     quiet = dict(body, start_date="2027-03-01", end_date="2027-03-31", title="Spring")
     answer = client.post(f"{API}/series", json=quiet, headers=headers)
     assert answer.json["warnings"] == []
+
+
+def test_the_waitlist_keeps_its_place_and_waitlisted_clients_get_no_message(
+        client, db, auth, clinic, make, inbox, now):
+    program = clinic["program"]
+    one_seat = sessions.create_one_off(
+        db, STAFF, now=now, program_id=program.id, kind="individual",
+        starts_at=datetime(2027, 3, 2, 15, tzinfo=UTC),
+        ends_at=datetime(2027, 3, 2, 16, tzinfo=UTC))
+    booking.book_client(db, STAFF, one_seat.id, clinic["client"].id, now=now)
+    waiting = make.client(program, name="Wren Waits", email="wren@example.test")
+    queued, _ = booking.book_client(db, STAFF, one_seat.id, waiting.id, now=now)
+    db.commit()
+    assert queued.status == "waitlisted"
+    headers = auth("coordinator")
+    made = close(client, headers, program, "2027-03-02", "2027-03-02")
+    assert made.json["cancelled"] == 1
+    inbox.wait_for("casey@example.test")
+    assert inbox.to("wren@example.test") == []
+    client.delete(f"{API}/programs/{program.id}/closures/{made.json['id']}", headers=headers,
+                  buffered=True)
+    db.expire_all()
+    assert (one_seat.status, queued.status) == ("scheduled", "waitlisted")
+    assert booking.waitlist_position(db, queued) == 1
+    assert inbox.to("wren@example.test") == []
