@@ -173,9 +173,10 @@ def upcoming_for_client(db: DbSession, client_id: int, now: datetime, tz: ZoneIn
 
 
 def recent_changes_for_client(db: DbSession, client_id: int, now: datetime,
-                              tz: ZoneInfo) -> list[ChangedSession]:
+                              tz: ZoneInfo, *, limit: int = 20) -> list[ChangedSession]:
     """The client's booked sessions cancelled or moved in the last 14 days, whose old time is
-    not older than that either, by the time the client knew them at; one query."""
+    not older than that either, by the time the client knew them at; one query. A series
+    edit can move dozens at once: the soonest `limit` are news enough."""
     since = now - CHANGE_SHOWN_FOR
     rows = db.scalars(
         select(Session).join(Booking, Booking.session_id == Session.id)
@@ -183,7 +184,7 @@ def recent_changes_for_client(db: DbSession, client_id: int, now: datetime,
                Session.updated_at >= since,
                or_(and_(Session.status == "cancelled", Session.starts_at >= since),
                    and_(Session.status == "scheduled", Session.moved_from >= since)))
-        .order_by(Session.starts_at, Session.id)
+        .order_by(Session.starts_at, Session.id).limit(limit)
     ).all()
     changes = []
     for s in rows:
