@@ -76,6 +76,9 @@ GET     /api/v1/programs                                          deny   deny   
 POST    /api/v1/programs                                          deny   deny   deny   allow  allow
 GET     /api/v1/programs/<int:program_id>                         deny   deny   allow  allow  allow
 PATCH   /api/v1/programs/<int:program_id>                         deny   deny   deny   allow  allow
+GET     /api/v1/programs/<int:program_id>/closures                deny   deny   allow  allow  allow
+POST    /api/v1/programs/<int:program_id>/closures                deny   deny   deny   allow  allow
+DELETE  /api/v1/programs/<int:program_id>/closures/<int:closure_id> deny deny deny allow allow
 DELETE  /api/v1/programs/<int:program_id>/feed                    deny   deny   deny   allow  allow
 POST    /api/v1/programs/<int:program_id>/feed                    deny   deny   deny   allow  allow
 GET     /api/v1/reports/attendance-rates                          deny   deny   allow  allow  allow
@@ -133,6 +136,9 @@ POST    /clients/<int:client_id>/plan/certification               deny   deny   
 POST    /clients/<int:client_id>/plan/review                      deny   deny   allow  allow  allow
 GET     /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
+GET     /closures                                                 deny   deny   deny   allow  allow
+POST    /closures                                                 deny   deny   deny   allow  allow
+POST    /closures/<int:closure_id>/lift                           deny   deny   deny   allow  allow
 GET     /favicon.ico                                              allow  allow  allow  allow  allow
 GET     /feeds/<token>.ics                                        allow  allow  allow  allow  allow
 GET     /follow-up                                                deny   deny   allow  allow  allow

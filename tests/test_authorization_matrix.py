@@ -150,7 +150,7 @@ def clinic(make):
     shared = {"program_id": program.id, "room_id": room.id, "series_id": series.id,
               "time_off_id": time_off.id,
               # Nobody's: past the door, ending it answers 404.
-              "login_session_id": MISSING_ID, "token_id": MISSING_ID}
+              "login_session_id": MISSING_ID, "token_id": MISSING_ID, "closure_id": MISSING_ID}
     users = {
         "client": make.user("client", client_id=avery.id),
         "clinician": make.user("clinician", staff_id=therapist.id),

@@ -35,7 +35,7 @@ import scheduler.web
 from scheduler import create_app
 from scheduler.extensions import db as _db
 from scheduler.models import Session
-from scheduler.services import account_links, booking, kiosk, plans
+from scheduler.services import account_links, booking, closures, kiosk, plans
 from scheduler.web.form_fields import Hours, TextChecked, WholeNumber
 from tests.authorization_matrix import ROUTES
 from tests.conftest import PG_URL, IsolatedClient, reset_postgresql
@@ -101,6 +101,8 @@ BASELINES = {
     ("POST", "/clients/<int:client_id>/plan/certification"): {"on": "2027-02-16"},
     ("POST", "/clients/<int:client_id>/plan/review"): {"on": "2027-02-16"},
     ("POST", "/kiosk"): {"client_id": "{client_id}", "pin": "4821"},
+    ("POST", "/closures"): {"program_id": "{program_id}", "starts_on": "2027-03-10",
+                            "ends_on": "2027-03-10", "reason": "Snow"},
     ("POST", "/users/<int:user_id>/role"): {"role": "client"},
     ("POST", "/clients/<int:client_id>/find-a-time"): {
         "starts_at": "2027-03-02T10:00:00-05:00", "staff_id": "{staff_id}",
@@ -233,6 +235,9 @@ def clinic(fuzz_app, now):
     last_night = [s for s in sessions if s.starts_at < now][-1]
     tomorrow = [s for s in sessions if s.starts_at > now][0]
     kiosk.set_pin(db, ACTOR, avery.id, "4821")
+    closure = closures.create_closure(db, ACTOR, program, starts_on=date(2027, 3, 24),
+                                      ends_on=date(2027, 3, 24), reason="Repairs", now=now,
+                                      public_name="Appointments").closure
     db.commit()
     # Signing in with hostile passwords may lock an account: that one is only for /login.
     walker = make.user("coordinator", password=PASSWORD)
@@ -251,7 +256,7 @@ def clinic(fuzz_app, now):
            "assessment_id": assessment.id, "walker_email": walker.email,
            # The login the logins page acts on: Blake's, which no walker signs in with.
            "user_id": make.user("client", client_id=blake.id).id,
-           "invite_token": invite_token, "reset_token": reset_token}
+           "invite_token": invite_token, "reset_token": reset_token, "closure_id": closure.id}
     return {"ids": ids, "users": users}
 
 

@@ -16,6 +16,7 @@ def register_api(app: Flask, api: Api) -> None:
         availability,
         bookings,
         clients,
+        closures,
         errors,
         feeds,
         jobs,
@@ -33,7 +34,7 @@ def register_api(app: Flask, api: Api) -> None:
 
     access.install(app)
     errors.install(app, api)
-    for module in (auth, programs, rooms, staff, clients, series, sessions, bookings,
+    for module in (auth, programs, closures, rooms, staff, clients, series, sessions, bookings,
                    availability, attendance, kiosk, plans, reports, feeds, jobs, users,
                    audit_events):
         if not isinstance(module.blp, Blueprint):

@@ -64,6 +64,11 @@ class ProgramIn(ApiSchema):
                   "and the street address. standard: the kind ('Group session'). full: the "
                   "series title, verbatim, and the facilitators."},
     )
+    country = fields.String(
+        validate=domain_validator(programs.check_country),
+        metadata={"description": "Two-letter country code (default US): series warn about "
+                  "sessions on its public holidays."},
+    )
     is_active = fields.Boolean()
 
 
@@ -81,6 +86,7 @@ class ProgramOut(Schema):
     discharge_review_absences = fields.Integer()
     discharge_review_weeks = fields.Integer()
     feed_privacy = fields.String()
+    country = fields.String()
     is_active = fields.Boolean()
 
 

@@ -66,6 +66,9 @@ class SessionOut(Schema):
     original_start = LocalDateTime(allow_none=True)
     status = fields.String()
     cancel_reason = fields.String(allow_none=True)
+    cancelled_by = fields.String(allow_none=True, metadata={
+        "description": "override, series_edit, series_end or closure."})
+    closure_id = fields.Integer(allow_none=True)
     capacity = fields.Integer()
     room_id = fields.Integer(allow_none=True)
     video_url = fields.String(allow_none=True)

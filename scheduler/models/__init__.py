@@ -5,6 +5,7 @@ from scheduler.models.audit import AuditEvent
 from scheduler.models.availability import ClientUnavailability, StaffTimeOff, StaffWorkingHours
 from scheduler.models.bookings import Booking, Enrollment
 from scheduler.models.clients import Client
+from scheduler.models.closures import Closure
 from scheduler.models.feeds import FeedToken, FeedVersion
 from scheduler.models.jobs import Alert, JobRun, Notification
 from scheduler.models.mfa import MfaEnrolment, MfaRecoveryCode
@@ -39,6 +40,7 @@ __all__ = [
     "StaffWorkingHours",
     "TreatmentPlan",
     "Client",
+    "Closure",
     "Program",
     "Room",
     "Session",

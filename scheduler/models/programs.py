@@ -61,6 +61,8 @@ class Program(Model):
     # What a calendar feed may say: 'private' shows "Appointment" and the street address only.
     feed_privacy: Mapped[str] = mapped_column(String(8), default="private",
                                               server_default="private")
+    # ISO 3166-1 alpha-2: whose public holidays a new series is warned about.
+    country: Mapped[str] = mapped_column(String(2), default="US", server_default="US")
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)

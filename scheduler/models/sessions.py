@@ -65,6 +65,12 @@ class Session(Model):
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     cancelled_by: Mapped[str | None] = mapped_column(String(16))
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    # The closure that cancelled this session, so lifting it restores exactly these.
+    closure_id: Mapped[int | None] = mapped_column(
+        ForeignKey("closures.id", ondelete="RESTRICT"), index=True
+    )
+    # Where the session was before its last move: the portal says "Moved to …" for a while.
+    moved_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # An override (cancel, move, room, substitute) shields the occurrence from series edits.
     is_overridden: Mapped[bool] = mapped_column(default=False)
     sequence: Mapped[int] = mapped_column(default=0)

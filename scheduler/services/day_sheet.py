@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
@@ -56,6 +56,21 @@ class UpcomingSession:
     room_name: str | None
     # What was recorded so far (e.g. "present" after checking in), or None.
     attendance_status: str | None = None
+
+
+@dataclass
+class ChangedSession:
+    """A booked session the client should hear changed: where it was, and what became of it."""
+
+    session: Session
+    starts: datetime  # where the client last knew it, on the clinic's clock
+    ends: datetime
+    change: str  # "Cancelled", "Closed" or "Moved to Tue 9 Mar, 19:00"
+    reason: str | None = None  # a closure's reason, written for clients to read
+
+
+# A change stays on the client's page this long, so one who never reads email still learns it.
+CHANGE_SHOWN_FOR = timedelta(days=14)
 
 
 @dataclass
@@ -155,6 +170,36 @@ def upcoming_for_client(db: DbSession, client_id: int, now: datetime, tz: ZoneIn
     rooms = _room_names(db, [s for s, _ in rows])
     return [UpcomingSession(s, s.starts_at.astimezone(tz), s.ends_at.astimezone(tz),
                             rooms.get(s.room_id), status) for s, status in rows]
+
+
+def recent_changes_for_client(db: DbSession, client_id: int, now: datetime,
+                              tz: ZoneInfo, *, limit: int = 20) -> list[ChangedSession]:
+    """The client's booked sessions cancelled or moved in the last 14 days, whose old time is
+    not older than that either, by the time the client knew them at; one query. A series
+    edit can move dozens at once: the soonest `limit` are news enough."""
+    since = now - CHANGE_SHOWN_FOR
+    rows = db.scalars(
+        select(Session).join(Booking, Booking.session_id == Session.id)
+        .where(Booking.client_id == client_id, Booking.status == "booked",
+               Session.updated_at >= since,
+               or_(and_(Session.status == "cancelled", Session.starts_at >= since),
+                   and_(Session.status == "scheduled", Session.moved_from >= since)))
+        .order_by(Session.starts_at, Session.id).limit(limit)
+    ).all()
+    changes = []
+    for s in rows:
+        if s.status == "cancelled":
+            closed = s.cancelled_by == "closure"
+            changes.append(ChangedSession(
+                s, s.starts_at.astimezone(tz), s.ends_at.astimezone(tz),
+                "Closed" if closed else "Cancelled", s.cancel_reason if closed else None))
+        elif s.moved_from is not None and s.moved_from != s.starts_at:
+            old_start = s.moved_from.astimezone(tz)
+            new_start = s.starts_at.astimezone(tz)
+            changes.append(ChangedSession(
+                s, old_start, old_start + (s.ends_at - s.starts_at),
+                f"Moved to {new_start:%a} {new_start.day} {new_start:%b}, {new_start:%H:%M}"))
+    return sorted(changes, key=lambda c: (c.starts, c.session.id))
 
 
 def waitlist_for_client(db: DbSession, client_id: int, now: datetime,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Insert, insert, or_, select
+from sqlalchemy import Insert, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 
@@ -200,6 +200,40 @@ def queue_reminders(db: DbSession, now: datetime, public_name: str) -> int:
             added += queue(db, key, kind, email, subject, body, client_id=client_id,
                            session_id=session.id)
     return added
+
+
+def queue_one_notice(db: DbSession, session_ids: Collection[int], *, key: str, kind: str,
+                     subject: str, opening: str, public_name: str) -> list[str]:
+    """One message to each reachable client booked into these sessions, listing theirs, in
+    place of one change notice per session (a closure of a week is one email, not ten).
+
+    Their per-session change notices are kept as already told, so queue_changes adds none.
+    Returns the keys of the messages queued.
+    """
+    rows = db.execute(_reachable(
+        select(Booking.client_id, Client.email, Session)
+        .join(Session, Session.id == Booking.session_id)
+        .join(Client, Client.id == Booking.client_id)
+        .where(Booking.status == "booked", Session.id.in_(list(session_ids))))
+        .order_by(Booking.client_id, Session.starts_at, Session.id)
+    ).all()
+    by_client: dict[int, tuple[str, list[Session]]] = {}
+    for client_id, email, session in rows:
+        by_client.setdefault(client_id, (email, []))[1].append(session)
+    keys = []
+    for client_id, (email, sessions) in by_client.items():
+        lines = "\n".join(f"- {_when(s.starts_at, _zone(s))}" for s in sessions)
+        message_key = f"{key}:client={client_id}"
+        if queue(db, message_key, kind, email, subject,
+                 _signed(f"{opening}\n\n{lines}\n", public_name), client_id=client_id):
+            keys.append(message_key)
+        for session in sessions:
+            told = f"change:client={client_id}:session={session.id}:seq={session.sequence}"
+            if queue(db, told, "change", email, subject, f"(told in {message_key})",
+                     client_id=client_id, session_id=session.id):
+                db.execute(update(Notification).where(Notification.idempotency_key == told)
+                           .values(status="skipped"))
+    return keys
 
 
 def queue_changes(db: DbSession, now: datetime, public_name: str) -> int:

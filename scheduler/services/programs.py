@@ -3,8 +3,9 @@
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Program
-from scheduler.services import audit
+from scheduler.services import audit, closed_days
 from scheduler.services.audit import Actor
+from scheduler.services.errors import InvalidField
 from scheduler.services.recurrence import zone
 
 AUDITED = (
@@ -19,13 +20,23 @@ AUDITED = (
     "discharge_review_absences",
     "discharge_review_weeks",
     "feed_privacy",
+    "country",
     "is_active",
 )
+
+
+def check_country(code) -> str:
+    """A two-letter country code whose public holidays are known ("US", "GB")."""
+    if not isinstance(code, str) or not closed_days.is_supported_country(code.upper()):
+        raise InvalidField("country", "Use a two-letter country code, such as US, CA or GB.")
+    return code.upper()
 
 
 def create_program(db: DbSession, actor: Actor, **fields) -> Program:
     """Add a program; min_weekly_hours follows the level unless given."""
     zone(fields["timezone"])
+    if "country" in fields:
+        fields["country"] = check_country(fields["country"])
     hours = fields.pop("min_weekly_hours", None)
     program = Program(**fields, min_weekly_hours_override=hours)
     db.add(program)
@@ -39,6 +50,8 @@ def update_program(db: DbSession, actor: Actor, program: Program, changes: dict)
     before = audit.snapshot(program, AUDITED)
     if "timezone" in changes:
         zone(changes["timezone"])
+    if "country" in changes:
+        changes["country"] = check_country(changes["country"])
     if "min_weekly_hours" in changes:
         program.min_weekly_hours_override = changes.pop("min_weekly_hours")
     for key, value in changes.items():

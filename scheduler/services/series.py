@@ -1,11 +1,12 @@
 """Recurring series: creation, materialisation, edits that never rewrite history."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import exists, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import object_session
 
 from scheduler.clock import now as clock_now
 from scheduler.feeds import versions as feed_versions
@@ -21,7 +22,7 @@ from scheduler.models import (
 )
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS, series_facilitators
 from scheduler.models.sessions import session_facilitators
-from scheduler.services import audit, booking
+from scheduler.services import audit, booking, closed_days
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import (
@@ -94,7 +95,28 @@ def warnings(series: SessionSeries) -> list[str]:
             f"Medicare allows at most {MEDICARE_GROUP_LIMIT} participants in group "
             f"psychotherapy; this series has {series.capacity} places."
         )
+    db = object_session(series)  # the session it was saved in; the callers pass no other
+    if db is not None:
+        notes += _day_notes(db, series)
     return notes
+
+
+def _day_notes(db: DbSession, series: SessionSeries) -> list[str]:
+    """Occurrences of the coming year on a closure or a public holiday, named by day."""
+    program = db.get(Program, series.program_id)
+    if program is None:
+        return []
+    tz = zone(series.timezone)
+    # The first year of what is still to come: from today, or from a later first day.
+    after = max(clock_now(), datetime.combine(series.start_date, time.min, tzinfo=tz))
+    until = after + timedelta(days=closed_days.WARNING_HORIZON_DAYS)
+    days = [local_date(start, tz) for start in schedule_of(series).starts_between(after, until)
+            if start >= after]
+    found = closed_days.day_notes(db, program, days)
+    if not found:
+        return []
+    return ["Some sessions fall on a public holiday or a closure (a closed day's session "
+            "starts cancelled): " + "; ".join(found) + "."]
 
 
 def default_capacity(kind: str | None) -> int:
@@ -355,6 +377,8 @@ def _insert_occurrences(db: DbSession, series: SessionSeries, starts: list[datet
         # Core inserts skip the ORM hooks that move feed versions, so say it here.
         feed_versions.sessions_added(db, series.program_id, series.room_id, staff_ids, stamp)
     booking.book_enrolled(db, series, new_ids, now=stamp)
+    # After booking, so lifting the closure gives the enrolled clients their seats back.
+    closed_days.close_new_sessions(db, series.program_id, new_ids)
     return len(new_ids)
 
 
@@ -583,6 +607,8 @@ def _follow(row: Session, series: SessionSeries, start: datetime, staff, staff_i
         changed = True
     if row.original_start != start:
         row.original_start = start
+    if moved and row.status == "scheduled":
+        row.moved_from = row.starts_at  # the portal says "Moved to …" for a while
     row.starts_at, row.ends_at = start, end
     if revived:
         row.status, row.cancelled_by, row.cancel_reason = "scheduled", None, None

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Session
+from scheduler.models import Session, SessionSeries
 from scheduler.services import series as series_service
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import Clash, ConflictDetected
@@ -16,6 +16,8 @@ from scheduler.services.conflicts import Clash, ConflictDetected
 class SeriesPreview:
     occurrences: int
     clashes: list[Clash] = field(default_factory=list)
+    # Allowed but unusual: public holidays, closures, a group above Medicare's limit.
+    warnings: list[str] = field(default_factory=list)
 
 
 def preview_series(
@@ -28,16 +30,18 @@ def preview_series(
     """
     try:
         try:
-            _, change = series_service.create_series(
+            created, change = series_service.create_series(
                 db, actor, now=now, horizon_days=horizon_days, **fields
             )
-            return SeriesPreview(change.created)
+            return SeriesPreview(change.created, warnings=series_service.warnings(created))
         except ConflictDetected as conflict:
             # The occurrences are made before the clash check, so they can be counted still.
             made = next((c.slot.session_id for c in conflict.clashes if c.slot.session_id), None)
             series_id = made and db.scalar(select(Session.series_id).where(Session.id == made))
             count = series_id and db.scalar(
                 select(func.count(Session.id)).where(Session.series_id == series_id))
-            return SeriesPreview(count or 0, conflict.clashes)
+            series = db.get(SessionSeries, series_id) if series_id else None
+            notes = series_service.warnings(series) if series is not None else []
+            return SeriesPreview(count or 0, conflict.clashes, notes)
     finally:
         db.rollback()

@@ -184,6 +184,7 @@ def _change_times(session: Session, changes: dict) -> bool:
         raise InvalidField("ends_at", "a session may last at most 12 h.")
     if (starts_at, ends_at) == (session.starts_at, session.ends_at):
         return False
+    session.moved_from = session.starts_at  # the portal says "Moved to …" for a while
     session.starts_at, session.ends_at = starts_at, ends_at
     return True
 
@@ -240,6 +241,7 @@ def _change_status(session: Session, changes: dict, reason: str | None) -> bool:
         session.status = "scheduled"
         session.cancelled_by = None
         session.cancel_reason = None
+        session.closure_id = None  # restored by hand: lifting its closure has nothing to do
         return True
     return False
 

@@ -7,6 +7,7 @@ from scheduler.models.users import COORDINATORS, STAFF, USER_ROLES
 LINKS = (
     # (endpoint, label, roles)
     ("calendar.week", "Week", COORDINATORS),
+    ("calendar.closures_page", "Closures", COORDINATORS),
     ("client_pages.index", "Clients", COORDINATORS),
     ("client_pages.intake", "Intake", COORDINATORS),
     ("staff_pages.index", "Staff", COORDINATORS),

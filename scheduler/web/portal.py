@@ -35,9 +35,14 @@ def _home(status: int = 200, links: dict | None = None):
     client = db.session.get(Client, current_user.client_id)
     tz = day_sheet.program_zone(db.session, client.program_id)
     now = clock.now()
+    # Cancelled and moved sessions stay in the list for a while, where the client knew them.
+    upcoming = sorted(
+        [*day_sheet.upcoming_for_client(db.session, client.id, now, tz),
+         *day_sheet.recent_changes_for_client(db.session, client.id, now, tz)],
+        key=lambda item: (item.starts, item.session.id))
     return render_template(
         "portal/home.html", client=client, tz=tz,
-        upcoming=day_sheet.upcoming_for_client(db.session, client.id, now, tz),
+        upcoming=upcoming,
         waitlist=day_sheet.waitlist_for_client(db.session, client.id, now, tz),
         hours=_week_hours(client, now.astimezone(tz).date()),
         links=links,

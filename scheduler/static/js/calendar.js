@@ -47,8 +47,10 @@
     }
     var count = el("p", data.occurrences + " session" + (data.occurrences === 1 ? "" : "s") +
       " would be made.");
+    // Holidays and closures: allowed, but worth a second look before saving.
+    var notes = (data.warnings || []).map(function (w) { return el("p", w, "preview-warn"); });
     if (!data.conflicts.length) {
-      show([count, el("p", "No conflicts.", "preview-ok")]);
+      show([count].concat(notes, [el("p", "No conflicts.", "preview-ok")]));
       return;
     }
     var heading = el("p", data.conflicts.length + " conflict" +
@@ -58,7 +60,7 @@
       list.appendChild(el("li", wallClock(c.session_start) + " — " +
         (LABELS[c.what] || c.what) + ": " + c["with"]));
     });
-    show([count, heading, list]);
+    show([count].concat(notes, [heading, list]));
   }
 
   function preview() {

@@ -3,7 +3,7 @@
 One blueprint ("calendar"), its routes split by concern; importing the modules registers them.
 """
 
-from scheduler.web.calendar import enrollments, series, sessions, week
+from scheduler.web.calendar import closures, enrollments, series, sessions, week
 from scheduler.web.calendar.blueprint import bp
 
-__all__ = ["bp", "enrollments", "series", "sessions", "week"]
+__all__ = ["bp", "closures", "enrollments", "series", "sessions", "week"]

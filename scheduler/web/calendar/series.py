@@ -98,7 +98,8 @@ def preview_series():
          "what": c.kind, "with": c.detail}
         for c in preview.clashes
     ]
-    return jsonify(conflicts=conflicts, occurrences=preview.occurrences)
+    return jsonify(conflicts=conflicts, occurrences=preview.occurrences,
+                   warnings=preview.warnings)
 
 
 def series_page(series_id: int, status: int = 200, enroll_form=None, end_form=None):
@@ -172,8 +173,11 @@ def edit_series(series_id):
         flash(FIX_FIELDS if placed else describe(error, what="Not saved"), "error")
         return render_template(page, series=db.session.get(SessionSeries, series_id),
                                form=form), error.status
+    notes = series_service.warnings(target)
     db.session.commit()
     flash(f"Series saved. {_change_summary(change)}", "success")
+    for note in notes:
+        flash(note, "info")
     return redirect(url_for("calendar.series", series_id=series_id))
 
 
