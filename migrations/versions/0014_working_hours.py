@@ -1,7 +1,7 @@
 """staff_working_hours: each staff member's weekly hours; facilitating outside them conflicts
 
 Revision ID: 0014_working_hours
-Revises: 0012_account_lifecycle
+Revises: 0013_closures
 Create Date: 2026-12-07 09:10:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0014_working_hours'
-down_revision = '0012_account_lifecycle'
+down_revision = '0013_closures'
 branch_labels = None
 depends_on = None
 
