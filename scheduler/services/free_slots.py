@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Client, Room, Session, StaffWorkingHours
-from scheduler.services import booking, plans, series, sessions
+from scheduler.services import booking, closed_days, plans, series, sessions
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import Slot, client_clashes, room_clashes, staff_clashes
@@ -84,8 +84,11 @@ def candidates(db: DbSession, client: Client, staff_id: int, duration: timedelta
     slots: list[Slot] = []
     day = starts_from.astimezone(tz).date()
     last_day = ends_to.astimezone(tz).date()
+    # A closed day (holiday, snow) offers nothing: a session booked there would be cancelled.
+    closures = closed_days.open_closures(db, client.program_id, day, last_day)
     while day <= last_day:
-        if (plan_start is None or day >= plan_start) and (plan_end is None or day <= plan_end):
+        if ((plan_start is None or day >= plan_start) and (plan_end is None or day <= plan_end)
+                and closed_days.covering(closures, day) is None):
             for opens, closes in sorted(windows.get(day.weekday(), [])):
                 at = datetime.combine(day, opens)
                 while at + duration <= datetime.combine(day, closes):
