@@ -82,7 +82,8 @@ def test_the_week_names_the_client_and_clinician_of_each_one_to_one_block(
 
     html = client.get("/week?week=2027-02-15").get_data(as_text=True)
 
-    first, second = _block(html, _first(db, jordan_slot).id), _block(html, _first(db, riley_slot).id)
+    first = _block(html, _first(db, jordan_slot).id)
+    second = _block(html, _first(db, riley_slot).id)
     assert "Jordan Lee" in first and "Dana Reyes" in first
     assert "Riley Chen" in second and "Sam Okafor" in second
     assert "Riley Chen" not in first

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.models import Booking, Client, Enrollment, Session, SessionSeries
-from scheduler.services import audit
+from scheduler.services import audit, one_to_one
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import Clash, ConflictDetected, Slot, client_clashes
 from scheduler.services.errors import InvalidField, NotFound, StateConflict
@@ -275,6 +275,8 @@ def enroll_client(
     sessions = list(db.scalars(query.order_by(Session.starts_at)))
     lock_rows(db, Session, [s.id for s in sessions])
     lock_rows(db, Client, [client.id])
+    # Under the sessions' locks, so two coordinators cannot both take a free one-to-one slot.
+    one_to_one.check_free_for(db, series, client, start_date, end_date)
 
     same = select(Enrollment).where(
         Enrollment.series_id == series.id,

@@ -7,7 +7,7 @@ from scheduler import clock
 from scheduler.extensions import db
 from scheduler.models import SessionSeries
 from scheduler.models.users import COORDINATORS
-from scheduler.services import booking, day_sheet, rosters, series_preview
+from scheduler.services import booking, day_sheet, one_to_one, rosters, series_preview
 from scheduler.services import series as series_service
 from scheduler.services import sessions as sessions_service
 from scheduler.services.errors import DomainError
@@ -112,12 +112,15 @@ def series_page(series_id: int, status: int = 200, enroll_form=None, end_form=No
         db.session, sessions_service.SessionFilter(series_id=series.id, starts_from=clock.now()),
         limit=12)
     tally = booking.counts(db.session, [s.id for s in upcoming])
+    today = day_sheet.program_today(db.session, clock.now(), series.program_id)
+    owner = one_to_one.owners_of_series(db.session, [series], today).get(series.id)
     return render_template(
         "calendar/series.html", series=series, enroll_form=enroll_form, end_form=end_form,
         kind_label=KIND_LABELS.get(series.kind, series.kind),
         weekdays=weekday_names(series.rrule),
         upcoming=[(s, s.starts_at.astimezone(zone(s.timezone)), *tally[s.id]) for s in upcoming],
         enrollments=rosters.series_enrollments(db.session, series.id),
+        owner=owner, one_to_one=one_to_one.is_one_to_one(series),
     ), status
 
 
