@@ -92,6 +92,25 @@ def free_seats_of(db: DbSession, sessions) -> dict[int, int]:
     return {s.id: max(s.capacity - tally[s.id][0], 0) for s in sessions}
 
 
+def free_seats_of_series(db: DbSession, series_list, now: datetime) -> dict[int, int | None]:
+    """The fewest seats left in any of each series' sessions still ahead (free_seats_of), by
+    series id: what enrolling now would find at its fullest. None for a series with no session
+    ahead. Two queries, however many series."""
+    series_list = list(series_list)
+    result: dict[int, int | None] = {s.id: None for s in series_list}
+    if not series_list:
+        return result
+    ahead = list(db.scalars(select(Session).where(
+        Session.series_id.in_(result), Session.status == "scheduled", Session.starts_at > now)))
+    free = free_seats_of(db, ahead)
+    for session in ahead:
+        series_id = session.series_id
+        assert series_id is not None  # selected by series
+        known = result[series_id]
+        result[series_id] = free[session.id] if known is None else min(known, free[session.id])
+    return result
+
+
 def free_seats(db: DbSession, session: Session) -> int:
     """Seats left in one session (free_seats_of)."""
     return free_seats_of(db, [session])[session.id]

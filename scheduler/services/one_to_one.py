@@ -83,6 +83,17 @@ def meets(series: SessionSeries) -> str:
     return f"{names} at {series.start_time:%H:%M}"
 
 
+def group_series(db: DbSession, program_id: int) -> list[SessionSeries]:
+    """The program's active series that seat more than one, by title: what intake offers to
+    join. One-to-one time is found for the client (Find a time), never taken from a list where
+    every slot but one is someone else's."""
+    return list(db.scalars(
+        select(SessionSeries)
+        .where(SessionSeries.program_id == program_id, SessionSeries.status == "active",
+               SessionSeries.capacity != 1)
+        .order_by(SessionSeries.title, SessionSeries.id)))
+
+
 def check_free_for(db: DbSession, series: SessionSeries, client: Client, start: date,
                    end: date | None) -> None:
     """Refuse a second client in a one-to-one series that already belongs to another over

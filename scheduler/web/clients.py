@@ -37,7 +37,15 @@ from scheduler.models.clients import CLIENT_STATUSES
 from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
 from scheduler.models.users import COORDINATORS, STAFF
-from scheduler.services import account_links, booking, clients, day_sheet, plans, reports
+from scheduler.services import (
+    account_links,
+    booking,
+    clients,
+    day_sheet,
+    one_to_one,
+    plans,
+    reports,
+)
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
 from scheduler.web import query_args
@@ -376,10 +384,16 @@ def intake_plan(client_id: int):
 
 
 def _series_of(program_id: int) -> list[SessionSeries]:
-    return list(db.session.scalars(
-        select(SessionSeries)
-        .where(SessionSeries.program_id == program_id, SessionSeries.status == "active")
-        .order_by(SessionSeries.title, SessionSeries.id)))
+    # Groups only: a one-to-one series is someone's appointment (services/one_to_one.py).
+    return one_to_one.group_series(db.session, program_id)
+
+
+def _seats_words(free: int | None, capacity: int) -> str:
+    if free is None:
+        return "no sessions ahead"
+    if free == 0:
+        return f"full on some dates (of {capacity}): the client waits for a seat there"
+    return f"{free} of {capacity} seats free"
 
 
 def _series_label(series: SessionSeries) -> str:
@@ -392,8 +406,11 @@ def _series_label(series: SessionSeries) -> str:
 
 
 def _enrol_page(client: Client, form, status: int = 200, done=None):
-    form.series_ids.choices = [SelectChoice(s.id, _series_label(s))
-                               for s in _series_of(client.program_id)]
+    offered = _series_of(client.program_id)
+    free = booking.free_seats_of_series(db.session, offered, clock.now())
+    form.series_ids.choices = [
+        SelectChoice(s.id, f"{_series_label(s)} · {_seats_words(free[s.id], s.capacity)}")
+        for s in offered]
     return render_template("clients/intake_enrol.html", form=form, client=client, step=3,
                            done=done), status
 
