@@ -201,6 +201,8 @@ def test_step_3_never_waitlists_a_client_into_someone_elses_one_to_one_slot(
                                     "series_ids": str(jordan_slot.id)})
 
     assert answer.status_code in (409, 422)
+    assert "Find a time" in answer.get_data(as_text=True)
+    assert "not a valid choice" not in answer.get_data(as_text=True)
     assert _count(db, Booking, Booking.client_id == casey.id) == 0
 
 

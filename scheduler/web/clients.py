@@ -148,11 +148,22 @@ PLAN_FIELD_NAMES = {f"phases.0.requirements.{i}.sessions_per_week": f"per_week_{
                     for i, kind in enumerate(SESSION_KINDS)}
 
 
+class OfferedSeries(SelectMultipleField):
+    """The groups step 3 lists; anything else (another client's one-to-one slot, a series
+    ended since the page was loaded) is refused in words, not as "not a valid choice"."""
+
+    def pre_validate(self, form):
+        offered = {choice.value for choice in self.choices or ()}
+        if any(value not in offered for value in self.data or ()):
+            raise ValidationError("Choose from the groups listed. A one-to-one series is its "
+                                  "client's own time: book individual sessions with Find a time.")
+
+
 class EnrolForm(PageForm):
     """Step 3: the series to book the client into."""
 
-    series_ids = SelectMultipleField("Series", coerce=int,
-                                     validators=[DataRequired("Choose at least one series.")])
+    series_ids = OfferedSeries("Series", coerce=int,
+                               validators=[DataRequired("Choose at least one series.")])
     start_date = DateField("Book from (optional)", validators=[Optional(), in_range])
     skip_conflicting = BooleanField("Skip sessions that clash with the client's other "
                                     "bookings and book the rest")
