@@ -123,6 +123,9 @@ def test_the_session_and_series_pages_name_whose_appointment_it_is(
 
     assert re.search(r"<h1>Individual therapy — Jordan Lee", session_page)
     assert re.search(r"<h1>Individual therapy — Jordan Lee", series_page)
+    # The series page offers no enrolment into someone's appointment, and says why.
+    assert "Jordan Lee's one-to-one series" in series_page
+    assert f'action="/series/{jordan_slot.id}/enroll"' not in series_page
 
 
 def test_the_week_and_today_cost_the_same_queries_however_many_one_to_one_sessions(
