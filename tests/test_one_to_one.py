@@ -336,3 +336,20 @@ def test_the_preview_says_how_many_seats_a_blank_field_will_give(client, coordin
 
     assert answer.status_code == 200, answer.json
     assert answer.json["capacity"] == 6
+
+
+@pytest.mark.parametrize(("kind", "room_seats", "expected"), [
+    ("individual", None, 1), ("group", None, 12), ("group", 6, 6), ("family", 20, 12),
+])
+def test_a_one_off_session_defaults_its_seats_the_same_way(client, make, auth, kind, room_seats,
+                                                           expected):
+    program = make.program(name="Evening IOP")
+    body = {"program_id": program.id, "kind": kind, "starts_at": "2027-03-01T15:00:00Z",
+            "ends_at": "2027-03-01T16:00:00Z"}
+    if room_seats is not None:
+        body["room_id"] = make.room(capacity=room_seats).id
+
+    answer = client.post(f"{API}/sessions", json=body, headers=auth("coordinator"))
+
+    assert answer.status_code == 201, answer.json
+    assert answer.json["capacity"] == expected
