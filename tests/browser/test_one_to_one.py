@@ -2,6 +2,7 @@
 clinician of each individual session, at desktop and phone size, where two slots at the same
 hour used to be two identical anonymous blocks."""
 
+import re
 from datetime import date, time
 
 import pytest
@@ -66,3 +67,21 @@ def test_the_week_and_today_show_whose_appointment_and_with_whom(size, request, 
            ).to_be_visible()
     _fits(page)
     keep_screenshot(page, f"one_to_one_today_{size}")
+
+
+def test_the_new_series_form_shows_the_seats_a_blank_field_will_give(page, login, make):
+    make.program(name="Evening IOP")
+    make.room(name="Small room", capacity=6)
+    login(page, "coordinator")
+    page.goto("/series/new")
+    seats = page.get_by_label(re.compile(r"^Seats"))
+    expect(seats).to_have_attribute("placeholder", "12")
+
+    page.get_by_label("Program").select_option(label="Evening IOP")
+    page.get_by_label("Title").fill("Individual therapy")
+    page.get_by_label("Kind").select_option("individual")
+    expect(seats).to_have_attribute("placeholder", "1")
+
+    page.get_by_label("Kind").select_option("family")
+    page.get_by_label("Room", exact=True).select_option(label="Small room (6 seats)")
+    expect(seats).to_have_attribute("placeholder", "6")
