@@ -12,6 +12,7 @@ Names shown here are for staff pages only: feeds, emails and other clients' page
 
 from datetime import date
 
+from dateutil.rrule import DAILY
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session as DbSession
 
@@ -26,6 +27,8 @@ from scheduler.services.recurrence import parse_rrule
 ONE_TO_ONE_KINDS = frozenset({"individual", "medical", "assessment", "case_management"})
 # Medicare's limit for group psychotherapy, and what a clinic expects a group to seat.
 GROUP_SEATS = 12
+# The seats that make a series or session one-to-one (is_one_to_one; group_series in SQL).
+ONE_SEAT = 1
 
 
 def default_capacity(kind: str | None, room_capacity: int | None = None) -> int:
@@ -37,7 +40,7 @@ def default_capacity(kind: str | None, room_capacity: int | None = None) -> int:
 
 def is_one_to_one(item: Session | SessionSeries) -> bool:
     """Whether the series or session is about one person: it seats exactly one."""
-    return item.capacity == 1
+    return item.capacity == ONE_SEAT
 
 
 def clients_of_sessions(db: DbSession, sessions) -> dict[int, str]:
@@ -77,10 +80,13 @@ def owners_of_series(db: DbSession, series_list, today: date) -> dict[int, Clien
 
 
 def meets(series: SessionSeries) -> str:
-    """"Wednesdays at 12:30": when a weekly series meets, as a coordinator would say it."""
-    days = parse_rrule(series.rrule).byweekday or (series.start_date.weekday(),)
-    names = ", ".join(f"{date(2027, 3, 1 + d):%A}s" for d in days)  # 1 March 2027 is a Monday
-    return f"{names} at {series.start_time:%H:%M}"
+    """"Wednesdays at 12:30": when a series meets, as a coordinator would say it."""
+    rule = parse_rrule(series.rrule)
+    if rule.byweekday:
+        days = ", ".join(f"{date(2027, 3, 1 + d):%A}s" for d in rule.byweekday)  # 1 March 2027
+    else:                                                                        # is a Monday
+        days = "daily" if rule.freq == DAILY else f"{series.start_date:%A}s"
+    return f"{days} at {series.start_time:%H:%M}"
 
 
 def group_series(db: DbSession, program_id: int) -> list[SessionSeries]:
@@ -90,7 +96,7 @@ def group_series(db: DbSession, program_id: int) -> list[SessionSeries]:
     return list(db.scalars(
         select(SessionSeries)
         .where(SessionSeries.program_id == program_id, SessionSeries.status == "active",
-               SessionSeries.capacity != 1)
+               SessionSeries.capacity != ONE_SEAT)
         .order_by(SessionSeries.title, SessionSeries.id)))
 
 

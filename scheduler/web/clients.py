@@ -403,7 +403,7 @@ def _seats_words(free: int | None, capacity: int) -> str:
     if free is None:
         return "no sessions ahead"
     if free == 0:
-        return f"full on some dates (of {capacity}): the client waits for a seat there"
+        return f"all {capacity} seats taken on some dates: the client would wait for a seat"
     return f"{free} of {capacity} seats free"
 
 
