@@ -330,3 +330,25 @@ def test_a_client_who_leaves_the_waitlist_and_rejoins_goes_to_the_back(db, make,
     assert rejoined.id == queue[0].id  # one row per (session, client), reused
     assert [booking_service.waitlist_position(db, b) for b in (queue[1], queue[2], rejoined)] \
         == [1, 2, 3]
+
+
+def test_two_coordinators_giving_a_free_one_to_one_slot_to_two_clients_give_it_to_one(
+        server, db, make, auth, program):
+    """A one-to-one series takes one client: racing enrolments of two clients into a free slot
+    leave one enrolled and refuse the other with 409, never one waitlisted behind the other."""
+    slot = make.series(program, kind="individual", title="Individual therapy",
+                       end_date=date(2027, 3, 31), start_time=time(12, 30),
+                       duration_minutes=50, rrule="FREQ=WEEKLY;BYDAY=WE")
+    people = [make.client(program), make.client(program)]
+    headers = coordinators(make, auth, 2)
+    db.commit()
+
+    calls = [("POST", f"{API}/series/{slot.id}/enrollments", {"client_id": person.id}, h)
+             for person, h in zip(people, headers, strict=True)]
+    results = race(server, calls)
+
+    assert sorted(status for status, _ in results) == [201, 409]
+    db.rollback()
+    assert db.scalar(select(func.count(Enrollment.id))
+                     .where(Enrollment.series_id == slot.id)) == 1
+    assert db.scalar(select(func.count(Booking.id)).where(Booking.status == "waitlisted")) == 0

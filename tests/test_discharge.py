@@ -33,8 +33,9 @@ def program(make):
 
 @pytest.fixture
 def group(make, program):
-    """Mon/Wed/Thu 18:00-21:00 New York through March, one seat, so a queue forms."""
-    return make.series(program, title="Relapse prevention", capacity=1,
+    """Mon/Wed/Thu 18:00-21:00 New York through March, two seats, so a queue forms (one seat
+    would make it a one-to-one series, which takes one client and no queue)."""
+    return make.series(program, title="Relapse prevention", capacity=2,
                        end_date=date(2027, 3, 31))
 
 
@@ -68,8 +69,9 @@ def enrol(client, headers, series_id, client_id, **body):
 
 @pytest.fixture
 def enrolled(client, headers, make, program, group):
-    """One client holding every seat of the group; another queued behind them throughout."""
+    """One client holding the group's last seat; another queued behind them throughout."""
     leaving, waiting = make.client(program, name="Leaving"), make.client(program, name="Waiting")
+    enrol(client, headers, group.id, make.client(program, name="Staying").id)
     enrol(client, headers, group.id, leaving.id)
     enrol(client, headers, group.id, waiting.id)
     return leaving, waiting

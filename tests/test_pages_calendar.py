@@ -255,7 +255,7 @@ def test_the_preview_counts_sessions_and_lists_conflicts_without_writing(client,
 
     quiet = client.post("/series/preview", data=_series_form(program, None),
                         headers={"X-CSRFToken": token}).get_json()
-    assert quiet == {"conflicts": [], "occurrences": 10, "warnings": []}
+    assert quiet == {"conflicts": [], "occurrences": 10, "warnings": [], "capacity": 8}
 
     bad = client.post("/series/preview", data=_series_form(program, None, weekdays=[]),
                       headers={"X-CSRFToken": token})

@@ -78,8 +78,9 @@ class SeriesIn(ApiSchema):
         allow_none=True,
         validate=validate.Range(min=1, max=MAX_CAPACITY),
         metadata={
-            "description": "Defaults to 12 for groups and 1 for one-to-one kinds; "
-            "null in a PATCH restores that default."
+            "description": "Defaults to 1 for one-to-one kinds (individual, medical, "
+            "assessment, case_management) and 12 for the rest (family is a multi-family group), "
+            "never more than the room's capacity; null in a PATCH restores that default."
         },
     )
     room_id = Id(allow_none=True)
@@ -221,8 +222,10 @@ class SeriesById(MethodView):
         reason = changes.pop("reason", None)
         override = Override.given(changes.pop("override", False), reason)
         if "capacity" in changes and changes["capacity"] is None:
-            # As on create: no capacity means the kind's default, not a 500 from None < 1.
-            changes["capacity"] = series_service.default_capacity(changes.get("kind", series.kind))
+            # As on create: no capacity means the kind's default within the room, not a 500.
+            changes["capacity"] = series_service.seats_for(
+                db.session, changes.get("kind", series.kind),
+                changes.get("room_id", series.room_id))
         series, change = series_service.update_series(
             db.session,
             current_actor(),

@@ -110,8 +110,10 @@ class OneOffIn(ApiSchema):
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Defaults to a neutral name for the kind."},
     )
-    capacity = fields.Integer(strict=True, load_default=1,
-                              validate=validate.Range(min=1, max=MAX_CAPACITY))
+    capacity = fields.Integer(
+        strict=True, load_default=None, validate=validate.Range(min=1, max=MAX_CAPACITY),
+        metadata={"description": "Defaults from the kind as for a series: 1 for one-to-one "
+                  "kinds, 12 for the rest, never more than the room's capacity."})
     room_id = Id(allow_none=True)
     video_url = fields.URL(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
     facilitator_ids = BoundedList(Id(), MAX_FACILITATORS, load_default=list)

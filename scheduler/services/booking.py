@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.models import Booking, Client, Enrollment, Session, SessionSeries
-from scheduler.services import audit
+from scheduler.services import audit, one_to_one
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import Clash, ConflictDetected, Slot, client_clashes
 from scheduler.services.errors import InvalidField, NotFound, StateConflict
@@ -90,6 +90,25 @@ def free_seats_of(db: DbSession, sessions) -> dict[int, int]:
     sessions = list(sessions)
     tally = counts(db, [s.id for s in sessions])
     return {s.id: max(s.capacity - tally[s.id][0], 0) for s in sessions}
+
+
+def free_seats_of_series(db: DbSession, series_list, now: datetime) -> dict[int, int | None]:
+    """The fewest seats left in any of each series' sessions still ahead (free_seats_of), by
+    series id: what enrolling now would find at its fullest. None for a series with no session
+    ahead. Two queries, however many series."""
+    series_list = list(series_list)
+    result: dict[int, int | None] = {s.id: None for s in series_list}
+    if not series_list:
+        return result
+    ahead = list(db.scalars(select(Session).where(
+        Session.series_id.in_(result), Session.status == "scheduled", Session.starts_at > now)))
+    free = free_seats_of(db, ahead)
+    for session in ahead:
+        series_id = session.series_id
+        assert series_id is not None  # selected by series
+        known = result[series_id]
+        result[series_id] = free[session.id] if known is None else min(known, free[session.id])
+    return result
 
 
 def free_seats(db: DbSession, session: Session) -> int:
@@ -275,6 +294,8 @@ def enroll_client(
     sessions = list(db.scalars(query.order_by(Session.starts_at)))
     lock_rows(db, Session, [s.id for s in sessions])
     lock_rows(db, Client, [client.id])
+    # Under the sessions' locks, so two coordinators cannot both take a free one-to-one slot.
+    one_to_one.check_free_for(db, series, client, start_date, end_date)
 
     same = select(Enrollment).where(
         Enrollment.series_id == series.id,

@@ -19,7 +19,7 @@ from scheduler.models import (
     Session,
     Staff,
 )
-from scheduler.services import booking
+from scheduler.services import booking, one_to_one
 from scheduler.services.attendance import CHECKIN_OPENS
 from scheduler.services.recurrence import local_date
 from scheduler.services.sessions import SessionFilter, list_sessions
@@ -38,6 +38,9 @@ class DayEntry:
     room_name: str | None
     booked: int
     waitlisted: int
+    # Whose appointment a one-to-one session is (services/one_to_one.py); None for groups.
+    # Staff pages only: feeds and client pages never build a DayEntry.
+    client_name: str | None = None
 
 
 @dataclass
@@ -121,12 +124,14 @@ def clinic_day(db: DbSession, day: date, tz: ZoneInfo, *,
 
 
 def entries_for(db: DbSession, sessions: list[Session], tz: ZoneInfo) -> list[DayEntry]:
-    """The sessions as a day or week shows them: one query for room names, one for seats."""
+    """The sessions as a day or week shows them: one query for room names, one for seats and
+    one for the clients of one-to-one sessions, however many sessions there are."""
     rooms = _room_names(db, sessions)
     tally = booking.counts(db, [s.id for s in sessions])
+    clients = one_to_one.clients_of_sessions(db, sessions)
     return [
         DayEntry(s, s.starts_at.astimezone(tz), s.ends_at.astimezone(tz), rooms.get(s.room_id),
-                 *tally[s.id])
+                 *tally[s.id], client_name=clients.get(s.id))
         for s in sessions
     ]
 

@@ -34,11 +34,13 @@ from scheduler.services.conflicts import (
 )
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_referenced
+
+# The seat rule and the one-to-one kinds live in services/one_to_one.py; re-exported because
+# callers have long asked this module for them.
+from scheduler.services.one_to_one import ONE_TO_ONE_KINDS as ONE_TO_ONE_KINDS
+from scheduler.services.one_to_one import default_capacity as default_capacity
 from scheduler.services.overrides import Override, reason_of
 from scheduler.services.recurrence import Schedule, local_date, parse_rrule, rule_to_text, zone
-
-ONE_TO_ONE_KINDS = {"individual", "medical", "assessment", "case_management", "family"}
-DEFAULT_GROUP_CAPACITY = 12
 
 AUDITED = (
     "program_id",
@@ -119,8 +121,12 @@ def _day_notes(db: DbSession, series: SessionSeries) -> list[str]:
             "starts cancelled): " + "; ".join(found) + "."]
 
 
-def default_capacity(kind: str | None) -> int:
-    return 1 if kind in ONE_TO_ONE_KINDS else DEFAULT_GROUP_CAPACITY
+def seats_for(db: DbSession, kind: str | None, room_id: int | None) -> int:
+    """The seats a series saved with none gets: from its kind, with its room as the ceiling."""
+    room = None
+    if room_id is not None:
+        room = get_referenced(db, Room, room_id, "room_id", "room")
+    return default_capacity(kind, room.capacity if room is not None else None)
 
 
 def schedule_of(series: SessionSeries) -> Schedule:
@@ -203,7 +209,7 @@ def create_series(
     _check_names(fields)
     facilitator_ids = fields.pop("facilitator_ids", None) or []
     if fields.get("capacity") is None:
-        fields["capacity"] = default_capacity(fields.get("kind"))
+        fields["capacity"] = seats_for(db, fields.get("kind"), fields.get("room_id"))
     if not fields.get("timezone") and fields.get("program_id") is not None:
         program = get_referenced(db, Program, fields["program_id"], "program_id", "program")
         fields["timezone"] = program.timezone

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from scheduler.models import Attendance, AuditEvent, Booking, Client, Program, Room, Session
 from scheduler.models.series import MAX_DURATION_MINUTES
 from scheduler.models.sessions import session_facilitators
-from scheduler.services import audit, booking
+from scheduler.services import audit, booking, one_to_one
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import (
@@ -310,7 +310,7 @@ def create_one_off(
     starts_at: datetime,
     ends_at: datetime,
     title: str | None = None,
-    capacity: int = 1,
+    capacity: int | None = None,
     room_id: int | None = None,
     video_url: str | None = None,
     facilitator_ids=(),
@@ -326,8 +326,11 @@ def create_one_off(
         raise InvalidField("ends_at", "a session may last at most 12 h.")
     if starts_at <= now:
         raise InvalidField("starts_at", "must be in the future.")
-    if room_id is not None:
-        room = get_referenced(db, Room, room_id, "room_id", "room")
+    room = get_referenced(db, Room, room_id, "room_id", "room") if room_id is not None else None
+    if capacity is None:
+        # As for a series: the kind's seats, never more than the room holds.
+        capacity = one_to_one.default_capacity(kind, room.capacity if room else None)
+    if room is not None:
         if not room.is_active:
             raise InvalidField("room_id", f"Room {room.name!r} is not in use.")
         if room.capacity < capacity:

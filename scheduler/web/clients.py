@@ -37,7 +37,15 @@ from scheduler.models.clients import CLIENT_STATUSES
 from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
 from scheduler.models.users import COORDINATORS, STAFF
-from scheduler.services import account_links, booking, clients, day_sheet, plans, reports
+from scheduler.services import (
+    account_links,
+    booking,
+    clients,
+    day_sheet,
+    one_to_one,
+    plans,
+    reports,
+)
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
 from scheduler.web import find_time, query_args
@@ -140,11 +148,22 @@ PLAN_FIELD_NAMES = {f"phases.0.requirements.{i}.sessions_per_week": f"per_week_{
                     for i, kind in enumerate(SESSION_KINDS)}
 
 
+class OfferedSeries(SelectMultipleField):
+    """The groups step 3 lists; anything else (another client's one-to-one slot, a series
+    ended since the page was loaded) is refused in words, not as "not a valid choice"."""
+
+    def pre_validate(self, form):
+        offered = {choice.value for choice in self.choices or ()}
+        if any(value not in offered for value in self.data or ()):
+            raise ValidationError("Choose from the groups listed. A one-to-one series is its "
+                                  "client's own time: book individual sessions with Find a time.")
+
+
 class EnrolForm(PageForm):
     """Step 3: the series to book the client into."""
 
-    series_ids = SelectMultipleField("Series", coerce=int,
-                                     validators=[DataRequired("Choose at least one series.")])
+    series_ids = OfferedSeries("Series", coerce=int,
+                               validators=[DataRequired("Choose at least one series.")])
     start_date = DateField("Book from (optional)", validators=[Optional(), in_range])
     skip_conflicting = BooleanField("Skip sessions that clash with the client's other "
                                     "bookings and book the rest")
@@ -377,10 +396,16 @@ def intake_plan(client_id: int):
 
 
 def _series_of(program_id: int) -> list[SessionSeries]:
-    return list(db.session.scalars(
-        select(SessionSeries)
-        .where(SessionSeries.program_id == program_id, SessionSeries.status == "active")
-        .order_by(SessionSeries.title, SessionSeries.id)))
+    # Groups only: a one-to-one series is someone's appointment (services/one_to_one.py).
+    return one_to_one.group_series(db.session, program_id)
+
+
+def _seats_words(free: int | None, capacity: int) -> str:
+    if free is None:
+        return "no sessions ahead"
+    if free == 0:
+        return f"all {capacity} seats taken on some dates: the client would wait for a seat"
+    return f"{free} of {capacity} seats free"
 
 
 def _series_label(series: SessionSeries) -> str:
@@ -393,8 +418,11 @@ def _series_label(series: SessionSeries) -> str:
 
 
 def _enrol_page(client: Client, form, status: int = 200, done=None):
-    form.series_ids.choices = [SelectChoice(s.id, _series_label(s))
-                               for s in _series_of(client.program_id)]
+    offered = _series_of(client.program_id)
+    free = booking.free_seats_of_series(db.session, offered, clock.now())
+    form.series_ids.choices = [
+        SelectChoice(s.id, f"{_series_label(s)} · {_seats_words(free[s.id], s.capacity)}")
+        for s in offered]
     return render_template("clients/intake_enrol.html", form=form, client=client, step=3,
                            done=done, search=find_time.blank_search(client)), status
 

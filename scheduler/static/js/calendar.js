@@ -38,7 +38,15 @@
     out.replaceChildren.apply(out, nodes);
   }
 
+  // A blank Seats field gets the kind's default within the room: show which, as the server
+  // computed it for the kind and room now chosen.
+  var seats = form.querySelector("input[name=capacity]");
+  function showDefaultSeats(data) {
+    if (seats && data.capacity && !seats.value) { seats.placeholder = String(data.capacity); }
+  }
+
   function render(status, data) {
+    showDefaultSeats(data);
     if (status === 422 || data.errors) {
       var names = Object.keys(data.errors || {});
       var first = names.length ? labelOf(names[0]) + ": " + data.errors[names[0]].join(" ") : "";

@@ -90,7 +90,9 @@ class SeriesForm(OverrideFields, PageForm):
     end_date = DateField("Last day (optional)", validators=[Optional(), in_range])
     count = WholeNumber("Or number of sessions (optional)",
                         validators=[Optional(), NumberRange(1, 2000, "Must be from 1 to 2000.")])
-    capacity = WholeNumber("Seats (optional: 12 for groups, 1 for one-to-one)",
+    capacity = WholeNumber("Seats (left blank: 1 for individual, medical, assessment and case "
+                           "management; 12 for groups and families; never more than the room "
+                           "holds)",
                            validators=[Optional(), NumberRange(1, 500, "Must be from 1 to 500.")])
 
     def validate_end_date(self, field):

@@ -7,7 +7,7 @@ from scheduler import clock
 from scheduler.extensions import db
 from scheduler.models import SessionSeries
 from scheduler.models.users import COORDINATORS
-from scheduler.services import booking, day_sheet, rosters, series_preview
+from scheduler.services import booking, day_sheet, one_to_one, rosters, series_preview
 from scheduler.services import series as series_service
 from scheduler.services import sessions as sessions_service
 from scheduler.services.errors import DomainError
@@ -47,16 +47,29 @@ SERIES_RENAMES = {"rrule": "weekdays", "timezone": "program_id"}
 FIX_FIELDS = "Not saved: please fix the fields marked below."
 
 
+def _default_seats(form: SeriesForm) -> int:
+    """The seats a blank Seats field will give, for the kind and room now on the form."""
+    try:
+        return series_service.seats_for(db.session, form.kind.data, form.room_id.data)
+    except DomainError:  # a room that is not there: the form says so next to the room
+        return series_service.default_capacity(form.kind.data)
+
+
+def _form_page(form: SeriesForm) -> str:
+    return render_template("calendar/series_form.html", form=form,
+                           default_seats=_default_seats(form))
+
+
 @bp.route("/series/new", methods=["GET", "POST"])
 @page_roles(*COORDINATORS)
 def new_series():
     """A new recurring series, with a live conflict preview before it is saved."""
     form = _series_choices(SeriesForm())
     if request.method == "GET":
-        return render_template("calendar/series_form.html", form=form)
+        return _form_page(form)
     if not form.validate_on_submit():
         flash(FIX_FIELDS, "error")  # one alert up top, so a screen reader hears of the errors
-        return render_template("calendar/series_form.html", form=form), 422
+        return _form_page(form), 422
     try:
         created, change = series_service.create_series(
             db.session, page_actor(), now=clock.now(),
@@ -66,7 +79,7 @@ def new_series():
         db.session.rollback()
         placed = put_on_form(form, error, SERIES_RENAMES)
         flash(FIX_FIELDS if placed else describe(error, what="Not saved"), "error")
-        return render_template("calendar/series_form.html", form=form), error.status
+        return _form_page(form), error.status
     notes = series_service.warnings(created)
     db.session.commit()
     flash(f"Series “{created.title}” saved with {change.created} sessions.", "success")
@@ -80,9 +93,11 @@ def new_series():
 def preview_series():
     """JSON for the new-series form: how many sessions, and their conflicts; writes nothing."""
     form = _series_choices(SeriesForm())
+    # The seats saving would give, so the form can show what a blank Seats field means.
+    seats = form.capacity.data if isinstance(form.capacity.data, int) else _default_seats(form)
     if not form.validate_on_submit():
         errors = {k: v for k, v in form.errors.items() if k != "csrf_token"}
-        return jsonify(conflicts=[], occurrences=0, errors=errors), 422
+        return jsonify(conflicts=[], occurrences=0, errors=errors, capacity=seats), 422
     try:
         preview = series_preview.preview_series(
             db.session, page_actor(), now=clock.now(),
@@ -91,7 +106,7 @@ def preview_series():
         db.session.rollback()
         fields = getattr(error, "fields", None) or {"form": [error.message]}
         errors = {SERIES_RENAMES.get(k, k): v for k, v in fields.items()}
-        return jsonify(conflicts=[], occurrences=0, errors=errors), error.status
+        return jsonify(conflicts=[], occurrences=0, errors=errors, capacity=seats), error.status
     tz = day_sheet.program_zone(db.session, form.program_id.data)
     conflicts = [
         {"session_start": c.slot.starts_at.astimezone(tz).isoformat(),
@@ -99,7 +114,7 @@ def preview_series():
         for c in preview.clashes
     ]
     return jsonify(conflicts=conflicts, occurrences=preview.occurrences,
-                   warnings=preview.warnings)
+                   warnings=preview.warnings, capacity=seats)
 
 
 def series_page(series_id: int, status: int = 200, enroll_form=None, end_form=None):
@@ -113,12 +128,15 @@ def series_page(series_id: int, status: int = 200, enroll_form=None, end_form=No
         db.session, sessions_service.SessionFilter(series_id=series.id, starts_from=clock.now()),
         limit=12)
     tally = booking.counts(db.session, [s.id for s in upcoming])
+    today = day_sheet.program_today(db.session, clock.now(), series.program_id)
+    owner = one_to_one.owners_of_series(db.session, [series], today).get(series.id)
     return render_template(
         "calendar/series.html", series=series, enroll_form=enroll_form, end_form=end_form,
         kind_label=KIND_LABELS.get(series.kind, series.kind),
         weekdays=weekday_names(series.rrule),
         upcoming=[(s, s.starts_at.astimezone(zone(s.timezone)), *tally[s.id]) for s in upcoming],
         enrollments=rosters.series_enrollments(db.session, series.id),
+        owner=owner, one_to_one=one_to_one.is_one_to_one(series),
     ), status
 
 

@@ -9,7 +9,7 @@ from scheduler import clock
 from scheduler.extensions import db
 from scheduler.models import Session
 from scheduler.models.users import COORDINATORS
-from scheduler.services import day_sheet, rosters
+from scheduler.services import day_sheet, one_to_one, rosters
 from scheduler.services import sessions as sessions_service
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
@@ -65,6 +65,7 @@ def session_page(session_id: int, status: int = 200, **given):
         starts=session.starts_at.astimezone(zone(session.timezone)),
         ends=session.ends_at.astimezone(zone(session.timezone)),
         kind_label=KIND_LABELS.get(session.kind, session.kind),
+        client_name=one_to_one.clients_of_sessions(db.session, [session]).get(session.id),
         **_session_forms(session, given),
     ), status
 
