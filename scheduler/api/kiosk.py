@@ -1,4 +1,5 @@
-"""The front-desk kiosk: staff sign the tablet in; clients check in with a personal PIN."""
+"""The front-desk kiosk: a kiosk login (or staff) signs the tablet in; clients check in with
+a personal PIN."""
 
 
 from flask import current_app
@@ -6,18 +7,20 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from scheduler import clock, rate_limits
-from scheduler.api.access import STAFF_READ, current_actor, own_client_or_writer, roles_required
+from scheduler.api.access import current_actor, own_client_or_writer, roles_required
 from scheduler.api.attendance import AttendanceOut
 from scheduler.api.common import ApiSchema, Id
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
+from scheduler.models.users import KIOSK_RUNNERS
 from scheduler.services import attendance, kiosk
 
 URL_PREFIX = ""
 blp = Blueprint(
     "kiosk",
     __name__,
-    description="Kiosk check-in with a 4–6 digit PIN, stored hashed. After 5 wrong PINs (or "
+    description="Kiosk check-in with a 4–6 digit PIN, stored hashed, by a front-desk tablet's "
+    "kiosk login (which may use nothing else) or by staff. After 5 wrong PINs (or "
     "self check-in codes) a client's check-in pauses (1, 2, 4 … minutes, at most an hour) "
     "and answers 429.",
 )
@@ -37,7 +40,7 @@ class PinIn(ApiSchema):
 @blp.route("/kiosk/checkin")
 class KioskCheckin(MethodView):
     @rate_limits.kiosk_pin
-    @roles_required(*STAFF_READ)
+    @roles_required(*KIOSK_RUNNERS)
     @blp.arguments(KioskCheckinIn)
     @blp.response(200, AttendanceOut)
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")

@@ -18,6 +18,7 @@ def register_web(app: Flask) -> None:
         health,
         home,
         kiosk,
+        kiosk_lock,
         mfa_pages,
         plan_pages,
         portal,
@@ -27,6 +28,8 @@ def register_web(app: Flask) -> None:
     )
 
     errors.install(app)
+    # Before the two-step set-up gate, which then holds a kiosk that must enrol.
+    kiosk_lock.install(app)
 
     @app.before_request
     def refuse_unusable_query_text():

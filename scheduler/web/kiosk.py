@@ -1,4 +1,5 @@
-"""The front-desk kiosk: a staff-signed-in tablet where clients check in with their PIN."""
+"""The front-desk kiosk: a tablet signed in as a kiosk (or by staff) where clients check in
+with their PIN. It shows the kiosk only: no staff menu, whoever signed it in."""
 
 import re
 
@@ -7,7 +8,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from scheduler import clock, rate_limits
 from scheduler.extensions import db
 from scheduler.models import Client
-from scheduler.models.users import STAFF
+from scheduler.models.users import KIOSK_RUNNERS
 from scheduler.services import attendance, day_sheet, kiosk
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web.access import page_actor, page_roles
@@ -37,7 +38,7 @@ def _page(status: int = 200, headers: dict | None = None):
 
 @bp.route("/kiosk", methods=["GET", "POST"])
 @rate_limits.kiosk_pin
-@page_roles(*STAFF)
+@page_roles(*KIOSK_RUNNERS)
 def index():
     """Pick your name, type your PIN, and you are checked in."""
     if request.method == "GET":
