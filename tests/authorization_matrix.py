@@ -62,7 +62,7 @@ PUT     /api/v1/clients/<int:client_id>/availability              deny   deny   
 POST    /api/v1/clients/<int:client_id>/discharge                 deny   deny   deny   allow  allow
 DELETE  /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
 POST    /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
-PUT     /api/v1/clients/<int:client_id>/kiosk-pin                 deny   own    deny   allow  allow
+PUT     /api/v1/clients/<int:client_id>/kiosk-pin                 deny   own    allow  allow  allow
 PUT     /api/v1/clients/<int:client_id>/notification-preferences  deny   own    deny   allow  allow
 GET     /api/v1/clients/<int:client_id>/plans                     deny   own    allow  allow  allow
 POST    /api/v1/clients/<int:client_id>/plans                     deny   deny   allow  allow  allow
@@ -128,6 +128,7 @@ GET     /clients                                                  deny   deny   
 GET     /clients/<int:client_id>                                  deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/feed                             deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/feed/revoke                      deny   deny   deny   allow  allow
+POST    /clients/<int:client_id>/kiosk-pin                        deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/plan/certification               deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/plan/review                      deny   deny   allow  allow  allow
 GET     /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
@@ -157,6 +158,7 @@ GET     /manifest.webmanifest                                     allow  allow  
 GET     /me                                                       deny   allow  deny   deny   deny
 POST    /me/checkin                                               deny   allow  deny   deny   deny
 POST    /me/feed                                                  deny   allow  deny   deny   deny
+POST    /me/kiosk-pin                                             deny   allow  deny   deny   deny
 GET     /reports                                                  deny   deny   deny   allow  allow
 GET     /reset/<token>                                            allow  allow  allow  allow  allow
 POST    /reset/<token>                                            allow  allow  allow  allow  allow
