@@ -127,7 +127,7 @@ def test_a_refused_pin_says_why_next_to_its_field(client, db, make, avery, pin, 
     refused = post_pin(client, f"/clients/{avery.id}/kiosk-pin", page, pin=pin, pin_again=again)
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422
-    assert (f'<span id="kiosk-{field}-error" class="field-error" role="alert">{message}</span>'
+    assert (f'<span id="pin-field-{field}-error" class="field-error" role="alert">{message}</span>'
             in html)
     assert 'aria-invalid="true"' in html
     assert pin_hash(db, avery.id) is None
@@ -170,7 +170,7 @@ def test_a_client_sets_then_changes_their_pin_on_their_page(client, db, member):
     wrong = post_pin(client, "/me/kiosk-pin", page, current_pin="1111", pin="1357",
                      pin_again="1357")
     assert wrong.status_code == 422
-    assert ('<span id="kiosk-current_pin-error" class="field-error" role="alert">'
+    assert ('<span id="pin-field-current_pin-error" class="field-error" role="alert">'
             'does not match.</span>') in wrong.get_data(as_text=True)
     missing = post_pin(client, "/me/kiosk-pin", page, pin="1357", pin_again="1357")
     assert missing.status_code == 422
