@@ -102,6 +102,19 @@ def test_a_kiosk_login_reaches_no_api_but_the_check_in(client, auth, tablet, ton
     assert (checked.json["status"], checked.json["method"]) == ("present", "kiosk")
 
 
+def test_a_kiosk_reaching_for_a_clients_record_is_in_the_access_log(client, auth, db, tablet,
+                                                                      tonight):
+    avery, _ = tonight
+    sign_in(client, tablet)
+    assert client.get(f"/clients/{avery.id}").status_code == 403
+    assert client.get(f"/api/v1/clients/{avery.id}", headers=auth.for_user(tablet)
+                      ).status_code == 403
+    db.expire_all()
+    denied = db.scalars(select(AuditEvent).where(
+        AuditEvent.action == "denied", AuditEvent.entity_id == avery.id)).all()
+    assert [(e.actor_user_id, e.entity_type) for e in denied] == [(tablet.id, "client")] * 2
+
+
 def test_a_client_checks_in_on_a_kiosk_login_and_the_audit_names_the_tablet(client, db, tablet,
                                                                             tonight):
     avery, group = tonight

@@ -10,7 +10,8 @@ from flask_smorest import abort
 
 from scheduler.extensions import db
 from scheduler.models.users import KIOSK
-from scheduler.services import mfa
+from scheduler.services import access_log, mfa
+from scheduler.services.audit import Actor
 from scheduler.services.locks import begin_write
 from scheduler.web.mfa_pages import OPEN_WHILE_ENROLLING, WRITES
 
@@ -49,6 +50,13 @@ def install(app: Flask) -> None:
         if request.endpoint in OPEN_WHILE_ENROLLING and _must_enrol():
             # Admins may require two-step sign-in of kiosks: the set-up must then be reachable.
             return None
+        client_id = (request.view_args or {}).get("client_id")
+        if request.method == "GET" and isinstance(client_id, int):
+            # Someone at the desk reaching for a client's record is what an access log is for.
+            access_log.record_access(
+                db.session, Actor(current_user.id, current_user.email, request.remote_addr),
+                [client_id], request.endpoint, action="denied",
+                via="api" if request.path.startswith("/api/") else "page")
         abort(403, message=REFUSAL)
 
 
