@@ -86,6 +86,7 @@ class Config:
     RATELIMIT_SIGN_IN = os.environ.get("RATELIMIT_SIGN_IN", "10 per minute;100 per hour")
     RATELIMIT_CHECKIN = os.environ.get("RATELIMIT_CHECKIN", "20 per minute")
     RATELIMIT_KIOSK = os.environ.get("RATELIMIT_KIOSK", "60 per minute")
+    RATELIMIT_PIN_CHANGE = os.environ.get("RATELIMIT_PIN_CHANGE", "10 per minute;60 per hour")
     # Password-reset requests from one address, page and API together (every one counts).
     RATELIMIT_PASSWORD_RESET = os.environ.get("RATELIMIT_PASSWORD_RESET",
                                               "5 per minute;20 per hour")

@@ -1,4 +1,5 @@
-"""Rate limits on the routes that take guesses: sign-in, bearer tokens, check-in, kiosk PINs.
+"""Rate limits on the routes that take guesses: sign-in, bearer tokens, check-in, kiosk PINs
+(checking in with one, and setting one).
 
 Each limit is shared by the page and the API route that take the same guess, so switching
 between them buys no extra tries; sign-in counts only refused attempts. Limits come from
@@ -51,6 +52,11 @@ kiosk_pin = limiter.shared_limit(
     _configured("RATELIMIT_KIOSK"), scope="kiosk-pin", key_func=_account_or_address,
     methods=["POST"],
     error_message="Too many PIN attempts at this kiosk; wait a minute and try again.")
+# Setting a PIN, by the front desk or the client: the page forms and the API count together.
+kiosk_pin_change = limiter.shared_limit(
+    _configured("RATELIMIT_PIN_CHANGE"), scope="kiosk-pin-change", key_func=_account_or_address,
+    methods=["POST", "PUT"],
+    error_message="Too many PIN changes; wait a minute and try again.")
 password_reset = limiter.shared_limit(
     _configured("RATELIMIT_PASSWORD_RESET"), scope="password-reset", key_func=get_remote_address,
     methods=["POST"],

@@ -2,7 +2,11 @@
 
 # tests/test_authorization_matrix.py walks every line with real requests, and fails on a route
 # of the app that is missing here (or a line here that the app no longer has). A new route is
-# one new line, sorted by path. Columns: anonymous, client, clinician, coordinator, admin.
+# one new line, sorted by path. Columns: anonymous, client, clinician, coordinator, admin, kiosk.
+#
+# kiosk  a front-desk tablet's own login. Deny by default: a line without a kiosk cell means
+#        deny, so only the few routes a kiosk may reach carry one (scheduler/web/kiosk_lock.py
+#        is the one place that lets them through).
 #
 # allow  passes the door. The answer may still be a 4xx about the input (a missing field, a
 #        locked session), never 401 or 403.
@@ -14,13 +18,13 @@
 
 from typing import NamedTuple
 
-ROLES = ("anonymous", "client", "clinician", "coordinator", "admin")
+ROLES = ("anonymous", "client", "clinician", "coordinator", "admin", "kiosk")
 ACCESS = ("allow", "deny", "own")
 API = "/api/v1/"
 
 MATRIX = """
-method  rule                                                      anon   client clin.  coord. admin
-GET     /                                                         allow  allow  allow  allow  allow
+method  rule                                                      anon   client clin.  coord. admin  kiosk
+GET     /                                                         allow  allow  allow  allow  allow  allow
 GET     /account/mfa                                              deny   allow  allow  allow  allow
 POST    /account/mfa                                              deny   allow  allow  allow  allow
 POST    /account/mfa/off                                          deny   allow  allow  allow  allow
@@ -41,7 +45,7 @@ POST    /api/v1/auth/password-reset                               allow  allow  
 POST    /api/v1/auth/password-reset/confirm                       allow  allow  allow  allow  allow
 GET     /api/v1/auth/sessions                                     deny   allow  allow  allow  allow
 DELETE  /api/v1/auth/sessions/<int:login_session_id>              deny   allow  allow  allow  allow
-DELETE  /api/v1/auth/token                                        deny   allow  allow  allow  allow
+DELETE  /api/v1/auth/token                                        deny   allow  allow  allow  allow  allow
 POST    /api/v1/auth/token                                        allow  allow  allow  allow  allow
 DELETE  /api/v1/auth/tokens/<int:token_id>                        deny   allow  allow  allow  allow
 DELETE  /api/v1/bookings/<int:booking_id>                         deny   deny   deny   allow  allow
@@ -59,13 +63,13 @@ POST    /api/v1/clients/<int:client_id>/discharge                 deny   deny   
 DELETE  /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
 POST    /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
 GET     /api/v1/clients/<int:client_id>/free-slots                deny   deny   allow  allow  allow
-PUT     /api/v1/clients/<int:client_id>/kiosk-pin                 deny   own    deny   allow  allow
+PUT     /api/v1/clients/<int:client_id>/kiosk-pin                 deny   own    allow  allow  allow
 PUT     /api/v1/clients/<int:client_id>/notification-preferences  deny   own    deny   allow  allow
 GET     /api/v1/clients/<int:client_id>/plans                     deny   own    allow  allow  allow
 POST    /api/v1/clients/<int:client_id>/plans                     deny   deny   allow  allow  allow
 GET     /api/v1/docs                                              allow  allow  allow  allow  allow
 GET     /api/v1/jobs/runs                                         deny   deny   deny   deny   allow
-POST    /api/v1/kiosk/checkin                                     deny   deny   allow  allow  allow
+POST    /api/v1/kiosk/checkin                                     deny   deny   allow  allow  allow  allow
 GET     /api/v1/openapi.json                                      allow  allow  allow  allow  allow
 GET     /api/v1/plans/<int:plan_id>                               deny   own    allow  allow  allow
 POST    /api/v1/plans/<int:plan_id>/certification                 deny   deny   allow  allow  allow
@@ -132,6 +136,7 @@ POST    /clients/<int:client_id>/feed                             deny   deny   
 POST    /clients/<int:client_id>/feed/revoke                      deny   deny   deny   allow  allow
 GET     /clients/<int:client_id>/find-a-time                      deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/find-a-time                      deny   deny   deny   allow  allow
+POST    /clients/<int:client_id>/kiosk-pin                        deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/plan/certification               deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/plan/review                      deny   deny   allow  allow  allow
 GET     /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
@@ -139,12 +144,12 @@ POST    /clients/<int:client_id>/plan/revise                      deny   deny   
 GET     /closures                                                 deny   deny   deny   allow  allow
 POST    /closures                                                 deny   deny   deny   allow  allow
 POST    /closures/<int:closure_id>/lift                           deny   deny   deny   allow  allow
-GET     /favicon.ico                                              allow  allow  allow  allow  allow
+GET     /favicon.ico                                              allow  allow  allow  allow  allow  allow
 GET     /feeds/<token>.ics                                        allow  allow  allow  allow  allow
 GET     /follow-up                                                deny   deny   allow  allow  allow
 GET     /forgot-password                                          allow  allow  allow  allow  allow
 POST    /forgot-password                                          allow  allow  allow  allow  allow
-GET     /healthz                                                  allow  allow  allow  allow  allow
+GET     /healthz                                                  allow  allow  allow  allow  allow  allow
 GET     /intake                                                   deny   deny   deny   allow  allow
 POST    /intake                                                   deny   deny   deny   allow  allow
 GET     /intake/<int:client_id>/enrol                             deny   deny   deny   allow  allow
@@ -153,17 +158,18 @@ GET     /intake/<int:client_id>/plan                              deny   deny   
 POST    /intake/<int:client_id>/plan                              deny   deny   deny   allow  allow
 GET     /invite/<token>                                           allow  allow  allow  allow  allow
 POST    /invite/<token>                                           allow  allow  allow  allow  allow
-GET     /kiosk                                                    deny   deny   allow  allow  allow
-POST    /kiosk                                                    deny   deny   allow  allow  allow
+GET     /kiosk                                                    deny   deny   allow  allow  allow  allow
+POST    /kiosk                                                    deny   deny   allow  allow  allow  allow
 GET     /login                                                    allow  allow  allow  allow  allow
 POST    /login                                                    allow  allow  allow  allow  allow
 GET     /login/code                                               allow  allow  allow  allow  allow
 POST    /login/code                                               allow  allow  allow  allow  allow
-POST    /logout                                                   allow  allow  allow  allow  allow
-GET     /manifest.webmanifest                                     allow  allow  allow  allow  allow
+POST    /logout                                                   allow  allow  allow  allow  allow  allow
+GET     /manifest.webmanifest                                     allow  allow  allow  allow  allow  allow
 GET     /me                                                       deny   allow  deny   deny   deny
 POST    /me/checkin                                               deny   allow  deny   deny   deny
 POST    /me/feed                                                  deny   allow  deny   deny   deny
+POST    /me/kiosk-pin                                             deny   allow  deny   deny   deny
 GET     /reports                                                  deny   deny   deny   allow  allow
 GET     /reset/<token>                                            allow  allow  allow  allow  allow
 POST    /reset/<token>                                            allow  allow  allow  allow  allow
@@ -233,6 +239,8 @@ def _parse(text: str) -> tuple[Route, ...]:
     routes, seen = [], set()
     for line in lines:
         method, rule, *cells = line.split()
+        if len(cells) == len(ROLES) - 1:
+            cells.append("deny")  # no kiosk cell: deny (see the header)
         if len(cells) != len(ROLES) or not set(cells) <= set(ACCESS):
             raise ValueError(f"authorization matrix: bad line {line!r}")
         if (method, rule) in seen:

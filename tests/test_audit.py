@@ -209,7 +209,7 @@ CASES = [
 
 CASES.append(
     ("PUT", "/api/v1/clients/<int:client_id>/kiosk-pin", "client", "set_kiosk_pin",
-     lambda r: {"pin": "4821"}, None, lambda r: {"kiosk_pin": "set"}))
+     lambda r: {"pin": "4821"}, lambda r: {"kiosk_pin": None}, lambda r: {"kiosk_pin": "set"}))
 CASES.append(
     ("PUT", "/api/v1/clients/<int:client_id>/notification-preferences", "client",
      "set_preferences", lambda r: {"remind_two_hours": True, "notifications_opt_out": False},

@@ -156,6 +156,7 @@ def clinic(make):
         "clinician": make.user("clinician", staff_id=therapist.id),
         "coordinator": make.user("coordinator"),
         "admin": make.user("admin"),
+        "kiosk": make.user("kiosk"),
     }
     people["mine"]["user_id"] = users["client"].id
     people["theirs"]["user_id"] = make.user("client", client_id=blake.id).id

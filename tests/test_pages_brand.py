@@ -30,8 +30,9 @@ def title_of(html: str) -> str:
 
 
 def header_of(html: str) -> str:
-    return re.search(r'<header class="topbar">.*?<a class="brand"[^>]*>(.*?)</a>', html,
-                     re.S).group(1).strip()
+    # The kiosk's brand is no link: it must not lead a client into the staff pages.
+    return re.search(r'<header class="topbar[^"]*">.*?<(a|span) class="brand"[^>]*>(.*?)</\1>',
+                     html, re.S).group(2).strip()
 
 
 def revealing_words(text: str) -> list[str]:

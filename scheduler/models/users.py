@@ -17,11 +17,16 @@ from scheduler.models.types import UTCDateTime
 if TYPE_CHECKING:
     from scheduler.models.mfa import MfaEnrolment
 
-USER_ROLES = ("admin", "coordinator", "clinician", "client")
+USER_ROLES = ("admin", "coordinator", "clinician", "client", "kiosk")
 # The role groups every page, route and rule checks against: the clinic's staff (read clinical
 # records, take attendance) and those who run it (write schedules, bookings and accounts).
 STAFF = ("admin", "coordinator", "clinician")
 COORDINATORS = ("admin", "coordinator")
+# A front-desk tablet's own login: it opens the kiosk and nothing else (web/kiosk_lock.py),
+# and is no one's person, so it is linked to no staff or client record.
+KIOSK = "kiosk"
+# Who may run the kiosk's check-in: staff, and the tablets signed in as a kiosk.
+KIOSK_RUNNERS = (*STAFF, KIOSK)
 
 
 class User(UserMixin, Model):
@@ -29,6 +34,8 @@ class User(UserMixin, Model):
     __table_args__ = (
         CheckConstraint(one_of("role", USER_ROLES), name="role"),
         CheckConstraint("role <> 'client' OR client_id IS NOT NULL", name="client_link"),
+        CheckConstraint("role <> 'kiosk' OR (staff_id IS NULL AND client_id IS NULL)",
+                        name="kiosk_link"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

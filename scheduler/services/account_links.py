@@ -132,8 +132,7 @@ def invite(db: DbSession, inviter: User, *, email: str, role: str, client_id: in
     user = _find_user(db, email)
     if user is not None and user.password_hash:
         raise EmailHasLogin(email)
-    if role == "client" and client_id is None:
-        raise InvalidField("client_id", "A client login must be linked to a client.")
+    accounts.check_role_links(role, staff_id=staff_id, client_id=client_id)
     _refuse_linked_elsewhere(db, email, client_id, staff_id)
     if user is None:
         user = accounts.create_user(db, actor, email=email, role=role, client_id=client_id,

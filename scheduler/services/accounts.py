@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
 from scheduler.models import ApiToken, Client, Staff, User
-from scheduler.models.users import USER_ROLES
+from scheduler.models.users import KIOSK, USER_ROLES
 from scheduler.services import audit, passwords
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
@@ -116,14 +116,23 @@ def create_user(
     return user
 
 
+def check_role_links(role: str, *, staff_id: int | None, client_id: int | None) -> None:
+    """What the role asks of the links: a client login names its client; a kiosk login is a
+    tablet, no one, and linked to a person it would act as them."""
+    if role == "client" and client_id is None:
+        raise InvalidField("client_id", "A client login must be linked to a client.")
+    if role == KIOSK and (staff_id is not None or client_id is not None):
+        raise InvalidField("staff_id" if staff_id is not None else "client_id",
+                           "A kiosk login is linked to no staff member or client.")
+
+
 def check_links(db: DbSession, role: str, *, staff_id: int | None, client_id: int | None,
                 user_id: int | None = None) -> None:
     """A login's links: a client login names its client, each record has at most one login.
 
     `user_id` is the login being changed, which may keep the links it already has.
     """
-    if role == "client" and client_id is None:
-        raise InvalidField("client_id", "A client login must be linked to a client.")
+    check_role_links(role, staff_id=staff_id, client_id=client_id)
     for model, column, value, field, entity in (
             (Client, User.client_id, client_id, "client_id", "client"),
             (Staff, User.staff_id, staff_id, "staff_id", "staff member")):

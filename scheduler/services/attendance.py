@@ -15,6 +15,7 @@ from scheduler.models.users import COORDINATORS
 from scheduler.services import audit, booking
 from scheduler.services.audit import Actor
 from scheduler.services.errors import (
+    DomainError,
     InvalidField,
     PermissionDenied,
     StateConflict,
@@ -61,7 +62,7 @@ def locked_out(client: Client, now: datetime) -> TooManyAttempts | None:
     return None
 
 
-def wrong_guess(client: Client, now: datetime, field: str, message: str) -> Exception:
+def wrong_guess(client: Client, now: datetime, field: str, message: str) -> DomainError:
     """Count a wrong code or PIN; past the free guesses the client's check-in pauses."""
     client.checkin_failed_attempts += 1
     if client.checkin_failed_attempts >= FREE_GUESSES:

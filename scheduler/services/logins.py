@@ -87,7 +87,8 @@ def session_for_key(db: DbSession, key: str, now: datetime,
     """The live sign-in this cookie key belongs to, or None; and whether a row was changed.
 
     A staff sign-in idle for longer than `idle` ends here (HIPAA automatic logoff); the caller
-    commits when told something changed.
+    commits when told something changed. A kiosk login is no staff sign-in: a front-desk tablet
+    stands signed in all day, opening nothing but the kiosk (web/kiosk_lock.py).
     """
     digest = _hash(key)
     row = db.scalar(select(LoginSession).options(joinedload(LoginSession.user))

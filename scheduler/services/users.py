@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.models import Client, Staff, User
-from scheduler.models.users import USER_ROLES
+from scheduler.models.users import STAFF, USER_ROLES
 from scheduler.services import accounts, audit, logins, mfa
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField, PermissionDenied, StateConflict
@@ -128,7 +128,7 @@ def update_login(db: DbSession, viewer: Viewer, user_id: int, changes: dict,
     if "client_id" in changes and role != "client":
         raise InvalidField("client_id", "Only a client login is linked to a client.")
     client_id = changes.get("client_id", user.client_id) if role == "client" else None
-    staff_id = user.staff_id if role != "client" else None
+    staff_id = user.staff_id if role in STAFF else None
     accounts.check_links(db, role, staff_id=staff_id, client_id=client_id, user_id=user.id)
     leaves_admins = user.role == "admin" and user.is_active and (role != "admin" or not is_active)
     if leaves_admins and (admins or 0) <= 1:

@@ -19,6 +19,7 @@ def register_web(app: Flask) -> None:
         health,
         home,
         kiosk,
+        kiosk_lock,
         mfa_pages,
         plan_pages,
         portal,
@@ -29,6 +30,8 @@ def register_web(app: Flask) -> None:
     )
 
     errors.install(app)
+    # Before the two-step set-up gate, which then holds a kiosk that must enrol.
+    kiosk_lock.install(app)
 
     @app.before_request
     def refuse_unusable_query_text():

@@ -14,6 +14,7 @@ HOME_BY_ROLE = {
     "coordinator": "calendar.week",
     "clinician": "clinician.today",
     "client": "portal.home",
+    "kiosk": "kiosk_pages.index",
 }
 
 

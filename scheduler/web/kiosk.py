@@ -1,15 +1,17 @@
-"""The front-desk kiosk: a staff-signed-in tablet where clients check in with their PIN."""
+"""The front-desk kiosk: a tablet signed in as a kiosk (or by staff) where clients check in
+with their PIN. It shows the kiosk only: no staff menu, whoever signed it in."""
 
 import re
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from scheduler import clock, rate_limits
 from scheduler.extensions import db
 from scheduler.models import Client
-from scheduler.models.users import STAFF
+from scheduler.models.users import KIOSK_RUNNERS
 from scheduler.services import attendance, day_sheet, kiosk
 from scheduler.services.errors import DomainError, InvalidField
+from scheduler.web import clients
 from scheduler.web.access import page_actor, page_roles
 from scheduler.web.clinician import FIELD_LABELS
 from scheduler.web.form_fields import optional_id
@@ -37,7 +39,7 @@ def _page(status: int = 200, headers: dict | None = None):
 
 @bp.route("/kiosk", methods=["GET", "POST"])
 @rate_limits.kiosk_pin
-@page_roles(*STAFF)
+@page_roles(*KIOSK_RUNNERS)
 def index():
     """Pick your name, type your PIN, and you are checked in."""
     if request.method == "GET":
@@ -62,3 +64,59 @@ def index():
         return _page(outcome.error.status, getattr(outcome.error, "headers", None))
     flash("You are checked in. Welcome!", "success")
     return redirect(url_for(".index"), code=303)
+
+
+# --- setting a client's PIN: the front desk on the client page and at intake --------------------
+
+PIN_LABELS = {"pin": "New PIN", "pin_again": "New PIN again", "current_pin": "Current PIN"}
+
+
+def read_pin_form(with_current: bool = False) -> tuple[str, str | None]:
+    """The new PIN (typed twice, since it is never shown back) and the current one, if asked.
+
+    A refusal raises InvalidField naming the form's field.
+    """
+    pin = (request.form.get("pin") or "").strip()
+    again = (request.form.get("pin_again") or "").strip()
+    current = (request.form.get("current_pin") or "").strip() if with_current else None
+    if not PIN.match(pin):
+        raise InvalidField("pin", "must be 4 to 6 digits.", "form")
+    if again != pin:
+        raise InvalidField("pin_again", "does not match the new PIN; type it again.", "form")
+    if current and not PIN.match(current):
+        raise InvalidField("current_pin", "does not match.", "form")
+    return pin, current
+
+
+def show_pin_refusal(error: DomainError) -> None:
+    """Put the refusal next to the PIN form's fields (templates/clients/_kiosk_pin.html)."""
+    if isinstance(error, InvalidField):
+        g.kiosk_pin_errors = {path: " ".join(messages) for path, messages in error.fields.items()}
+    else:
+        g.kiosk_pin_errors = {"form": describe(error, PIN_LABELS)}
+
+
+@bp.post("/clients/<int:client_id>/kiosk-pin")
+@rate_limits.kiosk_pin_change
+@page_roles(*kiosk.FRONT_DESK)
+def set_client_pin(client_id: int):
+    """Set or reset a client's kiosk PIN from their page, or at intake's last step."""
+    at_intake = request.form.get("back") == "intake"
+    try:
+        pin, _ = read_pin_form()
+        client = kiosk.set_pin(db.session, page_actor(), client_id, pin)
+    except DomainError as error:
+        db.session.rollback()
+        if error.status == 404:
+            raise
+        if at_intake:
+            flash(describe(error, PIN_LABELS, what="PIN not set"), "error")
+            return redirect(url_for("client_pages.intake_enrol", client_id=client_id), code=303)
+        show_pin_refusal(error)
+        return clients.detail_page(client_id, error.status)
+    db.session.commit()
+    flash(f"The kiosk PIN of {client.name} is set. Tell them, or let them type it; it is "
+          "never shown again.", "success")
+    if at_intake:
+        return redirect(url_for("client_pages.intake_enrol", client_id=client_id), code=303)
+    return redirect(url_for("client_pages.detail", client_id=client_id) + "#kiosk-pin", code=303)

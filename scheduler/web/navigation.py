@@ -2,7 +2,7 @@
 
 from flask import current_app, url_for
 
-from scheduler.models.users import COORDINATORS, STAFF, USER_ROLES
+from scheduler.models.users import COORDINATORS, KIOSK, KIOSK_RUNNERS, STAFF, USER_ROLES
 
 LINKS = (
     # (endpoint, label, roles)
@@ -14,11 +14,12 @@ LINKS = (
     ("report_pages.index", "Reports", COORDINATORS),
     ("report_pages.follow_up", "Follow-up", STAFF),
     ("clinician.today", "Today", STAFF),
-    ("kiosk_pages.index", "Kiosk", STAFF),
+    # A kiosk login's only page: offered wherever it lands (a 403 page), as the way back.
+    ("kiosk_pages.index", "Kiosk", KIOSK_RUNNERS),
     ("user_pages.index", "Logins", COORDINATORS),
     ("audit_pages.index", "Audit log", ("admin",)),
     ("portal.home", "My sessions", ("client",)),
-    ("account_pages.change_password", "Password", USER_ROLES),
+    ("account_pages.change_password", "Password", tuple(r for r in USER_ROLES if r != KIOSK)),
 )
 
 

@@ -12,8 +12,9 @@ from scheduler.extensions import db
 from scheduler.feeds import tokens
 from scheduler.feeds.links import links_for
 from scheduler.models import Client
-from scheduler.services import attendance, day_sheet, reports
+from scheduler.services import attendance, day_sheet, kiosk, reports
 from scheduler.services.errors import DomainError, InvalidField
+from scheduler.web import kiosk as kiosk_pages
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.clinician import FIELD_LABELS
 from scheduler.web.refusals import describe
@@ -100,3 +101,26 @@ def checkin():
     word = "late" if row.status == "late" else "present"
     flash(f"You are checked in ({word}). Welcome!", "success")
     return redirect(url_for(".home"), code=303)
+
+
+@bp.post("/me/kiosk-pin")
+@rate_limits.kiosk_pin_change
+@page_roles("client")
+def change_pin():
+    """The client sets or changes their own check-in PIN; with one set, only after giving it."""
+    try:
+        pin, current = kiosk_pages.read_pin_form(with_current=True)
+        refusal = kiosk.change_own_pin(db.session, page_actor(), current_user.client_id,
+                                       current, pin, now=clock.now())
+    except DomainError as error:
+        db.session.rollback()
+        refusal = error
+    else:
+        # Kept either way: a wrong current PIN must count towards the pause.
+        db.session.commit()
+    if refusal is not None:
+        kiosk_pages.show_pin_refusal(refusal)
+        page, status = _home(refusal.status)
+        return page, status, getattr(refusal, "headers", None) or {}
+    flash("Your check-in PIN is changed.", "success")
+    return redirect(url_for(".home") + "#kiosk-pin", code=303)

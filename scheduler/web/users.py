@@ -7,7 +7,7 @@ from sqlalchemy import select
 from scheduler import clock, outbox
 from scheduler.extensions import db
 from scheduler.models import Client, Staff
-from scheduler.models.users import COORDINATORS, USER_ROLES
+from scheduler.models.users import COORDINATORS, STAFF, USER_ROLES
 from scheduler.services import account_links, accounts, mfa
 from scheduler.services import users as logins_admin
 from scheduler.services.errors import DomainError, InvalidField, StateConflict
@@ -21,7 +21,7 @@ bp = Blueprint("user_pages", __name__)
 PER_PAGE = 50
 STATUSES = {"active": True, "deactivated": False}
 ROLE_LABELS = {"admin": "Admin", "coordinator": "Coordinator", "clinician": "Clinician",
-               "client": "Client"}
+               "client": "Client", "kiosk": "Kiosk (front-desk tablet)"}
 FIELD_LABELS = {"client_id": "Client", "role": "Role", "is_active": "Status", "email": "Email",
                 "staff_id": "Staff member"}
 
@@ -169,7 +169,7 @@ def invite():
         sent = account_links.invite(
             db.session, current_user, email=email, role=role,
             client_id=client_id if role == "client" else None,
-            staff_id=staff_id if role != "client" else None, now=clock.now(),
+            staff_id=staff_id if role in STAFF else None, now=clock.now(),
             base_url=outbox.base_url(), public_name=current_app.config["PUBLIC_NAME"],
             address=outbox.remote_address())
     except DomainError as error:
