@@ -507,6 +507,7 @@ LOGGED_READS = {
 # account, the job history, and the API's own description.
 NO_CLIENT_RECORD = {
     "/api/v1/programs", "/api/v1/programs/<int:program_id>", "/api/v1/rooms",
+    "/api/v1/programs/<int:program_id>/closures",
     "/api/v1/rooms/<int:room_id>", "/api/v1/staff", "/api/v1/staff/<int:staff_id>",
     "/api/v1/staff/<int:staff_id>/time-off", "/api/v1/staff/<int:staff_id>/working-hours",
     "/api/v1/series", "/api/v1/series/<int:series_id>",

@@ -218,7 +218,6 @@ UPDATE_CASES = [
     ("series", "series", {"duration_minutes": 24 * 60}, "duration_minutes"),
     ("series", "series", {"capacity": 0}, "capacity"),
     ("series", "series", {"capacity": 11}, "capacity"),
-    ("series", "series", {"capacity": None}, "capacity"),  # the group default of 12 > 10 seats
     ("series", "series", {"room_id": 999999}, "room_id"),
     ("series", "series", {"facilitator_ids": [999999]}, "facilitator_ids"),
     ("series", "series", {"facilitator_ids": None}, "facilitator_ids"),
@@ -452,3 +451,15 @@ def test_every_numeric_bound_in_the_openapi_document_is_a_number(client):
 def test_hours_outside_their_documented_bounds_are_refused(client, coordinator, path, body, field):
     """The bounds the document states as numbers are the ones the API enforces."""
     assert_refused(client.post(f"{API}/{path}", json=body, headers=coordinator), 422, field)
+
+
+def test_clearing_a_series_capacity_gives_the_kinds_default_with_the_room_as_ceiling(
+    client, coordinator, clinic
+):
+    """A group's default of 12 seats does not fit Room B's 10: the room's 10 it is, not a 422."""
+    url = f"{API}/series/{clinic['series']}"
+
+    response = client.patch(url, json={"capacity": None}, headers=coordinator)
+
+    assert response.status_code == 200, response.json
+    assert response.json["capacity"] == 10
