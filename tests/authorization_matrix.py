@@ -56,12 +56,15 @@ POST    /api/v1/clients/<int:client_id>/assessments               deny   deny   
 GET     /api/v1/clients/<int:client_id>/availability              deny   own    allow  allow  allow
 PUT     /api/v1/clients/<int:client_id>/availability              deny   deny   deny   allow  allow
 POST    /api/v1/clients/<int:client_id>/discharge                 deny   deny   deny   allow  allow
+GET     /api/v1/clients/<int:client_id>/episodes                  deny   own    allow  allow  allow
+POST    /api/v1/clients/<int:client_id>/episodes                  deny   deny   deny   allow  allow
 DELETE  /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
 POST    /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
 PUT     /api/v1/clients/<int:client_id>/kiosk-pin                 deny   own    deny   allow  allow
 PUT     /api/v1/clients/<int:client_id>/notification-preferences  deny   own    deny   allow  allow
 GET     /api/v1/clients/<int:client_id>/plans                     deny   own    allow  allow  allow
 POST    /api/v1/clients/<int:client_id>/plans                     deny   deny   allow  allow  allow
+GET     /api/v1/clients/matches                                   deny   deny   deny   allow  allow
 GET     /api/v1/docs                                              allow  allow  allow  allow  allow
 GET     /api/v1/jobs/runs                                         deny   deny   deny   deny   allow
 POST    /api/v1/kiosk/checkin                                     deny   deny   allow  allow  allow

@@ -4,7 +4,7 @@ from scheduler.models.attendance import Attendance
 from scheduler.models.audit import AuditEvent
 from scheduler.models.availability import ClientUnavailability, StaffTimeOff
 from scheduler.models.bookings import Booking, Enrollment
-from scheduler.models.clients import Client
+from scheduler.models.clients import Client, Episode
 from scheduler.models.feeds import FeedToken, FeedVersion
 from scheduler.models.jobs import Alert, JobRun, Notification
 from scheduler.models.mfa import MfaEnrolment, MfaRecoveryCode
@@ -38,6 +38,7 @@ __all__ = [
     "StaffTimeOff",
     "TreatmentPlan",
     "Client",
+    "Episode",
     "Program",
     "Room",
     "Session",

@@ -37,7 +37,15 @@ from scheduler.models.clients import CLIENT_STATUSES
 from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
 from scheduler.models.users import COORDINATORS, STAFF
-from scheduler.services import account_links, booking, clients, day_sheet, plans, reports
+from scheduler.services import (
+    account_links,
+    booking,
+    clients,
+    day_sheet,
+    episodes,
+    plans,
+    reports,
+)
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
 from scheduler.web import query_args
@@ -78,8 +86,15 @@ class IntakeForm(PageForm):
 
     client_id = SelectField("Existing client", coerce=optional_id, validators=[Optional()])
     name = StringField("New client's full name", validators=[Optional(), Length(max=200)])
+    date_of_birth = DateField("Date of birth", validators=[Optional()])
+    email = StringField("Email (optional)", validators=[Optional(), Length(max=254)])
+    phone = StringField("Phone (optional)", validators=[Optional(), Length(max=40)])
     program_id = SelectField("Program", coerce=optional_id, validators=[Optional()])
     admitted_on = DateField("Admitted on", validators=[Optional(), in_range])
+    # Past the probable-duplicate warning: the coordinator checked this is someone else.
+    confirm_new = BooleanField("This is a different person: make a new record")
+    # The warning's buttons: go on with (or re-admit) that existing client instead.
+    use_client = WholeNumber("Existing record", validators=[Optional()])
     assessed_on = DateField("Assessed on", validators=[DataRequired("Enter the date."), in_range])
     clinician_id = SelectField("Assessing clinician", coerce=optional_id,
                                validators=[DataRequired("Choose the clinician.")])
@@ -87,6 +102,10 @@ class IntakeForm(PageForm):
     recommended_level = SelectField(
         "Recommended level of care (ASAM)", default="2.1",
         choices=[SelectChoice(level, level) for level in RECOMMENDED_LEVELS])
+
+    def validate_email(self, field):
+        if field.data and "@" not in field.data:
+            raise ValidationError("Enter an email address such as name@example.org.")
 
     def validate(self, extra_validators=None) -> bool:
         """A new client needs a name, a program and an admission date; an existing one none."""
@@ -309,10 +328,27 @@ def intake():
     actor = page_actor()
     try:
         client_id = form.client_id.data
-        if client_id is None:
+        if client_id is None and form.use_client.data is not None:
+            client_id = _continue_with(form, actor)
+        elif client_id is None:
+            details = {"name": form.name.data.strip(),
+                       "date_of_birth": form.date_of_birth.data,
+                       "email": (form.email.data or "").strip() or None,
+                       "phone": (form.phone.data or "").strip() or None}
+            if not form.confirm_new.data:
+                matches = clients.probable_matches(db.session, **details)
+                if matches:
+                    # Nothing is written: give up the form post's write lock before the log
+                    # row goes in on its own connection.
+                    db.session.rollback()
+                    log_page_read([m.client.id for m in matches], "client_matches")
+                    return render_template(
+                        "clients/intake.html", form=_intake_form(form), step=1,
+                        matches=matches, reasons=MATCH_REASONS,
+                        programs={p.id: p.name for p in _programs()}), 409
             client_id = clients.create_client(
-                db.session, actor, name=form.name.data.strip(), program_id=form.program_id.data,
-                admitted_on=form.admitted_on.data).id
+                db.session, actor, program_id=form.program_id.data,
+                admitted_on=form.admitted_on.data, **details).id
         assessment = plans.record_assessment(
             db.session, actor, client_id, assessed_on=form.assessed_on.data,
             clinician_id=form.clinician_id.data, kind="intake",
@@ -326,6 +362,24 @@ def intake():
     flash("Assessment recorded. Now write the treatment plan.", "success")
     return redirect(url_for(".intake_plan", client_id=client_id, assessment=assessment.id),
                     code=303)
+
+
+MATCH_REASONS = {"name_and_birth": "same name and date of birth",
+                 "name": "same name; a date of birth is missing on one side",
+                 "email": "same email", "phone": "same phone number"}
+
+
+def _continue_with(form: IntakeForm, actor) -> int:
+    """The warning's choice: an existing client instead of a new record, re-admitted with a
+    new episode when they were discharged."""
+    chosen = db.session.get(Client, form.use_client.data)
+    if chosen is None:
+        raise InvalidField("use_client", "That client is no longer on record.")
+    if chosen.status == "discharged":
+        episodes.readmit(db.session, actor, chosen.id,
+                         admitted_on=form.admitted_on.data,
+                         program_id=form.program_id.data or chosen.program_id)
+    return chosen.id
 
 
 def _plan_page(client: Client, form, status: int = 200):
