@@ -131,6 +131,7 @@ POST    /clients/<int:client_id>/plan/certification               deny   deny   
 POST    /clients/<int:client_id>/plan/review                      deny   deny   allow  allow  allow
 GET     /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
+POST    /clients/<int:client_id>/readmit                          deny   deny   deny   allow  allow
 GET     /favicon.ico                                              allow  allow  allow  allow  allow
 GET     /feeds/<token>.ics                                        allow  allow  allow  allow  allow
 GET     /follow-up                                                deny   deny   allow  allow  allow

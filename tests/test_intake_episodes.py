@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from scheduler import clock
 from scheduler.models import Client
-from scheduler.services import booking, episodes, plans
+from scheduler.services import booking, episodes, plans, reports
 from tests.helpers import ACTOR, sign_in
 
 API = "/api/v1"
@@ -245,3 +245,84 @@ def test_a_client_reads_their_own_episodes_only(client, make, clinic, now):
     assert client.get(f"{API}/clients/{theirs.id}/episodes").status_code == 403
     assert client.post(f"{API}/clients/{mine.id}/episodes", json={
         "admitted_on": "2027-02-16", "program_id": program.id}).status_code == 403
+
+
+# --- the client page ---------------------------------------------------------------------------
+
+
+def test_the_client_page_shows_episodes_and_re_admits_to_a_new_plan(client, db, make, clinic,
+                                                                    now):
+    program, _ = clinic
+    jesse = make.client(program, name="Jesse Test", date_of_birth=date(1990, 5, 4),
+                        admitted_on=date(2026, 9, 1))
+    plans.create_plan(db, ACTOR, jesse.id, start_date=date(2026, 9, 1))
+    booking.discharge_client(db, ACTOR, jesse.id, date(2026, 12, 1), now=NOW,
+                             reason="Completed the program")
+    db.commit()
+    sign_in(client, make.user("coordinator"))
+    page = client.get(f"/clients/{jesse.id}").get_data(as_text=True)
+    assert "born <span id=\"date-of-birth\">1990-05-04</span>" in page
+    episodes_table = page.split('id="episodes"', 1)[1].split("</table>", 1)[0]
+    assert "2026-09-01" in episodes_table and "Completed the program" in episodes_table
+    assert "Version 1" in episodes_table and 'id="readmit-form"' in page
+    token = csrf(page.encode())
+    early = client.post(f"/clients/{jesse.id}/readmit", data={
+        "csrf_token": token, "admitted_on": "2026-11-01", "program_id": program.id})
+    assert early.status_code == 422
+    assert ("Admitted on: Must not be before Jesse Test&#39;s last discharge (2026-12-01)."
+            in early.get_data(as_text=True))
+    garbled = client.post(f"/clients/{jesse.id}/readmit", data={
+        "csrf_token": token, "admitted_on": "20270-02-16\x00", "program_id": "9" * 40})
+    assert garbled.status_code == 422
+    done = client.post(f"/clients/{jesse.id}/readmit", data={
+        "csrf_token": token, "admitted_on": "2027-02-16", "program_id": program.id})
+    assert done.status_code == 303 and done.headers["Location"].endswith(
+        f"/intake/{jesse.id}/plan")
+    page = client.get(f"/clients/{jesse.id}").get_data(as_text=True)
+    assert 'id="readmit-form"' not in page and "No active treatment plan." in page
+    rows = page.split('id="episodes"', 1)[1].split("</table>", 1)[0].count("<tr>")
+    assert rows == 3  # the header and two episodes
+    again = client.post(f"/clients/{jesse.id}/readmit", data={
+        "csrf_token": token, "admitted_on": "2027-02-17", "program_id": program.id})
+    assert again.status_code == 409 and "discharge them before" in again.get_data(as_text=True)
+
+
+# --- the follow-up list ------------------------------------------------------------------------
+
+
+def test_an_intake_left_after_step_one_is_on_the_follow_up_list_until_the_plan(client, db, make,
+                                                                              clinic, auth, now):
+    program, therapist = clinic
+    sign_in(client, make.user("coordinator"))
+    token = csrf(client.get("/intake").data)
+    step1 = client.post("/intake", data={**intake(program, therapist), "csrf_token": token})
+    assert step1.status_code == 303
+    [jesse] = clients_named(db, "Jesse Test")
+    page = client.get(f"/follow-up?program={program.id}").get_data(as_text=True)
+    unfinished = page.split('id="unfinished"', 1)[1].split("</table>", 1)[0]
+    assert "Jesse Test" in unfinished and "Admitted 2027-02-16; no treatment plan yet" in unfinished
+    assert f'href="/intake/{jesse.id}/plan">Continue intake' in unfinished
+    listed = client.get(f"{API}/reports/follow-up?program_id={program.id}",
+                        headers=auth("clinician")).json["items"]
+    assert [(i["client_id"], i["reasons"], i["intake_since"]) for i in listed] == [
+        (jesse.id, ["intake_unfinished"], "2027-02-16")]
+    plans.create_plan(db, ACTOR, jesse.id, start_date=date(2027, 2, 16))
+    db.commit()
+    page = client.get(f"/follow-up?program={program.id}").get_data(as_text=True)
+    assert "Every intake has a plan." in page
+
+
+# --- reports per episode -----------------------------------------------------------------------
+
+
+def test_weekly_hours_count_each_episodes_weeks_and_not_the_time_away(db, make, clinic):
+    """In treatment Jan 4 – Jan 17, away, back from Feb 1: the weeks away have no rows."""
+    program, _ = clinic
+    jesse = make.client(program, name="Jesse Test", admitted_on=date(2027, 1, 4))
+    booking.discharge_client(db, ACTOR, jesse.id, date(2027, 1, 17), now=NOW)
+    episodes.readmit(db, ACTOR, jesse.id, admitted_on=date(2027, 2, 1), program_id=program.id)
+    db.commit()
+    rows = reports.weekly_hours(db, program.id, date(2027, 1, 4), date(2027, 2, 14),
+                                client_id=jesse.id)
+    assert [r.week_start for r in rows] == [date(2027, 1, 4), date(2027, 1, 11),
+                                            date(2027, 2, 1), date(2027, 2, 8)]

@@ -32,6 +32,7 @@ from scheduler.models import (
     Session,
     SessionSeries,
     Staff,
+    TreatmentPlan,
 )
 from scheduler.models.clients import CLIENT_STATUSES
 from scheduler.models.plans import RECOMMENDED_LEVELS
@@ -41,6 +42,7 @@ from scheduler.services import (
     account_links,
     booking,
     clients,
+    dates,
     day_sheet,
     episodes,
     plans,
@@ -241,8 +243,10 @@ def index():
         program_id=program_id, status=status, programs=_programs(), statuses=CLIENT_STATUSES)
 
 
-def detail_page(client_id: int, status: int = 200, links: dict | None = None):
+def detail_page(client_id: int, status: int = 200, links: dict | None = None,
+                readmit_error: str | None = None, readmit_on: str | None = None):
     client = get_or_404(db.session, Client, client_id, "client")
+    stays = episodes.episodes_of(db.session, client.id)
     program = db.session.get(Program, client.program_id)
     tz = day_sheet.program_zone(db.session, client.program_id)
     now = clock.now()
@@ -263,6 +267,14 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None):
         history=_attendance_history(client.id, tz), links=links,
         has_feed=links is not None or day_sheet.has_live_feed(db.session, "client", client.id),
         may_write=current_user.role in COORDINATORS,
+        episodes=stays, readmit_error=readmit_error, readmit_on=readmit_on,
+        readmit_programs=_programs(),
+        episode_programs=dict(db.session.execute(
+            select(Program.id, Program.name)
+            .where(Program.id.in_({e.program_id for e in stays}))).tuples().all()),
+        plan_versions=dict(db.session.execute(
+            select(TreatmentPlan.id, TreatmentPlan.version)
+            .where(TreatmentPlan.client_id == client.id)).tuples().all()),
     ), status
 
 
@@ -273,6 +285,42 @@ def detail(client_id: int):
     page = detail_page(client_id)
     log_page_read([client_id], "client")
     return page
+
+
+@bp.post("/clients/<int:client_id>/readmit")
+@page_roles(*COORDINATORS)
+def readmit(client_id: int):
+    """Re-admit a discharged client: a new episode, then a new plan (intake step 2)."""
+    client = get_or_404(db.session, Client, client_id, "client")
+    typed = request.form.get("admitted_on", "")[:20]
+    try:
+        admitted_on = date.fromisoformat(typed)
+    except ValueError:
+        return detail_page(client.id, 422, readmit_error="Admitted on: enter a date.",
+                           readmit_on=typed)
+    program_id = _form_id("program_id")
+    try:
+        if not dates.in_calendar(admitted_on):
+            raise InvalidField("admitted_on", f"Must be {dates.BETWEEN}.")
+        episodes.readmit(db.session, page_actor(), client.id, admitted_on=admitted_on,
+                         program_id=program_id if program_id is not None else client.program_id)
+    except DomainError as error:
+        db.session.rollback()
+        return detail_page(client.id, error.status, readmit_error=describe(error, READMIT_LABELS),
+                           readmit_on=typed)
+    db.session.commit()
+    flash(f"{client.name} re-admitted on {admitted_on.isoformat()}. Now write the treatment "
+          "plan for this episode.", "success")
+    return redirect(url_for(".intake_plan", client_id=client.id), code=303)
+
+
+READMIT_LABELS = {"admitted_on": "Admitted on", "program_id": "Program"}
+
+
+def _form_id(name: str) -> int | None:
+    """A posted id, or None when it is missing or not one (the service then names it)."""
+    text = request.form.get(name, "")
+    return int(text) if text.isdigit() and len(text) < 20 else None
 
 
 @bp.post("/clients/<int:client_id>/feed")
