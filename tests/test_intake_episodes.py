@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from scheduler import clock
-from scheduler.models import Client
+from scheduler import clock, demo_clinic
+from scheduler.models import Client, Program
 from scheduler.services import booking, episodes, plans, reports
 from tests.helpers import ACTOR, sign_in
 
@@ -326,3 +326,33 @@ def test_weekly_hours_count_each_episodes_weeks_and_not_the_time_away(db, make, 
                                 client_id=jesse.id)
     assert [r.week_start for r in rows] == [date(2027, 1, 4), date(2027, 1, 11),
                                             date(2027, 2, 1), date(2027, 2, 8)]
+
+
+# --- the demo clinic ---------------------------------------------------------------------------
+
+
+def test_the_demo_shows_every_follow_up_reason_in_each_program(client, db, auth, make, now):
+    """Seen: the demo's follow-up list was empty in both programs."""
+    demo_clinic.seed(db, n_clients=6, weeks=1, now=NOW)
+    db.commit()
+    headers = auth("coordinator")
+    programs_ = db.scalars(select(Program).order_by(Program.id)).all()
+    assert len(programs_) == 2
+    sign_in(client, make.user("coordinator"))
+    for program in programs_:
+        rows = client.get(f"{API}/reports/follow-up?program_id={program.id}",
+                          headers=headers).json["items"]
+        reasons = {reason for row in rows for reason in row["reasons"]}
+        assert {"absence_streak", "discharge_review", "intake_unfinished"} <= reasons, (
+            program.name, rows)
+        assert reasons & {"certification_due", "review_due"}, (program.name, rows)
+        page = client.get(f"/follow-up?program={program.id}").get_data(as_text=True)
+        for table in ("streaks", "reviews", "paperwork", "unfinished"):
+            assert f'id="{table}"' in page, (program.name, table)
+        returning = [c for c in db.scalars(select(Client).where(Client.program_id == program.id))
+                     if len(episodes.episodes_of(db, c.id)) == 2]
+        assert len(returning) == 1, program.name
+        listed = client.get(f"{API}/clients/{returning[0].id}/episodes",
+                            headers=headers).json["items"]
+        assert listed[0]["discharged_on"] and listed[0]["plan_id"]
+        assert listed[1]["discharged_on"] is None and listed[1]["plan_id"]
