@@ -147,7 +147,8 @@ def normal_phone(phone: str | None) -> str:
     return re.sub(r"\D", "", phone or "")[-PHONE_DIGITS:]
 
 
-def probable_matches(db: DbSession, *, name: str | None, date_of_birth: date | None = None,
+def probable_matches(db: DbSession, *, name: str | None = None,
+                     date_of_birth: date | None = None,
                      email: str | None = None, phone: str | None = None,
                      exclude_id: int | None = None) -> list[Match]:
     """Existing clients who are probably this person: the same name and date of birth (or a
