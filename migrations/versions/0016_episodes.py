@@ -63,5 +63,6 @@ def downgrade():
     with op.batch_alter_table('episodes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_episodes_client_id'))
     op.drop_table('episodes')
-    with op.batch_alter_table('clients', schema=None) as batch_op:
-        batch_op.drop_column('date_of_birth')
+    # Not batch mode: on SQLite that copies the clients table and drops the original, which
+    # every row referring to a client forbids. SQLite (3.35 on) drops a plain column in place.
+    op.drop_column('clients', 'date_of_birth')
