@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from scheduler import clock, demo_clinic
-from scheduler.models import Client, Program
+from scheduler.models import AuditEvent, Client, Program
 from scheduler.services import booking, episodes, plans, reports
 from tests.helpers import ACTOR, sign_in
 
@@ -356,3 +356,29 @@ def test_the_demo_shows_every_follow_up_reason_in_each_program(client, db, auth,
                             headers=headers).json["items"]
         assert listed[0]["discharged_on"] and listed[0]["plan_id"]
         assert listed[1]["discharged_on"] is None and listed[1]["plan_id"]
+
+
+def test_re_admission_is_audited_on_the_client_the_episode_and_the_ended_plan(client, db, auth,
+                                                                             make, clinic, now):
+    program, _ = clinic
+    jesse = make.client(program, name="Jesse Test", admitted_on=date(2026, 9, 1))
+    old_plan = plans.create_plan(db, ACTOR, jesse.id, start_date=date(2026, 9, 1))
+    booking.discharge_client(db, ACTOR, jesse.id, date(2026, 12, 1), now=NOW)
+    db.commit()
+    writer = make.user("coordinator")
+    last = db.scalar(select(func.max(AuditEvent.id)))
+    made = client.post(f"{API}/clients/{jesse.id}/episodes", headers=auth.for_user(writer),
+                       json={"admitted_on": "2027-02-16", "program_id": program.id})
+    assert made.status_code == 201
+    events = db.scalars(select(AuditEvent).where(AuditEvent.id > last)
+                        .order_by(AuditEvent.id)).all()
+    assert all((e.actor_user_id, e.occurred_at) == (writer.id, NOW) for e in events)
+    assert [(e.entity_type, e.entity_id, e.action, e.before, e.after) for e in events] == [
+        ("treatment_plan", old_plan.id, "end", {"status": "active"}, {"status": "ended"}),
+        ("client", jesse.id, "readmit",
+         {"admitted_on": "2026-09-01", "discharged_on": "2026-12-01", "status": "discharged"},
+         {"admitted_on": "2027-02-16", "discharged_on": None, "status": "active"}),
+        ("episode", made.json["id"], "create", None,
+         {"client_id": jesse.id, "program_id": program.id, "admitted_on": "2027-02-16",
+          "discharged_on": None, "level_of_care": "2.1", "plan_id": None,
+          "discharge_reason": None})]

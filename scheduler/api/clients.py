@@ -5,7 +5,6 @@ birth, email or phone) unless the body says `confirm_new`: a returning client is
 with a new episode on their record, not made twice.
 """
 
-from datetime import date
 
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
@@ -21,6 +20,7 @@ from scheduler.api.access import (
 )
 from scheduler.api.common import (
     ApiSchema,
+    BirthDate,
     CalendarDate,
     Id,
     PageArgs,
@@ -40,15 +40,6 @@ from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = "/clients"
 blp = Blueprint("clients", __name__, description="Clients")
-
-
-class BirthDate(fields.Date):
-    """A date of birth: from 1900 on; the service refuses one in the future."""
-
-    def __init__(self, **kwargs):
-        super().__init__(validate=validate.Range(
-            min=clients.EARLIEST_BIRTH, max=date(2100, 12, 31),
-            error="Must be between 1900-01-01 and today."), **kwargs)
 
 
 class ClientFields(ApiSchema):

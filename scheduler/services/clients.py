@@ -11,10 +11,10 @@ from scheduler import clock
 from scheduler.models import Client, Program
 from scheduler.services import audit, day_sheet, episodes
 from scheduler.services.audit import Actor
+from scheduler.services.dates import EARLIEST_BIRTH
 from scheduler.services.errors import InvalidField, StateConflict
 from scheduler.services.lookup import get_or_404, get_referenced
 
-EARLIEST_BIRTH = date(1900, 1, 1)
 # Digits a phone number is compared on: the national number, without a country prefix.
 PHONE_DIGITS = 10
 
