@@ -382,3 +382,43 @@ def test_re_admission_is_audited_on_the_client_the_episode_and_the_ended_plan(cl
          {"client_id": jesse.id, "program_id": program.id, "admitted_on": "2027-02-16",
           "discharged_on": None, "level_of_care": "2.1", "plan_id": None,
           "discharge_reason": None})]
+
+
+def test_editing_the_admission_edits_the_current_episode_only(client, db, auth, make, clinic,
+                                                             now):
+    program, _ = clinic
+    jesse = make.client(program, name="Jesse Test", admitted_on=date(2026, 9, 1))
+    booking.discharge_client(db, ACTOR, jesse.id, date(2026, 12, 1), now=NOW)
+    episodes.readmit(db, ACTOR, jesse.id, admitted_on=date(2027, 2, 1), program_id=program.id)
+    db.commit()
+    headers = auth("coordinator")
+    url = f"{API}/clients/{jesse.id}"
+    moved = client.patch(url, json={"admitted_on": "2027-02-03"}, headers=headers)
+    assert moved.status_code == 200
+    too_early = client.patch(url, json={"admitted_on": "2026-11-30"}, headers=headers)
+    assert too_early.status_code == 422
+    assert too_early.json["errors"]["json"]["admitted_on"] == [
+        "Must not be before Jesse Test's previous discharge (2026-12-01)."]
+    db.expire_all()
+    assert [(e.admitted_on, e.discharged_on) for e in episodes.episodes_of(db, jesse.id)] == [
+        (date(2026, 9, 1), date(2026, 12, 1)), (date(2027, 2, 3), None)]
+
+
+@pytest.mark.parametrize("body", [
+    {"admitted_on": "9999-12-31", "program_id": 1},
+    {"admitted_on": "2027-02-16\x00", "program_id": 1},
+    {"admitted_on": "2027-02-16", "program_id": 2**64},
+    {"admitted_on": "2027-02-16"},
+    {"admitted_on": None, "program_id": 1},
+])
+def test_hostile_episode_bodies_get_a_4xx_naming_the_field(client, auth, make, clinic, now, body):
+    program, _ = clinic
+    person = make.client(program)
+    answer = client.post(f"{API}/clients/{person.id}/episodes", json=body,
+                         headers=auth("coordinator"))
+    assert answer.status_code == 422, answer.json
+    assert set(answer.json["errors"]["json"]) <= {"admitted_on", "program_id"}
+    assert client.post(f"{API}/clients/{2**63}/episodes", json=body,
+                       headers=auth("coordinator")).status_code == 404
+    assert client.get(f"{API}/clients/matches?date_of_birth=9999-01-01",
+                      headers=auth("coordinator")).status_code == 422
