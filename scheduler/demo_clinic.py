@@ -8,7 +8,7 @@ inserts. A copy is valid because the first site is, and sites share no room, sta
 
 import random
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import JSON, func, insert, select
 from sqlalchemy.orm import Session as DbSession
@@ -21,6 +21,7 @@ from scheduler.services import (
     attendance,
     booking,
     clients,
+    episodes,
     plans,
     programs,
     rooms,
@@ -74,10 +75,18 @@ SITE_CLIENTS = 36
 # not: they belong to people and events, and the copies are made in one bulk step.
 SITE_TABLES = ("programs", "rooms", "staff", "clients", "session_series", "series_facilitators",
                "enrollments", "sessions", "session_facilitators", "bookings", "attendance",
-               "treatment_plans", "plan_phases", "plan_requirements")
+               "treatment_plans", "plan_phases", "plan_requirements", "episodes")
 # Rows that belong to one client: a partly filled last site leaves out the clients it lacks.
 CLIENT_KEYED = {"clients": "id", "enrollments": "client_id", "bookings": "client_id",
-                "attendance": "client_id", "treatment_plans": "client_id"}
+                "attendance": "client_id", "treatment_plans": "client_id",
+                "episodes": "client_id"}
+# The follow-up list has something to show in each program, on purpose rather than by chance:
+# unexcused absences in a row (two call for a call, three for a discharge review), a
+# certification falling due, an intake left after its first step, and a returning client.
+FOLLOW_UP_ROLES = ("streak", "review", "paperwork", "readmitted")
+FORCED_ABSENCES = {"streak": 2, "review": 3}
+# Certified this many days ago: due (every 60 days) within the list's two weeks.
+CERTIFIED_DAYS_AGO = 50
 INSERT_CHUNK = 5000
 
 
@@ -87,6 +96,36 @@ def sites_for(n_clients: int) -> int:
 
 def plan_size(n_clients: int) -> int:
     return 5 + len(GROUP_TRACKS) + 2 * min(n_clients, SITE_CLIENTS) + sites_for(n_clients) - 1
+
+
+def follow_up_cast(n_clients: int) -> dict[int, set[str]]:
+    """Which clients (by index on the first site) play which follow-up role, per program.
+
+    The last client of a program with two or more is the unfinished intake; the others take
+    the roles in turn, so a small demo gives one client several of them.
+    """
+    members: dict[bool, list[int]] = {}
+    for i in range(min(n_clients, SITE_CLIENTS)):
+        members.setdefault(_in_adult_program(i), []).append(i)
+    cast: dict[int, set[str]] = {}
+    for people in members.values():
+        if len(people) >= 2:
+            cast.setdefault(people[-1], set()).add("unfinished")
+            people = people[:-1]
+        for k, role in enumerate(FOLLOW_UP_ROLES):
+            cast.setdefault(people[k % len(people)], set()).add(role)
+    return cast
+
+
+def _in_adult_program(i: int) -> bool:
+    return bool(i % 3)
+
+
+def _date_of_birth(i: int, today: date, adult: bool) -> date:
+    """Adolescents are 14 to 17, adults 22 to 61; spread over the year without the rng, so
+    the attendance drawn from it stays as it was."""
+    age = 22 + (i * 7) % 40 if adult else 14 + i % 4
+    return date(today.year - age - 1, 1 + (i * 5) % 12, 1 + (i * 11) % 28)
 
 
 def client_name(i: int) -> str:
@@ -160,20 +199,40 @@ def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
 
     therapists = [s for s in staff_rows if s.role == "therapist"]
     offices = [r for r in room_rows if r.name.startswith("Office")]
+    today = now.astimezone(tz).date()
+    cast = follow_up_cast(n_clients)
+    forced: dict[int, int] = {}
     client_rows = []
     for i in range(n_clients):
         name = client_name(i)
-        program = adult if i % 3 else teen
-        client = clients.create_client(
-            db, actor, name=name, program_id=program.id,
-            admitted_on=monday - timedelta(days=rng.randint(0, 42)),
-            email=f"client{i + 1}@example.org",
-        )
+        program = adult if _in_adult_program(i) else teen
+        roles = cast.get(i, set())
+        admitted_on = monday - timedelta(days=rng.randint(0, 42))
+        if "paperwork" in roles:
+            admitted_on = today - timedelta(days=CERTIFIED_DAYS_AGO)
+        if "unfinished" in roles:
+            admitted_on = today
+        therapist = therapists[i % len(therapists)]
+        details = dict(name=name, program_id=program.id, email=f"client{i + 1}@example.org",
+                       date_of_birth=_date_of_birth(i, today, program is adult))
+        if "readmitted" in roles:
+            client = _returning_client(db, actor, details, admitted_on, therapist.id, opened)
+        else:
+            client = clients.create_client(db, actor, admitted_on=admitted_on, **details)
         client_rows.append(client)
         progress(1)
+        if "unfinished" in roles:
+            # Intake step 1 only: admitted and assessed today, no plan and nothing booked.
+            plans.record_assessment(db, actor, client.id, assessed_on=today,
+                                    clinician_id=therapist.id, recommended_level="2.1",
+                                    summary="Intake assessment; plan to follow.")
+            progress(1)
+            continue
+        absences = max((FORCED_ABSENCES.get(role, 0) for role in roles), default=0)
+        if absences:
+            forced[client.id] = absences
         # Individual therapy: one weekly hour per client, spread so no therapist or office clashes.
         # Client i takes the i-th slot: therapists first, then weekdays, then hours.
-        therapist = therapists[i % len(therapists)]
         office = offices[(i % len(therapists)) % len(offices)]
         weekday = ["MO", "TU", "WE", "TH", "FR"][(i // len(therapists)) % 5]
         hour = INDIVIDUAL_SLOTS[(i // (len(therapists) * 5)) % len(INDIVIDUAL_SLOTS)]
@@ -194,6 +253,7 @@ def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
         plans.create_plan(
             db, actor, client.id, start_date=client.admitted_on,
             primary_therapist_id=therapist.id, goals=["Stay in recovery", "Keep working"],
+            certified_on=client.admitted_on if "paperwork" in roles else None,
             weekly_hours_target=None, phases=[
                 {"name": "Intensive", "first_week": 1, "last_week": 8, "requirements": [
                     {"kind": "group", "sessions_per_week": 3},
@@ -204,7 +264,7 @@ def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
                      {"kind": "individual", "sessions_per_week": 1}]}])
         progress(1)
 
-    _take_attendance(db, actor, now, rng)
+    _take_attendance(db, actor, now, rng, forced)
     progress(1)
     logins = [
         ("admin", "admin@demo.clinic", {}),
@@ -218,7 +278,40 @@ def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
     return [(role, email) for role, email, _ in logins]
 
 
-def _take_attendance(db: DbSession, actor: Actor, now: datetime, rng: random.Random) -> None:
+def _returning_client(db: DbSession, actor: Actor, details: dict, admitted_on: date,
+                      therapist_id: int, opened: datetime):
+    """A client who finished an earlier stay half a year ago and came back on `admitted_on`:
+    two episodes on one record, the first with its own plan."""
+    first_stay = admitted_on - timedelta(days=180)
+    client = clients.create_client(db, actor, admitted_on=first_stay, **details)
+    plans.create_plan(db, actor, client.id, start_date=first_stay,
+                      primary_therapist_id=therapist_id, goals=["Stay in recovery"])
+    booking.discharge_client(db, actor, client.id, first_stay + timedelta(days=90), now=opened,
+                             reason="Completed the program")
+    episodes.readmit(db, actor, client.id, admitted_on=admitted_on,
+                     program_id=details["program_id"])
+    return client
+
+
+def _forced_marks(held, forced: dict[int, int]) -> dict[tuple[int, int], str]:
+    """(session, client) marks for the clients whose last sessions are missed on purpose: the
+    last n unexcused, the one before attended, so the run is exactly n long."""
+    sessions_of: dict[int, list[int]] = {}
+    for row in held:
+        if row.client_id in forced:
+            sessions_of.setdefault(row.client_id, []).append(row.id)
+    marks = {}
+    for client_id, session_ids in sessions_of.items():
+        n = forced[client_id]
+        for session_id in session_ids[-n:]:
+            marks[(session_id, client_id)] = "absent_unexcused"
+        if len(session_ids) > n:
+            marks[(session_ids[-n - 1], client_id)] = "present"
+    return marks
+
+
+def _take_attendance(db: DbSession, actor: Actor, now: datetime, rng: random.Random,
+                     forced: dict[int, int] | None = None) -> None:
     """Every session held so far gets its roster, marked five minutes after it ended."""
     statuses = [status for status, weight in ATTENDANCE_MIX for _ in range(weight)]
     held = db.execute(
@@ -230,10 +323,13 @@ def _take_attendance(db: DbSession, actor: Actor, now: datetime, rng: random.Ran
     by_session: dict[int, list] = {}
     for row in held:
         by_session.setdefault(row.id, []).append(row)
+    on_purpose = _forced_marks(held, forced or {})
     for rows in by_session.values():
         records = []
         for row in rows:
+            # Drawn for every row, so the other clients' marks do not depend on the cast.
             status = rng.choice(statuses)
+            status = on_purpose.get((row.id, row.client_id), status)
             record = {"client_id": row.client_id, "status": status}
             if status in attendance.NEEDS_REASON:
                 record["reason_code"] = rng.choice(REASON_CODES)

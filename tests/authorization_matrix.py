@@ -60,6 +60,8 @@ POST    /api/v1/clients/<int:client_id>/assessments               deny   deny   
 GET     /api/v1/clients/<int:client_id>/availability              deny   own    allow  allow  allow
 PUT     /api/v1/clients/<int:client_id>/availability              deny   deny   deny   allow  allow
 POST    /api/v1/clients/<int:client_id>/discharge                 deny   deny   deny   allow  allow
+GET     /api/v1/clients/<int:client_id>/episodes                  deny   own    allow  allow  allow
+POST    /api/v1/clients/<int:client_id>/episodes                  deny   deny   deny   allow  allow
 DELETE  /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
 POST    /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
 GET     /api/v1/clients/<int:client_id>/free-slots                deny   deny   allow  allow  allow
@@ -67,6 +69,7 @@ PUT     /api/v1/clients/<int:client_id>/kiosk-pin                 deny   own    
 PUT     /api/v1/clients/<int:client_id>/notification-preferences  deny   own    deny   allow  allow
 GET     /api/v1/clients/<int:client_id>/plans                     deny   own    allow  allow  allow
 POST    /api/v1/clients/<int:client_id>/plans                     deny   deny   allow  allow  allow
+GET     /api/v1/clients/matches                                   deny   deny   deny   allow  allow
 GET     /api/v1/docs                                              allow  allow  allow  allow  allow
 GET     /api/v1/jobs/runs                                         deny   deny   deny   deny   allow
 POST    /api/v1/kiosk/checkin                                     deny   deny   allow  allow  allow  allow
@@ -141,6 +144,7 @@ POST    /clients/<int:client_id>/plan/certification               deny   deny   
 POST    /clients/<int:client_id>/plan/review                      deny   deny   allow  allow  allow
 GET     /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
+POST    /clients/<int:client_id>/readmit                          deny   deny   deny   allow  allow
 GET     /closures                                                 deny   deny   deny   allow  allow
 POST    /closures                                                 deny   deny   deny   allow  allow
 POST    /closures/<int:closure_id>/lift                           deny   deny   deny   allow  allow

@@ -71,6 +71,8 @@ API_READS = [
     (lambda s: f"/clients/{s.avery.id}/free-slots?staff_id={s.therapist.id}"
      "&duration_minutes=60&from=2027-03-01T00:00:00Z&to=2027-03-02T00:00:00Z",
      lambda s: [s.avery], "free_slots"),
+    (lambda s: f"/clients/{s.avery.id}/episodes", lambda s: [s.avery], "episodes"),
+    (lambda s: "/clients/matches?name=avery%20%20STONE", lambda s: [s.avery], "client_matches"),
     (lambda s: f"/assessments/{s.assessment.id}", lambda s: [s.avery], "assessment"),
     (lambda s: f"/plans/{s.plan}", lambda s: [s.avery], "plan"),
     (lambda s: "/plans/due?within_days=60", lambda s: [s.avery], "plans_due"),
@@ -490,6 +492,7 @@ LOGGED_READS = {
     "/api/v1/clients/<int:client_id>/availability", "/api/v1/clients/<int:client_id>/plans",
     "/api/v1/clients/<int:client_id>/assessments", "/api/v1/assessments/<int:assessment_id>",
     "/api/v1/clients/<int:client_id>/free-slots",
+    "/api/v1/clients/<int:client_id>/episodes", "/api/v1/clients/matches",
     "/api/v1/plans/<int:plan_id>", "/api/v1/plans/due", "/api/v1/bookings/<int:booking_id>",
     "/api/v1/sessions/<int:session_id>/bookings", "/api/v1/sessions/<int:session_id>/attendance",
     "/api/v1/series/<int:series_id>/enrollments", "/api/v1/alerts",

@@ -224,6 +224,8 @@ for _kind, _arg in FEED_OWNERS:
 # Audited, and checked in tests/test_kiosk.py, which sets up a PIN and an open session, and
 # tests/test_feeds.py, which revokes a link it made.
 AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
+                        # tests/test_intake_episodes.py discharges the client first.
+                        ("POST", "/api/v1/clients/<int:client_id>/episodes"),
                         # tests/test_jobs.py raises an alert first.
                         ("POST", "/api/v1/alerts/<int:alert_id>/acknowledge"),
                         # tests/test_security.py locks an account first; admins only.
@@ -271,6 +273,9 @@ PATH_OVERRIDES = {
 # Writes that also record each row they touch, besides their own event.
 SIDE_EVENTS = {
     "/api/v1/series/<int:series_id>/enrollments": {("booking", "book")},
+    # The client's stay is an episode: admitting opens one, discharging closes it.
+    "/api/v1/clients": {("episode", "create")},
+    "/api/v1/clients/<int:client_id>/discharge": {("episode", "discharge")},
     # The previous version's status change is its own event.
     "/api/v1/plans/<int:plan_id>/revisions": {("treatment_plan", "supersede")},
 }

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from config import normalize_database_url
 from scheduler import create_app
-from scheduler.demo_clinic import DEMO_PASSWORD, HISTORY_WEEKS
+from scheduler.demo_clinic import DEMO_PASSWORD, HISTORY_WEEKS, SITE_CLIENTS, follow_up_cast
 from scheduler.extensions import db as _db
 from scheduler.models import Client, Program, Room, Session, SessionSeries, Staff, User
 from scheduler.models.types import UTCDateTime
@@ -183,7 +183,10 @@ def test_seed_demo_gives_every_client_weekly_individual_therapy(runner, db, now)
         select(SessionSeries).where(SessionSeries.kind == "individual")
     ).all()
     assert len(client_rows) == 6
-    assert len(individual) == 6
+    # The demo's unfinished intakes (one per program) stopped before booking anything.
+    unfinished = [i for i, roles in follow_up_cast(6).items() if "unfinished" in roles]
+    assert len(unfinished) == 2
+    assert len(individual) == 6 - len(unfinished)
     for series in individual:
         assert series.rrule.count(",") == 0 and "FREQ=WEEKLY;BYDAY=" in series.rrule
         assert series.capacity == 1
@@ -345,8 +348,13 @@ def test_seed_demo_grows_by_whole_sites_that_share_no_room_staff_or_client(runne
     # Three group tracks per site, and each client's own weekly individual series.
     assert _count(db, select(SessionSeries.id).where(SessionSeries.kind == "group")
                   .subquery()) == 9
+    # All but the unfinished intakes (no plan, nothing booked) among each site's clients.
+    cast = follow_up_cast(SITE_CLIENTS)
+    treated = 80 - sum(1 for size in (36, 36, 8) for i, roles in cast.items()
+                       if "unfinished" in roles and i < size)
+    assert treated == 76
     assert _count(db, select(SessionSeries.id).where(SessionSeries.kind == "individual")
-                  .subquery()) == 80
+                  .subquery()) == treated
     for column in ("room_id", "staff_id", "client_id"):
         assert _overlaps(db, column) == 0, column
     # Every site's clients are booked like the first site's: one group track and their own hour.
@@ -354,14 +362,18 @@ def test_seed_demo_grows_by_whole_sites_that_share_no_room_staff_or_client(runne
         "SELECT b.client_id, count(DISTINCT s.series_id) FROM bookings b"
         " JOIN sessions s ON s.id = b.session_id WHERE b.status = 'booked'"
         " GROUP BY b.client_id")).all()
-    assert len(per_client) == 80 and {n for _, n in per_client} == {2}
+    assert len(per_client) == treated and {n for _, n in per_client} == {2}
     over = db.scalar(text(
         "SELECT count(*) FROM (SELECT s.id FROM sessions s JOIN bookings b ON b.session_id = s.id"
         " AND b.status = 'booked' GROUP BY s.id, s.capacity HAVING count(*) > s.capacity) x"))
     assert over == 0
     # Every copied client's plan and its phases came along, pointing at their own client.
-    assert db.scalar(text("SELECT count(DISTINCT client_id) FROM treatment_plans")) == 80
-    assert db.scalar(text("SELECT count(*) FROM plan_phases")) == 160
+    assert db.scalar(text("SELECT count(DISTINCT client_id) FROM treatment_plans")) == treated
+    assert db.scalar(text("SELECT count(*) FROM plan_phases")) == 2 * treated
+    # Each returning client's two episodes came along too.
+    assert db.scalar(text("SELECT count(*) FROM episodes")) == 80 + sum(
+        1 for size in (36, 36, 8) for i, roles in cast.items()
+        if "readmitted" in roles and i < size)
 
 
 def test_seeded_site_copies_keep_rolling_like_the_first_site(runner, app, db, now):

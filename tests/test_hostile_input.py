@@ -533,12 +533,12 @@ def _is_unbounded(field) -> bool:
     """A date, instant, time or number field that accepts values outside our bounds."""
     from marshmallow import fields, validate
 
-    from scheduler.api.common import CalendarDate, Instant, TimeOfDay
+    from scheduler.api.common import BirthDate, CalendarDate, Instant, TimeOfDay
 
     if isinstance(field, fields.DateTime):
         return not isinstance(field, Instant)
     if isinstance(field, fields.Date):
-        return not isinstance(field, CalendarDate)
+        return not isinstance(field, CalendarDate | BirthDate)
     if isinstance(field, fields.Time):
         return not isinstance(field, TimeOfDay) and field.format != "%H:%M"
     if isinstance(field, fields.Number):

@@ -263,3 +263,39 @@ def test_feeds_handed_out_before_uid_keys_each_get_their_own(migration_app):
         keys = conn.execute(text("SELECT uid_key FROM feed_versions")).scalars().all()
     assert len(keys) == len(set(keys)) == 4
     assert all(len(key) == 64 and int(key, 16) for key in keys)
+
+
+def test_every_client_before_episodes_gets_one_from_its_own_fields(migration_app):
+    """0016: one episode per client, with its program's level of care and its current plan."""
+    upgrade("0012_account_lifecycle")
+    at = "2027-02-16 12:00:00+00:00"
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO programs (id, name, level_of_care, population, timezone, is_active,"
+            " created_at, updated_at) VALUES (1, 'Evening IOP', '2.5', 'adult',"
+            " 'America/New_York', :yes, :at, :at)"), {"at": at, "yes": True})
+        for cid, admitted, discharged, status in ((1, "2027-01-04", None, "active"),
+                                                  (2, "2026-10-01", "2026-12-01", "discharged")):
+            conn.execute(text(
+                "INSERT INTO clients (id, name, program_id, admitted_on, discharged_on, status,"
+                " created_at, updated_at) VALUES (:id, :name, 1, :admitted, :discharged,"
+                " :status, :at, :at)"),
+                {"id": cid, "name": f"Client {cid}", "admitted": admitted,
+                 "discharged": discharged, "status": status, "at": at})
+        for pid, version, status in ((1, 1, "superseded"), (2, 2, "active")):
+            conn.execute(text(
+                "INSERT INTO treatment_plans (id, client_id, version, status, start_date,"
+                " created_at) VALUES (:id, 1, :version, :status, '2027-01-04', :at)"),
+                {"id": pid, "version": version, "status": status, "at": at})
+    upgrade()
+    with db.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT client_id, program_id, admitted_on, discharged_on, level_of_care, plan_id"
+            " FROM episodes ORDER BY client_id")).all()
+        born = conn.execute(text("SELECT date_of_birth FROM clients")).scalars().all()
+    assert [(r[0], r[1], str(r[2]), r[3] and str(r[3]), r[4], r[5]) for r in rows] == [
+        (1, 1, "2027-01-04", None, "2.5", 2),
+        (2, 1, "2026-10-01", "2026-12-01", "2.5", None)]
+    assert born == [None, None]
+    downgrade("0012_account_lifecycle")
+    assert "episodes" not in _tables()

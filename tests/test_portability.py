@@ -25,9 +25,11 @@ from scheduler.models import (
     AuditEvent,
     Booking,
     Client,
+    Episode,
     Program,
     Session,
     StaffTimeOff,
+    TreatmentPlan,
     User,
 )
 from scheduler.services import (
@@ -37,6 +39,7 @@ from scheduler.services import (
     attendance,
     availability,
     clients,
+    episodes,
     logins,
     mfa,
     notifications,
@@ -137,7 +140,8 @@ def build_rich_clinic(app, now) -> dict:
     program = db.scalar(select(Program).order_by(Program.id))
     programs.update_program(db, ACTOR, program, {"min_weekly_hours": Decimal("9.50")})
     zoe = clients.create_client(db, ACTOR, name=NAME, program_id=program.id,
-                                admitted_on=date(2027, 1, 4), email="zoe@example.org")
+                                admitted_on=date(2027, 1, 4), email="zoe@example.org",
+                                date_of_birth=date(1988, 2, 29))
     availability.set_client_windows(db, ACTOR, zoe.id, [
         {"weekday": 0, "start": time(9, 0), "end": time(17, 0), "label": "Work — café"},
     ])
@@ -254,6 +258,15 @@ def test_the_imported_clinic_keeps_its_values_exactly(moved):
     assert late.arrived_at.microsecond == 654321
     assert late.arrived_at.tzinfo is not None and late.arrived_at.utcoffset() == timedelta(0)
     assert db.scalar(select(func.min(StaffTimeOff.starts_at))) == PRECISE
+    # Date of birth and episodes: the demo's returning client keeps both stays and their plans.
+    assert zoe.date_of_birth == date(1988, 2, 29)
+    returning = db.execute(select(Episode.client_id).group_by(Episode.client_id)
+                           .having(func.count() == 2)).scalars().all()
+    assert len(returning) == 2  # one per demo program
+    first, second = episodes.episodes_of(db, returning[0])
+    assert first.discharge_reason == "Completed the program" and first.plan_id is not None
+    assert second.discharged_on is None and second.plan_id is not None
+    assert db.get(TreatmentPlan, first.plan_id).status == "ended"
 
 
 @pytest.mark.parametrize("moved", MOVES[:2], indirect=True)
@@ -282,12 +295,13 @@ def test_rows_made_after_the_import_get_fresh_ids(moved):
     """On PostgreSQL this needs every id sequence moved past the imported ids."""
     db = _db.session
     highest = {model: db.scalar(select(func.max(model.id)))
-               for model in (Client, AuditEvent, Session)}
+               for model in (Client, AuditEvent, Session, Episode)}
     program = db.scalar(select(Program).order_by(Program.id))
     newcomer = clients.create_client(db, ACTOR, name="Newly admitted", program_id=program.id,
                                      admitted_on=date(2027, 2, 16))
     db.commit()
     assert newcomer.id == highest[Client] + 1
+    assert episodes.current(db, newcomer.id).id == highest[Episode] + 1
     assert db.scalar(select(func.max(AuditEvent.id))) > highest[AuditEvent]
 
     email, password = moved["login"]

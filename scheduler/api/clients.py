@@ -1,4 +1,10 @@
-"""Clients: the people in treatment. A client reads only their own record."""
+"""Clients: the people in treatment, and their episodes. A client reads only their own record.
+
+Admitting a client answers 409 with the probable existing records (the same name and date of
+birth, email or phone) unless the body says `confirm_new`: a returning client is re-admitted
+with a new episode on their record, not made twice.
+"""
+
 
 from datetime import timedelta
 
@@ -17,6 +23,7 @@ from scheduler.api.access import (
 )
 from scheduler.api.common import (
     ApiSchema,
+    BirthDate,
     CalendarDate,
     Id,
     Instant,
@@ -32,26 +39,70 @@ from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Client
 from scheduler.models.clients import CLIENT_STATUSES
-from scheduler.services import clients, free_slots
+from scheduler.services import clients, episodes, free_slots
 from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = "/clients"
 blp = Blueprint("clients", __name__, description="Clients")
 
 
-class ClientIn(ApiSchema):
+class ClientFields(ApiSchema):
     name = RequiredText(required=True)
     program_id = Id(required=True)
     admitted_on = CalendarDate(required=True)
     preferred_name = fields.String(allow_none=True, validate=validate.Length(max=120))
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    date_of_birth = BirthDate(allow_none=True)
     feed_alarm_minutes = fields.Integer(
         allow_none=True,
         validate=validate.Range(min=0, max=10080),
         metadata={"description": "A reminder in the client's subscribed calendar this many "
                   "minutes before each session (e.g. 120); null for none."},
     )
+
+
+class ClientIn(ClientFields):
+    confirm_new = fields.Boolean(load_default=False, metadata={
+        "description": "Create the record even though probable existing clients were found "
+        "(the 409 lists them): the coordinator has checked this is a different person."})
+
+
+class MatchOut(Schema):
+    """As the 409 of POST /clients lists them (dates already ISO 8601 text)."""
+
+    client_id = fields.Integer()
+    name = fields.String()
+    date_of_birth = fields.String(allow_none=True, metadata={"format": "date"})
+    status = fields.String()
+    program_id = fields.Integer()
+    admitted_on = fields.String(metadata={"format": "date"})
+    discharged_on = fields.String(allow_none=True, metadata={"format": "date"})
+    reasons = fields.List(fields.String(validate=validate.OneOf(
+        ("name_and_birth", "name", "email", "phone"))))
+
+
+class MatchArgs(ApiSchema):
+    name = fields.String(validate=validate.Length(max=200))
+    date_of_birth = BirthDate()
+    email = fields.String(validate=validate.Length(max=254))
+    phone = fields.String(validate=validate.Length(max=40))
+
+
+class EpisodeIn(ApiSchema):
+    admitted_on = CalendarDate(required=True)
+    program_id = Id(required=True)
+
+
+class EpisodeOut(Schema):
+    id = fields.Integer()
+    client_id = fields.Integer()
+    program_id = fields.Integer()
+    admitted_on = fields.Date()
+    discharged_on = fields.Date(allow_none=True)
+    level_of_care = fields.String()
+    plan_id = fields.Integer(allow_none=True)
+    discharge_reason = fields.String(allow_none=True)
 
 
 class ClientListArgs(PageArgs):
@@ -65,6 +116,7 @@ class ClientOut(Schema):
     preferred_name = fields.String(allow_none=True)
     email = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
+    date_of_birth = fields.Date(allow_none=True)
     program_id = fields.Integer()
     admitted_on = fields.Date()
     discharged_on = fields.Date(allow_none=True)
@@ -75,7 +127,7 @@ class ClientOut(Schema):
     notifications_opt_out = fields.Boolean()
 
 
-ClientPatch = patch_schema(ClientIn, "ClientPatch")
+ClientPatch = patch_schema(ClientFields, "ClientPatch")
 ClientList = list_schema(ClientOut, "ClientList")
 
 
@@ -101,8 +153,16 @@ class Clients(MethodView):
     @roles_required(*WRITE)
     @blp.arguments(ClientIn)
     @blp.response(201, ClientOut)
+    @blp.alt_response(409, response="CONFLICT")
     def post(self, data):
-        """Admit a client to a program."""
+        """Admit a client to a program.
+
+        A probable existing client (the same name and date of birth, or a date of birth
+        missing on one side; the same email; the same phone number) answers 409 with
+        `matches`: re-admit that client (POST /clients/{id}/episodes) or send `confirm_new`.
+        """
+        if not data.pop("confirm_new"):
+            clients.refuse_duplicates(db.session, **data)
         client = clients.create_client(db.session, current_actor(), **data)
         db.session.commit()
         return client
@@ -177,3 +237,43 @@ class ClientFreeSlots(MethodView):
             args["to"], now=clock.now())
         log_read([client_id], "free_slots")
         return {"items": items}
+
+
+@blp.route("/matches")
+class ClientMatches(MethodView):
+    @roles_required(*WRITE)
+    @blp.arguments(MatchArgs, location="query")
+    @blp.response(200, Schema.from_dict({"items": fields.List(fields.Nested(MatchOut))},
+                                        name="ClientMatches"))
+    def get(self, args):
+        """Clients who are probably the person described, by the rule admission uses."""
+        found = clients.probable_matches(db.session, **args)
+        log_read([m.client.id for m in found], "client_matches")
+        return {"items": [clients.match_dict(m) for m in found]}
+
+
+@blp.route("/<int:client_id>/episodes")
+class ClientEpisodes(MethodView):
+    @client_or_staff("episodes")
+    @blp.response(200, Schema.from_dict({"items": fields.List(fields.Nested(EpisodeOut))},
+                                        name="EpisodeList"))
+    def get(self, client_id):
+        """The client's stays in treatment, oldest first."""
+        get_or_404(db.session, Client, client_id, "client")
+        return {"items": episodes.episodes_of(db.session, client_id)}
+
+    @roles_required(*WRITE)
+    @blp.arguments(EpisodeIn)
+    @blp.response(201, EpisodeOut)
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, client_id):
+        """Re-admit a discharged client: a new episode on the same record.
+
+        409 while an episode is open; `admitted_on` may not be before the last discharge.
+        The earlier episode keeps its plans and attendance; write a new plan next.
+        """
+        episode = episodes.readmit(db.session, current_actor(), client_id,
+                                   admitted_on=data["admitted_on"],
+                                   program_id=data["program_id"])
+        db.session.commit()
+        return episode

@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, utils, valida
 
 from scheduler.services.dates import (
     BETWEEN,
+    EARLIEST_BIRTH,
     EARLIEST_DATE,
     EARLIEST_INSTANT,
     LATEST_DATE,
@@ -146,6 +147,20 @@ class CalendarDate(fields.Date):
                 min=EARLIEST_DATE,
                 max=LATEST_DATE,
                 error=f"Must be {BETWEEN}.",
+            ),
+            **kwargs,
+        )
+
+
+class BirthDate(fields.Date):
+    """A date of birth: 1900-01-01 to 2100-12-31 here; the service refuses one in the future
+    (the program's today decides it)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            validate=validate.Range(
+                min=EARLIEST_BIRTH, max=LATEST_DATE,
+                error="Must be between 1900-01-01 and today.",
             ),
             **kwargs,
         )

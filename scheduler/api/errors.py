@@ -30,6 +30,8 @@ class Error(ErrorSchema):
     # POST /auth/token: the password was right; send the two-step code too (or enrol first).
     mfa_required = fields.Boolean()
     mfa_enrolment_required = fields.Boolean()
+    # POST /clients: the probable existing clients (as GET /clients/matches lists them).
+    matches = fields.List(fields.Dict())
 
 
 def error_body(code: int, message: str, errors: dict | None = None) -> dict:

@@ -104,7 +104,8 @@ class BelowTargetOut(Schema):
     fixable = fields.Boolean(metadata={"description": "open_hours cover the shortfall."})
 
 
-FOLLOW_UP_REASONS = ("absence_streak", "discharge_review", "certification_due", "review_due")
+FOLLOW_UP_REASONS = ("absence_streak", "discharge_review", "certification_due", "review_due",
+                     "intake_unfinished")
 
 
 class FollowUpOut(Schema):
@@ -119,6 +120,9 @@ class FollowUpOut(Schema):
     last_attended_session_id = fields.Integer(allow_none=True)
     certification_due = fields.Date(allow_none=True)
     review_due = fields.Date(allow_none=True)
+    intake_since = fields.Date(allow_none=True, metadata={
+        "description": "intake_unfinished: admitted on this day, and no plan written yet "
+        "(continue at intake step 2)."})
 
 
 class BillingDayOut(Schema):
@@ -214,7 +218,8 @@ class FollowUp(MethodView):
     @blp.response(200, _items(FollowUpOut, "FollowUpList"))
     @blp.doc(**CSV_TOO)
     def get(self, args):
-        """Runs of unexcused absences, the discharge-review rule, and paperwork due in 14 days."""
+        """Runs of unexcused absences, the discharge-review rule, paperwork due in 14 days, and
+        intakes left before the plan (intake_unfinished)."""
         rows = reports.follow_up(db.session, args["program_id"], clock.now())
         return answer(rows, FollowUpOut, args["format"], "follow-up.csv")
 

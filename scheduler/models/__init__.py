@@ -4,7 +4,7 @@ from scheduler.models.attendance import Attendance
 from scheduler.models.audit import AuditEvent
 from scheduler.models.availability import ClientUnavailability, StaffTimeOff, StaffWorkingHours
 from scheduler.models.bookings import Booking, Enrollment
-from scheduler.models.clients import Client
+from scheduler.models.clients import Client, Episode
 from scheduler.models.closures import Closure
 from scheduler.models.feeds import FeedToken, FeedVersion
 from scheduler.models.jobs import Alert, JobRun, Notification
@@ -41,6 +41,7 @@ __all__ = [
     "TreatmentPlan",
     "Client",
     "Closure",
+    "Episode",
     "Program",
     "Room",
     "Session",

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, false, true
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.clock import now
@@ -32,6 +32,10 @@ class Client(Model):
     preferred_name: Mapped[str | None] = mapped_column(String(120))
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
+    # Tells two people of one name apart, and finds a returning client at intake.
+    date_of_birth: Mapped[date | None]
+    # The current episode's program, dates and status, kept in step by services/episodes.py
+    # (their one writer) so that queries and reports filter on the client row alone.
     program_id: Mapped[int] = mapped_column(
         ForeignKey("programs.id", ondelete="RESTRICT"), index=True
     )
@@ -50,5 +54,38 @@ class Client(Model):
     notifications_opt_out: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+    program: Mapped[Program] = relationship()
+
+
+class Episode(Model):
+    """One stay in treatment: a returning client gets a new episode on the same record.
+
+    History stays with the episode it happened in: its plan, and the sessions between its
+    admission and discharge.
+    """
+
+    __tablename__ = "episodes"
+    __table_args__ = (
+        CheckConstraint(
+            "discharged_on IS NULL OR discharged_on >= admitted_on", name="discharge_after_admit"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="RESTRICT"), index=True
+    )
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="RESTRICT"))
+    admitted_on: Mapped[date]
+    discharged_on: Mapped[date | None]
+    # The ASAM level of the program the client was admitted to, e.g. "2.1", as it was then.
+    level_of_care: Mapped[str] = mapped_column(String(8))
+    # The episode's latest plan version; earlier versions stay reachable through the client.
+    plan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("treatment_plans.id", ondelete="SET NULL")
+    )
+    discharge_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     program: Mapped[Program] = relationship()

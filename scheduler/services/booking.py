@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.models import Booking, Client, Enrollment, Session, SessionSeries
-from scheduler.services import audit, one_to_one
+from scheduler.services import audit, episodes, one_to_one
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import Clash, ConflictDetected, Slot, client_clashes
 from scheduler.services.errors import InvalidField, NotFound, StateConflict
@@ -474,7 +474,7 @@ def discharge_client(
         enrollment.ended_reason = DISCHARGED
         if enrollment.end_date is None or enrollment.end_date > discharged_on:
             enrollment.end_date = max(discharged_on, enrollment.start_date)
-    client.status, client.discharged_on = "discharged", discharged_on
+    episodes.close(db, actor, client, discharged_on, reason)
     db.flush()
     audit.record(db, actor, "discharge", "client", client.id, before,
                  audit.snapshot(client, ("status", "discharged_on")), reason=reason)

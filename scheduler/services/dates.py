@@ -14,6 +14,8 @@ EARLIEST_INSTANT = datetime.combine(EARLIEST_DATE, time(), UTC)
 LATEST_INSTANT = datetime.combine(LATEST_DATE + timedelta(days=1), time(), UTC)
 # Every refusal names the same range; callers add their own capital letter and full stop.
 BETWEEN = f"between {EARLIEST_DATE} and {LATEST_DATE}"
+# A date of birth is the one date before the clinic's calendar: people were born last century.
+EARLIEST_BIRTH = date(1900, 1, 1)
 
 
 def in_calendar(day: date) -> bool:

@@ -25,7 +25,7 @@ from scheduler.models import (
 )
 from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
-from scheduler.services import audit
+from scheduler.services import audit, episodes
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField, StateConflict
@@ -154,6 +154,7 @@ def create_plan(
     if previous is not None:
         _supersede(db, actor, previous)
     db.flush()
+    episodes.attach_plan(db, client.id, plan)
     audit.record(db, actor, "create", "treatment_plan", plan.id, after=plan_snapshot(plan))
     return plan
 
@@ -193,6 +194,7 @@ def revise_plan(db: DbSession, actor: Actor, plan_id: int, changes: dict) -> Tre
         setattr(plan, name, getattr(old, name))
     _supersede(db, actor, old)
     db.flush()
+    episodes.attach_plan(db, client.id, plan)
     audit.record(db, actor, "revise", "treatment_plan", plan.id, before, plan_snapshot(plan))
     return plan
 

@@ -32,6 +32,7 @@ from scheduler.models import (
     Attendance,
     Booking,
     Client,
+    Episode,
     PlanPhase,
     Program,
     Session,
@@ -40,7 +41,7 @@ from scheduler.models import (
 )
 from scheduler.models.attendance import ATTENDANCE_STATUSES
 from scheduler.models.types import UTCDateTime
-from scheduler.services import plans
+from scheduler.services import episodes, plans
 from scheduler.services.attendance import ATTENDED
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_referenced
@@ -167,7 +168,7 @@ def _whole_minutes(expression):
 
 def weekly_hours(db: DbSession, program_id: int, first: date, last: date,
                  client_id: int | None = None) -> list[WeekHours]:
-    """Scheduled and attended hours per client per week against the target; three queries.
+    """Scheduled and attended hours per client per week against the target; four queries.
 
     With `client_id`, only that client's rows: a client page reads one person, not the program.
     """
@@ -212,12 +213,19 @@ def weekly_hours(db: DbSession, program_id: int, first: date, last: date,
         .order_by(Booking.client_id, session_weeks.c.week)
     ).all()
     period_start, period_end = weeks[0][0], weeks[-1][0] + timedelta(days=6)
-    in_period = and_(whose, Client.admitted_on <= period_end,
-                     or_(Client.discharged_on.is_(None), Client.discharged_on >= period_start))
-    clients = conn.execute(
-        select(Client.id, Client.admitted_on, Client.discharged_on)
-        .where(in_period).order_by(Client.id)
-    ).all()
+    # Weeks count per episode: a re-admitted client's weeks away are no weeks in treatment,
+    # and the weeks of an earlier stay here keep their rows.
+    episode_in_period = and_(Episode.program_id == program.id, Episode.admitted_on <= period_end,
+                             or_(Episode.discharged_on.is_(None),
+                                 Episode.discharged_on >= period_start))
+    in_period = and_(whose, Client.id.in_(select(Episode.client_id).where(episode_in_period)))
+    stays: dict[int, list[tuple[date, date | None]]] = {}
+    for stay_client, admitted, discharged in conn.execute(
+        select(Episode.client_id, Episode.admitted_on, Episode.discharged_on)
+        .join(Client, Client.id == Episode.client_id)
+        .where(whose, episode_in_period).order_by(Episode.client_id, Episode.admitted_on)
+    ):
+        stays.setdefault(stay_client, []).append((admitted, discharged))
     mondays = [monday for monday, _, _ in weeks]
     sundays = [monday + timedelta(days=6) for monday in mondays]
     default = _quantized(program.min_weekly_hours)
@@ -230,7 +238,7 @@ def weekly_hours(db: DbSession, program_id: int, first: date, last: date,
     # without building a lookup table of 25,000 keys: allocation, hence GC, is the cost here.
     rows = []
     i, found = 0, len(totals)
-    for client_id, admitted_on, discharged_on in clients:
+    for client_id, client_stays in stays.items():
         while i < found and totals[i][0] < client_id:
             i += 1
         targets = own_targets.get(client_id, defaults)
@@ -241,7 +249,9 @@ def weekly_hours(db: DbSession, program_id: int, first: date, last: date,
                 if row[0] == client_id and row[1] == n:
                     scheduled, attended = row[2], row[3]
                     i += 1
-            if admitted_on > sundays[n] or (discharged_on is not None and discharged_on < monday):
+            if not any(admitted_on <= sundays[n] and (discharged_on is None
+                                                      or discharged_on >= monday)
+                       for admitted_on, discharged_on in client_stays):
                 continue
             target = targets[n]
             attended_h = _hours(attended)
@@ -263,6 +273,9 @@ def _weekly_targets(client_plans: list["_Plan"], mondays: list[date],
         found = next((targets[n] for targets in per_plan if targets[n] is not None), None)
         out.append(default if found is None else _quantized(found))
     return out
+
+
+TARGET_PLANS = ("active", "ended")
 
 
 class _Phase(NamedTuple):
@@ -287,8 +300,10 @@ def _plan_targets(db: DbSession, which_clients) -> dict[int, list[_Plan]]:
         select(TreatmentPlan.id, TreatmentPlan.client_id, TreatmentPlan.start_date,
                TreatmentPlan.end_date, TreatmentPlan.weekly_hours_target)
         .join(Client, Client.id == TreatmentPlan.client_id)
-        .where(which_clients, TreatmentPlan.status == "active")
-        .order_by(TreatmentPlan.client_id, TreatmentPlan.id)
+        # An ended plan is an earlier episode's: it still sets the targets of that stay's
+        # weeks. The newest plan comes first, so it rules the weeks it covers.
+        .where(which_clients, TreatmentPlan.status.in_(TARGET_PLANS))
+        .order_by(TreatmentPlan.client_id, TreatmentPlan.id.desc())
     ).all()
     phases: dict[int, list[_Phase]] = {}
     if found:
@@ -297,7 +312,7 @@ def _plan_targets(db: DbSession, which_clients) -> dict[int, list[_Plan]]:
                    PlanPhase.weekly_hours_target)
             .join(TreatmentPlan, TreatmentPlan.id == PlanPhase.plan_id)
             .join(Client, Client.id == TreatmentPlan.client_id)
-            .where(which_clients, TreatmentPlan.status == "active")
+            .where(which_clients, TreatmentPlan.status.in_(TARGET_PLANS))
             .order_by(PlanPhase.plan_id, PlanPhase.position)
         ):
             phases.setdefault(plan_id, []).append(_Phase(first, last, target))
@@ -550,10 +565,13 @@ class FollowUp:
     review_due: date | None
     # The start of the last session with contact: a run of absences is "since" this.
     last_contact_at: datetime | None = None
+    # Intake stopped after its first step: the episode admitted on this day has no plan yet.
+    intake_since: date | None = None
 
 
 def follow_up(db: DbSession, program_id: int, now: datetime) -> list[FollowUp]:
-    """Who needs a call today: absence runs, the discharge-review rule, paperwork coming due.
+    """Who needs a call today: absence runs, the discharge-review rule, paperwork coming due,
+    and intakes left after the first step (a client admitted with no plan and nothing booked).
 
     A run of unexcused absences counts those since the client's last contact: any record
     other than an unexcused absence or a clinic cancellation (an excused absence is a call).
@@ -610,8 +628,10 @@ def follow_up(db: DbSession, program_id: int, now: datetime) -> list[FollowUp]:
     for client_id, _, what, when in plans.due_soon(db, today, program_id=program.id):
         due.setdefault(client_id, {})[what] = when
 
+    unfinished = episodes.without_plan(db, program.id)
+
     rows = []
-    for client_id in sorted(set(absences) | set(due)):
+    for client_id in sorted(set(absences) | set(due) | set(unfinished)):
         record = absences.get(client_id)
         streak = int(record.streak) if record else 0
         recent = int(record.recent) if record else 0
@@ -625,6 +645,9 @@ def follow_up(db: DbSession, program_id: int, now: datetime) -> list[FollowUp]:
             reasons.append("certification_due")
         if "review" in paperwork:
             reasons.append("review_due")
+        intake = unfinished.get(client_id)
+        if intake is not None:
+            reasons.append("intake_unfinished")
         if not reasons:
             continue
         last_attended = record.last_attended if record else None
@@ -638,6 +661,7 @@ def follow_up(db: DbSession, program_id: int, now: datetime) -> list[FollowUp]:
             last_attended_session_id=last_sessions.get(client_id),
             certification_due=paperwork.get("certification"),
             review_due=paperwork.get("review"),
+            intake_since=intake.admitted_on if intake is not None else None,
         ))
     return rows
 

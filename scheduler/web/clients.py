@@ -32,6 +32,7 @@ from scheduler.models import (
     Session,
     SessionSeries,
     Staff,
+    TreatmentPlan,
 )
 from scheduler.models.clients import CLIENT_STATUSES
 from scheduler.models.plans import RECOMMENDED_LEVELS
@@ -41,7 +42,9 @@ from scheduler.services import (
     account_links,
     booking,
     clients,
+    dates,
     day_sheet,
+    episodes,
     one_to_one,
     plans,
     reports,
@@ -86,8 +89,15 @@ class IntakeForm(PageForm):
 
     client_id = SelectField("Existing client", coerce=optional_id, validators=[Optional()])
     name = StringField("New client's full name", validators=[Optional(), Length(max=200)])
+    date_of_birth = DateField("Date of birth", validators=[Optional()])
+    email = StringField("Email (optional)", validators=[Optional(), Length(max=254)])
+    phone = StringField("Phone (optional)", validators=[Optional(), Length(max=40)])
     program_id = SelectField("Program", coerce=optional_id, validators=[Optional()])
     admitted_on = DateField("Admitted on", validators=[Optional(), in_range])
+    # Past the probable-duplicate warning: the coordinator checked this is someone else.
+    confirm_new = BooleanField("This is a different person: make a new record")
+    # The warning's buttons: go on with (or re-admit) that existing client instead.
+    use_client = WholeNumber("Existing record", validators=[Optional()])
     assessed_on = DateField("Assessed on", validators=[DataRequired("Enter the date."), in_range])
     clinician_id = SelectField("Assessing clinician", coerce=optional_id,
                                validators=[DataRequired("Choose the clinician.")])
@@ -95,6 +105,10 @@ class IntakeForm(PageForm):
     recommended_level = SelectField(
         "Recommended level of care (ASAM)", default="2.1",
         choices=[SelectChoice(level, level) for level in RECOMMENDED_LEVELS])
+
+    def validate_email(self, field):
+        if field.data and "@" not in field.data:
+            raise ValidationError("Enter an email address such as name@example.org.")
 
     def validate(self, extra_validators=None) -> bool:
         """A new client needs a name, a program and an admission date; an existing one none."""
@@ -241,8 +255,10 @@ def index():
         program_id=program_id, status=status, programs=_programs(), statuses=CLIENT_STATUSES)
 
 
-def detail_page(client_id: int, status: int = 200, links: dict | None = None):
+def detail_page(client_id: int, status: int = 200, links: dict | None = None,
+                readmit_error: str | None = None, readmit_on: str | None = None):
     client = get_or_404(db.session, Client, client_id, "client")
+    stays = episodes.episodes_of(db.session, client.id)
     program = db.session.get(Program, client.program_id)
     tz = day_sheet.program_zone(db.session, client.program_id)
     now = clock.now()
@@ -264,6 +280,14 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None):
         has_feed=links is not None or day_sheet.has_live_feed(db.session, "client", client.id),
         may_write=current_user.role in COORDINATORS,
         search=find_time.blank_search(client) if current_user.role in COORDINATORS else None,
+        episodes=stays, readmit_error=readmit_error, readmit_on=readmit_on,
+        readmit_programs=_programs(),
+        episode_programs=dict(db.session.execute(
+            select(Program.id, Program.name)
+            .where(Program.id.in_({e.program_id for e in stays}))).tuples().all()),
+        plan_versions=dict(db.session.execute(
+            select(TreatmentPlan.id, TreatmentPlan.version)
+            .where(TreatmentPlan.client_id == client.id)).tuples().all()),
     ), status
 
 
@@ -274,6 +298,42 @@ def detail(client_id: int):
     page = detail_page(client_id)
     log_page_read([client_id], "client")
     return page
+
+
+@bp.post("/clients/<int:client_id>/readmit")
+@page_roles(*COORDINATORS)
+def readmit(client_id: int):
+    """Re-admit a discharged client: a new episode, then a new plan (intake step 2)."""
+    client = get_or_404(db.session, Client, client_id, "client")
+    typed = request.form.get("admitted_on", "")[:20]
+    try:
+        admitted_on = date.fromisoformat(typed)
+    except ValueError:
+        return detail_page(client.id, 422, readmit_error="Admitted on: enter a date.",
+                           readmit_on=typed)
+    program_id = _form_id("program_id")
+    try:
+        if not dates.in_calendar(admitted_on):
+            raise InvalidField("admitted_on", f"Must be {dates.BETWEEN}.")
+        episodes.readmit(db.session, page_actor(), client.id, admitted_on=admitted_on,
+                         program_id=program_id if program_id is not None else client.program_id)
+    except DomainError as error:
+        db.session.rollback()
+        return detail_page(client.id, error.status, readmit_error=describe(error, READMIT_LABELS),
+                           readmit_on=typed)
+    db.session.commit()
+    flash(f"{client.name} re-admitted on {admitted_on.isoformat()}. Now write the treatment "
+          "plan for this episode.", "success")
+    return redirect(url_for(".intake_plan", client_id=client.id), code=303)
+
+
+READMIT_LABELS = {"admitted_on": "Admitted on", "program_id": "Program"}
+
+
+def _form_id(name: str) -> int | None:
+    """A posted id, or None when it is missing or not one (the service then names it)."""
+    text = request.form.get(name, "")
+    return int(text) if text.isdigit() and len(text) < 20 else None
 
 
 @bp.post("/clients/<int:client_id>/feed")
@@ -329,10 +389,27 @@ def intake():
     actor = page_actor()
     try:
         client_id = form.client_id.data
-        if client_id is None:
+        if client_id is None and form.use_client.data is not None:
+            client_id = _continue_with(form, actor)
+        elif client_id is None:
+            details = {"name": form.name.data.strip(),
+                       "date_of_birth": form.date_of_birth.data,
+                       "email": (form.email.data or "").strip() or None,
+                       "phone": (form.phone.data or "").strip() or None}
+            if not form.confirm_new.data:
+                matches = clients.probable_matches(db.session, **details)
+                if matches:
+                    # Nothing is written: give up the form post's write lock before the log
+                    # row goes in on its own connection.
+                    db.session.rollback()
+                    log_page_read([m.client.id for m in matches], "client_matches")
+                    return render_template(
+                        "clients/intake.html", form=_intake_form(form), step=1,
+                        matches=matches, reasons=MATCH_REASONS,
+                        programs={p.id: p.name for p in _programs()}), 409
             client_id = clients.create_client(
-                db.session, actor, name=form.name.data.strip(), program_id=form.program_id.data,
-                admitted_on=form.admitted_on.data).id
+                db.session, actor, program_id=form.program_id.data,
+                admitted_on=form.admitted_on.data, **details).id
         assessment = plans.record_assessment(
             db.session, actor, client_id, assessed_on=form.assessed_on.data,
             clinician_id=form.clinician_id.data, kind="intake",
@@ -346,6 +423,24 @@ def intake():
     flash("Assessment recorded. Now write the treatment plan.", "success")
     return redirect(url_for(".intake_plan", client_id=client_id, assessment=assessment.id),
                     code=303)
+
+
+MATCH_REASONS = {"name_and_birth": "same name and date of birth",
+                 "name": "same name; a date of birth is missing on one side",
+                 "email": "same email", "phone": "same phone number"}
+
+
+def _continue_with(form: IntakeForm, actor) -> int:
+    """The warning's choice: an existing client instead of a new record, re-admitted with a
+    new episode when they were discharged."""
+    chosen = db.session.get(Client, form.use_client.data)
+    if chosen is None:
+        raise InvalidField("use_client", "That client is no longer on record.")
+    if chosen.status == "discharged":
+        episodes.readmit(db.session, actor, chosen.id,
+                         admitted_on=form.admitted_on.data,
+                         program_id=form.program_id.data or chosen.program_id)
+    return chosen.id
 
 
 def _plan_page(client: Client, form, status: int = 200):

@@ -150,7 +150,8 @@ def _report(program_id: int, first: date, last: date, now) -> dict:
 @bp.get("/follow-up")
 @page_roles(*STAFF)
 def follow_up():
-    """Who needs a call: absence runs, discharge reviews, paperwork due, hours below target."""
+    """Who needs a call: absence runs, discharge reviews, paperwork due, unfinished intakes,
+    hours below target."""
     programs = _programs()
     context = {"programs": programs, "program_id": None, "error": None}
     try:
@@ -166,6 +167,7 @@ def follow_up():
                 streaks=[r for r in rows if "absence_streak" in r.reasons],
                 reviews=[r for r in rows if "discharge_review" in r.reasons],
                 paperwork=[r for r in rows if r.certification_due or r.review_due],
+                unfinished=[r for r in rows if "intake_unfinished" in r.reasons],
                 below=below, today=now.astimezone(tz).date(),
                 csv={"follow_up": _csv_link("follow-up", program_id=program_id),
                      "below_target": _csv_link("below-target", program_id=program_id)},
