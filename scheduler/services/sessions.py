@@ -148,7 +148,7 @@ def _change_times(session: Session, changes: dict) -> bool:
     if "ends_at" not in changes:
         ends_at = starts_at + (session.ends_at - session.starts_at)
     if ends_at <= starts_at:
-        raise InvalidField("ends_at", "must be after starts_at.")
+        raise InvalidField("ends_at", "must be after the start.")
     if ends_at - starts_at > timedelta(minutes=MAX_DURATION_MINUTES):
         raise InvalidField("ends_at", "a session may last at most 12 h.")
     if (starts_at, ends_at) == (session.starts_at, session.ends_at):
@@ -288,7 +288,7 @@ def create_one_off(
     override_reason = reason_of(override)
     program = get_referenced(db, Program, program_id, "program_id", "program")
     if ends_at <= starts_at:
-        raise InvalidField("ends_at", "must be after starts_at.")
+        raise InvalidField("ends_at", "must be after the start.")
     if ends_at - starts_at > timedelta(minutes=MAX_DURATION_MINUTES):
         raise InvalidField("ends_at", "a session may last at most 12 h.")
     if starts_at <= now:

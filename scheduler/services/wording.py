@@ -4,6 +4,7 @@ A coordinator looking at "Session 149 has attendance recorded" has to go and fin
 "Relapse prevention (Tue 2027-02-16 18:00–21:00) has attendance recorded" says it.
 """
 
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from scheduler.models import Session
@@ -15,6 +16,11 @@ def when(session: Session) -> str:
     start = session.starts_at.astimezone(tz)
     end = session.ends_at.astimezone(tz)
     return f"{start:%a %Y-%m-%d %H:%M}–{end:%H:%M}"
+
+
+def day_words(day: date) -> str:
+    """A calendar day as the rest of the messages write it: "Tue 2027-06-01"."""
+    return f"{day:%a %Y-%m-%d}"
 
 
 def session_words(session: Session) -> str:

@@ -20,7 +20,15 @@ def clash_lines(error: ConflictDetected) -> list[str]:
 
 def _label(path: str, labels: Mapping[str, str]) -> str:
     # "records.0.status" is labelled as its last part: the page shows one record at a time.
-    return labels.get(path) or labels.get(path.rsplit(".", 1)[-1]) or path
+    last = path.rsplit(".", 1)[-1]
+    return labels.get(path) or labels.get(last) or plain_label(last)
+
+
+def plain_label(field: str) -> str:
+    """A field the page has no label for, in words rather than as its column name:
+    room_id is "Room", last_week "Last week"."""
+    words = field.removesuffix("_ids").removesuffix("_id").replace("_", " ").strip()
+    return words[:1].upper() + words[1:] if words else field
 
 
 def describe(error: DomainError, labels: Mapping[str, str] | None = None,
