@@ -135,8 +135,17 @@ def change_session(
     reason = _clash_check(db, session, before, after, reason, override_reason)
     if after != before:
         db.flush()
-        audit.record(db, actor, "override", "session", session.id, before, after, reason=reason)
+        audit.record(db, actor, session_action(before, after), "session", session.id, before,
+                     after, reason=reason)
     return session
+
+
+def session_action(before: dict, after: dict) -> str:
+    """How a change to one session is filed: a cancellation and a restoration are their own
+    actions; a move, a new room or a substitute is an override."""
+    if before.get("status") != after.get("status"):
+        return "cancel" if after.get("status") == "cancelled" else "restore"
+    return "override"
 
 
 def _change_times(session: Session, changes: dict) -> bool:
