@@ -5,16 +5,20 @@ Each refusal is reached through HTTP, on the API and on the pages that share its
 The API's JSON still names the field in its key (the contract); only the human text is checked.
 """
 
+import csv
+import io
 import re
 from datetime import UTC, date, datetime, time
+from html import unescape
 
 import pytest
 from sqlalchemy import select
 
+from scheduler import clock
 from scheduler.models import AuditEvent, Session
-from scheduler.services import access_log, audit
+from scheduler.services import access_log, audit, booking
 from scheduler.services.recurrence import zone
-from tests.helpers import sign_in
+from tests.helpers import ACTOR, sign_in
 
 API = "/api/v1"
 NEW_YORK = zone("America/New_York")
@@ -355,3 +359,64 @@ def test_the_audit_pages_days_are_the_clinics_days(client, admin, db, make):
     rows = audit_rows(client.get("/audit?from=2027-03-02&to=2027-03-02")
                       .get_data(as_text=True))
     assert any(r.startswith("Tue 2027-03-02 21:00:00 night Changed") for r in rows), rows
+
+
+# --- staff CSV exports -----------------------------------------------------------------------
+
+
+def csv_rows(answer) -> list[dict]:
+    assert answer.status_code == 200 and answer.mimetype == "text/csv", answer.data[:300]
+    return list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+
+
+def test_a_staff_export_carries_names_only_when_asked_and_logs_that_it_did(
+        client, auth, clinic, make, db):
+    clinician = make.user("clinician")
+    headers = auth.for_user(clinician)
+    query = f"program_id={clinic['program'].id}&from=2027-03-01&to=2027-03-07&format=csv"
+    booking.book_client(db, ACTOR, clinic["group"].id, clinic["jordan"].id, now=clock.now())
+    db.commit()
+
+    plain = csv_rows(client.get(f"{API}/reports/weekly-hours?{query}", headers=headers))
+    assert plain and "client_name" not in plain[0]
+    named = csv_rows(client.get(f"{API}/reports/weekly-hours?{query}&names=1",
+                                headers=headers))
+    assert [(r["client_id"], r["client_name"]) for r in named] == \
+        [(str(clinic["jordan"].id), "Jordan Rivers")]
+
+    db.expire_all()
+    exports = db.scalars(select(AuditEvent).where(
+        AuditEvent.action == "export", AuditEvent.entity_id == clinic["jordan"].id)
+        .order_by(AuditEvent.id)).all()
+    # Who, what and when; the one with names says so.
+    assert [(e.actor_user_id, e.after["resource"], e.after.get("names"), e.occurred_at)
+            for e in exports] == [(clinician.id, "weekly-hours", None, clock.now()),
+                                  (clinician.id, "weekly-hours", True, clock.now())]
+
+
+def test_an_export_gives_local_times_and_names_the_zone(client, auth, clinic):
+    headers = auth("coordinator")
+    query = f"program_id={clinic['program'].id}&from=2027-03-01&to=2027-03-01&format=csv"
+    [row] = csv_rows(client.get(f"{API}/reports/census?{query}", headers=headers))
+    assert (row["starts_at"], row["ends_at"], row["time_zone"]) == (
+        "2027-03-01 18:00", "2027-03-01 21:00", "America/New_York")
+
+
+def test_names_come_only_in_a_file(client, auth, clinic):
+    answer = client.get(f"{API}/reports/follow-up?program_id={clinic['program'].id}&names=1",
+                        headers=auth("coordinator"))
+    assert answer.status_code == 422
+    assert "names" in answer.json["errors"]["query"]
+    assert_plain(human_texts(answer.json))
+
+
+def test_the_reports_page_offers_the_download_with_names(client, clinic, make):
+    sign_in(client, make.user("coordinator"))
+    page = client.get(f"/reports?program={clinic['program'].id}").get_data(as_text=True)
+    links = [unescape(link) for link in re.findall(r'href="([^"]*names=1[^"]*)"', page)]
+    assert {link.split("?")[0] for link in links} == {"/api/v1/reports/weekly-hours",
+                                                       "/api/v1/reports/attendance-rates"}
+    for link in links:
+        answer = client.get(link)
+        assert answer.status_code == 200 and answer.mimetype == "text/csv"
+        assert '"client_name"' in answer.get_data(as_text=True).splitlines()[0]
