@@ -420,3 +420,40 @@ def test_the_reports_page_offers_the_download_with_names(client, clinic, make):
         answer = client.get(link)
         assert answer.status_code == 200 and answer.mimetype == "text/csv"
         assert '"client_name"' in answer.get_data(as_text=True).splitlines()[0]
+
+
+# --- pages: refusals and jargon --------------------------------------------------------------
+
+
+def main_text(page: str) -> str:
+    main = page.split("<main", 1)[-1].split("</main>", 1)[0]
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main)))
+
+
+def test_a_paperwork_refusal_on_the_client_page_is_in_words(client, headers, clinic, make):
+    jordan = clinic["jordan"]
+    assert client.post(f"{API}/clients/{jordan.id}/plans", headers=headers,
+                       json={"start_date": "2027-02-01"}).status_code == 201
+    sign_in(client, make.user("clinician"))
+    answer = client.post(f"/clients/{jordan.id}/plan/review",
+                         data={"on": "2027-01-15",
+                               "csrf_token": csrf(client, f"/clients/{jordan.id}")})
+    assert answer.status_code == 422
+    text = main_text(answer.get_data(as_text=True))
+    assert "Plan review not recorded: Date: Must not be before the plan starts, " \
+        "Mon 2027-02-01." in text
+    assert "reviewed_on" not in text
+
+
+def test_the_plan_says_whose_hours_a_phase_follows_in_plain_words(client, headers, clinic, make):
+    jordan = clinic["jordan"]
+    plan = client.post(f"{API}/clients/{jordan.id}/plans", headers=headers, json={
+        "start_date": "2027-02-01", "weekly_hours_target": 9,
+        "phases": [{"name": "Start", "first_week": 1, "last_week": 4},
+                   {"name": "Step down", "first_week": 5, "weekly_hours_target": 6}]})
+    assert plan.status_code == 201, plan.json
+    sign_in(client, make.user("clinician"))
+    text = main_text(client.get(f"/clients/{jordan.id}").get_data(as_text=True))
+    assert "Start 1–4 9 h, as the whole plan" in text
+    assert "Step down 5 onwards 6 h" in text
+    assert "plan's" not in text and "Target:" not in text
