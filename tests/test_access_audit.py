@@ -414,9 +414,9 @@ def test_the_audit_page_filters_by_client_user_and_dates(client, db, make, setup
     page = answer.get_data(as_text=True)
     # Names and the clinic's local time (09:00 UTC is 04:00 in New York), not "client 2".
     assert rows_of(page) == [
-        f"Fri 2027-02-12 04:00:00 {history['bob'].email} Exported Blake Ortiz "
+        f"Fri 12 Feb 2027 04:00:00 {history['bob'].email} Exported Blake Ortiz "
         "Weekly hours (API)",
-        f"Thu 2027-02-11 04:00:00 {history['bob'].email} Read Blake Ortiz Clients (API)"]
+        f"Thu 11 Feb 2027 04:00:00 {history['bob'].email} Read Blake Ortiz Clients (API)"]
     assert "times in the clinic's time zone, America/New_York" in page
     assert '<label for="client">' in page and 'name="csrf_token"' in page
     assert 'href="/audit"' in page  # the admin's navigation links the page
