@@ -32,7 +32,7 @@ from scheduler.models import (
     User,
 )
 from scheduler.services.audit import action_label
-from scheduler.services.wording import session_words
+from scheduler.services.wording import field_words, session_words
 
 # What each kind of record is called when there is no row left to name.
 RECORD_KINDS = {
@@ -65,11 +65,6 @@ def filed_action(event: AuditEvent) -> str:
         if before.get("status") != after.get("status") and "status" in after:
             return "cancel" if after["status"] == "cancelled" else "restore"
     return event.action
-
-
-def field_words(field: str) -> str:
-    """A column name in words: starts_at is "starts at", room_id "room"."""
-    return field.removesuffix("_ids").removesuffix("_id").replace("_", " ")
 
 
 def _changed(event: AuditEvent) -> str:

@@ -26,3 +26,9 @@ def day_words(day: date) -> str:
 def session_words(session: Session) -> str:
     """"Relapse prevention (Wed 2027-02-17 18:00–21:00)"."""
     return f"{session.title} ({when(session)})"
+
+
+def field_words(field: str) -> str:
+    """A column name in words, for where no label was written for it: starts_at is
+    "starts at", room_id "room", facilitator_ids "facilitator"."""
+    return field.removesuffix("_ids").removesuffix("_id").replace("_", " ").strip() or field

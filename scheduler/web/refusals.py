@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError, InvalidField
+from scheduler.services.wording import field_words
 
 # A page lists this many clashes; an enrolment over months can hit dozens.
 SHOWN_CLASHES = 5
@@ -27,8 +28,8 @@ def _label(path: str, labels: Mapping[str, str]) -> str:
 def plain_label(field: str) -> str:
     """A field the page has no label for, in words rather than as its column name:
     room_id is "Room", last_week "Last week"."""
-    words = field.removesuffix("_ids").removesuffix("_id").replace("_", " ").strip()
-    return words[:1].upper() + words[1:] if words else field
+    words = field_words(field)
+    return words[:1].upper() + words[1:]
 
 
 def describe(error: DomainError, labels: Mapping[str, str] | None = None,
