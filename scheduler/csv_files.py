@@ -11,7 +11,9 @@ written as numbers (a shortfall of -1.5 stays -1.5): only text can come from a p
 import csv
 import io
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from flask import Response
 
@@ -30,6 +32,14 @@ def cell(value):
     if text.startswith(FORMULA_STARTS):
         return "'" + text
     return text
+
+
+def local_time(value: str | None, tz: ZoneInfo) -> str | None:
+    """An ISO 8601 instant as the clinic's wall-clock time, "2027-03-01 18:00", which a
+    spreadsheet reads as a time; the file's time_zone column says whose."""
+    if not value:
+        return value
+    return f"{datetime.fromisoformat(value).astimezone(tz):%Y-%m-%d %H:%M}"
 
 
 def render(rows: Iterable[Mapping], columns: list[str]) -> str:

@@ -376,7 +376,7 @@ def test_enrolling_a_double_booked_client_shows_the_clash_and_writes_nothing(
 
     assert answer.status_code == 409
     html = answer.get_data(as_text=True)
-    assert re.search(r'role="alert">Not enrolled: Client is already booked into '
+    assert re.search(r'role="alert">Not enrolled: Ann Lee is already booked into '
                      rf"{re.escape(clash.title)} \(Wed 2027-02-17 19:00–19:30\)\.", html)
     assert (_count(db, Enrollment), _count(db, Booking), _count(db, AuditEvent)) == before
 

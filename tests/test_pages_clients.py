@@ -268,7 +268,7 @@ def test_an_enrolment_conflict_names_the_clash_and_books_nothing(client, db, mak
     answer = client.post(url, data={"csrf_token": token, "series_ids": group.id})
     assert answer.status_code == 409
     assert "conflict" in answer.get_data(as_text=True)
-    assert "Client is already booked into " in answer.get_data(as_text=True)
+    assert "Avery Stone is already booked into " in answer.get_data(as_text=True)
     assert count(db, Enrollment) == enrolments
     missing = client.post(url, data={"csrf_token": token})
     assert missing.status_code == 422 and b"Choose at least one series." in missing.data
@@ -346,7 +346,7 @@ def test_recording_a_certification_sets_the_next_due_date(client, db, setup, coo
     early = client.post(f"/clients/{setup.avery.id}/plan/review",
                         data={"on": "2026-12-01", "csrf_token": csrf(page.data)})
     assert early.status_code == 422
-    assert "Must not be before the plan&#39;s start_date." in early.get_data(as_text=True)
+    assert "Must not be before the plan starts, " in early.get_data(as_text=True)
     db.expire_all()
     assert db.scalar(select(TreatmentPlan.reviewed_on)) is None
 

@@ -27,7 +27,7 @@ def test_a_field_refusal_is_named_by_the_pages_label():
     assert describe(InvalidField("records.0.reason_code", "is required."), labels) == \
         "Reason: is required."
     assert describe(InvalidField("from", "must be a date."), labels) == "From: must be a date."
-    assert describe(InvalidField("room_id", "No room with id 9.")) == "room_id: No room with id 9."
+    assert describe(InvalidField("room_id", "No room with id 9.")) == "Room: No room with id 9."
 
 
 def test_any_other_refusal_is_its_message():

@@ -61,8 +61,10 @@ class AuditEventArgs(PageArgs):
     entity_id = QueryId()
     actor_user_id = QueryId()
     action = fields.String(validate=validate.Length(min=1, max=64), metadata={
-        "description": "e.g. read, export, denied for the access log; create, update, book… "
-                       "for writes."})
+        "description": "read, export, denied for the access log; for writes, one of "
+                       + ", ".join(a for a in audit.ACTIONS if a not in access_log.ACCESS_ACTIONS)
+                       + ". Rows filed before a session's cancel and restore had their own "
+                       "actions are under override."})
     from_ = DayOrInstant(data_key="from", metadata={"description": DAY_OR_INSTANT})
     to = DayOrInstant(metadata={"description": DAY_OR_INSTANT + " A date includes that day."})
 

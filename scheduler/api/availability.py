@@ -97,7 +97,7 @@ class TimeOffIn(ApiSchema):
     @validates_schema
     def ordered(self, data, **kwargs):
         if "starts_at" in data and "ends_at" in data and data["ends_at"] <= data["starts_at"]:
-            raise ValidationError("Must be after starts_at.", "ends_at")
+            raise ValidationError("Must be after the start.", "ends_at")
 
 
 class TimeOffOut(Schema):

@@ -4,12 +4,12 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from scheduler import clock, csv_files
-from scheduler.api.access import STAFF_READ, log_read, roles_required
+from scheduler.api.access import STAFF_READ, current_actor, roles_required
 from scheduler.api.common import ApiSchema, CalendarDate, QueryId
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models.attendance import ATTENDANCE_STATUSES
-from scheduler.services import reports
+from scheduler.services import access_log, day_sheet, reports
 from scheduler.services.access_log import client_ids_of
 
 URL_PREFIX = "/reports"
@@ -19,7 +19,18 @@ blp = Blueprint("reports", __name__, description="Reports, computed with SQL agg
 class ProgramArgs(ApiSchema):
     program_id = QueryId(required=True)
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")),
-                           metadata={"description": "csv gives the same numbers as a file."})
+                           metadata={"description": "csv gives the same numbers as a file, "
+                                     "its times in the program's local time with a "
+                                     "time_zone column naming the zone."})
+    names = fields.Boolean(load_default=False, metadata={
+        "description": "With format=csv, a client_name column beside client_id, for staff "
+        "who work from a spreadsheet. The download is logged as an export of those clients, "
+        "with names."})
+
+    @validates_schema
+    def names_in_files(self, data, **kwargs):
+        if data.get("names") and data.get("format") != "csv":
+            raise ValidationError("Names come only in a CSV file: add format=csv.", "names")
 
 
 class PeriodArgs(ProgramArgs):
@@ -143,15 +154,33 @@ def _items(schema, name: str) -> type[Schema]:
 CSV_TOO = {"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}}
 
 
-def answer(rows, schema: type[Schema], fmt: str, filename: str, columns=None):
+def answer(rows, schema: type[Schema], args: dict, filename: str, columns=None):
     """The rows for smorest to dump, or the same dump as a CSV file; logged either way."""
+    fmt, ids = args["format"], client_ids_of(rows)
     # A download leaves the system, so it is logged apart from a read on screen.
-    log_read(client_ids_of(rows), filename.removesuffix(".csv"),
-             action="export" if fmt == "csv" else "read")
-    if fmt == "csv":
-        items = schema(many=True).dump(rows)
-        return csv_files.response(items, columns or list(schema().fields), filename)
-    return {"items": rows}
+    access_log.record_access(
+        db.session, current_actor(), ids, filename.removesuffix(".csv"),
+        action="export" if fmt == "csv" else "read",
+        detail={"names": True} if fmt == "csv" and args["names"] else None)
+    if fmt != "csv":
+        return {"items": rows}
+    items = schema(many=True).dump(rows)
+    columns = list(columns or schema().fields)
+    if args["names"] and "client_id" in columns:
+        named = reports.client_names(db.session, ids)
+        for item in items:
+            item["client_name"] = named.get(item.get("client_id"))
+        columns.insert(columns.index("client_id") + 1, "client_name")
+    times = [name for name, field in schema().fields.items()
+             if isinstance(field, fields.DateTime) and name in columns]
+    if times:
+        tz = day_sheet.program_zone(db.session, args["program_id"])
+        for item in items:
+            for name in times:
+                item[name] = csv_files.local_time(item[name], tz)
+            item["time_zone"] = tz.key
+        columns.append("time_zone")
+    return csv_files.response(items, columns, filename)
 
 
 @blp.route("/weekly-hours")
@@ -163,7 +192,7 @@ class WeeklyHours(MethodView):
     def get(self, args):
         """Scheduled and attended hours per client per week, against the weekly target."""
         rows = reports.weekly_hours(db.session, args["program_id"], args["from_"], args["to"])
-        return answer(rows, WeekHoursOut, args["format"], "weekly-hours.csv")
+        return answer(rows, WeekHoursOut, args, "weekly-hours.csv")
 
 
 @blp.route("/attendance-rates")
@@ -183,7 +212,7 @@ class AttendanceRates(MethodView):
         fields_ = list(AttendanceRateOut().fields)
         drop = ("series_id", "series_title") if args["by"] == "client" else ("client_id",)
         columns = [name for name in fields_ if name not in drop]
-        return answer(rows, AttendanceRateOut, args["format"], f"attendance-by-{args['by']}.csv",
+        return answer(rows, AttendanceRateOut, args, f"attendance-by-{args['by']}.csv",
                       columns)
 
 
@@ -196,7 +225,7 @@ class SessionCensus(MethodView):
     def get(self, args):
         """Head count per session: seats taken, waitlist, and the roster's marks."""
         rows = reports.census(db.session, args["program_id"], args["from_"], args["to"])
-        return answer(rows, CensusOut, args["format"], "census.csv")
+        return answer(rows, CensusOut, args, "census.csv")
 
 
 @blp.route("/below-target")
@@ -208,7 +237,7 @@ class BelowTarget(MethodView):
     def get(self, args):
         """Clients whose hours this week (attended plus booked) fall short of their target."""
         rows = reports.below_target(db.session, args["program_id"], clock.now())
-        return answer(rows, BelowTargetOut, args["format"], "below-target.csv")
+        return answer(rows, BelowTargetOut, args, "below-target.csv")
 
 
 @blp.route("/follow-up")
@@ -221,7 +250,7 @@ class FollowUp(MethodView):
         """Runs of unexcused absences, the discharge-review rule, paperwork due in 14 days, and
         intakes left before the plan (intake_unfinished)."""
         rows = reports.follow_up(db.session, args["program_id"], clock.now())
-        return answer(rows, FollowUpOut, args["format"], "follow-up.csv")
+        return answer(rows, FollowUpOut, args, "follow-up.csv")
 
 
 @blp.route("/billing-days")
@@ -233,4 +262,4 @@ class BillingDays(MethodView):
     def get(self, args):
         """Qualifying services attended per client per day, with the Medicare IOP tier."""
         rows = reports.billing_days(db.session, args["program_id"], args["from_"], args["to"])
-        return answer(rows, BillingDayOut, args["format"], "billing-days.csv")
+        return answer(rows, BillingDayOut, args, "billing-days.csv")

@@ -101,7 +101,7 @@ class SeriesIn(ApiSchema):
     def end_after_start(self, data, **kwargs):
         start, end = data.get("start_date"), data.get("end_date")
         if start and end and end < start:
-            raise ValidationError("Must not be before start_date.", "end_date")
+            raise ValidationError("Must not be before the first day.", "end_date")
 
 
 class SeriesChanges(SeriesIn):

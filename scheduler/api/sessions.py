@@ -98,7 +98,7 @@ class SessionPatch(ApiSchema):
         if data.get("status") == "cancelled" and not data.get("reason"):
             raise ValidationError("A reason is required to cancel a session.", "reason")
         if "ends_at" in data and "starts_at" in data and data["ends_at"] <= data["starts_at"]:
-            raise ValidationError("Must be after starts_at.", "ends_at")
+            raise ValidationError("Must be after the start.", "ends_at")
 
 
 class OneOffIn(ApiSchema):
@@ -124,7 +124,7 @@ class OneOffIn(ApiSchema):
     @validates_schema
     def coherent(self, data, **kwargs):
         if "ends_at" in data and "starts_at" in data and data["ends_at"] <= data["starts_at"]:
-            raise ValidationError("Must be after starts_at.", "ends_at")
+            raise ValidationError("Must be after the start.", "ends_at")
 
 
 SessionList = list_schema(SessionOut, "SessionList")

@@ -134,7 +134,7 @@ def _check_record(index: int, record: dict, session: Session) -> None:
     if left is not None and not session.starts_at <= left <= session.ends_at + timedelta(hours=1):
         raise InvalidField(f"{where}.left_at", "must fall within the session.")
     if arrived is not None and left is not None and left < arrived:
-        raise InvalidField(f"{where}.left_at", "must not be before arrived_at.")
+        raise InvalidField(f"{where}.left_at", "must not be before the arrival time.")
 
 
 def is_locked(session: Session, now: datetime, policy: Policy) -> bool:

@@ -81,7 +81,7 @@ def add_time_off(
     """Record a span when a staff member cannot facilitate."""
     get_or_404(db, Staff, staff_id, "staff member")
     if ends_at <= starts_at:
-        raise InvalidField("ends_at", "must be after starts_at.")
+        raise InvalidField("ends_at", "must be after the start.")
     row = StaffTimeOff(staff_id=staff_id, starts_at=starts_at, ends_at=ends_at, reason=reason)
     db.add(row)
     db.flush()

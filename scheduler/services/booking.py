@@ -17,7 +17,7 @@ from scheduler.services.errors import InvalidField, NotFound, StateConflict
 from scheduler.services.locks import begin_write, lock_rows
 from scheduler.services.lookup import MAX_ID, get_or_404, get_referenced
 from scheduler.services.overrides import Override, reason_of
-from scheduler.services.wording import session_words
+from scheduler.services.wording import day_words, session_words
 
 DISCHARGED = "Client discharged"
 AUDITED = ("session_id", "client_id", "enrollment_id", "status", "cancel_reason",
@@ -275,13 +275,15 @@ def enroll_client(
     start_date = start_date or max(series.start_date, today)
     end_date = end_date if end_date is not None else series.end_date
     if start_date < series.start_date:
-        raise InvalidField("start_date", f"is before the series starts ({series.start_date}).")
+        raise InvalidField("start_date",
+                           f"is before the series starts ({day_words(series.start_date)}).")
     if series.end_date is not None and start_date > series.end_date:
-        raise InvalidField("start_date", f"is after the series ends ({series.end_date}).")
+        raise InvalidField("start_date",
+                           f"is after the series ends ({day_words(series.end_date)}).")
     if end_date is not None and series.end_date is not None and end_date > series.end_date:
-        raise InvalidField("end_date", f"is after the series ends ({series.end_date}).")
+        raise InvalidField("end_date", f"is after the series ends ({day_words(series.end_date)}).")
     if end_date is not None and end_date < start_date:
-        raise InvalidField("end_date", "must not be before start_date.")
+        raise InvalidField("end_date", "must not be before the first day.")
 
     lo, hi = _local_bounds(tz, start_date, end_date)
     query = select(Session).where(
@@ -438,7 +440,8 @@ def discharge_client(
     """Discharge: enrolments end, later bookings cancelled, waitlists move up; one transaction."""
     client = get_or_404(db, Client, client_id, "client")
     if discharged_on < client.admitted_on:
-        raise InvalidField("date", f"is before the client's admission ({client.admitted_on}).")
+        raise InvalidField(
+            "date", f"is before {client.name} was admitted ({day_words(client.admitted_on)}).")
     tz = ZoneInfo(client.program.timezone)
     after_day = datetime.combine(discharged_on + timedelta(days=1), time.min, tzinfo=tz)
     cutoff = max(now, after_day)

@@ -88,7 +88,7 @@ def set_notification_preferences(db: DbSession, actor: Actor, client_id: int,
 
 def _check_dates(admitted_on, discharged_on) -> None:
     if discharged_on is not None and discharged_on < admitted_on:
-        raise InvalidField("discharged_on", "must not be before admitted_on.")
+        raise InvalidField("discharged_on", "must not be before the admission date.")
 
 
 def check_date_of_birth(db: DbSession, born: date | None, program_id: int) -> None:

@@ -14,7 +14,7 @@ from scheduler.models.bookings import Booking
 from scheduler.models.sessions import session_facilitators
 from scheduler.services.availability import DAY_NAMES, hours_text
 from scheduler.services.errors import DomainError
-from scheduler.services.wording import session_words
+from scheduler.services.wording import day_words, session_words
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,12 @@ def _room_name(db: DbSession, room_id: int | None) -> str:
     return room.name if room is not None else "The room"
 
 
+def _discharged_words(client: Client) -> str:
+    if client.discharged_on is None:
+        return f"{client.name} was discharged."
+    return f"{client.name} was discharged on {day_words(client.discharged_on)}."
+
+
 def client_clashes(db: DbSession, client: Client, slots: list[Slot]) -> list[Clash]:
     """A client's bookings, weekly routine and admission dates against the requested slots."""
     if not slots:
@@ -121,7 +127,7 @@ def client_clashes(db: DbSession, client: Client, slots: list[Slot]) -> list[Cla
         if other.id != slot.session_id:
             clashes.append(
                 Clash("client", other.id, other.starts_at, other.ends_at,
-                      f"Client is already booked into {session_words(other)}.", slot)
+                      f"{client.name} is already booked into {session_words(other)}.", slot)
             )
 
     tz = ZoneInfo(client.program.timezone)
@@ -143,7 +149,8 @@ def client_clashes(db: DbSession, client: Client, slots: list[Slot]) -> list[Cla
                     clashes.append(
                         Clash("client_unavailable", None,
                               w_start.replace(tzinfo=tz), w_end.replace(tzinfo=tz),
-                              f"Client is unavailable {w_start:%a %H:%M}–{w_end:%H:%M}{label}.",
+                              f"{client.name} is unavailable "
+                              f"{w_start:%a %H:%M}–{w_end:%H:%M}{label}.",
                               slot)
                     )
             day += timedelta(days=1)
@@ -155,12 +162,13 @@ def client_clashes(db: DbSession, client: Client, slots: list[Slot]) -> list[Cla
         ):
             clashes.append(
                 Clash("client_status", None, slot.starts_at, slot.ends_at,
-                      f"Client was discharged on {client.discharged_on}.", slot)
+                      _discharged_words(client), slot)
             )
         elif local_day < client.admitted_on:
             clashes.append(
                 Clash("client_status", None, slot.starts_at, slot.ends_at,
-                      f"Client is not admitted until {client.admitted_on}.", slot)
+                      f"{client.name} is not admitted until "
+                      f"{day_words(client.admitted_on)}.", slot)
             )
     return clashes
 

@@ -31,6 +31,7 @@ from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField, StateConflict
 from scheduler.services.locks import begin_write, lock_rows
 from scheduler.services.lookup import get_or_404, get_referenced
+from scheduler.services.wording import day_words
 
 ASSESSMENT_KINDS = ("intake", "ongoing", "plan_review")
 # Medicare IOP: certification of need and plan review "at least every other month".
@@ -219,7 +220,8 @@ def _record_date(db, actor, plan_id, field, due_field, on, action) -> TreatmentP
     if plan.status != "active":
         raise StateConflict(f"This plan is {plan.status}; record this on the active plan.")
     if on < plan.start_date:
-        raise InvalidField(field, "Must not be before the plan's start_date.")
+        raise InvalidField(field, f"Must not be before the plan starts, "
+                                  f"{day_words(plan.start_date)}.")
     # Only these two date columns change in place: they record paperwork done for the plan
     # (when it was certified or reviewed), not its clinical content, which stays versioned.
     before = audit.snapshot(plan, (field, due_field))
@@ -403,7 +405,7 @@ def _validate(db: DbSession, client: Client, values: dict) -> None:
     if start is None:
         raise InvalidField("start_date", "Missing data for required field.")
     if end is not None and end < start:
-        raise InvalidField("end_date", "Must not be before start_date.")
+        raise InvalidField("end_date", "Must not be before the start date.")
     if values["primary_therapist_id"] is not None:
         _staff(db, values["primary_therapist_id"], "primary_therapist_id")
     if values["assessment_id"] is not None:
@@ -451,7 +453,7 @@ def _phase_weeks(phase: dict, where: str) -> tuple[int, int | None]:
     if last is not None and (isinstance(last, bool) or not isinstance(last, int)):
         raise InvalidField(f"{where}.last_week", "Must be a whole number.")
     if last is not None and last < first:
-        raise InvalidField(f"{where}.last_week", "Must not be before first_week.")
+        raise InvalidField(f"{where}.last_week", "Must not be before the first week.")
     return first, last
 
 

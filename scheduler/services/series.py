@@ -41,6 +41,7 @@ from scheduler.services.one_to_one import ONE_TO_ONE_KINDS as ONE_TO_ONE_KINDS
 from scheduler.services.one_to_one import default_capacity as default_capacity
 from scheduler.services.overrides import Override, reason_of
 from scheduler.services.recurrence import Schedule, local_date, parse_rrule, rule_to_text, zone
+from scheduler.services.wording import day_words
 
 AUDITED = (
     "program_id",
@@ -167,7 +168,7 @@ def _validate(db: DbSession, values: dict) -> None:
             "duration_minutes", f"must be more than 0 and at most {MAX_DURATION_MINUTES} (12 h)."
         )
     if values.get("end_date") is not None and values["end_date"] < values["start_date"]:
-        raise InvalidField("end_date", "must not be before start_date.")
+        raise InvalidField("end_date", "must not be before the first day.")
     if values["capacity"] < 1:
         raise InvalidField("capacity", "must be at least 1.")
     if values.get("room_id") is not None:
@@ -497,7 +498,8 @@ def end_series(
 ) -> tuple[SessionSeries, SeriesChange]:
     """End a series early: its later occurrences are cancelled, none deleted."""
     if end_date < series.start_date:
-        raise InvalidField("end_date", "must not be before the series' start_date.")
+        raise InvalidField("end_date", "must not be before the series' first day, "
+                           f"{day_words(series.start_date)}.")
     before = _snapshot(series)
     series.end_date = end_date
     series.status = "ended"

@@ -137,7 +137,8 @@ def change_session(
     reason = _clash_check(db, session, before, after, reason, override_reason)
     if after != before:
         db.flush()
-        audit.record(db, actor, "override", "session", session.id, before, after, reason=reason)
+        audit.record(db, actor, session_action(before, after), "session", session.id, before,
+                     after, reason=reason)
     return session
 
 
@@ -170,6 +171,14 @@ def cancelled_on(db: DbSession, session: Session) -> datetime:
     return session.updated_at
 
 
+def session_action(before: dict, after: dict) -> str:
+    """How a change to one session is filed: a cancellation and a restoration are their own
+    actions; a move, a new room or a substitute is an override."""
+    if before.get("status") != after.get("status"):
+        return "cancel" if after.get("status") == "cancelled" else "restore"
+    return "override"
+
+
 def _change_times(session: Session, changes: dict) -> bool:
     """Move the session; a new start alone keeps its length. True when the times changed."""
     if "starts_at" not in changes and "ends_at" not in changes:
@@ -179,7 +188,7 @@ def _change_times(session: Session, changes: dict) -> bool:
     if "ends_at" not in changes:
         ends_at = starts_at + (session.ends_at - session.starts_at)
     if ends_at <= starts_at:
-        raise InvalidField("ends_at", "must be after starts_at.")
+        raise InvalidField("ends_at", "must be after the start.")
     if ends_at - starts_at > timedelta(minutes=MAX_DURATION_MINUTES):
         raise InvalidField("ends_at", "a session may last at most 12 h.")
     if (starts_at, ends_at) == (session.starts_at, session.ends_at):
@@ -321,7 +330,7 @@ def create_one_off(
     override_reason = reason_of(override)
     program = get_referenced(db, Program, program_id, "program_id", "program")
     if ends_at <= starts_at:
-        raise InvalidField("ends_at", "must be after starts_at.")
+        raise InvalidField("ends_at", "must be after the start.")
     if ends_at - starts_at > timedelta(minutes=MAX_DURATION_MINUTES):
         raise InvalidField("ends_at", "a session may last at most 12 h.")
     if starts_at <= now:

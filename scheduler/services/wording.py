@@ -4,6 +4,7 @@ A coordinator looking at "Session 149 has attendance recorded" has to go and fin
 "Relapse prevention (Tue 2027-02-16 18:00–21:00) has attendance recorded" says it.
 """
 
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from scheduler.models import Session
@@ -17,6 +18,17 @@ def when(session: Session) -> str:
     return f"{start:%a %Y-%m-%d %H:%M}–{end:%H:%M}"
 
 
+def day_words(day: date) -> str:
+    """A calendar day as the rest of the messages write it: "Tue 2027-06-01"."""
+    return f"{day:%a %Y-%m-%d}"
+
+
 def session_words(session: Session) -> str:
     """"Relapse prevention (Wed 2027-02-17 18:00–21:00)"."""
     return f"{session.title} ({when(session)})"
+
+
+def field_words(field: str) -> str:
+    """A column name in words, for where no label was written for it: starts_at is
+    "starts at", room_id "room", facilitator_ids "facilitator"."""
+    return field.removesuffix("_ids").removesuffix("_id").replace("_", " ").strip() or field

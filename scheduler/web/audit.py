@@ -1,14 +1,15 @@
 """The audit page: admins search who changed or read what, and the search is itself logged."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, request, url_for
 from sqlalchemy import select
 
 from scheduler.extensions import db
 from scheduler.models import User
-from scheduler.services import audit
-from scheduler.services.access_log import ACCESS_ACTIONS, record_access
+from scheduler.services import audit, audit_words, day_sheet
+from scheduler.services.access_log import record_access
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import MAX_ID
 from scheduler.web import query_args
@@ -22,8 +23,9 @@ FIELD_LABELS = {"client": "Client id", "user": "User", "action": "Action", "from
                 "to": "To", "page": "Page"}
 
 
-def _at_midnight(day: date | None) -> datetime | None:
-    return datetime.combine(day, time(), UTC) if day else None
+def _at_midnight(day: date | None, tz: ZoneInfo) -> datetime | None:
+    # The form's days are the clinic's days, as the times shown are the clinic's times.
+    return datetime.combine(day, time(), tz) if day else None
 
 
 def _filters() -> dict:
@@ -51,26 +53,33 @@ def _page_url(page: int) -> str:
 def index():
     """Audit and access events, newest first, filtered by client, user, action and dates."""
     users = db.session.execute(select(User.id, User.email).order_by(User.email)).all()
-    context = {"users": users, "actions": ACCESS_ACTIONS, "events": [], "total": 0,
-               "error": None, "args": request.args, "page": 1, "pages": 1}
+    tz = day_sheet.program_zone(db.session)
+    context = {"users": users, "actions": audit.ACTIONS, "events": [], "total": 0,
+               "error": None, "args": request.args, "page": 1, "pages": 1, "zone": tz.key}
     try:
         given = _filters()
         where = audit.EventFilter(
             entity_type="client" if given["client"] else None, entity_id=given["client"],
             actor_user_id=given["user"], action=given["action"],
-            occurred_from=_at_midnight(given["from"]),
+            occurred_from=_at_midnight(given["from"], tz),
             # "To" is a whole day, as the form's date input means it.
-            occurred_before=_at_midnight(given["to"] + timedelta(days=1)) if given["to"] else None)
+            occurred_before=_at_midnight(given["to"] + timedelta(days=1), tz)
+            if given["to"] else None)
         events, total = audit.search(db.session, where, offset=(given["page"] - 1) * PER_PAGE,
                                      limit=PER_PAGE)
+        words = audit_words.describe(db.session, events)
         record_access(db.session, page_actor(), [None], "audit_events", entity_type="audit_log",
                       via="page", detail={"filters": {k: v.isoformat() if isinstance(v, date)
                                                       else v for k, v in given.items() if v}})
+        # The page names the clients its events are about: a look at who they are.
+        record_access(db.session, page_actor(), [w.client_id for w in words if w.client_id],
+                      "audit_events", via="page")
     except (InvalidField, query_args.BadQuery) as error:
         context["error"] = describe(error, FIELD_LABELS)
         return render_template("audit/index.html", **context), error.status
     pages = max(1, -(-total // PER_PAGE))
-    context.update(events=events, total=total, page=given["page"], pages=pages,
+    shown = [(e, w, e.occurred_at.astimezone(tz)) for e, w in zip(events, words, strict=True)]
+    context.update(events=shown, total=total, page=given["page"], pages=pages,
                    prev_url=_page_url(given["page"] - 1) if given["page"] > 1 else None,
                    next_url=_page_url(given["page"] + 1) if given["page"] < pages else None)
     return render_template("audit/index.html", **context)

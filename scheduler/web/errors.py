@@ -16,6 +16,7 @@ from scheduler.extensions import api, db, login_manager
 from scheduler.services.access_log import AccessLogUnavailable
 from scheduler.services.errors import DomainError, NotFound
 from scheduler.web.query_args import BadQuery
+from scheduler.web.refusals import describe
 
 PAGES_FOR = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html",
              405: "errors/404.html", 413: "errors/413.html", 429: "errors/429.html",
@@ -134,7 +135,8 @@ def _html_on_pages(app: Flask, kind: type[Exception]) -> None:
         if isinstance(error, NotFound):
             status, message = 404, None  # its message names an id; the page says enough
         elif isinstance(error, DomainError):
-            status, message = error.status, error.message
+            # In words: a field by its label, a clash by what it clashes with.
+            status, message = error.status, describe(error)
         else:
             status, message = 409, "The change conflicts with one saved at the same moment; retry."
         page = default_exceptions.get(status, HTTPException)(description=message)

@@ -33,6 +33,7 @@ from scheduler.web.form_fields import (
     optional_id,
 )
 from scheduler.web.labels import KIND_LABELS
+from scheduler.web.refusals import describe
 
 bp = Blueprint("plan_pages", __name__)
 
@@ -45,9 +46,9 @@ class PhaseForm(PlainForm):
 
     name = StringField("Phase name", validators=[Optional(), Length(max=100)])
     first_week = WholeNumber("From week", validators=[Optional(), NumberRange(1, 520)])
-    last_week = WholeNumber("To week (empty: onwards)",
+    last_week = WholeNumber("To week (leave empty if it has no end)",
                             validators=[Optional(), NumberRange(1, 520)])
-    weekly_hours_target = Hours("Hours a week (empty: the plan's)", places=2,
+    weekly_hours_target = Hours("Hours a week (leave empty for the whole plan's hours)", places=2,
                                 validators=[Optional(), NumberRange(0, 168)])
 
     def validate_last_week(self, field):
@@ -78,7 +79,7 @@ class RevisionForm(PageForm):
     primary_therapist_id = SelectField("Primary therapist", coerce=optional_id,
                                        validators=[Optional()])
     weekly_hours_target = Hours(
-        "Weekly hours target (empty: the program's minimum)", places=2,
+        "Weekly hours target (leave empty for the program's minimum)", places=2,
         validators=[Optional(), NumberRange(min=0, max=168)])
     goals = TextAreaField("Goals, one a line", validators=[Optional(), Length(max=20000)])
     phases = FieldList(FormField(PhaseForm), min_entries=PHASE_ROWS, max_entries=PHASE_ROWS)
@@ -171,7 +172,7 @@ def revise(client_id: int):
         db.session.rollback()
         placed = isinstance(error, InvalidField) and _place_error(form, error)
         flash("Not saved: please fix the fields marked below." if placed
-              else f"Not saved: {error.message}", "error")
+              else describe(error, what="Not saved"), "error")
         return _page(client, *_active_plan_or_404(client_id)[1:], form, error.status)
     db.session.commit()
     flash(f"Plan version {revised.version} saved; version {plan.version} is kept as it was.",
@@ -181,6 +182,7 @@ def revise(client_id: int):
 
 PAPERWORK = {"certification": (plans.record_certification, "Certification"),
              "review": (plans.record_review, "Plan review")}
+PAPERWORK_LABELS = {"certified_on": "Date", "reviewed_on": "Date"}
 
 
 @bp.post("/clients/<int:client_id>/plan/certification", defaults={"what": "certification"})
@@ -199,7 +201,7 @@ def paperwork(client_id: int, what: str):
         record(db.session, page_actor(), plan.id, form.on.data)
     except DomainError as error:
         db.session.rollback()
-        flash(f"{label} not recorded: {error.message}", "error")
+        flash(describe(error, PAPERWORK_LABELS, what=f"{label} not recorded"), "error")
         return detail_page(client_id, error.status)
     db.session.commit()
     flash(f"{label} recorded for {form.on.data:%-d %b %Y}.", "success")

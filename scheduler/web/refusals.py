@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError, InvalidField
+from scheduler.services.wording import field_words
 
 # A page lists this many clashes; an enrolment over months can hit dozens.
 SHOWN_CLASHES = 5
@@ -20,7 +21,15 @@ def clash_lines(error: ConflictDetected) -> list[str]:
 
 def _label(path: str, labels: Mapping[str, str]) -> str:
     # "records.0.status" is labelled as its last part: the page shows one record at a time.
-    return labels.get(path) or labels.get(path.rsplit(".", 1)[-1]) or path
+    last = path.rsplit(".", 1)[-1]
+    return labels.get(path) or labels.get(last) or plain_label(last)
+
+
+def plain_label(field: str) -> str:
+    """A field the page has no label for, in words rather than as its column name:
+    room_id is "Room", last_week "Last week"."""
+    words = field_words(field)
+    return words[:1].upper() + words[1:]
 
 
 def describe(error: DomainError, labels: Mapping[str, str] | None = None,

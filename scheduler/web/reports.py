@@ -141,7 +141,10 @@ def _report(program_id: int, first: date, last: date, now) -> dict:
             "program-hours", value_label="attended per client on average"),
         "csv": {
             "weekly_hours": _csv_link("weekly-hours", **params),
+            "weekly_hours_names": _csv_link("weekly-hours", names=1, **params),
             "attendance_rates": _csv_link("attendance-rates", by="client", **params),
+            "attendance_rates_names": _csv_link("attendance-rates", by="client", names=1,
+                                                **params),
             "census": _csv_link("census", **params),
         },
     }
@@ -170,7 +173,10 @@ def follow_up():
                 unfinished=[r for r in rows if "intake_unfinished" in r.reasons],
                 below=below, today=now.astimezone(tz).date(),
                 csv={"follow_up": _csv_link("follow-up", program_id=program_id),
-                     "below_target": _csv_link("below-target", program_id=program_id)},
+                     "follow_up_names": _csv_link("follow-up", names=1, program_id=program_id),
+                     "below_target": _csv_link("below-target", program_id=program_id),
+                     "below_target_names": _csv_link("below-target", names=1,
+                                                     program_id=program_id)},
             )
     except DomainError as error:
         db.session.rollback()

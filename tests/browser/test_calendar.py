@@ -68,7 +68,7 @@ def test_a_coordinator_creates_a_series_sees_the_preview_and_enrols_clients(page
     page.get_by_label("Client", exact=True).select_option(label="Ben Okafor")
     page.get_by_role("button", name="Enrol client").click()
     expect(page.get_by_role("alert")).to_have_text(
-        f"Not enrolled: Client is already booked into {clash.title} "
+        f"Not enrolled: Ben Okafor is already booked into {clash.title} "
         "(Wed 2027-03-03 10:00–10:30).")
     expect(page.get_by_role("heading", name="Enrolled (1)")).to_be_visible()
 

@@ -1,0 +1,213 @@
+"""Audit events in words: who or what each one is about, by name, and its action as a person
+says it. The trail itself keeps ids (it must outlive renames); the audit page reads it here.
+
+"client 22", "session 16" and "staff_time_off 3" meant looking each one up; "Jordan Rivers",
+"Relapse prevention (Mon 2027-03-01 18:00–21:00)" and "Dana Whitfield's time off" say it.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.models import (
+    Alert,
+    ApiToken,
+    Assessment,
+    Attendance,
+    AuditEvent,
+    Booking,
+    Client,
+    Enrollment,
+    LoginSession,
+    Program,
+    Room,
+    Session,
+    SessionSeries,
+    Staff,
+    StaffTimeOff,
+    TreatmentPlan,
+    User,
+)
+from scheduler.services.audit import action_label
+from scheduler.services.wording import field_words, session_words
+
+# What each kind of record is called when there is no row left to name.
+RECORD_KINDS = {
+    "client": "Client", "staff": "Staff member", "user": "Login", "session": "Session",
+    "series": "Series", "room": "Room", "program": "Program", "booking": "Booking",
+    "enrollment": "Enrolment", "treatment_plan": "Plan", "assessment": "Assessment",
+    "attendance": "Attendance", "staff_time_off": "Time off", "alert": "Alert",
+    "login_session": "Sign-in", "api_token": "API sign-in", "audit_log": "Audit log",
+    "clinic": "The whole clinic", "client_feed": "Client's calendar link",
+    "staff_feed": "Staff calendar link",
+}
+
+
+@dataclass(frozen=True)
+class EventWords:
+    action: str  # as filed, or as it would be filed now (see filed_action)
+    action_label: str
+    record: str
+    # The client the record is about, if any: the page links to them and logs that it
+    # showed their name.
+    client_id: int | None
+    changed: str  # the fields a write changed, in words
+
+
+def filed_action(event: AuditEvent) -> str:
+    """The action as it is filed today. Until issue 17 a session's cancellation and
+    restoration were filed as "override"; those old rows read as what they were."""
+    if event.action == "override" and event.entity_type == "session":
+        before, after = event.before or {}, event.after or {}
+        if before.get("status") != after.get("status") and "status" in after:
+            return "cancel" if after["status"] == "cancelled" else "restore"
+    return event.action
+
+
+def _changed(event: AuditEvent) -> str:
+    after = event.after or {}
+    if "resource" in after:  # a read: what was read and through what
+        what = str(after["resource"]).replace("-", " ").replace("_", " ")
+        via = {"api": "API", "page": "page"}.get(str(after.get("via")), str(after.get("via")))
+        return f"{what[:1].upper()}{what[1:]} ({via})"
+    fields = [field_words(k) for k in after if k != "overridden_conflicts"]
+    text = ", ".join(fields)
+    return text[:1].upper() + text[1:]
+
+
+class _Names:
+    """The names the events refer to, each kind loaded in one query."""
+
+    def __init__(self, db: DbSession, events: list[AuditEvent]):
+        self.db = db
+        wanted: dict[str, set[int]] = defaultdict(set)
+        for event in events:
+            if event.entity_id is not None:
+                wanted[event.entity_type].add(event.entity_id)
+        self.wanted = wanted
+        self.rows = {kind: self._load(kind, ids) for kind, ids in wanted.items()}
+        client_ids = {row.client_id for kind in ("booking", "enrollment", "treatment_plan",
+                                                 "assessment", "attendance", "alert")
+                      for row in self.rows.get(kind, {}).values()}
+        client_ids |= self.feed_owners("client_feed")
+        self.clients = {**self._by_id(Client, client_ids), **self.rows.get("client", {})}
+        self.sessions = {**self._by_id(Session, {r.session_id for kind in ("booking",
+                                                                           "attendance")
+                                                 for r in self.rows.get(kind, {}).values()}),
+                         **self.rows.get("session", {})}
+        self.series = {**self._by_id(SessionSeries, {r.series_id for r in
+                                                     self.rows.get("enrollment", {}).values()}),
+                       **self.rows.get("series", {})}
+        staff_ids = {r.staff_id for r in self.rows.get("staff_time_off", {}).values()}
+        self.staff = {**self._by_id(Staff, staff_ids | self.feed_owners("staff_feed")),
+                      **self.rows.get("staff", {})}
+        self.users = {**self._by_id(User, {r.user_id for kind in ("login_session", "api_token")
+                                           for r in self.rows.get(kind, {}).values()}),
+                      **self.rows.get("user", {})}
+
+    MODELS = {"client": Client, "staff": Staff, "user": User, "session": Session,
+              "series": SessionSeries, "room": Room, "program": Program, "booking": Booking,
+              "enrollment": Enrollment, "treatment_plan": TreatmentPlan,
+              "assessment": Assessment, "attendance": Attendance,
+              "staff_time_off": StaffTimeOff, "alert": Alert, "login_session": LoginSession,
+              "api_token": ApiToken}
+
+    def feed_owners(self, kind: str) -> set[int]:
+        # A calendar link's events are filed under its owner's id.
+        return self.wanted.get(kind, set())
+
+    def _load(self, kind: str, ids: set[int]) -> dict:
+        model = self.MODELS.get(kind)
+        return self._by_id(model, ids) if model is not None else {}
+
+    def _by_id(self, model, ids: Iterable[int]) -> dict:
+        ids = {i for i in ids if i is not None}
+        if not ids:
+            return {}
+        return {row.id: row for row in self.db.scalars(select(model).where(model.id.in_(ids)))}
+
+    def client(self, client_id: int) -> str:
+        row = self.clients.get(client_id)
+        return row.name if row is not None else "a client no longer on record"
+
+    def session(self, session_id: int | None) -> str:
+        row = self.sessions.get(session_id) if session_id is not None else None
+        return session_words(row) if row is not None else "a session"
+
+    def user(self, user_id: int) -> str:
+        row = self.users.get(user_id)
+        return row.email if row is not None else "a login no longer on record"
+
+    def of(self, event: AuditEvent) -> tuple[str, int | None]:
+        """The record in words, and the client it is about."""
+        kind, key = event.entity_type, event.entity_id
+        fallback = RECORD_KINDS.get(kind, field_words(kind).capitalize())
+        if key is None:
+            return fallback, None
+        if kind == "client_feed":
+            return f"{self.client(key)}'s calendar link", key if key in self.clients else None
+        if kind == "staff_feed":
+            member = self.staff.get(key)
+            return f"{member.name if member else 'A staff member'}'s calendar link", None
+        row = self.rows.get(kind, {}).get(key)
+        if row is None and kind == "client":
+            # The access log keeps refused looks at ids no client has: say which.
+            return f"No client with id {key}", None
+        if row is None:
+            return f"{fallback} (no longer on record)", None
+        namer = _NAMERS.get(kind)
+        return namer(self, row) if namer is not None else (fallback, None)
+
+
+def _about_client(words: str):
+    """A record about one client: "{client} at {session}" and the like."""
+    return lambda names, row: (words.format(client=names.client(row.client_id), row=row,
+                                            session=names.session(getattr(row, "session_id",
+                                                                          None))),
+                               row.client_id)
+
+
+def _enrolment(names: _Names, row) -> tuple[str, int | None]:
+    series = names.series.get(row.series_id)
+    return f"{names.client(row.client_id)} in {series.title if series else 'a series'}", \
+        row.client_id
+
+
+def _time_off(names: _Names, row) -> tuple[str, int | None]:
+    member = names.staff.get(row.staff_id)
+    return f"{member.name if member else 'A staff member'}'s time off", None
+
+
+_NAMERS = {
+    "client": lambda names, row: (row.name, row.id),
+    "staff": lambda names, row: (row.name, None),
+    "user": lambda names, row: (row.email, None),
+    "session": lambda names, row: (session_words(row), None),
+    "series": lambda names, row: (f"{row.title} (series)", None),
+    "room": lambda names, row: (row.name, None),
+    "program": lambda names, row: (row.name, None),
+    "booking": _about_client("{client} at {session}"),
+    "attendance": _about_client("{client} at {session}"),
+    "treatment_plan": _about_client("{client}'s plan, version {row.version}"),
+    "assessment": _about_client("{client}'s assessment"),
+    "alert": _about_client("Alert about {client}"),
+    "enrollment": _enrolment,
+    "staff_time_off": _time_off,
+    "login_session": lambda names, row: (f"Sign-in of {names.user(row.user_id)}", None),
+    "api_token": lambda names, row: (f"API sign-in of {names.user(row.user_id)}", None),
+}
+
+
+def describe(db: DbSession, events: list[AuditEvent]) -> list[EventWords]:
+    """Each event in words, in the order given."""
+    names = _Names(db, events)
+    out = []
+    for event in events:
+        record, client_id = names.of(event)
+        action = filed_action(event)
+        out.append(EventWords(action=action, action_label=action_label(action), record=record,
+                              client_id=client_id, changed=_changed(event)))
+    return out
