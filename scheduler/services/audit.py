@@ -34,6 +34,9 @@ ACTIONS: dict[str, str] = {
     "walk_in": "Walk-in booked",
     "attendance": "Attendance marked",
     "discharge": "Discharged",
+    "readmit": "Re-admitted",
+    "close": "Program closed",
+    "lift": "Closure lifted",
     # Plans.
     "revise": "Plan revised",
     "supersede": "Plan superseded",
@@ -41,6 +44,7 @@ ACTIONS: dict[str, str] = {
     "review": "Review recorded",
     # Clients' own settings.
     "set_availability": "Availability set",
+    "set_working_hours": "Working hours set",
     "set_preferences": "Notification choices set",
     "set_kiosk_pin": "Kiosk PIN set",
     "clear_kiosk_pin": "Kiosk PIN cleared",
