@@ -126,6 +126,9 @@ def test_the_session_and_series_pages_name_whose_appointment_it_is(
     # The series page offers no enrolment into someone's appointment, and says why.
     assert "Jordan Lee's one-to-one series" in series_page
     assert f'action="/series/{jordan_slot.id}/enroll"' not in series_page
+    # Nor does the page of one of its sessions.
+    assert "Jordan Lee's one-to-one series" in session_page
+    assert "/enroll" not in session_page
 
 
 def test_the_week_and_today_cost_the_same_queries_however_many_one_to_one_sessions(

@@ -50,6 +50,15 @@ def _session_forms(session: Session, given: dict) -> dict:
     return forms
 
 
+def _series_owner(session: Session):
+    """Whose one-to-one series this session belongs to: such a series takes nobody else, so
+    the page offers no enrolment into it (the service would refuse it anyway)."""
+    if session.series is None:
+        return None
+    today = day_sheet.program_today(db.session, clock.now(), session.program_id)
+    return one_to_one.owners_of_series(db.session, [session.series], today).get(session.series_id)
+
+
 def session_page(session_id: int, status: int = 200, **given):
     session = get_or_404(db.session, Session, session_id, "session")
     booked, waiting = rosters.session_roster(db.session, session.id)
@@ -66,6 +75,7 @@ def session_page(session_id: int, status: int = 200, **given):
         ends=session.ends_at.astimezone(zone(session.timezone)),
         kind_label=KIND_LABELS.get(session.kind, session.kind),
         client_name=one_to_one.clients_of_sessions(db.session, [session]).get(session.id),
+        series_owner=_series_owner(session),
         **_session_forms(session, given),
     ), status
 
