@@ -19,6 +19,7 @@ from scheduler.models.attendance import REASON_CODES
 from scheduler.services import (
     accounts,
     attendance,
+    availability,
     booking,
     clients,
     episodes,
@@ -181,6 +182,11 @@ def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
                            email=n.split()[0].lower() + "@demo.clinic")
         for n, r, c in STAFF
     ]
+    # Weekday clinic hours (every demo series falls inside them), so "Find a time" and the
+    # conflict check have working hours to show.
+    for member in staff_rows:
+        availability.set_working_hours(db, actor, member.id, [
+            {"weekday": day, "start": time(8, 0), "end": time(21, 0)} for day in range(5)])
     progress(1)
     program_rows = (adult, teen)
     tracks = {adult.id: [], teen.id: []}
@@ -271,6 +277,8 @@ def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
         ("coordinator", "coordinator@demo.clinic", {"staff_id": staff_rows[3].id}),
         ("clinician", "clinician@demo.clinic", {"staff_id": staff_rows[0].id}),
         ("client", "client@demo.clinic", {"client_id": client_rows[0].id}),
+        # The front desk's tablet: it opens the kiosk and nothing else.
+        ("kiosk", "kiosk@demo.clinic", {}),
     ]
     for role, email, links in logins:
         accounts.create_user(db, actor, email=email, role=role, password=DEMO_PASSWORD, **links)

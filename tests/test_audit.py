@@ -224,6 +224,10 @@ for _kind, _arg in FEED_OWNERS:
 # Audited, and checked in tests/test_kiosk.py, which sets up a PIN and an open session, and
 # tests/test_feeds.py, which revokes a link it made.
 AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
+                        # tests/test_closures.py closes a program with sessions booked, then
+                        # lifts the closure.
+                        ("POST", "/api/v1/programs/<int:program_id>/closures"),
+                        ("DELETE", "/api/v1/programs/<int:program_id>/closures/<int:closure_id>"),
                         # tests/test_intake_episodes.py discharges the client first.
                         ("POST", "/api/v1/clients/<int:client_id>/episodes"),
                         # tests/test_jobs.py raises an alert first.

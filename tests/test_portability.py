@@ -39,6 +39,7 @@ from scheduler.services import (
     attendance,
     availability,
     clients,
+    closures,
     episodes,
     logins,
     mfa,
@@ -201,6 +202,14 @@ def build_rich_clinic(app, now) -> dict:
         assert run_job(app, "mark-no-shows", trigger="cli").outcome == "ok"
         db.expire_all()
         assert alerts.raise_alerts(db, clock.now())["alerts"]
+    db.commit()
+
+    # A snow day closes the program: its sessions are cancelled under the closure.
+    snow_day = (now + timedelta(days=10)).date()
+    closing = closures.create_closure(db, ACTOR, program, starts_on=snow_day, ends_on=snow_day,
+                                      reason="Snow day — roads closed", now=now,
+                                      public_name=app.config["PUBLIC_NAME"])
+    assert closing.cancelled
     db.commit()
     return {"login": (client_user.email, demo_clinic.DEMO_PASSWORD), "feed": live_feed,
             "old_feed": old_feed, "api_token": api_token}

@@ -80,11 +80,16 @@ def current_token_id() -> int | None:
     return g.get("api_token_id")
 
 
+def may_be_signed_in() -> bool:
+    """Whether the request carries a sign-in at all (a session cookie's or a bearer token);
+    without one there is nobody to load, and nothing to look up in the database."""
+    return "_user_id" in session or "Authorization" in request.headers
+
+
 def _check_sign_in() -> ResponseReturnValue | None:
     """Load the caller once, before the request's own transaction, and guard the API's
     cookie-authenticated writes against cross-site requests."""
-    if request.endpoint == "static" or (
-            "_user_id" not in session and "Authorization" not in request.headers):
+    if request.endpoint == "static" or not may_be_signed_in():
         return None
     current_user._get_current_object()  # noqa: SLF001 - loads (and checks) the sign-in now
     if g.pop("sign_in_changed", False) or request.method in WRITES:

@@ -8,6 +8,7 @@ from flask import Flask, current_app, request
 from flask_login import current_user
 from flask_smorest import abort
 
+from scheduler.api.access import may_be_signed_in
 from scheduler.extensions import db
 from scheduler.models.users import KIOSK
 from scheduler.services import access_log, mfa
@@ -37,7 +38,7 @@ def install(app: Flask) -> None:
     @app.before_request
     def keep_kiosk_in_the_kiosk():
         # An unknown URL or method is a 404/405 for anyone; it shows nothing.
-        if request.endpoint is None:
+        if request.endpoint is None or not may_be_signed_in():
             return None
         if request.method in WRITES:
             # Reading the (expired) user starts a transaction: a write request's must be the
