@@ -299,3 +299,29 @@ def test_every_client_before_episodes_gets_one_from_its_own_fields(migration_app
     assert born == [None, None]
     downgrade("0012_account_lifecycle")
     assert "episodes" not in _tables()
+
+
+def test_this_waves_migrations_go_down_and_up_again_with_a_clinic_in_the_database(
+        migration_app, now):
+    """Closures, working hours, the kiosk role and episodes undo without losing a session or
+    booking: on SQLite, rebuilding the sessions table must not trip the rows pointing at it."""
+    from scheduler import demo_clinic
+
+    upgrade()
+    demo_clinic.seed(db.session, n_clients=6, weeks=2, now=now)
+    db.session.commit()
+
+    def counts():
+        with db.engine.connect() as conn:
+            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+                    for t in ("programs", "sessions", "bookings", "clients", "attendance")}
+
+    before = counts()
+    assert before["bookings"] > 0
+    db.session.remove()
+    downgrade("0012_account_lifecycle")
+    assert "closures" not in _tables() and "episodes" not in _tables()
+    assert counts() == before
+    upgrade()
+    assert counts() == before
+    assert _schema_differences() == []
