@@ -219,7 +219,7 @@ def test_seed_demo_prints_logins_that_get_api_tokens(runner, client, db, now):
     assert result.exit_code == 0, result.output
     assert DEMO_PASSWORD in result.output
     logins = _printed_logins(result.output)
-    assert {role for role, _ in logins} == {"admin", "coordinator", "clinician", "client"}
+    assert {role for role, _ in logins} == {"admin", "coordinator", "clinician", "client", "kiosk"}
     for role, email in logins:
         response = _token(client, email, DEMO_PASSWORD)
         assert response.status_code == 200, (email, response.json)
