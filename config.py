@@ -141,6 +141,11 @@ class Config:
 
     # A signed-in page session lasts about a clinic shift.
     PERMANENT_SESSION_LIFETIME = timedelta(hours=_env_int("SESSION_LIFETIME_HOURS", 10))
+    # The cookie is sent again only when the session changes. Re-sent on every response, a
+    # stylesheet answered late carried the session from before a form's post and overwrote the
+    # newer one: the kiosk's "You are checked in" vanished under load. The idle timeout lives
+    # on the server (login_sessions), so nothing needs the cookie refreshed.
+    SESSION_REFRESH_EACH_REQUEST = False
     # A staff member's page sign-in ends after this many minutes without a request (HIPAA's
     # automatic logoff); they sign in again. Clients' sign-ins end with the lifetime above.
     SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30)
