@@ -214,6 +214,10 @@ def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
         program = adult if _in_adult_program(i) else teen
         roles = cast.get(i, set())
         admitted_on = monday - timedelta(days=rng.randint(0, 42))
+        if roles & {"streak", "review"}:
+            # Four weeks in at least, whatever day the demo is seeded: a run of missed sessions
+            # needs sessions held before it, and a client admitted last Friday has had two.
+            admitted_on = min(admitted_on, monday - timedelta(days=28))
         if "paperwork" in roles:
             admitted_on = today - timedelta(days=CERTIFIED_DAYS_AGO)
         if "unfinished" in roles:
