@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import exists, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import object_session, selectinload
 
 from scheduler.clock import now as clock_now
 from scheduler.feeds import versions as feed_versions
@@ -427,6 +427,8 @@ def _regenerable(db: DbSession, series: SessionSeries, now: datetime) -> list[Se
                 # Attendance makes an occurrence history, even if it is still to end.
                 ~exists().where(Attendance.session_id == Session.id),
             )
+            # _follow compares every row's facilitators: one query for all, not one per row.
+            .options(selectinload(Session.facilitators))
             .order_by(Session.starts_at)
         )
     )
