@@ -92,6 +92,12 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)
+    # Requests still being answered (an icon the closed page had asked for) would otherwise
+    # run on into the next test, which shares the app and resets its config under them: a
+    # KeyError and a 500 there. socketserver keeps each request's thread in `_threads`.
+    for handler in list(getattr(server, "_threads", None) or []):
+        handler.join(timeout=10)
+    server.socket.close()
 
 
 @pytest.fixture
