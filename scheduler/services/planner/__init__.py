@@ -1,0 +1,1 @@
+"""The schedule planner: a proposal that meets each client's plan around their life (issue 18)."""
