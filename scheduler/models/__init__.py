@@ -2,7 +2,12 @@
 
 from scheduler.models.attendance import Attendance
 from scheduler.models.audit import AuditEvent
-from scheduler.models.availability import ClientUnavailability, StaffTimeOff, StaffWorkingHours
+from scheduler.models.availability import (
+    ClientPreferredTime,
+    ClientUnavailability,
+    StaffTimeOff,
+    StaffWorkingHours,
+)
 from scheduler.models.bookings import Booking, Enrollment
 from scheduler.models.clients import Client, Episode
 from scheduler.models.closures import Closure
@@ -11,6 +16,7 @@ from scheduler.models.jobs import Alert, JobRun, Notification
 from scheduler.models.mfa import MfaEnrolment, MfaRecoveryCode
 from scheduler.models.plans import Assessment, PlanPhase, PlanRequirement, TreatmentPlan
 from scheduler.models.programs import Program
+from scheduler.models.proposals import ScheduleProposal
 from scheduler.models.rooms import Room
 from scheduler.models.series import SessionSeries, series_facilitators
 from scheduler.models.sessions import Session, session_facilitators
@@ -30,6 +36,7 @@ __all__ = [
     "Attendance",
     "AuditEvent",
     "Booking",
+    "ClientPreferredTime",
     "ClientUnavailability",
     "Enrollment",
     "FeedToken",
@@ -44,6 +51,7 @@ __all__ = [
     "Episode",
     "Program",
     "Room",
+    "ScheduleProposal",
     "Session",
     "SessionSeries",
     "Staff",

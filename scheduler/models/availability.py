@@ -30,6 +30,27 @@ class ClientUnavailability(Model):
     label: Mapped[str | None] = mapped_column(String(120))
 
 
+class ClientPreferredTime(Model):
+    """A weekly window the client would rather come in (after the school run, on their day off),
+    in the program's time zone. The planner prefers it; nothing else is refused outside it."""
+
+    __tablename__ = "client_preferred_times"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("start_time < end_time", name="times"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    # 0 is Monday, as in ClientUnavailability.
+    weekday: Mapped[int]
+    start_time: Mapped[time]
+    end_time: Mapped[time]
+    label: Mapped[str | None] = mapped_column(String(120))
+
+
 class StaffTimeOff(Model):
     """A span when a staff member cannot facilitate."""
 

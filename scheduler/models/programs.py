@@ -35,6 +35,7 @@ class Program(Model):
             name="min_weekly_hours",
         ),
         CheckConstraint("absence_streak_alert >= 1", name="absence_streak_alert"),
+        CheckConstraint("min_group_size IS NULL OR min_group_size >= 1", name="min_group_size"),
         CheckConstraint(one_of("feed_privacy", PRIVACY_LEVELS), name="feed_privacy"),
         CheckConstraint(
             "discharge_review_streak >= 1 AND discharge_review_absences >= 1 "
@@ -62,6 +63,9 @@ class Program(Model):
     feed_privacy: Mapped[str] = mapped_column(String(8), default="private",
                                               server_default="private")
     # ISO 3166-1 alpha-2: whose public holidays a new series is warned about.
+    # The fewest clients a group should run with; the planner never leaves a group it fills
+    # below it. None: no minimum.
+    min_group_size: Mapped[int | None]
     country: Mapped[str] = mapped_column(String(2), default="US", server_default="US")
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
