@@ -312,3 +312,18 @@ def test_reading_more_series_asks_the_database_no_more_often(db, make, clinic, n
                     room_id=clinic["group_room"].id)
     assert len(problem(db, program, jordan, now=now).groups) == 10
     assert statements() == few
+
+
+def test_spans_keep_local_days_and_weeks_across_the_clock_change(db, make, clinic, now):
+    program = clinic["program"]
+    evenings = make.series(program, title="Relapse prevention", rrule="FREQ=WEEKLY;BYDAY=MO")
+    jordan = make.client(program)
+
+    found = problem(db, program, jordan, weeks=3, now=now)
+
+    # New York springs forward on Sun 14 Mar: 18:00 is 23:00 UTC before, 22:00 UTC after.
+    spans = [found.group(f"g:{evenings.id}:{w}").occurrences[0].span for w in range(3)]
+    assert [(s.day, s.week, s.minutes) for s in spans] == [
+        (date(2027, 3, 1), 0, 180), (date(2027, 3, 8), 1, 180), (date(2027, 3, 15), 2, 180)]
+    assert spans[2].start - spans[1].start == 7 * 24 * 60 - 60
+    assert spans[2].start == gather.minute(datetime(2027, 3, 15, 22, 0, tzinfo=UTC))
