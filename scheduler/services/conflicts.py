@@ -1,6 +1,7 @@
 """Double-booking rules: a client, a staff member and a room are each in one place at a time."""
 
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -109,74 +110,244 @@ def _discharged_words(client: Client) -> str:
     return f"{client.name} was discharged on {day_words(client.discharged_on)}."
 
 
+class Calendar:
+    """Who is busy from `lo` to `hi`, read once: the bookings and weekly routines of some
+    clients, the sessions, time off and working hours of some staff, and the sessions held in
+    some rooms. Its methods are the double-booking rules. client_clashes, staff_clashes and
+    room_clashes read a calendar for their one client, team or room and ask it; a cohort's
+    proposal reads one calendar for everyone and asks it per client, in memory, so both judge
+    alike at a handful of queries however many people are asked about.
+
+    Slots asked about must lie within lo..hi, and only about the clients, staff and rooms
+    read: anything else would be judged against a calendar that does not hold it."""
+
+    def __init__(self, db: DbSession, lo: datetime, hi: datetime, *,
+                 clients: Iterable[Client] = (), staff_ids: Iterable[int] = (),
+                 room_ids: Iterable[int | None] = (), ignore_series_id: int | None = None):
+        self.db = db
+        self.lo, self.hi = lo, hi
+        # Sessions are read from a day before lo, time off from 60 days before: the longest
+        # that may still reach into the range (the overlap test itself is exact).
+        session_after, time_off_after = lo - timedelta(hours=24), lo - timedelta(days=60)
+        self._clients = {c.id for c in clients}
+        self._booked: dict[int, list[Session]] = {c: [] for c in self._clients}
+        self._unavailable: dict[int, list[ClientUnavailability]] = {c: [] for c in self._clients}
+        if self._clients:
+            for client_id, session in db.execute(
+                select(Booking.client_id, Session)
+                .join(Session, Booking.session_id == Session.id)
+                .where(Booking.client_id.in_(self._clients), Booking.status == "booked",
+                       Session.status == "scheduled", Session.starts_at < hi,
+                       Session.ends_at > session_after)
+                .order_by(Session.starts_at, Session.id)
+            ).tuples():
+                self._booked[client_id].append(session)
+            for window in db.scalars(
+                select(ClientUnavailability)
+                .where(ClientUnavailability.client_id.in_(self._clients))
+                .order_by(ClientUnavailability.id)
+            ):
+                self._unavailable[window.client_id].append(window)
+
+        self._staff = set(staff_ids)
+        self._facilitated: list[tuple[Session, int]] = []
+        self._time_off: list[StaffTimeOff] = []
+        self._hours: dict[int, list[StaffWorkingHours]] = {}
+        self._names: dict[int, str] = {}
+        if self._staff:
+            query = (
+                select(Session, session_facilitators.c.staff_id)
+                .join(session_facilitators, session_facilitators.c.session_id == Session.id)
+                .where(session_facilitators.c.staff_id.in_(self._staff),
+                       Session.status == "scheduled", Session.starts_at < hi,
+                       Session.ends_at > session_after)
+                .order_by(Session.starts_at)
+            )
+            if ignore_series_id is not None:
+                query = query.where(
+                    (Session.series_id.is_(None)) | (Session.series_id != ignore_series_id))
+            self._facilitated = list(db.execute(query).tuples())
+            self._names = _staff_names(db, self._staff)
+            self._time_off = list(db.scalars(
+                select(StaffTimeOff)
+                .where(StaffTimeOff.staff_id.in_(self._staff), StaffTimeOff.starts_at < hi,
+                       StaffTimeOff.ends_at > time_off_after)
+                .order_by(StaffTimeOff.starts_at)
+            ))
+            for row in db.scalars(select(StaffWorkingHours)
+                                  .where(StaffWorkingHours.staff_id.in_(self._staff))
+                                  .order_by(StaffWorkingHours.id)):
+                self._hours.setdefault(row.staff_id, []).append(row)
+
+        self._rooms = {r for r in room_ids if r is not None}
+        self._in_room: dict[int, list[Session]] = {r: [] for r in self._rooms}
+        if self._rooms:
+            query = (
+                select(Session)
+                .where(Session.room_id.in_(self._rooms), Session.status == "scheduled",
+                       Session.starts_at < hi, Session.ends_at > session_after)
+                .order_by(Session.starts_at)
+            )
+            if ignore_series_id is not None:
+                query = query.where(
+                    (Session.series_id.is_(None)) | (Session.series_id != ignore_series_id))
+            for session in db.scalars(query):
+                assert session.room_id is not None  # selected by room
+                self._in_room[session.room_id].append(session)
+
+    def _within(self, slots: list[Slot]) -> None:
+        lo, hi = _span(slots)
+        if lo < self.lo or hi > self.hi:
+            raise ValueError(f"slots {lo}..{hi} reach outside the calendar read "
+                             f"({self.lo}..{self.hi})")
+
+    def working_hours(self, staff_id: int) -> list[StaffWorkingHours]:
+        """The staff member's weekly working hours; none set means no limit."""
+        if staff_id not in self._staff:
+            raise ValueError(f"staff {staff_id} was not read into this calendar")
+        return self._hours.get(staff_id, [])
+
+    def staff_name(self, staff_id: int) -> str | None:
+        return self._names.get(staff_id)
+
+    def client_clashes(self, client: Client, slots: list[Slot]) -> list[Clash]:
+        """A client's bookings, weekly routine and admission dates against the slots."""
+        if not slots:
+            return []
+        if client.id not in self._clients:
+            raise ValueError(f"client {client.id} was not read into this calendar")
+        self._within(slots)
+        clashes: list[Clash] = []
+        booked = self._booked[client.id]
+        for slot, other in _overlaps(slots, booked, lambda s: s.starts_at, lambda s: s.ends_at):
+            if other.id != slot.session_id:
+                clashes.append(
+                    Clash("client", other.id, other.starts_at, other.ends_at,
+                          f"{client.name} is already booked into {session_words(other)}.",
+                          slot)
+                )
+
+        tz = ZoneInfo(client.program.timezone)
+        windows = self._unavailable[client.id]
+        for slot in slots:
+            local_start = slot.starts_at.astimezone(tz).replace(tzinfo=None)
+            local_end = slot.ends_at.astimezone(tz).replace(tzinfo=None)
+            day = local_start.date()
+            while day <= local_end.date():
+                for window in windows:
+                    if window.weekday != day.weekday():
+                        continue
+                    w_start = datetime.combine(day, window.start_time)
+                    w_end = datetime.combine(day, window.end_time)
+                    if w_start < local_end and w_end > local_start:
+                        label = f" ({window.label})" if window.label else ""
+                        clashes.append(
+                            Clash("client_unavailable", None,
+                                  w_start.replace(tzinfo=tz), w_end.replace(tzinfo=tz),
+                                  f"{client.name} is unavailable "
+                                  f"{w_start:%a %H:%M}–{w_end:%H:%M}{label}.",
+                                  slot)
+                        )
+                day += timedelta(days=1)
+
+            local_day = local_start.date()
+            # A discharge date set ahead still allows sessions up to and on that day.
+            if (client.discharged_on is not None and local_day > client.discharged_on) or (
+                client.status == "discharged" and client.discharged_on is None
+            ):
+                clashes.append(
+                    Clash("client_status", None, slot.starts_at, slot.ends_at,
+                          _discharged_words(client), slot)
+                )
+            elif local_day < client.admitted_on:
+                clashes.append(
+                    Clash("client_status", None, slot.starts_at, slot.ends_at,
+                          f"{client.name} is not admitted until "
+                          f"{day_words(client.admitted_on)}.", slot)
+                )
+        return clashes
+
+    def staff_clashes(self, staff_ids: Iterable[int], slots: list[Slot]) -> list[Clash]:
+        """Sessions the staff already facilitate, their time off and working hours, against
+        the slots."""
+        wanted = set(staff_ids)
+        if not slots or not wanted:
+            return []
+        if not wanted <= self._staff:
+            raise ValueError(f"staff {sorted(wanted - self._staff)} were not read into this "
+                             "calendar")
+        self._within(slots)
+        rows = [row for row in self._facilitated if row[1] in wanted]
+        clashes = []
+        for slot, (other, staff_id) in _overlaps(
+            slots, rows, lambda r: r[0].starts_at, lambda r: r[0].ends_at
+        ):
+            if other.id != slot.session_id:
+                clashes.append(
+                    Clash("staff", other.id, other.starts_at, other.ends_at,
+                          f"{_staff_name(self._names, staff_id)} facilitates "
+                          f"{session_words(other)}.", slot)
+                )
+        time_off = [off for off in self._time_off if off.staff_id in wanted]
+        for slot, off in _overlaps(slots, time_off, lambda t: t.starts_at, lambda t: t.ends_at):
+            clashes.append(
+                Clash("staff_time_off", None, off.starts_at, off.ends_at,
+                      f"{_staff_name(self._names, off.staff_id)} is off"
+                      + (f" ({off.reason})." if off.reason else "."), slot)
+            )
+        clashes += self._outside_hours(wanted, slots)
+        return clashes
+
+    def _outside_hours(self, wanted: set[int], slots: list[Slot]) -> list[Clash]:
+        """Slots outside a staff member's weekly working hours (no hours set means no limit)."""
+        limited = sorted(wanted & self._hours.keys())
+        if not limited:
+            return []
+        zones = {slot: _slot_zone(self.db, slot) for slot in slots}
+        clashes = []
+        for staff_id in limited:
+            windows = self._hours[staff_id]
+            days = _merged(windows)
+            for slot in slots:
+                tz = zones[slot]
+                if tz is None:
+                    continue
+                local_start = slot.starts_at.astimezone(tz).replace(tzinfo=None)
+                local_end = slot.ends_at.astimezone(tz).replace(tzinfo=None)
+                if within_hours(days, local_start, local_end):
+                    continue
+                day = DAY_NAMES[local_start.weekday()]
+                clashes.append(
+                    Clash("staff_hours", None, slot.starts_at, slot.ends_at,
+                          f"{_staff_name(self._names, staff_id)} works {hours_text(windows)}, "
+                          f"not {day} {local_start:%H:%M}–{local_end:%H:%M}.", slot)
+                )
+        return clashes
+
+    def room_clashes(self, room_id: int | None, slots: list[Slot]) -> list[Clash]:
+        """Other sessions in the same room; virtual sessions (no room) never clash."""
+        if room_id is None or not slots:
+            return []
+        if room_id not in self._rooms:
+            raise ValueError(f"room {room_id} was not read into this calendar")
+        self._within(slots)
+        pairs = [(slot, other) for slot, other in _overlaps(
+            slots, self._in_room[room_id], lambda s: s.starts_at, lambda s: s.ends_at)
+            if other.id != slot.session_id]
+        if not pairs:
+            return []
+        name = _room_name(self.db, room_id)
+        return [Clash("room", other.id, other.starts_at, other.ends_at,
+                      f"{name} is used by {session_words(other)}.", slot)
+                for slot, other in pairs]
+
+
 def client_clashes(db: DbSession, client: Client, slots: list[Slot]) -> list[Clash]:
     """A client's bookings, weekly routine and admission dates against the requested slots."""
     if not slots:
         return []
-    clashes: list[Clash] = []
     lo, hi = _span(slots)
-    booked = list(
-        db.scalars(
-            select(Session)
-            .join(Booking, Booking.session_id == Session.id)
-            .where(
-                Booking.client_id == client.id,
-                Booking.status == "booked",
-                Session.status == "scheduled",
-                Session.starts_at < hi,
-                Session.ends_at > lo - timedelta(hours=24),
-            )
-            .order_by(Session.starts_at)
-        )
-    )
-    for slot, other in _overlaps(slots, booked, lambda s: s.starts_at, lambda s: s.ends_at):
-        if other.id != slot.session_id:
-            clashes.append(
-                Clash("client", other.id, other.starts_at, other.ends_at,
-                      f"{client.name} is already booked into {session_words(other)}.", slot)
-            )
-
-    tz = ZoneInfo(client.program.timezone)
-    windows = list(
-        db.scalars(select(ClientUnavailability).where(ClientUnavailability.client_id == client.id))
-    )
-    for slot in slots:
-        local_start = slot.starts_at.astimezone(tz).replace(tzinfo=None)
-        local_end = slot.ends_at.astimezone(tz).replace(tzinfo=None)
-        day = local_start.date()
-        while day <= local_end.date():
-            for window in windows:
-                if window.weekday != day.weekday():
-                    continue
-                w_start = datetime.combine(day, window.start_time)
-                w_end = datetime.combine(day, window.end_time)
-                if w_start < local_end and w_end > local_start:
-                    label = f" ({window.label})" if window.label else ""
-                    clashes.append(
-                        Clash("client_unavailable", None,
-                              w_start.replace(tzinfo=tz), w_end.replace(tzinfo=tz),
-                              f"{client.name} is unavailable "
-                              f"{w_start:%a %H:%M}–{w_end:%H:%M}{label}.",
-                              slot)
-                    )
-            day += timedelta(days=1)
-
-        local_day = local_start.date()
-        # A discharge date set ahead still allows sessions up to and on that day.
-        if (client.discharged_on is not None and local_day > client.discharged_on) or (
-            client.status == "discharged" and client.discharged_on is None
-        ):
-            clashes.append(
-                Clash("client_status", None, slot.starts_at, slot.ends_at,
-                      _discharged_words(client), slot)
-            )
-        elif local_day < client.admitted_on:
-            clashes.append(
-                Clash("client_status", None, slot.starts_at, slot.ends_at,
-                      f"{client.name} is not admitted until "
-                      f"{day_words(client.admitted_on)}.", slot)
-            )
-    return clashes
+    return Calendar(db, lo, hi, clients=[client]).client_clashes(client, slots)
 
 
 def staff_clashes(
@@ -188,51 +359,8 @@ def staff_clashes(
     if not slots or not staff_ids:
         return []
     lo, hi = _span(slots)
-    query = (
-        select(Session, session_facilitators.c.staff_id)
-        .join(session_facilitators, session_facilitators.c.session_id == Session.id)
-        .where(
-            session_facilitators.c.staff_id.in_(staff_ids),
-            Session.status == "scheduled",
-            Session.starts_at < hi,
-            Session.ends_at > lo - timedelta(hours=24),
-        )
-        .order_by(Session.starts_at)
-    )
-    if ignore_series_id is not None:
-        query = query.where(
-            (Session.series_id.is_(None)) | (Session.series_id != ignore_series_id)
-        )
-    rows = list(db.execute(query))
-    names = _staff_names(db, staff_ids)
-    clashes = []
-    for slot, (other, staff_id) in _overlaps(
-        slots, rows, lambda r: r[0].starts_at, lambda r: r[0].ends_at
-    ):
-        if other.id != slot.session_id:
-            clashes.append(
-                Clash("staff", other.id, other.starts_at, other.ends_at,
-                      f"{_staff_name(names, staff_id)} facilitates {session_words(other)}.", slot)
-            )
-    time_off = list(
-        db.scalars(
-            select(StaffTimeOff)
-            .where(
-                StaffTimeOff.staff_id.in_(staff_ids),
-                StaffTimeOff.starts_at < hi,
-                StaffTimeOff.ends_at > lo - timedelta(days=60),
-            )
-            .order_by(StaffTimeOff.starts_at)
-        )
-    )
-    for slot, off in _overlaps(slots, time_off, lambda t: t.starts_at, lambda t: t.ends_at):
-        clashes.append(
-            Clash("staff_time_off", None, off.starts_at, off.ends_at,
-                  f"{_staff_name(names, off.staff_id)} is off"
-                  + (f" ({off.reason})." if off.reason else "."), slot)
-        )
-    clashes += _outside_hours(db, staff_ids, slots, names)
-    return clashes
+    calendar = Calendar(db, lo, hi, staff_ids=staff_ids, ignore_series_id=ignore_series_id)
+    return calendar.staff_clashes(staff_ids, slots)
 
 
 def _slot_zone(db: DbSession, slot: Slot) -> ZoneInfo | None:
@@ -263,34 +391,6 @@ def within_hours(days: dict[int, list[tuple]], local_start: datetime,
                for start, end in days.get(local_start.weekday(), []))
 
 
-def _outside_hours(db: DbSession, staff_ids: list, slots: list[Slot],
-                   names: dict[int, str]) -> list[Clash]:
-    """Slots outside a staff member's weekly working hours (no hours set means no limit)."""
-    rows = list(db.scalars(select(StaffWorkingHours)
-                           .where(StaffWorkingHours.staff_id.in_(staff_ids))))
-    by_staff: dict[int, list[StaffWorkingHours]] = {}
-    for row in rows:
-        by_staff.setdefault(row.staff_id, []).append(row)
-    clashes = []
-    for staff_id, windows in sorted(by_staff.items()):
-        days = _merged(windows)
-        for slot in slots:
-            tz = _slot_zone(db, slot)
-            if tz is None:
-                continue
-            local_start = slot.starts_at.astimezone(tz).replace(tzinfo=None)
-            local_end = slot.ends_at.astimezone(tz).replace(tzinfo=None)
-            if within_hours(days, local_start, local_end):
-                continue
-            day = DAY_NAMES[local_start.weekday()]
-            clashes.append(
-                Clash("staff_hours", None, slot.starts_at, slot.ends_at,
-                      f"{_staff_name(names, staff_id)} works {hours_text(windows)}, not "
-                      f"{day} {local_start:%H:%M}–{local_end:%H:%M}.", slot)
-            )
-    return clashes
-
-
 def room_clashes(
     db: DbSession, room_id: int | None, slots: list[Slot], *, ignore_series_id: int | None = None
 ) -> list[Clash]:
@@ -298,27 +398,5 @@ def room_clashes(
     if room_id is None or not slots:
         return []
     lo, hi = _span(slots)
-    query = (
-        select(Session)
-        .where(
-            Session.room_id == room_id,
-            Session.status == "scheduled",
-            Session.starts_at < hi,
-            Session.ends_at > lo - timedelta(hours=24),
-        )
-        .order_by(Session.starts_at)
-    )
-    if ignore_series_id is not None:
-        query = query.where(
-            (Session.series_id.is_(None)) | (Session.series_id != ignore_series_id)
-        )
-    others = list(db.scalars(query))
-    if not others:
-        return []
-    name = _room_name(db, room_id)
-    return [
-        Clash("room", other.id, other.starts_at, other.ends_at,
-              f"{name} is used by {session_words(other)}.", slot)
-        for slot, other in _overlaps(slots, others, lambda s: s.starts_at, lambda s: s.ends_at)
-        if other.id != slot.session_id
-    ]
+    calendar = Calendar(db, lo, hi, room_ids=[room_id], ignore_series_id=ignore_series_id)
+    return calendar.room_clashes(room_id, slots)
