@@ -2,9 +2,11 @@
 
 The rules of who is busy belong to services/conflicts (bookings, weekly routine, admission,
 sessions facilitated, time off, working hours, rooms); this module only proposes candidate
-times on a grid in the client's program zone and keeps those no rule refuses.
+times on a grid in the client's program zone and keeps those no rule refuses. What they judge
+against is read once into Facts, for one client (Find a time) or a whole cohort (the planner).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -12,11 +14,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Client, Room, Session, StaffWorkingHours
+from scheduler.models import Client, Closure, Room, Session, TreatmentPlan
 from scheduler.services import booking, closed_days, plans, series, sessions
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
-from scheduler.services.conflicts import Slot, client_clashes, room_clashes, staff_clashes
+from scheduler.services.conflicts import Calendar, Slot
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_or_404, get_referenced
 from scheduler.services.series import ONE_TO_ONE_KINDS
@@ -45,24 +47,53 @@ def grid_minutes(duration_minutes: int) -> int:
     return 30 if duration_minutes >= 30 else 15
 
 
-def _windows(db: DbSession, staff_id: int) -> dict[int, list[tuple[time, time]]]:
+@dataclass
+class Facts:
+    """What candidate times are judged against, read once for some clients and clinicians over
+    a range: who is busy (conflicts.Calendar, which owns those rules, holding the active
+    rooms too), the days each client's active plan covers, each program's closures."""
+
+    calendar: Calendar
+    rooms: list[Room]  # active, smallest first
+    plan_days: dict[int, tuple[date | None, date | None]]
+    closures: dict[int, list[Closure]]  # by program id
+
+
+def read_facts(db: DbSession, clients: Iterable[Client], staff_ids: Iterable[int],
+               starts_from: datetime, ends_to: datetime, *,
+               plan_of: dict[int, TreatmentPlan] | None = None) -> Facts:
+    """Facts for these clients and clinicians from `starts_from` to `ends_to`: about ten
+    queries however many of each. `plan_of` (client id to active plan) saves reading the
+    plans again when the caller has them."""
+    clients = list(clients)
+    rooms = list(db.scalars(select(Room).where(Room.is_active.is_(True))
+                            .order_by(Room.capacity, Room.name, Room.id)))
+    calendar = Calendar(db, starts_from, ends_to, clients=clients, staff_ids=staff_ids,
+                        room_ids=[r.id for r in rooms])
+    if plan_of is None:
+        plan_of = plans.active_plans(db, [c.id for c in clients])
+    plan_days: dict[int, tuple[date | None, date | None]] = {}
+    for client in clients:
+        plan = plan_of.get(client.id)
+        # The days the client's active plan covers (open at either end when it does not say).
+        plan_days[client.id] = (plan.start_date, plan.end_date) if plan else (None, None)
+    closures = {}
+    for program in {c.program for c in clients}:
+        tz = ZoneInfo(program.timezone)
+        closures[program.id] = closed_days.open_closures(
+            db, program.id, starts_from.astimezone(tz).date(), ends_to.astimezone(tz).date())
+    return Facts(calendar, rooms, plan_days, closures)
+
+
+def _windows(facts: Facts, staff_id: int) -> dict[int, list[tuple[time, time]]]:
     """The local windows to try, by weekday: the clinician's hours, or the clinic's."""
-    rows = list(db.scalars(select(StaffWorkingHours)
-                           .where(StaffWorkingHours.staff_id == staff_id)))
+    rows = facts.calendar.working_hours(staff_id)
     if not rows:
         return {day: [(CLINIC_OPENS, CLINIC_CLOSES)] for day in CLINIC_DAYS}
     days: dict[int, list[tuple[time, time]]] = {}
     for row in rows:
         days.setdefault(row.weekday, []).append((row.start_time, row.end_time))
     return days
-
-
-def _plan_days(db: DbSession, client: Client) -> tuple[date | None, date | None]:
-    """The days the client's active plan covers (open at either end when it does not say)."""
-    plan = plans.active_plan(db, client.id)
-    if plan is None:
-        return None, None
-    return plan.start_date, plan.end_date
 
 
 def _local(day: date, at: time, tz: ZoneInfo) -> datetime | None:
@@ -74,21 +105,24 @@ def _local(day: date, at: time, tz: ZoneInfo) -> datetime | None:
 
 def candidates(db: DbSession, client: Client, staff_id: int, duration: timedelta,
                starts_from: datetime, ends_to: datetime, now: datetime, *,
-               step: timedelta | None = None) -> list[Slot]:
+               step: timedelta | None = None, facts: Facts | None = None) -> list[Slot]:
     """Grid starts in the program's zone inside the windows, the range and the plan; every
-    `step` (grid_minutes when not given)."""
+    `step` (grid_minutes when not given). `facts` must cover the client, the clinician and
+    the range; read here when not given."""
+    if facts is None:
+        facts = read_facts(db, [client], [staff_id], starts_from, ends_to)
     zone_name = client.program.timezone
     tz = ZoneInfo(zone_name)
     if step is None:
         step = timedelta(minutes=grid_minutes(int(duration.total_seconds() // 60)))
-    windows = _windows(db, staff_id)
-    plan_start, plan_end = _plan_days(db, client)
+    windows = _windows(facts, staff_id)
+    plan_start, plan_end = facts.plan_days[client.id]
     earliest = max(starts_from, now)
     slots: list[Slot] = []
     day = starts_from.astimezone(tz).date()
     last_day = ends_to.astimezone(tz).date()
     # A closed day (holiday, snow) offers nothing: a session booked there would be cancelled.
-    closures = closed_days.open_closures(db, client.program_id, day, last_day)
+    closures = facts.closures[client.program_id]
     while day <= last_day:
         if ((plan_start is None or day >= plan_start) and (plan_end is None or day <= plan_end)
                 and closed_days.covering(closures, day) is None):
@@ -133,36 +167,48 @@ def free_slots(db: DbSession, client_id: int, staff_id: int, duration_minutes: i
 
 def open_times(db: DbSession, client: Client, staff_ids: list[int], duration: timedelta,
                starts_from: datetime, ends_to: datetime, *, now: datetime,
-               step: timedelta | None = None) -> dict[int, list[tuple[Slot, list[int]]]]:
+               step: timedelta | None = None,
+               facts: Facts | None = None) -> dict[int, list[tuple[Slot, list[int]]]]:
     """For each clinician, the candidate times where the client, they and a room are all free,
     earliest first, each with the free rooms, smallest first. Find a time and the planner
     both ask this, so they cannot disagree about who is busy. The client's clashes are read
-    once for every clinician's candidates together."""
+    once for every clinician's candidates together, with everything else they are judged
+    against (`facts`, covering the client, the clinicians and the range: a cohort's planner
+    reads them once for everyone; read here when not given)."""
+    if facts is None:
+        facts = read_facts(db, [client], staff_ids, starts_from, ends_to)
+    calendar = facts.calendar
     wanted = {staff_id: candidates(db, client, staff_id, duration, starts_from, ends_to, now,
-                                   step=step) for staff_id in staff_ids}
+                                   step=step, facts=facts) for staff_id in staff_ids}
     every = sorted({s for slots in wanted.values() for s in slots}, key=lambda s: s.starts_at)
-    client_busy = {c.slot for c in client_clashes(db, client, every)}
+    client_busy = {c.slot for c in calendar.client_clashes(client, every)}
     open_of: dict[int, list[Slot]] = {}
     for staff_id, slots in wanted.items():
         mine = [s for s in slots if s not in client_busy]
-        staff_busy = {c.slot for c in staff_clashes(db, [staff_id], mine)}
+        staff_busy = {c.slot for c in calendar.staff_clashes([staff_id], mine)}
         open_of[staff_id] = [s for s in mine if s not in staff_busy]
     rooms_of = free_rooms(db, sorted({s for slots in open_of.values() for s in slots},
-                                     key=lambda s: s.starts_at))
+                                     key=lambda s: s.starts_at), facts=facts)
     return {staff_id: [(s, rooms_of[s]) for s in slots if rooms_of.get(s)]
             for staff_id, slots in open_of.items()}
 
 
-def free_rooms(db: DbSession, slots: list[Slot]) -> dict[Slot, list[int]]:
+def free_rooms(db: DbSession, slots: list[Slot], *,
+               facts: Facts | None = None) -> dict[Slot, list[int]]:
     """The active rooms free at each slot, smallest first: a one-to-one should not take the
-    group room. One query per room, however many slots."""
+    group room. Two queries for every room and slot, or none with `facts` covering them."""
     if not slots:
         return {}
-    rooms = list(db.scalars(select(Room).where(Room.is_active.is_(True))
-                            .order_by(Room.capacity, Room.name, Room.id)))
+    if facts is not None:
+        rooms, calendar = facts.rooms, facts.calendar
+    else:
+        rooms = list(db.scalars(select(Room).where(Room.is_active.is_(True))
+                                .order_by(Room.capacity, Room.name, Room.id)))
+        calendar = Calendar(db, min(s.starts_at for s in slots), max(s.ends_at for s in slots),
+                            room_ids=[r.id for r in rooms])
     free: dict[Slot, list[int]] = {s: [] for s in slots}
     for room in rooms:
-        taken = {c.slot for c in room_clashes(db, room.id, slots)}
+        taken = {c.slot for c in calendar.room_clashes(room.id, slots)}
         for slot in slots:
             if slot not in taken:
                 free[slot].append(room.id)

@@ -245,6 +245,24 @@ def active_plan(db: DbSession, client_id: int, *,
     return db.scalar(query)
 
 
+def active_plans(db: DbSession, client_ids: list[int], *,
+                 with_phases: bool = False) -> dict[int, TreatmentPlan]:
+    """`active_plan` for many clients in one query (two with phases), by client id; clients
+    without an active plan are left out."""
+    if not client_ids:
+        return {}
+    query = (select(TreatmentPlan)
+             .where(TreatmentPlan.client_id.in_(client_ids), TreatmentPlan.status == "active")
+             .order_by(TreatmentPlan.client_id, TreatmentPlan.version.desc()))
+    if with_phases:
+        query = query.options(
+            selectinload(TreatmentPlan.phases).selectinload(PlanPhase.requirements))
+    out: dict[int, TreatmentPlan] = {}
+    for plan in db.scalars(query):
+        out.setdefault(plan.client_id, plan)
+    return out
+
+
 def plans_of(db: DbSession, client_id: int) -> list[TreatmentPlan]:
     """Every version of the client's plan, newest first."""
     get_or_404(db, Client, client_id, "client")
