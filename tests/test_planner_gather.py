@@ -339,3 +339,46 @@ def test_a_stranger_or_too_many_weeks_is_refused_naming_the_field(db, make, clin
     with pytest.raises(InvalidField) as weeks:
         problem(db, program, make.client(program), weeks=13, now=now)
     assert "weeks" in weeks.value.fields
+
+
+def test_a_cohort_of_ten_costs_the_queries_of_a_cohort_of_two(db, make, clinic, now):
+    """Everyone's busy time is read once for the cohort and judged in memory: a cohort of 240
+    must not cost 240 times Find a time's queries."""
+    program, therapist = clinic["program"], clinic["therapist"]
+    colleague = make.staff(name="Kim Ortiz")
+    make.room(name="Office", capacity=2)
+    availability.set_working_hours(db, ACTOR, therapist.id, [
+        {"weekday": d, "start": time(9), "end": time(21)} for d in range(5)])
+    availability.add_time_off(db, ACTOR, colleague.id, in_ny(2, 0), in_ny(3, 0), "Training")
+    evenings = make.series(program, title="Relapse prevention", facilitator_ids=[therapist.id],
+                           room_id=clinic["group_room"].id)
+    db.commit()
+    cohort = []
+    for n in range(10):
+        person = make.client(program, name=f"Client {n}")
+        weekly(db, person, [(n % 5, "08:00", "12:00", "school"), (5, "09:00", "13:00", None)])
+        # Half name their therapist, half leave it to the planner; everyone has a phase
+        # asking for an individual session and a case management one, and a booked group.
+        plan(db, person, primary_therapist_id=therapist.id if n % 2 else None, phases=[
+            {"first_week": 1, "requirements": [
+                {"kind": "individual", "sessions_per_week": 1},
+                {"kind": "case_management", "sessions_per_week": 1}]}])
+        booking.enroll_client(db, ACTOR, evenings.id, person.id, now=now, start_date=MONDAY)
+        db.commit()
+        cohort.append(person)
+
+    def statements(people) -> int:
+        ids = [p.id for p in people]
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(_db.engine, "before_cursor_execute", listener)
+        try:
+            db.expire_all()
+            found = gather.for_clients(db, program.id, ids, first_day=MONDAY, weeks=4, now=now)
+        finally:
+            event.remove(_db.engine, "before_cursor_execute", listener)
+        assert all(c.appointments for c in found.clients)
+        return len(seen)
+
+    two = statements(cohort[:2])
+    assert statements(cohort) == two

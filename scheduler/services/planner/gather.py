@@ -1,13 +1,16 @@
 """Reading the planner's Problem from the database, for a client or a cohort of one program.
 
 Every "is this person free?" answer comes from its one owner: services/conflicts for the
-clients' bookings, routines and admission dates (once per client over every candidate), and
-services/free_slots for one-to-one times (the same rules as Find a time). What this module
-adds is the proposal's shape: weeks, options, targets and the reasons an option was left out,
-in words a coordinator reads in the explanation of a shortfall.
+clients' bookings, routines and admission dates, and services/free_slots for one-to-one times
+(the same rules as Find a time). Their facts (everyone's busy time, plans, closures, rooms)
+are read once for the whole cohort and judged in memory per client, so a cohort of 240 costs
+about as many queries as one client. What this module adds is the proposal's shape: weeks,
+options, targets and the reasons an option was left out, in words a coordinator reads in the
+explanation of a shortfall.
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -32,9 +35,9 @@ from scheduler.models import (
     session_facilitators,
 )
 from scheduler.services import booking, closed_days, one_to_one, plans
-from scheduler.services.conflicts import Slot, client_clashes
+from scheduler.services.conflicts import Calendar, Slot
 from scheduler.services.errors import InvalidField
-from scheduler.services.free_slots import open_times
+from scheduler.services.free_slots import Facts, open_times, read_facts
 from scheduler.services.lookup import get_or_404
 from scheduler.services.planner.problem import (
     AppointmentOption,
@@ -148,13 +151,22 @@ def for_clients(db: DbSession, program_id: int, client_ids: list[int], *, first_
     enrolled = _enrolments(db, ids, {g.series_id for g in groups})
     unavailable = _windows(db, ClientUnavailability, ids)
     preferred = _windows(db, ClientPreferredTime, ids)
+    plan_of = plans.active_plans(db, ids, with_phases=True)
+    requirements_of = {c.id: _requirements(plan_of.get(c.id), clock) for c in clients}
+    staff_for = _candidate_staff(db, requirements_of.values())
+    # One read of everyone's busy time, from the earliest offer to the end of the last
+    # group session on offer, for every client and clinician the proposal may involve.
+    facts = read_facts(db, clients, sorted({s for team in staff_for.values() for s in team}),
+                       min([earliest, *(s.starts_at for s in slots)]),
+                       max([clock.hi, *(s.ends_at for s in slots)]), plan_of=plan_of)
     for client in clients:
-        plan = plans.active_plan(db, client.id, with_phases=True)
+        plan = plan_of.get(client.id)
         days_closed = _client_closed_days(client, plan, program_closed, first_day, last_day)
-        requirements = _requirements(plan, clock)
-        keys, refused = _group_keys(db, client, groups, slots, days_closed,
+        requirements = requirements_of[client.id]
+        keys, refused = _group_keys(facts.calendar, client, groups, slots, days_closed,
                                     holds.get(client.id, {}), enrolled.get(client.id, []))
-        appointments, why = _appointments(db, client, requirements, clock, earliest, now)
+        appointments, why = _appointments(db, client, requirements, clock, earliest, now,
+                                          facts, staff_for)
         refused.update(why)
         problem.clients.append(ClientProblem(
             client_id=client.id, name=client.name,
@@ -342,13 +354,13 @@ def _requirements(plan: TreatmentPlan | None, clock: _Clock) -> list[Requirement
     return out
 
 
-def _group_keys(db: DbSession, client: Client, groups: list[GroupOption], slots: list[Slot],
-                days_closed: dict[date, str], holds: dict[int, str],
+def _group_keys(calendar: Calendar, client: Client, groups: list[GroupOption],
+                slots: list[Slot], days_closed: dict[date, str], holds: dict[int, str],
                 enrolments: list[Enrollment]) -> tuple[list[str], dict[str, str]]:
     """The group options the client can attend at every occurrence, and why each other one
-    is left out. The client's clashes are read once for every occurrence on offer."""
+    is left out. The client's clashes are judged once for every occurrence on offer."""
     clash_of: dict[int, str] = {}
-    for clash in client_clashes(db, client, slots):
+    for clash in calendar.client_clashes(client, slots):
         assert clash.slot.session_id is not None  # every slot here is a session's
         clash_of.setdefault(clash.slot.session_id, clash.detail.rstrip("."))
     keys, refused = [], {}
@@ -378,20 +390,32 @@ def _group_keys(db: DbSession, client: Client, groups: list[GroupOption], slots:
     return keys, refused
 
 
-def _candidate_staff(db: DbSession, kind: str, staff_id: int | None) -> list[int]:
-    if staff_id is not None:
-        return [staff_id]
-    roles = ROLES_FOR_KIND.get(kind, CLINICAL_ROLES)
-    return list(db.scalars(select(Staff.id).where(Staff.is_active.is_(True),
-                                                  Staff.role.in_(roles))
-                           .order_by(Staff.id).limit(MAX_CANDIDATE_STAFF)))
+def _candidate_staff(db: DbSession, requirements_of: Iterable[list[Requirement]],
+                     ) -> dict[tuple[str, int | None], list[int]]:
+    """Who may hold each one-to-one kind the clients need: the plan's clinician where it
+    names one, else the first active clinicians of a fitting role (one query per kind)."""
+    out: dict[tuple[str, int | None], list[int]] = {}
+    for requirements in requirements_of:
+        for req in requirements:
+            if not req.one_to_one or (req.kind, req.staff_id) in out:
+                continue
+            if req.staff_id is not None:
+                out[(req.kind, req.staff_id)] = [req.staff_id]
+                continue
+            roles = ROLES_FOR_KIND.get(req.kind, CLINICAL_ROLES)
+            out[(req.kind, None)] = list(db.scalars(
+                select(Staff.id).where(Staff.is_active.is_(True), Staff.role.in_(roles))
+                .order_by(Staff.id).limit(MAX_CANDIDATE_STAFF)))
+    return out
 
 
 def _appointments(db: DbSession, client: Client, requirements: list[Requirement],
-                  clock: _Clock, earliest: datetime,
-                  now: datetime) -> tuple[list[AppointmentOption], dict[str, str]]:
+                  clock: _Clock, earliest: datetime, now: datetime, facts: Facts,
+                  staff_for: dict[tuple[str, int | None], list[int]],
+                  ) -> tuple[list[AppointmentOption], dict[str, str]]:
     """Free one-to-one times for the weeks whose phase requires one, with Find a time's rules
-    (services/free_slots.open_times), at most MAX_APPOINTMENT_OPTIONS per week and kind."""
+    (services/free_slots.open_times, on the cohort's facts), at most MAX_APPOINTMENT_OPTIONS
+    per week and kind."""
     needs: dict[tuple[str, int | None], set[int]] = defaultdict(set)
     for req in requirements:
         if req.one_to_one:
@@ -399,11 +423,11 @@ def _appointments(db: DbSession, client: Client, requirements: list[Requirement]
     options: list[AppointmentOption] = []
     why: dict[str, str] = {}
     for (kind, staff_id), weeks in sorted(needs.items(), key=lambda n: (n[0][0], n[0][1] or 0)):
-        staff_ids = _candidate_staff(db, kind, staff_id)
+        staff_ids = staff_for[(kind, staff_id)]
         if not staff_ids:
             continue
         found = open_times(db, client, staff_ids, timedelta(minutes=APPOINTMENT_MINUTES),
-                           earliest, clock.hi, now=now, step=APPOINTMENT_STEP)
+                           earliest, clock.hi, now=now, step=APPOINTMENT_STEP, facts=facts)
         by_week: dict[int, list[AppointmentOption]] = defaultdict(list)
         for sid, times in found.items():
             for slot, rooms in times:
@@ -416,16 +440,16 @@ def _appointments(db: DbSession, client: Client, requirements: list[Requirement]
             offered = sorted(by_week.get(week, []), key=lambda a: (a.span.start, a.staff_id))
             if not offered:
                 # Not an option's key: the week's one-to-one had no option at all.
-                why[f"a:{kind}:week:{week}"] = _no_hour_words(db, staff_id)
+                why[f"a:{kind}:week:{week}"] = _no_hour_words(facts.calendar, staff_id)
             options += _spread(offered, MAX_APPOINTMENT_OPTIONS)
     return options, why
 
 
-def _no_hour_words(db: DbSession, staff_id: int | None) -> str:
-    person = db.get(Staff, staff_id) if staff_id is not None else None
-    if person is None:
+def _no_hour_words(calendar: Calendar, staff_id: int | None) -> str:
+    name = calendar.staff_name(staff_id) if staff_id is not None else None
+    if name is None:
         return "no clinician has a free hour that week"
-    return f"{person.name}, the primary therapist, has no free hour that week"
+    return f"{name}, the primary therapist, has no free hour that week"
 
 
 def _spread(items: list, cap: int) -> list:
