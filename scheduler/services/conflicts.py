@@ -3,7 +3,7 @@
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -75,17 +75,40 @@ def _span(slots: list[Slot]) -> tuple[datetime, datetime]:
     return min(s.starts_at for s in slots), max(s.ends_at for s in slots)
 
 
-def _overlaps(slots: list[Slot], others: list, start_of, end_of):
-    """Yield (slot, other) pairs whose spans overlap; `others` sorted by start."""
-    starts = [start_of(o) for o in others]
-    longest = max((end_of(o) - start_of(o) for o in others), default=timedelta(0))
-    for slot in slots:
-        i = bisect_left(starts, slot.starts_at - longest)
-        while i < len(others) and starts[i] < slot.ends_at:
-            other = others[i]
-            if end_of(other) > slot.starts_at:
-                yield slot, other
-            i += 1
+class _Timeline:
+    """Things sorted by start with their spans read once, so each slot finds what overlaps it
+    by bisection: a calendar asks the same timeline about every client of a cohort."""
+
+    __slots__ = ("items", "starts", "ends", "longest")
+
+    def __init__(self, items: list, start_of, end_of):
+        self.items = items
+        self.starts = [start_of(i) for i in items]
+        self.ends = [end_of(i) for i in items]
+        self.longest = max((e - s for s, e in zip(self.starts, self.ends, strict=True)),
+                           default=timedelta(0))
+
+    def overlapping(self, slots: list[Slot], spans: list[tuple[datetime, datetime]]):
+        """Yield (slot, item) pairs whose spans overlap, slot by slot, items by start;
+        `spans` are the slots' in UTC, as rows are read (aware datetimes in different zones
+        compare correctly, but each comparison then asks the zone for its offset)."""
+        items, starts, ends, longest = self.items, self.starts, self.ends, self.longest
+        if not items:
+            return
+        for slot, (slot_start, slot_end) in zip(slots, spans, strict=True):
+            i = bisect_left(starts, slot_start - longest)
+            while i < len(items) and starts[i] < slot_end:
+                if ends[i] > slot_start:
+                    yield slot, items[i]
+                i += 1
+
+
+def _at(row):
+    return row.starts_at
+
+
+def _until(row):
+    return row.ends_at
 
 
 def _staff_names(db: DbSession, staff_ids) -> dict[int, str]:
@@ -102,6 +125,19 @@ def _staff_name(names: dict[int, str], staff_id: int) -> str:
 def _room_name(db: DbSession, room_id: int | None) -> str:
     room = db.get(Room, room_id) if room_id is not None else None
     return room.name if room is not None else "The room"
+
+
+# A Monday, to name a weekday's window by its wall times: "Tue 08:00–17:00".
+_A_MONDAY = date(2024, 1, 1)
+
+
+def _unavailable_words(window: ClientUnavailability) -> str:
+    """"is unavailable Tue 08:00–17:00 (work).", after the client's name."""
+    day = _A_MONDAY + timedelta(days=window.weekday)
+    start = datetime.combine(day, window.start_time)
+    end = datetime.combine(day, window.end_time)
+    label = f" ({window.label})" if window.label else ""
+    return f"is unavailable {start:%a %H:%M}–{end:%H:%M}{label}."
 
 
 def _discharged_words(client: Client) -> str:
@@ -126,12 +162,20 @@ class Calendar:
                  room_ids: Iterable[int | None] = (), ignore_series_id: int | None = None):
         self.db = db
         self.lo, self.hi = lo, hi
+        self._checked: list[Slot] | None = None
+        self._walls: dict[tuple[int, tzinfo],
+                          tuple[list[Slot], list[tuple[datetime, datetime]]]] = {}
         # Sessions are read from a day before lo, time off from 60 days before: the longest
         # that may still reach into the range (the overlap test itself is exact).
         session_after, time_off_after = lo - timedelta(hours=24), lo - timedelta(days=60)
         self._clients = {c.id for c in clients}
-        self._booked: dict[int, list[Session]] = {c: [] for c in self._clients}
-        self._unavailable: dict[int, list[ClientUnavailability]] = {c: [] for c in self._clients}
+        booked: dict[int, list[Session]] = {c: [] for c in self._clients}
+        # Each client's weekly windows by weekday, in the order saved, as (start, end, the
+        # words after the client's name), the words written once for every slot they refuse.
+        self._unavailable: dict[int, dict[int, list[tuple[time, time, str]]]] = {
+            c: {} for c in self._clients}
+        # session_words, once per session however many clients or slots it is named to.
+        self._words: dict[int, str] = {}
         if self._clients:
             for client_id, session in db.execute(
                 select(Booking.client_id, Session)
@@ -141,13 +185,15 @@ class Calendar:
                        Session.ends_at > session_after)
                 .order_by(Session.starts_at, Session.id)
             ).tuples():
-                self._booked[client_id].append(session)
+                booked[client_id].append(session)
             for window in db.scalars(
                 select(ClientUnavailability)
                 .where(ClientUnavailability.client_id.in_(self._clients))
                 .order_by(ClientUnavailability.id)
             ):
-                self._unavailable[window.client_id].append(window)
+                self._unavailable[window.client_id].setdefault(window.weekday, []).append(
+                    (window.start_time, window.end_time, _unavailable_words(window)))
+        self._booked = {c: _Timeline(rows, _at, _until) for c, rows in booked.items()}
 
         self._staff = set(staff_ids)
         self._facilitated: list[tuple[Session, int]] = []
@@ -178,9 +224,12 @@ class Calendar:
                                   .where(StaffWorkingHours.staff_id.in_(self._staff))
                                   .order_by(StaffWorkingHours.id)):
                 self._hours.setdefault(row.staff_id, []).append(row)
+        self._merged_hours = {staff_id: _merged(rows) for staff_id, rows in self._hours.items()}
+        # The timelines of sessions facilitated and time off, per set of staff asked about.
+        self._team_lines: dict[frozenset[int], tuple[_Timeline, _Timeline]] = {}
 
         self._rooms = {r for r in room_ids if r is not None}
-        self._in_room: dict[int, list[Session]] = {r: [] for r in self._rooms}
+        in_room: dict[int, list[Session]] = {r: [] for r in self._rooms}
         if self._rooms:
             query = (
                 select(Session)
@@ -193,13 +242,41 @@ class Calendar:
                     (Session.series_id.is_(None)) | (Session.series_id != ignore_series_id))
             for session in db.scalars(query):
                 assert session.room_id is not None  # selected by room
-                self._in_room[session.room_id].append(session)
+                in_room[session.room_id].append(session)
+        self._in_room = {r: _Timeline(rows, _at, _until) for r, rows in in_room.items()}
+
+    def _named(self, session: Session) -> str:
+        words = self._words.get(session.id)
+        if words is None:
+            words = self._words[session.id] = session_words(session)
+        return words
 
     def _within(self, slots: list[Slot]) -> None:
+        # A cohort asks about the same list for every client (and free_rooms for every
+        # room): checked once.
+        if slots is self._checked:
+            return
         lo, hi = _span(slots)
         if lo < self.lo or hi > self.hi:
             raise ValueError(f"slots {lo}..{hi} reach outside the calendar read "
                              f"({self.lo}..{self.hi})")
+        self._checked = slots
+
+    def _overlapping(self, timeline: _Timeline, slots: list[Slot]):
+        if not timeline.items:
+            return iter(())
+        return timeline.overlapping(slots, self._wall_times(slots, UTC))
+
+    def _wall_times(self, slots: list[Slot], tz: tzinfo) -> list[tuple[datetime, datetime]]:
+        """Each slot's start and end in the zone (aware, so that they print and compare as
+        wall time), once per list and zone however many clients are asked about it."""
+        kept = self._walls.get((id(slots), tz))
+        if kept is None or kept[0] is not slots:
+            kept = (slots, [(s.starts_at.astimezone(tz), s.ends_at.astimezone(tz))
+                            for s in slots])
+            # Keyed by identity, holding the list so that its id stays its own.
+            self._walls[(id(slots), tz)] = kept
+        return kept[1]
 
     def working_hours(self, staff_id: int) -> list[StaffWorkingHours]:
         """The staff member's weekly working hours; none set means no limit."""
@@ -218,78 +295,81 @@ class Calendar:
             raise ValueError(f"client {client.id} was not read into this calendar")
         self._within(slots)
         clashes: list[Clash] = []
-        booked = self._booked[client.id]
-        for slot, other in _overlaps(slots, booked, lambda s: s.starts_at, lambda s: s.ends_at):
+        name = client.name
+        for slot, other in self._overlapping(self._booked[client.id], slots):
             if other.id != slot.session_id:
                 clashes.append(
                     Clash("client", other.id, other.starts_at, other.ends_at,
-                          f"{client.name} is already booked into {session_words(other)}.",
-                          slot)
+                          f"{name} is already booked into {self._named(other)}.", slot)
                 )
 
         tz = ZoneInfo(client.program.timezone)
-        windows = self._unavailable[client.id]
-        for slot in slots:
-            local_start = slot.starts_at.astimezone(tz).replace(tzinfo=None)
-            local_end = slot.ends_at.astimezone(tz).replace(tzinfo=None)
-            day = local_start.date()
-            while day <= local_end.date():
-                for window in windows:
-                    if window.weekday != day.weekday():
-                        continue
-                    w_start = datetime.combine(day, window.start_time)
-                    w_end = datetime.combine(day, window.end_time)
-                    if w_start < local_end and w_end > local_start:
-                        label = f" ({window.label})" if window.label else ""
-                        clashes.append(
-                            Clash("client_unavailable", None,
-                                  w_start.replace(tzinfo=tz), w_end.replace(tzinfo=tz),
-                                  f"{client.name} is unavailable "
-                                  f"{w_start:%a %H:%M}–{w_end:%H:%M}{label}.",
-                                  slot)
-                        )
-                day += timedelta(days=1)
-
+        by_weekday = self._unavailable[client.id]
+        admitted_on, discharged_on = client.admitted_on, client.discharged_on
+        # A discharge date set ahead still allows sessions up to and on that day.
+        gone = client.status == "discharged" and discharged_on is None
+        one_day = timedelta(days=1)
+        not_yet = None
+        # Wall times in the client's zone: datetimes sharing a tzinfo compare as wall clock,
+        # as the routine is written.
+        for slot, (local_start, local_end) in zip(slots, self._wall_times(slots, tz),
+                                                  strict=True):
             local_day = local_start.date()
-            # A discharge date set ahead still allows sessions up to and on that day.
-            if (client.discharged_on is not None and local_day > client.discharged_on) or (
-                client.status == "discharged" and client.discharged_on is None
-            ):
+            if by_weekday:
+                day, last_day = local_day, local_end.date()
+                while day <= last_day:
+                    for start, end, words in by_weekday.get(day.weekday(), ()):
+                        w_start = datetime.combine(day, start, tzinfo=tz)
+                        w_end = datetime.combine(day, end, tzinfo=tz)
+                        if w_start < local_end and w_end > local_start:
+                            clashes.append(
+                                Clash("client_unavailable", None, w_start, w_end,
+                                      f"{name} {words}", slot)
+                            )
+                    day += one_day
+
+            if (discharged_on is not None and local_day > discharged_on) or gone:
                 clashes.append(
                     Clash("client_status", None, slot.starts_at, slot.ends_at,
                           _discharged_words(client), slot)
                 )
-            elif local_day < client.admitted_on:
+            elif local_day < admitted_on:
+                if not_yet is None:
+                    not_yet = f"{name} is not admitted until {day_words(admitted_on)}."
                 clashes.append(
-                    Clash("client_status", None, slot.starts_at, slot.ends_at,
-                          f"{client.name} is not admitted until "
-                          f"{day_words(client.admitted_on)}.", slot)
-                )
+                    Clash("client_status", None, slot.starts_at, slot.ends_at, not_yet, slot))
         return clashes
+
+    def _team(self, wanted: frozenset[int]) -> tuple[_Timeline, _Timeline]:
+        lines = self._team_lines.get(wanted)
+        if lines is None:
+            lines = self._team_lines[wanted] = (
+                _Timeline([row for row in self._facilitated if row[1] in wanted],
+                          lambda r: r[0].starts_at, lambda r: r[0].ends_at),
+                _Timeline([off for off in self._time_off if off.staff_id in wanted],
+                          _at, _until))
+        return lines
 
     def staff_clashes(self, staff_ids: Iterable[int], slots: list[Slot]) -> list[Clash]:
         """Sessions the staff already facilitate, their time off and working hours, against
         the slots."""
-        wanted = set(staff_ids)
+        wanted = frozenset(staff_ids)
         if not slots or not wanted:
             return []
         if not wanted <= self._staff:
             raise ValueError(f"staff {sorted(wanted - self._staff)} were not read into this "
                              "calendar")
         self._within(slots)
-        rows = [row for row in self._facilitated if row[1] in wanted]
+        facilitated, time_off = self._team(wanted)
         clashes = []
-        for slot, (other, staff_id) in _overlaps(
-            slots, rows, lambda r: r[0].starts_at, lambda r: r[0].ends_at
-        ):
+        for slot, (other, staff_id) in self._overlapping(facilitated, slots):
             if other.id != slot.session_id:
                 clashes.append(
                     Clash("staff", other.id, other.starts_at, other.ends_at,
                           f"{_staff_name(self._names, staff_id)} facilitates "
-                          f"{session_words(other)}.", slot)
+                          f"{self._named(other)}.", slot)
                 )
-        time_off = [off for off in self._time_off if off.staff_id in wanted]
-        for slot, off in _overlaps(slots, time_off, lambda t: t.starts_at, lambda t: t.ends_at):
+        for slot, off in self._overlapping(time_off, slots):
             clashes.append(
                 Clash("staff_time_off", None, off.starts_at, off.ends_at,
                       f"{_staff_name(self._names, off.staff_id)} is off"
@@ -298,28 +378,32 @@ class Calendar:
         clashes += self._outside_hours(wanted, slots)
         return clashes
 
-    def _outside_hours(self, wanted: set[int], slots: list[Slot]) -> list[Clash]:
+    def _outside_hours(self, wanted: frozenset[int], slots: list[Slot]) -> list[Clash]:
         """Slots outside a staff member's weekly working hours (no hours set means no limit)."""
         limited = sorted(wanted & self._hours.keys())
         if not limited:
             return []
-        zones = {slot: _slot_zone(self.db, slot) for slot in slots}
+        # Wall times in each slot's zone (aware, so that they print and compare as wall time).
+        zones = [_slot_zone(self.db, slot) for slot in slots]
+        if zones[0] is not None and all(z is zones[0] for z in zones):
+            local = [(slot, start, end) for slot, (start, end)
+                     in zip(slots, self._wall_times(slots, zones[0]), strict=True)]
+        else:
+            local = [(slot, slot.starts_at.astimezone(tz), slot.ends_at.astimezone(tz))
+                     for slot, tz in zip(slots, zones, strict=True) if tz is not None]
         clashes = []
         for staff_id in limited:
-            windows = self._hours[staff_id]
-            days = _merged(windows)
-            for slot in slots:
-                tz = zones[slot]
-                if tz is None:
-                    continue
-                local_start = slot.starts_at.astimezone(tz).replace(tzinfo=None)
-                local_end = slot.ends_at.astimezone(tz).replace(tzinfo=None)
+            days = self._merged_hours[staff_id]
+            hours = None
+            for slot, local_start, local_end in local:
                 if within_hours(days, local_start, local_end):
                     continue
+                if hours is None:
+                    hours = hours_text(self._hours[staff_id])
                 day = DAY_NAMES[local_start.weekday()]
                 clashes.append(
                     Clash("staff_hours", None, slot.starts_at, slot.ends_at,
-                          f"{_staff_name(self._names, staff_id)} works {hours_text(windows)}, "
+                          f"{_staff_name(self._names, staff_id)} works {hours}, "
                           f"not {day} {local_start:%H:%M}–{local_end:%H:%M}.", slot)
                 )
         return clashes
@@ -331,14 +415,13 @@ class Calendar:
         if room_id not in self._rooms:
             raise ValueError(f"room {room_id} was not read into this calendar")
         self._within(slots)
-        pairs = [(slot, other) for slot, other in _overlaps(
-            slots, self._in_room[room_id], lambda s: s.starts_at, lambda s: s.ends_at)
-            if other.id != slot.session_id]
+        pairs = [(slot, other) for slot, other in self._overlapping(self._in_room[room_id], slots)
+                 if other.id != slot.session_id]
         if not pairs:
             return []
         name = _room_name(self.db, room_id)
         return [Clash("room", other.id, other.starts_at, other.ends_at,
-                      f"{name} is used by {session_words(other)}.", slot)
+                      f"{name} is used by {self._named(other)}.", slot)
                 for slot, other in pairs]
 
 

@@ -7,14 +7,14 @@ against is read once into Facts, for one client (Find a time) or a whole cohort 
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Client, Closure, Room, Session, TreatmentPlan
+from scheduler.models import Client, Closure, Program, Room, Session, TreatmentPlan
 from scheduler.services import booking, closed_days, plans, series, sessions
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
@@ -57,6 +57,9 @@ class Facts:
     rooms: list[Room]  # active, smallest first
     plan_days: dict[int, tuple[date | None, date | None]]
     closures: dict[int, list[Closure]]  # by program id
+    # Each clinician's grid of starts over the range, with the local day of each: the same
+    # for every client of a program, so a cohort builds it once (see candidates).
+    grids: dict[tuple, list[tuple[date, Slot]]] = field(default_factory=dict)
 
 
 def read_facts(db: DbSession, clients: Iterable[Client], staff_ids: Iterable[int],
@@ -111,21 +114,33 @@ def candidates(db: DbSession, client: Client, staff_id: int, duration: timedelta
     the range; read here when not given."""
     if facts is None:
         facts = read_facts(db, [client], [staff_id], starts_from, ends_to)
-    zone_name = client.program.timezone
-    tz = ZoneInfo(zone_name)
     if step is None:
         step = timedelta(minutes=grid_minutes(int(duration.total_seconds() // 60)))
-    windows = _windows(facts, staff_id)
+    key = (staff_id, client.program_id, duration, step, starts_from, ends_to, now)
+    grid = facts.grids.get(key)
+    if grid is None:
+        grid = facts.grids[key] = _grid(facts, client.program, staff_id, duration, step,
+                                        starts_from, ends_to, now)
     plan_start, plan_end = facts.plan_days[client.id]
+    return [slot for day, slot in grid
+            if (plan_start is None or day >= plan_start) and (plan_end is None or day <= plan_end)]
+
+
+def _grid(facts: Facts, program: Program, staff_id: int, duration: timedelta, step: timedelta,
+          starts_from: datetime, ends_to: datetime, now: datetime) -> list[tuple[date, Slot]]:
+    """The clinician's starts in the program's zone inside their windows and the range, on
+    days the program is open, earliest first, each with its local day."""
+    zone_name = program.timezone
+    tz = ZoneInfo(zone_name)
+    windows = _windows(facts, staff_id)
     earliest = max(starts_from, now)
-    slots: list[Slot] = []
+    found: dict[Slot, date] = {}
     day = starts_from.astimezone(tz).date()
     last_day = ends_to.astimezone(tz).date()
     # A closed day (holiday, snow) offers nothing: a session booked there would be cancelled.
-    closures = facts.closures[client.program_id]
+    closures = facts.closures[program.id]
     while day <= last_day:
-        if ((plan_start is None or day >= plan_start) and (plan_end is None or day <= plan_end)
-                and closed_days.covering(closures, day) is None):
+        if closed_days.covering(closures, day) is None:
             for opens, closes in sorted(windows.get(day.weekday(), [])):
                 at = datetime.combine(day, opens)
                 while at + duration <= datetime.combine(day, closes):
@@ -135,10 +150,10 @@ def candidates(db: DbSession, client: Client, staff_id: int, duration: timedelta
                         # arithmetic in one zone would add wall-clock time).
                         end = (start.astimezone(UTC) + duration).astimezone(tz)
                         if start >= earliest and end <= ends_to:
-                            slots.append(Slot(start, end, None, zone_name))
+                            found.setdefault(Slot(start, end, None, zone_name), day)
                     at += step
         day += timedelta(days=1)
-    return sorted(set(slots), key=lambda s: s.starts_at)
+    return sorted(((day, slot) for slot, day in found.items()), key=lambda d: d[1].starts_at)
 
 
 def free_slots(db: DbSession, client_id: int, staff_id: int, duration_minutes: int,
@@ -207,11 +222,15 @@ def free_rooms(db: DbSession, slots: list[Slot], *,
         calendar = Calendar(db, min(s.starts_at for s in slots), max(s.ends_at for s in slots),
                             room_ids=[r.id for r in rooms])
     free: dict[Slot, list[int]] = {s: [] for s in slots}
+    lists = [free[s] for s in slots]
     for room in rooms:
-        taken = {c.slot for c in calendar.room_clashes(room.id, slots)}
-        for slot in slots:
-            if slot not in taken:
-                free[slot].append(room.id)
+        room_id = room.id
+        # A clash names the very slot asked about: known by identity, without hashing the
+        # slot's times again for every room.
+        taken = {id(c.slot) for c in calendar.room_clashes(room_id, slots)}
+        for slot, rooms_free in zip(slots, lists, strict=True):
+            if id(slot) not in taken:
+                rooms_free.append(room_id)
     return free
 
 

@@ -370,7 +370,8 @@ def _group_keys(calendar: Calendar, client: Client, groups: list[GroupOption],
             day = occurrence.span.day
             enrolment = next((e for e in enrolments if e.series_id == option.series_id
                               and e.start_date <= day
-                              and (e.end_date is None or day <= e.end_date)), None)
+                              and (e.end_date is None or day <= e.end_date)),
+                             None) if enrolments else None
             if day in days_closed:
                 why = days_closed[day]
             elif enrolment is not None:
