@@ -26,9 +26,9 @@ from scheduler.services import audit, booking, closed_days
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import (
+    Calendar,
     ConflictDetected,
     Slot,
-    client_clashes,
     room_clashes,
     staff_clashes,
 )
@@ -284,9 +284,15 @@ def _booked_client_clashes(db: DbSession, sessions: list[Session]) -> list:
         .order_by(Client.id)
     ):
         by_client.setdefault(client, []).append(slots[session_id])
+    if not by_client:
+        return []
+    # One read of every booked client's calendar, not two queries per client.
+    calendar = Calendar(db, min(s.starts_at for s in slots.values()),
+                        max(s.ends_at for s in slots.values()), clients=list(by_client))
     clashes = []
     for client, client_slots in by_client.items():
-        clashes += client_clashes(db, client, sorted(client_slots, key=lambda s: s.starts_at))
+        clashes += calendar.client_clashes(
+            client, sorted(client_slots, key=lambda s: s.starts_at))
     return clashes
 
 
