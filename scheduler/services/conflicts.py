@@ -1,4 +1,9 @@
-"""Double-booking rules: a client, a staff member and a room are each in one place at a time."""
+"""Double-booking rules: a client, a staff member and a room are each in one place at a time.
+
+The rules are Calendar's methods, judged in memory against what it read once; the functions
+below read a calendar for one client, team or room. A cohort's proposal (planner/gather) reads
+one calendar for everyone instead of the same queries again per client.
+"""
 
 from bisect import bisect_left
 from collections.abc import Iterable
@@ -165,8 +170,8 @@ class Calendar:
         self._checked: list[Slot] | None = None
         self._walls: dict[tuple[int, tzinfo],
                           tuple[list[Slot], list[tuple[datetime, datetime]]]] = {}
-        # Sessions are read from a day before lo, time off from 60 days before: the longest
-        # that may still reach into the range (the overlap test itself is exact).
+        # The margins these checks have always read with (a day of sessions, 60 days of time
+        # off, before lo); harmless, as the overlap test itself is exact.
         session_after, time_off_after = lo - timedelta(hours=24), lo - timedelta(days=60)
         self._clients = {c.id for c in clients}
         booked: dict[int, list[Session]] = {c: [] for c in self._clients}
@@ -253,7 +258,7 @@ class Calendar:
 
     def _within(self, slots: list[Slot]) -> None:
         # A cohort asks about the same list for every client (and free_rooms for every
-        # room): checked once.
+        # room): checked once, as long as it is that very list again.
         if slots is self._checked:
             return
         lo, hi = _span(slots)

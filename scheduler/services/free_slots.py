@@ -211,7 +211,7 @@ def open_times(db: DbSession, client: Client, staff_ids: list[int], duration: ti
 def free_rooms(db: DbSession, slots: list[Slot], *,
                facts: Facts | None = None) -> dict[Slot, list[int]]:
     """The active rooms free at each slot, smallest first: a one-to-one should not take the
-    group room. Two queries for every room and slot, or none with `facts` covering them."""
+    group room. Two queries in all (the rooms, their sessions), or none with `facts`."""
     if not slots:
         return {}
     if facts is not None:
