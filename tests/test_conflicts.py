@@ -11,7 +11,16 @@ from sqlalchemy import func, select
 
 from scheduler.extensions import db as _db
 from scheduler.models import AuditEvent, Booking, Session
+from scheduler.services import availability, booking
+from scheduler.services.conflicts import (
+    Calendar,
+    Slot,
+    client_clashes,
+    room_clashes,
+    staff_clashes,
+)
 from scheduler.services.recurrence import zone
+from tests.helpers import ACTOR
 
 API = "/api/v1"
 NEW_YORK = zone("America/New_York")
@@ -576,3 +585,47 @@ def test_a_refused_conflict_writes_nothing(client, headers, make, clinic):
     assert client.post(f"{API}/series", json=series_body(clinic, room_id=clinic["room_a"].id),
                        headers=headers).status_code == 409
     assert (count(Booking), count(Session), count(AuditEvent)) == before
+
+
+def test_a_calendar_read_once_for_many_judges_each_as_their_own_check_does(make, db, clinic,
+                                                                           now):
+    """The planner reads one Calendar for a cohort; each client, team and room must be judged
+    exactly as the one-person checks judge them, and nothing outside what was read."""
+    program, group = clinic["program"], clinic["group"]
+    late = single(make, db, program, start=time(20, 0), minutes=60,
+                  room_id=clinic["room_b"].id, facilitator_ids=[clinic["lee"].id])
+    people = [make.client(program, name=name) for name in ("Jordan Lee", "Sam Novak",
+                                                           "Alex Kim")]
+    booking.book_client(db, ACTOR, group.id, people[0].id, now=now)
+    booking.book_client(db, ACTOR, late.id, people[1].id, now=now)
+    availability.set_client_windows(db, ACTOR, people[2].id, [
+        {"weekday": 0, "start": time(17), "end": time(19), "label": "work"}])
+    db.commit()
+    monday = date(2027, 3, 1)
+    slots = [Slot(datetime.combine(monday, time(h), tzinfo=NEW_YORK),
+                  datetime.combine(monday, time(h + 1), tzinfo=NEW_YORK), None,
+                  "America/New_York") for h in (16, 18, 20)]
+    staff_ids = [clinic["dana"].id, clinic["lee"].id]
+    rooms = [clinic["room_a"].id, clinic["room_b"].id]
+
+    calendar = Calendar(db, slots[0].starts_at, slots[-1].ends_at, clients=people,
+                        staff_ids=staff_ids, room_ids=rooms)
+
+    for person in people:
+        assert calendar.client_clashes(person, slots) == client_clashes(db, person, slots)
+    assert calendar.staff_clashes(staff_ids, slots) == staff_clashes(db, staff_ids, slots)
+    for room_id in rooms:
+        assert calendar.room_clashes(room_id, slots) == room_clashes(db, room_id, slots)
+    # Not vacuous: each kind of busy time is found, at the slots it overlaps.
+    assert [(c.kind, c.slot.starts_at.hour) for person in people
+            for c in calendar.client_clashes(person, slots)] == [
+        ("client", 18), ("client", 20), ("client", 20), ("client_unavailable", 18)]
+    assert [(c.kind, c.slot.starts_at.hour)
+            for c in calendar.staff_clashes(staff_ids, slots)] == [
+        ("staff", 18), ("staff", 20), ("staff", 20)]
+    # What was not read is refused, not judged free.
+    with pytest.raises(ValueError):
+        calendar.client_clashes(make.client(program), slots)
+    after = slots[-1].ends_at
+    with pytest.raises(ValueError):
+        calendar.room_clashes(clinic["room_a"].id, [Slot(after, after.replace(hour=23))])
