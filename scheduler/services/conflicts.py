@@ -87,9 +87,15 @@ def _overlaps(slots: list[Slot], others: list, start_of, end_of):
             i += 1
 
 
-def _staff_name(db: DbSession, staff_id: int) -> str:
-    person = db.get(Staff, staff_id)
-    return person.name if person is not None else "A staff member"
+def _staff_names(db: DbSession, staff_ids) -> dict[int, str]:
+    """Names for messages, read once per check: db.get per clash re-queried a row the
+    identity map had already let go of, once for each of a week's candidate times."""
+    return dict(db.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids)))
+                .tuples().all())
+
+
+def _staff_name(names: dict[int, str], staff_id: int) -> str:
+    return names.get(staff_id, "A staff member")
 
 
 def _room_name(db: DbSession, room_id: int | None) -> str:
@@ -198,6 +204,7 @@ def staff_clashes(
             (Session.series_id.is_(None)) | (Session.series_id != ignore_series_id)
         )
     rows = list(db.execute(query))
+    names = _staff_names(db, staff_ids)
     clashes = []
     for slot, (other, staff_id) in _overlaps(
         slots, rows, lambda r: r[0].starts_at, lambda r: r[0].ends_at
@@ -205,7 +212,7 @@ def staff_clashes(
         if other.id != slot.session_id:
             clashes.append(
                 Clash("staff", other.id, other.starts_at, other.ends_at,
-                      f"{_staff_name(db, staff_id)} facilitates {session_words(other)}.", slot)
+                      f"{_staff_name(names, staff_id)} facilitates {session_words(other)}.", slot)
             )
     time_off = list(
         db.scalars(
@@ -221,10 +228,10 @@ def staff_clashes(
     for slot, off in _overlaps(slots, time_off, lambda t: t.starts_at, lambda t: t.ends_at):
         clashes.append(
             Clash("staff_time_off", None, off.starts_at, off.ends_at,
-                  f"{_staff_name(db, off.staff_id)} is off"
+                  f"{_staff_name(names, off.staff_id)} is off"
                   + (f" ({off.reason})." if off.reason else "."), slot)
         )
-    clashes += _outside_hours(db, staff_ids, slots)
+    clashes += _outside_hours(db, staff_ids, slots, names)
     return clashes
 
 
@@ -256,7 +263,8 @@ def within_hours(days: dict[int, list[tuple]], local_start: datetime,
                for start, end in days.get(local_start.weekday(), []))
 
 
-def _outside_hours(db: DbSession, staff_ids: list, slots: list[Slot]) -> list[Clash]:
+def _outside_hours(db: DbSession, staff_ids: list, slots: list[Slot],
+                   names: dict[int, str]) -> list[Clash]:
     """Slots outside a staff member's weekly working hours (no hours set means no limit)."""
     rows = list(db.scalars(select(StaffWorkingHours)
                            .where(StaffWorkingHours.staff_id.in_(staff_ids))))
@@ -277,7 +285,7 @@ def _outside_hours(db: DbSession, staff_ids: list, slots: list[Slot]) -> list[Cl
             day = DAY_NAMES[local_start.weekday()]
             clashes.append(
                 Clash("staff_hours", None, slot.starts_at, slot.ends_at,
-                      f"{_staff_name(db, staff_id)} works {hours_text(windows)}, not "
+                      f"{_staff_name(names, staff_id)} works {hours_text(windows)}, not "
                       f"{day} {local_start:%H:%M}–{local_end:%H:%M}.", slot)
             )
     return clashes
@@ -305,9 +313,12 @@ def room_clashes(
             (Session.series_id.is_(None)) | (Session.series_id != ignore_series_id)
         )
     others = list(db.scalars(query))
+    if not others:
+        return []
+    name = _room_name(db, room_id)
     return [
         Clash("room", other.id, other.starts_at, other.ends_at,
-              f"{_room_name(db, room_id)} is used by {session_words(other)}.", slot)
+              f"{name} is used by {session_words(other)}.", slot)
         for slot, other in _overlaps(slots, others, lambda s: s.starts_at, lambda s: s.ends_at)
         if other.id != slot.session_id
     ]

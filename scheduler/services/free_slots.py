@@ -73,11 +73,14 @@ def _local(day: date, at: time, tz: ZoneInfo) -> datetime | None:
 
 
 def candidates(db: DbSession, client: Client, staff_id: int, duration: timedelta,
-               starts_from: datetime, ends_to: datetime, now: datetime) -> list[Slot]:
-    """Grid starts in the program's zone inside the windows, the range and the plan."""
+               starts_from: datetime, ends_to: datetime, now: datetime, *,
+               step: timedelta | None = None) -> list[Slot]:
+    """Grid starts in the program's zone inside the windows, the range and the plan; every
+    `step` (grid_minutes when not given)."""
     zone_name = client.program.timezone
     tz = ZoneInfo(zone_name)
-    step = timedelta(minutes=grid_minutes(int(duration.total_seconds() // 60)))
+    if step is None:
+        step = timedelta(minutes=grid_minutes(int(duration.total_seconds() // 60)))
     windows = _windows(db, staff_id)
     plan_start, plan_end = _plan_days(db, client)
     earliest = max(starts_from, now)
@@ -122,29 +125,48 @@ def free_slots(db: DbSession, client_id: int, staff_id: int, duration_minutes: i
         raise InvalidField("to", "Must be after the start of the range.", "query")
     if ends_to - starts_from > timedelta(days=MAX_RANGE_DAYS):
         raise InvalidField("to", f"The range may span at most {MAX_RANGE_DAYS} days.", "query")
-    slots = candidates(db, client, staff_id, timedelta(minutes=duration_minutes),
-                       starts_from, ends_to, now)
-    if not slots:
-        return []
-    busy = {c.slot for c in client_clashes(db, client, slots)}
-    busy |= {c.slot for c in staff_clashes(db, [staff_id], slots)}
-    open_slots = [s for s in slots if s not in busy]
-    if not open_slots:
-        return []
+    found = open_times(db, client, [staff_id], timedelta(minutes=duration_minutes),
+                       starts_from, ends_to, now=now)[staff_id]
     # The smallest room that is free: a one-to-one should not take the group room.
+    return [FreeSlot(s.starts_at, s.ends_at, rooms[0]) for s, rooms in found][:limit]
+
+
+def open_times(db: DbSession, client: Client, staff_ids: list[int], duration: timedelta,
+               starts_from: datetime, ends_to: datetime, *, now: datetime,
+               step: timedelta | None = None) -> dict[int, list[tuple[Slot, list[int]]]]:
+    """For each clinician, the candidate times where the client, they and a room are all free,
+    earliest first, each with the free rooms, smallest first. Find a time and the planner
+    both ask this, so they cannot disagree about who is busy. The client's clashes are read
+    once for every clinician's candidates together."""
+    wanted = {staff_id: candidates(db, client, staff_id, duration, starts_from, ends_to, now,
+                                   step=step) for staff_id in staff_ids}
+    every = sorted({s for slots in wanted.values() for s in slots}, key=lambda s: s.starts_at)
+    client_busy = {c.slot for c in client_clashes(db, client, every)}
+    open_of: dict[int, list[Slot]] = {}
+    for staff_id, slots in wanted.items():
+        mine = [s for s in slots if s not in client_busy]
+        staff_busy = {c.slot for c in staff_clashes(db, [staff_id], mine)}
+        open_of[staff_id] = [s for s in mine if s not in staff_busy]
+    rooms_of = free_rooms(db, sorted({s for slots in open_of.values() for s in slots},
+                                     key=lambda s: s.starts_at))
+    return {staff_id: [(s, rooms_of[s]) for s in slots if rooms_of.get(s)]
+            for staff_id, slots in open_of.items()}
+
+
+def free_rooms(db: DbSession, slots: list[Slot]) -> dict[Slot, list[int]]:
+    """The active rooms free at each slot, smallest first: a one-to-one should not take the
+    group room. One query per room, however many slots."""
+    if not slots:
+        return {}
     rooms = list(db.scalars(select(Room).where(Room.is_active.is_(True))
                             .order_by(Room.capacity, Room.name, Room.id)))
-    room_of: dict[Slot, int] = {}
+    free: dict[Slot, list[int]] = {s: [] for s in slots}
     for room in rooms:
-        waiting = [s for s in open_slots if s not in room_of]
-        if not waiting:
-            break
-        taken = {c.slot for c in room_clashes(db, room.id, waiting)}
-        for slot in waiting:
+        taken = {c.slot for c in room_clashes(db, room.id, slots)}
+        for slot in slots:
             if slot not in taken:
-                room_of[slot] = room.id
-    found = [FreeSlot(s.starts_at, s.ends_at, room_of[s]) for s in open_slots if s in room_of]
-    return found[:limit]
+                free[slot].append(room.id)
+    return free
 
 
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
