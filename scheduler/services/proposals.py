@@ -109,14 +109,18 @@ def _check_client(client: Client, from_date: date | None, field: str = "from") -
 
 
 def _planner():
-    """gather, solver and explain; imported on first use while they land on other branches."""
-    from scheduler.services.planner import (  # type: ignore[attr-defined]
-        explain,
-        gather,
-        solver,
-    )
+    """gather and solver; explain is imported where it is used, while it lands."""
+    from scheduler.services.planner import gather, solver
 
-    return gather, solver, explain
+    return gather, solver, None
+
+
+def _unmet(problem: Problem, solution: Solution) -> dict:
+    try:
+        from scheduler.services.planner import explain  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - until explain.py is merged
+        return {}
+    return explain.unmet(problem, solution)
 
 
 def _client(db: DbSession, client_id: int) -> Client:
@@ -393,7 +397,7 @@ def _store(db: DbSession, actor: Actor, kind: str, problem: Problem, solution: S
            from_date: date, weeks: int, now: datetime, ttl_minutes: int,
            client: Client | None = None, program: Program | None = None,
            client_ids: list[int] | None = None) -> ScheduleProposal:
-    unmet = _planner()[2].unmet(problem, solution)
+    unmet = _unmet(problem, solution)
     words = _Words(db, problem, ZoneInfo(problem.timezone))
     expires_at = now + timedelta(minutes=ttl_minutes)
     proposal = ScheduleProposal(
