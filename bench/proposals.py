@@ -219,13 +219,14 @@ def generate(n_clients: int, seed: int) -> Problem:  # noqa: C901 - a generator,
         late = rnd.random()
         if late < 0.08:  # admitted in the second week
             targets[0] = None
+            admitted = FIRST_MONDAY + timedelta(days=7)
             for d in days()[:7]:
-                closed_days[d] = f"{name} is admitted on {FIRST_MONDAY + timedelta(days=7):%a %d %b}"
+                closed_days[d] = f"{name} is admitted on {admitted:%a} {admitted.day} {admitted:%b}"
         elif late < 0.14:  # the plan ends after three weeks
             targets[3] = None
             end = FIRST_MONDAY + timedelta(days=20)
             for d in days()[21:]:
-                closed_days[d] = f"the plan ends {end:%a %d %b}"
+                closed_days[d] = f"the plan ends {end:%a} {end.day} {end:%b}"
         preferred: list[Window] = []
         if rnd.random() < 0.3:
             if label == "works a day shift":
