@@ -503,7 +503,11 @@ def _session_changes(db: DbSession, actions: dict, tz: ZoneInfo, now: datetime,
             wanted[session_id].append((enrol["client_id"], enrol["title"]))
     for item in actions.get("bookings", []):
         wanted[item["session_id"]].append((item["client_id"], item["title"]))
+    # Every session first, then every client: the order each booking path locks in, so this
+    # accept and a booking of one of its sessions cannot deadlock.
     lock_rows(db, Session, list(wanted))
+    lock_rows(db, Client, {cid for takers in wanted.values() for cid, _ in takers}
+              | {a["client_id"] for a in actions.get("appointments", [])})
     found = {s.id: s for s in db.scalars(select(Session).where(Session.id.in_(list(wanted))))}
     free = booking.free_seats_of(db, [s for s in found.values() if s.status == "scheduled"])
     # Seats the clients hold already (booked since the proposal): no new seat is needed there.
