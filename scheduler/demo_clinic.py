@@ -236,6 +236,11 @@ def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
             plans.record_assessment(db, actor, client.id, assessed_on=today,
                                     clinician_id=therapist.id, recommended_level="2.1",
                                     summary="Intake assessment; plan to follow.")
+            # A life to plan around: "Suggest a schedule" at intake step 3 has to fit it.
+            label, ends = ("Work", time(17, 0)) if program is adult else ("School", time(15, 0))
+            availability.set_client_windows(db, actor, client.id, [
+                {"weekday": day, "start": time(8, 0), "end": ends, "label": label}
+                for day in range(5)])
             progress(1)
             continue
         absences = max((FORCED_ABSENCES.get(role, 0) for role in roles), default=0)

@@ -70,6 +70,9 @@ def test_a_kiosk_login_signs_in_on_the_login_page_and_lands_on_the_kiosk(client,
     assert answer.status_code == 302 and answer.headers["Location"] == "/kiosk"
     assert client.get("/").headers["Location"] == "/kiosk"
     assert client.get("/kiosk").status_code == 200
+    # A tablet added to the home screen opens the manifest's start_url: the kiosk, not a 403.
+    start = client.get("/manifest.webmanifest").json["start_url"]
+    assert client.get(start, follow_redirects=True).request.path == "/kiosk"
 
 
 @pytest.mark.parametrize("path", ["/follow-up", "/today", "/week", "/clients", "/me",

@@ -231,8 +231,8 @@ def test_the_manifest_puts_the_portal_on_the_home_screen_under_the_neutral_name(
     assert response.mimetype == "application/manifest+json"
     manifest = json.loads(response.data)
     assert (manifest["name"], manifest["short_name"]) == ("Appointments", "Appointments")
-    assert (manifest["start_url"], manifest["scope"], manifest["display"]) == (
-        "/me", "/", "standalone")
+    assert (manifest["id"], manifest["start_url"], manifest["scope"], manifest["display"]) == (
+        "/me", "/", "/", "standalone")
     assert manifest["theme_color"] == css_colour(".topbar", "background")
     assert manifest["background_color"] == css_colour("body", "background")
     assert revealing_words(response.get_data(as_text=True)) == []

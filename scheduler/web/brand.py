@@ -44,9 +44,12 @@ def favicon():
 def manifest():
     name = current_app.config["PUBLIC_NAME"]
     response = jsonify({
-        # The portal is what a client puts on their home screen; staff use a browser.
+        # The portal is what a client puts on their home screen (its id, kept so an installed
+        # app stays the same app). It starts at the landing page, which sends each sign-in to
+        # its own start: the client to the portal, the front desk's tablet to the kiosk
+        # (the portal itself would be a 403 there).
         "id": url_for("portal.home"),
-        "start_url": url_for("portal.home"),
+        "start_url": url_for("home.index"),
         "scope": url_for("home.index"),
         "name": name,
         "short_name": name,

@@ -94,8 +94,9 @@ def live_server(app):
     thread.join(timeout=10)
     # Requests still being answered (an icon the closed page had asked for) would otherwise
     # run on into the next test, which shares the app and resets its config under them: a
-    # KeyError and a 500 there. socketserver keeps each request's thread in `_threads`.
-    for handler in list(getattr(server, "_threads", None) or []):
+    # KeyError and a 500 there. socketserver keeps each request's thread in `_threads`, an
+    # instance list made at the first request (the class's placeholder is no list).
+    for handler in list(vars(server).get("_threads", [])):
         handler.join(timeout=10)
     server.socket.close()
 

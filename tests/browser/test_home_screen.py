@@ -104,7 +104,10 @@ def test_chromium_reads_the_manifest_and_could_install_the_portal(phone, login, 
     assert found["url"] == f"{base}/manifest.webmanifest"
     assert found["errors"] == []
     manifest = found["manifest"]
-    assert manifest["startUrl"] == f"{base}/me" and manifest["scope"] == f"{base}/"
+    assert manifest["startUrl"] == f"{base}/" and manifest["scope"] == f"{base}/"
+    # The landing page sends the client on to their portal.
+    phone.goto(manifest["startUrl"])
+    assert phone.url == f"{base}/me"
     assert manifest["display"] == "kStandalone"
     assert manifest["name"] == json.loads(found["data"])["short_name"] == "Appointments"
     assert manifest["themeColor"] == "rgba(18,38,63,1)"  # app.css's top bar, #12263f
