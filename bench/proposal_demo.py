@@ -8,9 +8,11 @@ Run from the repository root:
 A fresh database is built by the Alembic migrations (a new SQLite file, or a throwaway schema in
 the given PostgreSQL database, dropped at the end; nothing else there is touched) and seeded with
 the demo clinic exactly as `flask seed-demo` makes it (scheduler.demo_clinic.seed; --clients,
-default 24, and 12 weeks of sessions). The demo's clients already hold their tracks, so --new
-new admissions are added (a plan from today, and a day shift, evening shift, school hours or
-weekend routine). Then, for --sample demo clients spread over the clinic and the new ones:
+default 24, and 12 weeks of sessions). Most demo clients already hold their tracks; its
+unfinished intakes (a job or school hours, nothing booked) are what "Suggest a schedule" is
+for, and --new new admissions are added besides (a plan from today, and a day shift, evening
+shift, school hours or weekend routine). Then, for the intakes, --sample demo clients spread
+over the clinic, and the new admissions:
 
   - ours: scheduler.services.proposals.propose_for_client(…, weeks=4) from next Monday, in
     process, each on a fresh ORM session and rolled back afterwards (nothing is kept), with the
@@ -49,7 +51,7 @@ from bench.support import (  # noqa: E402
 from config import Config  # noqa: E402
 from scheduler import clock, demo_clinic  # noqa: E402
 from scheduler.extensions import db  # noqa: E402
-from scheduler.models import Client, Program  # noqa: E402
+from scheduler.models import Booking, Client, Program  # noqa: E402
 from scheduler.services import availability, clients, plans, proposals  # noqa: E402
 from scheduler.services.audit import Actor  # noqa: E402
 from scheduler.services.planner import gather, solver  # noqa: E402
@@ -169,11 +171,17 @@ def main() -> int:
             seconds = float(Config.PROPOSAL_SOLVER_SECONDS)
             ids = list(db.session.scalars(select(Client.id).where(Client.status == "active")
                                           .order_by(Client.id)))
-            step = max(len(ids) // max(args.sample, 1), 1)
-            sample = ids[::step][:args.sample] + admit_new(args.new)
+            # The demo's unfinished intakes (a job or school hours, nothing booked yet) are
+            # what "Suggest a schedule" at intake step 3 is for; then a few who hold tracks.
+            holding = set(db.session.scalars(select(Booking.client_id).distinct()))
+            intakes = [i for i in ids if i not in holding]
+            others = [i for i in ids if i in holding]
+            step = max(len(others) // max(args.sample, 1), 1)
+            sample = intakes + others[::step][:args.sample] + admit_new(args.new)
             print(f"Database: {describe(base_url)}; demo clinic of {len(ids)} active clients "
-                  f"seeded in {seeded:.1f} s; proposing {WEEKS} weeks for {args.sample} of them "
-                  f"and {args.new} new admissions, "
+                  f"seeded in {seeded:.1f} s; proposing {WEEKS} weeks for its {len(intakes)} "
+                  f"unfinished intakes, {args.sample} who hold tracks and {args.new} new "
+                  "admissions, "
                   f"solver limit {seconds:.0f} s, {args.repeats} repeats after a warm-up.")
             print(f"{'client':>8} {'best s':>8} {'median s':>9} {'gather s':>9} {'solve s':>8} "
                   f"{'status':>9} {'offers':>6} {'met':>5} {'lookup ms':>10} {'ratio':>7}  target")
