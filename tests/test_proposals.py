@@ -29,6 +29,7 @@ from scheduler.services.errors import DomainError
 from scheduler.services.overrides import Override
 from tests import helpers
 from tests.helpers import ACTOR
+from tests.test_booking_concurrency import race, server  # noqa: F401 - the threaded server
 
 API = "/api/v1"
 NY = ZoneInfo("America/New_York")
@@ -646,3 +647,41 @@ def test_the_checker_sees_a_double_booking(db, make):
     db.commit()
     with pytest.raises(AssertionError, match="double-booked"):
         check_hard_constraints(db)
+
+
+# --- accepting while others book, through a threaded server -------------------------------------
+
+
+def test_two_coordinators_accepting_at_once_book_it_once(request, client, headers, db, clinic):
+    body = propose(client, headers, clinic.jordan.id, weeks=1).json
+    address = request.getfixturevalue("server")
+    path = f"{API}/schedule-proposals/{body['id']}/accept"
+    results = race(address, [("POST", path, None, headers)] * 2)
+    assert sorted(status for status, _ in results) == [200, 409], results
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Enrollment)) == 2
+    assert db.scalar(select(func.count()).where(Booking.client_id == clinic.jordan.id)) == 3
+
+
+def test_accepting_races_a_booking_for_the_last_seat(request, client, headers, db, make, clinic):
+    """Family skills has one seat left. Whoever comes second loses it: a waitlist place for
+    the single booking, or a 409 for the accept, which then books nothing at all."""
+    tuesday = sessions_of(db, clinic.family, MARCH, MARCH + timedelta(days=6))[0]
+    booking.book_client(db, ACTOR, tuesday.id, make.client(clinic.program, name="Riley").id,
+                        now=clock.now())
+    rival = make.client(clinic.program, name="Casey Moss")
+    db.commit()
+    body = propose(client, headers, clinic.jordan.id, weeks=1).json
+    results = race(request.getfixturevalue("server"), [
+        ("POST", f"{API}/schedule-proposals/{body['id']}/accept", None, headers),
+        ("POST", f"{API}/sessions/{tuesday.id}/bookings", {"client_id": rival.id}, headers)])
+    (accepted, _), (booked, place) = results
+    db.expire_all()
+    seated = db.scalar(select(func.count()).where(Booking.session_id == tuesday.id,
+                                                  Booking.status == "booked"))
+    assert seated == 2
+    jordan = db.scalar(select(func.count()).where(Booking.client_id == clinic.jordan.id))
+    if accepted == 200:
+        assert place["status"] == "waitlisted" and jordan == 3
+    else:
+        assert (accepted, place["status"], jordan) == (409, "booked", 0), results

@@ -122,6 +122,7 @@ def propose_for_client(db: DbSession, actor: Actor, client_id: int, *, from_date
                        ttl_minutes: int = DEFAULT_TTL_MINUTES) -> ScheduleProposal:
     """One client's enrolments and appointments for `weeks` weeks from `from_date`."""
     client = _client(db, client_id)
+    _check_client(client, None)
     weeks = _check_weeks(weeks)
     _check_from(client.program, from_date, now)
     _check_client(client, from_date)
