@@ -17,8 +17,9 @@ hint) before the next level starts, so no weight can ever trade a level for a lo
      stage, the weight again a proven bound).
 
 Determinism: CP-SAT's interleaved search is deterministic whatever the number of workers, and
-each stage stops on a deterministic time limit equal to its wall budget, so the same input gives
-the same proposal unless the machine is so loaded that the wall limit strikes first.
+each stage stops on a deterministic time limit (DETERMINISTIC_PER_SECOND of its wall budget), so
+the same input gives the same proposal unless the machine is so slow or loaded that the wall
+limit strikes first (a large cohort on a busy machine).
 """
 
 import time as timer
@@ -46,6 +47,12 @@ from scheduler.services.planner.windows import minutes_inside, within_windows
 DEFAULT_WORKERS = 2
 INTERLEAVE = True
 LARGE_MODEL = 4000  # variables
+# A stage's search stops on CP-SAT's deterministic clock (work done, the same on every run)
+# before the wall clock, so a search cut short still gives the same answer every time. A
+# second of wall time bought 0.3-0.4 deterministic seconds on a small cohort with this 2-core
+# machine under a load of 8 (and about 0.1 on a 240-client cohort, where the wall clock
+# then ends the search first); a quarter keeps small cohorts reproducible even so.
+DETERMINISTIC_PER_SECOND = 0.25
 LP_SUBSOLVERS = ("default_lp", "max_lp", "reduced_costs", "pseudo_costs", "quick_restart")
 # Coverage is a fraction; the model needs integers. 1/10,000 is finer than a minute of 9 hours.
 COVERAGE_SCALE = 10_000
@@ -515,15 +522,18 @@ class _Stage:
 class _Runner:
     """Runs the stages in order, fixing each optimum (or best found) before the next.
 
-    Each stage gets its share of what is left of the time limit (unused time rolls over), and
-    starts from the previous stage's answer as a hint, so a stage cut short still returns
-    something at least as good as the level before it fixed.
+    Each stage starts from the previous stage's answer as a hint, so a stage cut short still
+    returns something at least as good as the level before it fixed. Its deterministic limit
+    is its share of the whole time limit (the same on every run); its wall limit is up to
+    twice its share of what is left (once on a large cohort), so a slow stage cannot starve
+    the ones after it.
     """
 
-    def __init__(self, model: cp_model.CpModel, seconds: float, seed: int, workers: int,
-                 shares: Sequence[float]) -> None:
+    def __init__(self, model: cp_model.CpModel, seconds: float, left: float, seed: int,
+                 workers: int, shares: Sequence[float]) -> None:
         self.model = model
-        self.deadline = timer.perf_counter() + max(seconds, 0.05)
+        self.seconds = seconds
+        self.deadline = timer.perf_counter() + max(left, 0.05)
         self.seed = seed
         self.workers = workers
         self.shares = list(shares)
@@ -538,7 +548,10 @@ class _Runner:
             self.results.append(_Stage(name, "OPTIMAL", float(objective), float(objective)))
             return True
         left = self.deadline - timer.perf_counter()
-        budget = max(left * share / (share + sum(self.shares)), 0.05)
+        # A large cohort's stages stop on the wall clock anyway (see DETERMINISTIC_PER_SECOND):
+        # there each keeps to its own share.
+        stretch = 1.0 if len(self.model.proto.variables) > LARGE_MODEL else 2.0
+        budget = max(min(stretch * left * share / (share + sum(self.shares)), left), 0.05)
         self.model.minimize(objective)
         solver = cp_model.CpSolver()
         params = solver.parameters
@@ -556,7 +569,7 @@ class _Runner:
             # the LP proves optimality quickly.
             params.ignore_subsolvers.extend(LP_SUBSOLVERS)
         params.max_time_in_seconds = budget
-        params.max_deterministic_time = budget
+        params.max_deterministic_time = max(self.seconds * share, 0.05) * DETERMINISTIC_PER_SECOND
         status = solver.solve(self.model)
         self.model.clear_objective()
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -582,12 +595,12 @@ class _Runner:
 
 
 def _best_fill(items: list[tuple[int, list[tuple[int, int]], str | None]], need: int,
-               caps: dict[str, int], limit: int = 5000) -> int:
+               caps: dict[str, int], limit: int = 5000) -> tuple[int, int]:
     """The most minutes, up to `need`, that non-overlapping items give: a small search.
 
     Items are (minutes, intervals, capped kind or None), largest first. The search stops at
-    `need` (more is worth nothing) or after `limit` nodes, answering the best found, which is
-    then a little low; it only scales the fairness measure, never a hard rule.
+    `need` (more is worth nothing) or after `limit` nodes. Answers the best found and a
+    proven ceiling (the same, unless the search was cut short).
     """
     suffix = [0] * (len(items) + 1)
     for i in range(len(items) - 1, -1, -1):
@@ -615,13 +628,17 @@ def _best_fill(items: list[tuple[int, list[tuple[int, int]], str | None]], need:
         dfs(i + 1, total)
 
     dfs(0, 0)
-    return min(best, need)
+    best = min(best, need)
+    # A search cut short still gives a sound ceiling: all the options' minutes.
+    return best, best if best >= need or nodes <= limit else min(need, suffix[0])
 
 
-def _reach(builder: _Builder) -> dict[int, int]:
+def _reach(builder: _Builder) -> tuple[dict[int, int], int]:
     """What each client could reach alone, in minutes towards their targets: their own options
-    without the cohort's sharing of seats, therapists and rooms."""
+    without the cohort's sharing of seats, therapists and rooms. Also a proven lower bound on
+    the cohort's minutes short, since no client can do better with others around."""
     reach: dict[int, int] = {}
+    floor = 0
     for cv in builder.clients:
         booked = [0] * builder.weeks
         for span, _ in cv.client.booked:
@@ -644,9 +661,11 @@ def _reach(builder: _Builder) -> dict[int, int]:
                     items.append((option.span.minutes, [(option.span.start, option.span.end)],
                                   option.kind))
             items.sort(key=lambda item: (-item[0], item[1]))
-            total += min(booked[week] + _best_fill(items, target - booked[week], caps), target)
+            best, ceiling = _best_fill(items, target - booked[week], caps)
+            total += min(booked[week] + best, target)
+            floor += target - min(booked[week] + ceiling, target)
         reach[cv.client.client_id] = total
-    return reach
+    return reach, floor
 
 
 def _first_fit_score(builder: _Builder, answer: Solution,
@@ -722,10 +741,10 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
     builder = _Builder(problem)
     builder.build()
     cohort = sum(1 for cv in builder.clients if cv.covered) > 1
-    reach = _reach(builder) if cohort else {}
+    reach, floor = _reach(builder)
     worst = builder.fairness(reach) if cohort else None
-    runner = _Runner(builder.model, seconds - (timer.perf_counter() - started), seed, workers,
-                     SHARES)
+    runner = _Runner(builder.model, seconds, seconds - (timer.perf_counter() - started), seed,
+                     workers, SHARES)
     start = _greedy_hint(builder, reach)
     runner.hint(list(start.values()), list(start))
     # Each stage also looks one level ahead, weighted below its own (so still exactly
@@ -755,9 +774,11 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
                         plans=_empty_plans(builder))
     # No solver at all means no objective had a variable in it: nothing is worth proposing.
     plans = _empty_plans(builder) if runner.solver is None else _plans(builder, runner.solver)
+    # Without its LP (large cohorts) CP-SAT's own bound is weak; what no client could beat
+    # even alone is a sound bound too, and the larger one is reported.
+    bound = None if main is None or main.bound is None else max(main.bound, float(floor))
     return Solution(status=status, seconds=timer.perf_counter() - started,
-                    objective=main.objective if main else None,
-                    bound=main.bound if main else None, plans=plans)
+                    objective=main.objective if main else None, bound=bound, plans=plans)
 
 
 def _empty_plans(builder: _Builder) -> dict[int, ClientPlan]:
