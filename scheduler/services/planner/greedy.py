@@ -11,7 +11,7 @@ given up afterwards, since no first-fit order can know who else will join it.
 
 import time as timer
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -243,6 +243,54 @@ def solve(problem: Problem, order: Sequence[ClientProblem] | None = None, *,
     else:
         for client in clients:
             greedy.place(client, "all", largest_first)
+    greedy.drop_small_groups()
+    plans = {c.client_id: greedy.plan(c) for c in problem.clients}
+    return Solution(status="GREEDY", seconds=timer.perf_counter() - started, objective=None,
+                    bound=None, plans=plans)
+
+
+def extend(problem: Problem, solution: Solution, order: Sequence[ClientProblem],
+           keep: Callable[[ClientProblem, GroupOption], bool] | None = None) -> Solution:
+    """Another answer with more added where it still fits: every choice of `solution` kept,
+    then each client in `order` walks their options largest group first, as first fit does.
+
+    Adding never undoes a requirement met or lowers anyone's hours, so the CP-SAT model uses
+    it between stages: a stage that traded hours away for a requirement (rightly: it ranks
+    first) hands the next stage those hours back as a starting point. With `keep`, only the
+    groups it accepts are kept and the rest placed afresh (appointments are always kept).
+    """
+    started = timer.perf_counter()
+    greedy = _Greedy(problem)
+    for client in problem.clients:
+        state = greedy._state(client)
+        plan = solution.plans.get(client.client_id)
+        if plan is None:
+            continue
+        for key in plan.group_keys:
+            group = greedy.groups[key]
+            if keep is not None and not keep(client, group):
+                continue
+            greedy.chosen[client.client_id].append(key)
+            for occ in group.occurrences:
+                greedy.added[occ.session_id] += 1
+                state.mine.append((occ.span.start, occ.span.end))
+                if 0 <= occ.span.week < greedy.weeks:
+                    state.planned[occ.span.week] += occ.span.minutes
+                if (occ.span.week, group.kind) in state.needs:
+                    state.needs[(occ.span.week, group.kind)] -= 1
+        for placed in plan.appointments:
+            option = placed.option
+            interval = (option.span.start, option.span.end)
+            greedy.placed[client.client_id].append(placed)
+            state.mine.append(interval)
+            greedy.staff_taken[option.staff_id].append(interval)
+            greedy.room_taken[placed.room_id].append(interval)
+            if 0 <= option.span.week < greedy.weeks:
+                state.planned[option.span.week] += option.span.minutes
+            if (option.span.week, option.kind) in state.needs:
+                state.needs[(option.span.week, option.kind)] -= 1
+    for client in order:
+        greedy.place(client, "all", largest_first=True)
     greedy.drop_small_groups()
     plans = {c.client_id: greedy.plan(c) for c in problem.clients}
     return Solution(status="GREEDY", seconds=timer.perf_counter() - started, objective=None,

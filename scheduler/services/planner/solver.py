@@ -575,7 +575,10 @@ class _Runner:
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.results.append(_Stage(name, solver.status_name(status), None, None))
             return False
-        value = round(solver.objective_value)
+        # From the solution itself: on a large cohort (interleaved search, a hint, no LP
+        # workers) CP-SAT 9.15 was seen reporting an objective_value of another solution than
+        # the one it returned (245,820 against 132,750 minutes).
+        value = int(solver.value(objective))
         self.results.append(_Stage(name, solver.status_name(status), float(value),
                                    float(solver.best_objective_bound)))
         # Fix this level before the next one; the answer found is a hint that satisfies it.
@@ -687,7 +690,7 @@ def _first_fit_score(builder: _Builder, answer: Solution,
     return short, -worst, minutes
 
 
-def _greedy_hint(builder: _Builder, reach: dict[int, int]) -> dict[int, int]:
+def _first_fit(builder: _Builder, reach: dict[int, int]) -> Solution:
     """The baseline's answer as a first hint: CP-SAT starts from a sound proposal, so even a
     cohort cut short by the time limit is never worse than first fit."""
     from scheduler.services.planner import greedy  # the baseline imports this module's kin
@@ -697,9 +700,7 @@ def _greedy_hint(builder: _Builder, reach: dict[int, int]) -> dict[int, int]:
         # Variants, each still first fit: every appointment before any group, the largest
         # group first, the clients with the fewest options first. Which one wins depends on
         # the cohort; trying them costs a fraction of a second.
-        options = {cv.client.client_id: len(cv.groups) + len(cv.appointments)
-                   for cv in builder.clients}
-        constrained = sorted(builder.problem.clients, key=lambda c: options.get(c.client_id, 0))
+        constrained = _most_constrained_first(builder)
         best = _first_fit_score(builder, answer, reach)
         for order, appointments_first in ((None, True), (constrained, True),
                                           (constrained, False)):
@@ -708,7 +709,23 @@ def _greedy_hint(builder: _Builder, reach: dict[int, int]) -> dict[int, int]:
             score = _first_fit_score(builder, other, reach)
             if score < best:
                 answer, best = other, score
-    # Decisions only; CP-SAT completes the rest (coverage, slack, days) from them.
+    return answer
+
+
+def _counts_for_requirement(client: ClientProblem, group: GroupOption) -> bool:
+    weeks = {o.span.week for o in group.occurrences}
+    return any(r.kind == group.kind and r.week in weeks for r in client.requirements)
+
+
+def _most_constrained_first(builder: _Builder) -> list[ClientProblem]:
+    options = {cv.client.client_id: len(cv.groups) + len(cv.appointments)
+               for cv in builder.clients}
+    return sorted(builder.problem.clients, key=lambda c: options.get(c.client_id, 0))
+
+
+def _decisions(builder: _Builder, answer: Solution) -> dict[int, int]:
+    """An answer as a hint: the decisions only (variable index -> value); CP-SAT completes the
+    rest (coverage, slack, days), which the model defines exactly from them."""
     values: dict[int, int] = {}
     rooms: dict[tuple[int, str], int] = {}
     for ci, cv in enumerate(builder.clients):
@@ -745,8 +762,11 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
     worst = builder.fairness(reach) if cohort else None
     runner = _Runner(builder.model, seconds, seconds - (timer.perf_counter() - started), seed,
                      workers, SHARES)
-    start = _greedy_hint(builder, reach)
-    runner.hint(list(start.values()), list(start))
+    # The first-fit answer is the hint, and the answer if CP-SAT finds nothing better in time.
+    latest: Solution | None = _first_fit(builder, reach) if builder.clients else None
+    if latest is not None:
+        start = _decisions(builder, latest)
+        runner.hint(list(start.values()), list(start))
     # Each stage also looks one level ahead, weighted below its own (so still exactly
     # lexicographic): a stage cut short by the time limit then keeps what the next level
     # values instead of trading it away for nothing. Later levels' variables are only made
@@ -759,26 +779,44 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
     ahead = lexicographic([*first, shortfall])
     objective = ahead[0] if ahead[1] < EXACT else lexicographic(first)[0]
     ok = runner.minimise("requirements and fairness", objective, hold=[e for e, _ in first])
-    ok = ok and runner.minimise("shortfall", shortfall[0])
-    ok = ok and runner.minimise("continuity", builder.continuity_and_days()[0])
-    ok = ok and runner.minimise("times", builder.over_then_preferred()[0])
-    main_index = 1
+    if ok and runner.solver is not None:
+        # Hand the hours stage a fuller start: what the first stage chose, plus whatever still
+        # fits (never fewer requirements met, never a lower worst share).
+        from scheduler.services.planner import greedy  # the baseline imports this module's kin
+
+        chosen = Solution("FEASIBLE", 0.0, None, None, _plans(builder, runner.solver))
+        order = _most_constrained_first(builder)
+        latest = greedy.extend(problem, chosen, order)
+        # Or keep only the groups that count towards a requirement and place the hours
+        # afresh: often far more hours, and used when it is no worse on the first levels.
+        afresh = greedy.extend(problem, chosen, order, keep=_counts_for_requirement)
+        if _first_fit_score(builder, afresh, reach) < _first_fit_score(builder, latest, reach):
+            latest = afresh
+        start = _decisions(builder, latest)
+        runner.hint(list(start.values()), list(start))
+    stages = (("shortfall", lambda: shortfall[0]),
+              ("continuity", lambda: builder.continuity_and_days()[0]),
+              ("times", lambda: builder.over_then_preferred()[0]))
+    for name, level in stages:
+        if not ok or not runner.minimise(name, level()):
+            break
+        latest = None  # the solver's answer is now the latest
     statuses = [r.status for r in runner.results]
-    status = "OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else "FEASIBLE"
-    main = runner.results[main_index] if len(runner.results) > main_index else None
-    if not ok and main is None:
-        # The model is always feasible (everyone may take nothing): this is a bug, or a time
-        # limit too small to find even that. Propose nothing rather than fail the caller.
-        return Solution(status=statuses[-1] if statuses else "UNKNOWN",
-                        seconds=timer.perf_counter() - started, objective=None, bound=None,
-                        plans=_empty_plans(builder))
-    # No solver at all means no objective had a variable in it: nothing is worth proposing.
-    plans = _empty_plans(builder) if runner.solver is None else _plans(builder, runner.solver)
+    status = "OPTIMAL" if ok and all(s == "OPTIMAL" for s in statuses) else "FEASIBLE"
+    if latest is not None:
+        plans = latest.plans
+    elif runner.solver is not None:
+        plans = _plans(builder, runner.solver)
+    else:  # no decision at all in the model: nothing is worth proposing
+        plans = _empty_plans(builder)
+    short = sum(max((cv.client.targets[w] or 0) - plans[cv.client.client_id].planned[w], 0)
+                for cv in builder.clients for w in cv.covered)
+    main = runner.results[1] if len(runner.results) > 1 else None
     # Without its LP (large cohorts) CP-SAT's own bound is weak; what no client could beat
     # even alone is a sound bound too, and the larger one is reported.
-    bound = None if main is None or main.bound is None else max(main.bound, float(floor))
+    bound = max(main.bound if main and main.bound is not None else 0.0, float(floor))
     return Solution(status=status, seconds=timer.perf_counter() - started,
-                    objective=main.objective if main else None, bound=bound, plans=plans)
+                    objective=float(short), bound=min(bound, float(short)), plans=plans)
 
 
 def _empty_plans(builder: _Builder) -> dict[int, ClientPlan]:
