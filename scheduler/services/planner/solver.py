@@ -17,11 +17,11 @@ hint) before the next level starts, so no weight can ever trade a level for a lo
      stage, the weight again a proven bound).
 
 Determinism: CP-SAT's interleaved search is deterministic whatever the number of workers, and
-each stage stops on a deterministic time limit equal to its wall budget, so the same input gives
-the same proposal unless the machine is so loaded that the wall limit strikes first.
+each stage stops on a deterministic time limit (DETERMINISTIC_PER_SECOND of its wall budget), so
+the same input gives the same proposal unless the machine is so slow or loaded that the wall
+limit strikes first (a large cohort on a busy machine).
 """
 
-import math
 import time as timer
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -47,6 +47,12 @@ from scheduler.services.planner.windows import minutes_inside, within_windows
 DEFAULT_WORKERS = 2
 INTERLEAVE = True
 LARGE_MODEL = 4000  # variables
+# A stage's search stops on CP-SAT's deterministic clock (work done, the same on every run)
+# before the wall clock, so a search cut short still gives the same answer every time. A
+# second of wall time bought 0.3-0.4 deterministic seconds on a small cohort with this 2-core
+# machine under a load of 8 (and about 0.1 on a 240-client cohort, where the wall clock
+# then ends the search first); a quarter keeps small cohorts reproducible even so.
+DETERMINISTIC_PER_SECOND = 0.25
 LP_SUBSOLVERS = ("default_lp", "max_lp", "reduced_costs", "pseudo_costs", "quick_restart")
 # Coverage is a fraction; the model needs integers. 1/10,000 is finer than a minute of 9 hours.
 COVERAGE_SCALE = 10_000
@@ -516,28 +522,36 @@ class _Stage:
 class _Runner:
     """Runs the stages in order, fixing each optimum (or best found) before the next.
 
-    Each stage gets its share of what is left of the time limit (unused time rolls over), and
-    starts from the previous stage's answer as a hint, so a stage cut short still returns
-    something at least as good as the level before it fixed.
+    Each stage starts from the previous stage's answer as a hint, so a stage cut short still
+    returns something at least as good as the level before it fixed. Its deterministic limit
+    is its share of the whole time limit (the same on every run); its wall limit is up to
+    twice its share of what is left (once on a large cohort), so a slow stage cannot starve
+    the ones after it.
     """
 
-    def __init__(self, model: cp_model.CpModel, seconds: float, seed: int, workers: int,
-                 shares: Sequence[float]) -> None:
+    def __init__(self, model: cp_model.CpModel, seconds: float, left: float, seed: int,
+                 workers: int, shares: Sequence[float]) -> None:
         self.model = model
-        self.deadline = timer.perf_counter() + max(seconds, 0.05)
+        self.seconds = seconds
+        self.deadline = timer.perf_counter() + max(left, 0.05)
         self.seed = seed
         self.workers = workers
         self.shares = list(shares)
         self.solver: cp_model.CpSolver | None = None
         self.results: list[_Stage] = []
 
-    def minimise(self, name: str, objective: LinearExpr) -> bool:
+    def minimise(self, name: str, objective: LinearExpr,
+                 hold: Sequence[LinearExpr] | None = None) -> bool:
+        """Minimise, then hold each of `hold` (default: the objective) at the value found."""
         share = self.shares.pop(0) if self.shares else 1.0
         if isinstance(objective, int):
             self.results.append(_Stage(name, "OPTIMAL", float(objective), float(objective)))
             return True
         left = self.deadline - timer.perf_counter()
-        budget = max(left * share / (share + sum(self.shares)), 0.05)
+        # A large cohort's stages stop on the wall clock anyway (see DETERMINISTIC_PER_SECOND):
+        # there each keeps to its own share.
+        stretch = 1.0 if len(self.model.proto.variables) > LARGE_MODEL else 2.0
+        budget = max(min(stretch * left * share / (share + sum(self.shares)), left), 0.05)
         self.model.minimize(objective)
         solver = cp_model.CpSolver()
         params = solver.parameters
@@ -555,17 +569,23 @@ class _Runner:
             # the LP proves optimality quickly.
             params.ignore_subsolvers.extend(LP_SUBSOLVERS)
         params.max_time_in_seconds = budget
-        params.max_deterministic_time = budget
+        params.max_deterministic_time = max(self.seconds * share, 0.05) * DETERMINISTIC_PER_SECOND
         status = solver.solve(self.model)
         self.model.clear_objective()
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.results.append(_Stage(name, solver.status_name(status), None, None))
             return False
-        value = round(solver.objective_value)
+        # From the solution itself: on a large cohort (interleaved search, a hint, no LP
+        # workers) CP-SAT 9.15 was seen reporting an objective_value of another solution than
+        # the one it returned (245,820 against 132,750 minutes).
+        value = int(solver.value(objective))
         self.results.append(_Stage(name, solver.status_name(status), float(value),
                                    float(solver.best_objective_bound)))
         # Fix this level before the next one; the answer found is a hint that satisfies it.
-        self.model.add(objective <= value)
+        # Levels are held one by one (not as the weighted sum, whose coefficients reach 1e12
+        # and slowed presolve to a crawl): the same thing once a stage is optimal.
+        for expr in (objective,) if hold is None else hold:
+            self.model.add(expr <= int(solver.value(expr)))
         self.hint(list(solver.response_proto.solution))
         self.solver = solver
         return True
@@ -578,12 +598,12 @@ class _Runner:
 
 
 def _best_fill(items: list[tuple[int, list[tuple[int, int]], str | None]], need: int,
-               caps: dict[str, int], limit: int = 5000) -> int:
+               caps: dict[str, int], limit: int = 5000) -> tuple[int, int]:
     """The most minutes, up to `need`, that non-overlapping items give: a small search.
 
     Items are (minutes, intervals, capped kind or None), largest first. The search stops at
-    `need` (more is worth nothing) or after `limit` nodes, answering the best found, which is
-    then a little low; it only scales the fairness measure, never a hard rule.
+    `need` (more is worth nothing) or after `limit` nodes. Answers the best found and a
+    proven ceiling (the same, unless the search was cut short).
     """
     suffix = [0] * (len(items) + 1)
     for i in range(len(items) - 1, -1, -1):
@@ -611,13 +631,17 @@ def _best_fill(items: list[tuple[int, list[tuple[int, int]], str | None]], need:
         dfs(i + 1, total)
 
     dfs(0, 0)
-    return min(best, need)
+    best = min(best, need)
+    # A search cut short still gives a sound ceiling: all the options' minutes.
+    return best, best if best >= need or nodes <= limit else min(need, suffix[0])
 
 
-def _reach(builder: _Builder) -> dict[int, int]:
+def _reach(builder: _Builder) -> tuple[dict[int, int], int]:
     """What each client could reach alone, in minutes towards their targets: their own options
-    without the cohort's sharing of seats, therapists and rooms."""
+    without the cohort's sharing of seats, therapists and rooms. Also a proven lower bound on
+    the cohort's minutes short, since no client can do better with others around."""
     reach: dict[int, int] = {}
+    floor = 0
     for cv in builder.clients:
         booked = [0] * builder.weeks
         for span, _ in cv.client.booked:
@@ -640,18 +664,68 @@ def _reach(builder: _Builder) -> dict[int, int]:
                     items.append((option.span.minutes, [(option.span.start, option.span.end)],
                                   option.kind))
             items.sort(key=lambda item: (-item[0], item[1]))
-            total += min(booked[week] + _best_fill(items, target - booked[week], caps), target)
+            best, ceiling = _best_fill(items, target - booked[week], caps)
+            total += min(booked[week] + best, target)
+            floor += target - min(booked[week] + ceiling, target)
         reach[cv.client.client_id] = total
-    return reach
+    return reach, floor
 
 
-def _greedy_hint(builder: _Builder) -> dict[int, int]:
+def _first_fit_score(builder: _Builder, answer: Solution,
+                     reach: dict[int, int]) -> tuple[int, float, int]:
+    """A first-fit answer's value on the first levels: sessions short, worst share, minutes
+    short (smaller is better)."""
+    short = minutes = 0
+    worst = 1.0
+    for cv in builder.clients:
+        plan = answer.plans[cv.client.client_id]
+        short += sum(n for _, _, n in plan.short_requirements)
+        covered = 0
+        for week in cv.covered:
+            target = cv.client.targets[week] or 0
+            covered += min(plan.planned[week], target)
+            minutes += max(target - plan.planned[week], 0)
+        if reach.get(cv.client.client_id):
+            worst = min(worst, covered / reach[cv.client.client_id])
+    return short, -worst, minutes
+
+
+def _first_fit(builder: _Builder, reach: dict[int, int]) -> Solution:
     """The baseline's answer as a first hint: CP-SAT starts from a sound proposal, so even a
     cohort cut short by the time limit is never worse than first fit."""
     from scheduler.services.planner import greedy  # the baseline imports this module's kin
 
     answer = greedy.solve(builder.problem)
-    # Decisions only; CP-SAT completes the rest (coverage, slack, days) from them.
+    if len(builder.clients) > 1:
+        # Variants, each still first fit: every appointment before any group, the largest
+        # group first, the clients with the fewest options first. Which one wins depends on
+        # the cohort; trying them costs a fraction of a second.
+        constrained = _most_constrained_first(builder)
+        best = _first_fit_score(builder, answer, reach)
+        for order, appointments_first in ((None, True), (constrained, True),
+                                          (constrained, False)):
+            other = greedy.solve(builder.problem, order, appointments_first=appointments_first,
+                                 largest_first=True)
+            score = _first_fit_score(builder, other, reach)
+            if score < best:
+                answer, best = other, score
+    return answer
+
+
+def _counts_for_requirement(client: ClientProblem, group: GroupOption) -> bool:
+    weeks = {o.span.week for o in group.occurrences}
+    return any(r.kind == group.kind and r.week in weeks for r in client.requirements)
+
+
+def _most_constrained_first(builder: _Builder) -> list[ClientProblem]:
+    options = {cv.client.client_id: len(cv.groups) + len(cv.appointments)
+               for cv in builder.clients}
+    return sorted(builder.problem.clients, key=lambda c: options.get(c.client_id, 0))
+
+
+def _decisions(builder: _Builder, answer: Solution) -> dict[int, int]:
+    """An answer as a hint: the decisions only (variable index -> value); CP-SAT completes the
+    rest (coverage, slack, days), which the model defines exactly from them."""
     values: dict[int, int] = {}
     rooms: dict[tuple[int, str], int] = {}
     for ci, cv in enumerate(builder.clients):
@@ -684,51 +758,65 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
     builder = _Builder(problem)
     builder.build()
     cohort = sum(1 for cv in builder.clients if cv.covered) > 1
-    worst = builder.fairness(_reach(builder)) if cohort else None
-    runner = _Runner(builder.model, seconds - (timer.perf_counter() - started), seed, workers,
-                     SHARES)
-    start = _greedy_hint(builder)
-    runner.hint(list(start.values()), list(start))
-    # Every level is built up front: each stage also looks one level ahead, with that level
-    # weighted below its own (so still exactly lexicographic), which keeps a stage cut short
-    # by the time limit from throwing away what the next level values.
-    first = builder.requirement_shortfall()
+    reach, floor = _reach(builder)
+    worst = builder.fairness(reach) if cohort else None
+    runner = _Runner(builder.model, seconds, seconds - (timer.perf_counter() - started), seed,
+                     workers, SHARES)
+    # The first-fit answer is the hint, and the answer if CP-SAT finds nothing better in time.
+    latest: Solution | None = _first_fit(builder, reach) if builder.clients else None
+    if latest is not None:
+        start = _decisions(builder, latest)
+        runner.hint(list(start.values()), list(start))
+    # Each stage also looks one level ahead, weighted below its own (so still exactly
+    # lexicographic): a stage cut short by the time limit then keeps what the next level
+    # values instead of trading it away for nothing. Later levels' variables are only made
+    # when their stage comes, which keeps the first stages' model small.
+    requirements = builder.requirement_shortfall()
+    shortfall = builder.total_shortfall()
+    first = [requirements]
     if worst is not None:
-        first = lexicographic([first, (COVERAGE_SCALE - worst, COVERAGE_SCALE)])
-    levels = [first, builder.total_shortfall(), builder.continuity_and_days(),
-              builder.over_then_preferred()]
-    names = ["requirements and fairness", "shortfall", "continuity", "times"]
-    ok = True
-    scale = [1] * len(levels)  # each stage's objective over its own level's value
-    for index, (name, level) in enumerate(zip(names, levels, strict=True)):
-        ahead = lexicographic(levels[index:index + 2])
-        objective = level[0]
-        if ahead[1] < EXACT and index + 1 < len(levels):
-            objective, scale[index] = ahead[0], levels[index + 1][1] + 1
-        ok = runner.minimise(name, objective)
-        if not ok:
+        first.append((COVERAGE_SCALE - worst, COVERAGE_SCALE))
+    ahead = lexicographic([*first, shortfall])
+    objective = ahead[0] if ahead[1] < EXACT else lexicographic(first)[0]
+    ok = runner.minimise("requirements and fairness", objective, hold=[e for e, _ in first])
+    if ok and runner.solver is not None:
+        # Hand the hours stage a fuller start: what the first stage chose, plus whatever still
+        # fits (never fewer requirements met, never a lower worst share).
+        from scheduler.services.planner import greedy  # the baseline imports this module's kin
+
+        chosen = Solution("FEASIBLE", 0.0, None, None, _plans(builder, runner.solver))
+        order = _most_constrained_first(builder)
+        latest = greedy.extend(problem, chosen, order)
+        # Or keep only the groups that count towards a requirement and place the hours
+        # afresh: often far more hours, and used when it is no worse on the first levels.
+        afresh = greedy.extend(problem, chosen, order, keep=_counts_for_requirement)
+        if _first_fit_score(builder, afresh, reach) < _first_fit_score(builder, latest, reach):
+            latest = afresh
+        start = _decisions(builder, latest)
+        runner.hint(list(start.values()), list(start))
+    stages = (("shortfall", lambda: shortfall[0]),
+              ("continuity", lambda: builder.continuity_and_days()[0]),
+              ("times", lambda: builder.over_then_preferred()[0]))
+    for name, level in stages:
+        if not ok or not runner.minimise(name, level()):
             break
-    main_index = 1
+        latest = None  # the solver's answer is now the latest
     statuses = [r.status for r in runner.results]
-    status = "OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else "FEASIBLE"
-    main = runner.results[main_index] if len(runner.results) > main_index else None
-    if not ok and main is None:
-        # The model is always feasible (everyone may take nothing): this is a bug, or a time
-        # limit too small to find even that. Propose nothing rather than fail the caller.
-        return Solution(status=statuses[-1] if statuses else "UNKNOWN",
-                        seconds=timer.perf_counter() - started, objective=None, bound=None,
-                        plans=_empty_plans(builder))
-    # No solver at all means no objective had a variable in it: nothing is worth proposing.
-    plans = _empty_plans(builder) if runner.solver is None else _plans(builder, runner.solver)
-    # The main stage looked ahead at continuity; its own level is the quotient (the bound too:
-    # the level ahead adds less than one unit of the main level).
-    value: float | None = None
-    bound: float | None = None
-    if main is not None and main.objective is not None and main.bound is not None:
-        value = float(int(main.objective) // scale[main_index])
-        bound = float(math.floor(main.bound) // scale[main_index])
+    status = "OPTIMAL" if ok and all(s == "OPTIMAL" for s in statuses) else "FEASIBLE"
+    if latest is not None:
+        plans = latest.plans
+    elif runner.solver is not None:
+        plans = _plans(builder, runner.solver)
+    else:  # no decision at all in the model: nothing is worth proposing
+        plans = _empty_plans(builder)
+    short = sum(max((cv.client.targets[w] or 0) - plans[cv.client.client_id].planned[w], 0)
+                for cv in builder.clients for w in cv.covered)
+    main = runner.results[1] if len(runner.results) > 1 else None
+    # Without its LP (large cohorts) CP-SAT's own bound is weak; what no client could beat
+    # even alone is a sound bound too, and the larger one is reported.
+    bound = max(main.bound if main and main.bound is not None else 0.0, float(floor))
     return Solution(status=status, seconds=timer.perf_counter() - started,
-                    objective=value, bound=bound, plans=plans)
+                    objective=float(short), bound=min(bound, float(short)), plans=plans)
 
 
 def _empty_plans(builder: _Builder) -> dict[int, ClientPlan]:
