@@ -416,7 +416,16 @@ def small_problems(draw) -> Problem:
 def test_no_proposal_ever_breaks_a_hard_constraint(p: Problem):
     # The options may clash with the client's bookings or routine here (gather would have
     # filtered them): the model must still refuse them.
-    for answer in (solver.solve(p, seconds=1.0), greedy.solve(p)):
+    best = solver.solve(p, seconds=1.0)
+    for answer in (best, greedy.solve(p)):
         assert violations(p, answer) == []
         assert set(answer.plans) == {c.client_id for c in p.clients}
-    explain.unmet(p, answer)  # never raises on any of these
+        explain.unmet(p, answer)  # never raises on any of these
+    assert best.bound is not None and best.objective is not None
+    assert best.bound <= best.objective
+    if best.status == "OPTIMAL":
+        # The reported bound includes the model's own reach-and-supply floor: it must never
+        # claim more than the proven optimum.
+        builder = solver._Builder(p)
+        builder.build()
+        assert solver._reach(builder)[1] <= best.objective

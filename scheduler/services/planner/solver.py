@@ -642,15 +642,28 @@ def _best_fill(items: list[tuple[int, list[tuple[int, int]], str | None]], need:
 
 def _reach(builder: _Builder) -> tuple[dict[int, int], int]:
     """What each client could reach alone, in minutes towards their targets: their own options
-    without the cohort's sharing of seats, therapists and rooms. Also a proven lower bound on
-    the cohort's minutes short, since no client can do better with others around."""
+    without the cohort's sharing of seats, therapists and rooms.
+
+    Also a proven lower bound on the cohort's minutes short, week by week the weaker of two
+    ceilings on the minutes covered: every client's own reach (no one does better with others
+    around), and what is booked plus every free seat-minute anyone could use plus every
+    appointment hour the plans allow.
+    """
     reach: dict[int, int] = {}
-    floor = 0
-    for cv in builder.clients:
+    targets = [0] * builder.weeks
+    alone = [0] * builder.weeks
+    supply = [0] * builder.weeks
+    seats: dict[int, tuple[int, int, int, set[int]]] = {}  # session: week, minutes, free, who
+    for ci, cv in enumerate(builder.clients):
         booked = [0] * builder.weeks
         for span, _ in cv.client.booked:
             if 0 <= span.week < builder.weeks:
                 booked[span.week] += span.minutes
+        for key in cv.groups:
+            for occ in builder.groups[key].occurrences:
+                who: set[int] = set()
+                seats.setdefault(occ.session_id, (occ.span.week, occ.span.minutes,
+                                                  occ.seats_free, who))[3].add(ci)
         total = 0
         for week in cv.covered:
             target = cv.client.targets[week] or 0
@@ -661,18 +674,27 @@ def _reach(builder: _Builder) -> tuple[dict[int, int], int]:
                     items.append((sum(o.span.minutes for o in occs),
                                   [(o.span.start, o.span.end) for o in occs], None))
             caps: dict[str, int] = {}
+            longest: dict[str, int] = {}
             for option, _ in cv.appointments.values():
                 if option.span.week == week:
                     sessions, done, _, _ = cv.requirements[(week, option.kind)]
                     caps[option.kind] = max(sessions - done, 0)
+                    longest[option.kind] = max(longest.get(option.kind, 0), option.span.minutes)
                     items.append((option.span.minutes, [(option.span.start, option.span.end)],
                                   option.kind))
             items.sort(key=lambda item: (-item[0], item[1]))
             best, ceiling = _best_fill(items, target - booked[week], caps)
             total += min(booked[week] + best, target)
-            floor += target - min(booked[week] + ceiling, target)
+            targets[week] += target
+            alone[week] += min(booked[week] + ceiling, target)
+            supply[week] += min(booked[week], target) + sum(
+                caps[k] * longest[k] for k in caps)
         reach[cv.client.client_id] = total
-    return reach, floor
+    for week, minutes, free, takers in seats.values():
+        if 0 <= week < builder.weeks:
+            supply[week] += minutes * min(free, len(takers))
+    floor = sum(t - min(a, s) for t, a, s in zip(targets, alone, supply, strict=True))
+    return reach, max(floor, 0)
 
 
 def _first_fit_score(builder: _Builder, answer: Solution,
