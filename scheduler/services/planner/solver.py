@@ -742,7 +742,25 @@ def _first_fit(builder: _Builder, reach: dict[int, int]) -> Solution:
         score = _first_fit_score(builder, other, reach)
         if score < best:
             answer, best = other, score
+        # A few rounds of the same with the least covered clients (for their reach) first:
+        # each round lets the ones the last left short choose before the others.
+        for _ in range(3):
+            other = greedy.extend(builder.problem, answer, _least_covered_first(
+                builder, answer, reach), keep=_counts_for_requirement)
+            score = _first_fit_score(builder, other, reach)
+            if score < best:
+                answer, best = other, score
     return answer
+
+
+def _least_covered_first(builder: _Builder, answer: Solution,
+                         reach: dict[int, int]) -> list[ClientProblem]:
+    share = {}
+    for cv in builder.clients:
+        plan = answer.plans[cv.client.client_id]
+        covered = sum(min(plan.planned[w], cv.client.targets[w] or 0) for w in cv.covered)
+        share[cv.client.client_id] = covered / max(reach.get(cv.client.client_id, 0), 1)
+    return sorted(builder.problem.clients, key=lambda c: share.get(c.client_id, 0.0))
 
 
 def _counts_for_requirement(client: ClientProblem, group: GroupOption) -> bool:
