@@ -1,25 +1,32 @@
 """The planner's CP-SAT model: the best proposal for one client or a cohort (issue 18).
 
 Decisions are booleans: take group option g (every occurrence of it) for client c, take
-appointment option o for c, and put a taken appointment in room r. Everything the issue calls
-hard is a constraint; everything else is an objective, solved LEXICOGRAPHICALLY in stages:
-each stage optimises one level, then its value is fixed as a constraint (and its answer kept as a
-hint) before the next level starts, so no weight can ever trade a level for a lower one.
+appointment option o for c, and (only where appointments that overlap may use different rooms)
+put a taken appointment in room r. Everything the issue calls hard is a constraint; everything
+else is an objective, solved LEXICOGRAPHICALLY in four stages: each stage optimises its level,
+then that level is held at the value found (and the answer kept as the next stage's hint)
+before the next starts, so no amount of a lower level can ever buy back a higher one.
 
   1. requirement shortfall: sessions short of the plan phase's per-kind requirements, then
-     fairness (cohorts only): the worst client's share of the hours they could get alone
-     (one stage: a session short is weighted above the whole range of the fairness measure);
-  3. target hours: total minutes short of the weekly targets (the main stage: its objective and
-     bound are what the Solution reports, in minutes);
-  4. continuity and trips: distinct group series and therapists per client, then distinct
-     days a week (one weighted stage; the weight is a proven bound on the days term);
-  5. minutes above target, then minutes outside the client's preferred times (one weighted
-     stage, the weight again a proven bound).
+     fairness (cohorts only): the worst client's share of the hours they could get alone;
+  2. target hours: total minutes short of the weekly targets (the main stage: the Solution's
+     objective and bound are this level's, in minutes);
+  3. continuity and trips: distinct group series and therapists per client, then new days;
+  4. minutes above target, then minutes outside the client's preferred times.
+
+Levels that share a stage are combined with weights proven to keep them in order (a level's
+weight exceeds the most that everything below it can add up to); each stage also looks one
+level ahead the same way, so a stage cut short never throws away the next level for nothing.
+
+The search starts from first fit (greedy.py) and a few sound variants of it, the best on the
+first levels, and falls back to that answer if CP-SAT finds nothing in time: a proposal is
+never worse than first fit. Between stages 1 and 2 the hours are re-placed around what stage 1
+chose, for the same reason.
 
 Determinism: CP-SAT's interleaved search is deterministic whatever the number of workers, and
-each stage stops on a deterministic time limit (DETERMINISTIC_PER_SECOND of its wall budget), so
-the same input gives the same proposal unless the machine is so slow or loaded that the wall
-limit strikes first (a large cohort on a busy machine).
+each stage stops on a deterministic time limit (DETERMINISTIC_PER_SECOND of its share of the
+limit), so the same input gives the same proposal unless the machine is so slow or loaded that
+the wall limit strikes first (a large cohort on a busy machine).
 """
 
 import time as timer
