@@ -201,7 +201,8 @@ def test_why_names_a_closure():
     monday = group(1, "Monday group", [(7, 9, 180)], week=1)
     jordan = client(1, "Jordan Lee", [monday], weeks=2, target=None)
     jordan.targets = [None, 360]
-    p = problem([monday], [jordan], weeks=2, closed={MONDAY + timedelta(11): "Christmas Day"})
+    p = problem([monday], [jordan], weeks=2,
+                closed={MONDAY + timedelta(11): "closed: Christmas Day"})  # as gather words it
     best = solve(p)
     assert why(p, best, 1) == [
         "the groups that fit Jordan Lee's free times in the week of Mon 21 Dec add up to 3 of "

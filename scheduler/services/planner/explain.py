@@ -89,7 +89,9 @@ class _Explainer:
         notes = []
         by_reason: dict[str, list[date]] = {}
         for d in program:
-            by_reason.setdefault(self.problem.closed_days[d], []).append(d)
+            # gather words a closure "closed: <reason>"; the sentence says closed already.
+            reason = self.problem.closed_days[d].removeprefix("closed: ")
+            by_reason.setdefault(reason, []).append(d)
         for reason, ds in by_reason.items():
             notes.append(f"the program is closed {_days(ds)} ({reason})")
         own: dict[str, list[date]] = {}
