@@ -70,7 +70,8 @@ class _Explainer:
         self.staff_taken: dict[int, list[tuple[int, int]]] = {}
         for plan in solution.plans.values():
             for key in plan.group_keys:
-                for occ in self.groups[key].occurrences:
+                group = self.groups.get(key)
+                for occ in group.occurrences if group else ():
                     self.added[occ.session_id] += 1
             for placed in plan.appointments:
                 span = placed.option.span

@@ -751,7 +751,7 @@ def _first_fit(builder: _Builder, reach: dict[int, int]) -> Solution:
             answer, best = other, score
         # A few rounds of the same with the least covered clients (for their reach) first:
         # each round lets the ones the last left short choose before the others.
-        for _ in range(3):
+        for _ in range(FIRST_FIT_ROUNDS):
             other = greedy.extend(builder.problem, answer, _least_covered_first(
                 builder, answer, reach), keep=_counts_for_requirement)
             score = _first_fit_score(builder, other, reach)
@@ -807,6 +807,7 @@ def _decisions(builder: _Builder, answer: Solution) -> dict[int, int]:
 # decide hours get most of it; the tie-breaking levels are quick from a good hint.
 SHARES = (0.3, 0.5, 0.12, 0.08)
 WRAP_UP = 0.04
+FIRST_FIT_ROUNDS = 3
 
 
 def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
