@@ -52,7 +52,6 @@ from scheduler.services.planner.windows import minutes_inside, within_windows
 
 # Two cores on the reference machine; interleaved search keeps answers identical for any count.
 DEFAULT_WORKERS = 2
-INTERLEAVE = True
 LARGE_MODEL = 4000  # variables
 # A stage's search stops on CP-SAT's deterministic clock (work done, the same on every run)
 # before the wall clock, so a search cut short still gives the same answer every time. A
@@ -564,7 +563,7 @@ class _Runner:
         params = solver.parameters
         params.random_seed = self.seed
         params.num_workers = self.workers
-        params.interleave_search = INTERLEAVE
+        params.interleave_search = True  # deterministic, see the module docstring
         # Symmetry detection and probing cost seconds of presolve on a cohort, every stage, and
         # bought nothing measurable on bench/proposals.py: the hint already starts the search.
         params.symmetry_level = 0
