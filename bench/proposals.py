@@ -49,7 +49,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from bench.proposal_check import violations  # noqa: E402
-from scheduler.services.planner import greedy, solver  # noqa: E402
+from scheduler.services.planner import explain, greedy, solver  # noqa: E402
 from scheduler.services.planner.problem import (  # noqa: E402
     AppointmentOption,
     ClientProblem,
@@ -370,6 +370,14 @@ def main() -> int:
     if best.objective is not None and best.bound is not None:
         print(f"  CP-SAT shortfall objective {best.objective / 60:.1f} h, bound "
               f"{best.bound / 60:.1f} h")
+
+    started = timer.perf_counter()
+    unmet = explain.unmet(problem, best)
+    entries = [u for found in unmet.values() for u in found]
+    print(f"  unmet: {len(entries)} explained for {len(unmet)} clients in "
+          f"{timer.perf_counter() - started:.2f} s, e.g.")
+    for u in entries[:: max(len(entries) // 3, 1)][:3]:
+        print(f"    - {u.why}")
 
     single = []
     for client in problem.clients[:10]:

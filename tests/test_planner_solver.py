@@ -201,7 +201,8 @@ def test_why_names_a_closure():
     monday = group(1, "Monday group", [(7, 9, 180)], week=1)
     jordan = client(1, "Jordan Lee", [monday], weeks=2, target=None)
     jordan.targets = [None, 360]
-    p = problem([monday], [jordan], weeks=2, closed={MONDAY + timedelta(11): "Christmas Day"})
+    p = problem([monday], [jordan], weeks=2,
+                closed={MONDAY + timedelta(11): "closed: Christmas Day"})  # as gather words it
     best = solve(p)
     assert why(p, best, 1) == [
         "the groups that fit Jordan Lee's free times in the week of Mon 21 Dec add up to 3 of "
@@ -416,7 +417,16 @@ def small_problems(draw) -> Problem:
 def test_no_proposal_ever_breaks_a_hard_constraint(p: Problem):
     # The options may clash with the client's bookings or routine here (gather would have
     # filtered them): the model must still refuse them.
-    for answer in (solver.solve(p, seconds=1.0), greedy.solve(p)):
+    best = solver.solve(p, seconds=1.0)
+    for answer in (best, greedy.solve(p)):
         assert violations(p, answer) == []
         assert set(answer.plans) == {c.client_id for c in p.clients}
-    explain.unmet(p, answer)  # never raises on any of these
+        explain.unmet(p, answer)  # never raises on any of these
+    assert best.bound is not None and best.objective is not None
+    assert best.bound <= best.objective
+    if best.status == "OPTIMAL":
+        # The reported bound includes the model's own reach-and-supply floor: it must never
+        # claim more than the proven optimum.
+        builder = solver._Builder(p)
+        builder.build()
+        assert solver._reach(builder)[1] <= best.objective

@@ -70,7 +70,8 @@ class _Explainer:
         self.staff_taken: dict[int, list[tuple[int, int]]] = {}
         for plan in solution.plans.values():
             for key in plan.group_keys:
-                for occ in self.groups[key].occurrences:
+                group = self.groups.get(key)
+                for occ in group.occurrences if group else ():
                     self.added[occ.session_id] += 1
             for placed in plan.appointments:
                 span = placed.option.span
@@ -89,7 +90,9 @@ class _Explainer:
         notes = []
         by_reason: dict[str, list[date]] = {}
         for d in program:
-            by_reason.setdefault(self.problem.closed_days[d], []).append(d)
+            # gather words a closure "closed: <reason>"; the sentence says closed already.
+            reason = self.problem.closed_days[d].removeprefix("closed: ")
+            by_reason.setdefault(reason, []).append(d)
         for reason, ds in by_reason.items():
             notes.append(f"the program is closed {_days(ds)} ({reason})")
         own: dict[str, list[date]] = {}

@@ -1,25 +1,32 @@
 """The planner's CP-SAT model: the best proposal for one client or a cohort (issue 18).
 
 Decisions are booleans: take group option g (every occurrence of it) for client c, take
-appointment option o for c, and put a taken appointment in room r. Everything the issue calls
-hard is a constraint; everything else is an objective, solved LEXICOGRAPHICALLY in stages:
-each stage optimises one level, then its value is fixed as a constraint (and its answer kept as a
-hint) before the next level starts, so no weight can ever trade a level for a lower one.
+appointment option o for c, and (only where appointments that overlap may use different rooms)
+put a taken appointment in room r. Everything the issue calls hard is a constraint; everything
+else is an objective, solved LEXICOGRAPHICALLY in four stages: each stage optimises its level,
+then that level is held at the value found (and the answer kept as the next stage's hint)
+before the next starts, so no amount of a lower level can ever buy back a higher one.
 
   1. requirement shortfall: sessions short of the plan phase's per-kind requirements, then
-     fairness (cohorts only): the worst client's share of the hours they could get alone
-     (one stage: a session short is weighted above the whole range of the fairness measure);
-  3. target hours: total minutes short of the weekly targets (the main stage: its objective and
-     bound are what the Solution reports, in minutes);
-  4. continuity and trips: distinct group series and therapists per client, then distinct
-     days a week (one weighted stage; the weight is a proven bound on the days term);
-  5. minutes above target, then minutes outside the client's preferred times (one weighted
-     stage, the weight again a proven bound).
+     fairness (cohorts only): the worst client's share of the hours they could get alone;
+  2. target hours: total minutes short of the weekly targets (the main stage: the Solution's
+     objective and bound are this level's, in minutes);
+  3. continuity and trips: distinct group series and therapists per client, then new days;
+  4. minutes above target, then minutes outside the client's preferred times.
+
+Levels that share a stage are combined with weights proven to keep them in order (a level's
+weight exceeds the most that everything below it can add up to); each stage also looks one
+level ahead the same way, so a stage cut short never throws away the next level for nothing.
+
+The search starts from first fit (greedy.py) and a few sound variants of it, the best on the
+first levels, and falls back to that answer if CP-SAT finds nothing in time: a proposal is
+never worse than first fit. Between stages 1 and 2 the hours are re-placed around what stage 1
+chose, for the same reason.
 
 Determinism: CP-SAT's interleaved search is deterministic whatever the number of workers, and
-each stage stops on a deterministic time limit (DETERMINISTIC_PER_SECOND of its wall budget), so
-the same input gives the same proposal unless the machine is so slow or loaded that the wall
-limit strikes first (a large cohort on a busy machine).
+each stage stops on a deterministic time limit (DETERMINISTIC_PER_SECOND of its share of the
+limit), so the same input gives the same proposal unless the machine is so slow or loaded that
+the wall limit strikes first (a large cohort on a busy machine).
 """
 
 import time as timer
@@ -45,7 +52,6 @@ from scheduler.services.planner.windows import minutes_inside, within_windows
 
 # Two cores on the reference machine; interleaved search keeps answers identical for any count.
 DEFAULT_WORKERS = 2
-INTERLEAVE = True
 LARGE_MODEL = 4000  # variables
 # A stage's search stops on CP-SAT's deterministic clock (work done, the same on every run)
 # before the wall clock, so a search cut short still gives the same answer every time. A
@@ -557,7 +563,7 @@ class _Runner:
         params = solver.parameters
         params.random_seed = self.seed
         params.num_workers = self.workers
-        params.interleave_search = INTERLEAVE
+        params.interleave_search = True  # deterministic, see the module docstring
         # Symmetry detection and probing cost seconds of presolve on a cohort, every stage, and
         # bought nothing measurable on bench/proposals.py: the hint already starts the search.
         params.symmetry_level = 0
@@ -568,6 +574,10 @@ class _Runner:
             # searches that improve the hint never get a turn. Small models keep them: there
             # the LP proves optimality quickly.
             params.ignore_subsolvers.extend(LP_SUBSOLVERS)
+            # Presolve took about half of each stage's budget there and is repeated every
+            # stage; without it all four stages finish within the bench's 14 s and the hours
+            # short fell from 2,130 to 1,310 (bench/proposals.py, a loaded 2-core machine).
+            params.cp_model_presolve = False
         params.max_time_in_seconds = budget
         params.max_deterministic_time = max(self.seconds * share, 0.05) * DETERMINISTIC_PER_SECOND
         status = solver.solve(self.model)
@@ -638,15 +648,28 @@ def _best_fill(items: list[tuple[int, list[tuple[int, int]], str | None]], need:
 
 def _reach(builder: _Builder) -> tuple[dict[int, int], int]:
     """What each client could reach alone, in minutes towards their targets: their own options
-    without the cohort's sharing of seats, therapists and rooms. Also a proven lower bound on
-    the cohort's minutes short, since no client can do better with others around."""
+    without the cohort's sharing of seats, therapists and rooms.
+
+    Also a proven lower bound on the cohort's minutes short, week by week the weaker of two
+    ceilings on the minutes covered: every client's own reach (no one does better with others
+    around), and what is booked plus every free seat-minute anyone could use plus every
+    appointment hour the plans allow.
+    """
     reach: dict[int, int] = {}
-    floor = 0
-    for cv in builder.clients:
+    targets = [0] * builder.weeks
+    alone = [0] * builder.weeks
+    supply = [0] * builder.weeks
+    seats: dict[int, tuple[int, int, int, set[int]]] = {}  # session: week, minutes, free, who
+    for ci, cv in enumerate(builder.clients):
         booked = [0] * builder.weeks
         for span, _ in cv.client.booked:
             if 0 <= span.week < builder.weeks:
                 booked[span.week] += span.minutes
+        for key in cv.groups:
+            for occ in builder.groups[key].occurrences:
+                who: set[int] = set()
+                seats.setdefault(occ.session_id, (occ.span.week, occ.span.minutes,
+                                                  occ.seats_free, who))[3].add(ci)
         total = 0
         for week in cv.covered:
             target = cv.client.targets[week] or 0
@@ -657,18 +680,27 @@ def _reach(builder: _Builder) -> tuple[dict[int, int], int]:
                     items.append((sum(o.span.minutes for o in occs),
                                   [(o.span.start, o.span.end) for o in occs], None))
             caps: dict[str, int] = {}
+            longest: dict[str, int] = {}
             for option, _ in cv.appointments.values():
                 if option.span.week == week:
                     sessions, done, _, _ = cv.requirements[(week, option.kind)]
                     caps[option.kind] = max(sessions - done, 0)
+                    longest[option.kind] = max(longest.get(option.kind, 0), option.span.minutes)
                     items.append((option.span.minutes, [(option.span.start, option.span.end)],
                                   option.kind))
             items.sort(key=lambda item: (-item[0], item[1]))
             best, ceiling = _best_fill(items, target - booked[week], caps)
             total += min(booked[week] + best, target)
-            floor += target - min(booked[week] + ceiling, target)
+            targets[week] += target
+            alone[week] += min(booked[week] + ceiling, target)
+            supply[week] += min(booked[week], target) + sum(
+                caps[k] * longest[k] for k in caps)
         reach[cv.client.client_id] = total
-    return reach, floor
+    for week, minutes, free, takers in seats.values():
+        if 0 <= week < builder.weeks:
+            supply[week] += minutes * min(free, len(takers))
+    floor = sum(t - min(a, s) for t, a, s in zip(targets, alone, supply, strict=True))
+    return reach, max(floor, 0)
 
 
 def _first_fit_score(builder: _Builder, answer: Solution,
@@ -709,7 +741,32 @@ def _first_fit(builder: _Builder, reach: dict[int, int]) -> Solution:
             score = _first_fit_score(builder, other, reach)
             if score < best:
                 answer, best = other, score
+        # Then the winner's appointments and required-kind groups kept, the hours placed
+        # afresh with the most constrained clients first: on bench/proposals.py this alone
+        # took the hours short from 1,680 to 1,320 with fewer requirement sessions short.
+        other = greedy.extend(builder.problem, answer, constrained, keep=_counts_for_requirement)
+        score = _first_fit_score(builder, other, reach)
+        if score < best:
+            answer, best = other, score
+        # A few rounds of the same with the least covered clients (for their reach) first:
+        # each round lets the ones the last left short choose before the others.
+        for _ in range(FIRST_FIT_ROUNDS):
+            other = greedy.extend(builder.problem, answer, _least_covered_first(
+                builder, answer, reach), keep=_counts_for_requirement)
+            score = _first_fit_score(builder, other, reach)
+            if score < best:
+                answer, best = other, score
     return answer
+
+
+def _least_covered_first(builder: _Builder, answer: Solution,
+                         reach: dict[int, int]) -> list[ClientProblem]:
+    share = {}
+    for cv in builder.clients:
+        plan = answer.plans[cv.client.client_id]
+        covered = sum(min(plan.planned[w], cv.client.targets[w] or 0) for w in cv.covered)
+        share[cv.client.client_id] = covered / max(reach.get(cv.client.client_id, 0), 1)
+    return sorted(builder.problem.clients, key=lambda c: share.get(c.client_id, 0.0))
 
 
 def _counts_for_requirement(client: ClientProblem, group: GroupOption) -> bool:
@@ -747,7 +804,9 @@ def _decisions(builder: _Builder, answer: Solution) -> dict[int, int]:
 
 # Shares of the time limit per stage (of what is left when each starts): the levels that
 # decide hours get most of it; the tie-breaking levels are quick from a good hint.
-SHARES = (0.4, 0.35, 0.15, 0.1)
+SHARES = (0.3, 0.5, 0.12, 0.08)
+WRAP_UP = 0.04
+FIRST_FIT_ROUNDS = 3
 
 
 def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
@@ -760,8 +819,10 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
     cohort = sum(1 for cv in builder.clients if cv.covered) > 1
     reach, floor = _reach(builder)
     worst = builder.fairness(reach) if cohort else None
-    runner = _Runner(builder.model, seconds, seconds - (timer.perf_counter() - started), seed,
-                     workers, SHARES)
+    # A little of the limit is kept for reading the answer out (a fifth of a second for 240
+    # clients), so the whole call stays inside `seconds`.
+    left = seconds * (1 - WRAP_UP) - (timer.perf_counter() - started)
+    runner = _Runner(builder.model, seconds, left, seed, workers, SHARES)
     # The first-fit answer is the hint, and the answer if CP-SAT finds nothing better in time.
     latest: Solution | None = _first_fit(builder, reach) if builder.clients else None
     if latest is not None:
