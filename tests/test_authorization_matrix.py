@@ -16,7 +16,7 @@ from scheduler import clock
 from scheduler.extensions import db as _db
 from scheduler.feeds import render, tokens
 from scheduler.models import Alert, Attendance, Booking, Session
-from scheduler.services import attendance, availability, plans, sessions
+from scheduler.services import attendance, availability, plans, proposals, sessions
 from scheduler.web import navigation
 from tests.authorization_matrix import READ_QUERIES, ROLES, ROUTES, Route
 from tests.helpers import ACTOR, sign_in
@@ -146,9 +146,12 @@ def clinic(make):
     time_off = availability.add_time_off(
         db, ACTOR, therapist.id, datetime(2027, 6, 1, tzinfo=UTC),
         datetime(2027, 6, 2, tzinfo=UTC), "Training")
+    # Avery's suggested schedule: the page shows it, and accepting it books the group.
+    proposal = proposals.propose_for_client(db, ACTOR, avery.id, from_date=date(2027, 2, 22),
+                                            weeks=1, now=clock.now(), seconds=1)
     db.commit()
     shared = {"program_id": program.id, "room_id": room.id, "series_id": series.id,
-              "time_off_id": time_off.id,
+              "time_off_id": time_off.id, "proposal_id": proposal.id,
               # Nobody's: past the door, ending it answers 404.
               "login_session_id": MISSING_ID, "token_id": MISSING_ID, "closure_id": MISSING_ID}
     users = {
