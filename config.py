@@ -50,6 +50,15 @@ class Config:
     # A booking with no attendance this long after its session ends becomes a no-show.
     NO_SHOW_GRACE_MINUTES = _env_int("NO_SHOW_GRACE_MINUTES", 30)
 
+    # The schedule planner (issue 18): CP-SAT stops after this many seconds with the best
+    # proposal found so far (its status then says FEASIBLE, with the gap to the bound); a
+    # single client's proposal usually finishes well inside a second. Raise it for large
+    # cohorts, lower it where coordinators would rather wait less than get the optimum.
+    PROPOSAL_SOLVER_SECONDS = _env_int("PROPOSAL_SOLVER_SECONDS", 10)
+    # An unaccepted proposal lapses after this many minutes: seats and times it counted on
+    # may be gone by then, so the coordinator suggests a new one.
+    PROPOSAL_TTL_MINUTES = _env_int("PROPOSAL_TTL_MINUTES", 60)
+
     # Outgoing mail (reminders, alerts); the worker refuses to start if it cannot send.
     MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
     MAIL_PORT = _env_int("MAIL_PORT", 25)
@@ -195,6 +204,9 @@ class TestingConfig(Config):
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     # Nobody must use two-step sign-in unless a test says so (tests/test_mfa.py).
     MFA_REQUIRED_ROLES = ""
+    # The test clinics are tiny; a short limit keeps a proposal test fast even where the
+    # solver cannot prove its answer optimal.
+    PROPOSAL_SOLVER_SECONDS = 2
 
 
 class ProductionConfig(Config):

@@ -66,9 +66,11 @@ DELETE  /api/v1/clients/<int:client_id>/feed                      deny   own    
 POST    /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
 GET     /api/v1/clients/<int:client_id>/free-slots                deny   deny   allow  allow  allow
 PUT     /api/v1/clients/<int:client_id>/kiosk-pin                 deny   own    allow  allow  allow
+POST    /api/v1/clients/<int:client_id>/make-up-proposals         deny   deny   deny   allow  allow
 PUT     /api/v1/clients/<int:client_id>/notification-preferences  deny   own    deny   allow  allow
 GET     /api/v1/clients/<int:client_id>/plans                     deny   own    allow  allow  allow
 POST    /api/v1/clients/<int:client_id>/plans                     deny   deny   allow  allow  allow
+POST    /api/v1/clients/<int:client_id>/schedule-proposals        deny   deny   deny   allow  allow
 GET     /api/v1/clients/matches                                   deny   deny   deny   allow  allow
 GET     /api/v1/docs                                              allow  allow  allow  allow  allow
 GET     /api/v1/jobs/runs                                         deny   deny   deny   deny   allow
@@ -88,6 +90,7 @@ POST    /api/v1/programs/<int:program_id>/closures                deny   deny   
 DELETE  /api/v1/programs/<int:program_id>/closures/<int:closure_id> deny deny deny allow allow
 DELETE  /api/v1/programs/<int:program_id>/feed                    deny   deny   deny   allow  allow
 POST    /api/v1/programs/<int:program_id>/feed                    deny   deny   deny   allow  allow
+POST    /api/v1/programs/<int:program_id>/schedule-proposals      deny   deny   deny   allow  allow
 GET     /api/v1/reports/attendance-rates                          deny   deny   allow  allow  allow
 GET     /api/v1/reports/below-target                              deny   deny   allow  allow  allow
 GET     /api/v1/reports/billing-days                              deny   deny   allow  allow  allow
@@ -100,6 +103,8 @@ GET     /api/v1/rooms/<int:room_id>                               deny   deny   
 PATCH   /api/v1/rooms/<int:room_id>                               deny   deny   deny   allow  allow
 DELETE  /api/v1/rooms/<int:room_id>/feed                          deny   deny   deny   allow  allow
 POST    /api/v1/rooms/<int:room_id>/feed                          deny   deny   deny   allow  allow
+GET     /api/v1/schedule-proposals/<int:proposal_id>              deny   deny   deny   allow  allow
+POST    /api/v1/schedule-proposals/<int:proposal_id>/accept       deny   deny   deny   allow  allow
 GET     /api/v1/series                                            deny   deny   allow  allow  allow
 POST    /api/v1/series                                            deny   deny   deny   allow  allow
 GET     /api/v1/series/<int:series_id>                            deny   deny   allow  allow  allow

@@ -508,6 +508,9 @@ LOGGED_READS = {
     "/api/v1/audit-events",
     # Logins: each client login listed is a look at that client (whose login it is).
     "/api/v1/users",
+    # A proposal shows the client's schedule, hours and plan shortfalls (tests/test_proposals.py
+    # checks proposing logs it too).
+    "/api/v1/schedule-proposals/<int:proposal_id>",
 }
 # Reads that show no client's record: places, people on staff, head counts, the caller's own
 # account, the job history, and the API's own description.

@@ -428,7 +428,7 @@ def test_a_client_reads_only_their_own_bookings(client, auth, client_user, sched
 def test_a_client_reads_their_own_availability_only(client, auth, make, client_user):
     headers = auth.for_user(client_user)
     own = client.get(f"{API}/clients/{client_user.client_id}/availability", headers=headers)
-    assert (own.status_code, own.json) == (200, {"unavailable": []})
+    assert (own.status_code, own.json) == (200, {"unavailable": [], "preferred": []})
     other = make.client()
     assert client.get(f"{API}/clients/{other.id}/availability",
                       headers=headers).status_code == 403

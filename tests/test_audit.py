@@ -250,7 +250,14 @@ AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
                         ("POST", "/api/v1/auth/invitations/accept"),
                         ("POST", "/api/v1/auth/password-reset"),
                         ("POST", "/api/v1/auth/password-reset/confirm"),
-                        ("POST", "/api/v1/auth/password")} | {
+                        ("POST", "/api/v1/auth/password"),
+                        # tests/test_proposals.py: accepting needs a proposal the planner
+                        # made; proposing writes only the proposal (a read of the client,
+                        # logged in the access log), accepting is audited once with it.
+                        ("POST", "/api/v1/clients/<int:client_id>/schedule-proposals"),
+                        ("POST", "/api/v1/programs/<int:program_id>/schedule-proposals"),
+                        ("POST", "/api/v1/clients/<int:client_id>/make-up-proposals"),
+                        ("POST", "/api/v1/schedule-proposals/<int:proposal_id>/accept")} | {
     ("DELETE", f"/api/v1/{'staff' if kind == 'staff' else kind + 's'}/<int:{arg}>/feed")
     for kind, arg in FEED_OWNERS}
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from scheduler import clock
 from scheduler.extensions import db as _db
 from scheduler.feeds import render, tokens
-from scheduler.models import Alert, Attendance, Booking, Session
-from scheduler.services import attendance, availability, plans, proposals, sessions
+from scheduler.models import Alert, Attendance, Booking, ScheduleProposal, Session
+from scheduler.services import attendance, availability, plans, sessions
 from scheduler.web import navigation
 from tests.authorization_matrix import READ_QUERIES, ROLES, ROUTES, Route
 from tests.helpers import ACTOR, sign_in
@@ -111,6 +111,18 @@ def _alert(program, client_id) -> Alert:
     return alert
 
 
+def _proposal(program, client) -> ScheduleProposal:
+    """A lapsed-free proposal that books nothing: reading and accepting it is the door's test
+    (tests/test_proposals.py tests what accepting books)."""
+    row = ScheduleProposal(program_id=program.id, client_id=client.id, client_ids=[client.id],
+                           kind="schedule", from_date=date(2027, 2, 22), weeks=1,
+                           body={"kind": "schedule", "client_id": client.id}, actions={},
+                           expires_at=clock.now() + timedelta(days=1))
+    _db.session.add(row)
+    _db.session.flush()
+    return row
+
+
 @pytest.fixture
 def clinic(make):
     """Avery's ids ("mine") and Blake's ("theirs"), and a user of every role."""
@@ -146,12 +158,9 @@ def clinic(make):
     time_off = availability.add_time_off(
         db, ACTOR, therapist.id, datetime(2027, 6, 1, tzinfo=UTC),
         datetime(2027, 6, 2, tzinfo=UTC), "Training")
-    # Avery's suggested schedule: the page shows it, and accepting it books the group.
-    proposal = proposals.propose_for_client(db, ACTOR, avery.id, from_date=date(2027, 2, 22),
-                                            weeks=1, now=clock.now(), seconds=1)
     db.commit()
     shared = {"program_id": program.id, "room_id": room.id, "series_id": series.id,
-              "time_off_id": time_off.id, "proposal_id": proposal.id,
+              "time_off_id": time_off.id, "proposal_id": _proposal(program, avery).id,
               # Nobody's: past the door, ending it answers 404.
               "login_session_id": MISSING_ID, "token_id": MISSING_ID, "closure_id": MISSING_ID}
     users = {

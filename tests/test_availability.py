@@ -55,14 +55,14 @@ def test_a_clients_routine_reads_back_as_it_was_put(client, headers, person):
 
     assert response.status_code == 200, response.json
     expected = sorted(ROUTINE, key=lambda w: (w["weekday"], w["start"]))
-    assert response.json == {"unavailable": expected}
+    assert response.json == {"unavailable": expected, "preferred": []}
     read = client.get(f"{API}/clients/{person.id}/availability", headers=headers)
-    assert (read.status_code, read.json) == (200, {"unavailable": expected})
+    assert (read.status_code, read.json) == (200, {"unavailable": expected, "preferred": []})
 
 
 def test_a_new_client_has_no_windows(client, headers, person):
     body = client.get(f"{API}/clients/{person.id}/availability", headers=headers).json
-    assert body == {"unavailable": []}
+    assert body == {"unavailable": [], "preferred": []}
 
 
 def test_put_replaces_the_whole_routine(client, headers, person):
@@ -70,9 +70,9 @@ def test_put_replaces_the_whole_routine(client, headers, person):
     put(client, headers, person.id, ROUTINE)
     newer = [{"weekday": 1, "start": "07:00", "end": "15:00", "label": "New job"}]
 
-    assert put(client, headers, person.id, newer).json == {"unavailable": newer}
+    assert put(client, headers, person.id, newer).json == {"unavailable": newer, "preferred": []}
     assert count(ClientUnavailability) == 1
-    assert put(client, headers, person.id, []).json == {"unavailable": []}
+    assert put(client, headers, person.id, []).json == {"unavailable": [], "preferred": []}
     assert count(ClientUnavailability) == 0
 
 
@@ -114,7 +114,8 @@ def test_a_bad_window_is_refused_naming_its_field(client, headers, person, windo
     assert response.status_code == 422, response.json
     assert field in response.json["errors"]["json"]["unavailable"]["1"], response.json
     assert client.get(f"{API}/clients/{person.id}/availability",
-                      headers=headers).json == {"unavailable": ROUTINE[:1]}
+                      headers=headers).json == {"unavailable": ROUTINE[:1],
+                                                    "preferred": []}
 
 
 @pytest.mark.parametrize("body", [{}, {"unavailable": None}, {"unavailable": "Mondays"}])

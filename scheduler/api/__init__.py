@@ -23,6 +23,7 @@ def register_api(app: Flask, api: Api) -> None:
         kiosk,
         plans,
         programs,
+        proposals,
         reports,
         rooms,
         series,
@@ -35,7 +36,7 @@ def register_api(app: Flask, api: Api) -> None:
     access.install(app)
     errors.install(app, api)
     for module in (auth, programs, closures, rooms, staff, clients, series, sessions, bookings,
-                   availability, attendance, kiosk, plans, reports, feeds, jobs, users,
+                   availability, attendance, kiosk, plans, proposals, reports, feeds, jobs, users,
                    audit_events):
         if not isinstance(module.blp, Blueprint):
             # Only ours reads JSON within the depth and number limits.

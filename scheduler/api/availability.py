@@ -41,6 +41,9 @@ class Window(Schema):
 
 class AvailabilityIn(ApiSchema):
     unavailable = BoundedList(fields.Nested(Window), 100, required=True)
+    preferred = BoundedList(fields.Nested(Window), 100, metadata={
+        "description": "Weekly windows the client would rather come in; the schedule planner "
+        "prefers them, nothing is refused outside them. Absent: left as they are."})
 
 
 class WindowOut(Schema):
@@ -52,6 +55,7 @@ class WindowOut(Schema):
 
 class AvailabilityOut(Schema):
     unavailable = fields.List(fields.Nested(WindowOut))
+    preferred = fields.List(fields.Nested(WindowOut))
 
 
 class WorkingWindow(Schema):
@@ -117,19 +121,22 @@ class ClientAvailability(MethodView):
     @client_or_staff("availability")
     @blp.response(200, AvailabilityOut)
     def get(self, client_id):
-        """The client's weekly unavailable windows."""
-        return {"unavailable": availability.client_windows(db.session, client_id)}
+        """The client's weekly unavailable windows, and the times they prefer."""
+        return {"unavailable": availability.client_windows(db.session, client_id),
+                "preferred": availability.client_preferred(db.session, client_id)}
 
     @roles_required(*WRITE)
     @blp.arguments(AvailabilityIn)
     @blp.response(200, AvailabilityOut)
     def put(self, data, client_id):
-        """Replace the client's weekly unavailable windows."""
+        """Replace the client's weekly unavailable windows, and their preferred times when
+        `preferred` is sent."""
         rows = availability.set_client_windows(
-            db.session, current_actor(), client_id, data["unavailable"]
+            db.session, current_actor(), client_id, data["unavailable"], data.get("preferred")
         )
+        preferred = availability.client_preferred(db.session, client_id)
         db.session.commit()
-        return {"unavailable": rows}
+        return {"unavailable": rows, "preferred": preferred}
 
 
 @blp.route("/staff/<int:staff_id>/time-off")

@@ -6,7 +6,9 @@ from sqlalchemy import func, select
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
 from scheduler.api.common import (
+    MAX_CAPACITY,
     ApiSchema,
+    Count,
     Hours,
     PageArgs,
     RequiredText,
@@ -70,6 +72,11 @@ class ProgramIn(ApiSchema):
                   "sessions on its public holidays."},
     )
     is_active = fields.Boolean()
+    min_group_size = Count(
+        allow_none=True, validate=validate.Range(min=1, max=MAX_CAPACITY),
+        metadata={"description": "The fewest clients a group should have: the schedule "
+                  "planner leaves no group it fills below it. Null: no minimum."},
+    )
 
 
 class ProgramOut(Schema):
@@ -88,6 +95,7 @@ class ProgramOut(Schema):
     feed_privacy = fields.String()
     country = fields.String()
     is_active = fields.Boolean()
+    min_group_size = fields.Integer(allow_none=True)
 
 
 ProgramPatch = patch_schema(ProgramIn, "ProgramPatch")

@@ -113,6 +113,12 @@ class BelowTargetOut(Schema):
         "description": "Hours of this week's sessions still ahead with a free seat that the "
         "client does not hold."})
     fixable = fields.Boolean(metadata={"description": "open_hours cover the shortfall."})
+    make_up_url = fields.Function(
+        lambda row: f"/api/v1/clients/{row.client_id}/make-up-proposals" if row.fixable
+        else None,
+        allow_none=True,
+        metadata={"description": "For a fixable week: POST {\"week_start\"} here for a "
+                  "make-up proposal that closes it."})
 
 
 FOLLOW_UP_REASONS = ("absence_streak", "discharge_review", "certification_due", "review_due",

@@ -42,6 +42,8 @@ ACTIONS: dict[str, str] = {
     "supersede": "Plan superseded",
     "certify": "Certification recorded",
     "review": "Review recorded",
+    # Schedule proposals (services/proposals.py).
+    "accept": "Proposal accepted",
     # Clients' own settings.
     "set_availability": "Availability set",
     "set_working_hours": "Working hours set",

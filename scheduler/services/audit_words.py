@@ -24,6 +24,7 @@ from scheduler.models import (
     LoginSession,
     Program,
     Room,
+    ScheduleProposal,
     Session,
     SessionSeries,
     Staff,
@@ -43,6 +44,7 @@ RECORD_KINDS = {
     "login_session": "Sign-in", "api_token": "API sign-in", "audit_log": "Audit log",
     "clinic": "The whole clinic", "client_feed": "Client's calendar link",
     "staff_feed": "Staff calendar link",
+    "schedule_proposal": "Schedule proposal",
 }
 
 
@@ -93,6 +95,8 @@ class _Names:
                                                  "assessment", "attendance", "alert")
                       for row in self.rows.get(kind, {}).values()}
         client_ids |= self.feed_owners("client_feed")
+        client_ids |= {row.client_id for row in self.rows.get("schedule_proposal", {}).values()
+                       if row.client_id is not None}
         self.clients = {**self._by_id(Client, client_ids), **self.rows.get("client", {})}
         self.sessions = {**self._by_id(Session, {r.session_id for kind in ("booking",
                                                                            "attendance")
@@ -113,7 +117,7 @@ class _Names:
               "enrollment": Enrollment, "treatment_plan": TreatmentPlan,
               "assessment": Assessment, "attendance": Attendance,
               "staff_time_off": StaffTimeOff, "alert": Alert, "login_session": LoginSession,
-              "api_token": ApiToken}
+              "api_token": ApiToken, "schedule_proposal": ScheduleProposal}
 
     def feed_owners(self, kind: str) -> set[int]:
         # A calendar link's events are filed under its owner's id.
@@ -176,6 +180,13 @@ def _enrolment(names: _Names, row) -> tuple[str, int | None]:
         row.client_id
 
 
+def _proposal(names: _Names, row) -> tuple[str, int | None]:
+    if row.client_id is None:
+        return f"Schedule proposal for {len(row.client_ids or [])} new clients", None
+    what = "Make-up proposal" if row.kind == "make_up" else "Schedule proposal"
+    return f"{what} for {names.client(row.client_id)}", row.client_id
+
+
 def _time_off(names: _Names, row) -> tuple[str, int | None]:
     member = names.staff.get(row.staff_id)
     return f"{member.name if member else 'A staff member'}'s time off", None
@@ -196,6 +207,7 @@ _NAMERS = {
     "alert": _about_client("Alert about {client}"),
     "enrollment": _enrolment,
     "staff_time_off": _time_off,
+    "schedule_proposal": _proposal,
     "login_session": lambda names, row: (f"Sign-in of {names.user(row.user_id)}", None),
     "api_token": lambda names, row: (f"API sign-in of {names.user(row.user_id)}", None),
 }

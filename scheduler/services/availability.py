@@ -5,7 +5,14 @@ from datetime import datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Client, ClientUnavailability, Staff, StaffTimeOff, StaffWorkingHours
+from scheduler.models import (
+    Client,
+    ClientPreferredTime,
+    ClientUnavailability,
+    Staff,
+    StaffTimeOff,
+    StaffWorkingHours,
+)
 from scheduler.services import audit
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
@@ -32,35 +39,64 @@ def client_windows(db: DbSession, client_id: int) -> list[ClientUnavailability]:
     )
 
 
-def set_client_windows(
-    db: DbSession, actor: Actor, client_id: int, windows: list[dict]
-) -> list[ClientUnavailability]:
-    """Replace the client's weekly routine (job, school, childcare) in one step."""
-    current = client_windows(db, client_id)
+def client_preferred(db: DbSession, client_id: int) -> list[ClientPreferredTime]:
+    """The weekly windows the client would rather come in; the planner prefers them."""
+    get_or_404(db, Client, client_id, "client")
+    return list(
+        db.scalars(
+            select(ClientPreferredTime)
+            .where(ClientPreferredTime.client_id == client_id)
+            .order_by(ClientPreferredTime.weekday, ClientPreferredTime.start_time)
+        )
+    )
+
+
+def _check_windows(windows: list[dict], field: str) -> None:
     for index, window in enumerate(windows):
         if window["start"] >= window["end"]:
             raise InvalidField(
-                f"unavailable.{index}.end", "must be after start (split a window that "
+                f"{field}.{index}.end", "must be after start (split a window that "
                 "crosses midnight into two days)."
             )
-    before = [_window_dict(w) for w in current]
+
+
+def _replace(db: DbSession, model, current: list, client_id: int, windows: list[dict]) -> list:
     for row in current:
         db.delete(row)
     db.flush()
     rows = [
-        ClientUnavailability(
-            client_id=client_id, weekday=w["weekday"], start_time=w["start"],
-            end_time=w["end"], label=w.get("label"),
-        )
+        model(client_id=client_id, weekday=w["weekday"], start_time=w["start"],
+              end_time=w["end"], label=w.get("label"))
         for w in windows
     ]
     db.add_all(rows)
     db.flush()
-    after = [_window_dict(w) for w in rows]
-    if before != after:
-        audit.record(db, actor, "set_availability", "client", client_id,
-                     {"unavailable": before}, {"unavailable": after})
     return sorted(rows, key=lambda w: (w.weekday, w.start_time))
+
+
+def set_client_windows(
+    db: DbSession, actor: Actor, client_id: int, windows: list[dict],
+    preferred: list[dict] | None = None,
+) -> list[ClientUnavailability]:
+    """Replace the client's weekly routine (job, school, childcare) in one step, and their
+    preferred times when `preferred` is given (None leaves them as they are)."""
+    current = client_windows(db, client_id)
+    _check_windows(windows, "unavailable")
+    current_preferred = client_preferred(db, client_id)
+    if preferred is not None:
+        _check_windows(preferred, "preferred")
+    before = {"unavailable": [_window_dict(w) for w in current],
+              "preferred": [_window_dict(w) for w in current_preferred]}
+    rows = _replace(db, ClientUnavailability, current, client_id, windows)
+    liked = current_preferred
+    if preferred is not None:
+        liked = _replace(db, ClientPreferredTime, current_preferred, client_id, preferred)
+    after = {"unavailable": [_window_dict(w) for w in rows],
+             "preferred": [_window_dict(w) for w in liked]}
+    if before != after:
+        # audit.record keeps only what changed: a routine alone stays {"unavailable": …}.
+        audit.record(db, actor, "set_availability", "client", client_id, before, after)
+    return rows
 
 
 def staff_time_off(db: DbSession, staff_id: int) -> list[StaffTimeOff]:

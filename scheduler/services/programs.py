@@ -22,6 +22,7 @@ AUDITED = (
     "feed_privacy",
     "country",
     "is_active",
+    "min_group_size",
 )
 
 
@@ -32,11 +33,23 @@ def check_country(code) -> str:
     return code.upper()
 
 
+def check_min_group_size(size) -> int | None:
+    """At least one client, or None for no minimum."""
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise InvalidField("min_group_size", "Must be a whole number of clients, at least 1, "
+                           "or empty for no minimum.")
+    return size
+
+
 def create_program(db: DbSession, actor: Actor, **fields) -> Program:
     """Add a program; min_weekly_hours follows the level unless given."""
     zone(fields["timezone"])
     if "country" in fields:
         fields["country"] = check_country(fields["country"])
+    if "min_group_size" in fields:
+        fields["min_group_size"] = check_min_group_size(fields["min_group_size"])
     hours = fields.pop("min_weekly_hours", None)
     program = Program(**fields, min_weekly_hours_override=hours)
     db.add(program)
@@ -52,6 +65,8 @@ def update_program(db: DbSession, actor: Actor, program: Program, changes: dict)
         zone(changes["timezone"])
     if "country" in changes:
         changes["country"] = check_country(changes["country"])
+    if "min_group_size" in changes:
+        changes["min_group_size"] = check_min_group_size(changes["min_group_size"])
     if "min_weekly_hours" in changes:
         program.min_weekly_hours_override = changes.pop("min_weekly_hours")
     for key, value in changes.items():

@@ -308,6 +308,7 @@ def _targets(program: Program, client: Client, plan: TreatmentPlan | None,
         sunday = monday + timedelta(days=6)
         outside = (sunday < client.admitted_on
                    or (client.discharged_on is not None and monday > client.discharged_on)
+                   or (client.status == "discharged" and client.discharged_on is None)
                    or (plan is not None and (sunday < plan.start_date or (
                        plan.end_date is not None and monday > plan.end_date))))
         out.append(None if outside else _hours_minutes(
