@@ -159,6 +159,35 @@ def test_the_proposal_shows_the_weeks_against_the_target_and_accept_books_them(
     assert "Accepted" in again and "Accept and book" not in again
 
 
+def test_a_week_that_cannot_be_met_says_by_how_much_and_why(client, db, setup, coordinator):
+    person = setup["client"]
+    plans.create_plan(db, ACTOR, person.id, start_date=date(2027, 2, 1),
+                      end_date=date(2027, 3, 31), weekly_hours_target=12)
+    db.commit()
+    _, page = proposed(client, person, weeks="1")
+    text = page.get_data(as_text=True)
+    assert '<span class="badge bad">Short</span> 0 of 1 weeks reach their target hours' in text
+    assert re.search(r"Planned 9 of 12 hours\s*<span class=\"badge bad\">✗ short by 3 h", text)
+    assert "<strong>Why short by 3 h:</strong>" in text
+    # Still worth accepting: the rest is scheduled.
+    assert "Accept and book" in text
+
+
+def test_accepting_twice_books_once_and_says_it_was_booked_already(client, db, setup,
+                                                                   coordinator):
+    number, page = proposed(client, setup["client"], weeks="1")
+    first = client.post(f"/schedule-proposals/{number}/accept",
+                        data={"csrf_token": csrf(page.data)})
+    assert first.status_code == 303
+    second = client.post(f"/schedule-proposals/{number}/accept",
+                         data={"csrf_token": csrf(page.data)})
+    text = second.get_data(as_text=True)
+    assert second.status_code == 409
+    assert "it has been booked already" in text
+    assert "Accept and book" not in text and "Suggest again" not in text
+    assert held(db, setup["client"]) == 3
+
+
 def test_a_seat_taken_since_shows_the_conflict_where_the_coordinator_is_looking(
         client, db, setup, coordinator, make):
     person = setup["client"]

@@ -73,9 +73,8 @@ def default_from(client: Client) -> date:
 
 def blank_form(client: Client, intake: bool = False) -> SuggestForm:
     """The form as the client's page and intake step 3 show it."""
-    form = SuggestForm(formdata=None, from_date=default_from(client), weeks=DEFAULT_WEEKS,
+    return SuggestForm(formdata=None, from_date=default_from(client), weeks=DEFAULT_WEEKS,
                        intake="1" if intake else "")
-    return form
 
 
 def _limits() -> dict:
@@ -309,7 +308,7 @@ def _page(proposal, status: int = 200, refusal: DomainError | None = None,
     conflicts = getattr(refusal, "conflicts", None) if refusal is not None else None
     return render_template(
         "proposals/show.html", proposal=proposal, client=client, program=program, tz=tz,
-        body=body, weeks=weeks, state=_state(proposal, now),
+        weeks=weeks, state=_state(proposal, now),
         met_weeks=sum(1 for w in weeks if w.met), target_weeks=sum(
             1 for w in weeks if w.target is not None),
         solver=solver_words(body.get("solver")),
@@ -321,18 +320,18 @@ def _page(proposal, status: int = 200, refusal: DomainError | None = None,
         refusal=(None if refusal is None else
                  [_conflict_words(c) for c in conflicts] if conflicts
                  else [describe(refusal, LABELS)]),
+        refusal_changes=bool(conflicts),
         # Make-up weeks are asked for by their Monday; the proposal starts on today at the
         # earliest.
         again_week=proposal.from_date - timedelta(days=proposal.from_date.weekday()),
         again_from=max(proposal.from_date, now.astimezone(tz).date()),
-        form=AcceptForm(formdata=None, intake="1" if intake else ""), intake=intake,
-        step=3 if intake else None, kind_labels=KIND_LABELS), status
+        intake=intake, step=3 if intake else None), status
 
 
 def _proposal_or_404(proposal_id: int):
-    proposal = proposals.get(db.session, proposal_id)
+    proposal = proposals.get(db.session, proposal_id)  # NotFound: the 404 page
     # A cohort's proposal has no one client's page; the API shows and accepts it.
-    if proposal is None or proposal.client_id is None:
+    if proposal.client_id is None:
         abort(404)
     return proposal
 
@@ -362,8 +361,8 @@ def accept(proposal_id: int):
         proposals.accept(db.session, page_actor(), proposal.id, now=clock.now())
     except DomainError as error:
         db.session.rollback()
-        return _page(db.session.get(type(proposal), proposal.id) or proposal, error.status,
-                     refusal=error, intake=intake)
+        return _page(proposals.get(db.session, proposal.id), error.status, refusal=error,
+                     intake=intake)
     client = db.session.get(Client, proposal.client_id)
     message = booked_words(client, proposal.body or {})
     db.session.commit()
