@@ -2,14 +2,15 @@
 click and one review, and the proposal page on a phone."""
 
 import re
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
+from scheduler import clock
 from scheduler.models import Booking, Client
-from scheduler.services import availability, plans
+from scheduler.services import availability, plans, sessions
 from tests.browser.conftest import keep_screenshot
 from tests.helpers import ACTOR
 
@@ -94,10 +95,17 @@ def test_a_new_client_from_intake_to_a_booked_schedule_in_one_click_and_one_revi
 
 def test_the_proposal_page_fits_a_phone_and_accepts_from_the_client_page(
         phone, login, db, make, clinic):
+    # Twelve hours a week is more than the program runs: each week is short, and says why.
     avery = make.client(clinic["program"], name="Avery Stone")
     plans.create_plan(db, ACTOR, avery.id, start_date=date(2027, 2, 1),
                       end_date=date(2027, 3, 31), primary_therapist_id=clinic["dana"].id,
-                      weekly_hours_target=9)
+                      weekly_hours_target=12)
+    # Already booked: a medication review, shown beside what the proposal adds.
+    sessions.create_one_off(
+        db, ACTOR, now=clock.now(), program_id=clinic["program"].id, kind="medical",
+        title="Medication review", starts_at=datetime(2027, 2, 23, 19, tzinfo=UTC),
+        ends_at=datetime(2027, 2, 23, 19, 30, tzinfo=UTC), facilitator_ids=[clinic["dana"].id],
+        client_id=avery.id)
     db.commit()
     login(phone, "coordinator")
     phone.goto(f"/clients/{avery.id}")
@@ -107,7 +115,11 @@ def test_the_proposal_page_fits_a_phone_and_accepts_from_the_client_page(
 
     expect(phone.get_by_role("heading", level=1)).to_have_text(
         "Suggested schedule for Avery Stone")
-    expect(phone.get_by_role("region", name=re.compile(r"^Week of "))).to_have_count(2)
+    weeks = phone.get_by_role("region", name=re.compile(r"^Week of "))
+    expect(weeks).to_have_count(2)
+    expect(weeks.first).to_contain_text("Planned 9.5 of 12 hours ✗ short by 2.5 h")
+    expect(weeks.first.locator(".why")).to_contain_text("Why short by 2.5 h:")
+    expect(weeks.first.locator(".pitem-booked")).to_contain_text("Medication review Booked")
     # Nothing wider than the phone: the days stack and the tables fold into rows.
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     keep_screenshot(phone, "schedule-proposal-phone")
@@ -116,4 +128,4 @@ def test_the_proposal_page_fits_a_phone_and_accepts_from_the_client_page(
     expect(phone.get_by_role("heading", level=1)).to_have_text("Avery Stone")
     expect(phone.get_by_role("status").first).to_have_text(
         "Avery Stone booked: Relapse prevention (6 sessions).")
-    assert booked(db, avery.id) == 6
+    assert booked(db, avery.id) == 7
