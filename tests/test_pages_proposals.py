@@ -2,14 +2,14 @@
 weeks against the plan, and Accept, which books everything or says what changed."""
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from scheduler import clock
 from scheduler.models import AuditEvent, Booking, Enrollment, ScheduleProposal
-from scheduler.services import booking, plans
+from scheduler.services import availability, booking, plans
 from tests.helpers import ACTOR, sign_in
 
 
@@ -171,6 +171,26 @@ def test_a_week_that_cannot_be_met_says_by_how_much_and_why(client, db, setup, c
     assert "<strong>Why short by 3 h:</strong>" in text
     # Still worth accepting: the rest is scheduled.
     assert "Accept and book" in text
+
+
+def test_a_requirement_that_cannot_be_met_names_the_therapist(client, db, setup, coordinator):
+    """The plan wants an individual session a week with Dana Reyes, who is away all week:
+    the groups are still proposed, and the week says which session is missing and why."""
+    person, dana = setup["client"], setup["therapist"]
+    plans.create_plan(db, ACTOR, person.id, start_date=date(2027, 2, 1),
+                      end_date=date(2027, 3, 31), weekly_hours_target=6,
+                      primary_therapist_id=dana.id,
+                      phases=[{"name": "Intake", "first_week": 1, "last_week": None,
+                               "requirements": [{"kind": "individual",
+                                                 "sessions_per_week": 1}]}])
+    availability.add_time_off(db, ACTOR, dana.id, datetime(2027, 2, 22, 5, tzinfo=UTC),
+                              datetime(2027, 3, 1, 5, tzinfo=UTC), "Leave")
+    db.commit()
+    _, page = proposed(client, person, weeks="1")
+    text = page.get_data(as_text=True)
+    why = re.search(r"<strong>Individual therapy: 1 session short:</strong> ([^<]+)</li>", text)
+    assert why and "Dana Reyes" in why.group(1), text[text.find('class="why"'):][:600]
+    assert "Relapse prevention —" in text
 
 
 def test_accepting_twice_books_once_and_says_it_was_booked_already(client, db, setup,

@@ -325,7 +325,7 @@ def _page(proposal, status: int = 200, refusal: DomainError | None = None,
         # earliest.
         again_week=proposal.from_date - timedelta(days=proposal.from_date.weekday()),
         again_from=max(proposal.from_date, now.astimezone(tz).date()),
-        intake=intake, step=3 if intake else None), status
+        intake=intake, step=3 if intake else None, kind_labels=KIND_LABELS), status
 
 
 def _proposal_or_404(proposal_id: int):
