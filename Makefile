@@ -109,12 +109,14 @@ bench: install
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/feeds.py
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/proposal_demo.py
 	@if [ -n "$$BENCH_DATABASE_URL" ]; then \
 	  $(BIN)/python bench/materialize.py --database-url "$$BENCH_DATABASE_URL"; \
 	  $(BIN)/python bench/booking.py --database-url "$$BENCH_DATABASE_URL"; \
 	  $(BIN)/python bench/reports.py --database-url "$$BENCH_DATABASE_URL"; \
 	  $(BIN)/python bench/feeds.py --database-url "$$BENCH_DATABASE_URL"; \
-	  $(BIN)/python bench/pages.py --database-url "$$BENCH_DATABASE_URL"; fi
+	  $(BIN)/python bench/pages.py --database-url "$$BENCH_DATABASE_URL"; \
+	  $(BIN)/python bench/proposal_demo.py --database-url "$$BENCH_DATABASE_URL"; fi
 
 # A clinic network's load: LOAD_DATABASE_URL names an existing PostgreSQL database kept for this;
 # the first run migrates it and seeds 20,000 clients × 52 weeks (about four minutes), later runs

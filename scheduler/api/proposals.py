@@ -147,7 +147,7 @@ class ProposalHead(Schema):
     status = _STATUS
     kind = _KIND
     program_id = fields.Integer()
-    from_ = _day(data_key="from")
+    from_ = _day(data_key="from", attribute="from")
     weeks = fields.Integer()
     expires_at = _instant()
     solver = fields.Nested(SolverOut)

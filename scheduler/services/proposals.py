@@ -109,14 +109,18 @@ def _check_client(client: Client, from_date: date | None, field: str = "from") -
 
 
 def _planner():
-    """gather, solver and explain; imported on first use while they land on other branches."""
-    from scheduler.services.planner import (  # type: ignore[attr-defined]
-        explain,
-        gather,
-        solver,
-    )
+    """gather and solver; explain is imported where it is used, while it lands."""
+    from scheduler.services.planner import gather, solver
 
-    return gather, solver, explain
+    return gather, solver, None
+
+
+def _unmet(problem: Problem, solution: Solution) -> dict:
+    try:
+        from scheduler.services.planner import explain  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - until explain.py is merged
+        return {}
+    return explain.unmet(problem, solution)
 
 
 def _client(db: DbSession, client_id: int) -> Client:
@@ -393,7 +397,7 @@ def _store(db: DbSession, actor: Actor, kind: str, problem: Problem, solution: S
            from_date: date, weeks: int, now: datetime, ttl_minutes: int,
            client: Client | None = None, program: Program | None = None,
            client_ids: list[int] | None = None) -> ScheduleProposal:
-    unmet = _planner()[2].unmet(problem, solution)
+    unmet = _unmet(problem, solution)
     words = _Words(db, problem, ZoneInfo(problem.timezone))
     expires_at = now + timedelta(minutes=ttl_minutes)
     proposal = ScheduleProposal(
@@ -519,6 +523,11 @@ def _session_changes(db: DbSession, actions: dict, tz: ZoneInfo, now: datetime,
     lock_rows(db, Session, list(wanted))
     found = {s.id: s for s in db.scalars(select(Session).where(Session.id.in_(list(wanted))))}
     free = booking.free_seats_of(db, [s for s in found.values() if s.status == "scheduled"])
+    # Seats the clients hold already (booked since the proposal): no new seat is needed there.
+    held = set(db.execute(select(Booking.client_id, Booking.session_id).where(
+        Booking.session_id.in_(list(wanted)), Booking.status == "booked",
+        Booking.client_id.in_({cid for takers in wanted.values() for cid, _ in takers}))
+    ).tuples())
     for session_id, takers in sorted(wanted.items()):
         session = found.get(session_id)
         if session is None:
@@ -534,7 +543,7 @@ def _session_changes(db: DbSession, actions: dict, tz: ZoneInfo, now: datetime,
             conflicts.append(_conflict("started", f"{words} has started since",
                                        session_id, session.starts_at, session.ends_at))
             continue
-        new_takers = [cid for cid, _ in takers if not _holds(db, cid, session_id)]
+        new_takers = [cid for cid, _ in takers if (cid, session_id) not in held]
         if len(new_takers) > free.get(session_id, 0):
             conflicts.append(_conflict("seats", f"{words} has no free seat any more",
                                        session_id, session.starts_at, session.ends_at))
@@ -564,12 +573,6 @@ def _appointment_changes(db: DbSession, actions: dict, tz: ZoneInfo, now: dateti
         titles[slot] = title
         slots_of[item["client_id"]].append(slot)
     return conflicts
-
-
-def _holds(db: DbSession, client_id: int, session_id: int) -> bool:
-    return db.scalar(select(Booking.id).where(
-        Booking.client_id == client_id, Booking.session_id == session_id,
-        Booking.status == "booked")) is not None
 
 
 def _no_seat(row: Booking, tz: ZoneInfo) -> dict:

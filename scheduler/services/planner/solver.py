@@ -6,26 +6,27 @@ hard is a constraint; everything else is an objective, solved LEXICOGRAPHICALLY 
 each stage optimises one level, then its value is fixed as a constraint (and its answer kept as a
 hint) before the next level starts, so no weight can ever trade a level for a lower one.
 
-  1. requirement shortfall: sessions short of the plan phase's per-kind requirements;
-  2. fairness (cohorts only): the worst client's share of the hours they could get alone;
+  1. requirement shortfall: sessions short of the plan phase's per-kind requirements, then
+     fairness (cohorts only): the worst client's share of the hours they could get alone
+     (one stage: a session short is weighted above the whole range of the fairness measure);
   3. target hours: total minutes short of the weekly targets (the main stage: its objective and
      bound are what the Solution reports, in minutes);
   4. continuity and trips: distinct group series and therapists per client, then distinct
      days a week (one weighted stage; the weight is a proven bound on the days term);
-  5. minutes above target;
-  6. minutes outside the client's preferred times.
+  5. minutes above target, then minutes outside the client's preferred times (one weighted
+     stage, the weight again a proven bound).
 
 Determinism: CP-SAT's interleaved search is deterministic whatever the number of workers, and
 each stage stops on a deterministic time limit equal to its wall budget, so the same input gives
 the same proposal unless the machine is so loaded that the wall limit strikes first.
 """
 
+import math
 import time as timer
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock_time
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from ortools.sat.python import cp_model
@@ -39,53 +40,33 @@ from scheduler.services.planner.problem import (
     Problem,
     Solution,
     Span,
-    Window,
 )
+from scheduler.services.planner.windows import minutes_inside, within_windows
 
 # Two cores on the reference machine; interleaved search keeps answers identical for any count.
 DEFAULT_WORKERS = 2
+INTERLEAVE = True
+LARGE_MODEL = 4000  # variables
+LP_SUBSOLVERS = ("default_lp", "max_lp", "reduced_costs", "pseudo_costs", "quick_restart")
 # Coverage is a fraction; the model needs integers. 1/10,000 is finer than a minute of 9 hours.
 COVERAGE_SCALE = 10_000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 LinearExpr = cp_model.LinearExprT
+# An objective level and a proven upper bound on its value (all levels are >= 0).
+Level = tuple[LinearExpr, int]
+# Weighted levels stay below this, so CP-SAT's objective (and its LP, in doubles) is exact.
+EXACT = 2**53
 
 
-def local_minutes(span: Span | tuple[int, int], zone: ZoneInfo) -> tuple[datetime, datetime]:
-    start, end = (span.start, span.end) if isinstance(span, Span) else span
-    return (
-        (EPOCH + timedelta(minutes=start)).astimezone(zone),
-        (EPOCH + timedelta(minutes=end)).astimezone(zone),
-    )
-
-
-def _window_minutes(window: Window) -> tuple[int, int]:
-    end = window.end.hour * 60 + window.end.minute
-    if window.end == clock_time(0, 0):
-        end = 24 * 60  # a window ending at midnight runs to the end of the day
-    return window.start.hour * 60 + window.start.minute, end
-
-
-def minutes_inside(span: Span, windows: Sequence[Window], zone: ZoneInfo) -> int:
-    """How many of the span's minutes fall inside the weekly local windows."""
-    start, end = local_minutes(span, zone)
-    inside = 0
-    day = start.date()
-    while datetime.combine(day, clock_time(0, 0), zone) < end:
-        for window in windows:
-            if window.weekday != day.weekday():
-                continue
-            lo, hi = _window_minutes(window)
-            w_start = datetime.combine(day, clock_time(0, 0), zone) + timedelta(minutes=lo)
-            w_end = datetime.combine(day, clock_time(0, 0), zone) + timedelta(minutes=hi)
-            overlap = (min(end, w_end) - max(start, w_start)).total_seconds() // 60
-            inside += max(int(overlap), 0)
-        day += timedelta(days=1)
-    return inside
-
-
-def within_windows(span: Span, windows: Sequence[Window], zone: ZoneInfo) -> bool:
-    return minutes_inside(span, windows, zone) >= span.minutes
+def lexicographic(levels: Sequence[Level]) -> Level:
+    """One objective that orders answers exactly as the levels do, first level first: each
+    level's weight exceeds the most that all the levels after it can add up to."""
+    weights = [1] * len(levels)
+    for i in range(len(levels) - 2, -1, -1):
+        weights[i] = weights[i + 1] * (levels[i + 1][1] + 1)
+    most = sum(w * m for w, (_, m) in zip(weights, levels, strict=True))
+    expr = cp_model.LinearExpr.weighted_sum([e for e, _ in levels], weights)
+    return expr, most
 
 
 def add_at_most_one_at_a_time(
@@ -107,7 +88,7 @@ def add_at_most_one_at_a_time(
                 events.append((start, 1, index))
                 events.append((end, -1, index))
     # Ends before starts at the same instant: touching intervals do not overlap.
-    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    events.sort()
     active: dict[int, int] = defaultdict(int)
     last: frozenset[int] | None = None
     position = 0
@@ -127,7 +108,7 @@ def add_at_most_one_at_a_time(
         if current == last:
             continue
         last = current
-        model.add(sum(variables[i] for i in sorted(current)) <= capacity)
+        model.add(cp_model.LinearExpr.sum([variables[i] for i in sorted(current)]) <= capacity)
 
 
 @dataclass
@@ -136,7 +117,7 @@ class _ClientVars:
     groups: dict[str, cp_model.IntVar] = field(default_factory=dict)
     appointments: dict[str, tuple[AppointmentOption, cp_model.IntVar]] = field(
         default_factory=dict)
-    rooms: dict[str, list[tuple[int, cp_model.IntVar]]] = field(default_factory=dict)
+    free_rooms: dict[str, tuple[int, ...]] = field(default_factory=dict)
     # (week, kind) -> (sessions required, sessions already booked, one-to-one, staff or None)
     requirements: dict[tuple[int, str], tuple[int, int, bool, int | None]] = field(
         default_factory=dict)
@@ -174,6 +155,10 @@ class _Builder:
         self.clients: list[_ClientVars] = []
         self.weeks = len(problem.weeks)
         self.groups = {g.key: g for g in problem.groups}
+        # Appointment clusters: (entries, their common rooms, or per-room choices if mixed).
+        self.room_clusters: list[tuple[
+            list[tuple[int, int, str, AppointmentOption, cp_model.IntVar]], tuple[int, ...],
+            dict[tuple[int, str], list[tuple[int, cp_model.IntVar]]] | None]] = []
 
     # ---- which options a client may take at all -------------------------------------------
 
@@ -240,13 +225,7 @@ class _Builder:
                     continue
                 var = model.new_bool_var(f"a{ci}_{option.key}")
                 cv.appointments[option.key] = (option, var)
-                rooms = self._free_rooms(option)
-                if len(rooms) == 1:
-                    cv.rooms[option.key] = [(rooms[0], var)]
-                else:
-                    choices = [(r, model.new_bool_var(f"r{ci}_{option.key}_{r}")) for r in rooms]
-                    model.add(sum(v for _, v in choices) == var)
-                    cv.rooms[option.key] = choices
+                cv.free_rooms[option.key] = tuple(self._free_rooms(option))
             self.clients.append(cv)
             self._client_constraints(cv)
         self._seat_constraints()
@@ -294,8 +273,10 @@ class _Builder:
             target = cv.client.targets[week] if week < len(cv.client.targets) else None
             if target is None or target <= 0:
                 continue
+            # Defined exactly (not just bounded) so that every stage's answer, handed on as the
+            # next stage's hint, carries the true coverage rather than whatever was free.
             covered = model.new_int_var(0, target, f"cov{cv.client.client_id}_{week}")
-            model.add(covered <= expr)
+            model.add_min_equality(covered, [expr, target])
             cv.covered[week] = covered
         for req_key, (sessions, done, _, _) in cv.requirements.items():
             short = sessions - done
@@ -306,7 +287,7 @@ class _Builder:
             terms = counted.get(req_key, [])
             achieved = cp_model.LinearExpr.weighted_sum(
                 [v for _, v in terms], [n for n, _ in terms])
-            model.add(slack + achieved >= short)
+            model.add_max_equality(slack, [short - achieved, 0])
             cv.requirement_slack[req_key] = slack
             cv.counted[req_key] = achieved
 
@@ -340,25 +321,86 @@ class _Builder:
     def _staff_and_room_constraints(self) -> None:
         by_staff: dict[int, list[tuple[cp_model.IntVar, list[tuple[int, int]]]]] = defaultdict(
             list)
-        by_room: dict[int, list[tuple[cp_model.IntVar, list[tuple[int, int]]]]] = defaultdict(
-            list)
-        for cv in self.clients:
+        entries: list[tuple[int, int, str, AppointmentOption, cp_model.IntVar]] = []
+        for ci, cv in enumerate(self.clients):
             for key, (option, var) in cv.appointments.items():
-                interval = [(option.span.start, option.span.end)]
-                by_staff[option.staff_id].append((var, interval))
-                for room_id, room_var in cv.rooms[key]:
-                    by_room[room_id].append((room_var, interval))
+                by_staff[option.staff_id].append((var, [(option.span.start, option.span.end)]))
+                entries.append((option.span.start, ci, key, option, var))
         for staff_id in sorted(by_staff):
             add_at_most_one_at_a_time(self.model, by_staff[staff_id])
-        for room_id in sorted(by_room):
-            add_at_most_one_at_a_time(self.model, by_room[room_id])
+        self._room_constraints(sorted(entries, key=lambda e: (e[0], e[1], e[2])))
+
+    def _room_constraints(
+        self, entries: list[tuple[int, int, str, AppointmentOption, cp_model.IntVar]],
+    ) -> None:
+        """Rooms for appointments, without a boolean per appointment and room where possible.
+
+        Where every appointment in a cluster of overlapping ones may use the same rooms, at
+        most that many at any instant is exact: intervals can then always be given rooms by
+        start time afterwards (interval partitioning). Only a cluster mixing room sets needs
+        the full assignment model.
+        """
+        model = self.model
+        clusters: list[list[tuple[int, int, str, AppointmentOption, cp_model.IntVar]]] = []
+        reach = None
+        for entry in entries:
+            if reach is None or entry[0] >= reach:
+                clusters.append([])
+                reach = entry[3].span.end
+            clusters[-1].append(entry)
+            reach = max(reach, entry[3].span.end)
+        self.room_clusters = []
+        for cluster in clusters:
+            sets = {self.clients[ci].free_rooms[key] for _, ci, key, _, _ in cluster}
+            items = [(var, [(o.span.start, o.span.end)]) for _, _, _, o, var in cluster]
+            if len(sets) == 1:
+                rooms = next(iter(sets))
+                add_at_most_one_at_a_time(model, items, capacity=len(rooms))
+                self.room_clusters.append((cluster, rooms, None))
+                continue
+            choices: dict[tuple[int, str], list[tuple[int, cp_model.IntVar]]] = {}
+            by_room: dict[int, list[tuple[cp_model.IntVar, list[tuple[int, int]]]]] = (
+                defaultdict(list))
+            for _, ci, key, option, var in cluster:
+                free = self.clients[ci].free_rooms[key]
+                if len(free) == 1:
+                    pairs = [(free[0], var)]
+                else:
+                    pairs = [(r, model.new_bool_var(f"r{ci}_{key}_{r}")) for r in free]
+                    model.add(cp_model.LinearExpr.sum([v for _, v in pairs]) == var)
+                choices[(ci, key)] = pairs
+                for room_id, room_var in pairs:
+                    by_room[room_id].append((room_var, [(option.span.start, option.span.end)]))
+            for room_id in sorted(by_room):
+                add_at_most_one_at_a_time(model, by_room[room_id])
+            self.room_clusters.append((cluster, (), choices))
+
+    def rooms_chosen(self, solver: cp_model.CpSolver) -> dict[tuple[int, str], int]:
+        """The room of every chosen appointment, by (client index, option key)."""
+        chosen: dict[tuple[int, str], int] = {}
+        for cluster, rooms, choices in self.room_clusters:
+            if choices is not None:
+                for (ci, key), pairs in choices.items():
+                    for room_id, var in pairs:
+                        if solver.boolean_value(var):
+                            chosen[(ci, key)] = room_id
+                continue
+            free_at: dict[int, int] = {room_id: 0 for room_id in rooms}  # room -> busy until
+            for _, ci, key, option, var in cluster:  # sorted by start
+                if not solver.boolean_value(var):
+                    continue
+                room_id = next(r for r in rooms if free_at[r] <= option.span.start)
+                free_at[room_id] = option.span.end
+                chosen[(ci, key)] = room_id
+        return chosen
 
     # ---- the objective levels ----------------------------------------------------------------
 
-    def requirement_shortfall(self) -> LinearExpr:
-        return sum(s for cv in self.clients for s in cv.requirement_slack.values())
+    def requirement_shortfall(self) -> Level:
+        slacks = [s for cv in self.clients for s in cv.requirement_slack.values()]
+        return cp_model.LinearExpr.sum(slacks), sum(int(v.proto.domain[-1]) for v in slacks)
 
-    def total_shortfall(self) -> LinearExpr:
+    def total_shortfall(self) -> Level:
         """Minutes short of target, as target minus covered (covered never exceeds target)."""
         total = 0
         covered: list[cp_model.IntVar] = []
@@ -368,7 +410,7 @@ class _Builder:
                 assert target is not None
                 total += target
                 covered.append(var)
-        return total - sum(covered)
+        return total - cp_model.LinearExpr.sum(covered), total
 
     def fairness(self, reach: dict[int, int]) -> cp_model.IntVar | None:
         """The worst client's coverage, as a share of what they could reach alone (`reach`,
@@ -383,7 +425,7 @@ class _Builder:
                 worst * reach[cv.client.client_id] <= COVERAGE_SCALE * sum(cv.covered.values()))
         return worst
 
-    def continuity_and_days(self) -> LinearExpr:
+    def continuity_and_days(self) -> Level:
         model = self.model
         distinct: list[cp_model.IntVar] = []
         days: list[cp_model.IntVar] = []
@@ -416,10 +458,14 @@ class _Builder:
                 days.append(trip)
         # Lexicographic inside one stage: every day saved is worth less than one series or
         # therapist fewer, since all the day terms together can never exceed len(days).
-        return (len(days) + 1) * sum(distinct) + sum(days)
+        weight = len(days) + 1
+        return (cp_model.LinearExpr.weighted_sum(distinct + days,
+                                                 [weight] * len(distinct) + [1] * len(days)),
+                weight * len(distinct) + len(days))
 
-    def over_target(self) -> LinearExpr:
+    def over_target(self) -> Level:
         terms = []
+        most = 0
         for ci, cv in enumerate(self.clients):
             for week, expr in enumerate(cv.planned):
                 target = cv.client.targets[week] if week < len(cv.client.targets) else None
@@ -427,12 +473,19 @@ class _Builder:
                     continue
                 over = self.model.new_int_var(
                     0, max(cv.planned_max[week] - target, 0), f"over{ci}_{week}")
-                self.model.add(over >= expr - target)
+                self.model.add_max_equality(over, [expr - target, 0])
                 terms.append(over)
-        return sum(terms)
+                most += max(cv.planned_max[week] - target, 0)
+        return cp_model.LinearExpr.sum(terms), most
 
-    def outside_preferred(self) -> LinearExpr:
+    def over_then_preferred(self) -> Level:
+        """Minutes above target, then minutes outside preferred times, in one stage: a minute
+        over target outweighs every preferred minute there is (their proven total + 1)."""
+        return lexicographic([self.over_target(), self.outside_preferred()])
+
+    def outside_preferred(self) -> Level:
         terms: list[LinearExpr] = []
+        most = 0
         for cv in self.clients:
             preferred = cv.client.preferred
             if not preferred:
@@ -442,12 +495,14 @@ class _Builder:
                 outside = sum(s.minutes - minutes_inside(s, preferred, self.zone) for s in spans)
                 if outside:
                     terms.append(outside * var)
+                    most += outside
             for option, var in cv.appointments.values():
                 span = option.span
                 outside = span.minutes - minutes_inside(span, preferred, self.zone)
                 if outside:
                     terms.append(outside * var)
-        return sum(terms)
+                    most += outside
+        return cp_model.LinearExpr.sum(terms), most
 
 
 @dataclass
@@ -459,96 +514,166 @@ class _Stage:
 
 
 class _Runner:
-    """Runs the stages in order, fixing each optimum (or best found) before the next."""
+    """Runs the stages in order, fixing each optimum (or best found) before the next.
+
+    Each stage gets its share of what is left of the time limit (unused time rolls over), and
+    starts from the previous stage's answer as a hint, so a stage cut short still returns
+    something at least as good as the level before it fixed.
+    """
 
     def __init__(self, model: cp_model.CpModel, seconds: float, seed: int, workers: int,
-                 stages: int) -> None:
+                 shares: Sequence[float]) -> None:
         self.model = model
         self.deadline = timer.perf_counter() + max(seconds, 0.05)
         self.seed = seed
         self.workers = workers
-        self.stages_left = stages
+        self.shares = list(shares)
         self.solver: cp_model.CpSolver | None = None
         self.results: list[_Stage] = []
 
-    def minimise(self, name: str, objective: LinearExpr, maximise: bool = False) -> bool:
-        self.stages_left -= 1
+    def minimise(self, name: str, objective: LinearExpr) -> bool:
+        share = self.shares.pop(0) if self.shares else 1.0
         if isinstance(objective, int):
             self.results.append(_Stage(name, "OPTIMAL", float(objective), float(objective)))
             return True
-        budget = max((self.deadline - timer.perf_counter()) / (self.stages_left + 1), 0.02)
-        if maximise:
-            self.model.maximize(objective)
-        else:
-            self.model.minimize(objective)
+        left = self.deadline - timer.perf_counter()
+        budget = max(left * share / (share + sum(self.shares)), 0.05)
+        self.model.minimize(objective)
         solver = cp_model.CpSolver()
         params = solver.parameters
         params.random_seed = self.seed
         params.num_workers = self.workers
-        params.interleave_search = True
+        params.interleave_search = INTERLEAVE
+        # Symmetry detection and probing cost seconds of presolve on a cohort, every stage, and
+        # bought nothing measurable on bench/proposals.py: the hint already starts the search.
+        params.symmetry_level = 0
+        params.cp_model_probing_level = 0
+        if len(self.model.proto.variables) > LARGE_MODEL:
+            # On a cohort the LP workers' first task alone outlasts a stage's budget (seconds
+            # on bench/proposals.py), and interleaved search waits for it, so the neighbourhood
+            # searches that improve the hint never get a turn. Small models keep them: there
+            # the LP proves optimality quickly.
+            params.ignore_subsolvers.extend(LP_SUBSOLVERS)
         params.max_time_in_seconds = budget
         params.max_deterministic_time = budget
         status = solver.solve(self.model)
+        self.model.clear_objective()
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.results.append(_Stage(name, solver.status_name(status), None, None))
-            self.model.clear_objective()
             return False
         value = round(solver.objective_value)
         self.results.append(_Stage(name, solver.status_name(status), float(value),
                                    float(solver.best_objective_bound)))
-        self.model.clear_objective()
         # Fix this level before the next one; the answer found is a hint that satisfies it.
-        if maximise:
-            self.model.add(objective >= value)
-        else:
-            self.model.add(objective <= value)
-        self._hint(solver)
+        self.model.add(objective <= value)
+        self.hint(list(solver.response_proto.solution))
         self.solver = solver
         return True
 
-    def _hint(self, solver: cp_model.CpSolver) -> None:
+    def hint(self, solution: list[int], indices: list[int] | None = None) -> None:
         self.model.clear_hints()
-        solution = list(solver.response_proto.solution)
         hint = self.model.proto.solution_hint
-        hint.vars.extend(range(len(solution)))
+        hint.vars.extend(range(len(solution)) if indices is None else indices)
         hint.values.extend(solution)
 
 
-def _reach(builder: _Builder, seed: int, workers: int, seconds: float) -> dict[int, int]:
-    """What each client could reach alone: a copy of their options without the cohort's
-    sharing of seats, therapists and rooms. Clients are independent there, so one small model
-    of all of them gives every client's own best at once."""
-    alone = Problem(
-        program_id=builder.problem.program_id, timezone=builder.problem.timezone,
-        first_day=builder.problem.first_day, last_day=builder.problem.last_day,
-        weeks=builder.problem.weeks, groups=builder.problem.groups, clients=[],
-        staff=builder.problem.staff, rooms=builder.problem.rooms, min_group_size=None,
-        closed_days=builder.problem.closed_days)
+def _best_fill(items: list[tuple[int, list[tuple[int, int]], str | None]], need: int,
+               caps: dict[str, int], limit: int = 5000) -> int:
+    """The most minutes, up to `need`, that non-overlapping items give: a small search.
+
+    Items are (minutes, intervals, capped kind or None), largest first. The search stops at
+    `need` (more is worth nothing) or after `limit` nodes, answering the best found, which is
+    then a little low; it only scales the fairness measure, never a hard rule.
+    """
+    suffix = [0] * (len(items) + 1)
+    for i in range(len(items) - 1, -1, -1):
+        suffix[i] = suffix[i + 1] + items[i][0]
+    best = 0
+    nodes = 0
+    taken: list[tuple[int, int]] = []
+
+    def dfs(i: int, total: int) -> None:
+        nonlocal best, nodes
+        nodes += 1
+        best = max(best, total)
+        if best >= need or nodes > limit or i == len(items) or total + suffix[i] <= best:
+            return
+        minutes, intervals, kind = items[i]
+        free = kind is None or caps.get(kind, 0) > 0
+        if free and not any(a < e and s < b for a, b in intervals for s, e in taken):
+            taken.extend(intervals)
+            if kind is not None:
+                caps[kind] -= 1
+            dfs(i + 1, total + minutes)
+            if kind is not None:
+                caps[kind] += 1
+            del taken[len(taken) - len(intervals):]
+        dfs(i + 1, total)
+
+    dfs(0, 0)
+    return min(best, need)
+
+
+def _reach(builder: _Builder) -> dict[int, int]:
+    """What each client could reach alone, in minutes towards their targets: their own options
+    without the cohort's sharing of seats, therapists and rooms."""
     reach: dict[int, int] = {}
-    sub = _Builder(alone)
-    model = sub.model
-    for ci, cv in enumerate(builder.clients):
-        if not cv.covered:
-            continue
-        copy = _ClientVars(client=cv.client, requirements=cv.requirements)
-        for key in cv.groups:
-            copy.groups[key] = model.new_bool_var(f"x{ci}_{key}")
-        for key, (option, _) in cv.appointments.items():
-            var = model.new_bool_var(f"a{ci}_{key}")
-            copy.appointments[key] = (option, var)
-            copy.rooms[key] = [(r, var) for r, _ in cv.rooms[key][:1]]
-        sub.clients.append(copy)
-        sub._client_constraints(copy)
-    runner = _Runner(model, seconds, seed, workers, 1)
-    if not runner.minimise("reach", sub.total_shortfall()) or runner.solver is None:
-        # Unknown reach: fall back to the targets themselves, plain worst-coverage fairness.
-        for cv in builder.clients:
-            reach[cv.client.client_id] = sum(t or 0 for t in cv.client.targets)
-        return reach
-    for copy in sub.clients:
-        reach[copy.client.client_id] = sum(
-            runner.solver.value(v) for v in copy.covered.values())
+    for cv in builder.clients:
+        booked = [0] * builder.weeks
+        for span, _ in cv.client.booked:
+            if 0 <= span.week < builder.weeks:
+                booked[span.week] += span.minutes
+        total = 0
+        for week in cv.covered:
+            target = cv.client.targets[week] or 0
+            items: list[tuple[int, list[tuple[int, int]], str | None]] = []
+            for key in cv.groups:
+                occs = [o for o in builder.groups[key].occurrences if o.span.week == week]
+                if occs:
+                    items.append((sum(o.span.minutes for o in occs),
+                                  [(o.span.start, o.span.end) for o in occs], None))
+            caps: dict[str, int] = {}
+            for option, _ in cv.appointments.values():
+                if option.span.week == week:
+                    sessions, done, _, _ = cv.requirements[(week, option.kind)]
+                    caps[option.kind] = max(sessions - done, 0)
+                    items.append((option.span.minutes, [(option.span.start, option.span.end)],
+                                  option.kind))
+            items.sort(key=lambda item: (-item[0], item[1]))
+            total += min(booked[week] + _best_fill(items, target - booked[week], caps), target)
+        reach[cv.client.client_id] = total
     return reach
+
+
+def _greedy_hint(builder: _Builder) -> dict[int, int]:
+    """The baseline's answer as a first hint: CP-SAT starts from a sound proposal, so even a
+    cohort cut short by the time limit is never worse than first fit."""
+    from scheduler.services.planner import greedy  # the baseline imports this module's kin
+
+    answer = greedy.solve(builder.problem)
+    # Decisions only; CP-SAT completes the rest (coverage, slack, days) from them.
+    values: dict[int, int] = {}
+    rooms: dict[tuple[int, str], int] = {}
+    for ci, cv in enumerate(builder.clients):
+        plan = answer.plans.get(cv.client.client_id)
+        chosen = set(plan.group_keys) if plan else set()
+        for key, var in cv.groups.items():
+            values[var.index] = int(key in chosen)
+        placed = {p.option.key: p.room_id for p in plan.appointments} if plan else {}
+        for key, (_, var) in cv.appointments.items():
+            values[var.index] = int(key in placed)
+            if key in placed:
+                rooms[(ci, key)] = placed[key]
+    for _, _, choices in builder.room_clusters:
+        for entry, pairs in (choices or {}).items():
+            for room_id, var in pairs:
+                values[var.index] = int(rooms.get(entry) == room_id)
+    return values
+
+
+# Shares of the time limit per stage (of what is left when each starts): the levels that
+# decide hours get most of it; the tie-breaking levels are quick from a good hint.
+SHARES = (0.4, 0.35, 0.15, 0.1)
 
 
 def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
@@ -559,22 +684,31 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
     builder = _Builder(problem)
     builder.build()
     cohort = sum(1 for cv in builder.clients if cv.covered) > 1
-    stages = 6 if cohort else 5
-    runner = _Runner(builder.model, seconds, seed, workers, stages)
-    worst = None
-    if cohort:
-        # A tenth of the time for each client's own reach; the cohort's stages get the rest.
-        reach = _reach(builder, seed, workers, seconds * 0.1)
-        runner.deadline = started + max(seconds, 0.05)
-        worst = builder.fairness(reach)
-    ok = runner.minimise("requirements", builder.requirement_shortfall())
-    if ok and worst is not None:
-        ok = runner.minimise("fairness", worst, maximise=True)
-    main_index = len(runner.results)
-    ok = ok and runner.minimise("shortfall", builder.total_shortfall())
-    ok = ok and runner.minimise("continuity", builder.continuity_and_days())
-    ok = ok and runner.minimise("over", builder.over_target())
-    ok = ok and runner.minimise("preferred", builder.outside_preferred())
+    worst = builder.fairness(_reach(builder)) if cohort else None
+    runner = _Runner(builder.model, seconds - (timer.perf_counter() - started), seed, workers,
+                     SHARES)
+    start = _greedy_hint(builder)
+    runner.hint(list(start.values()), list(start))
+    # Every level is built up front: each stage also looks one level ahead, with that level
+    # weighted below its own (so still exactly lexicographic), which keeps a stage cut short
+    # by the time limit from throwing away what the next level values.
+    first = builder.requirement_shortfall()
+    if worst is not None:
+        first = lexicographic([first, (COVERAGE_SCALE - worst, COVERAGE_SCALE)])
+    levels = [first, builder.total_shortfall(), builder.continuity_and_days(),
+              builder.over_then_preferred()]
+    names = ["requirements and fairness", "shortfall", "continuity", "times"]
+    ok = True
+    scale = [1] * len(levels)  # each stage's objective over its own level's value
+    for index, (name, level) in enumerate(zip(names, levels, strict=True)):
+        ahead = lexicographic(levels[index:index + 2])
+        objective = level[0]
+        if ahead[1] < EXACT and index + 1 < len(levels):
+            objective, scale[index] = ahead[0], levels[index + 1][1] + 1
+        ok = runner.minimise(name, objective)
+        if not ok:
+            break
+    main_index = 1
     statuses = [r.status for r in runner.results]
     status = "OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else "FEASIBLE"
     main = runner.results[main_index] if len(runner.results) > main_index else None
@@ -586,9 +720,15 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
                         plans=_empty_plans(builder))
     # No solver at all means no objective had a variable in it: nothing is worth proposing.
     plans = _empty_plans(builder) if runner.solver is None else _plans(builder, runner.solver)
+    # The main stage looked ahead at continuity; its own level is the quotient (the bound too:
+    # the level ahead adds less than one unit of the main level).
+    value: float | None = None
+    bound: float | None = None
+    if main is not None and main.objective is not None and main.bound is not None:
+        value = float(int(main.objective) // scale[main_index])
+        bound = float(math.floor(main.bound) // scale[main_index])
     return Solution(status=status, seconds=timer.perf_counter() - started,
-                    objective=main.objective if main else None,
-                    bound=main.bound if main else None, plans=plans)
+                    objective=value, bound=bound, plans=plans)
 
 
 def _empty_plans(builder: _Builder) -> dict[int, ClientPlan]:
@@ -607,15 +747,15 @@ def _empty_plans(builder: _Builder) -> dict[int, ClientPlan]:
 
 def _plans(builder: _Builder, solver: cp_model.CpSolver) -> dict[int, ClientPlan]:
     plans = {}
-    for cv in builder.clients:
+    rooms = builder.rooms_chosen(solver)
+    for ci, cv in enumerate(builder.clients):
         keys = [k for k, v in cv.groups.items() if solver.boolean_value(v)]
         keys.sort(key=lambda k: (builder.groups[k].occurrences[0].span.start, k))
         placed = []
         for key, (option, var) in cv.appointments.items():
             if not solver.boolean_value(var):
                 continue
-            room_id = next(r for r, rv in cv.rooms[key] if solver.boolean_value(rv))
-            placed.append(PlacedAppointment(option=option, room_id=room_id))
+            placed.append(PlacedAppointment(option=option, room_id=rooms[(ci, key)]))
         placed.sort(key=lambda p: (p.option.span.start, p.option.key))
         planned = [int(solver.value(expr)) if not isinstance(expr, int) else expr
                    for expr in cv.planned]

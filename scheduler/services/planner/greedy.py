@@ -1,0 +1,211 @@
+"""The baseline issue 18 measures CP-SAT against: first fit, in order of start time.
+
+Each client in turn, in the Problem's order, walks their options (group options and the
+appointments their plan requires) by start time and takes each one that fits what is left:
+seats, their own time, the clinician, a room. A group is taken only while its week is short of
+target or of a requirement of its kind; an appointment only while its requirement is short.
+Nothing is ever undone to make room for a better choice later, which is the point of a
+baseline. The one repair: a group the whole cohort left below the program's minimum size is
+given up afterwards, since no first-fit order can know who else will join it.
+"""
+
+import time as timer
+from collections import Counter, defaultdict
+from zoneinfo import ZoneInfo
+
+from scheduler.services.planner.problem import (
+    AppointmentOption,
+    ClientPlan,
+    ClientProblem,
+    GroupOption,
+    PlacedAppointment,
+    Problem,
+    Solution,
+    Span,
+)
+from scheduler.services.planner.windows import minutes_inside, within_windows
+
+Interval = tuple[int, int]
+
+
+def _clash(interval: Interval, taken: list[Interval]) -> bool:
+    return any(interval[0] < end and start < interval[1] for start, end in taken)
+
+
+class _Greedy:
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.zone = ZoneInfo(problem.timezone)
+        self.groups = {g.key: g for g in problem.groups}
+        self.weeks = len(problem.weeks)
+        self.added: Counter[int] = Counter()  # seats given per session
+        self.staff_taken: dict[int, list[Interval]] = defaultdict(list)
+        self.room_taken: dict[int, list[Interval]] = defaultdict(list)
+        self.chosen: dict[int, list[str]] = {}
+        self.placed: dict[int, list[PlacedAppointment]] = {}
+
+    def _open_day(self, client: ClientProblem, span: Span) -> bool:
+        return (span.day not in client.closed_days and span.day not in self.problem.closed_days
+                and 0 <= span.week < self.weeks
+                and not minutes_inside(span, client.unavailable, self.zone))
+
+    def _group_fits(self, client: ClientProblem, group: GroupOption, mine: list[Interval]) -> bool:
+        if not group.occurrences:
+            return False
+        for occ in group.occurrences:
+            interval = (occ.span.start, occ.span.end)
+            if self.added[occ.session_id] >= occ.seats_free or _clash(interval, mine):
+                return False
+            if not self._open_day(client, occ.span):
+                return False
+        return True
+
+    def _room_for(self, client: ClientProblem, option: AppointmentOption,
+                  mine: list[Interval]) -> int | None:
+        span = option.span
+        interval = (span.start, span.end)
+        if span.minutes <= 0 or _clash(interval, mine) or not self._open_day(client, span):
+            return None
+        staff = self.problem.staff.get(option.staff_id)
+        if _clash(interval, self.staff_taken[option.staff_id]):
+            return None
+        if staff is not None:
+            if _clash(interval, [(b.start, b.end) for b in staff.busy]):
+                return None
+            if staff.working_hours and not within_windows(span, staff.working_hours, self.zone):
+                return None
+        for room_id in option.room_ids:
+            room = self.problem.rooms.get(room_id)
+            busy = [(b.start, b.end) for b in room.busy] if room else []
+            if not _clash(interval, busy + self.room_taken[room_id]):
+                return room_id
+        return None
+
+    def _walk(self, client: ClientProblem, one_to_one: dict[tuple[int, str], bool],
+              staff_for: dict[tuple[int, str], int | None],
+              ) -> list[tuple[int, str, GroupOption | AppointmentOption]]:
+        walk: list[tuple[int, str, GroupOption | AppointmentOption]] = []
+        for key in sorted(set(client.group_keys)):
+            group = self.groups.get(key)
+            if group is not None and group.occurrences:
+                walk.append((min(o.span.start for o in group.occurrences), key, group))
+        for option in client.appointments:
+            req = (option.span.week, option.kind)
+            if one_to_one.get(req) and staff_for.get(req) in (None, option.staff_id):
+                walk.append((option.span.start, option.key, option))
+        walk.sort(key=lambda item: (item[0], item[1]))
+        return walk
+
+    def place(self, client: ClientProblem) -> None:
+        needs: dict[tuple[int, str], int] = {}
+        staff_for: dict[tuple[int, str], int | None] = {}
+        one_to_one: dict[tuple[int, str], bool] = {}
+        for req in client.requirements:
+            key = (req.week, req.kind)
+            needs[key] = max(needs.get(key, 0), req.sessions)
+            staff_for[key] = staff_for.get(key) or req.staff_id
+            one_to_one[key] = one_to_one.get(key, False) or req.one_to_one
+        for span, kind in client.booked:
+            if (span.week, kind) in needs:
+                needs[(span.week, kind)] -= 1
+        mine: list[Interval] = [(s.start, s.end) for s, _ in client.booked]
+        planned = [0] * self.weeks
+        for span, _ in client.booked:
+            if 0 <= span.week < self.weeks:
+                planned[span.week] += span.minutes
+
+        def short(week: int) -> bool:
+            target = client.targets[week] if week < len(client.targets) else None
+            return target is not None and planned[week] < target
+
+        chosen: list[str] = []
+        placed: list[PlacedAppointment] = []
+        for _, _, item in self._walk(client, one_to_one, staff_for):
+            if isinstance(item, GroupOption):
+                weeks = {o.span.week for o in item.occurrences}
+                wanted = any(short(w) or needs.get((w, item.kind), 0) > 0 for w in weeks)
+                if not wanted or not self._group_fits(client, item, mine):
+                    continue
+                chosen.append(item.key)
+                for occ in item.occurrences:
+                    self.added[occ.session_id] += 1
+                    mine.append((occ.span.start, occ.span.end))
+                    planned[occ.span.week] += occ.span.minutes
+                    if (occ.span.week, item.kind) in needs:
+                        needs[(occ.span.week, item.kind)] -= 1
+            else:
+                key = (item.span.week, item.kind)
+                if needs.get(key, 0) <= 0:
+                    continue
+                room_id = self._room_for(client, item, mine)
+                if room_id is None:
+                    continue
+                placed.append(PlacedAppointment(option=item, room_id=room_id))
+                interval = (item.span.start, item.span.end)
+                mine.append(interval)
+                self.staff_taken[item.staff_id].append(interval)
+                self.room_taken[room_id].append(interval)
+                planned[item.span.week] += item.span.minutes
+                needs[key] -= 1
+        self.chosen[client.client_id] = chosen
+        self.placed[client.client_id] = placed
+
+    def drop_small_groups(self) -> None:
+        minimum = self.problem.min_group_size
+        if minimum is None:
+            return
+        while True:
+            small = set()
+            for group in self.problem.groups:
+                for occ in group.occurrences:
+                    taken = self.added[occ.session_id]
+                    if taken and occ.booked + taken < minimum:
+                        small.add(occ.session_id)
+            if not small:
+                return
+            for keys in self.chosen.values():
+                for key in list(keys):
+                    group = self.groups[key]
+                    if any(o.session_id in small for o in group.occurrences):
+                        keys.remove(key)
+                        for occ in group.occurrences:
+                            self.added[occ.session_id] -= 1
+
+    def plan(self, client: ClientProblem) -> ClientPlan:
+        planned = [0] * self.weeks
+        counts: Counter[tuple[int, str]] = Counter()
+        for span, kind in client.booked:
+            if 0 <= span.week < self.weeks:
+                planned[span.week] += span.minutes
+            counts[(span.week, kind)] += 1
+        keys = self.chosen[client.client_id]
+        for key in keys:
+            group = self.groups[key]
+            for occ in group.occurrences:
+                planned[occ.span.week] += occ.span.minutes
+                counts[(occ.span.week, group.kind)] += 1
+        for placed in self.placed[client.client_id]:
+            planned[placed.option.span.week] += placed.option.span.minutes
+            counts[(placed.option.span.week, placed.option.kind)] += 1
+        required: dict[tuple[int, str], int] = {}
+        for req in client.requirements:
+            required[(req.week, req.kind)] = max(required.get((req.week, req.kind), 0),
+                                                 req.sessions)
+        short = [(week, kind, sessions - counts[(week, kind)])
+                 for (week, kind), sessions in sorted(required.items())
+                 if sessions > counts[(week, kind)]]
+        keys.sort(key=lambda k: (self.groups[k].occurrences[0].span.start, k))
+        return ClientPlan(client_id=client.client_id, group_keys=keys,
+                          appointments=self.placed[client.client_id], planned=planned,
+                          short_requirements=short)
+
+
+def solve(problem: Problem) -> Solution:
+    started = timer.perf_counter()
+    greedy = _Greedy(problem)
+    for client in problem.clients:
+        greedy.place(client)
+    greedy.drop_small_groups()
+    plans = {c.client_id: greedy.plan(c) for c in problem.clients}
+    return Solution(status="GREEDY", seconds=timer.perf_counter() - started, objective=None,
+                    bound=None, plans=plans)
