@@ -141,6 +141,7 @@ def test_the_proposal_shows_the_weeks_against_the_target_and_accept_books_them(
     assert "Relapse prevention — Mondays, Wednesdays, Thursdays at 18:00, 6 sessions, " \
            "1 seat free" in text
     assert "Best possible schedule (proven)." in text
+    assert "This suggestion holds until 08:00." in text  # an hour from 07:00 in New York
     # New items are marked in words, not by colour alone.
     assert text.count('class="tag tag-new">New</span>') >= 6
     assert held(db, person) == 0, "nothing is booked before Accept"
@@ -239,7 +240,7 @@ def test_an_expired_proposal_says_so_and_offers_no_accept(client, db, setup, coo
     with clock.frozen(later):
         sign_in(client, coordinator)  # an hour idle ends the page sign-in too
         text = client.get(f"/schedule-proposals/{number}").get_data(as_text=True)
-        assert "Expired" in text and "Accept and book" not in text
+        assert "<strong>Expired</strong> at 08:00:" in text and "Accept and book" not in text
         assert "Suggest again" in text
         late = client.post(f"/schedule-proposals/{number}/accept",
                            data={"csrf_token": csrf(page.data)})

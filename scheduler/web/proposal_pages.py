@@ -269,6 +269,12 @@ def _conflict_words(conflict) -> str:
     return text if text.endswith(".") else text + "."
 
 
+def _clock_words(at: datetime, now: datetime) -> str:
+    """"14:05" today, "14:05 on Wed 17 Feb" another day (a long PROPOSAL_TTL_MINUTES)."""
+    return at.strftime("%H:%M") if at.date() == now.date() else at.strftime(
+        "%H:%M on %a %-d %b")
+
+
 def _state(proposal, now: datetime) -> str:
     if proposal.status == "accepted":
         return "accepted"
@@ -315,7 +321,7 @@ def _page(proposal, status: int = 200, refusal: DomainError | None = None,
         enrolments=[_enrolment_line(e) for e in body.get("enrollments") or ()],
         sessions=[_session_line(s, tz) for s in body.get("sessions") or ()],
         appointments=[_appointment_line(a, tz) for a in body.get("appointments") or ()],
-        expires=proposal.expires_at.astimezone(tz),
+        expires=_clock_words(proposal.expires_at.astimezone(tz), now.astimezone(tz)),
         accepted=proposal.accepted_at.astimezone(tz) if proposal.accepted_at else None,
         refusal=(None if refusal is None else
                  [_conflict_words(c) for c in conflicts] if conflicts
