@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from scheduler import clock
-from scheduler.models import Booking, Client
-from scheduler.services import availability, plans, sessions
+from scheduler.models import Booking, Client, SessionSeries
+from scheduler.services import availability, booking, plans, sessions
 from tests.browser.conftest import keep_screenshot
 from tests.helpers import ACTOR
 
@@ -129,3 +129,38 @@ def test_the_proposal_page_fits_a_phone_and_accepts_from_the_client_page(
     expect(phone.get_by_role("status").first).to_have_text(
         "Avery Stone booked: Relapse prevention (6 sessions).")
     assert booked(db, avery.id) == 7
+
+
+def test_a_seat_taken_while_reviewing_is_said_on_the_page_and_suggest_again_replans(
+        page, login, db, make, clinic):
+    group = db.scalar(select(SessionSeries))
+    for _ in range(11):  # one seat left in "Relapse prevention"
+        booking.enroll_client(db, ACTOR, group.id, make.client(clinic["program"]).id,
+                              now=clock.now())
+    avery = make.client(clinic["program"], name="Avery Stone")
+    plans.create_plan(db, ACTOR, avery.id, start_date=date(2027, 2, 1),
+                      end_date=date(2027, 3, 31), weekly_hours_target=9)
+    db.commit()
+    login(page, "coordinator")
+    page.goto(f"/clients/{avery.id}")
+    suggest = page.get_by_role("region", name="Suggest a schedule")
+    suggest.get_by_label("Weeks").fill("1")
+    suggest.get_by_role("button", name="Suggest a schedule").click()
+    expect(page.locator("#proposal-enrolments")).to_contain_text("1 seat free")
+
+    # Meanwhile another coordinator gives the last seat to Blake.
+    blake = make.client(clinic["program"], name="Blake Ortiz")
+    booking.enroll_client(db, ACTOR, group.id, blake.id, now=clock.now())
+    db.commit()
+    page.get_by_role("button", name="Accept and book").click()
+
+    refusal = page.get_by_role("alert")
+    expect(refusal).to_contain_text("Not booked: nothing was written")
+    expect(refusal).to_contain_text("Relapse prevention, Mon 22 Feb 18:00 has no free seat")
+    expect(page.get_by_role("button", name="Accept and book")).to_have_count(0)
+    keep_screenshot(page, "schedule-proposal-refused")
+    assert booked(db, avery.id) == 0
+
+    refusal.get_by_role("button", name="Suggest again").click()
+    expect(page.get_by_role("region", name="Summary")).to_contain_text("Short")
+    expect(page.locator("#proposal-enrolments")).to_have_count(0)
