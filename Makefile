@@ -109,6 +109,7 @@ bench: install
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/feeds.py
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/proposals.py
 	$(BIN)/python bench/proposal_demo.py
 	@if [ -n "$$BENCH_DATABASE_URL" ]; then \
 	  $(BIN)/python bench/materialize.py --database-url "$$BENCH_DATABASE_URL"; \

@@ -12,6 +12,7 @@ from sqlalchemy import event
 
 from scheduler.extensions import db as _db
 from scheduler.services import availability, booking, closures, plans, sessions
+from scheduler.services.errors import InvalidField
 from scheduler.services.planner import gather
 from tests.helpers import ACTOR
 
@@ -327,3 +328,14 @@ def test_spans_keep_local_days_and_weeks_across_the_clock_change(db, make, clini
         (date(2027, 3, 1), 0, 180), (date(2027, 3, 8), 1, 180), (date(2027, 3, 15), 2, 180)]
     assert spans[2].start - spans[1].start == 7 * 24 * 60 - 60
     assert spans[2].start == gather.minute(datetime(2027, 3, 15, 22, 0, tzinfo=UTC))
+
+
+def test_a_stranger_or_too_many_weeks_is_refused_naming_the_field(db, make, clinic, now):
+    program = clinic["program"]
+    elsewhere = make.client(make.program(name="Eastside IOP"), name="Jordan Lee")
+    with pytest.raises(InvalidField) as stranger:
+        problem(db, program, elsewhere, now=now)
+    assert stranger.value.fields == {"client_ids": [f"Jordan Lee is not in {program.name}."]}
+    with pytest.raises(InvalidField) as weeks:
+        problem(db, program, make.client(program), weeks=13, now=now)
+    assert "weeks" in weeks.value.fields

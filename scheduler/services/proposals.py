@@ -35,6 +35,7 @@ from scheduler.services.conflicts import Slot, client_clashes, room_clashes, sta
 from scheduler.services.errors import DomainError, InvalidField, NotFound, StateConflict
 from scheduler.services.locks import begin_write, lock_rows
 from scheduler.services.lookup import MAX_ID, get_or_404
+from scheduler.services.planner import explain, gather, solver
 from scheduler.services.planner.problem import GroupOption, Problem, Solution
 from scheduler.services.sessions import ONE_OFF_TITLES
 from scheduler.services.wording import day_words
@@ -108,21 +109,6 @@ def _check_client(client: Client, from_date: date | None, field: str = "from") -
                            f"{day_words(client.discharged_on)}.")
 
 
-def _planner():
-    """gather and solver; explain is imported where it is used, while it lands."""
-    from scheduler.services.planner import gather, solver
-
-    return gather, solver, None
-
-
-def _unmet(problem: Problem, solution: Solution) -> dict:
-    try:
-        from scheduler.services.planner import explain  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - until explain.py is merged
-        return {}
-    return explain.unmet(problem, solution)
-
-
 def _client(db: DbSession, client_id: int) -> Client:
     return get_or_404(db, Client, client_id, "client")
 
@@ -139,7 +125,6 @@ def propose_for_client(db: DbSession, actor: Actor, client_id: int, *, from_date
     weeks = _check_weeks(weeks)
     _check_from(client.program, from_date, now)
     _check_client(client, from_date)
-    gather, solver, _ = _planner()
     problem = gather.for_clients(db, client.program_id, [client.id], first_day=from_date,
                                  weeks=weeks, now=now)
     solution = solver.solve(problem, seconds=seconds, seed=0)
@@ -172,7 +157,6 @@ def propose_for_program(db: DbSession, actor: Actor, program_id: int, *, client_
         if client.program_id != program.id:
             raise InvalidField("client_ids", f"{client.name} is not in {program.name}.")
         _check_client(client, from_date)
-    gather, solver, _ = _planner()
     problem = gather.for_clients(db, program.id, ids, first_day=from_date, weeks=weeks, now=now)
     solution = solver.solve(problem, seconds=seconds, seed=0)
     return _store(db, actor, "cohort", problem, solution, program=program, client_ids=ids,
@@ -194,7 +178,6 @@ def propose_make_up(db: DbSession, actor: Actor, client_id: int, *, week_start: 
         raise InvalidField("week_start", f"Must be within a year of today ({day_words(today)}).")
     first_day = max(week_start, today)
     _check_client(client, first_day, "week_start")
-    gather, solver, _ = _planner()
     problem = gather.for_clients(db, client.program_id, [client.id], first_day=first_day,
                                  weeks=1, now=now, make_up=True)
     solution = solver.solve(problem, seconds=seconds, seed=0)
@@ -397,7 +380,7 @@ def _store(db: DbSession, actor: Actor, kind: str, problem: Problem, solution: S
            from_date: date, weeks: int, now: datetime, ttl_minutes: int,
            client: Client | None = None, program: Program | None = None,
            client_ids: list[int] | None = None) -> ScheduleProposal:
-    unmet = _unmet(problem, solution)
+    unmet = explain.unmet(problem, solution)
     words = _Words(db, problem, ZoneInfo(problem.timezone))
     expires_at = now + timedelta(minutes=ttl_minutes)
     proposal = ScheduleProposal(

@@ -74,6 +74,8 @@ ROLES_FOR_KIND = {
     "medical": ("medical",),
 }
 CLINICAL_ROLES = ("therapist", "counselor")
+# As many weeks as a proposal may span (issue 18: 1..12).
+MAX_WEEKS = 12
 
 
 def minute(at: datetime) -> int:
@@ -117,6 +119,8 @@ def for_clients(db: DbSession, program_id: int, client_ids: list[int], *, first_
                 weeks: int, now: datetime, make_up: bool = False) -> Problem:
     """The Problem for these clients of the program over `weeks` weeks from `first_day`'s
     Monday, offering only what starts after `now` and on or after `first_day`."""
+    if not 1 <= weeks <= MAX_WEEKS:
+        raise InvalidField("weeks", f"Must be between 1 and {MAX_WEEKS}.")
     program = get_or_404(db, Program, program_id, "program")
     tz = ZoneInfo(program.timezone)
     first_monday = first_day - timedelta(days=first_day.weekday())
