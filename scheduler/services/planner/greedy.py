@@ -11,6 +11,8 @@ given up afterwards, since no first-fit order can know who else will join it.
 
 import time as timer
 from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from scheduler.services.planner.problem import (
@@ -32,6 +34,17 @@ def _clash(interval: Interval, taken: list[Interval]) -> bool:
     return any(interval[0] < end and start < interval[1] for start, end in taken)
 
 
+@dataclass
+class _State:
+    """One client's walk so far: sessions still needed, time taken, minutes per week."""
+
+    planned: list[int]
+    mine: list[Interval]
+    needs: dict[tuple[int, str], int] = field(default_factory=dict)
+    staff_for: dict[tuple[int, str], int | None] = field(default_factory=dict)
+    one_to_one: dict[tuple[int, str], bool] = field(default_factory=dict)
+
+
 class _Greedy:
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
@@ -43,6 +56,7 @@ class _Greedy:
         self.room_taken: dict[int, list[Interval]] = defaultdict(list)
         self.chosen: dict[int, list[str]] = {}
         self.placed: dict[int, list[PlacedAppointment]] = {}
+        self.states: dict[int, _State] = {}
 
     def _open_day(self, client: ClientProblem, span: Span) -> bool:
         return (span.day not in client.closed_days and span.day not in self.problem.closed_days
@@ -81,46 +95,59 @@ class _Greedy:
                 return room_id
         return None
 
-    def _walk(self, client: ClientProblem, one_to_one: dict[tuple[int, str], bool],
-              staff_for: dict[tuple[int, str], int | None],
-              ) -> list[tuple[int, str, GroupOption | AppointmentOption]]:
-        walk: list[tuple[int, str, GroupOption | AppointmentOption]] = []
-        for key in sorted(set(client.group_keys)):
-            group = self.groups.get(key)
-            if group is not None and group.occurrences:
-                walk.append((min(o.span.start for o in group.occurrences), key, group))
-        for option in client.appointments:
-            req = (option.span.week, option.kind)
-            if one_to_one.get(req) and staff_for.get(req) in (None, option.staff_id):
-                walk.append((option.span.start, option.key, option))
+    def _walk(self, client: ClientProblem, state: "_State", phase: str, largest_first: bool,
+              ) -> list[tuple[tuple[int, int], str, GroupOption | AppointmentOption]]:
+        walk: list[tuple[tuple[int, int], str, GroupOption | AppointmentOption]] = []
+        if phase in ("all", "groups"):
+            for key in sorted(set(client.group_keys)):
+                group = self.groups.get(key)
+                if group is not None and group.occurrences:
+                    first = min(o.span.start for o in group.occurrences)
+                    walk.append(((-group.minutes if largest_first else 0, first), key, group))
+        if phase in ("all", "appointments"):
+            for option in client.appointments:
+                req = (option.span.week, option.kind)
+                if state.one_to_one.get(req) and state.staff_for.get(req) in (None,
+                                                                             option.staff_id):
+                    walk.append(((0, option.span.start), option.key, option))
         walk.sort(key=lambda item: (item[0], item[1]))
         return walk
 
-    def place(self, client: ClientProblem) -> None:
-        needs: dict[tuple[int, str], int] = {}
-        staff_for: dict[tuple[int, str], int | None] = {}
-        one_to_one: dict[tuple[int, str], bool] = {}
+    def _state(self, client: ClientProblem) -> "_State":
+        state = self.states.get(client.client_id)
+        if state is not None:
+            return state
+        state = _State(planned=[0] * self.weeks,
+                       mine=[(s.start, s.end) for s, _ in client.booked])
         for req in client.requirements:
             key = (req.week, req.kind)
-            needs[key] = max(needs.get(key, 0), req.sessions)
-            staff_for[key] = staff_for.get(key) or req.staff_id
-            one_to_one[key] = one_to_one.get(key, False) or req.one_to_one
+            state.needs[key] = max(state.needs.get(key, 0), req.sessions)
+            state.staff_for[key] = state.staff_for.get(key) or req.staff_id
+            state.one_to_one[key] = state.one_to_one.get(key, False) or req.one_to_one
         for span, kind in client.booked:
-            if (span.week, kind) in needs:
-                needs[(span.week, kind)] -= 1
-        mine: list[Interval] = [(s.start, s.end) for s, _ in client.booked]
-        planned = [0] * self.weeks
-        for span, _ in client.booked:
+            if (span.week, kind) in state.needs:
+                state.needs[(span.week, kind)] -= 1
             if 0 <= span.week < self.weeks:
-                planned[span.week] += span.minutes
+                state.planned[span.week] += span.minutes
+        self.states[client.client_id] = state
+        self.chosen[client.client_id] = []
+        self.placed[client.client_id] = []
+        return state
+
+    def place(self, client: ClientProblem, phase: str = "all",
+              largest_first: bool = False) -> None:
+        """Walk the client's options (all, or only "groups" or "appointments") by start time,
+        or largest group first, taking each that fits while the week or requirement is short."""
+        state = self._state(client)
+        needs, mine, planned = state.needs, state.mine, state.planned
 
         def short(week: int) -> bool:
             target = client.targets[week] if week < len(client.targets) else None
             return target is not None and planned[week] < target
 
-        chosen: list[str] = []
-        placed: list[PlacedAppointment] = []
-        for _, _, item in self._walk(client, one_to_one, staff_for):
+        chosen = self.chosen[client.client_id]
+        placed = self.placed[client.client_id]
+        for _, _, item in self._walk(client, state, phase, largest_first):
             if isinstance(item, GroupOption):
                 weeks = {o.span.week for o in item.occurrences}
                 wanted = any(short(w) or needs.get((w, item.kind), 0) > 0 for w in weeks)
@@ -147,8 +174,6 @@ class _Greedy:
                 self.room_taken[room_id].append(interval)
                 planned[item.span.week] += item.span.minutes
                 needs[key] -= 1
-        self.chosen[client.client_id] = chosen
-        self.placed[client.client_id] = placed
 
     def drop_small_groups(self) -> None:
         minimum = self.problem.min_group_size
@@ -200,11 +225,24 @@ class _Greedy:
                           short_requirements=short)
 
 
-def solve(problem: Problem) -> Solution:
+def solve(problem: Problem, order: Sequence[ClientProblem] | None = None, *,
+          appointments_first: bool = False, largest_first: bool = False) -> Solution:
+    """First fit: the baseline with no arguments. The CP-SAT model also asks for variants as
+    starting points (`order` of clients, every appointment before any group, largest group
+    first); each is still first fit, and as sound."""
     started = timer.perf_counter()
     greedy = _Greedy(problem)
-    for client in problem.clients:
-        greedy.place(client)
+    clients = problem.clients if order is None else order
+    for client in clients:
+        greedy._state(client)
+    if appointments_first:
+        for client in clients:
+            greedy.place(client, "appointments")
+        for client in clients:
+            greedy.place(client, "groups", largest_first)
+    else:
+        for client in clients:
+            greedy.place(client, "all", largest_first)
     greedy.drop_small_groups()
     plans = {c.client_id: greedy.plan(c) for c in problem.clients}
     return Solution(status="GREEDY", seconds=timer.perf_counter() - started, objective=None,

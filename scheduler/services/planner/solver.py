@@ -21,7 +21,6 @@ each stage stops on a deterministic time limit equal to its wall budget, so the 
 the same proposal unless the machine is so loaded that the wall limit strikes first.
 """
 
-import math
 import time as timer
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -531,7 +530,9 @@ class _Runner:
         self.solver: cp_model.CpSolver | None = None
         self.results: list[_Stage] = []
 
-    def minimise(self, name: str, objective: LinearExpr) -> bool:
+    def minimise(self, name: str, objective: LinearExpr,
+                 hold: Sequence[LinearExpr] | None = None) -> bool:
+        """Minimise, then hold each of `hold` (default: the objective) at the value found."""
         share = self.shares.pop(0) if self.shares else 1.0
         if isinstance(objective, int):
             self.results.append(_Stage(name, "OPTIMAL", float(objective), float(objective)))
@@ -565,7 +566,10 @@ class _Runner:
         self.results.append(_Stage(name, solver.status_name(status), float(value),
                                    float(solver.best_objective_bound)))
         # Fix this level before the next one; the answer found is a hint that satisfies it.
-        self.model.add(objective <= value)
+        # Levels are held one by one (not as the weighted sum, whose coefficients reach 1e12
+        # and slowed presolve to a crawl): the same thing once a stage is optimal.
+        for expr in (objective,) if hold is None else hold:
+            self.model.add(expr <= int(solver.value(expr)))
         self.hint(list(solver.response_proto.solution))
         self.solver = solver
         return True
@@ -645,12 +649,46 @@ def _reach(builder: _Builder) -> dict[int, int]:
     return reach
 
 
-def _greedy_hint(builder: _Builder) -> dict[int, int]:
+def _first_fit_score(builder: _Builder, answer: Solution,
+                     reach: dict[int, int]) -> tuple[int, float, int]:
+    """A first-fit answer's value on the first levels: sessions short, worst share, minutes
+    short (smaller is better)."""
+    short = minutes = 0
+    worst = 1.0
+    for cv in builder.clients:
+        plan = answer.plans[cv.client.client_id]
+        short += sum(n for _, _, n in plan.short_requirements)
+        covered = 0
+        for week in cv.covered:
+            target = cv.client.targets[week] or 0
+            covered += min(plan.planned[week], target)
+            minutes += max(target - plan.planned[week], 0)
+        if reach.get(cv.client.client_id):
+            worst = min(worst, covered / reach[cv.client.client_id])
+    return short, -worst, minutes
+
+
+def _greedy_hint(builder: _Builder, reach: dict[int, int]) -> dict[int, int]:
     """The baseline's answer as a first hint: CP-SAT starts from a sound proposal, so even a
     cohort cut short by the time limit is never worse than first fit."""
     from scheduler.services.planner import greedy  # the baseline imports this module's kin
 
     answer = greedy.solve(builder.problem)
+    if len(builder.clients) > 1:
+        # Variants, each still first fit: every appointment before any group, the largest
+        # group first, the clients with the fewest options first. Which one wins depends on
+        # the cohort; trying them costs a fraction of a second.
+        options = {cv.client.client_id: len(cv.groups) + len(cv.appointments)
+                   for cv in builder.clients}
+        constrained = sorted(builder.problem.clients, key=lambda c: options.get(c.client_id, 0))
+        best = _first_fit_score(builder, answer, reach)
+        for order, appointments_first in ((None, True), (constrained, True),
+                                          (constrained, False)):
+            other = greedy.solve(builder.problem, order, appointments_first=appointments_first,
+                                 largest_first=True)
+            score = _first_fit_score(builder, other, reach)
+            if score < best:
+                answer, best = other, score
     # Decisions only; CP-SAT completes the rest (coverage, slack, days) from them.
     values: dict[int, int] = {}
     rooms: dict[tuple[int, str], int] = {}
@@ -684,30 +722,27 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
     builder = _Builder(problem)
     builder.build()
     cohort = sum(1 for cv in builder.clients if cv.covered) > 1
-    worst = builder.fairness(_reach(builder)) if cohort else None
+    reach = _reach(builder) if cohort else {}
+    worst = builder.fairness(reach) if cohort else None
     runner = _Runner(builder.model, seconds - (timer.perf_counter() - started), seed, workers,
                      SHARES)
-    start = _greedy_hint(builder)
+    start = _greedy_hint(builder, reach)
     runner.hint(list(start.values()), list(start))
-    # Every level is built up front: each stage also looks one level ahead, with that level
-    # weighted below its own (so still exactly lexicographic), which keeps a stage cut short
-    # by the time limit from throwing away what the next level values.
-    first = builder.requirement_shortfall()
+    # Each stage also looks one level ahead, weighted below its own (so still exactly
+    # lexicographic): a stage cut short by the time limit then keeps what the next level
+    # values instead of trading it away for nothing. Later levels' variables are only made
+    # when their stage comes, which keeps the first stages' model small.
+    requirements = builder.requirement_shortfall()
+    shortfall = builder.total_shortfall()
+    first = [requirements]
     if worst is not None:
-        first = lexicographic([first, (COVERAGE_SCALE - worst, COVERAGE_SCALE)])
-    levels = [first, builder.total_shortfall(), builder.continuity_and_days(),
-              builder.over_then_preferred()]
-    names = ["requirements and fairness", "shortfall", "continuity", "times"]
-    ok = True
-    scale = [1] * len(levels)  # each stage's objective over its own level's value
-    for index, (name, level) in enumerate(zip(names, levels, strict=True)):
-        ahead = lexicographic(levels[index:index + 2])
-        objective = level[0]
-        if ahead[1] < EXACT and index + 1 < len(levels):
-            objective, scale[index] = ahead[0], levels[index + 1][1] + 1
-        ok = runner.minimise(name, objective)
-        if not ok:
-            break
+        first.append((COVERAGE_SCALE - worst, COVERAGE_SCALE))
+    ahead = lexicographic([*first, shortfall])
+    objective = ahead[0] if ahead[1] < EXACT else lexicographic(first)[0]
+    ok = runner.minimise("requirements and fairness", objective, hold=[e for e, _ in first])
+    ok = ok and runner.minimise("shortfall", shortfall[0])
+    ok = ok and runner.minimise("continuity", builder.continuity_and_days()[0])
+    ok = ok and runner.minimise("times", builder.over_then_preferred()[0])
     main_index = 1
     statuses = [r.status for r in runner.results]
     status = "OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else "FEASIBLE"
@@ -720,15 +755,9 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
                         plans=_empty_plans(builder))
     # No solver at all means no objective had a variable in it: nothing is worth proposing.
     plans = _empty_plans(builder) if runner.solver is None else _plans(builder, runner.solver)
-    # The main stage looked ahead at continuity; its own level is the quotient (the bound too:
-    # the level ahead adds less than one unit of the main level).
-    value: float | None = None
-    bound: float | None = None
-    if main is not None and main.objective is not None and main.bound is not None:
-        value = float(int(main.objective) // scale[main_index])
-        bound = float(math.floor(main.bound) // scale[main_index])
     return Solution(status=status, seconds=timer.perf_counter() - started,
-                    objective=value, bound=bound, plans=plans)
+                    objective=main.objective if main else None,
+                    bound=main.bound if main else None, plans=plans)
 
 
 def _empty_plans(builder: _Builder) -> dict[int, ClientPlan]:
