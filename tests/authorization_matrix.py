@@ -150,6 +150,9 @@ POST    /clients/<int:client_id>/plan/review                      deny   deny   
 GET     /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/readmit                          deny   deny   deny   allow  allow
+POST    /clients/<int:client_id>/suggest-make-up                  deny   deny   deny   allow  allow
+GET     /clients/<int:client_id>/suggest-schedule                 deny   deny   deny   allow  allow
+POST    /clients/<int:client_id>/suggest-schedule                 deny   deny   deny   allow  allow
 GET     /closures                                                 deny   deny   deny   allow  allow
 POST    /closures                                                 deny   deny   deny   allow  allow
 POST    /closures/<int:closure_id>/lift                           deny   deny   deny   allow  allow
@@ -182,6 +185,8 @@ POST    /me/kiosk-pin                                             deny   allow  
 GET     /reports                                                  deny   deny   deny   allow  allow
 GET     /reset/<token>                                            allow  allow  allow  allow  allow
 POST    /reset/<token>                                            allow  allow  allow  allow  allow
+GET     /schedule-proposals/<int:proposal_id>                     deny   deny   deny   allow  allow
+POST    /schedule-proposals/<int:proposal_id>/accept              deny   deny   deny   allow  allow
 GET     /series/<int:series_id>                                   deny   deny   deny   allow  allow
 GET     /series/<int:series_id>/edit                              deny   deny   deny   allow  allow
 POST    /series/<int:series_id>/edit                              deny   deny   deny   allow  allow

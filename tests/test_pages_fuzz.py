@@ -35,7 +35,7 @@ import scheduler.web
 from scheduler import create_app
 from scheduler.extensions import db as _db
 from scheduler.models import Session
-from scheduler.services import account_links, booking, closures, kiosk, plans
+from scheduler.services import account_links, booking, closures, kiosk, plans, proposals
 from scheduler.web.form_fields import Hours, TextChecked, WholeNumber
 from tests.authorization_matrix import ROUTES
 from tests.conftest import PG_URL, IsolatedClient, reset_postgresql
@@ -107,6 +107,10 @@ BASELINES = {
     ("POST", "/clients/<int:client_id>/find-a-time"): {
         "starts_at": "2027-03-02T10:00:00-05:00", "staff_id": "{staff_id}",
         "room_id": "{room_id}", "length": "60", "kind": "individual", "repeat": "once"},
+    ("POST", "/clients/<int:client_id>/suggest-schedule"): {"from_date": "2027-02-22",
+                                                            "weeks": "1", "intake": "1"},
+    ("POST", "/clients/<int:client_id>/suggest-make-up"): {"week_start": "2027-02-15"},
+    ("POST", "/schedule-proposals/<int:proposal_id>/accept"): {"intake": "1"},
     # Hours that cover every session of the walk, so later writes are not refused by them.
     ("POST", "/staff/<int:staff_id>/hours"): {f"day_{n}": "00:00-23:59" for n in range(7)},
 }
@@ -116,6 +120,9 @@ QUERIES = {("GET", "/reports"): {"program": "{program_id}"},
                "staff_id": "{staff_id}", "length": "60", "kind": "individual",
                "week": "2027-03-01", "intake": "1"},
            ("GET", "/intake/<int:client_id>/plan"): {"assessment": "{assessment_id}"},
+           ("GET", "/clients/<int:client_id>/suggest-schedule"): {
+               "from": "2027-02-22", "weeks": "2", "intake": "1"},
+           ("GET", "/schedule-proposals/<int:proposal_id>"): {"intake": "1"},
            ("POST", "/login"): {"next": "/week"}}
 # A write that would leave the next value nothing to act on is undone after it succeeds.
 UNDO = {("POST", "/sessions/<int:session_id>/cancel"):
@@ -238,6 +245,8 @@ def clinic(fuzz_app, now):
     closure = closures.create_closure(db, ACTOR, program, starts_on=date(2027, 3, 24),
                                       ends_on=date(2027, 3, 24), reason="Repairs", now=now,
                                       public_name="Appointments").closure
+    proposal = proposals.propose_for_client(db, ACTOR, avery.id, from_date=date(2027, 2, 22),
+                                            weeks=1, now=now, seconds=1)
     db.commit()
     # Signing in with hostile passwords may lock an account: that one is only for /login.
     walker = make.user("coordinator", password=PASSWORD)
@@ -256,7 +265,8 @@ def clinic(fuzz_app, now):
            "assessment_id": assessment.id, "walker_email": walker.email,
            # The login the logins page acts on: Blake's, which no walker signs in with.
            "user_id": make.user("client", client_id=blake.id).id,
-           "invite_token": invite_token, "reset_token": reset_token, "closure_id": closure.id}
+           "invite_token": invite_token, "reset_token": reset_token, "closure_id": closure.id,
+           "proposal_id": proposal.id}
     return {"ids": ids, "users": users}
 
 

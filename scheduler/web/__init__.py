@@ -23,6 +23,7 @@ def register_web(app: Flask) -> None:
         mfa_pages,
         plan_pages,
         portal,
+        proposal_pages,
         query_args,
         reports,
         staff_pages,
@@ -41,7 +42,7 @@ def register_web(app: Flask) -> None:
 
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
                    portal, kiosk, audit, users, mfa_pages, account, find_time,
-                   staff_pages):
+                   staff_pages, proposal_pages):
         app.register_blueprint(module.bp)
     mfa_pages.install_gate(app)
 

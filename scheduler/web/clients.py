@@ -51,7 +51,7 @@ from scheduler.services import (
 )
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
-from scheduler.web import find_time, query_args
+from scheduler.web import find_time, proposal_pages, query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
 from scheduler.web.form_fields import (
@@ -280,6 +280,9 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None,
         has_feed=links is not None or day_sheet.has_live_feed(db.session, "client", client.id),
         may_write=current_user.role in COORDINATORS,
         search=find_time.blank_search(client) if current_user.role in COORDINATORS else None,
+        suggest=(proposal_pages.blank_form(client)
+                 if current_user.role in COORDINATORS and client.status != "discharged"
+                 else None),
         episodes=stays, readmit_error=readmit_error, readmit_on=readmit_on,
         readmit_programs=_programs(),
         episode_programs=dict(db.session.execute(
@@ -519,7 +522,8 @@ def _enrol_page(client: Client, form, status: int = 200, done=None):
         SelectChoice(s.id, f"{_series_label(s)} · {_seats_words(free[s.id], s.capacity)}")
         for s in offered]
     return render_template("clients/intake_enrol.html", form=form, client=client, step=3,
-                           done=done, search=find_time.blank_search(client)), status
+                           done=done, search=find_time.blank_search(client),
+                           suggest=proposal_pages.blank_form(client, intake=True)), status
 
 
 def _invite(client: Client, now) -> account_links.Sent:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from flask import Blueprint, render_template
+from flask_login import current_user
 from sqlalchemy import select
 
 from scheduler import clock
@@ -172,6 +173,8 @@ def follow_up():
                 paperwork=[r for r in rows if r.certification_due or r.review_due],
                 unfinished=[r for r in rows if "intake_unfinished" in r.reasons],
                 below=below, today=now.astimezone(tz).date(),
+                # Make-up proposals book sessions: coordinators' work, as on the client page.
+                may_suggest=current_user.role in COORDINATORS,
                 csv={"follow_up": _csv_link("follow-up", program_id=program_id),
                      "follow_up_names": _csv_link("follow-up", names=1, program_id=program_id),
                      "below_target": _csv_link("below-target", program_id=program_id),

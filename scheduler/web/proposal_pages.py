@@ -1,0 +1,378 @@
+""""Suggest a schedule": the planner's proposal for one client as a page, accepted in one click.
+
+Reached from the client's page, from intake step 3 (the same form, carrying `intake`) and from
+the follow-up list ("Suggest make-up" for a week that can still be met). Each form post makes a
+proposal through services.proposals and redirects to its page; the page shows the proposed
+weeks as a small calendar with hours against the target and the reason for any shortfall, and
+Accept books all of it or, when the world changed since, nothing. The rules (weeks, dates,
+seats, expiry) live in the service; this module only turns its answer into words.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from wtforms import DateField, HiddenField
+from wtforms.validators import InputRequired, NumberRange
+
+from scheduler import clock
+from scheduler.extensions import db
+from scheduler.models import Client, Program
+from scheduler.models.users import COORDINATORS
+from scheduler.services import day_sheet, proposals
+from scheduler.services.errors import DomainError
+from scheduler.services.lookup import get_or_404
+from scheduler.web import query_args
+from scheduler.web.access import log_page_read, page_actor, page_roles
+from scheduler.web.form_fields import PageForm, WholeNumber, in_range, put_on_form
+from scheduler.web.labels import KIND_LABELS
+from scheduler.web.refusals import describe
+
+bp = Blueprint("proposal_pages", __name__)
+
+DEFAULT_WEEKS = 4
+MAX_WEEKS = 12
+# The service's names for its inputs, as these pages' forms call them.
+RENAMES = {"from": "from_date", "from_date": "from_date", "weeks": "weeks",
+           "week_start": "week_start"}
+LABELS = {"from": "From", "from_date": "From", "weeks": "Weeks", "week_start": "Week of"}
+
+
+# ---------------------------------------------------------------- forms
+
+
+class SuggestForm(PageForm):
+    """From which day, for how many weeks; intake step 3 sends `intake` along."""
+
+    from_date = DateField("From", validators=[InputRequired("Enter the first day."), in_range])
+    weeks = WholeNumber("Weeks", default=DEFAULT_WEEKS, validators=[
+        InputRequired(f"Enter a number of weeks from 1 to {MAX_WEEKS}."),
+        NumberRange(min=1, max=MAX_WEEKS,
+                    message=f"Enter a number of weeks from 1 to {MAX_WEEKS}.")])
+    intake = HiddenField()
+
+
+class MakeUpForm(PageForm):
+    """The week whose shortfall the make-up sessions should close (its Monday)."""
+
+    week_start = DateField("Week of", validators=[InputRequired("Enter the week."), in_range])
+
+
+class AcceptForm(PageForm):
+    intake = HiddenField()
+
+
+def default_from(client: Client) -> date:
+    """The program's today when it is a Monday, else the next Monday: whole weeks, so each
+    week's planned hours compare with the whole week's target."""
+    today = day_sheet.program_today(db.session, clock.now(), client.program_id)
+    return today + timedelta(days=(7 - today.weekday()) % 7)
+
+
+def blank_form(client: Client, intake: bool = False) -> SuggestForm:
+    """The form as the client's page and intake step 3 show it."""
+    return SuggestForm(formdata=None, from_date=default_from(client), weeks=DEFAULT_WEEKS,
+                       intake="1" if intake else "")
+
+
+def _limits() -> dict:
+    """The planner's time limit and the proposal's lifetime, as configured."""
+    return {"seconds": current_app.config["PROPOSAL_SOLVER_SECONDS"],
+            "ttl_minutes": current_app.config["PROPOSAL_TTL_MINUTES"]}
+
+
+# ---------------------------------------------------------------- making a proposal
+
+
+def _suggest_page(client: Client, form: SuggestForm, status: int = 200):
+    intake = bool(form.intake.data)
+    return render_template("proposals/suggest.html", client=client, form=form, intake=intake,
+                           step=3 if intake else None), status
+
+
+def _to_proposal(proposal, intake: bool):
+    return redirect(url_for(".show", proposal_id=proposal.id, intake="1" if intake else None),
+                    code=303)
+
+
+@bp.route("/clients/<int:client_id>/suggest-schedule", methods=["GET", "POST"])
+@page_roles(*COORDINATORS)
+def suggest(client_id: int):
+    """The form alone (GET), or a new proposal for the client's weeks (POST) and its page."""
+    client = get_or_404(db.session, Client, client_id, "client")
+    if request.method == "GET":
+        form = blank_form(client, intake=query_args.choice_arg("intake", ("1",)) is not None)
+        from_date = query_args.date_arg("from")
+        weeks = query_args.number_arg("weeks", MAX_WEEKS)
+        if from_date is not None:
+            form.from_date.data = from_date
+        if weeks is not None:
+            form.weeks.data = weeks
+        return _suggest_page(client, form)
+    form = SuggestForm()
+    if not form.validate_on_submit():
+        return _suggest_page(client, form, 422)
+    try:
+        proposal = proposals.propose_for_client(
+            db.session, page_actor(), client.id, from_date=form.from_date.data,
+            weeks=form.weeks.data, now=clock.now(), **_limits())
+    except DomainError as error:
+        db.session.rollback()
+        if not put_on_form(form, error, RENAMES):
+            flash(describe(error, LABELS, what="No schedule suggested"), "error")
+        return _suggest_page(client, form, error.status)
+    db.session.commit()
+    return _to_proposal(proposal, bool(form.intake.data))
+
+
+@bp.post("/clients/<int:client_id>/suggest-make-up")
+@page_roles(*COORDINATORS)
+def suggest_make_up(client_id: int):
+    """Sessions that close one week's shortfall, as a proposal (from the follow-up list)."""
+    client = get_or_404(db.session, Client, client_id, "client")
+    form = MakeUpForm()
+    status = 422
+    if form.validate_on_submit():
+        try:
+            proposal = proposals.propose_make_up(
+                db.session, page_actor(), client.id, week_start=form.week_start.data,
+                now=clock.now(), **_limits())
+        except DomainError as error:
+            db.session.rollback()
+            if not put_on_form(form, error, RENAMES):
+                flash(describe(error, LABELS, what="No make-up suggested"), "error")
+            status = error.status
+        else:
+            db.session.commit()
+            return _to_proposal(proposal, False)
+    return render_template("proposals/make_up.html", client=client, form=form), status
+
+
+# ---------------------------------------------------------------- the proposal in words
+
+
+@dataclass
+class Item:
+    starts: datetime
+    ends: datetime
+    title: str
+    kind: str
+    new: bool
+
+
+@dataclass
+class Day:
+    day: date
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass
+class Week:
+    week_start: date
+    planned: Decimal
+    target: Decimal | None
+    met: bool | None
+    days: list[Day]
+    short: list[dict]
+
+
+def _when(text: str, tz) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(tz)
+
+
+def _hours(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _weeks(body: dict, tz) -> list[Week]:
+    """One row per proposed week, a column per day, the proposal's and the client's existing
+    sessions in it, and the shortfalls the planner explained for that week."""
+    by_day: dict[date, list[Item]] = defaultdict(list)
+    for entry in body.get("calendar") or ():
+        starts = _when(entry["starts_at"], tz)
+        by_day[starts.date()].append(Item(starts, _when(entry["ends_at"], tz), entry["title"],
+                                          entry.get("kind") or "", bool(entry.get("new"))))
+    short: dict[date, list[dict]] = defaultdict(list)
+    for entry in body.get("unmet") or ():
+        short[date.fromisoformat(entry["week_start"])].append(entry)
+    weeks = []
+    for row in body.get("weekly") or ():
+        monday = date.fromisoformat(row["week_start"])
+        days = [Day(monday + timedelta(days=n),
+                    sorted(by_day.get(monday + timedelta(days=n), []), key=lambda i: i.starts))
+                for n in range(7)]
+        weeks.append(Week(monday, _hours(row.get("planned_hours")) or Decimal(0),
+                          _hours(row.get("target_hours")), row.get("met"), days,
+                          short.get(monday, [])))
+    return weeks
+
+
+def _seconds_text(seconds) -> str:
+    value = float(seconds or 0)
+    return f"{value:.1f}" if value < 1 else f"{value:.0f}"
+
+
+def solver_words(solver: dict | None) -> str:
+    """What the planner's status means for the person reading the schedule."""
+    solver = solver or {}
+    status = str(solver.get("status") or "").upper()
+    if status == "OPTIMAL":
+        return "Best possible schedule (proven)."
+    seconds = _seconds_text(solver.get("seconds"))
+    if status == "FEASIBLE":
+        return f"Good schedule found in {seconds} s (may not be the best)."
+    if status == "INFEASIBLE":
+        return "No schedule can meet every rule; what is shown is all that fits."
+    return f"The planner found no schedule in {seconds} s; what is shown is all that fits."
+
+
+def _days_text(text) -> str:
+    if isinstance(text, list | tuple):
+        return ", ".join(str(part) for part in text)
+    return str(text or "")
+
+
+def _enrolment_line(entry: dict) -> str:
+    """ "Relapse prevention — Mondays at 18:00, 4 sessions, 3 seats free" """
+    sessions = entry.get("sessions") or 0
+    seats = entry.get("seats_free")
+    parts = [f"{sessions} session{'s' if sessions != 1 else ''}"]
+    if seats is not None:
+        parts.append("no seat free" if seats == 0 else
+                     f"{seats} seat{'s' if seats != 1 else ''} free")
+    meets = _days_text(entry.get("meets"))
+    head = f"{entry['title']} — {meets}" if meets else entry["title"]
+    return f"{head}, {', '.join(parts)}"
+
+
+def _session_line(entry: dict, tz) -> str:
+    starts, ends = _when(entry["starts_at"], tz), _when(entry["ends_at"], tz)
+    seats = entry.get("seats_free")
+    free = "" if seats is None else (", no seat free" if seats == 0 else
+                                     f", {seats} seat{'s' if seats != 1 else ''} free")
+    return (f"{entry['title']} — {starts.strftime('%a %-d %b, %H:%M')}–"
+            f"{ends.strftime('%H:%M')}{free}")
+
+
+def _appointment_line(entry: dict, tz) -> dict:
+    starts, ends = _when(entry["starts_at"], tz), _when(entry["ends_at"], tz)
+    return {"when": f"{starts.strftime('%a %-d %b, %H:%M')}–{ends.strftime('%H:%M')}",
+            "kind": KIND_LABELS.get(entry.get("kind") or "", entry.get("kind") or ""),
+            "staff": entry.get("staff_name") or "", "room": entry.get("room_name") or ""}
+
+
+def _conflict_words(conflict) -> str:
+    text = conflict.get("detail") if isinstance(conflict, dict) else conflict
+    text = str(text or "Something changed.")
+    return text if text.endswith(".") else text + "."
+
+
+def _clock_words(at: datetime, now: datetime) -> str:
+    """"14:05" today, "14:05 on Wed 17 Feb" another day (a long PROPOSAL_TTL_MINUTES)."""
+    return at.strftime("%H:%M") if at.date() == now.date() else at.strftime(
+        "%H:%M on %a %-d %b")
+
+
+def _state(proposal, now: datetime) -> str:
+    if proposal.status == "accepted":
+        return "accepted"
+    return "expired" if proposals.is_expired(proposal, now) else "proposed"
+
+
+def booked_words(client: Client, body: dict) -> str:
+    """The flash after accepting: every series by name with its sessions, then the rest."""
+    parts = [f"{e['title']} ({e.get('sessions') or 0} sessions)"
+             for e in body.get("enrollments") or ()]
+    singles = len(body.get("sessions") or ())
+    if singles:
+        parts.append(f"{singles} single session{'s' if singles != 1 else ''}")
+    appointments = body.get("appointments") or ()
+    if appointments:
+        people = ", ".join(dict.fromkeys(a.get("staff_name") or "" for a in appointments
+                                         if a.get("staff_name")))
+        with_whom = f" with {people}" if people else ""
+        parts.append(f"{len(appointments)} appointment{'s' if len(appointments) != 1 else ''}"
+                     f"{with_whom}")
+    if not parts:
+        return f"Nothing new to book for {client.name}: the schedule already stands."
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"{client.name} booked: {listed}."
+
+
+def _page(proposal, status: int = 200, refusal: DomainError | None = None,
+          intake: bool = False):
+    client = get_or_404(db.session, Client, proposal.client_id, "client")
+    program = db.session.get(Program, proposal.program_id)
+    tz = day_sheet.program_zone(db.session, proposal.program_id)
+    now = clock.now()
+    body = proposal.body or {}
+    weeks = _weeks(body, tz)
+    # A lost race lists every change (ProposalConflict.conflicts); other refusals (expired,
+    # accepted already) are one sentence.
+    conflicts = getattr(refusal, "conflicts", None) if refusal is not None else None
+    return render_template(
+        "proposals/show.html", proposal=proposal, client=client, program=program, tz=tz,
+        weeks=weeks, state=_state(proposal, now),
+        met_weeks=sum(1 for w in weeks if w.met), target_weeks=sum(
+            1 for w in weeks if w.target is not None),
+        solver=solver_words(body.get("solver")),
+        enrolments=[_enrolment_line(e) for e in body.get("enrollments") or ()],
+        sessions=[_session_line(s, tz) for s in body.get("sessions") or ()],
+        appointments=[_appointment_line(a, tz) for a in body.get("appointments") or ()],
+        expires=_clock_words(proposal.expires_at.astimezone(tz), now.astimezone(tz)),
+        accepted=proposal.accepted_at.astimezone(tz) if proposal.accepted_at else None,
+        refusal=(None if refusal is None else
+                 [_conflict_words(c) for c in conflicts] if conflicts
+                 else [describe(refusal, LABELS)]),
+        refusal_changes=bool(conflicts),
+        # Make-up weeks are asked for by their Monday; the proposal starts on today at the
+        # earliest.
+        again_week=proposal.from_date - timedelta(days=proposal.from_date.weekday()),
+        again_from=max(proposal.from_date, now.astimezone(tz).date()),
+        intake=intake, step=3 if intake else None, kind_labels=KIND_LABELS), status
+
+
+def _proposal_or_404(proposal_id: int):
+    proposal = proposals.get(db.session, proposal_id)  # NotFound: the 404 page
+    # A cohort's proposal has no one client's page; the API shows and accepts it.
+    if proposal.client_id is None:
+        abort(404)
+    return proposal
+
+
+@bp.get("/schedule-proposals/<int:proposal_id>")
+@page_roles(*COORDINATORS)
+def show(proposal_id: int):
+    """The proposed weeks, what accepting books, and Accept."""
+    proposal = _proposal_or_404(proposal_id)
+    intake = query_args.choice_arg("intake", ("1",)) is not None
+    page = _page(proposal, intake=intake)
+    log_page_read([proposal.client_id], "schedule_proposal")
+    return page
+
+
+@bp.post("/schedule-proposals/<int:proposal_id>/accept")
+@page_roles(*COORDINATORS)
+def accept(proposal_id: int):
+    """Book everything the proposal shows in one transaction, or nothing and say why."""
+    proposal = _proposal_or_404(proposal_id)
+    form = AcceptForm()
+    intake = form.intake.data == "1"
+    if not form.validate_on_submit():
+        flash("The form could not be read; open the suggestion again.", "error")
+        return _page(proposal, 422)
+    try:
+        proposals.accept(db.session, page_actor(), proposal.id, now=clock.now())
+    except DomainError as error:
+        db.session.rollback()
+        return _page(proposals.get(db.session, proposal.id), error.status, refusal=error,
+                     intake=intake)
+    client = db.session.get(Client, proposal.client_id)
+    message = booked_words(client, proposal.body or {})
+    db.session.commit()
+    flash(message, "success")
+    if intake:
+        return redirect(url_for("client_pages.intake_enrol", client_id=client.id), code=303)
+    return redirect(url_for("client_pages.detail", client_id=client.id), code=303)
