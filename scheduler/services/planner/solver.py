@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 from ortools.sat.python import cp_model
 
+from scheduler.services.planner import greedy
 from scheduler.services.planner.problem import (
     AppointmentOption,
     ClientPlan,
@@ -725,8 +726,6 @@ def _first_fit_score(builder: _Builder, answer: Solution,
 def _first_fit(builder: _Builder, reach: dict[int, int]) -> Solution:
     """The baseline's answer as a first hint: CP-SAT starts from a sound proposal, so even a
     cohort cut short by the time limit is never worse than first fit."""
-    from scheduler.services.planner import greedy  # the baseline imports this module's kin
-
     answer = greedy.solve(builder.problem)
     if len(builder.clients) > 1:
         # Variants, each still first fit: every appointment before any group, the largest
@@ -843,8 +842,6 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
     if ok and runner.solver is not None:
         # Hand the hours stage a fuller start: what the first stage chose, plus whatever still
         # fits (never fewer requirements met, never a lower worst share).
-        from scheduler.services.planner import greedy  # the baseline imports this module's kin
-
         chosen = Solution("FEASIBLE", 0.0, None, None, _plans(builder, runner.solver))
         order = _most_constrained_first(builder)
         latest = greedy.extend(problem, chosen, order)
