@@ -138,3 +138,23 @@ def test_the_intake_offers_to_invite_the_client(client, db, make, inbox):
         "casey@example.test", "client", None)
     shown = client.get(answer.headers["Location"]).get_data(as_text=True)
     assert "invitation to set up an account is on its way to casey@example.test" in shown
+
+
+def test_after_a_suggested_schedule_the_intake_ends_with_the_invitation_alone(client, db, make,
+                                                                             inbox):
+    """The groups are booked already (an accepted suggestion): ticking no series, step 3 still
+    sends the invitation and books nothing more."""
+    program = make.program()
+    make.series(program, start_date=date(2027, 3, 1))
+    casey = make.client(program, name="Casey Quill", email="casey@example.test")
+    sign_in(client, make.user("coordinator"))
+    url = f"/intake/{casey.id}/enrol"
+    page = client.get(url)
+    answer = client.post(url, buffered=True, data={"csrf_token": csrf(page.data), "invite": "y"})
+    assert answer.status_code == 303
+    assert db.scalar(select(func.count()).select_from(Booking)) == 0
+    [message] = inbox.to("casey@example.test")
+    assert link_in(message, "invite")
+    shown = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "invitation to set up an account is on its way to casey@example.test" in shown
+    assert "enrolled in 0 series" not in shown

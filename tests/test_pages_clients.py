@@ -271,7 +271,7 @@ def test_an_enrolment_conflict_names_the_clash_and_books_nothing(client, db, mak
     assert "Avery Stone is already booked into " in answer.get_data(as_text=True)
     assert count(db, Enrollment) == enrolments
     missing = client.post(url, data={"csrf_token": token})
-    assert missing.status_code == 422 and b"Choose at least one series." in missing.data
+    assert missing.status_code == 422 and b"Choose at least one series, or tick" in missing.data
 
 
 def _revision(**changes) -> dict:

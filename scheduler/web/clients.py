@@ -18,7 +18,14 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 
 from scheduler import clock, outbox
 from scheduler.extensions import db
@@ -173,11 +180,18 @@ class OfferedSeries(SelectMultipleField):
                                   "client's own time: book individual sessions with Find a time.")
 
 
-class EnrolForm(PageForm):
-    """Step 3: the series to book the client into."""
+def _series_or_invitation(form, field) -> None:
+    # After an accepted suggestion (or Find a time) the groups are booked already, and step 3
+    # may finish with the invitation alone.
+    if not field.data and not form.invite.data:
+        raise StopValidation("Choose at least one series, or tick the invitation to send "
+                             "it alone.")
 
-    series_ids = OfferedSeries("Series", coerce=int,
-                               validators=[DataRequired("Choose at least one series.")])
+
+class EnrolForm(PageForm):
+    """Step 3: the series to book the client into, and the invitation that ends the intake."""
+
+    series_ids = OfferedSeries("Series", coerce=int, validators=[_series_or_invitation])
     start_date = DateField("Book from (optional)", validators=[Optional(), in_range])
     skip_conflicting = BooleanField("Skip sessions that clash with the client's other "
                                     "bookings and book the rest")
@@ -573,10 +587,11 @@ def intake_enrol(client_id: int):
     if invitation is not None:
         outbox.send_after_response(invitation.message_key)
         flash(f"An invitation to set up an account is on its way to {client.email}.", "success")
-    message = f"{client.name} enrolled in {len(results)} series: {booked} sessions booked"
-    if waitlisted:
-        message += f", waitlisted for {waitlisted}"
-    if skipped:
-        message += f", {skipped} clashing sessions skipped"
-    flash(message + ".", "success")
+    if results:
+        message = f"{client.name} enrolled in {len(results)} series: {booked} sessions booked"
+        if waitlisted:
+            message += f", waitlisted for {waitlisted}"
+        if skipped:
+            message += f", {skipped} clashing sessions skipped"
+        flash(message + ".", "success")
     return redirect(url_for(".detail", client_id=client.id), code=303)

@@ -88,7 +88,7 @@ def test_a_new_client_from_intake_to_a_booked_schedule_in_one_click_and_one_revi
         "Dana Reyes.")
     casey = db.scalar(select(Client).where(Client.name == "Casey Lin"))
     assert booked(db, casey.id) == 16
-    page.get_by_role("link", name="Skip: open the client's page").click()
+    page.get_by_role("link", name="Open the client's page").click()
     expect(page.get_by_role("region", name="Upcoming sessions")).to_contain_text(
         "Relapse prevention")
 
