@@ -31,7 +31,7 @@ the wall limit strikes first (a large cohort on a busy machine).
 
 import time as timer
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -137,6 +137,7 @@ class _ClientVars:
     planned: list[LinearExpr] = field(default_factory=list)
     planned_max: list[int] = field(default_factory=list)
     covered: dict[int, cp_model.IntVar] = field(default_factory=dict)
+    met: dict[int, cp_model.IntVar] = field(default_factory=dict)
     requirement_slack: dict[tuple[int, str], cp_model.IntVar] = field(default_factory=dict)
     counted: dict[tuple[int, str], LinearExpr] = field(default_factory=dict)
 
@@ -291,6 +292,11 @@ class _Builder:
             covered = model.new_int_var(0, target, f"cov{cv.client.client_id}_{week}")
             model.add_min_equality(covered, [expr, target])
             cv.covered[week] = covered
+            # Met exactly when the week reaches its target, for the same reason.
+            met = model.new_bool_var(f"met{cv.client.client_id}_{week}")
+            model.add(covered >= target).only_enforce_if(met)
+            model.add(covered <= target - 1).only_enforce_if(~met)
+            cv.met[week] = met
         for req_key, (sessions, done, _, _) in cv.requirements.items():
             short = sessions - done
             if short <= 0:
@@ -424,6 +430,13 @@ class _Builder:
                 total += target
                 covered.append(var)
         return total - cp_model.LinearExpr.sum(covered), total
+
+    def weeks_unmet(self) -> Level:
+        """Client-weeks short of their target: the issue's first objective counts weeks met
+        before minutes, so a plan never spreads a small shortfall over many weeks to save a
+        few minutes in total."""
+        met = [var for cv in self.clients for var in cv.met.values()]
+        return len(met) - cp_model.LinearExpr.sum(met), len(met)
 
     def fairness(self, reach: dict[int, int]) -> cp_model.IntVar | None:
         """The worst client's coverage, as a share of what they could reach alone (`reach`,
@@ -705,10 +718,10 @@ def _reach(builder: _Builder) -> tuple[dict[int, int], int]:
 
 
 def _first_fit_score(builder: _Builder, answer: Solution,
-                     reach: dict[int, int]) -> tuple[int, float, int]:
-    """A first-fit answer's value on the first levels: sessions short, worst share, minutes
-    short (smaller is better)."""
-    short = minutes = 0
+                     reach: dict[int, int]) -> tuple[int, float, int, int]:
+    """A first-fit answer's value on the first levels: sessions short, worst share, weeks
+    short of target, minutes short (smaller is better)."""
+    short = minutes = unmet = 0
     worst = 1.0
     for cv in builder.clients:
         plan = answer.plans[cv.client.client_id]
@@ -718,9 +731,10 @@ def _first_fit_score(builder: _Builder, answer: Solution,
             target = cv.client.targets[week] or 0
             covered += min(plan.planned[week], target)
             minutes += max(target - plan.planned[week], 0)
+            unmet += plan.planned[week] < target
         if reach.get(cv.client.client_id):
             worst = min(worst, covered / reach[cv.client.client_id])
-    return short, -worst, minutes
+    return short, -worst, unmet, minutes
 
 
 def _first_fit(builder: _Builder, reach: dict[int, int]) -> Solution:
@@ -832,12 +846,21 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
     # values instead of trading it away for nothing. Later levels' variables are only made
     # when their stage comes, which keeps the first stages' model small.
     requirements = builder.requirement_shortfall()
+    unmet = builder.weeks_unmet()
     shortfall = builder.total_shortfall()
+    # Fairness sits above weeks met: the issue's cohort "maximises the worst client's coverage
+    # before the total", and weeks met is a total too. Only the worst share is held (a floor
+    # under every client), so the weeks-met stage is still free to finish weeks anywhere above
+    # it; the other way round, a cohort could meet its most weeks by leaving one client with
+    # nothing, which is what fairness forbids.
     first = [requirements]
     if worst is not None:
         first.append((COVERAGE_SCALE - worst, COVERAGE_SCALE))
-    ahead = lexicographic([*first, shortfall])
-    objective = ahead[0] if ahead[1] < EXACT else lexicographic(first)[0]
+    objective = lexicographic(first)[0]
+    for ahead in ([*first, unmet, shortfall], [*first, unmet]):
+        if lexicographic(ahead)[1] < EXACT:
+            objective = lexicographic(ahead)[0]
+            break
     ok = runner.minimise("requirements and fairness", objective, hold=[e for e, _ in first])
     if ok and runner.solver is not None:
         # Hand the hours stage a fuller start: what the first stage chose, plus whatever still
@@ -852,11 +875,16 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
             latest = afresh
         start = _decisions(builder, latest)
         runner.hint(list(start.values()), list(start))
-    stages = (("shortfall", lambda: shortfall[0]),
-              ("continuity", lambda: builder.continuity_and_days()[0]),
-              ("times", lambda: builder.over_then_preferred()[0]))
-    for name, level in stages:
-        if not ok or not runner.minimise(name, level()):
+    # Weeks met, then minutes short, in one stage (exact weights, each held on its own after):
+    # the minutes are what tells two answers with as many weeks met apart, and a stage of
+    # their own would pay presolve and a restart again for nothing.
+    hours = lexicographic([unmet, shortfall])
+    stages: tuple[tuple[str, Callable[[], LinearExpr], list[LinearExpr] | None], ...] = (
+        ("weeks met and shortfall", lambda: hours[0], [unmet[0], shortfall[0]]),
+        ("continuity", lambda: builder.continuity_and_days()[0], None),
+        ("times", lambda: builder.over_then_preferred()[0], None))
+    for name, level, hold in stages:
+        if not ok or not runner.minimise(name, level(), hold=hold):
             break
         latest = None  # the solver's answer is now the latest
     statuses = [r.status for r in runner.results]
@@ -870,9 +898,15 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
     short = sum(max((cv.client.targets[w] or 0) - plans[cv.client.client_id].planned[w], 0)
                 for cv in builder.clients for w in cv.covered)
     main = runner.results[1] if len(runner.results) > 1 else None
-    # Without its LP (large cohorts) CP-SAT's own bound is weak; what no client could beat
-    # even alone is a sound bound too, and the larger one is reported.
-    bound = max(main.bound if main and main.bound is not None else 0.0, float(floor))
+    # The hours stage bounds weeks-unmet x weight + minutes; with the weeks unmet it held,
+    # what is left of that bound is one on the minutes (given the levels above). Without its
+    # LP (large cohorts) CP-SAT's own bound is weak; what no client could beat even alone is
+    # a sound bound too, and the larger one is reported.
+    minutes_bound = 0.0
+    if main is not None and main.bound is not None and main.objective is not None:
+        weight = shortfall[1] + 1  # minutes short never reach it: the quotient is weeks unmet
+        minutes_bound = main.bound - weight * (int(main.objective) // weight)
+    bound = max(minutes_bound, float(floor))
     return Solution(status=status, seconds=timer.perf_counter() - started,
                     objective=float(short), bound=min(bound, float(short)), plans=plans)
 
