@@ -121,7 +121,14 @@ def add_at_most_one_at_a_time(
         if current == last:
             continue
         last = current
-        model.add(cp_model.LinearExpr.sum([variables[i] for i in sorted(current)]) <= capacity)
+        chosen = [variables[i] for i in sorted(current)]
+        if capacity == 1:
+            # CP-SAT's own at-most-one: with presolve off (large cohorts) a linear "<= 1" stays a
+            # general linear constraint, slower to propagate and to copy into every LNS
+            # neighbourhood.
+            model.add_at_most_one(chosen)
+        else:
+            model.add(cp_model.LinearExpr.sum(chosen) <= capacity)
 
 
 @dataclass
@@ -763,13 +770,28 @@ def _first_fit(builder: _Builder, reach: dict[int, int]) -> Solution:
             answer, best = other, score
         # A few rounds of the same with the least covered clients (for their reach) first:
         # each round lets the ones the last left short choose before the others.
-        for _ in range(FIRST_FIT_ROUNDS):
+        for round_ in range(FIRST_FIT_ROUNDS + 1):
+            # The last round completes whole weeks first (weeks met rank above minutes).
             other = greedy.extend(builder.problem, answer, _least_covered_first(
-                builder, answer, reach), keep=_counts_for_requirement)
+                builder, answer, reach), keep=_counts_for_requirement,
+                whole_weeks=round_ == FIRST_FIT_ROUNDS)
             score = _first_fit_score(builder, other, reach)
             if score < best:
                 answer, best = other, score
     return answer
+
+
+def _keeps_share(builder: _Builder, answer: Solution, reach: dict[int, int],
+                 worst: int) -> bool:
+    """Whether every client's coverage keeps the worst share held (as the model says it)."""
+    for cv in builder.clients:
+        if not cv.covered or not reach.get(cv.client.client_id):
+            continue
+        plan = answer.plans[cv.client.client_id]
+        covered = sum(min(plan.planned[w], cv.client.targets[w] or 0) for w in cv.covered)
+        if worst * reach[cv.client.client_id] > COVERAGE_SCALE * covered:
+            return False
+    return True
 
 
 def _least_covered_first(builder: _Builder, answer: Solution,
@@ -869,10 +891,21 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
         order = _most_constrained_first(builder)
         latest = greedy.extend(problem, chosen, order)
         # Or keep only the groups that count towards a requirement and place the hours
-        # afresh: often far more hours, and used when it is no worse on the first levels.
-        afresh = greedy.extend(problem, chosen, order, keep=_counts_for_requirement)
-        if _first_fit_score(builder, afresh, reach) < _first_fit_score(builder, latest, reach):
-            latest = afresh
+        # afresh: often far more hours; and the same completing whole weeks first, where seats
+        # allow, since a seat that finishes someone's week is worth more than minutes spread.
+        # Each is a start only where it keeps the levels just held (a start that breaks them
+        # is no start at all); then the next levels, weeks met and minutes, decide. A better
+        # worst share than the one held is worth nothing to the stages that follow.
+        held_short = int(runner.solver.value(requirements[0]))
+        held_worst = int(runner.solver.value(worst)) if worst is not None else 0
+        best = _first_fit_score(builder, latest, reach)[2:]
+        for whole_weeks in (False, True):
+            afresh = greedy.extend(problem, chosen, order, keep=_counts_for_requirement,
+                                   whole_weeks=whole_weeks)
+            score = _first_fit_score(builder, afresh, reach)
+            if (score[2:] < best and score[0] <= held_short
+                    and _keeps_share(builder, afresh, reach, held_worst)):
+                latest, best = afresh, score[2:]
         start = _decisions(builder, latest)
         runner.hint(list(start.values()), list(start))
     # Weeks met, then minutes short, in one stage (exact weights, each held on its own after):
