@@ -9,8 +9,9 @@ before the next starts, so no amount of a lower level can ever buy back a higher
 
   1. requirement shortfall: sessions short of the plan phase's per-kind requirements, then
      fairness (cohorts only): the worst client's share of the hours they could get alone;
-  2. target hours: total minutes short of the weekly targets (the main stage: the Solution's
-     objective and bound are this level's, in minutes);
+  2. target hours: client-weeks short of their target, then total minutes short of the weekly
+     targets (the main stage: the Solution's objective and bound are the minutes, with the
+     weeks met held);
   3. continuity and trips: distinct group series and therapists per client, then new days;
   4. minutes above target, then minutes outside the client's preferred times.
 
@@ -18,10 +19,11 @@ Levels that share a stage are combined with weights proven to keep them in order
 weight exceeds the most that everything below it can add up to); each stage also looks one
 level ahead the same way, so a stage cut short never throws away the next level for nothing.
 
-The search starts from first fit (greedy.py) and a few sound variants of it, the best on the
-first levels, and falls back to that answer if CP-SAT finds nothing in time: a proposal is
-never worse than first fit. Between stages 1 and 2 the hours are re-placed around what stage 1
-chose, for the same reason.
+The search starts from first fit (greedy.py) and a few sound variants of it (one completing
+whole weeks first), the best on the first levels, and falls back to that answer if CP-SAT finds
+nothing in time: a proposal is never worse than first fit. Between stages 1 and 2 the hours are
+re-placed around what stage 1 chose, for the same reason: on a 240-client cohort CP-SAT makes
+only a few neighbourhood moves per stage, so the start decides much of the answer.
 
 Determinism: CP-SAT's interleaved search is deterministic whatever the number of workers, and
 each stage stops on a deterministic time limit (DETERMINISTIC_PER_SECOND of its share of the
