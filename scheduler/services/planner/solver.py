@@ -772,11 +772,9 @@ def _first_fit(builder: _Builder, reach: dict[int, int]) -> Solution:
             answer, best = other, score
         # A few rounds of the same with the least covered clients (for their reach) first:
         # each round lets the ones the last left short choose before the others.
-        for round_ in range(FIRST_FIT_ROUNDS + 1):
-            # The last round completes whole weeks first (weeks met rank above minutes).
+        for _ in range(FIRST_FIT_ROUNDS):
             other = greedy.extend(builder.problem, answer, _least_covered_first(
-                builder, answer, reach), keep=_counts_for_requirement,
-                whole_weeks=round_ == FIRST_FIT_ROUNDS)
+                builder, answer, reach), keep=_counts_for_requirement)
             score = _first_fit_score(builder, other, reach)
             if score < best:
                 answer, best = other, score
