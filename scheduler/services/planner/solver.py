@@ -19,11 +19,11 @@ Levels that share a stage are combined with weights proven to keep them in order
 weight exceeds the most that everything below it can add up to); each stage also looks one
 level ahead the same way, so a stage cut short never throws away the next level for nothing.
 
-The search starts from first fit (greedy.py) and a few sound variants of it (one completing
-whole weeks first), the best on the first levels, and falls back to that answer if CP-SAT finds
-nothing in time: a proposal is never worse than first fit. Between stages 1 and 2 the hours are
-re-placed around what stage 1 chose, for the same reason: on a 240-client cohort CP-SAT makes
-only a few neighbourhood moves per stage, so the start decides much of the answer.
+The search starts from first fit (greedy.py) and a few sound variants of it, the best on the
+first levels, and falls back to that answer if CP-SAT finds nothing in time: a proposal is
+never worse than first fit. Between stages 1 and 2 the hours are re-placed around what stage 1
+chose (one way completing whole weeks first), for the same reason: on a 240-client cohort
+CP-SAT makes only a few neighbourhood moves per stage, so the start decides much of the answer.
 
 Determinism: CP-SAT's interleaved search is deterministic whatever the number of workers, and
 each stage stops on a deterministic time limit (DETERMINISTIC_PER_SECOND of its share of the
