@@ -270,6 +270,36 @@ def test_fairness_gives_the_contested_seat_to_the_client_who_has_nothing_else():
     assert first_fit.plans[2].planned == [0]
 
 
+def test_a_week_met_outranks_fewer_minutes_short_spread_over_more_weeks():
+    # One seat left in the Monday group (3 hours). Alex has 8 of 9 hours without it, Blake 4:
+    # the seat gives Alex the last hour (60 minutes short saved, a week met) or Blake 3 more
+    # hours (180 saved, Blake still short). Fewest minutes short would give it to Blake;
+    # issue 18 counts weeks met first, so Alex gets it. Casey and Drew both want the one
+    # Saturday seat and nothing else, so one of them has nothing either way: the worst share
+    # is 0 whoever gets the Monday seat, and fairness does not decide.
+    monday = group(1, "Monday group", [(0, 9, 180)], seats=1)
+    tuesday = group(2, "Tuesday and Thursday series", [(1, 9, 180), (3, 9, 180)])
+    friday = group(3, "Friday skills", [(4, 9, 120)])
+    wednesday = group(4, "Wednesday evening", [(2, 18, 240)])
+    saturday = group(5, "Saturday group", [(5, 9, 180)], seats=1)
+    blake = client(1, "Blake Young", [monday, wednesday])
+    alex = client(2, "Alex Chen", [monday, tuesday, friday])
+    casey = client(3, "Casey Diaz", [saturday], target=180)
+    drew = client(4, "Drew Park", [saturday], target=180)
+    p = problem([monday, tuesday, friday, wednesday, saturday], [blake, alex, casey, drew])
+    best = solve(p)
+    assert monday.key in best.plans[2].group_keys
+    assert best.plans[2].planned[0] >= 540
+    assert best.plans[1].planned == [240]
+    met = sum(best.plans[c.client_id].planned[0] >= c.targets[0] for c in p.clients)
+    assert met == 2  # Alex, and Casey or Drew
+    assert best.objective == 300 + 180  # not the 120 + 60 + 180 that spreading would give
+
+    first_fit = greedy.solve(p)  # Blake first, Monday first: the seat goes to Blake
+    assert first_fit.plans[1].group_keys == [monday.key, wednesday.key]
+    assert first_fit.plans[2].planned == [480]
+
+
 def test_min_group_size_never_opens_a_group_it_cannot_fill():
     new = group(1, "New evening group", [(0, 18, 180), (2, 18, 180), (3, 18, 180)])
     two = [client(c, f"Client {c}", [new]) for c in (1, 2)]

@@ -175,6 +175,59 @@ class _Greedy:
                 planned[item.span.week] += item.span.minutes
                 needs[key] -= 1
 
+    def complete_week(self, client: ClientProblem, week: int, limit: int = 2000) -> bool:
+        """Take groups of this week only if together they bring the week to its target, the
+        fewest minutes that do (a small search, largest first); otherwise take none, leaving
+        the seats to a client whose week they do complete."""
+        target = client.targets[week] if week < len(client.targets) else None
+        state = self._state(client)
+        if target is None or state.planned[week] >= target:
+            return False
+        need = target - state.planned[week]
+        options: list[tuple[int, list[Interval], GroupOption]] = []
+        for _, _, item in self._walk(client, state, "groups", largest_first=True):
+            assert isinstance(item, GroupOption)
+            if all(o.span.week == week for o in item.occurrences) and self._group_fits(
+                    client, item, state.mine):
+                options.append((sum(o.span.minutes for o in item.occurrences),
+                                [(o.span.start, o.span.end) for o in item.occurrences], item))
+        best: list[GroupOption] | None = None
+        best_minutes = sum(m for m, _, _ in options) + 1
+        taken: list[GroupOption] = []
+        mine: list[Interval] = []
+        nodes = 0
+
+        def search(i: int, minutes: int) -> None:
+            nonlocal best, best_minutes, nodes
+            nodes += 1
+            if minutes >= need:
+                if minutes < best_minutes:
+                    best, best_minutes = list(taken), minutes
+                return
+            if i == len(options) or nodes > limit or minutes >= best_minutes:
+                return
+            length, intervals, item = options[i]
+            if not any(_clash(interval, mine) for interval in intervals):
+                taken.append(item)
+                mine.extend(intervals)
+                search(i + 1, minutes + length)
+                taken.pop()
+                del mine[len(mine) - len(intervals):]
+            search(i + 1, minutes)
+
+        search(0, 0)
+        if best is None:
+            return False
+        for item in best:
+            self.chosen[client.client_id].append(item.key)
+            for occ in item.occurrences:
+                self.added[occ.session_id] += 1
+                state.mine.append((occ.span.start, occ.span.end))
+                state.planned[week] += occ.span.minutes
+                if (week, item.kind) in state.needs:
+                    state.needs[(week, item.kind)] -= 1
+        return True
+
     def drop_small_groups(self) -> None:
         minimum = self.problem.min_group_size
         if minimum is None:
@@ -250,7 +303,8 @@ def solve(problem: Problem, order: Sequence[ClientProblem] | None = None, *,
 
 
 def extend(problem: Problem, solution: Solution, order: Sequence[ClientProblem],
-           keep: Callable[[ClientProblem, GroupOption], bool] | None = None) -> Solution:
+           keep: Callable[[ClientProblem, GroupOption], bool] | None = None,
+           whole_weeks: bool = False) -> Solution:
     """Another answer with more added where it still fits: every choice of `solution` kept,
     then each client in `order` walks their options largest group first, as first fit does.
 
@@ -258,6 +312,8 @@ def extend(problem: Problem, solution: Solution, order: Sequence[ClientProblem],
     it between stages: a stage that traded hours away for a requirement (rightly: it ranks
     first) hands the next stage those hours back as a starting point. With `keep`, only the
     groups it accepts are kept and the rest placed afresh (appointments are always kept).
+    With `whole_weeks`, the weeks nearest their target are completed first, each only where
+    it can be completed (weeks met rank above minutes), before the walk fills in the rest.
     """
     started = timer.perf_counter()
     greedy = _Greedy(problem)
@@ -289,9 +345,29 @@ def extend(problem: Problem, solution: Solution, order: Sequence[ClientProblem],
                 state.planned[option.span.week] += option.span.minutes
             if (option.span.week, option.kind) in state.needs:
                 state.needs[(option.span.week, option.kind)] -= 1
+    if whole_weeks:
+        _complete_weeks(greedy, order)
     for client in order:
         greedy.place(client, "all", largest_first=True)
     greedy.drop_small_groups()
     plans = {c.client_id: greedy.plan(c) for c in problem.clients}
     return Solution(status="GREEDY", seconds=timer.perf_counter() - started, objective=None,
                     bound=None, plans=plans)
+
+
+def _complete_weeks(greedy: _Greedy, order: Sequence[ClientProblem]) -> None:
+    """Complete the weeks nearest their target first, each only where it can be completed:
+    the most weeks met for the seats, rather than a few minutes for everyone."""
+    # Anyone with nothing at all chooses first: a cohort is fair before it is full.
+    for client in order:
+        if not any(greedy.states[client.client_id].planned):
+            greedy.place(client, "all", largest_first=True)
+    short = []
+    for rank, client in enumerate(order):
+        state = greedy.states[client.client_id]
+        for week, target in enumerate(client.targets[:greedy.weeks]):
+            if target is not None and state.planned[week] < target:
+                short.append((target - state.planned[week], rank, week, client))
+    short.sort(key=lambda item: item[:3])
+    for _, _, week, client in short:
+        greedy.complete_week(client, week)

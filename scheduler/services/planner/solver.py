@@ -9,8 +9,9 @@ before the next starts, so no amount of a lower level can ever buy back a higher
 
   1. requirement shortfall: sessions short of the plan phase's per-kind requirements, then
      fairness (cohorts only): the worst client's share of the hours they could get alone;
-  2. target hours: total minutes short of the weekly targets (the main stage: the Solution's
-     objective and bound are this level's, in minutes);
+  2. target hours: client-weeks short of their target, then total minutes short of the weekly
+     targets (the main stage: the Solution's objective and bound are the minutes, with the
+     weeks met held);
   3. continuity and trips: distinct group series and therapists per client, then new days;
   4. minutes above target, then minutes outside the client's preferred times.
 
@@ -21,7 +22,8 @@ level ahead the same way, so a stage cut short never throws away the next level 
 The search starts from first fit (greedy.py) and a few sound variants of it, the best on the
 first levels, and falls back to that answer if CP-SAT finds nothing in time: a proposal is
 never worse than first fit. Between stages 1 and 2 the hours are re-placed around what stage 1
-chose, for the same reason.
+chose (one way completing whole weeks first), for the same reason: on a 240-client cohort
+CP-SAT makes only a few neighbourhood moves per stage, so the start decides much of the answer.
 
 Determinism: CP-SAT's interleaved search is deterministic whatever the number of workers, and
 each stage stops on a deterministic time limit (DETERMINISTIC_PER_SECOND of its share of the
@@ -31,7 +33,7 @@ the wall limit strikes first (a large cohort on a busy machine).
 
 import time as timer
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -121,7 +123,14 @@ def add_at_most_one_at_a_time(
         if current == last:
             continue
         last = current
-        model.add(cp_model.LinearExpr.sum([variables[i] for i in sorted(current)]) <= capacity)
+        chosen = [variables[i] for i in sorted(current)]
+        if capacity == 1:
+            # CP-SAT's own at-most-one: with presolve off (large cohorts) a linear "<= 1" stays a
+            # general linear constraint, slower to propagate and to copy into every LNS
+            # neighbourhood.
+            model.add_at_most_one(chosen)
+        else:
+            model.add(cp_model.LinearExpr.sum(chosen) <= capacity)
 
 
 @dataclass
@@ -137,6 +146,7 @@ class _ClientVars:
     planned: list[LinearExpr] = field(default_factory=list)
     planned_max: list[int] = field(default_factory=list)
     covered: dict[int, cp_model.IntVar] = field(default_factory=dict)
+    met: dict[int, cp_model.IntVar] = field(default_factory=dict)
     requirement_slack: dict[tuple[int, str], cp_model.IntVar] = field(default_factory=dict)
     counted: dict[tuple[int, str], LinearExpr] = field(default_factory=dict)
 
@@ -291,6 +301,11 @@ class _Builder:
             covered = model.new_int_var(0, target, f"cov{cv.client.client_id}_{week}")
             model.add_min_equality(covered, [expr, target])
             cv.covered[week] = covered
+            # Met exactly when the week reaches its target, for the same reason.
+            met = model.new_bool_var(f"met{cv.client.client_id}_{week}")
+            model.add(covered >= target).only_enforce_if(met)
+            model.add(covered <= target - 1).only_enforce_if(~met)
+            cv.met[week] = met
         for req_key, (sessions, done, _, _) in cv.requirements.items():
             short = sessions - done
             if short <= 0:
@@ -424,6 +439,13 @@ class _Builder:
                 total += target
                 covered.append(var)
         return total - cp_model.LinearExpr.sum(covered), total
+
+    def weeks_unmet(self) -> Level:
+        """Client-weeks short of their target: the issue's first objective counts weeks met
+        before minutes, so a plan never spreads a small shortfall over many weeks to save a
+        few minutes in total."""
+        met = [var for cv in self.clients for var in cv.met.values()]
+        return len(met) - cp_model.LinearExpr.sum(met), len(met)
 
     def fairness(self, reach: dict[int, int]) -> cp_model.IntVar | None:
         """The worst client's coverage, as a share of what they could reach alone (`reach`,
@@ -705,10 +727,10 @@ def _reach(builder: _Builder) -> tuple[dict[int, int], int]:
 
 
 def _first_fit_score(builder: _Builder, answer: Solution,
-                     reach: dict[int, int]) -> tuple[int, float, int]:
-    """A first-fit answer's value on the first levels: sessions short, worst share, minutes
-    short (smaller is better)."""
-    short = minutes = 0
+                     reach: dict[int, int]) -> tuple[int, float, int, int]:
+    """A first-fit answer's value on the first levels: sessions short, worst share, weeks
+    short of target, minutes short (smaller is better)."""
+    short = minutes = unmet = 0
     worst = 1.0
     for cv in builder.clients:
         plan = answer.plans[cv.client.client_id]
@@ -718,9 +740,10 @@ def _first_fit_score(builder: _Builder, answer: Solution,
             target = cv.client.targets[week] or 0
             covered += min(plan.planned[week], target)
             minutes += max(target - plan.planned[week], 0)
+            unmet += plan.planned[week] < target
         if reach.get(cv.client.client_id):
             worst = min(worst, covered / reach[cv.client.client_id])
-    return short, -worst, minutes
+    return short, -worst, unmet, minutes
 
 
 def _first_fit(builder: _Builder, reach: dict[int, int]) -> Solution:
@@ -756,6 +779,19 @@ def _first_fit(builder: _Builder, reach: dict[int, int]) -> Solution:
             if score < best:
                 answer, best = other, score
     return answer
+
+
+def _keeps_share(builder: _Builder, answer: Solution, reach: dict[int, int],
+                 worst: int) -> bool:
+    """Whether every client's coverage keeps the worst share held (as the model says it)."""
+    for cv in builder.clients:
+        if not cv.covered or not reach.get(cv.client.client_id):
+            continue
+        plan = answer.plans[cv.client.client_id]
+        covered = sum(min(plan.planned[w], cv.client.targets[w] or 0) for w in cv.covered)
+        if worst * reach[cv.client.client_id] > COVERAGE_SCALE * covered:
+            return False
+    return True
 
 
 def _least_covered_first(builder: _Builder, answer: Solution,
@@ -832,12 +868,21 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
     # values instead of trading it away for nothing. Later levels' variables are only made
     # when their stage comes, which keeps the first stages' model small.
     requirements = builder.requirement_shortfall()
+    unmet = builder.weeks_unmet()
     shortfall = builder.total_shortfall()
+    # Fairness sits above weeks met: the issue's cohort "maximises the worst client's coverage
+    # before the total", and weeks met is a total too. Only the worst share is held (a floor
+    # under every client), so the weeks-met stage is still free to finish weeks anywhere above
+    # it; the other way round, a cohort could meet its most weeks by leaving one client with
+    # nothing, which is what fairness forbids.
     first = [requirements]
     if worst is not None:
         first.append((COVERAGE_SCALE - worst, COVERAGE_SCALE))
-    ahead = lexicographic([*first, shortfall])
-    objective = ahead[0] if ahead[1] < EXACT else lexicographic(first)[0]
+    objective = lexicographic(first)[0]
+    for ahead in ([*first, unmet, shortfall], [*first, unmet]):
+        if lexicographic(ahead)[1] < EXACT:
+            objective = lexicographic(ahead)[0]
+            break
     ok = runner.minimise("requirements and fairness", objective, hold=[e for e, _ in first])
     if ok and runner.solver is not None:
         # Hand the hours stage a fuller start: what the first stage chose, plus whatever still
@@ -846,17 +891,33 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
         order = _most_constrained_first(builder)
         latest = greedy.extend(problem, chosen, order)
         # Or keep only the groups that count towards a requirement and place the hours
-        # afresh: often far more hours, and used when it is no worse on the first levels.
-        afresh = greedy.extend(problem, chosen, order, keep=_counts_for_requirement)
-        if _first_fit_score(builder, afresh, reach) < _first_fit_score(builder, latest, reach):
-            latest = afresh
+        # afresh: often far more hours; and the same completing whole weeks first, where seats
+        # allow, since a seat that finishes someone's week is worth more than minutes spread.
+        # Each is a start only where it keeps the levels just held (a start that breaks them
+        # is no start at all); then the next levels, weeks met and minutes, decide. A better
+        # worst share than the one held is worth nothing to the stages that follow.
+        held_short = int(runner.solver.value(requirements[0]))
+        held_worst = int(runner.solver.value(worst)) if worst is not None else 0
+        best = _first_fit_score(builder, latest, reach)[2:]
+        for whole_weeks in (False, True):
+            afresh = greedy.extend(problem, chosen, order, keep=_counts_for_requirement,
+                                   whole_weeks=whole_weeks)
+            score = _first_fit_score(builder, afresh, reach)
+            if (score[2:] < best and score[0] <= held_short
+                    and _keeps_share(builder, afresh, reach, held_worst)):
+                latest, best = afresh, score[2:]
         start = _decisions(builder, latest)
         runner.hint(list(start.values()), list(start))
-    stages = (("shortfall", lambda: shortfall[0]),
-              ("continuity", lambda: builder.continuity_and_days()[0]),
-              ("times", lambda: builder.over_then_preferred()[0]))
-    for name, level in stages:
-        if not ok or not runner.minimise(name, level()):
+    # Weeks met, then minutes short, in one stage (exact weights, each held on its own after):
+    # the minutes are what tells two answers with as many weeks met apart, and a stage of
+    # their own would pay presolve and a restart again for nothing.
+    hours = lexicographic([unmet, shortfall])
+    stages: tuple[tuple[str, Callable[[], LinearExpr], list[LinearExpr] | None], ...] = (
+        ("weeks met and shortfall", lambda: hours[0], [unmet[0], shortfall[0]]),
+        ("continuity", lambda: builder.continuity_and_days()[0], None),
+        ("times", lambda: builder.over_then_preferred()[0], None))
+    for name, level, hold in stages:
+        if not ok or not runner.minimise(name, level(), hold=hold):
             break
         latest = None  # the solver's answer is now the latest
     statuses = [r.status for r in runner.results]
@@ -870,9 +931,15 @@ def solve(problem: Problem, *, seconds: float = 10.0, seed: int = 0,
     short = sum(max((cv.client.targets[w] or 0) - plans[cv.client.client_id].planned[w], 0)
                 for cv in builder.clients for w in cv.covered)
     main = runner.results[1] if len(runner.results) > 1 else None
-    # Without its LP (large cohorts) CP-SAT's own bound is weak; what no client could beat
-    # even alone is a sound bound too, and the larger one is reported.
-    bound = max(main.bound if main and main.bound is not None else 0.0, float(floor))
+    # The hours stage bounds weeks-unmet x weight + minutes; with the weeks unmet it held,
+    # what is left of that bound is one on the minutes (given the levels above). Without its
+    # LP (large cohorts) CP-SAT's own bound is weak; what no client could beat even alone is
+    # a sound bound too, and the larger one is reported.
+    minutes_bound = 0.0
+    if main is not None and main.bound is not None and main.objective is not None:
+        weight = shortfall[1] + 1  # minutes short never reach it: the quotient is weeks unmet
+        minutes_bound = main.bound - weight * (int(main.objective) // weight)
+    bound = max(minutes_bound, float(floor))
     return Solution(status=status, seconds=timer.perf_counter() - started,
                     objective=float(short), bound=min(bound, float(short)), plans=plans)
 
