@@ -3,7 +3,7 @@ have nothing booked ahead ticked, the cohort's proposal page (who meets their pl
 the groups get) and Accept, which books every client or nobody."""
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -103,6 +103,26 @@ def test_the_clients_list_leads_to_the_new_admissions_ticked(client, db, setup, 
     # Next Monday (today is Tue 16 Feb), four weeks.
     assert re.search(r'id="cohort-from"[^>]*value="2027-02-22"', text)
     assert re.search(r'id="cohort-weeks"[^>]*value="4"', text)
+
+
+def test_intake_step_3_offers_planning_the_week_s_admissions_together(client, setup,
+                                                                     coordinator):
+    text = client.get(f"/intake/{setup['avery'].id}/enrol").get_data(as_text=True)
+    assert (f'<a href="/programs/{setup["program"].id}/suggest-schedules">Suggest schedules '
+            "for them together</a>") in text
+
+
+def test_a_client_whose_sessions_are_all_past_counts_as_nothing_booked_ahead(
+        client, db, setup, coordinator, make):
+    ended = make.series(setup["program"], title="Orientation", start_date=date(2027, 2, 8),
+                        end_date=date(2027, 2, 14), rrule="FREQ=WEEKLY;BYDAY=MO")
+    drew = make.client(setup["program"], name="Drew Hale", admitted_on=date(2027, 2, 8))
+    with clock.frozen(datetime(2027, 2, 8, 12, tzinfo=UTC)):
+        booking.enroll_client(db, ACTOR, ended.id, drew.id, now=clock.now())
+    db.commit()
+    assert held(db, drew) == 1
+    text = form_page(client, setup["program"]).get_data(as_text=True)
+    assert f'name="client_ids" value="{drew.id}" checked>' in text
 
 
 def test_showing_the_form_logs_a_read_of_the_clients_it_lists(client, db, setup, coordinator):
