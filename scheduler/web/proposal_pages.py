@@ -6,6 +6,11 @@ proposal through services.proposals and redirects to its page; the page shows th
 weeks as a small calendar with hours against the target and the reason for any shortfall, and
 Accept books all of it or, when the world changed since, nothing. The rules (weeks, dates,
 seats, expiry) live in the service; this module only turns its answer into words.
+
+"Suggest schedules" (from the Clients list and intake step 3) plans several of a program's
+clients at once, with the new admissions that have nothing booked ahead ticked. Its proposal
+page lists each client's weeks met and hours and how full each group gets, and Accept books
+every client or nobody.
 """
 
 from collections import defaultdict
@@ -25,10 +30,10 @@ from scheduler.models import Client, Program
 from scheduler.models.users import COORDINATORS
 from scheduler.services import day_sheet, proposals
 from scheduler.services.errors import DomainError
-from scheduler.services.lookup import MAX_ID, get_or_404
+from scheduler.services.lookup import get_or_404
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
-from scheduler.web.form_fields import PageForm, WholeNumber, in_range, put_on_form
+from scheduler.web.form_fields import PageForm, WholeNumber, in_range, optional_id, put_on_form
 from scheduler.web.labels import KIND_LABELS
 from scheduler.web.refusals import describe
 
@@ -62,22 +67,13 @@ class SuggestForm(WeeksForm):
     intake = HiddenField()
 
 
-def _client_id(value):
-    if isinstance(value, int):
-        return value
-    number = int(value)  # ValueError: refused in process_formdata's words
-    if not 0 < number <= MAX_ID:
-        raise ValueError("not an id")
-    return number
-
-
 class ListedClients(SelectMultipleField):
     """The clients the page lists, by id; anything else (a client discharged or moved since
     the page was loaded, a made-up id) is refused in words."""
 
     def process_formdata(self, valuelist):
         try:
-            self.data = [_client_id(value) for value in valuelist]
+            self.data = [optional_id(value) for value in valuelist]
         except (TypeError, ValueError):
             self.data = []
             raise ValueError("Choose from the clients listed.") from None
@@ -97,7 +93,7 @@ def _someone_ticked(form, field) -> None:
 class CohortForm(WeeksForm):
     """Several of a program's clients, planned together so that seats are shared fairly."""
 
-    client_ids = ListedClients("Clients", coerce=_client_id, validators=[_someone_ticked])
+    client_ids = ListedClients("Clients", coerce=optional_id, validators=[_someone_ticked])
 
 
 class MakeUpForm(PageForm):
@@ -203,10 +199,13 @@ def suggest_make_up(client_id: int):
 # ---------------------------------------------------------------- a cohort
 
 
+def _active_programs():
+    return select(Program).where(Program.is_active.is_(True)).order_by(Program.name, Program.id)
+
+
 def _cohort_page(program: Program, form: CohortForm, new: list[Client], rest: list[Client],
                  status: int = 200):
-    programs = list(db.session.scalars(select(Program).where(Program.is_active.is_(True))
-                                       .order_by(Program.name, Program.id)))
+    programs = list(db.session.scalars(_active_programs()))
     if request.method == "GET":
         log_page_read([c.id for c in new + rest], "cohort_suggest")
     ticked = set(form.client_ids.data or ())
@@ -230,8 +229,7 @@ def _cohort_form(program: Program, posted: bool) -> tuple[CohortForm, list, list
 def cohort_start():
     """The chosen program's page (the only or first one when none is named)."""
     program = query_args.row_arg("program", Program, "program") or db.session.scalar(
-        select(Program).where(Program.is_active.is_(True)).order_by(Program.name, Program.id)
-        .limit(1))
+        _active_programs().limit(1))
     if program is None:
         flash("There is no program to suggest schedules for yet.", "error")
         return redirect(url_for("client_pages.index"), code=303)
