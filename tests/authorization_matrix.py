@@ -182,6 +182,8 @@ GET     /me                                                       deny   allow  
 POST    /me/checkin                                               deny   allow  deny   deny   deny
 POST    /me/feed                                                  deny   allow  deny   deny   deny
 POST    /me/kiosk-pin                                             deny   allow  deny   deny   deny
+GET     /programs/<int:program_id>/suggest-schedules              deny   deny   deny   allow  allow
+POST    /programs/<int:program_id>/suggest-schedules              deny   deny   deny   allow  allow
 GET     /reports                                                  deny   deny   deny   allow  allow
 GET     /reset/<token>                                            allow  allow  allow  allow  allow
 POST    /reset/<token>                                            allow  allow  allow  allow  allow
@@ -208,6 +210,7 @@ POST    /sessions/<int:session_id>/roster/all-present             deny   deny   
 GET     /staff                                                    deny   deny   deny   allow  allow
 GET     /staff/<int:staff_id>/hours                               deny   deny   deny   allow  allow
 POST    /staff/<int:staff_id>/hours                               deny   deny   deny   allow  allow
+GET     /suggest-schedules                                        deny   deny   deny   allow  allow
 GET     /today                                                    deny   deny   allow  allow  allow
 GET     /users                                                    deny   deny   deny   allow  allow
 POST    /users/<int:user_id>/deactivate                           deny   deny   deny   allow  allow

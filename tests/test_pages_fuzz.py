@@ -111,6 +111,8 @@ BASELINES = {
                                                             "weeks": "1", "intake": "1"},
     ("POST", "/clients/<int:client_id>/suggest-make-up"): {"week_start": "2027-02-15"},
     ("POST", "/schedule-proposals/<int:proposal_id>/accept"): {"intake": "1"},
+    ("POST", "/programs/<int:program_id>/suggest-schedules"): {
+        "client_ids": "{other_client_id}", "from_date": "2027-02-22", "weeks": "1"},
     # Hours that cover every session of the walk, so later writes are not refused by them.
     ("POST", "/staff/<int:staff_id>/hours"): {f"day_{n}": "00:00-23:59" for n in range(7)},
 }
@@ -123,6 +125,7 @@ QUERIES = {("GET", "/reports"): {"program": "{program_id}"},
            ("GET", "/clients/<int:client_id>/suggest-schedule"): {
                "from": "2027-02-22", "weeks": "2", "intake": "1"},
            ("GET", "/schedule-proposals/<int:proposal_id>"): {"intake": "1"},
+           ("GET", "/suggest-schedules"): {"program": "{program_id}"},
            ("POST", "/login"): {"next": "/week"}}
 # A write that would leave the next value nothing to act on is undone after it succeeds.
 UNDO = {("POST", "/sessions/<int:session_id>/cancel"):

@@ -164,6 +164,24 @@ def propose_for_program(db: DbSession, actor: Actor, program_id: int, *, client_
                   from_date=from_date, weeks=weeks, now=now, ttl_minutes=ttl_minutes)
 
 
+def cohort_candidates(db: DbSession, program_id: int, now: datetime
+                      ) -> tuple[list[Client], list[Client]]:
+    """The program's admitted clients a cohort is drawn from: (those with nothing booked from
+    now on, the new admissions and unfinished intakes; everyone else), each by name and at
+    most MAX_COHORT long."""
+    ahead = (select(Booking.id).join(Session, Session.id == Booking.session_id)
+             .where(Booking.client_id == Client.id,
+                    Booking.status.in_(("booked", "waitlisted")),
+                    Session.status == "scheduled", Session.starts_at >= now)
+             .exists())
+    admitted = select(Client).where(Client.program_id == program_id,
+                                    Client.status == "active")
+    order = (Client.name, Client.id)
+    new = list(db.scalars(admitted.where(~ahead).order_by(*order).limit(MAX_COHORT)))
+    rest = list(db.scalars(admitted.where(ahead).order_by(*order).limit(MAX_COHORT)))
+    return new, rest
+
+
 def propose_make_up(db: DbSession, actor: Actor, client_id: int, *, week_start: date,
                     now: datetime, seconds: float = DEFAULT_SOLVER_SECONDS,
                     ttl_minutes: int = DEFAULT_TTL_MINUTES) -> ScheduleProposal:

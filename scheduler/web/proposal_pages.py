@@ -6,6 +6,11 @@ proposal through services.proposals and redirects to its page; the page shows th
 weeks as a small calendar with hours against the target and the reason for any shortfall, and
 Accept books all of it or, when the world changed since, nothing. The rules (weeks, dates,
 seats, expiry) live in the service; this module only turns its answer into words.
+
+"Suggest schedules" (from the Clients list and intake step 3) plans several of a program's
+clients at once, with the new admissions that have nothing booked ahead ticked. Its proposal
+page lists each client's weeks met and hours and how full each group gets, and Accept books
+every client or nobody.
 """
 
 from collections import defaultdict
@@ -13,9 +18,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from wtforms import DateField, HiddenField
-from wtforms.validators import InputRequired, NumberRange
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from wtforms import DateField, HiddenField, SelectMultipleField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, NumberRange, StopValidation, ValidationError
 
 from scheduler import clock
 from scheduler.extensions import db
@@ -26,7 +33,7 @@ from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
-from scheduler.web.form_fields import PageForm, WholeNumber, in_range, put_on_form
+from scheduler.web.form_fields import PageForm, WholeNumber, in_range, optional_id, put_on_form
 from scheduler.web.labels import KIND_LABELS
 from scheduler.web.refusals import describe
 
@@ -36,22 +43,57 @@ DEFAULT_WEEKS = 4
 MAX_WEEKS = 12
 # The service's names for its inputs, as these pages' forms call them.
 RENAMES = {"from": "from_date", "from_date": "from_date", "weeks": "weeks",
-           "week_start": "week_start"}
-LABELS = {"from": "From", "from_date": "From", "weeks": "Weeks", "week_start": "Week of"}
+           "week_start": "week_start", "client_ids": "client_ids"}
+LABELS = {"from": "From", "from_date": "From", "weeks": "Weeks", "week_start": "Week of",
+          "client_ids": "Clients"}
 
 
 # ---------------------------------------------------------------- forms
 
 
-class SuggestForm(PageForm):
-    """From which day, for how many weeks; intake step 3 sends `intake` along."""
+class WeeksForm(PageForm):
+    """From which day, for how many weeks: what every "Suggest" form asks."""
 
     from_date = DateField("From", validators=[InputRequired("Enter the first day."), in_range])
     weeks = WholeNumber("Weeks", default=DEFAULT_WEEKS, validators=[
         InputRequired(f"Enter a number of weeks from 1 to {MAX_WEEKS}."),
         NumberRange(min=1, max=MAX_WEEKS,
                     message=f"Enter a number of weeks from 1 to {MAX_WEEKS}.")])
+
+
+class SuggestForm(WeeksForm):
+    """One client's weeks; intake step 3 sends `intake` along."""
+
     intake = HiddenField()
+
+
+class ListedClients(SelectMultipleField):
+    """The clients the page lists, by id; anything else (a client discharged or moved since
+    the page was loaded, a made-up id) is refused in words."""
+
+    def process_formdata(self, valuelist):
+        try:
+            self.data = [optional_id(value) for value in valuelist]
+        except (TypeError, ValueError):
+            self.data = []
+            raise ValueError("Choose from the clients listed.") from None
+
+    def pre_validate(self, form):
+        listed = {choice.value for choice in self.choices or ()}
+        if any(value not in listed for value in self.data or ()):
+            raise ValidationError("Choose from the clients listed: someone may have been "
+                                  "discharged or moved since the page was loaded.")
+
+
+def _someone_ticked(form, field) -> None:
+    if not field.data and not field.errors:
+        raise StopValidation("Tick at least one client.")
+
+
+class CohortForm(WeeksForm):
+    """Several of a program's clients, planned together so that seats are shared fairly."""
+
+    client_ids = ListedClients("Clients", coerce=optional_id, validators=[_someone_ticked])
 
 
 class MakeUpForm(PageForm):
@@ -67,7 +109,11 @@ class AcceptForm(PageForm):
 def default_from(client: Client) -> date:
     """The program's today when it is a Monday, else the next Monday: whole weeks, so each
     week's planned hours compare with the whole week's target."""
-    today = day_sheet.program_today(db.session, clock.now(), client.program_id)
+    return first_monday(client.program_id)
+
+
+def first_monday(program_id: int) -> date:
+    today = day_sheet.program_today(db.session, clock.now(), program_id)
     return today + timedelta(days=(7 - today.weekday()) % 7)
 
 
@@ -148,6 +194,72 @@ def suggest_make_up(client_id: int):
             db.session.commit()
             return _to_proposal(proposal, False)
     return render_template("proposals/make_up.html", client=client, form=form), status
+
+
+# ---------------------------------------------------------------- a cohort
+
+
+def _active_programs():
+    return select(Program).where(Program.is_active.is_(True)).order_by(Program.name, Program.id)
+
+
+def _cohort_page(program: Program, form: CohortForm, new: list[Client], rest: list[Client],
+                 status: int = 200):
+    programs = list(db.session.scalars(_active_programs()))
+    if request.method == "GET":
+        log_page_read([c.id for c in new + rest], "cohort_suggest")
+    ticked = set(form.client_ids.data or ())
+    return render_template("proposals/cohort_suggest.html", program=program, form=form,
+                           new=new, rest=rest, ticked=ticked, programs=programs), status
+
+
+def _cohort_form(program: Program, posted: bool) -> tuple[CohortForm, list, list]:
+    """The form, and the clients it lists: as posted, or as the page first shows it (the
+    clients with nothing booked ahead ticked, from the first Monday, for DEFAULT_WEEKS)."""
+    new, rest = proposals.cohort_candidates(db.session, program.id, clock.now())
+    form = CohortForm() if posted else CohortForm(
+        formdata=None, from_date=first_monday(program.id), weeks=DEFAULT_WEEKS,
+        client_ids=[c.id for c in new])
+    form.client_ids.choices = [SelectChoice(c.id, c.name) for c in new + rest]
+    return form, new, rest
+
+
+@bp.get("/suggest-schedules")
+@page_roles(*COORDINATORS)
+def cohort_start():
+    """The chosen program's page (the only or first one when none is named)."""
+    program = query_args.row_arg("program", Program, "program") or db.session.scalar(
+        _active_programs().limit(1))
+    if program is None:
+        flash("There is no program to suggest schedules for yet.", "error")
+        return redirect(url_for("client_pages.index"), code=303)
+    return redirect(url_for(".cohort_suggest", program_id=program.id), code=303)
+
+
+@bp.route("/programs/<int:program_id>/suggest-schedules", methods=["GET", "POST"])
+@page_roles(*COORDINATORS)
+def cohort_suggest(program_id: int):
+    """The program's admitted clients with nothing booked ahead, ticked, and the rest to tick
+    (GET); one proposal for all the ticked clients at once (POST) and its page."""
+    program = get_or_404(db.session, Program, program_id, "program")
+    if request.method == "GET":
+        form, new, rest = _cohort_form(program, posted=False)
+        return _cohort_page(program, form, new, rest)
+    form, new, rest = _cohort_form(program, posted=True)
+    if not form.validate_on_submit():
+        return _cohort_page(program, form, new, rest, 422)
+    try:
+        proposal = proposals.propose_for_program(
+            db.session, page_actor(), program.id, client_ids=form.client_ids.data,
+            from_date=form.from_date.data, weeks=form.weeks.data, now=clock.now(),
+            **_limits())
+    except DomainError as error:
+        db.session.rollback()
+        if not put_on_form(form, error, RENAMES):
+            flash(describe(error, LABELS, what="No schedules suggested"), "error")
+        return _cohort_page(program, form, new, rest, error.status)
+    db.session.commit()
+    return _to_proposal(proposal, False)
 
 
 # ---------------------------------------------------------------- the proposal in words
@@ -334,12 +446,125 @@ def _page(proposal, status: int = 200, refusal: DomainError | None = None,
         intake=intake, step=3 if intake else None, kind_labels=KIND_LABELS), status
 
 
+# ---------------------------------------------------------------- a cohort's proposal in words
+
+
+@dataclass
+class CohortRow:
+    client_id: int
+    name: str
+    met: int
+    target_weeks: int
+    planned: Decimal
+    target: Decimal | None
+    coverage: float | None
+    why: str | None
+    books: str
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _books_words(entry: dict) -> str:
+    """ "Relapse prevention (12 sessions), 4 appointments" """
+    parts = [f"{e['title']} ({_count(e.get('sessions') or 0, 'session')})"
+             for e in entry.get("enrollments") or ()]
+    appointments = len(entry.get("appointments") or ())
+    if appointments:
+        parts.append(_count(appointments, "appointment"))
+    return ", ".join(parts)
+
+
+def _cohort_rows(body: dict) -> list[CohortRow]:
+    rows = []
+    for entry in body.get("clients") or ():
+        weekly = entry.get("weekly") or ()
+        targets = [_hours(w.get("target_hours")) for w in weekly]
+        shortfalls = entry.get("unmet") or ()
+        rows.append(CohortRow(
+            client_id=entry["client_id"], name=entry.get("name") or "A client",
+            met=sum(1 for w in weekly if w.get("met")),
+            target_weeks=sum(1 for t in targets if t is not None),
+            planned=sum((_hours(w.get("planned_hours")) or Decimal(0) for w in weekly),
+                        Decimal(0)),
+            target=(sum((t for t in targets if t is not None), Decimal(0))
+                    if any(t is not None for t in targets) else None),
+            coverage=entry.get("coverage"),
+            why=shortfalls[0].get("why") if shortfalls else None,
+            books=_books_words(entry)))
+    return rows
+
+
+def _percent(share: float) -> str:
+    return f"{int(share * 100)}%" if share < 1 else "100%"
+
+
+def worst_words(rows: list[CohortRow]) -> str:
+    """The fairness the planner aims at, in one sentence: how the worst-off client fares."""
+    measured = [r for r in rows if r.coverage is not None]
+    if not measured:
+        return "No client's plan sets weekly hours, so every client gets what fits."
+    worst = min(measured, key=lambda r: (r.coverage, r.name))
+    if worst.coverage >= 1:
+        return "Every client gets all of their target hours."
+    if worst.coverage <= 0:
+        return f"The worst-off client, {worst.name}, gets none of their target hours."
+    return (f"The worst-off client, {worst.name}, gets {_percent(worst.coverage)} of their "
+            f"target hours.")
+
+
+def _group_line(entry: dict) -> str:
+    """ "Relapse prevention, week of 7 Dec: 4 added, 10 of 12 seats" """
+    monday = date.fromisoformat(entry["week_start"])
+    return (f"{entry['title']}, week of {monday.strftime('%-d %b')}: {entry['added']} added, "
+            f"{entry['size']} of {entry['capacity']} seats")
+
+
+def cohort_booked_words(body: dict) -> str:
+    """The flash after accepting a cohort: how many clients, and what they got."""
+    clients = body.get("clients") or ()
+    booked = [c for c in clients if c.get("enrollments") or c.get("appointments")]
+    sessions = sum(e.get("sessions") or 0 for c in clients for e in c.get("enrollments") or ())
+    appointments = sum(len(c.get("appointments") or ()) for c in clients)
+    if not booked:
+        return "Nothing new to book: no group or appointment fits these clients."
+    what = [_count(sessions, "group session")] if sessions else []
+    if appointments:
+        what.append(_count(appointments, "appointment"))
+    text = f"{_count(len(booked), 'client')} booked: {' and '.join(what)}."
+    left = [c.get("name") or "A client" for c in clients if c not in booked]
+    if left:
+        text += f" Nothing fit for {', '.join(left)}."
+    return text
+
+
+def _cohort_page_of(proposal, status: int = 200, refusal: DomainError | None = None):
+    program = get_or_404(db.session, Program, proposal.program_id, "program")
+    tz = day_sheet.program_zone(db.session, proposal.program_id)
+    now = clock.now()
+    body = proposal.body or {}
+    rows = _cohort_rows(body)
+    conflicts = getattr(refusal, "conflicts", None) if refusal is not None else None
+    return render_template(
+        "proposals/cohort.html", proposal=proposal, program=program, tz=tz, rows=rows,
+        state=_state(proposal, now), meet_all=sum(
+            1 for r in rows if r.target_weeks and r.met == r.target_weeks),
+        measured=sum(1 for r in rows if r.target_weeks), worst=worst_words(rows),
+        solver=solver_words(body.get("solver")),
+        groups=[_group_line(g) for g in body.get("groups") or ()],
+        expires=_clock_words(proposal.expires_at.astimezone(tz), now.astimezone(tz)),
+        accepted=proposal.accepted_at.astimezone(tz) if proposal.accepted_at else None,
+        refusal=(None if refusal is None else
+                 [_conflict_words(c) for c in conflicts] if conflicts
+                 else [describe(refusal, LABELS)]),
+        refusal_changes=bool(conflicts),
+        again_from=max(proposal.from_date, now.astimezone(tz).date()),
+        again_ids=[r.client_id for r in rows]), status
+
+
 def _proposal_or_404(proposal_id: int):
-    proposal = proposals.get(db.session, proposal_id)  # NotFound: the 404 page
-    # A cohort's proposal has no one client's page; the API shows and accepts it.
-    if proposal.client_id is None:
-        abort(404)
-    return proposal
+    return proposals.get(db.session, proposal_id)  # NotFound: the 404 page
 
 
 @bp.get("/schedule-proposals/<int:proposal_id>")
@@ -348,6 +573,10 @@ def show(proposal_id: int):
     """The proposed weeks, what accepting books, and Accept."""
     proposal = _proposal_or_404(proposal_id)
     intake = query_args.choice_arg("intake", ("1",)) is not None
+    if proposal.kind == "cohort":
+        page = _cohort_page_of(proposal)
+        log_page_read(list(proposal.client_ids or ()), "schedule_proposal")
+        return page
     page = _page(proposal, intake=intake)
     log_page_read([proposal.client_id], "schedule_proposal")
     return page
@@ -360,15 +589,24 @@ def accept(proposal_id: int):
     proposal = _proposal_or_404(proposal_id)
     form = AcceptForm()
     intake = form.intake.data == "1"
+    cohort = proposal.kind == "cohort"
     if not form.validate_on_submit():
         flash("The form could not be read; open the suggestion again.", "error")
-        return _page(proposal, 422)
+        return _cohort_page_of(proposal, 422) if cohort else _page(proposal, 422)
     try:
         proposals.accept(db.session, page_actor(), proposal.id, now=clock.now())
     except DomainError as error:
         db.session.rollback()
-        return _page(proposals.get(db.session, proposal.id), error.status, refusal=error,
-                     intake=intake)
+        again = proposals.get(db.session, proposal.id)
+        if cohort:
+            return _cohort_page_of(again, error.status, refusal=error)
+        return _page(again, error.status, refusal=error, intake=intake)
+    if cohort:
+        message = cohort_booked_words(proposal.body or {})
+        program_id = proposal.program_id
+        db.session.commit()
+        flash(message, "success")
+        return redirect(url_for("client_pages.index", program=program_id), code=303)
     client = db.session.get(Client, proposal.client_id)
     message = booked_words(client, proposal.body or {})
     db.session.commit()
