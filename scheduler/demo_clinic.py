@@ -240,7 +240,9 @@ def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
             label, ends = ("Work", time(17, 0)) if program is adult else ("School", time(15, 0))
             availability.set_client_windows(db, actor, client.id, [
                 {"weekday": day, "start": time(8, 0), "end": ends, "label": label}
-                for day in range(5)])
+                for day in range(5)], preferred=[
+                {"weekday": day, "start": ends, "end": time(21, 0),
+                 "label": f"After {label.lower()}"} for day in range(5)])
             progress(1)
             continue
         absences = max((FORCED_ABSENCES.get(role, 0) for role in roles), default=0)

@@ -47,6 +47,7 @@ from scheduler.services import (
     plans,
     portability,
     programs,
+    proposals,
 )
 from scheduler.services.audit import Actor
 
@@ -145,7 +146,8 @@ def build_rich_clinic(app, now) -> dict:
                                 date_of_birth=date(1988, 2, 29))
     availability.set_client_windows(db, ACTOR, zoe.id, [
         {"weekday": 0, "start": time(9, 0), "end": time(17, 0), "label": "Work — café"},
-    ])
+    ], preferred=[{"weekday": 2, "start": time(18, 0), "end": time(21, 0),
+                   "label": "After the kids' bedtime"}])
     therapist = db.scalar(select(User).where(User.role == "clinician")).staff
     availability.add_time_off(db, ACTOR, therapist.id, PRECISE, PRECISE + timedelta(days=2),
                               reason="Conference")
@@ -210,6 +212,11 @@ def build_rich_clinic(app, now) -> dict:
                                       reason="Snow day — roads closed", now=now,
                                       public_name=app.config["PUBLIC_NAME"])
     assert closing.cancelled
+    db.commit()
+
+    # The planner's suggestion for Zoe, kept with its JSON answer until accepted or lapsed.
+    proposals.propose_for_client(db, ACTOR, zoe.id, from_date=now.date(), weeks=2, now=now,
+                                 seconds=2)
     db.commit()
     return {"login": (client_user.email, demo_clinic.DEMO_PASSWORD), "feed": live_feed,
             "old_feed": old_feed, "api_token": api_token}
