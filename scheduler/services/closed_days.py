@@ -11,7 +11,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Closure, Program, Session
@@ -86,13 +86,17 @@ def close_new_sessions(db: DbSession, program_id: int, session_ids: list[int]) -
     if program is None:
         return 0
     tz = ZoneInfo(program.timezone)
-    sessions = list(db.scalars(select(Session).where(Session.id.in_(session_ids))))
-    if not sessions:
+    # The span first, in SQL: most programs have no closure in it, and a new series can bring
+    # over a thousand sessions, which need not be loaded just to learn that.
+    first, last = db.execute(select(func.min(Session.starts_at), func.max(Session.starts_at))
+                             .where(Session.id.in_(session_ids))).one()
+    if first is None:
         return 0
-    days = [local_date(s.starts_at, tz) for s in sessions]
-    closures = open_closures(db, program_id, min(days), max(days))
+    closures = open_closures(db, program_id, local_date(first, tz), local_date(last, tz))
     if not closures:
         return 0
+    sessions = list(db.scalars(select(Session).where(Session.id.in_(session_ids))))
+    days = [local_date(s.starts_at, tz) for s in sessions]
     closed = 0
     for session, day in zip(sessions, days, strict=True):
         closure = covering(closures, day)

@@ -87,7 +87,10 @@ def _is_document(page, message) -> bool:
 def live_server(app):
     """The test app on 127.0.0.1 and a free port; its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # serve_forever looks for shutdown() every poll_interval: its default 0.5 s was up to half a
+    # second of every browser test's teardown spent waiting.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
