@@ -48,6 +48,9 @@ def test_a_clinician_marks_the_roster_with_one_tap_per_client(page, login, db, c
 
     page.get_by_role("link", name="Roster for Coping skills").click()
     expect(page).to_have_url(re.compile(rf"/sessions/{group.id}/roster$"))
+    # The URL changes on commit; the deferred roster script runs before DOMContentLoaded. A tap
+    # before it would be the no-script form post (which works, but is not what this tests).
+    page.wait_for_load_state("domcontentloaded")
     expect(page.locator(".code-display")).to_have_text(re.compile(r"^\d{6}$"))
 
     first = page.get_by_role("group", name="Avery Stone")
