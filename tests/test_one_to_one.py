@@ -192,7 +192,8 @@ def test_step_3_lists_groups_with_free_seats_and_not_someone_elses_slot(
     assert "Relapse prevention" in html
     assert "11 of 12 seats free" in html
     groups, find_a_time = html.split('id="find-a-time"', 1)
-    assert f'value="{jordan_slot.id}"' not in groups
+    offered = re.findall(r'name="series_ids"[^>]*value="(\d+)"', groups)
+    assert offered == [str(group.id)] and str(jordan_slot.id) not in offered
     assert "Individual therapy" not in groups.split("<form", 1)[-1]
     assert "Individual sessions: find a time" in find_a_time
 
