@@ -460,3 +460,19 @@ def test_no_proposal_ever_breaks_a_hard_constraint(p: Problem):
         builder = solver._Builder(p)
         builder.build()
         assert solver._reach(builder)[1] <= best.objective
+
+
+def test_an_appointment_on_a_group_day_sits_next_to_the_group_not_hours_after_it():
+    """Seen on the demo: a teenager's individual hour at 20:00 after a group ending at 18:30,
+    with 19:00 free. Nothing above the wait tells those times apart; the nearest is chosen."""
+    afternoon = group(1, "Afternoon track", [(1, 15, 180)])  # Tuesday 15:00-18:00
+    times = [appointment(7, 1, hour) for hour in (19, 20)] + [appointment(7, 3, 19)]
+    riley = client(1, "Riley Tanaka", [afternoon], target=240,
+                   requirements=[Requirement(0, "individual", 1, True, 7)], appointments=times)
+    p = problem([afternoon], [riley])
+    best = solve(p)
+    assert best.plans[1].group_keys == [afternoon.key]
+    [hour] = best.plans[1].appointments
+    # Tuesday (the group's day: one trip, not two), right after the group.
+    assert hour.option.span == span(1, 19, 60)
+    assert best.plans[1].planned == [240]
