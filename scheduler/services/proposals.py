@@ -31,7 +31,7 @@ from scheduler.models import (
 )
 from scheduler.services import audit, booking, free_slots, one_to_one
 from scheduler.services.audit import Actor
-from scheduler.services.conflicts import Slot, client_clashes, room_clashes, staff_clashes
+from scheduler.services.conflicts import Calendar, Slot
 from scheduler.services.errors import DomainError, InvalidField, NotFound, StateConflict
 from scheduler.services.locks import begin_write, lock_rows
 from scheduler.services.lookup import MAX_ID, get_or_404
@@ -495,16 +495,29 @@ def _locked_proposal(db: DbSession, proposal_id: int) -> ScheduleProposal:
 
 def _changes(db: DbSession, actions: dict, tz: ZoneInfo, now: datetime) -> list[dict]:
     """Every way the world moved since the proposal, checked by the rules' owners: a session
-    gone, started or full, a new clash for the client, the clinician or the room."""
+    gone, started or full, a new clash for the client, the clinician or the room. Who is busy
+    is read once for everyone (a Calendar), not once per client and appointment."""
     conflicts: list[dict] = []
     # Each client's new slots, and what each slot is called in the refusal.
     slots_of: dict[int, list[Slot]] = defaultdict(list)
     titles: dict[Slot, str] = {}
     conflicts += _session_changes(db, actions, tz, now, slots_of, titles)
-    conflicts += _appointment_changes(db, actions, tz, now, slots_of, titles)
+    appointments = _appointment_slots(actions, tz, now, conflicts, slots_of, titles)
+    every = [slot for slots in slots_of.values() for slot in slots]
+    if not every:
+        return conflicts
     clients = {c.id: c for c in db.scalars(select(Client).where(Client.id.in_(list(slots_of))))}
+    calendar = Calendar(db, min(s.starts_at for s in every), max(s.ends_at for s in every),
+                        clients=clients.values(),
+                        staff_ids={item["staff_id"] for item, _, _ in appointments},
+                        room_ids={item["room_id"] for item, _, _ in appointments})
+    for item, slot, words in appointments:
+        for clash in calendar.staff_clashes([item["staff_id"]], [slot]) + \
+                calendar.room_clashes(item["room_id"], [slot]):
+            conflicts.append(_conflict(clash.kind, f"{words}: {clash.detail.rstrip('.')}",
+                                       clash.session_id, slot.starts_at, slot.ends_at))
     for client_id, slots in sorted(slots_of.items()):
-        for clash in client_clashes(db, clients[client_id], slots):
+        for clash in calendar.client_clashes(clients[client_id], slots):
             words = _session_words(titles[clash.slot], clash.slot.starts_at, tz)
             conflicts.append(_conflict(clash.kind, f"{words}: {clash.detail.rstrip('.')}",
                                        clash.slot.session_id, clash.slot.starts_at,
@@ -560,10 +573,11 @@ def _session_changes(db: DbSession, actions: dict, tz: ZoneInfo, now: datetime,
     return conflicts
 
 
-def _appointment_changes(db: DbSession, actions: dict, tz: ZoneInfo, now: datetime,
-                         slots_of: dict, titles: dict) -> list[dict]:
-    """One-to-one appointments: passed, or the clinician or room taken since."""
-    conflicts: list[dict] = []
+def _appointment_slots(actions: dict, tz: ZoneInfo, now: datetime, conflicts: list[dict],
+                       slots_of: dict, titles: dict) -> list[tuple[dict, Slot, str]]:
+    """One-to-one appointments still ahead, as (item, slot, words); a passed one is a
+    conflict. The clinician's and room's clashes are the caller's, from one calendar."""
+    ahead: list[tuple[dict, Slot, str]] = []
     for item in actions.get("appointments", []):
         start, end = _instant(item["start"]), _instant(item["end"])
         slot = Slot(start, end, None, str(tz.key))
@@ -572,13 +586,10 @@ def _appointment_changes(db: DbSession, actions: dict, tz: ZoneInfo, now: dateti
         if start <= now:
             conflicts.append(_conflict("started", f"{words} has passed", None, start, end))
             continue
-        for clash in staff_clashes(db, [item["staff_id"]], [slot]) + room_clashes(
-                db, item["room_id"], [slot]):
-            conflicts.append(_conflict(clash.kind, f"{words}: {clash.detail.rstrip('.')}",
-                                       clash.session_id, start, end))
+        ahead.append((item, slot, words))
         titles[slot] = title
         slots_of[item["client_id"]].append(slot)
-    return conflicts
+    return ahead
 
 
 def _no_seat(row: Booking, tz: ZoneInfo) -> dict:
