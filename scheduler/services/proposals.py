@@ -213,10 +213,15 @@ def is_expired(proposal: ScheduleProposal, now: datetime) -> bool:
     return proposal.status == "proposed" and now >= proposal.expires_at
 
 
+def status_of(proposal: ScheduleProposal, now: datetime) -> str:
+    """"proposed", "accepted", or "expired" once a proposal nobody accepted has lapsed."""
+    return "expired" if is_expired(proposal, now) else proposal.status
+
+
 def body_of(proposal: ScheduleProposal, now: datetime) -> dict:
     """The API answer as stored, with the status as of `now` ("expired" once lapsed)."""
     body = dict(proposal.body)
-    body["status"] = "expired" if is_expired(proposal, now) else proposal.status
+    body["status"] = status_of(proposal, now)
     if proposal.result is not None:
         body["result"] = proposal.result
     return body
@@ -462,7 +467,8 @@ def _groups(problem: Problem, solution: Solution) -> list[dict]:
 # --- accepting ----------------------------------------------------------------------------------
 
 
-def _clock_words(at: datetime, tz: ZoneInfo, now: datetime) -> str:
+def clock_words(at: datetime, tz: ZoneInfo, now: datetime) -> str:
+    """"14:05" today in the program's zone, else with the day: how the expiry is said."""
     local = at.astimezone(tz)
     if local.date() == now.astimezone(tz).date():
         return f"{local:%H:%M}"
@@ -648,11 +654,11 @@ def accept(db: DbSession, actor: Actor, proposal_id: int, *, now: datetime) -> d
         tz = ZoneInfo(program.timezone if program else "UTC")
         if proposal.status == "accepted":
             at = proposal.accepted_at or now
-            raise StateConflict(f"This proposal was accepted at {_clock_words(at, tz, now)}; "
+            raise StateConflict(f"This proposal was accepted at {clock_words(at, tz, now)}; "
                                 "it has been booked already.")
         if is_expired(proposal, now):
             raise StateConflict(f"This proposal expired at "
-                                f"{_clock_words(proposal.expires_at, tz, now)}; suggest a new "
+                                f"{clock_words(proposal.expires_at, tz, now)}; suggest a new "
                                 "one.")
         for client_id in proposal.client_ids or []:
             client = db.get(Client, client_id)

@@ -381,18 +381,6 @@ def _conflict_words(conflict) -> str:
     return text if text.endswith(".") else text + "."
 
 
-def _clock_words(at: datetime, now: datetime) -> str:
-    """"14:05" today, "14:05 on Wed 17 Feb" another day (a long PROPOSAL_TTL_MINUTES)."""
-    return at.strftime("%H:%M") if at.date() == now.date() else at.strftime(
-        "%H:%M on %a %-d %b")
-
-
-def _state(proposal, now: datetime) -> str:
-    if proposal.status == "accepted":
-        return "accepted"
-    return "expired" if proposals.is_expired(proposal, now) else "proposed"
-
-
 def booked_words(client: Client, body: dict) -> str:
     """The flash after accepting: every series by name with its sessions, then the rest."""
     parts = [f"{e['title']} ({e.get('sessions') or 0} sessions)"
@@ -426,14 +414,14 @@ def _page(proposal, status: int = 200, refusal: DomainError | None = None,
     conflicts = getattr(refusal, "conflicts", None) if refusal is not None else None
     return render_template(
         "proposals/show.html", proposal=proposal, client=client, program=program, tz=tz,
-        weeks=weeks, state=_state(proposal, now),
+        weeks=weeks, state=proposals.status_of(proposal, now),
         met_weeks=sum(1 for w in weeks if w.met), target_weeks=sum(
             1 for w in weeks if w.target is not None),
         solver=solver_words(body.get("solver")),
         enrolments=[_enrolment_line(e) for e in body.get("enrollments") or ()],
         sessions=[_session_line(s, tz) for s in body.get("sessions") or ()],
         appointments=[_appointment_line(a, tz) for a in body.get("appointments") or ()],
-        expires=_clock_words(proposal.expires_at.astimezone(tz), now.astimezone(tz)),
+        expires=proposals.clock_words(proposal.expires_at, tz, now),
         accepted=proposal.accepted_at.astimezone(tz) if proposal.accepted_at else None,
         refusal=(None if refusal is None else
                  [_conflict_words(c) for c in conflicts] if conflicts
@@ -548,12 +536,12 @@ def _cohort_page_of(proposal, status: int = 200, refusal: DomainError | None = N
     conflicts = getattr(refusal, "conflicts", None) if refusal is not None else None
     return render_template(
         "proposals/cohort.html", proposal=proposal, program=program, tz=tz, rows=rows,
-        state=_state(proposal, now), meet_all=sum(
+        state=proposals.status_of(proposal, now), meet_all=sum(
             1 for r in rows if r.target_weeks and r.met == r.target_weeks),
         measured=sum(1 for r in rows if r.target_weeks), worst=worst_words(rows),
         solver=solver_words(body.get("solver")),
         groups=[_group_line(g) for g in body.get("groups") or ()],
-        expires=_clock_words(proposal.expires_at.astimezone(tz), now.astimezone(tz)),
+        expires=proposals.clock_words(proposal.expires_at, tz, now),
         accepted=proposal.accepted_at.astimezone(tz) if proposal.accepted_at else None,
         refusal=(None if refusal is None else
                  [_conflict_words(c) for c in conflicts] if conflicts
