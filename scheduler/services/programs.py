@@ -1,5 +1,6 @@
 """Programs: create and edit, with ASAM hour defaults."""
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Program
@@ -41,6 +42,12 @@ def check_min_group_size(size) -> int | None:
         raise InvalidField("min_group_size", "Must be a whole number of clients, at least 1, "
                            "or empty for no minimum.")
     return size
+
+
+def active_programs(db: DbSession) -> list[Program]:
+    """The programs that run, by name: what every program picker offers."""
+    return list(db.scalars(select(Program).where(Program.is_active.is_(True))
+                           .order_by(Program.name, Program.id)))
 
 
 def create_program(db: DbSession, actor: Actor, **fields) -> Program:

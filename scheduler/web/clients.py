@@ -54,6 +54,7 @@ from scheduler.services import (
     episodes,
     one_to_one,
     plans,
+    programs,
     reports,
 )
 from scheduler.services.errors import DomainError, InvalidField
@@ -202,11 +203,6 @@ class EnrolForm(PageForm):
 # ---------------------------------------------------------------- lookups
 
 
-def _programs() -> list[Program]:
-    return list(db.session.scalars(
-        select(Program).where(Program.is_active.is_(True)).order_by(Program.name, Program.id)))
-
-
 def staff_choices(first: str):
     return [SelectChoice("", first)] + [
         SelectChoice(s.id, s.name) for s in day_sheet.active_staff(db.session)]
@@ -266,7 +262,8 @@ def index():
     log_page_read([client.id for client, _ in rows[:LIST_LIMIT]], "client_list")
     return render_template(
         "clients/index.html", rows=rows[:LIST_LIMIT], more=len(rows) > LIST_LIMIT, q=q,
-        program_id=program_id, status=status, programs=_programs(), statuses=CLIENT_STATUSES)
+        program_id=program_id, status=status, programs=programs.active_programs(db.session),
+        statuses=CLIENT_STATUSES)
 
 
 def detail_page(client_id: int, status: int = 200, links: dict | None = None,
@@ -298,7 +295,7 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None,
                  if current_user.role in COORDINATORS and client.status != "discharged"
                  else None),
         episodes=stays, readmit_error=readmit_error, readmit_on=readmit_on,
-        readmit_programs=_programs(),
+        readmit_programs=programs.active_programs(db.session),
         episode_programs=dict(db.session.execute(
             select(Program.id, Program.name)
             .where(Program.id.in_({e.program_id for e in stays}))).tuples().all()),
@@ -387,7 +384,7 @@ def _intake_form(form: IntakeForm | None = None) -> IntakeForm:
             select(Client.id, Client.name).where(Client.status == "active")
             .order_by(Client.name, Client.id))]
     form.program_id.choices = [SelectChoice("", "Choose a program")] + [
-        SelectChoice(p.id, p.name) for p in _programs()]
+        SelectChoice(p.id, p.name) for p in programs.active_programs(db.session)]
     form.clinician_id.choices = staff_choices("Choose a clinician")
     return form
 
@@ -423,7 +420,7 @@ def intake():
                     return render_template(
                         "clients/intake.html", form=_intake_form(form), step=1,
                         matches=matches, reasons=MATCH_REASONS,
-                        programs={p.id: p.name for p in _programs()}), 409
+                        programs={p.id: p.name for p in programs.active_programs(db.session)}), 409
             client_id = clients.create_client(
                 db.session, actor, program_id=form.program_id.data,
                 admitted_on=form.admitted_on.data, **details).id

@@ -19,7 +19,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 from wtforms import DateField, HiddenField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, StopValidation, ValidationError
@@ -28,7 +27,7 @@ from scheduler import clock
 from scheduler.extensions import db
 from scheduler.models import Client, Program
 from scheduler.models.users import COORDINATORS
-from scheduler.services import day_sheet, proposals
+from scheduler.services import day_sheet, programs, proposals
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
 from scheduler.web import query_args
@@ -199,18 +198,14 @@ def suggest_make_up(client_id: int):
 # ---------------------------------------------------------------- a cohort
 
 
-def _active_programs():
-    return select(Program).where(Program.is_active.is_(True)).order_by(Program.name, Program.id)
-
-
 def _cohort_page(program: Program, form: CohortForm, new: list[Client], rest: list[Client],
                  status: int = 200):
-    programs = list(db.session.scalars(_active_programs()))
+    active = programs.active_programs(db.session)
     if request.method == "GET":
         log_page_read([c.id for c in new + rest], "cohort_suggest")
     ticked = set(form.client_ids.data or ())
     return render_template("proposals/cohort_suggest.html", program=program, form=form,
-                           new=new, rest=rest, ticked=ticked, programs=programs), status
+                           new=new, rest=rest, ticked=ticked, programs=active), status
 
 
 def _cohort_form(program: Program, posted: bool) -> tuple[CohortForm, list, list]:
@@ -228,8 +223,8 @@ def _cohort_form(program: Program, posted: bool) -> tuple[CohortForm, list, list
 @page_roles(*COORDINATORS)
 def cohort_start():
     """The chosen program's page (the only or first one when none is named)."""
-    program = query_args.row_arg("program", Program, "program") or db.session.scalar(
-        _active_programs().limit(1))
+    program = query_args.row_arg("program", Program, "program") or next(
+        iter(programs.active_programs(db.session)), None)
     if program is None:
         flash("There is no program to suggest schedules for yet.", "error")
         return redirect(url_for("client_pages.index"), code=303)
@@ -375,6 +370,18 @@ def _appointment_line(entry: dict, tz) -> dict:
             "staff": entry.get("staff_name") or "", "room": entry.get("room_name") or ""}
 
 
+def _refusal(refusal: DomainError | None) -> dict:
+    """What a refused accept shows: a lost race lists every change
+    (ProposalConflict.conflicts); other refusals (expired, accepted already) are one
+    sentence."""
+    if refusal is None:
+        return {"refusal": None, "refusal_changes": False}
+    conflicts = getattr(refusal, "conflicts", None)
+    if conflicts:
+        return {"refusal": [_conflict_words(c) for c in conflicts], "refusal_changes": True}
+    return {"refusal": [describe(refusal, LABELS)], "refusal_changes": False}
+
+
 def _conflict_words(conflict) -> str:
     text = conflict.get("detail") if isinstance(conflict, dict) else conflict
     text = str(text or "Something changed.")
@@ -409,9 +416,6 @@ def _page(proposal, status: int = 200, refusal: DomainError | None = None,
     now = clock.now()
     body = proposal.body or {}
     weeks = _weeks(body, tz)
-    # A lost race lists every change (ProposalConflict.conflicts); other refusals (expired,
-    # accepted already) are one sentence.
-    conflicts = getattr(refusal, "conflicts", None) if refusal is not None else None
     return render_template(
         "proposals/show.html", proposal=proposal, client=client, program=program, tz=tz,
         weeks=weeks, state=proposals.status_of(proposal, now),
@@ -423,10 +427,7 @@ def _page(proposal, status: int = 200, refusal: DomainError | None = None,
         appointments=[_appointment_line(a, tz) for a in body.get("appointments") or ()],
         expires=proposals.clock_words(proposal.expires_at, tz, now),
         accepted=proposal.accepted_at.astimezone(tz) if proposal.accepted_at else None,
-        refusal=(None if refusal is None else
-                 [_conflict_words(c) for c in conflicts] if conflicts
-                 else [describe(refusal, LABELS)]),
-        refusal_changes=bool(conflicts),
+        **_refusal(refusal),
         # Make-up weeks are asked for by their Monday; the proposal starts on today at the
         # earliest.
         again_week=proposal.from_date - timedelta(days=proposal.from_date.weekday()),
@@ -533,7 +534,6 @@ def _cohort_page_of(proposal, status: int = 200, refusal: DomainError | None = N
     now = clock.now()
     body = proposal.body or {}
     rows = _cohort_rows(body)
-    conflicts = getattr(refusal, "conflicts", None) if refusal is not None else None
     return render_template(
         "proposals/cohort.html", proposal=proposal, program=program, tz=tz, rows=rows,
         state=proposals.status_of(proposal, now), meet_all=sum(
@@ -543,10 +543,7 @@ def _cohort_page_of(proposal, status: int = 200, refusal: DomainError | None = N
         groups=[_group_line(g) for g in body.get("groups") or ()],
         expires=proposals.clock_words(proposal.expires_at, tz, now),
         accepted=proposal.accepted_at.astimezone(tz) if proposal.accepted_at else None,
-        refusal=(None if refusal is None else
-                 [_conflict_words(c) for c in conflicts] if conflicts
-                 else [describe(refusal, LABELS)]),
-        refusal_changes=bool(conflicts),
+        **_refusal(refusal),
         again_from=max(proposal.from_date, now.astimezone(tz).date()),
         again_ids=[r.client_id for r in rows]), status
 

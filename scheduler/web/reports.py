@@ -15,6 +15,7 @@ from scheduler.extensions import db
 from scheduler.models import Client, Program
 from scheduler.models.users import COORDINATORS, STAFF
 from scheduler.services import day_sheet, reports
+from scheduler.services import programs as programs_service
 from scheduler.services.access_log import client_ids_of
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web import query_args
@@ -30,11 +31,6 @@ MAX_DAYS = reports.MAX_DAYS
 DEFAULT_WEEKS = 4
 # The service names its fields as the API does.
 FIELD_LABELS = {"from": "From", "to": "To", "program_id": "Program"}
-
-
-def _programs() -> list[Program]:
-    return list(db.session.scalars(
-        select(Program).where(Program.is_active.is_(True)).order_by(Program.name, Program.id)))
 
 
 def _program_choice(programs: list[Program]) -> int | None:
@@ -90,7 +86,7 @@ def _csv_link(name: str, **params) -> str:
 @page_roles(*COORDINATORS)
 def index():
     """Weekly hours (table and chart), attendance rates and census for a program and period."""
-    programs = _programs()
+    programs = programs_service.active_programs(db.session)
     now = clock.now()
     today = day_sheet.program_today(db.session, now)
     monday = today - timedelta(days=today.weekday())
@@ -156,7 +152,7 @@ def _report(program_id: int, first: date, last: date, now) -> dict:
 def follow_up():
     """Who needs a call: absence runs, discharge reviews, paperwork due, unfinished intakes,
     hours below target."""
-    programs = _programs()
+    programs = programs_service.active_programs(db.session)
     context = {"programs": programs, "program_id": None, "error": None}
     try:
         program_id = context["program_id"] = _program_choice(programs)

@@ -1,7 +1,6 @@
 """Closures: the days each program is closed, closing a day or a range, and lifting it."""
 
 from flask import current_app, flash, redirect, render_template, url_for
-from sqlalchemy import select
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
@@ -10,6 +9,7 @@ from scheduler.extensions import db
 from scheduler.models import Closure, Program
 from scheduler.models.users import COORDINATORS
 from scheduler.services import closures, day_sheet
+from scheduler.services import programs as programs_service
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
 from scheduler.services.overrides import MAX_REASON
@@ -46,8 +46,7 @@ def _form(formdata=None) -> ClosureForm:
 def _page(form: ClosureForm, status: int = 200):
     now = clock.now()
     programs = []
-    for row in db.session.scalars(select(Program).where(Program.is_active.is_(True))
-                                  .order_by(Program.name, Program.id)):
+    for row in programs_service.active_programs(db.session):
         today = day_sheet.program_today(db.session, now, row.id)
         rows = closures.list_closures(db.session, row.id, since=today)
         counts = closures.cancelled_counts(db.session, [c.id for c in rows])

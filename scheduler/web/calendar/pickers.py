@@ -4,13 +4,12 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from scheduler.extensions import db
-from scheduler.models import Program, Room, Staff
-from scheduler.services import rosters
+from scheduler.models import Room, Staff
+from scheduler.services import programs, rosters
 
 
 def program_choices():
-    return [SelectChoice(p.id, p.name) for p in db.session.scalars(
-        select(Program).where(Program.is_active.is_(True)).order_by(Program.name))]
+    return [SelectChoice(p.id, p.name) for p in programs.active_programs(db.session)]
 
 
 def room_choices(rows=None):
