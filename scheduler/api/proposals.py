@@ -199,11 +199,6 @@ class ProposalOut(ScheduleProposalOut, CohortProposalOut):
 # --- routes -------------------------------------------------------------------------------------
 
 
-def _settings() -> dict:
-    return {"seconds": current_app.config["PROPOSAL_SOLVER_SECONDS"],
-            "ttl_minutes": current_app.config["PROPOSAL_TTL_MINUTES"]}
-
-
 def _answer(proposal) -> dict:
     body = proposals.body_of(proposal, clock.now())
     db.session.commit()
@@ -228,7 +223,7 @@ class ClientProposals(MethodView):
         """
         proposal = proposals.propose_for_client(
             db.session, current_actor(), client_id, from_date=data["from_"],
-            weeks=data["weeks"], now=clock.now(), **_settings())
+            weeks=data["weeks"], now=clock.now(), **proposals.limits(current_app.config))
         return _answer(proposal)
 
 
@@ -243,7 +238,8 @@ class ProgramProposals(MethodView):
         client's coverage first, then the total; no group over capacity."""
         proposal = proposals.propose_for_program(
             db.session, current_actor(), program_id, client_ids=data["client_ids"],
-            from_date=data["from_"], weeks=data["weeks"], now=clock.now(), **_settings())
+            from_date=data["from_"], weeks=data["weeks"], now=clock.now(),
+            **proposals.limits(current_app.config))
         return _answer(proposal)
 
 
@@ -258,7 +254,7 @@ class MakeUpProposals(MethodView):
         shortfall, from today on."""
         proposal = proposals.propose_make_up(
             db.session, current_actor(), client_id, week_start=data["week_start"],
-            now=clock.now(), **_settings())
+            now=clock.now(), **proposals.limits(current_app.config))
         return _answer(proposal)
 
 

@@ -12,6 +12,7 @@ so that a refusal lists every change in words, not just the first one met.
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -206,6 +207,13 @@ def propose_make_up(db: DbSession, actor: Actor, client_id: int, *, week_start: 
 
 def get(db: DbSession, proposal_id: int) -> ScheduleProposal:
     return get_or_404(db, ScheduleProposal, proposal_id, "schedule proposal")
+
+
+def limits(settings: Mapping) -> dict:
+    """The planner's time limit and a proposal's lifetime from the app's settings, as the
+    propose functions take them (the API and the pages both pass them on)."""
+    return {"seconds": settings["PROPOSAL_SOLVER_SECONDS"],
+            "ttl_minutes": settings["PROPOSAL_TTL_MINUTES"]}
 
 
 def is_expired(proposal: ScheduleProposal, now: datetime) -> bool:

@@ -105,27 +105,17 @@ class AcceptForm(PageForm):
     intake = HiddenField()
 
 
-def default_from(client: Client) -> date:
+def first_monday(program_id: int) -> date:
     """The program's today when it is a Monday, else the next Monday: whole weeks, so each
     week's planned hours compare with the whole week's target."""
-    return first_monday(client.program_id)
-
-
-def first_monday(program_id: int) -> date:
     today = day_sheet.program_today(db.session, clock.now(), program_id)
     return today + timedelta(days=(7 - today.weekday()) % 7)
 
 
 def blank_form(client: Client, intake: bool = False) -> SuggestForm:
     """The form as the client's page and intake step 3 show it."""
-    return SuggestForm(formdata=None, from_date=default_from(client), weeks=DEFAULT_WEEKS,
-                       intake="1" if intake else "")
-
-
-def _limits() -> dict:
-    """The planner's time limit and the proposal's lifetime, as configured."""
-    return {"seconds": current_app.config["PROPOSAL_SOLVER_SECONDS"],
-            "ttl_minutes": current_app.config["PROPOSAL_TTL_MINUTES"]}
+    return SuggestForm(formdata=None, from_date=first_monday(client.program_id),
+                       weeks=DEFAULT_WEEKS, intake="1" if intake else "")
 
 
 # ---------------------------------------------------------------- making a proposal
@@ -162,7 +152,7 @@ def suggest(client_id: int):
     try:
         proposal = proposals.propose_for_client(
             db.session, page_actor(), client.id, from_date=form.from_date.data,
-            weeks=form.weeks.data, now=clock.now(), **_limits())
+            weeks=form.weeks.data, now=clock.now(), **proposals.limits(current_app.config))
     except DomainError as error:
         db.session.rollback()
         if not put_on_form(form, error, RENAMES):
@@ -183,7 +173,7 @@ def suggest_make_up(client_id: int):
         try:
             proposal = proposals.propose_make_up(
                 db.session, page_actor(), client.id, week_start=form.week_start.data,
-                now=clock.now(), **_limits())
+                now=clock.now(), **proposals.limits(current_app.config))
         except DomainError as error:
             db.session.rollback()
             if not put_on_form(form, error, RENAMES):
@@ -247,7 +237,7 @@ def cohort_suggest(program_id: int):
         proposal = proposals.propose_for_program(
             db.session, page_actor(), program.id, client_ids=form.client_ids.data,
             from_date=form.from_date.data, weeks=form.weeks.data, now=clock.now(),
-            **_limits())
+            **proposals.limits(current_app.config))
     except DomainError as error:
         db.session.rollback()
         if not put_on_form(form, error, RENAMES):
