@@ -37,12 +37,16 @@ from scheduler.services.errors import DomainError, InvalidField, NotFound, State
 from scheduler.services.locks import begin_write, lock_rows
 from scheduler.services.lookup import MAX_ID, get_or_404
 from scheduler.services.planner import explain, gather, solver
-from scheduler.services.planner.problem import GroupOption, Problem, Solution
+from scheduler.services.planner.problem import (
+    MAX_WEEKS,
+    MIN_WEEKS,
+    GroupOption,
+    Problem,
+    Solution,
+)
 from scheduler.services.sessions import ONE_OFF_TITLES
 from scheduler.services.wording import day_words
 
-MIN_WEEKS = 1
-MAX_WEEKS = 12
 DEFAULT_WEEKS = 4
 # A cohort is a program's new admissions of a week or two, not its whole census.
 MAX_COHORT = 300

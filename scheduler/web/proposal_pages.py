@@ -30,6 +30,7 @@ from scheduler.models.users import COORDINATORS
 from scheduler.services import day_sheet, programs, proposals
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
+from scheduler.services.proposals import DEFAULT_WEEKS, MAX_WEEKS, MIN_WEEKS
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.form_fields import PageForm, WholeNumber, in_range, optional_id, put_on_form
@@ -38,8 +39,6 @@ from scheduler.web.refusals import describe
 
 bp = Blueprint("proposal_pages", __name__)
 
-DEFAULT_WEEKS = 4
-MAX_WEEKS = 12
 # The service's names for its inputs, as these pages' forms call them.
 RENAMES = {"from": "from_date", "from_date": "from_date", "weeks": "weeks",
            "week_start": "week_start", "client_ids": "client_ids"}
@@ -55,9 +54,9 @@ class WeeksForm(PageForm):
 
     from_date = DateField("From", validators=[InputRequired("Enter the first day."), in_range])
     weeks = WholeNumber("Weeks", default=DEFAULT_WEEKS, validators=[
-        InputRequired(f"Enter a number of weeks from 1 to {MAX_WEEKS}."),
-        NumberRange(min=1, max=MAX_WEEKS,
-                    message=f"Enter a number of weeks from 1 to {MAX_WEEKS}.")])
+        InputRequired(f"Enter a number of weeks from {MIN_WEEKS} to {MAX_WEEKS}."),
+        NumberRange(min=MIN_WEEKS, max=MAX_WEEKS,
+                    message=f"Enter a number of weeks from {MIN_WEEKS} to {MAX_WEEKS}.")])
 
 
 class SuggestForm(WeeksForm):

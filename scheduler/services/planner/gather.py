@@ -40,6 +40,8 @@ from scheduler.services.errors import InvalidField
 from scheduler.services.free_slots import Facts, open_times, read_facts
 from scheduler.services.lookup import get_or_404
 from scheduler.services.planner.problem import (
+    MAX_WEEKS,
+    MIN_WEEKS,
     AppointmentOption,
     ClientProblem,
     GroupOption,
@@ -77,8 +79,6 @@ ROLES_FOR_KIND = {
     "medical": ("medical",),
 }
 CLINICAL_ROLES = ("therapist", "counselor")
-# As many weeks as a proposal may span (issue 18: 1..12).
-MAX_WEEKS = 12
 
 
 def minute(at: datetime) -> int:
@@ -122,8 +122,8 @@ def for_clients(db: DbSession, program_id: int, client_ids: list[int], *, first_
                 weeks: int, now: datetime, make_up: bool = False) -> Problem:
     """The Problem for these clients of the program over `weeks` weeks from `first_day`'s
     Monday, offering only what starts after `now` and on or after `first_day`."""
-    if not 1 <= weeks <= MAX_WEEKS:
-        raise InvalidField("weeks", f"Must be between 1 and {MAX_WEEKS}.")
+    if not MIN_WEEKS <= weeks <= MAX_WEEKS:
+        raise InvalidField("weeks", f"Must be between {MIN_WEEKS} and {MAX_WEEKS}.")
     program = get_or_404(db, Program, program_id, "program")
     tz = ZoneInfo(program.timezone)
     first_monday = first_day - timedelta(days=first_day.weekday())

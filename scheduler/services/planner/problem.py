@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, time
 
 # A client's week is the program's local Monday to Sunday, as in the weekly-hours report.
+# A proposal spans 1 to 12 of them (issue 18); gather, the service and the pages all hold to it.
+MIN_WEEKS, MAX_WEEKS = 1, 12
 
 
 @dataclass(frozen=True, order=True)
