@@ -307,7 +307,7 @@ def admin(make):
 
 
 def test_the_audit_page_names_records_in_local_time_and_filters_every_action(
-        client, admin, headers, coordinator, clinic, db, make):
+        client, admin, auth, headers, coordinator, clinic, db, make):
     group, jordan = clinic["group"], clinic["jordan"]
     assert client.post(f"{API}/sessions/{group.id}/bookings", headers=headers,
                        json={"client_id": jordan.id}).status_code == 201
@@ -350,8 +350,16 @@ def test_the_audit_page_names_records_in_local_time_and_filters_every_action(
                          .split("</select>", 1)[0])
     assert offered == list(audit.ACTIONS)
     cancelled = audit_rows(client.get("/audit?action=cancel").get_data(as_text=True))
-    # The filter searches actions as filed: the old row stays under "override".
-    assert len(cancelled) == 1 and f"Cancelled {GROUP_WORDS}" in cancelled[0], cancelled
+    # The filter finds what the rows say: the old "override" row is a cancellation too.
+    assert len(cancelled) == 2, cancelled
+    assert all(f"Cancelled {GROUP_WORDS}" in row for row in cancelled), cancelled
+    assert any(r.startswith("Mon 1 Feb 2027 18:30:00 old ") for r in cancelled), cancelled
+    overridden = audit_rows(client.get("/audit?action=override").get_data(as_text=True))
+    assert not any(r.startswith("Mon 1 Feb 2027 18:30:00 old ") for r in overridden), overridden
+    # The API searches rows as written, as its documentation says.
+    api = client.get(f"{API}/audit-events?action=override&entity_type=session",
+                     headers=auth.for_user(admin))
+    assert [e["actor"] for e in api.get_json()["items"]] == ["old"], api.get_json()
 
 
 def test_the_audit_pages_days_are_the_clinics_days(client, admin, db, make):

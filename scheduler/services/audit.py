@@ -4,8 +4,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from scheduler.clock import now
 from scheduler.models import AuditEvent
@@ -162,6 +163,35 @@ class EventFilter:
     action: str | None = None
     occurred_from: datetime | None = None
     occurred_before: datetime | None = None
+    # The audit page reads actions as they are filed today (filed_action); the API searches
+    # rows exactly as they were written.
+    as_filed_today: bool = False
+
+
+def filed_action(event: AuditEvent) -> str:
+    """The action as it would be filed today. Until issue 17 a session's cancellation and
+    restoration were filed as "override", with the status change in before and after; those
+    rows read, and are found (_filed_today_as), as what they were."""
+    if event.action == "override" and event.entity_type == "session":
+        before, after = event.before or {}, event.after or {}
+        if before.get("status") != after.get("status") and "status" in after:
+            return "cancel" if after["status"] == "cancelled" else "restore"
+    return event.action
+
+
+def _filed_today_as(action: str) -> ColumnElement[bool]:
+    """filed_action(event) == action, in SQL."""
+    legacy = and_(AuditEvent.action == "override", AuditEvent.entity_type == "session")
+    status_after = AuditEvent.after["status"].as_string()
+    status_before = func.coalesce(AuditEvent.before["status"].as_string(), "")
+    changed = and_(status_after.is_not(None), status_after != status_before)
+    if action in ("cancel", "restore"):
+        wanted = (status_after == "cancelled" if action == "cancel"
+                  else status_after != "cancelled")
+        return or_(AuditEvent.action == action, and_(legacy, changed, wanted))
+    if action == "override":
+        return and_(AuditEvent.action == action, ~and_(legacy, changed))
+    return AuditEvent.action == action
 
 
 def search(db: DbSession, where: EventFilter, *, offset: int, limit: int
@@ -170,10 +200,12 @@ def search(db: DbSession, where: EventFilter, *, offset: int, limit: int
     query = select(AuditEvent)
     for column, value in ((AuditEvent.entity_type, where.entity_type),
                           (AuditEvent.entity_id, where.entity_id),
-                          (AuditEvent.actor_user_id, where.actor_user_id),
-                          (AuditEvent.action, where.action)):
+                          (AuditEvent.actor_user_id, where.actor_user_id)):
         if value is not None:
             query = query.where(column == value)
+    if where.action is not None:
+        query = query.where(_filed_today_as(where.action) if where.as_filed_today
+                            else AuditEvent.action == where.action)
     if where.occurred_from is not None:
         query = query.where(AuditEvent.occurred_at >= where.occurred_from)
     if where.occurred_before is not None:

@@ -32,7 +32,7 @@ from scheduler.models import (
     TreatmentPlan,
     User,
 )
-from scheduler.services.audit import action_label
+from scheduler.services.audit import action_label, filed_action
 from scheduler.services.wording import field_words, session_words
 
 # What each kind of record is called when there is no row left to name.
@@ -50,23 +50,13 @@ RECORD_KINDS = {
 
 @dataclass(frozen=True)
 class EventWords:
-    action: str  # as filed, or as it would be filed now (see filed_action)
+    action: str  # as it would be filed now (audit.filed_action)
     action_label: str
     record: str
     # The client the record is about, if any: the page links to them and logs that it
     # showed their name.
     client_id: int | None
     changed: str  # the fields a write changed, in words
-
-
-def filed_action(event: AuditEvent) -> str:
-    """The action as it is filed today. Until issue 17 a session's cancellation and
-    restoration were filed as "override"; those old rows read as what they were."""
-    if event.action == "override" and event.entity_type == "session":
-        before, after = event.before or {}, event.after or {}
-        if before.get("status") != after.get("status") and "status" in after:
-            return "cancel" if after["status"] == "cancelled" else "restore"
-    return event.action
 
 
 def _changed(event: AuditEvent) -> str:

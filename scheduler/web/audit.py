@@ -60,7 +60,7 @@ def index():
         given = _filters()
         where = audit.EventFilter(
             entity_type="client" if given["client"] else None, entity_id=given["client"],
-            actor_user_id=given["user"], action=given["action"],
+            actor_user_id=given["user"], action=given["action"], as_filed_today=True,
             occurred_from=_at_midnight(given["from"], tz),
             # "To" is a whole day, as the form's date input means it.
             occurred_before=_at_midnight(given["to"] + timedelta(days=1), tz)
