@@ -364,23 +364,37 @@ def test_the_demo_shows_every_follow_up_reason_in_each_program(client, db, auth,
             assert listed[1]["discharged_on"] is None and listed[1]["plan_id"]
 
 
-def test_re_admission_is_audited_on_the_client_the_episode_and_the_ended_plan(client, db, auth,
-                                                                             make, clinic, now):
+def test_discharge_ends_the_plan_and_re_admission_is_audited_on_the_client_and_episode(
+        client, db, auth, make, clinic, now):
+    """Seen: a discharged client's plan stayed active until they came back."""
     program, _ = clinic
     jesse = make.client(program, name="Jesse Test", admitted_on=date(2026, 9, 1))
     old_plan = plans.create_plan(db, ACTOR, jesse.id, start_date=date(2026, 9, 1))
-    booking.discharge_client(db, ACTOR, jesse.id, date(2026, 12, 1), now=NOW)
     db.commit()
     writer = make.user("coordinator")
+    headers = auth.for_user(writer)
     last = db.scalar(select(func.max(AuditEvent.id)))
-    made = client.post(f"{API}/clients/{jesse.id}/episodes", headers=auth.for_user(writer),
+    assert client.post(f"{API}/clients/{jesse.id}/discharge", headers=headers,
+                       json={"date": "2026-12-01"}).status_code == 200
+    db.expire_all()
+    assert plans.active_plan(db, jesse.id) is None
+    assert client.get(f"{API}/clients/{jesse.id}/plans",
+                      headers=headers).json["items"][0]["status"] == "ended"
+    [ended] = db.scalars(select(AuditEvent).where(AuditEvent.id > last,
+                                                  AuditEvent.entity_type == "treatment_plan"))
+    assert (ended.entity_id, ended.action, ended.before, ended.after, ended.reason) == (
+        old_plan.id, "end", {"status": "active"}, {"status": "ended"}, "Client discharged")
+    # Nothing to chase for a plan that ended: no certification or review falls due.
+    assert plans.due_soon(db, date(2027, 2, 16), within_days=3650) == []
+
+    last = db.scalar(select(func.max(AuditEvent.id)))
+    made = client.post(f"{API}/clients/{jesse.id}/episodes", headers=headers,
                        json={"admitted_on": "2027-02-16", "program_id": program.id})
     assert made.status_code == 201
     events = db.scalars(select(AuditEvent).where(AuditEvent.id > last)
                         .order_by(AuditEvent.id)).all()
     assert all((e.actor_user_id, e.occurred_at) == (writer.id, NOW) for e in events)
     assert [(e.entity_type, e.entity_id, e.action, e.before, e.after) for e in events] == [
-        ("treatment_plan", old_plan.id, "end", {"status": "active"}, {"status": "ended"}),
         ("client", jesse.id, "readmit",
          {"admitted_on": "2026-09-01", "discharged_on": "2026-12-01", "status": "discharged"},
          {"admitted_on": "2027-02-16", "discharged_on": None, "status": "active"}),
@@ -388,6 +402,25 @@ def test_re_admission_is_audited_on_the_client_the_episode_and_the_ended_plan(cl
          {"client_id": jesse.id, "program_id": program.id, "admitted_on": "2027-02-16",
           "discharged_on": None, "level_of_care": "2.1", "plan_id": None,
           "discharge_reason": None})]
+
+
+def test_re_admission_ends_a_plan_an_older_version_left_active(client, db, auth, make, clinic,
+                                                               now):
+    program, _ = clinic
+    jesse = make.client(program, name="Jesse Test", admitted_on=date(2026, 9, 1))
+    old_plan = plans.create_plan(db, ACTOR, jesse.id, start_date=date(2026, 9, 1))
+    booking.discharge_client(db, ACTOR, jesse.id, date(2026, 12, 1), now=NOW)
+    old_plan.status = "active"  # as discharges before this version left it
+    db.commit()
+    last = db.scalar(select(func.max(AuditEvent.id)))
+    assert client.post(f"{API}/clients/{jesse.id}/episodes", headers=auth("coordinator"),
+                       json={"admitted_on": "2027-02-16", "program_id": program.id}
+                       ).status_code == 201
+    db.expire_all()
+    assert db.get(type(old_plan), old_plan.id).status == "ended"
+    [ended] = db.scalars(select(AuditEvent).where(AuditEvent.id > last,
+                                                  AuditEvent.entity_type == "treatment_plan"))
+    assert (ended.action, ended.reason) == ("end", "Client re-admitted")
 
 
 def test_editing_the_admission_edits_the_current_episode_only(client, db, auth, make, clinic,

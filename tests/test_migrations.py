@@ -304,6 +304,39 @@ def test_every_client_before_episodes_gets_one_from_its_own_fields(migration_app
     assert "episodes" not in _tables()
 
 
+def test_plans_a_discharge_left_active_end_with_an_audit_event(migration_app):
+    """0018: before it, a discharge left the plan active until a re-admission."""
+    upgrade("0017_proposals")
+    at = "2027-02-16 12:00:00+00:00"
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO programs (id, name, level_of_care, population, timezone, is_active,"
+            " country, created_at, updated_at) VALUES (1, 'Evening IOP', '2.5', 'adult',"
+            " 'America/New_York', :yes, 'US', :at, :at)"), {"at": at, "yes": True})
+        for cid, discharged, status in ((1, None, "active"), (2, "2026-12-01", "discharged")):
+            conn.execute(text(
+                "INSERT INTO clients (id, name, program_id, admitted_on, discharged_on, status,"
+                " created_at, updated_at) VALUES (:id, :name, 1, '2026-10-01', :discharged,"
+                " :status, :at, :at)"),
+                {"id": cid, "name": f"Client {cid}", "discharged": discharged,
+                 "status": status, "at": at})
+            conn.execute(text(
+                "INSERT INTO treatment_plans (id, client_id, version, status, start_date,"
+                " created_at) VALUES (:id, :id, 1, 'active', '2026-10-01', :at)"),
+                {"id": cid, "at": at})
+    upgrade()
+    with db.engine.connect() as conn:
+        statuses = conn.execute(text(
+            "SELECT client_id, status FROM treatment_plans ORDER BY client_id")).all()
+        events = conn.execute(text(
+            "SELECT entity_id, action, reason FROM audit_events"
+            " WHERE entity_type = 'treatment_plan'")).all()
+    assert [tuple(r) for r in statuses] == [(1, "active"), (2, "ended")]
+    assert [tuple(r) for r in events] == [(2, "end", "Client discharged")]
+    downgrade("0017_proposals")
+    upgrade()
+
+
 def test_this_waves_migrations_go_down_and_up_again_with_a_clinic_in_the_database(
         migration_app, now):
     """Closures, working hours, the kiosk role and episodes undo without losing a session or

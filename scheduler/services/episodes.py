@@ -17,6 +17,9 @@ from scheduler.services.errors import InvalidField, StateConflict
 from scheduler.services.locks import begin_write, lock_rows
 from scheduler.services.lookup import get_or_404, get_referenced
 
+# Why a plan ended, as the audit trail says it.
+DISCHARGED, READMITTED = "Client discharged", "Client re-admitted"
+
 AUDITED = ("client_id", "program_id", "admitted_on", "discharged_on", "level_of_care",
            "plan_id", "discharge_reason")
 
@@ -71,11 +74,23 @@ def previous_discharge(db: DbSession, client_id: int) -> date | None:
     return rows[1].discharged_on if len(rows) == 2 else None
 
 
+def _end_plans(db: DbSession, actor: Actor, client_id: int, reason: str) -> None:
+    """The client's active plan ends with the stay it belongs to; it stays on record, and
+    its targets still rule that stay's weeks in reports."""
+    for plan in db.scalars(select(TreatmentPlan).where(TreatmentPlan.client_id == client_id,
+                                                       TreatmentPlan.status == "active")):
+        plan.status = "ended"
+        audit.record(db, actor, "end", "treatment_plan", plan.id,
+                     {"status": "active"}, {"status": "ended"}, reason=reason)
+
+
 def close(db: DbSession, actor: Actor, client: Client, discharged_on: date,
           reason: str | None) -> None:
-    """Discharge: the current episode ends on that date, and the client row with it."""
+    """Discharge: the current episode ends on that date, and the client row and the plan
+    with it."""
     episode = current(db, client.id)
     client.status, client.discharged_on = "discharged", discharged_on
+    _end_plans(db, actor, client.id, DISCHARGED)
     if episode is None:
         return
     before = audit.snapshot(episode, AUDITED)
@@ -103,11 +118,8 @@ def readmit(db: DbSession, actor: Actor, client_id: int, *, admitted_on: date,
     if last_discharge is not None and admitted_on < last_discharge:
         raise InvalidField("admitted_on", f"Must not be before {client.name}'s last "
                            f"discharge ({last_discharge.isoformat()}).")
-    for plan in db.scalars(select(TreatmentPlan).where(TreatmentPlan.client_id == client.id,
-                                                       TreatmentPlan.status == "active")):
-        plan.status = "ended"
-        audit.record(db, actor, "end", "treatment_plan", plan.id,
-                     {"status": "active"}, {"status": "ended"})
+    # Discharge ends the plan; one left active by an older version ends here.
+    _end_plans(db, actor, client.id, READMITTED)
     before = audit.snapshot(client, ("program_id", "admitted_on", "discharged_on", "status"))
     client.program_id, client.admitted_on = program.id, admitted_on
     client.discharged_on, client.status = None, "active"
