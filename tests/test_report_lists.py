@@ -11,8 +11,9 @@ from sqlalchemy import event, select
 from scheduler import clock
 from scheduler.extensions import db as _db
 from scheduler.models import Session
-from scheduler.services import attendance, booking, plans, reports, sessions
+from scheduler.services import attendance, booking, episodes, plans, reports, sessions
 from scheduler.services.audit import Actor
+from tests.helpers import sign_in
 
 API = "/api/v1"
 STAFF = Actor.system("tests")
@@ -216,6 +217,39 @@ def test_attendance_rates_json_and_csv_agree(client, auth, rates):
     parsed = same_numbers(items, by_series_csv)
     assert "client_id" not in parsed[0]
     assert parsed[2]["series_id"] == "" and parsed[2]["series_title"] == ""
+
+
+def test_a_client_re_admitted_within_the_period_has_a_rate_per_stay(client, db, make, auth):
+    """Seen: the rates summed both stays of a returning client into one row."""
+    program = make.program(name="Stay IOP")
+    jesse = make.client(program, name="Jesse Test", admitted_on=date(2027, 2, 1))
+    # The evening session on the discharge day starts after midnight UTC: still that stay.
+    first_stay = [one_off(db, program, "group", ny(3, 1, 10), 60, [jesse]),
+                  one_off(db, program, "group", ny(3, 3, 19, 30), 60, [jesse])]
+    for session in first_stay:
+        roster(db, session, {jesse: "present"})
+    booking.discharge_client(db, STAFF, jesse.id, date(2027, 3, 3), now=ny(3, 4, 9))
+    episodes.readmit(db, STAFF, jesse.id, admitted_on=date(2027, 3, 8), program_id=program.id)
+    db.commit()
+    missed = one_off(db, program, "group", ny(3, 9, 10), 60, [jesse])
+    came = one_off(db, program, "group", ny(3, 10, 10), 60, [jesse])
+    roster(db, missed, {jesse: "absent_unexcused"})
+    roster(db, came, {jesse: "present"})
+
+    query = f"program_id={program.id}&from=2027-03-01&to=2027-03-31"
+    with clock.frozen(RATES_NOW):
+        answer = client.get(f"{API}/reports/attendance-rates?{query}", headers=auth("clinician"))
+        assert answer.status_code == 200, answer.json
+        assert [(i["client_id"], i["admitted_on"], i["discharged_on"], i["attended"],
+                 i["absent_unexcused"], i["attendance_rate"]) for i in answer.json["items"]] == [
+            (jesse.id, "2027-02-01", "2027-03-03", 2, 0, 1.0),
+            (jesse.id, "2027-03-08", None, 1, 1, 0.5)]
+        coordinator = make.user("coordinator")
+        sign_in(client, coordinator)
+        page = client.get(f"/reports?program={program.id}&from=2027-03-01&to=2027-03-31")
+    text = page.get_data(as_text=True).split('id="rates"', 1)[1].split("</table>", 1)[0]
+    assert "Jesse Test <span class=\"muted\">(stay from 1 Feb 2027 to 3 Mar 2027)</span>" in text
+    assert "Jesse Test <span class=\"muted\">(stay from 8 Mar 2027)</span>" in text
 
 
 # --- census ------------------------------------------------------------------------------------

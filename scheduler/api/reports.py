@@ -82,6 +82,13 @@ AttendanceRateOut = Schema.from_dict({
     "attended_hours": fields.Float(),
     "attendance_rate": fields.Float(attribute="rate", allow_none=True,
                                     metadata=_RATE.metadata),
+    "episode_id": fields.Integer(allow_none=True, metadata={
+        "description": "By client: the stay (episode) the row counts. A client re-admitted "
+        "within the period has a row per stay."}),
+    "admitted_on": fields.Date(allow_none=True, metadata={"description": "By client: when "
+                                                          "the stay began."}),
+    "discharged_on": fields.Date(allow_none=True, metadata={"description": "By client: when "
+                                                            "the stay ended, if it has."}),
 }, name="AttendanceRateOut")
 
 CensusOut = Schema.from_dict({
@@ -208,15 +215,18 @@ class AttendanceRates(MethodView):
     @blp.response(200, _items(AttendanceRateOut, "AttendanceRates"))
     @blp.doc(**CSV_TOO)
     def get(self, args):
-        """Attendance counts and rate per client (by=client) or per series, over ended sessions.
+        """Attendance counts and rate per client stay (by=client) or per series, over ended
+        sessions.
 
-        With by=client the rows carry client_id and a null series; with by=series, series_id
-        and its title (null for one-off sessions).
+        With by=client the rows carry client_id and the stay (episode_id, admitted_on,
+        discharged_on) and a null series: a client re-admitted within the period has a row
+        per stay. With by=series, series_id and its title (null for one-off sessions).
         """
         rows = reports.attendance_rates(db.session, args["program_id"], args["from_"],
                                         args["to"], args["by"], clock.now())
         fields_ = list(AttendanceRateOut().fields)
-        drop = ("series_id", "series_title") if args["by"] == "client" else ("client_id",)
+        drop = (("series_id", "series_title") if args["by"] == "client" else
+                ("client_id", "episode_id", "admitted_on", "discharged_on"))
         columns = [name for name in fields_ if name not in drop]
         return answer(rows, AttendanceRateOut, args, f"attendance-by-{args['by']}.csv",
                       columns)

@@ -25,8 +25,11 @@ from sqlalchemy import (
     select,
     text,
     union_all,
+    values,
 )
+from sqlalchemy import column as sql_column
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from scheduler.models import (
     Attendance,
@@ -335,6 +338,10 @@ class AttendanceRate:
     attended: int
     attended_hours: Decimal
     rate: Decimal | None
+    # By client, one row per stay (episode): a returning client's two stays are two rows.
+    episode_id: int | None = None
+    admitted_on: date | None = None
+    discharged_on: date | None = None
 
 
 def _status_counts(status_column):
@@ -349,17 +356,67 @@ def _rate(attended: int, excused: int, unexcused: int) -> Decimal | None:
     return (Decimal(attended) / expected).quantize(Decimal("0.001"))
 
 
+class _Stay(NamedTuple):
+    id: int
+    client_id: int
+    program_id: int
+    admitted_on: date
+    discharged_on: date | None
+
+
+def _stays_in_period(db: DbSession, program: Program, first: date, last: date):
+    """Every stay in the period of the clients who had one in this program, by client, and
+    the query of those clients."""
+    overlaps = and_(Episode.admitted_on <= last,
+                    or_(Episode.discharged_on.is_(None), Episode.discharged_on >= first))
+    here = select(Episode.client_id).where(overlaps, Episode.program_id == program.id)
+    stays: dict[int, list[_Stay]] = {}
+    for row in db.connection().execute(
+            select(Episode.id, Episode.client_id, Episode.program_id, Episode.admitted_on,
+                   Episode.discharged_on).where(overlaps, Episode.client_id.in_(here))
+            .order_by(Episode.client_id, Episode.admitted_on, Episode.id)):
+        stays.setdefault(row.client_id, []).append(_Stay(*row))
+    return stays, here
+
+
+def _stay_bounds(tz: ZoneInfo, stays: dict[int, list[_Stay]]):
+    """A derived table (episode_id, client_id, lo, hi) of the UTC bounds of each stay of the
+    clients with more than one in the period (few: the rest need no cutting); None if none."""
+    rows = [(episode.id, client_id, datetime.combine(episode.admitted_on, time.min, tzinfo=tz),
+             datetime.combine((episode.discharged_on or date.max - timedelta(days=1))
+                              + timedelta(days=1), time.min, tzinfo=tz))
+            for client_id, client_stays in stays.items() if len(client_stays) > 1
+            for episode in client_stays]
+    if not rows:
+        return None
+    return values(sql_column("episode_id", Integer), sql_column("client_id", Integer),
+                  sql_column("lo", UTCDateTime), sql_column("hi", UTCDateTime),
+                  name="stays").data(rows).cte("stays")
+
+
 def attendance_rates(db: DbSession, program_id: int, first: date, last: date, by: str,
                      now: datetime) -> list[AttendanceRate]:
-    """Attendance per client or per series over sessions that have ended; one query."""
+    """Attendance per client stay or per series over sessions that have ended; two queries.
+
+    By client the rows are per episode: a re-admitted client's earlier stay keeps its own
+    rate, and a stay in another program counts there, not here.
+    """
     program, tz = _program(db, program_id)
     _check_range(first, last, MAX_WEEKS * 7)
     lo, hi = _bounds(tz, first, last)
     keys: tuple[ColumnExpressionArgument[Any], ColumnExpressionArgument[Any]]
+    stays: dict[int, list[_Stay]] = {}
+    bounds = None
+    whose: ColumnElement[bool]
     if by == "client":
-        keys = (Booking.client_id, literal(None).label("label"))
+        stays, here = _stays_in_period(db, program, first, last)
+        bounds = _stay_bounds(tz, stays)
+        episode_key = bounds.c.episode_id if bounds is not None else literal(None)
+        keys = (Booking.client_id, episode_key.label("episode_id"))
+        whose = Client.id.in_(here)
     elif by == "series":
         keys = (Session.series_id, SessionSeries.title)
+        whose = Client.program_id == program.id
     else:
         raise InvalidField("by", "must be client or series.", location="query")
     query = (
@@ -372,7 +429,7 @@ def attendance_rates(db: DbSession, program_id: int, first: date, last: date, by
         .outerjoin(Attendance, Attendance.booking_id == Booking.id)
         .outerjoin(SessionSeries, SessionSeries.id == Session.series_id)
         .where(
-            Client.program_id == program.id,
+            whose,
             Session.starts_at >= lo, Session.starts_at < hi, Session.ends_at <= now,
             # A marked record counts whatever became of the booking; else only live seats.
             or_(Attendance.id.is_not(None),
@@ -380,21 +437,38 @@ def attendance_rates(db: DbSession, program_id: int, first: date, last: date, by
         )
         .group_by(*keys)
         # SQLite sorts NULL first and PostgreSQL last; one-off sessions go last in both.
-        .order_by(keys[0].nulls_last())
+        .order_by(keys[0].nulls_last(), keys[1])
     )
+    if bounds is not None:
+        query = query.outerjoin(bounds, and_(bounds.c.client_id == Booking.client_id,
+                                             Session.starts_at >= bounds.c.lo,
+                                             Session.starts_at < bounds.c.hi))
+    episode_of = {episode.id: episode for client_stays in stays.values()
+                  for episode in client_stays}
     rows = []
     for row in db.execute(query):
         counts = {status: int(getattr(row, status) or 0) for status in ATTENDANCE_STATUSES}
         attended = sum(counts[status] for status in ATTENDED)
+        stay = None
+        if by == "client":
+            client_stays = stays[row[0]]
+            stay = episode_of.get(row[1]) if len(client_stays) > 1 else client_stays[0]
+            # A session outside every stay of a returning client (booked before an admission
+            # date was moved) belongs to no stay; one of another program's stay counts there.
+            if stay is not None and stay.program_id != program.id:
+                continue
         rows.append(AttendanceRate(
             client_id=row[0] if by == "client" else None,
             series_id=row[0] if by == "series" else None,
-            series_title=row[1],
+            series_title=row[1] if by == "series" else None,
             counts=counts,
             unmarked=int(row.unmarked or 0),
             attended=attended,
             attended_hours=_hours(row.minutes),
             rate=_rate(attended, counts["absent_excused"], counts["absent_unexcused"]),
+            episode_id=stay.id if stay is not None else None,
+            admitted_on=stay.admitted_on if stay is not None else None,
+            discharged_on=stay.discharged_on if stay is not None else None,
         ))
     return rows
 

@@ -111,6 +111,14 @@ def index():
     return render_template("reports/index.html", **context)
 
 
+def _several_stays(rates) -> set[int]:
+    seen: set[int] = set()
+    twice: set[int] = set()
+    for row in rates:
+        (twice if row.client_id in seen else seen).add(row.client_id)
+    return twice
+
+
 def _report(program_id: int, first: date, last: date, now) -> dict:
     """Everything the page shows for one program and period: three reports, one name lookup."""
     if (last - first).days + 1 > MAX_DAYS:
@@ -130,6 +138,8 @@ def _report(program_id: int, first: date, last: date, now) -> dict:
         "by_client": by_client,
         "names": names,
         "rates": rates,
+        # A client re-admitted within the period has a row per stay: those rows say which.
+        "several_stays": _several_stays(rates),
         "census": [(row, row.session.starts_at.astimezone(tz)) for row in census],
         "chart": hours_chart(
             [Bar(w["week_start"].strftime("%-d %b"), w["average"], w["average_target"])
