@@ -21,16 +21,22 @@ from scheduler.extensions import db as _db
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.jobs.runner import run_job
 from scheduler.models import (
+    Alert,
     Attendance,
     AuditEvent,
     Booking,
+    BreakGlassGrant,
     Client,
     Episode,
     Program,
     Session,
+    Site,
+    Staff,
     StaffTimeOff,
     TreatmentPlan,
     User,
+    staff_sites,
+    user_sites,
 )
 from scheduler.services import (
     account_links,
@@ -212,6 +218,22 @@ def build_rich_clinic(app, now) -> dict:
                                       reason="Snow day — roads closed", now=now,
                                       public_name=app.config["PUBLIC_NAME"])
     assert closing.cancelled
+    db.commit()
+
+    # Sites (issue 19): the staff work at the clinic's one site, a coordinator is scoped to it,
+    # and a clinician broke the glass for Zoe, which alerted the admins.
+    # TODO(issue 19): through the sites and caseload services once they exist.
+    site_id = db.scalar(select(Site.id))
+    db.execute(staff_sites.insert(), [{"staff_id": sid, "site_id": site_id}
+                                      for sid in db.scalars(select(Staff.id))])
+    coordinator = db.scalar(select(User).where(User.role == "coordinator"))
+    db.execute(user_sites.insert(), [{"user_id": coordinator.id, "site_id": site_id}])
+    clinician = db.scalar(select(User).where(User.role == "clinician"))
+    db.add(BreakGlassGrant(user_id=clinician.id, client_id=zoe.id, reason="Covering a crisis",
+                           granted_at=now, expires_at=now + timedelta(hours=1)))
+    db.add(Alert(key=f"break_glass:user={clinician.id}:client={zoe.id}", kind="break_glass",
+                 client_id=zoe.id, program_id=program.id, detail={"reason": "Covering a crisis"},
+                 raised_at=now))
     db.commit()
 
     # The planner's suggestion for Zoe, kept with its JSON answer until accepted or lapsed.
@@ -492,7 +514,7 @@ def test_import_refuses_a_database_that_already_holds_data(app, db, make, tmp_pa
     before = dump()
     result = invoke(app, "import", write(tmp_path, good_export))
     assert result.exit_code == 1
-    assert "The database already holds data (programs, clients" in result.output
+    assert "The database already holds data (sites, programs, clients" in result.output
     assert "import into an empty, migrated database" in result.output
     db.rollback()
     assert dump() == before

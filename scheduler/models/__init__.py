@@ -20,11 +20,16 @@ from scheduler.models.proposals import ScheduleProposal
 from scheduler.models.rooms import Room
 from scheduler.models.series import SessionSeries, series_facilitators
 from scheduler.models.sessions import Session, session_facilitators
+from scheduler.models.sites import BreakGlassGrant, Site, staff_sites, user_sites
 from scheduler.models.staff import Staff
 from scheduler.models.users import AccountToken, ApiToken, LoginSession, User
 
 __all__ = [
     "AccountToken",
+    "BreakGlassGrant",
+    "Site",
+    "staff_sites",
+    "user_sites",
     "Alert",
     "JobRun",
     "Notification",

@@ -12,7 +12,7 @@ from scheduler.models.types import JSONDocument, UTCDateTime
 
 RUN_OUTCOMES = ("running", "ok", "failed")
 NOTIFICATION_STATUSES = ("pending", "sent", "failed", "skipped")
-ALERT_KINDS = ("absence_streak", "below_target")
+ALERT_KINDS = ("absence_streak", "below_target", "break_glass")
 
 
 class JobRun(Model):

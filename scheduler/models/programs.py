@@ -3,7 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Numeric, String
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduler.clock import now
@@ -45,6 +45,8 @@ class Program(Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # services/sites.site_for_new chooses it when only one site exists.
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     level_of_care: Mapped[str] = mapped_column(String(8))
     population: Mapped[str] = mapped_column(String(16), default="adult")

@@ -44,7 +44,7 @@ RECORD_KINDS = {
     "login_session": "Sign-in", "api_token": "API sign-in", "audit_log": "Audit log",
     "clinic": "The whole clinic", "client_feed": "Client's calendar link",
     "staff_feed": "Staff calendar link",
-    "schedule_proposal": "Schedule proposal",
+    "schedule_proposal": "Schedule proposal", "site": "Site",
 }
 
 

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Program
-from scheduler.services import audit, closed_days
+from scheduler.services import audit, closed_days, sites
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
 from scheduler.services.recurrence import zone
@@ -58,7 +58,9 @@ def create_program(db: DbSession, actor: Actor, **fields) -> Program:
     if "min_group_size" in fields:
         fields["min_group_size"] = check_min_group_size(fields["min_group_size"])
     hours = fields.pop("min_weekly_hours", None)
-    program = Program(**fields, min_weekly_hours_override=hours)
+    site = sites.site_for_new(db, actor, fields.pop("site_id", None),
+                              timezone=fields["timezone"], address=fields.get("address"))
+    program = Program(**fields, site_id=site.id, min_weekly_hours_override=hours)
     db.add(program)
     db.flush()
     audit.record(db, actor, "create", "program", program.id, after=audit.snapshot(program, AUDITED))

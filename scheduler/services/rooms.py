@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from scheduler import clock
 from scheduler.models import Room, Session, SessionSeries
-from scheduler.services import audit
+from scheduler.services import audit, sites
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
 from scheduler.services.wording import session_words
@@ -13,10 +13,12 @@ from scheduler.services.wording import session_words
 AUDITED = ("name", "capacity", "location", "is_active")
 
 
-def _check_name_free(db: DbSession, name: str, room_id: int | None = None) -> None:
-    clash = db.scalar(select(Room.id).where(Room.name == name))
+def _check_name_free(db: DbSession, name: str, site_id: int,
+                     room_id: int | None = None) -> None:
+    """Room names are unique within a site: each site may have its own "Room B"."""
+    clash = db.scalar(select(Room.id).where(Room.site_id == site_id, Room.name == name))
     if clash is not None and clash != room_id:
-        raise InvalidField("name", f"A room named {name!r} already exists.")
+        raise InvalidField("name", f"A room named {name!r} already exists at this site.")
 
 
 def _check_capacity_fits_bookings(db: DbSession, room: Room, capacity: int) -> None:
@@ -60,8 +62,9 @@ def _check_capacity_fits_bookings(db: DbSession, room: Room, capacity: int) -> N
 
 def create_room(db: DbSession, actor: Actor, **fields) -> Room:
     """Add a room."""
-    _check_name_free(db, fields["name"])
-    room = Room(**fields)
+    site = sites.site_for_new(db, actor, fields.pop("site_id", None))
+    _check_name_free(db, fields["name"], site.id)
+    room = Room(**fields, site_id=site.id)
     db.add(room)
     db.flush()
     audit.record(db, actor, "create", "room", room.id, after=audit.snapshot(room, AUDITED))
@@ -71,7 +74,7 @@ def create_room(db: DbSession, actor: Actor, **fields) -> Room:
 def update_room(db: DbSession, actor: Actor, room: Room, changes: dict) -> Room:
     """Edit a room."""
     if "name" in changes:
-        _check_name_free(db, changes["name"], room.id)
+        _check_name_free(db, changes["name"], room.site_id, room.id)
     if "capacity" in changes:
         _check_capacity_fits_bookings(db, room, changes["capacity"])
     before = audit.snapshot(room, AUDITED)
