@@ -134,7 +134,25 @@ def test_late_without_a_reason_is_refused_with_a_message_and_nothing_written(cli
     answer = client.post(f"/sessions/{group.id}/roster", data={
         "csrf_token": csrf(page.data), "client_id": client_id, "status": "late"})
     assert answer.status_code == 422
-    assert b"Reason: is required for late" in answer.data
+    assert b"Reason: choose one for late." in answer.data
+    assert marks(db) == 0
+
+
+@pytest.mark.parametrize("status,label", [("absent_excused", "absent (excused)"),
+                                          ("absent_unexcused", "absent (unexcused)")])
+def test_an_absence_without_a_reason_is_refused_in_words_not_codes(client, db, clinician,
+                                                                   group, status, label):
+    """Without the script the page answered "is required for absent excused (one of illness,
+    transport, work, family, no_call, other)": the service's codes, meant for the API."""
+    sign_in(client, clinician)
+    page = client.get(f"/sessions/{group.id}/roster")
+    client_id = int(re.search(rb'name="client_id" value="(\d+)"', page.data).group(1))
+    answer = client.post(f"/sessions/{group.id}/roster", data={
+        "csrf_token": csrf(page.data), "client_id": client_id, "status": status})
+    assert answer.status_code == 422
+    text = answer.get_data(as_text=True)
+    assert f"Not saved: Reason: choose one for {label}." in text
+    assert "no_call" not in text.split('id="error-', 1)[1].split("</p>", 1)[0]
     assert marks(db) == 0
 
 

@@ -67,7 +67,7 @@ def marks(db) -> dict[int, str]:
 
 
 @pytest.mark.parametrize("form, field, words", [
-    ({"status": "absent_excused"}, "reason_code", "Reason: is required"),
+    ({"status": "absent_excused"}, "reason_code", "Reason: choose one for absent (excused)."),
     ({"status": "late", "reason_code": "transport", "at": "23:00"}, "at",
      "Arrival time: must fall within the session"),
 ])

@@ -374,6 +374,36 @@ def test_the_audit_pages_days_are_the_clinics_days(client, admin, db, make):
     assert any(r.startswith("Tue 2 Mar 2027 21:00:00 night Changed") for r in rows), rows
 
 
+def test_the_audit_page_names_closures_episodes_and_program_and_room_links(
+        client, admin, auth, headers, clinic, db):
+    """Issue 17's own records read by name, not as "Closure (no longer on record)" while the
+    closure is still in force."""
+    program, jordan, room = clinic["program"], clinic["jordan"], clinic["room_a"]
+    closed = client.post(f"{API}/programs/{program.id}/closures", headers=headers,
+                         json={"starts_on": "2027-03-01", "ends_on": "2027-03-02",
+                               "reason": "Snow"})
+    assert closed.status_code == 201, closed.json
+    assert client.post(f"{API}/clients/{jordan.id}/discharge", headers=headers,
+                       json={"date": "2027-02-16", "reason": "Moved"}).status_code == 200
+    readmitted = client.post(f"{API}/clients/{jordan.id}/episodes", headers=headers,
+                             json={"admitted_on": "2027-02-17", "program_id": program.id})
+    assert readmitted.status_code == 201, readmitted.json
+    admin_headers = auth.for_user(admin)
+    for path in (f"programs/{program.id}", f"rooms/{room.id}"):
+        issued = client.post(f"{API}/{path}/feed", headers=admin_headers)
+        assert issued.status_code == 201, issued.json
+    sign_in(client, admin)
+
+    rows = [unescape(r) for r in audit_rows(client.get("/audit").get_data(as_text=True))]
+    assert any(" Program closed Evening IOP closed Mon 2027-03-01 to Tue 2027-03-02 " in r
+               for r in rows), rows
+    assert any(" Created Jordan Rivers's stay in Evening IOP from Wed 2027-02-17 " in r
+               for r in rows), rows
+    assert any(" Calendar link issued Evening IOP's calendar link " in r for r in rows), rows
+    assert any(" Calendar link issued Room A's calendar link " in r for r in rows), rows
+    assert not [r for r in rows if "no longer on record" in r], rows
+
+
 # --- staff CSV exports -----------------------------------------------------------------------
 
 

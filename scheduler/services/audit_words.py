@@ -20,20 +20,23 @@ from scheduler.models import (
     AuditEvent,
     Booking,
     Client,
+    Closure,
     Enrollment,
+    Episode,
     LoginSession,
     Program,
     Room,
     ScheduleProposal,
     Session,
     SessionSeries,
+    Site,
     Staff,
     StaffTimeOff,
     TreatmentPlan,
     User,
 )
 from scheduler.services.audit import action_label, filed_action
-from scheduler.services.wording import field_words, session_words
+from scheduler.services.wording import day_words, field_words, session_words
 
 # What each kind of record is called when there is no row left to name.
 RECORD_KINDS = {
@@ -43,7 +46,8 @@ RECORD_KINDS = {
     "attendance": "Attendance", "staff_time_off": "Time off", "alert": "Alert",
     "login_session": "Sign-in", "api_token": "API sign-in", "audit_log": "Audit log",
     "clinic": "The whole clinic", "client_feed": "Client's calendar link",
-    "staff_feed": "Staff calendar link",
+    "staff_feed": "Staff calendar link", "program_feed": "A program's calendar link",
+    "room_feed": "A room's calendar link", "closure": "Closure", "episode": "Episode of care",
     "schedule_proposal": "Schedule proposal", "site": "Site",
 }
 
@@ -98,6 +102,15 @@ class _Names:
         staff_ids = {r.staff_id for r in self.rows.get("staff_time_off", {}).values()}
         self.staff = {**self._by_id(Staff, staff_ids | self.feed_owners("staff_feed")),
                       **self.rows.get("staff", {})}
+        self.programs = {**self._by_id(Program, {r.program_id for kind in ("closure", "episode")
+                                                 for r in self.rows.get(kind, {}).values()}
+                                        | self.feed_owners("program_feed")),
+                         **self.rows.get("program", {})}
+        self.rooms = {**self._by_id(Room, self.feed_owners("room_feed")),
+                      **self.rows.get("room", {})}
+        self.clients |= self._by_id(Client, {r.client_id for r in
+                                             self.rows.get("episode", {}).values()}
+                                    - set(self.clients))
         self.users = {**self._by_id(User, {r.user_id for kind in ("login_session", "api_token")
                                            for r in self.rows.get(kind, {}).values()}),
                       **self.rows.get("user", {})}
@@ -107,7 +120,8 @@ class _Names:
               "enrollment": Enrollment, "treatment_plan": TreatmentPlan,
               "assessment": Assessment, "attendance": Attendance,
               "staff_time_off": StaffTimeOff, "alert": Alert, "login_session": LoginSession,
-              "api_token": ApiToken, "schedule_proposal": ScheduleProposal}
+              "api_token": ApiToken, "schedule_proposal": ScheduleProposal,
+              "closure": Closure, "episode": Episode, "site": Site}
 
     def feed_owners(self, kind: str) -> set[int]:
         # A calendar link's events are filed under its owner's id.
@@ -146,6 +160,9 @@ class _Names:
         if kind == "staff_feed":
             member = self.staff.get(key)
             return f"{member.name if member else 'A staff member'}'s calendar link", None
+        if kind in ("program_feed", "room_feed"):
+            owner = (self.programs if kind == "program_feed" else self.rooms).get(key)
+            return (f"{owner.name}'s calendar link" if owner else fallback), None
         row = self.rows.get(kind, {}).get(key)
         if row is None and kind == "client":
             # The access log keeps refused looks at ids no client has: say which.
@@ -182,6 +199,22 @@ def _time_off(names: _Names, row) -> tuple[str, int | None]:
     return f"{member.name if member else 'A staff member'}'s time off", None
 
 
+def _program_name(names: _Names, program_id: int) -> str:
+    program = names.programs.get(program_id)
+    return program.name if program is not None else "a program"
+
+
+def _closure(names: _Names, row) -> tuple[str, int | None]:
+    days = day_words(row.starts_on) if row.starts_on == row.ends_on else \
+        f"{day_words(row.starts_on)} to {day_words(row.ends_on)}"
+    return f"{_program_name(names, row.program_id)} closed {days}", None
+
+
+def _episode(names: _Names, row) -> tuple[str, int | None]:
+    return (f"{names.client(row.client_id)}'s stay in {_program_name(names, row.program_id)}"
+            f" from {day_words(row.admitted_on)}", row.client_id)
+
+
 _NAMERS = {
     "client": lambda names, row: (row.name, row.id),
     "staff": lambda names, row: (row.name, None),
@@ -190,6 +223,7 @@ _NAMERS = {
     "series": lambda names, row: (f"{row.title} (series)", None),
     "room": lambda names, row: (row.name, None),
     "program": lambda names, row: (row.name, None),
+    "site": lambda names, row: (row.name, None),
     "booking": _about_client("{client} at {session}"),
     "attendance": _about_client("{client} at {session}"),
     "treatment_plan": _about_client("{client}'s plan, version {row.version}"),
@@ -198,6 +232,8 @@ _NAMERS = {
     "enrollment": _enrolment,
     "staff_time_off": _time_off,
     "schedule_proposal": _proposal,
+    "closure": _closure,
+    "episode": _episode,
     "login_session": lambda names, row: (f"Sign-in of {names.user(row.user_id)}", None),
     "api_token": lambda names, row: (f"API sign-in of {names.user(row.user_id)}", None),
 }

@@ -195,6 +195,11 @@ def _record_from_form(session, now: datetime) -> dict:
         raise InvalidField("status", "choose one of the buttons.", location="form")
     # A reason typed before switching to "present" would stick to a record that needs none.
     reason = (request.form.get("reason_code") or None) if status != "present" else None
+    if reason is None and status in attendance.NEEDS_REASON:
+        # The service's refusal lists the codes (illness, …, no_call) for the API; a person
+        # sees the choices in the list beside the buttons.
+        raise InvalidField("reason_code", f"choose one for {MARK_LABELS[status].lower()}.",
+                           location="form")
     record = {"client_id": client_id, "status": status, "reason_code": reason}
     # Typed times are the room's wall clock, which is the session's own zone.
     tz = ZoneInfo(session.timezone)
