@@ -145,6 +145,7 @@ POST    /clients/<int:client_id>/feed/revoke                      deny   deny   
 GET     /clients/<int:client_id>/find-a-time                      deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/find-a-time                      deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/kiosk-pin                        deny   deny   allow  allow  allow
+POST    /clients/<int:client_id>/login/reactivate                 deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/plan/certification               deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/plan/review                      deny   deny   allow  allow  allow
 GET     /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow
