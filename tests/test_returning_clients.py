@@ -135,8 +135,22 @@ def test_a_deactivated_login_is_offered_back_on_step_three_and_the_client_page(
     assert event.after["is_active"] is True and event.actor_user_id == coordinator.id
     step3 = client.get(f"/intake/{jesse.id}/enrol").get_data(as_text=True)
     assert "sign in as before" in step3
+    again = client.post(f"/clients/{jesse.id}/login/reactivate",
+                        data={"csrf_token": csrf(step3)}, follow_redirects=True)
+    assert f"Jesse Test can already sign in as {EMAIL}." in again.get_data(as_text=True)
     client.post("/logout", data={"csrf_token": csrf(step3)})
     assert page_sign_in(client).headers["Location"] == "/me"
+
+
+def test_reactivating_a_client_without_a_login_says_to_invite_them(client, make, now):
+    casey = make.client(name="Casey Quill")
+    sign_in(client, make.user("coordinator"))
+    page = client.get(f"/clients/{casey.id}").get_data(as_text=True)
+    assert "Casey Quill has no login of their own." in page
+    answer = client.post(f"/clients/{casey.id}/login/reactivate",
+                         data={"csrf_token": csrf(page)}, follow_redirects=True)
+    assert "Casey Quill has no login to let in again; invite them instead." in answer.get_data(
+        as_text=True)
 
 
 def test_a_clinician_may_not_reactivate_a_clients_login(client, db, make, returning):

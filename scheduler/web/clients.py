@@ -368,6 +368,9 @@ def reactivate_login(client_id: int):
     if login is None:
         flash(f"{client.name} has no login to let in again; invite them instead.", "error")
         return redirect(back, code=303)
+    if login.is_active:
+        flash(f"{client.name} can already sign in as {login.email}.", "success")
+        return redirect(back, code=303)
     viewer = logins_admin.Viewer(current_user.id, current_user.role, page_actor())
     logins_admin.update_login(db.session, viewer, login.id, {"is_active": True}, clock.now())
     db.session.commit()
