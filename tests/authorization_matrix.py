@@ -29,8 +29,8 @@ GET     /account/mfa                                              deny   allow  
 POST    /account/mfa                                              deny   allow  allow  allow  allow
 POST    /account/mfa/off                                          deny   allow  allow  allow  allow
 POST    /account/mfa/start                                        deny   allow  allow  allow  allow
-GET     /account/password                                         deny   allow  allow  allow  allow
-POST    /account/password                                         deny   allow  allow  allow  allow
+GET     /account/password                                         deny   allow  allow  allow  allow  allow
+POST    /account/password                                         deny   allow  allow  allow  allow  allow
 GET     /api/v1/alerts                                            deny   deny   allow  allow  allow
 POST    /api/v1/alerts/<int:alert_id>/acknowledge                 deny   deny   allow  allow  allow
 GET     /api/v1/assessments/<int:assessment_id>                   deny   deny   allow  allow  allow
@@ -145,6 +145,7 @@ POST    /clients/<int:client_id>/feed/revoke                      deny   deny   
 GET     /clients/<int:client_id>/find-a-time                      deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/find-a-time                      deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/kiosk-pin                        deny   deny   allow  allow  allow
+POST    /clients/<int:client_id>/login/reactivate                 deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/plan/certification               deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/plan/review                      deny   deny   allow  allow  allow
 GET     /clients/<int:client_id>/plan/revise                      deny   deny   allow  allow  allow

@@ -15,7 +15,8 @@ from tests.helpers import ACTOR, sign_in
 
 inbox = mailbox.inbox  # a real SMTP server, as a fixture
 STAFF_PAGES = ("/follow-up", "/today", "/week", "/clients", "/intake", "/reports", "/users",
-               "/audit", "/account/password", "/account/mfa", "/me")
+               "/audit", "/account/mfa", "/me")
+NEW_PASSWORD = "the desk tablet's new passphrase"
 START = datetime(2027, 2, 16, 23, 0, tzinfo=UTC)  # Tue 18:00 New York
 AT_THE_DOOR = START - timedelta(minutes=10)
 PASSWORD = "a tablet at the front desk"
@@ -61,6 +62,9 @@ def test_the_kiosk_page_offers_no_way_into_the_staff_pages(client, make, role):
     assert 'href="/"' not in html
     # The one way out signs the tablet out.
     assert re.search(r'<form[^>]*action="/logout".*?Leave kiosk', html, re.S)
+    # A kiosk login's own password page is one discreet link; a staff member's is not offered
+    # here, where a client could follow it into the staff layout.
+    assert ("/account/password" in links_of(html)) == (role == "kiosk")
 
 
 def test_a_kiosk_login_signs_in_on_the_login_page_and_lands_on_the_kiosk(client, tablet):
@@ -76,8 +80,7 @@ def test_a_kiosk_login_signs_in_on_the_login_page_and_lands_on_the_kiosk(client,
 
 
 @pytest.mark.parametrize("path", ["/follow-up", "/today", "/week", "/clients", "/me",
-                                  "/account/password", "/account/mfa", "/login",
-                                  "/forgot-password"])
+                                  "/account/mfa", "/login", "/forgot-password"])
 def test_a_kiosk_login_gets_403_on_every_other_page(client, tablet, path):
     sign_in(client, tablet)
     answer = client.get(path)
@@ -155,6 +158,52 @@ def test_leave_kiosk_signs_the_tablet_out(client, db, tablet):
     assert db.scalar(select(LoginSession.ended_at).where(
         LoginSession.user_id == tablet.id)) is not None
     assert client.get("/kiosk").status_code == 302
+
+
+def page_sign_in(client, email, password):
+    form = client.get("/login").get_data(as_text=True)
+    return client.post("/login", data={"csrf_token": csrf(form), "email": email,
+                                       "password": password})
+
+
+def test_a_kiosk_changes_its_own_password_behind_the_current_one(client, app, db, tablet):
+    """Seen: the kiosk login could not open /account/password (403), and nothing else let a
+    tablet's password change but a reset email."""
+    other_tablet = app.test_client()
+    assert page_sign_in(other_tablet, tablet.email, PASSWORD).headers["Location"] == "/kiosk"
+    assert page_sign_in(client, tablet.email, PASSWORD).headers["Location"] == "/kiosk"
+    kiosk_page = client.get("/kiosk").get_data(as_text=True)
+    assert "/account/password" in links_of(kiosk_page)
+    page = client.get("/account/password")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    # The kiosk's bar, not the staff one: the way back, the way out, and nothing else.
+    assert 'aria-label="Main"' not in html
+    assert links_of(html) - {"#main"} == {"/kiosk"}
+    assert re.search(r'<form[^>]*action="/logout".*?Leave kiosk', html, re.S)
+    wrong = client.post("/account/password", data={
+        "csrf_token": csrf(html), "current_password": "not the password",
+        "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert wrong.status_code == 422
+    assert "This is not your current password." in wrong.get_data(as_text=True)
+    done = client.post("/account/password", data={
+        "csrf_token": csrf(html), "current_password": PASSWORD,
+        "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert done.status_code == 303 and done.headers["Location"] == "/account/password"
+    # This tablet goes on; the other one signed in with the old password is signed out.
+    assert client.get("/kiosk").status_code == 200
+    assert other_tablet.get("/kiosk").status_code == 302
+    assert page_sign_in(other_tablet, tablet.email, PASSWORD).status_code == 401
+    assert page_sign_in(other_tablet, tablet.email, NEW_PASSWORD).headers["Location"] == "/kiosk"
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "change_password"))
+    assert event.entity_id == tablet.id
+
+
+def test_the_kiosk_password_page_opens_nothing_else_for_the_tablet(client, tablet):
+    sign_in(client, tablet)
+    assert client.get("/account/password").status_code == 200
+    for path in ("/account/mfa", "/me", "/follow-up"):
+        assert client.get(path).status_code == 403, path
 
 
 def test_a_kiosk_that_must_use_two_step_sign_in_can_set_it_up(client, app, tablet):

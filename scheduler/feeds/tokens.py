@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.feeds import versions
-from scheduler.models import Client, FeedToken, FeedVersion, Program, Room, Staff
+from scheduler.models import AuditEvent, Client, FeedToken, FeedVersion, Program, Room, Staff
 from scheduler.services import audit
 from scheduler.services.audit import Actor
 from scheduler.services.locks import begin_write
@@ -75,6 +75,33 @@ def revoke(db: DbSession, actor: Actor, kind: str, owner_id: int, now: datetime,
         audit.record(db, actor, "revoke", f"{kind}_feed", owner_id,
                      before={"token_ids": revoked}, after={"token_ids": []}, reason=reason)
     return len(revoked)
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The owner's last link was revoked and none replaced it: when, and the reason given."""
+
+    at: datetime
+    reason: str | None
+
+
+def stopped(db: DbSession, kind: str, owner_id: int) -> Stopped | None:
+    """How the owner's link ended, when they had one and none works now; None while one works
+    or when there never was one. The reason is the one revoke() was given (a discharge, a
+    deactivated login), None for a link stopped by hand."""
+    owned = (FeedToken.owner_kind == kind, FeedToken.owner_id == owner_id)
+    if db.scalar(select(FeedToken.id).where(*owned, FeedToken.revoked_at.is_(None)).limit(1)):
+        return None
+    at = db.scalar(select(FeedToken.revoked_at).where(*owned, FeedToken.revoked_at.is_not(None))
+                   .order_by(FeedToken.revoked_at.desc()).limit(1))
+    if at is None:
+        return None
+    reason = db.scalar(select(AuditEvent.reason)
+                       .where(AuditEvent.action == "revoke",
+                              AuditEvent.entity_type == f"{kind}_feed",
+                              AuditEvent.entity_id == owner_id)
+                       .order_by(AuditEvent.id.desc()).limit(1))
+    return Stopped(at, reason)
 
 
 def _revoke_active(db: DbSession, kind: str, owner_id: int, now: datetime) -> list[int]:

@@ -48,6 +48,7 @@ from scheduler.models.users import COORDINATORS, STAFF
 from scheduler.services import (
     account_links,
     booking,
+    client_access,
     clients,
     dates,
     day_sheet,
@@ -57,6 +58,7 @@ from scheduler.services import (
     programs,
     reports,
 )
+from scheduler.services import users as logins_admin
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
 from scheduler.web import find_time, proposal_pages, query_args
@@ -186,7 +188,8 @@ def _series_or_invitation(form, field) -> None:
     # may finish with the invitation alone.
     if not field.data and not form.invite.data:
         raise StopValidation("Choose at least one series, or tick the invitation to send "
-                             "it alone.")
+                             "it alone." if form.invite_offered else
+                             "Choose at least one series.")
 
 
 class EnrolForm(PageForm):
@@ -198,6 +201,8 @@ class EnrolForm(PageForm):
                                     "bookings and book the rest")
     invite = BooleanField("Email the client an invitation to their own account (to see their "
                           "sessions and calendar link)")
+    # Not offered to a client who has a working or deactivated login: it could only fail.
+    invite_offered = True
 
 
 # ---------------------------------------------------------------- lookups
@@ -278,6 +283,7 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None,
     therapist = (db.session.get(Staff, plan.primary_therapist_id)
                  if plan and plan.primary_therapist_id else None)
     weeks = _hours_weeks(client, today)
+    access = client_access.of(db.session, client.id)
     chart = hours_chart(
         [Bar(row.week_start.strftime("%-d %b"), row.attended_hours, row.target_hours)
          for row in weeks],
@@ -288,7 +294,8 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None,
         kind_labels=KIND_LABELS, weeks=weeks, chart=chart, today=today,
         upcoming=day_sheet.upcoming_for_client(db.session, client.id, now, tz, limit=15),
         history=_attendance_history(client.id, tz), links=links,
-        has_feed=links is not None or day_sheet.has_live_feed(db.session, "client", client.id),
+        has_feed=links is not None or access.has_feed, access=access,
+        feed_stopped_on=_stopped_on(access, tz),
         may_write=current_user.role in COORDINATORS,
         search=find_time.blank_search(client) if current_user.role in COORDINATORS else None,
         suggest=(proposal_pages.blank_form(client)
@@ -344,6 +351,34 @@ def readmit(client_id: int):
 READMIT_LABELS = {"admitted_on": "Admitted on", "program_id": "Program"}
 
 
+def _stopped_on(access: client_access.ClientAccess, tz) -> date | None:
+    """The program's day the client's last calendar link stopped, when none works now."""
+    return access.feed_stopped.at.astimezone(tz).date() if access.feed_stopped else None
+
+
+@bp.post("/clients/<int:client_id>/login/reactivate")
+@page_roles(*COORDINATORS)
+def reactivate_login(client_id: int):
+    """Let a returning client's deactivated login sign in again (as /users does), then go back
+    to the client's page or the intake step it was asked from."""
+    client = get_or_404(db.session, Client, client_id, "client")
+    back = (url_for(".intake_enrol", client_id=client.id) if request.form.get("back") == "intake"
+            else url_for(".detail", client_id=client.id))
+    login = client_access.login_of(db.session, client.id)
+    if login is None:
+        flash(f"{client.name} has no login to let in again; invite them instead.", "error")
+        return redirect(back, code=303)
+    if login.is_active:
+        flash(f"{client.name} can already sign in as {login.email}.", "success")
+        return redirect(back, code=303)
+    viewer = logins_admin.Viewer(current_user.id, current_user.role, page_actor())
+    logins_admin.update_login(db.session, viewer, login.id, {"is_active": True}, clock.now())
+    db.session.commit()
+    flash(f"{client.name} can sign in again as {login.email}, with their own password. A "
+          "calendar link and a check-in PIN need to be made anew.", "success")
+    return redirect(back, code=303)
+
+
 def _form_id(name: str) -> int | None:
     """A posted id, or None when it is missing or not one (the service then names it)."""
     text = request.form.get(name, "")
@@ -358,7 +393,9 @@ def feed(client_id: int):
     token = tokens.issue(db.session, page_actor(), "client", client.id, clock.now())
     db.session.commit()
     # Rendered, not redirected: the token must not travel in the (signed, unencrypted) cookie.
-    return detail_page(client.id, 201, links=links_for(token))
+    page, status = detail_page(client.id, 201, links=links_for(token))
+    # The secret link is in this page alone: no cache may keep a copy of it.
+    return page, status, {"Cache-Control": "no-store"}
 
 
 @bp.post("/clients/<int:client_id>/feed/revoke")
@@ -528,12 +565,15 @@ def _series_label(series: SessionSeries) -> str:
 
 def _enrol_page(client: Client, form, status: int = 200, done=None):
     offered = _series_of(client.program_id)
+    access = client_access.of(db.session, client.id)
+    tz = day_sheet.program_zone(db.session, client.program_id)
     free = booking.free_seats_of_series(db.session, offered, clock.now())
     form.series_ids.choices = [
         SelectChoice(s.id, f"{_series_label(s)} · {_seats_words(free[s.id], s.capacity)}")
         for s in offered]
     return render_template("clients/intake_enrol.html", form=form, client=client, step=3,
-                           done=done, search=find_time.blank_search(client),
+                           done=done, search=find_time.blank_search(client), access=access,
+                           feed_stopped_on=_stopped_on(access, tz), may_write=True,
                            suggest=proposal_pages.blank_form(client, intake=True)), status
 
 
@@ -554,6 +594,7 @@ def intake_enrol(client_id: int):
     """Step 3: enrol the client in series; a conflict refuses them all and names the clash."""
     client = get_or_404(db.session, Client, client_id, "client")
     form = EnrolForm()
+    form.invite_offered = client_access.of(db.session, client.id).may_be_invited
     if request.method == "GET":
         return _enrol_page(client, form)
     form.series_ids.choices = [SelectChoice(s.id, s.title) for s in _series_of(client.program_id)]

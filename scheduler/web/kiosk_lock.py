@@ -22,6 +22,8 @@ KIOSK_OPEN = frozenset({
     ("kiosk.KioskCheckin", "POST"),
     ("home.index", "GET"),  # sends it on to /kiosk
     ("signin.logout", "POST"),
+    # The tablet's own password, behind the current one (a client at the desk cannot know it).
+    ("account_pages.change_password", "GET"), ("account_pages.change_password", "POST"),
     ("auth.Token", "DELETE"),  # the API's sign-out: a device revoking its own token
     ("health.healthz", "GET"),
     ("static", "GET"), ("brand.favicon", "GET"), ("brand.manifest", "GET"),

@@ -2,7 +2,7 @@
 
 from flask import current_app, url_for
 
-from scheduler.models.users import COORDINATORS, KIOSK, KIOSK_RUNNERS, STAFF, USER_ROLES
+from scheduler.models.users import COORDINATORS, KIOSK_RUNNERS, STAFF, USER_ROLES
 
 LINKS = (
     # (endpoint, label, roles)
@@ -19,7 +19,8 @@ LINKS = (
     ("user_pages.index", "Logins", COORDINATORS),
     ("audit_pages.index", "Audit log", ("admin",)),
     ("portal.home", "My sessions", ("client",)),
-    ("account_pages.change_password", "Password", tuple(r for r in USER_ROLES if r != KIOSK)),
+    # A kiosk login's own password too (its pages show the kiosk's bar instead of this menu).
+    ("account_pages.change_password", "Password", USER_ROLES),
 )
 
 

@@ -12,7 +12,7 @@ from scheduler.extensions import db
 from scheduler.feeds import tokens
 from scheduler.feeds.links import links_for
 from scheduler.models import Client
-from scheduler.services import attendance, day_sheet, kiosk, reports
+from scheduler.services import attendance, client_access, day_sheet, kiosk, reports
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web import kiosk as kiosk_pages
 from scheduler.web.access import log_page_read, page_actor, page_roles
@@ -36,6 +36,7 @@ def _home(status: int = 200, links: dict | None = None):
     client = db.session.get(Client, current_user.client_id)
     tz = day_sheet.program_zone(db.session, client.program_id)
     now = clock.now()
+    access = client_access.of(db.session, client.id)
     # Cancelled and moved sessions stay in the list for a while, where the client knew them.
     upcoming = sorted(
         [*day_sheet.upcoming_for_client(db.session, client.id, now, tz),
@@ -46,8 +47,10 @@ def _home(status: int = 200, links: dict | None = None):
         upcoming=upcoming,
         waitlist=day_sheet.waitlist_for_client(db.session, client.id, now, tz),
         hours=_week_hours(client, now.astimezone(tz).date()),
-        links=links,
-        has_feed=links is not None or day_sheet.has_live_feed(db.session, "client", client.id),
+        links=links, has_feed=links is not None or access.has_feed,
+        # A returning client's old link stopped at discharge: say so, in the clinic's day.
+        feed_stopped_on=(access.feed_stopped.at.astimezone(tz).date()
+                         if access.feed_stopped and links is None else None),
     ), status
 
 

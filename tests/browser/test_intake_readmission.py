@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from scheduler import clock
+from scheduler.feeds import tokens
 from scheduler.services import booking, plans
 from tests.browser.conftest import keep_screenshot
 from tests.helpers import ACTOR
@@ -84,3 +85,34 @@ def test_a_discharged_client_is_re_admitted_from_their_page(screen, login, db, m
     page.locator("#readmit-form").get_by_role("button", name="Re-admit").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("treatment plan for Robin Roe")
     expect(page.get_by_role("status").first).to_contain_text(re.compile("re-admitted"))
+
+
+def test_a_returning_client_keeps_their_login_and_gets_a_new_calendar_link(screen, login, db,
+                                                                         make):
+    """Their login still works, so step 3 offers no invitation; their link stopped at
+    discharge, so step 3 and the page offer a new one."""
+    size, page = screen
+    program = make.program(name="Evening IOP")
+    make.series(program, title="Relapse prevention")
+    sam = make.client(program, name="Sam Rivera", email="sam@example.test",
+                      admitted_on=date(2026, 9, 1))
+    make.user("client", password="a long enough passphrase", client_id=sam.id)
+    tokens.issue(db, ACTOR, "client", sam.id, clock.now())
+    booking.discharge_client(db, ACTOR, sam.id, date(2026, 12, 1), now=clock.now())
+    db.commit()
+    login(page, "coordinator")
+    page.goto(f"/clients/{sam.id}")
+    page.locator("#readmit-form").get_by_label("Admitted on").fill("2027-02-16")
+    page.locator("#readmit-form").get_by_role("button", name="Re-admit").click()
+    page.get_by_label("Group therapy sessions a week").fill("3")
+    page.get_by_role("button", name="Save plan and continue").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("enrol Sam Rivera")
+    returning = page.locator("#returning")
+    expect(returning).to_contain_text("Sam Rivera already has an account")
+    expect(returning).to_contain_text("stopped working when they were discharged")
+    expect(page.get_by_label(re.compile("Email the client an invitation"))).to_have_count(0)
+    keep_screenshot(page, f"intake-returning-client-{size}")
+    returning.get_by_role("button", name="Make a new calendar link").click()
+    expect(page.get_by_role("status").filter(has_text="calendar link is ready")).to_be_visible()
+    expect(page.locator("#feed-url")).to_have_value(re.compile(r"/feeds/.+\.ics$"))
+    expect(page.locator("#feed-stopped")).to_have_count(0)

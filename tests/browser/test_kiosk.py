@@ -60,9 +60,10 @@ def test_a_kiosk_tablet_checks_clients_in_and_offers_nothing_else(sized, login, 
     login(page, "kiosk", user=make.user("kiosk", password=PASSWORD))
     expect(page).to_have_url(re.compile(r"/kiosk$"))
     expect(page.get_by_role("heading", name="Check in")).to_be_visible()
-    # No staff menu, no link anywhere: only the way out, which signs the tablet out.
+    # No staff menu, no link but the tablet's own password page: the way out signs it out.
     expect(page.get_by_role("navigation")).to_have_count(0)
-    expect(page.locator("a[href]:not(.skip)")).to_have_count(0)
+    expect(page.locator("a[href]:not(.skip)")).to_have_count(1)
+    expect(page.get_by_role("link", name="Password")).to_be_visible()
     expect(page.get_by_role("button", name="Leave kiosk")).to_be_visible()
 
     page.get_by_label("Your name").select_option(label="Avery S.")
@@ -102,10 +103,40 @@ def test_a_staff_member_who_opens_the_kiosk_sees_the_kiosk_only(page, login, cli
     expect(page.get_by_role("heading", name="Check in")).to_be_visible()
     expect(page.get_by_role("link", name="Follow-up")).to_have_count(0)
     expect(page.get_by_role("navigation")).to_have_count(0)
+    # The clinician's own password page would open the staff layout: not offered here.
+    expect(page.get_by_role("link", name="Password")).to_have_count(0)
     page.get_by_role("button", name="Leave kiosk").click()
     expect(page).to_have_url(re.compile(r"/login$"))
     page.goto("/follow-up")
     expect(page).to_have_url(re.compile(r"/login\?next=/follow-up$"))
+
+
+@pytest.mark.parametrize("sized", ["tablet", "phone"], indirect=True)
+def test_a_kiosk_tablet_changes_its_own_password_and_goes_back_to_the_kiosk(sized, login, make,
+                                                                           db, clinic):
+    size, page = sized
+    tablet = login(page, "kiosk", user=make.user("kiosk", password=PASSWORD))
+    expect(page).to_have_url(re.compile(r"/kiosk$"))
+    page.get_by_role("link", name="Password").click()
+    expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
+    # Still the kiosk's bar: no staff menu, only the way back and the way out.
+    expect(page.get_by_role("navigation")).to_have_count(0)
+    expect(page.locator("a[href]:not(.skip)")).to_have_count(1)
+    expect(page.get_by_role("button", name="Leave kiosk")).to_be_visible()
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill("the front desk's new passphrase")
+    page.get_by_label("New password again").fill("the front desk's new passphrase")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_role("status").filter(has_text="Your password is changed")
+           ).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["viewport"][
+        "width"]
+    keep_screenshot(page, f"kiosk-password-{size}")
+    page.get_by_role("link", name="Back to the kiosk").click()
+    expect(page.get_by_role("heading", name="Check in")).to_be_visible()
+    db.expire_all()
+    assert kiosk.passwords.matches(db.get(type(tablet), tablet.id).password_hash,
+                                   "the front desk's new passphrase")
 
 
 def test_the_front_desk_sets_a_pin_on_the_client_page(page, login, db, clinic):
