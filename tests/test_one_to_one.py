@@ -229,6 +229,23 @@ def test_the_api_refuses_a_second_client_in_a_one_to_one_series_naming_whose_it_
     assert _count(db, Booking, Booking.client_id == casey.id) == 0
 
 
+def test_the_api_refuses_a_second_client_in_one_one_to_one_session_naming_whose_it_is(
+        client, clinic, make, db, auth):
+    """Seen: booking one session of someone's individual slot waitlisted the second client."""
+    program, (jordan_slot, _), _ = clinic
+    casey = _intake_client(make, program)
+    session = _first(db, jordan_slot)
+
+    answer = client.post(f"{API}/sessions/{session.id}/bookings",
+                         json={"client_id": casey.id}, headers=auth("coordinator"))
+
+    assert answer.status_code == 409, answer.json
+    message = answer.json["message"]
+    assert "Jordan Lee's one-to-one appointment" in message and "Casey" in message, message
+    assert "id" not in message.split() and "capacity" not in message
+    assert _count(db, Booking, Booking.client_id == casey.id) == 0
+
+
 def test_the_series_page_refuses_a_second_client_too(client, coordinator, clinic, make, db):
     program, (jordan_slot, _), _ = clinic
     casey = _intake_client(make, program)

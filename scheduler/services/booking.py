@@ -174,6 +174,7 @@ def book_client(
     )
     if existing is not None and existing.status in ("booked", "waitlisted"):
         return existing, False
+    one_to_one.check_session_free_for(db, session, client)
     clashes = client_clashes(db, client, [_slot(session)])
     if clashes and override_reason is None:
         raise ConflictDetected(clashes)

@@ -11,6 +11,7 @@ Names shown here are for staff pages only: feeds, emails and other clients' page
 """
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY
 from sqlalchemy import or_, select
@@ -98,6 +99,16 @@ def group_series(db: DbSession, program_id: int) -> list[SessionSeries]:
         .where(SessionSeries.program_id == program_id, SessionSeries.status == "active",
                SessionSeries.capacity != ONE_SEAT)
         .order_by(SessionSeries.title, SessionSeries.id)))
+
+
+def check_session_free_for(db: DbSession, session: Session, client: Client) -> None:
+    """Refuse a second client in one session of a one-to-one series that belongs to another
+    client that day, as enrolment does (check_free_for): the session page says the series
+    takes no other client. A one-off session of one seat may still keep a cancellation list."""
+    if session.series is None or not is_one_to_one(session.series):
+        return
+    day = session.starts_at.astimezone(ZoneInfo(session.timezone)).date()
+    check_free_for(db, session.series, client, day, day)
 
 
 def check_free_for(db: DbSession, series: SessionSeries, client: Client, start: date,
