@@ -16,6 +16,7 @@ from scheduler.models import Alert, AuditEvent, Booking, BreakGlassGrant
 from scheduler.services import booking, caseload, plans, sessions
 from tests import mailbox
 from tests.helpers import ACTOR, sign_in
+from tests.test_words import assert_plain, human_texts
 
 inbox = mailbox.inbox  # a real SMTP server, as a fixture
 API = "/api/v1"
@@ -78,6 +79,7 @@ def test_a_clinician_who_never_met_the_client_is_refused_in_words_and_logged(cli
     message = answer.json["message"]
     assert "Avery Stone is not on your caseload" in message
     assert f"/api/v1/clients/{avery.id}/break-glass" in message and "reason" in message
+    assert_plain(human_texts(answer.json))  # names the client, not her id or a column
     assert client.get(f"{API}/assessments/{clinic['assessment'].id}",
                       headers=headers).status_code == 403
     assert client.get(f"{API}/plans/{clinic['plan'].id}", headers=headers).status_code == 403
