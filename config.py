@@ -59,6 +59,13 @@ class Config:
     # may be gone by then, so the coordinator suggests a new one.
     PROPOSAL_TTL_MINUTES = _env_int("PROPOSAL_TTL_MINUTES", 60)
 
+    # Need to know (issue 19): a clinician reads the clinical records of the clients whose
+    # active plan names them primary therapist, or who are booked into a session they facilitate
+    # starting within this many days either side of now (scheduler/services/caseload.py).
+    CASELOAD_WINDOW_DAYS = _env_int("CASELOAD_WINDOW_DAYS", 30)
+    # Breaking the glass for a client outside the caseload opens their record this long.
+    BREAK_GLASS_MINUTES = _env_int("BREAK_GLASS_MINUTES", 60)
+
     # Outgoing mail (reminders, alerts); the worker refuses to start if it cannot send.
     MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
     MAIL_PORT = _env_int("MAIL_PORT", 25)

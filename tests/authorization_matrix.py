@@ -59,6 +59,7 @@ GET     /api/v1/clients/<int:client_id>/assessments               deny   deny   
 POST    /api/v1/clients/<int:client_id>/assessments               deny   deny   allow  allow  allow
 GET     /api/v1/clients/<int:client_id>/availability              deny   own    allow  allow  allow
 PUT     /api/v1/clients/<int:client_id>/availability              deny   deny   deny   allow  allow
+POST    /api/v1/clients/<int:client_id>/break-glass               deny   deny   allow  deny   deny
 POST    /api/v1/clients/<int:client_id>/discharge                 deny   deny   deny   allow  allow
 GET     /api/v1/clients/<int:client_id>/episodes                  deny   own    allow  allow  allow
 POST    /api/v1/clients/<int:client_id>/episodes                  deny   deny   deny   allow  allow
@@ -140,6 +141,7 @@ POST    /api/v1/users/invitations                                 deny   deny   
 GET     /audit                                                    deny   deny   deny   deny   allow
 GET     /clients                                                  deny   deny   deny   allow  allow
 GET     /clients/<int:client_id>                                  deny   deny   allow  allow  allow
+POST    /clients/<int:client_id>/break-glass                      deny   deny   allow  deny   deny
 POST    /clients/<int:client_id>/feed                             deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/feed/revoke                      deny   deny   deny   allow  allow
 GET     /clients/<int:client_id>/find-a-time                      deny   deny   deny   allow  allow
@@ -224,6 +226,42 @@ POST    /users/invite                                             deny   deny   
 GET     /week                                                     deny   deny   deny   allow  allow
 """
 
+# A clinician outside the caseload (issue 19): what they get at each route above that names a
+# client, plan or assessment in its path, for a client they are not primary therapist for and
+# facilitate no session of within CASELOAD_WINDOW_DAYS, before breaking the glass. The clinician
+# column above is a clinician inside the caseload; admins and coordinators are not held to one.
+# Clinical records (assessments, plans, episodes, a plan's paperwork) are refused; the client's
+# details, scheduling and the break-the-glass itself are not. GET /clients/<id> shows the record
+# without its clinical sections. tests/test_authorization_matrix.py walks this table too, and
+# fails on such a route left out of it.
+OUTSIDE_CASELOAD = """
+method  rule                                                      outside
+GET     /api/v1/assessments/<int:assessment_id>                   deny
+GET     /api/v1/clients/<int:client_id>                           allow
+GET     /api/v1/clients/<int:client_id>/assessments               deny
+POST    /api/v1/clients/<int:client_id>/assessments               allow
+GET     /api/v1/clients/<int:client_id>/availability              allow
+POST    /api/v1/clients/<int:client_id>/break-glass               allow
+GET     /api/v1/clients/<int:client_id>/episodes                  deny
+GET     /api/v1/clients/<int:client_id>/free-slots                allow
+PUT     /api/v1/clients/<int:client_id>/kiosk-pin                 allow
+GET     /api/v1/clients/<int:client_id>/plans                     deny
+POST    /api/v1/clients/<int:client_id>/plans                     allow
+GET     /api/v1/plans/<int:plan_id>                               deny
+POST    /api/v1/plans/<int:plan_id>/certification                 deny
+POST    /api/v1/plans/<int:plan_id>/review                        deny
+POST    /api/v1/plans/<int:plan_id>/revisions                     deny
+GET     /clients/<int:client_id>                                  allow
+POST    /clients/<int:client_id>/break-glass                      allow
+POST    /clients/<int:client_id>/kiosk-pin                        allow
+POST    /clients/<int:client_id>/plan/certification               deny
+POST    /clients/<int:client_id>/plan/review                      deny
+GET     /clients/<int:client_id>/plan/revise                      deny
+POST    /clients/<int:client_id>/plan/revise                      deny
+"""
+# The path arguments that name one client's record.
+RECORD_ARGS = ("<int:client_id>", "<int:plan_id>", "<int:assessment_id>")
+
 # The query string a GET needs before it means anything; {program_id} is filled by the walker.
 PERIOD = "?program_id={program_id}&from=2027-03-01&to=2027-03-07"
 READ_QUERIES = {
@@ -275,3 +313,24 @@ def routes_where(role: str, *access: str, api_only: bool = False) -> set[tuple[s
     """(method, rule) of the rows where the role gets one of these answers."""
     return {(r.method, r.rule) for r in ROUTES
             if r.access[role] in access and (r.is_api or not api_only)}
+
+
+def _parse_outside(text: str) -> dict[tuple[str, str], str]:
+    """(method, rule) -> what a clinician outside the caseload gets, refusing bad lines."""
+    out: dict[tuple[str, str], str] = {}
+    for line in [line for line in text.strip().splitlines()[1:] if line.strip()]:
+        method, rule, cell = line.split()
+        if cell not in ("allow", "deny") or (method, rule) in out:
+            raise ValueError(f"outside-caseload table: bad or repeated line {line!r}")
+        out[(method, rule)] = cell
+    return out
+
+
+OUTSIDE = _parse_outside(OUTSIDE_CASELOAD)
+
+
+def record_routes_clinicians_reach() -> set[tuple[str, str]]:
+    """The routes the clinician column allows whose path names one client's record: each
+    must say what a clinician outside the caseload gets."""
+    return {(r.method, r.rule) for r in ROUTES
+            if r.access["clinician"] == "allow" and any(a in r.rule for a in RECORD_ARGS)}

@@ -11,7 +11,7 @@ from scheduler.extensions import db as _db
 from scheduler.models import ApiToken, Booking, Session
 from scheduler.services import availability, plans
 from scheduler.services import booking as booking_service
-from tests.authorization_matrix import READ_QUERIES, ROUTES, routes_where
+from tests.authorization_matrix import OUTSIDE, READ_QUERIES, ROUTES, routes_where
 from tests.helpers import ACTOR
 
 API = "/api/v1"
@@ -190,16 +190,20 @@ def test_one_callers_identity_does_not_carry_over_to_the_next_request(client, au
 # --- clinicians read, coordinators and admins write -------------------------------------------
 
 
-def test_a_clinician_may_read_every_staff_readable_route(app, client, auth, clinic):
-    """Clinicians see the schedule: every GET answers 200."""
-    headers = auth("clinician")
+@pytest.mark.parametrize("leads_the_group", [True, False])
+def test_a_clinician_may_read_every_staff_readable_route(app, client, auth, clinic,
+                                                         leads_the_group):
+    """Clinicians see the schedule: every GET answers 200. The client's clinical record
+    answers 200 to the clinician who leads their group, 403 to one outside their caseload."""
+    headers = auth("clinician", staff_id=clinic["staff_id"] if leads_the_group else None)
     wrong = []
     for method, rule in api_routes(app):
         if method == "GET" and (method, rule) not in PUBLIC:
             query = READ_QUERIES.get(rule, "").format(**clinic)
             response = client.get(concrete(rule, clinic) + query, headers=headers)
-            expected = 403 if (method, rule) in CLINICIAN_DENIED_READS else 200
-            if response.status_code != expected:
+            refused = (method, rule) in CLINICIAN_DENIED_READS or (
+                not leads_the_group and OUTSIDE.get((method, rule)) == "deny")
+            if response.status_code != (403 if refused else 200):
                 wrong.append((rule, response.status_code))
     assert wrong == []
 

@@ -230,6 +230,9 @@ AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
                         ("DELETE", "/api/v1/programs/<int:program_id>/closures/<int:closure_id>"),
                         # tests/test_intake_episodes.py discharges the client first.
                         ("POST", "/api/v1/clients/<int:client_id>/episodes"),
+                        # tests/test_caseload.py: a clinician outside the caseload breaks
+                        # the glass (clinicians only); the event, the alert and the email.
+                        ("POST", "/api/v1/clients/<int:client_id>/break-glass"),
                         # tests/test_jobs.py raises an alert first.
                         ("POST", "/api/v1/alerts/<int:alert_id>/acknowledge"),
                         # tests/test_security.py locks an account first; admins only.

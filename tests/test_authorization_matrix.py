@@ -18,7 +18,15 @@ from scheduler.feeds import render, tokens
 from scheduler.models import Alert, Attendance, Booking, ScheduleProposal, Session
 from scheduler.services import attendance, availability, plans, sessions
 from scheduler.web import navigation
-from tests.authorization_matrix import READ_QUERIES, ROLES, ROUTES, Route
+from tests.authorization_matrix import (
+    OUTSIDE,
+    OUTSIDE_CASELOAD,
+    READ_QUERIES,
+    ROLES,
+    ROUTES,
+    Route,
+    record_routes_clinicians_reach,
+)
 from tests.helpers import ACTOR, sign_in
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -329,6 +337,65 @@ def test_every_route_answers_each_role_as_the_matrix_says(app, auth, clinic, rol
 def test_a_client_signed_in_to_the_pages_gets_no_more_from_the_api(app, auth, clinic):
     """The API takes the login session too; a client's cookie opens no more than their token."""
     assert walk(app, auth, clinic, "client", api_by_session=True) == []
+
+
+# --- a clinician outside the caseload (issue 19) -------------------------------------------------
+
+
+def test_every_route_to_a_clients_record_says_what_a_clinician_outside_the_caseload_gets():
+    """Sorted, complete and no more: a new client-record route open to clinicians needs a line."""
+    assert set(OUTSIDE) == record_routes_clinicians_reach()
+    lines = [line.split()[:2] for line in OUTSIDE_CASELOAD.strip().splitlines()[1:]]
+    assert [(rule, method) for method, rule in lines] == sorted(
+        (rule, method) for method, rule in lines)
+
+
+def walk_outside(app, auth, clinic, user) -> list:
+    """Every line of the outside-caseload table, as `user`, on Avery's ids."""
+    call = Caller(app, auth, user)
+    by_rule = {(r.method, r.rule): r for r in ROUTES}
+    wrong = []
+    before = snapshot()
+    for key, access in sorted(OUTSIDE.items(), key=lambda kv: kv[0][0] != "GET"):
+        if access != "deny":
+            continue
+        response = call(by_rule[key], clinic["mine"])
+        if response.status_code != 403:
+            wrong.append(f"{by_rule[key]} refused? {response.status_code}")
+    if snapshot() != before:
+        wrong.append("requests refused outside the caseload changed the database")
+    for key, access in sorted(OUTSIDE.items(), key=lambda kv: kv[0][0] != "GET"):
+        if access == "allow":
+            response = call(by_rule[key], clinic["mine"])
+            if not let_through(by_rule[key], response):
+                wrong.append(f"{by_rule[key]} let through? {response.status_code}")
+    return wrong
+
+
+@pytest.fixture
+def outsider(make, clinic, db):
+    """A clinician who facilitates nothing and is nobody's primary therapist."""
+    return make.user("clinician", staff_id=clinic["theirs"]["staff_id"])
+
+
+def test_a_clinician_outside_the_caseload_gets_what_the_table_says(app, auth, clinic,
+                                                                   outsider):
+    assert walk_outside(app, auth, clinic, outsider) == []
+
+
+def test_after_breaking_the_glass_the_outsider_reads_as_the_caseload_does(app, auth, clinic,
+                                                                          outsider, client):
+    broke = client.post(f"/api/v1/clients/{clinic['mine']['client_id']}/break-glass",
+                        json={"reason": "Covering the group tonight"},
+                        headers=auth.for_user(outsider))
+    assert broke.status_code == 201
+    call = Caller(app, auth, outsider)
+    by_rule = {(r.method, r.rule): r for r in ROUTES}
+    wrong = [str(by_rule[key]) for key, access in sorted(OUTSIDE.items(),
+                                                         key=lambda kv: kv[0][0] != "GET")
+             if access == "deny"
+             and not let_through(by_rule[key], call(by_rule[key], clinic["mine"]))]
+    assert wrong == []
 
 
 # --- a client and the other client's records, reached sideways ----------------------------------

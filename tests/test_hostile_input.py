@@ -197,7 +197,8 @@ def _with_json_body(app) -> list[tuple[str, str]]:
 
 def test_every_json_body_of_the_api_has_the_limits(app, client, auth):
     """Not only the token endpoint: every operation with a body answers 400, never a 500."""
-    callers = [auth("admin"), auth("client")]
+    # A clinician for the one operation only clinicians make: breaking the glass.
+    callers = [auth("admin"), auth("client"), auth("clinician")]
     operations = _with_json_body(app)
     assert len(operations) > 20
     for method, path in operations:

@@ -295,8 +295,11 @@ def test_a_clinician_revises_the_plan_into_tapering_phases(client, db, make, set
     assert page.status_code == 200
     assert b'value="Intensive"' in page.data  # the form starts from the active version
 
+    # Avery's primary therapist revises; the new version keeps them on, so the plan stays on
+    # their caseload (tests/test_caseload.py: handing it on ends their access).
     answer = client.post(f"/clients/{setup.avery.id}/plan/revise",
-                         data={**_revision(), "csrf_token": csrf(page.data)},
+                         data={**_revision(primary_therapist_id=str(setup.therapist.id)),
+                               "csrf_token": csrf(page.data)},
                          follow_redirects=True)
 
     assert answer.status_code == 200

@@ -21,11 +21,9 @@ from scheduler.extensions import db as _db
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.jobs.runner import run_job
 from scheduler.models import (
-    Alert,
     Attendance,
     AuditEvent,
     Booking,
-    BreakGlassGrant,
     Client,
     Episode,
     Program,
@@ -44,6 +42,7 @@ from scheduler.services import (
     alerts,
     attendance,
     availability,
+    caseload,
     clients,
     closures,
     episodes,
@@ -222,18 +221,15 @@ def build_rich_clinic(app, now) -> dict:
 
     # Sites (issue 19): the staff work at the clinic's one site, a coordinator is scoped to it,
     # and a clinician broke the glass for Zoe, which alerted the admins.
-    # TODO(issue 19): through the sites and caseload services once they exist.
+    # TODO(issue 19): through the sites service once it exists (the glass is the caseload's).
     site_id = db.scalar(select(Site.id))
     db.execute(staff_sites.insert(), [{"staff_id": sid, "site_id": site_id}
                                       for sid in db.scalars(select(Staff.id))])
     coordinator = db.scalar(select(User).where(User.role == "coordinator"))
     db.execute(user_sites.insert(), [{"user_id": coordinator.id, "site_id": site_id}])
     clinician = db.scalar(select(User).where(User.role == "clinician"))
-    db.add(BreakGlassGrant(user_id=clinician.id, client_id=zoe.id, reason="Covering a crisis",
-                           granted_at=now, expires_at=now + timedelta(hours=1)))
-    db.add(Alert(key=f"break_glass:user={clinician.id}:client={zoe.id}", kind="break_glass",
-                 client_id=zoe.id, program_id=program.id, detail={"reason": "Covering a crisis"},
-                 raised_at=now))
+    caseload.break_glass(db, ACTOR, clinician, zoe.id, "Covering a crisis", now,
+                         caseload.Policy())
     db.commit()
 
     # The planner's suggestion for Zoe, kept with its JSON answer until accepted or lapsed.

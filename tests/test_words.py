@@ -475,9 +475,11 @@ def main_text(page: str) -> str:
 
 def test_a_paperwork_refusal_on_the_client_page_is_in_words(client, headers, clinic, make):
     jordan = clinic["jordan"]
+    # Dana is Jordan's primary therapist: the plan is on her caseload.
     assert client.post(f"{API}/clients/{jordan.id}/plans", headers=headers,
-                       json={"start_date": "2027-02-01"}).status_code == 201
-    sign_in(client, make.user("clinician"))
+                       json={"start_date": "2027-02-01",
+                             "primary_therapist_id": clinic["dana"].id}).status_code == 201
+    sign_in(client, make.user("clinician", staff_id=clinic["dana"].id))
     answer = client.post(f"/clients/{jordan.id}/plan/review",
                          data={"on": "2027-01-15",
                                "csrf_token": csrf(client, f"/clients/{jordan.id}")})
@@ -492,10 +494,11 @@ def test_the_plan_says_whose_hours_a_phase_follows_in_plain_words(client, header
     jordan = clinic["jordan"]
     plan = client.post(f"{API}/clients/{jordan.id}/plans", headers=headers, json={
         "start_date": "2027-02-01", "weekly_hours_target": 9,
+        "primary_therapist_id": clinic["dana"].id,
         "phases": [{"name": "Start", "first_week": 1, "last_week": 4},
                    {"name": "Step down", "first_week": 5, "weekly_hours_target": 6}]})
     assert plan.status_code == 201, plan.json
-    sign_in(client, make.user("clinician"))
+    sign_in(client, make.user("clinician", staff_id=clinic["dana"].id))
     text = main_text(client.get(f"/clients/{jordan.id}").get_data(as_text=True))
     assert "Start 1–4 9 h, as the whole plan" in text
     assert "Step down 5 onwards 6 h" in text

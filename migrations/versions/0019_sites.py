@@ -120,9 +120,15 @@ def upgrade():
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_alerts_kind'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_alerts_kind'), NEW_KINDS)
+    # A clinician's caseload starts from the active plans that name them.
+    with op.batch_alter_table('treatment_plans', schema=None) as batch_op:
+        batch_op.create_index('ix_treatment_plans_therapist_status',
+                              ['primary_therapist_id', 'status'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('treatment_plans', schema=None) as batch_op:
+        batch_op.drop_index('ix_treatment_plans_therapist_status')
     # The older schema has no break-glass alert: those alerts go with the grants.
     op.execute(sa.text("DELETE FROM alerts WHERE kind = 'break_glass'"))
     with op.batch_alter_table('alerts', schema=None) as batch_op:

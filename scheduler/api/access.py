@@ -16,7 +16,7 @@ from scheduler.api.errors import error_body
 from scheduler.extensions import db, login_manager
 from scheduler.models import User
 from scheduler.models.users import COORDINATORS, STAFF
-from scheduler.services import access_log, logins
+from scheduler.services import access_log, caseload, logins
 from scheduler.services.audit import Actor
 
 # The API's names for the role groups: staff read, coordinators write.
@@ -164,8 +164,46 @@ def roles_required(*roles: str):
     return decorator
 
 
-def client_or_staff(resource: str, client_id_arg: str = "client_id"):
-    """Staff readers pass; a client passes only for their own client id. Either read is logged."""
+def caseload_policy() -> caseload.Policy:
+    return caseload.Policy.from_config(current_app.config)
+
+
+def require_caseload(client_id: int, resource: str) -> None:
+    """A clinician outside the client's caseload gets 403 saying how to break the glass; the
+    refused look is logged. Everyone else passes (the route's roles decide who gets here)."""
+    try:
+        caseload.require_clinical_read(db.session, current_user, client_id, clock.now(),
+                                       caseload_policy())
+    except caseload.OutsideCaseload as refusal:
+        if request.method == "GET":
+            # Logged on reads only: a write request already holds SQLite's write lock, and
+            # the log row goes in on a connection of its own.
+            log_read([client_id], resource, action="denied")
+        abort(403, message=refusal.message)
+
+
+def caseload_of(resource: str, client_of):
+    """Refuse a clinician outside the caseload of the client `client_of(**path args)` names,
+    before the body is read (a refusal is the door's, not the input's)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            client_id = client_of(**kwargs)
+            if client_id is not None:  # nothing there: the view's own 404
+                require_caseload(client_id, resource)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def client_or_staff(resource: str, client_id_arg: str = "client_id", clinical: bool = False):
+    """Staff readers pass; a client passes only for their own client id. Either read is logged.
+
+    A clinical record (`clinical`) is read by a clinician only within their caseload.
+    """
 
     def decorator(view):
         @wraps(view)
@@ -177,6 +215,8 @@ def client_or_staff(resource: str, client_id_arg: str = "client_id"):
                 # Someone reaching for another person's record is what an access log is for.
                 log_read([client_id], resource, action="denied")
                 abort(403, message="You may only read your own records.")
+            if clinical and not own:
+                require_caseload(client_id, resource)
             answer = view(*args, **kwargs)
             log_read([client_id], resource)
             return answer

@@ -8,13 +8,15 @@ with a new episode on their record, not made twice.
 
 
 from flask.views import MethodView
+from flask_login import current_user
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from scheduler import clock
+from scheduler import clock, outbox
 from scheduler.api.access import (
     STAFF_READ,
     WRITE,
+    caseload_policy,
     client_or_staff,
     current_actor,
     log_read,
@@ -38,7 +40,7 @@ from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Client
 from scheduler.models.clients import CLIENT_STATUSES
-from scheduler.services import clients, episodes, free_slots
+from scheduler.services import caseload, clients, episodes, free_slots
 from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = "/clients"
@@ -246,7 +248,7 @@ class ClientMatches(MethodView):
 
 @blp.route("/<int:client_id>/episodes")
 class ClientEpisodes(MethodView):
-    @client_or_staff("episodes")
+    @client_or_staff("episodes", clinical=True)
     @blp.response(200, Schema.from_dict({"items": fields.List(fields.Nested(EpisodeOut))},
                                         name="EpisodeList"))
     def get(self, client_id):
@@ -269,3 +271,33 @@ class ClientEpisodes(MethodView):
                                    program_id=data["program_id"])
         db.session.commit()
         return episode
+
+
+class BreakGlassIn(ApiSchema):
+    reason = RequiredText(max_length=caseload.REASON_MAX, required=True, metadata={
+        "description": "Why you need this client's clinical record now (one line, at most "
+        f"{caseload.REASON_MAX} characters); the admins read it."})
+
+
+class BreakGlassOut(Schema):
+    client_id = fields.Integer()
+    expires_at = fields.AwareDateTime()
+    reason = fields.String()
+
+
+@blp.route("/<int:client_id>/break-glass")
+class ClientBreakGlass(MethodView):
+    @roles_required(*caseload.HELD_TO_CASELOAD)
+    @blp.arguments(BreakGlassIn)
+    @blp.response(201, BreakGlassOut)
+    def post(self, data, client_id):
+        """Break the glass: read a client's clinical record outside your caseload for an hour.
+
+        For clinicians; audited with the reason, and the admins get an alert (and an email
+        where mail is set).
+        """
+        grant, keys = caseload.break_glass(db.session, current_actor(), current_user, client_id,
+                                           data["reason"], clock.now(), caseload_policy())
+        db.session.commit()
+        outbox.send_after_response(*keys)
+        return grant

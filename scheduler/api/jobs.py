@@ -1,6 +1,7 @@
 """Job history for admins; alerts for the staff who act on them; clients' message choices."""
 
 from flask.views import MethodView
+from flask_login import current_user
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
@@ -83,10 +84,16 @@ class Alerts(MethodView):
     @blp.arguments(AlertArgs, location="query")
     @blp.response(200, list_schema(AlertOut, "AlertList"))
     def get(self, args):
-        """Alerts raised by the absence-alerts job, open ones by default, newest first."""
+        """Alerts raised by the absence-alerts job, open ones by default, newest first.
+
+        Admins also see each clinician's break-the-glass (kind `break_glass`) with its reason.
+        """
         query = select(Alert)
         if args["open"]:
             query = query.where(Alert.acknowledged_at.is_(None))
+        if current_user.role not in alerts.ADMIN_KINDS_FOR:
+            # A clinician's break-the-glass, with its reason, is for the admins to review.
+            query = query.where(Alert.kind.not_in(alerts.ADMIN_ONLY_KINDS))
         for name in ("program_id", "kind"):
             if name in args:
                 query = query.where(getattr(Alert, name) == args[name])

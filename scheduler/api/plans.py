@@ -9,13 +9,17 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import Schema, fields, validate
+from sqlalchemy import select
 
 from scheduler import clock
 from scheduler.api.access import (
     STAFF_READ,
+    caseload_of,
+    caseload_policy,
     client_or_staff,
     current_actor,
     log_read,
+    require_caseload,
     require_login,
     roles_required,
 )
@@ -34,7 +38,7 @@ from scheduler.extensions import db
 from scheduler.models import Assessment, TreatmentPlan
 from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
-from scheduler.services import day_sheet, plans
+from scheduler.services import caseload, day_sheet, plans
 from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = ""
@@ -196,7 +200,9 @@ class ClientAssessments(MethodView):
     @roles_required(*STAFF_READ)
     @blp.response(200, AssessmentList)
     def get(self, client_id):
-        """A client's assessments, newest first (staff only: clinical notes)."""
+        """A client's assessments, newest first (staff only: clinical notes; a clinician's
+        caseload only)."""
+        require_caseload(client_id, "assessments")
         items = plans.assessments_of(db.session, client_id)
         log_read([client_id], "assessments")
         return {"items": items}
@@ -218,6 +224,7 @@ class AssessmentById(MethodView):
     def get(self, assessment_id):
         """One assessment (staff only)."""
         assessment = get_or_404(db.session, Assessment, assessment_id, "assessment")
+        require_caseload(assessment.client_id, "assessment")
         log_read([assessment.client_id], "assessment")
         return assessment
 
@@ -227,7 +234,7 @@ class AssessmentById(MethodView):
 
 @blp.route("/clients/<int:client_id>/plans")
 class ClientPlans(MethodView):
-    @client_or_staff("plans")
+    @client_or_staff("plans", clinical=True)
     @blp.response(200, PlanList)
     def get(self, client_id):
         """Every version of the client's plan, newest first; a client reads only their own."""
@@ -256,6 +263,11 @@ class PlansDue(MethodView):
         # The clinic's calendar, not UTC's: a review due today is not overdue at 8 pm.
         today = day_sheet.program_today(db.session, clock.now())
         items = plans.due_soon(db.session, today, args["within_days"])
+        # A clinician's list holds their caseload's plans only.
+        shown = caseload.visible_client_ids(db.session, current_user, clock.now(),
+                                            caseload_policy())
+        if shown is not None:
+            items = [item for item in items if item[0] in shown]
         log_read([c for c, *_ in items], "plans_due")
         return {"items": [
             {"client_id": c, "plan_id": p, "what": what, "due_on": due, "overdue": due < today}
@@ -271,6 +283,7 @@ class PlanById(MethodView):
         require_login()
         if current_user.role in STAFF_READ:
             plan = get_or_404(db.session, TreatmentPlan, plan_id, "treatment plan")
+            require_caseload(plan.client_id, "plan")
         else:
             plan = db.session.get(TreatmentPlan, plan_id)
             if (current_user.role != "client" or plan is None
@@ -280,9 +293,18 @@ class PlanById(MethodView):
         return plan
 
 
+def _client_of_plan(plan_id: int) -> int | None:
+    return db.session.scalar(select(TreatmentPlan.client_id).where(TreatmentPlan.id == plan_id))
+
+
+# A change to a plan answers with the whole plan: a clinician's caseload only.
+plan_in_caseload = caseload_of("plan", _client_of_plan)
+
+
 @blp.route("/plans/<int:plan_id>/revisions")
 class PlanRevisions(MethodView):
     @roles_required(*PLAN_WRITE)
+    @plan_in_caseload
     @blp.arguments(PlanChangesIn)
     @blp.response(201, PlanOut)
     def post(self, changes, plan_id):
@@ -295,6 +317,7 @@ class PlanRevisions(MethodView):
 @blp.route("/plans/<int:plan_id>/certification")
 class PlanCertification(MethodView):
     @roles_required(*PLAN_WRITE)
+    @plan_in_caseload
     @blp.arguments(CertificationIn)
     @blp.response(200, PlanOut)
     def post(self, data, plan_id):
@@ -308,6 +331,7 @@ class PlanCertification(MethodView):
 @blp.route("/plans/<int:plan_id>/review")
 class PlanReview(MethodView):
     @roles_required(*PLAN_WRITE)
+    @plan_in_caseload
     @blp.arguments(ReviewIn)
     @blp.response(200, PlanOut)
     def post(self, data, plan_id):

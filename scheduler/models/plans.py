@@ -3,7 +3,15 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.clock import now
@@ -44,6 +52,8 @@ class TreatmentPlan(Model):
         UniqueConstraint("client_id", "version", name="uq_treatment_plans_client_version"),
         CheckConstraint(one_of("status", PLAN_STATUSES), name="status"),
         CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates"),
+        # A clinician's caseload starts from the active plans naming them (services/caseload).
+        Index("ix_treatment_plans_therapist_status", "primary_therapist_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -16,6 +16,11 @@ from scheduler.services import audit, notifications, reports
 from scheduler.services.audit import Actor
 from scheduler.services.lookup import get_or_404
 
+# A clinician's break-the-glass (services/caseload.py) is raised for these roles only: its
+# reason is the admins' to review.
+ADMIN_ONLY_KINDS = ("break_glass",)
+ADMIN_KINDS_FOR = ("admin",)
+
 # Below-target alerts wait until half the program's week is gone: before that, it is early.
 HALF_WEEK = timedelta(days=3, hours=12)
 

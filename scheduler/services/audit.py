@@ -19,6 +19,8 @@ ACTIONS: dict[str, str] = {
     "read": "Read",
     "export": "Exported",
     "denied": "Refused a look",
+    # A clinician's hour of access outside their caseload, with a reason (services/caseload.py).
+    "break_glass": "Broke the glass",
     # Records.
     "create": "Created",
     "update": "Changed",

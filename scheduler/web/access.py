@@ -2,11 +2,14 @@
 
 from functools import wraps
 
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
+from scheduler import clock
 from scheduler.extensions import db
-from scheduler.services import access_log
+from scheduler.models import Client
+from scheduler.services import access_log, caseload
 from scheduler.services.audit import Actor
 
 HOME_BY_ROLE = {
@@ -18,9 +21,28 @@ HOME_BY_ROLE = {
 }
 
 
-def forbidden():
+def forbidden(**context):
     """The HTML 403 page; it says what the role may not do, and where to go instead."""
-    return render_template("errors/403.html"), 403
+    return render_template("errors/403.html", **context), 403
+
+
+def may_read_clinical(client_id: int) -> bool:
+    """Whether the signed-in staff member may read the client's clinical record (a clinician:
+    within their caseload, or after breaking the glass)."""
+    return caseload.may_read_clinical(db.session, current_user, client_id, clock.now(),
+                                      caseload.Policy.from_config(current_app.config))
+
+
+def outside_caseload(client_id: int, resource: str):
+    """The 403 page, saying how to break the glass, when a clinician reaches for a clinical
+    record outside their caseload (logged on GET, as page reads are); None when they may."""
+    if may_read_clinical(client_id):
+        return None
+    if request.method == "GET":
+        log_page_read([client_id], resource, action="denied")
+    name = db.session.scalar(select(Client.name).where(Client.id == client_id))
+    return forbidden(outside_caseload=caseload.OutsideCaseload(client_id, name).page_message,
+                     caseload_client_id=client_id)
 
 
 def page_roles(*roles: str):

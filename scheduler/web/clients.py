@@ -48,6 +48,7 @@ from scheduler.models.users import COORDINATORS, STAFF
 from scheduler.services import (
     account_links,
     booking,
+    caseload,
     client_access,
     clients,
     dates,
@@ -62,7 +63,7 @@ from scheduler.services import users as logins_admin
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
 from scheduler.web import find_time, proposal_pages, query_args
-from scheduler.web.access import log_page_read, page_actor, page_roles
+from scheduler.web.access import log_page_read, may_read_clinical, page_actor, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
 from scheduler.web.form_fields import (
     Hours,
@@ -272,28 +273,33 @@ def index():
 
 
 def detail_page(client_id: int, status: int = 200, links: dict | None = None,
-                readmit_error: str | None = None, readmit_on: str | None = None):
+                readmit_error: str | None = None, readmit_on: str | None = None,
+                glass_error: str | None = None, glass_reason: str | None = None):
     client = get_or_404(db.session, Client, client_id, "client")
-    stays = episodes.episodes_of(db.session, client.id)
     program = db.session.get(Program, client.program_id)
     tz = day_sheet.program_zone(db.session, client.program_id)
     now = clock.now()
     today = now.astimezone(tz).date()
-    plan = plans.active_plan(db.session, client.id, with_phases=True)
+    # A clinician outside the client's caseload sees the record without its clinical sections
+    # (episodes, plan, hours, attendance), and a form to break the glass.
+    clinical = may_read_clinical(client.id)
+    stays = episodes.episodes_of(db.session, client.id) if clinical else []
+    plan = plans.active_plan(db.session, client.id, with_phases=True) if clinical else None
     therapist = (db.session.get(Staff, plan.primary_therapist_id)
                  if plan and plan.primary_therapist_id else None)
-    weeks = _hours_weeks(client, today)
+    weeks = _hours_weeks(client, today) if clinical else []
     access = client_access.of(db.session, client.id)
     chart = hours_chart(
         [Bar(row.week_start.strftime("%-d %b"), row.attended_hours, row.target_hours)
          for row in weeks],
         f"Hours attended per week by {client.name}, against the weekly target",
-        "client-hours")
+        "client-hours") if clinical else None
     return render_template(
         "clients/detail.html", client=client, program=program, plan=plan, therapist=therapist,
-        kind_labels=KIND_LABELS, weeks=weeks, chart=chart, today=today,
+        kind_labels=KIND_LABELS, weeks=weeks, chart=chart, today=today, clinical=clinical,
+        glass_error=glass_error, glass_reason=glass_reason,
         upcoming=day_sheet.upcoming_for_client(db.session, client.id, now, tz, limit=15),
-        history=_attendance_history(client.id, tz), links=links,
+        history=_attendance_history(client.id, tz) if clinical else [], links=links,
         has_feed=links is not None or access.has_feed, access=access,
         feed_stopped_on=_stopped_on(access, tz),
         may_write=current_user.role in COORDINATORS,
@@ -308,7 +314,7 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None,
             .where(Program.id.in_({e.program_id for e in stays}))).tuples().all()),
         plan_versions=dict(db.session.execute(
             select(TreatmentPlan.id, TreatmentPlan.version)
-            .where(TreatmentPlan.client_id == client.id)).tuples().all()),
+            .where(TreatmentPlan.client_id == client.id)).tuples().all()) if clinical else {},
     ), status
 
 
@@ -318,7 +324,44 @@ def detail(client_id: int):
     """One client: plan, schedule, hours against target, attendance and the feed link."""
     page = detail_page(client_id)
     log_page_read([client_id], "client")
+    if not may_read_clinical(client_id):
+        # The clinical sections were held back: a refused look, logged as such.
+        log_page_read([client_id], "clinical_record", action="denied")
     return page
+
+
+class BreakGlassForm(PageForm):
+    reason = StringField("Why you need this record now", validators=[
+        DataRequired("Say why you need this client's record."),
+        Length(max=caseload.REASON_MAX,
+               message=f"At most {caseload.REASON_MAX} characters.")])
+
+
+@bp.post("/clients/<int:client_id>/break-glass")
+@page_roles(*caseload.HELD_TO_CASELOAD)
+def break_glass(client_id: int):
+    """A clinician opens a client's clinical record outside their caseload for an hour, with a
+    reason: audited, and the admins are alerted."""
+    form = BreakGlassForm()
+    if not form.validate_on_submit():
+        problems = " ".join(m for messages in form.errors.values() for m in messages)
+        return detail_page(client_id, 422, glass_error=problems or "Please try again.",
+                           glass_reason=request.form.get("reason", ""))
+    try:
+        grant, keys = caseload.break_glass(
+            db.session, page_actor(), current_user, client_id, form.reason.data, clock.now(),
+            caseload.Policy.from_config(current_app.config))
+    except DomainError as error:
+        db.session.rollback()
+        return detail_page(client_id, error.status, glass_error=describe(error),
+                           glass_reason=request.form.get("reason", ""))
+    db.session.commit()
+    outbox.send_after_response(*keys)
+    until = grant.expires_at.astimezone(day_sheet.program_zone(
+        db.session, db.session.get(Client, client_id).program_id))
+    flash(f"You may read this client's clinical record until {until:%H:%M}. The admins are "
+          "told, with your reason.", "success")
+    return redirect(url_for("client_pages.detail", client_id=client_id), code=303)
 
 
 @bp.post("/clients/<int:client_id>/readmit")

@@ -22,7 +22,7 @@ from scheduler.models.users import STAFF
 from scheduler.services import plans
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
-from scheduler.web.access import log_page_read, page_actor, page_roles
+from scheduler.web.access import log_page_read, outside_caseload, page_actor, page_roles
 from scheduler.web.clients import detail_page, staff_choices
 from scheduler.web.form_fields import (
     Hours,
@@ -156,6 +156,9 @@ def _page(client, plan, form, status=200):
 @page_roles(*STAFF)
 def revise(client_id: int):
     """A new version of the client's active plan: targets, goals and the tapering phases."""
+    refusal = outside_caseload(client_id, "plans")
+    if refusal is not None:
+        return refusal
     client, plan = _active_plan_or_404(client_id)
     if request.method == "GET":
         page = _page(client, plan, _form_from_plan(plan))
@@ -190,6 +193,9 @@ PAPERWORK_LABELS = {"certified_on": "Date", "reviewed_on": "Date"}
 @page_roles(*STAFF)
 def paperwork(client_id: int, what: str):
     """Record the physician's certification or the plan review; the next falls due 60 days on."""
+    refusal = outside_caseload(client_id, "plans")
+    if refusal is not None:
+        return refusal
     _, plan = _active_plan_or_404(client_id)
     record, label = PAPERWORK[what]
     form = PaperworkForm()
