@@ -121,6 +121,10 @@ PUT     /api/v1/sessions/<int:session_id>/attendance              deny   deny   
 GET     /api/v1/sessions/<int:session_id>/bookings                deny   deny   allow  allow  allow
 POST    /api/v1/sessions/<int:session_id>/bookings                deny   deny   deny   allow  allow
 GET     /api/v1/sessions/<int:session_id>/checkin-code            deny   deny   allow  allow  allow
+GET     /api/v1/sites                                             deny   deny   allow  allow  allow
+POST    /api/v1/sites                                             deny   deny   deny   deny   allow
+GET     /api/v1/sites/<int:site_id>                               deny   deny   allow  allow  allow
+PATCH   /api/v1/sites/<int:site_id>                               deny   deny   deny   deny   allow
 GET     /api/v1/staff                                             deny   deny   allow  allow  allow
 POST    /api/v1/staff                                             deny   deny   deny   allow  allow
 GET     /api/v1/staff/<int:staff_id>                              deny   deny   allow  allow  allow
@@ -135,6 +139,7 @@ PUT     /api/v1/staff/<int:staff_id>/working-hours                deny   deny   
 GET     /api/v1/users                                             deny   deny   deny   allow  allow
 PATCH   /api/v1/users/<int:user_id>                               deny   deny   deny   allow  allow
 DELETE  /api/v1/users/<int:user_id>/mfa                           deny   deny   deny   deny   allow
+PUT     /api/v1/users/<int:user_id>/sites                         deny   deny   deny   deny   allow
 POST    /api/v1/users/<int:user_id>/unlock                        deny   deny   deny   deny   allow
 POST    /api/v1/users/invitations                                 deny   deny   deny   allow  allow
 GET     /audit                                                    deny   deny   deny   deny   allow
