@@ -212,9 +212,15 @@ POST    /sessions/<int:session_id>/room                           deny   deny   
 GET     /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
 POST    /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
 POST    /sessions/<int:session_id>/roster/all-present             deny   deny   allow  allow  allow
+GET     /sites                                                    deny   deny   deny   deny   allow
+POST    /sites                                                    deny   deny   deny   deny   allow
+GET     /sites/<int:site_id>/edit                                 deny   deny   deny   deny   allow
+POST    /sites/<int:site_id>/edit                                 deny   deny   deny   deny   allow
 GET     /staff                                                    deny   deny   deny   allow  allow
 GET     /staff/<int:staff_id>/hours                               deny   deny   deny   allow  allow
 POST    /staff/<int:staff_id>/hours                               deny   deny   deny   allow  allow
+GET     /staff/<int:staff_id>/sites                               deny   deny   deny   allow  allow
+POST    /staff/<int:staff_id>/sites                               deny   deny   deny   allow  allow
 GET     /suggest-schedules                                        deny   deny   deny   allow  allow
 GET     /today                                                    deny   deny   allow  allow  allow
 GET     /users                                                    deny   deny   deny   allow  allow
@@ -223,6 +229,8 @@ POST    /users/<int:user_id>/mfa-reset                            deny   deny   
 POST    /users/<int:user_id>/reactivate                           deny   deny   deny   allow  allow
 POST    /users/<int:user_id>/role                                 deny   deny   deny   deny   allow
 POST    /users/<int:user_id>/sign-out                             deny   deny   deny   allow  allow
+GET     /users/<int:user_id>/sites                                deny   deny   deny   deny   allow
+POST    /users/<int:user_id>/sites                                deny   deny   deny   deny   allow
 POST    /users/<int:user_id>/unlock                               deny   deny   deny   deny   allow
 POST    /users/invite                                             deny   deny   deny   allow  allow
 GET     /week                                                     deny   deny   deny   allow  allow

@@ -1,10 +1,12 @@
 """Sites: a clinic network's buildings, each with its own rooms, programs and staff (issue 19)."""
 
+import re
+
 from sqlalchemy import select
 
-from scheduler.models import AuditEvent, Room
+from scheduler.models import AuditEvent, Room, Site
 from scheduler.services import rooms, sites
-from tests.helpers import ACTOR
+from tests.helpers import ACTOR, sign_in
 
 API = "/api/v1"
 
@@ -220,3 +222,83 @@ def test_the_service_keeps_rooms_of_the_same_name_apart(db):
     db.commit()
     assert sorted(db.scalars(select(Room.site_id).where(Room.name == "Room B"))) == sorted(
         [east.id, west.id])
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+def _csrf(client, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def _post(client, path: str, page: str, **data):
+    return client.post(path, data={"csrf_token": _csrf(client, page), **data})
+
+
+def test_an_admin_adds_and_edits_sites_on_the_sites_page(client, db, make):
+    admin = make.user("admin")
+    sign_in(client, admin)
+    home = client.get("/sites").get_data(as_text=True)
+    assert 'href="/sites"' in home  # in the navigation
+    added = _post(client, "/sites", "/sites", name="Eastside", address="12 Elm Street",
+                  timezone="America/Chicago")
+    assert added.status_code == 303
+    listed = client.get("/sites").get_data(as_text=True)
+    assert "Eastside" in listed and "12 Elm Street" in listed and "America/Chicago" in listed
+    again = _post(client, "/sites", "/sites", name="Eastside", timezone="UTC")
+    assert again.status_code == 422
+    html = again.get_data(as_text=True)
+    assert "A site named &#39;Eastside&#39; already exists." in html
+    assert 'id="name-error"' in html
+    bad_zone = _post(client, "/sites", "/sites", name="Westside", timezone="Mars/Base")
+    assert bad_zone.status_code == 422
+    assert 'id="timezone-error"' in bad_zone.get_data(as_text=True)
+    site_id = db.scalar(select(Site.id).where(Site.name == "Eastside"))
+    edit = f"/sites/{site_id}/edit"
+    assert "12 Elm Street" in client.get(edit).get_data(as_text=True)
+    saved = _post(client, edit, edit, name="East End", address="", timezone="America/Denver")
+    assert saved.status_code == 303
+    db.expire_all()
+    site = db.get(Site, site_id)
+    assert (site.name, site.address, site.timezone) == ("East End", None, "America/Denver")
+    found = client.get("/sites?q=west").get_data(as_text=True)
+    assert "East End" not in found.split("<tbody>")[1]
+
+
+def test_coordinators_see_no_sites_page(client, make):
+    sign_in(client, make.user("coordinator"))
+    assert client.get("/sites").status_code == 403
+    assert 'href="/sites"' not in client.get("/staff").get_data(as_text=True)
+
+
+def test_the_staff_page_shows_and_sets_where_each_person_works(client, db, make):
+    east = sites.create_site(db, ACTOR, name="Eastside", timezone="America/New_York")
+    west = sites.create_site(db, ACTOR, name="Westside", timezone="America/New_York")
+    member = make.staff(name="Dana Reyes", site_ids=[east.id])
+    sign_in(client, make.user("coordinator"))
+    row = client.get("/staff").get_data(as_text=True).split("Dana Reyes")[1].split("</tr>")[0]
+    assert "Eastside" in row and "Westside" not in row
+    path = f"/staff/{member.id}/sites"
+    none = _post(client, path, path)
+    assert none.status_code == 422
+    assert "Choose at least one site" in none.get_data(as_text=True)
+    saved = _post(client, path, path, site_ids=[str(east.id), str(west.id)])
+    assert saved.status_code == 303
+    assert sites.staff_site_ids(db, member.id) == sorted([east.id, west.id])
+
+
+def test_an_admin_sets_a_coordinators_sites_on_the_logins_page(client, db, make):
+    east = sites.create_site(db, ACTOR, name="Eastside", timezone="America/New_York")
+    sites.create_site(db, ACTOR, name="Westside", timezone="America/New_York")
+    coordinator = make.user("coordinator")
+    db.commit()
+    sign_in(client, make.user("admin"))
+    row = client.get("/users").get_data(as_text=True).split(coordinator.email)[1]
+    assert "Every site" in row.split("</tr>")[0]
+    path = f"/users/{coordinator.id}/sites"
+    saved = _post(client, path, path, site_ids=[str(east.id)])
+    assert saved.status_code == 303
+    row = client.get("/users").get_data(as_text=True).split(coordinator.email)[1]
+    assert "Eastside" in row.split("</tr>")[0]
+    assert sites.user_site_ids(db, coordinator.id) == [east.id]

@@ -5,7 +5,7 @@ only one (made on first use, in the program's zone). Once there are two, the sit
 named, so nothing lands in the wrong building by default.
 """
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Site, User, staff_sites, user_sites
@@ -90,6 +90,27 @@ def site_names(db: DbSession, site_ids: list[int]) -> list[str]:
     if not site_ids:
         return []
     return list(db.scalars(select(Site.name).where(Site.id.in_(site_ids)).order_by(Site.name)))
+
+
+def _names_by(table, owner, owner_ids: list[int]) -> Select:
+    return (select(table.c[owner], Site.name).join(Site, Site.id == table.c.site_id)
+            .where(table.c[owner].in_(owner_ids)).order_by(Site.name))
+
+
+def staff_site_names(db: DbSession, staff_ids: list[int]) -> dict[int, list[str]]:
+    """The names of the sites each of these staff members works at, by name."""
+    out: dict[int, list[str]] = {i: [] for i in staff_ids}
+    for owner, name in db.execute(_names_by(staff_sites, "staff_id", staff_ids)):
+        out[owner].append(name)
+    return out
+
+
+def user_site_names(db: DbSession, user_ids: list[int]) -> dict[int, list[str]]:
+    """The names of the sites each of these logins is scoped to (none: every site)."""
+    out: dict[int, list[str]] = {i: [] for i in user_ids}
+    for owner, name in db.execute(_names_by(user_sites, "user_id", user_ids)):
+        out[owner].append(name)
+    return out
 
 
 def _referenced(db: DbSession, site_ids: list[int], field: str) -> list[int]:
