@@ -1,9 +1,12 @@
-"""A deterministic demo clinic: two programs, group tracks, individual therapy, logins.
+"""A deterministic demo clinic: two sites, two programs, group tracks, individual therapy,
+logins.
 
-Past one site (SITE_CLIENTS clients) the clinic grows by whole sites, as a provider with many
-locations does: the first site is made through the services, and every further site is a copy
-of it with its own programs, rooms, staff, clients, sessions and bookings, written with bulk
-inserts. A copy is valid because the first site is, and sites share no room, staff or client.
+The programs run at Downtown; Riverside, across town, has its own "Group Room B" and an office,
+and one peer-support worker works at both. Past SITE_CLIENTS clients the clinic grows by whole
+sites, as a provider with many locations does: Downtown is made through the services, and every
+further site is a copy of it with its own site row, programs, rooms, staff, clients, sessions
+and bookings, written with bulk inserts. A copy is valid because Downtown is, and sites share
+no room, staff or client.
 """
 
 import random
@@ -27,6 +30,7 @@ from scheduler.services import (
     programs,
     rooms,
     series,
+    sites,
     staff,
 )
 from scheduler.services.audit import Actor
@@ -35,6 +39,12 @@ from scheduler.services.recurrence import zone
 DEMO_PASSWORD = "demo-password"
 DEMO_TZ = "America/New_York"
 ADDRESS = "200 Main Street, Suite 200, Springfield"
+SITE = "Downtown"
+# The second site: rooms of the same names as Downtown's, no program yet.
+ANNEX = ("Riverside", "45 River Road, Springfield")
+ANNEX_ROOMS = [("Group Room B", 10), ("Office 1", 2)]
+# Staff (by index) who also work at the second site.
+ANNEX_STAFF = (6,)
 FIRST = ["Alex", "Jordan", "Sam", "Taylor", "Casey", "Riley", "Morgan", "Jamie", "Avery",
          "Quinn", "Drew", "Reese", "Cameron", "Dakota", "Hayden", "Parker", "Rowan", "Skyler"]
 LAST = ["Rivera", "Nguyen", "Patel", "Okafor", "Kowalski", "Haddad", "Larsen", "Moreau",
@@ -74,9 +84,12 @@ ATTENDANCE_MIX = (("present", 80), ("late", 6), ("left_early", 4), ("absent_excu
 SITE_CLIENTS = 36
 # Copied per site, parents first. Logins, tokens, feeds, the audit trail and job history are
 # not: they belong to people and events, and the copies are made in one bulk step.
-SITE_TABLES = ("programs", "rooms", "staff", "clients", "session_series", "series_facilitators",
-               "enrollments", "sessions", "session_facilitators", "bookings", "attendance",
-               "treatment_plans", "plan_phases", "plan_requirements", "episodes")
+SITE_TABLES = ("sites", "programs", "rooms", "staff", "staff_sites", "clients", "session_series",
+               "series_facilitators", "enrollments", "sessions", "session_facilitators",
+               "bookings", "attendance", "treatment_plans", "plan_phases", "plan_requirements",
+               "episodes")
+# Rows of these tables are copied only when they belong to the first site (not Riverside's).
+SITE_KEYED = {"sites": "id", "rooms": "site_id", "staff_sites": "site_id"}
 # Rows that belong to one client: a partly filled last site leaves out the clients it lacks.
 CLIENT_KEYED = {"clients": "id", "enrollments": "client_id", "bookings": "client_id",
                 "attendance": "client_id", "treatment_plans": "client_id",
@@ -167,20 +180,27 @@ def _seed_site(db: DbSession, *, n_clients: int, weeks: int, now: datetime,
     # Clients were booked when the program opened; the sessions since have been held.
     opened = datetime.combine(first_day, time.min, tzinfo=tz)
 
+    site = sites.create_site(db, actor, name=SITE, timezone=DEMO_TZ, address=ADDRESS)
+    annex = sites.create_site(db, actor, name=ANNEX[0], timezone=DEMO_TZ, address=ANNEX[1])
     adult = programs.create_program(
         db, actor, name="Evening Program (adults)", level_of_care="2.1",
-        population="adult", timezone=DEMO_TZ, address=ADDRESS,
+        population="adult", timezone=DEMO_TZ, address=ADDRESS, site_id=site.id,
     )
     teen = programs.create_program(
         db, actor, name="Afternoon Program (adolescents)", level_of_care="2.1",
-        population="adolescent", timezone=DEMO_TZ, address=ADDRESS,
+        population="adolescent", timezone=DEMO_TZ, address=ADDRESS, site_id=site.id,
     )
     progress(1)
-    room_rows = [rooms.create_room(db, actor, name=n, capacity=c) for n, c in ROOMS]
+    room_rows = [rooms.create_room(db, actor, name=n, capacity=c, site_id=site.id)
+                 for n, c in ROOMS]
+    for name, capacity in ANNEX_ROOMS:
+        rooms.create_room(db, actor, name=name, capacity=capacity, site_id=annex.id,
+                          location=ANNEX[1])
     staff_rows = [
         staff.create_staff(db, actor, name=n, role=r, credentials=c,
-                           email=n.split()[0].lower() + "@demo.clinic")
-        for n, r, c in STAFF
+                           email=n.split()[0].lower() + "@demo.clinic",
+                           site_ids=[site.id, annex.id] if i in ANNEX_STAFF else [site.id])
+        for i, (n, r, c) in enumerate(STAFF)
     ]
     # Weekday clinic hours (every demo series falls inside them), so "Find a time" and the
     # conflict check have working hours to show.
@@ -372,6 +392,10 @@ def _copy_site(db: DbSession, n_clients: int, progress: Callable[[int], None]) -
         if "id" in t.c:
             ids = [row["id"] for row in template[t.name]]
             spans[t.name] = max(ids) - min(ids) + 1 if ids else 0
+    # Each copy is of the first site only; the spans above keep clear of the others' ids.
+    first_site = min(row["id"] for row in template["sites"])
+    for name, column in SITE_KEYED.items():
+        template[name] = [row for row in template[name] if row[column] == first_site]
     template_clients = sorted(row["id"] for row in template["clients"])
     for site in range(1, sites_for(n_clients)):
         size = min(SITE_CLIENTS, n_clients - site * SITE_CLIENTS)
@@ -460,7 +484,8 @@ def _rename(table: str, row: dict, site: int, position: int | None) -> None:
     label = f"site {site + 1}"
     if table == "programs":
         row["name"] = f"{row['name']} — {label}"
-    elif table == "rooms":
+    elif table == "sites":
+        # Room names are unique per site: each copy keeps its own "Group Room B".
         row["name"] = f"{row['name']} ({label})"
     elif table == "staff" and row.get("email"):
         local, _, domain = row["email"].partition("@")

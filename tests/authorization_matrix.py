@@ -122,6 +122,10 @@ PUT     /api/v1/sessions/<int:session_id>/attendance              deny   deny   
 GET     /api/v1/sessions/<int:session_id>/bookings                deny   deny   allow  allow  allow
 POST    /api/v1/sessions/<int:session_id>/bookings                deny   deny   deny   allow  allow
 GET     /api/v1/sessions/<int:session_id>/checkin-code            deny   deny   allow  allow  allow
+GET     /api/v1/sites                                             deny   deny   allow  allow  allow
+POST    /api/v1/sites                                             deny   deny   deny   deny   allow
+GET     /api/v1/sites/<int:site_id>                               deny   deny   allow  allow  allow
+PATCH   /api/v1/sites/<int:site_id>                               deny   deny   deny   deny   allow
 GET     /api/v1/staff                                             deny   deny   allow  allow  allow
 POST    /api/v1/staff                                             deny   deny   deny   allow  allow
 GET     /api/v1/staff/<int:staff_id>                              deny   deny   allow  allow  allow
@@ -136,6 +140,7 @@ PUT     /api/v1/staff/<int:staff_id>/working-hours                deny   deny   
 GET     /api/v1/users                                             deny   deny   deny   allow  allow
 PATCH   /api/v1/users/<int:user_id>                               deny   deny   deny   allow  allow
 DELETE  /api/v1/users/<int:user_id>/mfa                           deny   deny   deny   deny   allow
+PUT     /api/v1/users/<int:user_id>/sites                         deny   deny   deny   deny   allow
 POST    /api/v1/users/<int:user_id>/unlock                        deny   deny   deny   deny   allow
 POST    /api/v1/users/invitations                                 deny   deny   deny   allow  allow
 GET     /audit                                                    deny   deny   deny   deny   allow
@@ -210,9 +215,15 @@ POST    /sessions/<int:session_id>/room                           deny   deny   
 GET     /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
 POST    /sessions/<int:session_id>/roster                         deny   deny   allow  allow  allow
 POST    /sessions/<int:session_id>/roster/all-present             deny   deny   allow  allow  allow
+GET     /sites                                                    deny   deny   deny   deny   allow
+POST    /sites                                                    deny   deny   deny   deny   allow
+GET     /sites/<int:site_id>/edit                                 deny   deny   deny   deny   allow
+POST    /sites/<int:site_id>/edit                                 deny   deny   deny   deny   allow
 GET     /staff                                                    deny   deny   deny   allow  allow
 GET     /staff/<int:staff_id>/hours                               deny   deny   deny   allow  allow
 POST    /staff/<int:staff_id>/hours                               deny   deny   deny   allow  allow
+GET     /staff/<int:staff_id>/sites                               deny   deny   deny   allow  allow
+POST    /staff/<int:staff_id>/sites                               deny   deny   deny   allow  allow
 GET     /suggest-schedules                                        deny   deny   deny   allow  allow
 GET     /today                                                    deny   deny   allow  allow  allow
 GET     /users                                                    deny   deny   deny   allow  allow
@@ -221,6 +232,8 @@ POST    /users/<int:user_id>/mfa-reset                            deny   deny   
 POST    /users/<int:user_id>/reactivate                           deny   deny   deny   allow  allow
 POST    /users/<int:user_id>/role                                 deny   deny   deny   deny   allow
 POST    /users/<int:user_id>/sign-out                             deny   deny   deny   allow  allow
+GET     /users/<int:user_id>/sites                                deny   deny   deny   deny   allow
+POST    /users/<int:user_id>/sites                                deny   deny   deny   deny   allow
 POST    /users/<int:user_id>/unlock                               deny   deny   deny   deny   allow
 POST    /users/invite                                             deny   deny   deny   allow  allow
 GET     /week                                                     deny   deny   deny   allow  allow

@@ -517,7 +517,8 @@ LOGGED_READS = {
 NO_CLIENT_RECORD = {
     "/api/v1/programs", "/api/v1/programs/<int:program_id>", "/api/v1/rooms",
     "/api/v1/programs/<int:program_id>/closures",
-    "/api/v1/rooms/<int:room_id>", "/api/v1/staff", "/api/v1/staff/<int:staff_id>",
+    "/api/v1/rooms/<int:room_id>", "/api/v1/sites", "/api/v1/sites/<int:site_id>",
+    "/api/v1/staff", "/api/v1/staff/<int:staff_id>",
     "/api/v1/staff/<int:staff_id>/time-off", "/api/v1/staff/<int:staff_id>/working-hours",
     "/api/v1/series", "/api/v1/series/<int:series_id>",
     "/api/v1/sessions/<int:session_id>", "/api/v1/sessions/<int:session_id>/checkin-code",

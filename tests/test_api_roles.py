@@ -208,13 +208,23 @@ def test_a_clinician_may_read_every_staff_readable_route(app, client, auth, clin
     assert wrong == []
 
 
+# What an admin-only write needs in its body to succeed (the others need none).
+ADMIN_BODIES = {("POST", f"{API}/sites"): {"name": "Harbor View", "timezone": "UTC"},
+                ("PUT", f"{API}/users/<int:user_id>/sites"): {"site_ids": []}}
+
+
 def test_only_an_admin_lifts_a_sign_in_lock(app, client, auth, make):
-    """Coordinators get 403 on every admin-only write; an admin's unlock or reset answers 2xx."""
+    """Coordinators get 403 on every admin-only write; an admin's unlock, reset or site
+    answers 2xx."""
     user = make.user("clinician")
+    site_id = make.program().site_id
     for method, rule in ADMIN_WRITES:
-        url = concrete(rule, {"user_id": user.id})
-        assert call(client, method, url, auth("coordinator")).status_code == 403
-        assert call(client, method, url, auth("admin")).status_code in (200, 204)
+        url = concrete(rule, {"user_id": user.id, "site_id": site_id})
+        body = ADMIN_BODIES.get((method, rule), {})
+        assert client.open(url, method=method, json=body,
+                           headers=auth("coordinator")).status_code == 403
+        assert client.open(url, method=method, json=body,
+                           headers=auth("admin")).status_code in (200, 201, 204), rule
 
 
 def test_only_an_admin_reads_the_job_history(client, auth):

@@ -260,7 +260,10 @@ AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
                         ("POST", "/api/v1/clients/<int:client_id>/schedule-proposals"),
                         ("POST", "/api/v1/programs/<int:program_id>/schedule-proposals"),
                         ("POST", "/api/v1/clients/<int:client_id>/make-up-proposals"),
-                        ("POST", "/api/v1/schedule-proposals/<int:proposal_id>/accept")} | {
+                        ("POST", "/api/v1/schedule-proposals/<int:proposal_id>/accept"),
+                        # tests/test_sites.py: sites and a login's sites are admins' writes.
+                        ("POST", "/api/v1/sites"), ("PATCH", "/api/v1/sites/<int:site_id>"),
+                        ("PUT", "/api/v1/users/<int:user_id>/sites")} | {
     ("DELETE", f"/api/v1/{'staff' if kind == 'staff' else kind + 's'}/<int:{arg}>/feed")
     for kind, arg in FEED_OWNERS}
 

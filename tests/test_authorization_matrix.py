@@ -168,6 +168,7 @@ def clinic(make):
         datetime(2027, 6, 2, tzinfo=UTC), "Training")
     db.commit()
     shared = {"program_id": program.id, "room_id": room.id, "series_id": series.id,
+              "site_id": program.site_id,
               "time_off_id": time_off.id, "proposal_id": _proposal(program, avery).id,
               # Nobody's: past the door, ending it answers 404.
               "login_session_id": MISSING_ID, "token_id": MISSING_ID, "closure_id": MISSING_ID}

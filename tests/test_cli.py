@@ -14,13 +14,24 @@ from config import normalize_database_url
 from scheduler import create_app
 from scheduler.demo_clinic import DEMO_PASSWORD, HISTORY_WEEKS, SITE_CLIENTS, follow_up_cast
 from scheduler.extensions import db as _db
-from scheduler.models import Client, Program, Room, Session, SessionSeries, Staff, User
+from scheduler.models import (
+    Client,
+    Program,
+    Room,
+    Session,
+    SessionSeries,
+    Site,
+    Staff,
+    User,
+    staff_sites,
+)
 from scheduler.models.types import UTCDateTime
 
 PG_URL = normalize_database_url(os.environ.get("TEST_DATABASE_URL"))
 NEW_YORK = ZoneInfo("America/New_York")
 # What the demo must reproduce exactly; users keep only fields that are not salted hashes.
 DUMPED_TABLES = (
+    "sites",
     "programs",
     "rooms",
     "staff",
@@ -214,6 +225,19 @@ def test_seed_demo_creates_rooms_and_staff(runner, db, now):
     assert {"therapist", "counselor"} <= roles
 
 
+def test_seed_demo_has_two_sites_each_with_a_group_room_b(runner, db, now):
+    assert _seed(runner).exit_code == 0
+    by_name = {s.name: s.id for s in db.scalars(select(Site))}
+    assert set(by_name) == {"Downtown", "Riverside"}
+    assert set(db.scalars(select(Room.site_id).where(Room.name == "Group Room B"))) == set(
+        by_name.values())
+    assert set(db.scalars(select(Program.site_id))) == {by_name["Downtown"]}
+    both = db.execute(select(staff_sites.c.staff_id).group_by(staff_sites.c.staff_id)
+                      .having(func.count() == 2)).scalars().all()
+    assert len(both) == 1
+    assert db.scalar(select(func.count()).select_from(staff_sites)) == _count(db, Staff) + 1
+
+
 def test_seed_demo_prints_logins_that_get_api_tokens(runner, client, db, now):
     result = _seed(runner)
     assert result.exit_code == 0, result.output
@@ -349,6 +373,18 @@ def test_seed_demo_grows_by_whole_sites_that_share_no_room_staff_or_client(runne
     assert _count(db, Program) == 6
     assert len(set(db.scalars(select(Client.email)))) == 80
     assert "Evening Program (adults) — site 3" in set(db.scalars(select(Program.name)))
+    # Every copy is a site of its own, with its own "Group Room B", beside Riverside.
+    assert _count(db, Site) == 4
+    assert len(set(db.scalars(select(Program.site_id)))) == 3
+    assert len(set(db.scalars(select(Room.site_id).where(Room.name == "Group Room B")))) == 4
+    unplaced = db.scalar(select(func.count(Staff.id)).where(
+        Staff.id.not_in(select(staff_sites.c.staff_id))))
+    assert unplaced == 0
+    # Each copy's staff work at their copy's site, where its programs are.
+    assert db.scalar(text(
+        "SELECT count(*) FROM series_facilitators f JOIN session_series s ON s.id = f.series_id"
+        " JOIN programs p ON p.id = s.program_id LEFT JOIN staff_sites ss"
+        " ON ss.staff_id = f.staff_id AND ss.site_id = p.site_id WHERE ss.site_id IS NULL")) == 0
     # Three group tracks per site, and each client's own weekly individual series.
     assert _count(db, select(SessionSeries.id).where(SessionSeries.kind == "group")
                   .subquery()) == 9

@@ -337,6 +337,73 @@ def test_plans_a_discharge_left_active_end_with_an_audit_event(migration_app):
     upgrade()
 
 
+def test_an_existing_clinic_moves_into_one_main_site(migration_app):
+    """0019: every program, room and staff member of a clinic is at "Main site", in the first
+    program's zone and address; no login is scoped, so everyone sees what they saw before."""
+    upgrade("0018_discharged_plans_end")
+    at = "2027-02-16 12:00:00+00:00"
+    with db.engine.begin() as conn:
+        for pid, name, zone in ((1, "Evening IOP", "America/Chicago"),
+                                (2, "Day IOP", "America/New_York")):
+            conn.execute(text(
+                "INSERT INTO programs (id, name, level_of_care, population, timezone, address,"
+                " is_active, country, created_at, updated_at) VALUES (:id, :name, '2.1',"
+                " 'adult', :zone, '12 Elm Street', :yes, 'US', :at, :at)"),
+                {"id": pid, "name": name, "zone": zone, "at": at, "yes": True})
+        for rid, name in ((1, "Room A"), (2, "Room B")):
+            conn.execute(text(
+                "INSERT INTO rooms (id, name, capacity, is_active, created_at, updated_at)"
+                " VALUES (:id, :name, 12, :yes, :at, :at)"),
+                {"id": rid, "name": name, "at": at, "yes": True})
+        for sid, name in ((1, "Dana Reyes"), (2, "Lee Park")):
+            conn.execute(text(
+                "INSERT INTO staff (id, name, role, is_active, created_at, updated_at)"
+                " VALUES (:id, :name, 'therapist', :yes, :at, :at)"),
+                {"id": sid, "name": name, "at": at, "yes": True})
+    upgrade("0019_sites")
+    with db.engine.connect() as conn:
+        sites = conn.execute(text("SELECT id, name, timezone, address FROM sites")).all()
+        [(site_id, *site)] = [tuple(r) for r in sites]
+        assert tuple(site) == ("Main site", "America/Chicago", "12 Elm Street")
+        for table in ("programs", "rooms"):
+            assert conn.execute(text(f"SELECT DISTINCT site_id FROM {table}")).scalars().all() \
+                == [site_id], table
+        assert conn.execute(text("SELECT staff_id, site_id FROM staff_sites"
+                                 " ORDER BY staff_id")).all() == [(1, site_id), (2, site_id)]
+        assert conn.execute(text("SELECT count(*) FROM user_sites")).scalar() == 0
+    upgrade()
+    assert _schema_differences() == []
+
+
+def test_an_empty_database_gets_no_site_until_one_is_needed(migration_app):
+    upgrade("0019_sites")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sites")).scalar() == 0
+
+
+def test_going_back_before_sites_keeps_each_sites_room_b(migration_app):
+    """Room names were unique across the network before 0019: the second "Room B" takes its
+    site's name, and no room is lost."""
+    upgrade()
+    at = "2027-02-16 12:00:00+00:00"
+    with db.engine.begin() as conn:
+        for sid, name in ((1, "Eastside"), (2, "Westside")):
+            conn.execute(text(
+                "INSERT INTO sites (id, name, timezone, is_active, created_at, updated_at)"
+                " VALUES (:id, :name, 'America/New_York', :yes, :at, :at)"),
+                {"id": sid, "name": name, "at": at, "yes": True})
+            conn.execute(text(
+                "INSERT INTO rooms (id, site_id, name, capacity, is_active, created_at,"
+                " updated_at) VALUES (:id, :id, 'Room B', 12, :yes, :at, :at)"),
+                {"id": sid, "at": at, "yes": True})
+    downgrade("0018_discharged_plans_end")
+    with db.engine.connect() as conn:
+        rooms = conn.execute(text("SELECT id, name FROM rooms ORDER BY id")).all()
+    assert [tuple(r) for r in rooms] == [(1, "Room B"), (2, "Room B (Westside)")]
+    assert "sites" not in _tables()
+    upgrade()
+
+
 def test_this_waves_migrations_go_down_and_up_again_with_a_clinic_in_the_database(
         migration_app, now):
     """Closures, working hours, the kiosk role and episodes undo without losing a session or

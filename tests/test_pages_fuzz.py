@@ -113,6 +113,9 @@ BASELINES = {
     ("POST", "/schedule-proposals/<int:proposal_id>/accept"): {"intake": "1"},
     ("POST", "/programs/<int:program_id>/suggest-schedules"): {
         "client_ids": "{other_client_id}", "from_date": "2027-02-22", "weeks": "1"},
+    ("POST", "/sites"): {"name": "Harbor View", "timezone": "America/New_York"},
+    ("POST", "/sites/<int:site_id>/edit"): {"name": "Main site", "timezone": "America/New_York"},
+    ("POST", "/staff/<int:staff_id>/sites"): {"site_ids": "{site_id}"},
     # Hours that cover every session of the walk, so later writes are not refused by them.
     ("POST", "/staff/<int:staff_id>/hours"): {f"day_{n}": "00:00-23:59" for n in range(7)},
 }
@@ -269,7 +272,7 @@ def clinic(fuzz_app, now):
            # The login the logins page acts on: Blake's, which no walker signs in with.
            "user_id": make.user("client", client_id=blake.id).id,
            "invite_token": invite_token, "reset_token": reset_token, "closure_id": closure.id,
-           "proposal_id": proposal.id}
+           "proposal_id": proposal.id, "site_id": program.site_id}
     return {"ids": ids, "users": users}
 
 

@@ -33,8 +33,6 @@ from scheduler.models import (
     StaffTimeOff,
     TreatmentPlan,
     User,
-    staff_sites,
-    user_sites,
 )
 from scheduler.services import (
     account_links,
@@ -53,7 +51,9 @@ from scheduler.services import (
     portability,
     programs,
     proposals,
+    sites,
 )
+from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 
 PG_URL = normalize_database_url(os.environ.get("TEST_DATABASE_URL"))
@@ -221,12 +221,11 @@ def build_rich_clinic(app, now) -> dict:
 
     # Sites (issue 19): the staff work at the clinic's one site, a coordinator is scoped to it,
     # and a clinician broke the glass for Zoe, which alerted the admins.
-    # TODO(issue 19): through the sites service once it exists (the glass is the caseload's).
     site_id = db.scalar(select(Site.id))
-    db.execute(staff_sites.insert(), [{"staff_id": sid, "site_id": site_id}
-                                      for sid in db.scalars(select(Staff.id))])
+    for member in db.scalars(select(Staff)):
+        staff_service.update_staff(db, ACTOR, member, {"site_ids": [site_id]})
     coordinator = db.scalar(select(User).where(User.role == "coordinator"))
-    db.execute(user_sites.insert(), [{"user_id": coordinator.id, "site_id": site_id}])
+    sites.set_user_sites(db, ACTOR, coordinator, [site_id])
     clinician = db.scalar(select(User).where(User.role == "clinician"))
     caseload.break_glass(db, ACTOR, clinician, zoe.id, "Covering a crisis", now,
                          caseload.Policy())

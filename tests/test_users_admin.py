@@ -55,7 +55,7 @@ def test_an_admin_lists_every_login_by_email_with_its_state(client, auth, make, 
     assert row == {"id": coordinator.id, "email": coordinator.email, "role": "coordinator",
                    "is_active": True, "client_id": None, "staff_id": None,
                    "last_sign_in_at": "2027-02-15T09:30:00+00:00", "mfa_enabled": False,
-                   "locked_until": "2027-02-16T12:15:00+00:00"}
+                   "locked_until": "2027-02-16T12:15:00+00:00", "site_ids": []}
     assert next(i for i in items if i["id"] == member.id)["client_id"] == member.client_id
 
 

@@ -28,6 +28,7 @@ def register_api(app: Flask, api: Api) -> None:
         rooms,
         series,
         sessions,
+        sites,
         staff,
         users,
     )
@@ -35,9 +36,9 @@ def register_api(app: Flask, api: Api) -> None:
 
     access.install(app)
     errors.install(app, api)
-    for module in (auth, programs, closures, rooms, staff, clients, series, sessions, bookings,
-                   availability, attendance, kiosk, plans, proposals, reports, feeds, jobs, users,
-                   audit_events):
+    for module in (auth, sites, programs, closures, rooms, staff, clients, series, sessions,
+                   bookings, availability, attendance, kiosk, plans, proposals, reports, feeds,
+                   jobs, users, audit_events):
         if not isinstance(module.blp, Blueprint):
             # Only ours reads JSON within the depth and number limits.
             raise TypeError(f"{module.__name__}.blp must be a scheduler.api.parsing.Blueprint")

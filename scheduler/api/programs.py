@@ -10,6 +10,7 @@ from scheduler.api.common import (
     ApiSchema,
     Count,
     Hours,
+    Id,
     PageArgs,
     RequiredText,
     domain_validator,
@@ -31,7 +32,7 @@ URL_PREFIX = "/programs"
 blp = Blueprint("programs", __name__, description="Programs")
 
 
-class ProgramIn(ApiSchema):
+class ProgramFields(ApiSchema):
     name = RequiredText(required=True)
     level_of_care = fields.String(required=True, validate=validate.OneOf(LEVELS_OF_CARE))
     population = fields.String(load_default="adult", validate=validate.OneOf(POPULATIONS))
@@ -81,6 +82,7 @@ class ProgramIn(ApiSchema):
 
 class ProgramOut(Schema):
     id = fields.Integer()
+    site_id = fields.Integer()
     name = fields.String()
     level_of_care = fields.String()
     population = fields.String()
@@ -98,7 +100,13 @@ class ProgramOut(Schema):
     min_group_size = fields.Integer(allow_none=True)
 
 
-ProgramPatch = patch_schema(ProgramIn, "ProgramPatch")
+class ProgramIn(ProgramFields):
+    site_id = Id(metadata={"description": "The site it runs at; required once the network "
+                           "has more than one site."})
+
+
+# A program stays at its site.
+ProgramPatch = patch_schema(ProgramFields, "ProgramPatch")
 ProgramList = list_schema(ProgramOut, "ProgramList")
 
 

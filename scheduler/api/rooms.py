@@ -8,6 +8,7 @@ from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_require
 from scheduler.api.common import (
     ApiSchema,
     Count,
+    Id,
     PageArgs,
     RequiredText,
     list_schema,
@@ -25,22 +26,30 @@ URL_PREFIX = "/rooms"
 blp = Blueprint("rooms", __name__, description="Rooms")
 
 
-class RoomIn(ApiSchema):
-    name = RequiredText(required=True, max_length=120)
+class RoomFields(ApiSchema):
+    name = RequiredText(required=True, max_length=120, metadata={
+        "description": "Unique within its site."})
     capacity = Count(required=True, validate=validate.Range(min=1, max=500))
     location = fields.String(allow_none=True, validate=validate.Length(max=300))
     is_active = fields.Boolean()
 
 
+class RoomIn(RoomFields):
+    site_id = Id(metadata={"description": "The site it is at; required once the network "
+                           "has more than one site."})
+
+
 class RoomOut(Schema):
     id = fields.Integer()
+    site_id = fields.Integer()
     name = fields.String()
     capacity = fields.Integer()
     location = fields.String(allow_none=True)
     is_active = fields.Boolean()
 
 
-RoomPatch = patch_schema(RoomIn, "RoomPatch")
+# A room stays at its site.
+RoomPatch = patch_schema(RoomFields, "RoomPatch")
 RoomList = list_schema(RoomOut, "RoomList")
 
 

@@ -7,6 +7,8 @@ from sqlalchemy import func, select
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
 from scheduler.api.common import (
     ApiSchema,
+    BoundedList,
+    Id,
     PageArgs,
     RequiredText,
     list_schema,
@@ -18,6 +20,7 @@ from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Staff
 from scheduler.models.staff import STAFF_ROLES
+from scheduler.services import sites
 from scheduler.services import staff as staff_service
 from scheduler.services.lookup import get_or_404
 
@@ -31,6 +34,10 @@ class StaffIn(ApiSchema):
     email = fields.Email(required=True, allow_none=True, validate=validate.Length(max=254))
     credentials = fields.String(allow_none=True, validate=validate.Length(max=120))
     is_active = fields.Boolean()
+    site_ids = BoundedList(Id(), 1000, validate=validate.Length(
+        min=1, error="Choose at least one site."), metadata={
+        "description": "The sites they work at, one or more. Without it a new staff member "
+                       "works at the only site; required once there are two."})
 
 
 class StaffOut(Schema):
@@ -40,6 +47,8 @@ class StaffOut(Schema):
     email = fields.String(allow_none=True)
     credentials = fields.String(allow_none=True)
     is_active = fields.Boolean()
+    site_ids = fields.Function(lambda member: sites.staff_site_ids(db.session, member.id),
+                               metadata={"type": "array", "items": {"type": "integer"}})
 
 
 StaffPatch = patch_schema(StaffIn, "StaffPatch")

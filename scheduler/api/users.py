@@ -10,6 +10,7 @@ from scheduler import clock, outbox
 from scheduler.api.access import current_actor, log_read, roles_required
 from scheduler.api.common import (
     ApiSchema,
+    BoundedList,
     Id,
     PageArgs,
     list_schema,
@@ -18,9 +19,11 @@ from scheduler.api.common import (
 )
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
+from scheduler.models import User
 from scheduler.models.users import COORDINATORS, USER_ROLES
-from scheduler.services import account_links, accounts, mfa
+from scheduler.services import account_links, accounts, mfa, sites
 from scheduler.services import users as logins_admin
+from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = "/users"
 blp = Blueprint("users", __name__, description="Login accounts")
@@ -56,6 +59,10 @@ class LoginOut(Schema):
     mfa_enabled = fields.Function(logins_admin.mfa_enabled, dump_only=True,
                                   metadata={"type": "boolean"})
     locked_until = fields.AwareDateTime(allow_none=True)
+    site_ids = fields.Function(
+        lambda user: sites.user_site_ids(db.session, user.id),
+        metadata={"type": "array", "items": {"type": "integer"},
+                  "description": "A coordinator's sites; empty: every site."})
 
 
 class JsonBoolean(fields.Boolean):
@@ -140,6 +147,29 @@ class MfaReset(MethodView):
         """
         mfa.reset(db.session, current_actor(), user_id, clock.now())
         db.session.commit()
+
+
+class UserSitesIn(ApiSchema):
+    site_ids = BoundedList(Id(), 1000, required=True, metadata={
+        "description": "The sites a coordinator's login sees; an empty list means every site."})
+
+
+class UserSitesOut(Schema):
+    site_ids = fields.List(fields.Integer(), required=True)
+
+
+@blp.route("/<int:user_id>/sites")
+class LoginSites(MethodView):
+    @roles_required("admin")
+    @blp.arguments(UserSitesIn)
+    @blp.response(200, UserSitesOut)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def put(self, data, user_id):
+        """Scope a coordinator's login to sites (admins only); [] means every site."""
+        user = get_or_404(db.session, User, user_id, "user")
+        site_ids = sites.set_user_sites(db.session, current_actor(), user, data["site_ids"])
+        db.session.commit()
+        return {"site_ids": site_ids}
 
 
 class InvitationIn(ApiSchema):

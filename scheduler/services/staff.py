@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session as DbSession
 from scheduler import clock
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.models import Staff
-from scheduler.services import audit
+from scheduler.services import audit, sites
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_referenced
@@ -36,10 +36,13 @@ def create_staff(db: DbSession, actor: Actor, **fields) -> Staff:
     if fields.get("email"):
         fields["email"] = fields["email"].strip().lower()
     _check_email_free(db, fields.get("email"))
+    site_ids = sites.sites_for_new_staff(db, actor, fields.pop("site_ids", None))
     staff = Staff(**fields)
     db.add(staff)
     db.flush()
-    audit.record(db, actor, "create", "staff", staff.id, after=audit.snapshot(staff, AUDITED))
+    _, after = sites.set_staff_sites(db, staff.id, site_ids)
+    audit.record(db, actor, "create", "staff", staff.id,
+                 after={**audit.snapshot(staff, AUDITED), "site_ids": after})
     return staff
 
 
@@ -48,11 +51,17 @@ def update_staff(db: DbSession, actor: Actor, staff: Staff, changes: dict) -> St
     if changes.get("email"):
         changes["email"] = changes["email"].strip().lower()
         _check_email_free(db, changes["email"], staff.id)
+    site_ids = changes.pop("site_ids", None)
+    if site_ids is not None:
+        site_ids = sites.check_staff_sites(db, site_ids)
     before = audit.snapshot(staff, AUDITED)
     for key, value in changes.items():
         setattr(staff, key, value)
     db.flush()
-    audit.record(db, actor, "update", "staff", staff.id, before, audit.snapshot(staff, AUDITED))
+    after = audit.snapshot(staff, AUDITED)
+    if site_ids is not None:
+        before["site_ids"], after["site_ids"] = sites.set_staff_sites(db, staff.id, site_ids)
+    audit.record(db, actor, "update", "staff", staff.id, before, after)
     if before["is_active"] and not staff.is_active:
         # Someone who has left keeps no window on the clinic's schedule; reactivating them
         # does not revive the old link, a new one has to be made.

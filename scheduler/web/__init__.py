@@ -26,6 +26,7 @@ def register_web(app: Flask) -> None:
         proposal_pages,
         query_args,
         reports,
+        site_pages,
         staff_pages,
         users,
     )
@@ -42,7 +43,7 @@ def register_web(app: Flask) -> None:
 
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
                    portal, kiosk, audit, users, mfa_pages, account, find_time,
-                   staff_pages, proposal_pages):
+                   staff_pages, site_pages, proposal_pages):
         app.register_blueprint(module.bp)
     mfa_pages.install_gate(app)
 

@@ -11,6 +11,7 @@ LINKS = (
     ("client_pages.index", "Clients", COORDINATORS),
     ("client_pages.intake", "Intake", COORDINATORS),
     ("staff_pages.index", "Staff", COORDINATORS),
+    ("site_pages.index", "Sites", ("admin",)),
     ("report_pages.index", "Reports", COORDINATORS),
     ("report_pages.follow_up", "Follow-up", STAFF),
     ("clinician.today", "Today", STAFF),

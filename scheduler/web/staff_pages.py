@@ -11,7 +11,7 @@ from wtforms.validators import Length, ValidationError
 from scheduler.extensions import db
 from scheduler.models import Staff, StaffWorkingHours
 from scheduler.models.users import COORDINATORS
-from scheduler.services import availability
+from scheduler.services import availability, sites
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
 from scheduler.web.access import page_actor, page_roles
@@ -82,7 +82,8 @@ def index():
     for row in rows:
         by_staff.setdefault(row.staff_id, []).append(row)
     hours = {s.id: availability.hours_text(by_staff.get(s.id, [])) for s in staff}
-    return render_template("staff/index.html", staff=staff, hours=hours)
+    site_names = sites.staff_site_names(db.session, [s.id for s in staff])
+    return render_template("staff/index.html", staff=staff, hours=hours, site_names=site_names)
 
 
 @bp.route("/staff/<int:staff_id>/hours", methods=["GET", "POST"])

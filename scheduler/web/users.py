@@ -8,7 +8,7 @@ from scheduler import clock, outbox
 from scheduler.extensions import db
 from scheduler.models import Client, Staff
 from scheduler.models.users import COORDINATORS, STAFF, USER_ROLES
-from scheduler.services import account_links, accounts, mfa
+from scheduler.services import account_links, accounts, mfa, sites
 from scheduler.services import users as logins_admin
 from scheduler.services.errors import DomainError, InvalidField, StateConflict
 from scheduler.services.text import text_problem
@@ -72,6 +72,8 @@ def list_page(status: int = 200):
     return render_template(
         "users/index.html", logins=logins, total=total, given=given, page=given["page"],
         pages=pages, owners=_owners(logins), now=clock.now(), is_admin=is_admin,
+        site_names=sites.user_site_names(
+            db.session, [u.id for u in logins if u.role == "coordinator"]),
         roles=logins_admin.managed_roles(current_user.role), role_labels=ROLE_LABELS,
         statuses=tuple(STATUSES), mfa_enabled=logins_admin.mfa_enabled,
         uninvited=logins_admin.uninvited(db.session, current_user.role),

@@ -1,0 +1,173 @@
+"""Admin pages for sites (the buildings of the network), and where staff and coordinators work.
+
+Admins add and edit sites and scope a coordinator's login to sites (the logins page links
+here); coordinators set the sites a staff member works at.
+"""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from wtforms import SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from scheduler.extensions import db
+from scheduler.models import Site, Staff, User
+from scheduler.models.users import COORDINATORS
+from scheduler.services import sites
+from scheduler.services import staff as staff_service
+from scheduler.services.errors import DomainError
+from scheduler.services.lookup import get_or_404
+from scheduler.web import query_args
+from scheduler.web.access import page_actor, page_roles
+from scheduler.web.form_fields import PageForm, put_on_form
+from scheduler.web.refusals import describe
+
+bp = Blueprint("site_pages", __name__)
+
+PER_PAGE = 50
+
+
+class SiteForm(PageForm):
+    name = StringField("Name", validators=[DataRequired("Give the site a name."),
+                                           Length(max=200)])
+    address = StringField("Address", validators=[Optional(), Length(max=300)])
+    timezone = StringField("Time zone", default="America/New_York", validators=[
+        DataRequired("Give the site's time zone, such as America/New_York."), Length(max=64)],
+        description="An IANA name such as America/Chicago: new programs here start in it.")
+
+
+class SitesForm(PageForm):
+    """The sites a staff member works at, or a coordinator's login sees."""
+
+    site_ids = SelectMultipleField("Sites", coerce=int)
+
+
+def _site_choices() -> list[tuple[int, str]]:
+    rows, _ = sites.list_sites(db.session)
+    return [(s.id, s.name) for s in rows]
+
+
+def _list_page(form: SiteForm, status: int = 200):
+    q = query_args.text_arg("q", 200)
+    page = query_args.number_arg("page", 1_000_000) or 1
+    rows, total = sites.list_sites(db.session, q, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
+    pages = max(1, -(-total // PER_PAGE))
+
+    def page_url(n: int) -> str:
+        return url_for(".index", **{**request.args.to_dict(), "page": n})
+
+    return render_template(
+        "sites/index.html", sites=rows, total=total, q=q or "", form=form,
+        prev_url=page_url(page - 1) if page > 1 else None,
+        next_url=page_url(page + 1) if page < pages else None), status
+
+
+@bp.get("/sites")
+@page_roles("admin")
+def index():
+    """Every site by name (searchable), and the form to add one."""
+    return _list_page(SiteForm(formdata=None))
+
+
+@bp.post("/sites")
+@page_roles("admin")
+def add():
+    form = SiteForm()
+    if not form.validate_on_submit():
+        flash("Not added: please fix the fields marked below.", "error")
+        return _list_page(form, 422)
+    try:
+        site = sites.create_site(db.session, page_actor(), name=form.name.data.strip(),
+                                 address=(form.address.data or "").strip() or None,
+                                 timezone=form.timezone.data.strip())
+    except DomainError as error:
+        db.session.rollback()
+        placed = put_on_form(form, error)
+        flash("Not added: please fix the fields marked below." if placed
+              else describe(error, what="Not added"), "error")
+        return _list_page(form, error.status)
+    db.session.commit()
+    flash(f"{site.name} added.", "success")
+    return redirect(url_for(".index"), code=303)
+
+
+@bp.route("/sites/<int:site_id>/edit", methods=["GET", "POST"])
+@page_roles("admin")
+def edit(site_id: int):
+    """Rename a site, or change its address or zone (its programs keep their own zones)."""
+    site = get_or_404(db.session, Site, site_id, "site")
+    form = SiteForm(obj=site) if request.method == "GET" else SiteForm()
+    if request.method == "GET":
+        return render_template("sites/edit.html", form=form, site=site)
+    if not form.validate_on_submit():
+        return render_template("sites/edit.html", form=form, site=site), 422
+    changes = {"name": form.name.data.strip(),
+               "address": (form.address.data or "").strip() or None,
+               "timezone": form.timezone.data.strip()}
+    try:
+        sites.update_site(db.session, page_actor(), site, changes)
+    except DomainError as error:
+        db.session.rollback()
+        if not put_on_form(form, error):
+            flash(describe(error, what="Not saved"), "error")
+        return render_template("sites/edit.html", form=form, site=site), error.status
+    db.session.commit()
+    flash(f"{site.name} saved.", "success")
+    return redirect(url_for(".index"), code=303)
+
+
+def _sites_form(current: list[int]) -> SitesForm:
+    form = SitesForm(formdata=None) if request.method == "GET" else SitesForm()
+    form.site_ids.choices = _site_choices()
+    if request.method == "GET":
+        form.site_ids.data = current
+    return form
+
+
+@bp.route("/staff/<int:staff_id>/sites", methods=["GET", "POST"])
+@page_roles(*COORDINATORS)
+def staff_sites(staff_id: int):
+    """The sites a staff member works at: one or more."""
+    member = get_or_404(db.session, Staff, staff_id, "staff member")
+    form = _sites_form(sites.staff_site_ids(db.session, member.id))
+    form.site_ids.label.text = f"Sites {member.name} works at"
+    page = "sites/staff.html"
+    if request.method == "GET":
+        return render_template(page, form=form, member=member)
+    if not form.validate_on_submit():
+        return render_template(page, form=form, member=member), 422
+    try:
+        staff_service.update_staff(db.session, page_actor(), member,
+                                   {"site_ids": form.site_ids.data or []})
+    except DomainError as error:
+        db.session.rollback()
+        if not put_on_form(form, error):
+            flash(describe(error, what="Not saved"), "error")
+        return render_template(page, form=form, member=member), error.status
+    db.session.commit()
+    flash(f"Sites of {member.name} saved.", "success")
+    return redirect(url_for("staff_pages.index"), code=303)
+
+
+@bp.route("/users/<int:user_id>/sites", methods=["GET", "POST"])
+@page_roles("admin")
+def user_sites(user_id: int):
+    """The sites a coordinator's login sees; none ticked means every site."""
+    user = get_or_404(db.session, User, user_id, "user")
+    form = _sites_form(sites.user_site_ids(db.session, user.id))
+    form.site_ids.label.text = f"Sites {user.email} sees"
+    page = "sites/user.html"
+    if request.method == "GET":
+        return render_template(page, form=form, user=user)
+    if not form.validate_on_submit():
+        return render_template(page, form=form, user=user), 422
+    try:
+        chosen = sites.set_user_sites(db.session, page_actor(), user, form.site_ids.data or [])
+    except DomainError as error:
+        db.session.rollback()
+        if not put_on_form(form, error):
+            flash(describe(error, what="Not saved"), "error")
+        return render_template(page, form=form, user=user), error.status
+    db.session.commit()
+    names = sites.site_names(db.session, chosen)
+    flash(f"{user.email} sees {', '.join(names) if names else 'every site'}.", "success")
+    return redirect(url_for("user_pages.index"), code=303)
+
