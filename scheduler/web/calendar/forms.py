@@ -26,7 +26,14 @@ from scheduler.models import SessionSeries
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS
 from scheduler.services.errors import InvalidField
 from scheduler.services.overrides import Override
-from scheduler.web.form_fields import PageForm, PlainForm, WholeNumber, in_range, optional_id
+from scheduler.web.form_fields import (
+    PageForm,
+    PickerField,
+    PlainForm,
+    WholeNumber,
+    in_range,
+    optional_id,
+)
 from scheduler.web.labels import KIND_LABELS
 
 WEEKDAY_NAMES = [("MO", "Monday"), ("TU", "Tuesday"), ("WE", "Wednesday"), ("TH", "Thursday"),
@@ -171,18 +178,16 @@ class MoveForm(OverrideFields, PageForm):
 
 
 class RoomForm(OverrideFields, PageForm):
-    room_id = SelectField("New room", coerce=optional_id,
-                          validators=[DataRequired("Choose a room.")])
+    room_id = PickerField("New room", validators=[DataRequired("Choose a room.")])
 
 
 class SubstituteForm(OverrideFields, PageForm):
-    staff_id = SelectField("Substitute facilitator", coerce=optional_id,
+    staff_id = PickerField("Substitute facilitator",
                            validators=[DataRequired("Choose a staff member.")])
 
 
 class EnrollForm(OverrideFields, PageForm):
-    client_id = SelectField("Client", coerce=optional_id,
-                            validators=[DataRequired("Choose a client.")])
+    client_id = PickerField("Client", validators=[DataRequired("Choose a client.")])
 
 
 def weekday_codes(rrule: str) -> list[str]:

@@ -24,7 +24,7 @@ from scheduler.web.calendar.forms import (
     weekday_names,
 )
 from scheduler.web.calendar.pickers import (
-    client_choices,
+    offer_clients,
     program_choices,
     room_choices,
     staff_choices,
@@ -123,7 +123,7 @@ def series_page(series_id: int, status: int = 200, enroll_form=None, end_form=No
         enroll_form = EnrollForm(formdata=None)
     if end_form is None:
         end_form = EndSeriesForm(formdata=None)
-    enroll_form.client_id.choices = client_choices(series.program_id)
+    offer_clients(enroll_form.client_id, series.program_id)
     upcoming, _ = sessions_service.list_sessions(
         db.session, sessions_service.SessionFilter(series_id=series.id, starts_from=clock.now()),
         limit=12)
