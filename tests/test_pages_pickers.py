@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from scheduler.models import Client, Enrollment, Session
+from scheduler.models import Client, Enrollment, Room, Session
 from scheduler.web.calendar.pickers import PICKER_LIMIT
 from tests.helpers import sign_in
 
@@ -117,3 +117,22 @@ def test_percent_in_a_search_is_a_percent(client, network):
     _, group = network
     page = client.get(f"/series/{group.id}?client_q=%25").get_data(as_text=True)
     assert _options(page, "client_id") == ["Choose a client"]
+
+
+def test_the_week_filter_lists_a_few_rooms_searches_and_takes_an_unlisted_one(client, network,
+                                                                             db):
+    page = client.get("/week").get_data(as_text=True)
+    assert len(_options(page, "room")) == PICKER_LIMIT + 1  # and "All rooms"
+    assert "type to search" in page
+    # On the week the search box is part of the filter form: "Show" searches.
+    assert 'name="room_q"' in page and 'form="room-search"' not in page
+
+    page = client.get("/week?room_q=garden&staff_q=dana").get_data(as_text=True)
+    assert _options(page, "room") == ["All rooms", "Garden room (12 seats)"]
+    assert _options(page, "staff") == ["All staff", "Dana Whitfield"]
+
+    unlisted = db.scalar(select(Room.id).where(Room.name == f"Room {PICKER_LIMIT + 4:03d}"))
+    response = client.get(f"/week?room={unlisted}")
+    assert response.status_code == 200
+    assert _options(response.get_data(as_text=True), "room")[1] == (
+        f"Room {PICKER_LIMIT + 4:03d} (12 seats)")

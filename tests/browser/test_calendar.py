@@ -8,11 +8,13 @@ from sqlalchemy import select
 
 from scheduler.models import Session
 from scheduler.services import booking
+from tests.browser.conftest import enhanced
 from tests.helpers import ACTOR
 
 
 def _pick(page, label: str, typed: str, name: str) -> None:
     """Choose in a searchable picker (static/js/picker.js) as a person does: type, click."""
+    enhanced(page)
     page.get_by_role("combobox", name=label).fill(typed)
     page.get_by_role("option", name=name).click()
 

@@ -1,6 +1,7 @@
 """The searchable pickers in Chromium: typing asks the API, the keyboard picks, the form posts
 the chosen id; at desktop and phone width, and under the Content-Security-Policy."""
 
+import re
 from datetime import date
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import select
 
 from scheduler.models import Enrollment, Session
 from scheduler.web.calendar.pickers import PICKER_LIMIT
-from tests.browser.conftest import keep_screenshot, watch_console
+from tests.browser.conftest import enhanced, keep_screenshot, watch_console
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ def network(make):
 def _type_pick_and_enrol(page, group, shot: str) -> None:
     page.goto(f"/series/{group.id}")
     problems = watch_console(page)
+    enhanced(page)
     combo = page.get_by_role("combobox", name="Client")
     expect(combo).to_have_attribute("aria-expanded", "false")
     # No search box or long select once the script runs: one combobox does both.
@@ -66,6 +68,7 @@ def test_the_picker_works_on_a_phone(phone, login, network, db):
     _, group = network
     login(phone, "coordinator")
     _type_pick_and_enrol(phone, group, "picker-phone")
+    enhanced(phone)
     box = phone.get_by_role("combobox", name="Client").bounding_box()
     assert box is not None and box["x"] + box["width"] <= 390
 
@@ -75,6 +78,7 @@ def test_a_session_page_picks_a_room_and_escape_closes_the_list(page, login, net
     session_id = db.scalar(select(Session.id).where(Session.series_id == group.id))
     login(page, "coordinator")
     page.goto(f"/sessions/{session_id}")
+    enhanced(page)
     combo = page.get_by_role("combobox", name="New room")
     combo.press_sequentially("gard", delay=40)
     expect(page.get_by_role("option", name="Garden room")).to_be_visible()
@@ -88,3 +92,23 @@ def test_a_session_page_picks_a_room_and_escape_closes_the_list(page, login, net
     expect(page.get_by_role("status").first).to_have_text("Room changed.")
     db.expire_all()
     assert db.get(Session, session_id).room.name == "Garden room"
+
+
+def test_the_week_filters_by_a_staff_member_found_by_typing(page, login, make, network):
+    program, _ = network
+    dana = make.staff(name="Dana Whitfield", email="dana@clinic.test")
+    make.series(program=program, title="Skills with Dana", facilitator_ids=[dana.id],
+                start_date=date(2027, 2, 16), rrule="FREQ=WEEKLY;BYDAY=TU")
+    login(page, "coordinator")
+    page.goto("/week")
+    enhanced(page)
+    combo = page.get_by_role("combobox", name="Staff member")
+    combo.press_sequentially("whit", delay=40)
+    expect(page.get_by_role("option", name="Dana Whitfield")).to_be_visible()
+    combo.press("ArrowDown")
+    combo.press("Enter")
+    expect(combo).to_have_value("Dana Whitfield")
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(rf"/week\?.*staff={dana.id}"))
+    expect(page.locator(".block")).to_have_count(1)
+    expect(page.get_by_role("combobox", name="Staff member")).to_have_value("Dana Whitfield")

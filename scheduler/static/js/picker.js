@@ -56,6 +56,8 @@
     select.hidden = true;
     select.disabled = true;
     search.hidden = true;
+    // Its search box is no longer sent (on the week it belongs to the filter form itself).
+    search.querySelectorAll("input, button").forEach(function (el) { el.disabled = true; });
     var more = box.querySelector(".picker-more");
     if (more) { more.hidden = true; }
     select.insertAdjacentElement("afterend", input);

@@ -46,8 +46,8 @@ class WeekFilterForm(PlainForm):
 
     week = DateField("Week of", validators=[Optional(), in_range])
     program = SelectField("Program", coerce=optional_id, validators=[Optional()])
-    room = SelectField("Room", coerce=optional_id, validators=[Optional()])
-    staff = SelectField("Staff member", coerce=optional_id, validators=[Optional()])
+    room = PickerField("Room", validators=[Optional()])
+    staff = PickerField("Staff member", validators=[Optional()])
 
 
 MISSING_REASON = "A reason is required to book despite conflicts."

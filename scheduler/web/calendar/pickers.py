@@ -82,16 +82,17 @@ def _offer(picker, model, name_column, statement, label: Callable, none_label: s
     picker.search = Search(term=term, more=more, **search)
 
 
-def offer_rooms(picker, none_label: str = "Choose a room") -> None:
-    """Active rooms."""
-    _offer(picker, Room, Room.name, select(Room).where(Room.is_active.is_(True)), _room_label,
-           none_label, dict(param="room_q", what="a room", api=url_for("rooms.Rooms")))
+def offer_rooms(picker, none_label: str = "Choose a room", rows=None) -> None:
+    """Active rooms, or those of the query `rows`."""
+    rows = rows if rows is not None else select(Room).where(Room.is_active.is_(True))
+    _offer(picker, Room, Room.name, rows, _room_label, none_label,
+           dict(param="room_q", what="a room", api=url_for("rooms.Rooms")))
 
 
-def offer_staff(picker, none_label: str = "Choose a staff member") -> None:
-    """Active staff."""
-    _offer(picker, Staff, Staff.name, select(Staff).where(Staff.is_active.is_(True)),
-           lambda s: s.name, none_label,
+def offer_staff(picker, none_label: str = "Choose a staff member", rows=None) -> None:
+    """Active staff, or those of the query `rows`."""
+    rows = rows if rows is not None else select(Staff).where(Staff.is_active.is_(True))
+    _offer(picker, Staff, Staff.name, rows, lambda s: s.name, none_label,
            dict(param="staff_q", what="a staff member", api=url_for("staff.StaffMembers")))
 
 
