@@ -136,3 +136,24 @@ def test_the_week_filter_lists_a_few_rooms_searches_and_takes_an_unlisted_one(cl
     assert response.status_code == 200
     assert _options(response.get_data(as_text=True), "room")[1] == (
         f"Room {PICKER_LIMIT + 4:03d} (12 seats)")
+
+
+def test_the_series_forms_list_a_few_rooms_and_take_an_unlisted_one(client, network, db):
+    _, group = network
+    page = client.get("/series/new").get_data(as_text=True)
+    assert len(_options(page, "room_id")) == PICKER_LIMIT + 1  # and "No room (virtual)"
+    assert "type to search" in page
+    page = client.get("/series/new?room_q=garden").get_data(as_text=True)
+    assert _options(page, "room_id") == ["No room (virtual)", "Garden room (12 seats)"]
+
+    unlisted = db.scalar(select(Room).where(Room.name == f"Room {PICKER_LIMIT + 4:03d}"))
+    edit = client.get(f"/series/{group.id}/edit").get_data(as_text=True)
+    form = dict(re.findall(r'<input[^>]*name="([a-z_]+)"[^>]*value="([^"]*)"', edit))
+    form.update(room_id=unlisted.id, weekdays="WE", reason="Bigger room")
+    for unticked in ("room_q", "override"):
+        form.pop(unticked, None)
+    response = client.post(f"/series/{group.id}/edit", data=form)
+    assert response.status_code == 302, re.findall(r'field-error[^<]*', response.get_data(
+        as_text=True))
+    db.expire_all()
+    assert db.get(type(group), group.id).room_id == unlisted.id

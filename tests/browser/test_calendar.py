@@ -43,7 +43,7 @@ def test_a_coordinator_creates_a_series_sees_the_preview_and_enrols_clients(page
     page.get_by_label("Program").select_option(label="Evening IOP")
     page.get_by_label("Title").fill("Coping skills")
     page.get_by_label("Kind").select_option(label="Behavioural skills (CBT/DBT)")
-    page.get_by_label("Room", exact=True).select_option(label="Room B (12 seats)")
+    _pick(page, "Room", "room b", "Room B")
     page.get_by_label("Dana Reyes").check()
     page.get_by_label("Monday").check()
     page.get_by_label("Wednesday").check()

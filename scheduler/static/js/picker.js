@@ -89,8 +89,13 @@
       all[active].scrollIntoView({block: "nearest"});
     }
 
+    // A script's change to a hidden input fires nothing: say so, for the forms that listen
+    // (the new-series preview).
+    function changed() { hidden.dispatchEvent(new Event("change", {bubbles: true})); }
+
     function pick(option) {
       hidden.value = option.dataset.id;
+      changed();
       input.value = option.textContent;
       status.textContent = option.textContent + " chosen.";
       close();

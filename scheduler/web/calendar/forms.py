@@ -81,7 +81,7 @@ class SeriesForm(OverrideFields, PageForm):
                        default="group")
     description = TextAreaField("Description (optional)", validators=[Optional(),
                                                                       Length(max=5000)])
-    room_id = SelectField("Room", coerce=optional_id, validators=[Optional()])
+    room_id = PickerField("Room", validators=[Optional()])
     video_url = URLField("Video link (virtual sessions)", validators=[
         Optional(), Length(max=500),
         Regexp(r"^https://\S+$", message="Must be an https:// link.")])
@@ -132,7 +132,7 @@ class SeriesEditForm(OverrideFields, PageForm):
                                              Length(max=200)])
     description = TextAreaField("Description (optional)", validators=[Optional(),
                                                                       Length(max=5000)])
-    room_id = SelectField("Room", coerce=optional_id, validators=[Optional()])
+    room_id = PickerField("Room", validators=[Optional()])
     video_url = SeriesForm.video_url
     facilitator_ids = SelectMultipleField("Facilitators", coerce=int)
     weekdays = SeriesForm.weekdays

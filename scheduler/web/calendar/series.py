@@ -25,8 +25,8 @@ from scheduler.web.calendar.forms import (
 )
 from scheduler.web.calendar.pickers import (
     offer_clients,
+    offer_rooms,
     program_choices,
-    room_choices,
     staff_choices,
     with_none,
 )
@@ -37,7 +37,7 @@ from scheduler.web.refusals import describe
 
 def _series_choices(form: SeriesForm) -> SeriesForm:
     form.program_id.choices = with_none("Choose a program", program_choices())
-    form.room_id.choices = with_none("No room (virtual)", room_choices())
+    offer_rooms(form.room_id, "No room (virtual)")
     form.facilitator_ids.choices = staff_choices()
     return form
 
@@ -159,7 +159,7 @@ def _edit_form(series: SessionSeries, formdata=None) -> SeriesEditForm:
     if formdata is None:
         form.weekdays.data = weekday_codes(series.rrule)
         form.facilitator_ids.data = [s.id for s in series.facilitators]
-    form.room_id.choices = with_none("No room (virtual)", room_choices())
+    offer_rooms(form.room_id, "No room (virtual)")
     form.facilitator_ids.choices = staff_choices()
     return form
 
