@@ -14,6 +14,8 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
+from scheduler.services.search import unicode_lower
+
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -65,6 +67,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     # WAL lets readers go on while one writer holds the lock.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+    # Searches fold case as PostgreSQL does (services/search.py); SQLite's lower() is ASCII only.
+    dbapi_connection.create_function("unicode_lower", 1, unicode_lower, deterministic=True)
 
 
 @event.listens_for(Engine, "begin")

@@ -28,9 +28,9 @@ from scheduler.api.common import (
     CalendarDate,
     Id,
     Instant,
-    PageArgs,
     QueryId,
     RequiredText,
+    SearchPageArgs,
     list_schema,
     offset_limit,
     page_of,
@@ -42,6 +42,7 @@ from scheduler.models import Client
 from scheduler.models.clients import CLIENT_STATUSES
 from scheduler.services import caseload, clients, episodes, free_slots
 from scheduler.services.lookup import get_or_404
+from scheduler.services.search import filtered
 
 URL_PREFIX = "/clients"
 blp = Blueprint("clients", __name__, description="Clients")
@@ -106,7 +107,7 @@ class EpisodeOut(Schema):
     discharge_reason = fields.String(allow_none=True)
 
 
-class ClientListArgs(PageArgs):
+class ClientListArgs(SearchPageArgs):
     program_id = QueryId()
     status = fields.String(validate=validate.OneOf(CLIENT_STATUSES))
 
@@ -138,8 +139,8 @@ class Clients(MethodView):
     @blp.arguments(ClientListArgs, location="query")
     @blp.response(200, ClientList)
     def get(self, args):
-        """List clients, optionally of one program or status."""
-        query = select(Client)
+        """List clients, optionally of one program or status, or whose name matches `q`."""
+        query = filtered(select(Client), Client.name, args.get("q"))
         if "program_id" in args:
             query = query.where(Client.program_id == args["program_id"])
         if "status" in args:

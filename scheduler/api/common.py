@@ -15,6 +15,7 @@ from scheduler.services.dates import (
 )
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import MAX_ID
+from scheduler.services.search import MAX_QUERY
 from scheduler.services.text import text_problem
 
 # Keeps OFFSET inside a 64-bit integer for any per_page.
@@ -210,6 +211,15 @@ def patch_schema(base: type[Schema], name: str) -> type[Schema]:
 class PageArgs(ApiSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class SearchPageArgs(PageArgs):
+    """A page of a list that can be searched by name (services/search.py's rule)."""
+
+    q = fields.String(validate=validate.Length(min=1, max=MAX_QUERY), metadata={
+        "description": "Only rows whose name (a series: its title) or one of its words begins "
+        "with each word typed, ignoring case: `jo sm` finds John Smith. `%` and `_` match "
+        "themselves."})
 
 
 class PageMeta(Schema):

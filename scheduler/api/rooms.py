@@ -9,8 +9,8 @@ from scheduler.api.common import (
     ApiSchema,
     Count,
     Id,
-    PageArgs,
     RequiredText,
+    SearchPageArgs,
     list_schema,
     offset_limit,
     page_of,
@@ -21,6 +21,7 @@ from scheduler.extensions import db
 from scheduler.models import Room
 from scheduler.services import rooms
 from scheduler.services.lookup import get_or_404
+from scheduler.services.search import filtered
 
 URL_PREFIX = "/rooms"
 blp = Blueprint("rooms", __name__, description="Rooms")
@@ -56,13 +57,14 @@ RoomList = list_schema(RoomOut, "RoomList")
 @blp.route("")
 class Rooms(MethodView):
     @roles_required(*STAFF_READ)
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(SearchPageArgs, location="query")
     @blp.response(200, RoomList)
     def get(self, args):
-        """List rooms."""
+        """List rooms, optionally those whose name matches `q`."""
+        query = filtered(select(Room), Room.name, args.get("q"))
         offset, limit = offset_limit(args)
-        total = db.session.scalar(select(func.count(Room.id)))
-        items = db.session.scalars(select(Room).order_by(Room.name).offset(offset).limit(limit))
+        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        items = db.session.scalars(query.order_by(Room.name, Room.id).offset(offset).limit(limit))
         return page_of(list(items), total, args)
 
     @roles_required(*WRITE)

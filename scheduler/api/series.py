@@ -15,9 +15,9 @@ from scheduler.api.common import (
     CalendarDate,
     Count,
     Id,
-    PageArgs,
     QueryId,
     RequiredText,
+    SearchPageArgs,
     Text,
     TimeOfDay,
     domain_validator,
@@ -34,6 +34,7 @@ from scheduler.services import series as series_service
 from scheduler.services.lookup import get_or_404
 from scheduler.services.overrides import Override
 from scheduler.services.recurrence import parse_rrule, zone
+from scheduler.services.search import filtered
 
 URL_PREFIX = "/series"
 blp = Blueprint(
@@ -147,7 +148,7 @@ class SeriesOut(Schema):
     )
 
 
-class SeriesListArgs(PageArgs):
+class SeriesListArgs(SearchPageArgs):
     program_id = QueryId()
     kind = fields.String(validate=validate.OneOf(SESSION_KINDS))
 
@@ -167,8 +168,8 @@ class SeriesCollection(MethodView):
     @blp.arguments(SeriesListArgs, location="query")
     @blp.response(200, SeriesList)
     def get(self, args):
-        """List series."""
-        query = select(SessionSeries)
+        """List series, optionally those whose title matches `q`."""
+        query = filtered(select(SessionSeries), SessionSeries.title, args.get("q"))
         if "program_id" in args:
             query = query.where(SessionSeries.program_id == args["program_id"])
         if "kind" in args:

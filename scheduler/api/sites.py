@@ -6,8 +6,8 @@ from marshmallow import Schema, fields, validate
 from scheduler.api.access import STAFF_READ, current_actor, roles_required
 from scheduler.api.common import (
     ApiSchema,
-    PageArgs,
     RequiredText,
+    SearchPageArgs,
     domain_validator,
     list_schema,
     offset_limit,
@@ -41,11 +41,6 @@ class SiteOut(Schema):
     is_active = fields.Boolean()
 
 
-class SiteListArgs(PageArgs):
-    q = fields.String(validate=validate.Length(min=1, max=200), metadata={
-        "description": "Sites whose name contains this text, ignoring case."})
-
-
 SitePatch = patch_schema(SiteIn, "SitePatch")
 SiteList = list_schema(SiteOut, "SiteList")
 
@@ -53,7 +48,7 @@ SiteList = list_schema(SiteOut, "SiteList")
 @blp.route("")
 class Sites(MethodView):
     @roles_required(*STAFF_READ)
-    @blp.arguments(SiteListArgs, location="query")
+    @blp.arguments(SearchPageArgs, location="query")
     @blp.response(200, SiteList)
     def get(self, args):
         """List sites by name, optionally those whose name contains `q`."""

@@ -9,8 +9,8 @@ from scheduler.api.common import (
     ApiSchema,
     BoundedList,
     Id,
-    PageArgs,
     RequiredText,
+    SearchPageArgs,
     list_schema,
     offset_limit,
     page_of,
@@ -23,6 +23,7 @@ from scheduler.models.staff import STAFF_ROLES
 from scheduler.services import sites
 from scheduler.services import staff as staff_service
 from scheduler.services.lookup import get_or_404
+from scheduler.services.search import filtered
 
 URL_PREFIX = "/staff"
 blp = Blueprint("staff", __name__, description="Staff")
@@ -58,14 +59,15 @@ StaffList = list_schema(StaffOut, "StaffList")
 @blp.route("")
 class StaffMembers(MethodView):
     @roles_required(*STAFF_READ)
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(SearchPageArgs, location="query")
     @blp.response(200, StaffList)
     def get(self, args):
-        """List staff."""
+        """List staff, optionally those whose name matches `q`."""
+        query = filtered(select(Staff), Staff.name, args.get("q"))
         offset, limit = offset_limit(args)
-        total = db.session.scalar(select(func.count(Staff.id)))
+        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
         items = db.session.scalars(
-            select(Staff).order_by(Staff.name, Staff.id).offset(offset).limit(limit)
+            query.order_by(Staff.name, Staff.id).offset(offset).limit(limit)
         )
         return page_of(list(items), total, args)
 

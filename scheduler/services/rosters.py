@@ -30,9 +30,11 @@ def series_enrollments(db: DbSession, series_id: int) -> list[tuple[Enrollment, 
     ).tuples())
 
 
+def enrollable(program_id: int):
+    """Whom a coordinator may enrol: the program's active clients (a query, to search)."""
+    return select(Client).where(Client.program_id == program_id, Client.status == "active")
+
+
 def enrollable_clients(db: DbSession, program_id: int) -> list[Client]:
     """Active clients of the program, by name: whom a coordinator may enrol."""
-    return list(db.scalars(
-        select(Client).where(Client.program_id == program_id, Client.status == "active")
-        .order_by(Client.name, Client.id)
-    ))
+    return list(db.scalars(enrollable(program_id).order_by(Client.name, Client.id)))

@@ -22,19 +22,17 @@ class WeekDay:
     blocks: list[DayEntry]
 
 
-def rooms_and_staff_of(db: DbSession, program_id: int) -> tuple[list[Room], list[Staff]]:
-    """The active rooms and staff the program's series meet in and are run by, by name."""
+def rooms_and_staff_queries(program_id: int):
+    """The active rooms and staff the program's series meet in and are run by (queries)."""
     series = select(SessionSeries.id).where(SessionSeries.program_id == program_id)
-    rooms = db.scalars(select(Room).where(
+    rooms = select(Room).where(
         Room.is_active.is_(True),
         Room.id.in_(select(SessionSeries.room_id).where(SessionSeries.program_id == program_id)))
-        .order_by(Room.name)).all()
-    staff = db.scalars(select(Staff).where(
+    staff = select(Staff).where(
         Staff.is_active.is_(True),
         Staff.id.in_(select(series_facilitators.c.staff_id)
                      .where(series_facilitators.c.series_id.in_(series))))
-        .order_by(Staff.name)).all()
-    return list(rooms), list(staff)
+    return rooms, staff
 
 
 def monday_of(day: date) -> date:

@@ -2,7 +2,7 @@
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, Form, IntegerField, ValidationError, widgets
+from wtforms import DecimalField, Form, IntegerField, SelectField, ValidationError, widgets
 
 from scheduler.services import dates
 from scheduler.services.errors import DomainError, InvalidField
@@ -75,6 +75,24 @@ def optional_id(value):
     if not 0 < number <= MAX_ID:
         raise ValueError("not an id")
     return number
+
+
+class PickerField(SelectField):
+    """A choice among rows too many to list (clients, rooms, staff of a network): the page
+    lists what was searched for (web/calendar/pickers.py's `offer`), and a posted id counts
+    when it names a row the picker may take, listed or not, so an id typed into the
+    combobox, or posted by a script, is checked against the rows themselves."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, coerce=optional_id, **kwargs)
+        self.allowed = None  # id -> bool, set with the choices
+        self.search = None  # what the page searched, and how to search as one types
+
+    def pre_validate(self, form):
+        if self.data is None:
+            return
+        if self.allowed is None or not self.allowed(self.data):
+            raise ValidationError(self.gettext("Not a valid choice."))
 
 
 def posted_text(name: str) -> str | None:

@@ -22,7 +22,8 @@ LABELS = {
     "status": "Status", "week": "Week of", "day": "Day", "from": "From", "to": "To",
     "client": "Client id", "user": "User", "action": "Action", "page": "Page",
     "assessment": "Assessment", "next": "Page to return to", "email": "Email",
-    "role": "Role",
+    "role": "Role", "room_q": "Find a room", "staff_q": "Find a staff member",
+    "client_q": "Find a client",
 }
 
 

@@ -54,6 +54,14 @@ def browser():
         browser.close()
 
 
+def enhanced(page) -> None:
+    """Wait for static/js/picker.js (deferred): before it runs, each searchable picker is still
+    a select, which is a combobox by the same name too."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-picker]:not([data-enhanced])")).to_have_count(0)
+
+
 def watch_csp(page) -> list[str]:
     """Chromium's console reports of scripts, styles or images the CSP blocked."""
     violations: list[str] = []

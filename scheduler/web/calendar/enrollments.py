@@ -12,7 +12,7 @@ from scheduler.services.lookup import get_or_404
 from scheduler.web.access import page_actor, page_roles
 from scheduler.web.calendar.blueprint import bp
 from scheduler.web.calendar.forms import EnrollForm
-from scheduler.web.calendar.pickers import client_choices
+from scheduler.web.calendar.pickers import offer_clients
 from scheduler.web.calendar.series import series_page
 from scheduler.web.calendar.sessions import session_page
 from scheduler.web.form_fields import put_on_form
@@ -23,7 +23,7 @@ def _enroll(series_id: int, rerender):
     """Enrol the posted client in the series; a conflict is shown and nothing is written."""
     target = get_or_404(db.session, SessionSeries, series_id, "series")
     form = EnrollForm()
-    form.client_id.choices = client_choices(target.program_id)
+    offer_clients(form.client_id, target.program_id)
     if not form.validate_on_submit():
         return rerender(422, form)
     try:

@@ -26,7 +26,14 @@ from scheduler.models import SessionSeries
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS
 from scheduler.services.errors import InvalidField
 from scheduler.services.overrides import Override
-from scheduler.web.form_fields import PageForm, PlainForm, WholeNumber, in_range, optional_id
+from scheduler.web.form_fields import (
+    PageForm,
+    PickerField,
+    PlainForm,
+    WholeNumber,
+    in_range,
+    optional_id,
+)
 from scheduler.web.labels import KIND_LABELS
 
 WEEKDAY_NAMES = [("MO", "Monday"), ("TU", "Tuesday"), ("WE", "Wednesday"), ("TH", "Thursday"),
@@ -39,8 +46,8 @@ class WeekFilterForm(PlainForm):
 
     week = DateField("Week of", validators=[Optional(), in_range])
     program = SelectField("Program", coerce=optional_id, validators=[Optional()])
-    room = SelectField("Room", coerce=optional_id, validators=[Optional()])
-    staff = SelectField("Staff member", coerce=optional_id, validators=[Optional()])
+    room = PickerField("Room", validators=[Optional()])
+    staff = PickerField("Staff member", validators=[Optional()])
 
 
 MISSING_REASON = "A reason is required to book despite conflicts."
@@ -74,7 +81,7 @@ class SeriesForm(OverrideFields, PageForm):
                        default="group")
     description = TextAreaField("Description (optional)", validators=[Optional(),
                                                                       Length(max=5000)])
-    room_id = SelectField("Room", coerce=optional_id, validators=[Optional()])
+    room_id = PickerField("Room", validators=[Optional()])
     video_url = URLField("Video link (virtual sessions)", validators=[
         Optional(), Length(max=500),
         Regexp(r"^https://\S+$", message="Must be an https:// link.")])
@@ -125,7 +132,7 @@ class SeriesEditForm(OverrideFields, PageForm):
                                              Length(max=200)])
     description = TextAreaField("Description (optional)", validators=[Optional(),
                                                                       Length(max=5000)])
-    room_id = SelectField("Room", coerce=optional_id, validators=[Optional()])
+    room_id = PickerField("Room", validators=[Optional()])
     video_url = SeriesForm.video_url
     facilitator_ids = SelectMultipleField("Facilitators", coerce=int)
     weekdays = SeriesForm.weekdays
@@ -171,18 +178,16 @@ class MoveForm(OverrideFields, PageForm):
 
 
 class RoomForm(OverrideFields, PageForm):
-    room_id = SelectField("New room", coerce=optional_id,
-                          validators=[DataRequired("Choose a room.")])
+    room_id = PickerField("New room", validators=[DataRequired("Choose a room.")])
 
 
 class SubstituteForm(OverrideFields, PageForm):
-    staff_id = SelectField("Substitute facilitator", coerce=optional_id,
+    staff_id = PickerField("Substitute facilitator",
                            validators=[DataRequired("Choose a staff member.")])
 
 
 class EnrollForm(OverrideFields, PageForm):
-    client_id = SelectField("Client", coerce=optional_id,
-                            validators=[DataRequired("Choose a client.")])
+    client_id = PickerField("Client", validators=[DataRequired("Choose a client.")])
 
 
 def weekday_codes(rrule: str) -> list[str]:

@@ -1,21 +1,55 @@
-"""The choices the calendar pages' pickers offer: programs, rooms, staff and clients."""
+"""The choices the calendar pages' pickers offer: programs, rooms, staff and clients.
 
+A network has thousands of clients, rooms and staff, so a picker never lists them all: it
+lists at most PICKER_LIMIT matches of what was searched for (services/search.py's rule, the
+one the API's `?q=` uses) and says "type to search" when there are more. Without JavaScript
+the search is a small GET form beside the select; with it, static/js/picker.js turns the
+select into a combobox that asks the same API list as one types.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import url_for
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from scheduler.extensions import db
-from scheduler.models import Room, Staff
+from scheduler.models import Client, Room, Staff
 from scheduler.services import programs, rosters
+from scheduler.services.search import MAX_QUERY, filtered
+from scheduler.web import query_args
+
+# Enough to pick from by eye; more is what the search is for.
+PICKER_LIMIT = 30
+
+
+@dataclass(frozen=True)
+class Search:
+    """How a picker searches: the page's query name for what was typed (`term`), the API
+    list the combobox asks, with its other filters, and whether more rows match than shown."""
+
+    param: str
+    what: str
+    api: str
+    term: str | None
+    more: bool
+    api_params: dict = field(default_factory=dict)
+    limit: int = PICKER_LIMIT
 
 
 def program_choices():
     return [SelectChoice(p.id, p.name) for p in programs.active_programs(db.session)]
 
 
+def _room_label(room: Room) -> str:
+    return f"{room.name} ({room.capacity} seats)"
+
+
 def room_choices(rows=None):
     rows = rows if rows is not None else db.session.scalars(
         select(Room).where(Room.is_active.is_(True)).order_by(Room.name))
-    return [SelectChoice(r.id, f"{r.name} ({r.capacity} seats)") for r in rows]
+    return [SelectChoice(r.id, _room_label(r)) for r in rows]
 
 
 def staff_choices(rows=None):
@@ -24,11 +58,47 @@ def staff_choices(rows=None):
     return [SelectChoice(s.id, s.name) for s in rows]
 
 
-def client_choices(program_id: int):
-    return with_none("Choose a client", [
-        SelectChoice(c.id, c.name) for c in rosters.enrollable_clients(db.session, program_id)])
-
-
 def with_none(label: str, choices):
     return [SelectChoice("", label)] + list(choices)
 
+
+def _offer(picker, model, name_column, statement, label: Callable, none_label: str,
+           search: dict) -> None:
+    """Give `picker` the first matches of the term searched for (query `search["param"]`),
+    the row it already holds, and the rule for a posted id: a row of `statement`."""
+    term = query_args.text_arg(search["param"], MAX_QUERY)
+    rows = list(db.session.scalars(filtered(statement, name_column, term)
+                                   .order_by(name_column, model.id).limit(PICKER_LIMIT + 1)))
+    more = len(rows) > PICKER_LIMIT
+    rows = rows[:PICKER_LIMIT]
+    chosen = picker.data
+    if chosen is not None and chosen not in {row.id for row in rows}:
+        held = db.session.scalar(statement.where(model.id == chosen))
+        if held is not None:
+            rows.insert(0, held)
+    picker.choices = with_none(none_label, [SelectChoice(row.id, label(row)) for row in rows])
+    picker.allowed = lambda value: db.session.scalar(
+        select(statement.where(model.id == value).exists())) or False
+    picker.search = Search(term=term, more=more, **search)
+
+
+def offer_rooms(picker, none_label: str = "Choose a room", rows=None) -> None:
+    """Active rooms, or those of the query `rows`."""
+    rows = rows if rows is not None else select(Room).where(Room.is_active.is_(True))
+    _offer(picker, Room, Room.name, rows, _room_label, none_label,
+           dict(param="room_q", what="a room", api=url_for("rooms.Rooms")))
+
+
+def offer_staff(picker, none_label: str = "Choose a staff member", rows=None) -> None:
+    """Active staff, or those of the query `rows`."""
+    rows = rows if rows is not None else select(Staff).where(Staff.is_active.is_(True))
+    _offer(picker, Staff, Staff.name, rows, lambda s: s.name, none_label,
+           dict(param="staff_q", what="a staff member", api=url_for("staff.StaffMembers")))
+
+
+def offer_clients(picker, program_id: int, none_label: str = "Choose a client") -> None:
+    """Whom a coordinator may enrol in the program's series."""
+    _offer(picker, Client, Client.name, rosters.enrollable(program_id), lambda c: c.name,
+           none_label,
+           dict(param="client_q", what="a client", api=url_for("clients.Clients"),
+                api_params={"program_id": program_id, "status": "active"}))

@@ -24,9 +24,9 @@ from scheduler.web.calendar.forms import (
     weekday_names,
 )
 from scheduler.web.calendar.pickers import (
-    client_choices,
+    offer_clients,
+    offer_rooms,
     program_choices,
-    room_choices,
     staff_choices,
     with_none,
 )
@@ -37,7 +37,7 @@ from scheduler.web.refusals import describe
 
 def _series_choices(form: SeriesForm) -> SeriesForm:
     form.program_id.choices = with_none("Choose a program", program_choices())
-    form.room_id.choices = with_none("No room (virtual)", room_choices())
+    offer_rooms(form.room_id, "No room (virtual)")
     form.facilitator_ids.choices = staff_choices()
     return form
 
@@ -123,7 +123,7 @@ def series_page(series_id: int, status: int = 200, enroll_form=None, end_form=No
         enroll_form = EnrollForm(formdata=None)
     if end_form is None:
         end_form = EndSeriesForm(formdata=None)
-    enroll_form.client_id.choices = client_choices(series.program_id)
+    offer_clients(enroll_form.client_id, series.program_id)
     upcoming, _ = sessions_service.list_sessions(
         db.session, sessions_service.SessionFilter(series_id=series.id, starts_from=clock.now()),
         limit=12)
@@ -159,7 +159,7 @@ def _edit_form(series: SessionSeries, formdata=None) -> SeriesEditForm:
     if formdata is None:
         form.weekdays.data = weekday_codes(series.rrule)
         form.facilitator_ids.data = [s.id for s in series.facilitators]
-    form.room_id.choices = with_none("No room (virtual)", room_choices())
+    offer_rooms(form.room_id, "No room (virtual)")
     form.facilitator_ids.choices = staff_choices()
     return form
 

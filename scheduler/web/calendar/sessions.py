@@ -25,12 +25,7 @@ from scheduler.web.calendar.forms import (
     RoomForm,
     SubstituteForm,
 )
-from scheduler.web.calendar.pickers import (
-    client_choices,
-    room_choices,
-    staff_choices,
-    with_none,
-)
+from scheduler.web.calendar.pickers import offer_clients, offer_rooms, offer_staff
 from scheduler.web.form_fields import PageForm, put_on_form
 from scheduler.web.labels import KIND_LABELS, mark_words
 from scheduler.web.refusals import describe
@@ -44,9 +39,9 @@ def _session_forms(session: Session, given: dict) -> dict:
         "substitute_form": given.get("substitute_form") or SubstituteForm(formdata=None),
         "enroll_form": given.get("enroll_form") or EnrollForm(formdata=None),
     }
-    forms["room_form"].room_id.choices = with_none("Choose a room", room_choices())
-    forms["substitute_form"].staff_id.choices = with_none("Choose a staff member", staff_choices())
-    forms["enroll_form"].client_id.choices = client_choices(session.program_id)
+    offer_rooms(forms["room_form"].room_id)
+    offer_staff(forms["substitute_form"].staff_id)
+    offer_clients(forms["enroll_form"].client_id, session.program_id)
     return forms
 
 
@@ -146,7 +141,7 @@ def move_session(session_id):
 def change_room(session_id):
     """Put one occurrence in another room."""
     form = RoomForm()
-    form.room_id.choices = with_none("Choose a room", room_choices())
+    offer_rooms(form.room_id)
     if not form.validate_on_submit():
         return session_page(session_id, 422, room_form=form)
     return _change(session_id, "room_form", form, {"room_id": form.room_id.data},
@@ -158,7 +153,7 @@ def change_room(session_id):
 def substitute(session_id):
     """Give one occurrence a substitute facilitator."""
     form = SubstituteForm()
-    form.staff_id.choices = with_none("Choose a staff member", staff_choices())
+    offer_staff(form.staff_id)
     if not form.validate_on_submit():
         return session_page(session_id, 422, substitute_form=form)
     return _change(session_id, "substitute_form", form,

@@ -14,9 +14,9 @@ from scheduler.web.access import page_roles
 from scheduler.web.calendar.blueprint import bp
 from scheduler.web.calendar.forms import WeekFilterForm
 from scheduler.web.calendar.pickers import (
+    offer_rooms,
+    offer_staff,
     program_choices,
-    room_choices,
-    staff_choices,
     with_none,
 )
 
@@ -31,13 +31,12 @@ def week():
     query_args.id_arg("staff", Staff, "staff member")
     form = WeekFilterForm(request.args)
     form.program.choices = with_none("All programs", program_choices())
-    if program_id:
-        # A provider of many clinics has thousands of rooms and staff; offer the program's.
-        rooms, staff = week_view.rooms_and_staff_of(db.session, program_id)
-    else:
-        rooms = staff = None
-    form.room.choices = with_none("All rooms", room_choices(rooms))
-    form.staff.choices = with_none("All staff", staff_choices(staff))
+    # A provider of many clinics has thousands of rooms and staff: offer the program's, and
+    # of those the matches of a search.
+    rooms, staff = (week_view.rooms_and_staff_queries(program_id) if program_id
+                    else (None, None))
+    offer_rooms(form.room, "All rooms", rooms)
+    offer_staff(form.staff, "All staff", staff)
     valid = form.validate()
     # A bad filter shows this week unfiltered, with the field's message, as a 400.
     chosen = dict(program=form.program.data, room=form.room.data,
