@@ -16,7 +16,7 @@ from scheduler.api.errors import error_body
 from scheduler.extensions import db, login_manager
 from scheduler.models import User
 from scheduler.models.users import COORDINATORS, STAFF
-from scheduler.services import access_log, caseload, logins
+from scheduler.services import access_log, caseload, logins, scope
 from scheduler.services.audit import Actor
 
 # The API's names for the role groups: staff read, coordinators write.
@@ -33,6 +33,7 @@ def install(app: Flask) -> None:
     # Registered before create_app's write transaction opens, so what the check writes (a
     # sign-in's last use, an idle one's end) is committed apart from the request's own work.
     app.before_request(_check_sign_in)
+    app.teardown_request(lambda _error: scope.end())
 
 
 def where() -> logins.Where:
@@ -91,7 +92,9 @@ def _check_sign_in() -> ResponseReturnValue | None:
     cookie-authenticated writes against cross-site requests."""
     if request.endpoint == "static" or not may_be_signed_in():
         return None
-    current_user._get_current_object()  # noqa: SLF001 - loads (and checks) the sign-in now
+    user = current_user._get_current_object()  # noqa: SLF001 - loads (and checks) the sign-in
+    # The caller's sites bound every lookup of this request (services/scope.py).
+    scope.begin(db.session, user if user.is_authenticated else None)
     if g.pop("sign_in_changed", False) or request.method in WRITES:
         # A write request's own transaction must begin afresh (SQLite's BEGIN IMMEDIATE).
         db.session.commit()

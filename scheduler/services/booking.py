@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.models import Booking, Client, Enrollment, Session, SessionSeries
-from scheduler.services import audit, episodes, one_to_one
+from scheduler.services import audit, episodes, one_to_one, scope
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import Clash, ConflictDetected, Slot, client_clashes
 from scheduler.services.errors import InvalidField, NotFound, StateConflict
@@ -140,10 +140,12 @@ def _locked(db: DbSession, model, entity_id, *options):
     if not 0 < entity_id <= MAX_ID:
         return None
     begin_write(db)  # SQLite: the database's write lock; FOR UPDATE is not rendered there
-    return db.scalar(
+    row = db.scalar(
         select(model).where(model.id == entity_id).options(*options)
         .with_for_update(of=model).execution_options(populate_existing=True)
     )
+    # Another site's record is as good as missing to a scoped coordinator.
+    return row if row is not None and scope.allows(db, row) else None
 
 
 def _slot(session: Session) -> Slot:
