@@ -31,6 +31,8 @@ POST    /account/mfa/off                                          deny   allow  
 POST    /account/mfa/start                                        deny   allow  allow  allow  allow
 GET     /account/password                                         deny   allow  allow  allow  allow  allow
 POST    /account/password                                         deny   allow  allow  allow  allow  allow
+GET     /alerts                                                   deny   deny   allow  allow  allow
+POST    /alerts/<int:alert_id>/acknowledge                        deny   deny   allow  allow  allow
 GET     /api/v1/alerts                                            deny   deny   allow  allow  allow
 POST    /api/v1/alerts/<int:alert_id>/acknowledge                 deny   deny   allow  allow  allow
 GET     /api/v1/assessments/<int:assessment_id>                   deny   deny   allow  allow  allow
@@ -249,6 +251,10 @@ GET     /week                                                     deny   deny   
 # fails on such a route left out of it.
 OUTSIDE_CASELOAD = """
 method  rule                                                      outside
+GET     /alerts                                                   caseload
+POST    /alerts/<int:alert_id>/acknowledge                        hidden
+GET     /api/v1/alerts                                            caseload
+POST    /api/v1/alerts/<int:alert_id>/acknowledge                 hidden
 GET     /api/v1/assessments/<int:assessment_id>                   deny
 GET     /api/v1/clients/<int:client_id>                           allow
 GET     /api/v1/clients/<int:client_id>/assessments               deny
@@ -264,6 +270,17 @@ GET     /api/v1/plans/<int:plan_id>                               deny
 POST    /api/v1/plans/<int:plan_id>/certification                 deny
 POST    /api/v1/plans/<int:plan_id>/review                        deny
 POST    /api/v1/plans/<int:plan_id>/revisions                     deny
+GET     /api/v1/reports/attendance-rates                          caseload
+GET     /api/v1/reports/below-target                              caseload
+GET     /api/v1/reports/billing-days                              caseload
+GET     /api/v1/reports/census                                    caseload
+GET     /api/v1/reports/follow-up                                 caseload
+GET     /api/v1/reports/weekly-hours                              caseload
+GET     /api/v1/sessions/<int:session_id>                         allow
+GET     /api/v1/sessions/<int:session_id>/attendance              caseload
+PUT     /api/v1/sessions/<int:session_id>/attendance              allow
+GET     /api/v1/sessions/<int:session_id>/bookings                allow
+GET     /api/v1/sessions/<int:session_id>/checkin-code            allow
 GET     /clients/<int:client_id>                                  allow
 POST    /clients/<int:client_id>/break-glass                      allow
 POST    /clients/<int:client_id>/kiosk-pin                        allow
@@ -271,9 +288,17 @@ POST    /clients/<int:client_id>/plan/certification               deny
 POST    /clients/<int:client_id>/plan/review                      deny
 GET     /clients/<int:client_id>/plan/revise                      deny
 POST    /clients/<int:client_id>/plan/revise                      deny
+GET     /follow-up                                                caseload
+GET     /sessions/<int:session_id>/roster                         caseload
+POST    /sessions/<int:session_id>/roster                         allow
+POST    /sessions/<int:session_id>/roster/all-present             allow
 """
 # The path arguments that name one client's record.
 RECORD_ARGS = ("<int:client_id>", "<int:plan_id>", "<int:assessment_id>")
+# Routes whose answers list clients' attendance, marks, notes or alerts (a session's roster,
+# the reports, follow-up and alerts): each states what a clinician outside the caseload gets.
+ATTENDANCE_ARGS = ("<int:session_id>", "<int:alert_id>")
+ATTENDANCE_LISTS = ("/api/v1/reports/", "/api/v1/alerts", "/alerts", "/follow-up")
 
 # The query string a GET needs before it means anything; {program_id} is filled by the walker.
 PERIOD = "?program_id={program_id}&from=2027-03-01&to=2027-03-07"
@@ -328,12 +353,23 @@ def routes_where(role: str, *access: str, api_only: bool = False) -> set[tuple[s
             if r.access[role] in access and (r.is_api or not api_only)}
 
 
+# allow     as for the caseload.
+# deny      403, saying how to break the glass (a client's clinical record).
+# caseload  200, holding only the clients of the clinician's own caseload: a report, the
+#           follow-up list or the alerts; a session they do not facilitate gives the marks and
+#           notes of their caseload's clients only (the API says how many it held back, the
+#           roster page says "Mark not shown"). Facilitating a session (a substitute too) puts
+#           its clients on the caseload, so its facilitator reads the whole roster.
+# hidden    404, as if the row did not exist (another caseload's alert, a break-the-glass one).
+OUTSIDE_CELLS = ("allow", "deny", "caseload", "hidden")
+
+
 def _parse_outside(text: str) -> dict[tuple[str, str], str]:
     """(method, rule) -> what a clinician outside the caseload gets, refusing bad lines."""
     out: dict[tuple[str, str], str] = {}
     for line in [line for line in text.strip().splitlines()[1:] if line.strip()]:
         method, rule, cell = line.split()
-        if cell not in ("allow", "deny") or (method, rule) in out:
+        if cell not in OUTSIDE_CELLS or (method, rule) in out:
             raise ValueError(f"outside-caseload table: bad or repeated line {line!r}")
         out[(method, rule)] = cell
     return out
@@ -346,4 +382,6 @@ def record_routes_clinicians_reach() -> set[tuple[str, str]]:
     """The routes the clinician column allows whose path names one client's record: each
     must say what a clinician outside the caseload gets."""
     return {(r.method, r.rule) for r in ROUTES
-            if r.access["clinician"] == "allow" and any(a in r.rule for a in RECORD_ARGS)}
+            if r.access["clinician"] == "allow"
+            and (any(a in r.rule for a in RECORD_ARGS + ATTENDANCE_ARGS)
+                 or r.rule.startswith(ATTENDANCE_LISTS))}

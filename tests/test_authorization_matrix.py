@@ -168,6 +168,8 @@ def clinic(make):
         datetime(2027, 6, 2, tzinfo=UTC), "Training")
     db.commit()
     shared = {"program_id": program.id, "room_id": room.id, "series_id": series.id,
+              # Both marked present there: whose marks a clinician outside reads.
+              "marked_session_id": last_night.id,
               "site_id": program.site_id,
               "time_off_id": time_off.id, "proposal_id": _proposal(program, avery).id,
               # Nobody's: past the door, ending it answers 404.
@@ -351,6 +353,37 @@ def test_every_route_to_a_clients_record_says_what_a_clinician_outside_the_casel
         (rule, method) for method, rule in lines)
 
 
+# Around last night's group, which both clients attended, so a report has rows to hold back.
+OUTSIDE_PERIOD = "?program_id={program_id}&from=2027-02-08&to=2027-02-21"
+OUTSIDE_QUERIES = {rule: OUTSIDE_PERIOD for rule, query in READ_QUERIES.items()
+                   if rule.startswith("/api/v1/reports/") and "from=" in query}
+
+
+def caseload_call(call, route, clinic):
+    """A "caseload" line called on last night's group and the period around it."""
+    ids = {**clinic["mine"], "session_id": clinic["mine"]["marked_session_id"]}
+    return call(route, ids, query=OUTSIDE_QUERIES.get(route.rule, ""))
+
+
+def holds_nobody(route, response, clinic) -> bool:
+    """What a clinician with an empty caseload may get from a "caseload" line: the answer,
+    with no client's row, mark or name in it."""
+    if response.status_code != 200:
+        return False
+    if route.is_api:
+        if response.mimetype != "application/json":
+            return False
+        body = response.json
+        if route.rule.endswith("/attendance"):
+            return body["items"] == [] and body["withheld"] == 2
+        return body["items"] == []
+    page = response.get_data(as_text=True)
+    if route.rule.endswith("/roster"):
+        # Who is booked shows (they may mark, covering); what they were marked does not.
+        return page.count("Mark not shown") == 2 and "Now: " not in page
+    return "Avery Aldridge" not in page and clinic["blake"] not in page
+
+
 def walk_outside(app, auth, clinic, user) -> list:
     """Every line of the outside-caseload table, as `user`, on Avery's ids."""
     call = Caller(app, auth, user)
@@ -366,10 +399,19 @@ def walk_outside(app, auth, clinic, user) -> list:
     if snapshot() != before:
         wrong.append("requests refused outside the caseload changed the database")
     for key, access in sorted(OUTSIDE.items(), key=lambda kv: kv[0][0] != "GET"):
+        route = by_rule[key]
         if access == "allow":
-            response = call(by_rule[key], clinic["mine"])
-            if not let_through(by_rule[key], response):
-                wrong.append(f"{by_rule[key]} let through? {response.status_code}")
+            response = call(route, clinic["mine"])
+            if not let_through(route, response):
+                wrong.append(f"{route} let through? {response.status_code}")
+        elif access == "hidden":
+            response = call(route, clinic["mine"])
+            if response.status_code != 404:
+                wrong.append(f"{route} hidden? {response.status_code}")
+        elif access == "caseload":
+            response = caseload_call(call, route, clinic)
+            if not holds_nobody(route, response, clinic):
+                wrong.append(f"{route} held to the caseload? {response.status_code}")
     return wrong
 
 
@@ -382,6 +424,25 @@ def outsider(make, clinic, db):
 def test_a_clinician_outside_the_caseload_gets_what_the_table_says(app, auth, clinic,
                                                                    outsider):
     assert walk_outside(app, auth, clinic, outsider) == []
+
+
+def test_the_caseload_lines_give_a_clinician_who_leads_the_group_its_rows(app, auth, clinic):
+    """The same calls as the outsider's, by the clinician who leads both clients' sessions:
+    not empty, so the outsider's empty answers are held back, not merely empty."""
+    call = Caller(app, auth, clinic["users"]["clinician"])
+    by_rule = {(r.method, r.rule): r for r in ROUTES}
+    empty = []
+    for key in ("/api/v1/alerts", "/api/v1/reports/weekly-hours",
+                "/api/v1/reports/attendance-rates", "/api/v1/reports/census",
+                "/api/v1/sessions/<int:session_id>/attendance"):
+        response = caseload_call(call, by_rule[("GET", key)], clinic)
+        if response.status_code != 200 or not response.json["items"]:
+            empty.append(key)
+    roster = caseload_call(call, by_rule[("GET", "/sessions/<int:session_id>/roster")], clinic)
+    assert roster.get_data(as_text=True).count("Now: ") == 2
+    alerts_page = caseload_call(call, by_rule[("GET", "/alerts")], clinic)
+    assert "Avery Aldridge" in alerts_page.get_data(as_text=True)
+    assert empty == []
 
 
 def test_after_breaking_the_glass_the_outsider_reads_as_the_caseload_does(app, auth, clinic,

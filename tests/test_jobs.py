@@ -17,7 +17,16 @@ from sqlalchemy import create_engine, func, select, text
 from scheduler import clock
 from scheduler.jobs.registry import JOBS
 from scheduler.jobs.runner import run_job
-from scheduler.models import Alert, Attendance, AuditEvent, Booking, JobRun, Notification, Session
+from scheduler.models import (
+    Alert,
+    Attendance,
+    AuditEvent,
+    Booking,
+    JobRun,
+    Notification,
+    Session,
+    TreatmentPlan,
+)
 from scheduler.services import attendance, booking, plans, sessions
 from scheduler.services.audit import Actor
 from scheduler.services.mail import MailConfigError, Mailer
@@ -818,6 +827,11 @@ def alert(app, db, inbox, clinic):
     return db.scalars(select(Alert)).one()
 
 
+def alert_therapist_id(db, alert) -> int:
+    return db.scalar(select(TreatmentPlan.primary_therapist_id)
+                     .where(TreatmentPlan.client_id == alert.client_id))
+
+
 def test_staff_see_open_alerts_and_acknowledging_one_is_audited_once(
         app, db, client, auth, alert):
     later = alert.raised_at + timedelta(hours=3)
@@ -826,7 +840,8 @@ def test_staff_see_open_alerts_and_acknowledging_one_is_audited_once(
         listed = client.get(f"{API}/alerts", headers=headers)
         first = client.post(f"{API}/alerts/{alert.id}/acknowledge", headers=headers)
     with clock.frozen(later + timedelta(hours=1)):
-        headers = auth("clinician")
+        # Casey's primary therapist: the alert is of their caseload.
+        headers = auth("clinician", staff_id=alert_therapist_id(db, alert))
         second = client.post(f"{API}/alerts/{alert.id}/acknowledge", headers=headers)
         open_now = client.get(f"{API}/alerts", headers=headers)
         all_alerts = client.get(f"{API}/alerts?open=false", headers=headers)

@@ -90,8 +90,7 @@ def test_a_refused_program_still_offers_the_clinics_current_weeks(client, make, 
 
 
 def test_follow_up_lists_two_unexcused_absences_in_a_row(client, make, setup, now):
-    # Clinicians need the list too.
-    sign_in(client, make.user("clinician", staff_id=setup.therapist.id))
+    sign_in(client, make.user("coordinator"))
     answer = client.get(f"/follow-up?program={setup.program.id}")
     assert answer.status_code == 200
     page = answer.get_data(as_text=True)
@@ -103,6 +102,19 @@ def test_follow_up_lists_two_unexcused_absences_in_a_row(client, make, setup, no
     expected = reports.below_target(make.db, setup.program.id, now)
     assert set(below) == {"Avery Stone", "Blake Ortiz"} and len(expected) == 2
     assert "/api/v1/reports/follow-up?" in page
+
+
+def test_a_clinicians_follow_up_holds_their_caseload_only(client, make, setup, now):
+    """Dana is Avery's primary therapist and leads no session of Blake's: Blake's absences
+    are not hers to read (issue 19), Avery's week is."""
+    sign_in(client, make.user("clinician", staff_id=setup.therapist.id))
+    answer = client.get(f"/follow-up?program={setup.program.id}")
+    assert answer.status_code == 200
+    page = answer.get_data(as_text=True)
+    assert "The clients on your caseload" in page
+    assert "Blake Ortiz" not in page
+    assert 'id="streaks"' not in page
+    assert [row[0] for row in cells(page, "below")] == ["Avery Stone"]
 
 
 def test_follow_up_shows_paperwork_due(client, db, make, setup):

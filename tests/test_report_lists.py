@@ -191,7 +191,7 @@ def test_attendance_rates_json_and_csv_agree(client, auth, rates):
     """by=client and by=series: the same numbers as JSON and as a CSV file."""
     query = f"program_id={rates['program'].id}&from=2027-03-01&to=2027-03-31"
     with clock.frozen(RATES_NOW):
-        headers = auth("clinician")
+        headers = auth("coordinator")  # the numbers; tests/test_caseload.py has whose
         by_client = client.get(f"{API}/reports/attendance-rates?{query}", headers=headers)
         by_client_csv = client.get(f"{API}/reports/attendance-rates?{query}&format=csv",
                                    headers=headers)
@@ -238,7 +238,8 @@ def test_a_client_re_admitted_within_the_period_has_a_rate_per_stay(client, db, 
 
     query = f"program_id={program.id}&from=2027-03-01&to=2027-03-31"
     with clock.frozen(RATES_NOW):
-        answer = client.get(f"{API}/reports/attendance-rates?{query}", headers=auth("clinician"))
+        answer = client.get(f"{API}/reports/attendance-rates?{query}",
+                            headers=auth("coordinator"))
         assert answer.status_code == 200, answer.json
         assert [(i["client_id"], i["admitted_on"], i["discharged_on"], i["attended"],
                  i["absent_unexcused"], i["attendance_rate"]) for i in answer.json["items"]] == [
@@ -283,7 +284,7 @@ def test_census_counts_seats_queue_and_marks_per_session(db, census_clinic):
 
 def test_census_json_and_csv_agree(client, auth, census_clinic):
     query = f"program_id={census_clinic['program'].id}&from=2027-03-01&to=2027-03-03"
-    headers = auth("clinician")
+    headers = auth("coordinator")  # the numbers; tests/test_caseload.py has whose
     as_json = client.get(f"{API}/reports/census?{query}", headers=headers)
     as_csv = client.get(f"{API}/reports/census?{query}&format=csv", headers=headers)
     items = as_json.json["items"]
@@ -355,7 +356,7 @@ def test_below_target_open_hours_grow_when_a_seat_frees_up(db, week):
 def test_below_target_json_and_csv_agree(client, auth, week):
     query = f"program_id={week['program'].id}"
     with clock.frozen(MID_WEEK):
-        headers = auth("clinician")
+        headers = auth("coordinator")  # the numbers; tests/test_caseload.py has whose
         as_json = client.get(f"{API}/reports/below-target?{query}", headers=headers)
         as_csv = client.get(f"{API}/reports/below-target?{query}&format=csv", headers=headers)
     items = as_json.json["items"]
@@ -489,7 +490,7 @@ def test_follow_up_json_and_csv_agree(client, auth, calls):
     p, g = calls["people"], calls["g"]
     query = f"program_id={calls['program'].id}"
     with clock.frozen(FOLLOW_UP_NOW):
-        headers = auth("clinician")
+        headers = auth("coordinator")  # the numbers; tests/test_caseload.py has whose
         as_json = client.get(f"{API}/reports/follow-up?{query}", headers=headers)
         as_csv = client.get(f"{API}/reports/follow-up?{query}&format=csv", headers=headers)
     items = as_json.json["items"]
@@ -554,7 +555,7 @@ def test_billing_days_count_qualifying_services_per_new_york_day(db, billing):
 
 def test_billing_days_json_and_csv_agree(client, auth, billing):
     query = f"program_id={billing['program'].id}&from=2027-03-01&to=2027-03-04"
-    headers = auth("clinician")
+    headers = auth("coordinator")  # the numbers; tests/test_caseload.py has whose
     as_json = client.get(f"{API}/reports/billing-days?{query}", headers=headers)
     as_csv = client.get(f"{API}/reports/billing-days?{query}&format=csv", headers=headers)
     items = as_json.json["items"]

@@ -414,7 +414,8 @@ def csv_rows(answer) -> list[dict]:
 
 def test_a_staff_export_carries_names_only_when_asked_and_logs_that_it_did(
         client, auth, clinic, make, db):
-    clinician = make.user("clinician")
+    # Dana leads the group Jordan is booked into: Jordan is on her caseload.
+    clinician = make.user("clinician", staff_id=clinic["dana"].id)
     headers = auth.for_user(clinician)
     query = f"program_id={clinic['program'].id}&from=2027-03-01&to=2027-03-07&format=csv"
     booking.book_client(db, ACTOR, clinic["group"].id, clinic["jordan"].id, now=clock.now())

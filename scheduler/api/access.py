@@ -171,6 +171,12 @@ def caseload_policy() -> caseload.Policy:
     return caseload.Policy.from_config(current_app.config)
 
 
+def caseload_within():
+    """The client ids the signed-in user's lists of attendance, reports and alerts are held
+    to (a clinician's caseload, as a subquery), or None for every client."""
+    return caseload.within(current_user, clock.now(), caseload_policy())
+
+
 def require_caseload(client_id: int, resource: str) -> None:
     """A clinician outside the client's caseload gets 403 saying how to break the glass; the
     refused look is logged. Everyone else passes (the route's roles decide who gets here)."""

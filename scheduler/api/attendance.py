@@ -4,16 +4,21 @@ from flask import current_app
 from flask.views import MethodView
 from flask_login import current_user
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from scheduler import clock, rate_limits
-from scheduler.api.access import STAFF_READ, current_actor, log_read, roles_required
+from scheduler.api.access import (
+    STAFF_READ,
+    caseload_policy,
+    current_actor,
+    log_read,
+    roles_required,
+)
 from scheduler.api.common import MAX_CAPACITY, ApiSchema, BoundedList, Id, Instant, Text
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
-from scheduler.models import Attendance, Session
+from scheduler.models import Session
 from scheduler.models.attendance import ATTENDANCE_STATUSES, REASON_CODES
-from scheduler.services import attendance
+from scheduler.services import attendance, caseload
 from scheduler.services.lookup import get_or_404
 
 URL_PREFIX = ""
@@ -68,6 +73,14 @@ class AttendanceList(Schema):
     items = fields.List(fields.Nested(AttendanceOut))
 
 
+class SessionAttendanceOut(Schema):
+    items = fields.List(fields.Nested(AttendanceOut))
+    withheld = fields.Integer(metadata={
+        "description": "Records not given because they are of clients outside the caller's "
+        "caseload: a clinician who does not facilitate the session reads only their own "
+        "caseload's marks and notes. 0 for its facilitators, coordinators and admins."})
+
+
 class CheckinCode(Schema):
     session_id = fields.Integer()
     code = fields.String()
@@ -83,16 +96,20 @@ class CheckinIn(ApiSchema):
 @blp.route("/sessions/<int:session_id>/attendance")
 class SessionAttendance(MethodView):
     @roles_required(*STAFF_READ)
-    @blp.response(200, AttendanceList)
+    @blp.response(200, SessionAttendanceOut)
     def get(self, session_id):
-        """Attendance recorded for the session so far."""
+        """Attendance recorded for the session so far.
+
+        A clinician who facilitates the session (a substitute included) reads every record;
+        another clinician reads only those of clients on their caseload, and `withheld` says
+        how many others there are.
+        """
         get_or_404(db.session, Session, session_id, "session")
-        rows = list(db.session.scalars(
-            select(Attendance).where(Attendance.session_id == session_id)
-            .order_by(Attendance.client_id)
-        ))
+        within = caseload.roster_within(db.session, current_user, session_id, clock.now(),
+                                        caseload_policy())
+        rows, withheld = attendance.session_records(db.session, session_id, within)
         log_read([row.client_id for row in rows], "attendance")
-        return {"items": rows}
+        return {"items": rows, "withheld": withheld}
 
     @roles_required(*STAFF_READ)
     @blp.arguments(RosterIn)

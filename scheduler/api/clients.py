@@ -292,7 +292,9 @@ class ClientBreakGlass(MethodView):
     @blp.arguments(BreakGlassIn)
     @blp.response(201, BreakGlassOut)
     def post(self, data, client_id):
-        """Break the glass: read a client's clinical record outside your caseload for an hour.
+        """Break the glass: read a client's clinical record outside your caseload for a while.
+
+        The grant lasts BREAK_GLASS_MINUTES (an hour by default).
 
         For clinicians; audited with the reason, and the admins get an alert (and an email
         where mail is set).

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from scheduler import clock
 from scheduler.api.access import (
     STAFF_READ,
+    caseload_within,
     current_actor,
     log_read,
     own_client_or_writer,
@@ -87,20 +88,16 @@ class Alerts(MethodView):
         """Alerts raised by the absence-alerts job, open ones by default, newest first.
 
         Admins also see each clinician's break-the-glass (kind `break_glass`) with its reason.
+        A clinician sees the alerts of their caseload's clients only.
         """
-        query = select(Alert)
-        if args["open"]:
-            query = query.where(Alert.acknowledged_at.is_(None))
-        if current_user.role not in alerts.ADMIN_KINDS_FOR:
-            # A clinician's break-the-glass, with its reason, is for the admins to review.
-            query = query.where(Alert.kind.not_in(alerts.ADMIN_ONLY_KINDS))
+        query = alerts.visible(current_user.role, caseload_within(), args["open"])
         for name in ("program_id", "kind"):
             if name in args:
                 query = query.where(getattr(Alert, name) == args[name])
-        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        total = db.session.scalar(select(func.count()).select_from(
+            query.order_by(None).subquery()))
         offset, limit = offset_limit(args)
-        rows = list(db.session.scalars(query.order_by(Alert.raised_at.desc(), Alert.id.desc())
-                                       .offset(offset).limit(limit)))
+        rows = list(db.session.scalars(query.offset(offset).limit(limit)))
         log_read([row.client_id for row in rows], "alerts")
         return page_of(rows, total, args)
 
@@ -110,8 +107,12 @@ class AcknowledgeAlert(MethodView):
     @roles_required(*STAFF_READ)
     @blp.response(200, AlertOut)
     def post(self, alert_id):
-        """Mark an alert handled (the outreach happened); audited."""
-        alert = alerts.acknowledge(db.session, current_actor(), alert_id, clock.now())
+        """Mark an alert handled (the outreach happened); audited. An alert the caller does
+        not see in the list (another caseload's, or a break-the-glass one for a non-admin)
+        answers 404."""
+        alert = alerts.acknowledge(
+            db.session, current_actor(), alert_id, clock.now(),
+            seen=alerts.visible(current_user.role, caseload_within(), open_only=False))
         db.session.commit()
         return alert
 

@@ -4,7 +4,7 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from scheduler import clock, csv_files
-from scheduler.api.access import STAFF_READ, current_actor, roles_required
+from scheduler.api.access import STAFF_READ, caseload_within, current_actor, roles_required
 from scheduler.api.common import ApiSchema, CalendarDate, QueryId
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
@@ -13,7 +13,8 @@ from scheduler.services import access_log, day_sheet, reports
 from scheduler.services.access_log import client_ids_of
 
 URL_PREFIX = "/reports"
-blp = Blueprint("reports", __name__, description="Reports, computed with SQL aggregates.")
+blp = Blueprint("reports", __name__, description="Reports, computed with SQL aggregates. A "
+                "clinician's reports hold only the clients of their caseload.")
 
 
 class ProgramArgs(ApiSchema):
@@ -204,7 +205,8 @@ class WeeklyHours(MethodView):
     @blp.doc(**CSV_TOO)
     def get(self, args):
         """Scheduled and attended hours per client per week, against the weekly target."""
-        rows = reports.weekly_hours(db.session, args["program_id"], args["from_"], args["to"])
+        rows = reports.weekly_hours(db.session, args["program_id"], args["from_"], args["to"],
+                                    within=caseload_within())
         return answer(rows, WeekHoursOut, args, "weekly-hours.csv")
 
 
@@ -223,7 +225,8 @@ class AttendanceRates(MethodView):
         per stay. With by=series, series_id and its title (null for one-off sessions).
         """
         rows = reports.attendance_rates(db.session, args["program_id"], args["from_"],
-                                        args["to"], args["by"], clock.now())
+                                        args["to"], args["by"], clock.now(),
+                                        within=caseload_within())
         fields_ = list(AttendanceRateOut().fields)
         drop = (("series_id", "series_title") if args["by"] == "client" else
                 ("client_id", "episode_id", "admitted_on", "discharged_on"))
@@ -240,7 +243,8 @@ class SessionCensus(MethodView):
     @blp.doc(**CSV_TOO)
     def get(self, args):
         """Head count per session: seats taken, waitlist, and the roster's marks."""
-        rows = reports.census(db.session, args["program_id"], args["from_"], args["to"])
+        rows = reports.census(db.session, args["program_id"], args["from_"], args["to"],
+                              within=caseload_within())
         return answer(rows, CensusOut, args, "census.csv")
 
 
@@ -252,7 +256,8 @@ class BelowTarget(MethodView):
     @blp.doc(**CSV_TOO)
     def get(self, args):
         """Clients whose hours this week (attended plus booked) fall short of their target."""
-        rows = reports.below_target(db.session, args["program_id"], clock.now())
+        rows = reports.below_target(db.session, args["program_id"], clock.now(),
+                                    within=caseload_within())
         return answer(rows, BelowTargetOut, args, "below-target.csv")
 
 
@@ -265,7 +270,8 @@ class FollowUp(MethodView):
     def get(self, args):
         """Runs of unexcused absences, the discharge-review rule, paperwork due in 14 days, and
         intakes left before the plan (intake_unfinished)."""
-        rows = reports.follow_up(db.session, args["program_id"], clock.now())
+        rows = reports.follow_up(db.session, args["program_id"], clock.now(),
+                                 within=caseload_within())
         return answer(rows, FollowUpOut, args, "follow-up.csv")
 
 
@@ -277,5 +283,6 @@ class BillingDays(MethodView):
     @blp.doc(**CSV_TOO)
     def get(self, args):
         """Qualifying services attended per client per day, with the Medicare IOP tier."""
-        rows = reports.billing_days(db.session, args["program_id"], args["from_"], args["to"])
+        rows = reports.billing_days(db.session, args["program_id"], args["from_"], args["to"],
+                                    within=caseload_within())
         return answer(rows, BillingDayOut, args, "billing-days.csv")

@@ -5,15 +5,18 @@ Staff messages name no client and no clinical detail: an email can be read over 
 forwarded. They point to the follow-up list, where the details sit behind a login.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import aliased
 
-from scheduler.models import Alert, Program, Staff, TreatmentPlan, User
+from scheduler.models import Alert, Client, Program, Staff, TreatmentPlan, User
 from scheduler.services import audit, notifications, reports
 from scheduler.services.audit import Actor
+from scheduler.services.errors import NotFound
 from scheduler.services.lookup import get_or_404
 
 # A clinician's break-the-glass (services/caseload.py) is raised for these roles only: its
@@ -25,8 +28,58 @@ ADMIN_KINDS_FOR = ("admin",)
 HALF_WEEK = timedelta(days=3, hours=12)
 
 
-def acknowledge(db: DbSession, actor: Actor, alert_id: int, now: datetime) -> Alert:
-    """The outreach happened; the alert leaves the open list. Audited; repeating is a no-op."""
+def visible(role: str, within: Select | None = None, open_only: bool = True) -> Select:
+    """The alerts a staff member sees, newest first: break-the-glass ones for admins only, and
+    with `within` (a clinician's caseload, services/caseload.within) only those clients'.
+    The API's list and the alerts page both read this."""
+    query = select(Alert)
+    if open_only:
+        query = query.where(Alert.acknowledged_at.is_(None))
+    if role not in ADMIN_KINDS_FOR:
+        # A clinician's break-the-glass, with its reason, is for the admins to review.
+        query = query.where(Alert.kind.not_in(ADMIN_ONLY_KINDS))
+    if within is not None:
+        query = query.where(Alert.client_id.in_(within))
+    return query.order_by(Alert.raised_at.desc(), Alert.id.desc())
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    """One alert as the alerts page shows it: names, not numbers."""
+
+    alert: Alert
+    client_name: str
+    program_name: str
+    timezone: str
+    acknowledged_by: str | None
+
+
+def lines(db: DbSession, query: Select, limit: int) -> list[AlertLine]:
+    """The first `limit` alerts of a `visible` query with their client's and program's names
+    and who acknowledged them (their staff name, else their sign-in email); one query."""
+    acked_by = aliased(User)
+    rows = db.execute(
+        query.add_columns(Client.name, Program.name, Program.timezone,
+                          func.coalesce(Staff.name, acked_by.email))
+        .join(Client, Client.id == Alert.client_id)
+        .join(Program, Program.id == Alert.program_id)
+        .outerjoin(acked_by, acked_by.id == Alert.acknowledged_by_user_id)
+        .outerjoin(Staff, Staff.id == acked_by.staff_id)
+        .limit(limit)).tuples()
+    return [AlertLine(alert, client, program, zone, by)
+            for alert, client, program, zone, by in rows]
+
+
+def acknowledge(db: DbSession, actor: Actor, alert_id: int, now: datetime,
+                seen: Select | None = None) -> Alert:
+    """The outreach happened; the alert leaves the open list. Audited; repeating is a no-op.
+
+    With `seen` (the `visible` query of the one acknowledging), an alert they do not see
+    answers 404 as a missing one does: a clinician cannot reach another caseload's alert or
+    a break-the-glass one by its number."""
+    if seen is not None and db.scalar(seen.with_only_columns(Alert.id).order_by(None)
+                                      .where(Alert.id == alert_id)) is None:
+        raise NotFound("alert", alert_id)  # the same 404 as an alert that does not exist
     alert = get_or_404(db, Alert, alert_id, "alert")
     if alert.acknowledged_at is None:
         alert.acknowledged_at, alert.acknowledged_by_user_id = now, actor.user_id

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Booking, Client, Session
@@ -290,6 +290,21 @@ def _write(db, actor, session, held, row, record, method, now, reason) -> Attend
     audit.record(db, actor, "attendance", "attendance", row.id, before,
                  audit.snapshot(row, AUDITED), reason=reason)
     return row
+
+
+def session_records(db: DbSession, session_id: int,
+                    within: Select | None = None) -> tuple[list[Attendance], int]:
+    """The session's attendance records by client, and how many were held back: with `within`
+    (client ids, services/caseload.roster_within) only those clients' records are given, and
+    the count of the others says the list is not the whole roster. Two queries."""
+    query = select(Attendance).where(Attendance.session_id == session_id)
+    if within is None:
+        return list(db.scalars(query.order_by(Attendance.client_id))), 0
+    shown = list(db.scalars(query.where(Attendance.client_id.in_(within))
+                            .order_by(Attendance.client_id)))
+    total = db.scalar(select(func.count(Attendance.id))
+                      .where(Attendance.session_id == session_id)) or 0
+    return shown, total - len(shown)
 
 
 def checkin_code(secret: str, session: Session) -> str:

@@ -53,16 +53,28 @@ class OutsideCaseload(DomainError):
 
     status = 403
 
-    def __init__(self, client_id: int, client_name: str | None = None):
+    def __init__(self, client_id: int, client_name: str | None = None,
+                 minutes: int = Policy.break_glass_minutes):
         whose = f"{client_name} is" if client_name else "This client is"
         opening = (f"{whose} not on your caseload, so their clinical record (assessments, "
                    "plans, attendance history and notes) is not shown.")
-        after = " You then have access for an hour, and the admins are told."
+        after = f" You then have access for {duration_words(minutes)}, and the admins are told."
         super().__init__(
             f"{opening} If you need it now, break the glass: POST your reason to "
             f"/api/v1/clients/{client_id}/break-glass, as {{\"reason\": \"…\"}}.{after}")
         self.page_message = (f"{opening} If you need it now, break the glass on the client's "
                              f"page with your reason.{after}")
+
+
+def duration_words(minutes: int) -> str:
+    """A grant's length as a person says it: "an hour", "30 minutes", "2 hours and 15 minutes"."""
+    hours, rest = divmod(minutes, 60)
+    parts = []
+    if hours:
+        parts.append("an hour" if hours == 1 else f"{hours} hours")
+    if rest or not hours:
+        parts.append("a minute" if rest == 1 else f"{rest} minutes")
+    return " and ".join(parts)
 
 
 def held_to_caseload(user) -> bool:
@@ -110,6 +122,51 @@ def caseload_client_ids(user, now: datetime, policy: Policy) -> Select:
     return select(union(*parts).subquery().c[0])
 
 
+def within(user, now: datetime, policy: Policy) -> Select | None:
+    """What a list of clients' attendance, reports or alerts is held to for this user: the
+    caseload's client ids as a SELECT for a clinician (one subquery in the list's own query,
+    no per-row checks), None for roles not held to a caseload."""
+    return caseload_client_ids(user, now, policy) if held_to_caseload(user) else None
+
+
+def facilitates(db: DbSession, user, session_id: int) -> bool:
+    """Whether the user's staff record facilitates the session (a substitute replaces the
+    series' facilitators on the session, so covering one counts)."""
+    if user.staff_id is None:
+        return False
+    return db.scalar(select(exists().where(
+        session_facilitators.c.session_id == session_id,
+        session_facilitators.c.staff_id == user.staff_id))) or False
+
+
+def reads_whole_roster(db: DbSession, user, session_id: int) -> bool:
+    """Whether the user reads every mark and note of the session's roster: roles not held to
+    a caseload, and a clinician who facilitates it (its clients are their caseload). Another
+    clinician reads the marks of their own caseload's clients only."""
+    return not held_to_caseload(user) or facilitates(db, user, session_id)
+
+
+def roster_within(db: DbSession, user, session_id: int, now: datetime,
+                  policy: Policy) -> Select | None:
+    """What the user's read of a session's marks and notes is held to: None (everyone booked)
+    for a facilitator or a role not held to a caseload, else the caseload's client ids."""
+    if reads_whole_roster(db, user, session_id):
+        return None
+    return caseload_client_ids(user, now, policy)
+
+
+def roster_marks_readable(db: DbSession, user, session_id: int, now: datetime,
+                          policy: Policy) -> set[int] | None:
+    """Whose marks and notes on the session's roster the user reads: None for all of them
+    (a facilitator, or a role not held to a caseload), else the booked clients of their
+    caseload, in one query."""
+    within = roster_within(db, user, session_id, now, policy)
+    if within is None:
+        return None
+    return set(db.scalars(select(Booking.client_id).where(Booking.session_id == session_id,
+                                                          Booking.client_id.in_(within))))
+
+
 def visible_client_ids(db: DbSession, user, now: datetime, policy: Policy) -> set[int] | None:
     """The clients whose clinical rows a list may show the user: a clinician's caseload, or
     None for every client (roles not held to a caseload)."""
@@ -130,7 +187,8 @@ def require_clinical_read(db: DbSession, user, client_id: int, now: datetime,
     """Refuse with OutsideCaseload unless the user may read the client's clinical record."""
     if not may_read_clinical(db, user, client_id, now, policy):
         raise OutsideCaseload(client_id,
-                              db.scalar(select(Client.name).where(Client.id == client_id)))
+                              db.scalar(select(Client.name).where(Client.id == client_id)),
+                              policy.break_glass_minutes)
 
 
 def clean_reason(reason) -> str:
@@ -156,9 +214,9 @@ def _admin_addresses(db: DbSession) -> list[tuple[int, str]]:
 
 def break_glass(db: DbSession, actor: Actor, user, client_id: int, reason, now: datetime,
                 policy: Policy) -> tuple[BreakGlassGrant, list[str]]:
-    """Grant the clinician an hour's access to the client, with the reason: audited, raised
-    as a "break_glass" alert, and an email to each admin queued. Returns the grant and the
-    keys of the messages queued (for a request to send at once).
+    """Grant the clinician access to the client for the policy's minutes, with the reason:
+    audited, raised as a "break_glass" alert, and an email to each admin queued. Returns the
+    grant and the keys of the messages queued (for a request to send at once).
 
     The email names the clinician and the client's number, as the other staff alerts do, and
     neither the reason nor anything clinical (42 CFR Part 2, minimum necessary): the alerts

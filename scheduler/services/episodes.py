@@ -7,7 +7,7 @@ writes the episode in the same step, so the two never disagree.
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Booking, Client, Episode, Program, Session, TreatmentPlan
@@ -141,9 +141,10 @@ def attach_plan(db: DbSession, client_id: int, plan: TreatmentPlan) -> None:
         episode.plan_id = plan.id
 
 
-def without_plan(db: DbSession, program_id: int) -> dict[int, Episode]:
+def without_plan(db: DbSession, program_id: int,
+                 within: Select | None = None) -> dict[int, Episode]:
     """Open episodes of the program with no plan and nothing booked since admission: intake
-    stopped after its first step. Keyed by client."""
+    stopped after its first step. Keyed by client; with `within` (client ids), only those."""
     booked_since = (
         select(Booking.id)
         .join(Session, Session.id == Booking.session_id)
@@ -157,6 +158,7 @@ def without_plan(db: DbSession, program_id: int) -> dict[int, Episode]:
         .join(Client, Client.id == Episode.client_id)
         .where(Client.program_id == program_id, Client.status == "active",
                Episode.program_id == program_id, Episode.discharged_on.is_(None),
-               Episode.plan_id.is_(None), ~booked_since)
+               Episode.plan_id.is_(None), ~booked_since,
+               *([Client.id.in_(within)] if within is not None else []))
     )
     return {episode.client_id: episode for episode in rows}

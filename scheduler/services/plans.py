@@ -10,7 +10,7 @@ happened to the plan, not clinical content of it.
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
@@ -273,7 +273,7 @@ def plans_of(db: DbSession, client_id: int) -> list[TreatmentPlan]:
 
 
 def due_soon(db: DbSession, today: date, within_days: int = DUE_SOON_DAYS,
-             program_id: int | None = None) -> list[tuple]:
+             program_id: int | None = None, within: Select | None = None) -> list[tuple]:
     """(client_id, plan_id, 'certification' | 'review', due date) for active plans whose
     certification or review falls due within `within_days` of `today`, overdue ones included.
 
@@ -293,6 +293,9 @@ def due_soon(db: DbSession, today: date, within_days: int = DUE_SOON_DAYS,
     )
     if program_id is not None:
         query = query.where(Client.program_id == program_id)
+    if within is not None:
+        # Client ids a list is held to (services/caseload.within).
+        query = query.where(Client.id.in_(within))
     rows = db.execute(query)
     out = []
     for client_id, plan_id, cert_due, review_due in rows:

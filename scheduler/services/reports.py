@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnExpressionArgument,
     Date,
     Integer,
+    Select,
     and_,
     case,
     cast,
@@ -170,15 +171,18 @@ def _whole_minutes(expression):
 
 
 def weekly_hours(db: DbSession, program_id: int, first: date, last: date,
-                 client_id: int | None = None) -> list[WeekHours]:
+                 client_id: int | None = None, within: Select | None = None) -> list[WeekHours]:
     """Scheduled and attended hours per client per week against the target; four queries.
 
     With `client_id`, only that client's rows: a client page reads one person, not the program.
+    With `within` (a SELECT of client ids, services/caseload.within), only those clients.
     """
     program, tz = _program(db, program_id)
     whose = Client.program_id == program.id
     if client_id is not None:
         whose = and_(whose, Client.id == client_id)
+    if within is not None:
+        whose = and_(whose, Client.id.in_(within))
     _check_range(first, last, MAX_WEEKS * 7)
     weeks = weeks_between(tz, first, last)
     week_table = _period_table(weeks, "weeks")
@@ -395,11 +399,12 @@ def _stay_bounds(tz: ZoneInfo, stays: dict[int, list[_Stay]]):
 
 
 def attendance_rates(db: DbSession, program_id: int, first: date, last: date, by: str,
-                     now: datetime) -> list[AttendanceRate]:
+                     now: datetime, within: Select | None = None) -> list[AttendanceRate]:
     """Attendance per client stay or per series over sessions that have ended; two queries.
 
     By client the rows are per episode: a re-admitted client's earlier stay keeps its own
-    rate, and a stay in another program counts there, not here.
+    rate, and a stay in another program counts there, not here. With `within` (client ids),
+    only those clients' bookings count, by client and by series alike.
     """
     program, tz = _program(db, program_id)
     _check_range(first, last, MAX_WEEKS * 7)
@@ -419,6 +424,8 @@ def attendance_rates(db: DbSession, program_id: int, first: date, last: date, by
         whose = Client.program_id == program.id
     else:
         raise InvalidField("by", "must be client or series.", location="query")
+    if within is not None:
+        whose = and_(whose, Booking.client_id.in_(within))
     query = (
         select(*keys, *_status_counts(Attendance.status),
                _count(Attendance.id.is_(None)).label("unmarked"),
@@ -486,8 +493,13 @@ class Census:
     unmarked: int
 
 
-def census(db: DbSession, program_id: int, first: date, last: date) -> list[Census]:
-    """Head count per session: seats, queue and what the roster says; one query."""
+def census(db: DbSession, program_id: int, first: date, last: date,
+           within: Select | None = None) -> list[Census]:
+    """Head count per session: seats, queue and what the roster says; one query.
+
+    With `within` (client ids), only those clients' bookings count, and only the sessions
+    holding one of them are listed.
+    """
     program, tz = _program(db, program_id)
     _check_range(first, last, MAX_DAYS)
     lo, hi = _bounds(tz, first, last)
@@ -502,13 +514,14 @@ def census(db: DbSession, program_id: int, first: date, last: date) -> list[Cens
         .select_from(Booking)
         .join(Session, Session.id == Booking.session_id)
         .outerjoin(Attendance, Attendance.booking_id == Booking.id)
-        .where(Session.program_id == program.id, Session.starts_at >= lo, Session.starts_at < hi)
+        .where(Session.program_id == program.id, Session.starts_at >= lo, Session.starts_at < hi,
+               *([Booking.client_id.in_(within)] if within is not None else []))
         .group_by(Booking.session_id)
         .subquery("totals")
     )
     query = (
         select(Session, totals)
-        .outerjoin(totals, totals.c.session_id == Session.id)
+        .join(totals, totals.c.session_id == Session.id, isouter=within is None)
         .where(Session.program_id == program.id, Session.starts_at >= lo, Session.starts_at < hi)
         .order_by(Session.starts_at, Session.id)
     )
@@ -542,12 +555,14 @@ class BelowTarget:
     fixable: bool
 
 
-def below_target(db: DbSession, program_id: int, now: datetime) -> list[BelowTarget]:
+def below_target(db: DbSession, program_id: int, now: datetime,
+                 within: Select | None = None) -> list[BelowTarget]:
     """Clients whose booked hours this week fall short of target, while the week is still open.
 
     Projected hours are those attended so far, plus the booked sessions not yet marked. Open
     hours are the program's sessions still ahead this week with a free seat the client does not
-    already hold: `fixable` says whether booking them could close the gap.
+    already hold: `fixable` says whether booking them could close the gap. With `within`
+    (client ids), only those clients.
     """
     program, tz = _program(db, program_id)
     today = now.astimezone(tz).date()
@@ -600,6 +615,8 @@ def below_target(db: DbSession, program_id: int, now: datetime) -> list[BelowTar
     )
     current = and_(Client.program_id == program.id, Client.status == "active",
                    Client.admitted_on <= monday + timedelta(days=6))
+    if within is not None:
+        current = and_(current, Client.id.in_(within))
     clients = list(db.execute(select(Client.id).where(current).order_by(Client.id)).scalars())
     client_plans = _plan_targets(db, current)
     default = _quantized(program.min_weekly_hours)
@@ -643,17 +660,21 @@ class FollowUp:
     intake_since: date | None = None
 
 
-def follow_up(db: DbSession, program_id: int, now: datetime) -> list[FollowUp]:
+def follow_up(db: DbSession, program_id: int, now: datetime,
+              within: Select | None = None) -> list[FollowUp]:
     """Who needs a call today: absence runs, the discharge-review rule, paperwork coming due,
     and intakes left after the first step (a client admitted with no plan and nothing booked).
 
     A run of unexcused absences counts those since the client's last contact: any record
     other than an unexcused absence or a clinic cancellation (an excused absence is a call).
+    With `within` (client ids), only those clients.
     """
     program, tz = _program(db, program_id)
     today = now.astimezone(tz).date()
     window_start = now - timedelta(weeks=program.discharge_review_weeks)
     live = and_(Client.program_id == program.id, Client.status == "active")
+    if within is not None:
+        live = and_(live, Client.id.in_(within))
 
     last_seen = (
         select(
@@ -699,10 +720,11 @@ def follow_up(db: DbSession, program_id: int, now: datetime) -> list[FollowUp]:
         ).tuples().all()
     )
     due: dict[int, dict] = {}
-    for client_id, _, what, when in plans.due_soon(db, today, program_id=program.id):
+    for client_id, _, what, when in plans.due_soon(db, today, program_id=program.id,
+                                                   within=within):
         due.setdefault(client_id, {})[what] = when
 
-    unfinished = episodes.without_plan(db, program.id)
+    unfinished = episodes.without_plan(db, program.id, within=within)
 
     rows = []
     for client_id in sorted(set(absences) | set(due) | set(unfinished)):
@@ -760,8 +782,10 @@ def billing_tier(services: int) -> str:
     return "3" if services == 3 else "under_3"
 
 
-def billing_days(db: DbSession, program_id: int, first: date, last: date) -> list[BillingDay]:
-    """Qualifying services attended per client per day (the session's start date); one query."""
+def billing_days(db: DbSession, program_id: int, first: date, last: date,
+                 within: Select | None = None) -> list[BillingDay]:
+    """Qualifying services attended per client per day (the session's start date); one query.
+    With `within` (client ids), only those clients."""
     program, tz = _program(db, program_id)
     _check_range(first, last, MAX_DAYS)
     days = _period_table(_days_between(tz, first, last), "days")
@@ -779,7 +803,8 @@ def billing_days(db: DbSession, program_id: int, first: date, last: date) -> lis
         .join(days, and_(Session.starts_at >= days.c.lo, Session.starts_at < days.c.hi))
         .join(Client, Client.id == Attendance.client_id)
         .where(Client.program_id == program.id, Attendance.status.in_(ATTENDED),
-               Attendance.minutes_attended > 0, Session.kind.in_(QUALIFYING_KINDS))
+               Attendance.minutes_attended > 0, Session.kind.in_(QUALIFYING_KINDS),
+               *([Client.id.in_(within)] if within is not None else []))
         .group_by(Attendance.client_id, days.c.start)
         .order_by(Attendance.client_id, days.c.start)
     )

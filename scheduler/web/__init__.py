@@ -8,6 +8,7 @@ def register_web(app: Flask) -> None:
 
     from scheduler.web import (
         account,
+        alerts,
         audit,
         auth,
         brand,
@@ -43,7 +44,7 @@ def register_web(app: Flask) -> None:
 
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
                    portal, kiosk, audit, users, mfa_pages, account, find_time,
-                   staff_pages, site_pages, proposal_pages):
+                   staff_pages, site_pages, proposal_pages, alerts):
         app.register_blueprint(module.bp)
     mfa_pages.install_gate(app)
 

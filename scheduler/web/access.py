@@ -33,6 +33,13 @@ def may_read_clinical(client_id: int) -> bool:
                                       caseload.Policy.from_config(current_app.config))
 
 
+def caseload_within():
+    """The client ids the signed-in user's lists of attendance, reports and alerts are held
+    to (a clinician's caseload, as a subquery), or None for every client."""
+    return caseload.within(current_user, clock.now(),
+                           caseload.Policy.from_config(current_app.config))
+
+
 def outside_caseload(client_id: int, resource: str):
     """The 403 page, saying how to break the glass, when a clinician reaches for a clinical
     record outside their caseload (logged on GET, as page reads are); None when they may."""
@@ -41,7 +48,9 @@ def outside_caseload(client_id: int, resource: str):
     if request.method == "GET":
         log_page_read([client_id], resource, action="denied")
     name = db.session.scalar(select(Client.name).where(Client.id == client_id))
-    return forbidden(outside_caseload=caseload.OutsideCaseload(client_id, name).page_message,
+    minutes = caseload.Policy.from_config(current_app.config).break_glass_minutes
+    return forbidden(outside_caseload=caseload.OutsideCaseload(client_id, name,
+                                                               minutes).page_message,
                      caseload_client_id=client_id)
 
 

@@ -298,6 +298,8 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None,
         "clients/detail.html", client=client, program=program, plan=plan, therapist=therapist,
         kind_labels=KIND_LABELS, weeks=weeks, chart=chart, today=today, clinical=clinical,
         glass_error=glass_error, glass_reason=glass_reason,
+        glass_for=caseload.duration_words(
+            caseload.Policy.from_config(current_app.config).break_glass_minutes),
         upcoming=day_sheet.upcoming_for_client(db.session, client.id, now, tz, limit=15),
         history=_attendance_history(client.id, tz) if clinical else [], links=links,
         has_feed=links is not None or access.has_feed, access=access,
@@ -340,8 +342,8 @@ class BreakGlassForm(PageForm):
 @bp.post("/clients/<int:client_id>/break-glass")
 @page_roles(*caseload.HELD_TO_CASELOAD)
 def break_glass(client_id: int):
-    """A clinician opens a client's clinical record outside their caseload for an hour, with a
-    reason: audited, and the admins are alerted."""
+    """A clinician opens a client's clinical record outside their caseload for
+    BREAK_GLASS_MINUTES, with a reason: audited, and the admins are alerted."""
     form = BreakGlassForm()
     if not form.validate_on_submit():
         problems = " ".join(m for messages in form.errors.values() for m in messages)

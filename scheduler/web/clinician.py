@@ -21,7 +21,7 @@ from scheduler.extensions import db
 from scheduler.models import Staff
 from scheduler.models.attendance import REASON_CODES
 from scheduler.models.users import COORDINATORS, STAFF
-from scheduler.services import attendance, day_sheet
+from scheduler.services import attendance, caseload, day_sheet
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
@@ -89,13 +89,23 @@ def _roster_page(session, status: int = 200, row_error: dict | None = None):
     tz = ZoneInfo(session.timezone)
     opens, closes = attendance.checkin_window(session)
     lines = day_sheet.roster_sheet(db.session, session.id)
+    # A clinician who does not facilitate the session sees who is booked and may mark them
+    # (covering, as the API allows), but reads the marks and notes of their caseload only.
+    readable = caseload.roster_marks_readable(db.session, current_user, session.id,
+                                              clock.now(),
+                                              caseload.Policy.from_config(current_app.config))
+    hidden = set()
+    if readable is not None:
+        hidden = {line.client.id for line in lines if line.client.id not in readable}
+        lines = [line if line.client.id not in hidden else day_sheet.RosterLine(line.client, None)
+                 for line in lines]
     if request.method == "GET":
         log_page_read([line.client.id for line in lines], "roster")
     locked = attendance.is_locked(session, clock.now(),
                                   attendance.Policy.from_config(current_app.config))
     return render_template(
         "clinician/roster.html", session=session, lines=lines, marks=MARKS, reasons=REASONS,
-        locked=locked, may_unlock=current_user.role in COORDINATORS,
+        locked=locked, may_unlock=current_user.role in COORDINATORS, hidden=hidden,
         mark_words=mark_words, row_error=row_error or {},
         code=attendance.checkin_code(current_app.config["SECRET_KEY"], session),
         opens=opens.astimezone(tz), closes=closes.astimezone(tz), tz=tz,
@@ -106,7 +116,8 @@ def _roster_page(session, status: int = 200, row_error: dict | None = None):
 @bp.route("/sessions/<int:session_id>/roster", methods=["GET", "POST"])
 @page_roles(*STAFF)
 def roster(session_id: int):
-    """The booked clients with a tap per status; any staff member may mark, as in the API."""
+    """The booked clients with a tap per status; any staff member may mark, as in the API.
+    A clinician reads the marks of a session they do not facilitate for their caseload only."""
     session = day_sheet.session_with_room(db.session, session_id)
     if session is None:
         abort(404)

@@ -14,6 +14,7 @@ LINKS = (
     ("site_pages.index", "Sites", ("admin",)),
     ("report_pages.index", "Reports", COORDINATORS),
     ("report_pages.follow_up", "Follow-up", STAFF),
+    ("alert_pages.index", "Alerts", STAFF),
     ("clinician.today", "Today", STAFF),
     # A kiosk login's only page: offered wherever it lands (a 403 page), as the way back.
     ("kiosk_pages.index", "Kiosk", KIOSK_RUNNERS),

@@ -14,12 +14,12 @@ from scheduler import clock
 from scheduler.extensions import db
 from scheduler.models import Client, Program
 from scheduler.models.users import COORDINATORS, STAFF
-from scheduler.services import day_sheet, reports
+from scheduler.services import caseload, day_sheet, reports
 from scheduler.services import programs as programs_service
 from scheduler.services.access_log import client_ids_of
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web import query_args
-from scheduler.web.access import log_page_read, page_roles
+from scheduler.web.access import caseload_within, log_page_read, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
 from scheduler.web.refusals import describe
 
@@ -163,13 +163,16 @@ def follow_up():
     """Who needs a call: absence runs, discharge reviews, paperwork due, unfinished intakes,
     hours below target."""
     programs = programs_service.active_programs(db.session)
-    context = {"programs": programs, "program_id": None, "error": None}
+    context = {"programs": programs, "program_id": None, "error": None,
+               "caseload_only": caseload.held_to_caseload(current_user)}
     try:
         program_id = context["program_id"] = _program_choice(programs)
         if program_id is not None:
             now = clock.now()
-            rows = reports.follow_up(db.session, program_id, now)
-            below = reports.below_target(db.session, program_id, now)
+            # A clinician's list holds their caseload only.
+            within = caseload_within()
+            rows = reports.follow_up(db.session, program_id, now, within=within)
+            below = reports.below_target(db.session, program_id, now, within=within)
             log_page_read(client_ids_of(rows + below), "follow_up")
             tz = day_sheet.program_zone(db.session, program_id)
             context.update(
