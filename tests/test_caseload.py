@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from scheduler import clock
 from scheduler.models import Alert, AuditEvent, Booking, BreakGlassGrant
-from scheduler.services import booking, caseload, plans, sessions
+from scheduler.services import attendance, booking, caseload, plans, sessions
 from tests import mailbox
 from tests.helpers import ACTOR, sign_in
 from tests.test_words import assert_plain, human_texts
@@ -302,3 +302,167 @@ def test_the_admins_are_emailed_the_minimum_necessary(client, auth, db, clinic, 
     assert "Avery" not in body + message["Subject"]
     assert "Relapse" not in body
     assert inbox.to(clinic["coordinator"].email) == []
+
+
+# --- how long the glass stays broken, in words ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("minutes", "words"), [
+    (60, "an hour"), (30, "30 minutes"), (1, "a minute"), (120, "2 hours"),
+    (90, "an hour and 30 minutes"), (135, "2 hours and 15 minutes")])
+def test_the_refusal_says_how_long_the_glass_stays_broken(app, client, auth, clinic, minutes,
+                                                          words):
+    app.config["BREAK_GLASS_MINUTES"] = minutes
+    avery = clinic["avery"]
+    answer = client.get(f"{API}/clients/{avery.id}/assessments",
+                        headers=auth.for_user(clinic["sam"]))
+    assert answer.status_code == 403
+    assert f"You then have access for {words}, and the admins are told." in answer.json[
+        "message"]
+    sign_in(client, clinic["sam"])
+    page = client.get(f"/clients/{avery.id}").get_data(as_text=True)
+    assert f"you may read the record for {words}." in page
+    refused = client.get(f"/clients/{avery.id}/plan/revise").get_data(as_text=True)
+    assert f"You then have access for {words}" in refused
+    assert "an hour" not in refused or words.startswith("an hour")
+
+
+# --- attendance outside the caseload ------------------------------------------------------------
+
+ENDED = SESSION_AT + timedelta(hours=1, minutes=5)
+
+
+@pytest.fixture
+def marked(db, make, clinic):
+    """Thursday's session has ended: Avery was marked present with a note; Blake Quinn, on
+    nobody's caseload here, had an absence run alerted; Avery too."""
+    blake = make.client(clinic["program"], name="Blake Quinn")
+    with clock.frozen(ENDED):
+        attendance.record_roster(
+            db, ACTOR, "coordinator", clinic["session"].id,
+            [{"client_id": clinic["avery"].id, "status": "present",
+              "note": "Talked about the weekend"}], now=ENDED, policy=attendance.Policy())
+    alerts_ = {}
+    for person in (clinic["avery"], blake):
+        alert = Alert(key=f"absence_streak:client={person.id}", kind="absence_streak",
+                      client_id=person.id, program_id=clinic["program"].id,
+                      detail={"unexcused_streak": 3, "last_attended_at": None}, raised_at=NOW)
+        db.add(alert)
+        db.flush()
+        alerts_[person.name] = alert.id
+    db.commit()
+    return {"blake": blake, "alerts": alerts_}
+
+
+def roster_read(client, auth, user, session_id: int) -> tuple[list, int]:
+    answer = client.get(f"{API}/sessions/{session_id}/attendance", headers=auth.for_user(user))
+    assert answer.status_code == 200, answer.json
+    return ([(item["client_id"], item["note"]) for item in answer.json["items"]],
+            answer.json["withheld"])
+
+
+def test_a_sessions_marks_and_notes_go_to_its_facilitator_and_the_caseload(client, auth, db,
+                                                                           clinic, marked):
+    avery, session_id = clinic["avery"], clinic["session"].id
+    whole = ([(avery.id, "Talked about the weekend")], 0)
+    with clock.frozen(ENDED):
+        assert roster_read(client, auth, clinic["lee"], session_id) == whole  # leads it
+        assert roster_read(client, auth, clinic["dana"], session_id) == whole  # her therapist
+        assert roster_read(client, auth, clinic["coordinator"], session_id) == whole
+        assert roster_read(client, auth, clinic["sam"], session_id) == ([], 1)
+        db.expire_all()
+        logged = db.scalars(select(AuditEvent).where(
+            AuditEvent.actor_user_id == clinic["sam"].id, AuditEvent.action == "read")).all()
+        assert [e.entity_id for e in logged] == []  # nothing shown, nothing logged as read
+
+
+def test_a_substitute_facilitator_reads_the_roster_the_one_replaced_no_longer_does(
+        client, auth, db, clinic):
+    sam_staff = clinic["sam"].staff_id
+    sessions.change_session(db, ACTOR, clinic["session"], {"facilitator_ids": [sam_staff]})
+    session_id, avery = clinic["session"].id, clinic["avery"]
+    with clock.frozen(ENDED):
+        attendance.record_roster(
+            db, ACTOR, "coordinator", session_id,
+            [{"client_id": avery.id, "status": "present", "note": "Talked about the weekend"}],
+            now=ENDED, policy=attendance.Policy())
+    db.commit()
+    with clock.frozen(ENDED):
+        assert roster_read(client, auth, clinic["sam"], session_id) == (
+            [(avery.id, "Talked about the weekend")], 0)
+        # Lee led nothing else of Avery's: the session is no longer his.
+        assert roster_read(client, auth, clinic["lee"], session_id) == ([], 1)
+
+
+def test_the_roster_page_of_a_session_they_do_not_lead_hides_the_marks_but_lets_them_mark(
+        client, db, clinic, marked):
+    session_id = clinic["session"].id
+    with clock.frozen(ENDED):
+        sign_in(client, clinic["sam"])
+        page = client.get(f"/sessions/{session_id}/roster").get_data(as_text=True)
+        assert "Avery Stone" in page and "Mark not shown: not on your caseload" in page
+        assert "Now: Present" not in page and "Talked about the weekend" not in page
+        assert "You do not facilitate this session" in page
+        sign_in(client, clinic["lee"])
+        page = client.get(f"/sessions/{session_id}/roster").get_data(as_text=True)
+        assert "Now: Present" in page and "Mark not shown" not in page
+        # After breaking the glass, Sam reads Avery's mark too.
+        caseload.break_glass(db, ACTOR, clinic["sam"], clinic["avery"].id, "Covering Lee",
+                             ENDED, caseload.Policy())
+        db.commit()
+        sign_in(client, clinic["sam"])
+        page = client.get(f"/sessions/{session_id}/roster").get_data(as_text=True)
+        assert "Now: Present" in page and "Mark not shown" not in page
+
+
+def test_reports_hold_a_clinicians_caseload_only(client, auth, db, clinic, marked):
+    avery, program_id = clinic["avery"], clinic["program"].id
+    period = {"program_id": program_id, "from": "2027-02-15", "to": "2027-02-21"}
+
+    def whose(user, report, **extra):
+        answer = client.get(f"{API}/reports/{report}", headers=auth.for_user(user),
+                            query_string={**period, **extra})
+        assert answer.status_code == 200, answer.json
+        return answer.json["items"]
+
+    with clock.frozen(ENDED + timedelta(days=1)):
+        for report in ("weekly-hours", "attendance-rates", "billing-days"):
+            everyone = {row["client_id"] for row in whose(clinic["coordinator"], report)}
+            assert avery.id in everyone, report
+            assert {row["client_id"] for row in whose(clinic["dana"], report)} == {
+                avery.id}, report
+            assert whose(clinic["sam"], report) == [], report
+        assert whose(clinic["sam"], "attendance-rates", by="series") == []
+        assert [row["present"] for row in whose(clinic["lee"], "census")] == [1]
+        assert whose(clinic["sam"], "census") == []
+        follow = {"program_id": program_id}
+        assert whose(clinic["sam"], "follow-up", **follow) == []
+        assert whose(clinic["sam"], "below-target", **follow) == []
+        csv = client.get(f"{API}/reports/weekly-hours", headers=auth.for_user(clinic["sam"]),
+                         query_string={**period, "format": "csv", "names": 1})
+        assert "Avery Stone" not in csv.get_data(as_text=True)
+
+
+def test_alerts_are_held_to_the_caseload_and_anothers_cannot_be_acknowledged(
+        client, auth, db, clinic, marked):
+    ids = marked["alerts"]
+
+    def listed(user):
+        answer = client.get(f"{API}/alerts", headers=auth.for_user(user))
+        assert answer.status_code == 200
+        return {item["id"] for item in answer.json["items"]}
+
+    assert listed(clinic["coordinator"]) == set(ids.values())
+    assert listed(clinic["dana"]) == {ids["Avery Stone"]}
+    assert listed(clinic["sam"]) == set()
+    refused = client.post(f"{API}/alerts/{ids['Avery Stone']}/acknowledge",
+                          headers=auth.for_user(clinic["sam"]))
+    assert refused.status_code == 404
+    assert refused.json["message"] == client.post(
+        f"{API}/alerts/999999/acknowledge", headers=auth.for_user(clinic["sam"])).json[
+        "message"].replace("999999", str(ids["Avery Stone"]))
+    db.expire_all()
+    assert db.get(Alert, ids["Avery Stone"]).acknowledged_at is None
+    done = client.post(f"{API}/alerts/{ids['Avery Stone']}/acknowledge",
+                       headers=auth.for_user(clinic["dana"]))
+    assert done.status_code == 200 and done.json["acknowledged_at"] is not None
