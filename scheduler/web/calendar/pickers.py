@@ -38,8 +38,9 @@ class Search:
     limit: int = PICKER_LIMIT
 
 
-def program_choices():
-    return [SelectChoice(p.id, p.name) for p in programs.active_programs(db.session)]
+def program_choices(site_ids: frozenset[int] | None = None):
+    """The programs in scope, of the sites `site_ids` when a page shows some."""
+    return [SelectChoice(p.id, p.name) for p in programs.active_programs(db.session, site_ids)]
 
 
 def _room_label(room: Room) -> str:
