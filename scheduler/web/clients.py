@@ -466,7 +466,8 @@ def _intake_form(form: IntakeForm | None = None) -> IntakeForm:
     # Two columns, not whole rows: a large clinic lists hundreds of clients here.
     form.client_id.choices = [SelectChoice("", "New client")] + [
         SelectChoice(client_id, name) for client_id, name in db.session.execute(
-            select(Client.id, Client.name).where(Client.status == "active")
+            select(Client.id, Client.name).where(Client.status == "active",
+                                                 scope.programs_filter(Client.program_id))
             .order_by(Client.name, Client.id))]
     form.program_id.choices = [SelectChoice("", "Choose a program")] + [
         SelectChoice(p.id, p.name) for p in programs.active_programs(db.session)]
