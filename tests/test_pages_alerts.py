@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from scheduler.models import Alert, AuditEvent
-from scheduler.services import caseload, plans
+from scheduler.services import caseload, plans, sites
 from tests.helpers import ACTOR, sign_in
 from tests.test_access_audit import access, expect, last_id, new_rows
 
@@ -150,3 +150,15 @@ def test_reading_the_page_logs_each_client_it_names(client, db, clinic):
 def test_clients_may_not_open_the_alerts_page(client, make, clinic):
     sign_in(client, make.user("client", client_id=clinic["avery"].id))
     assert client.get("/alerts").status_code == 403
+
+
+def test_a_coordinator_of_another_site_sees_none_of_these_alerts(client, db, make, clinic):
+    westside = sites.create_site(db, ACTOR, name="Westside", timezone="America/New_York")
+    coordinator = make.user("coordinator")
+    sites.set_user_sites(db, ACTOR, coordinator, [westside.id])
+    db.commit()
+    page = open_page(client, coordinator)
+    assert "No open alerts." in page and "Avery Stone" not in page
+    answer = client.post(f"/alerts/{clinic['streak'].id}/acknowledge",
+                         data={"csrf_token": csrf(page)})
+    assert answer.status_code == 404

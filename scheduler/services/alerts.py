@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import aliased
 
 from scheduler.models import Alert, Client, Program, Staff, TreatmentPlan, User
-from scheduler.services import audit, notifications, reports
+from scheduler.services import audit, notifications, reports, scope
 from scheduler.services.audit import Actor
 from scheduler.services.errors import NotFound
 from scheduler.services.lookup import get_or_404
@@ -29,10 +29,12 @@ HALF_WEEK = timedelta(days=3, hours=12)
 
 
 def visible(role: str, within: Select | None = None, open_only: bool = True) -> Select:
-    """The alerts a staff member sees, newest first: break-the-glass ones for admins only, and
-    with `within` (a clinician's caseload, services/caseload.within) only those clients'.
-    The API's list and the alerts page both read this."""
-    query = select(Alert)
+    """The alerts a staff member sees, newest first: their sites' (a scoped coordinator's),
+    break-the-glass ones for admins only, and with `within` (a clinician's caseload,
+    services/caseload.within) only those clients'. The API's list and the alerts page both
+    read this."""
+    # A scoped coordinator's sites (services/scope.py; true when unscoped).
+    query = select(Alert).where(scope.programs_filter(Alert.program_id))
     if open_only:
         query = query.where(Alert.acknowledged_at.is_(None))
     if role not in ADMIN_KINDS_FOR:
