@@ -466,3 +466,21 @@ def test_alerts_are_held_to_the_caseload_and_anothers_cannot_be_acknowledged(
     done = client.post(f"{API}/alerts/{ids['Avery Stone']}/acknowledge",
                        headers=auth.for_user(clinic["dana"]))
     assert done.status_code == 200 and done.json["acknowledged_at"] is not None
+
+
+def test_marking_a_session_they_do_not_lead_does_not_hand_back_anothers_note(client, auth,
+                                                                             clinic, marked):
+    """Covering is allowed (any staff member marks, audited); the existing note stays in the
+    record and out of the answer."""
+    avery = clinic["avery"]
+    with clock.frozen(ENDED):
+        answer = client.put(f"{API}/sessions/{clinic['session'].id}/attendance",
+                            headers=auth.for_user(clinic["sam"]),
+                            json={"records": [{"client_id": avery.id, "status": "late",
+                                               "reason_code": "transport",
+                                               "arrived_at": SESSION_AT.isoformat()}]})
+        assert answer.status_code == 200, answer.json
+        assert [(i["client_id"], i["status"], i["note"]) for i in answer.json["items"]] == [
+            (avery.id, "late", None)]
+        assert roster_read(client, auth, clinic["lee"], clinic["session"].id) == (
+            [(avery.id, "Talked about the weekend")], 0)

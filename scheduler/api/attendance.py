@@ -126,6 +126,16 @@ class SessionAttendance(MethodView):
             reason=data.get("reason"),
         )
         db.session.commit()
+        # A clinician covering a session they do not lead gets back what they wrote, but not
+        # a note someone else left on a client outside their caseload.
+        readable = caseload.roster_marks_readable(db.session, current_user, session_id,
+                                                  clock.now(), caseload_policy())
+        if readable is not None:
+            noted = {record["client_id"] for record in data["records"] if "note" in record}
+            return {"items": [
+                row if row.client_id in readable | noted
+                else {**{name: getattr(row, name) for name in AttendanceOut().fields},
+                      "note": None} for row in rows]}
         return {"items": rows}
 
 
