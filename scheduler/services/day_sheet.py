@@ -19,7 +19,7 @@ from scheduler.models import (
     Session,
     Staff,
 )
-from scheduler.services import booking, one_to_one
+from scheduler.services import booking, one_to_one, scope
 from scheduler.services.attendance import CHECKIN_OPENS
 from scheduler.services.recurrence import local_date
 from scheduler.services.sessions import SessionFilter, list_sessions
@@ -143,9 +143,11 @@ def active_staff(db: DbSession) -> list[Staff]:
 
 
 def session_with_room(db: DbSession, session_id: int) -> Session | None:
-    """The session with its room and facilitators loaded, or None."""
+    """The session with its room and facilitators loaded, or None (for another site's too:
+    services/scope.py)."""
     return db.scalar(
-        select(Session).where(Session.id == session_id)
+        select(Session).where(Session.id == session_id,
+                              scope.programs_filter(Session.program_id))
         .options(selectinload(Session.facilitators), selectinload(Session.room))
     )
 

@@ -106,6 +106,16 @@ def sites_filter(site_column) -> ColumnElement[bool]:
     return site_column.in_(scope)
 
 
+def staff_filter(staff_column) -> ColumnElement[bool]:
+    """A WHERE clause keeping staff who work at a site in scope (true when unscoped). Staff who
+    work at none of a scoped coordinator's sites are left out of their lists; a staff record
+    itself belongs to no one site, so reading one by id is not refused."""
+    scope = _current.get()
+    if scope is None:
+        return true()
+    return staff_column.in_(select(staff_sites.c.staff_id).where(staff_sites.c.site_id.in_(scope)))
+
+
 def _program_site(db: DbSession, program_id: int | None) -> int | None:
     program = db.get(Program, program_id) if program_id is not None else None
     return program.site_id if program is not None else None

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from scheduler.models import Attendance, AuditEvent, Booking, Client, Program, Room, Session
 from scheduler.models.series import MAX_DURATION_MINUTES
 from scheduler.models.sessions import session_facilitators
-from scheduler.services import audit, booking, one_to_one
+from scheduler.services import audit, booking, one_to_one, scope
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import (
@@ -62,7 +62,7 @@ def list_sessions(
     db: DbSession, filters: SessionFilter, *, offset: int = 0, limit: int = 50
 ) -> tuple[list[Session], int]:
     """Sessions matching the filters in start order, with the total count."""
-    query = select(Session)
+    query = select(Session).where(scope.programs_filter(Session.program_id))
     if filters.series_id is not None:
         query = query.where(Session.series_id == filters.series_id)
     if filters.program_id is not None:

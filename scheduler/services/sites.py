@@ -9,7 +9,7 @@ from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Site, User, staff_sites, user_sites
-from scheduler.services import audit, search
+from scheduler.services import audit, scope, search
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_referenced
@@ -73,7 +73,7 @@ def list_sites(db: DbSession, q: str | None = None, *, offset: int = 0,
                limit: int | None = None) -> tuple[list[Site], int]:
     """Sites by name, those `q` finds (services/search, as every picker searches), and how many
     in all."""
-    query = search.filtered(select(Site), Site.name, q)
+    query = search.filtered(select(Site), Site.name, q).where(scope.sites_filter(Site.id))
     total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = db.scalars(query.order_by(Site.name, Site.id).offset(offset).limit(limit)).all()
     return list(rows), total
