@@ -110,7 +110,9 @@ def user_site_names(db: DbSession, user_ids: list[int]) -> dict[int, list[str]]:
 def _referenced(db: DbSession, site_ids: list[int], field: str) -> list[int]:
     """The distinct ids, in order, each naming a site, else InvalidField naming the field."""
     wanted = list(dict.fromkeys(site_ids))
-    known = set(db.scalars(select(Site.id).where(Site.id.in_(wanted)))) if wanted else set()
+    # Another site than the caller's is as good as missing (services/scope.py).
+    known = set(db.scalars(select(Site.id).where(
+        Site.id.in_(wanted), scope.sites_filter(Site.id)))) if wanted else set()
     missing = [i for i in wanted if i not in known]
     if missing:
         raise InvalidField(field, f"No site with id {missing[0]}.")
