@@ -284,8 +284,8 @@ POST    /clients/<int:client_id>/plan/revise                      deny
 #       the field.
 # list  a list: it answers 200 without that site's rows (staff: those who work at none of the
 #       caller's sites are left out).
-# open  nothing of a site: staff records, logins and the caller's own account answer as the
-#       coordinator column says (a staff member may work at several sites).
+# open  nothing of a site: staff records, staff logins and the caller's own account answer as
+#       the coordinator column says (a staff member may work at several sites).
 #
 # tests/test_authorization_matrix.py walks this table with a coordinator scoped to a second
 # site, and fails on a coordinator API route left out of it.
@@ -391,9 +391,9 @@ POST    /api/v1/staff/<int:staff_id>/time-off                             open
 DELETE  /api/v1/staff/<int:staff_id>/time-off/<int:time_off_id>           open
 GET     /api/v1/staff/<int:staff_id>/working-hours                        open
 PUT     /api/v1/staff/<int:staff_id>/working-hours                        open
-GET     /api/v1/users                                                     open
-PATCH   /api/v1/users/<int:user_id>                                       open
-POST    /api/v1/users/invitations                                         open
+GET     /api/v1/users                                                     list
+PATCH   /api/v1/users/<int:user_id>                                       404
+POST    /api/v1/users/invitations                                         422
 """
 
 # The path arguments that name one client's record.
@@ -470,7 +470,9 @@ OTHER_SITE_ANSWERS = ("404", "422", "list", "open")
 # The path arguments that name a record of one site.
 SITE_ARGS = ("<int:client_id>", "<int:session_id>", "<int:series_id>", "<int:room_id>",
              "<int:program_id>", "<int:booking_id>", "<int:plan_id>", "<int:assessment_id>",
-             "<int:alert_id>", "<int:proposal_id>", "<int:site_id>")
+             "<int:alert_id>", "<int:proposal_id>", "<int:site_id>",
+             # A client's login is of the client's site (the walk uses Avery's).
+             "<int:user_id>")
 
 
 def _parse_other_site(text: str) -> dict[tuple[str, str], str]:

@@ -470,6 +470,9 @@ OTHER_SITE_BODIES = {
     ("PUT", "/api/v1/clients/<int:client_id>/kiosk-pin"): {"pin": "4821"},
     ("PUT", "/api/v1/clients/<int:client_id>/notification-preferences"):
         {"remind_two_hours": True},
+    ("PATCH", "/api/v1/users/<int:user_id>"): {"is_active": False},
+    ("POST", "/api/v1/users/invitations"): {"email": "casey@clinic.test", "role": "client",
+                                            "client_id": "{client_id}"},
 }
 
 

@@ -254,3 +254,30 @@ def test_another_sites_sessions_cannot_be_moved_cancelled_marked_or_rostered(cli
     # The admin reaches the same session.
     assert client.get(f"{API}/sessions/{session_id}/bookings",
                       headers=auth("admin")).status_code == 200
+
+
+def test_a_scoped_coordinator_editing_staff_sites_leaves_the_other_sites_alone(client, auth,
+                                                                              network, make):
+    east, west = network["Eastside"]["site"], network["Westside"]["site"]
+    both = make.staff(name="Bo Both", site_ids=[east.id, west.id])
+    answer = client.patch(f"{API}/staff/{both.id}", json={"site_ids": [east.id]},
+                          headers=auth.for_user(network["coordinator"]))
+    assert answer.status_code == 200, answer.json
+    assert answer.json["site_ids"] == sorted([east.id, west.id])
+
+
+def test_a_scoped_coordinator_manages_only_their_sites_client_logins(client, auth, network,
+                                                                    make):
+    east, west = network["Eastside"]["client"], network["Westside"]["client"]
+    east_login = make.user("client", client_id=east.id)
+    west_login = make.user("client", client_id=west.id)
+    headers = auth.for_user(network["coordinator"])
+    listed = {u["id"] for u in client.get(f"{API}/users", headers=headers).json["items"]}
+    assert east_login.id in listed and west_login.id not in listed
+    refused = client.patch(f"{API}/users/{west_login.id}", json={"is_active": False},
+                           headers=headers)
+    missing = client.patch(f"{API}/users/999999", json={"is_active": False}, headers=headers)
+    assert refused.status_code == missing.status_code == 404
+    assert set(refused.json) == set(missing.json)
+    assert west_login.id in {u["id"] for u in client.get(
+        f"{API}/users", headers=auth("admin")).json["items"]}

@@ -148,6 +148,10 @@ def set_staff_sites(db: DbSession, staff_id: int, site_ids: list[int]) -> tuple[
     The caller checked the ids (sites_for_new_staff or check_staff_sites).
     """
     before = staff_site_ids(db, staff_id)
+    # The sites a scoped coordinator cannot see stay as they were (services/scope.py).
+    seen = scope.current()
+    if seen is not None:
+        site_ids = sorted(set(site_ids) | {i for i in before if i not in seen})
     gone = [i for i in before if i not in site_ids]
     new = [i for i in site_ids if i not in before]
     if gone:
