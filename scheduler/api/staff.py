@@ -64,7 +64,7 @@ class StaffMembers(MethodView):
     def get(self, args):
         """List staff, optionally those whose name matches `q`."""
         query = filtered(select(Staff), Staff.name, args.get("q")).where(
-            scope.staff_filter(Staff.id))
+            scope.staff_of_sites(Staff.id, None))
         offset, limit = offset_limit(args)
         total = db.session.scalar(select(func.count()).select_from(query.subquery()))
         items = db.session.scalars(
