@@ -108,7 +108,10 @@ class SessionAttendance(MethodView):
             now=clock.now(), policy=attendance.Policy.from_config(current_app.config),
             reason=data.get("reason"),
         )
+        ids = [row.id for row in rows]
         db.session.commit()
+        # The committed rows, read back in one query rather than one each as they serialise.
+        db.session.scalars(select(Attendance).where(Attendance.id.in_(ids))).all()
         return {"items": rows}
 
 
