@@ -91,6 +91,7 @@ from scheduler.models import Booking, Client, Program, Session, Site, User  # no
 from scheduler.services import accounts, mfa, sessions  # noqa: E402
 from scheduler.services import sites as site_service  # noqa: E402
 from scheduler.services.audit import Actor  # noqa: E402
+from scheduler.web.calendar import week as week_page  # noqa: E402
 
 KINDS = ("feed", "feed_new", "week", "week_mine", "roster", "booking", "report", "search",
          "picker", "healthz")
@@ -153,8 +154,8 @@ def _week_mine_uses_default(mode: str) -> bool:
     """Whether "week of my sites" asks for the page's default view or one of their programs."""
     if mode != "auto":
         return mode == "default"
-    from scheduler.web.calendar import week as week_page
-    return "my_site_ids" in inspect.getsource(week_page)
+    source = inspect.getsource(week_page)
+    return "site_choice" in source or "my_site_ids" in source
 
 
 def _booking_requests(s, now, tz, monday, programs, clients, per_kind, rng):
