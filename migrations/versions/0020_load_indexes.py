@@ -6,6 +6,10 @@ its words) gets a trigram index on lower(name) on PostgreSQL: pg_trgm answers '%
 as 'smi%', which a b-tree cannot. SQLite has no such index; a single clinic's clients are read
 without it, as before.
 
+pg_trgm ships with PostgreSQL's contrib package (Debian's postgresql-15 has it) and is a trusted
+extension since PostgreSQL 13: the database's owner, or a role with CREATE on the database, can
+create it without being a superuser.
+
 Revision ID: 0020_load_indexes
 Revises: 0019_sites
 Create Date: 2026-12-07 16:00:00.000000
