@@ -27,6 +27,7 @@ from scheduler.web.calendar.pickers import (
     offer_clients,
     offer_rooms,
     program_choices,
+    site_rooms,
     staff_choices,
     with_none,
 )
@@ -159,7 +160,7 @@ def _edit_form(series: SessionSeries, formdata=None) -> SeriesEditForm:
     if formdata is None:
         form.weekdays.data = weekday_codes(series.rrule)
         form.facilitator_ids.data = [s.id for s in series.facilitators]
-    offer_rooms(form.room_id, "No room (virtual)")
+    offer_rooms(form.room_id, "No room (virtual)", rows=site_rooms(series.program_id))
     form.facilitator_ids.choices = staff_choices()
     return form
 
