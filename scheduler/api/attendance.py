@@ -4,6 +4,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_login import current_user
 from marshmallow import Schema, fields, validate
+from sqlalchemy import select
 
 from scheduler import clock, rate_limits
 from scheduler.api.access import (
@@ -16,7 +17,7 @@ from scheduler.api.access import (
 from scheduler.api.common import MAX_CAPACITY, ApiSchema, BoundedList, Id, Instant, Text
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
-from scheduler.models import Session
+from scheduler.models import Attendance, Session
 from scheduler.models.attendance import ATTENDANCE_STATUSES, REASON_CODES
 from scheduler.services import attendance, caseload
 from scheduler.services.lookup import get_or_404
@@ -125,7 +126,10 @@ class SessionAttendance(MethodView):
             now=clock.now(), policy=attendance.Policy.from_config(current_app.config),
             reason=data.get("reason"),
         )
+        ids = [row.id for row in rows]
         db.session.commit()
+        # The committed rows, read back in one query rather than one each as they serialise.
+        db.session.scalars(select(Attendance).where(Attendance.id.in_(ids))).all()
         # A clinician covering a session they do not lead gets back what they wrote, but not
         # a note someone else left on a client outside their caseload.
         readable = caseload.roster_marks_readable(db.session, current_user, session_id,

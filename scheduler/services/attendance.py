@@ -219,10 +219,12 @@ def record_roster(
     written = []
     for record in records:
         held = bookings[record["client_id"]]
-        written.append(
-            _write(db, actor, session, held, existing.get(held.id), record, method, now, reason)
-        )
-    return written
+        written.append(_fill(session, held, existing.get(held.id), record, method, now, actor))
+    # One flush for the group: its updates and inserts go in batches, not a round trip each.
+    db.add_all(row for row, _ in written)
+    db.flush()
+    _audit_written(db, actor, written, reason)
+    return [row for row, _ in written]
 
 
 def mark_all_present(
@@ -272,7 +274,9 @@ def _seat_walk_in(db, actor, session, client_id, now) -> Booking:
     return held
 
 
-def _write(db, actor, session, held, row, record, method, now, reason) -> Attendance:
+def _fill(session, held, row, record, method, now, actor) -> tuple[Attendance, dict | None]:
+    """The attendance row set from the record (a new one if none), and its audit snapshot
+    from before."""
     before = audit.snapshot(row, AUDITED) if row is not None else None
     row = row or Attendance(booking_id=held.id, session_id=session.id, client_id=held.client_id)
     row.status = record["status"]
@@ -286,10 +290,20 @@ def _write(db, actor, session, held, row, record, method, now, reason) -> Attend
     row.note = record.get("note", row.note)
     row.recorded_by_user_id = actor.user_id
     row.recorded_at = now
+    return row, before
+
+
+def _audit_written(db, actor, written: list[tuple[Attendance, dict | None]], reason) -> None:
+    for row, before in written:
+        audit.record(db, actor, "attendance", "attendance", row.id, before,
+                     audit.snapshot(row, AUDITED), reason=reason)
+
+
+def _write(db, actor, session, held, row, record, method, now, reason) -> Attendance:
+    row, before = _fill(session, held, row, record, method, now, actor)
     db.add(row)
     db.flush()
-    audit.record(db, actor, "attendance", "attendance", row.id, before,
-                 audit.snapshot(row, AUDITED), reason=reason)
+    _audit_written(db, actor, [(row, before)], reason)
     return row
 
 

@@ -49,8 +49,11 @@ def clients_of_sessions(db: DbSession, sessions) -> dict[int, str]:
     ids = [s.id for s in sessions if is_one_to_one(s)]
     if not ids:
         return {}
+    # The name by a lookup per booking (a handful: one seat each), not a join: PostgreSQL,
+    # costing a join for the average session's bookings, would hash every client of a network.
+    name = select(Client.name).where(Client.id == Booking.client_id).scalar_subquery()
     rows = db.execute(
-        select(Booking.session_id, Client.name).join(Client, Client.id == Booking.client_id)
+        select(Booking.session_id, name)
         .where(Booking.session_id.in_(ids), Booking.status == "booked")
     ).tuples()
     return dict(rows.all())
