@@ -109,7 +109,7 @@ def test_refused_marks_show_next_to_the_row_without_javascript(browser, live_ser
         error = casey.locator(".row-error")
         expect(error).to_be_visible()
         expect(error).to_contain_text("Not saved")
-        expect(error).to_contain_text("Reason: is required")
+        expect(error).to_contain_text("Reason: choose one for absent (excused)")
         expect(casey.get_by_label("Reason")).to_be_focused()
         expect(casey.locator("[aria-pressed=true]")).to_have_count(0)
         assert visible_hidden(page) == []
