@@ -102,3 +102,11 @@ def offer_clients(picker, program_id: int, none_label: str = "Choose a client") 
            none_label,
            dict(param="client_q", what="a client", api=url_for("clients.Clients"),
                 api_params={"program_id": program_id, "status": "active"}))
+
+
+def offer_client_rows(picker, rows, none_label: str = "Choose a client",
+                      api_params: dict | None = None) -> None:
+    """Clients of the query `rows` (the logins page: those without a login yet)."""
+    _offer(picker, Client, Client.name, rows, lambda c: c.name, none_label,
+           dict(param="client_q", what="a client", api=url_for("clients.Clients"),
+                api_params=api_params or {}))
