@@ -109,7 +109,7 @@
         option.setAttribute("role", "option");
         option.setAttribute("aria-selected", "false");
         option.dataset.id = row.id;
-        option.textContent = row.name || row.title;
+        option.textContent = row.name || row.title || row.email;
         option.addEventListener("mousedown", function (event) { event.preventDefault(); });
         option.addEventListener("click", function () { pick(option); });
         list.appendChild(option);
@@ -133,7 +133,7 @@
       var term = input.value.trim();
       if (!term) { close(); return; }
       var query = new URLSearchParams(params);
-      query.set("q", term.slice(0, 100));
+      query.set(box.dataset.query || "q", term.slice(0, 100));
       query.set("per_page", String(SHOWN));
       var mine = ++asked;
       fetch(box.dataset.api + "?" + query.toString(), {

@@ -36,6 +36,8 @@ class Search:
     more: bool
     api_params: dict = field(default_factory=dict)
     limit: int = PICKER_LIMIT
+    # The API's name for what was typed, where its list is not searched by `q` (logins: email).
+    api_query: str = "q"
 
 
 def program_choices():
