@@ -112,3 +112,28 @@ def offer_client_rows(picker, rows, none_label: str = "Choose a client",
     _offer(picker, Client, Client.name, rows, lambda c: c.name, none_label,
            dict(param="client_q", what="a client", api=url_for("clients.Clients"),
                 api_params=api_params or {}))
+
+
+def offer_staff_many(picker, rows=None) -> None:
+    """Several of the active staff (or those of the query `rows`): the ones chosen, then the
+    first matches of what was searched for (query `staff_q`), as checkboxes."""
+    rows = rows if rows is not None else select(Staff).where(Staff.is_active.is_(True))
+    term = query_args.text_arg("staff_q", MAX_QUERY)
+    found = list(db.session.scalars(filtered(rows, Staff.name, term)
+                                    .order_by(Staff.name, Staff.id).limit(PICKER_LIMIT + 1)))
+    chosen = {value for value in picker.data or () if isinstance(value, int)}
+    held = list(db.session.scalars(rows.where(Staff.id.in_(chosen)).order_by(
+        Staff.name, Staff.id))) if chosen else []
+    listed = held + [s for s in found[:PICKER_LIMIT] if s.id not in chosen]
+    picker.choices = [SelectChoice(s.id, s.name) for s in listed]
+
+    def allowed(values) -> bool:
+        wanted = set(values)
+        known = set(db.session.scalars(rows.with_only_columns(Staff.id)
+                                       .where(Staff.id.in_(wanted))))
+        return wanted <= known
+
+    picker.allowed = allowed
+    picker.search = Search(param="staff_q", what="a staff member",
+                           api=url_for("staff.StaffMembers"), term=term,
+                           more=len(found) > PICKER_LIMIT)
