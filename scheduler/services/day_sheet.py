@@ -19,7 +19,7 @@ from scheduler.models import (
     Session,
     Staff,
 )
-from scheduler.services import booking, one_to_one
+from scheduler.services import booking, one_to_one, scope
 from scheduler.services.attendance import CHECKIN_OPENS
 from scheduler.services.recurrence import local_date
 from scheduler.services.sessions import SessionFilter, list_sessions
@@ -113,13 +113,15 @@ def _room_names(db: DbSession, sessions) -> dict[int | None, str]:
     )
 
 
-def clinic_day(db: DbSession, day: date, tz: ZoneInfo, *,
-               staff_id: int | None = None) -> list[DayEntry]:
-    """Sessions overlapping the local day, optionally only one facilitator's, with seat counts."""
+def clinic_day(db: DbSession, day: date, tz: ZoneInfo, *, staff_id: int | None = None,
+               site_ids: frozenset[int] | None = None) -> list[DayEntry]:
+    """Sessions overlapping the local day, optionally only one facilitator's or those of some
+    sites, with seat counts."""
     lo = datetime.combine(day, time.min, tzinfo=tz)
     hi = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
     sessions, _ = list_sessions(db, SessionFilter(staff_id=staff_id, starts_from=lo,
-                                                  starts_to=hi), limit=MAX_DAY_SESSIONS)
+                                                  starts_to=hi, site_ids=site_ids),
+                                limit=MAX_DAY_SESSIONS)
     return entries_for(db, sessions, tz)
 
 
@@ -136,9 +138,11 @@ def entries_for(db: DbSession, sessions: list[Session], tz: ZoneInfo) -> list[Da
     ]
 
 
-def active_staff(db: DbSession) -> list[Staff]:
-    """Staff who may facilitate, by name, for the Today page's filter."""
-    return list(db.scalars(select(Staff).where(Staff.is_active.is_(True))
+def active_staff(db: DbSession, site_ids: frozenset[int] | None = None) -> list[Staff]:
+    """Staff who may facilitate, by name, for the Today page's filter: those who work at the
+    sites `site_ids`, else at a site of the caller's scope (services/scope.py)."""
+    return list(db.scalars(select(Staff).where(Staff.is_active.is_(True),
+                                               scope.staff_of_sites(Staff.id, site_ids))
                            .order_by(Staff.name, Staff.id)))
 
 

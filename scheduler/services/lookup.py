@@ -2,6 +2,7 @@
 
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.services import scope
 from scheduler.services.errors import InvalidField, NotFound
 
 # Keys are PostgreSQL INTEGER columns. A larger id names no row, and handing it to the
@@ -18,8 +19,6 @@ def _could_exist(entity_id) -> bool:
 def _visible(db: DbSession, model, entity_id):
     """The row, if it exists for the caller: another site's record is as good as missing to a
     coordinator scoped to other sites (services/scope.py)."""
-    from scheduler.services import scope  # scope imports the models; lookup is imported early
-
     row = db.get(model, entity_id) if _could_exist(entity_id) else None
     return row if row is not None and scope.allows(db, row) else None
 

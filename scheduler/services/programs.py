@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Program
-from scheduler.services import audit, closed_days, sites
+from scheduler.services import audit, closed_days, scope, sites
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
 from scheduler.services.recurrence import zone
@@ -44,9 +44,11 @@ def check_min_group_size(size) -> int | None:
     return size
 
 
-def active_programs(db: DbSession) -> list[Program]:
-    """The programs that run, by name: what every program picker offers."""
-    return list(db.scalars(select(Program).where(Program.is_active.is_(True))
+def active_programs(db: DbSession, site_ids: frozenset[int] | None = None) -> list[Program]:
+    """The programs that run, by name: what every program picker offers. Only those of the
+    caller's scope (services/scope.py), and of `site_ids` when a page shows some sites."""
+    return list(db.scalars(select(Program).where(Program.is_active.is_(True),
+                                                 scope.sites_in(Program.site_id, site_ids))
                            .order_by(Program.name, Program.id)))
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, and_, select, true
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import (
@@ -104,6 +104,33 @@ def sites_filter(site_column) -> ColumnElement[bool]:
     if scope is None:
         return true()
     return site_column.in_(scope)
+
+
+def of_sites(program_column, site_ids: frozenset[int] | None) -> ColumnElement[bool]:
+    """Rows whose program is at one of `site_ids` (the sites a page shows; None: every site),
+    and in scope: a page's choice narrows the scope, never widens it."""
+    clause = programs_filter(program_column)
+    if site_ids is None:
+        return clause
+    return and_(clause, program_column.in_(select(Program.id)
+                                           .where(Program.site_id.in_(site_ids))))
+
+
+def sites_in(site_column, site_ids: frozenset[int] | None) -> ColumnElement[bool]:
+    """Rows of one of `site_ids` (None: every site), and in scope."""
+    clause = sites_filter(site_column)
+    return clause if site_ids is None else and_(clause, site_column.in_(site_ids))
+
+
+def staff_of_sites(staff_column, site_ids: frozenset[int] | None) -> ColumnElement[bool]:
+    """Staff who work at one of `site_ids`, or, when those are every site, at a site in scope.
+    Staff are not site records (nothing of them 404s), but a page of a coordinator's sites
+    offers only the people who work there."""
+    wanted = site_ids if site_ids is not None else _current.get()
+    if wanted is None:
+        return true()
+    return staff_column.in_(select(staff_sites.c.staff_id)
+                            .where(staff_sites.c.site_id.in_(wanted)))
 
 
 def _program_site(db: DbSession, program_id: int | None) -> int | None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from scheduler.models import Attendance, AuditEvent, Booking, Client, Program, Room, Session
 from scheduler.models.series import MAX_DURATION_MINUTES
 from scheduler.models.sessions import session_facilitators
-from scheduler.services import audit, booking, one_to_one
+from scheduler.services import audit, booking, one_to_one, scope
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import (
@@ -50,6 +50,8 @@ class SessionFilter:
     status: str | None = None
     starts_from: datetime | None = None
     starts_to: datetime | None = None
+    # The sites a page shows (None: every site); never wider than the caller's scope.
+    site_ids: frozenset[int] | None = None
 
 
 def _snapshot(session: Session) -> dict:
@@ -86,6 +88,8 @@ def list_sessions(
                 )
             )
         )
+    if filters.site_ids is not None:
+        query = query.where(scope.of_sites(Session.program_id, filters.site_ids))
     if filters.status is not None:
         query = query.where(Session.status == filters.status)
     # A session overlapping the window counts, so a 17:00–20:00 group shows in a 18:00 query.

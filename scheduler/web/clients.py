@@ -58,6 +58,7 @@ from scheduler.services import (
     plans,
     programs,
     reports,
+    scope,
 )
 from scheduler.services import users as logins_admin
 from scheduler.services.errors import DomainError, InvalidField
@@ -77,6 +78,7 @@ from scheduler.web.form_fields import (
 )
 from scheduler.web.labels import KIND_LABELS
 from scheduler.web.refusals import describe
+from scheduler.web.site_filter import site_choice
 
 bp = Blueprint("client_pages", __name__)
 bp.add_app_template_filter(hours_text, "hours_text")
@@ -248,9 +250,12 @@ def _refused(form, error: DomainError, renames: dict | None = None) -> None:
 def index():
     """Clients by name, searchable, filtered by program and status."""
     q = query_args.text_arg("q", 200) or ""
-    program_id = query_args.id_arg("program", Program, "program")
+    program = query_args.row_arg("program", Program, "program")
+    program_id = program.id if program is not None else None
     status = query_args.choice_arg("status", CLIENT_STATUSES) or ""
-    query = select(Client, Program.name).join(Program, Program.id == Client.program_id)
+    sites = site_choice(program)  # my sites unless the address asks for others
+    query = (select(Client, Program.name).join(Program, Program.id == Client.program_id)
+             .where(scope.of_sites(Client.program_id, sites.site_ids)))
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(Client.name.ilike(pattern, escape="\\")
@@ -264,8 +269,8 @@ def index():
     log_page_read([client.id for client, _ in rows[:LIST_LIMIT]], "client_list")
     return render_template(
         "clients/index.html", rows=rows[:LIST_LIMIT], more=len(rows) > LIST_LIMIT, q=q,
-        program_id=program_id, status=status, programs=programs.active_programs(db.session),
-        statuses=CLIENT_STATUSES)
+        program_id=program_id, status=status, sites=sites,
+        programs=programs.active_programs(db.session, sites.site_ids), statuses=CLIENT_STATUSES)
 
 
 def detail_page(client_id: int, status: int = 200, links: dict | None = None,
@@ -457,7 +462,8 @@ def _intake_form(form: IntakeForm | None = None) -> IntakeForm:
     # Two columns, not whole rows: a large clinic lists hundreds of clients here.
     form.client_id.choices = [SelectChoice("", "New client")] + [
         SelectChoice(client_id, name) for client_id, name in db.session.execute(
-            select(Client.id, Client.name).where(Client.status == "active")
+            select(Client.id, Client.name).where(Client.status == "active",
+                                                 scope.programs_filter(Client.program_id))
             .order_by(Client.name, Client.id))]
     form.program_id.choices = [SelectChoice("", "Choose a program")] + [
         SelectChoice(p.id, p.name) for p in programs.active_programs(db.session)]

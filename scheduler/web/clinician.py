@@ -28,6 +28,7 @@ from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.form_fields import PageForm, optional_id, posted_text
 from scheduler.web.labels import ATTENDANCE_LABELS, mark_words
 from scheduler.web.refusals import describe
+from scheduler.web.site_filter import site_choice
 
 bp = Blueprint("clinician", __name__)
 
@@ -58,6 +59,7 @@ def today():
     today_local = clock.now().astimezone(tz).date()
     day = query_args.date_arg("day") or today_local
     staff = []
+    sites = None
     if current_user.role == "clinician":
         staff_id = current_user.staff_id
         # A clinician account not linked to a staff record facilitates nothing.
@@ -65,9 +67,12 @@ def today():
                    if staff_id is not None else [])
     else:
         staff_id = query_args.id_arg("staff", Staff, "staff member")
-        staff = day_sheet.active_staff(db.session)
-        entries = day_sheet.clinic_day(db.session, day, tz, staff_id=staff_id)
-    return render_template("clinician/today.html", day=day, tz=tz, entries=entries,
+        # My sites unless the address asks for others, as on the week.
+        sites = site_choice()
+        staff = day_sheet.active_staff(db.session, sites.site_ids)
+        entries = day_sheet.clinic_day(db.session, day, tz, staff_id=staff_id,
+                                       site_ids=sites.site_ids)
+    return render_template("clinician/today.html", day=day, tz=tz, entries=entries, sites=sites,
                            staff=staff, staff_id=staff_id, is_today=day == today_local,
                            previous=day - timedelta(days=1), following=day + timedelta(days=1))
 

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from wtforms import DateField, HiddenField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, StopValidation, ValidationError
@@ -27,7 +28,7 @@ from scheduler import clock
 from scheduler.extensions import db
 from scheduler.models import Client, Program
 from scheduler.models.users import COORDINATORS
-from scheduler.services import day_sheet, programs, proposals
+from scheduler.services import day_sheet, programs, proposals, scope
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
 from scheduler.services.proposals import DEFAULT_WEEKS, MAX_WEEKS, MIN_WEEKS
@@ -212,8 +213,10 @@ def _cohort_form(program: Program, posted: bool) -> tuple[CohortForm, list, list
 @page_roles(*COORDINATORS)
 def cohort_start():
     """The chosen program's page (the only or first one when none is named)."""
+    # The first program of my sites when none is named.
     program = query_args.row_arg("program", Program, "program") or next(
-        iter(programs.active_programs(db.session)), None)
+        iter(programs.active_programs(db.session, scope.my_site_ids(db.session, current_user))),
+        None) or next(iter(programs.active_programs(db.session)), None)
     if program is None:
         flash("There is no program to suggest schedules for yet.", "error")
         return redirect(url_for("client_pages.index"), code=303)

@@ -11,7 +11,7 @@ from datetime import date
 from flask import request
 
 from scheduler.extensions import db
-from scheduler.services import dates
+from scheduler.services import dates, scope
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import MAX_ID
 from scheduler.services.text import text_problem
@@ -23,7 +23,7 @@ LABELS = {
     "client": "Client id", "user": "User", "action": "Action", "page": "Page",
     "assessment": "Assessment", "next": "Page to return to", "email": "Email",
     "role": "Role", "room_q": "Find a room", "staff_q": "Find a staff member",
-    "client_q": "Find a client",
+    "client_q": "Find a client", "site": "Site",
 }
 
 
@@ -78,7 +78,8 @@ def row_arg(name: str, model, what: str):
         return None
     number = _whole_number(name, raw)
     row = db.session.get(model, number) if 0 < number <= MAX_ID else None
-    if row is None:
+    # Another site's record is as good as missing to a coordinator scoped to other sites.
+    if row is None or not scope.allows(db.session, row):
         raise BadQuery(name, f"there is no such {what}.", 404)
     return row
 

@@ -22,6 +22,7 @@ from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_roles
 from scheduler.web.charts import Bar, hours_chart, hours_text
 from scheduler.web.refusals import describe
+from scheduler.web.site_filter import site_choice
 
 bp = Blueprint("report_pages", __name__)
 bp.add_app_template_filter(hours_text, "hours_text")
@@ -33,12 +34,26 @@ DEFAULT_WEEKS = 4
 FIELD_LABELS = {"from": "From", "to": "To", "program_id": "Program"}
 
 
-def _program_choice(programs: list[Program]) -> int | None:
+def _programs_and_sites(context: dict) -> Program | None:
+    """Put in `context` the sites shown (my sites unless the address asks for others) and
+    their programs; return the program the address asks for. When the address is refused,
+    the page still offers my sites' programs, with the reason."""
+    context["sites"] = site_choice(asked=False)
+    context["programs"] = programs_service.active_programs(db.session, context["sites"].site_ids)
+    chosen = query_args.row_arg("program", Program, "program")
+    sites = site_choice(chosen)
+    if chosen is not None and sites.site_ids is not None and chosen.site_id not in sites.site_ids:
+        raise query_args.BadQuery("program", "it is not at the site shown.")
+    context["sites"] = sites
+    context["programs"] = programs_service.active_programs(db.session, sites.site_ids)
+    return chosen
+
+
+def _program_choice(programs: list[Program], chosen: Program | None) -> int | None:
     """The program asked for, else the first one."""
-    chosen = query_args.id_arg("program", Program, "program")
     if chosen is None and programs:
         return programs[0].id
-    return chosen
+    return chosen.id if chosen is not None else None
 
 
 def _client_names(program_id: int) -> dict[int, str]:
@@ -86,15 +101,15 @@ def _csv_link(name: str, **params) -> str:
 @page_roles(*COORDINATORS)
 def index():
     """Weekly hours (table and chart), attendance rates and census for a program and period."""
-    programs = programs_service.active_programs(db.session)
     now = clock.now()
     today = day_sheet.program_today(db.session, now)
     monday = today - timedelta(days=today.weekday())
-    context = {"programs": programs, "program_id": None, "error": None,
-               "first": monday - timedelta(weeks=DEFAULT_WEEKS - 1),
-               "last": monday + timedelta(days=6)}
+    context: dict = {"program_id": None, "error": None,
+                     "first": monday - timedelta(weeks=DEFAULT_WEEKS - 1),
+                     "last": monday + timedelta(days=6)}
     try:
-        context["program_id"] = _program_choice(programs)
+        chosen = _programs_and_sites(context)
+        context["program_id"] = _program_choice(context["programs"], chosen)
         # The default period is the last weeks on the program's own calendar.
         today = day_sheet.program_today(db.session, now, context["program_id"])
         monday = today - timedelta(days=today.weekday())
@@ -162,10 +177,10 @@ def _report(program_id: int, first: date, last: date, now) -> dict:
 def follow_up():
     """Who needs a call: absence runs, discharge reviews, paperwork due, unfinished intakes,
     hours below target."""
-    programs = programs_service.active_programs(db.session)
-    context = {"programs": programs, "program_id": None, "error": None}
+    context: dict = {"program_id": None, "error": None}
     try:
-        program_id = context["program_id"] = _program_choice(programs)
+        chosen = _programs_and_sites(context)
+        program_id = context["program_id"] = _program_choice(context["programs"], chosen)
         if program_id is not None:
             now = clock.now()
             rows = reports.follow_up(db.session, program_id, now)

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from scheduler.extensions import db
-from scheduler.models import Client, Room, Staff
-from scheduler.services import programs, rosters
+from scheduler.models import Client, Program, Room, Staff
+from scheduler.services import programs, rosters, scope
 from scheduler.services.search import MAX_QUERY, filtered
 from scheduler.web import query_args
 
@@ -40,8 +40,9 @@ class Search:
     api_query: str = "q"
 
 
-def program_choices():
-    return [SelectChoice(p.id, p.name) for p in programs.active_programs(db.session)]
+def program_choices(site_ids: frozenset[int] | None = None):
+    """The programs in scope, of the sites `site_ids` when a page shows some."""
+    return [SelectChoice(p.id, p.name) for p in programs.active_programs(db.session, site_ids)]
 
 
 def _room_label(room: Room) -> str:
@@ -50,13 +51,15 @@ def _room_label(room: Room) -> str:
 
 def room_choices(rows=None):
     rows = rows if rows is not None else db.session.scalars(
-        select(Room).where(Room.is_active.is_(True)).order_by(Room.name))
+        select(Room).where(Room.is_active.is_(True), scope.sites_filter(Room.site_id))
+        .order_by(Room.name))
     return [SelectChoice(r.id, _room_label(r)) for r in rows]
 
 
 def staff_choices(rows=None):
     rows = rows if rows is not None else db.session.scalars(
-        select(Staff).where(Staff.is_active.is_(True)).order_by(Staff.name))
+        select(Staff).where(Staff.is_active.is_(True), scope.staff_of_sites(Staff.id, None))
+        .order_by(Staff.name))
     return [SelectChoice(s.id, s.name) for s in rows]
 
 
@@ -84,16 +87,25 @@ def _offer(picker, model, name_column, statement, label: Callable, none_label: s
     picker.search = Search(term=term, more=more, **search)
 
 
+def site_rooms(program_id: int):
+    """The active rooms of the program's site (a query): where its sessions can meet. Two
+    sites may each have a "Room B"; a session's picker offers its own site's."""
+    site = select(Program.site_id).where(Program.id == program_id).scalar_subquery()
+    return select(Room).where(Room.is_active.is_(True), Room.site_id == site)
+
+
 def offer_rooms(picker, none_label: str = "Choose a room", rows=None) -> None:
     """Active rooms, or those of the query `rows`."""
-    rows = rows if rows is not None else select(Room).where(Room.is_active.is_(True))
+    rows = rows if rows is not None else select(Room).where(
+        Room.is_active.is_(True), scope.sites_filter(Room.site_id))
     _offer(picker, Room, Room.name, rows, _room_label, none_label,
            dict(param="room_q", what="a room", api=url_for("rooms.Rooms")))
 
 
 def offer_staff(picker, none_label: str = "Choose a staff member", rows=None) -> None:
     """Active staff, or those of the query `rows`."""
-    rows = rows if rows is not None else select(Staff).where(Staff.is_active.is_(True))
+    rows = rows if rows is not None else select(Staff).where(
+        Staff.is_active.is_(True), scope.staff_of_sites(Staff.id, None))
     _offer(picker, Staff, Staff.name, rows, lambda s: s.name, none_label,
            dict(param="staff_q", what="a staff member", api=url_for("staff.StaffMembers")))
 
@@ -117,7 +129,8 @@ def offer_client_rows(picker, rows, none_label: str = "Choose a client",
 def offer_staff_many(picker, rows=None) -> None:
     """Several of the active staff (or those of the query `rows`): the ones chosen, then the
     first matches of what was searched for (query `staff_q`), as checkboxes."""
-    rows = rows if rows is not None else select(Staff).where(Staff.is_active.is_(True))
+    rows = rows if rows is not None else select(Staff).where(
+        Staff.is_active.is_(True), scope.staff_of_sites(Staff.id, None))
     term = query_args.text_arg("staff_q", MAX_QUERY)
     found = list(db.session.scalars(filtered(rows, Staff.name, term)
                                     .order_by(Staff.name, Staff.id).limit(PICKER_LIMIT + 1)))

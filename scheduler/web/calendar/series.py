@@ -28,6 +28,7 @@ from scheduler.web.calendar.pickers import (
     offer_rooms,
     offer_staff_many,
     program_choices,
+    site_rooms,
     with_none,
 )
 from scheduler.web.form_fields import put_on_form
@@ -159,7 +160,7 @@ def _edit_form(series: SessionSeries, formdata=None) -> SeriesEditForm:
     if formdata is None:
         form.weekdays.data = weekday_codes(series.rrule)
         form.facilitator_ids.data = [s.id for s in series.facilitators]
-    offer_rooms(form.room_id, "No room (virtual)")
+    offer_rooms(form.room_id, "No room (virtual)", rows=site_rooms(series.program_id))
     offer_staff_many(form.facilitator_ids)
     return form
 

@@ -25,7 +25,12 @@ from scheduler.web.calendar.forms import (
     RoomForm,
     SubstituteForm,
 )
-from scheduler.web.calendar.pickers import offer_clients, offer_rooms, offer_staff
+from scheduler.web.calendar.pickers import (
+    offer_clients,
+    offer_rooms,
+    offer_staff,
+    site_rooms,
+)
 from scheduler.web.form_fields import PageForm, put_on_form
 from scheduler.web.labels import KIND_LABELS, mark_words
 from scheduler.web.refusals import describe
@@ -39,7 +44,7 @@ def _session_forms(session: Session, given: dict) -> dict:
         "substitute_form": given.get("substitute_form") or SubstituteForm(formdata=None),
         "enroll_form": given.get("enroll_form") or EnrollForm(formdata=None),
     }
-    offer_rooms(forms["room_form"].room_id)
+    offer_rooms(forms["room_form"].room_id, rows=site_rooms(session.program_id))
     offer_staff(forms["substitute_form"].staff_id)
     offer_clients(forms["enroll_form"].client_id, session.program_id)
     return forms
@@ -141,7 +146,8 @@ def move_session(session_id):
 def change_room(session_id):
     """Put one occurrence in another room."""
     form = RoomForm()
-    offer_rooms(form.room_id)
+    target = get_or_404(db.session, Session, session_id, "session")
+    offer_rooms(form.room_id, rows=site_rooms(target.program_id))
     if not form.validate_on_submit():
         return session_page(session_id, 422, room_form=form)
     return _change(session_id, "room_form", form, {"room_id": form.room_id.data},
