@@ -6,18 +6,8 @@ from datetime import date
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import enhanced
+from tests.browser.conftest import pick
 from tests.test_pages_clients import clinic
-
-
-def pick(page, label: str, name: str) -> None:
-    """Choose a staff member in a searchable picker (static/js/picker.js) by typing."""
-    enhanced(page)
-    combo = page.get_by_role("combobox", name=label)
-    combo.press_sequentially(name.split()[0].lower(), delay=30)
-    page.get_by_role("listbox", name=label).get_by_role("option", name=name).click()
-    expect(combo).to_have_value(name)
-
 
 
 @pytest.fixture(autouse=True)
