@@ -280,6 +280,130 @@ POST    /clients/<int:client_id>/plan/review                      deny
 GET     /clients/<int:client_id>/plan/revise                      deny
 POST    /clients/<int:client_id>/plan/revise                      deny
 """
+# A coordinator of another site (issue 19): what a coordinator whose login is scoped to other
+# sites (PUT /api/v1/users/<id>/sites) gets at each API route the coordinator column allows,
+# for the records of a site not theirs. The coordinator column above is a coordinator of that
+# site, or one with no site list; admins are not scoped.
+#
+# 404   the path names a record of that site: answered exactly as for an id that does not
+#       exist (same status, same body shape), so ids cannot be probed.
+# 422   a query or body field names a record of that site (a report's program_id, a new
+#       client's program_id, a new series' room_id): refused as a missing reference, naming
+#       the field.
+# list  a list: it answers 200 without that site's rows (staff: those who work at none of the
+#       caller's sites are left out).
+# open  nothing of a site: staff records, staff logins and the caller's own account answer as
+#       the coordinator column says (a staff member may work at several sites).
+#
+# tests/test_authorization_matrix.py walks this table with a coordinator scoped to a second
+# site, and fails on a coordinator API route left out of it.
+OTHER_SITE = """
+method  rule                                                              other
+GET     /api/v1/alerts                                                    list
+POST    /api/v1/alerts/<int:alert_id>/acknowledge                         404
+GET     /api/v1/assessments/<int:assessment_id>                           404
+POST    /api/v1/auth/invitations/accept                                   open
+GET     /api/v1/auth/me                                                   open
+DELETE  /api/v1/auth/mfa                                                  open
+POST    /api/v1/auth/mfa                                                  open
+POST    /api/v1/auth/mfa/confirm                                          open
+POST    /api/v1/auth/password                                             open
+POST    /api/v1/auth/password-reset                                       open
+POST    /api/v1/auth/password-reset/confirm                               open
+GET     /api/v1/auth/sessions                                             open
+DELETE  /api/v1/auth/sessions/<int:login_session_id>                      open
+DELETE  /api/v1/auth/token                                                open
+POST    /api/v1/auth/token                                                open
+DELETE  /api/v1/auth/tokens/<int:token_id>                                open
+DELETE  /api/v1/bookings/<int:booking_id>                                 404
+GET     /api/v1/bookings/<int:booking_id>                                 404
+GET     /api/v1/clients                                                   list
+POST    /api/v1/clients                                                   422
+GET     /api/v1/clients/<int:client_id>                                   404
+PATCH   /api/v1/clients/<int:client_id>                                   404
+GET     /api/v1/clients/<int:client_id>/assessments                       404
+POST    /api/v1/clients/<int:client_id>/assessments                       404
+GET     /api/v1/clients/<int:client_id>/availability                      404
+PUT     /api/v1/clients/<int:client_id>/availability                      404
+POST    /api/v1/clients/<int:client_id>/discharge                         404
+GET     /api/v1/clients/<int:client_id>/episodes                          404
+POST    /api/v1/clients/<int:client_id>/episodes                          404
+DELETE  /api/v1/clients/<int:client_id>/feed                              404
+POST    /api/v1/clients/<int:client_id>/feed                              404
+GET     /api/v1/clients/<int:client_id>/free-slots                        404
+PUT     /api/v1/clients/<int:client_id>/kiosk-pin                         404
+POST    /api/v1/clients/<int:client_id>/make-up-proposals                 404
+PUT     /api/v1/clients/<int:client_id>/notification-preferences          404
+GET     /api/v1/clients/<int:client_id>/plans                             404
+POST    /api/v1/clients/<int:client_id>/plans                             404
+POST    /api/v1/clients/<int:client_id>/schedule-proposals                404
+GET     /api/v1/clients/matches                                           list
+GET     /api/v1/docs                                                      open
+POST    /api/v1/kiosk/checkin                                             422
+GET     /api/v1/openapi.json                                              open
+GET     /api/v1/plans/<int:plan_id>                                       404
+POST    /api/v1/plans/<int:plan_id>/certification                         404
+POST    /api/v1/plans/<int:plan_id>/review                                404
+POST    /api/v1/plans/<int:plan_id>/revisions                             404
+GET     /api/v1/plans/due                                                 list
+GET     /api/v1/programs                                                  list
+POST    /api/v1/programs                                                  422
+GET     /api/v1/programs/<int:program_id>                                 404
+PATCH   /api/v1/programs/<int:program_id>                                 404
+GET     /api/v1/programs/<int:program_id>/closures                        404
+POST    /api/v1/programs/<int:program_id>/closures                        404
+DELETE  /api/v1/programs/<int:program_id>/closures/<int:closure_id>       404
+DELETE  /api/v1/programs/<int:program_id>/feed                            404
+POST    /api/v1/programs/<int:program_id>/feed                            404
+POST    /api/v1/programs/<int:program_id>/schedule-proposals              404
+GET     /api/v1/reports/attendance-rates                                  422
+GET     /api/v1/reports/below-target                                      422
+GET     /api/v1/reports/billing-days                                      422
+GET     /api/v1/reports/census                                            422
+GET     /api/v1/reports/follow-up                                         422
+GET     /api/v1/reports/weekly-hours                                      422
+GET     /api/v1/rooms                                                     list
+POST    /api/v1/rooms                                                     422
+GET     /api/v1/rooms/<int:room_id>                                       404
+PATCH   /api/v1/rooms/<int:room_id>                                       404
+DELETE  /api/v1/rooms/<int:room_id>/feed                                  404
+POST    /api/v1/rooms/<int:room_id>/feed                                  404
+GET     /api/v1/schedule-proposals/<int:proposal_id>                      404
+POST    /api/v1/schedule-proposals/<int:proposal_id>/accept               404
+GET     /api/v1/series                                                    list
+POST    /api/v1/series                                                    422
+GET     /api/v1/series/<int:series_id>                                    404
+PATCH   /api/v1/series/<int:series_id>                                    404
+POST    /api/v1/series/<int:series_id>/end                                404
+GET     /api/v1/series/<int:series_id>/enrollments                        404
+POST    /api/v1/series/<int:series_id>/enrollments                        404
+GET     /api/v1/sessions                                                  list
+POST    /api/v1/sessions                                                  422
+GET     /api/v1/sessions/<int:session_id>                                 404
+PATCH   /api/v1/sessions/<int:session_id>                                 404
+GET     /api/v1/sessions/<int:session_id>/attendance                      404
+PUT     /api/v1/sessions/<int:session_id>/attendance                      404
+GET     /api/v1/sessions/<int:session_id>/bookings                        404
+POST    /api/v1/sessions/<int:session_id>/bookings                        404
+GET     /api/v1/sessions/<int:session_id>/checkin-code                    404
+GET     /api/v1/sites                                                     list
+GET     /api/v1/sites/<int:site_id>                                       404
+GET     /api/v1/staff                                                     list
+POST    /api/v1/staff                                                     422
+GET     /api/v1/staff/<int:staff_id>                                      open
+PATCH   /api/v1/staff/<int:staff_id>                                      open
+DELETE  /api/v1/staff/<int:staff_id>/feed                                 open
+POST    /api/v1/staff/<int:staff_id>/feed                                 open
+GET     /api/v1/staff/<int:staff_id>/time-off                             open
+POST    /api/v1/staff/<int:staff_id>/time-off                             open
+DELETE  /api/v1/staff/<int:staff_id>/time-off/<int:time_off_id>           open
+GET     /api/v1/staff/<int:staff_id>/working-hours                        open
+PUT     /api/v1/staff/<int:staff_id>/working-hours                        open
+GET     /api/v1/users                                                     list
+PATCH   /api/v1/users/<int:user_id>                                       404
+POST    /api/v1/users/invitations                                         422
+"""
+
 # The path arguments that name one client's record.
 RECORD_ARGS = ("<int:client_id>", "<int:plan_id>", "<int:assessment_id>")
 
@@ -348,6 +472,34 @@ def _parse_outside(text: str) -> dict[tuple[str, str], str]:
 
 
 OUTSIDE = _parse_outside(OUTSIDE_CASELOAD)
+
+
+OTHER_SITE_ANSWERS = ("404", "422", "list", "open")
+# The path arguments that name a record of one site.
+SITE_ARGS = ("<int:client_id>", "<int:session_id>", "<int:series_id>", "<int:room_id>",
+             "<int:program_id>", "<int:booking_id>", "<int:plan_id>", "<int:assessment_id>",
+             "<int:alert_id>", "<int:proposal_id>", "<int:site_id>",
+             # A client's login is of the client's site (the walk uses Avery's).
+             "<int:user_id>")
+
+
+def _parse_other_site(text: str) -> dict[tuple[str, str], str]:
+    """(method, rule) -> what a coordinator of another site gets, refusing bad lines."""
+    out: dict[tuple[str, str], str] = {}
+    for line in [line for line in text.strip().splitlines()[1:] if line.strip()]:
+        method, rule, cell = line.split()
+        if cell not in OTHER_SITE_ANSWERS or (method, rule) in out:
+            raise ValueError(f"other-site table: bad or repeated line {line!r}")
+        out[(method, rule)] = cell
+    return out
+
+
+OTHER = _parse_other_site(OTHER_SITE)
+
+
+def coordinator_api_routes() -> set[tuple[str, str]]:
+    """The API routes a coordinator passes the door of: each says what another site's gets."""
+    return {(r.method, r.rule) for r in ROUTES if r.is_api and r.access["coordinator"] == "allow"}
 
 
 def record_routes_clinicians_reach() -> set[tuple[str, str]]:

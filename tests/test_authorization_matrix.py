@@ -10,21 +10,35 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from scheduler import clock
 from scheduler.extensions import db as _db
 from scheduler.feeds import render, tokens
-from scheduler.models import Alert, Attendance, Booking, ScheduleProposal, Session
-from scheduler.services import attendance, availability, plans, sessions
+from scheduler.models import (
+    Alert,
+    Attendance,
+    Booking,
+    Program,
+    Room,
+    ScheduleProposal,
+    Session,
+    Site,
+    Staff,
+)
+from scheduler.services import attendance, availability, plans, scope, sessions, sites
 from scheduler.web import navigation
 from tests.authorization_matrix import (
+    OTHER,
+    OTHER_SITE,
     OUTSIDE,
     OUTSIDE_CASELOAD,
     READ_QUERIES,
     ROLES,
     ROUTES,
+    SITE_ARGS,
     Route,
+    coordinator_api_routes,
     record_routes_clinicians_reach,
 )
 from tests.helpers import ACTOR, sign_in
@@ -397,6 +411,200 @@ def test_after_breaking_the_glass_the_outsider_reads_as_the_caseload_does(app, a
              if access == "deny"
              and not let_through(by_rule[key], call(by_rule[key], clinic["mine"]))]
     assert wrong == []
+
+
+# --- a coordinator of another site (issue 19) ----------------------------------------------------
+
+
+def test_every_coordinator_api_route_says_what_a_coordinator_of_another_site_gets():
+    """Complete, sorted, and a route naming a site's record in its path is never "open"."""
+    assert set(OTHER) == coordinator_api_routes()
+    lines = [line.split()[:2] for line in OTHER_SITE.strip().splitlines()[1:]]
+    assert [(rule, method) for method, rule in lines] == sorted(
+        (rule, method) for method, rule in lines)
+    assert [key for key, cell in OTHER.items()
+            if any(arg in key[1] for arg in SITE_ARGS) and cell != "404"] == []
+
+
+# Valid bodies, so that a write reaches its lookup instead of stopping at a missing field:
+# {name} is filled from the ids walked (the clinic's, or ids that do not exist).
+OTHER_SITE_BODIES = {
+    ("POST", "/api/v1/clients"): {"name": "Casey Cole", "program_id": "{program_id}",
+                                  "admitted_on": "2027-03-01"},
+    ("POST", "/api/v1/rooms"): {"name": "Room Z", "capacity": 8, "site_id": "{site_id}"},
+    ("POST", "/api/v1/programs"): {"name": "Evening IOP", "level_of_care": "2.1",
+                                   "population": "adult", "timezone": "America/New_York",
+                                   "address": "1 Main Street", "site_id": "{site_id}"},
+    ("POST", "/api/v1/staff"): {"name": "Dana Drew", "role": "therapist", "email": None,
+                                "site_ids": ["{site_id}"]},
+    ("POST", "/api/v1/kiosk/checkin"): {"client_id": "{client_id}", "pin": "4821"},
+    ("POST", "/api/v1/series"): {"program_id": "{program_id}", "kind": "group",
+                                 "title": "Morning group", "start_date": "2027-04-05",
+                                 "start_time": "09:00", "duration_minutes": 60,
+                                 "rrule": "FREQ=WEEKLY;BYDAY=MO", "room_id": "{room_id}"},
+    ("POST", "/api/v1/sessions"): {"program_id": "{program_id}", "kind": "individual",
+                                   "starts_at": "2027-04-05T15:00:00Z",
+                                   "ends_at": "2027-04-05T16:00:00Z",
+                                   "facilitator_ids": ["{staff_id}"],
+                                   "client_id": "{client_id}"},
+    ("POST", "/api/v1/sessions/<int:session_id>/bookings"): {"client_id": "{client_id}"},
+    ("POST", "/api/v1/series/<int:series_id>/enrollments"): {"client_id": "{client_id}"},
+    ("POST", "/api/v1/clients/<int:client_id>/assessments"): {
+        "assessed_on": "2027-02-01", "clinician_id": "{staff_id}", "recommended_level": "2.1"},
+    ("PUT", "/api/v1/clients/<int:client_id>/availability"): {"unavailable": []},
+    ("POST", "/api/v1/clients/<int:client_id>/discharge"): {"date": "2027-02-20"},
+    ("POST", "/api/v1/clients/<int:client_id>/episodes"): {"admitted_on": "2027-03-01",
+                                                           "program_id": "{program_id}"},
+    ("POST", "/api/v1/clients/<int:client_id>/make-up-proposals"): {"week_start": "2027-02-22"},
+    ("POST", "/api/v1/clients/<int:client_id>/plans"): {"start_date": "2027-03-01"},
+    ("POST", "/api/v1/clients/<int:client_id>/schedule-proposals"): {"from": "2027-02-22"},
+    ("POST", "/api/v1/plans/<int:plan_id>/certification"): {"certified_on": "2027-02-02"},
+    ("POST", "/api/v1/plans/<int:plan_id>/review"): {"reviewed_on": "2027-02-02"},
+    ("POST", "/api/v1/programs/<int:program_id>/closures"): {
+        "starts_on": "2027-03-10", "ends_on": "2027-03-10", "reason": "Snow"},
+    ("POST", "/api/v1/programs/<int:program_id>/schedule-proposals"): {
+        "from": "2027-02-22", "client_ids": ["{client_id}"]},
+    ("POST", "/api/v1/series/<int:series_id>/end"): {"end_date": "2027-03-20"},
+    ("PUT", "/api/v1/sessions/<int:session_id>/attendance"): {
+        "records": [{"client_id": "{client_id}", "status": "present"}]},
+    ("PUT", "/api/v1/clients/<int:client_id>/kiosk-pin"): {"pin": "4821"},
+    ("PUT", "/api/v1/clients/<int:client_id>/notification-preferences"):
+        {"remind_two_hours": True},
+    ("PATCH", "/api/v1/users/<int:user_id>"): {"is_active": False},
+    ("POST", "/api/v1/users/invitations"): {"email": "casey@clinic.test", "role": "client",
+                                            "client_id": "{client_id}"},
+}
+
+
+def _filled(body, ids: dict):
+    """The body with each "{name}" string replaced by that id (an int)."""
+    if isinstance(body, dict):
+        return {k: _filled(v, ids) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_filled(v, ids) for v in body]
+    if isinstance(body, str) and re.fullmatch(r"\{\w+\}", body):
+        return ids[body[1:-1]]
+    return body
+
+
+def shape(value):
+    """A JSON answer's keys, nested, without its values (which name the id asked for)."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(v) for v in value[:1]]
+    return type(value).__name__
+
+
+def walk_other_site(app, auth, clinic, user) -> list:
+    """Every line of the other-site table, as `user` (a coordinator of a second site), on the
+    clinic's ids, against the same request with ids that do not exist."""
+    call = Caller(app, auth, user)
+    admin = Caller(app, auth, clinic["users"]["admin"])
+    by_rule = {(r.method, r.rule): r for r in ROUTES}
+    mine = clinic["mine"]
+    missing = {k: (MISSING_ID if k.endswith("_id") else v) for k, v in mine.items()}
+    missing["staff_id"] = mine["staff_id"]  # staff belong to no one site
+    wrong = []
+    before = snapshot()
+    for key, cell in sorted(OTHER.items(), key=lambda kv: kv[0][0] != "GET"):
+        if cell not in ("404", "422"):
+            continue
+        route, body = by_rule[key], OTHER_SITE_BODIES.get(key)
+        theirs = call(route, mine, _filled(body, mine))
+        absent = call(route, missing, _filled(body, missing))
+        if not (theirs.status_code == absent.status_code == int(cell)):
+            wrong.append(f"{route}: {theirs.status_code} for the other site's, "
+                         f"{absent.status_code} for a missing one, not {cell}")
+        elif shape(theirs.get_json()) != shape(absent.get_json()):
+            wrong.append(f"{route}: the other site's answer differs from a missing one's")
+    if snapshot() != before:
+        wrong.append("requests refused to another site's coordinator changed the database")
+    # What belongs to no one site reads as it does for any coordinator.
+    for key, cell in sorted(OTHER.items()):
+        if cell == "open" and key[0] == "GET":
+            answer = call(by_rule[key], mine)
+            if not let_through(by_rule[key], answer):
+                wrong.append(f"{by_rule[key]}: {answer.status_code}, though open")
+    # What would give the clinic's site away in a list: its people, places and groups, by
+    # name or by id.
+    markers = [clinic["blake"], "Avery Aldridge", *clinic["names"]]
+    traces = {(key, mine[key]) for key in ("client_id", "program_id", "room_id", "series_id")}
+    traces.add(("client_id", clinic["theirs"]["client_id"]))
+
+    def shows(response) -> list:
+        return [m for m in markers if m.encode() in response.get_data()] + sorted(
+            set(_pairs(response.get_json())) & traces)
+
+    for key, cell in sorted(OTHER.items()):
+        if cell != "list":
+            continue
+        route = by_rule[key]
+        query = OTHER_SITE_QUERIES.get(key, "")
+        theirs, everyone = call(route, mine, query=query), admin(route, mine, query=query)
+        shown = shows(theirs)
+        if theirs.status_code != 200 or shown:
+            wrong.append(f"{route}: {theirs.status_code}, showing {shown}")
+        if not shows(everyone):
+            wrong.append(f"{route}: an admin sees none of the clinic either; nothing tested")
+    return wrong
+
+
+def _pairs(value):
+    """Every (key, value) pair anywhere in a JSON answer."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, int | str):
+                yield key, item
+            yield from _pairs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _pairs(item)
+
+
+# The lists whose answer needs a query to hold anything of the clinic.
+OTHER_SITE_QUERIES = {
+    ("GET", "/api/v1/clients/matches"): "?name=Avery+Aldridge",
+    ("GET", "/api/v1/plans/due"): "?within_days=365",
+    ("GET", "/api/v1/sessions"): "?from=2027-02-01T00:00:00Z&to=2027-03-01T00:00:00Z",
+}
+
+
+@pytest.fixture
+def other_site_coordinator(make, clinic, db):
+    """A coordinator of Northside, a second site; the clinic's records are all another site's.
+    The clinic's names are added for the walk to look for."""
+    # Certified, so the plan falls due and the plans-due list has something to hide.
+    plans.record_certification(db, ACTOR, clinic["mine"]["plan_id"], date(2027, 2, 2))
+    north = sites.create_site(db, ACTOR, name="Northside", timezone="America/New_York")
+    db.commit()
+    user = make.user("coordinator")
+    sites.set_user_sites(db, ACTOR, user, [north.id])
+    db.commit()
+    program = db.get(Program, clinic["mine"]["program_id"])
+    clinic["names"] = [program.name, db.get(Site, program.site_id).name,
+                       db.get(Room, clinic["mine"]["room_id"]).name,
+                       db.get(Staff, clinic["mine"]["staff_id"]).name]
+    return user
+
+
+def test_a_coordinator_of_another_site_gets_what_the_table_says(app, auth, clinic,
+                                                               other_site_coordinator):
+    wrong = walk_other_site(app, auth, clinic, other_site_coordinator)
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_the_other_site_walk_fails_when_a_route_forgets_the_scope(app, auth, clinic,
+                                                                 other_site_coordinator,
+                                                                 monkeypatch):
+    """With the scope's checks switched off, the walk names the reads and lists that leak."""
+    monkeypatch.setattr(scope, "allows", lambda db, row: True)
+    monkeypatch.setattr(scope, "programs_filter", lambda column: true())
+    wrong = "\n".join(walk_other_site(app, auth, clinic, other_site_coordinator))
+    assert "GET /api/v1/clients/<int:client_id>: 200 for the other site's" in wrong
+    assert "POST /api/v1/sessions/<int:session_id>/bookings: " in wrong
+    assert "GET /api/v1/clients: 200, showing" in wrong
+    assert "GET /api/v1/reports/census: 200 for the other site's" in wrong
 
 
 # --- a client and the other client's records, reached sideways ----------------------------------

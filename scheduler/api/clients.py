@@ -40,7 +40,7 @@ from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Client
 from scheduler.models.clients import CLIENT_STATUSES
-from scheduler.services import caseload, clients, episodes, free_slots
+from scheduler.services import caseload, clients, episodes, free_slots, scope
 from scheduler.services.lookup import get_or_404
 from scheduler.services.search import filtered
 
@@ -140,7 +140,8 @@ class Clients(MethodView):
     @blp.response(200, ClientList)
     def get(self, args):
         """List clients, optionally of one program or status, or whose name matches `q`."""
-        query = filtered(select(Client), Client.name, args.get("q"))
+        query = filtered(select(Client), Client.name, args.get("q")).where(
+            scope.programs_filter(Client.program_id))
         if "program_id" in args:
             query = query.where(Client.program_id == args["program_id"])
         if "status" in args:

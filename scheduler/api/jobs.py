@@ -19,7 +19,7 @@ from scheduler.extensions import db
 from scheduler.jobs.registry import JOBS
 from scheduler.models import Alert, JobRun
 from scheduler.models.jobs import ALERT_KINDS, RUN_OUTCOMES
-from scheduler.services import alerts, clients
+from scheduler.services import alerts, clients, scope
 
 URL_PREFIX = ""
 blp = Blueprint("jobs", __name__, description="Background job runs, alerts, and what "
@@ -88,7 +88,7 @@ class Alerts(MethodView):
 
         Admins also see each clinician's break-the-glass (kind `break_glass`) with its reason.
         """
-        query = select(Alert)
+        query = select(Alert).where(scope.programs_filter(Alert.program_id))
         if args["open"]:
             query = query.where(Alert.acknowledged_at.is_(None))
         if current_user.role not in alerts.ADMIN_KINDS_FOR:

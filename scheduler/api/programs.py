@@ -24,7 +24,7 @@ from scheduler.extensions import db
 from scheduler.models import Program
 from scheduler.models.feeds import PRIVACY_LEVELS
 from scheduler.models.programs import LEVELS_OF_CARE, POPULATIONS
-from scheduler.services import programs
+from scheduler.services import programs, scope
 from scheduler.services.lookup import get_or_404
 from scheduler.services.recurrence import zone
 
@@ -118,8 +118,10 @@ class Programs(MethodView):
     def get(self, args):
         """List programs."""
         offset, limit = offset_limit(args)
-        total = db.session.scalar(select(func.count(Program.id)))
-        items = db.session.scalars(select(Program).order_by(Program.id).offset(offset).limit(limit))
+        mine = scope.sites_filter(Program.site_id)
+        total = db.session.scalar(select(func.count(Program.id)).where(mine))
+        items = db.session.scalars(
+            select(Program).where(mine).order_by(Program.id).offset(offset).limit(limit))
         return page_of(list(items), total, args)
 
     @roles_required(*WRITE)

@@ -19,7 +19,7 @@ from scheduler.api.common import (
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Room
-from scheduler.services import rooms
+from scheduler.services import rooms, scope
 from scheduler.services.lookup import get_or_404
 from scheduler.services.search import filtered
 
@@ -61,7 +61,8 @@ class Rooms(MethodView):
     @blp.response(200, RoomList)
     def get(self, args):
         """List rooms, optionally those whose name matches `q`."""
-        query = filtered(select(Room), Room.name, args.get("q"))
+        query = filtered(select(Room), Room.name, args.get("q")).where(
+            scope.sites_filter(Room.site_id))
         offset, limit = offset_limit(args)
         total = db.session.scalar(select(func.count()).select_from(query.subquery()))
         items = db.session.scalars(query.order_by(Room.name, Room.id).offset(offset).limit(limit))

@@ -30,6 +30,7 @@ from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import SessionSeries
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS
+from scheduler.services import scope
 from scheduler.services import series as series_service
 from scheduler.services.lookup import get_or_404
 from scheduler.services.overrides import Override
@@ -169,7 +170,8 @@ class SeriesCollection(MethodView):
     @blp.response(200, SeriesList)
     def get(self, args):
         """List series, optionally those whose title matches `q`."""
-        query = filtered(select(SessionSeries), SessionSeries.title, args.get("q"))
+        query = filtered(select(SessionSeries), SessionSeries.title, args.get("q")).where(
+            scope.programs_filter(SessionSeries.program_id))
         if "program_id" in args:
             query = query.where(SessionSeries.program_id == args["program_id"])
         if "kind" in args:

@@ -20,7 +20,7 @@ from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Staff
 from scheduler.models.staff import STAFF_ROLES
-from scheduler.services import sites
+from scheduler.services import scope, sites
 from scheduler.services import staff as staff_service
 from scheduler.services.lookup import get_or_404
 from scheduler.services.search import filtered
@@ -63,7 +63,8 @@ class StaffMembers(MethodView):
     @blp.response(200, StaffList)
     def get(self, args):
         """List staff, optionally those whose name matches `q`."""
-        query = filtered(select(Staff), Staff.name, args.get("q"))
+        query = filtered(select(Staff), Staff.name, args.get("q")).where(
+            scope.staff_of_sites(Staff.id, None))
         offset, limit = offset_limit(args)
         total = db.session.scalar(select(func.count()).select_from(query.subquery()))
         items = db.session.scalars(

@@ -22,6 +22,7 @@ from scheduler.services.errors import (
     TooManyAttempts,
 )
 from scheduler.services.locks import lock_rows
+from scheduler.services.lookup import find as lookup_find
 from scheduler.services.lookup import get_or_404
 from scheduler.services.wording import session_words
 
@@ -191,7 +192,7 @@ def record_roster(
         held = bookings.get(record["client_id"])
         if held is not None and held.status == "booked":
             continue
-        if db.get(Client, record["client_id"]) is None:
+        if lookup_find(db, Client, record["client_id"]) is None:
             raise InvalidField(f"records.{index}.client_id",
                                f"No client with id {record['client_id']}.")
         if record["status"] in NO_TIME:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from scheduler import clock
 from scheduler.models import Client, Program
-from scheduler.services import audit, day_sheet, episodes
+from scheduler.services import audit, day_sheet, episodes, scope
 from scheduler.services.audit import Actor
 from scheduler.services.dates import EARLIEST_BIRTH
 from scheduler.services.errors import InvalidField, StateConflict
@@ -169,7 +169,8 @@ def probable_matches(db: DbSession, *, name: str | None = None,
         tests.append(Client.phone.like("%" + want_phone[-4:] + "%"))
     if not tests:
         return []
-    query = select(Client).where(or_(*tests))
+    # A scoped coordinator's matches are of their sites only (services/scope.py).
+    query = select(Client).where(or_(*tests), scope.programs_filter(Client.program_id))
     if exclude_id is not None:
         query = query.where(Client.id != exclude_id)
     matches = []

@@ -147,9 +147,11 @@ def active_staff(db: DbSession, site_ids: frozenset[int] | None = None) -> list[
 
 
 def session_with_room(db: DbSession, session_id: int) -> Session | None:
-    """The session with its room and facilitators loaded, or None."""
+    """The session with its room and facilitators loaded, or None (for another site's too:
+    services/scope.py)."""
     return db.scalar(
-        select(Session).where(Session.id == session_id)
+        select(Session).where(Session.id == session_id,
+                              scope.programs_filter(Session.program_id))
         .options(selectinload(Session.facilitators), selectinload(Session.room))
     )
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Client, Closure, Program, Room, Session, TreatmentPlan
-from scheduler.services import booking, closed_days, plans, series, sessions
+from scheduler.services import booking, closed_days, plans, scope, series, sessions
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import Calendar, Slot
@@ -62,6 +62,13 @@ class Facts:
     grids: dict[tuple, list[tuple[date, Slot]]] = field(default_factory=dict)
 
 
+def _active_rooms(db: DbSession) -> list[Room]:
+    """Active rooms, smallest first, of the caller's sites (services/scope.py)."""
+    return list(db.scalars(select(Room).where(Room.is_active.is_(True),
+                                              scope.sites_filter(Room.site_id))
+                           .order_by(Room.capacity, Room.name, Room.id)))
+
+
 def read_facts(db: DbSession, clients: Iterable[Client], staff_ids: Iterable[int],
                starts_from: datetime, ends_to: datetime, *,
                plan_of: dict[int, TreatmentPlan] | None = None) -> Facts:
@@ -69,8 +76,7 @@ def read_facts(db: DbSession, clients: Iterable[Client], staff_ids: Iterable[int
     queries however many of each. `plan_of` (client id to active plan) saves reading the
     plans again when the caller has them."""
     clients = list(clients)
-    rooms = list(db.scalars(select(Room).where(Room.is_active.is_(True))
-                            .order_by(Room.capacity, Room.name, Room.id)))
+    rooms = _active_rooms(db)
     calendar = Calendar(db, starts_from, ends_to, clients=clients, staff_ids=staff_ids,
                         room_ids=[r.id for r in rooms])
     if plan_of is None:
@@ -217,8 +223,7 @@ def free_rooms(db: DbSession, slots: list[Slot], *,
     if facts is not None:
         rooms, calendar = facts.rooms, facts.calendar
     else:
-        rooms = list(db.scalars(select(Room).where(Room.is_active.is_(True))
-                                .order_by(Room.capacity, Room.name, Room.id)))
+        rooms = _active_rooms(db)
         calendar = Calendar(db, min(s.starts_at for s in slots), max(s.ends_at for s in slots),
                             room_ids=[r.id for r in rooms])
     free: dict[Slot, list[int]] = {s: [] for s in slots}

@@ -11,6 +11,7 @@ from scheduler.services import attendance, audit, passwords
 from scheduler.services.audit import Actor
 from scheduler.services.errors import DomainError, InvalidField, StateConflict
 from scheduler.services.locks import lock_rows
+from scheduler.services.lookup import find as lookup_find
 from scheduler.services.lookup import get_or_404
 
 # Who sets or resets any client's PIN: the front desk, which is any staff member (the client
@@ -82,7 +83,8 @@ def check_in(
     policy: attendance.Policy,
 ) -> attendance.CheckinOutcome:
     """Check the PIN, counting wrong ones, then check the client into their open session."""
-    client = db.get(Client, client_id) if isinstance(client_id, int) else None
+    # Another site's client is as good as missing to a scoped coordinator (services/scope.py).
+    client = lookup_find(db, Client, client_id) if isinstance(client_id, int) else None
     if client is None or client.kiosk_pin_hash is None:
         # One answer for "no such client" and "no PIN", so the kiosk reveals nobody.
         return attendance.CheckinOutcome(error=InvalidField("pin", "does not match."))

@@ -16,7 +16,7 @@ def _could_exist(entity_id) -> bool:
     return 0 < entity_id <= MAX_ID
 
 
-def _visible(db: DbSession, model, entity_id):
+def find(db: DbSession, model, entity_id):
     """The row, if it exists for the caller: another site's record is as good as missing to a
     coordinator scoped to other sites (services/scope.py)."""
     row = db.get(model, entity_id) if _could_exist(entity_id) else None
@@ -25,7 +25,7 @@ def _visible(db: DbSession, model, entity_id):
 
 def get_or_404(db: DbSession, model, entity_id, entity: str):
     """The row at a path id, or NotFound (404)."""
-    row = _visible(db, model, entity_id)
+    row = find(db, model, entity_id)
     if row is None:
         raise NotFound(entity, entity_id)
     return row
@@ -33,7 +33,7 @@ def get_or_404(db: DbSession, model, entity_id, entity: str):
 
 def get_referenced(db: DbSession, model, entity_id, field: str, entity: str):
     """The row a request field points at, or InvalidField (422) naming that field."""
-    row = _visible(db, model, entity_id)
+    row = find(db, model, entity_id)
     if row is None:
         raise InvalidField(field, f"No {entity} with id {entity_id}.")
     return row

@@ -25,7 +25,7 @@ from scheduler.models import (
 )
 from scheduler.models.plans import RECOMMENDED_LEVELS
 from scheduler.models.series import SESSION_KINDS
-from scheduler.services import audit, episodes
+from scheduler.services import audit, episodes, scope
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField, StateConflict
@@ -289,6 +289,7 @@ def due_soon(db: DbSession, today: date, within_days: int = DUE_SOON_DAYS,
             Client.status != "discharged",
             or_(TreatmentPlan.end_date.is_(None), TreatmentPlan.end_date >= today),
             or_(TreatmentPlan.certification_due <= horizon, TreatmentPlan.review_due <= horizon),
+            scope.programs_filter(Client.program_id),
         )
     )
     if program_id is not None:

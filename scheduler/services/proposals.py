@@ -30,7 +30,7 @@ from scheduler.models import (
     SessionSeries,
     Staff,
 )
-from scheduler.services import audit, booking, free_slots, one_to_one
+from scheduler.services import audit, booking, free_slots, one_to_one, scope
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import Calendar, Slot
 from scheduler.services.errors import DomainError, InvalidField, NotFound, StateConflict
@@ -155,7 +155,9 @@ def propose_for_program(db: DbSession, actor: Actor, program_id: int, *, client_
            or not 0 < i <= MAX_ID]
     if bad:
         raise InvalidField("client_ids", f"No client with id {bad[0]}.")
-    found = {c.id: c for c in db.scalars(select(Client).where(Client.id.in_(ids)))}
+    # Another site's client is as good as missing (services/scope.py): named by id, not name.
+    found = {c.id: c for c in db.scalars(select(Client).where(
+        Client.id.in_(ids), scope.programs_filter(Client.program_id)))}
     for client_id in ids:
         client = found.get(client_id)
         if client is None:
@@ -180,7 +182,8 @@ def cohort_candidates(db: DbSession, program_id: int, now: datetime
                     Session.status == "scheduled", Session.starts_at >= now)
              .exists())
     admitted = select(Client).where(Client.program_id == program_id,
-                                    Client.status == "active")
+                                    Client.status == "active",
+                                    scope.programs_filter(Client.program_id))
     order = (Client.name, Client.id)
     new = list(db.scalars(admitted.where(~ahead).order_by(*order).limit(MAX_COHORT)))
     rest = list(db.scalars(admitted.where(ahead).order_by(*order).limit(MAX_COHORT)))
@@ -506,7 +509,7 @@ def _locked_proposal(db: DbSession, proposal_id: int) -> ScheduleProposal:
             0 < proposal_id <= MAX_ID:
         row = db.scalar(select(ScheduleProposal).where(ScheduleProposal.id == proposal_id)
                         .with_for_update().execution_options(populate_existing=True))
-    if row is None:
+    if row is None or not scope.allows(db, row):
         raise NotFound("schedule proposal", proposal_id)
     return row
 

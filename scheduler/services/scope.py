@@ -106,6 +106,16 @@ def sites_filter(site_column) -> ColumnElement[bool]:
     return site_column.in_(scope)
 
 
+def logins_filter(client_column) -> ColumnElement[bool]:
+    """A WHERE clause keeping logins linked to no client or to a client in scope (true when
+    unscoped)."""
+    scope = _current.get()
+    if scope is None:
+        return true()
+    return client_column.is_(None) | client_column.in_(
+        select(Client.id).where(programs_filter(Client.program_id)))
+
+
 def of_sites(program_column, site_ids: frozenset[int] | None) -> ColumnElement[bool]:
     """Rows whose program is at one of `site_ids` (the sites a page shows; None: every site),
     and in scope: a page's choice narrows the scope, never widens it."""
@@ -162,6 +172,10 @@ def site_of(db: DbSession, row) -> int | None:
             series = db.get(SessionSeries, row.series_id)
             return _program_site(db, series.program_id) if series is not None else None
         case TreatmentPlan() | Assessment():
+            return _client_site(db, row.client_id)
+        case User() if row.client_id is not None:
+            # A client's login is of the client's site; staff and coordinator logins are
+            # of no one site.
             return _client_site(db, row.client_id)
     return None
 

@@ -64,7 +64,7 @@ def list_sessions(
     db: DbSession, filters: SessionFilter, *, offset: int = 0, limit: int = 50
 ) -> tuple[list[Session], int]:
     """Sessions matching the filters in start order, with the total count."""
-    query = select(Session)
+    query = select(Session).where(scope.programs_filter(Session.program_id))
     if filters.series_id is not None:
         query = query.where(Session.series_id == filters.series_id)
     if filters.program_id is not None:

@@ -9,7 +9,7 @@ from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Site, User, staff_sites, user_sites
-from scheduler.services import audit, search
+from scheduler.services import audit, scope, search
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import get_referenced
@@ -73,7 +73,7 @@ def list_sites(db: DbSession, q: str | None = None, *, offset: int = 0,
                limit: int | None = None) -> tuple[list[Site], int]:
     """Sites by name, those `q` finds (services/search, as every picker searches), and how many
     in all."""
-    query = search.filtered(select(Site), Site.name, q)
+    query = search.filtered(select(Site), Site.name, q).where(scope.sites_filter(Site.id))
     total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = db.scalars(query.order_by(Site.name, Site.id).offset(offset).limit(limit)).all()
     return list(rows), total
@@ -110,7 +110,9 @@ def user_site_names(db: DbSession, user_ids: list[int]) -> dict[int, list[str]]:
 def _referenced(db: DbSession, site_ids: list[int], field: str) -> list[int]:
     """The distinct ids, in order, each naming a site, else InvalidField naming the field."""
     wanted = list(dict.fromkeys(site_ids))
-    known = set(db.scalars(select(Site.id).where(Site.id.in_(wanted)))) if wanted else set()
+    # Another site than the caller's is as good as missing (services/scope.py).
+    known = set(db.scalars(select(Site.id).where(
+        Site.id.in_(wanted), scope.sites_filter(Site.id)))) if wanted else set()
     missing = [i for i in wanted if i not in known]
     if missing:
         raise InvalidField(field, f"No site with id {missing[0]}.")
@@ -146,6 +148,10 @@ def set_staff_sites(db: DbSession, staff_id: int, site_ids: list[int]) -> tuple[
     The caller checked the ids (sites_for_new_staff or check_staff_sites).
     """
     before = staff_site_ids(db, staff_id)
+    # The sites a scoped coordinator cannot see stay as they were (services/scope.py).
+    seen = scope.current()
+    if seen is not None:
+        site_ids = sorted(set(site_ids) | {i for i in before if i not in seen})
     gone = [i for i in before if i not in site_ids]
     new = [i for i in site_ids if i not in before]
     if gone:

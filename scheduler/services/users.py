@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.models import Client, Staff, User
 from scheduler.models.users import STAFF, USER_ROLES
-from scheduler.services import accounts, audit, logins, mfa
+from scheduler.services import accounts, audit, logins, mfa, scope
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField, PermissionDenied, StateConflict
 from scheduler.services.locks import begin_write, lock_rows
@@ -71,7 +71,7 @@ def list_logins(db: DbSession, viewer_role: str, where: LoginFilter, *, offset: 
     roles = managed_roles(viewer_role)
     if not roles:
         raise PermissionDenied("Only admins and coordinators manage logins.")
-    query = select(User).where(User.role.in_(roles))
+    query = select(User).where(User.role.in_(roles), scope.logins_filter(User.client_id))
     if where.email:
         query = query.where(func.lower(User.email).like(_like_pattern(where.email.lower()),
                                                         escape="\\"))
