@@ -113,6 +113,20 @@ BASELINES = {
     ("POST", "/schedule-proposals/<int:proposal_id>/accept"): {"intake": "1"},
     ("POST", "/programs/<int:program_id>/suggest-schedules"): {
         "client_ids": "{other_client_id}", "from_date": "2027-02-22", "weeks": "1"},
+    ("POST", "/programs"): {"name": "Day IOP", "level_of_care": "2.1", "population": "adult",
+                            "timezone": "America/New_York", "country": "US",
+                            "absence_streak_alert": "2", "discharge_review_streak": "3",
+                            "discharge_review_absences": "6", "discharge_review_weeks": "12",
+                            "feed_privacy": "private", "is_active": "y"},
+    # The walk's program stays as it is: running, in its zone.
+    ("POST", "/programs/<int:program_id>/edit"): {
+        "name": "Evening IOP", "level_of_care": "2.1", "population": "adult",
+        "timezone": "America/New_York", "country": "US", "absence_streak_alert": "2",
+        "discharge_review_streak": "3", "discharge_review_absences": "6",
+        "discharge_review_weeks": "12", "feed_privacy": "private", "is_active": "y"},
+    ("POST", "/rooms"): {"name": "Room C", "capacity": "8", "is_active": "y"},
+    ("POST", "/rooms/<int:room_id>/edit"): {"name": "Room B", "capacity": "12",
+                                            "is_active": "y"},
     ("POST", "/sites"): {"name": "Harbor View", "timezone": "America/New_York"},
     ("POST", "/sites/<int:site_id>/edit"): {"name": "Main site", "timezone": "America/New_York"},
     ("POST", "/staff/<int:staff_id>/sites"): {"site_ids": "{site_id}"},
@@ -466,7 +480,7 @@ def test_the_walk_reaches_every_page_form_field_and_query_parameter(fuzz_app, cl
     missing = []
     for cls, (leaves, _) in fields.items():
         # Search forms read the query string.
-        where = "args" if cls.__name__ in ("WeekFilterForm", "SearchForm") else "form"
+        where = "args" if cls.__name__ in ("WeekFilterForm", "SearchForm", "UserPicker") else "form"
         missing += [f"{cls.__qualname__}.{name}" for name in sorted(f.name for f in leaves)
                     if cls not in rows and (where, name) not in seen]
     missing += [f"request.{where}[{name!r}]" for where, name in sorted(_hand_reads())

@@ -68,3 +68,13 @@ def filtered(statement, column, query: str | None):
     if query is None or not query.strip():
         return statement
     return statement.where(name_matches(column, query))
+
+
+def text_matches(text: str, query: str | None) -> bool:
+    """The same rule on a string already in memory: for a short list whose shown words are
+    all that may be searched (the kiosk's arrivals, by first name and initial only)."""
+    if query is None or not query.strip():
+        return True
+    name = unicode_lower(text)
+    return all(name.startswith(term) or any(f"{brk}{term}" in name for brk in _WORD_BREAKS)
+               for term in terms(query))

@@ -10,7 +10,7 @@ signs in again and is given new links on purpose.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
@@ -175,20 +175,19 @@ def end_sign_ins(db: DbSession, viewer: Viewer, user_id: int, now: datetime) -> 
     return user, ended
 
 
-def uninvited(db: DbSession, viewer_role: str) -> tuple[list[Client], list[Staff]]:
-    """The active clients and staff members who have no login yet, by name: whom an invitation
-    may be for (coordinators invite clients only)."""
-    clients = list(db.scalars(
-        select(Client).where(Client.discharged_on.is_(None),
-                             ~Client.id.in_(select(User.client_id).where(
-                                 User.client_id.is_not(None))))
-        .order_by(Client.name)))
-    staff: list[Staff] = []
-    if "clinician" in managed_roles(viewer_role):
-        staff = list(db.scalars(
-            select(Staff).where(Staff.is_active.is_(True),
-                                ~Staff.id.in_(select(User.staff_id).where(
-                                    User.staff_id.is_not(None))))
-            .order_by(Staff.name)))
-    return clients, staff
+def uninvited_clients() -> Select:
+    """The clients in treatment who have no login yet: whom a client invitation may be for."""
+    return select(Client).where(Client.discharged_on.is_(None),
+                                ~Client.id.in_(select(User.client_id).where(
+                                    User.client_id.is_not(None))))
+
+
+def uninvited_staff(viewer_role: str) -> Select | None:
+    """The active staff members who have no login yet, or None when this viewer invites no
+    staff (coordinators invite clients only)."""
+    if "clinician" not in managed_roles(viewer_role):
+        return None
+    return select(Staff).where(Staff.is_active.is_(True),
+                               ~Staff.id.in_(select(User.staff_id).where(
+                                   User.staff_id.is_not(None))))
 

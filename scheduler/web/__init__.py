@@ -24,9 +24,11 @@ def register_web(app: Flask) -> None:
         mfa_pages,
         plan_pages,
         portal,
+        program_pages,
         proposal_pages,
         query_args,
         reports,
+        room_pages,
         site_pages,
         staff_pages,
         users,
@@ -44,15 +46,18 @@ def register_web(app: Flask) -> None:
 
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
                    portal, kiosk, audit, users, mfa_pages, account, find_time,
-                   staff_pages, site_pages, proposal_pages, alerts):
+                   staff_pages, site_pages, room_pages, program_pages, proposal_pages,
+                   alerts):
         app.register_blueprint(module.bp)
     mfa_pages.install_gate(app)
 
     @app.context_processor
     def navigation():
-        from scheduler.web.navigation import links_for
+        from scheduler.web.navigation import in_setup, links_for, setup_links_for
 
-        return {"nav_links": links_for(current_user)}
+        setup = in_setup()
+        return {"nav_links": links_for(current_user), "in_setup": setup,
+                "setup_links": setup_links_for(current_user) if setup else []}
 
     @app.context_processor
     def theme():

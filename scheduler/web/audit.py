@@ -1,19 +1,24 @@
 """The audit page: admins search who changed or read what, and the search is itself logged."""
 
+from contextlib import suppress
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, request, url_for
-from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
 
 from scheduler.extensions import db
 from scheduler.models import User
 from scheduler.services import audit, audit_words, day_sheet
+from scheduler.services import users as logins_admin
 from scheduler.services.access_log import record_access
 from scheduler.services.errors import InvalidField
 from scheduler.services.lookup import MAX_ID
 from scheduler.web import query_args
 from scheduler.web.access import page_actor, page_roles
+from scheduler.web.calendar.pickers import PICKER_LIMIT, Search, with_none
+from scheduler.web.form_fields import PickerField, PlainForm, optional_id
 from scheduler.web.refusals import describe
 
 bp = Blueprint("audit_pages", __name__)
@@ -43,6 +48,31 @@ def _filters() -> dict:
     return given
 
 
+class UserPicker(PlainForm):
+    user = PickerField("User", validators=[Optional()])
+
+
+def _user_picker() -> UserPicker:
+    """The user filter as a picker: the first logins whose email holds what was typed (the
+    logins list's own search, which the combobox asks too), and the one chosen."""
+    form = UserPicker(formdata=None)
+    picker = form.user
+    with suppress(ValueError):
+        picker.data = optional_id(request.args.get("user"))
+    term = query_args.text_arg("user_q", 254)
+    found, total = logins_admin.list_logins(db.session, "admin",
+                                           logins_admin.LoginFilter(email=term),
+                                           offset=0, limit=PICKER_LIMIT)
+    rows = list(found)
+    held = db.session.get(User, picker.data) if picker.data is not None else None
+    if held is not None and held not in rows:
+        rows.insert(0, held)
+    picker.choices = with_none("Anyone", [SelectChoice(u.id, u.email) for u in rows])
+    picker.search = Search(param="user_q", what="a user", api=url_for("users.Logins"),
+                           term=term, more=total > PICKER_LIMIT, api_query="email")
+    return form
+
+
 def _page_url(page: int) -> str:
     """This search's address at another page."""
     return url_for(".index", **{**request.args.to_dict(), "page": page})
@@ -52,9 +82,8 @@ def _page_url(page: int) -> str:
 @page_roles("admin")
 def index():
     """Audit and access events, newest first, filtered by client, user, action and dates."""
-    users = db.session.execute(select(User.id, User.email).order_by(User.email)).all()
     tz = day_sheet.program_zone(db.session)
-    context = {"users": users, "actions": audit.ACTIONS, "events": [], "total": 0,
+    context = {"pickers": _user_picker(), "actions": audit.ACTIONS, "events": [], "total": 0,
                "error": None, "args": request.args, "page": 1, "pages": 1, "zone": tz.key}
     try:
         given = _filters()

@@ -65,10 +65,12 @@ from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
 from scheduler.web import find_time, proposal_pages, query_args
 from scheduler.web.access import log_page_read, may_read_clinical, page_actor, page_roles
+from scheduler.web.calendar.pickers import offer_staff
 from scheduler.web.charts import Bar, hours_chart, hours_text
 from scheduler.web.form_fields import (
     Hours,
     PageForm,
+    PickerField,
     WholeNumber,
     in_range,
     optional_id,
@@ -112,7 +114,7 @@ class IntakeForm(PageForm):
     # The warning's buttons: go on with (or re-admit) that existing client instead.
     use_client = WholeNumber("Existing record", validators=[Optional()])
     assessed_on = DateField("Assessed on", validators=[DataRequired("Enter the date."), in_range])
-    clinician_id = SelectField("Assessing clinician", coerce=optional_id,
+    clinician_id = PickerField("Assessing clinician",
                                validators=[DataRequired("Choose the clinician.")])
     summary = TextAreaField("Summary", validators=[Optional(), Length(max=20000)])
     recommended_level = SelectField(
@@ -145,8 +147,7 @@ def _plan_form_class():
         start_date = DateField("Start date", validators=[DataRequired("Enter the date."),
                                                          in_range])
         end_date = DateField("End date (optional)", validators=[Optional(), in_range])
-        primary_therapist_id = SelectField("Primary therapist", coerce=optional_id,
-                                           validators=[Optional()])
+        primary_therapist_id = PickerField("Primary therapist", validators=[Optional()])
         goals = TextAreaField("Goals, one a line", validators=[Optional(), Length(max=20000)])
         weekly_hours_target = Hours(
             "Weekly hours target", places=2,
@@ -209,11 +210,6 @@ class EnrolForm(PageForm):
 
 
 # ---------------------------------------------------------------- lookups
-
-
-def staff_choices(first: str):
-    return [SelectChoice("", first)] + [
-        SelectChoice(s.id, s.name) for s in day_sheet.active_staff(db.session)]
 
 
 def _attendance_history(client_id: int, tz) -> list[dict]:
@@ -473,7 +469,7 @@ def _intake_form(form: IntakeForm | None = None) -> IntakeForm:
             .order_by(Client.name, Client.id))]
     form.program_id.choices = [SelectChoice("", "Choose a program")] + [
         SelectChoice(p.id, p.name) for p in programs.active_programs(db.session)]
-    form.clinician_id.choices = staff_choices("Choose a clinician")
+    offer_staff(form.clinician_id, "Choose a clinician")
     return form
 
 
@@ -546,7 +542,7 @@ def _continue_with(form: IntakeForm, actor) -> int:
 
 
 def _plan_page(client: Client, form, status: int = 200):
-    form.primary_therapist_id.choices = staff_choices("None yet")
+    offer_staff(form.primary_therapist_id, "None yet")
     program = db.session.get(Program, client.program_id)
     return render_template("clients/intake_plan.html", form=form, client=client,
                            program=program, step=2), status
@@ -568,7 +564,7 @@ def intake_plan(client_id: int):
             db.session, clock.now(), client.program_id)
         form.weekly_hours_target.data = program.min_weekly_hours
         return _plan_page(client, form)
-    form.primary_therapist_id.choices = staff_choices("None yet")
+    offer_staff(form.primary_therapist_id, "None yet")
     if not form.validate_on_submit():
         return _plan_page(client, form, 422)
     requirements = [{"kind": kind, "sessions_per_week": field.data}

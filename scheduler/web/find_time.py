@@ -22,7 +22,15 @@ from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
 from scheduler.services.series import ONE_TO_ONE_KINDS
 from scheduler.web.access import log_page_read, page_actor, page_roles
-from scheduler.web.form_fields import PageForm, PlainForm, in_range, optional_id, put_on_form
+from scheduler.web.calendar.pickers import offer_staff
+from scheduler.web.form_fields import (
+    PageForm,
+    PickerField,
+    PlainForm,
+    in_range,
+    optional_id,
+    put_on_form,
+)
 from scheduler.web.labels import KIND_LABELS
 from scheduler.web.refusals import describe
 
@@ -38,8 +46,7 @@ RENAMES = {"staff_id": "staff_id", "duration_minutes": "length", "to": "week",
 class SearchForm(PlainForm):
     """Who, how long and which week; read from the query string."""
 
-    staff_id = SelectField("Clinician", coerce=optional_id,
-                           validators=[DataRequired("Choose the clinician.")])
+    staff_id = PickerField("Clinician", validators=[DataRequired("Choose the clinician.")])
     length = SelectField("Length", coerce=int, default=50,
                          choices=[SelectChoice(n, f"{n} minutes") for n in LENGTHS])
     kind = SelectField("Kind of session", default="individual",
@@ -65,11 +72,10 @@ def search_form(client: Client, args=None) -> tuple[SearchForm, bool]:
     to search (a clinician was asked for, or there is a default one)."""
     args = args if args is not None else request.args
     form = SearchForm(args)
-    form.staff_id.choices = [SelectChoice("", "Choose a clinician")] + [
-        SelectChoice(s.id, s.name) for s in day_sheet.active_staff(db.session)]
     if "staff_id" not in args:
         plan = plans.active_plan(db.session, client.id)
         form.staff_id.data = plan.primary_therapist_id if plan is not None else None
+    offer_staff(form.staff_id, "Choose a clinician")
     return form, "staff_id" in args or form.staff_id.data is not None
 
 

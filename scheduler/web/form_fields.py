@@ -2,7 +2,15 @@
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, Form, IntegerField, SelectField, ValidationError, widgets
+from wtforms import (
+    DecimalField,
+    Form,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    ValidationError,
+    widgets,
+)
 
 from scheduler.services import dates
 from scheduler.services.errors import DomainError, InvalidField
@@ -93,6 +101,26 @@ class PickerField(SelectField):
             return
         if self.allowed is None or not self.allowed(self.data):
             raise ValidationError(self.gettext("Not a valid choice."))
+
+
+class PickerChecks(SelectMultipleField):
+    """Several rows among too many to list (a series' facilitators): checkboxes for those
+    chosen and the first matches of a search (pickers.py's `offer_staff_many`). Each posted id
+    counts when it names a row the field may take, listed or not."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, coerce=optional_id, **kwargs)
+        self.allowed = None  # ids -> bool, set with the choices
+        self.search = None
+
+    def process_formdata(self, valuelist):
+        super().process_formdata([v for v in valuelist if v not in ("", None)])
+
+    def pre_validate(self, form):
+        if not self.data:
+            return
+        if self.allowed is None or not self.allowed(self.data):
+            raise ValidationError(self.gettext("One or more choices are not valid."))
 
 
 def posted_text(name: str) -> str | None:

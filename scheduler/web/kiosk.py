@@ -11,7 +11,8 @@ from scheduler.models import Client
 from scheduler.models.users import KIOSK_RUNNERS
 from scheduler.services import attendance, day_sheet, kiosk
 from scheduler.services.errors import DomainError, InvalidField
-from scheduler.web import clients
+from scheduler.services.search import MAX_QUERY, text_matches
+from scheduler.web import clients, query_args
 from scheduler.web.access import page_actor, page_roles
 from scheduler.web.clinician import FIELD_LABELS
 from scheduler.web.form_fields import optional_id
@@ -20,6 +21,8 @@ from scheduler.web.refusals import describe
 bp = Blueprint("kiosk_pages", __name__)
 
 PIN = re.compile(r"^\d{4,6}$")
+# Names a tablet shows at once; past this the kiosk asks for the first letters.
+SHOWN = 30
 
 
 def display_name(client: Client) -> str:
@@ -31,9 +34,16 @@ def display_name(client: Client) -> str:
 
 
 def _page(status: int = 200, headers: dict | None = None):
-    arrivals = day_sheet.kiosk_arrivals(db.session, clock.now())
-    body = render_template("kiosk/index.html",
-                           arrivals=[(c.id, display_name(c)) for c in arrivals])
+    """Who may check in now, by first name and initial. A busy hour at a large clinic lists
+    more than a tablet can show: then a name search narrows the list. It searches only the
+    words shown, on this page, never the clients API (which a kiosk login cannot reach)."""
+    arrivals = [(c.id, display_name(c))
+                for c in day_sheet.kiosk_arrivals(db.session, clock.now())]
+    term = query_args.text_arg("name", MAX_QUERY) if request.method == "GET" else None
+    shown = [row for row in arrivals if text_matches(row[1], term)]
+    body = render_template("kiosk/index.html", arrivals=shown[:SHOWN],
+                           more=len(shown) > SHOWN, term=term or "",
+                           searchable=len(arrivals) > SHOWN or bool(term))
     return body, status, headers or {}
 
 

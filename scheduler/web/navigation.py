@@ -1,8 +1,24 @@
-"""The navigation each role sees: only pages that role may open."""
+"""The navigation each role sees: only pages that role may open.
 
-from flask import current_app, url_for
+The main bar holds what a coordinator opens every day. The clinic's set-up (staff, rooms,
+programs, sites) sits behind one "Setup" entry, whose pages share a second bar, so the main
+bar stays one line at desktop widths as the network grows.
+"""
+
+from flask import current_app, request, url_for
 
 from scheduler.models.users import COORDINATORS, KIOSK_RUNNERS, STAFF, USER_ROLES
+
+SETUP = (
+    # (endpoint, label, roles): the Setup bar, in the order a new clinic fills them in.
+    ("site_pages.index", "Sites", ("admin",)),
+    ("program_pages.index", "Programs", COORDINATORS),
+    ("room_pages.index", "Rooms", COORDINATORS),
+    ("staff_pages.index", "Staff", COORDINATORS),
+)
+# The pages that belong to Setup, for marking its entry current: blueprints, and the
+# site pages' endpoints other than its own list.
+SETUP_BLUEPRINTS = ("site_pages", "program_pages", "room_pages", "staff_pages")
 
 LINKS = (
     # (endpoint, label, roles)
@@ -10,14 +26,13 @@ LINKS = (
     ("calendar.closures_page", "Closures", COORDINATORS),
     ("client_pages.index", "Clients", COORDINATORS),
     ("client_pages.intake", "Intake", COORDINATORS),
-    ("staff_pages.index", "Staff", COORDINATORS),
-    ("site_pages.index", "Sites", ("admin",)),
     ("report_pages.index", "Reports", COORDINATORS),
     ("report_pages.follow_up", "Follow-up", STAFF),
     ("alert_pages.index", "Alerts", STAFF),
     ("clinician.today", "Today", STAFF),
     # A kiosk login's only page: offered wherever it lands (a 403 page), as the way back.
     ("kiosk_pages.index", "Kiosk", KIOSK_RUNNERS),
+    ("staff_pages.index", "Setup", COORDINATORS),
     ("user_pages.index", "Logins", COORDINATORS),
     ("audit_pages.index", "Audit log", ("admin",)),
     ("portal.home", "My sessions", ("client",)),
@@ -26,10 +41,25 @@ LINKS = (
 )
 
 
-def links_for(user) -> list[tuple[str, str, str]]:
-    """(endpoint, url, label) for the user's role; none when signed out."""
+def in_setup() -> bool:
+    """Whether this request shows a Setup page (the main bar then marks "Setup")."""
+    return (request.blueprint in SETUP_BLUEPRINTS
+            and request.endpoint not in ("site_pages.user_sites",))
+
+
+def _links(user, links) -> list[tuple[str, str, str]]:
     if not getattr(user, "is_authenticated", False):
         return []
     views = current_app.view_functions
     return [(endpoint, url_for(endpoint), label)
-            for endpoint, label, roles in LINKS if user.role in roles and endpoint in views]
+            for endpoint, label, roles in links if user.role in roles and endpoint in views]
+
+
+def links_for(user) -> list[tuple[str, str, str]]:
+    """(endpoint, url, label) for the user's role; none when signed out."""
+    return _links(user, LINKS)
+
+
+def setup_links_for(user) -> list[tuple[str, str, str]]:
+    """The Setup bar's (endpoint, url, label) for the user's role."""
+    return _links(user, SETUP)

@@ -9,7 +9,6 @@ from wtforms import (
     DateField,
     FieldList,
     FormField,
-    SelectField,
     StringField,
     TextAreaField,
 )
@@ -23,14 +22,15 @@ from scheduler.services import plans
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
 from scheduler.web.access import log_page_read, outside_caseload, page_actor, page_roles
-from scheduler.web.clients import detail_page, staff_choices
+from scheduler.web.calendar.pickers import offer_staff
+from scheduler.web.clients import detail_page
 from scheduler.web.form_fields import (
     Hours,
     PageForm,
+    PickerField,
     PlainForm,
     WholeNumber,
     in_range,
-    optional_id,
 )
 from scheduler.web.labels import KIND_LABELS
 from scheduler.web.refusals import describe
@@ -76,8 +76,7 @@ for _kind in SESSION_KINDS:
 
 class RevisionForm(PageForm):
     end_date = DateField("End date (optional)", validators=[Optional(), in_range])
-    primary_therapist_id = SelectField("Primary therapist", coerce=optional_id,
-                                       validators=[Optional()])
+    primary_therapist_id = PickerField("Primary therapist", validators=[Optional()])
     weekly_hours_target = Hours(
         "Weekly hours target (leave empty for the program's minimum)", places=2,
         validators=[Optional(), NumberRange(min=0, max=168)])
@@ -147,7 +146,7 @@ def _place_error(form: RevisionForm, error: InvalidField) -> bool:
 
 
 def _page(client, plan, form, status=200):
-    form.primary_therapist_id.choices = staff_choices("None named")
+    offer_staff(form.primary_therapist_id, "None named")
     return render_template("clients/plan_revise.html", client=client, plan=plan, form=form,
                            rows=list(enumerate(form.phases))), status
 
@@ -165,7 +164,7 @@ def revise(client_id: int):
         log_page_read([client_id], "plans")
         return page
     form = RevisionForm()
-    form.primary_therapist_id.choices = staff_choices("None named")
+    offer_staff(form.primary_therapist_id, "None named")
     if not form.validate_on_submit():
         flash("Not saved: please fix the fields marked below.", "error")
         return _page(client, plan, form, 422)

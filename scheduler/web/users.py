@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.validators import Optional
 
 from scheduler import clock, outbox
 from scheduler.extensions import db
@@ -14,6 +15,8 @@ from scheduler.services.errors import DomainError, InvalidField, StateConflict
 from scheduler.services.text import text_problem
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
+from scheduler.web.calendar.pickers import offer_client_rows, offer_staff
+from scheduler.web.form_fields import PickerField, PlainForm
 from scheduler.web.refusals import describe
 
 bp = Blueprint("user_pages", __name__)
@@ -52,6 +55,23 @@ def _owners(logins) -> dict:
     return {u.id: clients.get(u.client_id) or staff.get(u.staff_id) for u in logins}
 
 
+class InvitePickers(PlainForm):
+    """Whom an invitation is for: the invite form's two pickers (the view reads the post)."""
+
+    client_id = PickerField("Client (for a client login)", validators=[Optional()])
+    staff_id = PickerField("Staff member (for a staff login)", validators=[Optional()])
+
+
+def _invite_pickers() -> InvitePickers:
+    form = InvitePickers(formdata=None)
+    offer_client_rows(form.client_id, logins_admin.uninvited_clients(), "—",
+                      {"status": "active"})
+    staff = logins_admin.uninvited_staff(current_user.role)
+    if staff is not None:
+        offer_staff(form.staff_id, "—", rows=staff)
+    return form
+
+
 def _page_url(page: int) -> str:
     return url_for(".index", **{**request.args.to_dict(), "page": page})
 
@@ -76,7 +96,7 @@ def list_page(status: int = 200):
             db.session, [u.id for u in logins if u.role == "coordinator"]),
         roles=logins_admin.managed_roles(current_user.role), role_labels=ROLE_LABELS,
         statuses=tuple(STATUSES), mfa_enabled=logins_admin.mfa_enabled,
-        uninvited=logins_admin.uninvited(db.session, current_user.role),
+        invite=_invite_pickers(),
         prev_url=_page_url(given["page"] - 1) if given["page"] > 1 else None,
         next_url=_page_url(given["page"] + 1) if given["page"] < pages else None,
     ), status

@@ -62,6 +62,17 @@ def enhanced(page) -> None:
     expect(page.locator("[data-picker]:not([data-enhanced])")).to_have_count(0)
 
 
+def pick(page, label: str, name: str) -> None:
+    """Choose a staff member in a searchable picker (static/js/picker.js) by typing."""
+    from playwright.sync_api import expect
+
+    enhanced(page)
+    combo = page.get_by_role("combobox", name=label)
+    combo.press_sequentially(name.split()[0].lower(), delay=30)
+    page.get_by_role("listbox", name=label).get_by_role("option", name=name).click()
+    expect(combo).to_have_value(name)
+
+
 def watch_csp(page) -> list[str]:
     """Chromium's console reports of scripts, styles or images the CSP blocked."""
     violations: list[str] = []

@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import pick
 from tests.test_pages_clients import clinic
 
 
@@ -32,7 +33,7 @@ def test_a_coordinator_sees_the_plan_and_chart_and_makes_a_feed_link(page, login
     expect(page.locator("#hours-table")).to_contain_text("2027-02-08")
 
     page.get_by_role("button", name="Create calendar link").click()
-    expect(page.get_by_role("status")).to_contain_text("shown only now")
+    expect(page.locator(".flash[role=status]")).to_contain_text("shown only now")
     expect(page.get_by_role("img", name="QR code of the client's calendar link")
            .locator("svg")).to_be_visible()
     expect(page.get_by_label("Feed address")).to_have_value(re.compile(r"/feeds/.+\.ics$"))
@@ -50,7 +51,7 @@ def test_the_intake_flow_end_to_end(page, login, db, make):
     # Step 1: a new client and the intake assessment; a missing name is named first.
     page.get_by_label("Program").select_option(label="Evening IOP")
     page.get_by_label("Admitted on").fill("2027-02-16")
-    page.get_by_label("Assessing clinician").select_option(label="Dana Reyes")
+    pick(page, "Assessing clinician", "Dana Reyes")
     page.get_by_role("button", name="Save and continue").click()
     expect(page.locator("#name-error")).to_have_text(
         "Enter a name, or choose an existing client.")
@@ -61,7 +62,7 @@ def test_the_intake_flow_end_to_end(page, login, db, make):
     # Step 2: the plan, its target filled in from the program's level of care.
     expect(page.get_by_role("heading", level=1)).to_contain_text("treatment plan for Casey Lin")
     expect(page.get_by_label("Weekly hours target")).to_have_value(re.compile(r"^9(\.00)?$"))
-    page.get_by_label("Primary therapist").select_option(label="Dana Reyes")
+    pick(page, "Primary therapist", "Dana Reyes")
     page.get_by_label("Goals, one a line").fill("Attend every group")
     page.get_by_label("Group therapy sessions a week").fill("3")
     page.get_by_role("button", name="Save plan and continue").click()

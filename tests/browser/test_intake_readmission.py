@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from scheduler import clock
 from scheduler.feeds import tokens
 from scheduler.services import booking, plans
-from tests.browser.conftest import keep_screenshot
+from tests.browser.conftest import keep_screenshot, pick
 from tests.helpers import ACTOR
 
 
@@ -39,7 +39,7 @@ def test_intake_warns_of_the_existing_client_and_re_admits_them(screen, login, d
     page.get_by_label("Date of birth").fill("1990-05-04")
     page.get_by_label("Program").select_option(label="Evening IOP")
     page.get_by_label("Admitted on").fill("2027-02-16")
-    page.get_by_label("Assessing clinician").select_option(label="Dana Reyes")
+    pick(page, "Assessing clinician", "Dana Reyes")
     page.get_by_role("button", name="Save and continue").click()
 
     warning = page.get_by_role("alert").filter(has_text="may already be on record")

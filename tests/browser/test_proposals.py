@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from scheduler import clock
 from scheduler.models import Booking, Client, SessionSeries
 from scheduler.services import availability, booking, plans, sessions
-from tests.browser.conftest import keep_screenshot
+from tests.browser.conftest import keep_screenshot, pick
 from tests.helpers import ACTOR
 
 
@@ -51,9 +51,9 @@ def test_a_new_client_from_intake_to_a_booked_schedule_in_one_click_and_one_revi
     page.get_by_label("New client's full name").fill("Casey Lin")
     page.get_by_label("Program").select_option(label="Evening IOP")
     page.get_by_label("Admitted on").fill("2027-02-16")
-    page.get_by_label("Assessing clinician").select_option(label="Dana Reyes")
+    pick(page, "Assessing clinician", "Dana Reyes")
     page.get_by_role("button", name="Save and continue").click()
-    page.get_by_label("Primary therapist").select_option(label="Dana Reyes")
+    pick(page, "Primary therapist", "Dana Reyes")
     page.get_by_label("Group therapy sessions a week").fill("3")
     page.get_by_label("Individual therapy sessions a week").fill("1")
     page.get_by_role("button", name="Save plan and continue").click()

@@ -109,7 +109,7 @@
         option.setAttribute("role", "option");
         option.setAttribute("aria-selected", "false");
         option.dataset.id = row.id;
-        option.textContent = row.name || row.title;
+        option.textContent = row.name || row.title || row.email;
         option.addEventListener("mousedown", function (event) { event.preventDefault(); });
         option.addEventListener("click", function () { pick(option); });
         list.appendChild(option);
@@ -133,7 +133,7 @@
       var term = input.value.trim();
       if (!term) { close(); return; }
       var query = new URLSearchParams(params);
-      query.set("q", term.slice(0, 100));
+      query.set(box.dataset.query || "q", term.slice(0, 100));
       query.set("per_page", String(SHOWN));
       var mine = ++asked;
       fetch(box.dataset.api + "?" + query.toString(), {
@@ -169,5 +169,75 @@
     box.dataset.enhanced = String(index);
   }
 
+  // Several choices (a series' facilitators): the fieldset of checkboxes stays, and typing in
+  // its search box lists the API's matches as more checkboxes instead of reloading the page.
+  // Ticked boxes always stay; unticked ones give way to the new matches.
+  function enhanceChecks(box) {
+    var search = box.querySelector(".picker-search input[type=search]");
+    var button = box.querySelector(".picker-search button");
+    var options = box.querySelector(".picker-options");
+    var status = box.querySelector("[role=status]");
+    if (!search || !options || !window.fetch) { return; }
+    var params = JSON.parse(box.dataset.params || "{}");
+    var timer = null;
+    var asked = 0;
+    search.removeAttribute("form");
+    search.removeAttribute("name");
+    if (button) { button.hidden = true; }
+
+    function show(rows, total) {
+      var ticked = {};
+      options.querySelectorAll("label").forEach(function (label) {
+        var check = label.querySelector("input");
+        if (check && check.checked) { ticked[check.value] = true; } else { label.remove(); }
+      });
+      options.querySelectorAll(".muted").forEach(function (note) { note.remove(); });
+      rows.forEach(function (row) {
+        if (ticked[String(row.id)]) { return; }
+        var label = document.createElement("label");
+        label.className = "check";
+        var input = document.createElement("input");
+        input.type = "checkbox";
+        input.name = box.dataset.name;
+        input.value = row.id;
+        label.appendChild(input);
+        label.appendChild(document.createTextNode(" " + (row.name || row.title || row.email)));
+        options.appendChild(label);
+      });
+      if (status) {
+        status.textContent = rows.length ? (total > rows.length
+          ? "First " + rows.length + " of " + total + " matches; type more to narrow."
+          : rows.length + (rows.length === 1 ? " match." : " matches.")) : "No matches.";
+      }
+    }
+
+    function ask() {
+      var term = search.value.trim();
+      var query = new URLSearchParams(params);
+      if (term) { query.set("q", term.slice(0, 100)); }
+      query.set("per_page", String(SHOWN));
+      var mine = ++asked;
+      fetch(box.dataset.api + "?" + query.toString(), {
+        credentials: "same-origin", headers: {Accept: "application/json"}
+      }).then(function (response) {
+        return response.ok ? response.json() : null;
+      }).then(function (body) {
+        if (mine !== asked || !body) { return; }
+        show(body.items, body.total);
+      }).catch(function () { /* the server still checks whatever is posted */ });
+    }
+
+    search.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(ask, DELAY_MS);
+    });
+    // Enter searches at once rather than posting the series form.
+    search.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); window.clearTimeout(timer); ask(); }
+    });
+    box.dataset.enhanced = "checks";
+  }
+
   document.querySelectorAll("[data-picker]").forEach(enhance);
+  document.querySelectorAll("[data-picker-checks]").forEach(enhanceChecks);
 })();

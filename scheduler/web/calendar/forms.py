@@ -28,6 +28,7 @@ from scheduler.services.errors import InvalidField
 from scheduler.services.overrides import Override
 from scheduler.web.form_fields import (
     PageForm,
+    PickerChecks,
     PickerField,
     PlainForm,
     WholeNumber,
@@ -85,7 +86,7 @@ class SeriesForm(OverrideFields, PageForm):
     video_url = URLField("Video link (virtual sessions)", validators=[
         Optional(), Length(max=500),
         Regexp(r"^https://\S+$", message="Must be an https:// link.")])
-    facilitator_ids = SelectMultipleField("Facilitators", coerce=int)
+    facilitator_ids = PickerChecks("Facilitators")
     weekdays = SelectMultipleField("Weekdays", choices=WEEKDAYS,
                                    validators=[DataRequired("Choose at least one weekday.")])
     start_time = TimeField("Start time (local)", validators=[InputRequired("Give a start time.")])
@@ -134,7 +135,7 @@ class SeriesEditForm(OverrideFields, PageForm):
                                                                       Length(max=5000)])
     room_id = PickerField("Room", validators=[Optional()])
     video_url = SeriesForm.video_url
-    facilitator_ids = SelectMultipleField("Facilitators", coerce=int)
+    facilitator_ids = PickerChecks("Facilitators")
     weekdays = SeriesForm.weekdays
     start_time = SeriesForm.start_time
     duration_minutes = SeriesForm.duration_minutes

@@ -36,6 +36,8 @@ class Search:
     more: bool
     api_params: dict = field(default_factory=dict)
     limit: int = PICKER_LIMIT
+    # The API's name for what was typed, where its list is not searched by `q` (logins: email).
+    api_query: str = "q"
 
 
 def program_choices(site_ids: frozenset[int] | None = None):
@@ -114,3 +116,37 @@ def offer_clients(picker, program_id: int, none_label: str = "Choose a client") 
            none_label,
            dict(param="client_q", what="a client", api=url_for("clients.Clients"),
                 api_params={"program_id": program_id, "status": "active"}))
+
+
+def offer_client_rows(picker, rows, none_label: str = "Choose a client",
+                      api_params: dict | None = None) -> None:
+    """Clients of the query `rows` (the logins page: those without a login yet)."""
+    _offer(picker, Client, Client.name, rows, lambda c: c.name, none_label,
+           dict(param="client_q", what="a client", api=url_for("clients.Clients"),
+                api_params=api_params or {}))
+
+
+def offer_staff_many(picker, rows=None) -> None:
+    """Several of the active staff (or those of the query `rows`): the ones chosen, then the
+    first matches of what was searched for (query `staff_q`), as checkboxes."""
+    rows = rows if rows is not None else select(Staff).where(
+        Staff.is_active.is_(True), scope.staff_of_sites(Staff.id, None))
+    term = query_args.text_arg("staff_q", MAX_QUERY)
+    found = list(db.session.scalars(filtered(rows, Staff.name, term)
+                                    .order_by(Staff.name, Staff.id).limit(PICKER_LIMIT + 1)))
+    chosen = {value for value in picker.data or () if isinstance(value, int)}
+    held = list(db.session.scalars(rows.where(Staff.id.in_(chosen)).order_by(
+        Staff.name, Staff.id))) if chosen else []
+    listed = held + [s for s in found[:PICKER_LIMIT] if s.id not in chosen]
+    picker.choices = [SelectChoice(s.id, s.name) for s in listed]
+
+    def allowed(values) -> bool:
+        wanted = set(values)
+        known = set(db.session.scalars(rows.with_only_columns(Staff.id)
+                                       .where(Staff.id.in_(wanted))))
+        return wanted <= known
+
+    picker.allowed = allowed
+    picker.search = Search(param="staff_q", what="a staff member",
+                           api=url_for("staff.StaffMembers"), term=term,
+                           more=len(found) > PICKER_LIMIT)

@@ -26,9 +26,9 @@ from scheduler.web.calendar.forms import (
 from scheduler.web.calendar.pickers import (
     offer_clients,
     offer_rooms,
+    offer_staff_many,
     program_choices,
     site_rooms,
-    staff_choices,
     with_none,
 )
 from scheduler.web.form_fields import put_on_form
@@ -39,7 +39,7 @@ from scheduler.web.refusals import describe
 def _series_choices(form: SeriesForm) -> SeriesForm:
     form.program_id.choices = with_none("Choose a program", program_choices())
     offer_rooms(form.room_id, "No room (virtual)")
-    form.facilitator_ids.choices = staff_choices()
+    offer_staff_many(form.facilitator_ids)
     return form
 
 
@@ -161,7 +161,7 @@ def _edit_form(series: SessionSeries, formdata=None) -> SeriesEditForm:
         form.weekdays.data = weekday_codes(series.rrule)
         form.facilitator_ids.data = [s.id for s in series.facilitators]
     offer_rooms(form.room_id, "No room (virtual)", rows=site_rooms(series.program_id))
-    form.facilitator_ids.choices = staff_choices()
+    offer_staff_many(form.facilitator_ids)
     return form
 
 

@@ -1,0 +1,127 @@
+"""Setup pages for rooms: where in-person sessions happen, and how many seats each holds.
+
+Coordinators and admins (as POST/PATCH /api/v1/rooms); everything goes through
+services/rooms.py, which audits it and keeps names unique within a site.
+"""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from scheduler.extensions import db
+from scheduler.models import Room
+from scheduler.models.users import COORDINATORS
+from scheduler.services import rooms, scope
+from scheduler.services.errors import DomainError
+from scheduler.services.lookup import get_or_404
+from scheduler.services.search import filtered
+from scheduler.web import query_args
+from scheduler.web.access import page_actor, page_roles
+from scheduler.web.form_fields import PageForm, WholeNumber, put_on_form
+from scheduler.web.refusals import describe
+from scheduler.web.setup_forms import SiteField, offer_sites, site_names
+
+bp = Blueprint("room_pages", __name__)
+
+PER_PAGE = 50
+# As the API takes them (api/rooms.py RoomFields).
+MAX_SEATS = 500
+
+
+class RoomForm(PageForm):
+    name = StringField("Name", validators=[DataRequired("Give the room a name."),
+                                           Length(max=120)],
+                       description="Unique within its site: each site may have its own Room B.")
+    capacity = WholeNumber("Seats", validators=[
+        InputRequired("Say how many clients the room seats."),
+        NumberRange(1, MAX_SEATS, f"Between 1 and {MAX_SEATS} seats.")])
+    location = StringField("Where it is", validators=[Optional(), Length(max=300)],
+                           description="Floor or directions, as clients are told.")
+    is_active = BooleanField("In use", default=True)
+
+
+class NewRoomForm(RoomForm):
+    site_id = SiteField()
+
+
+def _values(form: RoomForm) -> dict:
+    return {"name": form.name.data.strip(), "capacity": form.capacity.data,
+            "location": (form.location.data or "").strip() or None,
+            "is_active": bool(form.is_active.data)}
+
+
+def _list_page(form: NewRoomForm, status: int = 200):
+    show_site = offer_sites(form.site_id)
+    q = query_args.text_arg("q", 200)
+    page = query_args.number_arg("page", 1_000_000) or 1
+    query = filtered(select(Room), Room.name, q).where(scope.sites_filter(Room.site_id))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(db.session.scalars(query.order_by(Room.name, Room.id)
+                                   .offset((page - 1) * PER_PAGE).limit(PER_PAGE)))
+    pages = max(1, -(-total // PER_PAGE))
+
+    def page_url(n: int) -> str:
+        return url_for(".index", **{**request.args.to_dict(), "page": n})
+
+    return render_template(
+        "setup/rooms.html", rooms=rows, total=total, q=q or "", form=form, show_site=show_site,
+        sites=site_names(r.site_id for r in rows),
+        prev_url=page_url(page - 1) if page > 1 else None,
+        next_url=page_url(page + 1) if page < pages else None), status
+
+
+@bp.get("/rooms")
+@page_roles(*COORDINATORS)
+def index():
+    """Rooms by name (searchable), with their site and seats, and the form to add one."""
+    return _list_page(NewRoomForm(formdata=None))
+
+
+@bp.post("/rooms")
+@page_roles(*COORDINATORS)
+def add():
+    form = NewRoomForm()
+    if not form.validate_on_submit():
+        flash("Not added: please fix the fields marked below.", "error")
+        return _list_page(form, 422)
+    try:
+        room = rooms.create_room(db.session, page_actor(), site_id=form.site_id.data,
+                                 **_values(form))
+    except DomainError as error:
+        db.session.rollback()
+        placed = put_on_form(form, error)
+        flash("Not added: please fix the fields marked below." if placed
+              else describe(error, what="Not added"), "error")
+        return _list_page(form, error.status)
+    db.session.commit()
+    flash(f"{room.name} added.", "success")
+    return redirect(url_for(".index"), code=303)
+
+
+@bp.route("/rooms/<int:room_id>/edit", methods=["GET", "POST"])
+@page_roles(*COORDINATORS)
+def edit(room_id: int):
+    """Rename a room, change its seats or location, or take it out of use; it stays at its
+    site."""
+    room = get_or_404(db.session, Room, room_id, "room")
+    site = site_names([room.site_id]).get(room.site_id)
+    form = RoomForm(obj=room) if request.method == "GET" else RoomForm()
+
+    def page(status: int = 200):
+        return render_template("setup/room_edit.html", form=form, room=room, site=site), status
+
+    if request.method == "GET":
+        return page()
+    if not form.validate_on_submit():
+        return page(422)
+    try:
+        rooms.update_room(db.session, page_actor(), room, _values(form))
+    except DomainError as error:
+        db.session.rollback()
+        if not put_on_form(form, error):
+            flash(describe(error, what="Not saved"), "error")
+        return page(error.status)
+    db.session.commit()
+    flash(f"{room.name} saved.", "success")
+    return redirect(url_for(".index"), code=303)
