@@ -303,7 +303,7 @@ def test_an_intake_left_after_step_one_is_on_the_follow_up_list_until_the_plan(c
     assert "Jesse Test" in unfinished and "Admitted 2027-02-16; no treatment plan yet" in unfinished
     assert f'href="/intake/{jesse.id}/plan">Continue intake' in unfinished
     listed = client.get(f"{API}/reports/follow-up?program_id={program.id}",
-                        headers=auth("clinician")).json["items"]
+                        headers=auth("coordinator")).json["items"]
     assert [(i["client_id"], i["reasons"], i["intake_since"]) for i in listed] == [
         (jesse.id, ["intake_unfinished"], "2027-02-16")]
     plans.create_plan(db, ACTOR, jesse.id, start_date=date(2027, 2, 16))

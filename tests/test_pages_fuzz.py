@@ -34,7 +34,7 @@ from wtforms.form import BaseForm
 import scheduler.web
 from scheduler import create_app
 from scheduler.extensions import db as _db
-from scheduler.models import Session
+from scheduler.models import Alert, Session
 from scheduler.services import account_links, booking, closures, kiosk, plans, proposals
 from scheduler.web.form_fields import Hours, TextChecked, WholeNumber
 from tests.authorization_matrix import ROUTES
@@ -267,6 +267,11 @@ def clinic(fuzz_app, now):
                                       public_name="Appointments").closure
     proposal = proposals.propose_for_client(db, ACTOR, avery.id, from_date=date(2027, 2, 22),
                                             weeks=1, now=now, seconds=1)
+    # An open alert for the alerts page and its acknowledge form.
+    alert = Alert(key=f"absence_streak:client={avery.id}:since=admission",
+                  kind="absence_streak", client_id=avery.id, program_id=program.id,
+                  detail={"unexcused_streak": 2, "last_attended_at": None}, raised_at=now)
+    db.add(alert)
     db.commit()
     # Signing in with hostile passwords may lock an account: that one is only for /login.
     walker = make.user("coordinator", password=PASSWORD)
@@ -286,7 +291,7 @@ def clinic(fuzz_app, now):
            # The login the logins page acts on: Blake's, which no walker signs in with.
            "user_id": make.user("client", client_id=blake.id).id,
            "invite_token": invite_token, "reset_token": reset_token, "closure_id": closure.id,
-           "proposal_id": proposal.id, "site_id": program.site_id}
+           "proposal_id": proposal.id, "site_id": program.site_id, "alert_id": alert.id}
     return {"ids": ids, "users": users}
 
 

@@ -336,7 +336,10 @@ def test_a_tampered_make_up_week_shows_the_error_by_the_field(client, db, setup,
     assert db.scalar(select(func.count(ScheduleProposal.id))) == 0
 
 
-def test_a_clinician_sees_the_follow_up_list_without_make_up_buttons(client, setup, make):
+def test_a_clinician_sees_the_follow_up_list_without_make_up_buttons(client, db, setup, make):
+    # Avery is on Dana's caseload: her plan names Dana primary therapist.
+    plans.active_plan(db, setup["client"].id).primary_therapist_id = setup["therapist"].id
+    db.commit()
     sign_in(client, make.user("clinician", staff_id=setup["therapist"].id))
     text = client.get(f"/follow-up?program={setup['program'].id}").get_data(as_text=True)
     assert "can still be met" in text and "Suggest make-up" not in text
