@@ -19,7 +19,7 @@ from scheduler.services.lookup import get_or_404
 from scheduler.web.access import page_actor, page_roles
 from scheduler.web.form_fields import Hours, PageForm, WholeNumber, put_on_form
 from scheduler.web.refusals import describe
-from scheduler.web.setup_forms import SiteField, offer_sites, site_names
+from scheduler.web.setup_forms import SiteField, add_from_form, offer_sites, site_names
 
 bp = Blueprint("program_pages", __name__)
 
@@ -117,21 +117,8 @@ def index():
 @page_roles(*COORDINATORS)
 def add():
     form = NewProgramForm()
-    if not form.validate_on_submit():
-        flash("Not added: please fix the fields marked below.", "error")
-        return _list_page(form, 422)
-    try:
-        program = programs.create_program(db.session, page_actor(), site_id=form.site_id.data,
-                                          **_values(form))
-    except DomainError as error:
-        db.session.rollback()
-        placed = put_on_form(form, error)
-        flash("Not added: please fix the fields marked below." if placed
-              else describe(error, what="Not added"), "error")
-        return _list_page(form, error.status)
-    db.session.commit()
-    flash(f"{program.name} added.", "success")
-    return redirect(url_for(".index"), code=303)
+    return add_from_form(form, lambda: programs.create_program(
+        db.session, page_actor(), site_id=form.site_id.data, **_values(form)), _list_page)
 
 
 @bp.route("/programs/<int:program_id>/edit", methods=["GET", "POST"])

@@ -1,5 +1,9 @@
-"""What the Setup pages share: which site a new room or program goes to."""
+"""What the Setup pages share: which site a new room or program goes to, and the add form's
+round trip."""
 
+from collections.abc import Callable
+
+from flask import flash, redirect, url_for
 from sqlalchemy import func, select
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
@@ -7,7 +11,9 @@ from wtforms.fields.choices import SelectChoice
 from scheduler.extensions import db
 from scheduler.models import Site
 from scheduler.services import scope
-from scheduler.web.form_fields import optional_id
+from scheduler.services.errors import DomainError
+from scheduler.web.form_fields import optional_id, put_on_form
+from scheduler.web.refusals import describe
 
 
 class SiteField(SelectField):
@@ -39,3 +45,25 @@ def site_names(site_ids) -> dict[int, str]:
         return {}
     rows = db.session.execute(select(Site.id, Site.name).where(Site.id.in_(ids)))
     return {site_id: name for site_id, name in rows}
+
+
+NOT_ADDED = "Not added: please fix the fields marked below."
+
+
+def add_from_form(form, create: Callable, list_page: Callable):
+    """An add form's round trip on a Setup page: the fields checked, the service's refusal put
+    under its field (or said in words), else saved and back to the list naming what was added.
+    `create()` writes through the service; `list_page(form, status)` shows the list again."""
+    if not form.validate_on_submit():
+        flash(NOT_ADDED, "error")
+        return list_page(form, 422)
+    try:
+        row = create()
+    except DomainError as error:
+        db.session.rollback()
+        placed = put_on_form(form, error)
+        flash(NOT_ADDED if placed else describe(error, what="Not added"), "error")
+        return list_page(form, error.status)
+    db.session.commit()
+    flash(f"{row.name} added.", "success")
+    return redirect(url_for(".index"), code=303)

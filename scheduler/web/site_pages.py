@@ -19,6 +19,7 @@ from scheduler.web import query_args
 from scheduler.web.access import page_actor, page_roles
 from scheduler.web.form_fields import PageForm, put_on_form
 from scheduler.web.refusals import describe
+from scheduler.web.setup_forms import add_from_form
 
 bp = Blueprint("site_pages", __name__)
 
@@ -71,22 +72,10 @@ def index():
 @page_roles("admin")
 def add():
     form = SiteForm()
-    if not form.validate_on_submit():
-        flash("Not added: please fix the fields marked below.", "error")
-        return _list_page(form, 422)
-    try:
-        site = sites.create_site(db.session, page_actor(), name=form.name.data.strip(),
-                                 address=(form.address.data or "").strip() or None,
-                                 timezone=form.timezone.data.strip())
-    except DomainError as error:
-        db.session.rollback()
-        placed = put_on_form(form, error)
-        flash("Not added: please fix the fields marked below." if placed
-              else describe(error, what="Not added"), "error")
-        return _list_page(form, error.status)
-    db.session.commit()
-    flash(f"{site.name} added.", "success")
-    return redirect(url_for(".index"), code=303)
+    return add_from_form(form, lambda: sites.create_site(
+        db.session, page_actor(), name=form.name.data.strip(),
+        address=(form.address.data or "").strip() or None,
+        timezone=form.timezone.data.strip()), _list_page)
 
 
 @bp.route("/sites/<int:site_id>/edit", methods=["GET", "POST"])
