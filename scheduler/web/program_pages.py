@@ -4,7 +4,7 @@ Coordinators and admins (as POST/PATCH /api/v1/programs); everything goes throug
 services/programs.py, which audits it and holds the zone, country and group-size rules.
 """
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request
 from sqlalchemy import select
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -14,12 +14,16 @@ from scheduler.extensions import db
 from scheduler.models import Program
 from scheduler.models.users import COORDINATORS
 from scheduler.services import programs, scope
-from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
 from scheduler.web.access import page_actor, page_roles
-from scheduler.web.form_fields import Hours, PageForm, WholeNumber, put_on_form
-from scheduler.web.refusals import describe
-from scheduler.web.setup_forms import SiteField, add_from_form, offer_sites, site_names
+from scheduler.web.form_fields import Hours, PageForm, WholeNumber
+from scheduler.web.setup_forms import (
+    SiteField,
+    add_from_form,
+    offer_sites,
+    save_from_form,
+    site_names,
+)
 
 bp = Blueprint("program_pages", __name__)
 
@@ -133,21 +137,10 @@ def edit(program_id: int):
     else:
         form = ProgramForm()
 
-    def page(status: int = 200):
+    def page(status: int):
         return render_template("setup/program_edit.html", form=form, program=program,
                                site=site), status
 
-    if request.method == "GET":
-        return page()
-    if not form.validate_on_submit():
-        return page(422)
-    try:
-        programs.update_program(db.session, page_actor(), program, _values(form))
-    except DomainError as error:
-        db.session.rollback()
-        if not put_on_form(form, error):
-            flash(describe(error, what="Not saved"), "error")
-        return page(error.status)
-    db.session.commit()
-    flash(f"{program.name} saved.", "success")
-    return redirect(url_for(".index"), code=303)
+    return save_from_form(
+        form, lambda: programs.update_program(db.session, page_actor(), program, _values(form)),
+        page, lambda _: f"{program.name} saved.")

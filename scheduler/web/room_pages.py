@@ -4,7 +4,7 @@ Coordinators and admins (as POST/PATCH /api/v1/rooms); everything goes through
 services/rooms.py, which audits it and keeps names unique within a site.
 """
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from sqlalchemy import func, select
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -13,14 +13,18 @@ from scheduler.extensions import db
 from scheduler.models import Room
 from scheduler.models.users import COORDINATORS
 from scheduler.services import rooms, scope
-from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
 from scheduler.services.search import filtered
 from scheduler.web import query_args
 from scheduler.web.access import page_actor, page_roles
-from scheduler.web.form_fields import PageForm, WholeNumber, put_on_form
-from scheduler.web.refusals import describe
-from scheduler.web.setup_forms import SiteField, add_from_form, offer_sites, site_names
+from scheduler.web.form_fields import PageForm, WholeNumber
+from scheduler.web.setup_forms import (
+    SiteField,
+    add_from_form,
+    offer_sites,
+    save_from_form,
+    site_names,
+)
 
 bp = Blueprint("room_pages", __name__)
 
@@ -95,20 +99,9 @@ def edit(room_id: int):
     site = site_names([room.site_id]).get(room.site_id)
     form = RoomForm(obj=room) if request.method == "GET" else RoomForm()
 
-    def page(status: int = 200):
+    def page(status: int):
         return render_template("setup/room_edit.html", form=form, room=room, site=site), status
 
-    if request.method == "GET":
-        return page()
-    if not form.validate_on_submit():
-        return page(422)
-    try:
-        rooms.update_room(db.session, page_actor(), room, _values(form))
-    except DomainError as error:
-        db.session.rollback()
-        if not put_on_form(form, error):
-            flash(describe(error, what="Not saved"), "error")
-        return page(error.status)
-    db.session.commit()
-    flash(f"{room.name} saved.", "success")
-    return redirect(url_for(".index"), code=303)
+    return save_from_form(
+        form, lambda: rooms.update_room(db.session, page_actor(), room, _values(form)),
+        page, lambda _: f"{room.name} saved.")

@@ -1,9 +1,9 @@
-"""What the Setup pages share: which site a new room or program goes to, and the add form's
-round trip."""
+"""What the Setup pages share: which site a new room or program goes to, and the add and edit
+forms' round trips."""
 
 from collections.abc import Callable
 
-from flask import flash, redirect, url_for
+from flask import flash, redirect, request, url_for
 from sqlalchemy import func, select
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
@@ -67,3 +67,24 @@ def add_from_form(form, create: Callable, list_page: Callable):
     db.session.commit()
     flash(f"{row.name} added.", "success")
     return redirect(url_for(".index"), code=303)
+
+
+def save_from_form(form, write: Callable, page: Callable, done: Callable[..., str],
+                   back: str = ".index"):
+    """An edit form's round trip: shown on GET, the fields checked, the service's refusal put
+    under its field (or said in words), else saved and back to `back` saying `done(result)`.
+    `write()` changes through the service; `page(status)` shows the form again."""
+    if request.method == "GET":
+        return page(200)
+    if not form.validate_on_submit():
+        return page(422)
+    try:
+        result = write()
+    except DomainError as error:
+        db.session.rollback()
+        if not put_on_form(form, error):
+            flash(describe(error, what="Not saved"), "error")
+        return page(error.status)
+    db.session.commit()
+    flash(done(result), "success")
+    return redirect(url_for(back), code=303)

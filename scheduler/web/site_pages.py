@@ -4,7 +4,7 @@ Admins add and edit sites and scope a coordinator's login to sites (the logins p
 here); coordinators set the sites a staff member works at.
 """
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from wtforms import SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -13,13 +13,11 @@ from scheduler.models import Site, Staff, User
 from scheduler.models.users import COORDINATORS
 from scheduler.services import sites
 from scheduler.services import staff as staff_service
-from scheduler.services.errors import DomainError
 from scheduler.services.lookup import get_or_404
 from scheduler.web import query_args
 from scheduler.web.access import page_actor, page_roles
-from scheduler.web.form_fields import PageForm, put_on_form
-from scheduler.web.refusals import describe
-from scheduler.web.setup_forms import add_from_form
+from scheduler.web.form_fields import PageForm
+from scheduler.web.setup_forms import add_from_form, save_from_form
 
 bp = Blueprint("site_pages", __name__)
 
@@ -84,23 +82,13 @@ def edit(site_id: int):
     """Rename a site, or change its address or zone (its programs keep their own zones)."""
     site = get_or_404(db.session, Site, site_id, "site")
     form = SiteForm(obj=site) if request.method == "GET" else SiteForm()
-    if request.method == "GET":
-        return render_template("sites/edit.html", form=form, site=site)
-    if not form.validate_on_submit():
-        return render_template("sites/edit.html", form=form, site=site), 422
-    changes = {"name": form.name.data.strip(),
-               "address": (form.address.data or "").strip() or None,
-               "timezone": form.timezone.data.strip()}
-    try:
-        sites.update_site(db.session, page_actor(), site, changes)
-    except DomainError as error:
-        db.session.rollback()
-        if not put_on_form(form, error):
-            flash(describe(error, what="Not saved"), "error")
-        return render_template("sites/edit.html", form=form, site=site), error.status
-    db.session.commit()
-    flash(f"{site.name} saved.", "success")
-    return redirect(url_for(".index"), code=303)
+    return save_from_form(
+        form, lambda: sites.update_site(db.session, page_actor(), site, {
+            "name": form.name.data.strip(),
+            "address": (form.address.data or "").strip() or None,
+            "timezone": form.timezone.data.strip()}),
+        lambda status: (render_template("sites/edit.html", form=form, site=site), status),
+        lambda _: f"{site.name} saved.")
 
 
 def _sites_form(current: list[int]) -> SitesForm:
@@ -118,22 +106,11 @@ def staff_sites(staff_id: int):
     member = get_or_404(db.session, Staff, staff_id, "staff member")
     form = _sites_form(sites.staff_site_ids(db.session, member.id))
     form.site_ids.label.text = f"Sites {member.name} works at"
-    page = "sites/staff.html"
-    if request.method == "GET":
-        return render_template(page, form=form, member=member)
-    if not form.validate_on_submit():
-        return render_template(page, form=form, member=member), 422
-    try:
-        staff_service.update_staff(db.session, page_actor(), member,
-                                   {"site_ids": form.site_ids.data or []})
-    except DomainError as error:
-        db.session.rollback()
-        if not put_on_form(form, error):
-            flash(describe(error, what="Not saved"), "error")
-        return render_template(page, form=form, member=member), error.status
-    db.session.commit()
-    flash(f"Sites of {member.name} saved.", "success")
-    return redirect(url_for("staff_pages.index"), code=303)
+    return save_from_form(
+        form, lambda: staff_service.update_staff(db.session, page_actor(), member,
+                                                 {"site_ids": form.site_ids.data or []}),
+        lambda status: (render_template("sites/staff.html", form=form, member=member), status),
+        lambda _: f"Sites of {member.name} saved.", back="staff_pages.index")
 
 
 @bp.route("/users/<int:user_id>/sites", methods=["GET", "POST"])
@@ -143,20 +120,13 @@ def user_sites(user_id: int):
     user = get_or_404(db.session, User, user_id, "user")
     form = _sites_form(sites.user_site_ids(db.session, user.id))
     form.site_ids.label.text = f"Sites {user.email} sees"
-    page = "sites/user.html"
-    if request.method == "GET":
-        return render_template(page, form=form, user=user)
-    if not form.validate_on_submit():
-        return render_template(page, form=form, user=user), 422
-    try:
-        chosen = sites.set_user_sites(db.session, page_actor(), user, form.site_ids.data or [])
-    except DomainError as error:
-        db.session.rollback()
-        if not put_on_form(form, error):
-            flash(describe(error, what="Not saved"), "error")
-        return render_template(page, form=form, user=user), error.status
-    db.session.commit()
-    names = sites.site_names(db.session, chosen)
-    flash(f"{user.email} sees {', '.join(names) if names else 'every site'}.", "success")
-    return redirect(url_for("user_pages.index"), code=303)
 
+    def saved(chosen: list[int]) -> str:
+        names = sites.site_names(db.session, chosen)
+        return f"{user.email} sees {', '.join(names) if names else 'every site'}."
+
+    return save_from_form(
+        form, lambda: sites.set_user_sites(db.session, page_actor(), user,
+                                           form.site_ids.data or []),
+        lambda status: (render_template("sites/user.html", form=form, user=user), status),
+        saved, back="user_pages.index")
