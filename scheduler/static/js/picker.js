@@ -8,6 +8,33 @@
   var DELAY_MS = 250;
   var SHOWN = 20;
 
+  // A searcher for one picker: each call asks the API for `term` and hands the rows to
+  // `show`, unless a later call has been made since (answers may arrive out of order).
+  function searcher(box, params, show) {
+    var asked = 0;
+    return function (term, queryName) {
+      var query = new URLSearchParams(params);
+      if (term) { query.set(queryName || "q", term.slice(0, 100)); }
+      query.set("per_page", String(SHOWN));
+      var mine = ++asked;
+      fetch(box.dataset.api + "?" + query.toString(), {
+        credentials: "same-origin", headers: {Accept: "application/json"}
+      }).then(function (response) {
+        return response.ok ? response.json() : null;
+      }).then(function (body) {
+        if (mine !== asked || !body) { return; }
+        show(body.items, body.total);
+      }).catch(function () { /* the server still checks whatever is posted */ });
+    };
+  }
+
+  // What a screen reader hears after each search.
+  function matchWords(shown, total) {
+    if (!shown) { return "No matches."; }
+    if (total > shown) { return "First " + shown + " of " + total + " matches; type more to narrow."; }
+    return shown + (shown === 1 ? " match." : " matches.");
+  }
+
   function enhance(box, index) {
     var select = document.getElementById(box.dataset.for);
     if (!select || !window.fetch) { return; }
@@ -67,7 +94,6 @@
 
     var active = -1;
     var timer = null;
-    var asked = 0;
 
     function options() { return list.querySelectorAll("[role=option]"); }
 
@@ -124,26 +150,15 @@
       input.setAttribute("aria-expanded", "true");
       active = -1;
       input.removeAttribute("aria-activedescendant");
-      status.textContent = rows.length ? (total > rows.length
-        ? "First " + rows.length + " of " + total + " matches; type more to narrow."
-        : rows.length + (rows.length === 1 ? " match." : " matches.")) : "No matches.";
+      status.textContent = matchWords(rows.length, total);
     }
+
+    var find = searcher(box, params, show);
 
     function ask() {
       var term = input.value.trim();
       if (!term) { close(); return; }
-      var query = new URLSearchParams(params);
-      query.set(box.dataset.query || "q", term.slice(0, 100));
-      query.set("per_page", String(SHOWN));
-      var mine = ++asked;
-      fetch(box.dataset.api + "?" + query.toString(), {
-        credentials: "same-origin", headers: {Accept: "application/json"}
-      }).then(function (response) {
-        return response.ok ? response.json() : null;
-      }).then(function (body) {
-        if (mine !== asked || !body) { return; }
-        show(body.items, body.total);
-      }).catch(function () { /* the server still checks whatever is posted */ });
+      find(term, box.dataset.query);
     }
 
     input.addEventListener("input", function () {
@@ -180,7 +195,6 @@
     if (!search || !options || !window.fetch) { return; }
     var params = JSON.parse(box.dataset.params || "{}");
     var timer = null;
-    var asked = 0;
     search.removeAttribute("form");
     search.removeAttribute("name");
     if (button) { button.hidden = true; }
@@ -204,28 +218,12 @@
         label.appendChild(document.createTextNode(" " + (row.name || row.title || row.email)));
         options.appendChild(label);
       });
-      if (status) {
-        status.textContent = rows.length ? (total > rows.length
-          ? "First " + rows.length + " of " + total + " matches; type more to narrow."
-          : rows.length + (rows.length === 1 ? " match." : " matches.")) : "No matches.";
-      }
+      if (status) { status.textContent = matchWords(rows.length, total); }
     }
 
-    function ask() {
-      var term = search.value.trim();
-      var query = new URLSearchParams(params);
-      if (term) { query.set("q", term.slice(0, 100)); }
-      query.set("per_page", String(SHOWN));
-      var mine = ++asked;
-      fetch(box.dataset.api + "?" + query.toString(), {
-        credentials: "same-origin", headers: {Accept: "application/json"}
-      }).then(function (response) {
-        return response.ok ? response.json() : null;
-      }).then(function (body) {
-        if (mine !== asked || !body) { return; }
-        show(body.items, body.total);
-      }).catch(function () { /* the server still checks whatever is posted */ });
-    }
+    var find = searcher(box, params, show);
+
+    function ask() { find(search.value.trim()); }
 
     search.addEventListener("input", function () {
       window.clearTimeout(timer);
