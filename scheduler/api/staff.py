@@ -3,6 +3,7 @@
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from scheduler.api.access import STAFF_READ, WRITE, current_actor, roles_required
 from scheduler.api.common import (
@@ -20,7 +21,7 @@ from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
 from scheduler.models import Staff
 from scheduler.models.staff import STAFF_ROLES
-from scheduler.services import scope, sites
+from scheduler.services import scope
 from scheduler.services import staff as staff_service
 from scheduler.services.lookup import get_or_404
 from scheduler.services.search import filtered
@@ -48,7 +49,7 @@ class StaffOut(Schema):
     email = fields.String(allow_none=True)
     credentials = fields.String(allow_none=True)
     is_active = fields.Boolean()
-    site_ids = fields.Function(lambda member: sites.staff_site_ids(db.session, member.id),
+    site_ids = fields.Function(lambda member: [site.id for site in member.sites],
                                metadata={"type": "array", "items": {"type": "integer"}})
 
 
@@ -69,6 +70,7 @@ class StaffMembers(MethodView):
         total = db.session.scalar(select(func.count()).select_from(query.subquery()))
         items = db.session.scalars(
             query.order_by(Staff.name, Staff.id).offset(offset).limit(limit)
+            .options(selectinload(Staff.sites))
         )
         return page_of(list(items), total, args)
 

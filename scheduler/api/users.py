@@ -60,7 +60,7 @@ class LoginOut(Schema):
                                   metadata={"type": "boolean"})
     locked_until = fields.AwareDateTime(allow_none=True)
     site_ids = fields.Function(
-        lambda user: sites.user_site_ids(db.session, user.id),
+        lambda user: [site.id for site in user.sites],
         metadata={"type": "array", "items": {"type": "integer"},
                   "description": "A coordinator's sites; empty: every site."})
 

@@ -1,14 +1,18 @@
 """Staff: the clinicians and other people who facilitate sessions."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.clock import now
 from scheduler.extensions import Model
 from scheduler.models.checks import one_of
 from scheduler.models.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from scheduler.models.sites import Site
 
 STAFF_ROLES = ("therapist", "counselor", "medical", "peer_support", "other")
 
@@ -27,3 +31,7 @@ class Staff(Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+    # Read-only here: services/sites writes staff_sites; lists load these in one query.
+    sites: Mapped[list["Site"]] = relationship(
+        secondary="staff_sites", viewonly=True, order_by="Site.id")

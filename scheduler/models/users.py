@@ -16,6 +16,7 @@ from scheduler.models.types import UTCDateTime
 
 if TYPE_CHECKING:
     from scheduler.models.mfa import MfaEnrolment
+    from scheduler.models.sites import Site
 
 USER_ROLES = ("admin", "coordinator", "clinician", "client", "kiosk")
 # The role groups every page, route and rule checks against: the clinic's staff (read clinical
@@ -60,6 +61,9 @@ class User(UserMixin, Model):
     client: Mapped[Client | None] = relationship()
     # Read-only here: services/mfa writes enrolments; lists load them in one query.
     mfa_enrolment: Mapped["MfaEnrolment | None"] = relationship(viewonly=True)
+    # Read-only here: services/sites writes user_sites; lists load these in one query.
+    sites: Mapped[list["Site"]] = relationship(
+        secondary="user_sites", viewonly=True, order_by="Site.id")
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles

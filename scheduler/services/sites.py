@@ -8,7 +8,7 @@ named, so nothing lands in the wrong building by default.
 from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Site, User, staff_sites, user_sites
+from scheduler.models import Site, Staff, User, staff_sites, user_sites
 from scheduler.services import audit, scope, search
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField
@@ -159,6 +159,9 @@ def set_staff_sites(db: DbSession, staff_id: int, site_ids: list[int]) -> tuple[
                                              staff_sites.c.site_id.in_(gone)))
     if new:
         db.execute(insert(staff_sites), [{"staff_id": staff_id, "site_id": i} for i in new])
+    member = db.get(Staff, staff_id)
+    if member is not None:  # Staff.sites reads the table afresh next time
+        db.expire(member, ["sites"])
     return before, sorted(site_ids)
 
 
@@ -188,6 +191,7 @@ def set_user_sites(db: DbSession, actor: Actor, user: User, site_ids: list[int])
     db.execute(delete(user_sites).where(user_sites.c.user_id == user.id))
     if wanted:
         db.execute(insert(user_sites), [{"user_id": user.id, "site_id": i} for i in wanted])
+    db.expire(user, ["sites"])  # User.sites reads the table afresh next time
     audit.record(db, actor, "update", "user", user.id, {"site_ids": before},
                  {"site_ids": wanted})
     return wanted

@@ -81,7 +81,7 @@ def list_logins(db: DbSession, viewer_role: str, where: LoginFilter, *, offset: 
         query = query.where(User.is_active.is_(where.is_active))
     total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     # Each row shows its two-step sign-in: loaded for the whole page at once.
-    users = db.scalars(query.options(selectinload(User.mfa_enrolment))
+    users = db.scalars(query.options(selectinload(User.mfa_enrolment), selectinload(User.sites))
                        .order_by(User.email, User.id).offset(offset).limit(limit)).all()
     return list(users), total
 
