@@ -868,15 +868,13 @@ UID_KEY = "5e" * 32
 
 def fake_session(title, level, *, room=True, video=None, facilitators=("Dana Reyes",),
                  minutes=180, sequence=3):
-    program = type("P", (), {"feed_privacy": level, "address": ADDRESS + "; back door, 2F"})()
-    people = [type("S", (), {"name": name})() for name in facilitators]
     starts = datetime(2027, 3, 14, 22, 0, 7, 123456, tzinfo=UTC)
-    return type("Sess", (), dict(
-        id=901, title=title, kind="group", program=program, sequence=sequence,
-        room=type("R", (), {"name": "Room B, upstairs"})() if room else None,
-        video_url=video, facilitators=people, starts_at=starts,
-        ends_at=starts + timedelta(minutes=minutes),
-        updated_at=datetime(2027, 3, 1, 9, 30, 59, 999999, tzinfo=UTC)))()
+    return render.FeedSession(
+        id=901, updated_at=datetime(2027, 3, 1, 9, 30, 59, 999999, tzinfo=UTC),
+        sequence=sequence, starts_at=starts, ends_at=starts + timedelta(minutes=minutes),
+        title=title, kind="group", video_url=video, feed_privacy=level,
+        address=ADDRESS + "; back door, 2F", room_name="Room B, upstairs" if room else None,
+        facilitator_names=tuple(sorted(facilitators)))
 
 
 @pytest.mark.parametrize("level", ["private", "standard", "full"])

@@ -63,10 +63,24 @@ def _value(name: str, value) -> str:
     return value if name in URI_PROPERTIES else escape_text(value)
 
 
+@lru_cache(maxsize=256)
+def _order(names: tuple[str, ...], canonical: tuple[str, ...]) -> tuple[int, ...]:
+    """Where each line comes from, for one shape of event: a feed's events share a handful."""
+    upper = [name.upper() for name in names]
+    # The last of a repeated name wins, as icalendar's dict-backed component keeps it.
+    last = {name: index for index, name in enumerate(upper)}
+    order = [n for n in canonical if n in last] + sorted(n for n in last if n not in canonical)
+    return tuple(last[name] for name in order)
+
+
 def _lines(properties, canonical=()) -> list[str]:
-    named = {name.upper(): value for name, value in properties}
-    order = [n for n in canonical if n in named] + sorted(n for n in named if n not in canonical)
-    return [fold(f"{name}:{_value(name, named[name])}") for name in order]
+    places = _order(tuple(name for name, _ in properties), canonical)
+    lines = []
+    for index in places:
+        name, value = properties[index]
+        name = name.upper()
+        lines.append(fold(f"{name}:{_value(name, value)}"))
+    return lines
 
 
 def event_bytes(parts) -> bytes:

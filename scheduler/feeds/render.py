@@ -16,7 +16,6 @@ from typing import NamedTuple
 from icalendar import Alarm, Calendar, Event, vDuration
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import joinedload, selectinload
 
 from scheduler.feeds import content_lines
 from scheduler.models import (
@@ -64,12 +63,33 @@ def _since(first_day: date) -> datetime:
     return datetime.combine(first_day, time.min, tzinfo=UTC)
 
 
-def sessions_for(db: DbSession, kind: str, owner_id: int, first_day: date) -> list[Session]:
-    """The scheduled sessions one feed shows, oldest first, with what an event needs loaded."""
+class FeedSession(NamedTuple):
+    """What one event needs of a session, read as plain columns: a client's year is ~250 of
+    them, and ORM objects (with their program, room and facilitators) cost half a first poll."""
+
+    id: int
+    updated_at: datetime
+    sequence: int
+    starts_at: datetime
+    ends_at: datetime
+    title: str
+    kind: str
+    video_url: str | None
+    feed_privacy: str
+    address: str | None
+    room_name: str | None
+    # Read only for programs at 'full' level, the one level whose events name them.
+    facilitator_names: tuple[str, ...] = ()
+
+
+def sessions_for(db: DbSession, kind: str, owner_id: int, first_day: date) -> list[FeedSession]:
+    """The scheduled sessions one feed shows, oldest first, with what an event needs."""
     query = (
-        select(Session)
-        .options(joinedload(Session.program), joinedload(Session.room),
-                 selectinload(Session.facilitators))
+        select(Session.id, Session.updated_at, Session.sequence, Session.starts_at,
+               Session.ends_at, Session.title, Session.kind, Session.video_url,
+               Program.feed_privacy, Program.address, Room.name)
+        .join(Program, Program.id == Session.program_id)
+        .outerjoin(Room, Room.id == Session.room_id)
         .where(Session.status == "scheduled", Session.ends_at >= _since(first_day))
         .order_by(Session.starts_at, Session.id)
     )
@@ -87,7 +107,18 @@ def sessions_for(db: DbSession, kind: str, owner_id: int, first_day: date) -> li
                             Session.kind.in_(TIMETABLE_KINDS))
     else:
         raise ValueError(f"unknown feed kind {kind!r}")
-    return list(db.scalars(query).unique())
+    sessions = [FeedSession(*row) for row in db.execute(query)]
+    named = [session.id for session in sessions if session.feed_privacy == "full"]
+    if not named:
+        return sessions
+    names: dict[int, list[str]] = {}
+    for session_id, name in db.execute(
+            select(session_facilitators.c.session_id, Staff.name)
+            .join(Staff, Staff.id == session_facilitators.c.staff_id)
+            .where(session_facilitators.c.session_id.in_(named))):
+        names.setdefault(session_id, []).append(name)
+    return [session._replace(facilitator_names=tuple(sorted(names.get(session.id, ()))))
+            if session.id in names else session for session in sessions]
 
 
 @lru_cache(maxsize=1024)
@@ -121,20 +152,20 @@ def _stamp(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-def _location(session: Session, level: str, feed_kind: str) -> str | None:
-    address = session.program.address
-    if session.room is None:
+def _location(session: FeedSession, level: str, feed_kind: str) -> str | None:
+    address = session.address
+    if session.room_name is None:
         place = "Online" if session.video_url else None
     elif level == "private" and feed_kind in ("client", "program"):
         # Staff work by the room, and a room's feed is named after it anyway.
         place = None
     else:
-        place = session.room.name
+        place = session.room_name
     # A clinic's name can reveal the kind of treatment, so only the street address goes out.
     return ", ".join(part for part in (place, address) if part) or None
 
 
-def _summary(session: Session, level: str) -> str:
+def _summary(session: FeedSession, level: str) -> str:
     if level == "full":
         return session.title
     if level == "standard":
@@ -149,10 +180,10 @@ class EventParts(NamedTuple):
     alarm: list[tuple[str, object]] | None
 
 
-def event_parts(session: Session, feed_kind: str, feed_uid_key: str,
+def event_parts(session: FeedSession, feed_kind: str, feed_uid_key: str,
                 alarm_minutes: int | None) -> EventParts:
     """The one place that decides what a session's event shows in a feed of this kind."""
-    level = session.program.feed_privacy
+    level = session.feed_privacy
     properties = [
         ("uid", event_uid(feed_uid_key, session.id)),
         ("dtstamp", _stamp(session.updated_at)),
@@ -165,9 +196,8 @@ def event_parts(session: Session, feed_kind: str, feed_uid_key: str,
     location = _location(session, level, feed_kind)
     if location:
         properties.append(("location", location))
-    if level == "full" and session.facilitators:
-        properties.append(
-            ("description", "With " + ", ".join(sorted(s.name for s in session.facilitators))))
+    if level == "full" and session.facilitator_names:
+        properties.append(("description", "With " + ", ".join(session.facilitator_names)))
     # A video link lets anyone holding it into the group: never on the public timetable, and
     # at 'private' level the portal, not a possibly shared calendar, hands it out.
     private_client = level == "private" and feed_kind == "client"
@@ -183,7 +213,7 @@ def event_parts(session: Session, feed_kind: str, feed_uid_key: str,
     return EventParts(properties, alarm)
 
 
-def event_for(session: Session, feed_kind: str, feed_uid_key: str,
+def event_for(session: FeedSession, feed_kind: str, feed_uid_key: str,
               alarm_minutes: int | None) -> Event:
     """The event as an icalendar component: the reference the direct writer must match."""
     parts = event_parts(session, feed_kind, feed_uid_key, alarm_minutes)
