@@ -47,12 +47,18 @@ run: install
 NODE_DIR := .cache/node
 ICALJS := $(NODE_DIR)/node_modules/ical.js/package.json
 ICALJS_VERSION := 2.2.1
+# FHIR.js (npm "fhir"): its validator holds resources to R4 4.0.1's structure definitions and
+# value sets; tests/js/fhir_validate.cjs checks every resource /fhir/R4 emits with it, apart
+# from fhir.resources' models.
+FHIRJS := $(NODE_DIR)/node_modules/fhir/package.json
+FHIRJS_VERSION := 4.12.0
 
 node-deps:
 	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
-	  test -f $(ICALJS) || npm install --prefix $(NODE_DIR) --no-audit --no-fund --silent \
-	    ical.js@$(ICALJS_VERSION); \
-	else echo "node/npm not found: the ical.js feed tests will skip."; fi
+	  { test -f $(ICALJS) && test -f $(FHIRJS); } || \
+	    npm install --prefix $(NODE_DIR) --no-audit --no-fund --silent \
+	    ical.js@$(ICALJS_VERSION) fhir@$(FHIRJS_VERSION); \
+	else echo "node/npm not found: the ical.js feed tests and the FHIR.js checks will skip."; fi
 
 # libical, the C library Evolution (and GNOME, KDE, Thunderbird's predecessors) reads calendars
 # with: the feed tests call its RFC 5546 restriction check through ctypes. Debian's package is

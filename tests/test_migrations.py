@@ -24,6 +24,7 @@ from scheduler.models import (
     bookings,
     clients,
     feeds,
+    interop,
     jobs,
     plans,
     programs,
@@ -198,6 +199,10 @@ ALLOWED_VALUES = {
     ("treatment_plans", "status"): plans.PLAN_STATUSES,
     ("users", "role"): users.USER_ROLES,
     ("account_tokens", "purpose"): users.ACCOUNT_TOKEN_PURPOSES,
+    ("recipients", "kind"): interop.RECIPIENT_KINDS,
+    ("disclosures", "channel"): interop.DISCLOSURE_CHANNELS,
+    ("disclosures", "scope"): interop.CONSENT_SCOPES,
+    ("webhook_deliveries", "status"): interop.DELIVERY_STATUSES,
 }
 
 

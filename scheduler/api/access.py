@@ -14,6 +14,7 @@ from wtforms.validators import ValidationError
 from scheduler import clock
 from scheduler.api.errors import error_body
 from scheduler.extensions import db, login_manager
+from scheduler.fhir import BASE as FHIR_BASE
 from scheduler.models import User
 from scheduler.models.users import COORDINATORS, STAFF
 from scheduler.services import access_log, caseload, logins, scope
@@ -59,6 +60,8 @@ def _load_session_user(user_id: str) -> User | None:
 
 
 def _load_bearer_user(req) -> User | None:
+    if req.path.startswith(FHIR_BASE + "/"):
+        return None  # a FHIR system client's token (fhir/access.py), never a person's
     header = req.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -84,6 +87,8 @@ def current_token_id() -> int | None:
 def may_be_signed_in() -> bool:
     """Whether the request carries a sign-in at all (a session cookie's or a bearer token);
     without one there is nobody to load, and nothing to look up in the database."""
+    if request.path.startswith(FHIR_BASE + "/"):
+        return False
     return "_user_id" in session or "Authorization" in request.headers
 
 

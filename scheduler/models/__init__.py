@@ -12,6 +12,16 @@ from scheduler.models.bookings import Booking, Enrollment
 from scheduler.models.clients import Client, Episode
 from scheduler.models.closures import Closure
 from scheduler.models.feeds import FeedToken, FeedVersion
+from scheduler.models.interop import (
+    Consent,
+    Disclosure,
+    FhirClient,
+    FhirToken,
+    Recipient,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from scheduler.models.jobs import Alert, JobRun, Notification
 from scheduler.models.mfa import MfaEnrolment, MfaRecoveryCode
 from scheduler.models.plans import Assessment, PlanPhase, PlanRequirement, TreatmentPlan
@@ -25,6 +35,14 @@ from scheduler.models.staff import Staff
 from scheduler.models.users import AccountToken, ApiToken, LoginSession, User
 
 __all__ = [
+    "Consent",
+    "Disclosure",
+    "FhirClient",
+    "FhirToken",
+    "Recipient",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "AccountToken",
     "BreakGlassGrant",
     "Site",

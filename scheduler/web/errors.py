@@ -32,7 +32,7 @@ def too_large_message() -> str:
 
 
 def _is_page() -> bool:
-    return not request.path.startswith(("/api/", "/feeds/", "/healthz"))
+    return not request.path.startswith(("/api/", "/feeds/", "/healthz", "/fhir/"))
 
 
 def _html(error: HTTPException, address: bool = False, headers: dict | None = None):
@@ -66,6 +66,10 @@ def _page_or_json(error: HTTPException):
         if (error.code or 500) >= 500:
             db.session.rollback()  # an uncaught error may leave a failed transaction
         return _html(error)
+    if request.path.startswith("/fhir/"):
+        from scheduler.fhir.errors import outcome_for
+
+        return outcome_for(error)
     if request.path.startswith("/feeds/"):
         # A calendar app shows nothing of a body; a person debugging a link reads it.
         return Response(f"{error.name}\n", status=error.code, mimetype="text/plain")

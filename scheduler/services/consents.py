@@ -1,0 +1,141 @@
+"""Part 2 consents: the one owner of "may this client's data go to this recipient, now?".
+
+42 CFR §2.31 asks a written consent to name who discloses, the recipient, the purpose, how much
+and what kind, the signature date, an expiry and the right to revoke. A consent covers one or
+more scopes (appointments, attendance, demographics). Its dates are read on the calendar of the
+client's program: it is live from the start of the day it was signed until the end of the day
+it expires, unless revoked earlier; revoking stops everything from that instant.
+
+FHIR reads and searches, and webhook fan-out, ask `live` (one client) or `live_client_ids` (a
+subquery of the clients a recipient may see), never their own copy of the rule.
+"""
+
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.models import Client, Consent, Recipient
+from scheduler.models.interop import CONSENT_SCOPES
+from scheduler.services import audit
+from scheduler.services.audit import Actor
+from scheduler.services.day_sheet import program_today, program_zone
+from scheduler.services.errors import InvalidField, StateConflict
+from scheduler.services.lookup import get_referenced
+
+AUDITED = ("client_id", "recipient_id", "purpose", "scope", "signed_on", "expires_on",
+           "document_ref", "revoked_at", "revoke_reason")
+SCOPE_WORDS = {"appointments": "appointments", "attendance": "attendance",
+               "demographics": "name, date of birth and identifiers"}
+
+
+def covers(scope: str):
+    """The column that says a consent covers `scope`."""
+    if scope not in CONSENT_SCOPES:
+        raise ValueError(f"unknown consent scope {scope!r}")
+    return getattr(Consent, f"covers_{scope}")
+
+
+def _live_conditions(recipient_id: int, scope: str, at: datetime) -> list:
+    return [Consent.recipient_id == recipient_id, covers(scope).is_(True),
+            Consent.valid_from <= at, Consent.valid_until > at,
+            or_(Consent.revoked_at.is_(None), Consent.revoked_at > at),
+            Recipient.is_active.is_(True)]
+
+
+def live(db: DbSession, client_id: int, recipient_id: int, scope: str,
+         at: datetime) -> Consent | None:
+    """The client's live consent naming this recipient and covering `scope`, or None.
+
+    With several, the one that runs longest: the disclosure log names it.
+    """
+    return db.scalars(
+        select(Consent).join(Recipient, Recipient.id == Consent.recipient_id)
+        .where(Consent.client_id == client_id, *_live_conditions(recipient_id, scope, at))
+        .order_by(Consent.valid_until.desc(), Consent.id.desc()).limit(1)).first()
+
+
+def live_client_ids(recipient_id: int, scope: str, at: datetime) -> Select:
+    """A subquery of the clients whose live consent lets this recipient see `scope`."""
+    return (select(Consent.client_id)
+            .join(Recipient, Recipient.id == Consent.recipient_id)
+            .where(*_live_conditions(recipient_id, scope, at)))
+
+
+def window(db: DbSession, client: Client, signed_on: date,
+           expires_on: date) -> tuple[datetime, datetime]:
+    """The instants a consent's dates mean on the client's program calendar."""
+    zone = program_zone(db, client.program_id)
+    start = datetime.combine(signed_on, time.min, tzinfo=zone)
+    end = datetime.combine(expires_on + timedelta(days=1), time.min, tzinfo=zone)
+    return start, end
+
+
+def record(db: DbSession, actor: Actor, client: Client, *, recipient_id: int, purpose: str,
+           scope: list[str], signed_on: date, expires_on: date, now: datetime,
+           document_ref: str | None = None) -> Consent:
+    """Record a signed consent (audited). Refuses what a §2.31 form could not say."""
+    recipient = get_referenced(db, Recipient, recipient_id, "recipient_id", "recipient")
+    if not recipient.is_active:
+        raise InvalidField("recipient_id", f"{recipient.name} is no longer an active recipient.")
+    wanted = list(dict.fromkeys(scope))
+    if not wanted:
+        raise InvalidField("scope", "Choose at least one of appointments, attendance or "
+                                    "demographics.")
+    unknown = [item for item in wanted if item not in CONSENT_SCOPES]
+    if unknown:
+        raise InvalidField("scope", f"{unknown[0]!r} is not one of appointments, attendance "
+                                    "or demographics.")
+    if not purpose.strip():
+        raise InvalidField("purpose", "Say what the disclosure is for, as the form does.")
+    today = program_today(db, now, client.program_id)
+    if signed_on > today:
+        raise InvalidField("signed_on", "The consent cannot be signed after today.")
+    if expires_on < signed_on:
+        raise InvalidField("expires_on", "The consent must expire on or after the day it was "
+                                         "signed.")
+    if expires_on < today:
+        raise InvalidField("expires_on", "This consent has already expired; record a current "
+                                         "one.")
+    valid_from, valid_until = window(db, client, signed_on, expires_on)
+    consent = Consent(client_id=client.id, recipient_id=recipient.id, purpose=purpose.strip(),
+                      signed_on=signed_on, expires_on=expires_on, valid_from=valid_from,
+                      valid_until=valid_until, document_ref=document_ref,
+                      created_by_user_id=actor.user_id, created_at=now,
+                      **{f"covers_{name}": name in wanted for name in CONSENT_SCOPES})
+    db.add(consent)
+    db.flush()
+    audit.record(db, actor, "create", "consent", consent.id,
+                 after=audit.snapshot(consent, AUDITED))
+    return consent
+
+
+def revoke(db: DbSession, actor: Actor, consent: Consent, now: datetime,
+           reason: str | None = None) -> Consent:
+    """Revoke from this instant: nothing more flows under it (audited)."""
+    if consent.revoked_at is not None:
+        raise StateConflict(f"This consent was already revoked on "
+                            f"{consent.revoked_at:%Y-%m-%d %H:%M} UTC.")
+    before = audit.snapshot(consent, AUDITED)
+    consent.revoked_at = now
+    consent.revoked_by_user_id = actor.user_id
+    consent.revoke_reason = reason
+    db.flush()
+    audit.record(db, actor, "revoke", "consent", consent.id, before,
+                 audit.snapshot(consent, AUDITED), reason=reason)
+    return consent
+
+
+def for_client(db: DbSession, client_id: int) -> list[Consent]:
+    """The client's consents, newest first, revoked and expired ones included."""
+    return list(db.scalars(select(Consent).where(Consent.client_id == client_id)
+                           .order_by(Consent.signed_on.desc(), Consent.id.desc())))
+
+
+def state(consent: Consent, at: datetime) -> str:
+    """'live', 'revoked' or 'expired': for lists."""
+    if consent.revoked_at is not None and consent.revoked_at <= at:
+        return "revoked"
+    if at >= consent.valid_until:
+        return "expired"
+    return "live"
