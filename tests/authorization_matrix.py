@@ -168,6 +168,7 @@ POST    /closures                                                 deny   deny   
 POST    /closures/<int:closure_id>/lift                           deny   deny   deny   allow  allow
 GET     /favicon.ico                                              allow  allow  allow  allow  allow  allow
 GET     /feeds/<token>.ics                                        allow  allow  allow  allow  allow
+GET     /fhir/R4/metadata                                         allow  allow  allow  allow  allow  allow
 GET     /follow-up                                                deny   deny   allow  allow  allow
 GET     /forgot-password                                          allow  allow  allow  allow  allow
 POST    /forgot-password                                          allow  allow  allow  allow  allow

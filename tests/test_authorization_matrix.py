@@ -105,6 +105,8 @@ def test_no_page_or_api_route_is_public_by_accident():
     assert public == {
         "GET /", "POST /api/v1/auth/token", "GET /api/v1/docs", "GET /api/v1/openapi.json",
         "GET /favicon.ico", "GET /feeds/<token>.ics", "GET /healthz", "GET /login",
+        # FHIR's CapabilityStatement: what the server supports, before any token.
+        "GET /fhir/R4/metadata",
         "GET /login/code", "GET /manifest.webmanifest", "POST /login", "POST /login/code",
         "POST /logout",
         # The account links by email: the person has no sign-in yet, or forgot it.
@@ -259,7 +261,15 @@ def to_login(response) -> bool:
 
 
 def refused(route: Route, role: str, response) -> bool:
-    """The door's answer: 401 or a login redirect when anonymous, 403 when signed in."""
+    """The door's answer: 401 or a login redirect when anonymous, 403 when signed in.
+
+    /fhir/R4 takes only a FHIR client's token (tests/test_fhir_*.py walk those): a person's
+    sign-in, of any role, is no token there, so every role hears 401 as an OperationOutcome.
+    """
+    if route.rule.startswith("/fhir/"):
+        return (response.status_code == 401
+                and response.mimetype == "application/fhir+json"
+                and response.get_json()["resourceType"] == "OperationOutcome")
     if role != "anonymous":
         return response.status_code == 403
     if route.is_api:
