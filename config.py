@@ -87,6 +87,9 @@ class Config:
     FEED_CACHE_SIZE = _env_int("FEED_CACHE_SIZE", 4096)
     # Unknown or revoked feed tokens one address may try before it gets 429s.
     FEED_GUESS_LIMIT = os.environ.get("FEED_GUESS_LIMIT", "30 per minute")
+    # Refused FHIR token requests (wrong secret, bad assertion) one address may make before
+    # it gets 429s (scheduler/fhir/auth.py); a client that proves itself is always served.
+    FHIR_TOKEN_MISS_LIMIT = os.environ.get("FHIR_TOKEN_MISS_LIMIT", "20 per minute")
     # Where rate-limit counters live; memory:// is per process, use redis:// across machines.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     # Production refuses memory:// unless told that this is the only web process: with two,

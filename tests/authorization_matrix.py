@@ -94,6 +94,13 @@ DELETE  /api/v1/programs/<int:program_id>/closures/<int:closure_id> deny deny de
 DELETE  /api/v1/programs/<int:program_id>/feed                    deny   deny   deny   allow  allow
 POST    /api/v1/programs/<int:program_id>/feed                    deny   deny   deny   allow  allow
 POST    /api/v1/programs/<int:program_id>/schedule-proposals      deny   deny   deny   allow  allow
+GET     /api/v1/recipients                                        deny   deny   deny   deny   allow
+POST    /api/v1/recipients                                        deny   deny   deny   deny   allow
+GET     /api/v1/recipients/<int:recipient_id>                     deny   deny   deny   deny   allow
+PATCH   /api/v1/recipients/<int:recipient_id>                     deny   deny   deny   deny   allow
+GET     /api/v1/recipients/<int:recipient_id>/api-clients         deny   deny   deny   deny   allow
+POST    /api/v1/recipients/<int:recipient_id>/api-clients         deny   deny   deny   deny   allow
+DELETE  /api/v1/recipients/<int:recipient_id>/api-clients/<int:api_client_id> deny deny deny deny allow
 GET     /api/v1/reports/attendance-rates                          deny   deny   allow  allow  allow
 GET     /api/v1/reports/below-target                              deny   deny   allow  allow  allow
 GET     /api/v1/reports/billing-days                              deny   deny   allow  allow  allow
@@ -168,6 +175,17 @@ POST    /closures                                                 deny   deny   
 POST    /closures/<int:closure_id>/lift                           deny   deny   deny   allow  allow
 GET     /favicon.ico                                              allow  allow  allow  allow  allow  allow
 GET     /feeds/<token>.ics                                        allow  allow  allow  allow  allow
+GET     /fhir/R4/.well-known/smart-configuration                  allow  allow  allow  allow  allow  allow
+GET     /fhir/R4/HealthcareService                                deny   deny   deny   deny   deny
+GET     /fhir/R4/HealthcareService/<resource_id>                  deny   deny   deny   deny   deny
+GET     /fhir/R4/Location                                         deny   deny   deny   deny   deny
+GET     /fhir/R4/Location/<resource_id>                           deny   deny   deny   deny   deny
+GET     /fhir/R4/Patient                                          deny   deny   deny   deny   deny
+POST    /fhir/R4/Patient                                          deny   deny   deny   deny   deny
+GET     /fhir/R4/Patient/<resource_id>                            deny   deny   deny   deny   deny
+GET     /fhir/R4/Practitioner                                     deny   deny   deny   deny   deny
+GET     /fhir/R4/Practitioner/<resource_id>                       deny   deny   deny   deny   deny
+POST    /fhir/R4/auth/token                                       allow  allow  allow  allow  allow  allow
 GET     /fhir/R4/metadata                                         allow  allow  allow  allow  allow  allow
 GET     /follow-up                                                deny   deny   allow  allow  allow
 GET     /forgot-password                                          allow  allow  allow  allow  allow

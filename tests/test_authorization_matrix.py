@@ -26,7 +26,15 @@ from scheduler.models import (
     Site,
     Staff,
 )
-from scheduler.services import attendance, availability, plans, scope, sessions, sites
+from scheduler.services import (
+    attendance,
+    availability,
+    plans,
+    recipients,
+    scope,
+    sessions,
+    sites,
+)
 from scheduler.web import navigation
 from tests.authorization_matrix import (
     OTHER,
@@ -105,8 +113,10 @@ def test_no_page_or_api_route_is_public_by_accident():
     assert public == {
         "GET /", "POST /api/v1/auth/token", "GET /api/v1/docs", "GET /api/v1/openapi.json",
         "GET /favicon.ico", "GET /feeds/<token>.ics", "GET /healthz", "GET /login",
-        # FHIR's CapabilityStatement: what the server supports, before any token.
-        "GET /fhir/R4/metadata",
+        # FHIR's CapabilityStatement: what the server supports, before any token; and how a
+        # recipient's system gets a token (it proves itself there with its credentials).
+        "GET /fhir/R4/metadata", "GET /fhir/R4/.well-known/smart-configuration",
+        "POST /fhir/R4/auth/token",
         "GET /login/code", "GET /manifest.webmanifest", "POST /login", "POST /login/code",
         "POST /logout",
         # The account links by email: the person has no sign-in yet, or forgot it.
@@ -182,8 +192,14 @@ def clinic(make):
     time_off = availability.add_time_off(
         db, ACTOR, therapist.id, datetime(2027, 6, 1, tzinfo=UTC),
         datetime(2027, 6, 2, tzinfo=UTC), "Training")
+    # An EHR and its FHIR API client (issue 20): admins manage them.
+    ehr = recipients.create_recipient(db, ACTOR, name="Kipu EHR", kind="ehr")
+    api_client, _ = recipients.create_fhir_client(db, ACTOR, ehr, scopes=["system/Slot.read"])
     db.commit()
     shared = {"program_id": program.id, "room_id": room.id, "series_id": series.id,
+              "recipient_id": ehr.id, "api_client_id": api_client.id,
+              # /fhir/R4 reads by id: the door (a FHIR token) answers before any lookup.
+              "resource_id": avery.id,
               # Both marked present there: whose marks a clinician outside reads.
               "marked_session_id": last_night.id,
               "site_id": program.site_id,

@@ -21,8 +21,9 @@ def _bearer() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require_scope(scope: str):
-    """The view needs a live token holding `scope` (e.g. system/Appointment.read)."""
+def require_scope(scope: str | None):
+    """The view needs a live token holding `scope` (e.g. system/Appointment.read); with None,
+    any live token (what holds no client data: Practitioner, Location, HealthcareService)."""
 
     def decorate(view):
         @wraps(view)
@@ -33,7 +34,7 @@ def require_scope(scope: str):
                 return operation_outcome(
                     401, "A valid access token is needed: get one from /fhir/R4/auth/token.",
                     headers={"WWW-Authenticate": 'Bearer realm="fhir"'})
-            if scope not in row.scopes:
+            if scope is not None and scope not in row.scopes:
                 return operation_outcome(
                     403, f"This token does not hold the scope {scope}.",
                     headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", '

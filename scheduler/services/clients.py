@@ -36,8 +36,10 @@ AUDITED = (
 PREFERENCES = ("remind_day_before", "remind_two_hours", "notifications_opt_out")
 
 
-def create_client(db: DbSession, actor: Actor, **fields) -> Client:
-    """Admit a client to a program."""
+def create_client(db: DbSession, actor: Actor, *, reason: str | None = None,
+                  **fields) -> Client:
+    """Admit a client to a program; `reason` goes to the audit trail with it (e.g. what a
+    referral from outside said)."""
     get_referenced(db, Program, fields["program_id"], "program_id", "program")
     _check_dates(fields["admitted_on"], fields.get("discharged_on"))
     check_date_of_birth(db, fields.get("date_of_birth"), fields["program_id"])
@@ -45,7 +47,8 @@ def create_client(db: DbSession, actor: Actor, **fields) -> Client:
     db.add(client)
     db.flush()
     episodes.open_first(db, actor, client)
-    audit.record(db, actor, "create", "client", client.id, after=audit.snapshot(client, AUDITED))
+    audit.record(db, actor, "create", "client", client.id, after=audit.snapshot(client, AUDITED),
+                 reason=reason)
     return client
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import FhirClient, Recipient
 from scheduler.models.interop import FHIR_SCOPES, RECIPIENT_KINDS
-from scheduler.services import audit, search
+from scheduler.services import audit, fhir_assertions, search
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField, StateConflict
 
@@ -91,9 +91,12 @@ def create_fhir_client(db: DbSession, actor: Actor, recipient: Recipient, *,
     """A new API client for the recipient; returns it and its secret, which is shown once."""
     if not recipient.is_active:
         raise StateConflict(f"{recipient.name} is no longer an active recipient.")
+    scopes = _check_scopes(scopes)
+    # Only public keys SMART assertions can be checked with (services/fhir_assertions.py).
+    jwks = fhir_assertions.check_jwks(jwks)
     secret = secrets.token_urlsafe(32)
     row = FhirClient(recipient_id=recipient.id, client_id="fc_" + secrets.token_urlsafe(16),
-                     secret_hash=digest(secret), scopes=_check_scopes(scopes), jwks=jwks,
+                     secret_hash=digest(secret), scopes=scopes, jwks=jwks,
                      jwks_url=jwks_url, created_by_user_id=actor.user_id)
     db.add(row)
     db.flush()

@@ -1,0 +1,57 @@
+"""HealthcareService: a program (e.g. an evening adult IOP), where it runs, and its level of
+care. A referral (POST /Patient) names one."""
+
+from sqlalchemy import select
+
+from scheduler.extensions import db
+from scheduler.fhir import bp, ids
+from scheduler.fhir.access import require_scope
+from scheduler.fhir.directory import NO_CONSENT, not_found, page_of
+from scheduler.fhir.metadata import declare
+from scheduler.fhir.responses import instant, resource
+from scheduler.fhir.search import bundle, count_and_offset, one, parameters, token_boolean
+from scheduler.models import Program
+from scheduler.services.lookup import find
+from scheduler.services.search import filtered
+
+SEARCH = (("name", "string", "Each word typed begins the name or one of its words, ignoring "
+                             "case."),
+          ("active", "token", "true or false: whether it takes clients."))
+LEVEL_WORDS = {"1": "ASAM level 1 (outpatient)", "2.1": "ASAM level 2.1 (intensive outpatient)",
+               "2.5": "ASAM level 2.5 (partial hospitalization)"}
+
+declare("HealthcareService", ("read", "search-type"), search=SEARCH,
+        documentation=NO_CONSENT + " A program; a referral (Patient create) names one.")
+
+
+def healthcare_service(program: Program) -> dict:
+    return {"resourceType": "HealthcareService", "id": str(program.id),
+            "meta": {"lastUpdated": instant(program.updated_at)},
+            "active": program.is_active, "name": program.name,
+            "location": [{"reference": ids.site_location(program.site_id)}],
+            "characteristic": [{"text": LEVEL_WORDS.get(program.level_of_care,
+                                                        program.level_of_care)},
+                               {"text": f"{program.population.capitalize()}s"}]}
+
+
+@bp.get("/HealthcareService/<resource_id>")
+@require_scope(None)
+def read_healthcare_service(resource_id: str):
+    program = find(db.session, Program, ids.number(resource_id))
+    if program is None:
+        return not_found("HealthcareService", resource_id)
+    return resource(healthcare_service(program))
+
+
+@bp.get("/HealthcareService")
+@require_scope(None)
+def search_healthcare_services():
+    params = parameters("HealthcareService", tuple(name for name, _, _ in SEARCH))
+    count, offset = count_and_offset(params)
+    query = filtered(select(Program), Program.name, one(params, "name"))
+    active = token_boolean(params, "active")
+    if active is not None:
+        query = query.where(Program.is_active.is_(active))
+    rows, total = page_of(query, (Program.id,), count, offset)
+    return bundle([healthcare_service(row) for row in rows], total=total, count=count,
+                  offset=offset)

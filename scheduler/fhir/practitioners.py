@@ -1,0 +1,56 @@
+"""Practitioner: a staff member (therapist, counselor, nurse, physician …), by name only.
+
+Staff emails and phone numbers stay inside the clinic; the recipient needs who, not how to
+reach them at home. Credentials (e.g. "LCSW") are shown as a qualification's text.
+"""
+
+from sqlalchemy import select
+
+from scheduler.extensions import db
+from scheduler.fhir import bp, ids
+from scheduler.fhir.access import require_scope
+from scheduler.fhir.directory import NO_CONSENT, not_found, page_of
+from scheduler.fhir.metadata import declare
+from scheduler.fhir.responses import instant, resource
+from scheduler.fhir.search import bundle, count_and_offset, one, parameters, token_boolean
+from scheduler.models import Staff
+from scheduler.services.lookup import find
+from scheduler.services.search import filtered
+
+SEARCH = (("name", "string", "Each word typed begins the name or one of its words, ignoring "
+                             "case."),
+          ("active", "token", "true or false."))
+
+declare("Practitioner", ("read", "search-type"), search=SEARCH,
+        documentation=NO_CONSENT + " A staff member; name and credentials only.")
+
+
+def practitioner(staff: Staff) -> dict:
+    body: dict = {"resourceType": "Practitioner", "id": str(staff.id),
+                  "meta": {"lastUpdated": instant(staff.updated_at)},
+                  "active": staff.is_active, "name": [{"text": staff.name}]}
+    if staff.credentials:
+        body["qualification"] = [{"code": {"text": staff.credentials}}]
+    return body
+
+
+@bp.get("/Practitioner/<resource_id>")
+@require_scope(None)
+def read_practitioner(resource_id: str):
+    staff = find(db.session, Staff, ids.number(resource_id))
+    if staff is None:
+        return not_found("Practitioner", resource_id)
+    return resource(practitioner(staff))
+
+
+@bp.get("/Practitioner")
+@require_scope(None)
+def search_practitioners():
+    params = parameters("Practitioner", tuple(name for name, _, _ in SEARCH))
+    count, offset = count_and_offset(params)
+    query = filtered(select(Staff), Staff.name, one(params, "name"))
+    active = token_boolean(params, "active")
+    if active is not None:
+        query = query.where(Staff.is_active.is_(active))
+    rows, total = page_of(query, (Staff.id,), count, offset)
+    return bundle([practitioner(row) for row in rows], total=total, count=count, offset=offset)
