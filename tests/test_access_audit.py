@@ -524,6 +524,9 @@ NO_CLIENT_RECORD = {
     "/api/v1/sessions/<int:session_id>", "/api/v1/sessions/<int:session_id>/checkin-code",
     "/api/v1/reports/census", "/api/v1/auth/me", "/api/v1/auth/sessions", "/api/v1/jobs/runs",
     "/api/v1/openapi.json", "/api/v1/docs",
+    # Outside systems and their API clients (issue 20): no client's record.
+    "/api/v1/recipients", "/api/v1/recipients/<int:recipient_id>",
+    "/api/v1/recipients/<int:recipient_id>/api-clients",
 }
 
 

@@ -263,7 +263,15 @@ AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
                         ("POST", "/api/v1/schedule-proposals/<int:proposal_id>/accept"),
                         # tests/test_sites.py: sites and a login's sites are admins' writes.
                         ("POST", "/api/v1/sites"), ("PATCH", "/api/v1/sites/<int:site_id>"),
-                        ("PUT", "/api/v1/users/<int:user_id>/sites")} | {
+                        ("PUT", "/api/v1/users/<int:user_id>/sites"),
+                        # tests/test_recipients_api.py: recipients and their FHIR API clients
+                        # (made and revoked) are admins' writes, audited without secrets.
+                        ("POST", "/api/v1/recipients"),
+                        ("PATCH", "/api/v1/recipients/<int:recipient_id>"),
+                        ("POST", "/api/v1/recipients/<int:recipient_id>/api-clients"),
+                        ("DELETE",
+                         "/api/v1/recipients/<int:recipient_id>/api-clients/<int:api_client_id>"),
+                        } | {
     ("DELETE", f"/api/v1/{'staff' if kind == 'staff' else kind + 's'}/<int:{arg}>/feed")
     for kind, arg in FEED_OWNERS}
 

@@ -84,6 +84,11 @@ def test_an_api_clients_secret_is_shown_once_and_works_at_the_token_endpoint(cli
     again = client.post("/fhir/R4/auth/token", data=form,
                         headers=basic(made["client_id"], made["client_secret"]))
     assert again.status_code == 401
+    # Audited, by whom and when, and never with the secret.
+    events = db.query(AuditEvent).filter_by(entity_type="fhir_client").order_by(AuditEvent.id)
+    assert [e.action for e in events] == ["create", "revoke"]
+    assert all(e.actor.startswith("admin") for e in events)
+    assert all(made["client_secret"] not in str((e.before, e.after)) for e in events)
 
 
 def test_an_api_client_may_register_public_keys_for_signed_assertions(client, admin):
