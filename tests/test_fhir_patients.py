@@ -313,3 +313,13 @@ def test_the_token_expiring_mid_day_ends_reads(client, db, world, kipu_headers):
     with clock.frozen(clock.now() + timedelta(hours=1)):
         answer = client.get(f"{FHIR}/Patient/{world['avery'].id}", headers=kipu_headers)
     assert answer.status_code == 401
+
+
+def test_a_referral_from_a_recipient_with_the_longest_name_is_still_audited(client, db, world):
+    partner = recipients.create_recipient(db, ACTOR, name="R" * 200, kind="referral")
+    db.commit()
+    answer = post(client, token(client, *api_client(db, partner)), referral(world))
+    assert answer.status_code == 201
+    event = db.query(AuditEvent).filter_by(entity_type="client",
+                                           entity_id=int(answer.get_json()["id"])).one()
+    assert event.actor.startswith("FHIR client fc_") and event.actor.endswith("R" * 200)

@@ -258,8 +258,9 @@ def _body() -> object:
 def create_patient():
     referral = _referral(_body())
     fhir_client = current_client()
-    actor = Actor(None, f"FHIR client {fhir_client.client_id} of {fhir_client.recipient.name}",
-                  request.remote_addr)
+    # The audit trail's actor column holds 254 characters; a recipient's name up to 200.
+    actor = Actor(None, f"FHIR client {fhir_client.client_id} of "
+                        f"{fhir_client.recipient.name}"[:254], request.remote_addr)
     try:
         outcome = referrals.refer(db.session, actor, fhir_client.recipient, referral,
                                   clock.now())
