@@ -17,12 +17,12 @@ how many seats are left, which is what a clinic advertises anyway. To keep it th
 import json
 from datetime import datetime
 
-from flask import Response, request, stream_with_context, url_for
+from flask import Response, current_app, request, url_for
 from sqlalchemy import and_, exists, select
 
 from scheduler import clock
 from scheduler.extensions import db
-from scheduler.fhir import bp, ids, metadata
+from scheduler.fhir import bp, ids, metadata, search
 from scheduler.fhir.appointments import KIND_WORDS, SESSION_KIND_SYSTEM
 from scheduler.fhir.responses import instant, resource
 from scheduler.fhir.slots import FREE_SEATS, booked_count
@@ -62,7 +62,7 @@ def bulk_publish():
 
 
 def _ndjson(lines) -> Response:
-    return Response(stream_with_context(lines), content_type=f"{NDJSON}; charset=utf-8")
+    return Response(lines, content_type=f"{NDJSON}; charset=utf-8")
 
 
 def _line(item: dict) -> str:
@@ -104,26 +104,20 @@ def bulk_schedules():
 
 @bp.get("/$bulk-publish/Slot.ndjson")
 def bulk_slots():
-    """Free sessions ahead of the open series, streamed in chunks by (start, id)."""
+    """Free sessions ahead of the open series, streamed a chunk at a time by (start, id).
+
+    Each chunk is read in an app context of its own, opened and closed within one step of the
+    stream: the file may be large (a network's weeks of groups), so it is never held whole,
+    and no database session stays open while the client reads slowly.
+    """
     now = clock.now()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def lines():
         after: tuple | None = None
         while True:
-            free = (Session.capacity - booked_count()).label("free")
-            query = (select(Session.id, Session.series_id, Session.starts_at, Session.ends_at,
-                            free)
-                     .join(SessionSeries, SessionSeries.id == Session.series_id)
-                     .where(SessionSeries.status == "active",
-                            SessionSeries.capacity != ONE_SEAT,
-                            Session.capacity != ONE_SEAT, Session.status == "scheduled",
-                            Session.starts_at > now, Session.capacity - booked_count() > 0))
-            if after is not None:
-                query = query.where((Session.starts_at > after[0])
-                                    | and_(Session.starts_at == after[0],
-                                           Session.id > after[1]))
-            rows = db.session.execute(query.order_by(Session.starts_at, Session.id)
-                                      .limit(CHUNK)).all()
+            with app.app_context():
+                rows = _free_slots(now, after)
             for row in rows:
                 yield _line({
                     "resourceType": "Slot", "id": str(row.id),
@@ -137,3 +131,17 @@ def bulk_slots():
             after = (rows[-1].starts_at, rows[-1].id)
 
     return _ndjson(lines())
+
+
+def _free_slots(now: datetime, after: tuple | None) -> list:
+    """One chunk of free sessions of open series, after `after` in (start, id) order."""
+    free = Session.capacity - booked_count()
+    query = (select(Session.id, Session.series_id, Session.starts_at, Session.ends_at,
+                    free.label("free"))
+             .join(SessionSeries, SessionSeries.id == Session.series_id)
+             .where(SessionSeries.status == "active", SessionSeries.capacity != ONE_SEAT,
+                    Session.capacity != ONE_SEAT, Session.status == "scheduled",
+                    Session.starts_at > now, free > 0,
+                    search.keyset_after((Session.starts_at, Session.id), after)))
+    return list(db.session.execute(query.order_by(Session.starts_at, Session.id)
+                                   .limit(CHUNK)).all())
