@@ -300,3 +300,33 @@ def test_the_capability_statement_says_how_appointments_are_searched(client):
     assert [p["name"] for p in appointment["searchParam"]] == [
         "patient", "date", "status", "_lastUpdated", "_count"]
     assert "attendance" in appointment["documentation"]
+
+
+def test_a_page_costs_the_same_few_queries_however_many_rows_it_holds(client, db, world,
+                                                                    kipu, app):
+    """No query per row: the page's sessions, attendance and program come in one SELECT, its
+    facilitators in one more, and each client's consent is asked once a page."""
+    from sqlalchemy import event
+
+    from scheduler.extensions import db as _db
+
+    def statements(query):
+        seen = []
+
+        def count(_conn, _cursor, statement, *_args):
+            # Reads only: each disclosure is a row written, one per Appointment by design.
+            if statement.lstrip().upper().startswith("SELECT"):
+                seen.append(statement)
+
+        with app.app_context():
+            engine = _db.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert client.get(f"{FHIR}/Appointment?{query}", headers=kipu).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(seen)
+
+    one = statements("_count=1")
+    many = statements("_count=200&patient=" + str(world.people["avery"].id))
+    assert many <= one + 1, (one, many)

@@ -254,7 +254,10 @@ def keyset_after(order_columns: tuple, after: tuple | None):
     if after is None:
         return true()
     first, second = order_columns
-    return or_(first > after[0], and_(first == after[0], second > after[1]))
+    # The plain `first >= …` lets the planner start the index range there; the OR alone
+    # would be a filter over everything before it.
+    return and_(first >= after[0],
+                or_(first > after[0], and_(first == after[0], second > after[1])))
 
 
 

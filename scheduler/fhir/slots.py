@@ -130,7 +130,11 @@ def schedule_condition(name: str, raw: str):
         return Session.series_id == series_id
     staff_id = ids.parse_prefixed(text, "practitioner")
     if staff_id is not None:
-        return and_(Session.series_id.is_(None), first_facilitator() == staff_id)
+        # Their sessions through the staff_id index first, then the one-offs they lead first.
+        led = select(session_facilitators.c.session_id).where(
+            session_facilitators.c.staff_id == staff_id)
+        return and_(Session.id.in_(led), Session.series_id.is_(None),
+                    first_facilitator() == staff_id)
     raise search.BadSearch(name, "must name a Schedule such as Schedule/series-3 or "
                              "Schedule/practitioner-7.")
 
