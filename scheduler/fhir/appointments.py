@@ -31,6 +31,7 @@ from scheduler.fhir.responses import instant, operation_outcome, resource, searc
 from scheduler.models import Booking, Program, Session
 from scheduler.models.attendance import Attendance
 from scheduler.models.types import UTCDateTime
+from scheduler.services import consents
 from scheduler.services.attendance import ATTENDED
 from scheduler.services.booking import DISCHARGED
 
@@ -182,35 +183,39 @@ def _self_url() -> str:
 def _disclosed(rows) -> list[dict]:
     """The Appointments of these rows whose consent still holds, each logged as disclosed.
 
-    The consent is asked again per client (a handful a page): one revoked between the search
-    and now is left out rather than sent unlogged.
+    The consents are asked again for the page's clients (one query a scope, through
+    services/consents.py): a consent revoked between the search and now leaves its client's
+    rows out rather than sends them unlogged.
     """
-    consents: dict[tuple[int, str], object] = {}
-
-    def consent(client_id: int, scope: str):
-        key = (client_id, scope)
-        if key not in consents:
-            consents[key] = access.consent_for(client_id, scope)
-        return consents[key]
-
+    clients = {row.Booking.client_id for row in rows}
+    recipient_id, now = access.current_client().recipient_id, clock.now()
+    allowed = consents.live_for_clients(db.session, clients, recipient_id, "appointments", now)
+    attending = {row.Booking.client_id for row in rows if _from_attendance(row)}
+    attendance = consents.live_for_clients(db.session, attending, recipient_id, "attendance",
+                                           now)
     shown = []
     for row in rows:
-        booking = row.Booking
-        allowed = consent(booking.client_id, "appointments")
-        if allowed is None:
+        client_id = row.Booking.client_id
+        if client_id not in allowed:
             continue
-        from_attendance = row.attendance and row.Attendance is not None and (
-            row.fhir_status in ("checked-in", "fulfilled", "noshow")
-            or row.Attendance.status in CALLED_OFF)
-        attendance_consent = consent(booking.client_id, "attendance") if from_attendance else None
-        if from_attendance and attendance_consent is None:
+        from_attendance = _from_attendance(row)
+        if from_attendance and client_id not in attendance:
             continue
-        what = ids.appointment(booking.id)
-        access.disclose(allowed, "appointments", what)
-        if attendance_consent is not None:
-            access.disclose(attendance_consent, "attendance", what)
+        what = ids.appointment(row.Booking.id)
+        access.disclose(allowed[client_id], "appointments", what)
+        if from_attendance:
+            access.disclose(attendance[client_id], "attendance", what)
         shown.append(appointment(row))
     return shown
+
+
+def _from_attendance(row) -> bool:
+    """Whether the row's status came from its attendance mark (so the attendance consent
+    disclosed it too)."""
+    return bool(row.attendance) and row.Attendance is not None and (
+        row.fhir_status in ("checked-in", "fulfilled", "noshow")
+        or (row.fhir_status == "cancelled" and row.Attendance.status in CALLED_OFF
+            and row.Booking.status != "cancelled" and row.Session.status != "cancelled"))
 
 
 def appointment(row) -> dict:
