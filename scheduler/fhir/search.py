@@ -117,9 +117,18 @@ class DateBound:
         """SQL for `column` (an instant) against this bound, in each of the zones."""
         if self.offset is not None:
             return self._compare(column, *self._range(UTC))
-        return or_(*[and_(zone_column == name, self._compare(column,
-                                                             *self._range(ZoneInfo(name))))
-                     for name in zones]) if zones else false()
+        if not zones:
+            return false()
+        ranges = {name: self._range(ZoneInfo(name)) for name in zones}
+        # Around the per-zone OR, the widest of its ranges as a plain condition: the planner
+        # starts the index range there instead of filtering every row before it.
+        starts = [start for start, _ in ranges.values()]
+        ends = [end for _, end in ranges.values()]
+        envelope = {"eq": and_(column >= min(starts), column < max(ends)),
+                    "ge": column >= min(starts), "gt": column >= min(ends),
+                    "lt": column < max(starts), "le": column < max(ends)}[self.prefix]
+        return and_(envelope, or_(*[and_(zone_column == name, self._compare(column, *span))
+                                    for name, span in ranges.items()]))
 
     def _compare(self, column, start: datetime, end: datetime):
         if self.prefix == "eq":
