@@ -21,7 +21,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from flask import request, url_for
-from sqlalchemy import and_, case, literal, or_, select
+from sqlalchemy import and_, case, literal, or_, select, type_coerce
 from sqlalchemy.orm import selectinload
 
 from scheduler import clock
@@ -99,14 +99,9 @@ def _columns(now: datetime):
     marked = case((shows_attendance, Attendance.updated_at), else_=None)
     updated = _later(_later(_later(Booking.updated_at, Session.updated_at), marked), ended)
     return (status.label("fhir_status"),
-            _typed(updated).label("last_updated"),
+            # Read back as an instant: SQLite hands back the CASE's text otherwise.
+            type_coerce(updated, UTCDateTime()).label("last_updated"),
             case((shows_attendance, literal(True)), else_=literal(False)).label("attendance"))
-
-
-def _typed(expression):
-    """The CASE read back as an instant (SQLite hands back text otherwise)."""
-    expression.type = UTCDateTime()
-    return expression
 
 
 def _query(now: datetime):

@@ -1,8 +1,9 @@
 """Reading FHIR search parameters: dates with prefixes, _count, references and the page cursor.
 
-Every refusal is an InvalidField naming the parameter in plain words, so errors.py answers 400
-with an OperationOutcome whose expression is the parameter; nothing a caller types reaches a
-500 (a NUL byte, a date of 9999-99-99, a _count of five thousand digits, an id past 2**63).
+Every refusal is a BadSearch (an InvalidField answered 400) naming the parameter in plain
+words, so errors.py answers with an OperationOutcome whose expression is the parameter; nothing
+a caller types reaches a 500 (a NUL byte, a date of 9999-99-99, a _count of five thousand
+digits, an id past 2**63).
 """
 
 import base64
