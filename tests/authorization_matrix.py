@@ -175,16 +175,27 @@ POST    /closures                                                 deny   deny   
 POST    /closures/<int:closure_id>/lift                           deny   deny   deny   allow  allow
 GET     /favicon.ico                                              allow  allow  allow  allow  allow  allow
 GET     /feeds/<token>.ics                                        allow  allow  allow  allow  allow
+GET     /fhir/R4/$bulk-publish                                    allow  allow  allow  allow  allow  allow
+GET     /fhir/R4/$bulk-publish/Location.ndjson                    allow  allow  allow  allow  allow  allow
+GET     /fhir/R4/$bulk-publish/Schedule.ndjson                    allow  allow  allow  allow  allow  allow
+GET     /fhir/R4/$bulk-publish/Slot.ndjson                        allow  allow  allow  allow  allow  allow
 GET     /fhir/R4/.well-known/smart-configuration                  allow  allow  allow  allow  allow  allow
-GET     /fhir/R4/HealthcareService                                deny   deny   deny   deny   deny
-GET     /fhir/R4/HealthcareService/<resource_id>                  deny   deny   deny   deny   deny
-GET     /fhir/R4/Location                                         deny   deny   deny   deny   deny
-GET     /fhir/R4/Location/<resource_id>                           deny   deny   deny   deny   deny
-GET     /fhir/R4/Patient                                          deny   deny   deny   deny   deny
-POST    /fhir/R4/Patient                                          deny   deny   deny   deny   deny
-GET     /fhir/R4/Patient/<resource_id>                            deny   deny   deny   deny   deny
-GET     /fhir/R4/Practitioner                                     deny   deny   deny   deny   deny
-GET     /fhir/R4/Practitioner/<resource_id>                       deny   deny   deny   deny   deny
+GET     /fhir/R4/Appointment                                      deny   deny   deny   deny   deny   deny
+GET     /fhir/R4/Appointment/<booking_id>                         deny   deny   deny   deny   deny   deny
+GET     /fhir/R4/HealthcareService                                deny   deny   deny   deny   deny  deny
+GET     /fhir/R4/HealthcareService/<resource_id>                  deny   deny   deny   deny   deny  deny
+GET     /fhir/R4/Location                                         deny   deny   deny   deny   deny  deny
+GET     /fhir/R4/Location/<resource_id>                           deny   deny   deny   deny   deny  deny
+GET     /fhir/R4/Patient                                          deny   deny   deny   deny   deny  deny
+POST    /fhir/R4/Patient                                          deny   deny   deny   deny   deny  deny
+GET     /fhir/R4/Patient/<resource_id>                            deny   deny   deny   deny   deny  deny
+GET     /fhir/R4/Practitioner                                     deny   deny   deny   deny   deny  deny
+GET     /fhir/R4/Practitioner/<resource_id>                       deny   deny   deny   deny   deny  deny
+GET     /fhir/R4/Schedule                                         deny   deny   deny   deny   deny   deny
+GET     /fhir/R4/Schedule/practitioner-<staff_id>                 deny   deny   deny   deny   deny   deny
+GET     /fhir/R4/Schedule/series-<series_id>                      deny   deny   deny   deny   deny   deny
+GET     /fhir/R4/Slot                                             deny   deny   deny   deny   deny   deny
+GET     /fhir/R4/Slot/<session_id>                                deny   deny   deny   deny   deny   deny
 POST    /fhir/R4/auth/token                                       allow  allow  allow  allow  allow  allow
 GET     /fhir/R4/metadata                                         allow  allow  allow  allow  allow  allow
 GET     /follow-up                                                deny   deny   allow  allow  allow

@@ -117,6 +117,9 @@ def test_no_page_or_api_route_is_public_by_accident():
         # recipient's system gets a token (it proves itself there with its credentials).
         "GET /fhir/R4/metadata", "GET /fhir/R4/.well-known/smart-configuration",
         "POST /fhir/R4/auth/token",
+        # Open group seats for referral partners (SMART Scheduling Links): no client data.
+        "GET /fhir/R4/$bulk-publish", "GET /fhir/R4/$bulk-publish/Location.ndjson",
+        "GET /fhir/R4/$bulk-publish/Schedule.ndjson", "GET /fhir/R4/$bulk-publish/Slot.ndjson",
         "GET /login/code", "GET /manifest.webmanifest", "POST /login", "POST /login/code",
         "POST /logout",
         # The account links by email: the person has no sign-in yet, or forgot it.

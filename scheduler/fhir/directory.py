@@ -1,26 +1,65 @@
-"""What the directory resources share: read by id, search a name, answer a page.
+"""What the Patient and directory searches share, on top of fhir/search.py: pages in id order
+with a `total`, and true/false parameters.
 
 Practitioner, Location and HealthcareService hold no client data, so they need only a live
 token (any scope) and no consent. Inactive rows are shown (active false, or status inactive):
 an Appointment of last year may still point at a room since closed.
 """
 
-from flask import Response
+from urllib.parse import urlencode
+
+from flask import Response, request, url_for
 from sqlalchemy import Select, func, select
 
 from scheduler.extensions import db
-from scheduler.fhir.responses import operation_outcome
+from scheduler.fhir import search
+from scheduler.fhir.responses import operation_outcome, resource, searchset
 
 # The words every directory resource's CapabilityStatement entry starts with.
 NO_CONSENT = ("Holds no client data: any live access token may read it (no particular scope, "
               "no consent). Inactive rows are included, marked so.")
+COUNT = ("_count", "number", f"Results per page, at most {search.MAX_COUNT}; follow the "
+                             "Bundle's next link for the rest.")
 
 
 def not_found(kind: str, resource_id: str) -> Response:
     return operation_outcome(404, f"There is no {kind} {resource_id[:64]!r} here.")
 
 
-def page_of(query: Select, order, count: int, offset: int) -> tuple[list, int]:
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(query.order_by(*order).offset(offset).limit(count)).all()
-    return list(rows), total
+def total_of(query: Select) -> int:
+    return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def next_url(endpoint: str, *cursor_parts) -> str:
+    return search.next_link(
+        lambda args: url_for(endpoint, _external=True) + "?" + urlencode(args),
+        search.encode_cursor(*cursor_parts))
+
+
+def page_by_id(query: Select, id_column, endpoint: str) -> tuple[list, int, str | None]:
+    """A page of `query` in id order after the request's cursor, the search's total, and the
+    next link while more remain."""
+    size = search.count()
+    after = search.cursor((int,))
+    total = total_of(query)
+    if after is not None:
+        query = query.where(id_column > after[0])
+    rows = list(db.session.scalars(query.order_by(id_column).limit(size + 1)))
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, total, next_url(endpoint, rows[-1].id) if more else None
+
+
+def bundle(entries: list[dict], total: int, following: str | None) -> Response:
+    base = url_for("fhir.metadata", _external=True).removesuffix("/metadata")
+    return resource(searchset(entries, self_url=request.url, next_url=following, total=total,
+                              base=base))
+
+
+def boolean(name: str) -> bool | None:
+    value = search.one(name)
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        raise search.BadSearch(name, "must be true or false.")
+    return value == "true"

@@ -4,19 +4,18 @@ care. A referral (POST /Patient) names one."""
 from sqlalchemy import select
 
 from scheduler.extensions import db
-from scheduler.fhir import bp, ids
+from scheduler.fhir import bp, ids, search
 from scheduler.fhir.access import require_scope
-from scheduler.fhir.directory import NO_CONSENT, not_found, page_of
+from scheduler.fhir.directory import COUNT, NO_CONSENT, boolean, bundle, not_found, page_by_id
 from scheduler.fhir.metadata import declare
 from scheduler.fhir.responses import instant, resource
-from scheduler.fhir.search import bundle, count_and_offset, one, parameters, token_boolean
 from scheduler.models import Program
 from scheduler.services.lookup import find
 from scheduler.services.search import filtered
 
 SEARCH = (("name", "string", "Each word typed begins the name or one of its words, ignoring "
                              "case."),
-          ("active", "token", "true or false: whether it takes clients."))
+          ("active", "token", "true or false: whether it takes clients."), COUNT)
 LEVEL_WORDS = {"1": "ASAM level 1 (outpatient)", "2.1": "ASAM level 2.1 (intensive outpatient)",
                "2.5": "ASAM level 2.5 (partial hospitalization)"}
 
@@ -46,12 +45,10 @@ def read_healthcare_service(resource_id: str):
 @bp.get("/HealthcareService")
 @require_scope(None)
 def search_healthcare_services():
-    params = parameters("HealthcareService", tuple(name for name, _, _ in SEARCH))
-    count, offset = count_and_offset(params)
-    query = filtered(select(Program), Program.name, one(params, "name"))
-    active = token_boolean(params, "active")
+    search.refuse_unknown(tuple(name for name, _, _ in SEARCH))
+    query = filtered(select(Program), Program.name, search.one("name"))
+    active = boolean("active")
     if active is not None:
         query = query.where(Program.is_active.is_(active))
-    rows, total = page_of(query, (Program.id,), count, offset)
-    return bundle([healthcare_service(row) for row in rows], total=total, count=count,
-                  offset=offset)
+    rows, total, following = page_by_id(query, Program.id, "fhir.search_healthcare_services")
+    return bundle([healthcare_service(row) for row in rows], total, following)

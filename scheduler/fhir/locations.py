@@ -7,12 +7,11 @@ no room, and so no Location.
 from sqlalchemy import select
 
 from scheduler.extensions import db
-from scheduler.fhir import bp, ids
+from scheduler.fhir import bp, ids, search
 from scheduler.fhir.access import require_scope
-from scheduler.fhir.directory import NO_CONSENT, not_found, page_of
+from scheduler.fhir.directory import COUNT, NO_CONSENT, bundle, next_url, not_found, total_of
 from scheduler.fhir.metadata import declare
 from scheduler.fhir.responses import instant, resource
-from scheduler.fhir.search import BadParameter, bundle, count_and_offset, one, parameters
 from scheduler.models import Room, Site
 from scheduler.services.lookup import find
 from scheduler.services.search import filtered
@@ -21,7 +20,7 @@ PHYSICAL_TYPES = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 SEARCH = (("name", "string", "Each word typed begins the name or one of its words, ignoring "
                              "case."),
           ("status", "token", "active or inactive."),
-          ("partof", "reference", "Location/site-<id>: the rooms of that site."))
+          ("partof", "reference", "Location/site-<id>: the rooms of that site."), COUNT)
 
 declare("Location", ("read", "search-type"), search=SEARCH,
         documentation=NO_CONSENT + " Sites are Location/site-<id>; rooms are Location/<id>, "
@@ -73,20 +72,22 @@ def _partof(value: str | None) -> int | None:
         return None
     site_id = ids.parse_prefixed(value.removeprefix("Location/"), "site")
     if site_id is None:
-        raise BadParameter("partof", "Must be Location/site-<id>: only sites hold rooms.")
+        raise search.BadSearch("partof", "Must be Location/site-<id>: only sites hold rooms.")
     return site_id
 
 
 @bp.get("/Location")
 @require_scope(None)
 def search_locations():
-    params = parameters("Location", tuple(name for name, _, _ in SEARCH))
-    count, offset = count_and_offset(params)
-    name = one(params, "name")
-    status = one(params, "status")
+    search.refuse_unknown(tuple(name for name, _, _ in SEARCH))
+    size = search.count()
+    # Where the last page stopped: (1, site id) among the sites, (2, room id) among the rooms.
+    kind, last = search.cursor((int, int)) or (1, 0)
+    name = search.one("name")
+    status = search.one("status")
     if status not in (None, "active", "inactive"):
-        raise BadParameter("status", "Must be active or inactive.")
-    site_id = _partof(one(params, "partof"))
+        raise search.BadSearch("status", "must be active or inactive.")
+    site_id = _partof(search.one("partof"))
     sites = filtered(select(Site), Site.name, name)
     rooms = filtered(select(Room), Room.name, name)
     if status is not None:
@@ -95,11 +96,19 @@ def search_locations():
     if site_id is not None:
         rooms = rooms.where(Room.site_id == site_id)
     # A partof search asks for rooms only: a site is part of nothing.
-    site_rows, site_total = (page_of(sites, (Site.id,), count, offset) if site_id is None
-                             else ([], 0))
-    room_offset = max(0, offset - site_total)
-    room_rows, room_total = page_of(rooms, (Room.id,), max(0, count - len(site_rows)),
-                                    room_offset)
-    entries = [site_location(row) for row in site_rows] + [room_location(row)
-                                                           for row in room_rows]
-    return bundle(entries, total=site_total + room_total, count=count, offset=offset)
+    listed: list[tuple[int, object]] = []
+    if site_id is None and kind == 1:
+        listed += [(1, row) for row in db.session.scalars(
+            sites.where(Site.id > last).order_by(Site.id).limit(size + 1))]
+    if len(listed) <= size:
+        listed += [(2, row) for row in db.session.scalars(
+            rooms.where(Room.id > (last if kind == 2 else 0)).order_by(Room.id)
+            .limit(size + 1 - len(listed)))]
+    more = len(listed) > size
+    listed = listed[:size]
+    total = (0 if site_id is not None else total_of(sites)) + total_of(rooms)
+    entries = [site_location(row) if rank == 1 else room_location(row)  # type: ignore[arg-type]
+               for rank, row in listed]
+    following = next_url("fhir.search_locations", listed[-1][0],
+                         listed[-1][1].id) if more else None  # type: ignore[attr-defined]
+    return bundle(entries, total, following)

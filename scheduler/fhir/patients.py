@@ -14,12 +14,12 @@ POST /Patient (system/Patient.write) is a referral: it makes a client awaiting i
 from datetime import date
 
 from flask import request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from scheduler import clock
 from scheduler.api.parsing import JsonTooComplex, loads
 from scheduler.extensions import db
-from scheduler.fhir import bp, ids
+from scheduler.fhir import bp, ids, search
 from scheduler.fhir.access import (
     consent_for,
     consented_client_ids,
@@ -27,15 +27,9 @@ from scheduler.fhir.access import (
     disclose,
     require_scope,
 )
+from scheduler.fhir.directory import COUNT, bundle, page_by_id
 from scheduler.fhir.metadata import declare
 from scheduler.fhir.responses import FHIR_JSON, instant, operation_outcome, resource
-from scheduler.fhir.search import (
-    bundle,
-    count_and_offset,
-    date_conditions,
-    one,
-    parameters,
-)
 from scheduler.models import Client
 from scheduler.services import referrals
 from scheduler.services.audit import Actor
@@ -53,7 +47,8 @@ PROGRAM_EXTENSION = "urn:iop-scheduler:referral-program"
 SEARCH = (("identifier", "token", f"The client id, as {IDENTIFIER_SYSTEM}|7 or 7."),
           ("name", "string", "Each word typed begins the name or one of its words, "
                              "ignoring case."),
-          ("birthdate", "date", "A full date, with eq, ne, lt, le, gt or ge before it."))
+          ("birthdate", "date", "A full date, YYYY-MM-DD, with eq, lt, le, gt or ge before "
+                                "it; repeat it for a range."), COUNT)
 # Referral bodies are small; one past this is refused before it is parsed.
 MAX_REFERRAL = 64 * 1024
 
@@ -110,16 +105,14 @@ def _identifier(value: str) -> int | None:
 @bp.get("/Patient")
 @require_scope("system/Patient.read")
 def search_patients():
-    params = parameters("Patient", tuple(name for name, _, _ in SEARCH))
-    count, offset = count_and_offset(params)
+    search.refuse_unknown(tuple(name for name, _, _ in SEARCH))
     query = select(Client).where(Client.id.in_(consented_client_ids(SCOPE)))
-    identifier = one(params, "identifier")
+    identifier = search.one("identifier")
     if identifier is not None:
         query = query.where(Client.id == (_identifier(identifier) or 0))
-    query = filtered(query, Client.name, one(params, "name"))
-    query = query.where(*date_conditions(params, "birthdate", Client.date_of_birth))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(query.order_by(Client.id).offset(offset).limit(count)).all()
+    query = filtered(query, Client.name, search.one("name"))
+    query = query.where(*_birth_dates())
+    rows, total, following = page_by_id(query, Client.id, "fhir.search_patients")
     entries = []
     for client in rows:
         consent = consent_for(client.id, SCOPE)
@@ -127,9 +120,32 @@ def search_patients():
             continue
         entries.append(patient(client))
         disclose(consent, SCOPE, ids.patient(client.id))
-    answer = bundle(entries, total=total, count=count, offset=offset)
+    answer = bundle(entries, total, following)
     db.session.commit()
     return answer
+
+
+def _birth_dates() -> list:
+    """birthdate=[prefix]YYYY-MM-DD, each value one condition on the date of birth (a date,
+    not an instant: search.date_bounds reads instants in session time zones)."""
+    conditions = []
+    column = Client.date_of_birth
+    for value in search.values("birthdate"):
+        prefix, day = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
+        if prefix not in search.DATE_PREFIXES:
+            raise search.BadSearch("birthdate", f"the prefix {prefix!r} is not supported; use "
+                                                f"one of {', '.join(search.DATE_PREFIXES)}.")
+        try:
+            if len(day) != 10:
+                raise ValueError(day)
+            wanted = date.fromisoformat(day)
+        except ValueError:
+            raise search.BadSearch("birthdate", "must be a full date, YYYY-MM-DD, such as "
+                                                "birthdate=ge1980-01-01.") from None
+        conditions.append({"eq": column == wanted, "lt": column < wanted,
+                           "le": column <= wanted, "gt": column > wanted,
+                           "ge": column >= wanted}[prefix])
+    return conditions
 
 
 # --- referrals ---------------------------------------------------------------------------------

@@ -7,19 +7,18 @@ reach them at home. Credentials (e.g. "LCSW") are shown as a qualification's tex
 from sqlalchemy import select
 
 from scheduler.extensions import db
-from scheduler.fhir import bp, ids
+from scheduler.fhir import bp, ids, search
 from scheduler.fhir.access import require_scope
-from scheduler.fhir.directory import NO_CONSENT, not_found, page_of
+from scheduler.fhir.directory import COUNT, NO_CONSENT, boolean, bundle, not_found, page_by_id
 from scheduler.fhir.metadata import declare
 from scheduler.fhir.responses import instant, resource
-from scheduler.fhir.search import bundle, count_and_offset, one, parameters, token_boolean
 from scheduler.models import Staff
 from scheduler.services.lookup import find
 from scheduler.services.search import filtered
 
 SEARCH = (("name", "string", "Each word typed begins the name or one of its words, ignoring "
                              "case."),
-          ("active", "token", "true or false."))
+          ("active", "token", "true or false."), COUNT)
 
 declare("Practitioner", ("read", "search-type"), search=SEARCH,
         documentation=NO_CONSENT + " A staff member; name and credentials only.")
@@ -46,11 +45,10 @@ def read_practitioner(resource_id: str):
 @bp.get("/Practitioner")
 @require_scope(None)
 def search_practitioners():
-    params = parameters("Practitioner", tuple(name for name, _, _ in SEARCH))
-    count, offset = count_and_offset(params)
-    query = filtered(select(Staff), Staff.name, one(params, "name"))
-    active = token_boolean(params, "active")
+    search.refuse_unknown(tuple(name for name, _, _ in SEARCH))
+    query = filtered(select(Staff), Staff.name, search.one("name"))
+    active = boolean("active")
     if active is not None:
         query = query.where(Staff.is_active.is_(active))
-    rows, total = page_of(query, (Staff.id,), count, offset)
-    return bundle([practitioner(row) for row in rows], total=total, count=count, offset=offset)
+    rows, total, following = page_by_id(query, Staff.id, "fhir.search_practitioners")
+    return bundle([practitioner(row) for row in rows], total, following)

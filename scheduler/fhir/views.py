@@ -1,10 +1,12 @@
 """The /fhir/R4 routes: each module registers its own on the blueprint when imported."""
 
-from scheduler.fhir import (  # noqa: F401  (each declares itself and adds its routes)
-    auth,
-    healthcare_services,
-    locations,
-    metadata,
-    patients,
-    practitioners,
-)
+import scheduler.fhir.appointments  # noqa: F401
+import scheduler.fhir.auth  # noqa: F401
+import scheduler.fhir.bulk_publish  # noqa: F401
+import scheduler.fhir.healthcare_services  # noqa: F401
+import scheduler.fhir.locations  # noqa: F401
+import scheduler.fhir.patients  # noqa: F401
+import scheduler.fhir.practitioners  # noqa: F401
+import scheduler.fhir.schedules  # noqa: F401
+import scheduler.fhir.slots  # noqa: F401
+from scheduler.fhir import metadata  # noqa: F401
