@@ -279,7 +279,8 @@ def test_hostile_parameters_are_refused_naming_the_parameter(client, kipu, query
     assert "Traceback" not in issue["diagnostics"] and "sqlalchemy" not in issue["diagnostics"]
 
 
-@pytest.mark.parametrize("path", ["/Appointment/" + str(2**63), "/Appointment/0",
+@pytest.mark.parametrize("path", ["/Appointment/" + str(2**63), "/Appointment/" + str(2**31),
+                                  "/Appointment/0",
                                   "/Appointment/-1", "/Appointment/1%00",
                                   "/Appointment/" + "9" * 5000, "/Appointment/abc"])
 def test_a_read_of_an_impossible_id_is_a_404(client, kipu, path):

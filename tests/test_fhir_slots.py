@@ -123,7 +123,8 @@ def test_hostile_slot_searches_are_refused_naming_the_parameter(client, headers,
     assert body["issue"][0]["expression"] == [parameter]
 
 
-@pytest.mark.parametrize("path", ["/Slot/" + str(2**63), "/Slot/0", "/Slot/x%00",
+@pytest.mark.parametrize("path", ["/Slot/" + str(2**63), "/Slot/" + str(2**31), "/Slot/0",
+                                  "/Slot/x%00",
                                   "/Slot/999999", "/Schedule/series-" + str(2**64),
                                   "/Schedule/series-999999", "/Schedule/practitioner-abc",
                                   "/Schedule/room-1", "/Schedule/999"])

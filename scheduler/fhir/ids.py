@@ -8,6 +8,8 @@ that its rooms are partOf. A Schedule is a series' ("series-<id>") or a practiti
 
 import re
 
+from scheduler.services.lookup import MAX_ID
+
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
@@ -48,15 +50,16 @@ def healthcare_service(program_id: int) -> str:
 
 
 def parse_prefixed(value: str, prefix: str) -> int | None:
-    """The number in "<prefix>-<n>" (e.g. site-3), or None; ids past 2**63 are None too."""
+    """The number in "<prefix>-<n>" (e.g. site-3), or None; ids no row can have are None too."""
     if not value.startswith(prefix + "-"):
         return None
     return number(value[len(prefix) + 1:])
 
 
 def number(value: str) -> int | None:
-    """A plain positive id, or None for anything else (so a read answers 404, never a 500)."""
-    if not value.isdigit() or len(value) > 19:
+    """A plain positive id that could name a row, or None for anything else (so a read answers
+    404, never a 500): keys are PostgreSQL INTEGERs, as services/lookup.MAX_ID says."""
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
         return None
     parsed = int(value)
-    return parsed if 0 < parsed < 2**63 else None
+    return parsed if 0 < parsed <= MAX_ID else None
