@@ -62,7 +62,12 @@ POST    /api/v1/clients/<int:client_id>/assessments               deny   deny   
 GET     /api/v1/clients/<int:client_id>/availability              deny   own    allow  allow  allow
 PUT     /api/v1/clients/<int:client_id>/availability              deny   deny   deny   allow  allow
 POST    /api/v1/clients/<int:client_id>/break-glass               deny   deny   allow  deny   deny
+GET     /api/v1/clients/<int:client_id>/consents                  deny   own    allow  allow  allow
+POST    /api/v1/clients/<int:client_id>/consents                  deny   deny   deny   allow  allow
+DELETE  /api/v1/clients/<int:client_id>/consents/<int:consent_id> deny   deny   deny   allow  allow
+GET     /api/v1/clients/<int:client_id>/consents/<int:consent_id> deny   own    allow  allow  allow
 POST    /api/v1/clients/<int:client_id>/discharge                 deny   deny   deny   allow  allow
+GET     /api/v1/clients/<int:client_id>/disclosures               deny   own    allow  allow  allow
 GET     /api/v1/clients/<int:client_id>/episodes                  deny   own    allow  allow  allow
 POST    /api/v1/clients/<int:client_id>/episodes                  deny   deny   deny   allow  allow
 DELETE  /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
@@ -270,6 +275,9 @@ GET     /api/v1/clients/<int:client_id>/assessments               deny
 POST    /api/v1/clients/<int:client_id>/assessments               allow
 GET     /api/v1/clients/<int:client_id>/availability              allow
 POST    /api/v1/clients/<int:client_id>/break-glass               allow
+GET     /api/v1/clients/<int:client_id>/consents                  deny
+GET     /api/v1/clients/<int:client_id>/consents/<int:consent_id> deny
+GET     /api/v1/clients/<int:client_id>/disclosures               deny
 GET     /api/v1/clients/<int:client_id>/episodes                  deny
 GET     /api/v1/clients/<int:client_id>/free-slots                allow
 PUT     /api/v1/clients/<int:client_id>/kiosk-pin                 allow
@@ -347,7 +355,12 @@ GET     /api/v1/clients/<int:client_id>/assessments                       404
 POST    /api/v1/clients/<int:client_id>/assessments                       404
 GET     /api/v1/clients/<int:client_id>/availability                      404
 PUT     /api/v1/clients/<int:client_id>/availability                      404
+GET     /api/v1/clients/<int:client_id>/consents                          404
+POST    /api/v1/clients/<int:client_id>/consents                          404
+DELETE  /api/v1/clients/<int:client_id>/consents/<int:consent_id>         404
+GET     /api/v1/clients/<int:client_id>/consents/<int:consent_id>         404
 POST    /api/v1/clients/<int:client_id>/discharge                         404
+GET     /api/v1/clients/<int:client_id>/disclosures                       404
 GET     /api/v1/clients/<int:client_id>/episodes                          404
 POST    /api/v1/clients/<int:client_id>/episodes                          404
 DELETE  /api/v1/clients/<int:client_id>/feed                              404

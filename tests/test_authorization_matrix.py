@@ -26,7 +26,16 @@ from scheduler.models import (
     Site,
     Staff,
 )
-from scheduler.services import attendance, availability, plans, scope, sessions, sites
+from scheduler.services import (
+    attendance,
+    availability,
+    consents,
+    plans,
+    recipients,
+    scope,
+    sessions,
+    sites,
+)
 from scheduler.web import navigation
 from tests.authorization_matrix import (
     OTHER,
@@ -166,6 +175,7 @@ def clinic(make):
                              [{"client_id": c.id, "status": "present"} for c in (avery, blake)],
                              now=clock.now(), policy=attendance.Policy())
     people = {}
+    kipu = recipients.create_recipient(db, ACTOR, name="Kipu EHR", kind="ehr")
     for key, person, day in (("mine", avery, 18), ("theirs", blake, 19)):
         own = _one_off(program, therapist, person.id, datetime(2027, 2, day, 15,
                                                                 tzinfo=UTC))
@@ -178,6 +188,10 @@ def clinic(make):
                 recommended_level="2.1").id,
             "alert_id": _alert(program, person.id).id,
             "token": tokens.issue(db, ACTOR, "client", person.id, clock.now()),
+            "consent_id": consents.record(
+                db, ACTOR, person, recipient_id=kipu.id, purpose="Coordination of care",
+                scope=["appointments"], signed_on=date(2027, 2, 10),
+                expires_on=date(2027, 8, 10), now=clock.now()).id,
         }
     time_off = availability.add_time_off(
         db, ACTOR, therapist.id, datetime(2027, 6, 1, tzinfo=UTC),
@@ -186,7 +200,7 @@ def clinic(make):
     shared = {"program_id": program.id, "room_id": room.id, "series_id": series.id,
               # Both marked present there: whose marks a clinician outside reads.
               "marked_session_id": last_night.id,
-              "site_id": program.site_id,
+              "site_id": program.site_id, "recipient_id": kipu.id,
               "time_off_id": time_off.id, "proposal_id": _proposal(program, avery).id,
               # Nobody's: past the door, ending it answers 404.
               "login_session_id": MISSING_ID, "token_id": MISSING_ID, "closure_id": MISSING_ID}
@@ -523,6 +537,9 @@ OTHER_SITE_BODIES = {
     ("POST", "/api/v1/clients/<int:client_id>/assessments"): {
         "assessed_on": "2027-02-01", "clinician_id": "{staff_id}", "recommended_level": "2.1"},
     ("PUT", "/api/v1/clients/<int:client_id>/availability"): {"unavailable": []},
+    ("POST", "/api/v1/clients/<int:client_id>/consents"): {
+        "recipient_id": "{recipient_id}", "purpose": "Coordination of care",
+        "scope": ["appointments"], "signed_on": "2027-02-10", "expires_on": "2027-08-10"},
     ("POST", "/api/v1/clients/<int:client_id>/discharge"): {"date": "2027-02-20"},
     ("POST", "/api/v1/clients/<int:client_id>/episodes"): {"admitted_on": "2027-03-01",
                                                            "program_id": "{program_id}"},

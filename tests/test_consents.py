@@ -76,7 +76,8 @@ def test_revoking_stops_it_from_that_instant_and_is_audited(db, world):
     assert consents.state(row, NOW + timedelta(minutes=6)) == "revoked"
     with pytest.raises(StateConflict):
         consents.revoke(db, ACTOR, row, NOW + timedelta(minutes=7))
-    actions = [e.action for e in db.query(AuditEvent).filter_by(entity_type="consent")]
+    actions = [e.action for e in db.query(AuditEvent).filter_by(entity_type="consent")
+               .order_by(AuditEvent.id)]
     assert actions == ["create", "revoke"]
 
 
