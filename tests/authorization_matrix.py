@@ -154,6 +154,8 @@ GET     /audit                                                    deny   deny   
 GET     /clients                                                  deny   deny   deny   allow  allow
 GET     /clients/<int:client_id>                                  deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/break-glass                      deny   deny   allow  deny   deny
+POST    /clients/<int:client_id>/consents                         deny   deny   deny   allow  allow
+POST    /clients/<int:client_id>/consents/<int:consent_id>/revoke deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/feed                             deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/feed/revoke                      deny   deny   deny   allow  allow
 GET     /clients/<int:client_id>/find-a-time                      deny   deny   deny   allow  allow
@@ -204,6 +206,13 @@ GET     /programs/<int:program_id>/edit                           deny   deny   
 POST    /programs/<int:program_id>/edit                           deny   deny   deny   allow  allow
 GET     /programs/<int:program_id>/suggest-schedules              deny   deny   deny   allow  allow
 POST    /programs/<int:program_id>/suggest-schedules              deny   deny   deny   allow  allow
+GET     /recipients                                               deny   deny   deny   deny   allow
+POST    /recipients                                               deny   deny   deny   deny   allow
+GET     /recipients/<int:recipient_id>                            deny   deny   deny   deny   allow
+POST    /recipients/<int:recipient_id>/api-clients                deny   deny   deny   deny   allow
+POST    /recipients/<int:recipient_id>/api-clients/<int:api_client_id>/revoke deny deny deny deny allow
+POST    /recipients/<int:recipient_id>/deactivate                 deny   deny   deny   deny   allow
+POST    /recipients/<int:recipient_id>/reactivate                 deny   deny   deny   deny   allow
 GET     /reports                                                  deny   deny   deny   allow  allow
 GET     /reset/<token>                                            allow  allow  allow  allow  allow
 POST    /reset/<token>                                            allow  allow  allow  allow  allow

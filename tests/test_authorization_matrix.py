@@ -201,6 +201,8 @@ def clinic(make):
               # Both marked present there: whose marks a clinician outside reads.
               "marked_session_id": last_night.id,
               "site_id": program.site_id, "recipient_id": kipu.id,
+              "api_client_id": recipients.create_fhir_client(
+                  db, ACTOR, kipu, scopes=["system/Appointment.read"])[0].id,
               "time_off_id": time_off.id, "proposal_id": _proposal(program, avery).id,
               # Nobody's: past the door, ending it answers 404.
               "login_session_id": MISSING_ID, "token_id": MISSING_ID, "closure_id": MISSING_ID}
