@@ -112,7 +112,8 @@ def test_a_refused_consent_says_why_next_to_the_field(client, coordinator, clini
     error = html.split(f'id="{error_id}">', 1)[1].split("</span>", 1)[0]
     assert words in unescape(error), error
     # Announced: the flash is an alert, and the input points at its error.
-    assert 'role="alert">Consent not recorded: please fix the fields marked below.' in html
+    assert 'role="alert" id="consent-error">Consent not recorded: please fix the fields ' \
+        'marked below.' in html
     if field != "scope":
         assert f'aria-describedby="{error_id}"' in html
     # The form stays open with what was typed.
@@ -283,7 +284,7 @@ def test_admins_add_deactivate_and_reactivate_a_recipient(client, admin, clinic,
     assert added.status_code == 303
     shown = text(client.get("/recipients"))
     assert "Harbor Referrals added." in shown
-    assert "Harbor Referrals Referral partner Intake desk, 555-0199 0 in use Receiving" in shown
+    assert "Harbor Referrals Referral partner Intake desk, 555-0199 None Receiving" in shown
     harbor = db.scalar(select(Recipient).where(Recipient.name == "Harbor Referrals"))
     assert client.post(f"/recipients/{harbor.id}/deactivate",
                        data={"csrf_token": token}).status_code == 303

@@ -386,7 +386,7 @@ def record_consent(client_id: int):
     client = get_or_404(db.session, Client, client_id, "client")
     form = consent_pages.ConsentForm()
     if not form.validate_on_submit():
-        flash(CONSENT_NOT_RECORDED, "error")
+        # The form says so itself, beside its fields (templates/clients/_sharing.html).
         return detail_page(client.id, 422, consent_form=form)
     try:
         consent = consents.record(
@@ -396,18 +396,14 @@ def record_consent(client_id: int):
             now=clock.now())
     except DomainError as error:
         db.session.rollback()
-        placed = put_on_form(form, error)
-        flash(CONSENT_NOT_RECORDED if placed
-              else describe(error, consent_pages.FIELD_LABELS, "Not recorded"), "error")
+        if not put_on_form(form, error):
+            flash(describe(error, consent_pages.FIELD_LABELS, "Not recorded"), "error")
         return detail_page(client.id, error.status, consent_form=form)
     name = consent.recipient.name
     db.session.commit()
     flash(f"Consent recorded: {name} may receive {consent_pages.covers_words(consent)} until "
           f"{consent.expires_on.strftime('%-d %b %Y')}.", "success")
     return redirect(url_for(".detail", client_id=client.id) + "#sharing", code=303)
-
-
-CONSENT_NOT_RECORDED = "Consent not recorded: please fix the fields marked below."
 
 
 @bp.post("/clients/<int:client_id>/consents/<int:consent_id>/revoke")
