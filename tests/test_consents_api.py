@@ -87,9 +87,24 @@ def test_revoking_stops_it_at_once_keeps_it_listed_and_a_second_revoke_is_409(
     assert "already revoked" in again.json["message"]
     listed = client.get(f"{API}/clients/{clinic['avery'].id}/consents", headers=coordinator)
     assert [c["state"] for c in listed.json["items"]] == ["revoked"]
-    actions = db.scalars(select(AuditEvent.action).where(
+    events = db.scalars(select(AuditEvent).where(
         AuditEvent.entity_type == "consent").order_by(AuditEvent.id)).all()
-    assert actions == ["create", "revoke"]
+    assert [e.action for e in events] == ["create", "revoke"]
+    coordinator_id = db.scalar(select(AuditEvent.actor_user_id).where(
+        AuditEvent.entity_type == "consent"))
+    assert all((e.entity_id, e.actor_user_id, e.occurred_at) == (made["id"], coordinator_id,
+                                                                   clock.now())
+               for e in events)
+    created, revoke = events
+    assert created.before is None
+    assert {k: created.after[k] for k in ("client_id", "recipient_id", "purpose", "scope",
+                                          "signed_on", "expires_on")} == {
+        "client_id": clinic["avery"].id, "recipient_id": clinic["kipu"].id,
+        "purpose": "Coordination of care", "scope": ["appointments", "attendance"],
+        "signed_on": "2027-02-10", "expires_on": "2027-08-10"}
+    assert (revoke.before["revoked_at"], revoke.after["revoke_reason"], revoke.reason) == (
+        None, "Client asked by phone", "Client asked by phone")
+    assert revoke.after["revoked_at"].startswith("2027-02-16T12:00:00")
 
 
 def test_revoking_without_a_body_works_too(client, coordinator, clinic):

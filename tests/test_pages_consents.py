@@ -342,3 +342,17 @@ def test_the_setup_bar_offers_recipients_to_admins_only(client, make):
     assert client.get("/recipients").status_code == 403
     sign_in(client, make.user("admin"))
     assert 'href="/recipients"' in client.get("/rooms").get_data(as_text=True)
+
+
+def test_the_audit_page_names_consents_recipients_and_api_clients(client, admin, clinic, db):
+    row = record(db, clinic)
+    consents.revoke(db, ACTOR, row, datetime.fromisoformat("2027-02-16T12:30:00+00:00"),
+                    reason="Client asked")
+    recipients.create_fhir_client(db, ACTOR, clinic["kipu"], scopes=["system/Slot.read"])
+    db.commit()
+    shown = text(client.get("/audit"))
+    assert "Created Avery Stone's consent to share with Kipu EHR" in shown
+    assert "Revoked Avery Stone's consent to share with Kipu EHR" in shown
+    assert "Created API client of Kipu EHR" in shown
+    assert "Created Kipu EHR" in shown
+    assert "no longer on record" not in shown

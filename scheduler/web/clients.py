@@ -317,7 +317,7 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None,
         history=_attendance_history(client.id, tz) if clinical else [], links=links,
         has_feed=links is not None or access.has_feed, access=access,
         feed_stopped_on=_stopped_on(access, tz),
-        may_write=may_write, sharing=sharing, consent_labels=consent_pages.FIELD_LABELS,
+        may_write=may_write, sharing=sharing,
         search=find_time.blank_search(client) if current_user.role in COORDINATORS else None,
         suggest=(proposal_pages.blank_form(client)
                  if current_user.role in COORDINATORS and client.status != "discharged"
