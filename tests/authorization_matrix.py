@@ -175,6 +175,17 @@ POST    /closures                                                 deny   deny   
 POST    /closures/<int:closure_id>/lift                           deny   deny   deny   allow  allow
 GET     /favicon.ico                                              allow  allow  allow  allow  allow  allow
 GET     /feeds/<token>.ics                                        allow  allow  allow  allow  allow
+GET     /fhir/R4/$bulk-publish                                    allow  allow  allow  allow  allow  allow
+GET     /fhir/R4/$bulk-publish/Location.ndjson                    allow  allow  allow  allow  allow  allow
+GET     /fhir/R4/$bulk-publish/Schedule.ndjson                    allow  allow  allow  allow  allow  allow
+GET     /fhir/R4/$bulk-publish/Slot.ndjson                        allow  allow  allow  allow  allow  allow
+GET     /fhir/R4/Appointment                                      deny   deny   deny   deny   deny   deny
+GET     /fhir/R4/Appointment/<booking_id>                         deny   deny   deny   deny   deny   deny
+GET     /fhir/R4/Schedule                                         deny   deny   deny   deny   deny   deny
+GET     /fhir/R4/Schedule/practitioner-<staff_id>                 deny   deny   deny   deny   deny   deny
+GET     /fhir/R4/Schedule/series-<series_id>                      deny   deny   deny   deny   deny   deny
+GET     /fhir/R4/Slot                                             deny   deny   deny   deny   deny   deny
+GET     /fhir/R4/Slot/<session_id>                                deny   deny   deny   deny   deny   deny
 GET     /fhir/R4/metadata                                         allow  allow  allow  allow  allow  allow
 GET     /follow-up                                                deny   deny   allow  allow  allow
 GET     /forgot-password                                          allow  allow  allow  allow  allow

@@ -116,6 +116,9 @@ def test_no_page_or_api_route_is_public_by_accident():
         "GET /favicon.ico", "GET /feeds/<token>.ics", "GET /healthz", "GET /login",
         # FHIR's CapabilityStatement: what the server supports, before any token.
         "GET /fhir/R4/metadata",
+        # Open group seats for referral partners (SMART Scheduling Links): no client data.
+        "GET /fhir/R4/$bulk-publish", "GET /fhir/R4/$bulk-publish/Location.ndjson",
+        "GET /fhir/R4/$bulk-publish/Schedule.ndjson", "GET /fhir/R4/$bulk-publish/Slot.ndjson",
         "GET /login/code", "GET /manifest.webmanifest", "POST /login", "POST /login/code",
         "POST /logout",
         # The account links by email: the person has no sign-in yet, or forgot it.

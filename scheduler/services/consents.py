@@ -161,3 +161,21 @@ def state(consent: Consent, at: datetime) -> str:
     if at >= consent.valid_until:
         return "expired"
     return "live"
+
+
+def live_for_clients(db: DbSession, client_ids, recipient_id: int, scope: str,
+                     at: datetime) -> dict[int, Consent]:
+    """`live` for many clients in one query (a page of FHIR results): each client's live
+    consent for the recipient and scope, the longest-running as `live` chooses, by client id.
+    Clients without one are absent."""
+    wanted = sorted(set(client_ids))
+    if not wanted:
+        return {}
+    rows = db.scalars(
+        select(Consent).join(Recipient, Recipient.id == Consent.recipient_id)
+        .where(Consent.client_id.in_(wanted), *_live_conditions(recipient_id, scope, at))
+        .order_by(Consent.client_id, Consent.valid_until.desc(), Consent.id.desc()))
+    found: dict[int, Consent] = {}
+    for row in rows:
+        found.setdefault(row.client_id, row)
+    return found
