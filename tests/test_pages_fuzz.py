@@ -1,8 +1,8 @@
 """Hostile values at every page form and every page query parameter: no page answers 5xx.
 
 What is attacked comes from the app itself. The page routes are the url_map's (anything not
-under /api/, /feeds/ or /healthz), each walked as a role tests/authorization_matrix.py lets
-in. The names a page reads are recorded while it answers: the request's argument and form
+under /api/, /feeds/, /fhir/ or /healthz), each walked as a role tests/authorization_matrix.py
+lets in. The names a page reads are recorded while it answers: the request's argument and form
 dicts note every name a view or a WTForms form looks up, so a new form, field or query
 parameter is attacked without a line here. Two checks keep the recording honest: every
 field of every page form class, and every name the web views read by hand, must have been
@@ -51,7 +51,7 @@ from tests.conftest import PG_URL, IsolatedClient, reset_postgresql
 from tests.helpers import ACTOR, Factory, sign_in
 
 WEB = Path(scheduler.web.__file__).parent
-NOT_PAGES = ("/api/", "/feeds/", "/healthz")
+NOT_PAGES = ("/api/", "/feeds/", "/healthz", "/fhir/")
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 PASSWORD = "correct horse battery"
 # Pages that answer JSON on purpose: the new-series form's live preview.
