@@ -62,7 +62,12 @@ POST    /api/v1/clients/<int:client_id>/assessments               deny   deny   
 GET     /api/v1/clients/<int:client_id>/availability              deny   own    allow  allow  allow
 PUT     /api/v1/clients/<int:client_id>/availability              deny   deny   deny   allow  allow
 POST    /api/v1/clients/<int:client_id>/break-glass               deny   deny   allow  deny   deny
+GET     /api/v1/clients/<int:client_id>/consents                  deny   own    allow  allow  allow
+POST    /api/v1/clients/<int:client_id>/consents                  deny   deny   deny   allow  allow
+DELETE  /api/v1/clients/<int:client_id>/consents/<int:consent_id> deny   deny   deny   allow  allow
+GET     /api/v1/clients/<int:client_id>/consents/<int:consent_id> deny   own    allow  allow  allow
 POST    /api/v1/clients/<int:client_id>/discharge                 deny   deny   deny   allow  allow
+GET     /api/v1/clients/<int:client_id>/disclosures               deny   own    allow  allow  allow
 GET     /api/v1/clients/<int:client_id>/episodes                  deny   own    allow  allow  allow
 POST    /api/v1/clients/<int:client_id>/episodes                  deny   deny   deny   allow  allow
 DELETE  /api/v1/clients/<int:client_id>/feed                      deny   own    deny   allow  allow
@@ -156,6 +161,8 @@ GET     /audit                                                    deny   deny   
 GET     /clients                                                  deny   deny   deny   allow  allow
 GET     /clients/<int:client_id>                                  deny   deny   allow  allow  allow
 POST    /clients/<int:client_id>/break-glass                      deny   deny   allow  deny   deny
+POST    /clients/<int:client_id>/consents                         deny   deny   deny   allow  allow
+POST    /clients/<int:client_id>/consents/<int:consent_id>/revoke deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/feed                             deny   deny   deny   allow  allow
 POST    /clients/<int:client_id>/feed/revoke                      deny   deny   deny   allow  allow
 GET     /clients/<int:client_id>/find-a-time                      deny   deny   deny   allow  allow
@@ -228,6 +235,13 @@ GET     /programs/<int:program_id>/edit                           deny   deny   
 POST    /programs/<int:program_id>/edit                           deny   deny   deny   allow  allow
 GET     /programs/<int:program_id>/suggest-schedules              deny   deny   deny   allow  allow
 POST    /programs/<int:program_id>/suggest-schedules              deny   deny   deny   allow  allow
+GET     /recipients                                               deny   deny   deny   deny   allow
+POST    /recipients                                               deny   deny   deny   deny   allow
+GET     /recipients/<int:recipient_id>                            deny   deny   deny   deny   allow
+POST    /recipients/<int:recipient_id>/api-clients                deny   deny   deny   deny   allow
+POST    /recipients/<int:recipient_id>/api-clients/<int:api_client_id>/revoke deny deny deny deny allow
+POST    /recipients/<int:recipient_id>/deactivate                 deny   deny   deny   deny   allow
+POST    /recipients/<int:recipient_id>/reactivate                 deny   deny   deny   deny   allow
 GET     /reports                                                  deny   deny   deny   allow  allow
 GET     /reset/<token>                                            allow  allow  allow  allow  allow
 POST    /reset/<token>                                            allow  allow  allow  allow  allow
@@ -299,6 +313,9 @@ GET     /api/v1/clients/<int:client_id>/assessments               deny
 POST    /api/v1/clients/<int:client_id>/assessments               allow
 GET     /api/v1/clients/<int:client_id>/availability              allow
 POST    /api/v1/clients/<int:client_id>/break-glass               allow
+GET     /api/v1/clients/<int:client_id>/consents                  deny
+GET     /api/v1/clients/<int:client_id>/consents/<int:consent_id> deny
+GET     /api/v1/clients/<int:client_id>/disclosures               deny
 GET     /api/v1/clients/<int:client_id>/episodes                  deny
 GET     /api/v1/clients/<int:client_id>/free-slots                allow
 PUT     /api/v1/clients/<int:client_id>/kiosk-pin                 allow
@@ -376,7 +393,12 @@ GET     /api/v1/clients/<int:client_id>/assessments                       404
 POST    /api/v1/clients/<int:client_id>/assessments                       404
 GET     /api/v1/clients/<int:client_id>/availability                      404
 PUT     /api/v1/clients/<int:client_id>/availability                      404
+GET     /api/v1/clients/<int:client_id>/consents                          404
+POST    /api/v1/clients/<int:client_id>/consents                          404
+DELETE  /api/v1/clients/<int:client_id>/consents/<int:consent_id>         404
+GET     /api/v1/clients/<int:client_id>/consents/<int:consent_id>         404
 POST    /api/v1/clients/<int:client_id>/discharge                         404
+GET     /api/v1/clients/<int:client_id>/disclosures                       404
 GET     /api/v1/clients/<int:client_id>/episodes                          404
 POST    /api/v1/clients/<int:client_id>/episodes                          404
 DELETE  /api/v1/clients/<int:client_id>/feed                              404

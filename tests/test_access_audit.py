@@ -511,6 +511,10 @@ LOGGED_READS = {
     # A proposal shows the client's schedule, hours and plan shortfalls (tests/test_proposals.py
     # checks proposing logs it too).
     "/api/v1/schedule-proposals/<int:proposal_id>",
+    # A client's consents and accounting of disclosures (issue 20).
+    "/api/v1/clients/<int:client_id>/consents",
+    "/api/v1/clients/<int:client_id>/consents/<int:consent_id>",
+    "/api/v1/clients/<int:client_id>/disclosures",
 }
 # Reads that show no client's record: places, people on staff, head counts, the caller's own
 # account, the job history, and the API's own description.

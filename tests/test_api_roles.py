@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from scheduler import clock
 from scheduler.extensions import db as _db
-from scheduler.models import ApiToken, Booking, Session
-from scheduler.services import availability, plans
+from scheduler.models import ApiToken, Booking, Client, Session
+from scheduler.services import availability, consents, plans, recipients
 from scheduler.services import booking as booking_service
 from tests.authorization_matrix import OUTSIDE, READ_QUERIES, ROUTES, routes_where
 from tests.helpers import ACTOR
@@ -85,11 +85,16 @@ def clinic(make):
                                          assessed_on=date(2027, 2, 1), clinician_id=staff.id,
                                          recommended_level="2.1")
     plan = plans.create_plan(_db.session, ACTOR, client_id, start_date=date(2027, 2, 1))
+    kipu = recipients.create_recipient(_db.session, ACTOR, name="Kipu EHR", kind="ehr")
+    consent = consents.record(_db.session, ACTOR, _db.session.get(Client, client_id),
+                              recipient_id=kipu.id, purpose="Coordination of care",
+                              scope=["appointments"], signed_on=date(2027, 2, 10),
+                              expires_on=date(2027, 8, 10), now=clock.now())
     _db.session.commit()
     return {"program_id": program.id, "room_id": room.id, "staff_id": staff.id,
             "client_id": client_id, "series_id": series.id, "session_id": session_id,
             "booking_id": booking.id, "time_off_id": time_off.id,
-            "assessment_id": assessment.id, "plan_id": plan.id}
+            "assessment_id": assessment.id, "plan_id": plan.id, "consent_id": consent.id}
 
 
 # --- anonymous -------------------------------------------------------------------------------

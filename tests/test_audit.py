@@ -233,6 +233,10 @@ AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
                         # tests/test_caseload.py: a clinician outside the caseload breaks
                         # the glass (clinicians only); the event, the alert and the email.
                         ("POST", "/api/v1/clients/<int:client_id>/break-glass"),
+                        # tests/test_consents_api.py: a consent needs a recipient; who,
+                        # when, before and after of recording and revoking one.
+                        ("POST", "/api/v1/clients/<int:client_id>/consents"),
+                        ("DELETE", "/api/v1/clients/<int:client_id>/consents/<int:consent_id>"),
                         # tests/test_jobs.py raises an alert first.
                         ("POST", "/api/v1/alerts/<int:alert_id>/acknowledge"),
                         # tests/test_security.py locks an account first; admins only.

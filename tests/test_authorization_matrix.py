@@ -29,6 +29,7 @@ from scheduler.models import (
 from scheduler.services import (
     attendance,
     availability,
+    consents,
     plans,
     recipients,
     scope,
@@ -179,6 +180,7 @@ def clinic(make):
                              [{"client_id": c.id, "status": "present"} for c in (avery, blake)],
                              now=clock.now(), policy=attendance.Policy())
     people = {}
+    kipu = recipients.create_recipient(db, ACTOR, name="Kipu EHR", kind="ehr")
     for key, person, day in (("mine", avery, 18), ("theirs", blake, 19)):
         own = _one_off(program, therapist, person.id, datetime(2027, 2, day, 15,
                                                                 tzinfo=UTC))
@@ -191,16 +193,19 @@ def clinic(make):
                 recommended_level="2.1").id,
             "alert_id": _alert(program, person.id).id,
             "token": tokens.issue(db, ACTOR, "client", person.id, clock.now()),
+            "consent_id": consents.record(
+                db, ACTOR, person, recipient_id=kipu.id, purpose="Coordination of care",
+                scope=["appointments"], signed_on=date(2027, 2, 10),
+                expires_on=date(2027, 8, 10), now=clock.now()).id,
         }
     time_off = availability.add_time_off(
         db, ACTOR, therapist.id, datetime(2027, 6, 1, tzinfo=UTC),
         datetime(2027, 6, 2, tzinfo=UTC), "Training")
-    # An EHR and its FHIR API client (issue 20): admins manage them.
-    ehr = recipients.create_recipient(db, ACTOR, name="Kipu EHR", kind="ehr")
-    api_client, _ = recipients.create_fhir_client(db, ACTOR, ehr, scopes=["system/Slot.read"])
+    # The EHR the consents above name, and its FHIR API client (issue 20): admins manage them.
+    api_client, _ = recipients.create_fhir_client(db, ACTOR, kipu, scopes=["system/Slot.read"])
     db.commit()
     shared = {"program_id": program.id, "room_id": room.id, "series_id": series.id,
-              "recipient_id": ehr.id, "api_client_id": api_client.id,
+              "recipient_id": kipu.id, "api_client_id": api_client.id,
               # /fhir/R4 reads by id: the door (a FHIR token) answers before any lookup.
               "resource_id": avery.id,
               # Both marked present there: whose marks a clinician outside reads.
@@ -542,6 +547,9 @@ OTHER_SITE_BODIES = {
     ("POST", "/api/v1/clients/<int:client_id>/assessments"): {
         "assessed_on": "2027-02-01", "clinician_id": "{staff_id}", "recommended_level": "2.1"},
     ("PUT", "/api/v1/clients/<int:client_id>/availability"): {"unavailable": []},
+    ("POST", "/api/v1/clients/<int:client_id>/consents"): {
+        "recipient_id": "{recipient_id}", "purpose": "Coordination of care",
+        "scope": ["appointments"], "signed_on": "2027-02-10", "expires_on": "2027-08-10"},
     ("POST", "/api/v1/clients/<int:client_id>/discharge"): {"date": "2027-02-20"},
     ("POST", "/api/v1/clients/<int:client_id>/episodes"): {"admitted_on": "2027-03-01",
                                                            "program_id": "{program_id}"},

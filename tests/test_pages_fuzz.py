@@ -1,8 +1,8 @@
 """Hostile values at every page form and every page query parameter: no page answers 5xx.
 
 What is attacked comes from the app itself. The page routes are the url_map's (anything not
-under /api/, /feeds/ or /healthz), each walked as a role tests/authorization_matrix.py lets
-in. The names a page reads are recorded while it answers: the request's argument and form
+under /api/, /feeds/, /fhir/ or /healthz), each walked as a role tests/authorization_matrix.py
+lets in. The names a page reads are recorded while it answers: the request's argument and form
 dicts note every name a view or a WTForms form looks up, so a new form, field or query
 parameter is attacked without a line here. Two checks keep the recording honest: every
 field of every page form class, and every name the web views read by hand, must have been
@@ -35,14 +35,23 @@ import scheduler.web
 from scheduler import create_app
 from scheduler.extensions import db as _db
 from scheduler.models import Alert, Session
-from scheduler.services import account_links, booking, closures, kiosk, plans, proposals
+from scheduler.services import (
+    account_links,
+    booking,
+    closures,
+    consents,
+    kiosk,
+    plans,
+    proposals,
+    recipients,
+)
 from scheduler.web.form_fields import Hours, TextChecked, WholeNumber
 from tests.authorization_matrix import ROUTES
 from tests.conftest import PG_URL, IsolatedClient, reset_postgresql
 from tests.helpers import ACTOR, Factory, sign_in
 
 WEB = Path(scheduler.web.__file__).parent
-NOT_PAGES = ("/api/", "/feeds/", "/healthz")
+NOT_PAGES = ("/api/", "/feeds/", "/healthz", "/fhir/")
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 PASSWORD = "correct horse battery"
 # Pages that answer JSON on purpose: the new-series form's live preview.
@@ -110,6 +119,15 @@ BASELINES = {
     ("POST", "/clients/<int:client_id>/suggest-schedule"): {"from_date": "2027-02-22",
                                                             "weeks": "1", "intake": "1"},
     ("POST", "/clients/<int:client_id>/suggest-make-up"): {"week_start": "2027-02-15"},
+    ("POST", "/clients/<int:client_id>/consents"): {
+        "recipient_id": "{recipient_id}", "purpose": "Coordination of care",
+        "scope": "appointments", "signed_on": "2027-02-10", "expires_on": "2027-08-10",
+        "document_ref": "Forms/avery.pdf"},
+    ("POST", "/clients/<int:client_id>/consents/<int:consent_id>/revoke"): {"reason": "Asked"},
+    ("POST", "/recipients"): {"name": "Harbor Referrals", "kind": "referral",
+                              "contact": "Intake desk"},
+    ("POST", "/recipients/<int:recipient_id>/api-clients"): {
+        "scopes": "system/Appointment.read"},
     ("POST", "/schedule-proposals/<int:proposal_id>/accept"): {"intake": "1"},
     ("POST", "/programs/<int:program_id>/suggest-schedules"): {
         "client_ids": "{other_client_id}", "from_date": "2027-02-22", "weeks": "1"},
@@ -147,7 +165,9 @@ QUERIES = {("GET", "/reports"): {"program": "{program_id}"},
 # A write that would leave the next value nothing to act on is undone after it succeeds.
 UNDO = {("POST", "/sessions/<int:session_id>/cancel"):
         ("POST", "/sessions/<int:session_id>/restore"),
-        ("POST", "/users/<int:user_id>/deactivate"): ("POST", "/users/<int:user_id>/reactivate")}
+        ("POST", "/users/<int:user_id>/deactivate"): ("POST", "/users/<int:user_id>/reactivate"),
+        ("POST", "/recipients/<int:recipient_id>/deactivate"):
+        ("POST", "/recipients/<int:recipient_id>/reactivate")}
 # The roster is marked for last night's group, the coordinator's overrides act on tomorrow's.
 ROUTE_IDS = {"/sessions/<int:session_id>/roster": {"session_id": "{last_night_id}"},
              "/invite/<token>": {"token": "{invite_token}"},
@@ -272,6 +292,14 @@ def clinic(fuzz_app, now):
                   kind="absence_streak", client_id=avery.id, program_id=program.id,
                   detail={"unexcused_streak": 2, "last_attended_at": None}, raised_at=now)
     db.add(alert)
+    # Sharing outside the clinic: a recipient, its API client and Avery's consent to it.
+    kipu = recipients.create_recipient(db, ACTOR, name="Kipu EHR", kind="ehr")
+    api_client, _ = recipients.create_fhir_client(db, ACTOR, kipu,
+                                                  scopes=["system/Appointment.read"])
+    consent = consents.record(db, ACTOR, avery, recipient_id=kipu.id,
+                              purpose="Coordination of care", scope=["appointments"],
+                              signed_on=date(2027, 2, 10), expires_on=date(2027, 8, 10),
+                              now=now)
     db.commit()
     # Signing in with hostile passwords may lock an account: that one is only for /login.
     walker = make.user("coordinator", password=PASSWORD)
@@ -291,7 +319,8 @@ def clinic(fuzz_app, now):
            # The login the logins page acts on: Blake's, which no walker signs in with.
            "user_id": make.user("client", client_id=blake.id).id,
            "invite_token": invite_token, "reset_token": reset_token, "closure_id": closure.id,
-           "proposal_id": proposal.id, "site_id": program.site_id, "alert_id": alert.id}
+           "proposal_id": proposal.id, "site_id": program.site_id, "alert_id": alert.id,
+           "recipient_id": kipu.id, "api_client_id": api_client.id, "consent_id": consent.id}
     return {"ids": ids, "users": users}
 
 

@@ -17,6 +17,7 @@ def register_api(app: Flask, api: Api) -> None:
         bookings,
         clients,
         closures,
+        consents,
         errors,
         feeds,
         jobs,
@@ -39,7 +40,7 @@ def register_api(app: Flask, api: Api) -> None:
     errors.install(app, api)
     for module in (auth, sites, programs, closures, rooms, staff, clients, series, sessions,
                    bookings, availability, attendance, kiosk, plans, proposals, reports, feeds,
-                   jobs, users, audit_events, recipients):
+                   jobs, users, audit_events, recipients, consents):
         if not isinstance(module.blp, Blueprint):
             # Only ours reads JSON within the depth and number limits.
             raise TypeError(f"{module.__name__}.blp must be a scheduler.api.parsing.Blueprint")

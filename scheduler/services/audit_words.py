@@ -21,10 +21,13 @@ from scheduler.models import (
     Booking,
     Client,
     Closure,
+    Consent,
     Enrollment,
     Episode,
+    FhirClient,
     LoginSession,
     Program,
+    Recipient,
     Room,
     ScheduleProposal,
     Session,
@@ -49,6 +52,7 @@ RECORD_KINDS = {
     "staff_feed": "Staff calendar link", "program_feed": "A program's calendar link",
     "room_feed": "A room's calendar link", "closure": "Closure", "episode": "Episode of care",
     "schedule_proposal": "Schedule proposal", "site": "Site",
+    "consent": "Consent", "recipient": "Recipient", "fhir_client": "API client",
 }
 
 
@@ -86,7 +90,8 @@ class _Names:
         self.wanted = wanted
         self.rows = {kind: self._load(kind, ids) for kind, ids in wanted.items()}
         client_ids = {row.client_id for kind in ("booking", "enrollment", "treatment_plan",
-                                                 "assessment", "attendance", "alert")
+                                                 "assessment", "attendance", "alert",
+                                                 "consent")
                       for row in self.rows.get(kind, {}).values()}
         client_ids |= self.feed_owners("client_feed")
         client_ids |= {row.client_id for row in self.rows.get("schedule_proposal", {}).values()
@@ -121,7 +126,8 @@ class _Names:
               "assessment": Assessment, "attendance": Attendance,
               "staff_time_off": StaffTimeOff, "alert": Alert, "login_session": LoginSession,
               "api_token": ApiToken, "schedule_proposal": ScheduleProposal,
-              "closure": Closure, "episode": Episode, "site": Site}
+              "closure": Closure, "episode": Episode, "site": Site, "consent": Consent,
+              "recipient": Recipient, "fhir_client": FhirClient}
 
     def feed_owners(self, kind: str) -> set[int]:
         # A calendar link's events are filed under its owner's id.
@@ -234,6 +240,10 @@ _NAMERS = {
     "schedule_proposal": _proposal,
     "closure": _closure,
     "episode": _episode,
+    "consent": lambda names, row: (f"{names.client(row.client_id)}'s consent to share with "
+                                   f"{row.recipient.name}", row.client_id),
+    "recipient": lambda names, row: (row.name, None),
+    "fhir_client": lambda names, row: (f"API client of {row.recipient.name}", None),
     "login_session": lambda names, row: (f"Sign-in of {names.user(row.user_id)}", None),
     "api_token": lambda names, row: (f"API sign-in of {names.user(row.user_id)}", None),
 }

@@ -20,13 +20,18 @@ from scheduler.models.interop import CONSENT_SCOPES
 from scheduler.services import audit
 from scheduler.services.audit import Actor
 from scheduler.services.day_sheet import program_today, program_zone
-from scheduler.services.errors import InvalidField, StateConflict
-from scheduler.services.lookup import get_referenced
+from scheduler.services.errors import InvalidField, NotFound, StateConflict
+from scheduler.services.lookup import find, get_referenced
 
 AUDITED = ("client_id", "recipient_id", "purpose", "scope", "signed_on", "expires_on",
            "document_ref", "revoked_at", "revoke_reason")
 SCOPE_WORDS = {"appointments": "appointments", "attendance": "attendance",
                "demographics": "name, date of birth and identifiers"}
+# What a §2.31 form's purpose, its filing reference and a revocation's reason run to; far more
+# than any clinic writes, and within what the columns and a page can hold.
+PURPOSE_MAX = 1000
+DOCUMENT_REF_MAX = 500
+REASON_MAX = 500
 
 
 def covers(scope: str):
@@ -88,6 +93,11 @@ def record(db: DbSession, actor: Actor, client: Client, *, recipient_id: int, pu
                                     "or demographics.")
     if not purpose.strip():
         raise InvalidField("purpose", "Say what the disclosure is for, as the form does.")
+    if len(purpose.strip()) > PURPOSE_MAX:
+        raise InvalidField("purpose", f"At most {PURPOSE_MAX} characters.")
+    document_ref = (document_ref or "").strip() or None
+    if document_ref is not None and len(document_ref) > DOCUMENT_REF_MAX:
+        raise InvalidField("document_ref", f"At most {DOCUMENT_REF_MAX} characters.")
     today = program_today(db, now, client.program_id)
     if signed_on > today:
         raise InvalidField("signed_on", "The consent cannot be signed after today.")
@@ -116,6 +126,9 @@ def revoke(db: DbSession, actor: Actor, consent: Consent, now: datetime,
     if consent.revoked_at is not None:
         raise StateConflict(f"This consent was already revoked on "
                             f"{consent.revoked_at:%Y-%m-%d %H:%M} UTC.")
+    reason = (reason or "").strip() or None
+    if reason is not None and len(reason) > REASON_MAX:
+        raise InvalidField("reason", f"At most {REASON_MAX} characters.")
     before = audit.snapshot(consent, AUDITED)
     consent.revoked_at = now
     consent.revoked_by_user_id = actor.user_id
@@ -130,6 +143,15 @@ def for_client(db: DbSession, client_id: int) -> list[Consent]:
     """The client's consents, newest first, revoked and expired ones included."""
     return list(db.scalars(select(Consent).where(Consent.client_id == client_id)
                            .order_by(Consent.signed_on.desc(), Consent.id.desc())))
+
+
+def of_client(db: DbSession, client_id: int, consent_id: int) -> Consent:
+    """The client's consent with this id, or NotFound (another client's is as good as
+    missing, so ids cannot be probed through someone else's record)."""
+    consent = find(db, Consent, consent_id)
+    if consent is None or consent.client_id != client_id:
+        raise NotFound("consent", consent_id)
+    return consent
 
 
 def state(consent: Consent, at: datetime) -> str:

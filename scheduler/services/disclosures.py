@@ -34,3 +34,11 @@ def for_client(db: DbSession, client_id: int, *, offset: int = 0,
                       .order_by(Disclosure.disclosed_at.desc(), Disclosure.id.desc())
                       .offset(offset).limit(limit)).all()
     return list(rows), total
+
+
+def consents_of(db: DbSession, rows: list[Disclosure]) -> dict[int, Consent]:
+    """The consents these disclosures went under, by id, in one query."""
+    ids = {row.consent_id for row in rows}
+    if not ids:
+        return {}
+    return {c.id: c for c in db.scalars(select(Consent).where(Consent.id.in_(ids)))}

@@ -27,6 +27,7 @@ def register_web(app: Flask) -> None:
         program_pages,
         proposal_pages,
         query_args,
+        recipient_pages,
         reports,
         room_pages,
         site_pages,
@@ -47,7 +48,7 @@ def register_web(app: Flask) -> None:
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
                    portal, kiosk, audit, users, mfa_pages, account, find_time,
                    staff_pages, site_pages, room_pages, program_pages, proposal_pages,
-                   alerts):
+                   alerts, recipient_pages):
         app.register_blueprint(module.bp)
     mfa_pages.install_gate(app)
 

@@ -51,6 +51,7 @@ from scheduler.services import (
     caseload,
     client_access,
     clients,
+    consents,
     dates,
     day_sheet,
     episodes,
@@ -63,7 +64,7 @@ from scheduler.services import (
 from scheduler.services import users as logins_admin
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import get_or_404
-from scheduler.web import find_time, proposal_pages, query_args
+from scheduler.web import consent_pages, find_time, proposal_pages, query_args
 from scheduler.web.access import log_page_read, may_read_clinical, page_actor, page_roles
 from scheduler.web.calendar.pickers import offer_staff
 from scheduler.web.charts import Bar, hours_chart, hours_text
@@ -275,7 +276,10 @@ def index():
 
 def detail_page(client_id: int, status: int = 200, links: dict | None = None,
                 readmit_error: str | None = None, readmit_on: str | None = None,
-                glass_error: str | None = None, glass_reason: str | None = None):
+                glass_error: str | None = None, glass_reason: str | None = None,
+                consent_form: consent_pages.ConsentForm | None = None,
+                revoke_id: int | None = None,
+                revoke_form: consent_pages.RevokeForm | None = None):
     client = get_or_404(db.session, Client, client_id, "client")
     program = db.session.get(Program, client.program_id)
     tz = day_sheet.program_zone(db.session, client.program_id)
@@ -290,6 +294,14 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None,
                  if plan and plan.primary_therapist_id else None)
     weeks = _hours_weeks(client, today) if clinical else []
     access = client_access.of(db.session, client.id)
+    may_write = current_user.role in COORDINATORS
+    # Consents and disclosures are the client's record too: shown where the clinical sections
+    # are; the recording form to coordinators.
+    if may_write and consent_form is None:
+        consent_form = consent_pages.blank_form(client)
+    sharing = consent_pages.sharing_of(
+        client, consent_form if may_write else None, revoke_id, revoke_form) if clinical \
+        else None
     chart = hours_chart(
         [Bar(row.week_start.strftime("%-d %b"), row.attended_hours, row.target_hours)
          for row in weeks],
@@ -305,7 +317,7 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None,
         history=_attendance_history(client.id, tz) if clinical else [], links=links,
         has_feed=links is not None or access.has_feed, access=access,
         feed_stopped_on=_stopped_on(access, tz),
-        may_write=current_user.role in COORDINATORS,
+        may_write=may_write, sharing=sharing,
         search=find_time.blank_search(client) if current_user.role in COORDINATORS else None,
         suggest=(proposal_pages.blank_form(client)
                  if current_user.role in COORDINATORS and client.status != "discharged"
@@ -365,6 +377,58 @@ def break_glass(client_id: int):
     flash(f"You may read this client's clinical record until {until:%H:%M}. The admins are "
           "told, with your reason.", "success")
     return redirect(url_for("client_pages.detail", client_id=client_id), code=303)
+
+
+@bp.post("/clients/<int:client_id>/consents")
+@page_roles(*COORDINATORS)
+def record_consent(client_id: int):
+    """Record the client's signed consent to share with a recipient (audited)."""
+    client = get_or_404(db.session, Client, client_id, "client")
+    form = consent_pages.ConsentForm()
+    if not form.validate_on_submit():
+        # The form says so itself, beside its fields (templates/clients/_sharing.html).
+        return detail_page(client.id, 422, consent_form=form)
+    try:
+        consent = consents.record(
+            db.session, page_actor(), client, recipient_id=form.recipient_id.data,
+            purpose=form.purpose.data, scope=form.scope.data, signed_on=form.signed_on.data,
+            expires_on=form.expires_on.data, document_ref=form.document_ref.data,
+            now=clock.now())
+    except DomainError as error:
+        db.session.rollback()
+        if not put_on_form(form, error):
+            flash(describe(error, consent_pages.FIELD_LABELS, "Not recorded"), "error")
+        return detail_page(client.id, error.status, consent_form=form)
+    name = consent.recipient.name
+    db.session.commit()
+    flash(f"Consent recorded: {name} may receive {consent_pages.covers_words(consent)} until "
+          f"{consent.expires_on.strftime('%-d %b %Y')}.", "success")
+    return redirect(url_for(".detail", client_id=client.id) + "#sharing", code=303)
+
+
+@bp.post("/clients/<int:client_id>/consents/<int:consent_id>/revoke")
+@page_roles(*COORDINATORS)
+def revoke_consent(client_id: int, consent_id: int):
+    """Revoke a consent: nothing more goes under it from now on (audited)."""
+    client = get_or_404(db.session, Client, client_id, "client")
+    consent = consents.of_client(db.session, client.id, consent_id)
+    form = consent_pages.RevokeForm()
+    if not form.validate_on_submit():
+        flash("Consent not revoked: please fix the reason.", "error")
+        return detail_page(client.id, 422, revoke_id=consent_id, revoke_form=form)
+    try:
+        consents.revoke(db.session, page_actor(), consent, clock.now(), reason=form.reason.data)
+    except DomainError as error:
+        db.session.rollback()
+        if not put_on_form(form, error):
+            flash(describe(error, consent_pages.FIELD_LABELS, "Not revoked"), "error")
+        else:
+            flash("Consent not revoked: please fix the reason.", "error")
+        return detail_page(client.id, error.status, revoke_id=consent_id, revoke_form=form)
+    name = consent.recipient.name
+    db.session.commit()
+    flash(f"Consent revoked: nothing more goes to {name} from now on.", "success")
+    return redirect(url_for(".detail", client_id=client.id) + "#sharing", code=303)
 
 
 @bp.post("/clients/<int:client_id>/readmit")

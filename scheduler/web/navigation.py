@@ -1,8 +1,8 @@
 """The navigation each role sees: only pages that role may open.
 
 The main bar holds what a coordinator opens every day. The clinic's set-up (staff, rooms,
-programs, sites) sits behind one "Setup" entry, whose pages share a second bar, so the main
-bar stays one line at desktop widths as the network grows.
+programs, sites, the outside recipients) sits behind one "Setup" entry, whose pages share a
+second bar, so the main bar stays one line at desktop widths as the network grows.
 """
 
 from flask import current_app, request, url_for
@@ -12,13 +12,16 @@ from scheduler.models.users import COORDINATORS, KIOSK_RUNNERS, STAFF, USER_ROLE
 SETUP = (
     # (endpoint, label, roles): the Setup bar, in the order a new clinic fills them in.
     ("site_pages.index", "Sites", ("admin",)),
+    # The outside systems clients may consent to share with, and their API clients.
+    ("recipient_pages.index", "Recipients", ("admin",)),
     ("program_pages.index", "Programs", COORDINATORS),
     ("room_pages.index", "Rooms", COORDINATORS),
     ("staff_pages.index", "Staff", COORDINATORS),
 )
 # The pages that belong to Setup, for marking its entry current: blueprints, and the
 # site pages' endpoints other than its own list.
-SETUP_BLUEPRINTS = ("site_pages", "program_pages", "room_pages", "staff_pages")
+SETUP_BLUEPRINTS = ("site_pages", "program_pages", "room_pages", "staff_pages",
+                    "recipient_pages")
 
 LINKS = (
     # (endpoint, label, roles)

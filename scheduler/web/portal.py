@@ -14,6 +14,7 @@ from scheduler.feeds.links import links_for
 from scheduler.models import Client
 from scheduler.services import attendance, client_access, day_sheet, kiosk, reports
 from scheduler.services.errors import DomainError, InvalidField
+from scheduler.web import consent_pages
 from scheduler.web import kiosk as kiosk_pages
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.clinician import FIELD_LABELS
@@ -47,6 +48,8 @@ def _home(status: int = 200, links: dict | None = None):
         upcoming=upcoming,
         waitlist=day_sheet.waitlist_for_client(db.session, client.id, now, tz),
         hours=_week_hours(client, now.astimezone(tz).date()),
+        # Whom the client agreed to share with, and what went: their accounting (§2.24).
+        sharing=consent_pages.sharing_of(client), kind_words=consent_pages.KIND_FOR_CLIENT,
         links=links, has_feed=links is not None or access.has_feed,
         # A returning client's old link stopped at discharge: say so, in the clinic's day.
         feed_stopped_on=(access.feed_stopped.at.astimezone(tz).date()

@@ -1,0 +1,186 @@
+"""Sharing outside the clinic, as the pages show it: a client's Part 2 consents, the form that
+records one, and the accounting of disclosures, in words for staff (the client page) and for
+the client (/me). The routes are the client page's (web/clients.py); the rule of what a consent
+lets through is services/consents.py's alone.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from sqlalchemy import select
+from wtforms import DateField, SelectField, SelectMultipleField, StringField, widgets
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from scheduler import clock
+from scheduler.extensions import db
+from scheduler.models import Client, Consent, Disclosure, Recipient
+from scheduler.models.interop import CONSENT_SCOPES
+from scheduler.services import consents, day_sheet, disclosures
+from scheduler.web.form_fields import PageForm, in_range, optional_id
+
+# The latest disclosures a page lists; the API pages through all of them.
+SHOWN_DISCLOSURES = 50
+
+# What a consent covers, as the form's checkboxes and the staff page say it.
+SCOPE_LABELS = {"appointments": "Appointments (dates, times, place)",
+                "attendance": "Attendance (came, late, absent)",
+                "demographics": "Name, date of birth and identifiers"}
+# One disclosure's part, for staff ("appointment") and for the client ("one of your
+# appointments").
+SCOPE_ITEM = {"appointments": "appointment", "attendance": "attendance",
+              "demographics": "name, date of birth and identifiers"}
+SCOPE_ITEM_FOR_CLIENT = {"appointments": "one of your appointments",
+                         "attendance": "whether you attended a session",
+                         "demographics": "your name, date of birth and identifiers"}
+SCOPE_FOR_CLIENT = {"appointments": "your appointments", "attendance": "your attendance",
+                    "demographics": "your name, date of birth and identifiers"}
+# How it left: the recipient's system read it, or the clinic's system sent it.
+CHANNEL_WORDS = {"fhir": "read by their system", "webhook": "sent to their system"}
+KIND_FOR_CLIENT = {"ehr": "a health record service", "billing": "a billing service",
+                   "referral": "a referral partner"}
+FIELD_LABELS = {"recipient_id": "Shared with", "purpose": "Purpose", "scope": "What it covers",
+                "signed_on": "Signed on", "expires_on": "Expires on",
+                "document_ref": "Where the signed form is kept", "reason": "Reason"}
+
+
+class ConsentForm(PageForm):
+    """A signed §2.31 form, as the coordinator copies it in."""
+
+    # The select lists active recipients; a posted id of any other is the service's to refuse
+    # (by name), not WTForms' "Not a valid choice".
+    recipient_id = SelectField(FIELD_LABELS["recipient_id"], coerce=optional_id,
+                               validate_choice=False,
+                               validators=[DataRequired("Choose who the client agreed to "
+                                                        "share with.")])
+    purpose = StringField(FIELD_LABELS["purpose"], validators=[
+        DataRequired("Say what the sharing is for, as the form does."),
+        Length(max=consents.PURPOSE_MAX,
+               message=f"At most {consents.PURPOSE_MAX} characters.")],
+        description="As the signed form says it, e.g. “Coordination of care”.")
+    scope = SelectMultipleField(
+        FIELD_LABELS["scope"], choices=[SelectChoice(s, SCOPE_LABELS[s]) for s in CONSENT_SCOPES],
+        validators=[DataRequired("Tick at least one.")],
+        widget=widgets.ListWidget(prefix_label=False), option_widget=widgets.CheckboxInput())
+    signed_on = DateField(FIELD_LABELS["signed_on"],
+                          validators=[InputRequired("Enter the day the client signed."),
+                                      in_range])
+    expires_on = DateField(FIELD_LABELS["expires_on"],
+                           validators=[InputRequired("Enter the last day it covers."),
+                                       in_range],
+                           description="The last day the consent covers.")
+    document_ref = StringField(FIELD_LABELS["document_ref"], validators=[
+        Optional(), Length(max=consents.DOCUMENT_REF_MAX,
+                           message=f"At most {consents.DOCUMENT_REF_MAX} characters.")],
+        description="Optional: the scanned form's name or folder.")
+
+
+class RevokeForm(PageForm):
+    reason = StringField(FIELD_LABELS["reason"], validators=[
+        Optional(), Length(max=consents.REASON_MAX,
+                           message=f"At most {consents.REASON_MAX} characters.")])
+
+
+def offer_recipients(form: ConsentForm) -> bool:
+    """The active recipients in the form's select; False when there are none to choose."""
+    rows = db.session.execute(select(Recipient.id, Recipient.name)
+                              .where(Recipient.is_active.is_(True))
+                              .order_by(Recipient.name, Recipient.id)).all()
+    form.recipient_id.choices = [SelectChoice("", "Choose a service"),
+                                 *(SelectChoice(row.id, row.name) for row in rows)]
+    return bool(rows)
+
+
+@dataclass(frozen=True)
+class ConsentRow:
+    consent: Consent
+    state: str  # live, revoked or expired
+    revoked_on: datetime | None  # in the program's zone
+
+    @property
+    def covers(self) -> str:
+        return covers_words(self.consent)
+
+    @property
+    def covers_for_client(self) -> str:
+        return _and([SCOPE_FOR_CLIENT[s] for s in self.consent.scope])
+
+
+@dataclass(frozen=True)
+class DisclosureRow:
+    at: datetime  # in the program's zone
+    recipient: str
+    kind: str
+    channel: str
+    scope: str
+    consent: Consent | None
+
+    @property
+    def what(self) -> str:
+        return SCOPE_ITEM.get(self.scope, self.scope)
+
+    @property
+    def what_for_client(self) -> str:
+        return SCOPE_ITEM_FOR_CLIENT.get(self.scope, self.scope)
+
+    @property
+    def how(self) -> str:
+        return CHANNEL_WORDS.get(self.channel, self.channel)
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """What the client page's and the portal's sharing sections show."""
+
+    consents: list[ConsentRow]
+    disclosures: list[DisclosureRow]
+    disclosure_total: int
+    tz: tzinfo
+    form: ConsentForm | None = None
+    has_recipients: bool = False
+    # The consent whose revoke form came back refused, what was typed and why.
+    revoke_id: int | None = None
+    revoke_form: RevokeForm | None = None
+
+
+def covers_words(consent: Consent) -> str:
+    """What a consent covers, for staff: "appointments and attendance"."""
+    return _and([consents.SCOPE_WORDS[s] for s in consent.scope])
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def sharing_of(client: Client, form: ConsentForm | None = None,
+               revoke_id: int | None = None, revoke_form: RevokeForm | None = None) -> Sharing:
+    """The client's consents (live first) and latest disclosures; with `form`, the recording
+    form offering the active recipients."""
+    tz = day_sheet.program_zone(db.session, client.program_id)
+    now = clock.now()
+    rows = []
+    for consent in consents.for_client(db.session, client.id):
+        state = consents.state(consent, now)
+        rows.append(ConsentRow(consent, state, consent.revoked_at.astimezone(tz)
+                               if consent.revoked_at is not None else None))
+    rows.sort(key=lambda row: row.state != "live")  # stable: newest first within each
+    logged, total = disclosures.for_client(db.session, client.id, limit=SHOWN_DISCLOSURES)
+    under = disclosures.consents_of(db.session, logged)
+    shown = [_disclosure_row(row, under.get(row.consent_id), tz) for row in logged]
+    has_recipients = offer_recipients(form) if form is not None else False
+    return Sharing(rows, shown, total, tz, form, has_recipients, revoke_id, revoke_form)
+
+
+def _disclosure_row(row: Disclosure, consent: Consent | None, tz: tzinfo) -> DisclosureRow:
+    return DisclosureRow(row.disclosed_at.astimezone(tz), row.recipient.name,
+                         row.recipient.kind, row.channel, row.scope, consent)
+
+
+def blank_form(client: Client) -> ConsentForm:
+    """The recording form, signed today and running a year, unless posted."""
+    form = ConsentForm(formdata=None)
+    today = day_sheet.program_today(db.session, clock.now(), client.program_id)
+    form.signed_on.data = today
+    form.expires_on.data = today.replace(year=today.year + 1) if not (
+        today.month == 2 and today.day == 29) else today.replace(year=today.year + 1, day=28)
+    return form
