@@ -262,8 +262,9 @@ def post(url: str, body: bytes, headers: dict, settings: Settings) -> requests.R
         http.trust_env = False  # no proxy from the environment: the checked address is the peer
         if parts.scheme == "https":
             http.mount("https://", _PinnedAdapter(host))
+        # stream: the answer's body is never read, so a receiver cannot make us hold one.
         return http.post(pinned, data=body, timeout=settings.timeout, allow_redirects=False,
-                         headers={**headers, "Host": parts.netloc.rsplit("@", 1)[-1]})
+                         stream=True, headers={**headers, "Host": parts.netloc.rsplit("@", 1)[-1]})
 
 
 # --- endpoints -------------------------------------------------------------------------------
