@@ -511,6 +511,8 @@ LOGGED_READS = {
     # A proposal shows the client's schedule, hours and plan shortfalls (tests/test_proposals.py
     # checks proposing logs it too).
     "/api/v1/schedule-proposals/<int:proposal_id>",
+    # Each delivery names the client it was about (tests/test_webhooks.py).
+    "/api/v1/webhooks/<int:webhook_id>/deliveries",
 }
 # Reads that show no client's record: places, people on staff, head counts, the caller's own
 # account, the job history, and the API's own description.
@@ -524,6 +526,8 @@ NO_CLIENT_RECORD = {
     "/api/v1/sessions/<int:session_id>", "/api/v1/sessions/<int:session_id>/checkin-code",
     "/api/v1/reports/census", "/api/v1/auth/me", "/api/v1/auth/sessions", "/api/v1/jobs/runs",
     "/api/v1/openapi.json", "/api/v1/docs",
+    # A recipient's endpoints: a URL and event names, no client.
+    "/api/v1/webhooks", "/api/v1/webhooks/<int:webhook_id>",
 }
 
 

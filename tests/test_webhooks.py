@@ -195,6 +195,41 @@ def test_the_delivery_history_shows_each_attempt_and_an_admin_can_retry(app, cli
     assert again.get_json()["message_id"] == item["message_id"]
 
 
+def test_every_write_is_audited_with_the_admin_and_reading_deliveries_is_logged(
+        app, client, db, make, auth, world):
+    admin_user = make.user("admin")
+    headers = auth.for_user(admin_user)
+    consent(db, world)
+    created = client.post("/api/v1/webhooks", headers=headers, json={
+        "recipient_id": world["kipu"].id, "url": URL, "events": ["booking.created"]}).get_json()
+    hook = created["id"]
+    booking.book_client(db, ACTOR, world["first"].id, world["avery"].id, now=NOW)
+    db.commit()
+    (delivery,) = db.scalars(select(WebhookDelivery)).all()
+    delivery.status, delivery.next_attempt_at, delivery.attempts = "failed", None, 10
+    db.commit()
+    assert client.post(f"/api/v1/webhooks/{hook}/rotate-secret", headers=headers).status_code \
+        == 200
+    assert client.post(f"/api/v1/webhooks/{hook}/deliveries/{delivery.id}/retry",
+                       headers=headers).status_code == 200
+    assert client.get(f"/api/v1/webhooks/{hook}/deliveries", headers=headers).status_code == 200
+    assert client.patch(f"/api/v1/webhooks/{hook}", headers=headers,
+                        json={"description": "Kipu"}).status_code == 200
+    assert client.delete(f"/api/v1/webhooks/{hook}", headers=headers).status_code == 204
+
+    events = db.scalars(select(AuditEvent).where(AuditEvent.actor_user_id == admin_user.id)
+                        .order_by(AuditEvent.id)).all()
+    trail = [(e.entity_type, e.action) for e in events if e.action != "sign_in"]
+    assert trail == [("webhook_endpoint", "create"), ("webhook_endpoint", "rotate_secret"),
+                     ("webhook_delivery", "retry"), ("client", "read"),
+                     ("webhook_endpoint", "update"), ("webhook_endpoint", "delete")]
+    read = next(e for e in events if e.action == "read")
+    assert (read.entity_id, read.after["resource"]) == (world["avery"].id, "webhook_deliveries")
+    update = next(e for e in events if e.action == "update")
+    assert (update.before["description"], update.after["description"]) == (None, "Kipu")
+    assert all(e.occurred_at == NOW for e in events)
+
+
 # --- events: each change queues its own, for consented clients only --------------------------
 
 

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from scheduler import clock
-from scheduler.api.access import current_actor, roles_required
+from scheduler.api.access import current_actor, log_read, roles_required
 from scheduler.api.common import (
     ApiSchema,
     BoundedList,
@@ -209,6 +209,8 @@ class Deliveries(MethodView):
         offset, limit = offset_limit(args)
         rows, total = webhooks.deliveries(db.session, endpoint, offset=offset, limit=limit)
         attempts = webhooks.attempts_of(db.session, [row.id for row in rows])
+        log_read(sorted({row.client_id for row in rows if row.client_id is not None}),
+                 "webhook_deliveries")
         return page_of([_delivery_out(row, attempts[row.id]) for row in rows], total, args)
 
 
