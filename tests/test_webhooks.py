@@ -17,7 +17,15 @@ from sqlalchemy import select
 from scheduler import clock
 from scheduler.models import Alert, AuditEvent, Session, WebhookDelivery, WebhookEndpoint
 from scheduler.models.interop import WEBHOOK_EVENTS
-from scheduler.services import attendance, booking, consents, recipients, sessions, webhooks
+from scheduler.services import (
+    attendance,
+    booking,
+    closures,
+    consents,
+    recipients,
+    sessions,
+    webhooks,
+)
 from tests.helpers import ACTOR, sign_in
 
 NOW = datetime(2027, 2, 16, 12, 0, tzinfo=UTC)
@@ -270,6 +278,20 @@ def test_a_moved_session_goes_to_each_consented_client_naming_only_their_appoint
                             {"starts_at": session.starts_at + timedelta(hours=1)})
     db.commit()
     assert queued(db) == [("session.moved", world["avery"].id, f"Appointment/{held.id}")]
+
+
+def test_a_closure_cancels_each_session_for_each_consented_client(app, db, world):
+    consent(db, world, "avery")
+    first, _ = booking.book_client(db, ACTOR, world["first"].id, world["avery"].id, now=NOW)
+    second, _ = booking.book_client(db, ACTOR, world["second"].id, world["avery"].id, now=NOW)
+    booking.book_client(db, ACTOR, world["second"].id, world["blake"].id, now=NOW)
+    endpoint(db, app, world, events=["session.cancelled"])
+    closures.create_closure(db, ACTOR, world["program"], starts_on=date(2027, 3, 1),
+                            ends_on=date(2027, 3, 14), reason="Snow", now=NOW,
+                            public_name="Appointments")
+    db.commit()
+    assert queued(db) == [("session.cancelled", world["avery"].id, f"Appointment/{first.id}"),
+                          ("session.cancelled", world["avery"].id, f"Appointment/{second.id}")]
 
 
 def test_attendance_goes_only_under_a_consent_covering_attendance(app, db, world):

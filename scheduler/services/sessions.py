@@ -144,9 +144,9 @@ def change_session(
         audit.record(db, actor, session_action(before, after), "session", session.id, before,
                      after, reason=reason)
         if status_changed and session.status == "cancelled":
-            webhooks.emit_session(db, "session.cancelled", session.id)
+            webhooks.emit_sessions(db, "session.cancelled", [session.id])
         elif moved and session.status == "scheduled":
-            webhooks.emit_session(db, "session.moved", session.id)
+            webhooks.emit_sessions(db, "session.moved", [session.id])
     return session
 
 

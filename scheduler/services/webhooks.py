@@ -501,16 +501,17 @@ def emit(db: DbSession, event_type: str, *, appointments: Iterable[tuple[int, in
     return queued
 
 
-def emit_session(db: DbSession, event_type: str, session_id: int,
-                 at: datetime | None = None) -> int:
-    """A session event: once per client booked or waitlisted in it, each naming only their
-    own Appointment."""
+def emit_sessions(db: DbSession, event_type: str, session_ids: Iterable[int],
+                  at: datetime | None = None) -> int:
+    """A session event (cancelled, moved): once per client booked or waitlisted in each
+    session, each delivery naming only that client's own Appointment."""
     if event_type not in SESSION_EVENTS:
         raise ValueError(f"{event_type!r} is not a session event")
-    if not _listening(db, event_type):
+    session_ids = list(session_ids)
+    if not session_ids or not _listening(db, event_type):
         return 0
     held = db.execute(select(Booking.id, Booking.client_id)
-                      .where(Booking.session_id == session_id,
+                      .where(Booking.session_id.in_(session_ids),
                              Booking.status.in_(("booked", "waitlisted")))
                       .order_by(Booking.id)).tuples().all()
     return emit(db, event_type, appointments=held, at=at)
