@@ -141,6 +141,22 @@ def test_patch_changes_events_and_re_enables_and_delete_stops_it(app, client, db
     assert db.get(WebhookEndpoint, row.id).deleted_at == NOW  # kept, with its history
 
 
+def test_an_admin_pausing_an_endpoint_gives_up_its_queue_without_an_alert(client, db, admin,
+                                                                          app, world):
+    row = endpoint(db, app, world)
+    consent(db, world)
+    booking.book_client(db, ACTOR, world["first"].id, world["avery"].id, now=NOW)
+    db.commit()
+    paused = client.patch(f"/api/v1/webhooks/{row.id}", headers=admin,
+                          json={"is_enabled": False})
+    assert paused.get_json()["disabled_reason"] == "Paused by an admin."
+    db.expire_all()
+    assert [d.status for d in db.scalars(select(WebhookDelivery))] == ["failed"]
+    assert db.scalars(select(Alert)).all() == []
+    retried = client.post(f"/api/v1/webhooks/{row.id}/deliveries/1/retry", headers=admin)
+    assert retried.status_code in (404, 409)
+
+
 @pytest.mark.parametrize(("change", "field"), [
     ({"events": ["session.exploded"]}, "events"),
     ({"events": []}, "events"),

@@ -323,7 +323,7 @@ def update(db: DbSession, actor: Actor, settings: Settings, endpoint: WebhookEnd
         if changes["is_enabled"] and not endpoint.is_enabled:
             endpoint.is_enabled, endpoint.disabled_at, endpoint.disabled_reason = True, None, None
         elif not changes["is_enabled"] and endpoint.is_enabled:
-            _disable(db, endpoint, "Paused by an admin.", now)
+            _disable(db, endpoint, "Paused by an admin.", now, alert=False)
     after = audit.snapshot(endpoint, AUDITED)
     if after != before:
         endpoint.updated_at = now
@@ -336,7 +336,7 @@ def delete(db: DbSession, actor: Actor, endpoint: WebhookEndpoint, now: datetime
     """Stop the endpoint for good; its delivery history stays (audited)."""
     before = audit.snapshot(endpoint, AUDITED)
     if endpoint.is_enabled:
-        _disable(db, endpoint, "Deleted by an admin.", now)
+        _disable(db, endpoint, "Deleted by an admin.", now, alert=False)
     endpoint.deleted_at = now
     db.flush()
     audit.record(db, actor, "delete", "webhook_endpoint", endpoint.id, before,
@@ -715,9 +715,10 @@ def _disclosed(db: DbSession, delivery: WebhookDelivery) -> bool:
         .limit(1)) is not None
 
 
-def _disable(db: DbSession, endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
-    """Disable the endpoint, give up its pending deliveries, and alert the admins (once per
-    disabling) unless an admin did it."""
+def _disable(db: DbSession, endpoint: WebhookEndpoint, reason: str, now: datetime, *,
+             alert: bool = True) -> None:
+    """Disable the endpoint and give up its pending deliveries; with `alert` (deliveries
+    failed, not an admin's choice) the admins are alerted and emailed."""
     if not endpoint.is_enabled:
         return
     endpoint.is_enabled, endpoint.disabled_at = False, now
@@ -727,9 +728,8 @@ def _disable(db: DbSession, endpoint: WebhookEndpoint, reason: str, now: datetim
                       WebhookDelivery.status == "pending")
                .values(status="failed", next_attempt_at=None,
                        last_error="The endpoint was disabled."))
-    if reason.endswith("by an admin."):
-        return
-    _alert_admins(db, endpoint, reason, now)
+    if alert:
+        _alert_admins(db, endpoint, reason, now)
 
 
 ADMIN_MESSAGE_SUBJECT = "A webhook endpoint was disabled"
