@@ -125,6 +125,13 @@ class Config:
     # The key two-step secrets and recovery codes are derived under; SECRET_KEY when unset.
     # Set it to rotate SECRET_KEY without resetting every enrolled account.
     MFA_SECRET_KEY = os.environ.get("MFA_SECRET_KEY") or None
+    # Webhooks (issue 20): the key signing secrets are derived under (SECRET_KEY when unset;
+    # set it to rotate SECRET_KEY without changing every receiver's secret), how long a
+    # receiver may take to answer, and whether loopback and private addresses may be reached
+    # (tests and a laptop only: it opens the door to the clinic's own network).
+    WEBHOOK_SECRET_KEY = os.environ.get("WEBHOOK_SECRET_KEY") or None
+    WEBHOOK_TIMEOUT_SECONDS = _env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+    WEBHOOK_ALLOW_PRIVATE = _env_bool("WEBHOOK_ALLOW_PRIVATE", False)
     # How long the page sign-in waits for the code after a right password.
     MFA_CODE_STEP_MINUTES = _env_int("MFA_CODE_STEP_MINUTES", 5)
 

@@ -157,6 +157,14 @@ DELETE  /api/v1/users/<int:user_id>/mfa                           deny   deny   
 PUT     /api/v1/users/<int:user_id>/sites                         deny   deny   deny   deny   allow
 POST    /api/v1/users/<int:user_id>/unlock                        deny   deny   deny   deny   allow
 POST    /api/v1/users/invitations                                 deny   deny   deny   allow  allow
+GET     /api/v1/webhooks                                          deny   deny   deny   deny   allow
+POST    /api/v1/webhooks                                          deny   deny   deny   deny   allow
+DELETE  /api/v1/webhooks/<int:webhook_id>                         deny   deny   deny   deny   allow
+GET     /api/v1/webhooks/<int:webhook_id>                         deny   deny   deny   deny   allow
+PATCH   /api/v1/webhooks/<int:webhook_id>                         deny   deny   deny   deny   allow
+GET     /api/v1/webhooks/<int:webhook_id>/deliveries              deny   deny   deny   deny   allow
+POST    /api/v1/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/retry deny   deny   deny   deny   allow
+POST    /api/v1/webhooks/<int:webhook_id>/rotate-secret           deny   deny   deny   deny   allow
 GET     /audit                                                    deny   deny   deny   deny   allow
 GET     /clients                                                  deny   deny   deny   allow  allow
 GET     /clients/<int:client_id>                                  deny   deny   allow  allow  allow

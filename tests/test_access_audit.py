@@ -515,6 +515,8 @@ LOGGED_READS = {
     "/api/v1/clients/<int:client_id>/consents",
     "/api/v1/clients/<int:client_id>/consents/<int:consent_id>",
     "/api/v1/clients/<int:client_id>/disclosures",
+    # Each delivery names the client it was about (tests/test_webhooks.py).
+    "/api/v1/webhooks/<int:webhook_id>/deliveries",
 }
 # Reads that show no client's record: places, people on staff, head counts, the caller's own
 # account, the job history, and the API's own description.
@@ -531,6 +533,8 @@ NO_CLIENT_RECORD = {
     # Outside systems and their API clients (issue 20): no client's record.
     "/api/v1/recipients", "/api/v1/recipients/<int:recipient_id>",
     "/api/v1/recipients/<int:recipient_id>/api-clients",
+    # A recipient's endpoints: a URL and event names, no client.
+    "/api/v1/webhooks", "/api/v1/webhooks/<int:webhook_id>",
 }
 
 

@@ -1,6 +1,7 @@
 """Who may do what: anonymous 401, clients only their own record, clinicians read, writers write."""
 
 import re
+import secrets
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -8,8 +9,8 @@ from sqlalchemy import func, select
 
 from scheduler import clock
 from scheduler.extensions import db as _db
-from scheduler.models import ApiToken, Booking, Client, Session
-from scheduler.services import availability, consents, plans, recipients
+from scheduler.models import ApiToken, Booking, Client, Session, WebhookDelivery
+from scheduler.services import availability, consents, plans, recipients, webhooks
 from scheduler.services import booking as booking_service
 from tests.authorization_matrix import OUTSIDE, READ_QUERIES, ROUTES, routes_where
 from tests.helpers import ACTOR
@@ -218,14 +219,33 @@ ADMIN_BODIES = {("POST", f"{API}/sites"): {"name": "Harbor View", "timezone": "U
                 ("PUT", f"{API}/users/<int:user_id>/sites"): {"site_ids": []}}
 
 
+def _webhook(db) -> dict:
+    """A fresh endpoint with one delivery, so each admin-only webhook write (in whatever order
+    the walk takes them) finds its own; and the recipient a new one needs."""
+    ehr = recipients.create_recipient(db, ACTOR, name=f"EHR {secrets.token_hex(4)}", kind="ehr")
+    endpoint, _ = webhooks.create(db, ACTOR, webhooks.Settings(key=b"roles"),
+                                  recipient_id=ehr.id, url="https://ehr.example.test/hooks",
+                                  events=["booking.created"], now=clock.now())
+    delivery = WebhookDelivery(endpoint_id=endpoint.id, message_id=f"msg_{ehr.id}",
+                               event_type="booking.created", payload={}, status="failed",
+                               attempts=10, created_at=clock.now())
+    db.add(delivery)
+    db.commit()
+    return {"webhook_id": endpoint.id, "delivery_id": delivery.id, "recipient_id": ehr.id}
+
+
 def test_only_an_admin_lifts_a_sign_in_lock(app, client, auth, make):
-    """Coordinators get 403 on every admin-only write; an admin's unlock, reset or site
-    answers 2xx."""
+    """Coordinators get 403 on every admin-only write; an admin's unlock, reset, site or
+    webhook answers 2xx."""
     user = make.user("clinician")
     site_id = make.program().site_id
     for method, rule in ADMIN_WRITES:
-        url = concrete(rule, {"user_id": user.id, "site_id": site_id})
+        hook = _webhook(_db.session) if "/webhooks" in rule else {}
+        url = concrete(rule, {"user_id": user.id, "site_id": site_id, **hook})
         body = ADMIN_BODIES.get((method, rule), {})
+        if (method, rule) == ("POST", f"{API}/webhooks"):
+            body = {"recipient_id": hook["recipient_id"], "url": "https://ehr.example.test/h",
+                    "events": ["session.cancelled"]}
         assert client.open(url, method=method, json=body,
                            headers=auth("coordinator")).status_code == 403
         assert client.open(url, method=method, json=body,

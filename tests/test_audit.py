@@ -247,6 +247,14 @@ AUDITED_IN_OWN_TESTS = {("POST", "/api/v1/kiosk/checkin"),
                         ("DELETE", "/api/v1/auth/tokens/<int:token_id>"),
                         # tests/test_users_admin.py: a login needs a second admin to change.
                         ("PATCH", "/api/v1/users/<int:user_id>"),
+                        # tests/test_webhooks.py: an endpoint needs a recipient, and a
+                        # delivery a consented client, first; admins only.
+                        ("POST", "/api/v1/webhooks"),
+                        ("PATCH", "/api/v1/webhooks/<int:webhook_id>"),
+                        ("DELETE", "/api/v1/webhooks/<int:webhook_id>"),
+                        ("POST", "/api/v1/webhooks/<int:webhook_id>/rotate-secret"),
+                        ("POST", "/api/v1/webhooks/<int:webhook_id>/deliveries/"
+                                 "<int:delivery_id>/retry"),
                         # tests/test_mfa.py: two-step sign-in needs codes from its secret.
                         ("POST", "/api/v1/auth/mfa"), ("POST", "/api/v1/auth/mfa/confirm"),
                         ("DELETE", "/api/v1/auth/mfa"),

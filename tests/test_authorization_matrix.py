@@ -25,6 +25,7 @@ from scheduler.models import (
     Session,
     Site,
     Staff,
+    WebhookEndpoint,
 )
 from scheduler.services import (
     attendance,
@@ -35,6 +36,7 @@ from scheduler.services import (
     scope,
     sessions,
     sites,
+    webhooks,
 )
 from scheduler.web import navigation
 from tests.authorization_matrix import (
@@ -149,6 +151,15 @@ def _alert(program, client_id) -> Alert:
     return alert
 
 
+def _webhook(db) -> WebhookEndpoint:
+    """An EHR's endpoint (nothing is sent to it in the walk: no client consented)."""
+    ehr = recipients.create_recipient(db, ACTOR, name="Walk EHR", kind="ehr")
+    endpoint, _ = webhooks.create(db, ACTOR, webhooks.Settings(key=b"walk"),
+                                  recipient_id=ehr.id, url="https://ehr.example.test/hooks",
+                                  events=["booking.created"], now=clock.now())
+    return endpoint
+
+
 def _proposal(program, client) -> ScheduleProposal:
     """A lapsed-free proposal that books nothing: reading and accepting it is the door's test
     (tests/test_proposals.py tests what accepting books)."""
@@ -213,7 +224,8 @@ def clinic(make):
               "site_id": program.site_id,
               "time_off_id": time_off.id, "proposal_id": _proposal(program, avery).id,
               # Nobody's: past the door, ending it answers 404.
-              "login_session_id": MISSING_ID, "token_id": MISSING_ID, "closure_id": MISSING_ID}
+              "login_session_id": MISSING_ID, "token_id": MISSING_ID, "closure_id": MISSING_ID,
+              "webhook_id": _webhook(db).id, "delivery_id": MISSING_ID}
     users = {
         "client": make.user("client", client_id=avery.id),
         "clinician": make.user("clinician", staff_id=therapist.id),

@@ -776,12 +776,12 @@ def test_admins_list_job_runs_filtered_and_coordinators_may_not(app, db, client,
 # --- the jobs command --------------------------------------------------------------------------
 
 
-def test_jobs_list_names_all_six(runner):
+def test_jobs_list_names_all_seven(runner):
     result = runner.invoke(args=["jobs", "list"])
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.output.splitlines() if line.strip()]
     assert names == ["extend-horizon", "mark-no-shows", "absence-alerts", "send-reminders",
-                     "notify-changes", "weekly-summary"]
+                     "notify-changes", "deliver-webhooks", "weekly-summary"]
 
 
 def test_jobs_run_runs_one_and_prints_its_counts(runner, db, now):

@@ -33,6 +33,7 @@ def register_api(app: Flask, api: Api) -> None:
         sites,
         staff,
         users,
+        webhooks,
     )
     from scheduler.api.parsing import Blueprint
 
@@ -40,7 +41,7 @@ def register_api(app: Flask, api: Api) -> None:
     errors.install(app, api)
     for module in (auth, sites, programs, closures, rooms, staff, clients, series, sessions,
                    bookings, availability, attendance, kiosk, plans, proposals, reports, feeds,
-                   jobs, users, audit_events, recipients, consents):
+                   jobs, users, audit_events, recipients, consents, webhooks):
         if not isinstance(module.blp, Blueprint):
             # Only ours reads JSON within the depth and number limits.
             raise TypeError(f"{module.__name__}.blp must be a scheduler.api.parsing.Blueprint")

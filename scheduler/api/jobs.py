@@ -71,8 +71,11 @@ class AlertArgs(PageArgs):
 class AlertOut(Schema):
     id = fields.Integer()
     kind = fields.String()
-    client_id = fields.Integer()
-    program_id = fields.Integer()
+    client_id = fields.Integer(allow_none=True, metadata={
+        "description": "None for an alert about no client (webhook_disabled)."})
+    program_id = fields.Integer(allow_none=True)
+    summary = fields.Function(lambda alert: alerts.summary(alert), metadata={
+        "description": "What happened, in plain words."})
     detail = fields.Dict(allow_none=True)
     raised_at = fields.AwareDateTime()
     acknowledged_at = fields.AwareDateTime(allow_none=True)
@@ -87,7 +90,8 @@ class Alerts(MethodView):
     def get(self, args):
         """Alerts raised by the absence-alerts job, open ones by default, newest first.
 
-        Admins also see each clinician's break-the-glass (kind `break_glass`) with its reason.
+        Admins also see each clinician's break-the-glass (kind `break_glass`) with its reason,
+        and each webhook endpoint disabled after failed deliveries (kind `webhook_disabled`).
         A clinician sees the alerts of their caseload's clients only.
         """
         query = alerts.visible(current_user.role, caseload_within(), args["open"])
@@ -98,7 +102,7 @@ class Alerts(MethodView):
             query.order_by(None).subquery()))
         offset, limit = offset_limit(args)
         rows = list(db.session.scalars(query.offset(offset).limit(limit)))
-        log_read([row.client_id for row in rows], "alerts")
+        log_read([row.client_id for row in rows if row.client_id is not None], "alerts")
         return page_of(rows, total, args)
 
 

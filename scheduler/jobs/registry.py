@@ -7,7 +7,7 @@ from datetime import datetime
 from flask import Flask
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.services import alerts, attendance, notifications, series
+from scheduler.services import alerts, attendance, notifications, series, webhooks
 from scheduler.services.audit import Actor
 from scheduler.services.mail import Mailer
 
@@ -70,6 +70,17 @@ def weekly_summary(app: Flask, db: DbSession, now: datetime) -> dict:
     return {"queued": queued, **_deliver(app, db, now)}
 
 
+def deliver_webhooks(app: Flask, db: DbSession, now: datetime) -> dict:
+    settings = webhooks.Settings.from_config(app.config)
+    if not webhooks.has_due(db, now):
+        return {"delivered": 0, "failed": 0, "retrying": 0}
+    counts = webhooks.deliver_due(db, settings, now).as_dict()
+    db.commit()
+    # The admins' email about a disabled endpoint is queued; the mail jobs send it, so this
+    # job never waits on (or fails for) a mail server.
+    return counts
+
+
 JOBS = {job.name: job for job in (
     Job("extend-horizon", "Make sessions up to the horizon and book enrolled clients into them.",
         extend_horizon, "cron", {"hour": 2, "minute": 15}),
@@ -82,6 +93,8 @@ JOBS = {job.name: job for job in (
     Job("notify-changes", "Email booked clients when a session is cancelled or moved.",
         notify_changes, "interval", {"minutes": 5}, sends_mail=True),
     # Hourly: each program's Monday begins in its own zone, and the key makes it once a week.
+    Job("deliver-webhooks", "Send queued webhook events to recipients' endpoints, signed; "
+        "retry failures with back-off.", deliver_webhooks, "interval", {"minutes": 1}),
     Job("weekly-summary", "On Mondays, email coordinators last week's compliance.",
         weekly_summary, "cron", {"minute": 30}, sends_mail=True),
 )}

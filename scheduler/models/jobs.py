@@ -12,7 +12,7 @@ from scheduler.models.types import JSONDocument, UTCDateTime
 
 RUN_OUTCOMES = ("running", "ok", "failed")
 NOTIFICATION_STATUSES = ("pending", "sent", "failed", "skipped")
-ALERT_KINDS = ("absence_streak", "below_target", "break_glass")
+ALERT_KINDS = ("absence_streak", "below_target", "break_glass", "webhook_disabled")
 
 
 class JobRun(Model):
@@ -75,9 +75,11 @@ class Alert(Model):
     # e.g. "absence_streak:client=7:since=2027-03-08T23:00" — one alert per run of absences.
     key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
-    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="RESTRICT"),
-                                           index=True)
-    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="RESTRICT"))
+    # None for an alert about no client (a webhook endpoint disabled: webhook_disabled).
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="RESTRICT"), index=True)
+    program_id: Mapped[int | None] = mapped_column(
+        ForeignKey("programs.id", ondelete="RESTRICT"))
     detail: Mapped[dict | None] = mapped_column(JSONDocument)
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -21,7 +21,8 @@ from scheduler.services.lookup import get_or_404
 
 # A clinician's break-the-glass (services/caseload.py) is raised for these roles only: its
 # reason is the admins' to review.
-ADMIN_ONLY_KINDS = ("break_glass",)
+# A disabled webhook endpoint (services/webhooks.py) is theirs to fix too.
+ADMIN_ONLY_KINDS = ("break_glass", "webhook_disabled")
 ADMIN_KINDS_FOR = ("admin",)
 
 # Below-target alerts wait until half the program's week is gone: before that, it is early.
@@ -50,8 +51,9 @@ class AlertLine:
     """One alert as the alerts page shows it: names, not numbers."""
 
     alert: Alert
-    client_name: str
-    program_name: str
+    # None for an alert about no client (webhook_disabled); its times are shown in UTC.
+    client_name: str | None
+    program_name: str | None
     timezone: str
     acknowledged_by: str | None
 
@@ -63,13 +65,32 @@ def lines(db: DbSession, query: Select, limit: int) -> list[AlertLine]:
     rows = db.execute(
         query.add_columns(Client.name, Program.name, Program.timezone,
                           func.coalesce(Staff.name, acked_by.email))
-        .join(Client, Client.id == Alert.client_id)
-        .join(Program, Program.id == Alert.program_id)
+        .outerjoin(Client, Client.id == Alert.client_id)
+        .outerjoin(Program, Program.id == Alert.program_id)
         .outerjoin(acked_by, acked_by.id == Alert.acknowledged_by_user_id)
         .outerjoin(Staff, Staff.id == acked_by.staff_id)
         .limit(limit)).tuples()
-    return [AlertLine(alert, client, program, zone, by)
+    return [AlertLine(alert, client, program, zone or "UTC", by)
             for alert, client, program, zone, by in rows]
+
+
+def summary(alert: Alert) -> str:
+    """What the alert says, in plain words, without a client's name (the API's list)."""
+    detail = alert.detail or {}
+    if alert.kind == "absence_streak":
+        return f"{detail.get('unexcused_streak', 'Several')} unexcused absences in a row."
+    if alert.kind == "below_target":
+        return (f"Booked {detail.get('projected_hours', 0):g} of "
+                f"{detail.get('target_hours', 0):g} hours this week.")
+    if alert.kind == "break_glass":
+        return (f"{detail.get('by', 'A clinician')} broke the glass to read a client's record "
+                "outside their caseload.")
+    if alert.kind == "webhook_disabled":
+        return (f"Webhook endpoint #{detail.get('endpoint_id')} of "
+                f"{detail.get('recipient', 'a recipient')} was disabled: "
+                f"{detail.get('reason', 'deliveries failed')} Nothing more is sent to it until "
+                "an admin re-enables it.")
+    return alert.kind
 
 
 def acknowledge(db: DbSession, actor: Actor, alert_id: int, now: datetime,
@@ -117,6 +138,7 @@ def _raise(db: DbSession, key: str, kind: str, program: Program, client_id: int,
 
 
 def _tell_staff(db: DbSession, alert: Alert, headline: str) -> int:
+    assert alert.client_id is not None  # the alerts about a client
     recipients = {email: user_id for user_id, email in coordinator_addresses(db)}
     therapist = therapist_address(db, alert.client_id)
     if therapist:

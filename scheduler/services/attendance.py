@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 from scheduler.models import Booking, Client, Session
 from scheduler.models.attendance import ATTENDANCE_STATUSES, REASON_CODES, Attendance
 from scheduler.models.users import COORDINATORS
-from scheduler.services import audit, booking
+from scheduler.services import audit, booking, webhooks
 from scheduler.services.audit import Actor
 from scheduler.services.errors import (
     DomainError,
@@ -294,9 +294,14 @@ def _fill(session, held, row, record, method, now, actor) -> tuple[Attendance, d
 
 
 def _audit_written(db, actor, written: list[tuple[Attendance, dict | None]], reason) -> None:
+    """Audit each mark written, and tell the recipients who may hear of it (webhooks)."""
     for row, before in written:
         audit.record(db, actor, "attendance", "attendance", row.id, before,
                      audit.snapshot(row, AUDITED), reason=reason)
+    if written:
+        webhooks.emit(db, "attendance.recorded",
+                      appointments=[(row.booking_id, row.client_id) for row, _ in written],
+                      at=written[0][0].recorded_at)
 
 
 def _write(db, actor, session, held, row, record, method, now, reason) -> Attendance:

@@ -54,6 +54,9 @@ ACTIONS: dict[str, str] = {
     "set_kiosk_pin": "Kiosk PIN set",
     "clear_kiosk_pin": "Kiosk PIN cleared",
     "acknowledge": "Alert acknowledged",
+    # Webhook endpoints (services/webhooks.py).
+    "rotate_secret": "Webhook secret rotated",
+    "retry": "Webhook delivery sent again",
     # Logins.
     "invite": "Invited",
     "accept_invitation": "Invitation accepted",

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from scheduler.feeds import tokens as feed_tokens
 from scheduler.models import Booking, Client, Enrollment, Session, SessionSeries
-from scheduler.services import audit, episodes, one_to_one, scope
+from scheduler.services import audit, episodes, one_to_one, scope, webhooks
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import Clash, ConflictDetected, Slot, client_clashes
 from scheduler.services.errors import InvalidField, NotFound, StateConflict
@@ -191,6 +191,7 @@ def book_client(
     if clashes:
         after["overridden_conflicts"] = [c.as_dict() for c in clashes]
     audit.record(db, actor, "book", "booking", booking.id, before, after, reason=override_reason)
+    webhooks.emit(db, "booking.created", appointments=[(booking.id, client_id)], at=now)
     return booking, existing is None
 
 
@@ -216,6 +217,8 @@ def cancel_booking(
     db.flush()
     audit.record(db, actor, "cancel", "booking", booking.id, before,
                  audit.snapshot(booking, AUDITED), reason=reason)
+    webhooks.emit(db, "booking.cancelled", appointments=[(booking.id, booking.client_id)],
+                  at=now)
     promoted = promote_waitlist(db, actor, booking.session, now=now) if freed else []
     return booking, promoted
 
@@ -248,6 +251,8 @@ def promote_waitlist(
                      audit.snapshot(candidate, AUDITED), reason="A seat became free.")
         promoted.append(candidate)
         free -= 1
+    webhooks.emit(db, "waitlist.promoted", appointments=webhooks.appointments_of(promoted),
+                  at=now)
     return promoted
 
 
@@ -387,6 +392,8 @@ def _book_for_enrollment(db, actor, sessions, client, enrollment, now, result,
             result.booked += 1
         else:
             result.waitlisted += 1
+    webhooks.emit(db, "booking.created",
+                  appointments=webhooks.appointments_of(b for b, _ in made), at=now)
 
 
 def book_enrolled(db: DbSession, series: SessionSeries, session_ids, *, now: datetime) -> int:
@@ -487,6 +494,8 @@ def discharge_client(
     # At once, even for a discharge dated ahead: the clinic stops vouching for the link when it
     # decides the discharge; the last few sessions stay on the portal and in the reminders.
     feed_tokens.revoke(db, actor, "client", client.id, now, reason=DISCHARGED)
+    webhooks.emit(db, "booking.cancelled", appointments=webhooks.appointments_of(bookings),
+                  at=now)
     for session in freed_sessions:
         promote_waitlist(db, actor, session, now=now)
     return client, len(bookings)

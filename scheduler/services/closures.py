@@ -13,7 +13,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Attendance, Closure, Program, Session, SessionSeries
-from scheduler.services import audit, closed_days, notifications
+from scheduler.services import audit, closed_days, notifications, webhooks
 from scheduler.services import series as series_service
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField, NotFound
@@ -113,6 +113,7 @@ def create_closure(db: DbSession, actor: Actor, program: Program, *, starts_on: 
     after["cancelled_session_ids"] = [s.id for s in result.cancelled]
     after["kept_session_ids"] = [s.id for s in result.kept]
     audit.record(db, actor, "close", "closure", closure.id, after=after, reason=text)
+    webhooks.emit_sessions(db, "session.cancelled", [s.id for s in result.cancelled], at=now)
     result.message_keys = notifications.queue_one_notice(
         db, [s.id for s in result.cancelled], key=f"closure:{closure.id}", kind="closure",
         subject="Appointments cancelled",

@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.models import Booking, Client, Episode, Program, Session, TreatmentPlan
-from scheduler.services import audit
+from scheduler.services import audit, webhooks
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField, StateConflict
 from scheduler.services.locks import begin_write, lock_rows
@@ -91,6 +91,7 @@ def close(db: DbSession, actor: Actor, client: Client, discharged_on: date,
     episode = current(db, client.id)
     client.status, client.discharged_on = "discharged", discharged_on
     _end_plans(db, actor, client.id, DISCHARGED)
+    webhooks.emit(db, "client.discharged", client_id=client.id)
     if episode is None:
         return
     before = audit.snapshot(episode, AUDITED)

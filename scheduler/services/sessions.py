@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from scheduler.models import Attendance, AuditEvent, Booking, Client, Program, Room, Session
 from scheduler.models.series import MAX_DURATION_MINUTES
 from scheduler.models.sessions import session_facilitators
-from scheduler.services import audit, booking, one_to_one, scope
+from scheduler.services import audit, booking, one_to_one, scope, webhooks
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import (
@@ -143,6 +143,10 @@ def change_session(
         db.flush()
         audit.record(db, actor, session_action(before, after), "session", session.id, before,
                      after, reason=reason)
+        if status_changed and session.status == "cancelled":
+            webhooks.emit_sessions(db, "session.cancelled", [session.id])
+        elif moved and session.status == "scheduled":
+            webhooks.emit_sessions(db, "session.moved", [session.id])
     return session
 
 

@@ -20,7 +20,8 @@ bp = Blueprint("alert_pages", __name__)
 SHOWN = 200
 KIND_LABELS = {"absence_streak": "Missed sessions in a row",
                "below_target": "Hours below target this week",
-               "break_glass": "Broke the glass"}
+               "break_glass": "Broke the glass",
+               "webhook_disabled": "Webhook endpoint disabled"}
 
 
 def _visible(open_only: bool):
@@ -34,7 +35,8 @@ def index():
     too, a clinician only their caseload's."""
     show_all = request.args.get("all") == "1"
     shown = alerts.lines(db.session, _visible(not show_all), SHOWN)
-    log_page_read([line.alert.client_id for line in shown], "alerts")
+    log_page_read([line.alert.client_id for line in shown
+                   if line.alert.client_id is not None], "alerts")
     return render_template("alerts/index.html", lines=shown, show_all=show_all,
                            labels=KIND_LABELS, zone=ZoneInfo, parse=datetime.fromisoformat,
                            shown_at_most=SHOWN,
@@ -53,6 +55,7 @@ def acknowledge(alert_id: int):
     db.session.commit()
     (line,) = alerts.lines(db.session, _visible(open_only=False)
                            .where(Alert.id == alert.id), 1)
-    flash(f"{KIND_LABELS[alert.kind]}: {line.client_name}, acknowledged.", "success")
+    about = line.client_name or f"endpoint #{(alert.detail or {}).get('endpoint_id')}"
+    flash(f"{KIND_LABELS[alert.kind]}: {about}, acknowledged.", "success")
     back = {"all": "1"} if request.form.get("all") == "1" else {}
     return redirect(url_for(".index", **back), code=303)
