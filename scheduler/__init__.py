@@ -75,7 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from scheduler.cli import register_cli
     from scheduler.feeds import versions
     from scheduler.feeds import views as feed_views
-    from scheduler.fhir import register_fhir
+    from scheduler.fhir import views as fhir_views
     from scheduler.web import register_web
 
     versions.install()
@@ -83,7 +83,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_api(app, api)
     register_web(app)
     app.register_blueprint(feed_views.bp)
-    register_fhir(app)
+    fhir_views.register(app)
     register_cli(app)
     app.before_request(_open_write_transaction)
     return app

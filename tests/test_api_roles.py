@@ -216,7 +216,10 @@ def test_a_clinician_may_read_every_staff_readable_route(app, client, auth, clin
 
 # What an admin-only write needs in its body to succeed (the others need none).
 ADMIN_BODIES = {("POST", f"{API}/sites"): {"name": "Harbor View", "timezone": "UTC"},
-                ("PUT", f"{API}/users/<int:user_id>/sites"): {"site_ids": []}}
+                ("PUT", f"{API}/users/<int:user_id>/sites"): {"site_ids": []},
+                ("PATCH", f"{API}/recipients/<int:recipient_id>"): {"contact": "Support desk"},
+                ("POST", f"{API}/recipients/<int:recipient_id>/api-clients"):
+                    {"scopes": ["system/Slot.read"]}}
 
 
 def _webhook(db) -> dict:
@@ -234,6 +237,14 @@ def _webhook(db) -> dict:
     return {"webhook_id": endpoint.id, "delivery_id": delivery.id, "recipient_id": ehr.id}
 
 
+def _recipient(db) -> dict:
+    """A fresh recipient with an API client, for each admin-only recipient write."""
+    ehr = recipients.create_recipient(db, ACTOR, name=f"EHR {secrets.token_hex(4)}", kind="ehr")
+    api_client, _ = recipients.create_fhir_client(db, ACTOR, ehr, scopes=["system/Slot.read"])
+    db.commit()
+    return {"recipient_id": ehr.id, "api_client_id": api_client.id}
+
+
 def test_only_an_admin_lifts_a_sign_in_lock(app, client, auth, make):
     """Coordinators get 403 on every admin-only write; an admin's unlock, reset, site or
     webhook answers 2xx."""
@@ -243,9 +254,14 @@ def test_only_an_admin_lifts_a_sign_in_lock(app, client, auth, make):
         hook = _webhook(_db.session) if "/webhooks" in rule else {}
         url = concrete(rule, {"user_id": user.id, "site_id": site_id, **hook})
         body = ADMIN_BODIES.get((method, rule), {})
+        if "/recipients/" in rule:
+            hook = _recipient(_db.session)
+            url = concrete(rule, {**hook})
         if (method, rule) == ("POST", f"{API}/webhooks"):
             body = {"recipient_id": hook["recipient_id"], "url": "https://ehr.example.test/h",
                     "events": ["session.cancelled"]}
+        if (method, rule) == ("POST", f"{API}/recipients"):
+            body = {"name": f"Billing {secrets.token_hex(4)}", "kind": "billing"}
         assert client.open(url, method=method, json=body,
                            headers=auth("coordinator")).status_code == 403
         assert client.open(url, method=method, json=body,

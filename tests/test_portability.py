@@ -33,6 +33,8 @@ from scheduler.models import (
     StaffTimeOff,
     TreatmentPlan,
     User,
+    WebhookAttempt,
+    WebhookDelivery,
 )
 from scheduler.services import (
     account_links,
@@ -43,7 +45,10 @@ from scheduler.services import (
     caseload,
     clients,
     closures,
+    consents,
+    disclosures,
     episodes,
+    fhir_auth,
     logins,
     mfa,
     notifications,
@@ -51,7 +56,9 @@ from scheduler.services import (
     portability,
     programs,
     proposals,
+    recipients,
     sites,
+    webhooks,
 )
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
@@ -229,6 +236,33 @@ def build_rich_clinic(app, now) -> dict:
     clinician = db.scalar(select(User).where(User.role == "clinician"))
     caseload.break_glass(db, ACTOR, clinician, zoe.id, "Covering a crisis", now,
                          caseload.Policy())
+    db.commit()
+
+    # Interoperability (issue 20): Zoe consented to share her appointments with an EHR, whose
+    # FHIR client read one under that consent; its webhook endpoint had one delivery tried.
+    ehr = recipients.create_recipient(db, ACTOR, name="Kipu EHR", kind="ehr",
+                                      contact="Kipu support, 555-0100")
+    consent = consents.record(db, ACTOR, zoe, recipient_id=ehr.id, purpose="Coordination of care",
+                              scope=["appointments"], signed_on=date(2027, 1, 4),
+                              expires_on=date(2027, 12, 31), now=now,
+                              document_ref="Scanned form 2027-01-04")
+    api_client, _ = recipients.create_fhir_client(db, ACTOR, ehr,
+                                                  scopes=["system/Appointment.read"])
+    fhir_auth.issue(db, api_client, ["system/Appointment.read"], now)
+    disclosures.log(db, consent, channel="fhir", scope="appointments", what="Appointment/1",
+                    at=now, api_client_id=api_client.id)
+    endpoint, _ = webhooks.create(db, ACTOR, webhooks.Settings(key=b"portability"),
+                                  recipient_id=ehr.id, url="https://ehr.example.test/hooks",
+                                  events=["booking.created"], now=now)
+    delivery = WebhookDelivery(endpoint_id=endpoint.id, message_id="msg_portability",
+                               event_type="booking.created", client_id=zoe.id,
+                               consent_id=consent.id, payload={"type": "booking.created"},
+                               status="pending", attempts=1, next_attempt_at=now,
+                               last_status_code=500, created_at=now)
+    db.add(delivery)
+    db.flush()
+    db.add(WebhookAttempt(delivery_id=delivery.id, attempted_at=now, status_code=500,
+                          duration_ms=12))
     db.commit()
 
     # The planner's suggestion for Zoe, kept with its JSON answer until accepted or lapsed.

@@ -26,7 +26,8 @@ from sqlalchemy.orm import selectinload
 
 from scheduler import clock
 from scheduler.extensions import db
-from scheduler.fhir import access, bp, ids, metadata, search
+from scheduler.fhir import access, ids, metadata, search
+from scheduler.fhir.blueprint import bp
 from scheduler.fhir.responses import instant, operation_outcome, resource, searchset
 from scheduler.models import Booking, Program, Session
 from scheduler.models.attendance import Attendance

@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from scheduler import clock
 from scheduler.extensions import db, limiter
-from scheduler.fhir import bp
+from scheduler.fhir.blueprint import bp
 from scheduler.models.interop import FHIR_SCOPES
 from scheduler.services import fhir_assertions, fhir_auth, recipients
 from scheduler.services.fhir_assertions import ASSERTION_TYPE, SIGNING_ALGORITHMS

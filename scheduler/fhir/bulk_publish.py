@@ -22,8 +22,9 @@ from sqlalchemy import and_, exists, select
 
 from scheduler import clock
 from scheduler.extensions import db
-from scheduler.fhir import bp, ids, metadata, search
+from scheduler.fhir import ids, metadata, search
 from scheduler.fhir.appointments import KIND_WORDS, SESSION_KIND_SYSTEM
+from scheduler.fhir.blueprint import bp
 from scheduler.fhir.responses import instant, resource
 from scheduler.fhir.slots import FREE_SEATS, booked_count
 from scheduler.models import Program, Session, SessionSeries, Site

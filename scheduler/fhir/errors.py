@@ -4,7 +4,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from scheduler.extensions import db
-from scheduler.fhir import bp
+from scheduler.fhir.blueprint import bp
 from scheduler.fhir.responses import operation_outcome
 from scheduler.services.errors import DomainError, InvalidField
 

@@ -4,8 +4,9 @@ care. A referral (POST /Patient) names one."""
 from sqlalchemy import select
 
 from scheduler.extensions import db
-from scheduler.fhir import bp, ids, search
+from scheduler.fhir import ids, search
 from scheduler.fhir.access import require_scope
+from scheduler.fhir.blueprint import bp
 from scheduler.fhir.directory import COUNT, NO_CONSENT, boolean, bundle, not_found, page_by_id
 from scheduler.fhir.metadata import declare
 from scheduler.fhir.responses import instant, resource

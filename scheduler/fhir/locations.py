@@ -7,8 +7,9 @@ no room, and so no Location.
 from sqlalchemy import select
 
 from scheduler.extensions import db
-from scheduler.fhir import bp, ids, search
+from scheduler.fhir import ids, search
 from scheduler.fhir.access import require_scope
+from scheduler.fhir.blueprint import bp
 from scheduler.fhir.directory import COUNT, NO_CONSENT, bundle, next_url, not_found, total_of
 from scheduler.fhir.metadata import declare
 from scheduler.fhir.responses import instant, resource

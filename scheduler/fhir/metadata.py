@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from flask import url_for
 
-from scheduler.fhir import bp
+from scheduler.fhir.blueprint import bp
 from scheduler.fhir.responses import resource
 
 FHIR_VERSION = "4.0.1"

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from scheduler import clock
 from scheduler.api.parsing import JsonTooComplex, loads
 from scheduler.extensions import db
-from scheduler.fhir import bp, ids, search
+from scheduler.fhir import ids, search
 from scheduler.fhir.access import (
     consent_for,
     consented_client_ids,
@@ -27,6 +27,7 @@ from scheduler.fhir.access import (
     disclose,
     require_scope,
 )
+from scheduler.fhir.blueprint import bp
 from scheduler.fhir.directory import COUNT, bundle, page_by_id
 from scheduler.fhir.metadata import declare
 from scheduler.fhir.responses import FHIR_JSON, instant, operation_outcome, resource

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from scheduler.extensions import db
-from scheduler.fhir import access, bp, ids, metadata, search
+from scheduler.fhir import access, ids, metadata, search
 from scheduler.fhir.appointments import KIND_WORDS, SESSION_KIND_SYSTEM
+from scheduler.fhir.blueprint import bp
 from scheduler.fhir.responses import instant, operation_outcome, resource, searchset
 from scheduler.models import SessionSeries, Staff
 from scheduler.models.series import series_facilitators

@@ -1,12 +1,26 @@
-"""The /fhir/R4 routes: each module registers its own on the blueprint when imported."""
+"""Mounts /fhir/R4: every resource module and the error handlers register on the blueprint
+when imported, here, before the app factory registers it."""
 
-import scheduler.fhir.appointments  # noqa: F401
-import scheduler.fhir.auth  # noqa: F401
-import scheduler.fhir.bulk_publish  # noqa: F401
-import scheduler.fhir.healthcare_services  # noqa: F401
-import scheduler.fhir.locations  # noqa: F401
-import scheduler.fhir.patients  # noqa: F401
-import scheduler.fhir.practitioners  # noqa: F401
-import scheduler.fhir.schedules  # noqa: F401
-import scheduler.fhir.slots  # noqa: F401
-from scheduler.fhir import metadata  # noqa: F401
+from flask import Flask
+
+from scheduler.extensions import csrf
+from scheduler.fhir import (  # noqa: F401  (each sets its routes up on bp when imported)
+    appointments,
+    auth,
+    bulk_publish,
+    errors,
+    healthcare_services,
+    locations,
+    metadata,
+    patients,
+    practitioners,
+    schedules,
+    slots,
+)
+from scheduler.fhir.blueprint import bp
+
+
+def register(app: Flask) -> None:
+    # FHIR clients hold no cookie: a cross-site form cannot act as one.
+    csrf.exempt(bp)
+    app.register_blueprint(bp)

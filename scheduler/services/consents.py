@@ -19,9 +19,9 @@ from scheduler.models import Client, Consent, Recipient
 from scheduler.models.interop import CONSENT_SCOPES
 from scheduler.services import audit
 from scheduler.services.audit import Actor
-from scheduler.services.day_sheet import program_today, program_zone
 from scheduler.services.errors import InvalidField, NotFound, StateConflict
 from scheduler.services.lookup import find, get_referenced
+from scheduler.services.program_calendar import program_today, program_zone
 
 AUDITED = ("client_id", "recipient_id", "purpose", "scope", "signed_on", "expires_on",
            "document_ref", "revoked_at", "revoke_reason")

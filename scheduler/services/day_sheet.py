@@ -14,14 +14,13 @@ from scheduler.models import (
     Booking,
     Client,
     FeedToken,
-    Program,
     Room,
     Session,
     Staff,
 )
 from scheduler.services import booking, one_to_one, scope
 from scheduler.services.attendance import CHECKIN_OPENS
-from scheduler.services.recurrence import local_date
+from scheduler.services.program_calendar import program_today, program_zone  # noqa: F401
 from scheduler.services.sessions import SessionFilter, list_sessions
 
 # A clinic day holds tens of sessions; this only guards against a runaway page.
@@ -81,24 +80,6 @@ class WaitlistPlace:
     session: Session
     starts: datetime
     position: int
-
-
-def program_zone(db: DbSession, program_id: int | None = None) -> ZoneInfo:
-    """The program's IANA zone; without a program, the first program's (one clinic, one zone)."""
-    query = select(Program.timezone)
-    if program_id is not None:
-        query = query.where(Program.id == program_id)
-    name = db.scalar(query.order_by(Program.id).limit(1))
-    return ZoneInfo(name or "UTC")
-
-
-def program_today(db: DbSession, now: datetime, program_id: int | None = None) -> date:
-    """Today on the program's own calendar (the clinic's, without a program).
-
-    The one answer to "what day is it": near midnight the UTC date is already tomorrow (or
-    still yesterday) for the clinic, so due dates, default dates and week starts use this.
-    """
-    return local_date(now, program_zone(db, program_id))
 
 
 def _room_names(db: DbSession, sessions) -> dict[int | None, str]:

@@ -71,7 +71,7 @@ from scheduler.models import (
     WebhookEndpoint,
 )
 from scheduler.models.interop import WEBHOOK_EVENTS
-from scheduler.services import audit, disclosures, notifications
+from scheduler.services import audit, consents, disclosures, notifications
 from scheduler.services.audit import Actor
 from scheduler.services.errors import InvalidField, NotFound, StateConflict
 from scheduler.services.lookup import get_referenced
@@ -453,10 +453,6 @@ def consent_for(db: DbSession, event_type: str, client_id: int, recipient_id: in
                 at: datetime):
     """The live consent an event about the client may go to the recipient under, and its
     scope; (None, None) when none."""
-    # Imported here: consents reads the program calendar (day_sheet), which imports the
-    # booking and attendance services that call emit.
-    from scheduler.services import consents
-
     for scope in EVENT_SCOPES[event_type]:
         consent = consents.live(db, client_id, recipient_id, scope, at)
         if consent is not None:

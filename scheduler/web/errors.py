@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, ServiceUnavailable, default_excep
 from scheduler import outage
 from scheduler.api.errors import error_body
 from scheduler.extensions import api, db, login_manager
+from scheduler.fhir.errors import outcome_for
 from scheduler.services.access_log import AccessLogUnavailable
 from scheduler.services.errors import DomainError, NotFound
 from scheduler.web.query_args import BadQuery
@@ -67,8 +68,6 @@ def _page_or_json(error: HTTPException):
             db.session.rollback()  # an uncaught error may leave a failed transaction
         return _html(error)
     if request.path.startswith("/fhir/"):
-        from scheduler.fhir.errors import outcome_for
-
         return outcome_for(error)
     if request.path.startswith("/feeds/"):
         # A calendar app shows nothing of a body; a person debugging a link reads it.
