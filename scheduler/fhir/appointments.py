@@ -165,8 +165,11 @@ def search_appointments():
         # No index holds the computed instant, so the exact condition above alone read every
         # consented client's bookings. A lower bound (ge, gt, eq) first narrows to the bookings
         # that can have changed since it, from index ranges; the exact condition stays on top,
-        # so the answer is the same. On the 4-million-booking bench, _lastUpdated=ge six days
-        # back: (figures follow).
+        # so the answer is the same. EXPLAIN ANALYZE on the 4-million-booking bench (a page
+        # of 50): since 11:00 today 10.5 s -> 20 ms; since midnight 13.1 s -> 0.9 s (0.13 s
+        # of it without JIT, which compiles this query for 0.9 s); six days back, 139,000
+        # candidates, 17 s -> 2.2 s (1.7 s without JIT). An upper bound alone (le, lt) still
+        # reads every consented client's bookings: most of them match it anyway.
         changed = _changed_since(max(lowers), now)
         if db.session.get_bind().dialect.name == "postgresql":
             # = ANY(ARRAY(…)): the candidates are gathered once, then their bookings read by
