@@ -21,7 +21,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from flask import request, url_for
-from sqlalchemy import and_, case, literal, or_, select, type_coerce
+from sqlalchemy import and_, any_, case, func, literal, or_, select, type_coerce, union
 from sqlalchemy.orm import selectinload
 
 from scheduler import clock
@@ -116,6 +116,20 @@ def _query(now: datetime):
             .options(selectinload(Session.facilitators)), status, updated)
 
 
+def _changed_since(since: datetime, now: datetime):
+    """The ids of the bookings whose lastUpdated (_columns) can be at or after `since`: each
+    of the instants it is the latest of, read from its own index. A superset (it ignores
+    consent to attendance and whether the client came); the exact condition decides."""
+    return union(
+        select(Booking.id).where(Booking.updated_at >= since),
+        select(Booking.id).join(Session, Session.id == Booking.session_id)
+        .where(Session.updated_at >= since),
+        select(Attendance.booking_id).where(Attendance.updated_at >= since),
+        # An attended booking turns fulfilled when its session ends, not when a row changes.
+        select(Booking.id).join(Session, Session.id == Booking.session_id)
+        .where(Session.ends_at >= since, Session.ends_at <= now))
+
+
 @bp.get("/Appointment/<booking_id>")
 @access.require_scope(SCOPE)
 def read_appointment(booking_id: str):
@@ -143,15 +157,32 @@ def search_appointments():
     zones = search.zones()
     for bound in search.date_bounds("date"):
         query = query.where(bound.condition(Session.starts_at, Session.timezone, zones))
-    for bound in search.date_bounds("_lastUpdated"):
+    changes = search.date_bounds("_lastUpdated")
+    for bound in changes:
         # An instant of change has no "where the session meets": wall-clock means UTC here.
-        # No index holds this computed instant, so with thousands of consented clients the
-        # search reads all their bookings (about 18 s on the 4-million-booking bench). Indexes
-        # on bookings, sessions and attendance updated_at (a migration) would let it start
-        # from the rows that changed.
         query = query.where(bound.condition(updated, literal("UTC"), ["UTC"]))
+    lowers = [lower for lower in (bound.lower_instant() for bound in changes) if lower]
+    if lowers:
+        # No index holds the computed instant, so the exact condition above alone read every
+        # consented client's bookings. A lower bound (ge, gt, eq) first narrows to the bookings
+        # that can have changed since it, from index ranges; the exact condition stays on top,
+        # so the answer is the same. EXPLAIN ANALYZE on the 4-million-booking bench (a page
+        # of 50): since 11:00 today 10.5 s -> 20 ms; since midnight 13.1 s -> 0.9 s (0.13 s
+        # of it without JIT, which compiles this query for 0.9 s); six days back, 139,000
+        # candidates, 17 s -> 2.2 s (1.7 s without JIT). An upper bound alone (le, lt) still
+        # reads every consented client's bookings: most of them match it anyway.
+        changed = _changed_since(max(lowers), now)
+        if db.session.get_bind().dialect.name == "postgresql":
+            # = ANY(ARRAY(…)): the candidates are gathered once, then their bookings read by
+            # primary key; as IN (…) PostgreSQL guessed too many and read all of bookings.
+            query = query.where(Booking.id == any_(func.array(changed.scalar_subquery())))
+        else:
+            query = query.where(Booking.id.in_(changed))
     wanted = search.codes("status", STATUSES)
     if wanted:
+        # With patient or date the rows are few already (under 0.4 s on the bench). A status
+        # alone that few bookings hold (noshow, waitlist) reads every consented client's
+        # bookings in start order to find them: 8-12 s on the bench, no index holds it.
         query = query.where(status.in_(wanted))
     query = (query.where(search.keyset_after((Session.starts_at, Booking.id), after))
              .order_by(Session.starts_at, Booking.id).limit(page_size + 1))

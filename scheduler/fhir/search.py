@@ -131,6 +131,12 @@ class DateBound:
         return and_(envelope, or_(*[and_(zone_column == name, self._compare(column, *span))
                                     for name, span in ranges.items()]))
 
+    def lower_instant(self) -> datetime | None:
+        """The earliest instant this bound lets through, read as UTC without an offset (for
+        instants of change, which have no "where the session meets"); None for lt and le."""
+        start, end = self._range(UTC)
+        return {"eq": start, "ge": start, "gt": end}.get(self.prefix)
+
     def _compare(self, column, start: datetime, end: datetime):
         if self.prefix == "eq":
             return and_(column >= start, column < end)

@@ -36,6 +36,8 @@ class Attendance(Model):
                         name="times"),
         Index("ix_attendance_client_session", "client_id", "session_id"),
         Index("ix_attendance_session", "session_id"),
+        # An EHR's "what changed since" poll (fhir/appointments.py) starts from these.
+        Index("ix_attendance_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -55,6 +55,8 @@ class Booking(Model):
         ),
         Index("ix_bookings_session_status", "session_id", "status"),
         Index("ix_bookings_client_status", "client_id", "status"),
+        # An EHR's "what changed since" poll (fhir/appointments.py) starts from these.
+        Index("ix_bookings_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

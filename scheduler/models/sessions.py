@@ -45,6 +45,10 @@ class Session(Model):
         Index("ix_sessions_starts_at", "starts_at"),
         Index("ix_sessions_room_starts_at", "room_id", "starts_at"),
         Index("ix_sessions_program_starts_at", "program_id", "starts_at"),
+        # An EHR's "what changed since" poll (fhir/appointments.py) starts from these: a
+        # session that moved, and one that ended (its attended bookings turned fulfilled).
+        Index("ix_sessions_updated_at", "updated_at"),
+        Index("ix_sessions_ends_at", "ends_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
