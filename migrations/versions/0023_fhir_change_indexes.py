@@ -6,16 +6,16 @@ updated since it, and sessions that ended since it (an attended booking turns fu
 Without these indexes it read every consented client's bookings (about 18 s on a
 4-million-booking network).
 
-Revision ID: 0022_fhir_change_indexes
-Revises: 0021_interop
+Revision ID: 0023_fhir_change_indexes
+Revises: 0022_webhook_alerts
 Create Date: 2026-12-07 19:00:00.000000
 
 """
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0022_fhir_change_indexes'
-down_revision = '0021_interop'
+revision = '0023_fhir_change_indexes'
+down_revision = '0022_webhook_alerts'
 branch_labels = None
 depends_on = None
 
