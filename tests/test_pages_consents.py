@@ -206,6 +206,29 @@ def test_the_client_page_shows_what_was_shared_in_words(client, coordinator, cli
     assert "Appointment/12" not in shown
 
 
+def test_one_search_of_many_appointments_reads_as_one_line(client, coordinator, make, clinic,
+                                                          db):
+    """An EHR's search discloses a page of appointments at once: fifty identical lines would
+    bury the webhook sent the same minute, so each run of the same kind is one line."""
+    row = record(db, clinic)
+    at = datetime.fromisoformat("2027-03-03T19:05:00+00:00")
+    for second in range(12):
+        shared(db, row, at.replace(second=second))
+    shared(db, row, at.replace(second=30), channel="webhook")
+    shared(db, row, at.replace(second=40))
+    shown = text(client.get(page_of(clinic)))
+    assert "(14 in all)" in shown
+    lines = shown[shown.index("(14 in all)"):].split("Shared with ")[1:]
+    assert [line.split(" (")[0] for line in lines] == [
+        "Kipu EHR on 3 Mar 2027 14:05: appointment",
+        "Kipu EHR on 3 Mar 2027 14:05: appointment",
+        "Kipu EHR on 3 Mar 2027 14:05: 12 appointments"]
+    assert "sent to their system" in lines[1] and "read by their system" in lines[2]
+    sign_in(client, make.user("client", client_id=clinic["avery"].id))
+    assert ("3 March 2027, 14:05: Kipu EHR received 12 of your appointments, as you agreed on "
+            "10 February 2027.") in text(client.get("/me"))
+
+
 def test_a_clinician_outside_the_caseload_sees_no_sharing_section(client, make, clinic, db):
     record(db, clinic, who="blake")
     sign_in(client, make.user("clinician", staff_id=clinic["therapist"].id))

@@ -4,7 +4,7 @@ the client (/me). The routes are the client page's (web/clients.py); the rule of
 lets through is services/consents.py's alone.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 
 from sqlalchemy import select
@@ -19,20 +19,29 @@ from scheduler.models.interop import CONSENT_SCOPES
 from scheduler.services import consents, day_sheet, disclosures
 from scheduler.web.form_fields import PageForm, in_range, optional_id
 
-# The latest disclosures a page lists; the API pages through all of them.
+# The latest disclosures a page lists, as lines; the API pages through each one of them. An
+# EHR's search discloses a page of appointments in one go: those read as one line ("50
+# appointments"), so the latest READ_DISCLOSURES rows make at most SHOWN_DISCLOSURES lines.
 SHOWN_DISCLOSURES = 50
+READ_DISCLOSURES = 1000
 
 # What a consent covers, as the form's checkboxes and the staff page say it.
 SCOPE_LABELS = {"appointments": "Appointments (dates, times, place)",
                 "attendance": "Attendance (came, late, absent)",
                 "demographics": "Name, date of birth and identifiers"}
 # One disclosure's part, for staff ("appointment") and for the client ("one of your
-# appointments").
+# appointments"); and several of them at once ("12 appointments", "12 of your appointments").
 SCOPE_ITEM = {"appointments": "appointment", "attendance": "attendance",
               "demographics": "name, date of birth and identifiers"}
+SCOPE_ITEMS = {"appointments": "{n} appointments", "attendance": "attendance at {n} sessions",
+               "demographics": "name, date of birth and identifiers ({n} times)"}
 SCOPE_ITEM_FOR_CLIENT = {"appointments": "one of your appointments",
                          "attendance": "whether you attended a session",
                          "demographics": "your name, date of birth and identifiers"}
+SCOPE_ITEMS_FOR_CLIENT = {"appointments": "{n} of your appointments",
+                          "attendance": "whether you attended {n} sessions",
+                          "demographics": "your name, date of birth and identifiers "
+                                          "({n} times)"}
 SCOPE_FOR_CLIENT = {"appointments": "your appointments", "attendance": "your attendance",
                     "demographics": "your name, date of birth and identifiers"}
 # How it left: the recipient's system read it, or the clinic's system sent it.
@@ -114,13 +123,19 @@ class DisclosureRow:
     channel: str
     scope: str
     consent: Consent | None
+    # How many disclosures the line stands for: one search's page of appointments is one line.
+    count: int = 1
 
     @property
     def what(self) -> str:
+        if self.count > 1:
+            return SCOPE_ITEMS[self.scope].format(n=self.count)
         return SCOPE_ITEM.get(self.scope, self.scope)
 
     @property
     def what_for_client(self) -> str:
+        if self.count > 1:
+            return SCOPE_ITEMS_FOR_CLIENT[self.scope].format(n=self.count)
         return SCOPE_ITEM_FOR_CLIENT.get(self.scope, self.scope)
 
     @property
@@ -164,16 +179,32 @@ def sharing_of(client: Client, form: ConsentForm | None = None,
         rows.append(ConsentRow(consent, state, consent.revoked_at.astimezone(tz)
                                if consent.revoked_at is not None else None))
     rows.sort(key=lambda row: row.state != "live")  # stable: newest first within each
-    logged, total = disclosures.for_client(db.session, client.id, limit=SHOWN_DISCLOSURES)
+    logged, total = disclosures.for_client(db.session, client.id, limit=READ_DISCLOSURES)
     under = disclosures.consents_of(db.session, logged)
-    shown = [_disclosure_row(row, under.get(row.consent_id), tz) for row in logged]
+    shown = _lines(logged, under, tz)
     has_recipients = offer_recipients(form) if form is not None else False
     return Sharing(rows, shown, total, tz, form, has_recipients, revoke_id, revoke_form)
 
 
-def _disclosure_row(row: Disclosure, consent: Consent | None, tz: tzinfo) -> DisclosureRow:
-    return DisclosureRow(row.disclosed_at.astimezone(tz), row.recipient.name,
-                         row.recipient.kind, row.channel, row.scope, consent)
+def _lines(logged: list[Disclosure], under: dict, tz: tzinfo) -> list[DisclosureRow]:
+    """The disclosures as lines, newest first: consecutive ones to the same recipient, by the
+    same way, of the same kind, under the same consent and in the same minute are one line."""
+    lines: list[DisclosureRow] = []
+    for row in logged:
+        at = row.disclosed_at.astimezone(tz)
+        last = lines[-1] if lines else None
+        if (last is not None and last.recipient == row.recipient.name
+                and last.channel == row.channel and last.scope == row.scope
+                and last.consent is under.get(row.consent_id)
+                and last.at.replace(second=0, microsecond=0)
+                == at.replace(second=0, microsecond=0)):
+            lines[-1] = replace(last, count=last.count + 1)
+            continue
+        if len(lines) == SHOWN_DISCLOSURES:
+            break
+        lines.append(DisclosureRow(at, row.recipient.name, row.recipient.kind, row.channel,
+                                   row.scope, under.get(row.consent_id)))
+    return lines
 
 
 def blank_form(client: Client) -> ConsentForm:
