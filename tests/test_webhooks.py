@@ -15,7 +15,14 @@ import requests
 from sqlalchemy import select
 
 from scheduler import clock
-from scheduler.models import Alert, AuditEvent, Session, WebhookDelivery, WebhookEndpoint
+from scheduler.models import (
+    Alert,
+    AuditEvent,
+    Session,
+    SessionSeries,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from scheduler.models.interop import WEBHOOK_EVENTS
 from scheduler.services import (
     attendance,
@@ -23,9 +30,11 @@ from scheduler.services import (
     closures,
     consents,
     recipients,
+    series,
     sessions,
     webhooks,
 )
+from scheduler.services.recurrence import local_date, zone
 from tests.helpers import ACTOR, sign_in
 
 NOW = datetime(2027, 2, 16, 12, 0, tzinfo=UTC)
@@ -297,6 +306,29 @@ def test_a_moved_session_goes_to_each_consented_client_naming_only_their_appoint
                             {"starts_at": session.starts_at + timedelta(hours=1)})
     db.commit()
     assert queued(db) == [("session.moved", world["avery"].id, f"Appointment/{held.id}")]
+
+
+def test_a_series_edit_announces_the_sessions_it_moves_and_cancels(app, db, world):
+    """A coordinator re-timing a group moves every session ahead; ending it early cancels the
+    rest: recipients hear each, as of a one-session change, for consented clients only."""
+    consent(db, world, "avery")
+    first, _ = booking.book_client(db, ACTOR, world["first"].id, world["avery"].id, now=NOW)
+    second, _ = booking.book_client(db, ACTOR, world["second"].id, world["avery"].id, now=NOW)
+    endpoint(db, app, world, events=["session.moved", "session.cancelled"])
+    group = db.get(SessionSeries, world["first"].series_id)
+    start = world["first"].starts_at
+    series.update_series(db, ACTOR, group, {"start_time": (group.start_time.replace(
+        hour=(group.start_time.hour + 1) % 24))}, now=NOW, horizon_days=60)
+    db.commit()
+    assert queued(db) == [("session.moved", world["avery"].id, f"Appointment/{first.id}"),
+                          ("session.moved", world["avery"].id, f"Appointment/{second.id}")]
+    assert db.get(Session, world["first"].id).starts_at == start + timedelta(hours=1)
+
+    first_day = local_date(db.get(Session, world["first"].id).starts_at, zone(group.timezone))
+    series.end_series(db, ACTOR, group, end_date=first_day, now=NOW)
+    db.commit()
+    assert queued(db)[2:] == [("session.cancelled", world["avery"].id,
+                               f"Appointment/{second.id}")]
 
 
 def test_a_closure_cancels_each_session_for_each_consented_client(app, db, world):

@@ -1,5 +1,6 @@
 """Recurring series: creation, materialisation, edits that never rewrite history."""
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -22,7 +23,7 @@ from scheduler.models import (
 )
 from scheduler.models.series import MAX_DURATION_MINUTES, SESSION_KINDS, series_facilitators
 from scheduler.models.sessions import session_facilitators
-from scheduler.services import audit, booking, closed_days
+from scheduler.services import audit, booking, closed_days, webhooks
 from scheduler.services import staff as staff_service
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import (
@@ -85,6 +86,9 @@ class SeriesChange:
     updated: int = 0
     cancelled: int = 0
     created: int = 0
+    # Which sessions it cancelled or moved (another time or room): what webhooks announce.
+    cancelled_ids: list[int] = dataclasses.field(default_factory=list)
+    moved_ids: list[int] = dataclasses.field(default_factory=list)
 
 
 MEDICARE_GROUP_LIMIT = 12
@@ -571,27 +575,8 @@ def regenerate(
             wanted[day] = start
 
     staff = list(series.facilitators)
-    staff_ids = [s.id for s in staff]
     for day, day_rows in by_day.items():
-        kept_start = wanted.pop(day, None)
-        keep = None
-        if kept_start is not None:
-            # The row already at this start, else a scheduled one: no unique clash, least churn.
-            keep = next((r for r in day_rows if r.original_start == kept_start), None) or next(
-                (r for r in day_rows if r.status == "scheduled"), day_rows[0]
-            )
-        for row in day_rows:
-            if row is not keep and row.status == "scheduled":
-                if _beyond_end(series, day):
-                    _cancel(row, "series_end", end_reason or "Series ended")
-                else:
-                    _cancel(row, "series_edit", "No longer in the series schedule")
-                result.cancelled += 1
-        # (A row is kept only for a start the schedule still wants.)
-        if keep is not None and kept_start is not None and _follow(
-            keep, series, kept_start, staff, staff_ids
-        ):
-            result.updated += 1
+        _settle_day(series, day, day_rows, wanted.pop(day, None), staff, end_reason, result)
     if end_moved:
         # Only then: a coordinator may later restore one session past the end on purpose.
         _follow_end(db, series, now, result, end_reason)
@@ -600,7 +585,38 @@ def regenerate(
     result.created += _insert_occurrences(db, series, sorted(wanted.values()))
     if result.created:
         db.expire_all()
+    # Recipients hear of a series edit's cancellations and moves as of one session's.
+    webhooks.emit_sessions(db, "session.cancelled", result.cancelled_ids, at=now)
+    webhooks.emit_sessions(db, "session.moved", result.moved_ids, at=now)
     return result
+
+
+def _settle_day(series: SessionSeries, day: date, day_rows: list[Session],
+                kept_start: datetime | None, staff: list, end_reason: str | None,
+                result: SeriesChange) -> None:
+    """One day's regenerable rows: the one kept follows the series, the rest are cancelled."""
+    keep = None
+    if kept_start is not None:
+        # The row already at this start, else a scheduled one: no unique clash, least churn.
+        keep = next((r for r in day_rows if r.original_start == kept_start), None) or next(
+            (r for r in day_rows if r.status == "scheduled"), day_rows[0]
+        )
+    for row in day_rows:
+        if row is not keep and row.status == "scheduled":
+            if _beyond_end(series, day):
+                _cancel(row, "series_end", end_reason or "Series ended")
+            else:
+                _cancel(row, "series_edit", "No longer in the series schedule")
+            result.cancelled += 1
+            result.cancelled_ids.append(row.id)
+    # (A row is kept only for a start the schedule still wants.)
+    if keep is None or kept_start is None:
+        return
+    was = (keep.status, keep.starts_at, keep.room_id)
+    if _follow(keep, series, kept_start, staff, [s.id for s in staff]):
+        result.updated += 1
+        if was[0] == "scheduled" and (keep.starts_at, keep.room_id) != was[1:]:
+            result.moved_ids.append(keep.id)
 
 
 def _beyond_end(series: SessionSeries, day: date) -> bool:
@@ -652,6 +668,7 @@ def _follow_end(
         if beyond and session.status == "scheduled":
             _cancel(session, "series_end", reason or "Series ended")
             result.cancelled += 1
+            result.cancelled_ids.append(session.id)
         elif not beyond and session.status == "cancelled":
             session.status, session.cancelled_by, session.cancel_reason = "scheduled", None, None
             session.sequence += 1
