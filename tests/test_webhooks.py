@@ -18,6 +18,7 @@ from scheduler import clock
 from scheduler.models import (
     Alert,
     AuditEvent,
+    Booking,
     Session,
     SessionSeries,
     WebhookDelivery,
@@ -329,6 +330,20 @@ def test_a_series_edit_announces_the_sessions_it_moves_and_cancels(app, db, worl
     db.commit()
     assert queued(db)[2:] == [("session.cancelled", world["avery"].id,
                                f"Appointment/{second.id}")]
+
+
+def test_a_walk_in_is_a_booking_the_recipient_hears_of_before_its_attendance(app, db, world):
+    consent(db, world, "avery", scope=("appointments", "attendance"))
+    endpoint(db, app, world, events=["booking.created", "attendance.recorded"])
+    session = world["first"]
+    attendance.record_roster(db, ACTOR, "clinician", session.id,
+                             [{"client_id": world["avery"].id, "status": "present"}],
+                             now=session.starts_at + timedelta(minutes=5),
+                             policy=attendance.Policy())
+    db.commit()
+    seat = db.scalars(select(Booking).where(Booking.session_id == session.id)).one()
+    assert queued(db) == [("booking.created", world["avery"].id, f"Appointment/{seat.id}"),
+                          ("attendance.recorded", world["avery"].id, f"Appointment/{seat.id}")]
 
 
 def test_a_closure_cancels_each_session_for_each_consented_client(app, db, world):

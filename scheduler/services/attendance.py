@@ -271,6 +271,8 @@ def _seat_walk_in(db, actor, session, client_id, now) -> Booking:
     db.flush()
     audit.record(db, actor, "walk_in", "booking", held.id, before,
                  audit.snapshot(held, booking.AUDITED))
+    # A walk-in is a booking made at the door: recipients hear of it as of any other.
+    webhooks.emit(db, "booking.created", appointments=[(held.id, client_id)], at=now)
     return held
 
 
