@@ -479,11 +479,18 @@ def emit(db: DbSession, event_type: str, *, appointments: Iterable[tuple[int, in
     if not endpoints:
         return 0
     at = at or clock.now()
+    subjects = _subjects(event_type, appointments, client_id)
+    clients = {subject.client_id for subject in subjects}
     queued = 0
-    for subject in _subjects(event_type, appointments, client_id):
-        for endpoint in endpoints:
-            consent, _scope = consent_for(db, event_type, subject.client_id,
-                                          endpoint.recipient_id, at)
+    for endpoint in endpoints:
+        # One query per scope for all the event's clients: a series edit or the horizon job
+        # announces hundreds of sessions at once.
+        allowed: dict[int, Consent] = {}
+        for scope in reversed(EVENT_SCOPES[event_type]):
+            allowed.update(consents.live_for_clients(db, clients, endpoint.recipient_id,
+                                                     scope, at))
+        for subject in subjects:
+            consent = allowed.get(subject.client_id)
             if consent is None:
                 continue
             db.add(WebhookDelivery(
