@@ -71,6 +71,26 @@ def test_today_lists_the_clinicians_own_sessions_with_booked_counts(client, clin
     assert f"/sessions/{group.id}/roster".encode() in page.data
 
 
+def test_two_groups_of_one_title_are_two_regions_with_different_names(client, clinician,
+                                                                      group, therapist, db,
+                                                                      program, now):
+    """A screen reader lists each card as a region by its name: the same title twice in a day
+    must not read as the same region (axe's landmark-unique)."""
+    sessions.create_one_off(
+        db, ACTOR, now=now, program_id=program.id, kind="group", title="Coping skills",
+        starts_at=now + timedelta(hours=6), ends_at=now + timedelta(hours=7), capacity=8,
+        facilitator_ids=[therapist.id])
+    db.commit()
+    sign_in(client, clinician)
+    page = client.get("/today").get_data(as_text=True)
+    texts = {match.group(2): re.sub(r"<[^>]+>", "", match.group(3)).strip()
+             for match in re.finditer(r'<(h2|strong) id="([^"]+)">(.*?)</\1>', page, re.S)}
+    names = [" ".join(texts[part] for part in labelled.split())
+             for labelled in re.findall(r'<section [^>]*aria-labelledby="([^"]+)"', page)]
+    assert len(names) == 2 and names[0] != names[1]
+    assert all(name.startswith("Coping skills ") for name in names)
+
+
 def test_a_coordinator_sees_every_session_and_can_filter_by_staff(client, make, group,
                                                                  other_group, therapist):
     sign_in(client, make.user("coordinator"))
