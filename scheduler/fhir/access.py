@@ -12,7 +12,7 @@ from flask import g, request
 from scheduler import clock
 from scheduler.extensions import db
 from scheduler.fhir.responses import operation_outcome
-from scheduler.models import Consent, FhirClient, FhirToken
+from scheduler.models import Consent, FhirClient
 from scheduler.services import consents, disclosures, fhir_auth
 
 
@@ -45,10 +45,6 @@ def require_scope(scope: str | None):
         return guarded
 
     return decorate
-
-
-def current_token() -> FhirToken:
-    return g.fhir_token
 
 
 def current_client() -> FhirClient:

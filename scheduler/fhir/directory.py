@@ -12,8 +12,10 @@ from flask import Response, request, url_for
 from sqlalchemy import Select, func, select
 
 from scheduler.extensions import db
-from scheduler.fhir import search
+from scheduler.fhir import ids, search
 from scheduler.fhir.responses import operation_outcome, resource, searchset
+from scheduler.services.lookup import find
+from scheduler.services.search import filtered
 
 # The words every directory resource's CapabilityStatement entry starts with.
 NO_CONSENT = ("Holds no client data: any live access token may read it (no particular scope, "
@@ -54,6 +56,24 @@ def bundle(entries: list[dict], total: int, following: str | None) -> Response:
     base = url_for("fhir.metadata", _external=True).removesuffix("/metadata")
     return resource(searchset(entries, self_url=request.url, next_url=following, total=total,
                               base=base))
+
+
+def read(model, kind: str, resource_id: str, build) -> Response:
+    """GET <kind>/<id> of a directory resource: the row built as FHIR, or 404."""
+    row = find(db.session, model, ids.number(resource_id))
+    return not_found(kind, resource_id) if row is None else resource(build(row))
+
+
+def search_named(model, name_column, active_column, endpoint: str, build,
+                 known: tuple[str, ...]) -> Response:
+    """A directory search by `name` (the one word-start rule) and `active`, paged by id."""
+    search.refuse_unknown(known)
+    query = filtered(select(model), name_column, search.one("name"))
+    active = boolean("active")
+    if active is not None:
+        query = query.where(active_column.is_(active))
+    rows, total, following = page_by_id(query, model.id, endpoint)
+    return bundle([build(row) for row in rows], total, following)
 
 
 def boolean(name: str) -> bool | None:

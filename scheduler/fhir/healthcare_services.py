@@ -1,18 +1,13 @@
 """HealthcareService: a program (e.g. an evening adult IOP), where it runs, and its level of
 care. A referral (POST /Patient) names one."""
 
-from sqlalchemy import select
-
-from scheduler.extensions import db
-from scheduler.fhir import ids, search
+from scheduler.fhir import directory, ids
 from scheduler.fhir.access import require_scope
 from scheduler.fhir.blueprint import bp
-from scheduler.fhir.directory import COUNT, NO_CONSENT, boolean, bundle, not_found, page_by_id
+from scheduler.fhir.directory import COUNT, NO_CONSENT
 from scheduler.fhir.metadata import declare
-from scheduler.fhir.responses import instant, resource
+from scheduler.fhir.responses import instant
 from scheduler.models import Program
-from scheduler.services.lookup import find
-from scheduler.services.search import filtered
 
 SEARCH = (("name", "string", "Each word typed begins the name or one of its words, ignoring "
                              "case."),
@@ -37,19 +32,12 @@ def healthcare_service(program: Program) -> dict:
 @bp.get("/HealthcareService/<resource_id>")
 @require_scope(None)
 def read_healthcare_service(resource_id: str):
-    program = find(db.session, Program, ids.number(resource_id))
-    if program is None:
-        return not_found("HealthcareService", resource_id)
-    return resource(healthcare_service(program))
+    return directory.read(Program, "HealthcareService", resource_id, healthcare_service)
 
 
 @bp.get("/HealthcareService")
 @require_scope(None)
 def search_healthcare_services():
-    search.refuse_unknown(tuple(name for name, _, _ in SEARCH))
-    query = filtered(select(Program), Program.name, search.one("name"))
-    active = boolean("active")
-    if active is not None:
-        query = query.where(Program.is_active.is_(active))
-    rows, total, following = page_by_id(query, Program.id, "fhir.search_healthcare_services")
-    return bundle([healthcare_service(row) for row in rows], total, following)
+    return directory.search_named(Program, Program.name, Program.is_active,
+                                  "fhir.search_healthcare_services", healthcare_service,
+                                  tuple(name for name, _, _ in SEARCH))
