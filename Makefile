@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .PHONY: install install-dev lock node-deps libical-deps run test test-sqlite test-postgresql \
-	lint bench bench-load icons clean
+	translations lint bench bench-load icons clean
 
 # The runtime set only (requirements.txt): what `make run` and production need. Every package
 # is pinned with its hashes, so an install is the same everywhere or fails.
@@ -41,6 +41,22 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
 	$(FLASK) serve --host $(HOST) --port $(PORT)
+
+# The catalogs (scheduler/translations/<language>/LC_MESSAGES/messages.po): gather every marked
+# string from the code and templates (babel.cfg), add the new ones to each language's catalog
+# (untranslated: tests/test_translations.py fails until they are) and drop the ones no longer
+# used, then compile. The app also compiles a catalog newer than its .mo when it starts.
+# Sorted, without line numbers, so two changes adding strings touch different lines.
+TRANSLATIONS := scheduler/translations
+POT := .cache/messages.pot
+translations: install-dev
+	mkdir -p .cache
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --add-location=file \
+	  --sort-output --no-wrap --project "IOP Scheduler" --omit-header -o $(POT) .
+	$(BIN)/pybabel update -i $(POT) -d $(TRANSLATIONS) --no-wrap --ignore-obsolete \
+	  --no-fuzzy-matching
+	sed -i '/^"POT-Creation-Date: /d' $(TRANSLATIONS)/*/LC_MESSAGES/messages.po
+	$(BIN)/pybabel compile --statistics -d $(TRANSLATIONS)
 
 # Mozilla's ical.js, an independent parser the feed tests check our calendars with. It goes
 # into an ignored folder; without node the tests that need it skip and say so.

@@ -61,6 +61,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
+    from scheduler import i18n
+
+    i18n.install(app)
     from scheduler.api.errors import Error
 
     # Set before init_app, which documents every error response with it.

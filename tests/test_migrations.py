@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from config import normalize_database_url
 from scheduler import create_app
 from scheduler.extensions import db
+from scheduler.languages import LANGUAGES
 from scheduler.models import (
     attendance,
     bookings,
@@ -180,6 +181,8 @@ ALLOWED_VALUES = {
     ("attendance", "status"): attendance.ATTENDANCE_STATUSES,
     ("bookings", "status"): bookings.BOOKING_STATUSES,
     ("clients", "status"): clients.CLIENT_STATUSES,
+    ("clients", "language"): LANGUAGES,
+    ("users", "language"): LANGUAGES,
     ("enrollments", "status"): bookings.ENROLLMENT_STATUSES,
     ("feed_tokens", "owner_kind"): feeds.FEED_OWNERS,
     ("feed_versions", "owner_kind"): feeds.FEED_OWNERS,

@@ -38,6 +38,7 @@ from scheduler.api.common import (
 )
 from scheduler.api.parsing import Blueprint
 from scheduler.extensions import db
+from scheduler.languages import LANGUAGES
 from scheduler.models import Client
 from scheduler.models.clients import CLIENT_STATUSES
 from scheduler.services import caseload, clients, episodes, free_slots, scope
@@ -62,6 +63,11 @@ class ClientFields(ApiSchema):
         metadata={"description": "A reminder in the client's subscribed calendar this many "
                   "minutes before each session (e.g. 120); null for none."},
     )
+
+
+    language = fields.String(validate=validate.OneOf(LANGUAGES), metadata={
+        "description": "The language of the client's portal, emails and calendar: "
+        + ", ".join(LANGUAGES) + "."})
 
 
 class ClientIn(ClientFields):
@@ -127,6 +133,7 @@ class ClientOut(Schema):
     remind_day_before = fields.Boolean()
     remind_two_hours = fields.Boolean()
     notifications_opt_out = fields.Boolean()
+    language = fields.String()
 
 
 ClientPatch = patch_schema(ClientFields, "ClientPatch")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.clock import now
 from scheduler.extensions import Model
+from scheduler.languages import DEFAULT, LANGUAGES
 from scheduler.models.checks import one_of
 from scheduler.models.programs import Program
 from scheduler.models.types import UTCDateTime
@@ -32,6 +33,7 @@ class Client(Model):
         CheckConstraint(
             "discharged_on IS NULL OR discharged_on >= admitted_on", name="discharge_after_admit"
         ),
+        CheckConstraint(one_of("language", LANGUAGES), name="language"),
         CheckConstraint(
             "feed_alarm_minutes IS NULL OR feed_alarm_minutes BETWEEN 0 AND 10080",
             name="feed_alarm_minutes",
@@ -63,6 +65,8 @@ class Client(Model):
     remind_day_before: Mapped[bool] = mapped_column(default=True, server_default=true())
     remind_two_hours: Mapped[bool] = mapped_column(default=False, server_default=false())
     notifications_opt_out: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The language of their portal, emails and calendar (scheduler/languages.py).
+    language: Mapped[str] = mapped_column(String(8), default=DEFAULT, server_default=DEFAULT)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.clock import now
 from scheduler.extensions import Model
+from scheduler.languages import LANGUAGES
 from scheduler.models.checks import one_of
 from scheduler.models.clients import Client
 from scheduler.models.staff import Staff
@@ -37,6 +38,8 @@ class User(UserMixin, Model):
         CheckConstraint("role <> 'client' OR client_id IS NOT NULL", name="client_link"),
         CheckConstraint("role <> 'kiosk' OR (staff_id IS NULL AND client_id IS NULL)",
                         name="kiosk_link"),
+        CheckConstraint("language IS NULL OR " + one_of("language", LANGUAGES),
+                        name="language"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,6 +59,9 @@ class User(UserMixin, Model):
     # Wrong passwords since the last right one; past the free ones the account locks.
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The pages' language for this person; NULL follows the browser (Accept-Language). A
+    # client's language is the client record's (Client.language), which their emails use too.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     staff: Mapped[Staff | None] = relationship()
     client: Mapped[Client | None] = relationship()

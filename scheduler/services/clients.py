@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler import clock
+from scheduler.languages import LANGUAGES
 from scheduler.models import Client, Program
 from scheduler.services import audit, day_sheet, episodes, scope
 from scheduler.services.audit import Actor
@@ -32,6 +33,7 @@ AUDITED = (
     "remind_day_before",
     "remind_two_hours",
     "notifications_opt_out",
+    "language",
 )
 PREFERENCES = ("remind_day_before", "remind_two_hours", "notifications_opt_out")
 
@@ -86,6 +88,19 @@ def set_notification_preferences(db: DbSession, actor: Actor, client_id: int,
     db.flush()
     audit.record(db, actor, "set_preferences", "client", client.id, before,
                  audit.snapshot(client, PREFERENCES))
+    return client
+
+
+def set_language(db: DbSession, actor: Actor, client_id: int, language: str) -> Client:
+    """The language of the client's portal, emails and calendar; the client may set it."""
+    if language not in LANGUAGES:
+        raise InvalidField("language", "Choose one of the languages offered.")
+    client = get_or_404(db, Client, client_id, "client")
+    before = audit.snapshot(client, ("language",))
+    client.language = language
+    db.flush()
+    audit.record(db, actor, "set_language", "client", client.id, before,
+                 audit.snapshot(client, ("language",)))
     return client
 
 

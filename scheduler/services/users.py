@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
 from scheduler.feeds import tokens as feed_tokens
+from scheduler.languages import LANGUAGES
 from scheduler.models import Client, Staff, User
 from scheduler.models.users import STAFF, USER_ROLES
 from scheduler.services import accounts, audit, logins, mfa, scope
@@ -148,6 +149,18 @@ def update_login(db: DbSession, viewer: Viewer, user_id: int, changes: dict,
     reason = DEACTIVATED if deactivating else ROLE_CHANGED if role_changed else None
     audit.record(db, viewer.actor, "update", "user", user.id, before=before, after=after,
                  reason=reason)
+    return user
+
+
+def set_own_language(db: DbSession, actor: Actor, user: User, language: str | None) -> User:
+    """A staff member's page language; None follows their browser. A client's language is on
+    their client record (clients.set_language): their emails speak it too."""
+    if language is not None and language not in LANGUAGES:
+        raise InvalidField("language", "Choose one of the languages offered.")
+    before = {"language": user.language}
+    user.language = language
+    db.flush()
+    audit.record(db, actor, "set_language", "user", user.id, before, {"language": language})
     return user
 
 
