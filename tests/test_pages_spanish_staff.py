@@ -163,3 +163,16 @@ def test_a_csv_exports_header_row_follows_the_downloaders_language(client, db, m
     assert spanish[:3] == ["id_cliente", "nombre_cliente", "inicio_semana"]
     assert "horas_asistidas" in spanish and "attended_hours" not in spanish
     assert len(spanish) == len(english)
+
+
+def test_the_apis_refusals_speak_the_callers_language_as_json(client, db, make, auth, group):
+    """A service's refusal is plain text in the JSON answer: Spanish for a Spanish-speaking
+    coordinator, English (as ever) for the rest."""
+    spanish = auth.for_user(speaking_spanish(db, make.user("coordinator")))
+    english = auth("coordinator")
+    for headers, words in ((spanish, "No hay ningún cliente con id 999999."),
+                           (english, "No client with id 999999.")):
+        answer = client.post(f"/api/v1/sessions/{group.id}/bookings", json={"client_id": 999999},
+                             headers={**headers, **ENGLISH_BROWSER})
+        assert answer.status_code == 422 and answer.is_json
+        assert answer.json["errors"]["json"]["client_id"] == [words]
