@@ -458,7 +458,9 @@ def readmit(client_id: int):
     program_id = _form_id("program_id")
     try:
         if not dates.in_calendar(admitted_on):
-            raise InvalidField("admitted_on", _("Must be %(between)s.", between=dates.BETWEEN))
+            raise InvalidField("admitted_on", _("Must be between %(first)s and %(last)s.",
+                                                first=dates.EARLIEST_DATE,
+                                                last=dates.LATEST_DATE))
         episodes.readmit(db.session, page_actor(), client.id, admitted_on=admitted_on,
                          program_id=program_id if program_id is not None else client.program_id)
     except DomainError as error:
