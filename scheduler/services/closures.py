@@ -50,14 +50,15 @@ class Lifting:
 
 
 def _day(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B}"
+    return local(day, "day")
 
 
 def range_words(closure: Closure) -> str:
     """"on Monday 1 March" or "from Monday 1 March to Thursday 4 March"."""
     if closure.starts_on == closure.ends_on:
-        return f"on {_day(closure.starts_on)}"
-    return f"from {_day(closure.starts_on)} to {_day(closure.ends_on)}"
+        return _("on %(day)s", day=_day(closure.starts_on))
+    return _("from %(first)s to %(last)s", first=_day(closure.starts_on),
+             last=_day(closure.ends_on))
 
 
 def _validate(starts_on: date, ends_on: date, reason: str | None, today: date) -> str:
