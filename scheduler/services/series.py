@@ -100,8 +100,8 @@ def warnings(series: SessionSeries) -> list[str]:
     notes = []
     if series.kind == "group" and series.capacity > MEDICARE_GROUP_LIMIT:
         notes.append(
-            f"Medicare allows at most {MEDICARE_GROUP_LIMIT} participants in group "
-            f"psychotherapy; this series has {series.capacity} places."
+            _("Medicare allows at most %(most)s participants in group psychotherapy; this "
+              "series has %(places)s places.", most=MEDICARE_GROUP_LIMIT, places=series.capacity)
         )
     db = object_session(series)  # the session it was saved in; the callers pass no other
     if db is not None:
@@ -123,8 +123,8 @@ def _day_notes(db: DbSession, series: SessionSeries) -> list[str]:
     found = closed_days.day_notes(db, program, days)
     if not found:
         return []
-    return ["Some sessions fall on a public holiday or a closure (a closed day's session "
-            "starts cancelled): " + "; ".join(found) + "."]
+    return [_("Some sessions fall on a public holiday or a closure (a closed day's session "
+              "starts cancelled): %(days)s.", days="; ".join(found))]
 
 
 def seats_for(db: DbSession, kind: str | None, room_id: int | None) -> int:
