@@ -90,7 +90,7 @@ def offline():
     page = render_template(
         "portal/offline.html", upcoming=_upcoming(client, now, tz),
         waitlist=day_sheet.waitlist_for_client(db.session, client.id, now, tz),
-        as_of=now.astimezone(tz))
+        as_of=now.astimezone(tz).replace(microsecond=0))
     log_page_read([client.id], "portal_offline")
     # The worker's Cache Storage keeps it; the HTTP cache and any proxy ask again each time
     # (a shared cache never: it is private).
