@@ -156,6 +156,15 @@ def test_a_link_comes_as_https_webcal_google_and_a_qr_code(client, auth, member)
     assert link["qr_svg"].lstrip().startswith(("<svg", "<?xml")) and "</svg>" in link["qr_svg"]
 
 
+def test_the_google_link_opens_in_the_language_of_the_page_that_offers_it(client, auth,
+                                                                            member):
+    """Read in Spanish, Google's "add this calendar" page is asked for in Spanish too."""
+    headers = {**auth("coordinator"), "Accept-Language": "es"}
+    link = subscribe(client, headers, "client", member.id)
+    assert link["google"] == ("https://calendar.google.com/calendar/render?cid="
+                              + quote(link["webcal"], safe="") + "&hl=es")
+
+
 def test_only_the_tokens_hash_is_stored(client, auth, db, member):
     token = token_of(subscribe(client, auth("coordinator"), "client", member.id))
     rows = db.execute(select(FeedToken.__table__)).all()
