@@ -51,6 +51,7 @@ ACTIONS: dict[str, str] = {
     "set_availability": "Availability set",
     "set_working_hours": "Working hours set",
     "set_preferences": "Notification choices set",
+    "set_language": "Language chosen",
     "set_kiosk_pin": "Kiosk PIN set",
     "clear_kiosk_pin": "Kiosk PIN cleared",
     "acknowledge": "Alert acknowledged",
