@@ -285,6 +285,7 @@ FULL = [
     Case("coordinator", "/users", "full"),
     Case("coordinator", "/users", "errors", act=blank("Send invitation")),
     Case("coordinator", "/reports", "full"),
+    Case("coordinator", "/reports", "errors", query="?from=2027-03-10&to=2027-03-01"),
     Case("coordinator", "/follow-up", "full"),
     Case("coordinator", "/alerts", "full"),
     Case("coordinator", "/sessions/999999", "404"),
