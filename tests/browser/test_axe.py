@@ -140,6 +140,11 @@ def password_step(page, ids):
     page.wait_for_url(re.compile(r"/login/code$"))
 
 
+def in_spanish(page, ids):
+    """Only a check that the state is reached: the page is in the client's language."""
+    assert page.locator("html").get_attribute("lang") == "es", page.url
+
+
 def mfa_wrong_code(page, ids):
     """Two-step sign-in being set up, and a wrong code typed: the QR code and the error."""
     page.get_by_role("button", name="Set up two-step sign-in").click()
@@ -152,7 +157,7 @@ def mfa_wrong_code(page, ids):
 
 @dataclass(frozen=True)
 class Case:
-    role: str  # anonymous, client, clinician, coordinator, admin, kiosk
+    role: str  # anonymous, client, client (es), clinician, coordinator, admin, kiosk
     rule: str  # the app's URL rule; <…:name> is filled from the clinic's ids
     state: str
     query: str = ""
@@ -222,6 +227,10 @@ FULL = [
     Case("client", "/account/mfa", "full"),
     Case("client", "/account/mfa", "errors", act=mfa_wrong_code),
     Case("client", "/week", "403"),
+    Case("client", "/me/offline", "full"),
+    # A client whose language is Spanish: the same pages in their words.
+    Case("client (es)", "/me", "Spanish", act=in_spanish),
+    Case("client (es)", "/me/offline", "Spanish", act=in_spanish),
     # The front desk's tablet
     Case("kiosk", "/kiosk", "full"),
     Case("kiosk", "/kiosk", "wrong PINs", act=kiosk_wrong_pins),
@@ -310,6 +319,7 @@ NOT_PAGES = {
     "/manifest.webmanifest": "JSON for the browser",
     "/feeds/<token>.ics": "an iCalendar feed",
     "/healthz": "a health check for the load balancer",
+    "/sw.js": "the portal's service worker (JavaScript)",
     # Swagger UI's own page and stylesheet, for developers of the API; axe 4.14.1 finds
     # color-contrast in 134 of its elements. Not a clinic page: a matter for its own issue.
     "/api/v1/docs": "Swagger UI, for API developers (fails color-contrast in its own CSS)",
@@ -469,6 +479,10 @@ def clinic(app, db, make, now):
     pending = mfa.begin(db, ACTOR, guarded, settings, now)
     assert mfa.confirm(db, ACTOR, guarded, pyotp.TOTP(pending.secret).at(now), settings, now)
     ids["mfa_email"] = guarded.email
+    new_client.language = "es"
+    ids["es_email"] = accounts.create_user(db, ACTOR, email="cliente@demo.clinic", role="client",
+                                           client_id=new_client.id,
+                                           password=demo_clinic.DEMO_PASSWORD).email
     ids["user_id"] = db.scalar(select(User.id).where(User.email == "coordinator@demo.clinic"))
     db.commit()
     return ids
@@ -477,6 +491,7 @@ def clinic(app, db, make, now):
 def test_axe_finds_nothing_on_the_full_pages(walker, db, make, clinic):
     emails = {role: f"{role}@demo.clinic"
               for role in ("coordinator", "clinician", "admin", "kiosk", "client")}
+    emails["client (es)"] = clinic["es_email"]
     walker.password = demo_clinic.DEMO_PASSWORD
     for case in selected(FULL):
         walker.check(case, emails, clinic)
