@@ -64,7 +64,6 @@ def register_web(app: Flask) -> None:
     # Every form's refused field is marked and tied to its error the same way.
     app.add_template_global(form_fields.invalid, "invalid")
     app.add_template_global(form_fields.field_error, "field_error")
-    app.add_template_global(form_fields.error_flash_ids, "error_flash_ids")
 
     @app.context_processor
     def theme():

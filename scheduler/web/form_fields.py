@@ -1,6 +1,6 @@
 """Field coercions, validators and base classes the page forms share."""
 
-from flask import get_flashed_messages, request
+from flask import request
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import (
@@ -158,14 +158,12 @@ def error_id(field, id: str | None = None) -> str:
     return f"{id or field.id}-error"
 
 
-def invalid(field, id: str | None = None, also: list[str] | tuple[str, ...] = ()) -> dict:
+def invalid(field, id: str | None = None) -> dict:
     """The input's attributes when it was refused: marked invalid and described by its error
-    (field_error) and by `also` (a form-level refusal such as the sign-in's flash), so focusing
-    it reads the reason."""
-    described = ([error_id(field, id)] if field.errors else []) + list(also)
-    if not described:
+    (field_error), so focusing it reads the reason."""
+    if not field.errors:
         return {}
-    return {"aria-invalid": "true", "aria-describedby": " ".join(described)}
+    return {"aria-invalid": "true", "aria-describedby": error_id(field, id)}
 
 
 def field_error(field, id: str | None = None) -> Markup:
@@ -176,9 +174,3 @@ def field_error(field, id: str | None = None) -> Markup:
     return Markup('<span class="field-error" id="{}" role="alert">{}</span>').format(
         error_id(field, id), " ".join(str(message) for message in field.errors))
 
-
-def error_flash_ids() -> list[str]:
-    """The ids base.html gives this page's error flashes (flash-error-<n>, n counting all)."""
-    return [f"flash-error-{number}" for number, (category, _) in
-            enumerate(get_flashed_messages(with_categories=True), start=1)
-            if category == "error"]
