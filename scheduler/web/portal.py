@@ -18,7 +18,7 @@ from scheduler.web import consent_pages
 from scheduler.web import kiosk as kiosk_pages
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.clinician import FIELD_LABELS
-from scheduler.web.refusals import describe
+from scheduler.web.refusals import beside_fields, describe
 
 bp = Blueprint("portal", __name__)
 
@@ -125,12 +125,14 @@ def checkin():
         )
     except DomainError as error:
         db.session.rollback()
-        flash(describe(error, FIELD_LABELS), "error")
+        if not beside_fields(error, FIELD_LABELS, ("code",)):
+            flash(describe(error, FIELD_LABELS), "error")
         return _home(error.status)
     # Kept either way: a wrong code must count towards the pause even though it fails.
     db.session.commit()
     if outcome.error is not None:
-        flash(describe(outcome.error, FIELD_LABELS), "error")
+        if not beside_fields(outcome.error, FIELD_LABELS, ("code",)):
+            flash(describe(outcome.error, FIELD_LABELS), "error")
         page, status = _home(outcome.error.status)
         headers = getattr(outcome.error, "headers", None) or {}
         return page, status, headers
