@@ -131,6 +131,13 @@ def booking_conflict(page, ids):
         page.get_by_role("button", name="Enrol client").click()
 
 
+def api_operation_open(page, ids):
+    """Swagger UI drawn from the OpenAPI document, with one operation opened: its example
+    boxes and tabs are what a developer reads."""
+    page.locator(".opblock-summary").first.click()
+    page.locator(".highlight-code pre[tabindex]").first.wait_for()
+
+
 def password_step(page, ids):
     """The password of a login with two-step sign-in on: the code page comes next."""
     page.goto("/login")
@@ -199,6 +206,7 @@ EMPTY = [
     Case("admin", "/audit", "empty"),
     Case("kiosk", "/kiosk", "empty"),
     Case("client", "/me", "empty"),
+    Case("anonymous", "/api/v1/docs", "full", act=api_operation_open),
 ]
 
 NEW = (("client_id", "new_client_id"),)  # the demo's intake left after its first step
@@ -320,11 +328,9 @@ NOT_PAGES = {
     "/feeds/<token>.ics": "an iCalendar feed",
     "/healthz": "a health check for the load balancer",
     "/sw.js": "the portal's service worker (JavaScript)",
-    # Swagger UI's own page and stylesheet, for developers of the API; axe 4.14.1 finds
-    # color-contrast in 134 of its elements. Not a clinic page: a matter for its own issue.
-    "/api/v1/docs": "Swagger UI, for API developers (fails color-contrast in its own CSS)",
 }
-# JSON and files; the one HTML page among them (/api/v1/docs) is in NOT_PAGES.
+# JSON and files, but for one HTML page among them: the API's Swagger UI, whose colours
+# static/swagger-contrast.css darkens to pass.
 NOT_PAGE_PREFIXES = ("/api/", "/fhir/", "/static/")
 HTML_UNDER_PREFIXES = ("/api/v1/docs",)
 
