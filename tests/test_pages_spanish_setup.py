@@ -56,8 +56,9 @@ def spanish_admin(client, db, clinic):
 def test_setup_pages_are_in_spanish_with_setup_marked_current(client, make, spanish_admin):
     make.room(name="Sala Norte")
     expected = {
-        "/programs": ("Programas", ["Agregar un programa", "Nivel de atención", "Zona horaria",
-                                    "Evening IOP", "Activo"]),
+        "/programs": ("Programas", ["Agregar un programa", "Nivel de atención (ASAM)",
+                                    "Zona horaria", "Evening IOP", "Activo",
+                                    "Privado: “Cita” y la dirección"]),
         "/rooms": ("Salas", ["Agregar una sala", "Asientos", "Sala Norte", "En uso", "1 sala."]),
         "/sites": ("Sedes", ["Agregar una sede", "Buscar una sede por nombre"]),
         "/staff": ("Personal", ["Horario de trabajo", "Definir horario", "Sin límite"]),
@@ -78,6 +79,29 @@ def test_setup_pages_are_in_spanish_with_setup_marked_current(client, make, span
             assert label in bar, (path, label)
         assert "Setup" not in bar and "Logins" not in bar
         assert "aria-current" in setup_entry(page) and "Configuración" in setup_entry(page)
+
+
+def test_a_refusal_is_in_spanish_on_the_page_and_in_the_apis_json(client, db, auth, clinic):
+    speaking(db, clinic["admin"], "es")
+    headers = auth.for_user(clinic["admin"])
+    first = client.post("/api/v1/sites", json={"name": "Eastside", "timezone": "UTC"},
+                        headers=headers)
+    assert first.status_code == 201
+    again = client.post("/api/v1/sites", json={"name": "Eastside", "timezone": "UTC"},
+                        headers=headers)
+    assert again.status_code == 422
+    assert "Ya existe una sede llamada 'Eastside'." in again.get_data(as_text=True)
+    sign_in(client, clinic["admin"])
+    page = client.post("/rooms", data={"csrf_token": csrf(get(client, "/rooms")), "name": "",
+                                       "capacity": "0"}, headers=BROWSER_SAYS_ENGLISH)
+    assert page.status_code == 422
+    seen = text(page.get_data(as_text=True))
+    assert "No se agregó: corrija los campos marcados abajo." in seen
+    assert "Póngale un nombre a la sala." in seen
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
 def test_the_logins_page_is_in_spanish(client, spanish_admin):
