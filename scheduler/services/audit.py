@@ -52,7 +52,7 @@ ACTIONS: dict[str, object] = {
     "set_availability": _l("Availability set"),
     "set_working_hours": _l("Working hours set"),
     "set_preferences": _l("Notification choices set"),
-    "set_language": _l("Language set"),
+    "set_language": _l("Language chosen"),
     "set_kiosk_pin": _l("Kiosk PIN set"),
     "clear_kiosk_pin": _l("Kiosk PIN cleared"),
     "acknowledge": _l("Alert acknowledged"),
