@@ -19,6 +19,8 @@ from wtforms.validators import DataRequired, Length
 from scheduler import clock, rate_limits
 from scheduler.api import access
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import LoginSession
 from scheduler.services import accounts, logins, mfa
 from scheduler.web import mfa_pages
@@ -28,18 +30,23 @@ from scheduler.web.sign_in import finish_sign_in
 
 bp = Blueprint("signin", __name__)
 
+# WTForms' own words for an empty field, marked so the catalog carries them.
+REQUIRED = _l("This field is required.")
+
 
 class LoginForm(PageForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(max=200)])
 
 
-def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site: an open redirect would hand a phishing page our login."""
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site: an open redirect would hand a phishing page our login.
+    Browsers read a backslash as a slash ("/\\evil.example" is "//evil.example")."""
     if not target:
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or not target.isprintable()):
         return None
     return target
 
@@ -58,12 +65,12 @@ def login():
         # Kept either way: a wrong password must count towards the lock.
         db.session.commit()
         if result.user is None:
-            flash("Email or password is wrong.", "error")
+            flash(_("Email or password is wrong."), "error")
             return render_template("auth/login.html", form=form), 401
         if result.outcome is mfa.Outcome.CODE_NEEDED:
             # Two-step sign-in: not signed in yet; the code page finishes (web/mfa_pages.py).
-            return mfa_pages.ask_for_code(result.user, _safe_next(request.args.get("next")))
-        return finish_sign_in(result.user, _safe_next(request.args.get("next")))
+            return mfa_pages.ask_for_code(result.user, safe_next(request.args.get("next")))
+        return finish_sign_in(result.user, safe_next(request.args.get("next")))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
 
@@ -79,5 +86,5 @@ def logout():
     session.pop(logins.COOKIE_KEY, None)
     # A password step waiting for its code is part of signing in: it ends with the rest.
     session.pop(mfa_pages.PENDING_KEY, None)
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("signin.login"))

@@ -14,6 +14,7 @@ from scheduler import outage
 from scheduler.api.errors import error_body
 from scheduler.extensions import api, db, login_manager
 from scheduler.fhir.errors import outcome_for
+from scheduler.i18n import gettext as _
 from scheduler.services.access_log import AccessLogUnavailable
 from scheduler.services.errors import DomainError, NotFound
 from scheduler.web.query_args import BadQuery
@@ -28,8 +29,10 @@ OTHER_PAGE = "errors/other.html"
 
 def too_large_message() -> str:
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    size = f"{limit // 2**20} MB" if limit % 2**20 == 0 else f"{limit} bytes"
-    return f"The request is larger than the {size} this service accepts."
+    if limit % 2**20 == 0:
+        return _("The request is larger than the %(size)s MB this service accepts.",
+                 size=limit // 2**20)
+    return _("The request is larger than the %(size)s bytes this service accepts.", size=limit)
 
 
 def _is_page() -> bool:
@@ -141,7 +144,8 @@ def _html_on_pages(app: Flask, kind: type[Exception]) -> None:
             # In words: a field by its label, a clash by what it clashes with.
             status, message = error.status, describe(error)
         else:
-            status, message = 409, "The change conflicts with one saved at the same moment; retry."
+            status, message = 409, _("The change conflicts with one saved at the same moment; "
+                                    "retry.")
         page = default_exceptions.get(status, HTTPException)(description=message)
         page.code = status
         return _html(page, address=isinstance(error, BadQuery),

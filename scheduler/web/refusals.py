@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 
+from scheduler.i18n import gettext as _
 from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.wording import field_words
@@ -15,7 +16,7 @@ def clash_lines(error: ConflictDetected) -> list[str]:
     details = list(dict.fromkeys(c.detail for c in error.clashes))
     lines = details[:SHOWN_CLASHES]
     if len(details) > SHOWN_CLASHES:
-        lines.append(f"… and {len(details) - SHOWN_CLASHES} more.")
+        lines.append(_("… and %(count)s more.", count=len(details) - SHOWN_CLASHES))
     return lines
 
 
