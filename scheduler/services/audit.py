@@ -52,6 +52,7 @@ ACTIONS: dict[str, str] = {
     "set_working_hours": "Working hours set",
     "set_preferences": "Notification choices set",
     "set_kiosk_pin": "Kiosk PIN set",
+    "set_language": "Language set",
     "clear_kiosk_pin": "Kiosk PIN cleared",
     "acknowledge": "Alert acknowledged",
     # Webhook endpoints (services/webhooks.py).

@@ -130,7 +130,7 @@ def set_client_pin(client_id: int):
     """Set or reset a client's kiosk PIN from their page, or at intake's last step."""
     at_intake = request.form.get("back") == "intake"
     try:
-        pin, _ = read_pin_form()
+        pin, _current = read_pin_form()
         client = kiosk.set_pin(db.session, page_actor(), client_id, pin)
     except DomainError as error:
         db.session.rollback()
