@@ -14,6 +14,7 @@ from flask import (
     session,
     url_for,
 )
+from markupsafe import Markup
 
 from scheduler import clock, i18n, rate_limits
 from scheduler.extensions import db
@@ -84,8 +85,10 @@ def index():
     if outcome.error is not None:
         flash(describe(outcome.error, KIOSK_LABELS), "error")
         return _page(outcome.error.status, getattr(outcome.error, "headers", None))
-    flash(_("You are checked in. Welcome!"), "success")
-    # The next person at the desk starts in the tablet's own language, not this one's choice.
+    # The welcome in the language the person chose, marked as such (the page around it is the
+    # tablet's again): the next person at the desk does not inherit this one's choice.
+    flash(Markup('<span lang="%s">%s</span>') % (i18n.current_language(),
+                                                _("You are checked in. Welcome!")), "success")
     session.pop(i18n.CHOSEN, None)
     return redirect(url_for(".index"), code=303)
 
