@@ -18,9 +18,8 @@ from html.parser import HTMLParser
 import pytest
 from babel import Locale
 from babel.messages.pofile import read_po
-from sqlalchemy import select
-
 from flask import current_app
+from sqlalchemy import select
 
 from scheduler import clock
 from scheduler.languages import NAMES
@@ -130,7 +129,8 @@ def date_words() -> re.Pattern:
         names |= set(spanish.days["format"][width].values())
         names |= set(spanish.months["format"][width].values())
     words = sorted((re.escape(n.rstrip(".")) for n in names), key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:%s)\.?(?!\w)" % "|".join(words), re.IGNORECASE)
+    alternatives = "|".join(words)
+    return re.compile(rf"(?<!\w)(?:{alternatives})\.?(?!\w)", re.IGNORECASE)
 
 
 # Left between the parts of a date once its names and numbers are out: "16 de febrero de 2027,
