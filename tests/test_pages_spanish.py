@@ -416,6 +416,9 @@ def test_the_signed_out_pages_speak_the_chosen_language(client, db, make):
     not_found = client.get("/no-such-page")
     assert not_found.status_code == 404
     assert_spanish(not_found)
+    stale = client.post("/login", data={"email": "a@b.test", "password": "x"})
+    assert stale.status_code == 400
+    assert "Falta el código de seguridad del formulario." in assert_spanish(stale)
 
 
 def test_a_spanish_client_refused_a_staff_page_reads_why_in_spanish(client, lucia):
