@@ -393,6 +393,9 @@ def test_the_signed_out_pages_speak_the_chosen_language(client, db, make):
     assert "El correo electrónico o la contraseña no son correctos." in assert_spanish(refused)
     empty = client.post("/login", data={"csrf_token": csrf(html), "email": "", "password": ""})
     assert "Este campo es obligatorio." in assert_spanish(empty)
+    long = client.post("/login", data={"csrf_token": csrf(html), "email": "a" * 300 + "@x.test",
+                                       "password": "x"})
+    assert "No puede tener más de 254 caracteres." in assert_spanish(long)
 
     forgot = client.get("/forgot-password")
     assert_spanish(forgot)

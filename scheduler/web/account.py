@@ -7,7 +7,7 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, logout_user
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from scheduler import clock, outbox, rate_limits
 from scheduler.api import access
@@ -18,7 +18,7 @@ from scheduler.models.users import USER_ROLES
 from scheduler.services import account_links, accounts
 from scheduler.services.errors import InvalidField
 from scheduler.web.access import page_roles
-from scheduler.web.form_fields import PageForm
+from scheduler.web.form_fields import PageForm, at_most
 
 bp = Blueprint("account_pages", __name__)
 
@@ -29,9 +29,9 @@ MAX_TOKEN = 100
 
 class SetPasswordForm(PageForm):
     password = PasswordField(_l("New password"), validators=[
-        DataRequired(_l("Choose a password.")), Length(max=MAX_PASSWORD)])
+        DataRequired(_l("Choose a password.")), at_most(MAX_PASSWORD)])
     confirm = PasswordField(_l("New password again"), validators=[
-        DataRequired(_l("Type the password again.")), Length(max=MAX_PASSWORD)])
+        DataRequired(_l("Type the password again.")), at_most(MAX_PASSWORD)])
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
@@ -43,12 +43,12 @@ class SetPasswordForm(PageForm):
 
 class ForgotForm(PageForm):
     email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email.")),
-                                              Length(max=254)])
+                                              at_most(254)])
 
 
 class ChangePasswordForm(SetPasswordForm):
     current_password = PasswordField(_l("Current password"), validators=[
-        DataRequired(_l("Enter your current password.")), Length(max=MAX_PASSWORD)])
+        DataRequired(_l("Enter your current password.")), at_most(MAX_PASSWORD)])
 
 
 def _gone(purpose: str):

@@ -14,7 +14,7 @@ from flask import (
 )
 from flask_login import current_user, logout_user
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from scheduler import clock, rate_limits
 from scheduler.api import access
@@ -25,7 +25,7 @@ from scheduler.models import LoginSession
 from scheduler.services import accounts, logins, mfa
 from scheduler.web import mfa_pages
 from scheduler.web.access import home_endpoint
-from scheduler.web.form_fields import PageForm
+from scheduler.web.form_fields import PageForm, at_most
 from scheduler.web.sign_in import finish_sign_in
 
 bp = Blueprint("signin", __name__)
@@ -35,8 +35,8 @@ REQUIRED = _l("This field is required.")
 
 
 class LoginForm(PageForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED), at_most(254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), at_most(200)])
 
 
 def safe_next(target: str | None) -> str | None:

@@ -22,7 +22,7 @@ from flask import (
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from scheduler import clock, rate_limits
 from scheduler.extensions import db
@@ -34,7 +34,7 @@ from scheduler.services import accounts, mfa
 from scheduler.services.errors import InvalidField
 from scheduler.services.locks import begin_write
 from scheduler.web.access import page_actor, page_roles
-from scheduler.web.form_fields import PageForm
+from scheduler.web.form_fields import PageForm, at_most
 from scheduler.web.sign_in import finish_sign_in
 
 bp = Blueprint("mfa_pages", __name__)
@@ -52,7 +52,7 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 class CodeForm(PageForm):
     otp = StringField(_l("Code"), validators=[DataRequired(_l("This field is required.")),
-                                             Length(max=64)])
+                                             at_most(64)])
 
 
 def _settings() -> mfa.MfaSettings:
