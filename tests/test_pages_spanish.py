@@ -515,3 +515,22 @@ def test_the_switch_needs_its_csrf_token(client):
     answer = client.post("/language", data={"language": "es", "next": "/"})
     assert answer.status_code == 400
     assert '<html lang="en">' in client.get("/login").get_data(as_text=True)
+
+
+def test_a_spanish_clients_password_and_two_step_pages_are_spanish(client, lucia):
+    sign_in(client, lucia)
+    page = client.get("/account/password")
+    html = assert_spanish(page, lucia.email)
+    wrong = client.post("/account/password", data={
+        "csrf_token": csrf(html), "current_password": "not it", "password": "a long new phrase",
+        "confirm": "a different phrase"})
+    assert wrong.status_code == 422
+    assert "Las dos contraseñas no son iguales." in assert_spanish(wrong, lucia.email)
+    assert_spanish(client.get("/account/mfa"), lucia.email)
+    started = client.post("/account/mfa/start", data={"csrf_token": csrf(html)},
+                          follow_redirects=True)
+    # 1Password is an app's name (its digit would otherwise be taken out as a number).
+    shown = assert_spanish(started, lucia.email, "1Password",
+                           *re.findall(r'<code class="secret">([^<]+)</code>',
+                                       started.get_data(as_text=True)))
+    assert "Escanee este código" in shown
