@@ -36,7 +36,8 @@ def return_path() -> str:
     the start page (a refused form post, say, has no address of its own to reload)."""
     rule = request.url_rule
     if request.method == "GET" and rule is not None:
-        return request.full_path.rstrip("?")
+        full = request.full_path.rstrip("?")
+        return full if len(full) <= MAX_NEXT else request.path
     if rule is not None and "GET" in (rule.methods or ()):
         return request.path
     return url_for("home.index")
