@@ -534,3 +534,10 @@ def test_a_spanish_clients_password_and_two_step_pages_are_spanish(client, lucia
                            *re.findall(r'<code class="secret">([^<]+)</code>',
                                        started.get_data(as_text=True)))
     assert "Escanee este código" in shown
+
+
+def test_a_spanish_client_signs_out_into_spanish(client, lucia):
+    sign_in(client, lucia)
+    me = client.get("/me").get_data(as_text=True)
+    out = client.post("/logout", data={"csrf_token": csrf(me)}, follow_redirects=True)
+    assert "Cerró su sesión." in assert_spanish(out)

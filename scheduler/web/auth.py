@@ -16,7 +16,7 @@ from flask_login import current_user, logout_user
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from scheduler import clock, rate_limits
+from scheduler import clock, i18n, rate_limits
 from scheduler.api import access
 from scheduler.extensions import db
 from scheduler.i18n import gettext as _
@@ -82,6 +82,9 @@ def logout():
     if row is not None:
         logins.sign_out(db.session, row, clock.now(), access.where())
         db.session.commit()
+    if current_user.is_authenticated and current_user.role == "client":
+        # The pages after signing out keep speaking the client's language (the switch is there).
+        i18n.choose(i18n.current_language())
     logout_user()
     session.pop(logins.COOKIE_KEY, None)
     # A password step waiting for its code is part of signing in: it ends with the rest.
