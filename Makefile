@@ -68,13 +68,17 @@ ICALJS_VERSION := 2.2.1
 # from fhir.resources' models.
 FHIRJS := $(NODE_DIR)/node_modules/fhir/package.json
 FHIRJS_VERSION := 4.12.0
+# axe-core: tests/browser/test_axe.py runs it in Chromium over every page, for WCAG 2.1 AA.
+AXE := $(NODE_DIR)/node_modules/axe-core/package.json
+AXE_VERSION := 4.14.1
 
 node-deps:
 	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
-	  { test -f $(ICALJS) && test -f $(FHIRJS); } || \
+	  { test -f $(ICALJS) && test -f $(FHIRJS) && test -f $(AXE); } || \
 	    npm install --prefix $(NODE_DIR) --no-audit --no-fund --silent \
-	    ical.js@$(ICALJS_VERSION) fhir@$(FHIRJS_VERSION); \
-	else echo "node/npm not found: the ical.js feed tests and the FHIR.js checks will skip."; fi
+	    ical.js@$(ICALJS_VERSION) fhir@$(FHIRJS_VERSION) axe-core@$(AXE_VERSION); \
+	else echo "node/npm not found: the ical.js feed tests, the FHIR.js checks and the axe-core" \
+	  "accessibility tests will skip."; fi
 
 # libical, the C library Evolution (and GNOME, KDE, Thunderbird's predecessors) reads calendars
 # with: the feed tests call its RFC 5546 restriction check through ctypes. Debian's package is

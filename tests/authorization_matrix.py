@@ -238,6 +238,7 @@ GET     /me                                                       deny   allow  
 POST    /me/checkin                                               deny   allow  deny   deny   deny
 POST    /me/feed                                                  deny   allow  deny   deny   deny
 POST    /me/kiosk-pin                                             deny   allow  deny   deny   deny
+GET     /me/offline                                               deny   allow  deny   deny   deny
 GET     /programs                                                 deny   deny   deny   allow  allow
 POST    /programs                                                 deny   deny   deny   allow  allow
 GET     /programs/<int:program_id>/edit                           deny   deny   deny   allow  allow
@@ -288,6 +289,7 @@ POST    /staff/<int:staff_id>/hours                               deny   deny   
 GET     /staff/<int:staff_id>/sites                               deny   deny   deny   allow  allow
 POST    /staff/<int:staff_id>/sites                               deny   deny   deny   allow  allow
 GET     /suggest-schedules                                        deny   deny   deny   allow  allow
+GET     /sw.js                                                    allow  allow  allow  allow  allow
 GET     /today                                                    deny   deny   allow  allow  allow
 GET     /users                                                    deny   deny   deny   allow  allow
 POST    /users/<int:user_id>/deactivate                           deny   deny   deny   allow  allow

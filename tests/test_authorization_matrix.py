@@ -124,6 +124,9 @@ def test_no_page_or_api_route_is_public_by_accident():
         "GET /fhir/R4/$bulk-publish", "GET /fhir/R4/$bulk-publish/Location.ndjson",
         "GET /fhir/R4/$bulk-publish/Schedule.ndjson", "GET /fhir/R4/$bulk-publish/Slot.ndjson",
         "GET /login/code", "GET /manifest.webmanifest", "POST /login", "POST /login/code",
+        # The portal's service worker: code only, and a phone whose login ran out must still
+        # get its updates (a redirect to the sign-in page would fail the update check).
+        "GET /sw.js",
         "POST /logout",
         # The account links by email: the person has no sign-in yet, or forgot it.
         "POST /api/v1/auth/invitations/accept", "POST /api/v1/auth/password-reset",

@@ -304,6 +304,23 @@ def test_the_admins_are_emailed_the_minimum_necessary(client, auth, db, clinic, 
     assert inbox.to(clinic["coordinator"].email) == []
 
 
+def test_a_spanish_admin_is_emailed_in_spanish(client, auth, db, clinic, inbox):
+    admin = clinic["admin"]
+    admin.language = "es"
+    db.commit()
+    answer = client.post(f"{API}/clients/{clinic['avery'].id}/break-glass",
+                         headers=auth.for_user(clinic["sam"]),
+                         json={"reason": "Covering the group"}, buffered=True)
+    assert answer.status_code == 201
+    [message] = inbox.wait_for(admin.email)
+    assert message["Subject"] == "Acceso de emergencia"
+    body = message.get_content()
+    assert body.startswith("Sam Ortiz usó el acceso de emergencia para leer el expediente de "
+                           f"un cliente fuera de su lista de casos (cliente n.º "
+                           f"{clinic['avery'].id}), durante ")
+    assert "La lista de alertas tiene el motivo" in body and "Avery" not in body
+
+
 # --- how long the glass stays broken, in words ---------------------------------------------------
 
 

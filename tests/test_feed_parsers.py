@@ -282,6 +282,35 @@ def test_ical_js_reads_every_feed_kind_at_every_privacy_level(
     assert fields(events) == fields(parse_with_recurring_ical_events(body))
 
 
+@pytest.mark.parametrize(("kind", "privacy", "summaries", "name"), [
+    ("client", "private", {"Cita"}, "Appointments"),
+    ("staff", "standard", {"Sesión de grupo"}, "Dana Reyes: horario de trabajo"),
+])
+def test_ical_js_reads_a_spanish_feed(client, auth, db, make, now, node, kind, privacy,
+                                      summaries, name):
+    """A Spanish client's private feed says Cita, a Spanish staff member's names the kind of
+    session in Spanish; ical.js and recurring-ical-events read the same words and instants."""
+    clinic = build_clinic(make, db, now, "America/New_York", privacy=privacy,
+                          last_day=SHORT_LAST_DAY, feed_alarm_minutes=30, language="es")
+    if kind == "staff":
+        make.user("clinician", staff_id=clinic["lead"].id).language = "es"
+        db.commit()
+    owner = clinic["client"] if kind == "client" else clinic["lead"]
+    body = fetch_feed(client, auth, kind, owner.id)
+
+    done = run_ical_js(node, body)
+    assert done.returncode == 0, done.stderr.decode()
+    read = json.loads(done.stdout)
+    events = parse_with_ical_js(node, body)
+
+    assert read["calendar"]["name"] == name
+    assert len(events) == 12
+    assert {e["summary"] for e in events} == summaries
+    assert fields(events) == fields(parse_with_recurring_ical_events(body))
+    assert parsed_times(events) == database_times(db, kind, owner.id,
+                                                  booked_sessions(db, clinic["client"].id))
+
+
 def test_ical_js_rejects_a_broken_calendar(client, auth, db, make, now, node):
     """The harness can fail: a feed cut off mid-event makes the script exit non-zero."""
     clinic = build_clinic(make, db, now, "Australia/Sydney", last_day=SHORT_LAST_DAY)
@@ -352,6 +381,24 @@ def test_libical_finds_nothing_wrong_in_any_feed(client, auth, db, make, now, ic
     # Without METHOD the restriction check covers only the calendar itself. Read as a PUBLISH,
     # every event must meet all else RFC 5546 asks of one (one UID, DTSTAMP, DTSTART, SUMMARY;
     # no ATTENDEE; SEQUENCE, STATUS and the alarm as allowed) once given the ORGANIZER we omit.
+    assert ical_lib.problems(as_publish(body, organizer=True)) == []
+
+
+@pytest.mark.parametrize("privacy", PRIVACY_LEVELS)
+@pytest.mark.parametrize("kind", ("client", "staff"))
+def test_libical_finds_nothing_wrong_in_a_spanish_feed(client, auth, db, make, now, ical_lib,
+                                                       kind, privacy):
+    """The same check on the feeds of a Spanish client and a Spanish staff member."""
+    owners = build_awkward_clinic(make, db, now, privacy)
+    owners["client"].language = "es"
+    make.user("clinician", staff_id=owners["staff"].id).language = "es"
+    db.commit()
+    body = fetch_feed(client, auth, kind, owners[kind].id)
+    assert body.count(b"BEGIN:VEVENT") == 12
+    if privacy == "private" and kind == "client":
+        assert body.count(b"SUMMARY:Cita\r\n") == 12
+
+    assert ical_lib.problems(body) == []
     assert ical_lib.problems(as_publish(body, organizer=True)) == []
 
 

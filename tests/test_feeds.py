@@ -12,9 +12,10 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select, text
 
-from scheduler import clock, create_app
+from scheduler import clock, create_app, i18n
 from scheduler.extensions import db as _db
 from scheduler.feeds import render, tokens
+from scheduler.languages import LANGUAGES
 from scheduler.models import AuditEvent, FeedToken, FeedVersion, Session
 from scheduler.services import booking, sessions
 from tests.conftest import IsolatedClient
@@ -153,6 +154,15 @@ def test_a_link_comes_as_https_webcal_google_and_a_qr_code(client, auth, member)
     assert link["google"] == ("https://calendar.google.com/calendar/render?cid="
                               + quote(link["webcal"], safe=""))
     assert link["qr_svg"].lstrip().startswith(("<svg", "<?xml")) and "</svg>" in link["qr_svg"]
+
+
+def test_the_google_link_opens_in_the_language_of_the_page_that_offers_it(client, auth,
+                                                                            member):
+    """Read in Spanish, Google's "add this calendar" page is asked for in Spanish too."""
+    headers = {**auth("coordinator"), "Accept-Language": "es"}
+    link = subscribe(client, headers, "client", member.id)
+    assert link["google"] == ("https://calendar.google.com/calendar/render?cid="
+                              + quote(link["webcal"], safe="") + "&hl=es")
 
 
 def test_only_the_tokens_hash_is_stored(client, auth, db, member):
@@ -654,6 +664,98 @@ def test_private_feeds_say_appointment_and_the_street_address_only(client, auth,
         assert _revealing_words(other_body) == [], kind
 
 
+def test_a_spanish_clients_private_feed_says_cita(client, auth, db, member, occurrences):
+    """Their language is Spanish: each event and its alarm say Cita, the place is still only
+    the street address, and the calendar keeps the neutral PUBLIC_NAME."""
+    for occurrence in occurrences[:3]:
+        book(db, occurrence.id, member.id)
+    member.language, member.feed_alarm_minutes = "es", 30
+    db.commit()
+    body = poll(client, subscribe(client, auth("coordinator"), "client", member.id)).data
+
+    calendar = Calendar.from_ical(body)
+    assert str(calendar["X-WR-CALNAME"]) == "Appointments"
+    found = calendar.walk("VEVENT")
+    assert len(found) == 3
+    for event in found:
+        assert str(event["SUMMARY"]) == "Cita"
+        assert str(event["LOCATION"]) == ADDRESS
+        [alarm] = event.walk("VALARM")
+        assert str(alarm["DESCRIPTION"]) == "Cita"
+    assert b"Appointment\r\n" not in body and _revealing_words(body) == []
+
+
+def test_changing_a_clients_language_changes_the_next_poll(client, auth, db, member,
+                                                           occurrences):
+    """English, then Spanish, then English again: each change answers the next poll with the
+    new body, a new ETag and a later Last-Modified (a poller sending only If-Modified-Since
+    hears of it too); the English bytes come back exactly, never a cached Spanish body."""
+    book(db, occurrences[0].id, member.id)
+    headers = auth("coordinator")
+    link = subscribe(client, headers, "client", member.id)
+    english = poll(client, link)
+    assert b"SUMMARY:Appointment\r\n" in english.data
+
+    def set_language(language):
+        answer = client.patch(f"{API}/clients/{member.id}", json={"language": language},
+                              headers=headers)
+        assert answer.status_code == 200, answer.json
+
+    with clock.frozen(clock.now() + timedelta(minutes=5)):
+        set_language("es")
+    spanish = poll(client, link, **{"If-None-Match": english.headers["ETag"]})
+    assert spanish.status_code == 200
+    assert b"SUMMARY:Cita\r\n" in spanish.data
+    assert spanish.headers["ETag"] != english.headers["ETag"]
+    assert poll(client, link, **{"If-Modified-Since": english.headers["Last-Modified"]}
+                ).status_code == 200
+    assert poll(client, link, **{"If-None-Match": spanish.headers["ETag"]}).status_code == 304
+
+    with clock.frozen(clock.now() + timedelta(minutes=10)):
+        set_language("en")
+    again = poll(client, link, **{"If-None-Match": spanish.headers["ETag"]})
+    assert again.status_code == 200
+    assert again.data == english.data and again.headers["ETag"] == english.headers["ETag"]
+
+
+def test_the_render_cache_never_serves_one_language_for_another(client, auth, db, member,
+                                                                occurrences):
+    """A language written behind the ORM's back (no version moves) is still served at once:
+    the cache is keyed on the language read with the version, not on the version alone."""
+    book(db, occurrences[0].id, member.id)
+    link = subscribe(client, auth("coordinator"), "client", member.id)
+    english = poll(client, link)
+    db.execute(text("UPDATE clients SET language = 'es' WHERE id = :id"), {"id": member.id})
+    db.commit()
+
+    spanish = poll(client, link)
+
+    assert b"SUMMARY:Cita\r\n" in spanish.data
+    assert spanish.headers["ETag"] != english.headers["ETag"]
+
+
+def test_a_staff_members_feed_speaks_their_profile_language(client, auth, db, make, program,
+                                                            facilitator, member, occurrences):
+    """Dana's login reads Spanish: her calendar's name and the kinds of session are Spanish;
+    changing her language moves her feed as a change of schedule would."""
+    set_privacy(client, auth, program, "standard")
+    login = make.user("clinician", staff_id=facilitator.id)
+    link = subscribe(client, auth("coordinator"), "staff", facilitator.id)
+    english = poll(client, link)
+    assert "X-WR-CALNAME:Dana Whitfield: work schedule" in english.data.decode()
+    with clock.frozen(clock.now() + timedelta(minutes=5)):
+        login.language = "es"
+        db.commit()
+
+    spanish = poll(client, link, **{"If-None-Match": english.headers["ETag"]})
+
+    assert spanish.status_code == 200
+    calendar = Calendar.from_ical(spanish.data)
+    assert str(calendar["X-WR-CALNAME"]) == "Dana Whitfield: horario de trabajo"
+    assert {str(e["SUMMARY"]) for e in calendar.walk("VEVENT")} == {"Sesión de grupo"}
+    assert spanish.headers["Last-Modified"] != english.headers["Last-Modified"]
+
+
 def test_standard_feeds_name_the_kind_of_session(client, auth, db, program, room, member,
                                                  occurrences):
     book(db, occurrences[0].id, member.id)
@@ -877,11 +979,15 @@ def fake_session(title, level, *, room=True, video=None, facilitators=("Dana Rey
         facilitator_names=tuple(sorted(facilitators)))
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("level", ["private", "standard", "full"])
 @pytest.mark.parametrize("feed_kind", ["client", "staff", "room", "program"])
-def test_the_direct_writer_matches_icalendar_byte_for_byte(level, feed_kind):
+def test_the_direct_writer_matches_icalendar_byte_for_byte(app, level, feed_kind, language):
     from scheduler.feeds import content_lines
 
+    with i18n.speaking(language):
+        said = render.words()
+    assert said.appointment == {"en": "Appointment", "es": "Cita"}[language]
     cases = [fake_session(title, level) for title in AWKWARD_TEXT]
     cases += [fake_session("Online group", level, room=False,
                            video="https://video.example.org/g?id=4,5;x=\\y"),
@@ -889,15 +995,17 @@ def test_the_direct_writer_matches_icalendar_byte_for_byte(level, feed_kind):
               fake_session("Long " * 30, level, facilitators=("Zoë Ng", "Ana, María", "B;C"))]
     for session in cases:
         for alarm in (None, 5, 15, 60, 90, 1440, 2880, 10080):
-            parts = render.event_parts(session, feed_kind, UID_KEY, alarm)
-            expected = render.event_for(session, feed_kind, UID_KEY, alarm).to_ical()
+            parts = render.event_parts(session, feed_kind, UID_KEY, alarm, said)
+            expected = render.event_for(session, feed_kind, UID_KEY, alarm, said).to_ical()
             assert content_lines.event_bytes(parts) == expected, (session.title, alarm)
 
 
-def test_a_whole_feed_is_what_icalendar_alone_would_write(client, auth, db, member, occurrences):
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_whole_feed_is_what_icalendar_alone_would_write(client, auth, db, member, occurrences,
+                                                          language):
     for occurrence in occurrences[:6]:
         book(db, occurrence.id, member.id)
-    member.feed_alarm_minutes = 45
+    member.feed_alarm_minutes, member.language = 45, language
     db.commit()
     subscribe(client, auth("coordinator"), "client", member.id)  # the feed and its UID key
     first_day = render.window_start(clock.now())
@@ -908,7 +1016,9 @@ def test_a_whole_feed_is_what_icalendar_alone_would_write(client, auth, db, memb
     reference = Calendar()
     for name, value in Calendar.from_ical(written).property_items(recursive=False)[1:-1]:
         reference.add(name, value)
-    for session in render.sessions_for(db, "client", member.id, first_day):
-        reference.add_component(render.event_for(session, "client", key, 45))
+    with i18n.speaking(language):
+        for session in render.sessions_for(db, "client", member.id, first_day):
+            reference.add_component(render.event_for(session, "client", key, 45))
     assert written.count(b"BEGIN:VEVENT") == 6
+    assert written.count({"en": b":Appointment\r\n", "es": b":Cita\r\n"}[language]) == 12
     assert written == reference.to_ical()

@@ -87,6 +87,7 @@ CLIENT_FACING = {
     "not found, signed out": (None, lambda c: c.get("/no-such-page"), 404),
     "form expired (CSRF), signed out": (None, csrf_failure, 400),
     "the client portal": ("client", lambda c: c.get("/me"), 200),
+    "the portal's offline copy": ("client", lambda c: c.get("/me/offline"), 200),
     "not found, as a client": ("client", lambda c: c.get("/no-such-page"), 404),
     "not allowed, as a client": ("client", lambda c: c.get("/week"), 403),
     "the front-desk kiosk": ("clinician", lambda c: c.get("/kiosk"), 200),
@@ -250,6 +251,30 @@ def test_the_manifest_puts_the_portal_on_the_home_screen_under_the_neutral_name(
     again = client.get("/manifest.webmanifest",
                        headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304
+
+
+def test_the_service_worker_is_served_for_the_whole_site_and_checked_at_every_visit(client):
+    response = client.get("/sw.js")
+    assert response.status_code == 200
+    # Browsers refuse a worker script of any other type; served from the root, its scope may
+    # be the whole site (the home-screen app starts at "/") without Service-Worker-Allowed.
+    assert response.mimetype == "text/javascript"
+    assert response.cache_control.no_cache and not response.cache_control.public
+    assert b'"/me/offline"' in response.data
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert "Set-Cookie" not in response.headers
+    assert client.get("/sw.js", headers={"If-None-Match": response.headers["ETag"]}
+                      ).status_code == 304
+
+
+def test_only_the_portal_registers_the_service_worker(app, people):
+    for who, path in (("client", "/me"), ("coordinator", "/week"), ("clinician", "/today"),
+                      (None, "/login")):
+        client = app.test_client()
+        if who is not None:
+            sign_in(client, people[who])
+        html = client.get(path).get_data(as_text=True)
+        assert ("js/portal-offline.js" in html) == (path == "/me"), path
 
 
 def test_the_manifest_follows_the_public_name(app, client):

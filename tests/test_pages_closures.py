@@ -68,7 +68,8 @@ def test_page_errors_show_by_their_field(client, db, make, clinic, form, field, 
                                             "program_id": clinic["program"].id, **form})
     assert answer.status_code == 422
     html = answer.get_data(as_text=True)
-    error = re.search(rf'<span class="field-error" id="{field}-error">([^<]*)</span>', html)
+    error = re.search(
+        rf'<span class="field-error" id="{field}-error" role="alert">([^<]*)</span>', html)
     assert error, html
     assert message in error.group(1)
     assert db.scalar(select(func.count(Closure.id))) == 0

@@ -155,7 +155,8 @@ def test_hostile_input_shows_the_error_under_its_field(client, db, setup, coordi
     answer = suggest(client, setup["program"], ids, **fields)
     text = answer.get_data(as_text=True)
     assert answer.status_code == 422, text
-    error = re.search(rf'<span class="field-error" id="{error_id}">([^<]*)</span>', text)
+    error = re.search(
+        rf'<span class="field-error" id="{error_id}" role="alert">([^<]*)</span>', text)
     assert error, text
     assert words in error.group(1)
     assert proposals_made(db) == 0

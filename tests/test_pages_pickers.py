@@ -84,7 +84,7 @@ def test_a_client_of_another_program_or_no_client_is_not_a_valid_choice(client, 
         response = client.post(f"/series/{group.id}/enroll",
                                data={"client_id": value, "csrf_token": _token(page)})
         assert response.status_code == 422
-        errors = re.findall(r'class="field-error" id="client_id-error">([^<]*)<',
+        errors = re.findall(r'class="field-error" id="client_id-error" role="alert">([^<]*)<',
                             response.get_data(as_text=True))
         assert errors == ["Not a valid choice." if value == stranger.id else "Choose a client."]
     assert db.scalar(select(Enrollment.id)) is None

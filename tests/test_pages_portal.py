@@ -87,6 +87,53 @@ def test_the_calendar_link_is_made_on_request_and_shown_once(client, db, member)
     assert b"webcal://" not in later.data and b"already have a calendar link" in later.data
 
 
+def test_the_offline_copy_holds_the_schedule_and_nothing_else(client, member, group,
+                                                             full_group, make, db):
+    """What the service worker keeps on the phone (static/js/offline-worker.js)."""
+    sign_in(client, member)
+    portal = client.get("/me")
+    client.post("/me/feed", data={"csrf_token": csrf(portal.data)})
+    copy = client.get("/me/offline")
+    assert copy.status_code == 200
+    # The worker may keep it; the HTTP cache asks again, and a shared cache keeps nothing.
+    assert copy.headers["Cache-Control"] == "private, no-cache"
+    html = copy.get_data(as_text=True)
+    assert re.search(r"Offline — this is your schedule as of <time datetime=\"2027-02-16T07:00"
+                     r"[^\"]*\">Tue 16 Feb, 07:00</time>; it may be out of date\.", html)
+    upcoming, _, waiting = html.partition("On the waitlist")
+    assert "Coping skills" in upcoming and "Room B" in upcoming
+    assert "Life skills" in waiting and "number 2 in line" in waiting
+    for private in ("csrf", "<form", member.email, "webcal://", "/feeds/", "Avery",
+                    "Who sees my information", "Hours this week"):
+        assert private not in html, private
+
+
+def test_the_offline_copy_opened_by_hand_leads_to_the_live_portal(client, member):
+    sign_in(client, member)
+    answer = client.get("/me/offline", headers={"Sec-Fetch-Mode": "navigate"})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/me"
+
+
+def test_signing_in_and_out_clears_what_the_browser_kept(client, make, program):
+    """The offline copy, the worker and cached pages: nothing of the last person stays."""
+    password = "correct horse battery staple"
+    member = make.user("client", client_id=make.client(program).id, password=password)
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+    wrong = client.post("/login", data={"csrf_token": token, "email": member.email,
+                                        "password": "wrong password"})
+    assert wrong.status_code == 401 and "Clear-Site-Data" not in wrong.headers
+    signed_in = client.post("/login", data={"csrf_token": token, "email": member.email,
+                                            "password": password})
+    assert signed_in.status_code == 302
+    assert signed_in.headers["Clear-Site-Data"] == '"cache", "storage"'
+    page = client.get("/me")
+    out = client.post("/logout", data={"csrf_token": csrf(page.data)})
+    assert out.status_code == 302
+    assert out.headers["Clear-Site-Data"] == '"cache", "storage"'
+    assert client.get("/me/offline").status_code == 302  # to the sign-in page
+
+
 def test_checking_in_with_the_rooms_code(app, client, db, member, group):
     sign_in(client, member)
     page = client.get("/me")

@@ -102,7 +102,8 @@ def test_hostile_input_shows_the_error_under_its_field(client, db, setup, coordi
                                                  **fields})
     text = answer.get_data(as_text=True)
     assert answer.status_code == 422, text
-    error = re.search(rf'<span class="field-error" id="{field}-error">([^<]*)</span>', text)
+    error = re.search(
+        rf'<span class="field-error" id="{field}-error" role="alert">([^<]*)</span>', text)
     assert error, text
     assert words in error.group(1)
     assert db.scalar(select(func.count(ScheduleProposal.id))) == 0

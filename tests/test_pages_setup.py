@@ -22,7 +22,8 @@ def _post(client, path: str, page: str | None = None, **data):
 
 
 def error_under(html: str, field_id: str) -> str:
-    match = re.search(rf'<span class="field-error" id="{field_id}-error">([^<]*)</span>', html)
+    match = re.search(
+        rf'<span class="field-error" id="{field_id}-error" role="alert">([^<]*)</span>', html)
     return match.group(1) if match else ""
 
 

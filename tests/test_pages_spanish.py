@@ -296,6 +296,9 @@ def test_a_spanish_clients_me_is_spanish_throughout(client, lucia, full_week):
                     "Detenido el 13 de febrero de 2027", "3 de sus citas", "mar 16 feb, 18:00",
                     "si usted asistió a una sesión", "un servicio de expedientes de salud"):
         assert spanish in html, spanish
+    # The copy the phone keeps for when it is offline speaks her language too.
+    offline = assert_spanish(client.get("/me/offline"), *DATA)
+    assert "Sin conexión" in offline and "Cambiada al" in offline
 
 
 def test_a_new_clients_me_and_the_calendar_link_are_spanish(client, lucia):

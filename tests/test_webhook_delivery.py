@@ -175,6 +175,31 @@ def test_500_backs_off_retry_after_is_honoured_and_410_disables_at_once(app, db,
     assert len(receiver.got) == 3
 
 
+def test_the_admins_hear_of_a_disabled_endpoint_each_in_their_language(app, db, make, world,
+                                                                        receiver):
+    """One admin reads Spanish, another English: the same alert, each in their own words."""
+    world["admin"].language = "es"
+    english = make.user("admin")
+    db.commit()
+    receiver.answer((410, {}))
+    cancel(db, world)
+
+    run(app, db)
+
+    mail = {m.to_address: m for m in db.scalars(
+        select(Notification).where(Notification.kind == "alert"))}
+    spanish = mail[world["admin"].email]
+    endpoint_id = world["endpoint"].id
+    assert spanish.subject == "Se desactivó un endpoint de webhook"
+    assert spanish.body.startswith(
+        f"Se desactivó el endpoint de webhook n.º {endpoint_id} de Kipu EHR: ")
+    assert (f"No se le enviará nada más hasta que un administrador lo vuelva a activar (PATCH "
+            f"/api/v1/webhooks/{endpoint_id} con is_enabled true).") in spanish.body
+    assert mail[english.email].subject == "A webhook endpoint was disabled"
+    assert mail[english.email].body.startswith(
+        f"Webhook endpoint #{endpoint_id} of Kipu EHR was disabled: ")
+
+
 def test_ten_failed_attempts_over_about_three_days_disable_the_endpoint(app, db, world,
                                                                          receiver):
     receiver.answer("timeout", *[(500, {})] * 9)

@@ -4,7 +4,9 @@ from urllib.parse import quote
 
 from flask import current_app, url_for
 
+from scheduler import i18n
 from scheduler.feeds import qr
+from scheduler.languages import DEFAULT
 
 
 def links_for(token: str) -> dict:
@@ -14,4 +16,8 @@ def links_for(token: str) -> dict:
     url = base.rstrip("/") + path if base else url_for("feeds.feed", token=token, _external=True)
     webcal = "webcal://" + url.split("://", 1)[1]
     google = "https://calendar.google.com/calendar/render?cid=" + quote(webcal, safe="")
+    language = i18n.current_language()
+    if language != DEFAULT:
+        # Google's "add this calendar" page in the language of the page that offers it.
+        google += "&hl=" + language
     return {"url": url, "webcal": webcal, "google": google, "qr_svg": qr.svg(webcal)}

@@ -17,7 +17,11 @@ from icalendar import Alarm, Calendar, Event, vDuration
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler import i18n
 from scheduler.feeds import content_lines
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
+from scheduler.languages import DEFAULT
 from scheduler.models import (
     Booking,
     Client,
@@ -26,6 +30,7 @@ from scheduler.models import (
     Room,
     Session,
     Staff,
+    User,
     session_facilitators,
 )
 
@@ -40,18 +45,49 @@ UID_HEX_DIGITS = 32  # 128 bits: no two events of a feed will ever share one
 # Kinds a program's public timetable lists: groups people join, never one person's appointment.
 TIMETABLE_KINDS = ("group", "behavioral", "education", "peer_support")
 KIND_LABELS = {
-    "group": "Group session",
-    "individual": "Individual session",
-    "behavioral": "Skills session",
-    "family": "Family session",
-    "education": "Education session",
-    "medical": "Medical appointment",
-    "peer_support": "Peer session",
-    "assessment": "Assessment",
-    "case_management": "Case management",
+    "group": _l("Group session"),
+    "individual": _l("Individual session"),
+    "behavioral": _l("Skills session"),
+    "family": _l("Family session"),
+    "education": _l("Education session"),
+    "medical": _l("Medical appointment"),
+    "peer_support": _l("Peer session"),
+    "assessment": _l("Assessment"),
+    "case_management": _l("Case management"),
 }
 # A client's calendar takes the clinic's neutral PUBLIC_NAME instead (render's public_name).
-CALENDAR_NAMES = {"staff": "Work schedule", "room": "Room schedule", "program": "Timetable"}
+CALENDAR_NAMES = {"staff": _l("Work schedule"), "room": _l("Room schedule"),
+                  "program": _l("Timetable")}
+
+
+class Words(NamedTuple):
+    """An event's fixed words in one language, looked up once per render, not per event."""
+
+    appointment: str
+    session: str
+    online: str
+    with_names: str  # "With %(names)s"
+    kinds: dict[str, str]
+
+
+def words() -> Words:
+    """The feed's words in the language being spoken (see i18n.speaking)."""
+    return Words(appointment=_("Appointment"), session=_("Session"), online=_("Online"),
+                 with_names=_("With %(names)s"),
+                 kinds={kind: str(label) for kind, label in KIND_LABELS.items()})
+
+
+def language_of(db: DbSession, kind: str, owner_id: int) -> str:
+    """The language a feed speaks: a client's theirs, a staff member's their login's profile
+    language; English for a room's or a program's, which no one person owns.
+
+    The view reads the same in its token lookup (tokens.resolve) to key its cache."""
+    found: str | None = None
+    if kind == "client":
+        found = db.scalar(select(Client.language).where(Client.id == owner_id))
+    elif kind == "staff":
+        found = db.scalar(select(User.language).where(User.staff_id == owner_id))
+    return i18n.usable(found) or DEFAULT
 
 
 def window_start(now: datetime) -> date:
@@ -152,10 +188,10 @@ def _stamp(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-def _location(session: FeedSession, level: str, feed_kind: str) -> str | None:
+def _location(session: FeedSession, level: str, feed_kind: str, said: Words) -> str | None:
     address = session.address
     if session.room_name is None:
-        place = "Online" if session.video_url else None
+        place = said.online if session.video_url else None
     elif level == "private" and feed_kind in ("client", "program"):
         # Staff work by the room, and a room's feed is named after it anyway.
         place = None
@@ -165,12 +201,12 @@ def _location(session: FeedSession, level: str, feed_kind: str) -> str | None:
     return ", ".join(part for part in (place, address) if part) or None
 
 
-def _summary(session: FeedSession, level: str) -> str:
+def _summary(session: FeedSession, level: str, said: Words) -> str:
     if level == "full":
         return session.title
     if level == "standard":
-        return KIND_LABELS.get(session.kind, "Session")
-    return "Appointment"
+        return said.kinds.get(session.kind, said.session)
+    return said.appointment
 
 
 class EventParts(NamedTuple):
@@ -181,9 +217,11 @@ class EventParts(NamedTuple):
 
 
 def event_parts(session: FeedSession, feed_kind: str, feed_uid_key: str,
-                alarm_minutes: int | None) -> EventParts:
-    """The one place that decides what a session's event shows in a feed of this kind."""
+                alarm_minutes: int | None, said: Words | None = None) -> EventParts:
+    """The one place that decides what a session's event shows in a feed of this kind;
+    `said` is the feed's words (words()), else those of the language being spoken."""
     level = session.feed_privacy
+    said = said or words()
     properties = [
         ("uid", event_uid(feed_uid_key, session.id)),
         ("dtstamp", _stamp(session.updated_at)),
@@ -191,13 +229,14 @@ def event_parts(session: FeedSession, feed_kind: str, feed_uid_key: str,
         ("sequence", session.sequence),
         ("dtstart", _stamp(session.starts_at)),
         ("dtend", _stamp(session.ends_at)),
-        ("summary", _summary(session, level)),
+        ("summary", _summary(session, level, said)),
     ]
-    location = _location(session, level, feed_kind)
+    location = _location(session, level, feed_kind, said)
     if location:
         properties.append(("location", location))
     if level == "full" and session.facilitator_names:
-        properties.append(("description", "With " + ", ".join(session.facilitator_names)))
+        properties.append(("description",
+                           said.with_names % {"names": ", ".join(session.facilitator_names)}))
     # A video link lets anyone holding it into the group: never on the public timetable, and
     # at 'private' level the portal, not a possibly shared calendar, hands it out.
     private_client = level == "private" and feed_kind == "client"
@@ -208,15 +247,15 @@ def event_parts(session: FeedSession, feed_kind: str, feed_uid_key: str,
         properties.append(("class", "PRIVATE"))
     alarm = None
     if alarm_minutes:
-        alarm = [("action", "DISPLAY"), ("description", _summary(session, level)),
+        alarm = [("action", "DISPLAY"), ("description", _summary(session, level, said)),
                  ("trigger", timedelta(minutes=-alarm_minutes))]
     return EventParts(properties, alarm)
 
 
 def event_for(session: FeedSession, feed_kind: str, feed_uid_key: str,
-              alarm_minutes: int | None) -> Event:
+              alarm_minutes: int | None, said: Words | None = None) -> Event:
     """The event as an icalendar component: the reference the direct writer must match."""
-    parts = event_parts(session, feed_kind, feed_uid_key, alarm_minutes)
+    parts = event_parts(session, feed_kind, feed_uid_key, alarm_minutes, said)
     event = Event()
     for name, value in parts.properties:
         event.add(name, value)
@@ -238,22 +277,28 @@ def calendar_name(db: DbSession, kind: str, owner_id: int, public_name: str) -> 
     if kind == "room":
         room = db.get(Room, owner_id)
         if room is not None:
-            return f"{room.name} schedule"
+            return _("%(room)s schedule", room=room.name)
     if kind == "staff":
         person = db.get(Staff, owner_id)
         if person is not None:
-            return f"{person.name}: work schedule"
-    return CALENDAR_NAMES[kind]
+            return _("%(name)s: work schedule", name=person.name)
+    return str(CALENDAR_NAMES[kind])
 
 
 def render(db: DbSession, kind: str, owner_id: int, first_day: date, *,
-           public_name: str) -> bytes:
-    """The feed's bytes; the same rows and public name give the same bytes.
+           public_name: str, language: str | None = None) -> bytes:
+    """The feed's bytes; the same rows, public name and language give the same bytes.
 
     `public_name` is the PUBLIC_NAME setting, the name a client's phone shows for their
     calendar; the caller passes it so that this stays free of the Flask app, and keys its
-    render cache on it.
+    render cache on it. `language` is the feed's (language_of; read here when not given):
+    the view passes the one it keys its cache on, so a body is never filed under another.
     """
+    with i18n.speaking(language or language_of(db, kind, owner_id)):
+        return _render(db, kind, owner_id, first_day, public_name)
+
+
+def _render(db: DbSession, kind: str, owner_id: int, first_day: date, public_name: str) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -274,9 +319,11 @@ def render(db: DbSession, kind: str, owner_id: int, first_day: date, *,
         client = db.get(Client, owner_id)
         alarm_minutes = client.feed_alarm_minutes if client is not None else None
     key = uid_key(db, kind, owner_id)
+    said = words()
     head = calendar.to_ical()
     # icalendar writes the calendar's few header lines; the events, nearly all of the bytes,
     # come from the direct writer (ten times faster, byte-for-byte the same: tests/test_feeds).
-    events = b"".join(content_lines.event_bytes(event_parts(session, kind, key, alarm_minutes))
+    events = b"".join(content_lines.event_bytes(event_parts(session, kind, key, alarm_minutes,
+                                                            said))
                       for session in sessions_for(db, kind, owner_id, first_day))
     return head[:-len(END_CALENDAR)] + events + END_CALENDAR

@@ -10,12 +10,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import bindparam, event, func, literal_column, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.feeds import versions
-from scheduler.models import AuditEvent, Client, FeedToken, FeedVersion, Program, Room, Staff
+from scheduler.languages import DEFAULT, LANGUAGES
+from scheduler.models import (
+    AuditEvent,
+    Client,
+    FeedToken,
+    FeedVersion,
+    Program,
+    Room,
+    Staff,
+    User,
+)
 from scheduler.services import audit
 from scheduler.services.audit import Actor
 from scheduler.services.locks import begin_write
@@ -35,6 +45,9 @@ class ResolvedFeed:
     version: int
     changed_at: datetime
     last_used_at: datetime | None
+    # The language the feed speaks (render.language_of), read with its version in one
+    # statement, so the body rendered for it is filed under the language it is written in.
+    language: str = DEFAULT
 
 
 def hash_token(token: str) -> str:
@@ -116,11 +129,18 @@ def _revoke_active(db: DbSession, kind: str, owner_id: int, now: datetime) -> li
 
 
 # Built once: a 304 is mostly this lookup, and compiling it per poll cost more than running it.
+# The owner's language comes along (a client's record, a staff member's login; both by a
+# unique key), as render.language_of reads it.
 _LIVE_FEED = (
     select(FeedToken.id, FeedToken.owner_kind, FeedToken.owner_id, FeedVersion.version,
-           FeedVersion.changed_at, FeedToken.last_used_at)
+           FeedVersion.changed_at, FeedToken.last_used_at,
+           func.coalesce(Client.language, User.language))
     .join(FeedVersion, (FeedVersion.owner_kind == FeedToken.owner_kind)
           & (FeedVersion.owner_id == FeedToken.owner_id))
+    .outerjoin(Client, (FeedToken.owner_kind == literal_column("'client'"))
+               & (Client.id == FeedToken.owner_id))
+    .outerjoin(User, (FeedToken.owner_kind == literal_column("'staff'"))
+               & (User.staff_id == FeedToken.owner_id))
     .where(FeedToken.token_hash == bindparam("token_hash"), FeedToken.revoked_at.is_(None))
 )
 
@@ -258,9 +278,9 @@ def resolve(engine: Engine, token: str) -> ResolvedFeed | None:
             row = conn.exec_driver_sql(sql, params).first()
     if row is None:
         return None
-    token_id, kind, owner_id, version, changed_at, last_used_at = row
+    token_id, kind, owner_id, version, changed_at, last_used_at, language = row
     return ResolvedFeed(token_id, kind, owner_id, version, as_time(changed_at),
-                        as_time(last_used_at))
+                        as_time(last_used_at), language if language in LANGUAGES else DEFAULT)
 
 
 def mark_used(db: DbSession, feed: ResolvedFeed, now: datetime) -> bool:

@@ -19,6 +19,7 @@ from scheduler.models import (
     Room,
     Session,
     Staff,
+    User,
     session_facilitators,
 )
 
@@ -32,7 +33,7 @@ EVERYWHERE = {
     Room: ("name",),
     Staff: ("name",),
 }
-CLIENT_SHOWN = ("feed_alarm_minutes",)
+CLIENT_SHOWN = ("feed_alarm_minutes", "language")
 _PENDING = "feed_owners"
 _EVERY_FEED = ("*", 0)
 
@@ -130,6 +131,13 @@ def _collect(db: OrmSession, flush_context, instances) -> None:
         elif isinstance(obj, Client):
             if not whole and _changed(obj, CLIENT_SHOWN):
                 pending.add(("client", obj.id))
+        elif isinstance(obj, User):
+            # A staff member's calendar speaks their login's language; a login linked to
+            # them (or unlinked) changes it too.
+            if whole or _changed(obj, ("language", "staff_id")):
+                for staff_id in {obj.staff_id, *inspect(obj).attrs.staff_id.history.deleted}:
+                    if staff_id is not None:
+                        pending.add(("staff", staff_id))
         elif type(obj) in EVERYWHERE and not whole and _changed(obj, EVERYWHERE[type(obj)]):
             pending.add(_EVERY_FEED)
 

@@ -69,12 +69,15 @@ def feed(token: str):
     # The public name is config, fixed for a process's life but not across restarts: in the
     # key, a new name gives new bytes and so a new ETag rather than a stale cached body.
     public_name = current_app.config["PUBLIC_NAME"]
-    key = (found.kind, found.owner_id, found.version, first_day, public_name)
+    # The language too: a changed one moves the version as well (feeds/versions.py), but the
+    # key alone keeps two languages from ever sharing a body.
+    key = (found.kind, found.owner_id, found.version, first_day, public_name, found.language)
     cache = _cache()
     rendered = cache.get(key)
     if rendered is None:
         rendered = cache.put(key, render.render(db.session, found.kind, found.owner_id, first_day,
-                                                public_name=public_name))
+                                                public_name=public_name,
+                                                language=found.language))
         db.session.rollback()
     # The window's first day moves at UTC midnight and can drop an old event, so the
     # resource may have changed then even when no row did.

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler import i18n
 from scheduler.i18n import gettext as _
 from scheduler.models import AccountToken, Client, Staff, User
 from scheduler.services import accounts, audit, logins, notifications, passwords
@@ -148,11 +149,14 @@ def invite(db: DbSession, inviter: User, *, email: str, role: str, client_id: in
                      after=audit.snapshot(user, ("role", "client_id", "staff_id")))
     token, row = issue_link(db, user, "invite", now, inviter.id)
     key = f"{INVITATION_KIND}:token={row.id}"
-    body = (f"You have been invited to an account at {public_name}.\n\n"
-            "Choose your password here (the link works once, for 72 hours):\n"
-            f"{_link(base_url, 'invite', token)}\n\n"
-            "If you did not expect this message, you can ignore it.\n")
-    notifications.queue(db, key, INVITATION_KIND, email, f"Your {public_name} account",
+    with i18n.speaking(notifications.language_of(db, user)):
+        body = (_("You have been invited to an account at %(name)s.", name=public_name)
+                + "\n\n"
+                + _("Choose your password here (the link works once, for 72 hours):") + "\n"
+                f"{_link(base_url, 'invite', token)}\n\n"
+                + _("If you did not expect this message, you can ignore it.") + "\n")
+        subject = _("Your %(name)s account", name=public_name)
+    notifications.queue(db, key, INVITATION_KIND, email, subject,
                         f"{body}\n{public_name}\n", user_id=user.id, client_id=user.client_id)
     audit.record(db, actor, "invite", "user", user.id,
                  after={"email": email, "role": role, "expires_at": audit.to_json(row.expires_at)})
@@ -221,11 +225,14 @@ def request_reset(db: DbSession, email: str, now: datetime, *, base_url: str, pu
         return None
     token, row = issue_link(db, user, "reset", now)
     key = f"{RESET_KIND}:token={row.id}"
-    body = ("Someone asked to reset the password of your account.\n\n"
-            "Choose a new password here (the link works once, for 30 minutes):\n"
-            f"{_link(base_url, 'reset', token)}\n\n"
-            "If it was not you, ignore this message: your password stays as it is.\n")
-    notifications.queue(db, key, RESET_KIND, user.email, f"Reset your {public_name} password",
+    with i18n.speaking(notifications.language_of(db, user)):
+        body = (_("Someone asked to reset the password of your account.") + "\n\n"
+                + _("Choose a new password here (the link works once, for 30 minutes):") + "\n"
+                f"{_link(base_url, 'reset', token)}\n\n"
+                + _("If it was not you, ignore this message: your password stays as it is.")
+                + "\n")
+        subject = _("Reset your %(name)s password", name=public_name)
+    notifications.queue(db, key, RESET_KIND, user.email, subject,
                         f"{body}\n{public_name}\n", user_id=user.id, client_id=user.client_id)
     audit.record(db, Actor(None, RESET_DESK.label, address), "request_password_reset", "user",
                  user.id, after={"expires_at": audit.to_json(row.expires_at)})

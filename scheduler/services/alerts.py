@@ -5,14 +5,20 @@ Staff messages name no client and no clinical detail: an email can be read over 
 forwarded. They point to the follow-up list, where the details sit behind a login.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
+from babel.numbers import format_decimal
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import aliased
 
+from scheduler import i18n
+from scheduler.i18n import gettext as _
+from scheduler.i18n import ngettext
 from scheduler.models import Alert, Client, Program, Staff, TreatmentPlan, User
 from scheduler.services import audit, notifications, reports, scope
 from scheduler.services.audit import Actor
@@ -112,17 +118,22 @@ def acknowledge(db: DbSession, actor: Actor, alert_id: int, now: datetime,
     return alert
 
 
-def coordinator_addresses(db: DbSession) -> list[tuple[int | None, str]]:
-    return [(user_id, email) for user_id, email in db.execute(
-        select(User.id, User.email).where(User.role == "coordinator", User.is_active.is_(True))
-        .order_by(User.id))]
+def coordinator_addresses(db: DbSession) -> list[tuple[int | None, str, str | None]]:
+    """Each active coordinator's login id, email and language (None: English)."""
+    return [(user_id, email, language) for user_id, email, language in db.execute(
+        select(User.id, User.email, User.language)
+        .where(User.role == "coordinator", User.is_active.is_(True)).order_by(User.id))]
 
 
-def therapist_address(db: DbSession, client_id: int) -> str | None:
-    return db.scalar(
-        select(Staff.email).join(TreatmentPlan, TreatmentPlan.primary_therapist_id == Staff.id)
+def therapist_address(db: DbSession, client_id: int) -> tuple[str, str | None] | None:
+    """The client's primary therapist's email, and their login's language if they have one."""
+    found = db.execute(
+        select(Staff.email, User.language)
+        .join(TreatmentPlan, TreatmentPlan.primary_therapist_id == Staff.id)
+        .outerjoin(User, User.staff_id == Staff.id)
         .where(TreatmentPlan.client_id == client_id, TreatmentPlan.status == "active",
-               Staff.is_active.is_(True)))
+               Staff.is_active.is_(True))).first()
+    return (found[0], found[1]) if found is not None and found[0] else None
 
 
 def _raise(db: DbSession, key: str, kind: str, program: Program, client_id: int,
@@ -137,20 +148,31 @@ def _raise(db: DbSession, key: str, kind: str, program: Program, client_id: int,
     return alert
 
 
-def _tell_staff(db: DbSession, alert: Alert, headline: str) -> int:
+def _tell_staff(db: DbSession, alert: Alert, headline: Callable[[], str]) -> int:
+    """Email the coordinators and the client's therapist, each in their language (`headline`
+    is asked in it)."""
     assert alert.client_id is not None  # the alerts about a client
-    recipients = {email: user_id for user_id, email in coordinator_addresses(db)}
+    recipients = {email: (user_id, language)
+                  for user_id, email, language in coordinator_addresses(db)}
     therapist = therapist_address(db, alert.client_id)
     if therapist:
-        recipients.setdefault(therapist, None)
-    body = (f"{headline} (client #{alert.client_id}).\n\n"
-            "Please reach out today; the follow-up list has the details.\n")
+        recipients.setdefault(therapist[0], (None, therapist[1]))
     queued = 0
-    for address, user_id in sorted(recipients.items()):
+    for address, (user_id, language) in sorted(recipients.items()):
+        with i18n.speaking(language):
+            body = (_("%(headline)s (client #%(client)s).", headline=headline(),
+                      client=alert.client_id) + "\n\n"
+                    + _("Please reach out today; the follow-up list has the details.") + "\n")
+            subject = _("Client follow-up needed")
         queued += notifications.queue(
-            db, f"alert:{alert.key}:to={address}", "alert", address, "Client follow-up needed",
+            db, f"alert:{alert.key}:to={address}", "alert", address, subject,
             body, client_id=alert.client_id, user_id=user_id)
     return queued
+
+
+def _streak_words(streak: int) -> str:
+    return ngettext("%(num)d unexcused absence in a row", "%(num)d unexcused absences in a row",
+                    streak)
 
 
 def raise_alerts(db: DbSession, now: datetime) -> dict:
@@ -169,8 +191,7 @@ def raise_alerts(db: DbSession, now: datetime) -> dict:
                             if row.last_attended_at else None}, now)
             if alert is not None:
                 raised += 1
-                queued += _tell_staff(
-                    db, alert, f"{row.unexcused_streak} unexcused absences in a row")
+                queued += _tell_staff(db, alert, partial(_streak_words, row.unexcused_streak))
         tz = ZoneInfo(program.timezone)
         local = now.astimezone(tz)
         monday = local.date() - timedelta(days=local.weekday())
@@ -184,7 +205,8 @@ def raise_alerts(db: DbSession, now: datetime) -> dict:
                             "fixable": short.fixable}, now)
             if alert is not None:
                 raised += 1
-                queued += _tell_staff(db, alert, "Booked hours this week are below target")
+                queued += _tell_staff(
+                    db, alert, lambda: _("Booked hours this week are below target"))
     return {"alerts": raised, "messages_queued": queued}
 
 
@@ -202,14 +224,21 @@ def queue_weekly_summary(db: DbSession, now: datetime) -> int:
         with_target = [r for r in rows if r.met is not None]
         met = sum(1 for r in with_target if r.met)
         attended = sum(float(r.attended_hours) for r in rows)
-        body = (f"Week of {last_monday:%d %B %Y}, program #{program.id}:\n"
-                f"- {len(rows)} clients in treatment\n"
-                f"- {met} of {len(with_target)} met their weekly hours\n"
-                f"- {attended:.1f} hours attended in all\n\n"
-                "The weekly-hours report has the details.\n")
-        for user_id, address in coordinators:
+        for user_id, address, language in coordinators:
+            with i18n.speaking(language) as spoken:
+                # English keeps the zero-padded day its readers have always had.
+                week = (f"{last_monday:%d %B %Y}" if spoken == "en"
+                        else i18n.local(last_monday, "date"))
+                hours = format_decimal(attended, "0.0", locale=spoken)
+                body = (_("Week of %(week)s, program #%(program)s:", week=week,
+                          program=program.id) + "\n"
+                        + "- " + _("%(count)s clients in treatment", count=len(rows)) + "\n"
+                        + "- " + _("%(met)s of %(all)s met their weekly hours", met=met,
+                                   all=len(with_target)) + "\n"
+                        + "- " + _("%(hours)s hours attended in all", hours=hours) + "\n\n"
+                        + _("The weekly-hours report has the details.") + "\n")
+                subject = _("Last week's attendance summary")
             queued += notifications.queue(
                 db, f"weekly-summary:program={program.id}:week={last_monday}:to={address}",
-                "weekly_summary", address, "Last week's attendance summary", body,
-                user_id=user_id)
+                "weekly_summary", address, subject, body, user_id=user_id)
     return queued

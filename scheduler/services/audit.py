@@ -51,8 +51,8 @@ ACTIONS: dict[str, str] = {
     "set_availability": "Availability set",
     "set_working_hours": "Working hours set",
     "set_preferences": "Notification choices set",
+    "set_language": "Language chosen",
     "set_kiosk_pin": "Kiosk PIN set",
-    "set_language": "Language set",
     "clear_kiosk_pin": "Kiosk PIN cleared",
     "acknowledge": "Alert acknowledged",
     # Webhook endpoints (services/webhooks.py).

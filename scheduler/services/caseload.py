@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, exists, or_, select, union
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler import i18n
+from scheduler.i18n import gettext as _
 from scheduler.models import Alert, Booking, BreakGlassGrant, Client, Session, Staff, TreatmentPlan
 from scheduler.models.sessions import session_facilitators
 from scheduler.models.users import User
@@ -206,10 +208,10 @@ def clean_reason(reason) -> str:
     return reason
 
 
-def _admin_addresses(db: DbSession) -> list[tuple[int, str]]:
-    return [(user_id, email) for user_id, email in db.execute(
-        select(User.id, User.email).where(User.role == "admin", User.is_active.is_(True))
-        .order_by(User.id))]
+def _admin_addresses(db: DbSession) -> list[tuple[int, str, str | None]]:
+    return [(user_id, email, language) for user_id, email, language in db.execute(
+        select(User.id, User.email, User.language)
+        .where(User.role == "admin", User.is_active.is_(True)).order_by(User.id))]
 
 
 def break_glass(db: DbSession, actor: Actor, user, client_id: int, reason, now: datetime,
@@ -243,13 +245,16 @@ def break_glass(db: DbSession, actor: Actor, user, client_id: int, reason, now: 
                           "expires_at": grant.expires_at.isoformat()})
     db.add(alert)
     db.flush()
-    body = (f"{by} broke the glass to read a client's record outside their caseload "
-            f"(client #{client.id}), for {policy.break_glass_minutes} minutes.\n\n"
-            "The alerts list has their reason; please review it.\n")
     keys = []
-    for admin_id, address in _admin_addresses(db):
+    for admin_id, address, language in _admin_addresses(db):
+        with i18n.speaking(language):
+            body = (_("%(by)s broke the glass to read a client's record outside their caseload "
+                      "(client #%(client)s), for %(minutes)s minutes.", by=by, client=client.id,
+                      minutes=policy.break_glass_minutes) + "\n\n"
+                    + _("The alerts list has their reason; please review it.") + "\n")
+            subject = _("Break-the-glass access")
         key = f"alert:{alert.key}:to={address}"
-        if notifications.queue(db, key, "alert", address, "Break-the-glass access", body,
+        if notifications.queue(db, key, "alert", address, subject, body,
                                client_id=client.id, user_id=admin_id):
             keys.append(key)
     return grant, keys

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler import i18n
+from scheduler.i18n import gettext as _
 from scheduler.models import Attendance, Closure, Program, Session, SessionSeries
 from scheduler.services import audit, closed_days, notifications, webhooks
 from scheduler.services import series as series_service
@@ -47,15 +49,13 @@ class Lifting:
     message_keys: list[str] = field(default_factory=list)
 
 
-def _day(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B}"
-
-
 def range_words(closure: Closure) -> str:
-    """"on Monday 1 March" or "from Monday 1 March to Thursday 4 March"."""
+    """"on Monday 1 March" or "from Monday 1 March to Thursday 4 March", in the language
+    being spoken."""
     if closure.starts_on == closure.ends_on:
-        return f"on {_day(closure.starts_on)}"
-    return f"from {_day(closure.starts_on)} to {_day(closure.ends_on)}"
+        return _("on %(day)s", day=i18n.local(closure.starts_on, "day"))
+    return _("from %(first)s to %(last)s", first=i18n.local(closure.starts_on, "day"),
+             last=i18n.local(closure.ends_on, "day"))
 
 
 def _validate(starts_on: date, ends_on: date, reason: str | None, today: date) -> str:
@@ -116,8 +116,9 @@ def create_closure(db: DbSession, actor: Actor, program: Program, *, starts_on: 
     webhooks.emit_sessions(db, "session.cancelled", [s.id for s in result.cancelled], at=now)
     result.message_keys = notifications.queue_one_notice(
         db, [s.id for s in result.cancelled], key=f"closure:{closure.id}", kind="closure",
-        subject="Appointments cancelled",
-        opening=f"We are closed {range_words(closure)}. These appointments are cancelled:",
+        words=lambda: (_("Appointments cancelled"),
+                       _("We are closed %(days)s. These appointments are cancelled:",
+                         days=range_words(closure))),
         public_name=public_name)
     return result
 
@@ -193,8 +194,9 @@ def lift_closure(db: DbSession, actor: Actor, closure: Closure, *, now: datetime
     audit.record(db, actor, "lift", "closure", closure.id, before, after)
     result.message_keys = notifications.queue_one_notice(
         db, [s.id for s in result.restored], key=f"closure-lifted:{closure.id}",
-        kind="reopened", subject="Appointments back on",
-        opening=f"We are open again {range_words(closure)} after all. "
-                "These appointments are back on:",
+        kind="reopened",
+        words=lambda: (_("Appointments back on"),
+                       _("We are open again %(days)s after all. These appointments are back on:",
+                         days=range_words(closure))),
         public_name=public_name)
     return result

@@ -4,11 +4,13 @@ A message is a Notification row with a unique idempotency key, committed before 
 and marked sent right after. Queuing the same key twice adds nothing, so jobs may run as
 often as they like; a crash between sending and marking re-sends at most that one message.
 Texts carry the minimum necessary: a time and a street address, never what the appointment is,
-signed with the clinic's neutral PUBLIC_NAME.
+signed with the clinic's neutral PUBLIC_NAME. Each is written in its reader's language when it
+is queued (a client's Client.language, a staff member's User.language), so the row holds the
+words that are sent.
 """
 
 import smtplib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,7 +19,9 @@ from sqlalchemy import Insert, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.models import Booking, Client, Notification, Program, Session
+from scheduler import i18n
+from scheduler.i18n import gettext as _
+from scheduler.models import Booking, Client, Notification, Program, Session, User
 from scheduler.services.mail import Mailer
 
 MAX_ATTEMPTS = 5
@@ -124,6 +128,17 @@ def _stale_reminder(db: DbSession, row: Notification, now: datetime) -> bool:
 
 
 # --- what the messages say ---------------------------------------------------------------------
+# Each text is written in the language being spoken: the queueing code wraps it in
+# i18n.speaking(the reader's language).
+
+
+def language_of(db: DbSession, user: User) -> str | None:
+    """The language a message to this login is written in: a client's is their record's (the
+    one their reminders use), a staff member's their profile's; None (English) otherwise."""
+    if user.client_id is not None:
+        client = db.get(Client, user.client_id)
+        return client.language if client is not None else None
+    return user.language
 
 
 def _zone(session: Session) -> ZoneInfo:
@@ -132,13 +147,12 @@ def _zone(session: Session) -> ZoneInfo:
 
 def _place(session: Session) -> str:
     if session.room_id is None and session.video_url:
-        return "online (the link is in your portal)"
-    return session.program.address or "the clinic"
+        return _("online (the link is in your portal)")
+    return session.program.address or _("the clinic")
 
 
 def _when(moment: datetime, tz: ZoneInfo) -> str:
-    local = moment.astimezone(tz)
-    return f"{local:%A} {local.day} {local:%B} at {local:%H:%M}"
+    return i18n.local(moment, "day_time", tz)
 
 
 def _signed(body: str, public_name: str) -> str:
@@ -149,25 +163,27 @@ def reminder_text(session: Session, now: datetime, public_name: str) -> tuple[st
     tz = _zone(session)
     local = session.starts_at.astimezone(tz)
     today = now.astimezone(tz).date()
+    words = {"time": i18n.local(local, "time"), "place": _place(session)}
     if local.date() == today:
-        day = "today"
+        line = _("You have an appointment today at %(time)s at %(place)s.", **words)
     elif local.date() == today + timedelta(days=1):
-        day = "tomorrow"
+        line = _("You have an appointment tomorrow at %(time)s at %(place)s.", **words)
     else:
-        day = f"on {local:%A} {local.day} {local:%B}"
-    body = (f"You have an appointment {day} at {local:%H:%M} at {_place(session)}.\n\n"
-            "If you cannot come, please let us know.\n")
-    return "Appointment reminder", _signed(body, public_name)
+        line = _("You have an appointment on %(day)s at %(time)s at %(place)s.",
+                 day=i18n.local(local, "day"), **words)
+    body = line + "\n\n" + _("If you cannot come, please let us know.") + "\n"
+    return _("Appointment reminder"), _signed(body, public_name)
 
 
 def change_text(session: Session, public_name: str) -> tuple[str, str]:
     tz = _zone(session)
+    when = _when(session.starts_at, tz)
     if session.status == "cancelled":
-        return ("Appointment cancelled", _signed(
-            f"Your appointment on {_when(session.starts_at, tz)} is cancelled.\n", public_name))
-    return ("Appointment changed", _signed(
-        f"Your appointment is now on {_when(session.starts_at, tz)} at {_place(session)}.\n",
-        public_name))
+        return (_("Appointment cancelled"), _signed(
+            _("Your appointment on %(when)s is cancelled.", when=when) + "\n", public_name))
+    return (_("Appointment changed"), _signed(
+        _("Your appointment is now on %(when)s at %(place)s.", when=when,
+          place=_place(session)) + "\n", public_name))
 
 
 # --- what the jobs queue -----------------------------------------------------------------------
@@ -186,7 +202,7 @@ def queue_reminders(db: DbSession, now: datetime, public_name: str) -> int:
         # The day-before reminder makes no sense within two hours; the other one covers that.
         earliest = now + (REMINDERS["reminder-2h"] if kind == "reminder-24h" else timedelta(0))
         rows = db.execute(_reachable(
-            select(Booking.client_id, Client.email, Session)
+            select(Booking.client_id, Client.email, Client.language, Session)
             .join(Session, Session.id == Booking.session_id)
             .join(Client, Client.id == Booking.client_id)
             .join(Program, Program.id == Session.program_id)
@@ -194,8 +210,9 @@ def queue_reminders(db: DbSession, now: datetime, public_name: str) -> int:
                    Session.starts_at > earliest, Session.starts_at <= now + ahead))
             .order_by(Session.starts_at, Booking.client_id)
         ).all()
-        for client_id, email, session in rows:
-            subject, body = reminder_text(session, now, public_name)
+        for client_id, email, language, session in rows:
+            with i18n.speaking(language):
+                subject, body = reminder_text(session, now, public_name)
             key = f"{kind}:client={client_id}:session={session.id}:seq={session.sequence}"
             added += queue(db, key, kind, email, subject, body, client_id=client_id,
                            session_id=session.id)
@@ -203,26 +220,29 @@ def queue_reminders(db: DbSession, now: datetime, public_name: str) -> int:
 
 
 def queue_one_notice(db: DbSession, session_ids: Collection[int], *, key: str, kind: str,
-                     subject: str, opening: str, public_name: str) -> list[str]:
+                     words: Callable[[], tuple[str, str]], public_name: str) -> list[str]:
     """One message to each reachable client booked into these sessions, listing theirs, in
     place of one change notice per session (a closure of a week is one email, not ten).
+    `words` gives its subject and opening line, and is asked in each client's language.
 
     Their per-session change notices are kept as already told, so queue_changes adds none.
     Returns the keys of the messages queued.
     """
     rows = db.execute(_reachable(
-        select(Booking.client_id, Client.email, Session)
+        select(Booking.client_id, Client.email, Client.language, Session)
         .join(Session, Session.id == Booking.session_id)
         .join(Client, Client.id == Booking.client_id)
         .where(Booking.status == "booked", Session.id.in_(list(session_ids))))
         .order_by(Booking.client_id, Session.starts_at, Session.id)
     ).all()
-    by_client: dict[int, tuple[str, list[Session]]] = {}
-    for client_id, email, session in rows:
-        by_client.setdefault(client_id, (email, []))[1].append(session)
+    by_client: dict[int, tuple[str, str, list[Session]]] = {}
+    for client_id, email, language, session in rows:
+        by_client.setdefault(client_id, (email, language, []))[2].append(session)
     keys = []
-    for client_id, (email, sessions) in by_client.items():
-        lines = "\n".join(f"- {_when(s.starts_at, _zone(s))}" for s in sessions)
+    for client_id, (email, language, sessions) in by_client.items():
+        with i18n.speaking(language):
+            subject, opening = words()
+            lines = "\n".join(f"- {_when(s.starts_at, _zone(s))}" for s in sessions)
         message_key = f"{key}:client={client_id}"
         if queue(db, message_key, kind, email, subject,
                  _signed(f"{opening}\n\n{lines}\n", public_name), client_id=client_id):
@@ -240,7 +260,7 @@ def queue_changes(db: DbSession, now: datetime, public_name: str) -> int:
     """Booked clients hear once of each change to a session still ahead: cancelled or moved."""
     added = 0
     rows = db.execute(_reachable(
-        select(Booking.client_id, Client.email, Session)
+        select(Booking.client_id, Client.email, Client.language, Session)
         .join(Session, Session.id == Booking.session_id)
         .join(Client, Client.id == Booking.client_id)
         .where(Booking.status == "booked", Session.sequence > 0,
@@ -248,8 +268,9 @@ def queue_changes(db: DbSession, now: datetime, public_name: str) -> int:
                or_(Session.starts_at > now, Session.original_start > now)))
         .order_by(Session.id, Booking.client_id)
     ).all()
-    for client_id, email, session in rows:
-        subject, body = change_text(session, public_name)
+    for client_id, email, language, session in rows:
+        with i18n.speaking(language):
+            subject, body = change_text(session, public_name)
         key = f"change:client={client_id}:session={session.id}:seq={session.sequence}"
         added += queue(db, key, "change", email, subject, body, client_id=client_id,
                        session_id=session.id)

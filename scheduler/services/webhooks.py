@@ -58,8 +58,9 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session as DbSession
 from standardwebhooks import Webhook
 
-from scheduler import clock
+from scheduler import clock, i18n
 from scheduler.fhir import ids
+from scheduler.i18n import gettext as _
 from scheduler.models import (
     Alert,
     Booking,
@@ -735,9 +736,6 @@ def _disable(db: DbSession, endpoint: WebhookEndpoint, reason: str, now: datetim
         _alert_admins(db, endpoint, reason, now)
 
 
-ADMIN_MESSAGE_SUBJECT = "A webhook endpoint was disabled"
-
-
 def _alert_admins(db: DbSession, endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
     key = f"webhook_disabled:endpoint={endpoint.id}:at={now.isoformat()}"
     if db.scalar(select(Alert.id).where(Alert.key == key)) is not None:
@@ -748,16 +746,21 @@ def _alert_admins(db: DbSession, endpoint: WebhookEndpoint, reason: str, now: da
                           "url": endpoint.url[:300], "reason": reason[:ERROR_MAX]})
     db.add(alert)
     db.flush()
-    # Names the recipient and the endpoint, never a client: the alerts list has the reason.
-    body = (f"Webhook endpoint #{endpoint.id} of {endpoint.recipient.name} was disabled: "
-            f"{reason}\n\nNothing more is sent to it until an admin re-enables it "
-            f"(PATCH /api/v1/webhooks/{endpoint.id} with is_enabled true). The alerts list "
-            "has the details.\n")
-    for admin_id, address in db.execute(
-            select(User.id, User.email).where(User.role == "admin", User.is_active.is_(True))
-            .order_by(User.id)):
+    for admin_id, address, language in db.execute(
+            select(User.id, User.email, User.language)
+            .where(User.role == "admin", User.is_active.is_(True)).order_by(User.id)):
+        with i18n.speaking(language):
+            # Names the recipient and the endpoint, never a client: the alerts list has the
+            # reason. The reason is the receiver's own answer, passed on as it came.
+            body = (_("Webhook endpoint #%(id)s of %(recipient)s was disabled: %(reason)s",
+                      id=endpoint.id, recipient=endpoint.recipient.name, reason=reason)
+                    + "\n\n"
+                    + _("Nothing more is sent to it until an admin re-enables it (PATCH "
+                        "%(path)s with is_enabled true). The alerts list has the details.",
+                        path=f"/api/v1/webhooks/{endpoint.id}") + "\n")
+            subject = _("A webhook endpoint was disabled")
         notifications.queue(db, f"alert:{alert.key}:to={address}", "alert", address,
-                            ADMIN_MESSAGE_SUBJECT, body, user_id=admin_id)
+                            subject, body, user_id=admin_id)
 
 
 def has_due(db: DbSession, now: datetime) -> bool:

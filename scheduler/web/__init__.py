@@ -17,6 +17,7 @@ def register_web(app: Flask) -> None:
         clinician,
         errors,
         find_time,
+        form_fields,
         health,
         home,
         kiosk,
@@ -61,6 +62,10 @@ def register_web(app: Flask) -> None:
         setup = in_setup()
         return {"nav_links": links_for(current_user), "in_setup": setup,
                 "setup_links": setup_links_for(current_user) if setup else []}
+
+    # Every form's refused field is marked and tied to its error the same way.
+    app.add_template_global(form_fields.invalid, "invalid")
+    app.add_template_global(form_fields.field_error, "field_error")
 
     @app.context_processor
     def theme():

@@ -26,7 +26,7 @@ from scheduler.services import accounts, logins, mfa
 from scheduler.web import mfa_pages
 from scheduler.web.access import home_endpoint
 from scheduler.web.form_fields import PageForm, at_most
-from scheduler.web.sign_in import finish_sign_in
+from scheduler.web.sign_in import CLEAR_SITE_DATA, finish_sign_in
 
 bp = Blueprint("signin", __name__)
 
@@ -90,4 +90,9 @@ def logout():
     # A password step waiting for its code is part of signing in: it ends with the rest.
     session.pop(mfa_pages.PENDING_KEY, None)
     flash(_("You are signed out."), "info")
-    return redirect(url_for("signin.login"))
+    response = redirect(url_for("signin.login"))
+    # The portal's offline copy of the schedule (static/js/offline-worker.js) and the browser's
+    # cached pages must not outlive the sign-out on a shared or lost phone. Cookies stay: the
+    # one just emptied carries the "signed out" message.
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response

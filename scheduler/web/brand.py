@@ -1,6 +1,7 @@
-"""The favicon and the web app manifest: what lets a client keep the portal on their home screen.
+"""The favicon, the web app manifest and the service worker: what lets a client keep the portal
+on their home screen, and see their schedule there without a connection.
 
-Both are public (a browser fetches the manifest without cookies) and say only PUBLIC_NAME. The
+All are public (a browser fetches the manifest without cookies) and say only PUBLIC_NAME. The
 icons themselves are static files drawn by tools/make_icons.py.
 """
 
@@ -33,11 +34,33 @@ def _favicon(static_folder: str) -> bytes:
         return icon.read()
 
 
+@functools.cache
+def _worker(static_folder: str) -> bytes:
+    with open(os.path.join(static_folder, "js", "offline-worker.js"), "rb") as script:
+        return script.read()
+
+
 @bp.get("/favicon.ico")
 def favicon():
     """Browsers ask for it on every site, linked or not. Two kilobytes, kept in memory."""
     response = Response(_favicon(current_app.static_folder), mimetype="image/vnd.microsoft.icon")
     return _cacheable(response, FAVICON_MAX_AGE)
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The portal's service worker (static/js/offline-worker.js, registered by
+    static/js/portal-offline.js on /me only).
+
+    Served from the root because a worker's scope can be no wider than its own folder without
+    a Service-Worker-Allowed header, and the home-screen app starts at "/". no-cache: browsers
+    check a worker for updates at most daily anyway, and a fix (or a change to what it keeps)
+    must reach phones at their next visit; the ETag keeps that check cheap.
+    """
+    response = Response(_worker(current_app.static_folder), mimetype="text/javascript")
+    response.cache_control.no_cache = True
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.get("/manifest.webmanifest")

@@ -2,6 +2,7 @@
 
 from flask import request
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import (
     DecimalField,
     Form,
@@ -158,3 +159,27 @@ def put_on_form(form, error: DomainError, renames: dict | None = None) -> bool:
             field.errors = list(field.errors) + list(messages)
             placed = True
     return placed
+
+
+# --- a field's error, next to it and announced (templates call these; WCAG 3.3.1, 4.1.3) -------
+
+def error_id(field, id: str | None = None) -> str:
+    return f"{id or field.id}-error"
+
+
+def invalid(field, id: str | None = None) -> dict:
+    """The input's attributes when it was refused: marked invalid and described by its error
+    (field_error), so focusing it reads the reason."""
+    if not field.errors:
+        return {}
+    return {"aria-invalid": "true", "aria-describedby": error_id(field, id)}
+
+
+def field_error(field, id: str | None = None) -> Markup:
+    """The refusal beside its input, as an alert: a sighted user sees it where they typed, a
+    screen reader hears it when the page comes back."""
+    if not field.errors:
+        return Markup("")
+    return Markup('<span class="field-error" id="{}" role="alert">{}</span>').format(
+        error_id(field, id), " ".join(str(message) for message in field.errors))
+

@@ -29,7 +29,7 @@ from scheduler.web import clients, query_args
 from scheduler.web.access import page_actor, page_roles
 from scheduler.web.clinician import FIELD_LABELS
 from scheduler.web.form_fields import optional_id
-from scheduler.web.refusals import describe
+from scheduler.web.refusals import beside_fields, describe
 
 bp = Blueprint("kiosk_pages", __name__)
 
@@ -78,12 +78,14 @@ def index():
                                  policy=attendance.Policy.from_config(current_app.config))
     except DomainError as error:
         db.session.rollback()
-        flash(describe(error, KIOSK_LABELS), "error")
+        if not beside_fields(error, KIOSK_LABELS, ("client_id", "pin")):
+            flash(describe(error, KIOSK_LABELS), "error")
         return _page(error.status)
     # Kept either way: a wrong PIN must count towards the pause even though it fails.
     db.session.commit()
     if outcome.error is not None:
-        flash(describe(outcome.error, KIOSK_LABELS), "error")
+        if not beside_fields(outcome.error, KIOSK_LABELS, ("client_id", "pin")):
+            flash(describe(outcome.error, KIOSK_LABELS), "error")
         return _page(outcome.error.status, getattr(outcome.error, "headers", None))
     # The welcome in the language the person chose, marked as such (the page around it is the
     # tablet's again): the next person at the desk does not inherit this one's choice.

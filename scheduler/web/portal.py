@@ -20,7 +20,7 @@ from scheduler.web import consent_pages
 from scheduler.web import kiosk as kiosk_pages
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.clinician import FIELD_LABELS
-from scheduler.web.refusals import describe
+from scheduler.web.refusals import beside_fields, describe
 
 bp = Blueprint("portal", __name__)
 
@@ -37,19 +37,23 @@ def _week_hours(client: Client, today):
     return rows[0] if rows else None
 
 
+def _upcoming(client: Client, now, tz):
+    """The schedule: what /me lists, and all its offline copy holds."""
+    # Cancelled and moved sessions stay in the list for a while, where the client knew them.
+    return sorted(
+        [*day_sheet.upcoming_for_client(db.session, client.id, now, tz),
+         *day_sheet.recent_changes_for_client(db.session, client.id, now, tz)],
+        key=lambda item: (item.starts, item.session.id))
+
+
 def _home(status: int = 200, links: dict | None = None):
     client = db.session.get(Client, current_user.client_id)
     tz = day_sheet.program_zone(db.session, client.program_id)
     now = clock.now()
     access = client_access.of(db.session, client.id)
-    # Cancelled and moved sessions stay in the list for a while, where the client knew them.
-    upcoming = sorted(
-        [*day_sheet.upcoming_for_client(db.session, client.id, now, tz),
-         *day_sheet.recent_changes_for_client(db.session, client.id, now, tz)],
-        key=lambda item: (item.starts, item.session.id))
     return render_template(
         "portal/home.html", client=client, tz=tz,
-        upcoming=upcoming,
+        upcoming=_upcoming(client, now, tz),
         waitlist=day_sheet.waitlist_for_client(db.session, client.id, now, tz),
         hours=_week_hours(client, now.astimezone(tz).date()),
         # Whom the client agreed to share with, and what went: their accounting (§2.24).
@@ -68,6 +72,33 @@ def home():
     page = _home()
     log_page_read([current_user.client_id], "portal")
     return page
+
+
+@bp.get("/me/offline")
+@page_roles("client")
+def offline():
+    """The copy of the schedule the phone shows when it is offline (static/js/offline-worker.js
+    keeps it in the browser's Cache Storage, where it outlives the login).
+
+    A page of its own rather than a copy of /me: /me also holds the check-in and PIN forms with
+    their CSRF token, the signed-in email, whom the client shares with and what went, and right
+    after POST /me/feed the one-time calendar link. Rendered here without any of those, nothing
+    but the schedule can reach the cache, whatever /me shows later.
+    """
+    if request.headers.get("Sec-Fetch-Mode") == "navigate":
+        # Opened by hand, its "offline" banner would be wrong: online, the live page is the one.
+        return redirect(url_for(".home"))
+    client = db.session.get(Client, current_user.client_id)
+    tz = day_sheet.program_zone(db.session, client.program_id)
+    now = clock.now()
+    page = render_template(
+        "portal/offline.html", upcoming=_upcoming(client, now, tz),
+        waitlist=day_sheet.waitlist_for_client(db.session, client.id, now, tz),
+        as_of=now.astimezone(tz).replace(microsecond=0))
+    log_page_read([client.id], "portal_offline")
+    # The worker's Cache Storage keeps it; the HTTP cache and any proxy ask again each time
+    # (a shared cache never: it is private).
+    return page, 200, {"Cache-Control": "private, no-cache"}
 
 
 @bp.post("/me/feed")
@@ -98,12 +129,14 @@ def checkin():
         )
     except DomainError as error:
         db.session.rollback()
-        flash(describe(error, PORTAL_LABELS), "error")
+        if not beside_fields(error, PORTAL_LABELS, ("code",)):
+            flash(describe(error, PORTAL_LABELS), "error")
         return _home(error.status)
     # Kept either way: a wrong code must count towards the pause even though it fails.
     db.session.commit()
     if outcome.error is not None:
-        flash(describe(outcome.error, PORTAL_LABELS), "error")
+        if not beside_fields(outcome.error, PORTAL_LABELS, ("code",)):
+            flash(describe(outcome.error, PORTAL_LABELS), "error")
         page, status = _home(outcome.error.status)
         headers = getattr(outcome.error, "headers", None) or {}
         return page, status, headers

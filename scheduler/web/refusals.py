@@ -1,6 +1,8 @@
 """A refused request in words for a page: the one place domain errors become page text."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+
+from flask import g
 
 from scheduler.i18n import gettext as _
 from scheduler.services.conflicts import ConflictDetected
@@ -46,3 +48,14 @@ def describe(error: DomainError, labels: Mapping[str, str] | None = None,
     else:
         text = error.message
     return f"{what}: {text}" if what else text
+
+
+def beside_fields(error: DomainError, labels: Mapping[str, str], fields: Iterable[str]) -> bool:
+    """Put a refusal of the page's own fields beside them (g.field_refusals, field -> words,
+    which the template shows next to each input as an alert); False when it concerns anything
+    else, which the page then flashes. A flash alone is announced but far from the field."""
+    if not isinstance(error, InvalidField) or not set(error.fields) <= set(fields):
+        return False
+    g.field_refusals = {path: describe(InvalidField(path, " ".join(messages), error.location),
+                                       labels) for path, messages in error.fields.items()}
+    return True

@@ -9,6 +9,10 @@ from scheduler.extensions import db
 from scheduler.services import logins
 from scheduler.web.access import home_endpoint
 
+# What signing in or out leaves of the last person in this browser: no cached page and no offline
+# copy of a client's schedule (static/js/offline-worker.js), nor the worker that keeps it.
+CLEAR_SITE_DATA = '"cache", "storage"'
+
 
 def finish_sign_in(user, next_path: str | None):
     """Every step passed: a tracked sign-in in the cookie, then where the user was going."""
@@ -21,4 +25,7 @@ def finish_sign_in(user, next_path: str | None):
     session.permanent = True
     session[logins.COOKIE_KEY] = key
     login_user(user)
-    return redirect(next_path or url_for(home_endpoint()))
+    response = redirect(next_path or url_for(home_endpoint()))
+    # Whoever used this phone before (their login may simply have run out) leaves nothing here.
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response

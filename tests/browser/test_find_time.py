@@ -50,7 +50,7 @@ def test_find_a_time_from_the_client_page_and_book_once(page, login, db, setup):
         ["09:00–10:00", "09:30–10:30", "10:00–11:00", "14:00–15:00", "14:30–15:30",
          "15:00–16:00"])
     keep_screenshot(page, "find-a-time-desktop")
-    page.get_by_role("button", name="Book Mon 1 Mar 10:00 once").click()
+    page.get_by_role("button", name="Book once on Mon 1 Mar 10:00").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Avery Stone")
     expect(page.get_by_role("status").first).to_contain_text(
         "Avery Stone booked with Dana Reyes on Mon 1 Mar 2027, 10:00")
@@ -71,7 +71,7 @@ def test_find_a_time_in_intake_on_a_phone_repeats_weekly(phone, login, db, setup
     finder.get_by_label("Week of").fill("2027-03-04")
     finder.get_by_role("button", name="Find free times").click()
     expect(phone.get_by_role("list", name="Intake steps")).to_be_visible()
-    button = phone.get_by_role("button", name="Book Thu 4 Mar 14:00 every week")
+    button = phone.get_by_role("button", name="Repeat weekly from Thu 4 Mar 14:00")
     expect(button).to_be_visible()
     # Nothing wider than the phone: the times and their buttons wrap.
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390

@@ -57,9 +57,12 @@
         return;
       }
       event.preventDefault();
+      // A second tap while the first is saving does nothing. Not `disabled`: that would drop
+      // the keyboard focus on the button to the page's start.
+      if (button.getAttribute("aria-disabled") === "true") { return; }
       var data = new FormData(form);
       data.set("status", status);
-      button.disabled = true;
+      button.setAttribute("aria-disabled", "true");
       fetch(form.action, {method: "POST", body: data, credentials: "same-origin",
                           headers: {"X-Requested-With": "fetch"}})
         .then(function (response) {
@@ -87,7 +90,7 @@
           form.appendChild(hidden);
           form.submit();
         })
-        .finally(function () { button.disabled = false; });
+        .finally(function () { button.removeAttribute("aria-disabled"); });
     });
   });
 })();

@@ -15,7 +15,16 @@
     }
     return req;
   };
+  // Swagger UI's example boxes scroll but cannot take focus, so a keyboard cannot scroll
+  // them (WCAG 2.1.1); each one it draws is made focusable.
+  function focusableExamples(root) {
+    root.querySelectorAll(".highlight-code pre:not([tabindex])").forEach(function (pre) {
+      pre.setAttribute("tabindex", "0");
+    });
+  }
   window.addEventListener("load", function () {
     window.ui = SwaggerUIBundle(config);
+    new MutationObserver(function () { focusableExamples(container); })
+      .observe(container, {childList: true, subtree: true});
   });
 })();
