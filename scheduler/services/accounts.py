@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
+from scheduler.i18n import gettext
 from scheduler.i18n import gettext as _
 from scheduler.models import ApiToken, Client, Staff, User
 from scheduler.models.users import KIOSK, USER_ROLES
@@ -90,11 +91,13 @@ def create_user(
     """Add a login; a client login must be linked to its client record."""
     email = normalize_email(email)
     if "@" not in email:
-        raise InvalidField("email", "is not an email address.")
+        raise InvalidField("email", gettext("is not an email address."))
     if role not in USER_ROLES:
-        raise InvalidField("role", f"must be one of {', '.join(USER_ROLES)}.")
+        raise InvalidField("role", gettext("must be one of %(roles)s.",
+                                           roles=", ".join(USER_ROLES)))
     if db.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
-        raise InvalidField("email", f"A user with email {email!r} already exists.")
+        raise InvalidField("email", gettext("A user with email %(email)s already exists.",
+                                            email=repr(email)))
     check_links(db, role, staff_id=staff_id, client_id=client_id)
     if password is not None:
         check_password_rules(password, email)
@@ -122,10 +125,10 @@ def check_role_links(role: str, *, staff_id: int | None, client_id: int | None) 
     """What the role asks of the links: a client login names its client; a kiosk login is a
     tablet, no one, and linked to a person it would act as them."""
     if role == "client" and client_id is None:
-        raise InvalidField("client_id", "A client login must be linked to a client.")
+        raise InvalidField("client_id", gettext("A client login must be linked to a client."))
     if role == KIOSK and (staff_id is not None or client_id is not None):
         raise InvalidField("staff_id" if staff_id is not None else "client_id",
-                           "A kiosk login is linked to no staff member or client.")
+                           gettext("A kiosk login is linked to no staff member or client."))
 
 
 def check_links(db: DbSession, role: str, *, staff_id: int | None, client_id: int | None,
@@ -143,7 +146,9 @@ def check_links(db: DbSession, role: str, *, staff_id: int | None, client_id: in
         get_referenced(db, model, value, field, entity)
         owner = db.scalar(select(User.id).where(column == value))
         if owner is not None and owner != user_id:
-            raise InvalidField(field, f"That {entity} already has a login.")
+            raise InvalidField(field, gettext("That client already has a login.")
+                               if entity == "client" else
+                               gettext("That staff member already has a login."))
 
 
 def authenticate(

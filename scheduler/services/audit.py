@@ -9,84 +9,85 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from scheduler.clock import now
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import AuditEvent
 
 # Every action the trail files, and what it is called on the audit page: the one list, so the
 # page's filter offers each one and a new action is named where it is added (a test checks
 # every audit.record call in the code against it).
-ACTIONS: dict[str, str] = {
+ACTIONS: dict[str, object] = {
     # Reads, downloads and refused looks (services/access_log.py).
-    "read": "Read",
-    "export": "Exported",
-    "denied": "Refused a look",
+    "read": _l("Read"),
+    "export": _l("Exported"),
+    "denied": _l("Refused a look"),
     # A clinician's hour of access outside their caseload, with a reason (services/caseload.py).
-    "break_glass": "Broke the glass",
+    "break_glass": _l("Broke the glass"),
     # Records.
-    "create": "Created",
-    "update": "Changed",
-    "delete": "Deleted",
-    "import": "Imported",
+    "create": _l("Created"),
+    "update": _l("Changed"),
+    "delete": _l("Deleted"),
+    "import": _l("Imported"),
     # Sessions, series, bookings and attendance.
-    "cancel": "Cancelled",
-    "restore": "Restored",
-    "override": "Moved or re-staffed",
-    "end": "Ended",
-    "book": "Booked",
-    "enroll": "Enrolled",
-    "promote": "Moved up from the waitlist",
-    "walk_in": "Walk-in booked",
-    "attendance": "Attendance marked",
-    "discharge": "Discharged",
-    "readmit": "Re-admitted",
-    "close": "Program closed",
-    "lift": "Closure lifted",
+    "cancel": _l("Cancelled"),
+    "restore": _l("Restored"),
+    "override": _l("Moved or re-staffed"),
+    "end": _l("Ended"),
+    "book": _l("Booked"),
+    "enroll": _l("Enrolled"),
+    "promote": _l("Moved up from the waitlist"),
+    "walk_in": _l("Walk-in booked"),
+    "attendance": _l("Attendance marked"),
+    "discharge": _l("Discharged"),
+    "readmit": _l("Re-admitted"),
+    "close": _l("Program closed"),
+    "lift": _l("Closure lifted"),
     # Plans.
-    "revise": "Plan revised",
-    "supersede": "Plan superseded",
-    "certify": "Certification recorded",
-    "review": "Review recorded",
+    "revise": _l("Plan revised"),
+    "supersede": _l("Plan superseded"),
+    "certify": _l("Certification recorded"),
+    "review": _l("Review recorded"),
     # Schedule proposals (services/proposals.py).
-    "accept": "Proposal accepted",
+    "accept": _l("Proposal accepted"),
     # Clients' own settings.
-    "set_availability": "Availability set",
-    "set_working_hours": "Working hours set",
-    "set_preferences": "Notification choices set",
-    "set_language": "Language chosen",
-    "set_kiosk_pin": "Kiosk PIN set",
-    "clear_kiosk_pin": "Kiosk PIN cleared",
-    "acknowledge": "Alert acknowledged",
+    "set_availability": _l("Availability set"),
+    "set_working_hours": _l("Working hours set"),
+    "set_preferences": _l("Notification choices set"),
+    "set_language": _l("Language chosen"),
+    "set_kiosk_pin": _l("Kiosk PIN set"),
+    "clear_kiosk_pin": _l("Kiosk PIN cleared"),
+    "acknowledge": _l("Alert acknowledged"),
     # Webhook endpoints (services/webhooks.py).
-    "rotate_secret": "Webhook secret rotated",
-    "retry": "Webhook delivery sent again",
+    "rotate_secret": _l("Webhook secret rotated"),
+    "retry": _l("Webhook delivery sent again"),
     # Logins.
-    "invite": "Invited",
-    "accept_invitation": "Invitation accepted",
-    "request_password_reset": "Password reset asked for",
-    "reset_password": "Password reset",
-    "change_password": "Password changed",
-    "sign_in": "Signed in",
-    "sign_out": "Signed out",
-    "end_session": "Sign-in ended",
-    "end_idle": "Idle sign-in ended",
-    "end_sign_ins": "All sign-ins ended",
-    "issue": "Calendar link issued",
-    "revoke": "Revoked",
-    "lock": "Locked after failed sign-ins",
-    "unlock": "Unlocked",
-    "refuse_locked": "Sign-in refused (locked)",
-    "mfa_enrol": "Two-step sign-in started",
-    "mfa_confirm": "Two-step sign-in turned on",
-    "mfa_confirm_failed": "Two-step code wrong (setting up)",
-    "mfa_code_failed": "Two-step code wrong",
-    "mfa_recovery_code_used": "Recovery code used",
-    "mfa_reset": "Two-step sign-in reset",
-    "mfa_off": "Two-step sign-in turned off",
+    "invite": _l("Invited"),
+    "accept_invitation": _l("Invitation accepted"),
+    "request_password_reset": _l("Password reset asked for"),
+    "reset_password": _l("Password reset"),
+    "change_password": _l("Password changed"),
+    "sign_in": _l("Signed in"),
+    "sign_out": _l("Signed out"),
+    "end_session": _l("Sign-in ended"),
+    "end_idle": _l("Idle sign-in ended"),
+    "end_sign_ins": _l("All sign-ins ended"),
+    "issue": _l("Calendar link issued"),
+    "revoke": _l("Revoked"),
+    "lock": _l("Locked after failed sign-ins"),
+    "unlock": _l("Unlocked"),
+    "refuse_locked": _l("Sign-in refused (locked)"),
+    "mfa_enrol": _l("Two-step sign-in started"),
+    "mfa_confirm": _l("Two-step sign-in turned on"),
+    "mfa_confirm_failed": _l("Two-step code wrong (setting up)"),
+    "mfa_code_failed": _l("Two-step code wrong"),
+    "mfa_recovery_code_used": _l("Recovery code used"),
+    "mfa_reset": _l("Two-step sign-in reset"),
+    "mfa_off": _l("Two-step sign-in turned off"),
 }
 
 
 def action_label(action: str) -> str:
     """The action in words; one filed before it had a label shows as it was filed."""
-    return ACTIONS.get(action, action.replace("_", " ").capitalize())
+    return str(ACTIONS.get(action, action.replace("_", " ").capitalize()))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import (
     Alert,
     ApiToken,
@@ -43,16 +45,18 @@ from scheduler.services.wording import day_words, field_words, session_words
 
 # What each kind of record is called when there is no row left to name.
 RECORD_KINDS = {
-    "client": "Client", "staff": "Staff member", "user": "Login", "session": "Session",
-    "series": "Series", "room": "Room", "program": "Program", "booking": "Booking",
-    "enrollment": "Enrolment", "treatment_plan": "Plan", "assessment": "Assessment",
-    "attendance": "Attendance", "staff_time_off": "Time off", "alert": "Alert",
-    "login_session": "Sign-in", "api_token": "API sign-in", "audit_log": "Audit log",
-    "clinic": "The whole clinic", "client_feed": "Client's calendar link",
-    "staff_feed": "Staff calendar link", "program_feed": "A program's calendar link",
-    "room_feed": "A room's calendar link", "closure": "Closure", "episode": "Episode of care",
-    "schedule_proposal": "Schedule proposal", "site": "Site",
-    "consent": "Consent", "recipient": "Recipient", "fhir_client": "API client",
+    "client": _l("Client"), "staff": _l("Staff member"), "user": _l("Login"),
+    "session": _l("Session"),
+    "series": _l("Series"), "room": _l("Room"), "program": _l("Program"), "booking": _l("Booking"),
+    "enrollment": _l("Enrolment"), "treatment_plan": _l("Plan"), "assessment": _l("Assessment"),
+    "attendance": _l("Attendance"), "staff_time_off": _l("Time off"), "alert": _l("Alert"),
+    "login_session": _l("Sign-in"), "api_token": _l("API sign-in"), "audit_log": _l("Audit log"),
+    "clinic": _l("The whole clinic"), "client_feed": _l("Client's calendar link"),
+    "staff_feed": _l("Staff calendar link"), "program_feed": _l("A program's calendar link"),
+    "room_feed": _l("A room's calendar link"), "closure": _l("Closure"),
+    "episode": _l("Episode of care"),
+    "schedule_proposal": _l("Schedule proposal"), "site": _l("Site"),
+    "consent": _l("Consent"), "recipient": _l("Recipient"), "fhir_client": _l("API client"),
 }
 
 
@@ -71,7 +75,7 @@ def _changed(event: AuditEvent) -> str:
     after = event.after or {}
     if "resource" in after:  # a read: what was read and through what
         what = str(after["resource"]).replace("-", " ").replace("_", " ")
-        via = {"api": "API", "page": "page"}.get(str(after.get("via")), str(after.get("via")))
+        via = {"api": _("API"), "page": _("page")}.get(str(after.get("via")), str(after.get("via")))
         return f"{what[:1].upper()}{what[1:]} ({via})"
     fields = [field_words(k) for k in after if k != "overridden_conflicts"]
     text = ", ".join(fields)
@@ -145,43 +149,45 @@ class _Names:
 
     def client(self, client_id: int) -> str:
         row = self.clients.get(client_id)
-        return row.name if row is not None else "a client no longer on record"
+        return row.name if row is not None else _("a client no longer on record")
 
     def session(self, session_id: int | None) -> str:
         row = self.sessions.get(session_id) if session_id is not None else None
-        return session_words(row) if row is not None else "a session"
+        return session_words(row) if row is not None else _("a session")
 
     def user(self, user_id: int) -> str:
         row = self.users.get(user_id)
-        return row.email if row is not None else "a login no longer on record"
+        return row.email if row is not None else _("a login no longer on record")
 
     def of(self, event: AuditEvent) -> tuple[str, int | None]:
         """The record in words, and the client it is about."""
         kind, key = event.entity_type, event.entity_id
-        fallback = RECORD_KINDS.get(kind, field_words(kind).capitalize())
+        fallback = str(RECORD_KINDS.get(kind, field_words(kind).capitalize()))
         if key is None:
             return fallback, None
         if kind == "client_feed":
-            return f"{self.client(key)}'s calendar link", key if key in self.clients else None
+            return (_("%(name)s's calendar link", name=self.client(key)),
+                    key if key in self.clients else None)
         if kind == "staff_feed":
             member = self.staff.get(key)
-            return f"{member.name if member else 'A staff member'}'s calendar link", None
+            return _("%(name)s's calendar link",
+                     name=member.name if member else _("A staff member")), None
         if kind in ("program_feed", "room_feed"):
             owner = (self.programs if kind == "program_feed" else self.rooms).get(key)
-            return (f"{owner.name}'s calendar link" if owner else fallback), None
+            return (_("%(name)s's calendar link", name=owner.name) if owner else fallback), None
         row = self.rows.get(kind, {}).get(key)
         if row is None and kind == "client":
             # The access log keeps refused looks at ids no client has: say which.
-            return f"No client with id {key}", None
+            return _("No client with id %(id)s", id=key), None
         if row is None:
-            return f"{fallback} (no longer on record)", None
+            return _("%(kind)s (no longer on record)", kind=fallback), None
         namer = _NAMERS.get(kind)
         return namer(self, row) if namer is not None else (fallback, None)
 
 
 def _about_client(words: str):
     """A record about one client: "{client} at {session}" and the like."""
-    return lambda names, row: (words.format(client=names.client(row.client_id), row=row,
+    return lambda names, row: (str(words).format(client=names.client(row.client_id), row=row,
                                             session=names.session(getattr(row, "session_id",
                                                                           None))),
                                row.client_id)
@@ -189,36 +195,41 @@ def _about_client(words: str):
 
 def _enrolment(names: _Names, row) -> tuple[str, int | None]:
     series = names.series.get(row.series_id)
-    return f"{names.client(row.client_id)} in {series.title if series else 'a series'}", \
-        row.client_id
+    return _("%(client)s in %(series)s", client=names.client(row.client_id),
+             series=series.title if series else _("a series")), row.client_id
 
 
 def _proposal(names: _Names, row) -> tuple[str, int | None]:
     if row.client_id is None:
-        return f"Schedule proposal for {len(row.client_ids or [])} new clients", None
-    what = "Make-up proposal" if row.kind == "make_up" else "Schedule proposal"
-    return f"{what} for {names.client(row.client_id)}", row.client_id
+        return _("Schedule proposal for %(num)d new clients", num=len(row.client_ids or [])), None
+    if row.kind == "make_up":
+        return _("Make-up proposal for %(client)s", client=names.client(row.client_id)), \
+            row.client_id
+    return _("Schedule proposal for %(client)s", client=names.client(row.client_id)), \
+        row.client_id
 
 
 def _time_off(names: _Names, row) -> tuple[str, int | None]:
     member = names.staff.get(row.staff_id)
-    return f"{member.name if member else 'A staff member'}'s time off", None
+    return _("%(name)s's time off", name=member.name if member else _("A staff member")), None
 
 
 def _program_name(names: _Names, program_id: int) -> str:
     program = names.programs.get(program_id)
-    return program.name if program is not None else "a program"
+    return program.name if program is not None else _("a program")
 
 
 def _closure(names: _Names, row) -> tuple[str, int | None]:
     days = day_words(row.starts_on) if row.starts_on == row.ends_on else \
-        f"{day_words(row.starts_on)} to {day_words(row.ends_on)}"
-    return f"{_program_name(names, row.program_id)} closed {days}", None
+        _("%(first)s to %(last)s", first=day_words(row.starts_on), last=day_words(row.ends_on))
+    return _("%(program)s closed %(days)s", program=_program_name(names, row.program_id),
+             days=days), None
 
 
 def _episode(names: _Names, row) -> tuple[str, int | None]:
-    return (f"{names.client(row.client_id)}'s stay in {_program_name(names, row.program_id)}"
-            f" from {day_words(row.admitted_on)}", row.client_id)
+    return (_("%(client)s's stay in %(program)s from %(day)s", client=names.client(row.client_id),
+              program=_program_name(names, row.program_id), day=day_words(row.admitted_on)),
+            row.client_id)
 
 
 _NAMERS = {
@@ -226,26 +237,29 @@ _NAMERS = {
     "staff": lambda names, row: (row.name, None),
     "user": lambda names, row: (row.email, None),
     "session": lambda names, row: (session_words(row), None),
-    "series": lambda names, row: (f"{row.title} (series)", None),
+    "series": lambda names, row: (_("%(title)s (series)", title=row.title), None),
     "room": lambda names, row: (row.name, None),
     "program": lambda names, row: (row.name, None),
     "site": lambda names, row: (row.name, None),
-    "booking": _about_client("{client} at {session}"),
-    "attendance": _about_client("{client} at {session}"),
-    "treatment_plan": _about_client("{client}'s plan, version {row.version}"),
-    "assessment": _about_client("{client}'s assessment"),
-    "alert": _about_client("Alert about {client}"),
+    "booking": _about_client(_l("{client} at {session}")),
+    "attendance": _about_client(_l("{client} at {session}")),
+    "treatment_plan": _about_client(_l("{client}'s plan, version {row.version}")),
+    "assessment": _about_client(_l("{client}'s assessment")),
+    "alert": _about_client(_l("Alert about {client}")),
     "enrollment": _enrolment,
     "staff_time_off": _time_off,
     "schedule_proposal": _proposal,
     "closure": _closure,
     "episode": _episode,
-    "consent": lambda names, row: (f"{names.client(row.client_id)}'s consent to share with "
-                                   f"{row.recipient.name}", row.client_id),
+    "consent": lambda names, row: (_("%(client)s's consent to share with %(recipient)s",
+                                     client=names.client(row.client_id),
+                                     recipient=row.recipient.name), row.client_id),
     "recipient": lambda names, row: (row.name, None),
-    "fhir_client": lambda names, row: (f"API client of {row.recipient.name}", None),
-    "login_session": lambda names, row: (f"Sign-in of {names.user(row.user_id)}", None),
-    "api_token": lambda names, row: (f"API sign-in of {names.user(row.user_id)}", None),
+    "fhir_client": lambda names, row: (_("API client of %(name)s", name=row.recipient.name), None),
+    "login_session": lambda names, row: (_("Sign-in of %(login)s", login=names.user(row.user_id)),
+                                         None),
+    "api_token": lambda names, row: (_("API sign-in of %(login)s", login=names.user(row.user_id)),
+                                     None),
 }
 
 

@@ -5,6 +5,8 @@ from datetime import datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import gettext
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import (
     Client,
     ClientPreferredTime,
@@ -139,7 +141,8 @@ def remove_time_off(db: DbSession, actor: Actor, staff_id: int, time_off_id: int
 
 # Three windows a day (a split shift and an evening) is plenty; the API allows this many in all.
 MAX_WORKING_WINDOWS = 28
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Abbreviated in the reader's language when a message is written.
+DAY_NAMES = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
 
 
 def _hours_dict(w: StaffWorkingHours) -> dict:
@@ -162,19 +165,21 @@ def working_hours(db: DbSession, staff_id: int) -> list[StaffWorkingHours]:
 def check_working_windows(windows: list[dict], field: str = "windows") -> None:
     """Each window starts before it ends, and no two on one weekday overlap."""
     if len(windows) > MAX_WORKING_WINDOWS:
-        raise InvalidField(field, f"At most {MAX_WORKING_WINDOWS} windows a week.")
+        raise InvalidField(field, gettext("At most %(num)d windows a week.",
+                                          num=MAX_WORKING_WINDOWS))
     seen: dict[int, list[tuple[time, time, int]]] = {}
     for index, window in enumerate(windows):
         start, end = window["start"], window["end"]
         if start >= end:
-            raise InvalidField(f"{field}.{index}.end", "Must be after the start (split hours "
-                               "that cross midnight into two days).")
+            raise InvalidField(f"{field}.{index}.end", gettext(
+                "Must be after the start (split hours that cross midnight into two days)."))
         for other_start, other_end, other in seen.get(window["weekday"], []):
             if start < other_end and other_start < end:
                 raise InvalidField(
                     f"{field}.{index}.start",
-                    f"Overlaps {DAY_NAMES[window['weekday']]} "
-                    f"{other_start:%H:%M}–{other_end:%H:%M} (window {other + 1}).")
+                    gettext("Overlaps %(day)s %(hours)s (window %(num)d).",
+                            day=DAY_NAMES[window["weekday"]],
+                            hours=f"{other_start:%H:%M}–{other_end:%H:%M}", num=other + 1))
         seen.setdefault(window["weekday"], []).append((start, end, index))
 
 

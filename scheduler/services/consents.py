@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import gettext
 from scheduler.models import Client, Consent, Recipient
 from scheduler.models.interop import CONSENT_SCOPES
 from scheduler.services import audit
@@ -82,31 +83,33 @@ def record(db: DbSession, actor: Actor, client: Client, *, recipient_id: int, pu
     """Record a signed consent (audited). Refuses what a §2.31 form could not say."""
     recipient = get_referenced(db, Recipient, recipient_id, "recipient_id", "recipient")
     if not recipient.is_active:
-        raise InvalidField("recipient_id", f"{recipient.name} is no longer an active recipient.")
+        raise InvalidField("recipient_id", gettext("%(name)s is no longer an active recipient.",
+                                                   name=recipient.name))
     wanted = list(dict.fromkeys(scope))
     if not wanted:
-        raise InvalidField("scope", "Choose at least one of appointments, attendance or "
-                                    "demographics.")
+        raise InvalidField("scope", gettext("Choose at least one of appointments, attendance or "
+                                            "demographics."))
     unknown = [item for item in wanted if item not in CONSENT_SCOPES]
     if unknown:
-        raise InvalidField("scope", f"{unknown[0]!r} is not one of appointments, attendance "
-                                    "or demographics.")
+        raise InvalidField("scope", gettext("%(scope)s is not one of appointments, attendance "
+                                            "or demographics.", scope=repr(unknown[0])))
     if not purpose.strip():
-        raise InvalidField("purpose", "Say what the disclosure is for, as the form does.")
+        raise InvalidField("purpose", gettext("Say what the disclosure is for, as the form does."))
     if len(purpose.strip()) > PURPOSE_MAX:
-        raise InvalidField("purpose", f"At most {PURPOSE_MAX} characters.")
+        raise InvalidField("purpose", gettext("At most %(num)d characters.", num=PURPOSE_MAX))
     document_ref = (document_ref or "").strip() or None
     if document_ref is not None and len(document_ref) > DOCUMENT_REF_MAX:
-        raise InvalidField("document_ref", f"At most {DOCUMENT_REF_MAX} characters.")
+        raise InvalidField("document_ref", gettext("At most %(num)d characters.",
+                                                   num=DOCUMENT_REF_MAX))
     today = program_today(db, now, client.program_id)
     if signed_on > today:
-        raise InvalidField("signed_on", "The consent cannot be signed after today.")
+        raise InvalidField("signed_on", gettext("The consent cannot be signed after today."))
     if expires_on < signed_on:
-        raise InvalidField("expires_on", "The consent must expire on or after the day it was "
-                                         "signed.")
+        raise InvalidField("expires_on", gettext("The consent must expire on or after the day "
+                                                 "it was signed."))
     if expires_on < today:
-        raise InvalidField("expires_on", "This consent has already expired; record a current "
-                                         "one.")
+        raise InvalidField("expires_on", gettext("This consent has already expired; record a "
+                                                 "current one."))
     valid_from, valid_until = window(db, client, signed_on, expires_on)
     consent = Consent(client_id=client.id, recipient_id=recipient.id, purpose=purpose.strip(),
                       signed_on=signed_on, expires_on=expires_on, valid_from=valid_from,
@@ -124,11 +127,11 @@ def revoke(db: DbSession, actor: Actor, consent: Consent, now: datetime,
            reason: str | None = None) -> Consent:
     """Revoke from this instant: nothing more flows under it (audited)."""
     if consent.revoked_at is not None:
-        raise StateConflict(f"This consent was already revoked on "
-                            f"{consent.revoked_at:%Y-%m-%d %H:%M} UTC.")
+        raise StateConflict(gettext("This consent was already revoked on %(when)s UTC.",
+                                    when=f"{consent.revoked_at:%Y-%m-%d %H:%M}"))
     reason = (reason or "").strip() or None
     if reason is not None and len(reason) > REASON_MAX:
-        raise InvalidField("reason", f"At most {REASON_MAX} characters.")
+        raise InvalidField("reason", gettext("At most %(num)d characters.", num=REASON_MAX))
     before = audit.snapshot(consent, AUDITED)
     consent.revoked_at = now
     consent.revoked_by_user_id = actor.user_id

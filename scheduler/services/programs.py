@@ -3,6 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import gettext
 from scheduler.models import Program
 from scheduler.services import audit, closed_days, scope, sites
 from scheduler.services.audit import Actor
@@ -30,7 +31,8 @@ AUDITED = (
 def check_country(code) -> str:
     """A two-letter country code whose public holidays are known ("US", "GB")."""
     if not isinstance(code, str) or not closed_days.is_supported_country(code.upper()):
-        raise InvalidField("country", "Use a two-letter country code, such as US, CA or GB.")
+        raise InvalidField("country", gettext("Use a two-letter country code, such as US, CA "
+                                              "or GB."))
     return code.upper()
 
 
@@ -39,8 +41,8 @@ def check_min_group_size(size) -> int | None:
     if size is None:
         return None
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise InvalidField("min_group_size", "Must be a whole number of clients, at least 1, "
-                           "or empty for no minimum.")
+        raise InvalidField("min_group_size", gettext("Must be a whole number of clients, at "
+                                                     "least 1, or empty for no minimum."))
     return size
 
 

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import gettext, ngettext
+from scheduler.i18n import local as local_words
 from scheduler.models import (
     Booking,
     Client,
@@ -64,10 +66,12 @@ class ProposalConflict(StateConflict):
     def __init__(self, conflicts: list[dict]):
         n = len(conflicts)
         words = "; ".join(c["detail"] for c in conflicts[:5])
-        more = f" (and {n - 5} more)" if n > 5 else ""
-        super().__init__(
-            f"{n} thing{'s' if n != 1 else ''} changed since this proposal was made, so "
-            f"nothing was booked: {words}{more}. Suggest a new one.")
+        more = " " + gettext("(and %(num)d more)", num=n - 5) if n > 5 else ""
+        super().__init__(ngettext(
+            "%(num)d thing changed since this proposal was made, so nothing was booked: "
+            "%(what)s. Suggest a new one.",
+            "%(num)d things changed since this proposal was made, so nothing was booked: "
+            "%(what)s. Suggest a new one.", n, what=words + more))
         self.conflicts = conflicts
 
     @property
@@ -85,33 +89,38 @@ def _today(program: Program, now: datetime) -> date:
 def _check_weeks(weeks) -> int:
     if isinstance(weeks, bool) or not isinstance(weeks, int) or not (
             MIN_WEEKS <= weeks <= MAX_WEEKS):
-        raise InvalidField("weeks", f"Must be a whole number of weeks from {MIN_WEEKS} to "
-                           f"{MAX_WEEKS}.")
+        raise InvalidField("weeks", gettext(
+            "Must be a whole number of weeks from %(min)d to %(max)d.", min=MIN_WEEKS,
+            max=MAX_WEEKS))
     return weeks
 
 
 def _check_from(program: Program, from_date: date, now: datetime, field: str = "from") -> None:
     today = _today(program, now)
     if not isinstance(from_date, date):
-        raise InvalidField(field, "Must be a date.")
+        raise InvalidField(field, gettext("Must be a date."))
     if from_date < today:
-        raise InvalidField(field, f"Is in the past; {program.name}'s today is "
-                           f"{day_words(today)}.")
+        raise InvalidField(field, gettext("Is in the past; %(program)s's today is %(day)s.",
+                                    program=program.name, day=day_words(today)))
     if from_date > today + timedelta(days=MAX_DAYS_AHEAD):
-        raise InvalidField(field, f"Must be within a year of today ({day_words(today)}).")
+        raise InvalidField(field, gettext("Must be within a year of today (%(day)s).",
+                                    day=day_words(today)))
 
 
 def _check_client(client: Client, from_date: date | None, field: str = "from") -> None:
     """A discharged client gets no new schedule (409 naming them); an admitted one none after
     the discharge date already set."""
     if client.status == "discharged":
-        when = f" on {day_words(client.discharged_on)}" if client.discharged_on else ""
-        raise StateConflict(f"{client.name} was discharged{when}; re-admit them before "
-                            "suggesting a schedule.")
+        if client.discharged_on:
+            raise StateConflict(gettext("%(name)s was discharged on %(day)s; re-admit them before "
+                                  "suggesting a schedule.", name=client.name,
+                                  day=day_words(client.discharged_on)))
+        raise StateConflict(gettext("%(name)s was discharged; re-admit them before suggesting a "
+                              "schedule.", name=client.name))
     if from_date is not None and client.discharged_on is not None and \
             from_date > client.discharged_on:
-        raise InvalidField(field, f"Is after {client.name}'s discharge on "
-                           f"{day_words(client.discharged_on)}.")
+        raise InvalidField(field, gettext("Is after %(name)s's discharge on %(day)s.",
+                                    name=client.name, day=day_words(client.discharged_on)))
 
 
 def _client(db: DbSession, client_id: int) -> Client:
@@ -148,22 +157,24 @@ def propose_for_program(db: DbSession, actor: Actor, program_id: int, *, client_
     _check_from(program, from_date, now)
     ids = list(dict.fromkeys(client_ids or []))
     if not ids:
-        raise InvalidField("client_ids", "Name at least one client.")
+        raise InvalidField("client_ids", gettext("Name at least one client."))
     if len(ids) > MAX_COHORT:
-        raise InvalidField("client_ids", f"At most {MAX_COHORT} clients at once.")
+        raise InvalidField("client_ids", gettext("At most %(num)d clients at once.",
+                                                 num=MAX_COHORT))
     bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, int)
            or not 0 < i <= MAX_ID]
     if bad:
-        raise InvalidField("client_ids", f"No client with id {bad[0]}.")
+        raise InvalidField("client_ids", gettext("No client with id %(id)s.", id=bad[0]))
     # Another site's client is as good as missing (services/scope.py): named by id, not name.
     found = {c.id: c for c in db.scalars(select(Client).where(
         Client.id.in_(ids), scope.programs_filter(Client.program_id)))}
     for client_id in ids:
         client = found.get(client_id)
         if client is None:
-            raise InvalidField("client_ids", f"No client with id {client_id}.")
+            raise InvalidField("client_ids", gettext("No client with id %(id)s.", id=client_id))
         if client.program_id != program.id:
-            raise InvalidField("client_ids", f"{client.name} is not in {program.name}.")
+            raise InvalidField("client_ids", gettext("%(name)s is not in %(program)s.",
+                                                name=client.name, program=program.name))
         _check_client(client, from_date)
     problem = gather.for_clients(db, program.id, ids, first_day=from_date, weeks=weeks, now=now)
     solution = solver.solve(problem, seconds=seconds, seed=0)
@@ -197,12 +208,14 @@ def propose_make_up(db: DbSession, actor: Actor, client_id: int, *, week_start: 
     program's today on."""
     client = _client(db, client_id)
     if not isinstance(week_start, date) or week_start.weekday() != 0:
-        raise InvalidField("week_start", "Must be a Monday (weeks run Monday to Sunday).")
+        raise InvalidField("week_start", gettext("Must be a Monday (weeks run Monday to Sunday)."))
     today = _today(client.program, now)
     if week_start + timedelta(days=6) < today:
-        raise InvalidField("week_start", f"That week is over; today is {day_words(today)}.")
+        raise InvalidField("week_start", gettext("That week is over; today is %(day)s.",
+                                           day=day_words(today)))
     if week_start > today + timedelta(days=MAX_DAYS_AHEAD):
-        raise InvalidField("week_start", f"Must be within a year of today ({day_words(today)}).")
+        raise InvalidField("week_start", gettext("Must be within a year of today (%(day)s).",
+                                           day=day_words(today)))
     first_day = max(week_start, today)
     _check_client(client, first_day, "week_start")
     problem = gather.for_clients(db, client.program_id, [client.id], first_day=first_day,
@@ -486,14 +499,15 @@ def clock_words(at: datetime, tz: ZoneInfo, now: datetime) -> str:
     """"14:05" today in the program's zone, else with the day: how the expiry is said."""
     local = at.astimezone(tz)
     if local.date() == now.astimezone(tz).date():
-        return f"{local:%H:%M}"
-    return f"{local:%H:%M} on {day_words(local.date())}"
+        return local_words(local, "time")
+    return gettext("%(time)s on %(day)s", time=local_words(local, "time"),
+             day=day_words(local.date()))
 
 
 def _session_words(title: str, start: datetime, tz: ZoneInfo) -> str:
     """"Relapse prevention, Tue 8 Dec 18:00": how the refusal names a session."""
     local = start.astimezone(tz)
-    return f"{title}, {local:%a} {local.day} {local:%b %H:%M}"
+    return f"{title}, {local_words(local, 'short_day')} {local_words(local, 'time')}"
 
 
 def _conflict(kind: str, detail: str, session_id: int | None, start: datetime,
@@ -571,21 +585,23 @@ def _session_changes(db: DbSession, actions: dict, tz: ZoneInfo, now: datetime,
     for session_id, takers in sorted(wanted.items()):
         session = found.get(session_id)
         if session is None:
-            conflicts.append(_conflict("cancelled", f"{takers[0][1]} is no longer on the "
-                                       "schedule", session_id, now, now))
+            conflicts.append(_conflict("cancelled", gettext(
+                "%(title)s is no longer on the schedule", title=takers[0][1]),
+                session_id, now, now))
             continue
         words = _session_words(session.title, session.starts_at, tz)
         if session.status != "scheduled":
-            conflicts.append(_conflict("cancelled", f"{words} was cancelled", session_id,
-                                       session.starts_at, session.ends_at))
+            conflicts.append(_conflict("cancelled", gettext("%(what)s was cancelled", what=words),
+                                       session_id, session.starts_at, session.ends_at))
             continue
         if session.starts_at <= now:
-            conflicts.append(_conflict("started", f"{words} has started since",
+            conflicts.append(_conflict("started", gettext("%(what)s has started since", what=words),
                                        session_id, session.starts_at, session.ends_at))
             continue
         new_takers = [cid for cid, _ in takers if (cid, session_id) not in held]
         if len(new_takers) > free.get(session_id, 0):
-            conflicts.append(_conflict("seats", f"{words} has no free seat any more",
+            conflicts.append(_conflict("seats", gettext("%(what)s has no free seat any more",
+                                                        what=words),
                                        session_id, session.starts_at, session.ends_at))
         slot = Slot(session.starts_at, session.ends_at, session.id)
         titles[slot] = session.title
@@ -605,7 +621,8 @@ def _appointment_slots(actions: dict, tz: ZoneInfo, now: datetime, conflicts: li
         title = ONE_OFF_TITLES.get(item["kind"], "Appointment")
         words = _session_words(title, start, tz)
         if start <= now:
-            conflicts.append(_conflict("started", f"{words} has passed", None, start, end))
+            conflicts.append(_conflict("started", gettext("%(what)s has passed", what=words),
+                                       None, start, end))
             continue
         ahead.append((item, slot, words))
         titles[slot] = title
@@ -616,7 +633,7 @@ def _appointment_slots(actions: dict, tz: ZoneInfo, now: datetime, conflicts: li
 def _no_seat(row: Booking, tz: ZoneInfo) -> dict:
     session = row.session
     words = _session_words(session.title, session.starts_at, tz)
-    return _conflict("seats", f"{words} has no free seat any more", session.id,
+    return _conflict("seats", gettext("%(what)s has no free seat any more", what=words), session.id,
                      session.starts_at, session.ends_at)
 
 
@@ -669,17 +686,17 @@ def accept(db: DbSession, actor: Actor, proposal_id: int, *, now: datetime) -> d
         tz = ZoneInfo(program.timezone if program else "UTC")
         if proposal.status == "accepted":
             at = proposal.accepted_at or now
-            raise StateConflict(f"This proposal was accepted at {clock_words(at, tz, now)}; "
-                                "it has been booked already.")
+            raise StateConflict(gettext("This proposal was accepted at %(when)s; it has been "
+                                        "booked already.", when=clock_words(at, tz, now)))
         if is_expired(proposal, now):
-            raise StateConflict(f"This proposal expired at "
-                                f"{clock_words(proposal.expires_at, tz, now)}; suggest a new "
-                                "one.")
+            raise StateConflict(gettext("This proposal expired at %(when)s; suggest a new one.",
+                                  when=clock_words(proposal.expires_at, tz, now)))
         for client_id in proposal.client_ids or []:
             client = db.get(Client, client_id)
             if client is not None and client.status == "discharged":
                 raise ProposalConflict([_conflict(
-                    "client_status", f"{client.name} was discharged since", None, now, now)])
+                    "client_status", gettext("%(name)s was discharged since", name=client.name),
+                    None, now, now)])
         actions = proposal.actions or {}
         conflicts = _changes(db, actions, tz, now)
         if conflicts:

@@ -12,6 +12,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import gettext
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import FhirClient, Recipient
 from scheduler.models.interop import FHIR_SCOPES, RECIPIENT_KINDS
 from scheduler.services import audit, fhir_assertions, search
@@ -20,7 +22,8 @@ from scheduler.services.errors import InvalidField, StateConflict
 
 AUDITED = ("name", "kind", "contact", "is_active")
 CLIENT_AUDITED = ("recipient_id", "client_id", "scopes", "jwks_url", "revoked_at")
-KIND_WORDS = {"ehr": "Health record (EHR)", "billing": "Billing", "referral": "Referral partner"}
+KIND_WORDS = {"ehr": _l("Health record (EHR)"), "billing": _l("Billing"),
+              "referral": _l("Referral partner")}
 
 
 def digest(secret: str) -> str:
@@ -30,12 +33,13 @@ def digest(secret: str) -> str:
 def _check_name_free(db: DbSession, name: str, recipient_id: int | None = None) -> None:
     clash = db.scalar(select(Recipient.id).where(func.lower(Recipient.name) == name.lower()))
     if clash is not None and clash != recipient_id:
-        raise InvalidField("name", f"A recipient named {name!r} already exists.")
+        raise InvalidField("name", gettext("A recipient named %(name)s already exists.",
+                                           name=repr(name)))
 
 
 def _check_kind(kind: str) -> None:
     if kind not in RECIPIENT_KINDS:
-        raise InvalidField("kind", "Choose ehr, billing or referral.")
+        raise InvalidField("kind", gettext("Choose ehr, billing or referral."))
 
 
 def create_recipient(db: DbSession, actor: Actor, *, name: str, kind: str,
@@ -78,10 +82,13 @@ def list_recipients(db: DbSession, q: str | None = None, *, offset: int = 0,
 def _check_scopes(scopes: list[str]) -> list[str]:
     wanted = list(dict.fromkeys(scopes))
     if not wanted:
-        raise InvalidField("scopes", "Give at least one scope, e.g. system/Appointment.read.")
+        raise InvalidField("scopes", gettext("Give at least one scope, e.g. "
+                                             "system/Appointment.read."))
     for scope in wanted:
         if scope not in FHIR_SCOPES:
-            raise InvalidField("scopes", f"{scope!r} is not one of {', '.join(FHIR_SCOPES)}.")
+            raise InvalidField("scopes", gettext("%(scope)s is not one of %(scopes)s.",
+                                                 scope=repr(scope),
+                                                 scopes=", ".join(FHIR_SCOPES)))
     return wanted
 
 
@@ -90,7 +97,8 @@ def create_fhir_client(db: DbSession, actor: Actor, recipient: Recipient, *,
                        jwks_url: str | None = None) -> tuple[FhirClient, str]:
     """A new API client for the recipient; returns it and its secret, which is shown once."""
     if not recipient.is_active:
-        raise StateConflict(f"{recipient.name} is no longer an active recipient.")
+        raise StateConflict(gettext("%(name)s is no longer an active recipient.",
+                                    name=recipient.name))
     scopes = _check_scopes(scopes)
     # Only public keys SMART assertions can be checked with (services/fhir_assertions.py).
     jwks = fhir_assertions.check_jwks(jwks)

@@ -4,6 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler import clock
+from scheduler.i18n import gettext
 from scheduler.models import Room, Session, SessionSeries
 from scheduler.services import audit, sites
 from scheduler.services.audit import Actor
@@ -18,7 +19,8 @@ def _check_name_free(db: DbSession, name: str, site_id: int,
     """Room names are unique within a site: each site may have its own "Room B"."""
     clash = db.scalar(select(Room.id).where(Room.site_id == site_id, Room.name == name))
     if clash is not None and clash != room_id:
-        raise InvalidField("name", f"A room named {name!r} already exists at this site.")
+        raise InvalidField("name", gettext("A room named %(name)s already exists at this site.",
+                                           name=repr(name)))
 
 
 def _check_capacity_fits_bookings(db: DbSession, room: Room, capacity: int) -> None:
@@ -38,8 +40,8 @@ def _check_capacity_fits_bookings(db: DbSession, room: Room, capacity: int) -> N
     if series is not None:
         raise InvalidField(
             "capacity",
-            f"The series {series.title!r} has {series.capacity} places in this room; "
-            "lower its capacity or move it first.",
+            gettext("The series %(title)s has %(num)s places in this room; lower its capacity "
+                    "or move it first.", title=repr(series.title), num=series.capacity),
         )
     session = db.scalar(
         select(Session)
@@ -55,8 +57,8 @@ def _check_capacity_fits_bookings(db: DbSession, room: Room, capacity: int) -> N
     if session is not None:
         raise InvalidField(
             "capacity",
-            f"{session_words(session)} has {session.capacity} places in this room; "
-            "move it first.",
+            gettext("%(session)s has %(num)s places in this room; move it first.",
+                    session=session_words(session), num=session.capacity),
         )
 
 

@@ -8,6 +8,7 @@ named, so nothing lands in the wrong building by default.
 from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import gettext
 from scheduler.models import Site, Staff, User, staff_sites, user_sites
 from scheduler.services import audit, scope, search
 from scheduler.services.audit import Actor
@@ -33,14 +34,15 @@ def site_for_new(db: DbSession, actor: Actor, site_id: int | None, *,
         audit.record(db, actor, "create", "site", site.id, after=audit.snapshot(site, AUDITED))
         return site
     if count > 1:
-        raise InvalidField("site_id", "Choose the site: this clinic has more than one.")
+        raise InvalidField("site_id", gettext("Choose the site: this clinic has more than one."))
     return db.scalars(select(Site)).one()
 
 
 def _check_name_free(db: DbSession, name: str, site_id: int | None = None) -> None:
     clash = db.scalar(select(Site.id).where(func.lower(Site.name) == name.lower()))
     if clash is not None and clash != site_id:
-        raise InvalidField("name", f"A site named {name!r} already exists.")
+        raise InvalidField("name", gettext("A site named %(name)s already exists.",
+                                           name=repr(name)))
 
 
 def create_site(db: DbSession, actor: Actor, *, name: str, timezone: str,
@@ -115,7 +117,7 @@ def _referenced(db: DbSession, site_ids: list[int], field: str) -> list[int]:
         Site.id.in_(wanted), scope.sites_filter(Site.id)))) if wanted else set()
     missing = [i for i in wanted if i not in known]
     if missing:
-        raise InvalidField(field, f"No site with id {missing[0]}.")
+        raise InvalidField(field, gettext("No site with id %(id)s.", id=missing[0]))
     return sorted(wanted)
 
 
@@ -134,11 +136,11 @@ def sites_for_new_staff(db: DbSession, actor: Actor, site_ids: list[int] | None)
     if site_ids:
         return _referenced(db, site_ids, "site_ids")
     if site_ids is not None:
-        raise InvalidField("site_ids", "Choose at least one site this person works at.")
+        raise InvalidField("site_ids", gettext("Choose at least one site this person works at."))
     count = db.scalar(select(func.count(Site.id))) or 0
     if count > 1:
-        raise InvalidField("site_ids",
-                           "Choose the sites this person works at: this clinic has more than one.")
+        raise InvalidField("site_ids", gettext("Choose the sites this person works at: this "
+                                               "clinic has more than one."))
     return [site_for_new(db, actor, None).id]
 
 
@@ -168,7 +170,7 @@ def set_staff_sites(db: DbSession, staff_id: int, site_ids: list[int]) -> tuple[
 def check_staff_sites(db: DbSession, site_ids: list[int]) -> list[int]:
     """A staff member's new list of sites: one or more that exist."""
     if not site_ids:
-        raise InvalidField("site_ids", "Choose at least one site this person works at.")
+        raise InvalidField("site_ids", gettext("Choose at least one site this person works at."))
     return _referenced(db, site_ids, "site_ids")
 
 
@@ -185,8 +187,8 @@ def set_user_sites(db: DbSession, actor: Actor, user: User, site_ids: list[int])
     """Scope a coordinator's login to these sites; an empty list means every site."""
     wanted = _referenced(db, site_ids, "site_ids")
     if wanted and user.role != "coordinator":
-        raise InvalidField("site_ids", "Only a coordinator's login is limited to sites; "
-                           "admins see every site.")
+        raise InvalidField("site_ids", gettext("Only a coordinator's login is limited to sites; "
+                                               "admins see every site."))
     before = user_site_ids(db, user.id)
     db.execute(delete(user_sites).where(user_sites.c.user_id == user.id))
     if wanted:

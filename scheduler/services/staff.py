@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from scheduler import clock
 from scheduler.feeds import tokens as feed_tokens
+from scheduler.i18n import gettext
 from scheduler.models import Staff
 from scheduler.services import audit, sites
 from scheduler.services.audit import Actor
@@ -19,7 +20,7 @@ def active_member(db: DbSession, staff_id, field: str) -> Staff:
     """The staff member this field names, who must still work here to run or own anything."""
     member = get_referenced(db, Staff, staff_id, field, "staff member")
     if not member.is_active:
-        raise InvalidField(field, f"{member.name} is no longer active.")
+        raise InvalidField(field, gettext("%(name)s is no longer active.", name=member.name))
     return member
 
 
@@ -28,7 +29,8 @@ def _check_email_free(db: DbSession, email: str | None, staff_id: int | None = N
         return
     clash = db.scalar(select(Staff.id).where(func.lower(Staff.email) == email.lower()))
     if clash is not None and clash != staff_id:
-        raise InvalidField("email", f"A staff member with email {email!r} already exists.")
+        raise InvalidField("email", gettext("A staff member with email %(email)s already exists.",
+                                            email=repr(email)))
 
 
 def create_staff(db: DbSession, actor: Actor, **fields) -> Staff:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
 from scheduler.feeds import tokens as feed_tokens
+from scheduler.i18n import gettext
 from scheduler.languages import LANGUAGES
 from scheduler.models import Client, Staff, User
 from scheduler.models.users import STAFF, USER_ROLES
@@ -71,7 +72,7 @@ def list_logins(db: DbSession, viewer_role: str, where: LoginFilter, *, offset: 
     """One page of the logins this role may manage, by email, and how many match in all."""
     roles = managed_roles(viewer_role)
     if not roles:
-        raise PermissionDenied("Only admins and coordinators manage logins.")
+        raise PermissionDenied(gettext("Only admins and coordinators manage logins."))
     query = select(User).where(User.role.in_(roles), scope.logins_filter(User.client_id))
     if where.email:
         query = query.where(func.lower(User.email).like(_like_pattern(where.email.lower()),
@@ -91,7 +92,7 @@ def managed_login(db: DbSession, viewer: Viewer, user_id: int) -> User:
     """The login at this id if the viewer may manage it: 404 when none, 403 when not theirs."""
     user = get_or_404(db, User, user_id, "user")
     if user.role not in managed_roles(viewer.role):
-        raise PermissionDenied("Coordinators manage client logins only.")
+        raise PermissionDenied(gettext("Coordinators manage client logins only."))
     return user
 
 
@@ -121,20 +122,22 @@ def update_login(db: DbSession, viewer: Viewer, user_id: int, changes: dict,
         lock_rows(db, User, [user.id])
     db.refresh(user)  # as it stands now that it is held
     if ("role" in changes or "client_id" in changes) and viewer.role != "admin":
-        raise PermissionDenied("Only an admin may change a login's role.")
+        raise PermissionDenied(gettext("Only an admin may change a login's role."))
     role = changes.get("role", user.role)
     is_active = changes.get("is_active", user.is_active)
     if role not in USER_ROLES:
-        raise InvalidField("role", f"must be one of {', '.join(USER_ROLES)}.")
+        raise InvalidField("role", gettext("must be one of %(roles)s.",
+                                           roles=", ".join(USER_ROLES)))
     if "client_id" in changes and role != "client":
-        raise InvalidField("client_id", "Only a client login is linked to a client.")
+        raise InvalidField("client_id", gettext("Only a client login is linked to a client."))
     client_id = changes.get("client_id", user.client_id) if role == "client" else None
     staff_id = user.staff_id if role in STAFF else None
     accounts.check_links(db, role, staff_id=staff_id, client_id=client_id, user_id=user.id)
     leaves_admins = user.role == "admin" and user.is_active and (role != "admin" or not is_active)
     if leaves_admins and (admins or 0) <= 1:
-        raise StateConflict(f"{user.email} is the last active admin; make another login an "
-                            "admin before deactivating or demoting this one.")
+        raise StateConflict(gettext("%(email)s is the last active admin; make another login an "
+                                    "admin before deactivating or demoting this one.",
+                                    email=user.email))
     before = audit.snapshot(user, AUDITED)
     deactivating = user.is_active and not is_active
     role_changed = role != user.role
@@ -156,7 +159,7 @@ def set_own_language(db: DbSession, actor: Actor, user: User, language: str | No
     """A staff member's page language; None follows their browser. A client's language is on
     their client record (clients.set_language): their emails speak it too."""
     if language is not None and language not in LANGUAGES:
-        raise InvalidField("language", "Choose one of the languages offered.")
+        raise InvalidField("language", gettext("Choose one of the languages offered."))
     before = {"language": user.language}
     user.language = language
     db.flush()

@@ -60,6 +60,7 @@ from standardwebhooks import Webhook
 
 from scheduler import clock, i18n
 from scheduler.fhir import ids
+from scheduler.i18n import gettext
 from scheduler.i18n import gettext as _
 from scheduler.models import (
     Alert,
@@ -177,37 +178,39 @@ def check_url(url, allow_private: bool, field_name: str = "url") -> str:
     no user or password in it, no fragment, at most URL_MAX characters; a literal address
     must be public unless private ones are allowed. Names are resolved at delivery."""
     if not isinstance(url, str) or not url.strip():
-        raise InvalidField(field_name, "Give the https:// address the recipient listens on.")
+        raise InvalidField(field_name, gettext("Give the https:// address the recipient listens "
+                                               "on."))
     url = url.strip()
     if len(url) > URL_MAX:
-        raise InvalidField(field_name, f"Must be at most {URL_MAX} characters.")
+        raise InvalidField(field_name, gettext("Must be at most %(num)d characters.", num=URL_MAX))
     if any(ord(ch) < 33 or ord(ch) == 127 for ch in url):
-        raise InvalidField(field_name, "Must not contain spaces or control characters.")
+        raise InvalidField(field_name, gettext("Must not contain spaces or control characters."))
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise InvalidField(field_name, "Is not a web address.") from None
+        raise InvalidField(field_name, gettext("Is not a web address.")) from None
     if parts.scheme not in ("https", "http"):
-        raise InvalidField(field_name, "Must start with https://.")
+        raise InvalidField(field_name, gettext("Must start with https://."))
     if parts.scheme == "http" and not allow_private:
-        raise InvalidField(field_name, "Must use https://, so deliveries cannot be read on "
-                                       "the way.")
+        raise InvalidField(field_name, gettext("Must use https://, so deliveries cannot be read "
+                                               "on the way."))
     if parts.username is not None or parts.password is not None:
-        raise InvalidField(field_name, "Must not carry a user name or password; the "
-                                       "signature proves who sent each delivery.")
+        raise InvalidField(field_name, gettext("Must not carry a user name or password; the "
+                                               "signature proves who sent each delivery."))
     if not parts.hostname:
-        raise InvalidField(field_name, "Has no host name.")
+        raise InvalidField(field_name, gettext("Has no host name."))
     if parts.fragment:
-        raise InvalidField(field_name, "Must not have a #fragment.")
+        raise InvalidField(field_name, gettext("Must not have a #fragment."))
     if port == 0:
-        raise InvalidField(field_name, "Port 0 cannot be reached.")
+        raise InvalidField(field_name, gettext("Port 0 cannot be reached."))
     literal = _literal_ip(parts.hostname)
     if literal is not None and not allow_private and _refused_ip(literal):
-        raise InvalidField(field_name, "Points to a private or local address, which "
-                                       "webhooks do not reach.")
+        raise InvalidField(field_name, gettext("Points to a private or local address, which "
+                                               "webhooks do not reach."))
     if parts.hostname.lower() in ("localhost", "localhost.localdomain") and not allow_private:
-        raise InvalidField(field_name, "Points to this machine, which webhooks do not reach.")
+        raise InvalidField(field_name, gettext("Points to this machine, which webhooks do not "
+                                               "reach."))
     return url
 
 
@@ -273,12 +276,13 @@ def post(url: str, body: bytes, headers: dict, settings: Settings) -> requests.R
 
 def _check_events(events) -> list[str]:
     if not isinstance(events, list) or not events:
-        raise InvalidField("events", "Choose at least one event: " + ", ".join(WEBHOOK_EVENTS)
-                           + ".")
+        raise InvalidField("events", gettext("Choose at least one event: %(events)s.",
+                                             events=", ".join(WEBHOOK_EVENTS)))
     for index, name in enumerate(events):
         if name not in WEBHOOK_EVENTS:
-            raise InvalidField(f"events.{index}", f"{str(name)[:60]!r} is not an event; the "
-                               "events are " + ", ".join(WEBHOOK_EVENTS) + ".")
+            raise InvalidField(f"events.{index}", gettext(
+                "%(name)s is not an event; the events are %(events)s.",
+                name=repr(str(name)[:60]), events=", ".join(WEBHOOK_EVENTS)))
     return list(dict.fromkeys(events))
 
 
@@ -287,7 +291,8 @@ def _check_description(description) -> str | None:
         return None
     description = description.strip()
     if len(description) > DESCRIPTION_MAX:
-        raise InvalidField("description", f"Must be at most {DESCRIPTION_MAX} characters.")
+        raise InvalidField("description", gettext("Must be at most %(num)d characters.",
+                                                  num=DESCRIPTION_MAX))
     return description or None
 
 
@@ -297,7 +302,8 @@ def create(db: DbSession, actor: Actor, settings: Settings, *, recipient_id: int
     """A new endpoint and its secret, which is shown this once (audited, without it)."""
     recipient = get_referenced(db, Recipient, recipient_id, "recipient_id", "recipient")
     if not recipient.is_active:
-        raise InvalidField("recipient_id", f"{recipient.name} is no longer an active recipient.")
+        raise InvalidField("recipient_id", gettext("%(name)s is no longer an active recipient.",
+                                                   name=recipient.name))
     endpoint = WebhookEndpoint(
         recipient_id=recipient.id, url=check_url(url, settings.allow_private),
         events=_check_events(events), description=_check_description(description),
@@ -402,7 +408,8 @@ def retry(db: DbSession, actor: Actor, endpoint: WebhookEndpoint, delivery_id: i
     if delivery is None or delivery.endpoint_id != endpoint.id:
         raise NotFound("delivery", delivery_id)
     if not endpoint.is_enabled:
-        raise StateConflict("This endpoint is disabled; re-enable it (PATCH is_enabled) first.")
+        raise StateConflict(gettext("This endpoint is disabled; re-enable it (PATCH is_enabled) "
+                                    "first."))
     before = audit.snapshot(delivery, ("status", "attempts", "next_attempt_at"))
     if delivery.status != "pending":
         delivery.attempts = 0

@@ -7,7 +7,15 @@ A coordinator looking at "Session 149 has attendance recorded" has to go and fin
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+
+from scheduler.i18n import current_language
 from scheduler.models import Session
+
+
+def _weekday(day: date) -> str:
+    # Abbreviated in the reader's language ("Wed", "mié"); the numeric date reads in any.
+    return format_date(day, "EEE", locale=current_language())
 
 
 def when(session: Session) -> str:
@@ -15,12 +23,12 @@ def when(session: Session) -> str:
     tz = ZoneInfo(session.timezone)
     start = session.starts_at.astimezone(tz)
     end = session.ends_at.astimezone(tz)
-    return f"{start:%a %Y-%m-%d %H:%M}–{end:%H:%M}"
+    return f"{_weekday(start)} {start:%Y-%m-%d %H:%M}–{end:%H:%M}"
 
 
 def day_words(day: date) -> str:
     """A calendar day as the rest of the messages write it: "Tue 2027-06-01"."""
-    return f"{day:%a %Y-%m-%d}"
+    return f"{_weekday(day)} {day:%Y-%m-%d}"
 
 
 def session_words(session: Session) -> str:

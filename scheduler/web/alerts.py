@@ -8,6 +8,8 @@ from flask_login import current_user
 
 from scheduler import clock
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import Alert
 from scheduler.models.users import STAFF
 from scheduler.services import alerts
@@ -18,10 +20,10 @@ bp = Blueprint("alert_pages", __name__)
 
 # The newest alerts a page shows; older ones stay in the API's pages.
 SHOWN = 200
-KIND_LABELS = {"absence_streak": "Missed sessions in a row",
-               "below_target": "Hours below target this week",
-               "break_glass": "Broke the glass",
-               "webhook_disabled": "Webhook endpoint disabled"}
+KIND_LABELS = {"absence_streak": _l("Missed sessions in a row"),
+               "below_target": _l("Hours below target this week"),
+               "break_glass": _l("Broke the glass"),
+               "webhook_disabled": _l("Webhook endpoint disabled")}
 
 
 def _visible(open_only: bool):
@@ -55,7 +57,8 @@ def acknowledge(alert_id: int):
     db.session.commit()
     (line,) = alerts.lines(db.session, _visible(open_only=False)
                            .where(Alert.id == alert.id), 1)
-    about = line.client_name or f"endpoint #{(alert.detail or {}).get('endpoint_id')}"
-    flash(f"{KIND_LABELS[alert.kind]}: {about}, acknowledged.", "success")
+    about = line.client_name or _("endpoint #%(id)s", id=(alert.detail or {}).get("endpoint_id"))
+    flash(_("%(kind)s: %(about)s, acknowledged.", kind=KIND_LABELS[alert.kind], about=about),
+          "success")
     back = {"all": "1"} if request.form.get("all") == "1" else {}
     return redirect(url_for(".index", **back), code=303)

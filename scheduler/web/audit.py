@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from scheduler.extensions import db
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import User
 from scheduler.services import audit, audit_words, day_sheet
 from scheduler.services import users as logins_admin
@@ -24,8 +25,8 @@ from scheduler.web.refusals import describe
 bp = Blueprint("audit_pages", __name__)
 
 PER_PAGE = 50
-FIELD_LABELS = {"client": "Client id", "user": "User", "action": "Action", "from": "From",
-                "to": "To", "page": "Page"}
+FIELD_LABELS = {"client": _l("Client id"), "user": _l("User"), "action": _l("Action"),
+                "from": _l("From"), "to": _l("To"), "page": _l("Page")}
 
 
 def _at_midnight(day: date | None, tz: ZoneInfo) -> datetime | None:
@@ -44,12 +45,12 @@ def _filters() -> dict:
         "page": query_args.number_arg("page", 1_000_000) or 1,
     }
     if given["from"] and given["to"] and given["to"] < given["from"]:
-        raise InvalidField("to", "must not be before From.", "query")
+        raise InvalidField("to", str(_l("must not be before From.")), "query")
     return given
 
 
 class UserPicker(PlainForm):
-    user = PickerField("User", validators=[Optional()])
+    user = PickerField(_l("User"), validators=[Optional()])
 
 
 def _user_picker() -> UserPicker:
@@ -67,8 +68,8 @@ def _user_picker() -> UserPicker:
     held = db.session.get(User, picker.data) if picker.data is not None else None
     if held is not None and held not in rows:
         rows.insert(0, held)
-    picker.choices = with_none("Anyone", [SelectChoice(u.id, u.email) for u in rows])
-    picker.search = Search(param="user_q", what="a user", api=url_for("users.Logins"),
+    picker.choices = with_none(str(_l("Anyone")), [SelectChoice(u.id, u.email) for u in rows])
+    picker.search = Search(param="user_q", what=str(_l("a user")), api=url_for("users.Logins"),
                            term=term, more=total > PICKER_LIMIT, api_query="email")
     return form
 

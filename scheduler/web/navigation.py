@@ -7,40 +7,45 @@ second bar, so the main bar stays one line at desktop widths as the network grow
 
 from flask import current_app, request, url_for
 
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models.users import COORDINATORS, KIOSK_RUNNERS, STAFF, USER_ROLES
 
 SETUP = (
     # (endpoint, label, roles): the Setup bar, in the order a new clinic fills them in.
-    ("site_pages.index", "Sites", ("admin",)),
+    ("site_pages.index", _l("Sites"), ("admin",)),
     # The outside systems clients may consent to share with, and their API clients.
-    ("recipient_pages.index", "Recipients", ("admin",)),
-    ("program_pages.index", "Programs", COORDINATORS),
-    ("room_pages.index", "Rooms", COORDINATORS),
-    ("staff_pages.index", "Staff", COORDINATORS),
+    ("recipient_pages.index", _l("Recipients"), ("admin",)),
+    ("program_pages.index", _l("Programs"), COORDINATORS),
+    ("room_pages.index", _l("Rooms"), COORDINATORS),
+    ("staff_pages.index", _l("Staff"), COORDINATORS),
 )
 # The pages that belong to Setup, for marking its entry current: blueprints, and the
 # site pages' endpoints other than its own list.
 SETUP_BLUEPRINTS = ("site_pages", "program_pages", "room_pages", "staff_pages",
                     "recipient_pages")
 
+# The main bar's entry for Setup: base.html marks it current on every Setup page by this
+# endpoint (spelt out there), not by its label, which is in the viewer's language.
+SETUP_ENTRY = "staff_pages.index"
+
 LINKS = (
     # (endpoint, label, roles)
-    ("calendar.week", "Week", COORDINATORS),
-    ("calendar.closures_page", "Closures", COORDINATORS),
-    ("client_pages.index", "Clients", COORDINATORS),
-    ("client_pages.intake", "Intake", COORDINATORS),
-    ("report_pages.index", "Reports", COORDINATORS),
-    ("report_pages.follow_up", "Follow-up", STAFF),
-    ("alert_pages.index", "Alerts", STAFF),
-    ("clinician.today", "Today", STAFF),
+    ("calendar.week", _l("Week"), COORDINATORS),
+    ("calendar.closures_page", _l("Closures"), COORDINATORS),
+    ("client_pages.index", _l("Clients"), COORDINATORS),
+    ("client_pages.intake", _l("Intake"), COORDINATORS),
+    ("report_pages.index", _l("Reports"), COORDINATORS),
+    ("report_pages.follow_up", _l("Follow-up"), STAFF),
+    ("alert_pages.index", _l("Alerts"), STAFF),
+    ("clinician.today", _l("Today"), STAFF),
     # A kiosk login's only page: offered wherever it lands (a 403 page), as the way back.
-    ("kiosk_pages.index", "Kiosk", KIOSK_RUNNERS),
-    ("staff_pages.index", "Setup", COORDINATORS),
-    ("user_pages.index", "Logins", COORDINATORS),
-    ("audit_pages.index", "Audit log", ("admin",)),
-    ("portal.home", "My sessions", ("client",)),
+    ("kiosk_pages.index", _l("Kiosk"), KIOSK_RUNNERS),
+    (SETUP_ENTRY, _l("Setup"), COORDINATORS),
+    ("user_pages.index", _l("Logins"), COORDINATORS),
+    ("audit_pages.index", _l("Audit log"), ("admin",)),
+    ("portal.home", _l("My sessions"), ("client",)),
     # A kiosk login's own password too (its pages show the kiosk's bar instead of this menu).
-    ("account_pages.change_password", "Password", USER_ROLES),
+    ("account_pages.change_password", _l("Password"), USER_ROLES),
 )
 
 

@@ -11,6 +11,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import Program
 from scheduler.models.users import COORDINATORS
 from scheduler.services import programs, scope
@@ -27,57 +29,59 @@ from scheduler.web.setup_forms import (
 
 bp = Blueprint("program_pages", __name__)
 
-LEVEL_WORDS = {"1": "Level 1 (outpatient)", "2.1": "Level 2.1 (intensive outpatient)",
-               "2.5": "Level 2.5 (partial hospitalisation)"}
-POPULATION_WORDS = {"adult": "Adults", "adolescent": "Adolescents"}
-PRIVACY_WORDS = {"private": "Private: “Appointment” and the street address",
-                 "standard": "Standard: the kind of session",
-                 "full": "Full: the series title and the facilitators"}
+LEVEL_WORDS = {"1": _l("Level 1 (outpatient)"), "2.1": _l("Level 2.1 (intensive outpatient)"),
+               "2.5": _l("Level 2.5 (partial hospitalisation)")}
+POPULATION_WORDS = {"adult": _l("Adults"), "adolescent": _l("Adolescents")}
+PRIVACY_WORDS = {"private": _l("Private: “Appointment” and the street address"),
+                 "standard": _l("Standard: the kind of session"),
+                 "full": _l("Full: the series title and the facilitators")}
 
 
 def _choices(words: dict) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in words.items()]
 
 
-def _count(label: str, top: int, default: int, description: str):
+def _count(label, top: int, default: int, description):
     # The API's ranges (api/programs.py ProgramFields).
     return WholeNumber(label, default=default, description=description, validators=[
-        InputRequired(f"Give a number from 1 to {top}."),
-        NumberRange(1, top, f"Give a number from 1 to {top}.")])
+        InputRequired(_l("Give a number from 1 to %(top)d.", top=top)),
+        NumberRange(1, top, _l("Give a number from 1 to %(top)d.", top=top))])
 
 
 class ProgramForm(PageForm):
-    name = StringField("Name", validators=[DataRequired("Give the program a name."),
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the program a name.")),
                                            Length(max=200)])
-    level_of_care = SelectField("Level of care (ASAM)", choices=_choices(LEVEL_WORDS),
+    level_of_care = SelectField(_l("Level of care (ASAM)"), choices=_choices(LEVEL_WORDS),
                                 default="2.1")
-    population = SelectField("Who it serves", choices=_choices(POPULATION_WORDS),
+    population = SelectField(_l("Who it serves"), choices=_choices(POPULATION_WORDS),
                              default="adult")
-    timezone = StringField("Time zone", default="America/New_York", validators=[
-        DataRequired("Give the program's time zone, such as America/New_York."),
-        Length(max=64)], description="An IANA name such as America/Chicago.")
-    country = StringField("Country", default="US", validators=[
-        DataRequired("Give a two-letter country code, such as US."), Length(max=2)],
-        description="Two letters: series warn about sessions on its public holidays.")
-    address = StringField("Address", validators=[Optional(), Length(max=300)])
-    min_weekly_hours = Hours("Weekly hours each client needs", places=2, validators=[
-        Optional(), NumberRange(0, 80, "Between 0 and 80 hours.")],
-        description="Empty: the level's default (2.1 adult 9, adolescent 6; 2.5 20; "
-                    "level 1 none).")
-    min_group_size = WholeNumber("Smallest group", validators=[
-        Optional(), NumberRange(1, 500, "At least 1 client, or empty for no minimum.")],
-        description="The planner leaves no group it fills below this. Empty: no minimum.")
-    absence_streak_alert = _count("Absences in a row before follow-up", 20, 2,
-                                  "Unexcused, in a row: the client goes on the follow-up list.")
-    discharge_review_streak = _count("Absences in a row before a discharge review", 50, 3,
-                                     "Unexcused, in a row.")
-    discharge_review_absences = _count("Absences before a discharge review", 200, 6,
-                                       "More unexcused absences than this within the weeks "
-                                       "below also call for one.")
-    discharge_review_weeks = _count("Within weeks", 52, 12, "The window for the count above.")
-    feed_privacy = SelectField("What calendar feeds say", choices=_choices(PRIVACY_WORDS),
+    timezone = StringField(_l("Time zone"), default="America/New_York", validators=[
+        DataRequired(_l("Give the program's time zone, such as America/New_York.")),
+        Length(max=64)], description=_l("An IANA name such as America/Chicago."))
+    country = StringField(_l("Country"), default="US", validators=[
+        DataRequired(_l("Give a two-letter country code, such as US.")), Length(max=2)],
+        description=_l("Two letters: series warn about sessions on its public holidays."))
+    address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
+    min_weekly_hours = Hours(_l("Weekly hours each client needs"), places=2, validators=[
+        Optional(), NumberRange(0, 80, _l("Between 0 and 80 hours."))],
+        description=_l("Empty: the level's default (2.1 adult 9, adolescent 6; 2.5 20; "
+                       "level 1 none)."))
+    min_group_size = WholeNumber(_l("Smallest group"), validators=[
+        Optional(), NumberRange(1, 500, _l("At least 1 client, or empty for no minimum."))],
+        description=_l("The planner leaves no group it fills below this. Empty: no minimum."))
+    absence_streak_alert = _count(_l("Absences in a row before follow-up"), 20, 2,
+                                  _l("Unexcused, in a row: the client goes on the follow-up "
+                                     "list."))
+    discharge_review_streak = _count(_l("Absences in a row before a discharge review"), 50, 3,
+                                     _l("Unexcused, in a row."))
+    discharge_review_absences = _count(_l("Absences before a discharge review"), 200, 6,
+                                       _l("More unexcused absences than this within the weeks "
+                                          "below also call for one."))
+    discharge_review_weeks = _count(_l("Within weeks"), 52, 12,
+                                    _l("The window for the count above."))
+    feed_privacy = SelectField(_l("What calendar feeds say"), choices=_choices(PRIVACY_WORDS),
                                default="private")
-    is_active = BooleanField("Running", default=True)
+    is_active = BooleanField(_l("Running"), default=True)
 
 
 class NewProgramForm(ProgramForm):
@@ -143,4 +147,4 @@ def edit(program_id: int):
 
     return save_from_form(
         form, lambda: programs.update_program(db.session, page_actor(), program, _values(form)),
-        page, lambda _: f"{program.name} saved.")
+        page, lambda _result: _("%(name)s saved.", name=program.name))

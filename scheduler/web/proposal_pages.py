@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import DateField, HiddenField, SelectMultipleField
@@ -26,6 +28,9 @@ from wtforms.validators import InputRequired, NumberRange, StopValidation, Valid
 
 from scheduler import clock
 from scheduler.extensions import db
+from scheduler.i18n import current_language, local, ngettext
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import Client, Program
 from scheduler.models.users import COORDINATORS
 from scheduler.services import day_sheet, programs, proposals, scope
@@ -43,8 +48,10 @@ bp = Blueprint("proposal_pages", __name__)
 # The service's names for its inputs, as these pages' forms call them.
 RENAMES = {"from": "from_date", "from_date": "from_date", "weeks": "weeks",
            "week_start": "week_start", "client_ids": "client_ids"}
-LABELS = {"from": "From", "from_date": "From", "weeks": "Weeks", "week_start": "Week of",
-          "client_ids": "Clients"}
+LABELS = {"from": _l("From"), "from_date": _l("From"), "weeks": _l("Weeks"),
+          "week_start": _l("Week of"), "client_ids": _l("Clients")}
+# Said when the weeks asked for are out of range.
+WEEKS_RANGE = _l("Enter a number of weeks from %(min)d to %(max)d.", min=MIN_WEEKS, max=MAX_WEEKS)
 
 
 # ---------------------------------------------------------------- forms
@@ -53,11 +60,11 @@ LABELS = {"from": "From", "from_date": "From", "weeks": "Weeks", "week_start": "
 class WeeksForm(PageForm):
     """From which day, for how many weeks: what every "Suggest" form asks."""
 
-    from_date = DateField("From", validators=[InputRequired("Enter the first day."), in_range])
-    weeks = WholeNumber("Weeks", default=DEFAULT_WEEKS, validators=[
-        InputRequired(f"Enter a number of weeks from {MIN_WEEKS} to {MAX_WEEKS}."),
-        NumberRange(min=MIN_WEEKS, max=MAX_WEEKS,
-                    message=f"Enter a number of weeks from {MIN_WEEKS} to {MAX_WEEKS}.")])
+    from_date = DateField(_l("From"), validators=[InputRequired(_l("Enter the first day.")),
+                                                  in_range])
+    weeks = WholeNumber(_l("Weeks"), default=DEFAULT_WEEKS, validators=[
+        InputRequired(WEEKS_RANGE),
+        NumberRange(min=MIN_WEEKS, max=MAX_WEEKS, message=WEEKS_RANGE)])
 
 
 class SuggestForm(WeeksForm):
@@ -75,30 +82,31 @@ class ListedClients(SelectMultipleField):
             self.data = [optional_id(value) for value in valuelist]
         except (TypeError, ValueError):
             self.data = []
-            raise ValueError("Choose from the clients listed.") from None
+            raise ValueError(_("Choose from the clients listed.")) from None
 
     def pre_validate(self, form):
         listed = {choice.value for choice in self.choices or ()}
         if any(value not in listed for value in self.data or ()):
-            raise ValidationError("Choose from the clients listed: someone may have been "
-                                  "discharged or moved since the page was loaded.")
+            raise ValidationError(_("Choose from the clients listed: someone may have been "
+                                    "discharged or moved since the page was loaded."))
 
 
 def _someone_ticked(form, field) -> None:
     if not field.data and not field.errors:
-        raise StopValidation("Tick at least one client.")
+        raise StopValidation(_("Tick at least one client."))
 
 
 class CohortForm(WeeksForm):
     """Several of a program's clients, planned together so that seats are shared fairly."""
 
-    client_ids = ListedClients("Clients", coerce=optional_id, validators=[_someone_ticked])
+    client_ids = ListedClients(_l("Clients"), coerce=optional_id, validators=[_someone_ticked])
 
 
 class MakeUpForm(PageForm):
     """The week whose shortfall the make-up sessions should close (its Monday)."""
 
-    week_start = DateField("Week of", validators=[InputRequired("Enter the week."), in_range])
+    week_start = DateField(_l("Week of"), validators=[InputRequired(_l("Enter the week.")),
+                                                       in_range])
 
 
 class AcceptForm(PageForm):
@@ -156,7 +164,7 @@ def suggest(client_id: int):
     except DomainError as error:
         db.session.rollback()
         if not put_on_form(form, error, RENAMES):
-            flash(describe(error, LABELS, what="No schedule suggested"), "error")
+            flash(describe(error, LABELS, what=_("No schedule suggested")), "error")
         return _suggest_page(client, form, error.status)
     db.session.commit()
     return _to_proposal(proposal, bool(form.intake.data))
@@ -177,7 +185,7 @@ def suggest_make_up(client_id: int):
         except DomainError as error:
             db.session.rollback()
             if not put_on_form(form, error, RENAMES):
-                flash(describe(error, LABELS, what="No make-up suggested"), "error")
+                flash(describe(error, LABELS, what=_("No make-up suggested")), "error")
             status = error.status
         else:
             db.session.commit()
@@ -218,7 +226,7 @@ def cohort_start():
         iter(programs.active_programs(db.session, scope.my_site_ids(db.session, current_user))),
         None) or next(iter(programs.active_programs(db.session)), None)
     if program is None:
-        flash("There is no program to suggest schedules for yet.", "error")
+        flash(_("There is no program to suggest schedules for yet."), "error")
         return redirect(url_for("client_pages.index"), code=303)
     return redirect(url_for(".cohort_suggest", program_id=program.id), code=303)
 
@@ -243,7 +251,7 @@ def cohort_suggest(program_id: int):
     except DomainError as error:
         db.session.rollback()
         if not put_on_form(form, error, RENAMES):
-            flash(describe(error, LABELS, what="No schedules suggested"), "error")
+            flash(describe(error, LABELS, what=_("No schedules suggested")), "error")
         return _cohort_page(program, form, new, rest, error.status)
     db.session.commit()
     return _to_proposal(proposal, False)
@@ -310,7 +318,7 @@ def _weeks(body: dict, tz) -> list[Week]:
 
 def _seconds_text(seconds) -> str:
     value = float(seconds or 0)
-    return f"{value:.1f}" if value < 1 else f"{value:.0f}"
+    return format_decimal(value, format="0.0" if value < 1 else "0", locale=current_language())
 
 
 def solver_words(solver: dict | None) -> str:
@@ -318,13 +326,14 @@ def solver_words(solver: dict | None) -> str:
     solver = solver or {}
     status = str(solver.get("status") or "").upper()
     if status == "OPTIMAL":
-        return "Best possible schedule (proven)."
+        return _("Best possible schedule (proven).")
     seconds = _seconds_text(solver.get("seconds"))
     if status == "FEASIBLE":
-        return f"Good schedule found in {seconds} s (may not be the best)."
+        return _("Good schedule found in %(seconds)s s (may not be the best).", seconds=seconds)
     if status == "INFEASIBLE":
-        return "No schedule can meet every rule; what is shown is all that fits."
-    return f"The planner found no schedule in {seconds} s; what is shown is all that fits."
+        return _("No schedule can meet every rule; what is shown is all that fits.")
+    return _("The planner found no schedule in %(seconds)s s; what is shown is all that fits.",
+             seconds=seconds)
 
 
 def _days_text(text) -> str:
@@ -337,10 +346,10 @@ def _enrolment_line(entry: dict) -> str:
     """ "Relapse prevention — Mondays at 18:00, 4 sessions, 3 seats free" """
     sessions = entry.get("sessions") or 0
     seats = entry.get("seats_free")
-    parts = [f"{sessions} session{'s' if sessions != 1 else ''}"]
+    parts = [ngettext("%(num)d session", "%(num)d sessions", sessions)]
     if seats is not None:
-        parts.append("no seat free" if seats == 0 else
-                     f"{seats} seat{'s' if seats != 1 else ''} free")
+        parts.append(_("no seat free") if seats == 0 else
+                     ngettext("%(num)d seat free", "%(num)d seats free", seats))
     meets = _days_text(entry.get("meets"))
     head = f"{entry['title']} — {meets}" if meets else entry["title"]
     return f"{head}, {', '.join(parts)}"
@@ -349,15 +358,15 @@ def _enrolment_line(entry: dict) -> str:
 def _session_line(entry: dict, tz) -> str:
     starts, ends = _when(entry["starts_at"], tz), _when(entry["ends_at"], tz)
     seats = entry.get("seats_free")
-    free = "" if seats is None else (", no seat free" if seats == 0 else
-                                     f", {seats} seat{'s' if seats != 1 else ''} free")
-    return (f"{entry['title']} — {starts.strftime('%a %-d %b, %H:%M')}–"
-            f"{ends.strftime('%H:%M')}{free}")
+    free = "" if seats is None else (", " + (_("no seat free") if seats == 0 else ngettext(
+        "%(num)d seat free", "%(num)d seats free", seats)))
+    return (f"{entry['title']} — {local(starts, 'short_day_time')}–"
+            f"{local(ends, 'time')}{free}")
 
 
 def _appointment_line(entry: dict, tz) -> dict:
     starts, ends = _when(entry["starts_at"], tz), _when(entry["ends_at"], tz)
-    return {"when": f"{starts.strftime('%a %-d %b, %H:%M')}–{ends.strftime('%H:%M')}",
+    return {"when": f"{local(starts, 'short_day_time')}–{local(ends, 'time')}",
             "kind": KIND_LABELS.get(entry.get("kind") or "", entry.get("kind") or ""),
             "staff": entry.get("staff_name") or "", "room": entry.get("room_name") or ""}
 
@@ -376,28 +385,30 @@ def _refusal(refusal: DomainError | None) -> dict:
 
 def _conflict_words(conflict) -> str:
     text = conflict.get("detail") if isinstance(conflict, dict) else conflict
-    text = str(text or "Something changed.")
+    text = str(text or _("Something changed."))
     return text if text.endswith(".") else text + "."
 
 
 def booked_words(client: Client, body: dict) -> str:
     """The flash after accepting: every series by name with its sessions, then the rest."""
-    parts = [f"{e['title']} ({e.get('sessions') or 0} sessions)"
+    parts = [f"{e['title']} ({_('%(num)d sessions', num=e.get('sessions') or 0)})"
              for e in body.get("enrollments") or ()]
     singles = len(body.get("sessions") or ())
     if singles:
-        parts.append(f"{singles} single session{'s' if singles != 1 else ''}")
+        parts.append(ngettext("%(num)d single session", "%(num)d single sessions", singles))
     appointments = body.get("appointments") or ()
     if appointments:
         people = ", ".join(dict.fromkeys(a.get("staff_name") or "" for a in appointments
                                          if a.get("staff_name")))
-        with_whom = f" with {people}" if people else ""
-        parts.append(f"{len(appointments)} appointment{'s' if len(appointments) != 1 else ''}"
-                     f"{with_whom}")
+        with_whom = " " + _("with %(people)s", people=people) if people else ""
+        parts.append(ngettext("%(num)d appointment", "%(num)d appointments", len(appointments))
+                     + with_whom)
     if not parts:
-        return f"Nothing new to book for {client.name}: the schedule already stands."
-    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return f"{client.name} booked: {listed}."
+        return _("Nothing new to book for %(name)s: the schedule already stands.",
+                 name=client.name)
+    listed = parts[0] if len(parts) == 1 else _("%(first)s and %(last)s",
+                                                first=", ".join(parts[:-1]), last=parts[-1])
+    return _("%(name)s booked: %(what)s.", name=client.name, what=listed)
 
 
 def _page(proposal, status: int = 200, refusal: DomainError | None = None,
@@ -443,17 +454,14 @@ class CohortRow:
     books: str
 
 
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
-
-
 def _books_words(entry: dict) -> str:
     """ "Relapse prevention (12 sessions), 4 appointments" """
-    parts = [f"{e['title']} ({_count(e.get('sessions') or 0, 'session')})"
+    parts = [f"{e['title']} ("
+             f"{ngettext('%(num)d session', '%(num)d sessions', e.get('sessions') or 0)})"
              for e in entry.get("enrollments") or ()]
     appointments = len(entry.get("appointments") or ())
     if appointments:
-        parts.append(_count(appointments, "appointment"))
+        parts.append(ngettext("%(num)d appointment", "%(num)d appointments", appointments))
     return ", ".join(parts)
 
 
@@ -464,7 +472,7 @@ def _cohort_rows(body: dict) -> list[CohortRow]:
         targets = [_hours(w.get("target_hours")) for w in weekly]
         shortfalls = entry.get("unmet") or ()
         rows.append(CohortRow(
-            client_id=entry["client_id"], name=entry.get("name") or "A client",
+            client_id=entry["client_id"], name=entry.get("name") or _("A client"),
             met=sum(1 for w in weekly if w.get("met")),
             target_weeks=sum(1 for t in targets if t is not None),
             planned=sum((_hours(w.get("planned_hours")) or Decimal(0) for w in weekly),
@@ -478,28 +486,35 @@ def _cohort_rows(body: dict) -> list[CohortRow]:
 
 
 def _percent(share: float) -> str:
-    return f"{int(share * 100)}%" if share < 1 else "100%"
+    return format_percent(min(int(share * 100), 100) / 100, locale=current_language())
 
 
 def worst_words(rows: list[CohortRow]) -> str:
     """The fairness the planner aims at, in one sentence: how the worst-off client fares."""
     measured = [r for r in rows if r.coverage is not None]
     if not measured:
-        return "No client's plan sets weekly hours, so every client gets what fits."
+        return _("No client's plan sets weekly hours, so every client gets what fits.")
     worst = min(measured, key=lambda r: (r.coverage, r.name))
     if worst.coverage >= 1:
-        return "Every client gets all of their target hours."
+        return _("Every client gets all of their target hours.")
     if worst.coverage <= 0:
-        return f"The worst-off client, {worst.name}, gets none of their target hours."
-    return (f"The worst-off client, {worst.name}, gets {_percent(worst.coverage)} of their "
-            f"target hours.")
+        return _("The worst-off client, %(name)s, gets none of their target hours.",
+                 name=worst.name)
+    return _("The worst-off client, %(name)s, gets %(share)s of their target hours.",
+             name=worst.name, share=_percent(worst.coverage))
+
+
+def _day_month(day: date) -> str:
+    """"7 Dec", "7 dic"."""
+    return format_date(day, "d MMM", locale=current_language())
 
 
 def _group_line(entry: dict) -> str:
     """ "Relapse prevention, week of 7 Dec: 4 added, 10 of 12 seats" """
     monday = date.fromisoformat(entry["week_start"])
-    return (f"{entry['title']}, week of {monday.strftime('%-d %b')}: {entry['added']} added, "
-            f"{entry['size']} of {entry['capacity']} seats")
+    return _("%(title)s, week of %(day)s: %(added)s added, %(size)s of %(capacity)s seats",
+             title=entry["title"], day=_day_month(monday), added=entry["added"],
+             size=entry["size"], capacity=entry["capacity"])
 
 
 def cohort_booked_words(body: dict) -> str:
@@ -509,14 +524,17 @@ def cohort_booked_words(body: dict) -> str:
     sessions = sum(e.get("sessions") or 0 for c in clients for e in c.get("enrollments") or ())
     appointments = sum(len(c.get("appointments") or ()) for c in clients)
     if not booked:
-        return "Nothing new to book: no group or appointment fits these clients."
-    what = [_count(sessions, "group session")] if sessions else []
+        return _("Nothing new to book: no group or appointment fits these clients.")
+    what = [ngettext("%(num)d group session", "%(num)d group sessions", sessions)] \
+        if sessions else []
     if appointments:
-        what.append(_count(appointments, "appointment"))
-    text = f"{_count(len(booked), 'client')} booked: {' and '.join(what)}."
-    left = [c.get("name") or "A client" for c in clients if c not in booked]
+        what.append(ngettext("%(num)d appointment", "%(num)d appointments", appointments))
+    text = ngettext("%(num)d client booked: %(what)s.", "%(num)d clients booked: %(what)s.",
+                    len(booked), what=_("%(first)s and %(last)s", first=what[0], last=what[1])
+                    if len(what) == 2 else what[0])
+    left = [c.get("name") or _("A client") for c in clients if c not in booked]
     if left:
-        text += f" Nothing fit for {', '.join(left)}."
+        text += " " + _("Nothing fit for %(names)s.", names=", ".join(left))
     return text
 
 
@@ -568,7 +586,7 @@ def accept(proposal_id: int):
     intake = form.intake.data == "1"
     cohort = proposal.kind == "cohort"
     if not form.validate_on_submit():
-        flash("The form could not be read; open the suggestion again.", "error")
+        flash(_("The form could not be read; open the suggestion again."), "error")
         return _cohort_page_of(proposal, 422) if cohort else _page(proposal, 422)
     try:
         proposals.accept(db.session, page_actor(), proposal.id, now=clock.now())

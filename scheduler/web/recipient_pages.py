@@ -14,6 +14,8 @@ from wtforms.validators import DataRequired, Length, Optional
 from scheduler import clock
 from scheduler.extensions import db
 from scheduler.fhir import BASE as FHIR_BASE
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import FhirClient, Recipient
 from scheduler.models.interop import FHIR_SCOPES, RECIPIENT_KINDS
 from scheduler.services import recipients
@@ -30,29 +32,31 @@ bp = Blueprint("recipient_pages", __name__)
 PER_PAGE = 50
 # What each FHIR scope lets a recipient's system do, in words beside its name.
 SCOPE_WORDS = {
-    "system/Appointment.read": "Read appointments of clients who consented",
-    "system/Slot.read": "Read open group seats (no client information)",
-    "system/Patient.read": "Read name, date of birth and identifiers of clients who consented",
-    "system/Patient.write": "Send referrals (new clients awaiting intake)",
+    "system/Appointment.read": _l("Read appointments of clients who consented"),
+    "system/Slot.read": _l("Read open group seats (no client information)"),
+    "system/Patient.read": _l("Read name, date of birth and identifiers of clients who "
+                              "consented"),
+    "system/Patient.write": _l("Send referrals (new clients awaiting intake)"),
 }
 
 
 class RecipientForm(PageForm):
-    name = StringField("Name", validators=[DataRequired("Give the service's name."),
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the service's name.")),
                                            Length(max=200)],
-                       description="As clients' consent forms name it, e.g. “Kipu EHR”.")
-    kind = SelectField("Kind", choices=[SelectChoice(k, recipients.KIND_WORDS[k])
+                       description=_l("As clients' consent forms name it, e.g. “Kipu EHR”."))
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(k, recipients.KIND_WORDS[k])
                                         for k in RECIPIENT_KINDS],
-                       validators=[DataRequired("Choose the kind of service.")])
-    contact = StringField("Contact (optional)", validators=[Optional(), Length(max=300)],
-                          description="Whom to call about it, e.g. “Kipu support, 555-0100”.")
+                       validators=[DataRequired(_l("Choose the kind of service."))])
+    contact = StringField(_l("Contact (optional)"), validators=[Optional(), Length(max=300)],
+                          description=_l("Whom to call about it, e.g. “Kipu support, 555-0100”."))
 
 
 class ApiClientForm(PageForm):
     scopes = SelectMultipleField(
-        "What its system may do",
-        choices=[SelectChoice(s, f"{SCOPE_WORDS[s]} ({s})") for s in FHIR_SCOPES],
-        validators=[DataRequired("Tick at least one.")],
+        _l("What its system may do"),
+        choices=[SelectChoice(s, _l("%(words)s (%(scope)s)", words=SCOPE_WORDS[s], scope=s))
+                 for s in FHIR_SCOPES],
+        validators=[DataRequired(_l("Tick at least one."))],
         widget=widgets.ListWidget(prefix_label=False), option_widget=widgets.CheckboxInput())
 
 
@@ -100,9 +104,10 @@ def _set_active(recipient_id: int, active: bool):
     if recipient.is_active != active:
         recipients.update_recipient(db.session, page_actor(), recipient, {"is_active": active})
         db.session.commit()
-    flash(f"{recipient.name} receives again what clients consent to." if active else
-          f"{recipient.name} is deactivated: it receives nothing, whatever the consents, and "
-          "its API clients cannot sign in.", "success")
+    flash(_("%(name)s receives again what clients consent to.", name=recipient.name)
+          if active else
+          _("%(name)s is deactivated: it receives nothing, whatever the consents, and its API "
+            "clients cannot sign in.", name=recipient.name), "success")
     return redirect(url_for(".index"), code=303)
 
 
@@ -143,7 +148,7 @@ def make_api_client(recipient_id: int):
     recipient = get_or_404(db.session, Recipient, recipient_id, "recipient")
     form = ApiClientForm()
     if not form.validate_on_submit():
-        flash("Not made: please fix the fields marked below.", "error")
+        flash(_("Not made: please fix the fields marked below."), "error")
         return _recipient_page(recipient, form, 422)
     try:
         row, secret = recipients.create_fhir_client(db.session, page_actor(), recipient,
@@ -151,7 +156,7 @@ def make_api_client(recipient_id: int):
     except DomainError as error:
         db.session.rollback()
         if not put_on_form(form, error):
-            flash(describe(error, what="Not made"), "error")
+            flash(describe(error, what=_("Not made")), "error")
         return _recipient_page(recipient, form, error.status)
     db.session.commit()
     # Rendered, not redirected: the secret must not travel in the (signed, unencrypted)
@@ -171,5 +176,6 @@ def revoke_api_client(recipient_id: int, api_client_id: int):
         raise NotFound("API client", api_client_id)
     recipients.revoke_fhir_client(db.session, page_actor(), row, clock.now())
     db.session.commit()
-    flash(f"API client {row.client_id} revoked: its tokens stop working now.", "success")
+    flash(_("API client %(id)s revoked: its tokens stop working now.", id=row.client_id),
+          "success")
     return redirect(url_for(".show", recipient_id=recipient.id), code=303)

@@ -10,6 +10,8 @@ from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import Room
 from scheduler.models.users import COORDINATORS
 from scheduler.services import rooms, scope
@@ -34,15 +36,15 @@ MAX_SEATS = 500
 
 
 class RoomForm(PageForm):
-    name = StringField("Name", validators=[DataRequired("Give the room a name."),
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the room a name.")),
                                            Length(max=120)],
-                       description="Unique within its site: each site may have its own Room B.")
-    capacity = WholeNumber("Seats", validators=[
-        InputRequired("Say how many clients the room seats."),
-        NumberRange(1, MAX_SEATS, f"Between 1 and {MAX_SEATS} seats.")])
-    location = StringField("Where it is", validators=[Optional(), Length(max=300)],
-                           description="Floor or directions, as clients are told.")
-    is_active = BooleanField("In use", default=True)
+                       description=_l("Unique within its site: each site may have its own Room B."))
+    capacity = WholeNumber(_l("Seats"), validators=[
+        InputRequired(_l("Say how many clients the room seats.")),
+        NumberRange(1, MAX_SEATS, _l("Between 1 and %(max)d seats.", max=MAX_SEATS))])
+    location = StringField(_l("Where it is"), validators=[Optional(), Length(max=300)],
+                           description=_l("Floor or directions, as clients are told."))
+    is_active = BooleanField(_l("In use"), default=True)
 
 
 class NewRoomForm(RoomForm):
@@ -104,4 +106,4 @@ def edit(room_id: int):
 
     return save_from_form(
         form, lambda: rooms.update_room(db.session, page_actor(), room, _values(form)),
-        page, lambda _: f"{room.name} saved.")
+        page, lambda _result: _("%(name)s saved.", name=room.name))

@@ -9,11 +9,15 @@ from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import Site
 from scheduler.services import scope
 from scheduler.services.errors import DomainError
 from scheduler.web.form_fields import optional_id, put_on_form
 from scheduler.web.refusals import describe
+
+SITE = _l("Site")
 
 
 class SiteField(SelectField):
@@ -21,7 +25,7 @@ class SiteField(SelectField):
     (services/sites.site_for_new names the only one otherwise, and says so when one is missing).
     """
 
-    def __init__(self, label="Site", **kwargs):
+    def __init__(self, label=SITE, **kwargs):
         super().__init__(label, coerce=optional_id, validate_choice=False, **kwargs)
 
 
@@ -31,7 +35,7 @@ def offer_sites(field: SiteField) -> bool:
     total = db.session.scalar(select(func.count(Site.id))) or 0
     rows = db.session.execute(select(Site.id, Site.name).where(scope.sites_filter(Site.id))
                               .order_by(Site.name, Site.id)).all()
-    field.choices = [SelectChoice("", "Choose a site"),
+    field.choices = [SelectChoice("", _("Choose a site")),
                      *(SelectChoice(row.id, row.name) for row in rows)]
     if field.data is None and len(rows) == 1:
         field.data = rows[0].id
@@ -47,7 +51,7 @@ def site_names(site_ids) -> dict[int, str]:
     return {site_id: name for site_id, name in rows}
 
 
-NOT_ADDED = "Not added: please fix the fields marked below."
+NOT_ADDED = _l("Not added: please fix the fields marked below.")
 
 
 def add_from_form(form, create: Callable, list_page: Callable):
@@ -62,10 +66,10 @@ def add_from_form(form, create: Callable, list_page: Callable):
     except DomainError as error:
         db.session.rollback()
         placed = put_on_form(form, error)
-        flash(NOT_ADDED if placed else describe(error, what="Not added"), "error")
+        flash(NOT_ADDED if placed else describe(error, what=_("Not added")), "error")
         return list_page(form, error.status)
     db.session.commit()
-    flash(f"{row.name} added.", "success")
+    flash(_("%(name)s added.", name=row.name), "success")
     return redirect(url_for(".index"), code=303)
 
 
@@ -83,7 +87,7 @@ def save_from_form(form, write: Callable, page: Callable, done: Callable[..., st
     except DomainError as error:
         db.session.rollback()
         if not put_on_form(form, error):
-            flash(describe(error, what="Not saved"), "error")
+            flash(describe(error, what=_("Not saved")), "error")
         return page(error.status)
     db.session.commit()
     flash(done(result), "success")

@@ -9,6 +9,8 @@ from wtforms import SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import Site, Staff, User
 from scheduler.models.users import COORDINATORS
 from scheduler.services import sites
@@ -25,18 +27,19 @@ PER_PAGE = 50
 
 
 class SiteForm(PageForm):
-    name = StringField("Name", validators=[DataRequired("Give the site a name."),
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the site a name.")),
                                            Length(max=200)])
-    address = StringField("Address", validators=[Optional(), Length(max=300)])
-    timezone = StringField("Time zone", default="America/New_York", validators=[
-        DataRequired("Give the site's time zone, such as America/New_York."), Length(max=64)],
-        description="An IANA name such as America/Chicago: new programs here start in it.")
+    address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
+    timezone = StringField(_l("Time zone"), default="America/New_York", validators=[
+        DataRequired(_l("Give the site's time zone, such as America/New_York.")),
+        Length(max=64)],
+        description=_l("An IANA name such as America/Chicago: new programs here start in it."))
 
 
 class SitesForm(PageForm):
     """The sites a staff member works at, or a coordinator's login sees."""
 
-    site_ids = SelectMultipleField("Sites", coerce=int)
+    site_ids = SelectMultipleField(_l("Sites"), coerce=int)
 
 
 def _site_choices() -> list[tuple[int, str]]:
@@ -88,7 +91,7 @@ def edit(site_id: int):
             "address": (form.address.data or "").strip() or None,
             "timezone": form.timezone.data.strip()}),
         lambda status: (render_template("sites/edit.html", form=form, site=site), status),
-        lambda _: f"{site.name} saved.")
+        lambda _result: _("%(name)s saved.", name=site.name))
 
 
 def _sites_form(current: list[int]) -> SitesForm:
@@ -105,12 +108,13 @@ def staff_sites(staff_id: int):
     """The sites a staff member works at: one or more."""
     member = get_or_404(db.session, Staff, staff_id, "staff member")
     form = _sites_form(sites.staff_site_ids(db.session, member.id))
-    form.site_ids.label.text = f"Sites {member.name} works at"
+    form.site_ids.label.text = _("Sites %(name)s works at", name=member.name)
     return save_from_form(
         form, lambda: staff_service.update_staff(db.session, page_actor(), member,
                                                  {"site_ids": form.site_ids.data or []}),
         lambda status: (render_template("sites/staff.html", form=form, member=member), status),
-        lambda _: f"Sites of {member.name} saved.", back="staff_pages.index")
+        lambda _result: _("Sites of %(name)s saved.", name=member.name),
+        back="staff_pages.index")
 
 
 @bp.route("/users/<int:user_id>/sites", methods=["GET", "POST"])
@@ -119,11 +123,13 @@ def user_sites(user_id: int):
     """The sites a coordinator's login sees; none ticked means every site."""
     user = get_or_404(db.session, User, user_id, "user")
     form = _sites_form(sites.user_site_ids(db.session, user.id))
-    form.site_ids.label.text = f"Sites {user.email} sees"
+    form.site_ids.label.text = _("Sites %(email)s sees", email=user.email)
 
     def saved(chosen: list[int]) -> str:
         names = sites.site_names(db.session, chosen)
-        return f"{user.email} sees {', '.join(names) if names else 'every site'}."
+        if not names:
+            return _("%(email)s sees every site.", email=user.email)
+        return _("%(email)s sees %(sites)s.", email=user.email, sites=", ".join(names))
 
     return save_from_form(
         form, lambda: sites.set_user_sites(db.session, page_actor(), user,

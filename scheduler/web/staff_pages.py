@@ -9,6 +9,8 @@ from wtforms import StringField
 from wtforms.validators import Length, ValidationError
 
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import Staff, StaffWorkingHours
 from scheduler.models.users import COORDINATORS
 from scheduler.services import availability, sites
@@ -20,7 +22,11 @@ from scheduler.web.refusals import describe
 
 bp = Blueprint("staff_pages", __name__)
 
-DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DAYS = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"), _l("Saturday"),
+        _l("Sunday"))
+# A staff member's role as the staff list shows it.
+ROLE_LABELS = {"therapist": _l("therapist"), "counselor": _l("counselor"), "medical": _l("medical"),
+               "peer_support": _l("peer support"), "other": _l("other")}
 SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–—]\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -30,10 +36,10 @@ def _spans(text: str) -> list[tuple[time, time]]:
     for part in (p for p in re.split(r"[,;]", text or "") if p.strip()):
         match = SPAN.match(part)
         if not match:
-            raise ValueError(f"“{part.strip()}” is not a span like 09:00–17:00.")
+            raise ValueError(_("“%(part)s” is not a span like 09:00–17:00.", part=part.strip()))
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-            raise ValueError(f"“{part.strip()}” is not a time of day.")
+            raise ValueError(_("“%(part)s” is not a time of day.", part=part.strip()))
         spans.append((time(h1, m1), time(h2, m2)))
     return spans
 
@@ -83,7 +89,8 @@ def index():
         by_staff.setdefault(row.staff_id, []).append(row)
     hours = {s.id: availability.hours_text(by_staff.get(s.id, [])) for s in staff}
     site_names = sites.staff_site_names(db.session, [s.id for s in staff])
-    return render_template("staff/index.html", staff=staff, hours=hours, site_names=site_names)
+    return render_template("staff/index.html", staff=staff, hours=hours, site_names=site_names,
+                           role_labels=ROLE_LABELS)
 
 
 @bp.route("/staff/<int:staff_id>/hours", methods=["GET", "POST"])
@@ -113,8 +120,8 @@ def hours(staff_id: int):
                     field.errors = [*field.errors, *messages]
                     placed = True
         if not placed:
-            flash(describe(error, what="Not saved"), "error")
+            flash(describe(error, what=_("Not saved")), "error")
         return render_template("staff/hours.html", form=form, member=member), error.status
     db.session.commit()
-    flash(f"Working hours of {member.name} saved.", "success")
+    flash(_("Working hours of %(name)s saved.", name=member.name), "success")
     return redirect(url_for(".index"), code=303)

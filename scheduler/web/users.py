@@ -7,6 +7,9 @@ from wtforms.validators import Optional
 
 from scheduler import clock, outbox
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
+from scheduler.i18n import ngettext
 from scheduler.models import Client, Staff
 from scheduler.models.users import COORDINATORS, STAFF, USER_ROLES
 from scheduler.services import account_links, accounts, mfa, sites
@@ -23,10 +26,11 @@ bp = Blueprint("user_pages", __name__)
 
 PER_PAGE = 50
 STATUSES = {"active": True, "deactivated": False}
-ROLE_LABELS = {"admin": "Admin", "coordinator": "Coordinator", "clinician": "Clinician",
-               "client": "Client", "kiosk": "Kiosk (front-desk tablet)"}
-FIELD_LABELS = {"client_id": "Client", "role": "Role", "is_active": "Status", "email": "Email",
-                "staff_id": "Staff member"}
+ROLE_LABELS = {"admin": _l("Admin"), "coordinator": _l("Coordinator"), "clinician": _l("Clinician"),
+               "client": _l("Client"), "kiosk": _l("Kiosk (front-desk tablet)")}
+STATUS_LABELS = {"active": _l("Active"), "deactivated": _l("Deactivated")}
+FIELD_LABELS = {"client_id": _l("Client"), "role": _l("Role"), "is_active": _l("Status"),
+                "email": _l("Email"), "staff_id": _l("Staff member")}
 
 
 def _viewer() -> logins_admin.Viewer:
@@ -58,8 +62,8 @@ def _owners(logins) -> dict:
 class InvitePickers(PlainForm):
     """Whom an invitation is for: the invite form's two pickers (the view reads the post)."""
 
-    client_id = PickerField("Client (for a client login)", validators=[Optional()])
-    staff_id = PickerField("Staff member (for a staff login)", validators=[Optional()])
+    client_id = PickerField(_l("Client (for a client login)"), validators=[Optional()])
+    staff_id = PickerField(_l("Staff member (for a staff login)"), validators=[Optional()])
 
 
 def _invite_pickers() -> InvitePickers:
@@ -95,7 +99,7 @@ def list_page(status: int = 200):
         site_names=sites.user_site_names(
             db.session, [u.id for u in logins if u.role == "coordinator"]),
         roles=logins_admin.managed_roles(current_user.role), role_labels=ROLE_LABELS,
-        statuses=tuple(STATUSES), mfa_enabled=logins_admin.mfa_enabled,
+        statuses=tuple(STATUSES), status_labels=STATUS_LABELS, mfa_enabled=logins_admin.mfa_enabled,
         invite=_invite_pickers(),
         prev_url=_page_url(given["page"] - 1) if given["page"] > 1 else None,
         next_url=_page_url(given["page"] + 1) if given["page"] < pages else None,
@@ -115,7 +119,7 @@ def _change(user_id: int, changes: dict, done: str):
         user = logins_admin.update_login(db.session, _viewer(), user_id, changes, clock.now())
     except (InvalidField, StateConflict) as error:
         db.session.rollback()
-        flash(describe(error, FIELD_LABELS, what="Not changed"), "error")
+        flash(describe(error, FIELD_LABELS, what=_("Not changed")), "error")
         return list_page(error.status)
     db.session.commit()
     flash(done.format(email=user.email), "success")
@@ -127,8 +131,8 @@ def _change(user_id: int, changes: dict, done: str):
 def deactivate(user_id: int):
     """The login can no longer sign in; its sign-ins, calendar links and kiosk PIN end."""
     return _change(user_id, {"is_active": False},
-                   "{email} is deactivated: signed out everywhere, calendar links and kiosk "
-                   "PIN stopped.")
+                   _("{email} is deactivated: signed out everywhere, calendar links and kiosk "
+                     "PIN stopped."))
 
 
 @bp.post("/users/<int:user_id>/reactivate")
@@ -136,8 +140,8 @@ def deactivate(user_id: int):
 def reactivate(user_id: int):
     """The login may sign in again; nothing it had before comes back."""
     return _change(user_id, {"is_active": True},
-                   "{email} can sign in again. Calendar links and a kiosk PIN need "
-                   "to be made anew.")
+                   _("{email} can sign in again. Calendar links and a kiosk PIN need "
+                     "to be made anew."))
 
 
 @bp.post("/users/<int:user_id>/role")
@@ -146,10 +150,11 @@ def change_role(user_id: int):
     """A new role for the login (admins only); it is signed out everywhere."""
     role = request.form.get("role", "")
     if role not in USER_ROLES:
-        flash("Not changed: Role: choose one of the listed roles.", "error")
+        flash(_("Not changed: Role: choose one of the listed roles."), "error")
         return list_page(422)
     return _change(user_id, {"role": role},
-                   "{email} is now " + ROLE_LABELS[role].lower() + " and signed out everywhere.")
+                   _("{email} is now %(role)s and signed out everywhere.",
+                     role=str(ROLE_LABELS[role]).lower()))
 
 
 @bp.post("/users/<int:user_id>/unlock")
@@ -158,12 +163,13 @@ def unlock(user_id: int):
     """Lift the lock that wrong passwords put on the login (admins only)."""
     user = accounts.unlock(db.session, page_actor(), user_id)
     db.session.commit()
-    flash(f"{user.email} is unlocked and may try their password again.", "success")
+    flash(_("%(email)s is unlocked and may try their password again.", email=user.email),
+          "success")
     return redirect(url_for(".index"), code=303)
 
 
 def _refused(message: str, status: int = 422):
-    flash(f"Not invited: {message}", "error")
+    flash(_("Not invited: %(reason)s", reason=message), "error")
     return list_page(status)
 
 
@@ -172,7 +178,7 @@ def _form_id(name: str) -> int | None:
     if not value:
         return None
     if not value.isdigit() or len(value) > 10:
-        raise InvalidField(name, "choose one from the list.")
+        raise InvalidField(name, _("choose one from the list."))
     return int(value)
 
 
@@ -183,9 +189,9 @@ def invite():
     email = request.form.get("email", "").strip()
     role = request.form.get("role", "")
     if not email or len(email) > 254 or text_problem(email, multiline=False) or "@" not in email:
-        return _refused("Email: give the person's email address.")
+        return _refused(_("Email: give the person's email address."))
     if role not in logins_admin.managed_roles(current_user.role):
-        return _refused("Role: choose one of the listed roles.")
+        return _refused(_("Role: choose one of the listed roles."))
     try:
         client_id, staff_id = _form_id("client_id"), _form_id("staff_id")
         sent = account_links.invite(
@@ -196,11 +202,11 @@ def invite():
             address=outbox.remote_address())
     except DomainError as error:
         db.session.rollback()
-        flash(describe(error, FIELD_LABELS, what="Not invited"), "error")
+        flash(describe(error, FIELD_LABELS, what=_("Not invited")), "error")
         return list_page(error.status)
     db.session.commit()
     outbox.send_after_response(sent.message_key)
-    flash(f"An invitation to set a password is on its way to {email}.", "success")
+    flash(_("An invitation to set a password is on its way to %(email)s.", email=email), "success")
     return redirect(url_for(".index"), code=303)
 
 
@@ -210,8 +216,9 @@ def sign_out_everywhere(user_id: int):
     """End every sign-in of the login (a lost phone, a computer left signed in)."""
     user, ended = logins_admin.end_sign_ins(db.session, _viewer(), user_id, clock.now())
     db.session.commit()
-    flash(f"{user.email} is signed out everywhere ({ended} sign-in"
-          f"{'' if ended == 1 else 's'} ended).", "success")
+    flash(ngettext("%(email)s is signed out everywhere (%(num)d sign-in ended).",
+                   "%(email)s is signed out everywhere (%(num)d sign-ins ended).", ended,
+                   email=user.email), "success")
     return redirect(url_for(".index"), code=303)
 
 
@@ -221,7 +228,7 @@ def reset_mfa(user_id: int):
     """Clear the login's two-step sign-in (a lost phone) and end its sign-ins (admins only)."""
     user = mfa.reset(db.session, page_actor(), user_id, clock.now())
     db.session.commit()
-    flash(f"Two-step sign-in of {user.email} is reset and they are signed out; they set it "
-          "up again at their next sign-in.", "success")
+    flash(_("Two-step sign-in of %(email)s is reset and they are signed out; they set it "
+            "up again at their next sign-in.", email=user.email), "success")
     return redirect(url_for(".index"), code=303)
 

@@ -13,6 +13,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from babel.dates import format_date
+
+from scheduler.i18n import current_language, gettext, local, ngettext, number
 from scheduler.services.planner.problem import (
     ClientPlan,
     ClientProblem,
@@ -33,7 +36,7 @@ class Unmet:
 
 
 def _day(d: date) -> str:
-    return f"{d:%a} {d.day} {d:%b}"
+    return local(d, "short_day")
 
 
 def _days(days: list[date]) -> str:
@@ -49,15 +52,18 @@ def _days(days: list[date]) -> str:
         if len(run) == 1:
             words.append(_day(run[0]))
         elif run[0].month == run[-1].month:
-            words.append(f"{run[0]:%a} {run[0].day}–{_day(run[-1])}")
+            # "Thu 24–Fri 25 Dec": the first day without its month.
+            first = format_date(run[0], "EEE d", locale=current_language())
+            words.append(f"{first}–{_day(run[-1])}")
         else:
             words.append(f"{_day(run[0])}–{_day(run[-1])}")
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return words[0] if len(words) == 1 else gettext("%(first)s and %(last)s",
+                                                    first=", ".join(words[:-1]), last=words[-1])
 
 
 def _hours(minutes: int) -> str:
     hours = minutes / 60
-    return f"{hours:.0f}" if hours == int(hours) else f"{hours:.1f}"
+    return number(round(hours, 1))
 
 
 class _Explainer:
@@ -94,7 +100,8 @@ class _Explainer:
             reason = self.problem.closed_days[d].removeprefix("closed: ")
             by_reason.setdefault(reason, []).append(d)
         for reason, ds in by_reason.items():
-            notes.append(f"the program is closed {_days(ds)} ({reason})")
+            notes.append(gettext("the program is closed %(days)s (%(reason)s)", days=_days(ds),
+                                 reason=reason))
         own: dict[str, list[date]] = {}
         for d in days:
             if d in client.closed_days and d not in self.problem.closed_days:
@@ -118,28 +125,32 @@ class _Explainer:
 
     def why_hours(self, client: ClientProblem, plan: ClientPlan, week: int, target: int) -> str:
         name = client.name
-        when = f"the week of {_day(self.problem.weeks[week])}"
+        when = gettext("the week of %(day)s", day=_day(self.problem.weeks[week]))
         closed = self.closed_note(client, week)
         days = self.week_days(week)
         if days and all(d in client.closed_days or d in self.problem.closed_days for d in days):
-            return closed or f"{name} cannot attend in {when}"
+            return closed or gettext("%(name)s cannot attend in %(when)s", name=name, when=when)
         options = self.week_options(client, week)
         refused = self.refused_reasons(client, week)
         if not options:
-            why = f"no group fits {name}'s free times in {when}"
+            why = gettext("no group fits %(name)s's free times in %(when)s", name=name, when=when)
             if refused:
                 why += f" ({'; '.join(refused)})"
             return why + (f"; {closed}" if closed else "")
         with_seats = [g for g in options if all(o.seats_free > 0 for o in g.occurrences)]
         if not with_seats:
             full = sorted({g.title for g in options})
-            why = (f"no group with a free seat fits {name}'s free times in {when}: "
-                   f"{', '.join(full[:3])} {'is' if len(full) == 1 else 'are'} full")
+            why = ngettext("no group with a free seat fits %(name)s's free times in %(when)s: "
+                           "%(groups)s is full",
+                           "no group with a free seat fits %(name)s's free times in %(when)s: "
+                           "%(groups)s are full", len(full), name=name, when=when,
+                           groups=", ".join(full[:3]))
             return why + (f"; {closed}" if closed else "")
         alone = self.best_alone(client, plan, week, with_seats, target)
         if alone < target:
-            why = (f"the groups that fit {name}'s free times in {when} add up to "
-                   f"{_hours(alone)} of {_hours(target)} hours")
+            why = gettext("the groups that fit %(name)s's free times in %(when)s add up to "
+                          "%(hours)s of %(target)s hours", name=name, when=when,
+                          hours=_hours(alone), target=_hours(target))
             if refused:
                 why += f" ({'; '.join(refused)})"
             return why + (f"; {closed}" if closed else "")
@@ -148,17 +159,19 @@ class _Explainer:
             self.added[o.session_id] >= o.seats_free for o in g.occurrences)]
         if crowded:
             titles = sorted({g.title for g in crowded})
-            return (f"the seats that fit {name}'s free times in {when} were given to other "
-                    f"clients of this cohort ({', '.join(titles[:3])})")
+            return gettext("the seats that fit %(name)s's free times in %(when)s were given to "
+                           "other clients of this cohort (%(groups)s)", name=name, when=when,
+                           groups=", ".join(titles[:3]))
         if minimum is not None:
             small = sorted({g.title for g in with_seats if g.key not in plan.group_keys
                             and any(o.booked + self.added[o.session_id] < minimum
                                     for o in g.occurrences)})
             if small:
-                return (f"{', '.join(small[:3])} would run under the program's minimum of "
-                        f"{minimum} in {when}")
-        return (f"the groups that fit {name}'s free times in {when} overlap each other or "
-                f"{name}'s other sessions")
+                return gettext("%(groups)s would run under the program's minimum of %(minimum)s "
+                               "in %(when)s", groups=", ".join(small[:3]), minimum=minimum,
+                               when=when)
+        return gettext("the groups that fit %(name)s's free times in %(when)s overlap each other "
+                       "or %(name)s's other sessions", name=name, when=when)
 
     def best_alone(self, client: ClientProblem, plan: ClientPlan, week: int,
                    options: list[GroupOption], target: int) -> int:
@@ -189,36 +202,45 @@ class _Explainer:
 
     def why_requirement(self, client: ClientProblem, week: int, kind: str) -> str:
         name = client.name
-        when = f"the week of {_day(self.problem.weeks[week])}"
+        when = gettext("the week of %(day)s", day=_day(self.problem.weeks[week]))
         closed = self.closed_note(client, week)
         req = next((r for r in client.requirements if r.week == week and r.kind == kind), None)
         label = kind.replace("_", " ")
         if req is not None and req.one_to_one:
             staff = self.problem.staff.get(req.staff_id) if req.staff_id is not None else None
-            who = f"{staff.name} (primary therapist)" if staff else f"no clinician for {label}"
+            who = gettext("%(name)s (primary therapist)", name=staff.name) if staff else \
+                gettext("no clinician for %(kind)s", kind=label)
             options = [o for o in client.appointments if o.kind == kind and o.span.week == week
                        and (req.staff_id is None or o.staff_id == req.staff_id)]
             if not options:
-                why = (f"{who} has no free hour in {when} when {name} is free" if staff else
-                       f"no clinician has a free hour for {label} in {when} when {name} is free")
+                why = (gettext("%(who)s has no free hour in %(when)s when %(name)s is free",
+                               who=who, when=when, name=name) if staff else
+                       gettext("no clinician has a free hour for %(kind)s in %(when)s when "
+                               "%(name)s is free", kind=label, when=when, name=name))
                 return why + (f"; {closed}" if closed else "")
             taken = [o for o in options if any(
                 o.span.start < e and s < o.span.end
                 for s, e in self.staff_taken.get(o.staff_id, []))]
             if len(taken) == len(options):
-                whose = f"{staff.name}'s" if staff else "the clinicians'"
-                return (f"{whose} free hours in {when} when {name} is free went to other "
-                        f"clients of this cohort")
-            return (f"the free {label} hours in {when} clash with {name}'s groups or have no "
-                    f"free room")
+                if staff:
+                    return gettext("%(staff)s's free hours in %(when)s when %(name)s is free "
+                                   "went to other clients of this cohort", staff=staff.name,
+                                   when=when, name=name)
+                return gettext("the clinicians' free hours in %(when)s when %(name)s is free "
+                               "went to other clients of this cohort", when=when, name=name)
+            return gettext("the free %(kind)s hours in %(when)s clash with %(name)s's groups or "
+                           "have no free room", kind=label, when=when, name=name)
         groups = [g for g in self.week_options(client, week) if g.kind == kind]
         if not groups:
-            why = f"no {label} group fits {name}'s free times in {when}"
+            why = gettext("no %(kind)s group fits %(name)s's free times in %(when)s", kind=label,
+                          name=name, when=when)
             return why + (f"; {closed}" if closed else "")
         if not any(all(o.seats_free > 0 for o in g.occurrences) for g in groups):
-            return f"every {label} group that fits {name}'s free times in {when} is full"
-        return (f"the {label} groups that fit {name}'s free times in {when} went to other "
-                f"clients of this cohort or clash with {name}'s other sessions")
+            return gettext("every %(kind)s group that fits %(name)s's free times in %(when)s is "
+                           "full", kind=label, name=name, when=when)
+        return gettext("the %(kind)s groups that fit %(name)s's free times in %(when)s went to "
+                       "other clients of this cohort or clash with %(name)s's other sessions",
+                       kind=label, name=name, when=when)
 
 
 def unmet(problem: Problem, solution: Solution) -> dict[int, list[Unmet]]:

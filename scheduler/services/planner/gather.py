@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
+from scheduler.i18n import gettext, local
 from scheduler.models import (
     Booking,
     Client,
@@ -87,7 +88,7 @@ def minute(at: datetime) -> int:
 
 
 def _day_words(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b}"
+    return local(day, "short_day")
 
 
 def _hours_minutes(hours: Decimal | None) -> int | None:
@@ -123,7 +124,8 @@ def for_clients(db: DbSession, program_id: int, client_ids: list[int], *, first_
     """The Problem for these clients of the program over `weeks` weeks from `first_day`'s
     Monday, offering only what starts after `now` and on or after `first_day`."""
     if not MIN_WEEKS <= weeks <= MAX_WEEKS:
-        raise InvalidField("weeks", f"Must be between {MIN_WEEKS} and {MAX_WEEKS}.")
+        raise InvalidField("weeks", gettext("Must be between %(min)d and %(max)d.",
+                                            min=MIN_WEEKS, max=MAX_WEEKS))
     program = get_or_404(db, Program, program_id, "program")
     tz = ZoneInfo(program.timezone)
     first_monday = first_day - timedelta(days=first_day.weekday())
@@ -196,7 +198,8 @@ def _clients(db: DbSession, program: Program, client_ids: list[int]) -> list[Cli
         if client is None:
             raise InvalidField("client_ids", "No such client.")
         if client.program_id != program.id:
-            raise InvalidField("client_ids", f"{client.name} is not in {program.name}.")
+            raise InvalidField("client_ids", gettext("%(name)s is not in %(program)s.",
+                                                    name=client.name, program=program.name))
     return [found[c] for c in wanted]
 
 
@@ -300,13 +303,15 @@ def _client_closed_days(client: Client, plan: TreatmentPlan | None,
     for offset in range((last_day - first_day).days + 1):
         day = first_day + timedelta(days=offset)
         if day < client.admitted_on:
-            out[day] = f"{client.name} is not admitted until {_day_words(client.admitted_on)}"
+            out[day] = gettext("%(name)s is not admitted until %(day)s", name=client.name,
+                               day=_day_words(client.admitted_on))
         elif client.discharged_on is not None and day > client.discharged_on:
-            out[day] = f"{client.name} is discharged on {_day_words(client.discharged_on)}"
+            out[day] = gettext("%(name)s is discharged on %(day)s", name=client.name,
+                               day=_day_words(client.discharged_on))
         elif plan is not None and day < plan.start_date:
-            out[day] = f"the plan starts {_day_words(plan.start_date)}"
+            out[day] = gettext("the plan starts %(day)s", day=_day_words(plan.start_date))
         elif plan is not None and plan.end_date is not None and day > plan.end_date:
-            out[day] = f"the plan ends {_day_words(plan.end_date)}"
+            out[day] = gettext("the plan ends %(day)s", day=_day_words(plan.end_date))
         elif day in program_closed:
             out[day] = program_closed[day]
     return out
@@ -375,11 +380,14 @@ def _group_keys(calendar: Calendar, client: Client, groups: list[GroupOption],
             if day in days_closed:
                 why = days_closed[day]
             elif enrolment is not None:
-                why = f"{client.name} is already enrolled in {option.title}"
+                why = gettext("%(name)s is already enrolled in %(group)s", name=client.name,
+                              group=option.title)
             elif occurrence.session_id in holds:
-                place = ("booked into" if holds[occurrence.session_id] == "booked"
-                         else "on the waitlist for")
-                why = f"{client.name} is already {place} {option.title}, {_day_words(day)}"
+                why = (gettext("%(name)s is already booked into %(group)s, %(day)s",
+                               name=client.name, group=option.title, day=_day_words(day))
+                       if holds[occurrence.session_id] == "booked" else
+                       gettext("%(name)s is already on the waitlist for %(group)s, %(day)s",
+                               name=client.name, group=option.title, day=_day_words(day)))
             else:
                 why = clash_of.get(occurrence.session_id)
             if why is not None:
@@ -449,8 +457,8 @@ def _appointments(db: DbSession, client: Client, requirements: list[Requirement]
 def _no_hour_words(calendar: Calendar, staff_id: int | None) -> str:
     name = calendar.staff_name(staff_id) if staff_id is not None else None
     if name is None:
-        return "no clinician has a free hour that week"
-    return f"{name}, the primary therapist, has no free hour that week"
+        return gettext("no clinician has a free hour that week")
+    return gettext("%(name)s, the primary therapist, has no free hour that week", name=name)
 
 
 def _spread(items: list, cap: int) -> list:
