@@ -33,6 +33,7 @@ from scheduler.services import (
     kiosk,
     recipients,
     sessions,
+    users,
 )
 from tests.helpers import ACTOR, sign_in
 
@@ -544,3 +545,22 @@ def test_a_spanish_client_signs_out_into_spanish(client, lucia):
     me = client.get("/me").get_data(as_text=True)
     out = client.post("/logout", data={"csrf_token": csrf(me)}, follow_redirects=True)
     assert "Cerró su sesión." in assert_spanish(out)
+
+
+def test_a_clinician_running_the_kiosk_keeps_their_own_language(client, db, make, lucia,
+                                                                 full_week):
+    """The kiosk's toggle is for the person at the desk: the clinician who opened the kiosk
+    keeps the language of their profile everywhere else."""
+    clinician = make.user("clinician")
+    users.set_own_language(db, ACTOR, clinician, "en")
+    db.commit()
+    with clock.frozen(AT_THE_DOOR):
+        sign_in(client, clinician)
+        english = client.get("/kiosk").get_data(as_text=True)
+        toggled = client.post("/language", data={"csrf_token": csrf(english), "language": "es",
+                                                 "next": "/kiosk", "for": "kiosk"})
+        assert toggled.status_code == 303
+        assert '<html lang="es">' in client.get("/kiosk").get_data(as_text=True)
+        assert '<html lang="en">' in client.get("/today").get_data(as_text=True)
+    db.expire_all()
+    assert db.get(User, clinician.id).language == "en"

@@ -58,7 +58,12 @@ def choose():
     target = posted_text("next") or ""
     if len(target) > MAX_NEXT:
         raise InvalidField("next", _("is too long to be a page of this site."), "form")
-    if current_user.is_authenticated and current_user.role == "client":
+    # The kiosk's toggle is for the person at the desk, whoever signed the tablet in: a
+    # clinician running it keeps their own profile's language.
+    at_kiosk = posted_text("for") == "kiosk"
+    if at_kiosk:
+        pass
+    elif current_user.is_authenticated and current_user.role == "client":
         clients.set_language(db.session, page_actor(), current_user.client_id, language)
         db.session.commit()
     elif current_user.is_authenticated and current_user.role in STAFF:
