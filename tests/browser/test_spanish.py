@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from scheduler import clock
 from scheduler.services import kiosk, passwords
-from tests.browser.conftest import PASSWORD, keep_screenshot, watch_csp
+from tests.browser.conftest import NO_WORKER, PASSWORD, keep_screenshot, watch_csp
 from tests.helpers import ACTOR
 from tests.test_pages_spanish import AT_THE_DOOR, PIN
 from tests.test_pages_spanish import full_week as full_week  # noqa: F401 - fixtures
@@ -38,7 +38,7 @@ OVERFLOW = """() => {
 
 @pytest.fixture
 def spanish_phone(browser, live_server):
-    context = browser.new_context(base_url=live_server, locale="es-MX", **PHONE)
+    context = browser.new_context(base_url=live_server, **NO_WORKER, locale="es-MX", **PHONE)
     context.set_default_timeout(10_000)
     page = context.new_page()
     blocked = watch_csp(page)
@@ -87,7 +87,7 @@ def test_the_kiosk_fits_a_phone_in_spanish_and_its_toggle_is_obvious(browser, li
     db.commit()
     tablet = make.user("kiosk", password=PASSWORD)
     # An English tablet: the person at the desk chooses Spanish with the toggle.
-    context = browser.new_context(base_url=live_server, locale="en-US", **PHONE)
+    context = browser.new_context(base_url=live_server, **NO_WORKER, locale="en-US", **PHONE)
     context.set_default_timeout(10_000)
     page = context.new_page()
     try:
