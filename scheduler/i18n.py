@@ -3,7 +3,8 @@ numbers in that language, always on the program's clock.
 
 Which language:
 - a client signed in: theirs (Client.language), the one their emails and calendar speak too;
-- the kiosk: the language the person at it chose with the toggle, else the browser's;
+- the kiosk (its tablet login, or staff running it): the language the person at it chose with
+  the toggle, else the browser's;
 - staff: their profile's (User.language), else the browser's Accept-Language;
 - anyone not signed in: the language chosen on the page (the toggle), else the browser's.
 
@@ -106,7 +107,10 @@ def select_language() -> str:
     if user is not None and user.is_authenticated:
         if user.role == "client" and user.client is not None:
             return usable(user.client.language) or DEFAULT
-        if user.role != "kiosk" and usable(getattr(user, "language", None)):
+        # At the kiosk the language is the person's at the desk (its toggle), not the profile
+        # of the staff member who opened it.
+        if (user.role != "kiosk" and request.blueprint != "kiosk_pages"
+                and usable(getattr(user, "language", None))):
             return user.language
     return (usable(session.get(CHOSEN))
             or request.accept_languages.best_match(LANGUAGES) or DEFAULT)

@@ -12,6 +12,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from scheduler.extensions import limiter
+from scheduler.i18n import gettext as _
 
 
 def _configured(name: str):
@@ -43,21 +44,23 @@ def _account_or_address() -> str:
 sign_in = limiter.shared_limit(
     _configured("RATELIMIT_SIGN_IN"), scope="sign-in", key_func=get_remote_address,
     methods=["POST"], deduct_when=_refused,
-    error_message="Too many sign-in attempts from this address; wait a minute and try again.")
+    error_message=lambda: _("Too many sign-in attempts from this address; wait a minute and "
+                            "try again."))
 self_checkin = limiter.shared_limit(
     _configured("RATELIMIT_CHECKIN"), scope="self-checkin", key_func=_account_or_address,
     methods=["POST"],
-    error_message="Too many check-in attempts; wait a minute and try again.")
+    error_message=lambda: _("Too many check-in attempts; wait a minute and try again."))
 kiosk_pin = limiter.shared_limit(
     _configured("RATELIMIT_KIOSK"), scope="kiosk-pin", key_func=_account_or_address,
     methods=["POST"],
-    error_message="Too many PIN attempts at this kiosk; wait a minute and try again.")
+    error_message=lambda: _("Too many PIN attempts at this kiosk; wait a minute and try again."))
 # Setting a PIN, by the front desk or the client: the page forms and the API count together.
 kiosk_pin_change = limiter.shared_limit(
     _configured("RATELIMIT_PIN_CHANGE"), scope="kiosk-pin-change", key_func=_account_or_address,
     methods=["POST", "PUT"],
-    error_message="Too many PIN changes; wait a minute and try again.")
+    error_message=lambda: _("Too many PIN changes; wait a minute and try again."))
 password_reset = limiter.shared_limit(
     _configured("RATELIMIT_PASSWORD_RESET"), scope="password-reset", key_func=get_remote_address,
     methods=["POST"],
-    error_message="Too many password-reset requests from this address; wait and try again.")
+    error_message=lambda: _("Too many password-reset requests from this address; wait and "
+                            "try again."))

@@ -227,6 +227,7 @@ GET     /invite/<token>                                           allow  allow  
 POST    /invite/<token>                                           allow  allow  allow  allow  allow
 GET     /kiosk                                                    deny   deny   allow  allow  allow  allow
 POST    /kiosk                                                    deny   deny   allow  allow  allow  allow
+POST    /language                                                 allow  allow  allow  allow  allow  allow
 GET     /login                                                    allow  allow  allow  allow  allow
 POST    /login                                                    allow  allow  allow  allow  allow
 GET     /login/code                                               allow  allow  allow  allow  allow

@@ -133,6 +133,8 @@ def test_no_page_or_api_route_is_public_by_accident():
         "POST /api/v1/auth/password-reset/confirm", "GET /forgot-password",
         "POST /forgot-password", "GET /invite/<token>", "POST /invite/<token>",
         "GET /reset/<token>", "POST /reset/<token>",
+        # The language switch of the signed-out pages: kept in the browser's session only.
+        "POST /language",
     }
 
 

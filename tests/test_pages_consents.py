@@ -109,7 +109,8 @@ def test_a_refused_consent_says_why_next_to_the_field(client, coordinator, clini
     html = answer.get_data(as_text=True)
     error_id = f"{field}-error"
     assert f'id="{error_id}"' in html, text(answer)
-    error = html.split(f'id="{error_id}">', 1)[1].split("</span>", 1)[0]
+    # Beside the field, and announced itself (role="alert" after the id).
+    error = html.split(f'id="{error_id}" role="alert">', 1)[1].split("</span>", 1)[0]
     assert words in unescape(error), error
     # Announced: the flash is an alert, and the input points at its error.
     assert 'role="alert" id="consent-error">Consent not recorded: please fix the fields ' \

@@ -168,6 +168,6 @@ def test_bad_hours_show_the_error_by_the_day(client, db, setup, coordinator, day
                                      "day_1": "09:00-10:00"})
     assert answer.status_code == 422
     page = answer.get_data(as_text=True)
-    error = re.search(r'id="day_0-error">([^<]*)<', page)
+    error = re.search(r'id="day_0-error"[^>]*>([^<]*)<', page)
     assert error and wanted in error.group(1), page
     assert availability.working_hours(db, setup["therapist"].id)[0].end_time == time(11, 0)

@@ -281,7 +281,7 @@ def change_password(db: DbSession, user: User, current_password: str, new_passwo
         raise WrongCurrentPassword()
     accounts.check_password_rules(new_password, user.email, field="new_password")
     if passwords.matches(user.password_hash or "", new_password):
-        raise InvalidField("new_password", "must differ from the current password.")
+        raise InvalidField("new_password", _("must differ from the current password."))
     user.password_hash = passwords.hash_secret(new_password)
     user.failed_logins = 0
     ended = logins.end_all(db, user, now, keep_token_id=keep_token_id,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
 from scheduler.i18n import gettext
+from scheduler.i18n import gettext as _
 from scheduler.models import ApiToken, Client, Staff, User
 from scheduler.models.users import KIOSK, USER_ROLES
 from scheduler.services import audit, passwords
@@ -66,14 +67,15 @@ def check_password_rules(password: str, email: str | None = None,
                          field: str = "password") -> None:
     """Refuse a password an attacker would guess early: short, repeated, common or the email."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidField(field, f"must be at least {MIN_PASSWORD_LENGTH} characters.")
+        raise InvalidField(field, _("must be at least %(count)s characters.",
+                                   count=MIN_PASSWORD_LENGTH))
     if len(set(password)) == 1:
-        raise InvalidField(field, "must not be one character repeated.")
+        raise InvalidField(field, _("must not be one character repeated."))
     lowered = password.strip().lower()
     if email and lowered in {normalize_email(email), normalize_email(email).split("@")[0]}:
-        raise InvalidField(field, "must not be the email address.")
+        raise InvalidField(field, _("must not be the email address."))
     if lowered in COMMON_PASSWORDS:
-        raise InvalidField(field, "is one of the most common passwords; choose another.")
+        raise InvalidField(field, _("is one of the most common passwords; choose another."))
 
 
 def create_user(

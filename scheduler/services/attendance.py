@@ -58,7 +58,8 @@ def locked_out(client: Client, now: datetime) -> TooManyAttempts | None:
     if client.checkin_locked_until is not None and client.checkin_locked_until > now:
         wait = int((client.checkin_locked_until - now).total_seconds()) + 1
         return TooManyAttempts(
-            f"Too many wrong codes or PINs; try again in {wait} seconds or ask the front desk.",
+            _("Too many wrong codes or PINs; try again in %(wait)s seconds or ask the front "
+              "desk.", wait=wait),
             wait,
         )
     return None
@@ -71,7 +72,7 @@ def wrong_guess(client: Client, now: datetime, field: str, message: str) -> Doma
         pause = lockout_for(client.checkin_failed_attempts)
         client.checkin_locked_until = now + pause
         return TooManyAttempts(
-            "Too many wrong codes or PINs; try again later or ask the front desk.",
+            _("Too many wrong codes or PINs; try again later or ask the front desk."),
             int(pause.total_seconds()),
         )
     return InvalidField(field, message)
@@ -361,15 +362,15 @@ def self_check_in(
     open_sessions = open_sessions_of(db, client_id, now)
     if not open_sessions:
         raise StateConflict(
-            "No session of yours is open for check-in now; check-in opens 30 minutes "
-            "before the start and closes at the end."
+            _("No session of yours is open for check-in now; check-in opens 30 minutes "
+              "before the start and closes at the end.")
         )
     match = next(
         (s for s in open_sessions if hmac.compare_digest(checkin_code(secret, s), code)), None
     )
     if match is None:
         return CheckinOutcome(error=wrong_guess(
-            client, now, "code", "does not match the code shown in the room."))
+            client, now, "code", _("does not match the code shown in the room.")))
     right_guess(client)
     return CheckinOutcome(attendance=check_in(db, actor, client_id, match, now=now,
                                               policy=policy, method=method))

@@ -9,6 +9,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
+from scheduler.i18n import gettext as _
+from scheduler.i18n import local
 from scheduler.models import (
     Attendance,
     Booking,
@@ -184,13 +186,13 @@ def recent_changes_for_client(db: DbSession, client_id: int, now: datetime,
             closed = s.cancelled_by == "closure"
             changes.append(ChangedSession(
                 s, s.starts_at.astimezone(tz), s.ends_at.astimezone(tz),
-                "Closed" if closed else "Cancelled", s.cancel_reason if closed else None))
+                _("Closed") if closed else _("Cancelled"), s.cancel_reason if closed else None))
         elif s.moved_from is not None and s.moved_from != s.starts_at:
             old_start = s.moved_from.astimezone(tz)
             new_start = s.starts_at.astimezone(tz)
             changes.append(ChangedSession(
                 s, old_start, old_start + (s.ends_at - s.starts_at),
-                f"Moved to {new_start:%a} {new_start.day} {new_start:%b}, {new_start:%H:%M}"))
+                _("Moved to %(when)s", when=local(new_start, "short_day_time"))))
     return sorted(changes, key=lambda c: (c.starts, c.session.id))
 
 

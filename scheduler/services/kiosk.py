@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import gettext as _
 from scheduler.models import Client
 from scheduler.models.users import STAFF
 from scheduler.services import attendance, audit, passwords
@@ -27,7 +28,7 @@ def may_set_pin(role: str, own_client_id: int | None, client_id: int) -> bool:
 
 def _check_pin(pin: str, field: str = "pin") -> None:
     if not (isinstance(pin, str) and pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 6):
-        raise InvalidField(field, "must be 4 to 6 digits.")
+        raise InvalidField(field, _("must be 4 to 6 digits."))
 
 
 def set_pin(db: DbSession, actor: Actor, client_id: int, pin: str) -> Client:
@@ -66,9 +67,9 @@ def change_own_pin(db: DbSession, actor: Actor, client_id: int, current_pin: str
         if refusal is not None:
             return refusal
         if not current_pin:
-            return InvalidField(CURRENT_PIN, "give your current PIN to change it.")
+            return InvalidField(CURRENT_PIN, _("give your current PIN to change it."))
         if not passwords.matches(client.kiosk_pin_hash, current_pin):
-            return attendance.wrong_guess(client, now, CURRENT_PIN, "does not match.")
+            return attendance.wrong_guess(client, now, CURRENT_PIN, _("does not match."))
     set_pin(db, actor, client.id, pin)
     return None
 
@@ -87,19 +88,19 @@ def check_in(
     client = lookup_find(db, Client, client_id) if isinstance(client_id, int) else None
     if client is None or client.kiosk_pin_hash is None:
         # One answer for "no such client" and "no PIN", so the kiosk reveals nobody.
-        return attendance.CheckinOutcome(error=InvalidField("pin", "does not match."))
+        return attendance.CheckinOutcome(error=InvalidField("pin", _("does not match.")))
     lock_rows(db, Client, [client.id])
     refusal = attendance.locked_out(client, now)
     if refusal is not None:
         return attendance.CheckinOutcome(error=refusal)
     if not passwords.matches(client.kiosk_pin_hash, pin):
         return attendance.CheckinOutcome(
-            error=attendance.wrong_guess(client, now, "pin", "does not match."))
+            error=attendance.wrong_guess(client, now, "pin", _("does not match.")))
     attendance.right_guess(client)
     sessions = attendance.open_sessions_of(db, client.id, now)
     if not sessions:
         return attendance.CheckinOutcome(error=StateConflict(
-            "No session is open for check-in now for this client."))
+            _("No session is open for check-in now for this client.")))
     row = attendance.check_in(db, actor, client.id, sessions[0], now=now, policy=policy,
                               method="kiosk")
     return attendance.CheckinOutcome(attendance=row)

@@ -27,6 +27,7 @@ import pyotp
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import User
 from scheduler.models.mfa import MfaEnrolment, MfaRecoveryCode
 from scheduler.models.users import USER_ROLES
@@ -47,8 +48,8 @@ RECOVERY_LENGTH = 12
 _TOTP_SHAPE = re.compile(rf"^[0-9]{{{DIGITS}}}$")
 _RECOVERY_SHAPE = re.compile(rf"^[{RECOVERY_ALPHABET}]{{{RECOVERY_LENGTH}}}$")
 CODE_FIELD = "otp"
-CODE_SHAPE_MESSAGE = (f"must be the {DIGITS}-digit code from your authenticator app, "
-                      "or one of your recovery codes.")
+CODE_SHAPE_MESSAGE = _l("must be the %(digits)s-digit code from your authenticator app, "
+                        "or one of your recovery codes.", digits=DIGITS)
 
 
 def parse_required_roles(value: str | None) -> frozenset[str]:
@@ -135,7 +136,7 @@ def parse_code(otp: str) -> tuple[str, str]:
         return "totp", compact
     if _RECOVERY_SHAPE.match(compact):
         return "recovery", compact
-    raise InvalidField(CODE_FIELD, CODE_SHAPE_MESSAGE)
+    raise InvalidField(CODE_FIELD, str(CODE_SHAPE_MESSAGE))
 
 
 def _step(now: datetime) -> int:

@@ -22,6 +22,7 @@ def register_web(app: Flask) -> None:
         home,
         kiosk,
         kiosk_lock,
+        language,
         mfa_pages,
         plan_pages,
         portal,
@@ -49,9 +50,10 @@ def register_web(app: Flask) -> None:
     for module in (health, home, brand, auth, calendar, clients, plan_pages, reports, clinician,
                    portal, kiosk, audit, users, mfa_pages, account, find_time,
                    staff_pages, site_pages, room_pages, program_pages, proposal_pages,
-                   alerts, recipient_pages):
+                   alerts, recipient_pages, language):
         app.register_blueprint(module.bp)
     mfa_pages.install_gate(app)
+    language.install(app)
 
     @app.context_processor
     def navigation():

@@ -7,16 +7,18 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, logout_user
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from scheduler import clock, outbox, rate_limits
 from scheduler.api import access
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models.users import USER_ROLES
 from scheduler.services import account_links, accounts
 from scheduler.services.errors import InvalidField
 from scheduler.web.access import page_roles
-from scheduler.web.form_fields import PageForm
+from scheduler.web.form_fields import PageForm, at_most
 
 bp = Blueprint("account_pages", __name__)
 
@@ -26,26 +28,27 @@ MAX_TOKEN = 100
 
 
 class SetPasswordForm(PageForm):
-    password = PasswordField("New password", validators=[
-        DataRequired("Choose a password."), Length(max=MAX_PASSWORD)])
-    confirm = PasswordField("New password again", validators=[
-        DataRequired("Type the password again."), Length(max=MAX_PASSWORD)])
+    password = PasswordField(_l("New password"), validators=[
+        DataRequired(_l("Choose a password.")), at_most(MAX_PASSWORD)])
+    confirm = PasswordField(_l("New password again"), validators=[
+        DataRequired(_l("Type the password again.")), at_most(MAX_PASSWORD)])
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
         if valid and self.password.data != self.confirm.data:
-            self.confirm.errors = ["The two passwords differ."]
+            self.confirm.errors = [_("The two passwords differ.")]
             return False
         return valid
 
 
 class ForgotForm(PageForm):
-    email = EmailField("Email", validators=[DataRequired("Enter your email."), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email.")),
+                                              at_most(254)])
 
 
 class ChangePasswordForm(SetPasswordForm):
-    current_password = PasswordField("Current password", validators=[
-        DataRequired("Enter your current password."), Length(max=MAX_PASSWORD)])
+    current_password = PasswordField(_l("Current password"), validators=[
+        DataRequired(_l("Enter your current password.")), at_most(MAX_PASSWORD)])
 
 
 def _gone(purpose: str):
@@ -78,7 +81,7 @@ def _set_password_page(purpose: str, token: str):
                 form.password.errors = [m for ms in error.fields.values() for m in ms]
             else:
                 db.session.commit()
-                flash("Your password is set. Sign in with it.", "success")
+                flash(_("Your password is set. Sign in with it."), "success")
                 if current_user.is_authenticated:
                     logout_user()
                 return redirect(url_for("signin.login"), code=303)
@@ -126,12 +129,12 @@ def change_password():
             keep_session_id=access.current_login_session_id(), address=outbox.remote_address())
     except account_links.WrongCurrentPassword:
         db.session.commit()  # the wrong password counts towards the lock
-        form.current_password.errors = ["This is not your current password."]
+        form.current_password.errors = [_("This is not your current password.")]
         return render_template("account/change_password.html", form=form), 422
     except InvalidField as error:
         db.session.rollback()
         form.password.errors = [m for ms in error.fields.values() for m in ms]
         return render_template("account/change_password.html", form=form), 422
     db.session.commit()
-    flash("Your password is changed; your other sign-ins have ended.", "success")
+    flash(_("Your password is changed; your other sign-ins have ended."), "success")
     return redirect(url_for("account_pages.change_password"), code=303)

@@ -14,32 +14,39 @@ from flask import (
 )
 from flask_login import current_user, logout_user
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
-from scheduler import clock, rate_limits
+from scheduler import clock, i18n, rate_limits
 from scheduler.api import access
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import LoginSession
 from scheduler.services import accounts, logins, mfa
 from scheduler.web import mfa_pages
 from scheduler.web.access import home_endpoint
-from scheduler.web.form_fields import PageForm
+from scheduler.web.form_fields import PageForm, at_most
 from scheduler.web.sign_in import CLEAR_SITE_DATA, finish_sign_in
 
 bp = Blueprint("signin", __name__)
 
+# WTForms' own words for an empty field, marked so the catalog carries them.
+REQUIRED = _l("This field is required.")
+
 
 class LoginForm(PageForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED), at_most(254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), at_most(200)])
 
 
-def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site: an open redirect would hand a phishing page our login."""
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site: an open redirect would hand a phishing page our login.
+    Browsers read a backslash as a slash ("/\\evil.example" is "//evil.example")."""
     if not target:
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or not target.isprintable()):
         return None
     return target
 
@@ -58,12 +65,12 @@ def login():
         # Kept either way: a wrong password must count towards the lock.
         db.session.commit()
         if result.user is None:
-            flash("Email or password is wrong.", "error")
+            flash(_("Email or password is wrong."), "error")
             return render_template("auth/login.html", form=form), 401
         if result.outcome is mfa.Outcome.CODE_NEEDED:
             # Two-step sign-in: not signed in yet; the code page finishes (web/mfa_pages.py).
-            return mfa_pages.ask_for_code(result.user, _safe_next(request.args.get("next")))
-        return finish_sign_in(result.user, _safe_next(request.args.get("next")))
+            return mfa_pages.ask_for_code(result.user, safe_next(request.args.get("next")))
+        return finish_sign_in(result.user, safe_next(request.args.get("next")))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
 
@@ -75,11 +82,14 @@ def logout():
     if row is not None:
         logins.sign_out(db.session, row, clock.now(), access.where())
         db.session.commit()
+    if current_user.is_authenticated and current_user.role == "client":
+        # The pages after signing out keep speaking the client's language (the switch is there).
+        i18n.choose(i18n.current_language())
     logout_user()
     session.pop(logins.COOKIE_KEY, None)
     # A password step waiting for its code is part of signing in: it ends with the rest.
     session.pop(mfa_pages.PENDING_KEY, None)
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     response = redirect(url_for("signin.login"))
     # The portal's offline copy of the schedule (static/js/offline-worker.js) and the browser's
     # cached pages must not outlive the sign-out on a shared or lost phone. Cookies stay: the

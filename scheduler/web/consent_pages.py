@@ -14,6 +14,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from scheduler import clock
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import Client, Consent, Disclosure, Recipient
 from scheduler.models.interop import CONSENT_SCOPES
 from scheduler.services import consents, day_sheet, disclosures
@@ -35,19 +37,21 @@ SCOPE_ITEM = {"appointments": "appointment", "attendance": "attendance",
               "demographics": "name, date of birth and identifiers"}
 SCOPE_ITEMS = {"appointments": "{n} appointments", "attendance": "attendance at {n} sessions",
                "demographics": "name, date of birth and identifiers ({n} times)"}
-SCOPE_ITEM_FOR_CLIENT = {"appointments": "one of your appointments",
-                         "attendance": "whether you attended a session",
-                         "demographics": "your name, date of birth and identifiers"}
-SCOPE_ITEMS_FOR_CLIENT = {"appointments": "{n} of your appointments",
-                          "attendance": "whether you attended {n} sessions",
-                          "demographics": "your name, date of birth and identifiers "
-                                          "({n} times)"}
-SCOPE_FOR_CLIENT = {"appointments": "your appointments", "attendance": "your attendance",
-                    "demographics": "your name, date of birth and identifiers"}
+SCOPE_ITEM_FOR_CLIENT = {"appointments": _l("one of your appointments"),
+                         "attendance": _l("whether you attended a session"),
+                         "demographics": _l("your name, date of birth and identifiers")}
+# The client's words are the client's language: %(n)s, formatted when shown.
+SCOPE_ITEMS_FOR_CLIENT = {"appointments": _l("%(n)s of your appointments"),
+                          "attendance": _l("whether you attended %(n)s sessions"),
+                          "demographics": _l("your name, date of birth and identifiers "
+                                             "(%(n)s times)")}
+SCOPE_FOR_CLIENT = {"appointments": _l("your appointments"),
+                    "attendance": _l("your attendance"),
+                    "demographics": _l("your name, date of birth and identifiers")}
 # How it left: the recipient's system read it, or the clinic's system sent it.
 CHANNEL_WORDS = {"fhir": "read by their system", "webhook": "sent to their system"}
-KIND_FOR_CLIENT = {"ehr": "a health record service", "billing": "a billing service",
-                   "referral": "a referral partner"}
+KIND_FOR_CLIENT = {"ehr": _l("a health record service"), "billing": _l("a billing service"),
+                   "referral": _l("a referral partner")}
 FIELD_LABELS = {"recipient_id": "Shared with", "purpose": "Purpose", "scope": "What it covers",
                 "signed_on": "Signed on", "expires_on": "Expires on",
                 "document_ref": "Where the signed form is kept", "reason": "Reason"}
@@ -135,8 +139,8 @@ class DisclosureRow:
     @property
     def what_for_client(self) -> str:
         if self.count > 1:
-            return SCOPE_ITEMS_FOR_CLIENT[self.scope].format(n=self.count)
-        return SCOPE_ITEM_FOR_CLIENT.get(self.scope, self.scope)
+            return str(SCOPE_ITEMS_FOR_CLIENT[self.scope]) % {"n": self.count}
+        return str(SCOPE_ITEM_FOR_CLIENT.get(self.scope, self.scope))
 
     @property
     def how(self) -> str:
@@ -164,7 +168,9 @@ def covers_words(consent: Consent) -> str:
 
 
 def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    if len(items) == 1:
+        return str(items[0])
+    return _("%(first)s and %(last)s", first=", ".join(map(str, items[:-1])), last=items[-1])
 
 
 def sharing_of(client: Client, form: ConsentForm | None = None,

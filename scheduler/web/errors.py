@@ -7,6 +7,7 @@ gets HTML instead, whatever the status: 4xx, an uncaught exception's 500, or any
 """
 
 from flask import Flask, Response, current_app, g, render_template, request
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable, default_exceptions
 
@@ -14,6 +15,8 @@ from scheduler import outage
 from scheduler.api.errors import error_body
 from scheduler.extensions import api, db, login_manager
 from scheduler.fhir.errors import outcome_for
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.services.access_log import AccessLogUnavailable
 from scheduler.services.errors import DomainError, NotFound
 from scheduler.web.query_args import BadQuery
@@ -24,12 +27,24 @@ PAGES_FOR = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.ht
              500: "errors/500.html"}
 # Any other status: its name and what went wrong.
 OTHER_PAGE = "errors/other.html"
+# Flask-WTF's refusals of a form's CSRF token, which it words in English only.
+CSRF_WORDS = {
+    "The CSRF token is missing.": _l("The CSRF token is missing."),
+    "The CSRF session token is missing.": _l("The CSRF session token is missing."),
+    "The CSRF token has expired.": _l("The CSRF token has expired."),
+    "The CSRF token is invalid.": _l("The CSRF token is invalid."),
+    "The CSRF tokens do not match.": _l("The CSRF tokens do not match."),
+    "The referrer header is missing.": _l("The referrer header is missing."),
+    "The referrer does not match the host.": _l("The referrer does not match the host."),
+}
 
 
 def too_large_message() -> str:
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    size = f"{limit // 2**20} MB" if limit % 2**20 == 0 else f"{limit} bytes"
-    return f"The request is larger than the {size} this service accepts."
+    if limit % 2**20 == 0:
+        return _("The request is larger than the %(size)s MB this service accepts.",
+                 size=limit // 2**20)
+    return _("The request is larger than the %(size)s bytes this service accepts.", size=limit)
 
 
 def _is_page() -> bool:
@@ -64,6 +79,8 @@ def _page_or_json(error: HTTPException):
         # werkzeug's words do not say what the limit is.
         error.description = too_large_message()
     if _is_page():
+        if isinstance(error, CSRFError) and error.description in CSRF_WORDS:
+            error.description = str(CSRF_WORDS[error.description])
         if (error.code or 500) >= 500:
             db.session.rollback()  # an uncaught error may leave a failed transaction
         return _html(error)
@@ -141,7 +158,8 @@ def _html_on_pages(app: Flask, kind: type[Exception]) -> None:
             # In words: a field by its label, a clash by what it clashes with.
             status, message = error.status, describe(error)
         else:
-            status, message = 409, "The change conflicts with one saved at the same moment; retry."
+            status, message = 409, _("The change conflicts with one saved at the same moment; "
+                                    "retry.")
         page = default_exceptions.get(status, HTTPException)(description=message)
         page.code = status
         return _html(page, address=isinstance(error, BadQuery),

@@ -12,7 +12,9 @@ from wtforms import (
     ValidationError,
     widgets,
 )
+from wtforms.validators import Length
 
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.services import dates
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.lookup import MAX_ID
@@ -20,6 +22,13 @@ from scheduler.services.text import text_problem
 
 # Counts, weeks and ids on a form are far smaller; a float holds every integer up to here.
 MAX_WHOLE_NUMBER = 2**53
+# WTForms' own words for a value too long, marked so the catalog carries them.
+TOO_LONG = _l("Field cannot be longer than %(max)d characters.")
+
+
+def at_most(characters: int) -> Length:
+    """Length(max=…) whose refusal speaks the page's language."""
+    return Length(max=characters, message=TOO_LONG)
 
 
 class TextChecked:

@@ -3,10 +3,23 @@ with their PIN. It shows the kiosk only: no staff menu, whoever signed it in."""
 
 import re
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from markupsafe import Markup
 
-from scheduler import clock, rate_limits
+from scheduler import clock, i18n, rate_limits
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import Client
 from scheduler.models.users import KIOSK_RUNNERS
 from scheduler.services import attendance, day_sheet, kiosk
@@ -58,29 +71,36 @@ def index():
     pin = (request.form.get("pin") or "").strip()
     try:
         if client_id is None:
-            raise InvalidField("client_id", "choose your name.", "form")
+            raise InvalidField("client_id", _("choose your name."), "form")
         if not PIN.match(pin):
-            raise InvalidField("pin", "must be 4 to 6 digits.", "form")
+            raise InvalidField("pin", _("must be 4 to 6 digits."), "form")
         outcome = kiosk.check_in(db.session, page_actor(), client_id, pin, now=clock.now(),
                                  policy=attendance.Policy.from_config(current_app.config))
     except DomainError as error:
         db.session.rollback()
-        if not beside_fields(error, FIELD_LABELS, ("client_id", "pin")):
-            flash(describe(error, FIELD_LABELS), "error")
+        if not beside_fields(error, KIOSK_LABELS, ("client_id", "pin")):
+            flash(describe(error, KIOSK_LABELS), "error")
         return _page(error.status)
     # Kept either way: a wrong PIN must count towards the pause even though it fails.
     db.session.commit()
     if outcome.error is not None:
-        if not beside_fields(outcome.error, FIELD_LABELS, ("client_id", "pin")):
-            flash(describe(outcome.error, FIELD_LABELS), "error")
+        if not beside_fields(outcome.error, KIOSK_LABELS, ("client_id", "pin")):
+            flash(describe(outcome.error, KIOSK_LABELS), "error")
         return _page(outcome.error.status, getattr(outcome.error, "headers", None))
-    flash("You are checked in. Welcome!", "success")
+    # The welcome in the language the person chose, marked as such (the page around it is the
+    # tablet's again): the next person at the desk does not inherit this one's choice.
+    flash(Markup('<span lang="%s">%s</span>') % (i18n.current_language(),
+                                                _("You are checked in. Welcome!")), "success")
+    session.pop(i18n.CHOSEN, None)
     return redirect(url_for(".index"), code=303)
 
 
 # --- setting a client's PIN: the front desk on the client page and at intake --------------------
 
-PIN_LABELS = {"pin": "New PIN", "pin_again": "New PIN again", "current_pin": "Current PIN"}
+PIN_LABELS = {"pin": _l("New PIN"), "pin_again": _l("New PIN again"),
+              "current_pin": _l("Current PIN")}
+# The fields a check-in at the kiosk names, in the words of the kiosk's form.
+KIOSK_LABELS = {**FIELD_LABELS, "client_id": _l("Your name"), "pin": _l("PIN")}
 
 
 def read_pin_form(with_current: bool = False) -> tuple[str, str | None]:
@@ -92,11 +112,11 @@ def read_pin_form(with_current: bool = False) -> tuple[str, str | None]:
     again = (request.form.get("pin_again") or "").strip()
     current = (request.form.get("current_pin") or "").strip() if with_current else None
     if not PIN.match(pin):
-        raise InvalidField("pin", "must be 4 to 6 digits.", "form")
+        raise InvalidField("pin", _("must be 4 to 6 digits."), "form")
     if again != pin:
-        raise InvalidField("pin_again", "does not match the new PIN; type it again.", "form")
+        raise InvalidField("pin_again", _("does not match the new PIN; type it again."), "form")
     if current and not PIN.match(current):
-        raise InvalidField("current_pin", "does not match.", "form")
+        raise InvalidField("current_pin", _("does not match."), "form")
     return pin, current
 
 
@@ -115,20 +135,20 @@ def set_client_pin(client_id: int):
     """Set or reset a client's kiosk PIN from their page, or at intake's last step."""
     at_intake = request.form.get("back") == "intake"
     try:
-        pin, _ = read_pin_form()
+        pin, _current = read_pin_form()
         client = kiosk.set_pin(db.session, page_actor(), client_id, pin)
     except DomainError as error:
         db.session.rollback()
         if error.status == 404:
             raise
         if at_intake:
-            flash(describe(error, PIN_LABELS, what="PIN not set"), "error")
+            flash(describe(error, PIN_LABELS, what=_("PIN not set")), "error")
             return redirect(url_for("client_pages.intake_enrol", client_id=client_id), code=303)
         show_pin_refusal(error)
         return clients.detail_page(client_id, error.status)
     db.session.commit()
-    flash(f"The kiosk PIN of {client.name} is set. Tell them, or let them type it; it is "
-          "never shown again.", "success")
+    flash(_("The kiosk PIN of %(name)s is set. Tell them, or let them type it; it is never "
+            "shown again.", name=client.name), "success")
     if at_intake:
         return redirect(url_for("client_pages.intake_enrol", client_id=client_id), code=303)
     return redirect(url_for("client_pages.detail", client_id=client_id) + "#kiosk-pin", code=303)

@@ -10,6 +10,7 @@ from flask_smorest import abort
 
 from scheduler.api.access import may_be_signed_in
 from scheduler.extensions import db
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models.users import KIOSK
 from scheduler.services import access_log, mfa
 from scheduler.services.audit import Actor
@@ -22,13 +23,14 @@ KIOSK_OPEN = frozenset({
     ("kiosk.KioskCheckin", "POST"),
     ("home.index", "GET"),  # sends it on to /kiosk
     ("signin.logout", "POST"),
+    ("language.choose", "POST"),  # the kiosk's language toggle: this browser's session only
     # The tablet's own password, behind the current one (a client at the desk cannot know it).
     ("account_pages.change_password", "GET"), ("account_pages.change_password", "POST"),
     ("auth.Token", "DELETE"),  # the API's sign-out: a device revoking its own token
     ("health.healthz", "GET"),
     ("static", "GET"), ("brand.favicon", "GET"), ("brand.manifest", "GET"),
 })
-REFUSAL = "A kiosk login may only check clients in at the kiosk."
+REFUSAL = _l("A kiosk login may only check clients in at the kiosk.")
 
 
 def may_reach(endpoint: str | None, method: str) -> bool:
@@ -60,7 +62,7 @@ def install(app: Flask) -> None:
                 db.session, Actor(current_user.id, current_user.email, request.remote_addr),
                 [client_id], request.endpoint, action="denied",
                 via="api" if request.path.startswith("/api/") else "page")
-        abort(403, message=REFUSAL)
+        abort(403, message=str(REFUSAL))  # str: a lazy string is no JSON
 
 
 def _must_enrol() -> bool:

@@ -22,17 +22,19 @@ from flask import (
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from scheduler import clock, rate_limits
 from scheduler.extensions import db
 from scheduler.feeds import qr
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models.users import USER_ROLES
 from scheduler.services import accounts, mfa
 from scheduler.services.errors import InvalidField
 from scheduler.services.locks import begin_write
 from scheduler.web.access import page_actor, page_roles
-from scheduler.web.form_fields import PageForm
+from scheduler.web.form_fields import PageForm, at_most
 from scheduler.web.sign_in import finish_sign_in
 
 bp = Blueprint("mfa_pages", __name__)
@@ -42,14 +44,15 @@ PENDING_KEY = "mfa_pending"
 # and what every page loads (static files, icons, the health check).
 OPEN_WHILE_ENROLLING = frozenset({
     "mfa_pages.enrol", "mfa_pages.start", "mfa_pages.confirm", "mfa_pages.code",
-    "signin.logout", "signin.login", "static", "brand.favicon", "brand.manifest",
+    "signin.logout", "signin.login", "language.choose", "static", "brand.favicon", "brand.manifest",
     "health.healthz", "auth.MfaEnrolment", "auth.MfaConfirm", "auth.CurrentUser",
 })
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class CodeForm(PageForm):
-    otp = StringField("Code", validators=[DataRequired(), Length(max=64)])
+    otp = StringField(_l("Code"), validators=[DataRequired(_l("This field is required.")),
+                                             at_most(64)])
 
 
 def _settings() -> mfa.MfaSettings:
@@ -89,7 +92,7 @@ def code():
     if user_id is None:
         session.pop(PENDING_KEY, None)
         if request.method == "POST":
-            flash("Signing in took too long; enter your email and password again.", "error")
+            flash(_("Signing in took too long; enter your email and password again."), "error")
         return redirect(url_for("signin.login"))
     form = CodeForm()
     if not form.validate_on_submit():
@@ -104,7 +107,7 @@ def code():
     # Kept either way: a wrong code counts towards the lock.
     db.session.commit()
     if user is None:
-        flash("That code is not right, or the account is locked for now.", "error")
+        flash(_("That code is not right, or the account is locked for now."), "error")
         return render_template("auth/code.html", form=form), 401
     return finish_sign_in(user, session.pop(PENDING_KEY, {}).get("next"))
 
@@ -140,7 +143,7 @@ def start():
     if not form.validate_on_submit():
         return _page(400)
     if mfa.is_enrolled(db.session, current_user):
-        flash("Two-step sign-in is already on.", "info")
+        flash(_("Two-step sign-in is already on."), "info")
         return redirect(url_for("mfa_pages.enrol"))
     mfa.begin(db.session, page_actor(), current_user, _settings(), clock.now())
     db.session.commit()
@@ -154,7 +157,7 @@ def confirm():
     if not form.validate_on_submit():
         return _page(400, form)
     if mfa.pending(db.session, current_user, _settings()) is None:
-        flash("Start setting up two-step sign-in first.", "error")
+        flash(_("Start setting up two-step sign-in first."), "error")
         return redirect(url_for("mfa_pages.enrol"))
     try:
         codes = mfa.confirm(db.session, page_actor(), current_user, form.otp.data, _settings(),
@@ -164,9 +167,9 @@ def confirm():
         return _page(422, form)
     db.session.commit()
     if codes is None:
-        form.otp.errors = ["That is not the code your app shows now; try the next one."]
+        form.otp.errors = [_("That is not the code your app shows now; try the next one.")]
         return _page(422, form)
-    flash("Two-step sign-in is on.", "info")
+    flash(_("Two-step sign-in is on."), "info")
     return _page(recovery_codes=codes)
 
 
@@ -177,11 +180,11 @@ def turn_off():
     if not form.validate_on_submit():
         return _page(400, form)
     if not mfa.is_enrolled(db.session, current_user):
-        flash("Two-step sign-in is not on.", "info")
+        flash(_("Two-step sign-in is not on."), "info")
         return redirect(url_for("mfa_pages.enrol"))
     if mfa.is_required(current_user, _settings()):
-        flash("Your role must use two-step sign-in; an admin can reset it if you lost your "
-              "phone.", "error")
+        flash(_("Your role must use two-step sign-in; an admin can reset it if you lost your "
+                "phone."), "error")
         return _page(403)
     try:
         done = mfa.turn_off(db.session, page_actor(), current_user, form.otp.data, clock.now(),
@@ -191,9 +194,9 @@ def turn_off():
         return _page(422, form)
     db.session.commit()
     if not done:
-        form.otp.errors = ["That is not the code your app shows now."]
+        form.otp.errors = [_("That is not the code your app shows now.")]
         return _page(422, form)
-    flash("Two-step sign-in is off.", "info")
+    flash(_("Two-step sign-in is off."), "info")
     return redirect(url_for("mfa_pages.enrol"))
 
 
@@ -220,5 +223,5 @@ def install_gate(app: Flask) -> None:
                     "message": "Your role must use two-step sign-in. Set it up on the page "
                                "(/account/mfa) before anything else."}
             return body, 403
-        flash("Your role must use two-step sign-in. Set it up to continue.", "info")
+        flash(_("Your role must use two-step sign-in. Set it up to continue."), "info")
         return redirect(url_for("mfa_pages.enrol"))

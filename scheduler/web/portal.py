@@ -11,6 +11,8 @@ from scheduler import clock, rate_limits
 from scheduler.extensions import db
 from scheduler.feeds import tokens
 from scheduler.feeds.links import links_for
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import Client
 from scheduler.services import attendance, client_access, day_sheet, kiosk, reports
 from scheduler.services.errors import DomainError, InvalidField
@@ -23,6 +25,8 @@ from scheduler.web.refusals import beside_fields, describe
 bp = Blueprint("portal", __name__)
 
 CODE = re.compile(r"^\d{6}$")
+# The fields a self check-in names, in the words of the /me form.
+PORTAL_LABELS = {**FIELD_LABELS, "code": _l("Code")}
 
 
 def _week_hours(client: Client, today):
@@ -117,7 +121,7 @@ def checkin():
     code = (request.form.get("code") or "").strip()
     try:
         if not CODE.match(code):
-            raise InvalidField("code", "enter the six digits shown in the room.", "form")
+            raise InvalidField("code", _("enter the six digits shown in the room."), "form")
         outcome = attendance.self_check_in(
             db.session, page_actor(), current_user.client_id, code, now=clock.now(),
             secret=current_app.config["SECRET_KEY"],
@@ -125,20 +129,20 @@ def checkin():
         )
     except DomainError as error:
         db.session.rollback()
-        if not beside_fields(error, FIELD_LABELS, ("code",)):
-            flash(describe(error, FIELD_LABELS), "error")
+        if not beside_fields(error, PORTAL_LABELS, ("code",)):
+            flash(describe(error, PORTAL_LABELS), "error")
         return _home(error.status)
     # Kept either way: a wrong code must count towards the pause even though it fails.
     db.session.commit()
     if outcome.error is not None:
-        if not beside_fields(outcome.error, FIELD_LABELS, ("code",)):
-            flash(describe(outcome.error, FIELD_LABELS), "error")
+        if not beside_fields(outcome.error, PORTAL_LABELS, ("code",)):
+            flash(describe(outcome.error, PORTAL_LABELS), "error")
         page, status = _home(outcome.error.status)
         headers = getattr(outcome.error, "headers", None) or {}
         return page, status, headers
     row = outcome.attendance
-    word = "late" if row.status == "late" else "present"
-    flash(f"You are checked in ({word}). Welcome!", "success")
+    flash(_("You are checked in (late). Welcome!") if row.status == "late"
+          else _("You are checked in (present). Welcome!"), "success")
     return redirect(url_for(".home"), code=303)
 
 
@@ -161,5 +165,5 @@ def change_pin():
         kiosk_pages.show_pin_refusal(refusal)
         page, status = _home(refusal.status)
         return page, status, getattr(refusal, "headers", None) or {}
-    flash("Your check-in PIN is changed.", "success")
+    flash(_("Your check-in PIN is changed."), "success")
     return redirect(url_for(".home") + "#kiosk-pin", code=303)

@@ -4,6 +4,7 @@ from collections.abc import Iterable, Mapping
 
 from flask import g
 
+from scheduler.i18n import gettext as _
 from scheduler.services.conflicts import ConflictDetected
 from scheduler.services.errors import DomainError, InvalidField
 from scheduler.services.wording import field_words
@@ -17,7 +18,7 @@ def clash_lines(error: ConflictDetected) -> list[str]:
     details = list(dict.fromkeys(c.detail for c in error.clashes))
     lines = details[:SHOWN_CLASHES]
     if len(details) > SHOWN_CLASHES:
-        lines.append(f"… and {len(details) - SHOWN_CLASHES} more.")
+        lines.append(_("… and %(count)s more.", count=len(details) - SHOWN_CLASHES))
     return lines
 
 

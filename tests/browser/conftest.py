@@ -123,9 +123,17 @@ def live_server(app):
     server.socket.close()
 
 
+# The portal's service worker (/sw.js) fetches its offline copy in the background; a context
+# closed mid-fetch leaves werkzeug a dropped connection and an unclosed file, which pytest
+# reports as an error of whichever test came last. Only tests/browser/test_offline.py, which
+# is about the worker, lets it run (the `phone_with_worker` fixture).
+NO_WORKER = {"service_workers": "block"}
+
+
 @pytest.fixture
 def page(request, browser, live_server):
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900},
+                                  **NO_WORKER)
     context.set_default_timeout(10_000)
     page = context.new_page()
     blocked = watch_csp(page)
@@ -144,17 +152,27 @@ def page(request, browser, live_server):
     assert blocked == [], f"Content-Security-Policy violations: {blocked}"
 
 
-@pytest.fixture
-def phone(browser, live_server):
-    """A phone-sized context, for the client portal."""
+def _phone(browser, live_server, **options):
     context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844},
-                                  is_mobile=True, has_touch=True)
+                                  is_mobile=True, has_touch=True, **options)
     context.set_default_timeout(10_000)
     page = context.new_page()
     blocked = watch_csp(page)
     yield page
     context.close()
     assert blocked == [], f"Content-Security-Policy violations: {blocked}"
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    """A phone-sized context, for the client portal."""
+    yield from _phone(browser, live_server, **NO_WORKER)
+
+
+@pytest.fixture
+def phone_with_worker(browser, live_server):
+    """A phone whose browser runs the portal's service worker, as a real one does."""
+    yield from _phone(browser, live_server)
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from scheduler.services import (
     sessions,
 )
 from tests.browser.axe import axe_source, describe, load_in, violations
-from tests.browser.conftest import enhanced, pick, watch_csp
+from tests.browser.conftest import NO_WORKER, enhanced, pick, watch_csp
 from tests.helpers import ACTOR
 
 # States that put an error on the page, and how the app shows one.
@@ -361,7 +361,8 @@ class Walker:
 
     def page_for(self, role: str, email: str | None):
         if role not in self.pages:
-            context = self.browser.new_context(base_url=self.base, viewport=SIZES["desktop"])
+            context = self.browser.new_context(base_url=self.base, viewport=SIZES["desktop"],
+                                               **NO_WORKER)
             load_in(context)
             context.set_default_timeout(10_000)
             self.contexts.append(context)

@@ -116,12 +116,15 @@ def test_signing_in_by_keyboard(page, make, app):
     user = make.user("coordinator", password=PASSWORD)
     page.goto("/login")
     # Email has focus on arrival (autofocus), so typing can start at once; before it, in the
-    # page's order, come the skip link and the name, and after it the rest, top to bottom.
+    # page's order, come the skip link, the name and the language switch, and after it the
+    # rest, top to bottom.
     expect(page.get_by_label("Email")).to_be_focused()
-    assert tab_through(page, 2, "Shift+Tab") == [brand, 'link "Skip to content"']
+    switch = ['button "English" [pressed]', 'button "Español"']
+    assert tab_through(page, 4, "Shift+Tab") == [*reversed(switch), brand,
+                                                 'link "Skip to content"']
     expect(page.locator("a.skip")).to_be_in_viewport()
-    assert tab_through(page, 5) == [
-        brand, 'textbox "Email"', 'textbox "Password"', 'button "Sign in"',
+    assert tab_through(page, 7) == [
+        brand, *switch, 'textbox "Email"', 'textbox "Password"', 'button "Sign in"',
         'link "Forgot your password?"']
     tab_through(page, 3, "Shift+Tab")
     assert focused(page) == 'textbox "Email"'
@@ -246,9 +249,10 @@ def test_checking_in_at_the_kiosk_by_keyboard(page, login, make, db, now):
     login(page, "kiosk", user=make.user("kiosk", password=PASSWORD))
     expect(page).to_have_url(re.compile(r"/kiosk$"))
     page.goto("/kiosk")
-    # Skip link, the bar's two tools, then the form, top to bottom.
-    assert tab_through(page, 6) == [
-        'link "Skip to content"', 'link "Password"', 'button "Leave kiosk"',
+    # Skip link, the language toggle, the bar's two tools, then the form, top to bottom.
+    assert tab_through(page, 8) == [
+        'link "Skip to content"', 'button "English" [pressed]', 'button "Español"',
+        'link "Password"', 'button "Leave kiosk"',
         'combobox "Your name"', 'textbox "Your PIN"', 'button "Check in"']
 
     def choose_and_type(pin: str) -> None:

@@ -32,6 +32,12 @@ CACHED = """async () => {
 }"""
 
 
+@pytest.fixture
+def phone(phone_with_worker):
+    """This file is about the worker: its phones run it (the others block it)."""
+    return phone_with_worker
+
+
 @pytest.fixture(autouse=True)
 def _clinic_clock(now):
     """The live server runs at the frozen clinic 'now' (Tue 2027-02-16 07:00 New York)."""

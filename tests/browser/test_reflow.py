@@ -12,7 +12,7 @@ from sqlalchemy import select
 from scheduler import clock
 from scheduler.models import Site
 from scheduler.services import account_links, booking, plans, recipients, sessions
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import NO_WORKER, PASSWORD
 from tests.helpers import ACTOR
 
 SIZES = {
@@ -131,7 +131,7 @@ def test_every_page_reflows_at_320_px_and_at_200_percent_zoom(browser, live_serv
     problems: dict[str, list[str]] = {}
     checked = 0
     for role, paths in pages.items():
-        context = browser.new_context(base_url=live_server, **SIZES[size])
+        context = browser.new_context(base_url=live_server, **NO_WORKER, **SIZES[size])
         context.set_default_timeout(10_000)
         page = context.new_page()
         if role != "anonymous":

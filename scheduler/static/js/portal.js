@@ -26,9 +26,10 @@
     button.textContent = input.dataset.copyLabel;
     input.insertAdjacentElement("afterend", button);
     button.addEventListener("click", function () {
-      var done = function () { say("Link copied. Paste it into your calendar app."); };
+      // The words come from the page (data-copied, data-copy-by-hand): the page is translated.
+      var done = function () { say(input.dataset.copied || "Link copied. Paste it into your calendar app."); };
       var fallback = function () {
-        if (copyByHand(input)) { done(); } else { say("Select the link and copy it."); }
+        if (copyByHand(input)) { done(); } else { say(input.dataset.copyByHand || "Select the link and copy it."); }
       };
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(input.value).then(done, fallback);
