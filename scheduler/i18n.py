@@ -27,6 +27,7 @@ from flask_babel import Babel, force_locale, get_locale
 from flask_babel import gettext as gettext
 from flask_babel import lazy_gettext as lazy_gettext
 from flask_babel import ngettext as ngettext
+from flask_babel import pgettext as pgettext
 from flask_login import current_user
 
 from scheduler.languages import DEFAULT, LANGUAGES, NAMES
@@ -50,6 +51,14 @@ PATTERNS = {
         "datetime": "d MMMM y, HH:mm",
         "day_time": "EEEE d MMMM 'at' HH:mm",
         "short_day_time": "EEE d MMM, HH:mm",
+        # The staff pages' other habits: '%A %-d %B %Y', '%a %-d %b %Y', '%-d %b',
+        # '%a %-d %b %Y, %H:%M', '%A %-d %B %Y, %H:%M', '%-d %b %Y %H:%M'.
+        "long_date": "EEEE d MMMM y",
+        "short_day_date": "EEE d MMM y",
+        "day_month": "d MMM",
+        "short_day_date_time": "EEE d MMM y, HH:mm",
+        "long_date_time": "EEEE d MMMM y, HH:mm",
+        "short_date_time": "d MMM y HH:mm",
     },
     "es": {
         "day": "EEEE d 'de' MMMM",
@@ -60,6 +69,12 @@ PATTERNS = {
         "datetime": "d 'de' MMMM 'de' y, H:mm",
         "day_time": "EEEE d 'de' MMMM 'a las' H:mm",
         "short_day_time": "EEE d MMM, H:mm",
+        "long_date": "EEEE d 'de' MMMM 'de' y",
+        "short_day_date": "EEE d MMM y",
+        "day_month": "d MMM",
+        "short_day_date_time": "EEE d MMM y, H:mm",
+        "long_date_time": "EEEE d 'de' MMMM 'de' y, H:mm",
+        "short_date_time": "d MMM y H:mm",
     },
 }
 

@@ -114,30 +114,33 @@ def _check_record(index: int, record: dict, session: Session) -> None:
     where = f"records.{index}"
     status = record["status"]
     if status not in ATTENDANCE_STATUSES:
-        raise InvalidField(f"{where}.status", f"must be one of {', '.join(ATTENDANCE_STATUSES)}.")
+        raise InvalidField(f"{where}.status", _("must be one of %(choices)s.",
+                                                choices=', '.join(ATTENDANCE_STATUSES)))
     reason = record.get("reason_code")
     if reason is not None and reason not in REASON_CODES:
-        raise InvalidField(f"{where}.reason_code", f"must be one of {', '.join(REASON_CODES)}.")
+        raise InvalidField(f"{where}.reason_code", _("must be one of %(choices)s.",
+                                                     choices=', '.join(REASON_CODES)))
     if status in NEEDS_REASON and reason is None:
         raise InvalidField(
             f"{where}.reason_code",
-            f"is required for {status.replace('_', ' ')} (one of {', '.join(REASON_CODES)}).",
+            _("is required for %(status)s (one of %(choices)s).",
+              status=status.replace('_', ' '), choices=', '.join(REASON_CODES)),
         )
     arrived, left = record.get("arrived_at"), record.get("left_at")
     if status == "late" and arrived is None:
-        raise InvalidField(f"{where}.arrived_at", "is required when marking late.")
+        raise InvalidField(f"{where}.arrived_at", _("is required when marking late."))
     if status == "left_early" and left is None:
-        raise InvalidField(f"{where}.left_at", "is required when marking left early.")
+        raise InvalidField(f"{where}.left_at", _("is required when marking left early."))
     if status in NO_TIME and (arrived or left):
-        raise InvalidField(f"{where}.status", "an absence has no arrival or leaving time.")
+        raise InvalidField(f"{where}.status", _("an absence has no arrival or leaving time."))
     if arrived is not None and not (
         session.starts_at - CHECKIN_OPENS <= arrived <= session.ends_at
     ):
-        raise InvalidField(f"{where}.arrived_at", "must fall within the session.")
+        raise InvalidField(f"{where}.arrived_at", _("must fall within the session."))
     if left is not None and not session.starts_at <= left <= session.ends_at + timedelta(hours=1):
-        raise InvalidField(f"{where}.left_at", "must fall within the session.")
+        raise InvalidField(f"{where}.left_at", _("must fall within the session."))
     if arrived is not None and left is not None and left < arrived:
-        raise InvalidField(f"{where}.left_at", "must not be before the arrival time.")
+        raise InvalidField(f"{where}.left_at", _("must not be before the arrival time."))
 
 
 def is_locked(session: Session, now: datetime, policy: Policy) -> bool:
@@ -161,22 +164,26 @@ def record_roster(
     lock_rows(db, Session, [session_id])
     session = get_or_404(db, Session, session_id, "session")
     if session.status != "scheduled":
-        raise StateConflict(f"{session_words(session)} was cancelled; it has no attendance.")
+        raise StateConflict(_("%(session)s was cancelled; it has no attendance.",
+                              session=session_words(session)))
     if session.starts_at - CHECKIN_OPENS > now:
-        raise StateConflict(f"{session_words(session)} has not started yet.")
+        raise StateConflict(_("%(session)s has not started yet.",
+                              session=session_words(session)))
     locked = is_locked(session, now, policy)
     if locked and actor_role not in COORDINATORS:
         raise PermissionDenied(
-            f"Attendance for {session_words(session)} is locked after {policy.lock_days} days; "
-            "ask a coordinator."
+            _("Attendance for %(session)s is locked after %(lock_days)s days; "
+              "ask a coordinator.",
+              session=session_words(session), lock_days=policy.lock_days)
         )
     if locked and not reason:
-        raise InvalidField("reason", f"is required to change attendance older than "
-                                     f"{policy.lock_days} days.")
+        raise InvalidField("reason", _("is required to change attendance older than %(lock_days)s "
+                                       "days.",
+                                       lock_days=policy.lock_days))
     seen = set()
     for index, record in enumerate(records):
         if record["client_id"] in seen:
-            raise InvalidField(f"records.{index}.client_id", "appears twice in this roster.")
+            raise InvalidField(f"records.{index}.client_id", _("appears twice in this roster."))
         seen.add(record["client_id"])
         _check_record(index, record, session)
 
@@ -196,13 +203,14 @@ def record_roster(
             continue
         if lookup_find(db, Client, record["client_id"]) is None:
             raise InvalidField(f"records.{index}.client_id",
-                               f"No client with id {record['client_id']}.")
+                               _("No client with id %(client_id)s.",
+                                 client_id=record['client_id']))
         if record["status"] in NO_TIME:
             raise InvalidField(f"records.{index}.client_id",
-                               "is not booked into this session.")
+                               _("is not booked into this session."))
         if free <= 0:
             raise InvalidField(f"records.{index}.client_id",
-                               "is not booked and the session has no free seat.")
+                               _("is not booked and the session has no free seat."))
         free -= 1
         walk_ins.append(record["client_id"])
 

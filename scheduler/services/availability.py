@@ -57,8 +57,8 @@ def _check_windows(windows: list[dict], field: str) -> None:
     for index, window in enumerate(windows):
         if window["start"] >= window["end"]:
             raise InvalidField(
-                f"{field}.{index}.end", "must be after start (split a window that "
-                "crosses midnight into two days)."
+                f"{field}.{index}.end", gettext("must be after start (split a window that "
+                                                "crosses midnight into two days).")
             )
 
 
@@ -119,7 +119,7 @@ def add_time_off(
     """Record a span when a staff member cannot facilitate."""
     get_or_404(db, Staff, staff_id, "staff member")
     if ends_at <= starts_at:
-        raise InvalidField("ends_at", "must be after the start.")
+        raise InvalidField("ends_at", gettext("must be after the start."))
     row = StaffTimeOff(staff_id=staff_id, starts_at=starts_at, ends_at=ends_at, reason=reason)
     db.add(row)
     db.flush()

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
 from scheduler.feeds import tokens as feed_tokens
+from scheduler.i18n import gettext as _
 from scheduler.models import Booking, Client, Enrollment, Session, SessionSeries
 from scheduler.services import audit, episodes, one_to_one, scope, webhooks
 from scheduler.services.audit import Actor
@@ -72,12 +73,14 @@ def waitlist_position(db: DbSession, booking: Booking) -> int | None:
 def _check_bookable(session: Session, now: datetime) -> None:
     if session.status != "scheduled":
         raise InvalidField(
-            "session_id", f"{session_words(session)} was cancelled; book another.",
+            "session_id", _("%(session)s was cancelled; book another.",
+                            session=session_words(session)),
             location="path"
         )
     if session.starts_at <= now:
         raise InvalidField(
-            "session_id", f"{session_words(session)} has already started.", location="path"
+            "session_id", _("%(session)s has already started.",
+                            session=session_words(session)), location="path"
         )
 
 
@@ -169,7 +172,8 @@ def book_client(
         raise NotFound("session", session_id)
     client = _locked(db, Client, client_id, joinedload(Client.program))
     if client is None:
-        raise InvalidField("client_id", f"No client with id {client_id}.")
+        raise InvalidField("client_id", _("No client with id %(client_id)s.",
+                                          client_id=client_id))
     _check_bookable(session, now)
     existing = db.scalar(
         select(Booking).where(Booking.session_id == session_id, Booking.client_id == client_id)
@@ -207,7 +211,8 @@ def cancel_booking(
     if booking.session.starts_at <= now:
         # What happened at a past session is attendance's to record, not a cancelled booking.
         raise StateConflict(
-            f"{session_words(booking.session)} has already started; record attendance instead."
+            _("%(session)s has already started; record attendance instead.",
+              session=session_words(booking.session))
         )
     before = audit.snapshot(booking, AUDITED)
     freed = booking.status == "booked"
@@ -284,14 +289,17 @@ def enroll_client(
     end_date = end_date if end_date is not None else series.end_date
     if start_date < series.start_date:
         raise InvalidField("start_date",
-                           f"is before the series starts ({day_words(series.start_date)}).")
+                           _("is before the series starts (%(day)s).",
+                             day=day_words(series.start_date)))
     if series.end_date is not None and start_date > series.end_date:
         raise InvalidField("start_date",
-                           f"is after the series ends ({day_words(series.end_date)}).")
+                           _("is after the series ends (%(day)s).",
+                             day=day_words(series.end_date)))
     if end_date is not None and series.end_date is not None and end_date > series.end_date:
-        raise InvalidField("end_date", f"is after the series ends ({day_words(series.end_date)}).")
+        raise InvalidField("end_date", _("is after the series ends (%(day)s).",
+                                         day=day_words(series.end_date)))
     if end_date is not None and end_date < start_date:
-        raise InvalidField("end_date", "must not be before the first day.")
+        raise InvalidField("end_date", _("must not be before the first day."))
 
     lo, hi = _local_bounds(tz, start_date, end_date)
     query = select(Session).where(
@@ -318,8 +326,8 @@ def enroll_client(
     overlapping = db.scalar(same)
     if overlapping is not None:
         raise StateConflict(
-            f"{client.name} is already enrolled in {series.title} from "
-            f"{overlapping.start_date:%a %Y-%m-%d}."
+            _("%(name)s is already enrolled in %(title)s from %(day)s.", name=client.name,
+              title=series.title, day=day_words(overlapping.start_date))
         )
 
     held = set(
@@ -451,7 +459,8 @@ def discharge_client(
     client = get_or_404(db, Client, client_id, "client")
     if discharged_on < client.admitted_on:
         raise InvalidField(
-            "date", f"is before {client.name} was admitted ({day_words(client.admitted_on)}).")
+            "date", _("is before %(name)s was admitted (%(day)s).",
+                      name=client.name, day=day_words(client.admitted_on)))
     tz = ZoneInfo(client.program.timezone)
     after_day = datetime.combine(discharged_on + timedelta(days=1), time.min, tzinfo=tz)
     cutoff = max(now, after_day)
@@ -521,8 +530,9 @@ def check_capacity(db: DbSession, series: SessionSeries, capacity: int, now: dat
         assert fullest is not None  # one of the series' sessions, just counted
         raise InvalidField(
             "capacity",
-            f"{session_words(fullest)} already has {booked} clients booked; cancel bookings before "
-            f"lowering the capacity to {capacity}.",
+            _("%(session)s already has %(booked)s clients booked; cancel "
+              "bookings before lowering the capacity to %(capacity)s.",
+              session=session_words(fullest), booked=booked, capacity=capacity),
         )
 
 

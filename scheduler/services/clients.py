@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler import clock
+from scheduler.i18n import gettext as _
 from scheduler.languages import LANGUAGES
 from scheduler.models import Client, Program
 from scheduler.services import audit, day_sheet, episodes, scope
@@ -81,7 +82,7 @@ def set_notification_preferences(db: DbSession, actor: Actor, client_id: int,
     client = get_or_404(db, Client, client_id, "client")
     unknown = set(changes) - set(PREFERENCES)
     if unknown:
-        raise InvalidField(sorted(unknown)[0], "Unknown field.")
+        raise InvalidField(sorted(unknown)[0], _("Unknown field."))
     before = audit.snapshot(client, PREFERENCES)
     for key, value in changes.items():
         setattr(client, key, bool(value))
@@ -94,7 +95,7 @@ def set_notification_preferences(db: DbSession, actor: Actor, client_id: int,
 def set_language(db: DbSession, actor: Actor, client_id: int, language: str) -> Client:
     """The language of the client's portal, emails and calendar; the client may set it."""
     if language not in LANGUAGES:
-        raise InvalidField("language", "Choose one of the languages offered.")
+        raise InvalidField("language", _("Choose one of the languages offered."))
     client = get_or_404(db, Client, client_id, "client")
     before = audit.snapshot(client, ("language",))
     client.language = language
@@ -106,7 +107,7 @@ def set_language(db: DbSession, actor: Actor, client_id: int, language: str) -> 
 
 def _check_dates(admitted_on, discharged_on) -> None:
     if discharged_on is not None and discharged_on < admitted_on:
-        raise InvalidField("discharged_on", "must not be before the admission date.")
+        raise InvalidField("discharged_on", _("must not be before the admission date."))
 
 
 def check_date_of_birth(db: DbSession, born: date | None, program_id: int) -> None:
@@ -115,9 +116,9 @@ def check_date_of_birth(db: DbSession, born: date | None, program_id: int) -> No
         return
     today = day_sheet.program_today(db, clock.now(), program_id)
     if born > today:
-        raise InvalidField("date_of_birth", "Must not be in the future.")
+        raise InvalidField("date_of_birth", _("Must not be in the future."))
     if born < EARLIEST_BIRTH:
-        raise InvalidField("date_of_birth", "Must not be before 1900.")
+        raise InvalidField("date_of_birth", _("Must not be before 1900."))
 
 
 # --- probable duplicates -----------------------------------------------------------------------

@@ -14,6 +14,8 @@ import holidays
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import gettext as _
+from scheduler.i18n import local, ngettext
 from scheduler.models import Closure, Program, Session
 from scheduler.services.recurrence import local_date
 
@@ -119,12 +121,15 @@ def day_notes(db: DbSession, program: Program, days: Iterable[date]) -> list[str
     for day in wanted:
         closure = covering(closures, day)
         if closure is not None:
-            notes.append(f"{day:%a} {day.day} {day:%b %Y} is closed: {closure.reason}")
+            notes.append(_("%(day)s is closed: %(reason)s", day=local(day, "short_day_date"),
+                           reason=closure.reason))
             continue
         name = holiday_name(program.country or DEFAULT_COUNTRY, day)
         if name is not None:
-            notes.append(f"{day:%a} {day.day} {day:%b %Y} is {name}")
+            notes.append(_("%(day)s is %(holiday)s", day=local(day, "short_day_date"),
+                           holiday=name))
     if len(notes) > MAX_DAY_WARNINGS:
         rest = len(notes) - MAX_DAY_WARNINGS
-        notes = notes[:MAX_DAY_WARNINGS] + [f"and {rest} more such day{'s' if rest > 1 else ''}"]
+        notes = notes[:MAX_DAY_WARNINGS] + [ngettext("and %(num)d more such day",
+                                                     "and %(num)d more such days", rest)]
     return notes

@@ -61,19 +61,21 @@ def range_words(closure: Closure) -> str:
 def _validate(starts_on: date, ends_on: date, reason: str | None, today: date) -> str:
     text = reason.strip() if isinstance(reason, str) else ""
     if not text:
-        raise InvalidField("reason", "Say why the program is closed (for example: snow).")
+        raise InvalidField("reason", _("Say why the program is closed (for example: snow)."))
     if len(text) > MAX_REASON:
-        raise InvalidField("reason", f"Longer than maximum length {MAX_REASON}.")
+        raise InvalidField("reason", _("Longer than maximum length %(MAX_REASON)s.",
+                                       MAX_REASON=MAX_REASON))
     if starts_on < today:
-        raise InvalidField("starts_on", f"The first day must not be in the past (today is "
-                                        f"{today:%a} {today.day} {today:%b %Y}).")
+        raise InvalidField("starts_on", _("The first day must not be in the past (today is "
+                                          "%(today)s).",
+                                          today=i18n.local(today, "short_day_date")))
     if starts_on > today + timedelta(days=MAX_AHEAD_DAYS):
-        raise InvalidField("starts_on", "The first day must be within three years from today.")
+        raise InvalidField("starts_on", _("The first day must be within three years from today."))
     if ends_on < starts_on:
-        raise InvalidField("ends_on", "The last day must not be before the first day.")
+        raise InvalidField("ends_on", _("The last day must not be before the first day."))
     if (ends_on - starts_on).days + 1 > MAX_SPAN_DAYS:
-        raise InvalidField("ends_on", f"A closure lasts at most {MAX_SPAN_DAYS} days; "
-                                      "add a second one for a longer time.")
+        raise InvalidField("ends_on", _("A closure lasts at most %(count)s days; add a second "
+                                        "one for a longer time.", count=MAX_SPAN_DAYS))
     return text
 
 

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import gettext as _
+from scheduler.i18n import ngettext
 from scheduler.models import Client, Room, Session, Staff
 from scheduler.models.availability import ClientUnavailability, StaffTimeOff, StaffWorkingHours
 from scheduler.models.bookings import Booking
@@ -66,8 +68,8 @@ class ConflictDetected(DomainError):
     def __init__(self, clashes: list[Clash]):
         n = len(clashes)
         super().__init__(
-            f"{n} scheduling conflict{'s' if n != 1 else ''}; "
-            'send {"override": true, "reason": "…"} to book anyway.'
+            ngettext("%(num)d scheduling conflict", "%(num)d scheduling conflicts", n) + "; "
+            + _('send {"override": true, "reason": "…"} to book anyway.')
         )
         self.clashes = clashes
 
@@ -142,13 +144,15 @@ def _unavailable_words(window: ClientUnavailability) -> str:
     start = datetime.combine(day, window.start_time)
     end = datetime.combine(day, window.end_time)
     label = f" ({window.label})" if window.label else ""
-    return f"is unavailable {start:%a %H:%M}–{end:%H:%M}{label}."
+    return _("is unavailable %(day)s %(start)s–%(end)s%(label)s.", day=f"{start:%a}",
+             start=f"{start:%H:%M}", end=f"{end:%H:%M}", label=label)
 
 
 def _discharged_words(client: Client) -> str:
     if client.discharged_on is None:
-        return f"{client.name} was discharged."
-    return f"{client.name} was discharged on {day_words(client.discharged_on)}."
+        return _("%(name)s was discharged.", name=client.name)
+    return _("%(name)s was discharged on %(day)s.", name=client.name,
+             day=day_words(client.discharged_on))
 
 
 class Calendar:
@@ -305,7 +309,8 @@ class Calendar:
             if other.id != slot.session_id:
                 clashes.append(
                     Clash("client", other.id, other.starts_at, other.ends_at,
-                          f"{name} is already booked into {self._named(other)}.", slot)
+                          _("%(name)s is already booked into %(session)s.", name=name,
+                            session=self._named(other)), slot)
                 )
 
         tz = ZoneInfo(client.program.timezone)
@@ -340,7 +345,8 @@ class Calendar:
                 )
             elif local_day < admitted_on:
                 if not_yet is None:
-                    not_yet = f"{name} is not admitted until {day_words(admitted_on)}."
+                    not_yet = _("%(name)s is not admitted until %(day)s.", name=name,
+                                day=day_words(admitted_on))
                 clashes.append(
                     Clash("client_status", None, slot.starts_at, slot.ends_at, not_yet, slot))
         return clashes
@@ -371,14 +377,17 @@ class Calendar:
             if other.id != slot.session_id:
                 clashes.append(
                     Clash("staff", other.id, other.starts_at, other.ends_at,
-                          f"{_staff_name(self._names, staff_id)} facilitates "
-                          f"{self._named(other)}.", slot)
+                          _("%(name)s facilitates %(session)s.",
+                            name=_staff_name(self._names, staff_id),
+                            session=self._named(other)), slot)
                 )
         for slot, off in self._overlapping(time_off, slots):
             clashes.append(
                 Clash("staff_time_off", None, off.starts_at, off.ends_at,
-                      f"{_staff_name(self._names, off.staff_id)} is off"
-                      + (f" ({off.reason})." if off.reason else "."), slot)
+                      _("%(name)s is off (%(reason)s).",
+                        name=_staff_name(self._names, off.staff_id), reason=off.reason)
+                      if off.reason else
+                      _("%(name)s is off.", name=_staff_name(self._names, off.staff_id)), slot)
             )
         clashes += self._outside_hours(wanted, slots)
         return clashes
@@ -408,8 +417,9 @@ class Calendar:
                 day = DAY_NAMES[local_start.weekday()]
                 clashes.append(
                     Clash("staff_hours", None, slot.starts_at, slot.ends_at,
-                          f"{_staff_name(self._names, staff_id)} works {hours}, "
-                          f"not {day} {local_start:%H:%M}–{local_end:%H:%M}.", slot)
+                          _("%(name)s works %(hours)s, not %(day)s %(start)s–%(end)s.",
+                            name=_staff_name(self._names, staff_id), hours=hours, day=day,
+                            start=f"{local_start:%H:%M}", end=f"{local_end:%H:%M}"), slot)
                 )
         return clashes
 
@@ -426,7 +436,8 @@ class Calendar:
             return []
         name = _room_name(self.db, room_id)
         return [Clash("room", other.id, other.starts_at, other.ends_at,
-                      f"{name} is used by {self._named(other)}.", slot)
+                      _("%(name)s is used by %(session)s.", name=name,
+                        session=self._named(other)), slot)
                 for slot, other in pairs]
 
 

@@ -10,6 +10,7 @@ from datetime import date
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import gettext as _
 from scheduler.models import Booking, Client, Episode, Program, Session, TreatmentPlan
 from scheduler.services import audit, webhooks
 from scheduler.services.audit import Actor
@@ -57,8 +58,9 @@ def follow_edit(db: DbSession, actor: Actor, client: Client, previous_discharge:
     if episode is None:
         return
     if previous_discharge is not None and client.admitted_on < previous_discharge:
-        raise InvalidField("admitted_on", f"Must not be before {client.name}'s previous "
-                           f"discharge ({previous_discharge.isoformat()}).")
+        raise InvalidField("admitted_on", _("Must not be before %(name)s's previous discharge "
+                                            "(%(day)s).",
+                                            name=client.name, day=previous_discharge.isoformat()))
     before = audit.snapshot(episode, AUDITED)
     episode.program_id, episode.admitted_on = client.program_id, client.admitted_on
     episode.discharged_on = client.discharged_on
@@ -112,13 +114,14 @@ def readmit(db: DbSession, actor: Actor, client_id: int, *, admitted_on: date,
     program = get_referenced(db, Program, program_id, "program_id", "program")
     last = current(db, client.id)
     if client.status != "discharged" or (last is not None and last.discharged_on is None):
-        raise StateConflict(f"{client.name} is in treatment since "
-                            f"{client.admitted_on.isoformat()}; discharge them before "
-                            "re-admitting.")
+        raise StateConflict(_("%(name)s is in treatment since %(day)s; discharge them "
+                              "before re-admitting.",
+                              name=client.name, day=client.admitted_on.isoformat()))
     last_discharge = last.discharged_on if last is not None else client.discharged_on
     if last_discharge is not None and admitted_on < last_discharge:
-        raise InvalidField("admitted_on", f"Must not be before {client.name}'s last "
-                           f"discharge ({last_discharge.isoformat()}).")
+        raise InvalidField("admitted_on", _("Must not be before %(name)s's last discharge "
+                                            "(%(day)s).",
+                                            name=client.name, day=last_discharge.isoformat()))
     # Discharge ends the plan; one left active by an older version ends here.
     _end_plans(db, actor, client.id, READMITTED)
     before = audit.snapshot(client, ("program_id", "admitted_on", "discharged_on", "status"))

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import gettext as _
 from scheduler.models import Client, Closure, Program, Room, Session, TreatmentPlan
 from scheduler.services import booking, closed_days, plans, scope, series, sessions
 from scheduler.services import staff as staff_service
@@ -174,12 +175,14 @@ def free_slots(db: DbSession, client_id: int, staff_id: int, duration_minutes: i
         raise InvalidField("staff_id", error.fields["staff_id"][0], "query") from None
     if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
         raise InvalidField("duration_minutes",
-                           f"Must be between {MIN_DURATION} and {MAX_DURATION} minutes.",
+                           _("Must be between %(MIN_DURATION)s and %(MAX_DURATION)s minutes.",
+                             MIN_DURATION=MIN_DURATION, MAX_DURATION=MAX_DURATION),
                            "query")
     if ends_to <= starts_from:
-        raise InvalidField("to", "Must be after the start of the range.", "query")
+        raise InvalidField("to", _("Must be after the start of the range."), "query")
     if ends_to - starts_from > timedelta(days=MAX_RANGE_DAYS):
-        raise InvalidField("to", f"The range may span at most {MAX_RANGE_DAYS} days.", "query")
+        raise InvalidField("to", _("The range may span at most %(MAX_RANGE_DAYS)s days.",
+                                   MAX_RANGE_DAYS=MAX_RANGE_DAYS), "query")
     found = open_times(db, client, [staff_id], timedelta(minutes=duration_minutes),
                        starts_from, ends_to, now=now)[staff_id]
     # The smallest room that is free: a one-to-one should not take the group room.
@@ -250,10 +253,11 @@ def book_slot(db: DbSession, actor: Actor, *, client_id: int, staff_id: int, roo
     has been taken since the search, naming the clash."""
     client = get_referenced(db, Client, client_id, "client_id", "client")
     if kind not in ONE_TO_ONE_KINDS:
-        raise InvalidField("kind", "Choose a one-to-one kind of session.")
+        raise InvalidField("kind", _("Choose a one-to-one kind of session."))
     if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
         raise InvalidField("duration_minutes",
-                           f"Must be between {MIN_DURATION} and {MAX_DURATION} minutes.")
+                           _("Must be between %(MIN_DURATION)s and %(MAX_DURATION)s minutes.",
+                             MIN_DURATION=MIN_DURATION, MAX_DURATION=MAX_DURATION))
     ends_at = starts_at + timedelta(minutes=duration_minutes)
     if not weekly:
         return sessions.create_one_off(
@@ -263,9 +267,9 @@ def book_slot(db: DbSession, actor: Actor, *, client_id: int, staff_id: int, roo
     tz = ZoneInfo(client.program.timezone)
     local = starts_at.astimezone(tz)
     if starts_at <= now:
-        raise InvalidField("starts_at", "must be in the future.")
+        raise InvalidField("starts_at", _("must be in the future."))
     plan = plans.active_plan(db, client.id)
-    made, _ = series.create_series(
+    made, _change = series.create_series(
         db, actor, now=now, horizon_days=horizon_days, program_id=client.program_id,
         kind=kind, title=title, timezone=client.program.timezone, start_date=local.date(),
         start_time=local.time().replace(tzinfo=None), duration_minutes=duration_minutes,
@@ -276,5 +280,5 @@ def book_slot(db: DbSession, actor: Actor, *, client_id: int, staff_id: int, roo
     first = db.scalar(select(Session).where(Session.series_id == made.id)
                       .order_by(Session.starts_at).limit(1))
     if first is None:
-        raise InvalidField("starts_at", "No session of the series falls in the plan.")
+        raise InvalidField("starts_at", _("No session of the series falls in the plan."))
     return first

@@ -17,6 +17,7 @@ from dateutil.rrule import DAILY
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.i18n import gettext as _
 from scheduler.models import Booking, Client, Enrollment, Session, SessionSeries
 from scheduler.services.errors import StateConflict
 from scheduler.services.recurrence import parse_rrule
@@ -121,10 +122,11 @@ def check_free_for(db: DbSession, series: SessionSeries, client: Client, start: 
     appointment week after week."""
     if not is_one_to_one(series):
         return
-    for _, holder in _holders(db, [series.id], start, end):
+    for _series_id, holder in _holders(db, [series.id], start, end):
         if holder.id != client.id:
             raise StateConflict(
-                f"{series.title} ({meets(series)}) is {holder.name}'s one-to-one "
-                f"appointment, so {client.name} cannot join it. Find {client.name} a time of "
-                "their own, or end the other enrolment first."
+                _("%(title)s (%(meets)s) is %(name)s's one-to-one appointment, so "
+                  "%(name2)s cannot join it. Find %(name2)s a time of their own, "
+                  "or end the other enrolment first.",
+                  title=series.title, meets=meets(series), name=holder.name, name2=client.name)
             )

@@ -6,6 +6,7 @@ needs a real reason is checked once, here, whether the API or a page asked for i
 
 from dataclasses import dataclass
 
+from scheduler.i18n import gettext as _
 from scheduler.services.errors import InvalidField
 
 # As long as the reason fields of the API and the forms allow.
@@ -16,9 +17,12 @@ MISSING = "A reason is required with override."
 def _checked(reason, field: str, missing: str) -> str:
     text = reason.strip() if isinstance(reason, str) else ""
     if not text:
-        raise InvalidField(field, missing)
+        # The house wording is said in the caller's language; a page's own comes translated.
+        raise InvalidField(field, _("A reason is required with override.") if missing == MISSING
+                           else missing)
     if len(text) > MAX_REASON:
-        raise InvalidField(field, f"Longer than maximum length {MAX_REASON}.")
+        raise InvalidField(field, _("Longer than maximum length %(MAX_REASON)s.",
+                                    MAX_REASON=MAX_REASON))
     return text
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
+from scheduler.i18n import gettext as _
 from scheduler.models import (
     Assessment,
     Client,
@@ -87,19 +88,21 @@ def record_assessment(db: DbSession, actor: Actor, client_id: int, **fields) -> 
     unknown = set(fields) - ASSESSMENT_FIELDS
     if unknown:
         name = sorted(unknown)[0]
-        raise InvalidField(name, "Unknown field.")
+        raise InvalidField(name, _("Unknown field."))
     get_or_404(db, Client, client_id, "client")
     for required in ("assessed_on", "clinician_id", "recommended_level"):
         if fields.get(required) is None:
-            raise InvalidField(required, "Missing data for required field.")
+            raise InvalidField(required, _("Missing data for required field."))
     _staff(db, fields["clinician_id"], "clinician_id")
     if fields["recommended_level"] not in RECOMMENDED_LEVELS:
         raise InvalidField(
-            "recommended_level", f"Must be one of: {', '.join(RECOMMENDED_LEVELS)}."
+            "recommended_level", _("Must be one of: %(choices)s.",
+                                   choices=', '.join(RECOMMENDED_LEVELS))
         )
     fields.setdefault("kind", "intake")
     if fields["kind"] not in ASSESSMENT_KINDS:
-        raise InvalidField("kind", f"Must be one of: {', '.join(ASSESSMENT_KINDS)}.")
+        raise InvalidField("kind", _("Must be one of: %(choices)s.",
+                                     choices=', '.join(ASSESSMENT_KINDS)))
     assessment = Assessment(client_id=client_id, **fields)
     db.add(assessment)
     db.flush()
@@ -168,11 +171,13 @@ def revise_plan(db: DbSession, actor: Actor, plan_id: int, changes: dict) -> Tre
     db.refresh(old)
     if old.status != "active":
         raise StateConflict(
-            f"This plan is {old.status}; revise the client's active plan instead."
+            _("This plan is %(status)s; revise the client's active plan "
+              "instead.",
+              status=old.status)
         )
     unknown = set(changes) - set(REVISABLE)
     if unknown:
-        raise InvalidField(sorted(unknown)[0], "Cannot be changed by a revision.")
+        raise InvalidField(sorted(unknown)[0], _("Cannot be changed by a revision."))
     client = db.get_one(Client, old.client_id)
     values = {
         "start_date": old.start_date,
@@ -218,10 +223,11 @@ def _record_date(db, actor, plan_id, field, due_field, on, action) -> TreatmentP
     lock_rows(db, Client, [plan.client_id])
     db.refresh(plan)
     if plan.status != "active":
-        raise StateConflict(f"This plan is {plan.status}; record this on the active plan.")
+        raise StateConflict(_("This plan is %(status)s; record this on the active plan.",
+                              status=plan.status))
     if on < plan.start_date:
-        raise InvalidField(field, f"Must not be before the plan starts, "
-                                  f"{day_words(plan.start_date)}.")
+        raise InvalidField(field, _("Must not be before the plan starts, %(day)s.",
+                                    day=day_words(plan.start_date)))
     # Only these two date columns change in place: they record paperwork done for the plan
     # (when it was certified or reviewed), not its clinical content, which stays versioned.
     before = audit.snapshot(plan, (field, due_field))
@@ -407,12 +413,13 @@ def _hours(value, field: str) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise InvalidField(field, "Must be a number of hours.")
+        raise InvalidField(field, _("Must be a number of hours."))
     hours = Decimal(str(value))
     if not hours.is_finite() or hours < 0 or hours > MAX_WEEKLY_HOURS:
-        raise InvalidField(field, f"Must be between 0 and {MAX_WEEKLY_HOURS}.")
+        raise InvalidField(field, _("Must be between 0 and %(MAX_WEEKLY_HOURS)s.",
+                                    MAX_WEEKLY_HOURS=MAX_WEEKLY_HOURS))
     if hours != hours.quantize(Decimal("0.01")):
-        raise InvalidField(field, "At most two decimal places.")
+        raise InvalidField(field, _("At most two decimal places."))
     return _cents(hours)
 
 
@@ -425,9 +432,9 @@ def _validate(db: DbSession, client: Client, values: dict) -> None:
     """Check a plan's content in place, naming the first wrong field; fills defaults."""
     start, end = values["start_date"], values["end_date"]
     if start is None:
-        raise InvalidField("start_date", "Missing data for required field.")
+        raise InvalidField("start_date", _("Missing data for required field."))
     if end is not None and end < start:
-        raise InvalidField("end_date", "Must not be before the start date.")
+        raise InvalidField("end_date", _("Must not be before the start date."))
     if values["primary_therapist_id"] is not None:
         _staff(db, values["primary_therapist_id"], "primary_therapist_id")
     if values["assessment_id"] is not None:
@@ -435,10 +442,10 @@ def _validate(db: DbSession, client: Client, values: dict) -> None:
                                     "assessment")
         if assessment.client_id != client.id:
             raise InvalidField("assessment_id",
-                               "That assessment is another client's.")
+                               _("That assessment is another client's."))
     goals = values["goals"]
     if not all(isinstance(g, str) and g.strip() for g in goals):
-        raise InvalidField("goals", "Each goal must be non-blank text.")
+        raise InvalidField("goals", _("Each goal must be non-blank text."))
     values["weekly_hours_target"] = _hours(values["weekly_hours_target"], "weekly_hours_target")
     if values["weekly_hours_target"] is None:
         program = db.get(Program, client.program_id)
@@ -455,11 +462,12 @@ def _validate_phases(phases: list[dict]) -> None:
         first, last = _phase_weeks(phase, where)
         if open_ended:
             raise InvalidField(f"{where}.first_week",
-                               "The previous phase is open-ended; no phase may follow it.")
+                               _("The previous phase is open-ended; no phase may follow it."))
         if first <= previous_last:
             raise InvalidField(f"{where}.first_week",
-                               f"Overlaps or precedes the previous phase (ends week "
-                               f"{previous_last}); phases must be in order.")
+                               _("Overlaps or precedes the previous phase (ends week "
+                                 "%(previous_last)s); phases must be in order.",
+                                 previous_last=previous_last))
         previous_last = last if last is not None else first
         open_ended = last is None
         phase["weekly_hours_target"] = _hours(phase.get("weekly_hours_target"),
@@ -471,11 +479,11 @@ def _phase_weeks(phase: dict, where: str) -> tuple[int, int | None]:
     """The phase's first and last week (None: open-ended), whole numbers in order."""
     first, last = phase.get("first_week"), phase.get("last_week")
     if isinstance(first, bool) or not isinstance(first, int) or first < 1:
-        raise InvalidField(f"{where}.first_week", "Must be a whole number of at least 1.")
+        raise InvalidField(f"{where}.first_week", _("Must be a whole number of at least 1."))
     if last is not None and (isinstance(last, bool) or not isinstance(last, int)):
-        raise InvalidField(f"{where}.last_week", "Must be a whole number.")
+        raise InvalidField(f"{where}.last_week", _("Must be a whole number."))
     if last is not None and last < first:
-        raise InvalidField(f"{where}.last_week", "Must not be before the first week.")
+        raise InvalidField(f"{where}.last_week", _("Must not be before the first week."))
     return first, last
 
 
@@ -486,14 +494,16 @@ def _validate_requirements(requirements: list[dict], where: str) -> None:
         kind, per_week = req.get("kind"), req.get("sessions_per_week")
         if kind not in SESSION_KINDS:
             raise InvalidField(f"{where}.requirements.{j}.kind",
-                               f"Must be one of: {', '.join(SESSION_KINDS)}.")
+                               _("Must be one of: %(choices)s.",
+                                 choices=', '.join(SESSION_KINDS)))
         if kind in kinds:
             raise InvalidField(f"{where}.requirements.{j}.kind",
-                               f"{kind} is already required in this phase.")
+                               _("%(kind)s is already required in this phase.",
+                                 kind=kind))
         kinds.add(kind)
         if isinstance(per_week, bool) or not isinstance(per_week, int) or per_week < 1:
             raise InvalidField(f"{where}.requirements.{j}.sessions_per_week",
-                               "Must be a whole number of at least 1.")
+                               _("Must be a whole number of at least 1."))
 
 
 def _new_version(db: DbSession, client: Client, values: dict, actor: Actor) -> TreatmentPlan:

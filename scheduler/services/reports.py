@@ -32,6 +32,7 @@ from sqlalchemy import column as sql_column
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from scheduler.i18n import gettext as _
 from scheduler.models import (
     Attendance,
     Booking,
@@ -128,9 +129,10 @@ def _program(db: DbSession, program_id: int) -> tuple[Program, ZoneInfo]:
 
 def _check_range(first: date, last: date, most_days: int) -> None:
     if last < first:
-        raise InvalidField("to", "must not be before from.", location="query")
+        raise InvalidField("to", _("must not be before from."), location="query")
     if (last - first).days + 1 > most_days:
-        raise InvalidField("to", f"a report covers at most {most_days} days.", location="query")
+        raise InvalidField("to", _("a report covers at most %(most_days)s days.",
+                                   most_days=most_days), location="query")
 
 
 def _count(condition):
@@ -423,7 +425,7 @@ def attendance_rates(db: DbSession, program_id: int, first: date, last: date, by
         keys = (Session.series_id, SessionSeries.title)
         whose = Client.program_id == program.id
     else:
-        raise InvalidField("by", "must be client or series.", location="query")
+        raise InvalidField("by", _("must be client or series."), location="query")
     if within is not None:
         whose = and_(whose, Booking.client_id.in_(within))
     query = (
@@ -720,8 +722,8 @@ def follow_up(db: DbSession, program_id: int, now: datetime,
         ).tuples().all()
     )
     due: dict[int, dict] = {}
-    for client_id, _, what, when in plans.due_soon(db, today, program_id=program.id,
-                                                   within=within):
+    for client_id, _plan, what, when in plans.due_soon(db, today, program_id=program.id,
+                                                       within=within):
         due.setdefault(client_id, {})[what] = when
 
     unfinished = episodes.without_plan(db, program.id, within=within)

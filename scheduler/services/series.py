@@ -11,6 +11,7 @@ from sqlalchemy.orm import object_session, selectinload
 
 from scheduler.clock import now as clock_now
 from scheduler.feeds import versions as feed_versions
+from scheduler.i18n import gettext as _
 from scheduler.models import (
     Attendance,
     Booking,
@@ -99,8 +100,8 @@ def warnings(series: SessionSeries) -> list[str]:
     notes = []
     if series.kind == "group" and series.capacity > MEDICARE_GROUP_LIMIT:
         notes.append(
-            f"Medicare allows at most {MEDICARE_GROUP_LIMIT} participants in group "
-            f"psychotherapy; this series has {series.capacity} places."
+            _("Medicare allows at most %(most)s participants in group psychotherapy; this "
+              "series has %(places)s places.", most=MEDICARE_GROUP_LIMIT, places=series.capacity)
         )
     db = object_session(series)  # the session it was saved in; the callers pass no other
     if db is not None:
@@ -122,8 +123,8 @@ def _day_notes(db: DbSession, series: SessionSeries) -> list[str]:
     found = closed_days.day_notes(db, program, days)
     if not found:
         return []
-    return ["Some sessions fall on a public holiday or a closure (a closed day's session "
-            "starts cancelled): " + "; ".join(found) + "."]
+    return [_("Some sessions fall on a public holiday or a closure (a closed day's session "
+              "starts cancelled): %(days)s.", days="; ".join(found))]
 
 
 def seats_for(db: DbSession, kind: str | None, room_id: int | None) -> int:
@@ -160,37 +161,40 @@ def _validate(db: DbSession, values: dict) -> None:
     # Services are called by jobs and the CLI too, not only through the API's schemas.
     for name in REQUIRED:
         if values.get(name) is None or values.get(name) == "":
-            raise InvalidField(name, "is required.")
+            raise InvalidField(name, _("is required."))
     if values["kind"] not in SESSION_KINDS:
-        raise InvalidField("kind", f"must be one of {', '.join(SESSION_KINDS)}.")
+        raise InvalidField("kind", _("must be one of %(choices)s.",
+                                     choices=', '.join(SESSION_KINDS)))
     get_referenced(db, Program, values["program_id"], "program_id", "program")
     zone(values["timezone"])
     parse_rrule(values["rrule"])
     duration = values["duration_minutes"]
     if not 0 < duration <= MAX_DURATION_MINUTES:
         raise InvalidField(
-            "duration_minutes", f"must be more than 0 and at most {MAX_DURATION_MINUTES} (12 h)."
+            "duration_minutes", _("must be more than 0 and at most %(MAX_DURATION_MINUTES)s (12 "
+                                  "h).",
+                                  MAX_DURATION_MINUTES=MAX_DURATION_MINUTES)
         )
     if values.get("end_date") is not None and values["end_date"] < values["start_date"]:
-        raise InvalidField("end_date", "must not be before the first day.")
+        raise InvalidField("end_date", _("must not be before the first day."))
     if values["capacity"] < 1:
-        raise InvalidField("capacity", "must be at least 1.")
+        raise InvalidField("capacity", _("must be at least 1."))
     if values.get("room_id") is not None:
         room = get_referenced(db, Room, values["room_id"], "room_id", "room")
         if not room.is_active:
-            raise InvalidField("room_id", f"Room {room.name!r} is not in use.")
+            raise InvalidField("room_id", _("Room %(room)s is not in use.", room=repr(room.name)))
         if values["capacity"] > room.capacity:
             raise InvalidField(
                 "capacity",
-                f"{values['capacity']} seats do not fit room {room.name!r} "
-                f"(capacity {room.capacity}).",
+                _("%(seats)s seats do not fit room %(room)s (capacity %(capacity)s).",
+                  seats=values["capacity"], room=repr(room.name), capacity=room.capacity),
             )
 
 
 def _check_names(values: dict) -> None:
     for name in values:
         if name not in AUDITED:
-            raise InvalidField(name, "is not a field of a series.")
+            raise InvalidField(name, _("is not a field of a series."))
 
 
 def _facilitators(db: DbSession, ids, field: str = "facilitator_ids") -> list[Staff]:
@@ -510,8 +514,8 @@ def end_series(
 ) -> tuple[SessionSeries, SeriesChange]:
     """End a series early: its later occurrences are cancelled, none deleted."""
     if end_date < series.start_date:
-        raise InvalidField("end_date", "must not be before the series' first day, "
-                           f"{day_words(series.start_date)}.")
+        raise InvalidField("end_date", _("must not be before the series' first day, %(day)s.",
+                                         day=day_words(series.start_date)))
     before = _snapshot(series)
     series.end_date = end_date
     series.status = "ended"

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
+from scheduler.i18n import gettext as _
 from scheduler.models import Attendance, AuditEvent, Booking, Client, Program, Room, Session
 from scheduler.models.series import MAX_DURATION_MINUTES
 from scheduler.models.sessions import session_facilitators
@@ -120,8 +121,9 @@ def change_session(
     override_reason = reason_of(override)
     if db.scalar(select(Attendance.id).where(Attendance.session_id == session.id).limit(1)):
         raise StateConflict(
-            f"{session_words(session)} has attendance recorded; its time, place and staff are "
-            "history now."
+            _("%(session)s has attendance recorded; its time, place and staff "
+              "are history now.",
+              session=session_words(session))
         )
     _refuse_changing_a_cancelled(db, session, changes)
     before = _snapshot(session)
@@ -162,7 +164,8 @@ def _refuse_changing_a_cancelled(db: DbSession, session: Session, changes: dict)
         asked.add("facilitator_ids")
     if asked:
         day = f"{cancelled_on(db, session).astimezone(ZoneInfo(session.timezone)):%a %Y-%m-%d}"
-        raise StateConflict(f"{session_words(session)} was cancelled on {day}; restore it first.")
+        raise StateConflict(_("%(session)s was cancelled on %(day)s; restore it first.",
+                              session=session_words(session), day=day))
 
 
 def cancelled_on(db: DbSession, session: Session) -> datetime:
@@ -196,9 +199,9 @@ def _change_times(session: Session, changes: dict) -> bool:
     if "ends_at" not in changes:
         ends_at = starts_at + (session.ends_at - session.starts_at)
     if ends_at <= starts_at:
-        raise InvalidField("ends_at", "must be after the start.")
+        raise InvalidField("ends_at", _("must be after the start."))
     if ends_at - starts_at > timedelta(minutes=MAX_DURATION_MINUTES):
-        raise InvalidField("ends_at", "a session may last at most 12 h.")
+        raise InvalidField("ends_at", _("a session may last at most 12 h."))
     if (starts_at, ends_at) == (session.starts_at, session.ends_at):
         return False
     session.moved_from = session.starts_at  # the portal says "Moved to …" for a while
@@ -213,12 +216,12 @@ def _change_room(db: DbSession, session: Session, changes: dict) -> bool:
     if changes["room_id"] is not None:
         room = get_referenced(db, Room, changes["room_id"], "room_id", "room")
         if not room.is_active:
-            raise InvalidField("room_id", f"Room {room.name!r} is not in use.")
+            raise InvalidField("room_id", _("Room %(room)s is not in use.", room=repr(room.name)))
         if room.capacity < session.capacity:
             raise InvalidField(
                 "room_id",
-                f"Room {room.name!r} seats {room.capacity}; this session has "
-                f"{session.capacity} places.",
+                _("Room %(room)s seats %(seats)s; this session has %(places)s places.",
+                  room=repr(room.name), seats=room.capacity, places=session.capacity),
             )
     session.room_id = changes["room_id"]
     return True
@@ -249,7 +252,7 @@ def _change_status(session: Session, changes: dict, reason: str | None) -> bool:
     status = changes.get("status")
     if status == "cancelled" and session.status != "cancelled":
         if not reason:
-            raise InvalidField("reason", "A reason is required to cancel a session.")
+            raise InvalidField("reason", _("A reason is required to cancel a session."))
         session.status = "cancelled"
         session.cancelled_by = "override"
         session.cancel_reason = reason
@@ -338,20 +341,21 @@ def create_one_off(
     override_reason = reason_of(override)
     program = get_referenced(db, Program, program_id, "program_id", "program")
     if ends_at <= starts_at:
-        raise InvalidField("ends_at", "must be after the start.")
+        raise InvalidField("ends_at", _("must be after the start."))
     if ends_at - starts_at > timedelta(minutes=MAX_DURATION_MINUTES):
-        raise InvalidField("ends_at", "a session may last at most 12 h.")
+        raise InvalidField("ends_at", _("a session may last at most 12 h."))
     if starts_at <= now:
-        raise InvalidField("starts_at", "must be in the future.")
+        raise InvalidField("starts_at", _("must be in the future."))
     room = get_referenced(db, Room, room_id, "room_id", "room") if room_id is not None else None
     if capacity is None:
         # As for a series: the kind's seats, never more than the room holds.
         capacity = one_to_one.default_capacity(kind, room.capacity if room else None)
     if room is not None:
         if not room.is_active:
-            raise InvalidField("room_id", f"Room {room.name!r} is not in use.")
+            raise InvalidField("room_id", _("Room %(room)s is not in use.", room=repr(room.name)))
         if room.capacity < capacity:
-            raise InvalidField("capacity", f"{capacity} places do not fit room {room.name!r}.")
+            raise InvalidField("capacity", _("%(places)s places do not fit room %(room)s.",
+                                             places=capacity, room=repr(room.name)))
     staff = []
     for staff_id in dict.fromkeys(facilitator_ids or ()):
         staff.append(staff_service.active_member(db, staff_id, "facilitator_ids"))

@@ -10,6 +10,9 @@ from decimal import Decimal
 
 from markupsafe import Markup, escape
 
+from scheduler.i18n import gettext as _
+from scheduler.i18n import number
+
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 14, 34
 
@@ -26,9 +29,9 @@ class Bar:
 def hours_text(value) -> str:
     """Hours as the pages print them: 9, 7.5, 2.25 (registered as the `hours_text` filter)."""
     if value is None:
-        return "none"
-    text = f"{Decimal(value).quantize(Decimal('0.01')):f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+        return _("none")
+    # As the language writes it: 7.5 in English, 7,5 in Spanish.
+    return number(Decimal(value).quantize(Decimal("0.01")))
 
 
 def _nice_top(largest: float) -> float:
@@ -38,14 +41,16 @@ def _nice_top(largest: float) -> float:
 
 
 def hours_chart(bars: list[Bar], title: str, chart_id: str,
-                value_label: str = "attended") -> Markup:
+                value_label: str | None = None) -> Markup:
     """Bars of hours per week with the weekly target drawn as a stepped line."""
     title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
+    value_label = value_label or _("attended")
     desc = "; ".join(
         f"{bar.label}: {hours_text(bar.value)} h {value_label}"
-        + (f", target {hours_text(bar.target)} h" if bar.target is not None else "")
+        + (", " + _("target %(hours)s h", hours=hours_text(bar.target))
+           if bar.target is not None else "")
         for bar in bars
-    ) or "No weeks to show."
+    ) or _("No weeks to show.")
     largest = max([float(b.value) for b in bars]
                   + [float(b.target) for b in bars if b.target is not None] + [1.0])
     top = _nice_top(largest)
@@ -68,7 +73,7 @@ def hours_chart(bars: list[Bar], title: str, chart_id: str,
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(value):.1f}" '
                      f'y2="{y(value):.1f}" stroke="#d5dbe3" stroke-width="1"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" '
-                     f'font-size="11" fill="#4a5563">{value:g}</text>')
+                     f'font-size="11" fill="#4a5563">{number(value)}</text>')
     for n, bar in enumerate(bars):
         x = LEFT + n * slot
         # Few weeks would make slabs of bars; keep them bar-shaped.

@@ -31,6 +31,9 @@ from scheduler import clock, outbox
 from scheduler.extensions import db
 from scheduler.feeds import tokens
 from scheduler.feeds.links import links_for
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
+from scheduler.i18n import local
 from scheduler.models import (
     Assessment,
     Attendance,
@@ -77,7 +80,7 @@ from scheduler.web.form_fields import (
     optional_id,
     put_on_form,
 )
-from scheduler.web.labels import KIND_LABELS
+from scheduler.web.labels import KIND_LABELS, reason_words
 from scheduler.web.refusals import describe
 from scheduler.web.site_filter import site_choice
 
@@ -89,12 +92,14 @@ LIST_LIMIT = 300
 HISTORY_LIMIT = 60
 CHART_WEEKS = 12
 STATUS_LABELS = {
-    "present": "Present", "late": "Late", "left_early": "Left early",
-    "absent_excused": "Absent (excused)", "absent_unexcused": "Absent (unexcused)",
-    "cancelled_by_clinic": "Cancelled by clinic", "leave_of_absence": "Leave of absence",
+    "present": _l("Present"), "late": _l("Late"), "left_early": _l("Left early"),
+    "absent_excused": _l("Absent (excused)"), "absent_unexcused": _l("Absent (unexcused)"),
+    "cancelled_by_clinic": _l("Cancelled by clinic"), "leave_of_absence": _l("Leave of absence"),
 }
-DAY_NAMES = {"MO": "Mon", "TU": "Tue", "WE": "Wed", "TH": "Thu", "FR": "Fri", "SA": "Sat",
-             "SU": "Sun"}
+DAY_NAMES = {"MO": _l("Mon"), "TU": _l("Tue"), "WE": _l("Wed"), "TH": _l("Thu"),
+             "FR": _l("Fri"), "SA": _l("Sat"), "SU": _l("Sun")}
+# A client's status as the pages show it (models.clients.CLIENT_STATUSES).
+CLIENT_STATUS_WORDS = {"active": _l("active"), "discharged": _l("discharged")}
 
 
 # ---------------------------------------------------------------- forms
@@ -103,36 +108,38 @@ DAY_NAMES = {"MO": "Mon", "TU": "Tue", "WE": "Wed", "TH": "Thu", "FR": "Fri", "S
 class IntakeForm(PageForm):
     """Step 1: an existing client, or a new one, and the intake assessment."""
 
-    client_id = SelectField("Existing client", coerce=optional_id, validators=[Optional()])
-    name = StringField("New client's full name", validators=[Optional(), Length(max=200)])
-    date_of_birth = DateField("Date of birth", validators=[Optional()])
-    email = StringField("Email (optional)", validators=[Optional(), Length(max=254)])
-    phone = StringField("Phone (optional)", validators=[Optional(), Length(max=40)])
-    program_id = SelectField("Program", coerce=optional_id, validators=[Optional()])
-    admitted_on = DateField("Admitted on", validators=[Optional(), in_range])
+    client_id = SelectField(_l("Existing client"), coerce=optional_id, validators=[Optional()])
+    name = StringField(_l("New client's full name"), validators=[Optional(), Length(max=200)])
+    date_of_birth = DateField(_l("Date of birth"), validators=[Optional()])
+    email = StringField(_l("Email (optional)"), validators=[Optional(), Length(max=254)])
+    phone = StringField(_l("Phone (optional)"), validators=[Optional(), Length(max=40)])
+    program_id = SelectField(_l("Program"), coerce=optional_id, validators=[Optional()])
+    admitted_on = DateField(_l("Admitted on"), validators=[Optional(), in_range])
     # Past the probable-duplicate warning: the coordinator checked this is someone else.
-    confirm_new = BooleanField("This is a different person: make a new record")
+    confirm_new = BooleanField(_l("This is a different person: make a new record"))
     # The warning's buttons: go on with (or re-admit) that existing client instead.
-    use_client = WholeNumber("Existing record", validators=[Optional()])
-    assessed_on = DateField("Assessed on", validators=[DataRequired("Enter the date."), in_range])
-    clinician_id = PickerField("Assessing clinician",
-                               validators=[DataRequired("Choose the clinician.")])
-    summary = TextAreaField("Summary", validators=[Optional(), Length(max=20000)])
+    use_client = WholeNumber(_l("Existing record"), validators=[Optional()])
+    assessed_on = DateField(_l("Assessed on"),
+                            validators=[DataRequired(_l("Enter the date.")), in_range])
+    clinician_id = PickerField(_l("Assessing clinician"),
+                               validators=[DataRequired(_l("Choose the clinician."))])
+    summary = TextAreaField(_l("Summary"), validators=[Optional(), Length(max=20000)])
     recommended_level = SelectField(
-        "Recommended level of care (ASAM)", default="2.1",
+        _l("Recommended level of care (ASAM)"), default="2.1",
         choices=[SelectChoice(level, level) for level in RECOMMENDED_LEVELS])
 
     def validate_email(self, field):
         if field.data and "@" not in field.data:
-            raise ValidationError("Enter an email address such as name@example.org.")
+            raise ValidationError(_l("Enter an email address such as name@example.org."))
 
     def validate(self, extra_validators=None) -> bool:
         """A new client needs a name, a program and an admission date; an existing one none."""
         valid = super().validate(extra_validators)
         if self.client_id.data is None:
-            for field, message in ((self.name, "Enter a name, or choose an existing client."),
-                                   (self.program_id, "Choose the new client's program."),
-                                   (self.admitted_on, "Enter the admission date.")):
+            for field, message in (
+                    (self.name, _("Enter a name, or choose an existing client.")),
+                    (self.program_id, _("Choose the new client's program.")),
+                    (self.admitted_on, _("Enter the admission date."))):
                 if not field.errors and not (field.data.strip() if isinstance(field.data, str)
                                              else field.data):
                     field.errors = [*field.errors, message]
@@ -144,29 +151,31 @@ def _plan_form_class():
     """The plan form with one sessions-a-week input per session kind."""
 
     class PlanForm(PageForm):
-        assessment_id = WholeNumber("Assessment", validators=[Optional()])
-        start_date = DateField("Start date", validators=[DataRequired("Enter the date."),
-                                                         in_range])
-        end_date = DateField("End date (optional)", validators=[Optional(), in_range])
-        primary_therapist_id = PickerField("Primary therapist", validators=[Optional()])
-        goals = TextAreaField("Goals, one a line", validators=[Optional(), Length(max=20000)])
+        assessment_id = WholeNumber(_l("Assessment"), validators=[Optional()])
+        start_date = DateField(_l("Start date"),
+                               validators=[DataRequired(_l("Enter the date.")), in_range])
+        end_date = DateField(_l("End date (optional)"), validators=[Optional(), in_range])
+        primary_therapist_id = PickerField(_l("Primary therapist"), validators=[Optional()])
+        goals = TextAreaField(_l("Goals, one a line"),
+                              validators=[Optional(), Length(max=20000)])
         weekly_hours_target = Hours(
-            "Weekly hours target", places=2,
+            _l("Weekly hours target"), places=2,
             validators=[Optional(), NumberRange(min=0, max=168)])
-        certified_on = DateField("Certified on (optional)", validators=[Optional(), in_range])
-        reviewed_on = DateField("Plan reviewed on (optional)",
+        certified_on = DateField(_l("Certified on (optional)"),
+                                 validators=[Optional(), in_range])
+        reviewed_on = DateField(_l("Plan reviewed on (optional)"),
                                 validators=[Optional(), in_range])
 
         def validate_end_date(self, field):
             if field.data and self.start_date.data and field.data < self.start_date.data:
-                raise ValidationError("Must not be before the start date.")
+                raise ValidationError(_l("Must not be before the start date."))
 
         def requirement_fields(self):
             return [(kind, getattr(self, f"per_week_{kind}")) for kind in SESSION_KINDS]
 
     for kind in SESSION_KINDS:
         setattr(PlanForm, f"per_week_{kind}", WholeNumber(
-            f"{KIND_LABELS[kind]} sessions a week",
+            _l("%(kind)s sessions a week", kind=KIND_LABELS[kind]),
             validators=[Optional(), NumberRange(min=1, max=50)]))
     return PlanForm
 
@@ -184,28 +193,29 @@ class OfferedSeries(SelectMultipleField):
     def pre_validate(self, form):
         offered = {choice.value for choice in self.choices or ()}
         if any(value not in offered for value in self.data or ()):
-            raise ValidationError("Choose from the groups listed. A one-to-one series is its "
-                                  "client's own time: book individual sessions with Find a time.")
+            raise ValidationError(_("Choose from the groups listed. A one-to-one series is its "
+                                    "client's own time: book individual sessions with Find a "
+                                    "time."))
 
 
 def _series_or_invitation(form, field) -> None:
     # After an accepted suggestion (or Find a time) the groups are booked already, and step 3
     # may finish with the invitation alone.
     if not field.data and not form.invite.data:
-        raise StopValidation("Choose at least one series, or tick the invitation to send "
-                             "it alone." if form.invite_offered else
-                             "Choose at least one series.")
+        raise StopValidation(_("Choose at least one series, or tick the invitation to send "
+                               "it alone.") if form.invite_offered else
+                             _("Choose at least one series."))
 
 
 class EnrolForm(PageForm):
     """Step 3: the series to book the client into, and the invitation that ends the intake."""
 
-    series_ids = OfferedSeries("Series", coerce=int, validators=[_series_or_invitation])
-    start_date = DateField("Book from (optional)", validators=[Optional(), in_range])
-    skip_conflicting = BooleanField("Skip sessions that clash with the client's other "
-                                    "bookings and book the rest")
-    invite = BooleanField("Email the client an invitation to their own account (to see their "
-                          "sessions and calendar link)")
+    series_ids = OfferedSeries(_l("Series"), coerce=int, validators=[_series_or_invitation])
+    start_date = DateField(_l("Book from (optional)"), validators=[Optional(), in_range])
+    skip_conflicting = BooleanField(_l("Skip sessions that clash with the client's other "
+                                       "bookings and book the rest"))
+    invite = BooleanField(_l("Email the client an invitation to their own account (to see "
+                             "their sessions and calendar link)"))
     # Not offered to a client who has a working or deactivated login: it could only fail.
     invite_offered = True
 
@@ -225,7 +235,7 @@ def _attendance_history(client_id: int, tz) -> list[dict]:
     return [{"when": starts.astimezone(tz), "title": title,
              "status": STATUS_LABELS.get(mark.status, mark.status),
              "absent": mark.status.startswith("absent"),
-             "reason": (mark.reason_code or "").replace("_", " "),
+             "reason": reason_words(mark.reason_code) if mark.reason_code else "",
              "minutes": mark.minutes_attended} for mark, title, starts in rows]
 
 
@@ -271,7 +281,8 @@ def index():
     return render_template(
         "clients/index.html", rows=rows[:LIST_LIMIT], more=len(rows) > LIST_LIMIT, q=q,
         program_id=program_id, status=status, sites=sites,
-        programs=programs.active_programs(db.session, sites.site_ids), statuses=CLIENT_STATUSES)
+        programs=programs.active_programs(db.session, sites.site_ids), statuses=CLIENT_STATUSES,
+        status_words=CLIENT_STATUS_WORDS)
 
 
 def detail_page(client_id: int, status: int = 200, links: dict | None = None,
@@ -303,13 +314,14 @@ def detail_page(client_id: int, status: int = 200, links: dict | None = None,
         client, consent_form if may_write else None, revoke_id, revoke_form) if clinical \
         else None
     chart = hours_chart(
-        [Bar(row.week_start.strftime("%-d %b"), row.attended_hours, row.target_hours)
+        [Bar(local(row.week_start, "day_month"), row.attended_hours, row.target_hours)
          for row in weeks],
-        f"Hours attended per week by {client.name}, against the weekly target",
+        _("Hours attended per week by %(name)s, against the weekly target", name=client.name),
         "client-hours") if clinical else None
     return render_template(
         "clients/detail.html", client=client, program=program, plan=plan, therapist=therapist,
         kind_labels=KIND_LABELS, weeks=weeks, chart=chart, today=today, clinical=clinical,
+        status_words=CLIENT_STATUS_WORDS,
         glass_error=glass_error, glass_reason=glass_reason,
         glass_for=caseload.duration_words(
             caseload.Policy.from_config(current_app.config).break_glass_minutes),
@@ -346,10 +358,10 @@ def detail(client_id: int):
 
 
 class BreakGlassForm(PageForm):
-    reason = StringField("Why you need this record now", validators=[
-        DataRequired("Say why you need this client's record."),
+    reason = StringField(_l("Why you need this record now"), validators=[
+        DataRequired(_l("Say why you need this client's record.")),
         Length(max=caseload.REASON_MAX,
-               message=f"At most {caseload.REASON_MAX} characters.")])
+               message=_l("At most %(max)s characters."))])
 
 
 @bp.post("/clients/<int:client_id>/break-glass")
@@ -359,8 +371,8 @@ def break_glass(client_id: int):
     BREAK_GLASS_MINUTES, with a reason: audited, and the admins are alerted."""
     form = BreakGlassForm()
     if not form.validate_on_submit():
-        problems = " ".join(m for messages in form.errors.values() for m in messages)
-        return detail_page(client_id, 422, glass_error=problems or "Please try again.",
+        problems = " ".join(str(m) for messages in form.errors.values() for m in messages)
+        return detail_page(client_id, 422, glass_error=problems or _("Please try again."),
                            glass_reason=request.form.get("reason", ""))
     try:
         grant, keys = caseload.break_glass(
@@ -374,8 +386,8 @@ def break_glass(client_id: int):
     outbox.send_after_response(*keys)
     until = grant.expires_at.astimezone(day_sheet.program_zone(
         db.session, db.session.get(Client, client_id).program_id))
-    flash(f"You may read this client's clinical record until {until:%H:%M}. The admins are "
-          "told, with your reason.", "success")
+    flash(_("You may read this client's clinical record until %(time)s. The admins are "
+            "told, with your reason.", time=local(until, "time")), "success")
     return redirect(url_for("client_pages.detail", client_id=client_id), code=303)
 
 
@@ -397,12 +409,13 @@ def record_consent(client_id: int):
     except DomainError as error:
         db.session.rollback()
         if not put_on_form(form, error):
-            flash(describe(error, consent_pages.FIELD_LABELS, "Not recorded"), "error")
+            flash(describe(error, consent_pages.FIELD_LABELS, _("Not recorded")), "error")
         return detail_page(client.id, error.status, consent_form=form)
     name = consent.recipient.name
     db.session.commit()
-    flash(f"Consent recorded: {name} may receive {consent_pages.covers_words(consent)} until "
-          f"{consent.expires_on.strftime('%-d %b %Y')}.", "success")
+    flash(_("Consent recorded: %(name)s may receive %(what)s until %(day)s.", name=name,
+            what=consent_pages.covers_words(consent),
+            day=local(consent.expires_on, "short_date")), "success")
     return redirect(url_for(".detail", client_id=client.id) + "#sharing", code=303)
 
 
@@ -414,20 +427,20 @@ def revoke_consent(client_id: int, consent_id: int):
     consent = consents.of_client(db.session, client.id, consent_id)
     form = consent_pages.RevokeForm()
     if not form.validate_on_submit():
-        flash("Consent not revoked: please fix the reason.", "error")
+        flash(_("Consent not revoked: please fix the reason."), "error")
         return detail_page(client.id, 422, revoke_id=consent_id, revoke_form=form)
     try:
         consents.revoke(db.session, page_actor(), consent, clock.now(), reason=form.reason.data)
     except DomainError as error:
         db.session.rollback()
         if not put_on_form(form, error):
-            flash(describe(error, consent_pages.FIELD_LABELS, "Not revoked"), "error")
+            flash(describe(error, consent_pages.FIELD_LABELS, _("Not revoked")), "error")
         else:
-            flash("Consent not revoked: please fix the reason.", "error")
+            flash(_("Consent not revoked: please fix the reason."), "error")
         return detail_page(client.id, error.status, revoke_id=consent_id, revoke_form=form)
     name = consent.recipient.name
     db.session.commit()
-    flash(f"Consent revoked: nothing more goes to {name} from now on.", "success")
+    flash(_("Consent revoked: nothing more goes to %(name)s from now on.", name=name), "success")
     return redirect(url_for(".detail", client_id=client.id) + "#sharing", code=303)
 
 
@@ -440,12 +453,14 @@ def readmit(client_id: int):
     try:
         admitted_on = date.fromisoformat(typed)
     except ValueError:
-        return detail_page(client.id, 422, readmit_error="Admitted on: enter a date.",
+        return detail_page(client.id, 422, readmit_error=_("Admitted on: enter a date."),
                            readmit_on=typed)
     program_id = _form_id("program_id")
     try:
         if not dates.in_calendar(admitted_on):
-            raise InvalidField("admitted_on", f"Must be {dates.BETWEEN}.")
+            raise InvalidField("admitted_on", _("Must be between %(first)s and %(last)s.",
+                                                first=dates.EARLIEST_DATE,
+                                                last=dates.LATEST_DATE))
         episodes.readmit(db.session, page_actor(), client.id, admitted_on=admitted_on,
                          program_id=program_id if program_id is not None else client.program_id)
     except DomainError as error:
@@ -453,12 +468,12 @@ def readmit(client_id: int):
         return detail_page(client.id, error.status, readmit_error=describe(error, READMIT_LABELS),
                            readmit_on=typed)
     db.session.commit()
-    flash(f"{client.name} re-admitted on {admitted_on.isoformat()}. Now write the treatment "
-          "plan for this episode.", "success")
+    flash(_("%(name)s re-admitted on %(day)s. Now write the treatment plan for this episode.",
+            name=client.name, day=admitted_on.isoformat()), "success")
     return redirect(url_for(".intake_plan", client_id=client.id), code=303)
 
 
-READMIT_LABELS = {"admitted_on": "Admitted on", "program_id": "Program"}
+READMIT_LABELS = {"admitted_on": _l("Admitted on"), "program_id": _l("Program")}
 
 
 def _stopped_on(access: client_access.ClientAccess, tz) -> date | None:
@@ -476,16 +491,19 @@ def reactivate_login(client_id: int):
             else url_for(".detail", client_id=client.id))
     login = client_access.login_of(db.session, client.id)
     if login is None:
-        flash(f"{client.name} has no login to let in again; invite them instead.", "error")
+        flash(_("%(name)s has no login to let in again; invite them instead.", name=client.name),
+              "error")
         return redirect(back, code=303)
     if login.is_active:
-        flash(f"{client.name} can already sign in as {login.email}.", "success")
+        flash(_("%(name)s can already sign in as %(email)s.", name=client.name,
+                email=login.email), "success")
         return redirect(back, code=303)
     viewer = logins_admin.Viewer(current_user.id, current_user.role, page_actor())
     logins_admin.update_login(db.session, viewer, login.id, {"is_active": True}, clock.now())
     db.session.commit()
-    flash(f"{client.name} can sign in again as {login.email}, with their own password. A "
-          "calendar link and a check-in PIN need to be made anew.", "success")
+    flash(_("%(name)s can sign in again as %(email)s, with their own password. A calendar "
+            "link and a check-in PIN need to be made anew.", name=client.name,
+            email=login.email), "success")
     return redirect(back, code=303)
 
 
@@ -515,8 +533,8 @@ def revoke_feed(client_id: int):
     client = get_or_404(db.session, Client, client_id, "client")
     count = tokens.revoke(db.session, page_actor(), "client", client.id, clock.now())
     db.session.commit()
-    flash("Calendar link revoked: it stops working now." if count
-          else "There was no calendar link to revoke.", "success")
+    flash(_("Calendar link revoked: it stops working now.") if count
+          else _("There was no calendar link to revoke."), "success")
     return redirect(url_for(".detail", client_id=client.id), code=303)
 
 
@@ -526,14 +544,14 @@ def revoke_feed(client_id: int):
 def _intake_form(form: IntakeForm | None = None) -> IntakeForm:
     form = form or IntakeForm()
     # Two columns, not whole rows: a large clinic lists hundreds of clients here.
-    form.client_id.choices = [SelectChoice("", "New client")] + [
+    form.client_id.choices = [SelectChoice("", _("New client"))] + [
         SelectChoice(client_id, name) for client_id, name in db.session.execute(
             select(Client.id, Client.name).where(Client.status == "active",
                                                  scope.programs_filter(Client.program_id))
             .order_by(Client.name, Client.id))]
-    form.program_id.choices = [SelectChoice("", "Choose a program")] + [
+    form.program_id.choices = [SelectChoice("", _("Choose a program"))] + [
         SelectChoice(p.id, p.name) for p in programs.active_programs(db.session)]
-    offer_staff(form.clinician_id, "Choose a clinician")
+    offer_staff(form.clinician_id, _("Choose a clinician"))
     return form
 
 
@@ -582,14 +600,14 @@ def intake():
         return render_template("clients/intake.html", form=_intake_form(form), step=1), \
             error.status
     db.session.commit()
-    flash("Assessment recorded. Now write the treatment plan.", "success")
+    flash(_("Assessment recorded. Now write the treatment plan."), "success")
     return redirect(url_for(".intake_plan", client_id=client_id, assessment=assessment.id),
                     code=303)
 
 
-MATCH_REASONS = {"name_and_birth": "same name and date of birth",
-                 "name": "same name; a date of birth is missing on one side",
-                 "email": "same email", "phone": "same phone number"}
+MATCH_REASONS = {"name_and_birth": _l("same name and date of birth"),
+                 "name": _l("same name; a date of birth is missing on one side"),
+                 "email": _l("same email"), "phone": _l("same phone number")}
 
 
 def _continue_with(form: IntakeForm, actor) -> int:
@@ -597,7 +615,7 @@ def _continue_with(form: IntakeForm, actor) -> int:
     new episode when they were discharged."""
     chosen = db.session.get(Client, form.use_client.data)
     if chosen is None:
-        raise InvalidField("use_client", "That client is no longer on record.")
+        raise InvalidField("use_client", _("That client is no longer on record."))
     if chosen.status == "discharged":
         episodes.readmit(db.session, actor, chosen.id,
                          admitted_on=form.admitted_on.data,
@@ -606,7 +624,7 @@ def _continue_with(form: IntakeForm, actor) -> int:
 
 
 def _plan_page(client: Client, form, status: int = 200):
-    offer_staff(form.primary_therapist_id, "None yet")
+    offer_staff(form.primary_therapist_id, _("None yet"))
     program = db.session.get(Program, client.program_id)
     return render_template("clients/intake_plan.html", form=form, client=client,
                            program=program, step=2), status
@@ -622,13 +640,13 @@ def intake_plan(client_id: int):
         program = db.session.get(Program, client.program_id)
         assessment = query_args.row_arg("assessment", Assessment, "assessment")
         if assessment is not None and assessment.client_id != client.id:
-            raise query_args.BadQuery("assessment", "there is no such assessment.", 404)
+            raise query_args.BadQuery("assessment", _("there is no such assessment."), 404)
         form.assessment_id.data = assessment.id if assessment is not None else None
         form.start_date.data = form.start_date.data or day_sheet.program_today(
             db.session, clock.now(), client.program_id)
         form.weekly_hours_target.data = program.min_weekly_hours
         return _plan_page(client, form)
-    offer_staff(form.primary_therapist_id, "None yet")
+    offer_staff(form.primary_therapist_id, _("None yet"))
     if not form.validate_on_submit():
         return _plan_page(client, form, 422)
     requirements = [{"kind": kind, "sessions_per_week": field.data}
@@ -648,7 +666,7 @@ def intake_plan(client_id: int):
         _refused(form, error, PLAN_FIELD_NAMES)
         return _plan_page(client, form, error.status)
     db.session.commit()
-    flash("Treatment plan saved. Now book the client into series.", "success")
+    flash(_("Treatment plan saved. Now book the client into series."), "success")
     return redirect(url_for(".intake_enrol", client_id=client.id), code=303)
 
 
@@ -659,19 +677,20 @@ def _series_of(program_id: int) -> list[SessionSeries]:
 
 def _seats_words(free: int | None, capacity: int) -> str:
     if free is None:
-        return "no sessions ahead"
+        return _("no sessions ahead")
     if free == 0:
-        return f"all {capacity} seats taken on some dates: the client would wait for a seat"
-    return f"{free} of {capacity} seats free"
+        return _("all %(capacity)s seats taken on some dates: the client would wait for a seat",
+                 capacity=capacity)
+    return _("%(free)s of %(capacity)s seats free", free=free, capacity=capacity)
 
 
 def _series_label(series: SessionSeries) -> str:
     days = ""
     for part in series.rrule.split(";"):
         if part.startswith("BYDAY="):
-            days = "/".join(DAY_NAMES.get(d[-2:], d) for d in part[6:].split(","))
+            days = "/".join(str(DAY_NAMES.get(d[-2:], d)) for d in part[6:].split(","))
     return (f"{series.title} — {KIND_LABELS.get(series.kind, series.kind)}, {days} "
-            f"{series.start_time.strftime('%H:%M')} ({series.duration_minutes} min)").strip()
+            f"{local(series.start_time, 'time')} ({series.duration_minutes} min)").strip()
 
 
 def _enrol_page(client: Client, form, status: int = 200, done=None):
@@ -691,8 +710,8 @@ def _enrol_page(client: Client, form, status: int = 200, done=None):
 def _invite(client: Client, now) -> account_links.Sent:
     """Invite the client at their email to an account of their own (the intake's last step)."""
     if not client.email:
-        raise InvalidField("invite", f"{client.name} has no email address; add one on their "
-                           "page first.")
+        raise InvalidField("invite", _("%(name)s has no email address; add one on their page "
+                                      "first.", name=client.name))
     return account_links.invite(
         db.session, current_user, email=client.email, role="client", client_id=client.id,
         now=now, base_url=outbox.base_url(), public_name=current_app.config["PUBLIC_NAME"],
@@ -735,12 +754,14 @@ def intake_enrol(client_id: int):
     db.session.commit()
     if invitation is not None:
         outbox.send_after_response(invitation.message_key)
-        flash(f"An invitation to set up an account is on its way to {client.email}.", "success")
+        flash(_("An invitation to set up an account is on its way to %(email)s.",
+                email=client.email), "success")
     if results:
-        message = f"{client.name} enrolled in {len(results)} series: {booked} sessions booked"
+        message = _("%(name)s enrolled in %(series)s series: %(count)s sessions booked",
+                    name=client.name, series=len(results), count=booked)
         if waitlisted:
-            message += f", waitlisted for {waitlisted}"
+            message += ", " + _("waitlisted for %(count)s", count=waitlisted)
         if skipped:
-            message += f", {skipped} clashing sessions skipped"
+            message += ", " + _("%(count)s clashing sessions skipped", count=skipped)
         flash(message + ".", "success")
     return redirect(url_for(".detail", client_id=client.id), code=303)

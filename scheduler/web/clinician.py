@@ -18,6 +18,9 @@ from flask_login import current_user
 
 from scheduler import clock
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
+from scheduler.i18n import ngettext
 from scheduler.models import Staff
 from scheduler.models.attendance import REASON_CODES
 from scheduler.models.users import COORDINATORS, STAFF
@@ -26,7 +29,7 @@ from scheduler.services.errors import DomainError, InvalidField
 from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.form_fields import PageForm, optional_id, posted_text
-from scheduler.web.labels import ATTENDANCE_LABELS, mark_words
+from scheduler.web.labels import ATTENDANCE_LABELS, REASON_LABELS, mark_words
 from scheduler.web.refusals import describe
 from scheduler.web.site_filter import site_choice
 
@@ -37,10 +40,12 @@ MARKS = tuple((status, ATTENDANCE_LABELS[status])
               for status in ("present", "late", "left_early", "absent_excused",
                              "absent_unexcused"))
 MARK_LABELS = dict(MARKS)
-REASONS = tuple((code, code.replace("_", " ").capitalize()) for code in REASON_CODES)
-FIELD_LABELS = {"reason_code": "Reason", "arrived_at": "Arrival time", "left_at": "Leaving time",
-                "status": "Status", "client_id": "Client", "code": "Code", "pin": "PIN",
-                "reason": "Reason for the change", "at": "Time"}
+REASONS = tuple((code, REASON_LABELS.get(code) or code.replace("_", " ").capitalize())
+                for code in REASON_CODES)
+FIELD_LABELS = {"reason_code": _l("Reason"), "arrived_at": _l("Arrival time"),
+                "left_at": _l("Leaving time"), "status": _l("Status"), "client_id": _l("Client"),
+                "code": _l("Code"), "pin": _l("PIN"), "reason": _l("Reason for the change"),
+                "at": _l("Time")}
 # Which input of a row a refused field is, so the row can point at it.
 FORM_FIELDS = {"reason_code": "reason_code", "arrived_at": "at", "left_at": "at", "at": "at",
                "reason": "reason"}
@@ -83,7 +88,8 @@ def _arrival(session, now: datetime, typed: str | None, tz) -> datetime:
         try:
             clock_time = datetime.strptime(typed, "%H:%M").time()
         except ValueError:
-            raise InvalidField("at", "must be a time like 18:25.", location="form") from None
+            raise InvalidField("at", _("must be a time like 18:25."),
+                               location="form") from None
         local_day = session.starts_at.astimezone(tz).date()
         return datetime.combine(local_day, clock_time, tzinfo=tz).astimezone(
             session.starts_at.tzinfo)
@@ -142,11 +148,12 @@ def roster(session_id: int):
         db.session.rollback()
         return _refused(session_id, error)
     db.session.commit()
-    label = MARK_LABELS[record["status"]].lower()
+    label = str(MARK_LABELS[record["status"]]).lower()
     if _wants_json():
         return jsonify(client_id=record["client_id"], status=record["status"],
-                       message=f"Marked {label}.", current=f"Now: {mark_words(row)}")
-    flash(f"Marked {label}.", "success")
+                       message=_("Marked %(mark)s.", mark=label),
+                       current=_("Now: %(mark)s", mark=mark_words(row)))
+    flash(_("Marked %(mark)s.", mark=label), "success")
     return redirect(url_for(".roster", session_id=session.id), code=303)
 
 
@@ -155,7 +162,7 @@ def _refused(session_id: int, error: DomainError):
     field = None
     if isinstance(error, InvalidField):
         field = FORM_FIELDS.get(next(iter(error.fields)).rsplit(".", 1)[-1])
-    message = describe(error, FIELD_LABELS, what="Not saved")
+    message = describe(error, FIELD_LABELS, what=_("Not saved"))
     if _wants_json():
         return jsonify(error=message, field=field), error.status
     row_error = {"client_id": request.form.get("client_id", type=optional_id),
@@ -186,16 +193,17 @@ def all_present(session_id: int):
         )
     except DomainError as error:
         db.session.rollback()
-        flash(describe(error, FIELD_LABELS, what="Not saved"), "error")
+        flash(describe(error, FIELD_LABELS, what=_("Not saved")), "error")
         return _roster_page(day_sheet.session_with_room(db.session, session_id), error.status)
     db.session.commit()
     if not written:
-        flash("Everyone already has a mark; nothing changed.", "success")
+        flash(_("Everyone already has a mark; nothing changed."), "success")
     else:
         kept = booked - len(written)
-        text = f"Marked {len(written)} client{'s' if len(written) != 1 else ''} present"
+        text = ngettext("Marked %(num)d client present", "Marked %(num)d clients present",
+                        len(written))
         if kept:
-            text += f"; {kept} already marked kept their mark"
+            text += "; " + _("%(count)s already marked kept their mark", count=kept)
         flash(text + ".", "success")
     return redirect(url_for(".roster", session_id=session.id), code=303)
 
@@ -205,16 +213,17 @@ def _record_from_form(session, now: datetime) -> dict:
     # An id past the keys' range names nobody; handed to the database it would fail.
     client_id = request.form.get("client_id", type=optional_id)
     if client_id is None:
-        raise InvalidField("client_id", "is missing.", location="form")
+        raise InvalidField("client_id", _("is missing."), location="form")
     status = request.form.get("status", "")
     if status not in MARK_LABELS:
-        raise InvalidField("status", "choose one of the buttons.", location="form")
+        raise InvalidField("status", _("choose one of the buttons."), location="form")
     # A reason typed before switching to "present" would stick to a record that needs none.
     reason = (request.form.get("reason_code") or None) if status != "present" else None
     if reason is None and status in attendance.NEEDS_REASON:
         # The service's refusal lists the codes (illness, …, no_call) for the API; a person
         # sees the choices in the list beside the buttons.
-        raise InvalidField("reason_code", f"choose one for {MARK_LABELS[status].lower()}.",
+        raise InvalidField("reason_code",
+                           _("choose one for %(mark)s.", mark=str(MARK_LABELS[status]).lower()),
                            location="form")
     record = {"client_id": client_id, "status": status, "reason_code": reason}
     # Typed times are the room's wall clock, which is the session's own zone.

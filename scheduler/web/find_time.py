@@ -15,6 +15,9 @@ from wtforms.validators import DataRequired, Optional
 
 from scheduler import clock
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
+from scheduler.i18n import local
 from scheduler.models import Client, Room, Staff
 from scheduler.models.users import COORDINATORS
 from scheduler.services import day_sheet, free_slots, plans
@@ -46,12 +49,14 @@ RENAMES = {"staff_id": "staff_id", "duration_minutes": "length", "to": "week",
 class SearchForm(PlainForm):
     """Who, how long and which week; read from the query string."""
 
-    staff_id = PickerField("Clinician", validators=[DataRequired("Choose the clinician.")])
-    length = SelectField("Length", coerce=int, default=50,
-                         choices=[SelectChoice(n, f"{n} minutes") for n in LENGTHS])
-    kind = SelectField("Kind of session", default="individual",
+    staff_id = PickerField(_l("Clinician"),
+                           validators=[DataRequired(_l("Choose the clinician."))])
+    length = SelectField(_l("Length"), coerce=int, default=50,
+                         choices=[SelectChoice(n, _l("%(count)s minutes", count=n))
+                                  for n in LENGTHS])
+    kind = SelectField(_l("Kind of session"), default="individual",
                        choices=[SelectChoice(k, KIND_LABELS[k]) for k in KINDS])
-    week = DateField("Week of", validators=[Optional(), in_range])
+    week = DateField(_l("Week of"), validators=[Optional(), in_range])
     intake = HiddenField()
 
 
@@ -75,7 +80,7 @@ def search_form(client: Client, args=None) -> tuple[SearchForm, bool]:
     if "staff_id" not in args:
         plan = plans.active_plan(db.session, client.id)
         form.staff_id.data = plan.primary_therapist_id if plan is not None else None
-    offer_staff(form.staff_id, "Choose a clinician")
+    offer_staff(form.staff_id, _("Choose a clinician"))
     return form, "staff_id" in args or form.staff_id.data is not None
 
 
@@ -157,9 +162,9 @@ def _posted(form: BookForm) -> dict:
     try:
         starts_at = datetime.fromisoformat(form.starts_at.data or "")
     except ValueError:
-        raise InvalidField("starts_at", "Not a time; search again.") from None
+        raise InvalidField("starts_at", _("Not a time; search again.")) from None
     if starts_at.tzinfo is None:
-        raise InvalidField("starts_at", "Not a time with its UTC offset; search again.")
+        raise InvalidField("starts_at", _("Not a time with its UTC offset; search again."))
     values = {}
     for name in ("staff_id", "room_id", "length"):
         try:
@@ -167,7 +172,7 @@ def _posted(form: BookForm) -> dict:
         except ValueError:
             values[name] = None
         if values[name] is None:
-            raise InvalidField(name, "Not a valid choice; search again.")
+            raise InvalidField(name, _("Not a valid choice; search again."))
     return {"starts_at": starts_at, "staff_id": values["staff_id"],
             "room_id": values["room_id"], "duration_minutes": values["length"],
             "kind": form.kind.data, "weekly": form.repeat.data == "weekly"}
@@ -178,26 +183,28 @@ def _book(client_id: int):
     client = get_or_404(db.session, Client, client_id, "client")
     form = BookForm()
     if not form.validate_on_submit():
-        flash("That time could not be read; search again.", "error")
+        flash(_("That time could not be read; search again."), "error")
         return _page(client, _again(client, form), 422)
     try:
         values = _posted(form)
         first = free_slots.book_slot(
             db.session, page_actor(), client_id=client.id, now=clock.now(),
             horizon_days=current_app.config["SESSION_HORIZON_DAYS"],
-            title=KIND_LABELS.get(values["kind"], "Individual therapy"), **values)
+            title=str(KIND_LABELS.get(values["kind"], _("Individual therapy"))), **values)
     except DomainError as error:
         db.session.rollback()
-        flash(describe(error, what="Not booked"), "error")
+        flash(describe(error, what=_("Not booked")), "error")
         return _page(client, _again(client, form), error.status)
     tz = day_sheet.program_zone(db.session, client.program_id)
-    when = first.starts_at.astimezone(tz).strftime("%a %-d %b %Y, %H:%M")
+    when = local(first.starts_at, "short_day_date_time", tz)
     people = ", ".join(s.name for s in first.facilitators)
     db.session.commit()
     if values["weekly"]:
-        flash(f"{client.name} booked every week with {people} from {when}.", "success")
+        flash(_("%(name)s booked every week with %(people)s from %(when)s.", name=client.name,
+                people=people, when=when), "success")
     else:
-        flash(f"{client.name} booked with {people} on {when}.", "success")
+        flash(_("%(name)s booked with %(people)s on %(when)s.", name=client.name, people=people,
+                when=when), "success")
     if form.intake.data:
         return redirect(url_for("client_pages.intake_enrol", client_id=client.id), code=303)
     return redirect(url_for("client_pages.detail", client_id=client.id), code=303)

@@ -15,6 +15,9 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
+from scheduler.i18n import local
 from scheduler.models import Client, TreatmentPlan
 from scheduler.models.series import SESSION_KINDS
 from scheduler.models.users import STAFF
@@ -44,16 +47,17 @@ PHASE_ROWS = 5
 class PhaseForm(PlainForm):
     """One row of the tapering table; a row without a first week is left out."""
 
-    name = StringField("Phase name", validators=[Optional(), Length(max=100)])
-    first_week = WholeNumber("From week", validators=[Optional(), NumberRange(1, 520)])
-    last_week = WholeNumber("To week (leave empty if it has no end)",
+    name = StringField(_l("Phase name"), validators=[Optional(), Length(max=100)])
+    first_week = WholeNumber(_l("From week"), validators=[Optional(), NumberRange(1, 520)])
+    last_week = WholeNumber(_l("To week (leave empty if it has no end)"),
                             validators=[Optional(), NumberRange(1, 520)])
-    weekly_hours_target = Hours("Hours a week (leave empty for the whole plan's hours)", places=2,
+    weekly_hours_target = Hours(_l("Hours a week (leave empty for the whole plan's hours)"),
+                                places=2,
                                 validators=[Optional(), NumberRange(0, 168)])
 
     def validate_last_week(self, field):
         if field.data is not None and self.first_week.data is None:
-            raise ValidationError("Give the week the phase starts too.")
+            raise ValidationError(_l("Give the week the phase starts too."))
 
     def is_blank(self) -> bool:
         return self.first_week.data is None and self.last_week.data is None
@@ -71,16 +75,17 @@ class PhaseForm(PlainForm):
 
 for _kind in SESSION_KINDS:
     setattr(PhaseForm, f"per_week_{_kind}", WholeNumber(
-        f"{KIND_LABELS[_kind]} a week", validators=[Optional(), NumberRange(1, 50)]))
+        _l("%(kind)s a week", kind=KIND_LABELS[_kind]),
+        validators=[Optional(), NumberRange(1, 50)]))
 
 
 class RevisionForm(PageForm):
-    end_date = DateField("End date (optional)", validators=[Optional(), in_range])
-    primary_therapist_id = PickerField("Primary therapist", validators=[Optional()])
+    end_date = DateField(_l("End date (optional)"), validators=[Optional(), in_range])
+    primary_therapist_id = PickerField(_l("Primary therapist"), validators=[Optional()])
     weekly_hours_target = Hours(
-        "Weekly hours target (leave empty for the program's minimum)", places=2,
+        _l("Weekly hours target (leave empty for the program's minimum)"), places=2,
         validators=[Optional(), NumberRange(min=0, max=168)])
-    goals = TextAreaField("Goals, one a line", validators=[Optional(), Length(max=20000)])
+    goals = TextAreaField(_l("Goals, one a line"), validators=[Optional(), Length(max=20000)])
     phases = FieldList(FormField(PhaseForm), min_entries=PHASE_ROWS, max_entries=PHASE_ROWS)
 
     def filled_phases(self) -> list[tuple[int, PhaseForm]]:
@@ -98,7 +103,7 @@ class RevisionForm(PageForm):
 
 
 class PaperworkForm(PageForm):
-    on = DateField("Date", validators=[InputRequired("Give the date."), in_range])
+    on = DateField(_l("Date"), validators=[InputRequired(_l("Give the date.")), in_range])
 
 
 def _active_plan_or_404(client_id: int) -> tuple[Client, TreatmentPlan]:
@@ -146,7 +151,7 @@ def _place_error(form: RevisionForm, error: InvalidField) -> bool:
 
 
 def _page(client, plan, form, status=200):
-    offer_staff(form.primary_therapist_id, "None named")
+    offer_staff(form.primary_therapist_id, _("None named"))
     return render_template("clients/plan_revise.html", client=client, plan=plan, form=form,
                            rows=list(enumerate(form.phases))), status
 
@@ -164,27 +169,29 @@ def revise(client_id: int):
         log_page_read([client_id], "plans")
         return page
     form = RevisionForm()
-    offer_staff(form.primary_therapist_id, "None named")
+    offer_staff(form.primary_therapist_id, _("None named"))
     if not form.validate_on_submit():
-        flash("Not saved: please fix the fields marked below.", "error")
+        flash(_("Not saved: please fix the fields marked below."), "error")
         return _page(client, plan, form, 422)
     try:
         revised = plans.revise_plan(db.session, page_actor(), plan.id, form.changes())
     except DomainError as error:
         db.session.rollback()
         placed = isinstance(error, InvalidField) and _place_error(form, error)
-        flash("Not saved: please fix the fields marked below." if placed
-              else describe(error, what="Not saved"), "error")
+        flash(_("Not saved: please fix the fields marked below.") if placed
+              else describe(error, what=_("Not saved")), "error")
         return _page(client, *_active_plan_or_404(client_id)[1:], form, error.status)
     db.session.commit()
-    flash(f"Plan version {revised.version} saved; version {plan.version} is kept as it was.",
-          "success")
+    flash(_("Plan version %(new)s saved; version %(old)s is kept as it was.",
+            new=revised.version, old=plan.version), "success")
     return redirect(url_for("client_pages.detail", client_id=client_id), code=303)
 
 
-PAPERWORK = {"certification": (plans.record_certification, "Certification"),
-             "review": (plans.record_review, "Plan review")}
-PAPERWORK_LABELS = {"certified_on": "Date", "reviewed_on": "Date"}
+PAPERWORK = {"certification": (plans.record_certification, _l("Certification not recorded"),
+                               _l("Certification recorded for %(day)s.")),
+             "review": (plans.record_review, _l("Plan review not recorded"),
+                        _l("Plan review recorded for %(day)s."))}
+PAPERWORK_LABELS = {"certified_on": _l("Date"), "reviewed_on": _l("Date")}
 
 
 @bp.post("/clients/<int:client_id>/plan/certification", defaults={"what": "certification"})
@@ -195,19 +202,19 @@ def paperwork(client_id: int, what: str):
     refusal = outside_caseload(client_id, "plans")
     if refusal is not None:
         return refusal
-    _, plan = _active_plan_or_404(client_id)
-    record, label = PAPERWORK[what]
+    _active, plan = _active_plan_or_404(client_id)
+    record, refused, done = PAPERWORK[what]
     form = PaperworkForm()
     if not form.validate_on_submit():
-        problems = [m for messages in form.errors.values() for m in messages]
-        flash(f"{label} not recorded: " + " ".join(problems), "error")
+        problems = [str(m) for messages in form.errors.values() for m in messages]
+        flash(f"{refused}: " + " ".join(problems), "error")
         return detail_page(client_id, 422)
     try:
         record(db.session, page_actor(), plan.id, form.on.data)
     except DomainError as error:
         db.session.rollback()
-        flash(describe(error, PAPERWORK_LABELS, what=f"{label} not recorded"), "error")
+        flash(describe(error, PAPERWORK_LABELS, what=str(refused)), "error")
         return detail_page(client_id, error.status)
     db.session.commit()
-    flash(f"{label} recorded for {form.on.data:%-d %b %Y}.", "success")
+    flash(str(done) % {"day": local(form.on.data, "short_date")}, "success")
     return redirect(url_for("client_pages.detail", client_id=client_id), code=303)

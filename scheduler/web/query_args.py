@@ -11,6 +11,8 @@ from datetime import date
 from flask import request
 
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.services import dates, scope
 from scheduler.services.errors import DomainError
 from scheduler.services.lookup import MAX_ID
@@ -18,13 +20,16 @@ from scheduler.services.text import text_problem
 
 # Query names as the pages' forms label them.
 LABELS = {
-    "q": "Name", "program": "Program", "room": "Room", "staff": "Staff member",
-    "status": "Status", "week": "Week of", "day": "Day", "from": "From", "to": "To",
-    "client": "Client id", "user": "User", "action": "Action", "page": "Page",
-    "assessment": "Assessment", "next": "Page to return to", "email": "Email",
-    "role": "Role", "room_q": "Find a room", "staff_q": "Find a staff member",
-    "client_q": "Find a client", "site": "Site",
+    "q": _l("Name"), "program": _l("Program"), "room": _l("Room"), "staff": _l("Staff member"),
+    "status": _l("Status"), "week": _l("Week of"), "day": _l("Day"), "from": _l("From"),
+    "to": _l("To"), "client": _l("Client id"), "user": _l("User"), "action": _l("Action"),
+    "page": _l("Page"), "assessment": _l("Assessment"), "next": _l("Page to return to"),
+    "email": _l("Email"), "role": _l("Role"), "room_q": _l("Find a room"),
+    "staff_q": _l("Find a staff member"), "client_q": _l("Find a client"), "site": _l("Site"),
 }
+# What an id in the address names, in "there is no such …".
+WHAT_WORDS = {"program": _l("program"), "room": _l("room"), "staff member": _l("staff member"),
+              "user": _l("user"), "assessment": _l("assessment")}
 
 
 class BadQuery(DomainError):
@@ -32,7 +37,7 @@ class BadQuery(DomainError):
 
     def __init__(self, name: str, message: str, status: int = 400):
         self.name = name
-        self.label = LABELS.get(name, "A value in the address")
+        self.label = str(LABELS.get(name) or _("A value in the address"))
         super().__init__(f"{self.label}: {message}")
         self.status = status
 
@@ -41,7 +46,7 @@ def refuse_unusable_text() -> None:
     """Every query name and value on a page is one line of text the clinic can keep."""
     for name, value in request.args.items(multi=True):
         if text_problem(name, multiline=False):
-            raise BadQuery("", "it holds characters no page can use.")
+            raise BadQuery("", _("it holds characters no page can use."))
         problem = text_problem(value, multiline=False)
         if problem:
             raise BadQuery(name, problem)
@@ -54,7 +59,7 @@ def _raw(name: str) -> str:
 def _whole_number(name: str, raw: str) -> int:
     # isdigit() alone takes "²" and other digits int() refuses.
     if not (raw.isascii() and raw.isdigit()):
-        raise BadQuery(name, "must be a whole number such as 12.")
+        raise BadQuery(name, _("must be a whole number such as 12."))
     digits = raw.lstrip("0")
     # int() refuses more than 4300 digits; anything past 19 is past every limit here anyway.
     return int(digits or "0") if len(digits) <= 19 else 2**63
@@ -67,7 +72,7 @@ def number_arg(name: str, upper: int) -> int | None:
         return None
     number = _whole_number(name, raw)
     if not 0 < number <= upper:
-        raise BadQuery(name, f"must be a whole number from 1 to {upper}.")
+        raise BadQuery(name, _("must be a whole number from 1 to %(most)s.", most=upper))
     return number
 
 
@@ -80,7 +85,8 @@ def row_arg(name: str, model, what: str):
     row = db.session.get(model, number) if 0 < number <= MAX_ID else None
     # Another site's record is as good as missing to a coordinator scoped to other sites.
     if row is None or not scope.allows(db.session, row):
-        raise BadQuery(name, f"there is no such {what}.", 404)
+        raise BadQuery(name, _("there is no such %(what)s.", what=WHAT_WORDS.get(what, what)),
+                       404)
     return row
 
 
@@ -97,9 +103,10 @@ def date_arg(name: str) -> date | None:
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        raise BadQuery(name, "must be a date like 2027-02-01.") from None
+        raise BadQuery(name, _("must be a date like 2027-02-01.")) from None
     if not dates.in_calendar(day):
-        raise BadQuery(name, f"must be {dates.BETWEEN}.")
+        raise BadQuery(name, _("must be between %(first)s and %(last)s.",
+                               first=dates.EARLIEST_DATE, last=dates.LATEST_DATE))
     return day
 
 
@@ -108,12 +115,12 @@ def choice_arg(name: str, choices) -> str | None:
     if not raw:
         return None
     if raw not in choices:
-        raise BadQuery(name, f"must be one of {', '.join(choices)}.")
+        raise BadQuery(name, _("must be one of %(choices)s.", choices=", ".join(choices)))
     return raw
 
 
 def text_arg(name: str, max_length: int) -> str | None:
     raw = _raw(name)
     if len(raw) > max_length:
-        raise BadQuery(name, f"must be at most {max_length} characters.")
+        raise BadQuery(name, _("must be at most %(count)s characters.", count=max_length))
     return raw or None

@@ -6,12 +6,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
+from babel.numbers import format_decimal
 from flask import Blueprint, render_template
 from flask_login import current_user
 from sqlalchemy import select
 
 from scheduler import clock
 from scheduler.extensions import db
+from scheduler.i18n import current_language, local
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
 from scheduler.models import Client, Program
 from scheduler.models.users import COORDINATORS, STAFF
 from scheduler.services import caseload, day_sheet, reports
@@ -27,11 +31,21 @@ from scheduler.web.site_filter import site_choice
 bp = Blueprint("report_pages", __name__)
 bp.add_app_template_filter(hours_text, "hours_text")
 
+
+def percent(value) -> str:
+    """A rate as the language writes it, one decimal: 87.5% in English, 87,5% in Spanish."""
+    return format_decimal(value, format="0.0", locale=current_language()) + "%"
+
+
+bp.add_app_template_filter(percent, "percent")
+
 # The census covers at most this many days (the service's limit), so the page's range does too.
 MAX_DAYS = reports.MAX_DAYS
 DEFAULT_WEEKS = 4
 # The service names its fields as the API does.
-FIELD_LABELS = {"from": "From", "to": "To", "program_id": "Program"}
+FIELD_LABELS = {"from": _l("From"), "to": _l("To"), "program_id": _l("Program")}
+# A session's status in the census (models.sessions).
+SESSION_STATUS = {"scheduled": _l("scheduled"), "cancelled": _l("cancelled")}
 
 
 def _programs_and_sites(context: dict) -> Program | None:
@@ -43,7 +57,7 @@ def _programs_and_sites(context: dict) -> Program | None:
     chosen = query_args.row_arg("program", Program, "program")
     sites = site_choice(chosen)
     if chosen is not None and sites.site_ids is not None and chosen.site_id not in sites.site_ids:
-        raise query_args.BadQuery("program", "it is not at the site shown.")
+        raise query_args.BadQuery("program", _("it is not at the site shown."))
     context["sites"] = sites
     context["programs"] = programs_service.active_programs(db.session, sites.site_ids)
     return chosen
@@ -137,7 +151,8 @@ def _several_stays(rates) -> set[int]:
 def _report(program_id: int, first: date, last: date, now) -> dict:
     """Everything the page shows for one program and period: three reports, one name lookup."""
     if (last - first).days + 1 > MAX_DAYS:
-        raise InvalidField("to", f"the page covers at most {MAX_DAYS} days.", "query")
+        raise InvalidField("to", _("the page covers at most %(count)s days.", count=MAX_DAYS),
+                           "query")
     hours = reports.weekly_hours(db.session, program_id, first, last)
     rates = reports.attendance_rates(db.session, program_id, first, last, "client", now)
     census = reports.census(db.session, program_id, first, last)
@@ -156,11 +171,12 @@ def _report(program_id: int, first: date, last: date, now) -> dict:
         # A client re-admitted within the period has a row per stay: those rows say which.
         "several_stays": _several_stays(rates),
         "census": [(row, row.session.starts_at.astimezone(tz)) for row in census],
+        "session_status": SESSION_STATUS,
         "chart": hours_chart(
-            [Bar(w["week_start"].strftime("%-d %b"), w["average"], w["average_target"])
+            [Bar(local(w["week_start"], "day_month"), w["average"], w["average_target"])
              for w in summary],
-            "Average hours attended per client each week, against the average target",
-            "program-hours", value_label="attended per client on average"),
+            _("Average hours attended per client each week, against the average target"),
+            "program-hours", value_label=_("attended per client on average")),
         "csv": {
             "weekly_hours": _csv_link("weekly-hours", **params),
             "weekly_hours_names": _csv_link("weekly-hours", names=1, **params),

@@ -14,6 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
 from scheduler.models import Program, Site
 from scheduler.services import scope
 from scheduler.web.query_args import BadQuery, _raw, _whole_number
@@ -47,7 +48,8 @@ class SiteChoice:
 def label_of(names: list[str]) -> str:
     if len(names) <= NAMED:
         return " · ".join(names)
-    return " · ".join(names[:NAMED]) + f" and {len(names) - NAMED} more sites"
+    return " · ".join(names[:NAMED]) + " " + _("and %(count)s more sites",
+                                                count=len(names) - NAMED)
 
 
 def _names(site_ids: frozenset[int] | None) -> list[tuple[int, str]]:
@@ -59,8 +61,9 @@ def _names(site_ids: frozenset[int] | None) -> list[tuple[int, str]]:
 
 def _words(site_ids: frozenset[int] | None, visible: list[tuple[int, str]]) -> str:
     if site_ids is None:
-        return "All sites"
-    return label_of([name for site_id, name in visible if site_id in site_ids]) or "No sites"
+        return _("All sites")
+    return (label_of([name for site_id, name in visible if site_id in site_ids])
+            or _("No sites"))
 
 
 def site_choice(program: Program | None = None, *, asked: bool = True) -> SiteChoice:
@@ -84,12 +87,13 @@ def site_choice(program: Program | None = None, *, asked: bool = True) -> SiteCh
     else:
         number = _whole_number("site", raw)
         if number not in {site_id for site_id, _ in visible}:
-            raise BadQuery("site", "there is no such site.", 404)
+            raise BadQuery("site", _("there is no such site."), 404)
         site_ids = frozenset({number})
-    default = "My sites: " + _words(mine, visible) if mine is not None else "All sites"
+    default = (_("My sites: %(sites)s", sites=_words(mine, visible)) if mine is not None
+               else _("All sites"))
     options = [("", default)]
     if mine is not None and limit is None:
-        options.append((EVERY, "All sites"))
+        options.append((EVERY, _("All sites")))
     if len(visible) > 1:
         options += [(str(site_id), name) for site_id, name in visible]
     value = raw if raw and (raw != EVERY or mine is not None) else ""

@@ -6,6 +6,9 @@ from wtforms.validators import DataRequired, InputRequired, Length
 
 from scheduler import clock, outbox
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
+from scheduler.i18n import ngettext
 from scheduler.models import Closure, Program
 from scheduler.models.users import COORDINATORS
 from scheduler.services import closures, day_sheet
@@ -22,14 +25,14 @@ from scheduler.web.refusals import describe
 
 
 class ClosureForm(PageForm):
-    program_id = SelectField("Program", coerce=optional_id,
-                             validators=[InputRequired("Choose the program to close.")])
-    starts_on = DateField("First closed day", validators=[
-        InputRequired("Give the first closed day."), in_range])
-    ends_on = DateField("Last closed day", validators=[
-        InputRequired("Give the last closed day (the same day for one day)."), in_range])
-    reason = StringField("Reason (clients see it on their page)", validators=[
-        DataRequired("Say why the program is closed (for example: snow)."),
+    program_id = SelectField(_l("Program"), coerce=optional_id,
+                             validators=[InputRequired(_l("Choose the program to close."))])
+    starts_on = DateField(_l("First closed day"), validators=[
+        InputRequired(_l("Give the first closed day.")), in_range])
+    ends_on = DateField(_l("Last closed day"), validators=[
+        InputRequired(_l("Give the last closed day (the same day for one day).")), in_range])
+    reason = StringField(_l("Reason (clients see it on their page)"), validators=[
+        DataRequired(_l("Say why the program is closed (for example: snow).")),
         Length(max=MAX_REASON)])
 
 
@@ -71,7 +74,7 @@ def add_closure():
     """Close a program: the sessions in the range are cancelled and booked clients told."""
     form = _form(None)
     if not form.validate_on_submit():
-        flash("Not closed: please fix the fields marked below.", "error")
+        flash(_("Not closed: please fix the fields marked below."), "error")
         return _page(form, 422)
     program = get_or_404(db.session, Program, form.program_id.data, "program")
     try:
@@ -82,17 +85,20 @@ def add_closure():
     except DomainError as error:
         db.session.rollback()
         placed = put_on_form(form, error)
-        flash("Not closed: please fix the fields marked below." if placed
-              else describe(error, what="Not closed"), "error")
+        flash(_("Not closed: please fix the fields marked below.") if placed
+              else describe(error, what=_("Not closed")), "error")
         return _page(form, error.status)
     db.session.commit()
     outbox.send_after_response(*closing.message_keys)
     n = len(closing.cancelled)
-    flash(f"{program.name} is closed {closures.range_words(closing.closure)}: {n} session"
-          f"{'' if n == 1 else 's'} cancelled; booked clients are told.", "success")
+    flash(ngettext("%(program)s is closed %(days)s: %(num)d session cancelled; booked clients "
+                   "are told.",
+                   "%(program)s is closed %(days)s: %(num)d sessions cancelled; booked clients "
+                   "are told.", n, program=program.name,
+                   days=closures.range_words(closing.closure)), "success")
     if closing.kept:
-        flash("Kept, because attendance is recorded: "
-              + "; ".join(session_words(s) for s in closing.kept) + ".", "info")
+        flash(_("Kept, because attendance is recorded: %(sessions)s.",
+                sessions="; ".join(session_words(s) for s in closing.kept)), "info")
     return redirect(url_for("calendar.closures_page"), code=303)
 
 
@@ -102,7 +108,7 @@ def lift_closure(closure_id):
     """Open again: exactly the sessions this closure cancelled, still ahead, come back."""
     form = LiftForm()
     if not form.validate_on_submit():
-        flash("The form had expired; please try again.", "error")
+        flash(_("The form had expired; please try again."), "error")
         return redirect(url_for("calendar.closures_page"), code=303)
     found = get_or_404(db.session, Closure, closure_id, "closure")
     closure = closures.get_closure(db.session, found.program_id, closure_id)
@@ -111,9 +117,11 @@ def lift_closure(closure_id):
     db.session.commit()
     outbox.send_after_response(*lifting.message_keys)
     n = len(lifting.restored)
-    message = (f"Open again {closures.range_words(closure)}: {n} session"
-               f"{'' if n == 1 else 's'} back on; booked clients are told.")
+    message = ngettext("Open again %(days)s: %(num)d session back on; booked clients are told.",
+                       "Open again %(days)s: %(num)d sessions back on; booked clients are told.",
+                       n, days=closures.range_words(closure))
     if lifting.still_closed:
-        message += f" {len(lifting.still_closed)} stay cancelled by another closure."
+        message += " " + _("%(count)s stay cancelled by another closure.",
+                           count=len(lifting.still_closed))
     flash(message, "success")
     return redirect(url_for("calendar.closures_page"), code=303)

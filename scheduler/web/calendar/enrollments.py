@@ -4,6 +4,7 @@ from flask import abort, flash, redirect, url_for
 
 from scheduler import clock
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
 from scheduler.models import Session, SessionSeries
 from scheduler.models.users import COORDINATORS
 from scheduler.services import booking
@@ -32,12 +33,12 @@ def _enroll(series_id: int, rerender):
     except DomainError as error:
         db.session.rollback()
         if not put_on_form(form, error):
-            flash(describe(error, what="Not enrolled"), "error")
+            flash(describe(error, what=_("Not enrolled")), "error")
         return rerender(error.status, form)
     name = result.enrollment.client.name
-    message = f"{name} enrolled: {result.booked} sessions booked"
+    message = _("%(name)s enrolled: %(count)s sessions booked", name=name, count=result.booked)
     if result.waitlisted:
-        message += f", waitlisted for {result.waitlisted}"
+        message += ", " + _("waitlisted for %(count)s", count=result.waitlisted)
     db.session.commit()
     flash(message + ".", "success")
     return None

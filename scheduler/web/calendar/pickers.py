@@ -15,6 +15,7 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
 from scheduler.models import Client, Program, Room, Staff
 from scheduler.services import programs, rosters, scope
 from scheduler.services.search import MAX_QUERY, filtered
@@ -46,7 +47,7 @@ def program_choices(site_ids: frozenset[int] | None = None):
 
 
 def _room_label(room: Room) -> str:
-    return f"{room.name} ({room.capacity} seats)"
+    return _("%(room)s (%(count)s seats)", room=room.name, count=room.capacity)
 
 
 def room_choices(rows=None):
@@ -94,35 +95,37 @@ def site_rooms(program_id: int):
     return select(Room).where(Room.is_active.is_(True), Room.site_id == site)
 
 
-def offer_rooms(picker, none_label: str = "Choose a room", rows=None) -> None:
+def offer_rooms(picker, none_label: str | None = None, rows=None) -> None:
     """Active rooms, or those of the query `rows`."""
     rows = rows if rows is not None else select(Room).where(
         Room.is_active.is_(True), scope.sites_filter(Room.site_id))
-    _offer(picker, Room, Room.name, rows, _room_label, none_label,
-           dict(param="room_q", what="a room", api=url_for("rooms.Rooms")))
+    _offer(picker, Room, Room.name, rows, _room_label, none_label or _("Choose a room"),
+           dict(param="room_q", what=_("a room"), api=url_for("rooms.Rooms")))
 
 
-def offer_staff(picker, none_label: str = "Choose a staff member", rows=None) -> None:
+def offer_staff(picker, none_label: str | None = None, rows=None) -> None:
     """Active staff, or those of the query `rows`."""
     rows = rows if rows is not None else select(Staff).where(
         Staff.is_active.is_(True), scope.staff_of_sites(Staff.id, None))
-    _offer(picker, Staff, Staff.name, rows, lambda s: s.name, none_label,
-           dict(param="staff_q", what="a staff member", api=url_for("staff.StaffMembers")))
+    _offer(picker, Staff, Staff.name, rows, lambda s: s.name,
+           none_label or _("Choose a staff member"),
+           dict(param="staff_q", what=_("a staff member"), api=url_for("staff.StaffMembers")))
 
 
-def offer_clients(picker, program_id: int, none_label: str = "Choose a client") -> None:
+def offer_clients(picker, program_id: int, none_label: str | None = None) -> None:
     """Whom a coordinator may enrol in the program's series."""
     _offer(picker, Client, Client.name, rosters.enrollable(program_id), lambda c: c.name,
-           none_label,
-           dict(param="client_q", what="a client", api=url_for("clients.Clients"),
+           none_label or _("Choose a client"),
+           dict(param="client_q", what=_("a client"), api=url_for("clients.Clients"),
                 api_params={"program_id": program_id, "status": "active"}))
 
 
-def offer_client_rows(picker, rows, none_label: str = "Choose a client",
+def offer_client_rows(picker, rows, none_label: str | None = None,
                       api_params: dict | None = None) -> None:
     """Clients of the query `rows` (the logins page: those without a login yet)."""
-    _offer(picker, Client, Client.name, rows, lambda c: c.name, none_label,
-           dict(param="client_q", what="a client", api=url_for("clients.Clients"),
+    _offer(picker, Client, Client.name, rows, lambda c: c.name,
+           none_label or _("Choose a client"),
+           dict(param="client_q", what=_("a client"), api=url_for("clients.Clients"),
                 api_params=api_params or {}))
 
 
@@ -147,6 +150,6 @@ def offer_staff_many(picker, rows=None) -> None:
         return wanted <= known
 
     picker.allowed = allowed
-    picker.search = Search(param="staff_q", what="a staff member",
+    picker.search = Search(param="staff_q", what=_("a staff member"),
                            api=url_for("staff.StaffMembers"), term=term,
                            more=len(found) > PICKER_LIMIT)

@@ -5,6 +5,9 @@ from flask import current_app, flash, jsonify, redirect, render_template, reques
 
 from scheduler import clock
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
+from scheduler.i18n import lazy_gettext as _l
+from scheduler.i18n import local
 from scheduler.models import SessionSeries
 from scheduler.models.users import COORDINATORS
 from scheduler.services import booking, day_sheet, one_to_one, rosters, series_preview
@@ -37,15 +40,15 @@ from scheduler.web.refusals import describe
 
 
 def _series_choices(form: SeriesForm) -> SeriesForm:
-    form.program_id.choices = with_none("Choose a program", program_choices())
-    offer_rooms(form.room_id, "No room (virtual)")
+    form.program_id.choices = with_none(_("Choose a program"), program_choices())
+    offer_rooms(form.room_id, _("No room (virtual)"))
     offer_staff_many(form.facilitator_ids)
     return form
 
 
 # The service names the recurrence "rrule" and the zone "timezone"; the form shows neither.
 SERIES_RENAMES = {"rrule": "weekdays", "timezone": "program_id"}
-FIX_FIELDS = "Not saved: please fix the fields marked below."
+FIX_FIELDS = _l("Not saved: please fix the fields marked below.")
 
 
 def _default_seats(form: SeriesForm) -> int:
@@ -69,7 +72,7 @@ def new_series():
     if request.method == "GET":
         return _form_page(form)
     if not form.validate_on_submit():
-        flash(FIX_FIELDS, "error")  # one alert up top, so a screen reader hears of the errors
+        flash(str(FIX_FIELDS), "error")  # one alert up top, so a screen reader hears of the errors
         return _form_page(form), 422
     try:
         created, change = series_service.create_series(
@@ -79,11 +82,12 @@ def new_series():
     except DomainError as error:
         db.session.rollback()
         placed = put_on_form(form, error, SERIES_RENAMES)
-        flash(FIX_FIELDS if placed else describe(error, what="Not saved"), "error")
+        flash(str(FIX_FIELDS) if placed else describe(error, what=_("Not saved")), "error")
         return _form_page(form), error.status
     notes = series_service.warnings(created)
     db.session.commit()
-    flash(f"Series “{created.title}” saved with {change.created} sessions.", "success")
+    flash(_("Series “%(title)s” saved with %(count)s sessions.", title=created.title,
+            count=change.created), "success")
     for note in notes:
         flash(note, "info")
     return redirect(url_for("calendar.series", series_id=created.id))
@@ -97,7 +101,7 @@ def preview_series():
     # The seats saving would give, so the form can show what a blank Seats field means.
     seats = form.capacity.data if isinstance(form.capacity.data, int) else _default_seats(form)
     if not form.validate_on_submit():
-        errors = {k: v for k, v in form.errors.items() if k != "csrf_token"}
+        errors = {k: [str(m) for m in v] for k, v in form.errors.items() if k != "csrf_token"}
         return jsonify(conflicts=[], occurrences=0, errors=errors, capacity=seats), 422
     try:
         preview = series_preview.preview_series(
@@ -125,7 +129,7 @@ def series_page(series_id: int, status: int = 200, enroll_form=None, end_form=No
     if end_form is None:
         end_form = EndSeriesForm(formdata=None)
     offer_clients(enroll_form.client_id, series.program_id)
-    upcoming, _ = sessions_service.list_sessions(
+    upcoming, _more = sessions_service.list_sessions(
         db.session, sessions_service.SessionFilter(series_id=series.id, starts_from=clock.now()),
         limit=12)
     tally = booking.counts(db.session, [s.id for s in upcoming])
@@ -149,10 +153,12 @@ def series(series_id):
 
 
 def _change_summary(change: series_service.SeriesChange) -> str:
-    parts = [f"{n} {what}" for n, what in ((change.updated, "moved or updated"),
-                                           (change.cancelled, "cancelled"),
-                                           (change.created, "added")) if n]
-    return "Sessions: " + ", ".join(parts) + "." if parts else "No session needed changing."
+    parts = [words for n, words in (
+        (change.updated, _("%(count)s moved or updated", count=change.updated)),
+        (change.cancelled, _("%(count)s cancelled", count=change.cancelled)),
+        (change.created, _("%(count)s added", count=change.created))) if n]
+    return (_("Sessions: %(changes)s.", changes=", ".join(parts)) if parts
+            else _("No session needed changing."))
 
 
 def _edit_form(series: SessionSeries, formdata=None) -> SeriesEditForm:
@@ -160,7 +166,7 @@ def _edit_form(series: SessionSeries, formdata=None) -> SeriesEditForm:
     if formdata is None:
         form.weekdays.data = weekday_codes(series.rrule)
         form.facilitator_ids.data = [s.id for s in series.facilitators]
-    offer_rooms(form.room_id, "No room (virtual)", rows=site_rooms(series.program_id))
+    offer_rooms(form.room_id, _("No room (virtual)"), rows=site_rooms(series.program_id))
     offer_staff_many(form.facilitator_ids)
     return form
 
@@ -175,26 +181,26 @@ def edit_series(series_id):
         return render_template(page, series=target, form=_edit_form(target))
     form = _edit_form(target, request.form)
     if not form.validate_on_submit():
-        flash(FIX_FIELDS, "error")
+        flash(str(FIX_FIELDS), "error")
         return render_template(page, series=target, form=form), 422
     changes = form.changes_to(target)
     if not changes:
-        flash("Nothing changed.", "info")
+        flash(_("Nothing changed."), "info")
         return redirect(url_for("calendar.series", series_id=series_id))
     try:
-        _, change = series_service.update_series(
+        _updated, change = series_service.update_series(
             db.session, page_actor(), target, changes, now=clock.now(),
             horizon_days=current_app.config["SESSION_HORIZON_DAYS"],
             reason=form.reason.data or None, override=form.override_or_none())
     except DomainError as error:
         db.session.rollback()
         placed = put_on_form(form, error, SERIES_RENAMES)
-        flash(FIX_FIELDS if placed else describe(error, what="Not saved"), "error")
+        flash(str(FIX_FIELDS) if placed else describe(error, what=_("Not saved")), "error")
         return render_template(page, series=db.session.get(SessionSeries, series_id),
                                form=form), error.status
     notes = series_service.warnings(target)
     db.session.commit()
-    flash(f"Series saved. {_change_summary(change)}", "success")
+    flash(_("Series saved.") + " " + _change_summary(change), "success")
     for note in notes:
         flash(note, "info")
     return redirect(url_for("calendar.series", series_id=series_id))
@@ -209,14 +215,15 @@ def end_series(series_id):
     if not form.validate_on_submit():
         return series_page(series_id, 422, end_form=form)
     try:
-        _, change = series_service.end_series(db.session, page_actor(), target,
+        _ended, change = series_service.end_series(db.session, page_actor(), target,
                                               form.end_date.data, now=clock.now(),
                                               reason=form.reason.data.strip())
     except DomainError as error:
         db.session.rollback()
         if not put_on_form(form, error):
-            flash(describe(error, what="Not ended"), "error")
+            flash(describe(error, what=_("Not ended")), "error")
         return series_page(series_id, error.status, end_form=form)
     db.session.commit()
-    flash(f"Series ends on {form.end_date.data:%-d %b %Y}. {_change_summary(change)}", "success")
+    flash(_("Series ends on %(day)s.", day=local(form.end_date.data, "short_date")) + " "
+          + _change_summary(change), "success")
     return redirect(url_for("calendar.series", series_id=series_id))

@@ -7,6 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from scheduler import clock
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
 from scheduler.models import Session
 from scheduler.models.users import COORDINATORS
 from scheduler.services import day_sheet, one_to_one, rosters
@@ -97,7 +98,7 @@ def _change(session_id: int, form_key: str, form, changes: dict, done: str,
                                         reason=reason or reason_of(forced), override=forced)
     except DomainError as error:
         db.session.rollback()
-        flash(describe(error, what="Not changed"), "error")
+        flash(describe(error, what=_("Not changed")), "error")
         put_on_form(form, error)
         return session_page(session_id, error.status, **{form_key: form})
     db.session.commit()
@@ -113,7 +114,7 @@ def cancel_session(session_id):
     if not form.validate_on_submit():
         return session_page(session_id, 422, cancel_form=form)
     return _change(session_id, "cancel_form", form, {"status": "cancelled"},
-                   "Session cancelled.", reason=form.reason.data.strip())
+                   _("Session cancelled."), reason=form.reason.data.strip())
 
 
 @bp.post("/sessions/<int:session_id>/restore")
@@ -124,7 +125,7 @@ def restore_session(session_id):
     if not form.validate_on_submit():
         abort(400)
     return _change(session_id, "cancel_form", CancelForm(formdata=None),
-                   {"status": "scheduled"}, "Session restored.")
+                   {"status": "scheduled"}, _("Session restored."))
 
 
 @bp.post("/sessions/<int:session_id>/move")
@@ -138,7 +139,7 @@ def move_session(session_id):
     new_start = datetime.combine(form.new_date.data, form.new_time.data,
                                  tzinfo=ZoneInfo(target.timezone))
     return _change(session_id, "move_form", form,
-                   {"starts_at": new_start.astimezone(UTC)}, "Session moved.")
+                   {"starts_at": new_start.astimezone(UTC)}, _("Session moved."))
 
 
 @bp.post("/sessions/<int:session_id>/room")
@@ -151,7 +152,7 @@ def change_room(session_id):
     if not form.validate_on_submit():
         return session_page(session_id, 422, room_form=form)
     return _change(session_id, "room_form", form, {"room_id": form.room_id.data},
-                   "Room changed.")
+                   _("Room changed."))
 
 
 @bp.post("/sessions/<int:session_id>/facilitator")
@@ -163,4 +164,4 @@ def substitute(session_id):
     if not form.validate_on_submit():
         return session_page(session_id, 422, substitute_form=form)
     return _change(session_id, "substitute_form", form,
-                   {"facilitator_ids": [form.staff_id.data]}, "Facilitator changed.")
+                   {"facilitator_ids": [form.staff_id.data]}, _("Facilitator changed."))

@@ -6,6 +6,7 @@ from flask import render_template, request, url_for
 
 from scheduler import clock
 from scheduler.extensions import db
+from scheduler.i18n import gettext as _
 from scheduler.models import Program, Room, Staff
 from scheduler.models.users import COORDINATORS
 from scheduler.services import day_sheet, week_view
@@ -34,12 +35,12 @@ def week():
     # My sites unless the address asks for others: a network's week is too big to show whole.
     sites = site_choice(program)
     form = WeekFilterForm(request.args)
-    form.program.choices = with_none("All programs", program_choices(sites.site_ids))
+    form.program.choices = with_none(_("All programs"), program_choices(sites.site_ids))
     # A provider of many clinics has thousands of rooms and staff: offer the program's (else
     # the sites'), and of those the matches of a search.
     rooms, staff = week_view.rooms_and_staff_queries(program_id, sites.site_ids)
-    offer_rooms(form.room, "All rooms", rooms)
-    offer_staff(form.staff, "All staff", staff)
+    offer_rooms(form.room, _("All rooms"), rooms)
+    offer_staff(form.staff, _("All staff"), staff)
     valid = form.validate()
     # A bad filter shows this week unfiltered, with the field's message, as a 400.
     chosen = dict(program=form.program.data, room=form.room.data,
