@@ -115,10 +115,12 @@ def render(rows: Iterable[Mapping], columns: list[str],
     return out.getvalue()
 
 
-def response(rows: Iterable[Mapping], columns: list[str], filename: str) -> Response:
-    """The file as a download, its header in the language being spoken."""
+def response(rows: Iterable[Mapping], columns: list[str], filename: str, *,
+             translated: bool = True) -> Response:
+    """The file as a download, its header in the language being spoken (`translated`), else
+    the field names."""
     return Response(
-        render(rows, columns, column_names()),
+        render(rows, columns, column_names() if translated else None),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

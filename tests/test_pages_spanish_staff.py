@@ -165,6 +165,20 @@ def test_a_csv_exports_header_row_follows_the_downloaders_language(client, db, m
     assert len(spanish) == len(english)
 
 
+def test_a_scripts_csv_keeps_the_documented_field_names_whatever_its_language(client, db,
+                                                                              make, auth):
+    """A bearer token is a script reading columns by the names the README documents: a
+    Spanish-speaking login's export keeps them."""
+    setup = clinic(db, make)
+    headers = auth.for_user(speaking_spanish(db, make.user("coordinator")))
+    answer = client.get(f"/api/v1/reports/weekly-hours?program_id={setup.program.id}"
+                        "&from=2027-02-01&to=2027-02-14&format=csv&names=1", headers=headers)
+    assert answer.status_code == 200
+    header = next(csv.reader(io.StringIO(answer.get_data(as_text=True))))
+    assert header[:3] == ["client_id", "client_name", "week_start"]
+    assert "attended_hours" in header
+
+
 def test_the_apis_refusals_speak_the_callers_language_as_json(client, db, make, auth, group):
     """A service's refusal is plain text in the JSON answer: Spanish for a Spanish-speaking
     coordinator, English (as ever) for the rest."""

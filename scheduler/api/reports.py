@@ -1,5 +1,6 @@
 """Reports in JSON, or CSV with `?format=csv` carrying the same numbers."""
 
+from flask import g
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -194,7 +195,10 @@ def answer(rows, schema: type[Schema], args: dict, filename: str, columns=None):
                 item[name] = csv_files.local_time(item[name], tz)
             item["time_zone"] = tz.key
         columns.append("time_zone")
-    return csv_files.response(items, columns, filename)
+    # A script (a bearer token) reads the columns by the field names the README documents,
+    # whatever its login's language; a person downloading from the pages reads theirs.
+    return csv_files.response(items, columns, filename,
+                              translated=getattr(g, "api_token_id", None) is None)
 
 
 @blp.route("/weekly-hours")
