@@ -145,6 +145,9 @@ def local(value: date | datetime | None, kind: str = "datetime", tz: tzinfo | No
     if isinstance(value, datetime):
         if tz is not None:
             value = value.astimezone(tz)
+        if value.hour == 1:
+            # Spanish says "a la una" but "a las dos": one o'clock is singular.
+            pattern = pattern.replace("'a las'", "'a la'")
         return babel_dates.format_datetime(value, pattern, tzinfo=value.tzinfo,
                                            locale=language)
     return babel_dates.format_date(value, pattern, locale=language)

@@ -74,6 +74,9 @@ def test_dates_follow_the_language_on_the_programs_clock():
     assert i18n.local(moment, "day_time", chicago, language="en") == "Monday 7 December at 21:30"
     assert i18n.local(moment, "day_time", chicago, language="es") == (
         "lunes 7 de diciembre a las 21:30")
+    one = datetime(2026, 12, 8, 7, 15, tzinfo=ZoneInfo("UTC"))  # 1:15 in Chicago
+    assert i18n.local(one, "day_time", chicago, language="es") == (
+        "martes 8 de diciembre a la 1:15")
     assert i18n.local(date(2026, 12, 7), "date", language="es") == "7 de diciembre de 2026"
     assert i18n.number(7.5, language="es") == "7,5"
     assert i18n.number(7.0, language="en") == "7"
