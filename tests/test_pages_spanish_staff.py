@@ -4,6 +4,7 @@ row of a CSV export; the roster's answers to its script stay JSON (plain text, n
 
 import csv
 import io
+import json
 import re
 from datetime import timedelta
 from html import unescape
@@ -190,3 +191,23 @@ def test_the_apis_refusals_speak_the_callers_language_as_json(client, db, make, 
                              headers={**headers, **ENGLISH_BROWSER})
         assert answer.status_code == 422 and answer.is_json
         assert answer.json["errors"]["json"]["client_id"] == [words]
+
+
+def test_the_scripts_write_in_the_pages_language(client, db, make):
+    """The pickers, the series preview and the roster write some words themselves: the page
+    hands them over in its language (a JSON data block, which the CSP lets be)."""
+    def words(user) -> dict:
+        sign_in(client, user)
+        html = client.get("/week", headers=ENGLISH_BROWSER).get_data(as_text=True)
+        block = re.search(r'<script type="application/json" id="script-words">(.*?)</script>',
+                          html, flags=re.S)
+        return json.loads(unescape(block.group(1)))
+
+    english = words(make.user("coordinator"))
+    spanish = words(speaking_spanish(db, make.user("coordinator")))
+    assert english["type_to_search"] == "Type to search"
+    assert spanish["type_to_search"] == "Escriba para buscar"
+    assert spanish["sessions_other"] == "Se crearían %(num)d sesiones."
+    assert spanish["mark_absent_excused"] == "Ausente (justificado)" or \
+        spanish["mark_absent_excused"] != english["mark_absent_excused"]
+    assert set(spanish) == set(english)

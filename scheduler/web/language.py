@@ -21,6 +21,7 @@ from scheduler.services.errors import InvalidField
 from scheduler.web.access import page_actor
 from scheduler.web.auth import safe_next
 from scheduler.web.form_fields import posted_text
+from scheduler.web.script_words import script_words
 
 bp = Blueprint("language", __name__)
 
@@ -46,7 +47,8 @@ def return_path() -> str:
 def install(app: Flask) -> None:
     @app.context_processor
     def language_switch():
-        return {"language_next": return_path, "role_words": ROLE_WORDS}
+        return {"language_next": return_path, "role_words": ROLE_WORDS,
+                "script_words": script_words}
 
 
 @bp.post("/language")

@@ -130,7 +130,7 @@ def test_mark_all_present_then_the_exceptions(page, login, db, clinic):
     page.goto(f"/sessions/{group.id}/roster")
     page.get_by_role("button", name="Mark all present").click()
     expect(page.get_by_role("status").filter(has_text="Marked 8 clients present")).to_be_visible()
-    expect(page.locator("[aria-pressed=true]")).to_have_count(8)
+    expect(page.locator("main [aria-pressed=true]")).to_have_count(8)
     harper = page.get_by_role("group", name="Harper Quinn")
     harper.locator("summary").click()
     harper.get_by_label("Reason").select_option("illness")

@@ -3,6 +3,13 @@
 // with what saving does. No framework and no CDN: clinic networks often block them.
 (function () {
   "use strict";
+  // The page's words for what this script writes (web/script_words.py), English if absent.
+  var WORDS = JSON.parse((document.getElementById("script-words") || {}).textContent || "{}");
+  function word(key, fallback, values) {
+    return (WORDS[key] || fallback).replace(/%\((\w+)\)[sd]/g, function (_, name) {
+      return String(values[name]);
+    });
+  }
 
   var form = document.querySelector("form[data-preview-url]");
   if (!form) { return; }
@@ -11,7 +18,8 @@
   var timer = null;
   var latest = 0;
 
-  var LABELS = { room: "Room", staff: "Staff", staff_time_off: "Staff time off" };
+  var LABELS = { room: word("clash_room", "Room", {}), staff: word("clash_staff", "Staff", {}),
+                 staff_time_off: word("clash_staff_time_off", "Staff time off", {}) };
 
   function el(tag, text, className) {
     var node = document.createElement(tag);
@@ -50,19 +58,23 @@
     if (status === 422 || data.errors) {
       var names = Object.keys(data.errors || {});
       var first = names.length ? labelOf(names[0]) + ": " + data.errors[names[0]].join(" ") : "";
-      show([el("p", "Not ready to preview yet. " + first, "muted")]);
+      show([el("p", word("not_ready", "Not ready to preview yet.", {}) + " " + first, "muted")]);
       return;
     }
-    var count = el("p", data.occurrences + " session" + (data.occurrences === 1 ? "" : "s") +
-      " would be made.");
+    var count = el("p", data.occurrences === 1
+      ? word("sessions_one", "%(num)d session would be made.", {num: 1})
+      : word("sessions_other", "%(num)d sessions would be made.", {num: data.occurrences}));
     // Holidays and closures: allowed, but worth a second look before saving.
     var notes = (data.warnings || []).map(function (w) { return el("p", w, "preview-warn"); });
     if (!data.conflicts.length) {
-      show([count].concat(notes, [el("p", "No conflicts.", "preview-ok")]));
+      show([count].concat(notes, [el("p", word("no_conflicts", "No conflicts.", {}), "preview-ok")]));
       return;
     }
-    var heading = el("p", data.conflicts.length + " conflict" +
-      (data.conflicts.length === 1 ? "" : "s") + ": saving will be refused.", "preview-bad");
+    var n = data.conflicts.length;
+    var heading = el("p", n === 1
+      ? word("conflicts_one", "%(num)d conflict: saving will be refused.", {num: 1})
+      : word("conflicts_other", "%(num)d conflicts: saving will be refused.", {num: n}),
+      "preview-bad");
     var list = el("ul", null, "conflicts");
     data.conflicts.forEach(function (c) {
       list.appendChild(el("li", wallClock(c.session_start) + " — " +
@@ -83,7 +95,10 @@
     }).then(function (result) {
       if (mine === latest) { render(result[0], result[1]); }  // an older answer is stale
     }).catch(function () {
-      if (mine === latest) { show([el("p", "The preview is not available right now.", "muted")]); }
+      if (mine === latest) {
+        show([el("p", word("preview_unavailable", "The preview is not available right now.", {}),
+                  "muted")]);
+      }
     });
   }
 

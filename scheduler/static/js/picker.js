@@ -5,6 +5,13 @@
 // into a hidden input carrying the select's name. The server checks the id either way.
 (function () {
   "use strict";
+  // The page's words for what this script writes (web/script_words.py), English if absent.
+  var WORDS = JSON.parse((document.getElementById("script-words") || {}).textContent || "{}");
+  function word(key, fallback, values) {
+    return (WORDS[key] || fallback).replace(/%\((\w+)\)[sd]/g, function (_, name) {
+      return String(values[name]);
+    });
+  }
   var DELAY_MS = 250;
   var SHOWN = 20;
 
@@ -30,8 +37,11 @@
 
   // What a screen reader hears after each search.
   function matchWords(shown, total) {
-    if (!shown) { return "No matches."; }
-    if (total > shown) { return "First " + shown + " of " + total + " matches; type more to narrow."; }
+    if (!shown) { return word("no_matches", "No matches.", {}); }
+    if (total > shown) {
+      return word("first_of", "First %(shown)s of %(total)s matches; type more to narrow.",
+                  {shown: shown, total: total});
+    }
     return shown + (shown === 1 ? " match." : " matches.");
   }
 
@@ -61,7 +71,7 @@
     input.setAttribute("aria-autocomplete", "list");
     input.setAttribute("aria-expanded", "false");
     input.setAttribute("aria-controls", listId);
-    input.placeholder = "Type to search";
+    input.placeholder = word("type_to_search", "Type to search", {});
     ["aria-invalid", "aria-describedby"].forEach(function (name) {
       if (select.hasAttribute(name)) { input.setAttribute(name, select.getAttribute(name)); }
     });
@@ -143,7 +153,7 @@
       if (!rows.length) {
         var none = document.createElement("li");
         none.className = "muted";
-        none.textContent = "No matches.";
+        none.textContent = word("no_matches", "No matches.", {});
         list.appendChild(none);
       }
       list.hidden = false;

@@ -2,9 +2,18 @@
 // A refused tap is said on its own row (and to screen readers), never only in a hidden region.
 (function () {
   "use strict";
+  // The page's words for what this script writes (web/script_words.py), English if absent.
+  var WORDS = JSON.parse((document.getElementById("script-words") || {}).textContent || "{}");
+  function word(key, fallback, values) {
+    return (WORDS[key] || fallback).replace(/%\((\w+)\)[sd]/g, function (_, name) {
+      return String(values[name]);
+    });
+  }
   var NEEDS_REASON = ["late", "absent_excused", "absent_unexcused"];
-  var LABELS = {present: "Present", late: "Late", left_early: "Left early",
-                absent_excused: "Absent (excused)", absent_unexcused: "Absent (unexcused)"};
+  var LABELS = {present: word("mark_present", "Present", {}), late: word("mark_late", "Late", {}),
+                left_early: word("mark_left_early", "Left early", {}),
+                absent_excused: word("mark_absent_excused", "Absent (excused)", {}),
+                absent_unexcused: word("mark_absent_unexcused", "Absent (unexcused)", {})};
   var live = document.getElementById("roster-status");
 
   function say(text) {
@@ -52,8 +61,8 @@
       // Ask for the reason here rather than round-trip a refusal the service would give.
       if (NEEDS_REASON.indexOf(status) !== -1 && reason && !reason.value) {
         event.preventDefault();
-        showError(form, name, "Not saved: choose a reason for " +
-                  LABELS[status].toLowerCase() + ".", "reason_code");
+        showError(form, name, word("needs_reason", "Not saved: choose a reason for %(mark)s.",
+                                   {mark: LABELS[status].toLowerCase()}), "reason_code");
         return;
       }
       event.preventDefault();
@@ -70,7 +79,7 @@
         })
         .then(function (result) {
           if (!result.ok) {
-            showError(form, name, result.body.error || "Not saved.", result.body.field);
+            showError(form, name, result.body.error || word("not_saved", "Not saved.", {}), result.body.field);
             return;
           }
           clearError(form);
@@ -78,7 +87,8 @@
             other.setAttribute("aria-pressed", other.value === status ? "true" : "false");
           });
           var current = form.querySelector("[data-current]");
-          if (current) { current.textContent = result.body.current || "Now: " + LABELS[status]; }
+          if (current) { current.textContent = result.body.current ||
+            word("now", "Now: %(mark)s", {mark: LABELS[status]}); }
           say(name + ": " + result.body.message);
         })
         .catch(function () {
