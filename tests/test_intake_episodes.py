@@ -269,11 +269,17 @@ def test_the_client_page_shows_episodes_and_re_admits_to_a_new_plan(client, db, 
     early = client.post(f"/clients/{jesse.id}/readmit", data={
         "csrf_token": token, "admitted_on": "2026-11-01", "program_id": program.id})
     assert early.status_code == 422
-    assert ("Admitted on: Must not be before Jesse Test&#39;s last discharge (2026-12-01)."
-            in early.get_data(as_text=True))
+    # Beside the date, announced, and the date's input is described by it.
+    html = early.get_data(as_text=True)
+    assert ('<span class="field-error" id="readmit-admitted_on-error" role="alert">Not '
+            're-admitted. Admitted on: Must not be before Jesse Test&#39;s last discharge '
+            '(2026-12-01).</span>') in html
+    assert 'aria-invalid="true" aria-describedby="readmit-admitted_on-error"' in html
     garbled = client.post(f"/clients/{jesse.id}/readmit", data={
         "csrf_token": token, "admitted_on": "20270-02-16\x00", "program_id": "9" * 40})
     assert garbled.status_code == 422
+    assert ('id="readmit-admitted_on-error" role="alert">Not re-admitted. Admitted on: enter '
+            'a date.</span>') in garbled.get_data(as_text=True)
     done = client.post(f"/clients/{jesse.id}/readmit", data={
         "csrf_token": token, "admitted_on": "2027-02-16", "program_id": program.id})
     assert done.status_code == 303 and done.headers["Location"].endswith(

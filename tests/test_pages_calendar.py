@@ -396,7 +396,13 @@ def test_an_enrolment_despite_a_clash_needs_a_reason_and_keeps_it(client, coordi
 
     refused = client.post(f"/series/{group.id}/enroll", data={**data, "override_reason": ""})
     assert refused.status_code == 422
-    assert "A reason is required to book despite conflicts." in refused.get_data(as_text=True)
+    html = refused.get_data(as_text=True)
+    # Beside the reason, announced, and the reason's input is described by it.
+    assert re.search(r'<span class="field-error" id="enroll-override_reason-error" '
+                     r'role="alert">A reason is required to book despite conflicts\.', html)
+    assert re.search(r'<input[^>]*aria-describedby="enroll-override_reason-error"[^>]*'
+                     r'id="enroll-override_reason"|<input[^>]*id="enroll-override_reason"[^>]*'
+                     r'aria-describedby="enroll-override_reason-error"', html)
     assert _count(db, Enrollment) == 0
 
     done = client.post(f"/series/{group.id}/enroll",

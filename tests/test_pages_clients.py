@@ -349,9 +349,23 @@ def test_recording_a_certification_sets_the_next_due_date(client, db, setup, coo
     early = client.post(f"/clients/{setup.avery.id}/plan/review",
                         data={"on": "2026-12-01", "csrf_token": csrf(page.data)})
     assert early.status_code == 422
-    assert "Must not be before the plan starts, " in early.get_data(as_text=True)
+    html = early.get_data(as_text=True)
+    # Beside the review's date, announced, and the date input points at it.
+    assert re.search(r'<span class="field-error" id="review-on-error" role="alert">Plan review '
+                     r'not recorded: Date: Must not be before the plan starts, ', html)
+    assert re.search(r'<input type="date" id="review-on" name="on" required value="2026-12-01" '
+                     r'aria-invalid="true" aria-describedby="review-on-error">', html)
+    assert 'id="certification-on-error"' not in html
     db.expire_all()
     assert db.scalar(select(TreatmentPlan.reviewed_on)) is None
+
+    blank = client.post(f"/clients/{setup.avery.id}/plan/certification",
+                        data={"on": "", "csrf_token": csrf(page.data)})
+    assert blank.status_code == 422
+    html = blank.get_data(as_text=True)
+    assert ('<span class="field-error" id="certification-on-error" role="alert">'
+            'Certification not recorded: Give the date.</span>') in html
+    assert 'aria-describedby="certification-on-error"' in html
 
 
 def test_a_client_cannot_revise_and_a_client_without_a_plan_has_no_revision(client, make,

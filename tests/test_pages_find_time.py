@@ -171,3 +171,23 @@ def test_bad_hours_show_the_error_by_the_day(client, db, setup, coordinator, day
     error = re.search(r'id="day_0-error"[^>]*>([^<]*)<', page)
     assert error and wanted in error.group(1), page
     assert availability.working_hours(db, setup["therapist"].id)[0].end_time == time(11, 0)
+
+
+def test_a_booking_refused_on_a_field_says_so_beside_that_field(client, db, setup, coordinator):
+    person = setup["client"]
+    token = csrf(find(client, person, week="2027-03-01").data)
+    answer = client.post(f"/clients/{person.id}/find-a-time", data={
+        "csrf_token": token, "starts_at": "2027-03-01T09:00:00-05:00",
+        "staff_id": setup["therapist"].id, "room_id": setup["office"].id, "length": 50,
+        "kind": "group", "repeat": "once"})
+    assert answer.status_code == 422
+    text = answer.get_data(as_text=True)
+    # Beside the kind, announced, and the kind's select is described by it; not on top.
+    error = re.search(r'<span class="field-error" id="find-kind-error" role="alert">([^<]*)<',
+                      text)
+    assert error and "Choose a one-to-one kind of session." in error.group(1)
+    assert re.search(r'<select[^>]*aria-describedby="find-kind-error"[^>]*aria-invalid="true"'
+                     r'|<select[^>]*aria-invalid="true"[^>]*aria-describedby="find-kind-error"',
+                     text)
+    assert "Not booked" not in text
+    assert db.scalar(select(Session)) is None

@@ -6,7 +6,7 @@ then enrolments. A refused step writes nothing and shows why on the same form.
 
 from datetime import date, timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import (
@@ -81,7 +81,7 @@ from scheduler.web.form_fields import (
     put_on_form,
 )
 from scheduler.web.labels import KIND_LABELS, reason_words
-from scheduler.web.refusals import describe
+from scheduler.web.refusals import beside_fields, describe
 from scheduler.web.site_filter import site_choice
 
 bp = Blueprint("client_pages", __name__)
@@ -453,8 +453,8 @@ def readmit(client_id: int):
     try:
         admitted_on = date.fromisoformat(typed)
     except ValueError:
-        return detail_page(client.id, 422, readmit_error=_("Admitted on: enter a date."),
-                           readmit_on=typed)
+        g.field_refusals = {"admitted_on": _("Admitted on: enter a date.")}
+        return detail_page(client.id, 422, readmit_on=typed)
     program_id = _form_id("program_id")
     try:
         if not dates.in_calendar(admitted_on):
@@ -465,6 +465,9 @@ def readmit(client_id: int):
                          program_id=program_id if program_id is not None else client.program_id)
     except DomainError as error:
         db.session.rollback()
+        # A refused date or program stands beside its input; anything else above the form.
+        if beside_fields(error, READMIT_LABELS, READMIT_LABELS):
+            return detail_page(client.id, error.status, readmit_on=typed)
         return detail_page(client.id, error.status, readmit_error=describe(error, READMIT_LABELS),
                            readmit_on=typed)
     db.session.commit()

@@ -99,8 +99,11 @@ def _week(client: Client, chosen: date | None) -> tuple[date, datetime, datetime
                                            tzinfo=tz)
 
 
-def _page(client: Client, search: tuple[SearchForm, bool], status: int = 200):
-    """The form, and with a valid search the free times by day."""
+def _page(client: Client, search: tuple[SearchForm, bool], status: int = 200,
+          refused: DomainError | None = None):
+    """The form, and with a valid search the free times by day; `refused` is a booking's
+    refusal, beside the search field it names (validating the form would wipe it before),
+    else on top."""
     form, asked = search
     days: dict[date, list] = {}
     monday = None
@@ -126,6 +129,8 @@ def _page(client: Client, search: tuple[SearchForm, bool], status: int = 200):
                     {"slot": slot, "room": rooms.get(slot.room_id, "")})
         elif status == 200:
             status = 422
+    if refused is not None and not put_on_form(form, refused, RENAMES):
+        flash(describe(refused, what=_("Not booked")), "error")
     staff = db.session.get(Staff, form.staff_id.data) if form.staff_id.data else None
     previous = monday - timedelta(days=7) if monday else None
     following = monday + timedelta(days=7) if monday else None
@@ -193,8 +198,7 @@ def _book(client_id: int):
             title=str(KIND_LABELS.get(values["kind"], _("Individual therapy"))), **values)
     except DomainError as error:
         db.session.rollback()
-        flash(describe(error, what=_("Not booked")), "error")
-        return _page(client, _again(client, form), error.status)
+        return _page(client, _again(client, form), error.status, refused=error)
     tz = day_sheet.program_zone(db.session, client.program_id)
     when = local(first.starts_at, "short_day_date_time", tz)
     people = ", ".join(s.name for s in first.facilitators)

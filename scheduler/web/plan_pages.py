@@ -4,7 +4,7 @@ A revision is a new plan version (the old one keeps its content); the certificat
 dates are recorded on the active version in place, as the API does.
 """
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from wtforms import (
     DateField,
     FieldList,
@@ -36,7 +36,7 @@ from scheduler.web.form_fields import (
     in_range,
 )
 from scheduler.web.labels import KIND_LABELS
-from scheduler.web.refusals import describe
+from scheduler.web.refusals import beside_fields, describe
 
 bp = Blueprint("plan_pages", __name__)
 
@@ -192,6 +192,7 @@ PAPERWORK = {"certification": (plans.record_certification, _l("Certification not
              "review": (plans.record_review, _l("Plan review not recorded"),
                         _l("Plan review recorded for %(day)s."))}
 PAPERWORK_LABELS = {"certified_on": _l("Date"), "reviewed_on": _l("Date")}
+PAPERWORK_FIELDS = {"certification": "certified_on", "review": "reviewed_on"}
 
 
 @bp.post("/clients/<int:client_id>/plan/certification", defaults={"what": "certification"})
@@ -205,15 +206,19 @@ def paperwork(client_id: int, what: str):
     _active, plan = _active_plan_or_404(client_id)
     record, refused, done = PAPERWORK[what]
     form = PaperworkForm()
+    # The date is the one field: its refusal stands beside it (g.field_refusals, by the
+    # service's name for it) rather than only on top of the page.
+    column = PAPERWORK_FIELDS[what]
     if not form.validate_on_submit():
         problems = [str(m) for messages in form.errors.values() for m in messages]
-        flash(f"{refused}: " + " ".join(problems), "error")
+        g.field_refusals = {column: f"{refused}: " + " ".join(problems)}
         return detail_page(client_id, 422)
     try:
         record(db.session, page_actor(), plan.id, form.on.data)
     except DomainError as error:
         db.session.rollback()
-        flash(describe(error, PAPERWORK_LABELS, what=str(refused)), "error")
+        if not beside_fields(error, PAPERWORK_LABELS, [column], what=str(refused)):
+            flash(describe(error, PAPERWORK_LABELS, what=str(refused)), "error")
         return detail_page(client_id, error.status)
     db.session.commit()
     flash(str(done) % {"day": local(form.on.data, "short_date")}, "success")

@@ -50,12 +50,14 @@ def describe(error: DomainError, labels: Mapping[str, str] | None = None,
     return f"{what}: {text}" if what else text
 
 
-def beside_fields(error: DomainError, labels: Mapping[str, str], fields: Iterable[str]) -> bool:
+def beside_fields(error: DomainError, labels: Mapping[str, str], fields: Iterable[str],
+                  what: str | None = None) -> bool:
     """Put a refusal of the page's own fields beside them (g.field_refusals, field -> words,
     which the template shows next to each input as an alert); False when it concerns anything
-    else, which the page then flashes. A flash alone is announced but far from the field."""
+    else, which the page then flashes. A flash alone is announced but far from the field.
+    `what` says what did not happen, as describe's does."""
     if not isinstance(error, InvalidField) or not set(error.fields) <= set(fields):
         return False
     g.field_refusals = {path: describe(InvalidField(path, " ".join(messages), error.location),
-                                       labels) for path, messages in error.fields.items()}
+                                       labels, what) for path, messages in error.fields.items()}
     return True

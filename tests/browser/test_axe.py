@@ -131,6 +131,14 @@ def booking_conflict(page, ids):
         page.get_by_role("button", name="Enrol client").click()
 
 
+def paperwork_refused(page, ids):
+    """Record the plan review on a day before the plan starts: refused beside the date."""
+    form = page.locator("form", has=page.locator("#review-on"))
+    form.locator("#review-on").fill("2000-01-03")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Record").click()
+
+
 def api_operation_open(page, ids):
     """Swagger UI drawn from the OpenAPI document, with one operation opened: its example
     boxes and tabs are what a developer reads."""
@@ -258,6 +266,7 @@ FULL = [
     Case("coordinator", "/clients", "full"),
     Case("coordinator", "/clients/<client_id>", "full"),
     Case("coordinator", "/clients/<client_id>", "errors", act=blank("Record consent")),
+    Case("coordinator", "/clients/<client_id>", "errors", act=paperwork_refused),
     Case("coordinator", "/clients/<client_id>/find-a-time", "full"),
     Case("coordinator", "/clients/<client_id>/find-a-time", "errors",
          query="?staff_id=&length=50&kind=individual&week=2027-02-15"),

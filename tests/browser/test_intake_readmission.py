@@ -78,7 +78,7 @@ def test_a_discharged_client_is_re_admitted_from_their_page(screen, login, db, m
     form = page.locator("#readmit-form")
     form.get_by_label("Admitted on").fill("2026-11-30")
     form.get_by_role("button", name="Re-admit").click()
-    expect(page.locator("#readmit-error")).to_contain_text(
+    expect(page.locator("#readmit-admitted_on-error")).to_contain_text(
         "Must not be before Robin Roe's last discharge (2026-12-01).")
     keep_screenshot(page, f"client-readmit-refused-{size}")
     page.locator("#readmit-form").get_by_label("Admitted on").fill("2027-02-16")
