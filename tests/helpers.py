@@ -1,6 +1,8 @@
 """Test factories with sensible defaults, so each test states only what matters to it."""
 
+import re
 from datetime import date, time
+from html import unescape
 
 from sqlalchemy.orm import object_session
 
@@ -121,3 +123,23 @@ def sign_in(client, user) -> None:
 def signed_in_session(user, key: str) -> dict:
     """What the login form leaves in the cookie session for this sign-in."""
     return {"_user_id": str(user.id), "_fresh": True, logins.COOKIE_KEY: key}
+
+
+def beside(html: str, field_id: str) -> str:
+    """The refusal shown right after the field with this id, as an alert the field points at
+    (aria-describedby), in words; fails when the field is not marked or the words are away."""
+    tag = re.search(rf'<(input|select|button)\b[^>]*\bid="{field_id}"[^>]*>', html)
+    assert tag, f"no field {field_id}"
+    described = re.search(r'aria-describedby="([^"]+)"', tag.group(0))
+    error_id = f"{field_id}-error"
+    assert described and error_id in described.group(1).split(), tag.group(0)
+    if tag.group(1) != "button":
+        assert 'aria-invalid="true"' in tag.group(0)
+    # Next to it: nothing but the field's own end (a select's options) before the alert.
+    rest = html[tag.end():]
+    if tag.group(1) != "input":
+        rest = rest.split(f"</{tag.group(1)}>", 1)[1]
+    error = re.match(rf'\s*<span class="field-error" id="{error_id}" role="alert">([^<]*)</span>',
+                     rest)
+    assert error, rest[:300]
+    return unescape(error.group(1))

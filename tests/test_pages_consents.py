@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from scheduler.models import AuditEvent, Consent, FhirClient, Recipient
 from scheduler.services import consents, disclosures, plans, recipients
-from tests.helpers import ACTOR, sign_in
+from tests.helpers import ACTOR, beside, sign_in
 
 VALID = {"purpose": "Coordination of care", "scope": ["appointments", "attendance"],
          "signed_on": "2027-02-10", "expires_on": "2027-08-10",
@@ -301,7 +301,8 @@ def test_admins_add_deactivate_and_reactivate_a_recipient(client, admin, clinic,
     clash = client.post("/recipients", data={"name": "kipu ehr", "kind": "ehr",
                                              "csrf_token": token})
     assert clash.status_code == 422
-    assert "A recipient named 'kipu ehr' already exists." in text(clash)
+    assert beside(clash.get_data(as_text=True), "name") == \
+        "A recipient named 'kipu ehr' already exists."
     added = client.post("/recipients", data={"name": "Harbor Referrals", "kind": "referral",
                                              "contact": "Intake desk, 555-0199",
                                              "csrf_token": token})
@@ -380,3 +381,18 @@ def test_the_audit_page_names_consents_recipients_and_api_clients(client, admin,
     assert "Created API client of Kipu EHR" in shown
     assert "Created Kipu EHR" in shown
     assert "no longer on record" not in shown
+
+
+@pytest.mark.parametrize("form, field, words", [
+    ({"name": "", "kind": "ehr"}, "name", "Give the service's name."),
+    ({"name": "Harbor Referrals", "kind": "fax"}, "kind", "Not a valid choice."),
+    ({"name": "Harbor Referrals", "kind": "ehr", "contact": "c" * 301}, "contact",
+     "Field cannot be longer than 300 characters."),
+])
+def test_a_refused_recipient_says_why_next_to_the_field(client, admin, db, form, field, words):
+    answer = client.post("/recipients", data={**form, "csrf_token": csrf(client, "/recipients")})
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    assert beside(html, field) == words
+    assert html.count('aria-invalid="true"') == 1
+    assert db.scalar(select(Recipient.id).where(Recipient.name == "Harbor Referrals")) is None

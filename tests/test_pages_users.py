@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from scheduler.models import AuditEvent, User
 from tests import mailbox
-from tests.helpers import sign_in
+from tests.helpers import beside, sign_in
 from tests.mailbox import link_in
 
 inbox = mailbox.inbox  # a real SMTP server, as a fixture
@@ -106,7 +106,8 @@ def test_the_last_admin_is_told_in_plain_words(client, db, admin):
     refused = post(client, f"/users/{admin.id}/deactivate")
     html = refused.get_data(as_text=True)
     assert refused.status_code == 409
-    assert "Not changed:" in html and "is the last active admin" in html
+    words = beside(html, f"status-{admin.id}")
+    assert words.startswith("Not changed:") and "is the last active admin" in words
     assert db.get(User, admin.id).is_active
 
 
@@ -115,7 +116,15 @@ def test_a_client_role_without_a_client_is_refused_by_its_label(client, make, ad
     sign_in(client, admin)
     refused = post(client, f"/users/{clinician.id}/role", role="client")
     assert refused.status_code == 422
-    assert "Client: A client login must be linked to a client." in refused.get_data(as_text=True)
+    html = refused.get_data(as_text=True)
+    assert beside(html, f"role-{clinician.id}") == \
+        "Not changed: Client: A client login must be linked to a client."
+    # Only that row's field is marked.
+    assert html.count('aria-invalid="true"') == 1
+    unknown = post(client, f"/users/{clinician.id}/role", role="owner")
+    assert unknown.status_code == 422
+    assert beside(unknown.get_data(as_text=True), f"role-{clinician.id}") == \
+        "Not changed: Role: choose one of the listed roles."
 
 
 def test_unlock_from_the_page(client, make, db, admin):
@@ -162,15 +171,20 @@ def test_an_invitation_the_page_cannot_send_is_named(client, make, db, admin):
     coordinator = make.user("coordinator")
     sign_in(client, coordinator)
     refused = post(client, "/users/invite", email="someone@clinic.test", role="clinician")
-    assert refused.status_code == 422 and "Role: choose one of the listed roles." in \
-        refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert beside(refused.get_data(as_text=True), "invite-role") == \
+        "Role: choose one of the listed roles."
     refused = post(client, "/users/invite", email="someone@clinic.test", role="client")
     assert refused.status_code == 422
-    assert "Not invited: Client: A client login must be linked to a client." in \
-        refused.get_data(as_text=True)
+    html = refused.get_data(as_text=True)
+    assert beside(html, "invite-client") == "Client: A client login must be linked to a client."
+    # The form stays open with what was typed, to correct.
+    assert '<details class="invite" id="invite" open>' in html
+    assert 'value="someone@clinic.test"' in html
     refused = post(client, "/users/invite", email="bad\x00@clinic.test", role="client")
-    assert refused.status_code == 422 and "Email: give the person" in \
-        refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert beside(refused.get_data(as_text=True), "invite-email") == \
+        "Email: give the person's email address."
     # An admin's login is not a coordinator's to turn into a client's.
     taken = post(client, "/users/invite", email=admin.email, role="client",
                  client_id=str(make.client(name="Blake Ortiz").id))

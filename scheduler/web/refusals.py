@@ -61,3 +61,10 @@ def beside_fields(error: DomainError, labels: Mapping[str, str], fields: Iterabl
     g.field_refusals = {path: describe(InvalidField(path, " ".join(messages), error.location),
                                        labels, what) for path, messages in error.fields.items()}
     return True
+
+
+def beside_field(error: DomainError, labels: Mapping[str, str], key: str,
+                 what: str | None = None) -> None:
+    """Put a whole refusal beside one input (g.field_refusals[key]): a form of a single input,
+    such as a row's role, whatever the refusal is about is about that input."""
+    g.field_refusals = {key: describe(error, labels, what)}

@@ -1,6 +1,6 @@
 """The logins page: admins manage every login, coordinators the clients' logins."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.validators import Optional
@@ -20,7 +20,7 @@ from scheduler.web import query_args
 from scheduler.web.access import log_page_read, page_actor, page_roles
 from scheduler.web.calendar.pickers import offer_client_rows, offer_staff
 from scheduler.web.form_fields import PickerField, PlainForm
-from scheduler.web.refusals import describe
+from scheduler.web.refusals import beside_field, beside_fields, describe
 
 bp = Blueprint("user_pages", __name__)
 
@@ -73,6 +73,11 @@ def _invite_pickers() -> InvitePickers:
     staff = logins_admin.uninvited_staff(current_user.role)
     if staff is not None:
         offer_staff(form.staff_id, "—", rows=staff)
+    # A refused invitation shows beside its picker (the macro reads the field's errors).
+    refused = g.get("field_refusals") or {}
+    for field in (form.client_id, form.staff_id):
+        if field.name in refused:
+            field.errors = [refused[field.name]]
     return form
 
 
@@ -113,13 +118,14 @@ def index():
     return list_page()
 
 
-def _change(user_id: int, changes: dict, done: str):
-    """Apply the change; a refusal the page can explain is shown above the list."""
+def _change(user_id: int, changes: dict, done: str, input: str):
+    """Apply the change; a refusal the page can explain is shown beside the row's `input`
+    ("role" or "status", the template's id for it: role-7, status-7)."""
     try:
         user = logins_admin.update_login(db.session, _viewer(), user_id, changes, clock.now())
     except (InvalidField, StateConflict) as error:
         db.session.rollback()
-        flash(describe(error, FIELD_LABELS, what=_("Not changed")), "error")
+        beside_field(error, FIELD_LABELS, f"{input}-{user_id}", what=_("Not changed"))
         return list_page(error.status)
     db.session.commit()
     flash(done.format(email=user.email), "success")
@@ -132,7 +138,7 @@ def deactivate(user_id: int):
     """The login can no longer sign in; its sign-ins, calendar links and kiosk PIN end."""
     return _change(user_id, {"is_active": False},
                    _("{email} is deactivated: signed out everywhere, calendar links and kiosk "
-                     "PIN stopped."))
+                     "PIN stopped."), "status")
 
 
 @bp.post("/users/<int:user_id>/reactivate")
@@ -141,7 +147,7 @@ def reactivate(user_id: int):
     """The login may sign in again; nothing it had before comes back."""
     return _change(user_id, {"is_active": True},
                    _("{email} can sign in again. Calendar links and a kiosk PIN need "
-                     "to be made anew."))
+                     "to be made anew."), "status")
 
 
 @bp.post("/users/<int:user_id>/role")
@@ -150,11 +156,12 @@ def change_role(user_id: int):
     """A new role for the login (admins only); it is signed out everywhere."""
     role = request.form.get("role", "")
     if role not in USER_ROLES:
-        flash(_("Not changed: Role: choose one of the listed roles."), "error")
+        beside_field(InvalidField("role", _("choose one of the listed roles.")), FIELD_LABELS,
+                     f"role-{user_id}", what=_("Not changed"))
         return list_page(422)
     return _change(user_id, {"role": role},
                    _("{email} is now %(role)s and signed out everywhere.",
-                     role=str(ROLE_LABELS[role]).lower()))
+                     role=str(ROLE_LABELS[role]).lower()), "role")
 
 
 @bp.post("/users/<int:user_id>/unlock")
@@ -168,9 +175,7 @@ def unlock(user_id: int):
     return redirect(url_for(".index"), code=303)
 
 
-def _refused(message: str, status: int = 422):
-    flash(_("Not invited: %(reason)s", reason=message), "error")
-    return list_page(status)
+INVITE_FIELDS = ("email", "role", "client_id", "staff_id")
 
 
 def _form_id(name: str) -> int | None:
@@ -188,11 +193,12 @@ def invite():
     """Email a person a link to set their own password (72 hours, once)."""
     email = request.form.get("email", "").strip()
     role = request.form.get("role", "")
-    if not email or len(email) > 254 or text_problem(email, multiline=False) or "@" not in email:
-        return _refused(_("Email: give the person's email address."))
-    if role not in logins_admin.managed_roles(current_user.role):
-        return _refused(_("Role: choose one of the listed roles."))
     try:
+        if (not email or len(email) > 254 or text_problem(email, multiline=False)
+                or "@" not in email):
+            raise InvalidField("email", _("give the person's email address."))
+        if role not in logins_admin.managed_roles(current_user.role):
+            raise InvalidField("role", _("choose one of the listed roles."))
         client_id, staff_id = _form_id("client_id"), _form_id("staff_id")
         sent = account_links.invite(
             db.session, current_user, email=email, role=role,
@@ -202,7 +208,8 @@ def invite():
             address=outbox.remote_address())
     except DomainError as error:
         db.session.rollback()
-        flash(describe(error, FIELD_LABELS, what=_("Not invited")), "error")
+        if not beside_fields(error, FIELD_LABELS, INVITE_FIELDS):
+            flash(describe(error, FIELD_LABELS, what=_("Not invited")), "error")
         return list_page(error.status)
     db.session.commit()
     outbox.send_after_response(sent.message_key)

@@ -87,6 +87,13 @@ def fill_and_send(fields: dict, button: str) -> Callable:
     return act
 
 
+def refused_role(page, ids):
+    """A row's role changed to none of the listed roles: the refusal stands in that row."""
+    field = page.locator("select[aria-label^='New role for']").first
+    with page.expect_navigation():
+        field.evaluate("el => { el.value = ''; el.form.requestSubmit(); }")
+
+
 def kiosk_wrong_pins(page, ids):
     for _ in range(3):
         page.get_by_label("Your name").select_option(index=1)
@@ -321,6 +328,7 @@ FULL = [
     Case("admin", "/sites/<site_id>/edit", "full"),
     Case("admin", "/sites/<site_id>/edit", "errors", act=blank("Save")),
     Case("admin", "/users/<user_id>/sites", "full"),
+    Case("admin", "/users", "errors", act=refused_role),
     Case("admin", "/recipients", "full"),
     Case("admin", "/recipients", "errors", act=blank("Add")),
     Case("admin", "/recipients/<recipient_id>", "full"),
