@@ -74,6 +74,7 @@ HAND_READ_SINGLES = [str(2**64), "9999-12-31"]
 # clinic week near the frozen 'now' (Tue 2027-02-16 12:00 UTC). {name} is an id of the clinic.
 BASELINES = {
     ("POST", "/login"): {"email": "{walker_email}", "password": PASSWORD},
+    ("POST", "/language"): {"language": "es", "next": "/", "for": "kiosk"},
     ("POST", "/series/new"): {
         "program_id": "{program_id}", "title": "Evening group", "kind": "group",
         "room_id": "{room_id}", "facilitator_ids": "{staff_id}", "weekdays": "TU",
