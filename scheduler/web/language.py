@@ -62,13 +62,11 @@ def choose():
         raise InvalidField("next", _("is too long to be a page of this site."), "form")
     # The kiosk's toggle is for the person at the desk, whoever signed the tablet in: a
     # clinician running it keeps their own profile's language.
-    at_kiosk = posted_text("for") == "kiosk"
-    if at_kiosk:
-        pass
-    elif current_user.is_authenticated and current_user.role == "client":
+    kept_by_person = current_user.is_authenticated and posted_text("for") != "kiosk"
+    if kept_by_person and current_user.role == "client":
         clients.set_language(db.session, page_actor(), current_user.client_id, language)
         db.session.commit()
-    elif current_user.is_authenticated and current_user.role in STAFF:
+    elif kept_by_person and current_user.role in STAFF:
         users.set_own_language(db.session, page_actor(), current_user, language)
         db.session.commit()
     # The session's choice too: the pages after signing out keep speaking it. A kiosk's and a

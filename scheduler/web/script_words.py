@@ -6,9 +6,7 @@ not code, so the CSP that forbids inline script has nothing to refuse) that the 
 from flask_babel import get_translations
 
 from scheduler.i18n import gettext as _
-from scheduler.web.labels import ATTENDANCE_LABELS
-
-ROSTER_MARKS = ("present", "late", "left_early", "absent_excused", "absent_unexcused")
+from scheduler.web.clinician import MARK_LABELS
 
 
 def script_words() -> dict[str, str]:
@@ -41,5 +39,5 @@ def script_words() -> dict[str, str]:
         "needs_reason": _("Not saved: choose a reason for %(mark)s."),
         "now": _("Now: %(mark)s"),
     }
-    words.update({f"mark_{status}": str(ATTENDANCE_LABELS[status]) for status in ROSTER_MARKS})
+    words.update({f"mark_{status}": str(label) for status, label in MARK_LABELS.items()})
     return words
