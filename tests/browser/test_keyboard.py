@@ -90,6 +90,9 @@ def tab_through(page, count: int, key: str = "Tab") -> list[str]:
 
 def skip_link_first(page) -> None:
     """From the top of a freshly loaded page: Tab shows the skip link; Enter lands in main."""
+    # A redirect's URL comes before its stylesheet: the focus ring is app.css's, so wait for
+    # the page to have loaded it (Chromium's own 1px ring otherwise, and a false failure).
+    page.wait_for_load_state("load")
     assert press(page, "Tab") == 'link "Skip to content"'
     skip = page.locator("a.skip")
     expect(skip).to_be_in_viewport()

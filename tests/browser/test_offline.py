@@ -18,8 +18,9 @@ from tests.helpers import ACTOR
 
 BANNER = ("Offline — this is your schedule as of Tue 16 Feb, 07:00; "
           "it may be out of date.")
-# Everything the offline copy's cache may hold: the schedule, its two stylesheets and the icon.
-KEPT = ["/favicon.ico", "/me/offline", "/static/app.css", "/static/portal.css"]
+# Everything the offline copy's cache may hold: the schedule, its two stylesheets and icons.
+KEPT = ["/favicon.ico", "/me/offline", "/static/app.css", "/static/icons/icon.svg",
+        "/static/portal.css"]
 CACHED = """async () => {
     const kept = {};
     for (const name of await caches.keys()) {

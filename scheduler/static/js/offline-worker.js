@@ -18,8 +18,9 @@
 
 var CACHE = "portal-offline-v1";
 var COPY = "/me/offline";
-// What the offline page draws with: its stylesheets, and the icon browsers ask for anyway.
-var ASSETS = ["/static/app.css", "/static/portal.css", "/favicon.ico"];
+// What the offline page draws with: its stylesheets, and the icons its tab shows (as every
+// page's do): a browser that asks for an icon offline gets it, not a console error.
+var ASSETS = ["/static/app.css", "/static/portal.css", "/favicon.ico", "/static/icons/icon.svg"];
 var SHOWN_OFFLINE = ["/", "/me"];
 var SIGN_IN = "/login";
 
