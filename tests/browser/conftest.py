@@ -102,10 +102,28 @@ def _is_document(page, message) -> bool:
             and message.location.get("url") == page.url)
 
 
+def _answered_whole(app):
+    """The app, each answer read to the end and closed before werkzeug sends it.
+
+    werkzeug's server (3.1) drains the socket in the `finally` that should close the answer; a
+    browser that reset the connection (a page left while its icon was on the way) makes that
+    read raise, so the answer's open file is never closed and pytest reports the ResourceWarning
+    as an error of whichever test came next. Our answers are small: holding one in memory costs
+    nothing, and the file is closed here whatever the socket does."""
+    def wsgi(environ, start_response):
+        answer = app(environ, start_response)
+        try:
+            return [b"".join(answer)]
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+    return wsgi
+
+
 @pytest.fixture
 def live_server(app):
     """The test app on 127.0.0.1 and a free port; its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _answered_whole(app), threaded=True)
     # serve_forever looks for shutdown() every poll_interval: its default 0.5 s was up to half a
     # second of every browser test's teardown spent waiting.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -123,10 +141,9 @@ def live_server(app):
     server.socket.close()
 
 
-# The portal's service worker (/sw.js) fetches its offline copy in the background; a context
-# closed mid-fetch leaves werkzeug a dropped connection and an unclosed file, which pytest
-# reports as an error of whichever test came last. Only tests/browser/test_offline.py, which
-# is about the worker, lets it run (the `phone_with_worker` fixture).
+# The portal's service worker (/sw.js) fetches its offline copy in the background, requests
+# no other test asked for and none waits on. Only tests/browser/test_offline.py, which is
+# about the worker, lets it run (the `phone_with_worker` fixture).
 NO_WORKER = {"service_workers": "block"}
 
 
