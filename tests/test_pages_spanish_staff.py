@@ -211,3 +211,23 @@ def test_the_scripts_write_in_the_pages_language(client, db, make):
     assert spanish["mark_absent_excused"] == "Ausente (justificado)" or \
         spanish["mark_absent_excused"] != english["mark_absent_excused"]
     assert set(spanish) == set(english)
+
+
+def test_wtforms_own_refusals_on_a_plans_phase_rows_speak_spanish(client, db, make):
+    """A plan's phase rows are plain forms inside the posted one; WTForms' own refusals on
+    them ("Number must be between …") come in the reader's language, as on the form around
+    them, never in English on a Spanish page."""
+    setup = clinic(db, make)
+    sign_in(client, speaking_spanish(db, make.user("clinician", staff_id=setup.therapist.id)))
+    url = f"/clients/{setup.avery.id}/plan/revise"
+    token = csrf(client.get(url, headers=ENGLISH_BROWSER))
+    answer = client.post(url, headers=ENGLISH_BROWSER, data={
+        "csrf_token": token, "weekly_hours_target": "9", "goals": "Stay sober",
+        "phases-0-name": "Intensive", "phases-0-first_week": "600",
+        "phases-0-per_week_group": "x"})
+    assert answer.status_code == 422
+    words = text(answer)
+    assert "El número debe estar entre 1 y 520." in words
+    assert "No es un valor entero válido." in words
+    for english in ("Number must be between", "Not a valid integer value"):
+        assert english not in words

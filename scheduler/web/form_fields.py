@@ -2,6 +2,7 @@
 
 from flask import request
 from flask_wtf import FlaskForm
+from flask_wtf.i18n import translations as wtforms_words
 from markupsafe import Markup
 from wtforms import (
     DecimalField,
@@ -58,6 +59,12 @@ class PageForm(TextChecked, FlaskForm):
 
 class PlainForm(TextChecked, Form):
     """The base of forms without a token of their own: GET filters and rows inside a form."""
+
+    class Meta:
+        # WTForms' own refusals ("Not a valid date value.") in the page's language, from the
+        # catalogs WTForms ships, as FlaskForm does for PageForm; a plain Form speaks English.
+        def get_translations(self, form):
+            return wtforms_words
 
 
 class WholeNumber(IntegerField):
