@@ -51,7 +51,7 @@ TRANSLATIONS := scheduler/translations
 POT := .cache/messages.pot
 translations: install-dev
 	mkdir -p .cache
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --add-location=file \
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k lazy_pgettext:1c,2 --add-location=file \
 	  --sort-output --no-wrap --project "IOP Scheduler" --omit-header -o $(POT) .
 	$(BIN)/pybabel update -i $(POT) -d $(TRANSLATIONS) --no-wrap --ignore-obsolete \
 	  --no-fuzzy-matching

@@ -26,6 +26,7 @@ from flask import Flask, has_request_context, request, session
 from flask_babel import Babel, force_locale, get_locale
 from flask_babel import gettext as gettext
 from flask_babel import lazy_gettext as lazy_gettext
+from flask_babel import lazy_pgettext as lazy_pgettext
 from flask_babel import ngettext as ngettext
 from flask_babel import pgettext as pgettext
 from flask_login import current_user

@@ -292,7 +292,7 @@ def test_a_spanish_clients_me_is_spanish_throughout(client, lucia, full_week):
     assert answer.status_code == 200
     html = assert_spanish(answer, *DATA, lucia.email)
     # Their words, their dates and their numbers.
-    for spanish in ("Mis próximas sesiones", "Cancelado", "Cambiada al", "número 2 en la fila",
+    for spanish in ("Mis próximas sesiones", "Cancelada", "Cambiada al", "número 2 en la fila",
                     "Unirse por video", "Del 10 de febrero de 2027 al 10 de agosto de 2027",
                     "Detenido el 13 de febrero de 2027", "3 de sus citas", "mar 16 feb, 18:00",
                     "si usted asistió a una sesión", "un servicio de expedientes de salud"):

@@ -132,7 +132,7 @@ def test_the_audit_log_is_in_spanish(client, spanish_admin):
     page = get(client, "/audit")
     seen = text(page)
     for words in ("Registro de auditoría", "Cualquier acción", "Cuándo", "Quién",
-                  "Acceso de emergencia", "Idioma elegido", "Consultado"):
+                  "Acceso de emergencia", "Idioma elegido", "Consultado", "Cancelado"):
         assert words in seen, words
     # The dates of the events are written in Spanish, on the clinic's clock.
     assert re.search(r"\b(lun|mar|mié|jue|vie|sáb|dom) \d{1,2} [a-z]+ 20\d\d \d{1,2}:\d\d:\d\d",

@@ -18,7 +18,8 @@ from tests.helpers import ACTOR, sign_in
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
-            "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3)}
+            "pgettext": ((1, "c"), 2), "lazy_pgettext": ((1, "c"), 2),
+            "npgettext": ((1, "c"), 2, 3)}
 
 
 def catalog(language: str):

@@ -10,6 +10,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from scheduler.clock import now
 from scheduler.i18n import lazy_gettext as _l
+from scheduler.i18n import lazy_pgettext
 from scheduler.models import AuditEvent
 
 # Every action the trail files, and what it is called on the audit page: the one list, so the
@@ -28,7 +29,9 @@ ACTIONS: dict[str, object] = {
     "delete": _l("Deleted"),
     "import": _l("Imported"),
     # Sessions, series, bookings and attendance.
-    "cancel": _l("Cancelled"),
+    # Its own context: as an action it is said of anything ("Cancelado"); "Cancelled" alone
+    # is said of a session ("Cancelada", agreeing with "sesión").
+    "cancel": lazy_pgettext("audit action", "Cancelled"),
     "restore": _l("Restored"),
     "override": _l("Moved or re-staffed"),
     "end": _l("Ended"),
