@@ -191,6 +191,11 @@ def test_the_apis_refusals_speak_the_callers_language_as_json(client, db, make, 
                              headers={**headers, **ENGLISH_BROWSER})
         assert answer.status_code == 422 and answer.is_json
         assert answer.json["errors"]["json"]["client_id"] == [words]
+    # A path that points at nothing: the 404 agrees its words with the thing ("ninguna sesión").
+    for headers, words in ((spanish, "No hay ninguna sesión con id 999999."),
+                           (english, "No session with id 999999.")):
+        answer = client.get("/api/v1/sessions/999999", headers={**headers, **ENGLISH_BROWSER})
+        assert answer.status_code == 404 and answer.json["message"] == words
 
 
 def test_the_scripts_write_in_the_pages_language(client, db, make):

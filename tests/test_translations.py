@@ -2,6 +2,7 @@
 translated there, placeholders survive translation, and each person is answered in theirs."""
 
 import os
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,7 @@ from babel.messages.pofile import read_po
 from scheduler import i18n
 from scheduler.languages import LANGUAGES
 from scheduler.models import Client
-from scheduler.services import users
+from scheduler.services import errors, users
 from tests.helpers import ACTOR, sign_in
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -124,3 +125,20 @@ def test_coordinators_set_a_clients_language_by_api(client, db, make, auth):
     assert "language" in refused.json["errors"]["json"]
     db.expire_all()
     assert db.get(Client, someone.id).language == "es"
+
+
+def test_every_missing_thing_a_service_names_has_its_words():
+    """A 404 or a 422 for an id that points at nothing names the thing in a whole sentence of
+    the reader's language (errors.NO_SUCH); a thing missing there would come out English."""
+    named = set()
+    for folder, _, files in os.walk(os.path.join(ROOT, "scheduler")):
+        for name in files:
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name)) as source:
+                    code = source.read()
+                named |= set(re.findall(
+                    r'(?:NotFound|no_such)\(\s*"([^"]+)"', code))
+                named |= set(re.findall(
+                    r'(?:get_or_404|get_referenced)\([^()]*?"([^"]+)"\s*\)', code, re.S))
+    assert "session" in named and "client" in named  # the scan finds them at all
+    assert named - set(errors.NO_SUCH) == set()

@@ -21,6 +21,7 @@ from scheduler.services.errors import (
     PermissionDenied,
     StateConflict,
     TooManyAttempts,
+    no_such,
 )
 from scheduler.services.locks import lock_rows
 from scheduler.services.lookup import find as lookup_find
@@ -203,8 +204,7 @@ def record_roster(
             continue
         if lookup_find(db, Client, record["client_id"]) is None:
             raise InvalidField(f"records.{index}.client_id",
-                               _("No client with id %(client_id)s.",
-                                 client_id=record['client_id']))
+                               no_such("client", record["client_id"]))
         if record["status"] in NO_TIME:
             raise InvalidField(f"records.{index}.client_id",
                                _("is not booked into this session."))

@@ -14,7 +14,7 @@ from scheduler.models import Booking, Client, Enrollment, Session, SessionSeries
 from scheduler.services import audit, episodes, one_to_one, scope, webhooks
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import Clash, ConflictDetected, Slot, client_clashes
-from scheduler.services.errors import InvalidField, NotFound, StateConflict
+from scheduler.services.errors import InvalidField, NotFound, StateConflict, no_such
 from scheduler.services.locks import begin_write, lock_rows
 from scheduler.services.lookup import MAX_ID, get_or_404, get_referenced
 from scheduler.services.overrides import Override, reason_of
@@ -172,8 +172,7 @@ def book_client(
         raise NotFound("session", session_id)
     client = _locked(db, Client, client_id, joinedload(Client.program))
     if client is None:
-        raise InvalidField("client_id", _("No client with id %(client_id)s.",
-                                          client_id=client_id))
+        raise InvalidField("client_id", no_such("client", client_id))
     _check_bookable(session, now)
     existing = db.scalar(
         select(Booking).where(Booking.session_id == session_id, Booking.client_id == client_id)

@@ -3,7 +3,7 @@
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.services import scope
-from scheduler.services.errors import InvalidField, NotFound
+from scheduler.services.errors import InvalidField, NotFound, no_such
 
 # Keys are PostgreSQL INTEGER columns. A larger id names no row, and handing it to the
 # database fails ("integer out of range", or an OverflowError from SQLite) instead of missing.
@@ -35,5 +35,5 @@ def get_referenced(db: DbSession, model, entity_id, field: str, entity: str):
     """The row a request field points at, or InvalidField (422) naming that field."""
     row = find(db, model, entity_id)
     if row is None:
-        raise InvalidField(field, f"No {entity} with id {entity_id}.")
+        raise InvalidField(field, no_such(entity, entity_id))
     return row

@@ -35,7 +35,7 @@ from scheduler.models import (
 from scheduler.services import audit, booking, free_slots, one_to_one, scope
 from scheduler.services.audit import Actor
 from scheduler.services.conflicts import Calendar, Slot
-from scheduler.services.errors import DomainError, InvalidField, NotFound, StateConflict
+from scheduler.services.errors import DomainError, InvalidField, NotFound, StateConflict, no_such
 from scheduler.services.locks import begin_write, lock_rows
 from scheduler.services.lookup import MAX_ID, get_or_404
 from scheduler.services.planner import explain, gather, solver
@@ -164,14 +164,14 @@ def propose_for_program(db: DbSession, actor: Actor, program_id: int, *, client_
     bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, int)
            or not 0 < i <= MAX_ID]
     if bad:
-        raise InvalidField("client_ids", gettext("No client with id %(id)s.", id=bad[0]))
+        raise InvalidField("client_ids", no_such("client", bad[0]))
     # Another site's client is as good as missing (services/scope.py): named by id, not name.
     found = {c.id: c for c in db.scalars(select(Client).where(
         Client.id.in_(ids), scope.programs_filter(Client.program_id)))}
     for client_id in ids:
         client = found.get(client_id)
         if client is None:
-            raise InvalidField("client_ids", gettext("No client with id %(id)s.", id=client_id))
+            raise InvalidField("client_ids", no_such("client", client_id))
         if client.program_id != program.id:
             raise InvalidField("client_ids", gettext("%(name)s is not in %(program)s.",
                                                 name=client.name, program=program.name))

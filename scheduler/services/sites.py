@@ -12,7 +12,7 @@ from scheduler.i18n import gettext
 from scheduler.models import Site, Staff, User, staff_sites, user_sites
 from scheduler.services import audit, scope, search
 from scheduler.services.audit import Actor
-from scheduler.services.errors import InvalidField
+from scheduler.services.errors import InvalidField, no_such
 from scheduler.services.lookup import get_referenced
 from scheduler.services.recurrence import zone
 
@@ -117,7 +117,7 @@ def _referenced(db: DbSession, site_ids: list[int], field: str) -> list[int]:
         Site.id.in_(wanted), scope.sites_filter(Site.id)))) if wanted else set()
     missing = [i for i in wanted if i not in known]
     if missing:
-        raise InvalidField(field, gettext("No site with id %(id)s.", id=missing[0]))
+        raise InvalidField(field, no_such("site", missing[0]))
     return sorted(wanted)
 
 
