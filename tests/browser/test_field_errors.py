@@ -28,6 +28,12 @@ REFUSED = """() => {
       beside: errors.some(e => group(field).contains(e)),
       announced: errors.some(e => e.closest(live)),
       shown: errors.some(e => e.getClientRects().length > 0),
+      // Its border takes the error's colour: found by eye too, not only by its words.
+      border: getComputedStyle(field).borderTopColor,
+      marked: ['INPUT', 'SELECT', 'TEXTAREA'].includes(field.tagName) && field.type !== 'hidden'
+        ? getComputedStyle(field).borderTopColor === getComputedStyle(errors[0] || field).color
+        : true,
+      colour: errors[0] && getComputedStyle(errors[0]).color,
     };
   });
   const described = new Set([...document.querySelectorAll('[aria-describedby]')]
@@ -48,6 +54,8 @@ def refused(page, *expected: tuple[str, str], shared: tuple[str, ...] = ()) -> N
     """Each (field id, words of its error) is refused, beside the field and announced; so is
     every other invalid field; and no error stands unlinked. `shared`: fields refused together
     whose one error stands beside the last of them."""
+    # The answer's stylesheets first: a field's border is judged as the person sees it.
+    page.wait_for_load_state("load")
     report = page.evaluate(REFUSED)
     by_field = {row["field"]: row for row in report["fields"]}
     for field, words in expected:
@@ -58,6 +66,7 @@ def refused(page, *expected: tuple[str, str], shared: tuple[str, ...] = ()) -> N
         assert row["shown"], f"{row['field']}'s error is not on screen: {row}"
         assert row["beside"] or row["field"] in shared, f"{row['field']}'s error is apart: {row}"
         assert row["announced"], f"{row['field']}'s error is not announced: {row}"
+        assert row["marked"], f"{row['field']}'s border does not show it is refused: {row}"
     assert report["unlinked"] == []
 
 
@@ -97,6 +106,8 @@ def test_intake_and_series_form_errors(page, login, make):
     login(page, "coordinator")
     page.goto("/intake")
     page.get_by_role("button", name="Save and continue").click()
+    # The answer's stylesheets first: a field's border is judged as the person sees it.
+    page.wait_for_load_state("load")
     report = page.evaluate(REFUSED)
     assert len(report["fields"]) >= 1, report
     refused(page)
