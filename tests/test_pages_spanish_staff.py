@@ -6,14 +6,17 @@ import csv
 import io
 import json
 import re
-from datetime import timedelta
 from html import unescape
 
-import pytest
-
-from scheduler.services import booking, sessions, users
+from scheduler.services import users
 from tests.helpers import ACTOR, sign_in
 from tests.test_pages_clients import clinic
+
+# The clinician's pages' fixtures: Dana Reyes's morning group, Coping skills (07:30–10:30 New
+# York), with Avery Stone and Blake Ortiz booked.
+from tests.test_pages_clinician import group as group  # noqa: F401 - fixtures
+from tests.test_pages_clinician import program as program  # noqa: F401
+from tests.test_pages_clinician import therapist as therapist  # noqa: F401
 
 # The browser asks for English: the profile's Spanish must win.
 ENGLISH_BROWSER = {"Accept-Language": "en-US,en;q=0.9"}
@@ -41,25 +44,6 @@ def says(words: str, phrase: str) -> bool:
 
 def csrf(page) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-
-
-@pytest.fixture
-def therapist(make):
-    return make.staff(name="Dana Reyes")
-
-
-@pytest.fixture
-def group(db, make, therapist, now):
-    """A group this morning (07:30–10:30 New York) with two clients booked."""
-    program = make.program(name="Morning IOP")
-    session = sessions.create_one_off(
-        db, ACTOR, now=now, program_id=program.id, kind="group", title="Coping skills",
-        starts_at=now + timedelta(minutes=30), ends_at=now + timedelta(hours=3, minutes=30),
-        capacity=8, facilitator_ids=[therapist.id], room_id=make.room(name="Room B").id)
-    for name in ("Avery Stone", "Blake Ortiz"):
-        booking.book_client(db, ACTOR, session.id, make.client(program, name=name).id, now=now)
-    db.commit()
-    return session
 
 
 def test_a_spanish_clinician_reads_today_and_the_roster_in_spanish(client, db, make,

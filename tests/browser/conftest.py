@@ -169,9 +169,12 @@ def page(request, browser, live_server):
     assert blocked == [], f"Content-Security-Policy violations: {blocked}"
 
 
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
 def _phone(browser, live_server, **options):
-    context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844},
-                                  is_mobile=True, has_touch=True, **options)
+    """A phone's context (PHONE, or what `options` say instead) and its page; its CSP watched."""
+    context = browser.new_context(base_url=live_server, **{**PHONE, **options})
     context.set_default_timeout(10_000)
     page = context.new_page()
     blocked = watch_csp(page)
