@@ -15,6 +15,7 @@ from scheduler import i18n
 from scheduler.languages import LANGUAGES
 from scheduler.models import Client
 from scheduler.services import errors, users
+from scheduler.web.labels import reason_words
 from tests.helpers import ACTOR, sign_in
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -142,3 +143,14 @@ def test_every_missing_thing_a_service_names_has_its_words():
                     r'(?:get_or_404|get_referenced)\([^()]*?"([^"]+)"\s*\)', code, re.S))
     assert "session" in named and "client" in named  # the scan finds them at all
     assert named - set(errors.NO_SUCH) == set()
+
+
+def test_a_reason_inside_a_sentence_is_the_rosters_label_uncapitalised(app):
+    """"Tarde (transporte), 150 min": the roster's reason choices, one word list, read inside
+    a sentence in each language."""
+    with i18n.speaking("es"):
+        assert [reason_words(code) for code in ("transport", "no_call", "illness")] == [
+            "transporte", "sin aviso", "enfermedad"]
+    with i18n.speaking("en"):
+        assert reason_words("no_call") == "no call"
+    assert reason_words("unheard_of") == "unheard of"

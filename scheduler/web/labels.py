@@ -38,12 +38,8 @@ def mark_words(row) -> str:
     return text
 
 
-# An absence's or a late arrival's reason (models.attendance.REASON_CODES) in words.
-REASON_WORDS = {
-    "illness": _l("illness"), "transport": _l("transport"), "work": _l("work"),
-    "family": _l("family"), "no_call": _l("no call"), "other": _l("other"),
-}
-# The same as the roster's choices.
+# An absence's or a late arrival's reason (models.attendance.REASON_CODES), as the roster's
+# choices name it.
 REASON_LABELS = {
     "illness": _l("Illness"), "transport": _l("Transport"), "work": _l("Work"),
     "family": _l("Family"), "no_call": _l("No call"), "other": _l("Other"),
@@ -51,4 +47,7 @@ REASON_LABELS = {
 
 
 def reason_words(code: str) -> str:
-    return str(REASON_WORDS.get(code, code.replace("_", " ")))
+    """The reason inside a sentence, "Late (transport)": the roster's label, not capitalised
+    (one word list for both; the languages we speak capitalise only the first letter)."""
+    label = str(REASON_LABELS.get(code, code.replace("_", " ")))
+    return label[:1].lower() + label[1:]
