@@ -3,8 +3,8 @@
 //
 // What it keeps: one page, /me/offline, the client's schedule and nothing else (no forms, no
 // CSRF token, no email, no consents, never the one-time calendar link: web/portal.py renders it
-// apart from /me for that reason), plus the two stylesheets and the icon that page uses. It never stores /me
-// itself, a staff page, a POST's answer or anything its server marked no-store.
+// apart from /me for that reason), plus the stylesheets and icons that page uses (ASSETS). It
+// never stores /me itself, a staff page, a POST's answer or anything its server marked no-store.
 //
 // When: network first. Online, every page comes from the server as if there were no worker;
 // the copy is only refreshed after /me loads. Offline, a visit to /me or "/" gets the copy,
