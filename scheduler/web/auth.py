@@ -25,13 +25,10 @@ from scheduler.models import LoginSession
 from scheduler.services import accounts, logins, mfa
 from scheduler.web import mfa_pages
 from scheduler.web.access import home_endpoint
-from scheduler.web.form_fields import PageForm, at_most
+from scheduler.web.form_fields import REQUIRED, PageForm, at_most
 from scheduler.web.sign_in import CLEAR_SITE_DATA, finish_sign_in
 
 bp = Blueprint("signin", __name__)
-
-# WTForms' own words for an empty field, marked so the catalog carries them.
-REQUIRED = _l("This field is required.")
 
 
 class LoginForm(PageForm):

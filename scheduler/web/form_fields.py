@@ -23,8 +23,10 @@ from scheduler.services.text import text_problem
 
 # Counts, weeks and ids on a form are far smaller; a float holds every integer up to here.
 MAX_WHOLE_NUMBER = 2**53
-# WTForms' own words for a value too long, marked so the catalog carries them.
+# WTForms' own words for a value too long and an empty field, marked so our catalog carries
+# them (the Spanish page walk reads every refusal against it).
 TOO_LONG = _l("Field cannot be longer than %(max)d characters.")
+REQUIRED = _l("This field is required.")
 
 
 def at_most(characters: int) -> Length:

@@ -34,7 +34,7 @@ from scheduler.services import accounts, mfa
 from scheduler.services.errors import InvalidField
 from scheduler.services.locks import begin_write
 from scheduler.web.access import page_actor, page_roles
-from scheduler.web.form_fields import PageForm, at_most
+from scheduler.web.form_fields import REQUIRED, PageForm, at_most
 from scheduler.web.sign_in import finish_sign_in
 
 bp = Blueprint("mfa_pages", __name__)
@@ -51,7 +51,7 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class CodeForm(PageForm):
-    otp = StringField(_l("Code"), validators=[DataRequired(_l("This field is required.")),
+    otp = StringField(_l("Code"), validators=[DataRequired(REQUIRED),
                                              at_most(64)])
 
 
