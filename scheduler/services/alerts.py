@@ -226,9 +226,7 @@ def queue_weekly_summary(db: DbSession, now: datetime) -> int:
         attended = sum(float(r.attended_hours) for r in rows)
         for user_id, address, language in coordinators:
             with i18n.speaking(language) as spoken:
-                # English keeps the zero-padded day its readers have always had.
-                week = (f"{last_monday:%d %B %Y}" if spoken == "en"
-                        else i18n.local(last_monday, "date"))
+                week = i18n.local(last_monday, "date")
                 hours = format_decimal(attended, "0.0", locale=spoken)
                 body = (_("Week of %(week)s, program #%(program)s:", week=week,
                           program=program.id) + "\n"
