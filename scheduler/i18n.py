@@ -154,6 +154,12 @@ def local(value: date | datetime | None, kind: str = "datetime", tz: tzinfo | No
     return babel_dates.format_date(value, pattern, locale=language)
 
 
+def weekday_short(weekday: int) -> str:
+    """A day of the week (0 is Monday) abbreviated as the language being spoken writes it:
+    "Wed", "mié"; from Babel's locale data, so no catalog repeats it."""
+    return babel_dates.get_day_names("abbreviated", locale=current_language())[weekday]
+
+
 def number(value: float | int, language: str | None = None) -> str:
     """A number as the language writes it (1.5 in English, 1,5 in Spanish), no needless zeros."""
     return babel_numbers.format_decimal(value, format="#,##0.##",

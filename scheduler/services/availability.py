@@ -5,8 +5,7 @@ from datetime import datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.i18n import gettext
-from scheduler.i18n import lazy_gettext as _l
+from scheduler.i18n import gettext, weekday_short
 from scheduler.models import (
     Client,
     ClientPreferredTime,
@@ -141,8 +140,6 @@ def remove_time_off(db: DbSession, actor: Actor, staff_id: int, time_off_id: int
 
 # Three windows a day (a split shift and an evening) is plenty; the API allows this many in all.
 MAX_WORKING_WINDOWS = 28
-# Abbreviated in the reader's language when a message is written.
-DAY_NAMES = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
 
 
 def _hours_dict(w: StaffWorkingHours) -> dict:
@@ -178,7 +175,7 @@ def check_working_windows(windows: list[dict], field: str = "windows") -> None:
                 raise InvalidField(
                     f"{field}.{index}.start",
                     gettext("Overlaps %(day)s %(hours)s (window %(num)d).",
-                            day=DAY_NAMES[window["weekday"]],
+                            day=weekday_short(window["weekday"]),
                             hours=f"{other_start:%H:%M}–{other_end:%H:%M}", num=other + 1))
         seen.setdefault(window["weekday"], []).append((start, end, index))
 
@@ -213,4 +210,4 @@ def hours_text(windows) -> str:
     by_day: dict[int, list[str]] = {}
     for w in sorted(windows, key=lambda w: (w.weekday, w.start_time)):
         by_day.setdefault(w.weekday, []).append(f"{w.start_time:%H:%M}–{w.end_time:%H:%M}")
-    return "; ".join(f"{DAY_NAMES[day]} {', '.join(spans)}" for day, spans in by_day.items())
+    return "; ".join(f"{weekday_short(day)} {', '.join(spans)}" for day, spans in by_day.items())

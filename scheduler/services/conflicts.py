@@ -15,12 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.i18n import gettext as _
-from scheduler.i18n import ngettext
+from scheduler.i18n import ngettext, weekday_short
 from scheduler.models import Client, Room, Session, Staff
 from scheduler.models.availability import ClientUnavailability, StaffTimeOff, StaffWorkingHours
 from scheduler.models.bookings import Booking
 from scheduler.models.sessions import session_facilitators
-from scheduler.services.availability import DAY_NAMES, hours_text
+from scheduler.services.availability import hours_text
 from scheduler.services.errors import DomainError
 from scheduler.services.wording import day_words, session_words
 
@@ -414,7 +414,7 @@ class Calendar:
                     continue
                 if hours is None:
                     hours = hours_text(self._hours[staff_id])
-                day = DAY_NAMES[local_start.weekday()]
+                day = weekday_short(local_start.weekday())
                 clashes.append(
                     Clash("staff_hours", None, slot.starts_at, slot.ends_at,
                           _("%(name)s works %(hours)s, not %(day)s %(start)s–%(end)s.",

@@ -7,15 +7,13 @@ A coordinator looking at "Session 149 has attendance recorded" has to go and fin
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
-
-from scheduler.i18n import current_language
+from scheduler.i18n import weekday_short
 from scheduler.models import Session
 
 
 def _weekday(day: date) -> str:
     # Abbreviated in the reader's language ("Wed", "mié"); the numeric date reads in any.
-    return format_date(day, "EEE", locale=current_language())
+    return weekday_short(day.weekday())
 
 
 def when(session: Session) -> str:

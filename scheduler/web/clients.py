@@ -33,7 +33,7 @@ from scheduler.feeds import tokens
 from scheduler.feeds.links import links_for
 from scheduler.i18n import gettext as _
 from scheduler.i18n import lazy_gettext as _l
-from scheduler.i18n import local
+from scheduler.i18n import local, weekday_short
 from scheduler.models import (
     Assessment,
     Attendance,
@@ -66,6 +66,7 @@ from scheduler.services import (
 )
 from scheduler.services import users as logins_admin
 from scheduler.services.errors import DomainError, InvalidField
+from scheduler.services.free_slots import WEEKDAY_CODES
 from scheduler.services.lookup import get_or_404
 from scheduler.web import consent_pages, find_time, proposal_pages, query_args
 from scheduler.web.access import log_page_read, may_read_clinical, page_actor, page_roles
@@ -80,7 +81,7 @@ from scheduler.web.form_fields import (
     optional_id,
     put_on_form,
 )
-from scheduler.web.labels import KIND_LABELS, reason_words
+from scheduler.web.labels import ATTENDANCE_LABELS, KIND_LABELS, reason_words
 from scheduler.web.refusals import beside_fields, describe
 from scheduler.web.site_filter import site_choice
 
@@ -91,13 +92,6 @@ bp.add_app_template_filter(hours_text, "hours_text")
 LIST_LIMIT = 300
 HISTORY_LIMIT = 60
 CHART_WEEKS = 12
-STATUS_LABELS = {
-    "present": _l("Present"), "late": _l("Late"), "left_early": _l("Left early"),
-    "absent_excused": _l("Absent (excused)"), "absent_unexcused": _l("Absent (unexcused)"),
-    "cancelled_by_clinic": _l("Cancelled by clinic"), "leave_of_absence": _l("Leave of absence"),
-}
-DAY_NAMES = {"MO": _l("Mon"), "TU": _l("Tue"), "WE": _l("Wed"), "TH": _l("Thu"),
-             "FR": _l("Fri"), "SA": _l("Sat"), "SU": _l("Sun")}
 # A client's status as the pages show it (models.clients.CLIENT_STATUSES).
 CLIENT_STATUS_WORDS = {"active": _l("active"), "discharged": _l("discharged")}
 
@@ -233,7 +227,7 @@ def _attendance_history(client_id: int, tz) -> list[dict]:
         .limit(HISTORY_LIMIT)
     ).tuples()
     return [{"when": starts.astimezone(tz), "title": title,
-             "status": STATUS_LABELS.get(mark.status, mark.status),
+             "status": ATTENDANCE_LABELS.get(mark.status, mark.status),
              "absent": mark.status.startswith("absent"),
              "reason": reason_words(mark.reason_code) if mark.reason_code else "",
              "minutes": mark.minutes_attended} for mark, title, starts in rows]
@@ -691,7 +685,8 @@ def _series_label(series: SessionSeries) -> str:
     days = ""
     for part in series.rrule.split(";"):
         if part.startswith("BYDAY="):
-            days = "/".join(str(DAY_NAMES.get(d[-2:], d)) for d in part[6:].split(","))
+            days = "/".join(weekday_short(WEEKDAY_CODES.index(d[-2:]))
+                            if d[-2:] in WEEKDAY_CODES else d for d in part[6:].split(","))
     return (f"{series.title} — {KIND_LABELS.get(series.kind, series.kind)}, {days} "
             f"{local(series.start_time, 'time')} ({series.duration_minutes} min)").strip()
 
