@@ -6,7 +6,7 @@ then enrolments. A refused step writes nothing and shows why on the same form.
 
 from datetime import date, timedelta
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import (
@@ -82,7 +82,7 @@ from scheduler.web.form_fields import (
     put_on_form,
 )
 from scheduler.web.labels import ATTENDANCE_LABELS, KIND_LABELS, reason_words
-from scheduler.web.refusals import beside_fields, describe
+from scheduler.web.refusals import beside, beside_fields, describe
 from scheduler.web.site_filter import site_choice
 
 bp = Blueprint("client_pages", __name__)
@@ -447,7 +447,7 @@ def readmit(client_id: int):
     try:
         admitted_on = date.fromisoformat(typed)
     except ValueError:
-        g.field_refusals = {"admitted_on": _("Admitted on: enter a date.")}
+        beside("admitted_on", _("Admitted on: enter a date."))
         return detail_page(client.id, 422, readmit_on=typed)
     program_id = _form_id("program_id")
     try:

@@ -4,7 +4,7 @@ A revision is a new plan version (the old one keeps its content); the certificat
 dates are recorded on the active version in place, as the API does.
 """
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from wtforms import (
     DateField,
     FieldList,
@@ -36,7 +36,7 @@ from scheduler.web.form_fields import (
     in_range,
 )
 from scheduler.web.labels import KIND_LABELS
-from scheduler.web.refusals import beside_fields, describe
+from scheduler.web.refusals import beside, beside_fields, describe
 
 bp = Blueprint("plan_pages", __name__)
 
@@ -211,7 +211,7 @@ def paperwork(client_id: int, what: str):
     column = PAPERWORK_FIELDS[what]
     if not form.validate_on_submit():
         problems = [str(m) for messages in form.errors.values() for m in messages]
-        g.field_refusals = {column: f"{refused}: " + " ".join(problems)}
+        beside(column, f"{refused}: " + " ".join(problems))
         return detail_page(client_id, 422)
     try:
         record(db.session, page_actor(), plan.id, form.on.data)

@@ -63,6 +63,12 @@ def beside_fields(error: DomainError, labels: Mapping[str, str], fields: Iterabl
     return True
 
 
+def beside(key: str, words: str) -> None:
+    """Put the page's own words beside one input (g.field_refusals[key]): a form's own check,
+    refused before any service was asked."""
+    g.field_refusals = {key: words}
+
+
 def beside_field(error: DomainError, labels: Mapping[str, str], key: str,
                  what: str | None = None) -> None:
     """Put a whole refusal beside one input (g.field_refusals[key]): a form of a single input,
