@@ -62,6 +62,16 @@ def enhanced(page) -> None:
     expect(page.locator("[data-picker]:not([data-enhanced])")).to_have_count(0)
 
 
+def page_width(page) -> int:
+    """How wide the page is laid out, measured once its stylesheets have loaded.
+
+    An action that navigates returns once the new page has begun loading, and its DOM can be
+    there before app.css: a measurement then sees the unstyled page (a 669 px table on a 390 px
+    phone) and fails at random under load."""
+    page.wait_for_load_state("load")
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
 def pick(page, label: str, name: str) -> None:
     """Choose a staff member in a searchable picker (static/js/picker.js) by typing."""
     from playwright.sync_api import expect

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from scheduler.models import Alert
 from scheduler.services import caseload, plans
-from tests.browser.conftest import PASSWORD, keep_screenshot
+from tests.browser.conftest import PASSWORD, keep_screenshot, page_width
 from tests.helpers import ACTOR
 
 NOW = datetime(2027, 2, 16, 12, 0, tzinfo=UTC)
@@ -65,7 +65,7 @@ def test_an_admin_reviews_the_alerts_at_desktop_and_phone_width(page, phone, log
     phone.goto("/alerts")
     expect(phone.locator("#alerts tbody tr")).to_have_count(3)
     # Nothing runs off the side of a phone.
-    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page_width(phone) <= 390
     keep_screenshot(phone, "alerts-phone")
 
     page.get_by_role("button", name="Reviewed: Broke the glass, Avery Stone").click()

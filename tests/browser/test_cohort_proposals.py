@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from scheduler import clock
 from scheduler.models import Booking
 from scheduler.services import booking, plans
-from tests.browser.conftest import keep_screenshot
+from tests.browser.conftest import keep_screenshot, page_width
 from tests.helpers import ACTOR
 
 
@@ -72,7 +72,7 @@ def test_two_new_admissions_to_an_accepted_cohort_schedule(page, login, db, make
     expect(table.get_by_role("row", name="Blake Rivers")).to_contain_text("18 of 18 h")
     expect(page.locator("#cohort-groups")).to_contain_text(
         "Relapse prevention, week of 22 Feb: 2 added, 3 of 12 seats")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert page_width(page) <= 1280
     keep_screenshot(page, "cohort-proposal-desktop")
     page.get_by_role("button", name="Accept and book for 2 clients").click()
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from scheduler.services import consents, disclosures, plans, recipients
-from tests.browser.conftest import keep_screenshot, watch_console
+from tests.browser.conftest import keep_screenshot, page_width, watch_console
 from tests.helpers import ACTOR
 
 # Where a person looks at them after the run (the suite keeps its own under test-artifacts).
@@ -100,7 +100,7 @@ def test_a_coordinator_records_and_revokes_a_consent(page, login, clinic):
 def test_recording_and_revoking_work_on_a_phone(phone, login, clinic):
     login(phone, "coordinator")
     _record_and_revoke(phone, clinic, "consent-phone")
-    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page_width(phone) <= 390
 
 
 def test_the_client_sees_whom_they_share_with_on_a_phone(phone, login, clinic, db, make):
@@ -123,7 +123,7 @@ def test_the_client_sees_whom_they_share_with_on_a_phone(phone, login, clinic, d
     expect(section).not_to_contain_text("FHIR")
     section.scroll_into_view_if_needed()
     shot(phone, "consent-portal-phone", "#sharing")
-    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page_width(phone) <= 390
     assert problems == []
 
 
@@ -168,4 +168,4 @@ def test_an_admin_makes_an_api_client_and_sees_the_secret_once(page, login, clin
 def test_the_recipients_pages_work_on_a_phone(phone, login, clinic):
     login(phone, "admin")
     _make_api_client(phone, "recipients-phone")
-    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page_width(phone) <= 390

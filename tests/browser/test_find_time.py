@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from scheduler.models import Booking, SessionSeries
 from scheduler.services import availability, plans
-from tests.browser.conftest import keep_screenshot
+from tests.browser.conftest import keep_screenshot, page_width
 from tests.helpers import ACTOR
 
 
@@ -74,7 +74,7 @@ def test_find_a_time_in_intake_on_a_phone_repeats_weekly(phone, login, db, setup
     button = phone.get_by_role("button", name="Repeat weekly from Thu 4 Mar 14:00")
     expect(button).to_be_visible()
     # Nothing wider than the phone: the times and their buttons wrap.
-    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page_width(phone) <= 390
     keep_screenshot(phone, "find-a-time-phone")
     button.click()
     expect(phone).to_have_url(re.compile(rf"/intake/{setup['client'].id}/enrol$"))

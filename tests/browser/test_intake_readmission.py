@@ -48,6 +48,7 @@ def test_intake_warns_of_the_existing_client_and_re_admits_them(screen, login, d
     expect(warning).to_contain_text("same name and date of birth")
     keep_screenshot(page, f"intake-duplicate-warning-{size}")
     button = warning.get_by_role("button", name="Re-admit Jesse Test")
+    page.wait_for_load_state("load")  # measured with app.css, not before it arrives
     box = button.bounding_box()
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"]
     button.click()

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from scheduler.models import Attendance
 from scheduler.services import booking, kiosk, sessions
-from tests.browser.conftest import PASSWORD, keep_screenshot, watch_csp
+from tests.browser.conftest import PASSWORD, keep_screenshot, page_width, watch_csp
 from tests.helpers import ACTOR
 
 SIZES = {
@@ -80,7 +80,7 @@ def test_a_kiosk_tablet_checks_clients_in_and_offers_nothing_else(sized, login, 
 
     # Big enough to hit standing at the desk, and nothing runs off the side.
     width = SIZES[size]["viewport"]["width"]
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page_width(page) <= width
     for control in (page.get_by_label("Your PIN"), page.get_by_role("button", name="Check in")):
         assert control.bounding_box()["height"] >= 48
     keep_screenshot(page, f"kiosk-{size}")
@@ -129,7 +129,7 @@ def test_a_kiosk_tablet_changes_its_own_password_and_goes_back_to_the_kiosk(size
     page.get_by_role("button", name="Change password").click()
     expect(page.get_by_role("status").filter(has_text="Your password is changed")
            ).to_be_visible()
-    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["viewport"][
+    assert page_width(page) <= SIZES[size]["viewport"][
         "width"]
     keep_screenshot(page, f"kiosk-password-{size}")
     page.get_by_role("link", name="Back to the kiosk").click()

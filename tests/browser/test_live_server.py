@@ -6,6 +6,10 @@ import struct
 import time
 import warnings
 
+from playwright.sync_api import expect
+
+from tests.browser.conftest import page_width
+
 
 def _leave_mid_answer(base_url: str, path: str, after: float) -> None:
     host, port = base_url.removeprefix("http://").split(":")
@@ -28,3 +32,16 @@ def test_an_icon_abandoned_mid_answer_leaves_no_open_file(live_server):
     leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)
               and "static" in str(w.message)]
     assert leaked == []
+
+
+def test_a_page_is_measured_with_its_stylesheet_even_when_it_comes_late(phone, login):
+    login(phone, "admin")
+    held = []
+    phone.route("**/app.css*", lambda route: held.append(route))
+    phone.goto("/audit", wait_until="commit")
+    expect(phone.get_by_role("heading", level=1)).to_be_visible()
+    # The hazard: the page's words are there while app.css is still on its way.
+    assert phone.evaluate("document.documentElement.scrollWidth") > 390
+    for route in held:
+        route.continue_()
+    assert page_width(phone) <= 390

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from scheduler.models import Session
 from scheduler.services import booking
-from tests.browser.conftest import enhanced, keep_screenshot
+from tests.browser.conftest import enhanced, keep_screenshot, page_width
 from tests.helpers import ACTOR
 
 
@@ -34,9 +34,7 @@ def clinic(db, make, now):
 
 def _fits(page) -> None:
     """Nothing wider than the screen: a phone never scrolls sideways to read a block."""
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0
+    assert page_width(page) <= page.evaluate("document.documentElement.clientWidth")
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from scheduler import clock
 from scheduler.models import Booking, Client, SessionSeries
 from scheduler.services import availability, booking, plans, sessions
-from tests.browser.conftest import keep_screenshot, pick
+from tests.browser.conftest import keep_screenshot, page_width, pick
 from tests.helpers import ACTOR
 
 
@@ -77,7 +77,7 @@ def test_a_new_client_from_intake_to_a_booked_schedule_in_one_click_and_one_revi
         "12 seats free")
     expect(page.locator("#proposal-appointments")).to_contain_text("Dana Reyes")
     expect(page.locator("#proposal-appointments")).to_contain_text("Office 1")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert page_width(page) <= 1280
     keep_screenshot(page, "schedule-proposal-desktop")
     page.get_by_role("button", name="Accept and book").click()
 
@@ -121,7 +121,7 @@ def test_the_proposal_page_fits_a_phone_and_accepts_from_the_client_page(
     expect(weeks.first.locator(".why")).to_contain_text("Why short by 2.5 h:")
     expect(weeks.first.locator(".pitem-booked")).to_contain_text("Medication review Booked")
     # Nothing wider than the phone: the days stack and the tables fold into rows.
-    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page_width(phone) <= 390
     keep_screenshot(phone, "schedule-proposal-phone")
     phone.get_by_role("button", name="Accept and book").click()
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from scheduler import clock
 from scheduler.models import Attendance, Session
 from scheduler.services import booking, sessions
-from tests.browser.conftest import keep_screenshot
+from tests.browser.conftest import keep_screenshot, page_width
 from tests.helpers import ACTOR
 
 NAMES = ("Avery Stone", "Blake Ortiz", "Casey Lund", "Devon Hale", "Emery Cole",
@@ -152,7 +152,7 @@ def test_the_roster_fits_a_phone(phone, login, db, clinic):
     per_client = (last["y"] + last["height"] - first["y"]) / 8
     assert per_client <= PHONE_ROW_BUDGET, f"{per_client:.0f} px per client"
     # Nothing runs off the side of the phone either.
-    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page_width(phone) <= 390
     for index in range(8):
         box = rows.nth(index).get_by_role("button", name="Absent (unexcused)").bounding_box()
         assert box["x"] + box["width"] <= 390 and box["height"] >= 44

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from scheduler.models import Room
 from scheduler.services import sites
 from scheduler.web.calendar.pickers import PICKER_LIMIT
-from tests.browser.conftest import enhanced, keep_screenshot, watch_console
+from tests.browser.conftest import enhanced, keep_screenshot, page_width, watch_console
 from tests.helpers import ACTOR
 
 
@@ -67,7 +67,7 @@ def test_a_coordinator_adds_a_room_at_a_chosen_site(page, login, network, db):
 def test_the_rooms_page_works_on_a_phone(phone, login, network):
     login(phone, "coordinator")
     _add_a_room_at_westside(phone, "rooms-phone")
-    width = phone.evaluate("document.documentElement.scrollWidth")
+    width = page_width(phone)
     assert width <= 390
 
 
