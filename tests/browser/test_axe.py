@@ -257,6 +257,8 @@ FULL = [
     # The front desk's tablet
     Case("kiosk", "/kiosk", "full"),
     Case("kiosk", "/kiosk", "wrong PINs", act=kiosk_wrong_pins),
+    # A clinician running the desk from their own login, with their top bar and language switch.
+    Case("clinician", "/kiosk", "full"),
     # A clinician
     Case("clinician", "/today", "full"),
     Case("clinician", "/sessions/<session_id>/roster", "full"),
