@@ -1,4 +1,5 @@
-"""The browser tests' own server: a browser that leaves mid-answer must not leak a file."""
+"""The browser tests' own server and measures: a browser that leaves mid-answer must not leak a
+file, and a page is measured with its stylesheet, not before it arrives."""
 
 import gc
 import socket
