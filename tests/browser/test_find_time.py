@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from scheduler.models import Booking, SessionSeries
 from scheduler.services import availability, plans
-from tests.browser.conftest import keep_screenshot, page_width
+from tests.browser.conftest import enhanced, keep_screenshot, page_width
 from tests.helpers import ACTOR
 
 
@@ -59,6 +59,7 @@ def test_find_a_time_from_the_client_page_and_book_once(page, login, db, setup):
 
     # An error is shown by its field: no clinician chosen.
     finder = page.get_by_role("region", name="Find a time")
+    enhanced(page)  # until picker.js has run, the combobox by that name is still a select
     finder.get_by_role("combobox", name="Clinician").fill("")
     finder.get_by_role("button", name="Find free times").click()
     expect(page.locator("#find-staff-error")).to_have_text("Choose the clinician.")

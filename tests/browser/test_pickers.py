@@ -75,6 +75,31 @@ def test_the_picker_works_on_a_phone(phone, login, network, db):
     assert box is not None and box["x"] + box["width"] <= 390
 
 
+def test_an_answer_that_comes_after_the_arrow_keeps_the_highlighted_match(page, login,
+                                                                          network):
+    # On a slow line the person arrows to a match and the answer for their last letters comes
+    # after: it must not take the highlight away under them.
+    _, group = network
+    login(page, "coordinator")
+    page.goto(f"/series/{group.id}")
+    enhanced(page)
+    combo = page.get_by_role("combobox", name="Client")
+    combo.fill("mar")
+    listbox = page.get_by_role("listbox", name="Client")
+    expect(listbox.get_by_role("option")).to_have_count(2)
+    combo.press("ArrowDown")
+    combo.press("ArrowDown")
+    mario = listbox.get_by_role("option", name="Mario Lanza")
+    expect(mario).to_have_attribute("aria-selected", "true")
+    combo.press("i")  # "mari": the same two, answered after the arrows
+    combo.press("o")  # "mario": one left, still the one the person arrowed to
+    expect(listbox.get_by_role("option")).to_have_count(1)
+    expect(mario).to_have_attribute("aria-selected", "true")
+    expect(combo).to_have_attribute("aria-activedescendant", mario.get_attribute("id"))
+    combo.press("Enter")
+    expect(combo).to_have_value("Mario Lanza")
+
+
 def test_a_session_page_picks_a_room_and_escape_closes_the_list(page, login, network, db):
     _, group = network
     session_id = db.scalar(select(Session.id).where(Session.series_id == group.id))

@@ -138,6 +138,9 @@
     }
 
     function show(rows, total) {
+      // An answer that arrives after the person has arrowed to a match (a slower search for
+      // fewer letters, a slow network) keeps that match highlighted if it is still listed.
+      var current = active >= 0 && options()[active] ? options()[active].dataset.id : null;
       list.textContent = "";
       rows.forEach(function (row, i) {
         var option = document.createElement("li");
@@ -161,6 +164,8 @@
       active = -1;
       input.removeAttribute("aria-activedescendant");
       status.textContent = matchWords(rows.length, total);
+      var again = rows.findIndex(function (row) { return String(row.id) === current; });
+      if (again >= 0) { highlight(again); }
     }
 
     var find = searcher(box, params, show);
