@@ -56,9 +56,15 @@ def browser():
 
 def enhanced(page) -> None:
     """Wait for static/js/picker.js (deferred): before it runs, each searchable picker is still
-    a select, which is a combobox by the same name too."""
+    a select, which is a combobox by the same name too, and typing into it picks by the
+    select's own type-ahead.
+
+    Deferred scripts run before DOMContentLoaded. Right after a click that navigates, the new
+    document may not have parsed its pickers yet, so "no picker left unenhanced" alone would
+    hold at once."""
     from playwright.sync_api import expect
 
+    page.wait_for_load_state("domcontentloaded")
     expect(page.locator("[data-picker]:not([data-enhanced])")).to_have_count(0)
 
 
