@@ -138,8 +138,8 @@
     }
 
     function show(rows, total) {
-      // An answer that arrives after the person has arrowed to a match (a slower search for
-      // fewer letters, a slow network) keeps that match highlighted if it is still listed.
+      // The answer for the last letters typed can arrive after the person has arrowed to a
+      // match of the one before (a slow line): that match stays highlighted if still listed.
       var current = active >= 0 && options()[active] ? options()[active].dataset.id : null;
       list.textContent = "";
       rows.forEach(function (row, i) {
