@@ -191,6 +191,7 @@ def test_step_3_lists_groups_with_free_seats_and_not_someone_elses_slot(
 
     assert "Relapse prevention" in html
     assert "11 of 12 seats free" in html
+    assert "Wed 18:00 (180 min)" in html  # its days from the series' rule, as the reader says them
     groups, find_a_time = html.split('id="find-a-time"', 1)
     offered = re.findall(r'name="series_ids"[^>]*value="(\d+)"', groups)
     assert offered == [str(group.id)] and str(jordan_slot.id) not in offered

@@ -61,12 +61,12 @@ from scheduler.services import (
     one_to_one,
     plans,
     programs,
+    recurrence,
     reports,
     scope,
 )
 from scheduler.services import users as logins_admin
 from scheduler.services.errors import DomainError, InvalidField
-from scheduler.services.free_slots import WEEKDAY_CODES
 from scheduler.services.lookup import get_or_404
 from scheduler.web import consent_pages, find_time, proposal_pages, query_args
 from scheduler.web.access import log_page_read, may_read_clinical, page_actor, page_roles
@@ -682,11 +682,8 @@ def _seats_words(free: int | None, capacity: int) -> str:
 
 
 def _series_label(series: SessionSeries) -> str:
-    days = ""
-    for part in series.rrule.split(";"):
-        if part.startswith("BYDAY="):
-            days = "/".join(weekday_short(WEEKDAY_CODES.index(d[-2:]))
-                            if d[-2:] in WEEKDAY_CODES else d for d in part[6:].split(","))
+    weekdays = recurrence.parse_rrule(series.rrule).byweekday or ()
+    days = "/".join(weekday_short(day) for day in weekdays)
     return (f"{series.title} — {KIND_LABELS.get(series.kind, series.kind)}, {days} "
             f"{local(series.start_time, 'time')} ({series.duration_minutes} min)").strip()
 
